@@ -1,0 +1,39 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "TrialGate",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "trialgate", targets: ["trialgate"]),
+        .library(name: "TrialGateCore", targets: ["TrialGateCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // The system SQLite (Debian: libsqlite3-dev).
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // Pure domain: events, candidate state, policies, evaluation, decisions, canonical JSON.
+        .target(name: "TrialGateCore", dependencies: [.product(name: "Yams", package: "Yams")]),
+        // Hashing, the hash chain, Ed25519 keys and decision signatures.
+        .target(name: "TrialGateAudit", dependencies: [
+            "TrialGateCore", .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // The append-only SQLite event store.
+        .target(name: "TrialGateStore", dependencies: ["TrialGateCore", "CSQLite"]),
+        // The command vocabulary and the one dispatcher behind the CLI, `exec` and the socket.
+        .target(name: "TrialGateService", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore"]),
+        // The enrollment policies shipped in Policies/, bundled as resources for the demo and tests.
+        .target(name: "TrialGatePolicies", path: "Policies",
+                resources: [.copy("sanet-surufatinib.yaml"), .copy("sanet-surufatinib.cases.yaml")]),
+        .executableTarget(name: "trialgate", dependencies: [
+            "TrialGateService", "TrialGatePolicies", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "trialgate-bench", dependencies: ["TrialGateService"], path: "Benchmarks/trialgate-bench"),
+        .testTarget(name: "TrialGateTests", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", "TrialGateService", "TrialGatePolicies"],
+                    resources: [.copy("Fixtures")]),
+    ]
+)

@@ -1,0 +1,138 @@
+import Foundation
+import TrialGateCore
+
+/// One problem found in the log, at the first event where it shows.
+public struct AuditProblem: Sendable, Equatable, CustomStringConvertible {
+    public let seq: Int64
+    /// `hash_mismatch`, `chain_broken`, `not_canonical`, `invalid_event`, `bad_signature`, `policy_digest`, `decision_mismatch`, …
+    public let code: String
+    public let message: String
+
+    public init(seq: Int64, code: String, message: String) {
+        self.seq = seq
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "event \(seq): \(code): \(message)" }
+}
+
+/// Folds the log event by event and checks everything a regulator would: canonical bytes, hashes, the
+/// chain, the rules of each event, policy digests, decision signatures, and that each decision is
+/// re-derived byte for byte from the events before it with the policy then in force.
+public struct LogAuditor {
+    /// The state folded so far.
+    public private(set) var state = LogState()
+    /// Problems found, in log order.
+    public private(set) var problems: [AuditProblem] = []
+    public private(set) var eventsChecked: Int64 = 0
+    public private(set) var signaturesChecked = 0
+    public private(set) var decisionsReproduced = 0
+    public private(set) var decisionsMismatched = 0
+    private var policies: [String: Policy] = [:]
+    private var chainIntact = true
+
+    public init() {}
+
+    /// Checks the next event.
+    /// - Parameter storedBody: the exact bytes the store holds for the body, when read from a store.
+    public mutating func feed(_ event: Event, storedBody: [UInt8]? = nil) {
+        eventsChecked += 1
+        let canonical = event.canonicalBody
+        if let storedBody, storedBody != canonical {
+            report(event.seq, "not_canonical", "the stored body is not in RFC 8785 canonical form")
+        }
+        let hash = Digest.sha256Hex(storedBody ?? canonical)
+        if hash != event.hash {
+            report(event.seq, "hash_mismatch", "stored hash \(event.hash.prefix(16))… but the body hashes to \(hash.prefix(16))…")
+        }
+        if event.seq != state.size + 1 {
+            report(event.seq, "chain_broken", "expected event \(state.size + 1) here")
+        } else if event.prevHash != state.headHash {
+            report(event.seq, "chain_broken", "prev_hash does not match the hash of event \(state.size)")
+        }
+        let before = state
+        do {
+            try state.apply(Event(seq: state.size + 1, timestamp: event.timestamp, actor: event.actor, type: event.type,
+                                  candidate: event.candidate, schemaVersion: event.schemaVersion, payload: event.payload,
+                                  prevHash: event.prevHash, hash: event.hash))
+        } catch let e as CoreError {
+            report(event.seq, "invalid_event", e.message)
+            return
+        } catch {
+            report(event.seq, "invalid_event", "\(error)")
+            return
+        }
+        switch event.type {
+        case .policyPublished: checkPolicy(event)
+        case .decisionIssued: checkDecision(event, before: before)
+        default: break
+        }
+    }
+
+    private mutating func report(_ seq: Int64, _ code: String, _ message: String) {
+        problems.append(AuditProblem(seq: seq, code: code, message: message))
+    }
+
+    private mutating func checkPolicy(_ event: Event) {
+        guard let text = event.payload["text"]?.stringValue, let sha = event.payload["sha256"]?.stringValue else { return }
+        if Digest.sha256Hex(text) != sha {
+            report(event.seq, "policy_digest", "the policy text does not hash to its recorded sha256")
+            return
+        }
+        do {
+            let policy = try PolicyLoader.load(text, file: "policy in event \(event.seq)")
+            if policy.id != event.payload["policy_id"]?.stringValue || policy.version != event.payload["version"]?.stringValue {
+                report(event.seq, "policy_mismatch", "policy_id/version do not match the policy text")
+            }
+            policies[sha] = policy
+        } catch let e as CoreError {
+            report(event.seq, "invalid_policy", e.message)
+        } catch {
+            report(event.seq, "invalid_policy", "\(error)")
+        }
+    }
+
+    private mutating func checkDecision(_ event: Event, before: LogState) {
+        guard let decision = event.payload["decision"], let sigText = event.payload["signature"]?.stringValue else { return }
+        let signed = CanonicalJSON.encode(decision)
+        guard let trial = before.trial, let publicKey = Data(base64Encoded: trial.publicKey).map(Array.init) else {
+            report(event.seq, "bad_signature", "no trial public key precedes this decision")
+            return
+        }
+        signaturesChecked += 1
+        guard let signature = Data(base64Encoded: sigText).map(Array.init),
+            SignatureCheck.verify(signature: signature, message: signed, publicKey: publicKey)
+        else {
+            report(event.seq, "bad_signature", "the decision's Ed25519 signature does not verify with key \(trial.keyID)")
+            decisionsMismatched += 1
+            return
+        }
+        if decision["key_id"]?.stringValue != trial.keyID {
+            report(event.seq, "bad_signature", "the decision names key \(decision["key_id"]?.stringValue ?? "none"), not the trial's key \(trial.keyID)")
+        }
+        if decision["log"]?["size"]?.intValue.map(Int64.init) != event.seq - 1 || decision["log"]?["head"]?.stringValue != event.prevHash {
+            report(event.seq, "decision_context", "the decision does not name the log state it was appended to")
+        }
+        // Re-derive: same candidate state, same policy, same time and signer, must give the same bytes.
+        guard let candidateID = event.candidate, let candidate = before.candidates[candidateID],
+            let sha = decision["policy"]?["sha256"]?.stringValue, let policy = policies[sha],
+            let policyEvent = before.policies.last(where: { $0.sha256 == sha }), policyEvent.seq == before.policyInForce?.seq,
+            let at = decision["decided_at"]?.stringValue.flatMap(UTCTimestamp.init),
+            let by = decision["decided_by"]?.stringValue, let keyID = decision["key_id"]?.stringValue
+        else {
+            decisionsMismatched += 1
+            report(event.seq, "decision_mismatch", "the decision does not name the policy in force and its context")
+            return
+        }
+        let rederived = Decision(candidate: candidate, policy: policy, policySHA256: sha, logSize: before.size,
+                                 logHead: before.headHash, decidedAt: at, decidedBy: by, keyID: keyID)
+        if rederived.signedBytes == signed {
+            decisionsReproduced += 1
+        } else {
+            decisionsMismatched += 1
+            report(event.seq, "decision_mismatch",
+                   "re-evaluating the policy gives \(rederived.outcome.rawValue), the log says \(decision["outcome"]?.stringValue ?? "?")")
+        }
+    }
+}

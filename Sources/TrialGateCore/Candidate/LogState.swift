@@ -1,0 +1,194 @@
+/// The trial's identity as set by the first event.
+public struct TrialInfo: Sendable, Equatable {
+    public let trialID: String
+    public let logOrigin: String
+    /// Base64 of the raw 32-byte Ed25519 public key.
+    public let publicKey: String
+    public let keyID: String
+}
+
+/// A policy as published in the log: the log, not a file on disk, says which rules were in force.
+public struct PublishedPolicy: Sendable, Equatable {
+    public let seq: Int64
+    public let id: String
+    public let version: String
+    public let sha256: String
+    public let text: String
+}
+
+/// The fold of the whole log: trial, policies and every candidate. Pure; `apply` is the only way in.
+public struct LogState: Sendable {
+    public private(set) var trial: TrialInfo?
+    public private(set) var policies: [PublishedPolicy] = []
+    public private(set) var candidates: [String: CandidateState] = [:]
+    /// Number of events applied.
+    public private(set) var size: Int64 = 0
+    /// Hash of the newest event applied.
+    public private(set) var headHash: String = Event.genesisHash
+
+    public init() {}
+
+    /// The newest policy published so far.
+    public var policyInForce: PublishedPolicy? { policies.last }
+
+    /// A state folded from a subset of the log (the trial event, policies and one candidate's events),
+    /// as a writer needs it to check a new event without reading the whole log.
+    public init(partial events: [Event], head: (size: Int64, hash: String)) throws {
+        for e in events { try apply(e, strict: false) }
+        size = head.size
+        headHash = head.hash
+    }
+
+    /// Applies the next event, enforcing the rules every writer must have followed.
+    /// - Parameter strict: require `event` to be exactly the next in the log (false for partial folds).
+    /// - Throws: `CoreError` naming the event and the broken rule; the state is unchanged then.
+    public mutating func apply(_ event: Event, strict: Bool = true) throws {
+        if strict {
+            guard event.seq == size + 1 else {
+                throw CoreError(.invalidEvent, "event \(event.seq) out of order: expected \(size + 1)")
+            }
+            if event.seq != 1, trial == nil {
+                throw CoreError(.invalidEvent, "event \(event.seq): the log must begin with trial.initialised")
+            }
+        }
+        try Self.check(event, against: self)
+        switch event.type {
+        case .trialInitialised:
+            let p = event.payload
+            trial = TrialInfo(trialID: p["trial_id"]?.stringValue ?? "", logOrigin: p["log_origin"]?.stringValue ?? "",
+                              publicKey: p["public_key"]?.stringValue ?? "", keyID: p["key_id"]?.stringValue ?? "")
+        case .policyPublished:
+            let p = event.payload
+            policies.append(PublishedPolicy(seq: event.seq, id: p["policy_id"]!.stringValue!, version: p["version"]!.stringValue!,
+                                            sha256: p["sha256"]!.stringValue!, text: p["text"]!.stringValue!))
+        case .candidateRegistered:
+            let entry = RecordEntry(seq: event.seq, type: event.type, timestamp: event.timestamp, actor: event.actor,
+                                    original: event.payload, current: event.payload, corrections: [])
+            candidates[event.candidate!] = CandidateState(id: event.candidate!, registeredSeq: event.seq, records: [entry], lastSeq: event.seq)
+        case .imagingRecorded, .ki67Recorded, .mitoticCountRecorded, .sstrRecorded, .modelScoreRecorded, .clinicalRecorded:
+            let entry = RecordEntry(seq: event.seq, type: event.type, timestamp: event.timestamp, actor: event.actor,
+                                    original: event.payload, current: event.payload, corrections: [])
+            candidates[event.candidate!]!.records.append(entry)
+        case .entryCorrected:
+            let p = event.payload
+            let target = Int64(p["corrects"]!.intValue!)
+            let field = p["field"]!.stringValue!
+            let new = p["new_value"]!
+            let index = candidates[event.candidate!]!.records.firstIndex { $0.seq == target }!
+            var record = candidates[event.candidate!]!.records[index]
+            guard case .object(var members) = record.current else { break }
+            members[field] = new == .null ? nil : new
+            record.current = .object(members)
+            record.corrections.append(CorrectionEntry(seq: event.seq, timestamp: event.timestamp, actor: event.actor, field: field,
+                                                      oldValue: p["old_value"]!, newValue: new, reason: p["reason"]!.stringValue!))
+            candidates[event.candidate!]!.records[index] = record
+        case .candidateWithdrawn:
+            candidates[event.candidate!]!.withdrawal = (event.seq, event.payload["reason"]!.stringValue!, event.timestamp, event.actor)
+        case .decisionIssued:
+            let d = event.payload["decision"]!
+            candidates[event.candidate!]!.decisions.append(DecisionSummary(
+                seq: event.seq, outcome: d["outcome"]?.stringValue ?? "", timestamp: event.timestamp, actor: event.actor,
+                policyID: d["policy"]?["id"]?.stringValue ?? "", policyVersion: d["policy"]?["version"]?.stringValue ?? ""))
+        }
+        if let c = event.candidate { candidates[c]?.lastSeq = event.seq }
+        size = event.seq
+        headHash = event.hash
+    }
+
+    /// Checks that `event` may follow `state`, without changing anything.
+    public static func check(_ event: Event, against state: LogState) throws {
+        let today = event.timestamp.date
+        let where_ = "event \(event.seq) (\(event.type.rawValue))"
+        guard event.schemaVersion == Event.currentSchemaVersion else {
+            throw CoreError(.invalidEvent, "\(where_): unsupported schema version \(event.schemaVersion)")
+        }
+        guard !event.actor.isEmpty else { throw CoreError(.invalidEvent, "\(where_): no actor") }
+        switch event.type {
+        case .trialInitialised:
+            guard state.trial == nil, event.seq == 1 || state.size == 0 else { throw CoreError(.invalidEvent, "\(where_): the trial is already initialised") }
+            var r = try ObjectReader(event.payload, context: "trial.initialised")
+            try RecordSchema.validateIdentifier(try r.string("trial_id"), what: "trial id")
+            _ = try r.string("log_origin")
+            _ = try r.string("public_key")
+            _ = try r.string("key_id")
+            try r.finish()
+            return
+        case .policyPublished:
+            var r = try ObjectReader(event.payload, context: "policy.published")
+            _ = try r.string("policy_id"); _ = try r.string("version"); _ = try r.string("sha256"); _ = try r.string("text")
+            try r.finish()
+            return
+        default:
+            break
+        }
+        guard let candidateID = event.candidate else { throw CoreError(.invalidEvent, "\(where_): no candidate") }
+        if event.type == .candidateRegistered {
+            try RecordSchema.validateIdentifier(candidateID, what: "candidate id")
+            if state.candidates[candidateID] != nil {
+                throw CoreError(.duplicateCandidate, "candidate \"\(candidateID)\" is already registered")
+            }
+            try RecordSchema.of(.candidateRegistered)!.validate(event.payload, today: today)
+            try RecordSchema.validateIdentifier(event.payload["site"]!.stringValue!, what: "site")
+            return
+        }
+        guard let candidate = state.candidates[candidateID] else {
+            throw CoreError(.unknownCandidate, "no candidate \"\(candidateID)\" is registered")
+        }
+        if candidate.isWithdrawn {
+            throw CoreError(.candidateWithdrawn, "candidate \"\(candidateID)\" was withdrawn (event \(candidate.withdrawal!.seq)); nothing more can be recorded")
+        }
+        switch event.type {
+        case .entryCorrected:
+            try checkCorrection(event.payload, candidate: candidate, today: today)
+        case .decisionIssued:
+            var r = try ObjectReader(event.payload, context: "decision.issued")
+            let decision = try r.value("decision")
+            _ = try r.string("signature")
+            try r.finish()
+            guard decision["candidate"]?.stringValue == candidateID else {
+                throw CoreError(.invalidEvent, "\(where_): the decision names another candidate")
+            }
+        default:
+            guard let schema = RecordSchema.of(event.type) else { throw CoreError(.invalidEvent, "\(where_): unexpected type") }
+            try schema.validate(event.payload, today: today)
+        }
+    }
+
+    private static func checkCorrection(_ payload: JSONValue, candidate: CandidateState, today: CivilDate) throws {
+        var r = try ObjectReader(payload, context: "correction")
+        let target = try r.integer("corrects")
+        let field = try r.string("field")
+        let old = try r.value("old_value")
+        let new = try r.optionalValue("new_value") ?? .null
+        let reason = try r.string("reason")
+        try r.finish()
+        if reason.trimmingCharacters(in: " \t\n") .isEmpty {
+            throw CoreError(.missingField, "correction: a reason is required")
+        }
+        guard let record = candidate.record(seq: Int64(target)) else {
+            throw CoreError(.unknownEvent, "event \(target) is not a record of candidate \"\(candidate.id)\"")
+        }
+        guard let schema = RecordSchema.of(record.type), schema.fields.contains(where: { $0.name == field }) else {
+            throw CoreError(.notCorrectable, "\(record.type.rawValue) has no field \"\(field)\"")
+        }
+        guard case .object(var members) = record.current else { return }
+        let current = members[field] ?? .null
+        guard current == old else {
+            throw CoreError(.invalidField, "correction: old_value \(CanonicalJSON.string(old)) is not the current value \(CanonicalJSON.string(current))")
+        }
+        guard new != current else { throw CoreError(.invalidField, "correction: the new value equals the current value") }
+        members[field] = new
+        if new == .null { members.removeValue(forKey: field) }
+        try schema.validate(.object(members), today: today)
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> Substring {
+        let chars = Set(set)
+        var s = Substring(self)
+        while let f = s.first, chars.contains(f) { s.removeFirst() }
+        while let l = s.last, chars.contains(l) { s.removeLast() }
+        return s
+    }
+}

@@ -1,0 +1,106 @@
+/// An event before it joins the log: what happened, to whom, by whom and when.
+public struct EventDraft: Sendable, Equatable {
+    public var timestamp: UTCTimestamp
+    public var actor: String
+    public var type: EventType
+    public var candidate: String?
+    public var payload: JSONValue
+
+    public init(timestamp: UTCTimestamp, actor: String, type: EventType, candidate: String?, payload: JSONValue) {
+        self.timestamp = timestamp
+        self.actor = actor
+        self.type = type
+        self.candidate = candidate
+        self.payload = payload
+    }
+}
+
+/// An event in the log: immutable, numbered, chained to its predecessor by hash.
+public struct Event: Sendable, Equatable {
+    /// The schema version every event is written with today.
+    public static let currentSchemaVersion = 1
+    /// The `prev_hash` of the first event: 32 zero bytes in hex.
+    public static let genesisHash = String(repeating: "0", count: 64)
+
+    /// 1-based position in the log.
+    public let seq: Int64
+    public let timestamp: UTCTimestamp
+    /// The authenticated principal who caused the event.
+    public let actor: String
+    public let type: EventType
+    /// The candidate the event is about, if any.
+    public let candidate: String?
+    public let schemaVersion: Int
+    public let payload: JSONValue
+    /// Hex SHA-256 of the previous event's canonical bytes.
+    public let prevHash: String
+    /// Hex SHA-256 of this event's canonical bytes (`canonicalBody`).
+    public let hash: String
+
+    public init(seq: Int64, timestamp: UTCTimestamp, actor: String, type: EventType, candidate: String?,
+                schemaVersion: Int, payload: JSONValue, prevHash: String, hash: String) {
+        self.seq = seq
+        self.timestamp = timestamp
+        self.actor = actor
+        self.type = type
+        self.candidate = candidate
+        self.schemaVersion = schemaVersion
+        self.payload = payload
+        self.prevHash = prevHash
+        self.hash = hash
+    }
+
+    /// The object that is hashed: every field but `hash`.
+    public static func body(seq: Int64, draft: EventDraft, schemaVersion: Int, prevHash: String) -> JSONValue {
+        .object([
+            "seq": .number(Double(seq)),
+            "timestamp": .string(draft.timestamp.description),
+            "actor": .string(draft.actor),
+            "type": .string(draft.type.rawValue),
+            "candidate": .from(draft.candidate),
+            "schema_version": .number(Double(schemaVersion)),
+            "payload": draft.payload,
+            "prev_hash": .string(prevHash),
+        ])
+    }
+
+    /// This event's body, as hashed.
+    public var body: JSONValue {
+        Event.body(seq: seq, draft: draft, schemaVersion: schemaVersion, prevHash: prevHash)
+    }
+
+    /// The RFC 8785 bytes that `hash` is computed over.
+    public var canonicalBody: [UInt8] { CanonicalJSON.encode(body) }
+
+    /// The event with its hash, as exported (`export`, `events.jsonl`).
+    public var json: JSONValue {
+        guard case .object(var o) = body else { return body }
+        o["hash"] = .string(hash)
+        return .object(o)
+    }
+
+    /// The draft this event was sealed from.
+    public var draft: EventDraft {
+        EventDraft(timestamp: timestamp, actor: actor, type: type, candidate: candidate, payload: payload)
+    }
+
+    /// Reads an exported or stored event back, checking the shape of every field (not the hash).
+    public init(json: JSONValue) throws {
+        var r = try ObjectReader(json, context: "event")
+        let seq = try r.integer("seq")
+        guard seq >= 1 else { throw CoreError(.invalidEvent, "event seq must be at least 1") }
+        let tsText = try r.string("timestamp")
+        guard let ts = UTCTimestamp(tsText) else { throw CoreError(.invalidEvent, "event \(seq): bad timestamp \"\(tsText)\"") }
+        let typeText = try r.string("type")
+        guard let type = EventType(rawValue: typeText) else { throw CoreError(.invalidEvent, "event \(seq): unknown type \"\(typeText)\"") }
+        let actor = try r.string("actor")
+        let candidate = try r.optionalString("candidate")
+        let schema = try r.integer("schema_version")
+        let payload = try r.value("payload")
+        let prev = try r.string("prev_hash")
+        let hash = try r.optionalString("hash") ?? ""
+        try r.finish()
+        self.init(seq: Int64(seq), timestamp: ts, actor: actor, type: type, candidate: candidate, schemaVersion: schema,
+                  payload: payload, prevHash: prev, hash: hash)
+    }
+}

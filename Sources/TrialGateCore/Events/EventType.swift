@@ -1,0 +1,38 @@
+/// Every kind of fact the log holds. Names are facts in the past tense.
+public enum EventType: String, Sendable, CaseIterable, Codable {
+    case trialInitialised = "trial.initialised"
+    case policyPublished = "policy.published"
+    case candidateRegistered = "candidate.registered"
+    case imagingRecorded = "imaging.recorded"
+    case ki67Recorded = "ki67.recorded"
+    case mitoticCountRecorded = "mitotic_count.recorded"
+    case sstrRecorded = "sstr.recorded"
+    case modelScoreRecorded = "model_score.recorded"
+    case clinicalRecorded = "clinical.recorded"
+    case entryCorrected = "entry.corrected"
+    case candidateWithdrawn = "candidate.withdrawn"
+    case decisionIssued = "decision.issued"
+
+    /// The clinical record kinds a coordinator records with `record <kind>`, and the event each becomes.
+    public static let recordKinds: [String: EventType] = [
+        "imaging": .imagingRecorded,
+        "ki67": .ki67Recorded,
+        "mitotic-count": .mitoticCountRecorded,
+        "sstr": .sstrRecorded,
+        "model-score": .modelScoreRecorded,
+        "clinical": .clinicalRecorded,
+    ]
+
+    /// The prefix of the fact names this event contributes (`ki67` → `ki67.percent`).
+    public var factPrefix: String? {
+        switch self {
+        case .imagingRecorded: "imaging"
+        case .ki67Recorded: "ki67"
+        case .mitoticCountRecorded: "mitotic_count"
+        case .sstrRecorded: "sstr"
+        case .modelScoreRecorded: "model_score"
+        case .clinicalRecorded: "clinical"
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,168 @@
+/// The shape of one field of a clinical record.
+public enum FieldKind: Sendable {
+    /// A calendar date `YYYY-MM-DD`, never after the day it is recorded on.
+    case date
+    /// A number in a closed range.
+    case number(ClosedRange<Double>)
+    /// A whole number in a closed range.
+    case integer(ClosedRange<Int>)
+    /// One of a fixed list of words.
+    case choice([String])
+    case boolean
+    /// Lower-case hex SHA-256 (64 characters).
+    case sha256
+    /// Free text of bounded length.
+    case text(maxLength: Int)
+    /// A list of distinct words from a fixed list.
+    case choiceList([String])
+}
+
+/// One field of a record: name, shape, whether it must be given, what it means.
+public struct FieldSpec: Sendable {
+    public let name: String
+    public let kind: FieldKind
+    public let required: Bool
+    public let meaning: String
+
+    init(_ name: String, _ kind: FieldKind, required: Bool = false, _ meaning: String) {
+        self.name = name
+        self.kind = kind
+        self.required = required
+        self.meaning = meaning
+    }
+}
+
+/// The fields a record event may carry, and their validation.
+///
+/// One table drives recording, correcting and replaying, so a correction is held to exactly the rules
+/// of the record it corrects.
+public struct RecordSchema: Sendable {
+    public let type: EventType
+    public let fields: [FieldSpec]
+    /// The field whose date says when the fact was observed, for recency rules.
+    public let observedOnField: String?
+
+    /// The schema for an event type, if that type carries a clinical record or registration.
+    public static func of(_ type: EventType) -> RecordSchema? { all[type] }
+
+    /// Validates a record payload.
+    /// - Parameter today: the UTC date the record is made on; later dates are refused.
+    /// - Throws: `invalid_field`, `missing_field` or `unknown_field` naming the field.
+    public func validate(_ payload: JSONValue, today: CivilDate) throws {
+        let context = "\(type.rawValue)"
+        guard case .object(let members) = payload else {
+            throw CoreError(.invalidField, "\(context): fields must be a JSON object, not \(payload.typeName)")
+        }
+        let known = Set(fields.map(\.name))
+        let unknown = members.keys.filter { !known.contains($0) }.sorted()
+        if !unknown.isEmpty {
+            throw CoreError(.unknownField,
+                "\(context): unknown field\(unknown.count > 1 ? "s" : "") \(unknown.map { "\"\($0)\"" }.joined(separator: ", ")); allowed: \(fields.map(\.name).joined(separator: ", "))")
+        }
+        for spec in fields {
+            guard let value = members[spec.name], value != .null else {
+                if spec.required { throw CoreError(.missingField, "\(context): \"\(spec.name)\" is required (\(spec.meaning))") }
+                continue
+            }
+            try Self.check(value, spec, context: context, today: today)
+        }
+    }
+
+    static func check(_ value: JSONValue, _ spec: FieldSpec, context: String, today: CivilDate) throws {
+        func bad(_ why: String) -> CoreError { CoreError(.invalidField, "\(context): \"\(spec.name)\" \(why)") }
+        switch spec.kind {
+        case .date:
+            guard let s = value.stringValue, let d = CivilDate(s) else { throw bad("must be a date YYYY-MM-DD, got \(CanonicalJSON.string(value))") }
+            if d > today { throw bad("is in the future (\(s) is after today, \(today))") }
+        case .number(let range):
+            guard let n = value.numberValue else { throw bad("must be a number, not \(value.typeName)") }
+            if !range.contains(n) { throw bad("must be between \(CanonicalJSON.formatNumber(range.lowerBound)) and \(CanonicalJSON.formatNumber(range.upperBound)), got \(CanonicalJSON.formatNumber(n))") }
+        case .integer(let range):
+            guard let n = value.intValue else { throw bad("must be a whole number, got \(CanonicalJSON.string(value))") }
+            if !range.contains(n) { throw bad("must be between \(range.lowerBound) and \(range.upperBound), got \(n)") }
+        case .choice(let words):
+            guard let s = value.stringValue, words.contains(s) else { throw bad("must be one of \(words.joined(separator: ", ")), got \(CanonicalJSON.string(value))") }
+        case .boolean:
+            guard value.boolValue != nil else { throw bad("must be true or false, not \(value.typeName)") }
+        case .sha256:
+            guard let s = value.stringValue, s.utf8.count == 64, s.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+            else { throw bad("must be a lower-case hex SHA-256 (64 characters)") }
+        case .text(let maxLength):
+            guard let s = value.stringValue else { throw bad("must be a string, not \(value.typeName)") }
+            if s.isEmpty || s.count > maxLength { throw bad("must be 1 to \(maxLength) characters") }
+        case .choiceList(let words):
+            guard let list = value.arrayValue else { throw bad("must be a list, not \(value.typeName)") }
+            var seen = Set<String>()
+            for item in list {
+                guard let s = item.stringValue, words.contains(s) else { throw bad("items must be among \(words.joined(separator: ", ")), got \(CanonicalJSON.string(item))") }
+                if !seen.insert(s).inserted { throw bad("lists \"\(s)\" twice") }
+            }
+        }
+    }
+
+    /// Validates a pseudonymous candidate or site identifier: letters, digits, `.`, `_`, `-`, at most 64.
+    public static func validateIdentifier(_ id: String, what: String) throws {
+        let ok = !id.isEmpty && id.utf8.count <= 64 && id.utf8.allSatisfy {
+            (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D
+        }
+        if !ok { throw CoreError(.invalidField, "\(what) \"\(id)\" must be 1 to 64 letters, digits, '.', '_' or '-' (a pseudonym, never a name)") }
+    }
+
+    static let all: [EventType: RecordSchema] = {
+        var s: [EventType: RecordSchema] = [:]
+        func add(_ t: EventType, observedOn: String?, _ f: [FieldSpec]) { s[t] = RecordSchema(type: t, fields: f, observedOnField: observedOn) }
+        add(.candidateRegistered, observedOn: nil, [
+            FieldSpec("site", .text(maxLength: 64), required: true, "the screening site's code"),
+            FieldSpec("consent_date", .date, "date informed consent for screening was signed"),
+        ])
+        add(.imagingRecorded, observedOn: "study_date", [
+            FieldSpec("study_date", .date, required: true, "date of the imaging study"),
+            FieldSpec("modality", .choice(["CT", "MRI", "PET-CT", "PET-MRI"]), required: true, "imaging modality"),
+            FieldSpec("contrast_phases", .choiceList(["non_contrast", "arterial", "portal_venous", "delayed"]), "contrast phases acquired"),
+            FieldSpec("recist_measurable", .boolean, required: true, "at least one RECIST 1.1 measurable lesion"),
+            FieldSpec("target_lesion_sum_mm", .number(0...5000), "sum of target-lesion diameters (RECIST 1.1), mm"),
+            FieldSpec("progression_date", .date, "date of documented radiological progression"),
+            FieldSpec("radiomics_digest", .sha256, "SHA-256 of the radiomic feature vector"),
+        ])
+        add(.ki67Recorded, observedOn: "specimen_date", [
+            FieldSpec("percent", .number(0...100), required: true, "Ki-67 labelling index, %"),
+            FieldSpec("specimen_date", .date, required: true, "date the specimen was taken"),
+            FieldSpec("method", .choice(["manual_count", "digital_image_analysis", "eyeball_estimate"]), required: true, "how the index was counted"),
+        ])
+        add(.mitoticCountRecorded, observedOn: "specimen_date", [
+            FieldSpec("count", .number(0...1000), required: true, "mitoses counted"),
+            FieldSpec("unit", .choice(["per_2mm2", "per_10hpf"]), required: true, "the area counted over"),
+            FieldSpec("specimen_date", .date, required: true, "date the specimen was taken"),
+        ])
+        add(.sstrRecorded, observedOn: "study_date", [
+            FieldSpec("status", .choice(["positive", "negative", "equivocal"]), required: true, "somatostatin-receptor status"),
+            FieldSpec("modality", .choice(["ga68_dotatate_pet", "ga68_dotatoc_pet", "ga68_dotanoc_pet", "cu64_dotatate_pet", "octreoscan", "immunohistochemistry"]), required: true, "how SSTR status was determined"),
+            FieldSpec("krenning_score", .integer(1...4), "Krenning uptake score"),
+            FieldSpec("study_date", .date, required: true, "date of the study"),
+        ])
+        add(.modelScoreRecorded, observedOn: "study_date", [
+            FieldSpec("model", .text(maxLength: 128), required: true, "model name"),
+            FieldSpec("version", .text(maxLength: 64), required: true, "model version"),
+            FieldSpec("artifact_sha256", .sha256, required: true, "SHA-256 of the model artifact"),
+            FieldSpec("score", .number(0...1), required: true, "model output"),
+            FieldSpec("predicts", .text(maxLength: 256), required: true, "what the score predicts"),
+            FieldSpec("study_date", .date, required: true, "date of the imaging study the score was computed from"),
+        ])
+        add(.clinicalRecorded, observedOn: "assessed_on", [
+            FieldSpec("assessed_on", .date, required: true, "date of the assessment"),
+            FieldSpec("primary_site", .choice(["pancreatic", "extrapancreatic"]), "primary tumour site"),
+            FieldSpec("organ", .text(maxLength: 64), "organ of the primary"),
+            FieldSpec("ecog", .integer(0...5), "ECOG performance status"),
+            FieldSpec("age", .integer(0...120), "age in whole years"),
+            FieldSpec("prior_systemic_therapies", .choiceList(["somatostatin_analogue", "chemotherapy", "targeted_therapy", "mtor_inhibitor", "prrt", "interferon", "immunotherapy", "other"]), "types of prior systemic antitumour therapy"),
+            FieldSpec("anc", .number(0...100), "absolute neutrophil count, ×10^9/L"),
+            FieldSpec("platelets", .number(0...5000), "platelets, ×10^9/L"),
+            FieldSpec("haemoglobin", .number(0...300), "haemoglobin, g/L"),
+            FieldSpec("bilirubin_uln", .number(0...100), "total bilirubin, × upper limit of normal"),
+        ])
+        add(.candidateWithdrawn, observedOn: nil, [
+            FieldSpec("reason", .text(maxLength: 1000), required: true, "why the candidate left screening"),
+        ])
+        return s
+    }()
+}

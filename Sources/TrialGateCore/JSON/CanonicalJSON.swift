@@ -1,0 +1,111 @@
+/// RFC 8785 JSON Canonicalization Scheme (JCS).
+///
+/// Object members are sorted by their names' UTF-16 code units, strings are escaped minimally, and numbers
+/// use the ECMAScript `Number.prototype.toString` form (ECMA-262 §7.1.12.1), so that any language with a
+/// JCS implementation recomputes the same bytes, and so the same hashes and signatures.
+public enum CanonicalJSON {
+    /// The canonical UTF-8 bytes of `value`.
+    public static func encode(_ value: JSONValue) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        write(value, into: &out)
+        return out
+    }
+
+    /// The canonical form of `value` as a string.
+    public static func string(_ value: JSONValue) -> String {
+        String(decoding: encode(value), as: UTF8.self)
+    }
+
+    /// Appends the canonical bytes of `value` to `out`.
+    public static func write(_ value: JSONValue, into out: inout [UInt8]) {
+        switch value {
+        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        case .bool(true): out.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
+        case .bool(false): out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
+        case .number(let n): out.append(contentsOf: Array(formatNumber(n).utf8))
+        case .string(let s): writeString(s, into: &out)
+        case .array(let elements):
+            out.append(UInt8(ascii: "["))
+            for (i, element) in elements.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                write(element, into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let members):
+            out.append(UInt8(ascii: "{"))
+            let keys = members.keys.sorted { $0.utf16.lexicographicallyPrecedes($1.utf16) }
+            for (i, key) in keys.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                writeString(key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                write(members[key]!, into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    static func writeString(_ s: String, into out: inout [UInt8]) {
+        out.append(0x22)
+        for byte in s.utf8 {
+            switch byte {
+            case 0x22: out.append(0x5C); out.append(0x22)
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x08: out.append(0x5C); out.append(UInt8(ascii: "b"))
+            case 0x0C: out.append(0x5C); out.append(UInt8(ascii: "f"))
+            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
+            case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
+            case 0x00..<0x20:
+                out.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0xF)])
+            default: out.append(byte)
+            }
+        }
+        out.append(0x22)
+    }
+
+    /// Formats a finite double as ECMAScript's `Number.prototype.toString` does.
+    ///
+    /// Swift's `description` already yields the shortest digits that round-trip; only the layout differs.
+    public static func formatNumber(_ value: Double) -> String {
+        precondition(value.isFinite, "JSON has no representation for non-finite numbers")
+        if value == 0 { return "0" }
+        if value < 0 { return "-" + formatNumber(-value) }
+        if value < 9_007_199_254_740_992, value.rounded(.towardZero) == value { return String(Int64(value)) }
+        let (digits, n) = decimalDigits(value)
+        let k = digits.count
+        if k <= n && n <= 21 { return digits + String(repeating: "0", count: n - k) }
+        if 0 < n && n <= 21 {
+            let i = digits.index(digits.startIndex, offsetBy: n)
+            return digits[..<i] + "." + digits[i...]
+        }
+        if -6 < n && n <= 0 { return "0." + String(repeating: "0", count: -n) + digits }
+        let e = n - 1
+        let exponent = (e >= 0 ? "e+" : "e-") + String(abs(e))
+        if k == 1 { return digits + exponent }
+        return String(digits.first!) + "." + digits.dropFirst() + exponent
+    }
+
+    /// The shortest significant digits `s` and exponent `n` with value = 0.s × 10^n.
+    private static func decimalDigits(_ value: Double) -> (String, Int) {
+        let text = value.description
+        var mantissa = Substring(text)
+        var exponent = 0
+        if let e = text.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            mantissa = text[..<e]
+            exponent = Int(text[text.index(after: e)...])!
+        }
+        let parts = mantissa.split(separator: ".", omittingEmptySubsequences: false)
+        let intPart = parts[0]
+        let fracPart = parts.count > 1 ? parts[1] : ""
+        var digits = Array(intPart + fracPart)
+        var point = intPart.count + exponent
+        while let first = digits.first, first == "0" { digits.removeFirst(); point -= 1 }
+        while let last = digits.last, last == "0" { digits.removeLast() }
+        return (String(digits), point)
+    }
+}

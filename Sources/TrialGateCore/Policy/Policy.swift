@@ -1,0 +1,61 @@
+/// Whether a criterion must hold (inclusion) or must not hold (exclusion).
+public enum CriterionKind: String, Sendable {
+    case inclusion
+    case exclusion
+}
+
+/// A comparison operator over a fact.
+public enum Comparison: String, Sendable, CaseIterable {
+    case eq, ne, lt, lte, gt, gte
+
+    var symbol: String {
+        switch self {
+        case .eq: "="
+        case .ne: "≠"
+        case .lt: "<"
+        case .lte: "≤"
+        case .gt: ">"
+        case .gte: "≥"
+        }
+    }
+}
+
+/// A condition over a candidate's current facts, evaluated in three-valued (Kleene) logic.
+public indirect enum Condition: Sendable, Equatable {
+    /// Every sub-condition holds.
+    case all([Condition])
+    /// At least one sub-condition holds.
+    case any([Condition])
+    /// The sub-condition does not hold.
+    case not(Condition)
+    /// The fact is known (and, with `maxAgeDays`, recent enough).
+    case present(fact: String, maxAgeDays: Int?)
+    /// The fact compares to a constant.
+    case compare(fact: String, op: Comparison, value: JSONValue, maxAgeDays: Int?)
+    /// The fact is one of the listed values.
+    case member(fact: String, values: [JSONValue], maxAgeDays: Int?)
+    /// The fact is a date no more than `days` before the decision date (and not after it).
+    case withinDays(fact: String, days: Int)
+    /// A model score: at or above `threshold` passes, below fails, inside `[greyLow, greyHigh)` needs review.
+    case scoreGate(fact: String, threshold: Double, greyLow: Double, greyHigh: Double, maxAgeDays: Int?)
+}
+
+/// One enrollment criterion: an id, what it means, where it comes from, and its condition.
+public struct Criterion: Sendable, Equatable {
+    public let id: String
+    public let kind: CriterionKind
+    public let description: String
+    /// The protocol section or registry entry the criterion comes from.
+    public let source: String
+    public let condition: Condition
+    /// Disabled criteria are listed in decisions as `skipped` and do not affect the outcome.
+    public let enabled: Bool
+}
+
+/// A versioned set of enrollment criteria.
+public struct Policy: Sendable, Equatable {
+    public let id: String
+    public let version: String
+    public let title: String
+    public let criteria: [Criterion]
+}

@@ -1,0 +1,139 @@
+/// Reads policy files (YAML, see `docs/policy-format.md`) into `Policy` values.
+///
+/// Every error names the file, the line and what is wrong; nothing partial is ever returned.
+public enum PolicyLoader {
+    /// Every fact name a condition may use.
+    public static let knownFacts: Set<String> = {
+        var names: Set<String> = ["grade", "clinical.prior_therapy_types", "candidate.site"]
+        for type in EventType.allCases {
+            guard let prefix = type.factPrefix, let schema = RecordSchema.of(type) else { continue }
+            for f in schema.fields { names.insert("\(prefix).\(f.name)") }
+        }
+        return names
+    }()
+
+    /// Parses and validates a policy.
+    /// - Parameters:
+    ///   - text: the policy file's contents.
+    ///   - file: the name used in error messages.
+    /// - Throws: `invalid_policy` with `file:line: what is wrong`.
+    public static func load(_ text: String, file: String = "policy") throws -> Policy {
+        let root = try YAMLNode.parse(text, file: file)
+        var m = try root.mapping("the policy")
+        let id = try m.required("policy").text("policy")
+        do { try RecordSchema.validateIdentifier(id, what: "policy id") } catch let e as CoreError {
+            throw root.error(e.message)
+        }
+        let version = try m.required("version").text("version")
+        guard !version.isEmpty else { throw root.error("version must not be empty") }
+        let title = try m.optional("title")?.text("title") ?? id
+        let criteriaNode = try m.required("criteria")
+        try m.finish(allowed: ["policy", "version", "title", "criteria"])
+        var criteria: [Criterion] = []
+        for item in try criteriaNode.sequence("criteria") {
+            let c = try criterion(item)
+            if criteria.contains(where: { $0.id == c.id }) { throw item.error("criterion id \"\(c.id)\" is used twice") }
+            criteria.append(c)
+        }
+        if criteria.isEmpty { throw criteriaNode.error("a policy needs at least one criterion") }
+        return Policy(id: id, version: version, title: title, criteria: criteria)
+    }
+
+    private static func criterion(_ node: YAMLNode) throws -> Criterion {
+        var m = try node.mapping("a criterion")
+        let id = try m.required("id").text("id")
+        let kindText = try m.required("kind").text("kind")
+        guard let kind = CriterionKind(rawValue: kindText) else {
+            throw node.error("criterion \(id): kind must be inclusion or exclusion, not \"\(kindText)\"")
+        }
+        let description = try m.required("description").text("description")
+        let source = try m.required("source").text("source")
+        let enabled = try m.optional("enabled").map { n -> Bool in
+            guard let b = try n.json("enabled").boolValue else { throw n.error("criterion \(id): enabled must be true or false") }
+            return b
+        } ?? true
+        let when = try m.required("when")
+        try m.finish(allowed: ["id", "kind", "description", "source", "enabled", "when"])
+        return Criterion(id: id, kind: kind, description: description, source: source,
+                         condition: try condition(when, criterion: id), enabled: enabled)
+    }
+
+    private static let leafKeys = ["fact", "eq", "ne", "lt", "lte", "gt", "gte", "in", "within_days", "threshold", "grey_zone", "max_age_days", "present"]
+
+    static func condition(_ node: YAMLNode, criterion: String) throws -> Condition {
+        var m = try node.mapping("criterion \(criterion): a condition")
+        let keys = m.keys
+        if keys == ["all"] || keys == ["any"] {
+            let items = try m.required(keys[0]).sequence("\(keys[0])").map { try condition($0, criterion: criterion) }
+            if items.isEmpty { throw node.error("criterion \(criterion): \(keys[0]) needs at least one condition") }
+            return keys[0] == "all" ? .all(items) : .any(items)
+        }
+        if keys == ["not"] { return .not(try condition(try m.required("not"), criterion: criterion)) }
+        if keys == ["present"] {
+            let fact = try m.required("present").text("present")
+            try checkFact(fact, node, criterion)
+            return .present(fact: fact, maxAgeDays: nil)
+        }
+        let factNode = try m.required("fact")
+        let fact = try factNode.text("fact")
+        try checkFact(fact, factNode, criterion)
+        let maxAge = try m.optional("max_age_days").map { n -> Int in
+            let d = try n.integer("max_age_days")
+            if d < 0 { throw n.error("criterion \(criterion): max_age_days must not be negative") }
+            return d
+        }
+        let ops = keys.filter { $0 != "fact" && $0 != "max_age_days" }
+        for (k, v) in m.entries where !leafKeys.contains(k) {
+            throw v.error("criterion \(criterion): unknown key \"\(k)\" in a condition (allowed: all, any, not, \(leafKeys.joined(separator: ", ")))")
+        }
+        if ops.isEmpty { throw node.error("criterion \(criterion): say what to test about \(fact) (eq, lt, in, within_days, threshold, present…)") }
+        if let op = ops.compactMap(Comparison.init(rawValue:)).first, ops.count == 1 {
+            let valueNode = try m.required(op.rawValue)
+            let value = try valueNode.json(op.rawValue)
+            if op != .eq && op != .ne && value.numberValue == nil {
+                throw valueNode.error("criterion \(criterion): \(op.rawValue) needs a number")
+            }
+            return .compare(fact: fact, op: op, value: value, maxAgeDays: maxAge)
+        }
+        if ops == ["in"] {
+            let values = try m.required("in").sequence("in").map { try $0.json("in") }
+            if values.isEmpty { throw node.error("criterion \(criterion): in needs at least one value") }
+            return .member(fact: fact, values: values, maxAgeDays: maxAge)
+        }
+        if ops == ["present"] {
+            guard try m.required("present").json("present").boolValue == true else {
+                throw node.error("criterion \(criterion): write `present: true`, or use `not` for absence")
+            }
+            return .present(fact: fact, maxAgeDays: maxAge)
+        }
+        if ops == ["within_days"] {
+            let n = try m.required("within_days")
+            let days = try n.integer("within_days")
+            if days < 0 { throw n.error("criterion \(criterion): within_days must not be negative") }
+            if maxAge != nil { throw node.error("criterion \(criterion): within_days already limits age; drop max_age_days") }
+            return .withinDays(fact: fact, days: days)
+        }
+        if Set(ops) == ["threshold", "grey_zone"] || ops == ["threshold"] {
+            let t = try m.required("threshold").number("threshold")
+            var low = t, high = t
+            if let gz = m.optional("grey_zone") {
+                let bounds = try gz.sequence("grey_zone")
+                guard bounds.count == 2 else { throw gz.error("criterion \(criterion): grey_zone is [low, high]") }
+                low = try bounds[0].number("grey_zone low")
+                high = try bounds[1].number("grey_zone high")
+                guard low <= t, t <= high else {
+                    throw gz.error("criterion \(criterion): grey_zone [\(low), \(high)] must contain the threshold \(t)")
+                }
+            }
+            return .scoreGate(fact: fact, threshold: t, greyLow: low, greyHigh: high, maxAgeDays: maxAge)
+        }
+        throw node.error("criterion \(criterion): cannot combine \(ops.joined(separator: ", ")) in one condition; use all/any")
+    }
+
+    private static func checkFact(_ fact: String, _ node: YAMLNode, _ criterion: String) throws {
+        if !knownFacts.contains(fact) {
+            let near = knownFacts.filter { $0.hasPrefix(fact.split(separator: ".").first.map(String.init) ?? fact) }.sorted()
+            throw node.error("criterion \(criterion): unknown fact \"\(fact)\"" + (near.isEmpty ? "" : " (did you mean one of \(near.joined(separator: ", "))?)"))
+        }
+    }
+}

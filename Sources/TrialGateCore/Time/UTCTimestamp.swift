@@ -1,0 +1,66 @@
+/// An instant in UTC with millisecond precision, written `YYYY-MM-DDTHH:MM:SS.sssZ` (RFC 3339).
+///
+/// 21 CFR 11.10(e) asks for time-stamped audit trails; one fixed textual form keeps them sortable and
+/// byte-identical across languages.
+public struct UTCTimestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// Milliseconds since 1970-01-01T00:00:00Z.
+    public let millisecondsSinceEpoch: Int64
+
+    /// Creates a timestamp from milliseconds since the Unix epoch.
+    public init(millisecondsSinceEpoch: Int64) { self.millisecondsSinceEpoch = millisecondsSinceEpoch }
+
+    /// Parses the fixed form `YYYY-MM-DDTHH:MM:SS.sssZ`, or a bare `YYYY-MM-DDTHH:MM:SSZ`.
+    public init?(_ text: String) {
+        let u = Array(text.utf8)
+        guard u.count == 24 || u.count == 20, u[10] == UInt8(ascii: "T"), u.last == UInt8(ascii: "Z"),
+            let date = CivilDate(String(decoding: u[0..<10], as: UTF8.self))
+        else { return nil }
+        func num(_ r: Range<Int>) -> Int? {
+            var v = 0
+            for i in r {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(u[i]) else { return nil }
+                v = v * 10 + Int(u[i] - UInt8(ascii: "0"))
+            }
+            return v
+        }
+        guard u[13] == UInt8(ascii: ":"), u[16] == UInt8(ascii: ":"), let h = num(11..<13), let m = num(14..<16),
+            let s = num(17..<19), h < 24, m < 60, s < 60
+        else { return nil }
+        var ms = 0
+        if u.count == 24 {
+            guard u[19] == UInt8(ascii: "."), let f = num(20..<23) else { return nil }
+            ms = f
+        }
+        let seconds = Int64(date.daysSinceEpoch) * 86_400 + Int64(h * 3600 + m * 60 + s)
+        millisecondsSinceEpoch = seconds * 1000 + Int64(ms)
+    }
+
+    /// The calendar date in UTC.
+    public var date: CivilDate {
+        CivilDate(daysSinceEpoch: Int(floorDiv(millisecondsSinceEpoch, 86_400_000)))
+    }
+
+    private func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : (a - b + 1) / b }
+
+    public var description: String {
+        let dayMs = millisecondsSinceEpoch - floorDiv(millisecondsSinceEpoch, 86_400_000) * 86_400_000
+        let h = dayMs / 3_600_000, m = dayMs / 60_000 % 60, s = dayMs / 1000 % 60, ms = dayMs % 1000
+        func pad(_ v: Int64, _ w: Int) -> String { let t = String(v); return String(repeating: "0", count: w - t.count) + t }
+        return "\(date)T\(pad(h, 2)):\(pad(m, 2)):\(pad(s, 2)).\(pad(ms, 3))Z"
+    }
+
+    public static func < (a: UTCTimestamp, b: UTCTimestamp) -> Bool { a.millisecondsSinceEpoch < b.millisecondsSinceEpoch }
+}
+
+/// Where "now" comes from. The core never reads a clock; the edges pass one in.
+public protocol TimeSource: Sendable {
+    /// The current instant in UTC.
+    func now() -> UTCTimestamp
+}
+
+/// A clock that always answers the same instant: for tests, replays and demos.
+public struct FixedClock: TimeSource {
+    public let instant: UTCTimestamp
+    public init(_ instant: UTCTimestamp) { self.instant = instant }
+    public func now() -> UTCTimestamp { instant }
+}

@@ -1,0 +1,64 @@
+import TrialGateCore
+
+extension Command {
+    /// Reads a request object (`{"cmd": "decide", "candidate": "C-001"}`) into a command.
+    ///
+    /// The `id` member is the caller's and is ignored here; any other unknown member is an error, and so is
+    /// an `actor`: the actor is always the authenticated caller, never what a request says.
+    /// - Throws: `ServiceError` with code `bad_request`, `unknown_field`, `missing_field` or `invalid_field`.
+    public static func parse(_ request: JSONValue) throws -> Command {
+        var r = try ObjectReader(request, context: "request")
+        _ = r.optionalValue("id")
+        let cmd = try r.string("cmd")
+        let command: Command
+        switch cmd {
+        case "init":
+            command = .initialise(trialID: try r.string("trial_id"), logOrigin: try r.string("log_origin"))
+        case "policy.publish":
+            command = .policyPublish(text: try r.string("text"), file: try r.optionalString("file") ?? "policy")
+        case "policy.check":
+            command = .policyCheck(text: try r.string("text"), file: try r.optionalString("file") ?? "policy")
+        case "policy.test":
+            command = .policyTest(policyText: try r.string("policy"), policyFile: try r.optionalString("policy_file") ?? "policy",
+                                  casesText: try r.string("cases"), casesFile: try r.optionalString("cases_file") ?? "cases")
+        case "register":
+            let candidate = try r.string("candidate")
+            var fields: [String: JSONValue] = ["site": .string(try r.string("site"))]
+            if let consent = r.optionalValue("consent_date") { fields["consent_date"] = consent }
+            command = .register(candidate: candidate, fields: .object(fields))
+        case "record":
+            command = .record(kind: try r.string("kind"), candidate: try r.string("candidate"), fields: try r.value("fields"))
+        case "correct":
+            let seq = try r.integer("seq")
+            command = .correct(seq: Int64(seq), field: try r.string("field"), value: r.optionalValue("value") ?? .null,
+                               reason: (try r.optionalString("reason")) ?? "")
+        case "withdraw":
+            command = .withdraw(candidate: try r.string("candidate"), reason: try r.string("reason"))
+        case "decide":
+            command = .decide(candidate: try r.string("candidate"))
+        case "show":
+            let candidate = try r.string("candidate")
+            let seq = try r.optionalInteger("as_of_seq").map(Int64.init)
+            let time = try r.optionalString("as_of_time")
+            var at: UTCTimestamp?
+            if let time {
+                guard let t = UTCTimestamp(time) else { throw ServiceError("invalid_field", "as_of_time must look like 2026-01-31T12:00:00Z, got \"\(time)\"") }
+                at = t
+            }
+            command = .show(candidate: candidate, asOfSeq: seq, asOfTime: at)
+        case "decisions":
+            command = .decisions(candidate: try r.optionalString("candidate"), outcome: try r.optionalString("outcome"),
+                                 site: try r.optionalString("site"))
+        case "verify": command = .verify
+        case "replay": command = .replay
+        case "export":
+            command = .export(from: Int64(try r.optionalInteger("from") ?? 1), through: try r.optionalInteger("through").map(Int64.init))
+        case "head": command = .head
+        case "public-key": command = .publicKey
+        default:
+            throw ServiceError(ServiceError.badRequest, "unknown command \"\(cmd)\"; known: \(Command.names.joined(separator: ", "))")
+        }
+        try r.finish()
+        return command
+    }
+}

@@ -1,0 +1,56 @@
+import TrialGateCore
+
+/// Every command TrialGate understands: the one vocabulary of the CLI, `exec` and the socket.
+public enum Command: Sendable, Equatable {
+    /// Writes the trial.initialised event into a new store.
+    case initialise(trialID: String, logOrigin: String)
+    case policyPublish(text: String, file: String)
+    case policyCheck(text: String, file: String)
+    case policyTest(policyText: String, policyFile: String, casesText: String, casesFile: String)
+    case register(candidate: String, fields: JSONValue)
+    case record(kind: String, candidate: String, fields: JSONValue)
+    case correct(seq: Int64, field: String, value: JSONValue, reason: String)
+    case withdraw(candidate: String, reason: String)
+    case decide(candidate: String)
+    case show(candidate: String, asOfSeq: Int64?, asOfTime: UTCTimestamp?)
+    case decisions(candidate: String?, outcome: String?, site: String?)
+    case verify
+    case replay
+    case export(from: Int64, through: Int64?)
+    case head
+    case publicKey
+
+    /// The protocol name of the command (`"decide"`, `"policy.publish"`, …).
+    public var name: String {
+        switch self {
+        case .initialise: "init"
+        case .policyPublish: "policy.publish"
+        case .policyCheck: "policy.check"
+        case .policyTest: "policy.test"
+        case .register: "register"
+        case .record: "record"
+        case .correct: "correct"
+        case .withdraw: "withdraw"
+        case .decide: "decide"
+        case .show: "show"
+        case .decisions: "decisions"
+        case .verify: "verify"
+        case .replay: "replay"
+        case .export: "export"
+        case .head: "head"
+        case .publicKey: "public-key"
+        }
+    }
+
+    /// Whether the command appends to the log.
+    public var writes: Bool {
+        switch self {
+        case .initialise, .policyPublish, .register, .record, .correct, .withdraw, .decide: true
+        default: false
+        }
+    }
+
+    /// Every protocol command name, for error messages and docs.
+    public static let names = ["init", "policy.publish", "policy.check", "policy.test", "register", "record", "correct",
+                               "withdraw", "decide", "show", "decisions", "verify", "replay", "export", "head", "public-key"]
+}

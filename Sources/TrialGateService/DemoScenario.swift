@@ -1,0 +1,115 @@
+import TrialGateCore
+
+/// A dozen synthetic candidates that between them reach every outcome, with a correction and a
+/// withdrawal: the data behind `trialgate demo`, also used by tests and benchmarks.
+///
+/// All dates are relative to `today`, so the scenario stays valid whenever it runs.
+public struct DemoScenario: Sendable {
+    /// One step of a candidate's story.
+    public enum Step: Sendable {
+        case command(Command)
+        /// Corrects a field of the candidate's latest record of `kind`, whose sequence number is known only when run.
+        case correctLatest(kind: String, field: String, value: JSONValue, reason: String)
+    }
+
+    /// One candidate: its steps in order and the outcome its decision should get (nil: withdrawn, no decision).
+    public struct Candidate: Sendable {
+        public let id: String
+        public let story: String
+        public let steps: [Step]
+        public let expected: Outcome?
+    }
+
+    /// What running one candidate gave.
+    public struct Result: Sendable {
+        public let candidate: Candidate
+        /// The decision's reply (`seq`, `outcome`, `decision`, `signature`), if one was issued.
+        public let decision: JSONValue?
+    }
+
+    /// Runs every step through `dispatcher` as `actor`.
+    public func run(dispatcher: Dispatcher, actor: String) throws -> [Result] {
+        try candidates.map { c in
+            var latest: [String: Int64] = [:]
+            var decision: JSONValue?
+            for step in c.steps {
+                switch step {
+                case .command(let command):
+                    let result = try dispatcher.execute(command, actor: actor)
+                    if case .record(let kind, _, _) = command, let seq = result["seq"]?.intValue { latest[kind] = Int64(seq) }
+                    if case .decide = command { decision = result }
+                case .correctLatest(let kind, let field, let value, let reason):
+                    guard let seq = latest[kind] else { throw ServiceError("internal", "demo: no \(kind) record to correct") }
+                    _ = try dispatcher.execute(.correct(seq: seq, field: field, value: value, reason: reason), actor: actor)
+                }
+            }
+            return Result(candidate: c, decision: decision)
+        }
+    }
+
+    public let candidates: [Candidate]
+
+    public init(today: CivilDate) {
+        func day(_ offset: Int) -> JSONValue { .string(CivilDate(daysSinceEpoch: today.daysSinceEpoch - offset).description) }
+        let model: [String: JSONValue] = [
+            "model": "net-ct-radiomics", "version": "2.1.0",
+            "artifact_sha256": "3f1c2b9d8e7a6f5041c3b2a1908f7e6d5c4b3a291807f6e5d4c3b2a190817263",
+            "predicts": "objective response or disease control at 6 months", "study_date": day(12),
+        ]
+        func clinical(site: String = "pancreatic", ecog: Int = 1, prior: [String] = ["somatostatin_analogue"], platelets: Double = 210,
+                      assessedAgo: Int = 7) -> [String: JSONValue] {
+            [
+                "assessed_on": day(assessedAgo), "primary_site": .string(site), "age": 61, "ecog": .number(Double(ecog)),
+                "prior_systemic_therapies": .array(prior.map { .string($0) }), "anc": 3.2, "platelets": .number(platelets),
+                "haemoglobin": 126, "bilirubin_uln": 0.7,
+            ]
+        }
+        func imaging(progressionAgo: Int = 60) -> [String: JSONValue] {
+            [
+                "study_date": day(12), "modality": "CT", "contrast_phases": ["arterial", "portal_venous"], "recist_measurable": true,
+                "target_lesion_sum_mm": 68, "progression_date": day(progressionAgo),
+            ]
+        }
+        func build(_ id: String, site: String, story: String, expected: Outcome?, ki67: Double? = 8, mitoses: Double? = nil,
+                   clinical c: [String: JSONValue] = clinical(), imaging i: [String: JSONValue] = imaging(),
+                   score: Double? = 0.81, extra: [Step] = []) -> Candidate {
+            var commands: [Command] = [.register(candidate: id, fields: ["site": .string(site), "consent_date": day(20)])]
+            commands.append(.record(kind: "clinical", candidate: id, fields: .object(c)))
+            commands.append(.record(kind: "imaging", candidate: id, fields: .object(i)))
+            if let ki67 {
+                commands.append(.record(kind: "ki67", candidate: id, fields: ["percent": .number(ki67), "specimen_date": day(90), "method": "manual_count"]))
+            }
+            if let mitoses {
+                commands.append(.record(kind: "mitotic-count", candidate: id, fields: ["count": .number(mitoses), "unit": "per_2mm2", "specimen_date": day(90)]))
+            }
+            commands.append(.record(kind: "sstr", candidate: id, fields: ["status": "positive", "modality": "ga68_dotatate_pet", "krenning_score": 3, "study_date": day(30)]))
+            if let score {
+                var m = model
+                m["score"] = .number(score)
+                commands.append(.record(kind: "model-score", candidate: id, fields: .object(m)))
+            }
+            var steps = commands.map(Step.command) + extra
+            if expected != nil { steps.append(.command(.decide(candidate: id))) }
+            return Candidate(id: id, story: story, steps: steps, expected: expected)
+        }
+        candidates = [
+            build("NET-001", site: "SITE-01", story: "pancreatic G2, recent progression, high model score", expected: .eligible),
+            build("NET-002", site: "SITE-01", story: "extrapancreatic G1, treatment-naive", expected: .eligible, ki67: 2, mitoses: 1,
+                  clinical: clinical(site: "extrapancreatic", ecog: 0, prior: [])),
+            build("NET-003", site: "SITE-02", story: "Ki-67 35 %: G3", expected: .ineligible, ki67: 35),
+            build("NET-004", site: "SITE-02", story: "Ki-67 10 % but 25 mitoses/2 mm²: G3", expected: .ineligible, ki67: 10, mitoses: 25),
+            build("NET-005", site: "SITE-03", story: "ECOG 2", expected: .ineligible, clinical: clinical(ecog: 2)),
+            build("NET-006", site: "SITE-03", story: "three prior therapy types", expected: .ineligible,
+                  clinical: clinical(prior: ["somatostatin_analogue", "chemotherapy", "prrt"])),
+            build("NET-007", site: "SITE-01", story: "progression 15 months ago", expected: .ineligible, imaging: imaging(progressionAgo: 450)),
+            build("NET-008", site: "SITE-02", story: "platelets 64", expected: .ineligible, clinical: clinical(platelets: 64)),
+            build("NET-009", site: "SITE-03", story: "no Ki-67 yet", expected: .needsReview, ki67: nil),
+            build("NET-010", site: "SITE-01", story: "model score 0.52, in the grey zone", expected: .needsReview, score: 0.52),
+            build("NET-011", site: "SITE-02", story: "labs 45 days old", expected: .needsReview, clinical: clinical(assessedAgo: 45)),
+            build("NET-012", site: "SITE-03", story: "Ki-67 typed as 28, corrected to 18 with a reason", expected: .eligible, ki67: 28,
+                  extra: [.correctLatest(kind: "ki67", field: "percent", value: 18, reason: "transcription error: pathology report says 18 %")]),
+            build("NET-013", site: "SITE-01", story: "withdrew consent before a decision", expected: nil,
+                  extra: [.command(.withdraw(candidate: "NET-013", reason: "participant withdrew consent for screening"))]),
+        ]
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+import TrialGateStore
+
+extension Dispatcher {
+    func headResult() throws -> JSONValue {
+        let store = try requireStore()
+        let head = try store.head()
+        var result: [String: JSONValue] = ["size": .number(Double(head.size)), "head": .string(head.hash)]
+        if head.size > 0, let first = try store.event(seq: 1) {
+            result["trial_id"] = first.payload["trial_id"] ?? .null
+            result["log_origin"] = first.payload["log_origin"] ?? .null
+            result["key_id"] = first.payload["key_id"] ?? .null
+        }
+        if let policy = try store.events(types: [.policyPublished]).last {
+            result["policy"] = ["id": policy.payload["policy_id"] ?? .null, "version": policy.payload["version"] ?? .null,
+                                "sha256": policy.payload["sha256"] ?? .null, "seq": .number(Double(policy.seq))]
+        }
+        return .object(result)
+    }
+
+    func publicKey() throws -> JSONValue {
+        let store = try requireStore()
+        guard let first = try store.event(seq: 1), first.type == .trialInitialised,
+            let b64 = first.payload["public_key"]?.stringValue, let raw = Data(base64Encoded: b64), raw.count == 32
+        else { throw ServiceError("not_initialised", "the store has no trial key yet") }
+        return ["key_id": first.payload["key_id"] ?? .null, "public_key": .string(b64), "pem": .string(TrialKey.publicKeyPEM(Array(raw)))]
+    }
+
+    func checkPolicy(text: String, file: String) throws -> JSONValue {
+        let policy = try PolicyLoader.load(text, file: file)
+        return [
+            "policy": .string(policy.id), "version": .string(policy.version), "title": .string(policy.title),
+            "sha256": .string(Digest.sha256Hex(text)),
+            "criteria": .array(policy.criteria.map {
+                ["id": .string($0.id), "kind": .string($0.kind.rawValue), "enabled": .bool($0.enabled), "description": .string($0.description)]
+            }),
+        ]
+    }
+
+    func testPolicy(policyText: String, policyFile: String, casesText: String, casesFile: String) throws -> JSONValue {
+        let policy = try PolicyLoader.load(policyText, file: policyFile)
+        let table = try PolicyCaseTable.load(casesText, file: casesFile)
+        let results = table.run(policy)
+        return [
+            "policy": .string(policy.id), "version": .string(policy.version),
+            "passed": .number(Double(results.filter(\.passed).count)), "failed": .number(Double(results.filter { !$0.passed }.count)),
+            "cases": .array(results.map { r in
+                [
+                    "name": .string(r.name), "expected": .string(r.expected.rawValue),
+                    "got": .from(r.evaluation?.outcome.rawValue), "ok": .bool(r.passed),
+                    "failures": .array(r.failures.map { .string($0) }),
+                ]
+            }),
+        ]
+    }
+
+    func show(candidate: String, asOfSeq: Int64?, asOfTime: UTCTimestamp?) throws -> JSONValue {
+        let store = try requireStore()
+        var events = try store.events(candidate: candidate)
+        guard !events.isEmpty else { throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "no candidate \"\(candidate)\" is registered") }
+        if let asOfSeq { events = events.filter { $0.seq <= asOfSeq } }
+        if let asOfTime { events = events.filter { $0.timestamp <= asOfTime } }
+        guard !events.isEmpty else {
+            throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "candidate \"\(candidate)\" was not registered yet at that point")
+        }
+        let state = try LogState(partial: events, head: (events.last!.seq, events.last!.hash))
+        guard let c = state.candidates[candidate] else { throw ServiceError("internal", "candidate fold failed") }
+        return CandidateView.json(c, events: events, asOfSeq: asOfSeq, asOfTime: asOfTime)
+    }
+
+    func listDecisions(candidate: String?, outcome: String?, site: String?) throws -> JSONValue {
+        let store = try requireStore()
+        if let outcome, Outcome(rawValue: outcome) == nil {
+            throw ServiceError("invalid_field", "outcome must be eligible, ineligible or needs_review, got \"\(outcome)\"")
+        }
+        let events = try candidate.map { try store.events(candidate: $0).filter { $0.type == .decisionIssued } }
+            ?? store.events(types: [.decisionIssued])
+        var rows: [JSONValue] = []
+        for e in events {
+            guard let d = e.payload["decision"] else { continue }
+            if let outcome, d["outcome"]?.stringValue != outcome { continue }
+            if let site, d["site"]?.stringValue != site { continue }
+            let criteria = d["criteria"]?.arrayValue ?? []
+            func ids(_ result: String) -> JSONValue {
+                .array(criteria.filter { $0["result"]?.stringValue == result }.compactMap { $0["id"] })
+            }
+            rows.append([
+                "seq": .number(Double(e.seq)), "candidate": .from(e.candidate), "site": d["site"] ?? .null,
+                "outcome": d["outcome"] ?? .null, "decided_at": d["decided_at"] ?? .null, "decided_by": d["decided_by"] ?? .null,
+                "policy": d["policy"] ?? .null, "failed": ids("fail"), "unknown": ids("unknown"),
+            ])
+        }
+        return ["decisions": .array(rows), "count": .number(Double(rows.count))]
+    }
+
+    func export(from: Int64, through: Int64?) throws -> JSONValue {
+        let store = try requireStore()
+        var lines: [JSONValue] = []
+        try store.forEachRow(from: from, through: through ?? .max) { row in lines.append(try row.event().json) }
+        return ["events": .array(lines)]
+    }
+
+    /// Reads the whole log through a `LogAuditor`, also checking that the query columns match each body.
+    func audit() throws -> AuditReport {
+        let store = try requireStore()
+        var auditor = LogAuditor()
+        var columnProblems: [AuditProblem] = []
+        let structural = try store.structuralProblems()
+        try store.forEachRow { row in
+            let event: Event
+            do { event = try row.event() } catch {
+                columnProblems.append(AuditProblem(seq: row.seq, code: "unreadable", message: ServiceError(error).message))
+                return
+            }
+            if event.seq != row.seq || event.timestamp.description != row.timestamp || event.actor != row.actor
+                || event.type.rawValue != row.type || event.candidate != row.candidate || event.prevHash != row.prevHash {
+                columnProblems.append(AuditProblem(seq: row.seq, code: "column_mismatch", message: "the table's columns disagree with the hashed body"))
+            }
+            auditor.feed(event, storedBody: row.body)
+        }
+        let problems = (auditor.problems + columnProblems).sorted { $0.seq < $1.seq }
+        return AuditReport(auditor: auditor, problems: problems, structural: structural, head: try store.head())
+    }
+}
+
+/// What a full pass over the log found; rendered as `verify` and `replay` results.
+struct AuditReport {
+    let auditor: LogAuditor
+    let problems: [AuditProblem]
+    let structural: [String]
+    let head: LogHead
+
+    var valid: Bool { problems.isEmpty && structural.isEmpty }
+
+    private func problemList() -> JSONValue {
+        .array(problems.prefix(50).map { ["seq": .number(Double($0.seq)), "code": .string($0.code), "message": .string($0.message)] })
+    }
+
+    var verifyResult: JSONValue {
+        var o: [String: JSONValue] = [
+            "valid": .bool(valid), "events": .number(Double(auditor.eventsChecked)),
+            "signatures_checked": .number(Double(auditor.signaturesChecked)), "head": .string(head.hash),
+            "problems": problemList(), "problem_count": .number(Double(problems.count)),
+            "structure": .array(structural.map { .string($0) }),
+        ]
+        if let first = problems.first { o["first_bad_seq"] = .number(Double(first.seq)) }
+        return .object(o)
+    }
+
+    var replayResult: JSONValue {
+        let state = auditor.state
+        let decisions = state.candidates.values.reduce(0) { $0 + $1.decisions.count }
+        return [
+            "events": .number(Double(auditor.eventsChecked)), "candidates": .number(Double(state.candidates.count)),
+            "decisions": .number(Double(decisions)), "reproduced": .number(Double(auditor.decisionsReproduced)),
+            "mismatched": .number(Double(auditor.decisionsMismatched)), "valid": .bool(valid),
+            "state_sha256": .string(Digest.sha256Hex(CanonicalJSON.encode(CandidateView.stateDigestInput(state)))),
+            "problems": problemList(),
+        ]
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+import TrialGateStore
+
+extension Dispatcher {
+    func appended(_ events: [Event]) -> JSONValue {
+        .object([
+            "appended": .array(events.map { ["seq": .number(Double($0.seq)), "type": .string($0.type.rawValue), "hash": .string($0.hash)] }),
+            "seq": .number(Double(events.last?.seq ?? 0)),
+        ])
+    }
+
+    private func requireTrial(_ state: LogState) throws {
+        if state.trial == nil { throw ServiceError("not_initialised", "the store has no trial yet; run `trialgate init`") }
+    }
+
+    func initialise(trialID: String, origin: String, actor: String) throws -> JSONValue {
+        let key = try key()
+        if origin.isEmpty || origin.contains("\n") { throw ServiceError("invalid_field", "log origin must be one non-empty line") }
+        let events = try append(candidate: nil, actor: actor) { state, now in
+            if state.trial != nil || state.size > 0 { throw ServiceError("already_initialised", "the store already holds a trial") }
+            return [EventDraft(timestamp: now, actor: actor, type: .trialInitialised, candidate: nil, payload: [
+                "trial_id": .string(trialID), "log_origin": .string(origin),
+                "public_key": .string(Data(key.publicKey).base64EncodedString()), "key_id": .string(key.keyID),
+            ])]
+        }
+        var result = appended(events)
+        if case .object(var o) = result {
+            o["key_id"] = .string(key.keyID)
+            o["public_key_pem"] = .string(key.publicKeyPEM)
+            result = .object(o)
+        }
+        return result
+    }
+
+    func publishPolicy(text: String, file: String, actor: String) throws -> JSONValue {
+        let policy = try PolicyLoader.load(text, file: file)
+        let sha = Digest.sha256Hex(text)
+        let events = try append(candidate: nil, actor: actor) { state, now in
+            try requireTrial(state)
+            if let current = state.policyInForce, current.sha256 == sha {
+                throw ServiceError("already_published", "this exact policy is already in force (event \(current.seq))")
+            }
+            if state.policies.contains(where: { $0.id == policy.id && $0.version == policy.version && $0.sha256 != sha }) {
+                throw ServiceError("version_reused", "policy \(policy.id) version \(policy.version) was published with other text; give the change a new version")
+            }
+            return [EventDraft(timestamp: now, actor: actor, type: .policyPublished, candidate: nil, payload: [
+                "policy_id": .string(policy.id), "version": .string(policy.version), "sha256": .string(sha), "text": .string(text),
+            ])]
+        }
+        policyCache[sha] = policy
+        var result = appended(events)
+        if case .object(var o) = result {
+            o["policy"] = ["id": .string(policy.id), "version": .string(policy.version), "sha256": .string(sha),
+                           "criteria": .number(Double(policy.criteria.count))]
+            result = .object(o)
+        }
+        return result
+    }
+
+    func register(candidate: String, fields: JSONValue, actor: String) throws -> JSONValue {
+        appended(try append(candidate: candidate, actor: actor) { state, now in
+            try requireTrial(state)
+            return [EventDraft(timestamp: now, actor: actor, type: .candidateRegistered, candidate: candidate, payload: fields)]
+        })
+    }
+
+    func record(kind: String, candidate: String, fields: JSONValue, actor: String) throws -> JSONValue {
+        guard let type = EventType.recordKinds[kind] else {
+            throw ServiceError("invalid_field", "unknown record kind \"\(kind)\"; known: \(EventType.recordKinds.keys.sorted().joined(separator: ", "))")
+        }
+        return appended(try append(candidate: candidate, actor: actor) { state, now in
+            try requireTrial(state)
+            return [EventDraft(timestamp: now, actor: actor, type: type, candidate: candidate, payload: fields)]
+        })
+    }
+
+    func correct(seq: Int64, field: String, value: JSONValue, reason: String, actor: String) throws -> JSONValue {
+        let store = try requireStore()
+        guard let target = try store.event(seq: seq) else { throw ServiceError("unknown_event", "there is no event \(seq)") }
+        guard let candidate = target.candidate, target.type == .candidateRegistered || target.type.factPrefix != nil else {
+            throw ServiceError("not_correctable", "event \(seq) is a \(target.type.rawValue); only registrations and clinical records can be corrected")
+        }
+        if reason.allSatisfy(\.isWhitespace) {
+            throw ServiceError("missing_field", "a correction needs a reason (21 CFR 11.10(e): changes must not obscure what was recorded)")
+        }
+        return appended(try append(candidate: candidate, actor: actor) { state, now in
+            try requireTrial(state)
+            guard let record = state.candidates[candidate]?.record(seq: seq) else {
+                throw ServiceError("unknown_event", "event \(seq) is not a record of candidate \(candidate)")
+            }
+            let old = record.current[field] ?? .null
+            return [EventDraft(timestamp: now, actor: actor, type: .entryCorrected, candidate: candidate, payload: [
+                "corrects": .number(Double(seq)), "field": .string(field), "old_value": old, "new_value": value, "reason": .string(reason),
+            ])]
+        })
+    }
+
+    func withdraw(candidate: String, reason: String, actor: String) throws -> JSONValue {
+        appended(try append(candidate: candidate, actor: actor) { state, now in
+            try requireTrial(state)
+            return [EventDraft(timestamp: now, actor: actor, type: .candidateWithdrawn, candidate: candidate, payload: ["reason": .string(reason)])]
+        })
+    }
+
+    func decide(candidate: String, actor: String) throws -> JSONValue {
+        let key = try key()
+        var issued: (Decision, String)?
+        let events = try append(candidate: candidate, actor: actor) { state, now in
+            try requireTrial(state)
+            guard let trial = state.trial, trial.keyID == key.keyID else {
+                throw ServiceError("key_mismatch", "the signing key (\(key.keyID)) is not this trial's key (\(state.trial?.keyID ?? "none"))")
+            }
+            guard let published = state.policyInForce else {
+                throw ServiceError(CoreError.Code.noPolicy.rawValue, "no policy has been published; run `trialgate policy publish FILE` first")
+            }
+            guard let c = state.candidates[candidate] else {
+                throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "no candidate \"\(candidate)\" is registered")
+            }
+            if let w = c.withdrawal {
+                throw ServiceError(CoreError.Code.candidateWithdrawn.rawValue, "candidate \"\(candidate)\" was withdrawn (event \(w.seq)); no decision can be issued")
+            }
+            let decision = Decision(candidate: c, policy: try policy(for: published), policySHA256: published.sha256,
+                                    logSize: state.size, logHead: state.headHash, decidedAt: now, decidedBy: actor, keyID: key.keyID)
+            let signature = Data(key.sign(decision.signedBytes)).base64EncodedString()
+            issued = (decision, signature)
+            return [EventDraft(timestamp: now, actor: actor, type: .decisionIssued, candidate: candidate,
+                               payload: ["decision": decision.json, "signature": .string(signature)])]
+        }
+        guard let (decision, signature) = issued, let event = events.last else { throw ServiceError("internal", "no decision was issued") }
+        return [
+            "seq": .number(Double(event.seq)), "hash": .string(event.hash), "outcome": .string(decision.outcome.rawValue),
+            "decision": decision.json, "signature": .string(signature),
+        ]
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+import TrialGateStore
+
+/// The one place every command is carried out, whether it came from the CLI, `exec` or the socket.
+///
+/// Edges turn their input into `Command` values and hand them here with the authenticated actor; the
+/// dispatcher answers a JSON result or throws a `ServiceError`.
+public final class Dispatcher: @unchecked Sendable {
+    /// The event store, or nil for commands that need none (`policy.check`, `policy.test`).
+    public let store: EventStore?
+    let clock: any TimeSource
+    let keyProvider: () throws -> TrialKey
+    var cachedKey: TrialKey?
+    var policyCache: [String: Policy] = [:]
+
+    /// - Parameters:
+    ///   - store: the open store, if the command needs one.
+    ///   - clock: where "now" comes from.
+    ///   - key: loads the trial's signing key when a command needs it (`init`, `decide`).
+    public init(store: EventStore?, clock: any TimeSource, key: @escaping () throws -> TrialKey) {
+        self.store = store
+        self.clock = clock
+        self.keyProvider = key
+    }
+
+    /// Carries out `command` on behalf of `actor`.
+    /// - Throws: `ServiceError`; a command that throws has appended nothing.
+    public func execute(_ command: Command, actor: String) throws -> JSONValue {
+        do {
+            switch command {
+            case .initialise(let trialID, let origin): return try initialise(trialID: trialID, origin: origin, actor: actor)
+            case .policyPublish(let text, let file): return try publishPolicy(text: text, file: file, actor: actor)
+            case .policyCheck(let text, let file): return try checkPolicy(text: text, file: file)
+            case .policyTest(let p, let pf, let c, let cf): return try testPolicy(policyText: p, policyFile: pf, casesText: c, casesFile: cf)
+            case .register(let candidate, let fields): return try register(candidate: candidate, fields: fields, actor: actor)
+            case .record(let kind, let candidate, let fields): return try record(kind: kind, candidate: candidate, fields: fields, actor: actor)
+            case .correct(let seq, let field, let value, let reason): return try correct(seq: seq, field: field, value: value, reason: reason, actor: actor)
+            case .withdraw(let candidate, let reason): return try withdraw(candidate: candidate, reason: reason, actor: actor)
+            case .decide(let candidate): return try decide(candidate: candidate, actor: actor)
+            case .show(let candidate, let seq, let time): return try show(candidate: candidate, asOfSeq: seq, asOfTime: time)
+            case .decisions(let candidate, let outcome, let site): return try listDecisions(candidate: candidate, outcome: outcome, site: site)
+            case .verify: return try audit().verifyResult
+            case .replay: return try audit().replayResult
+            case .export(let from, let through): return try export(from: from, through: through)
+            case .head: return try headResult()
+            case .publicKey: return try publicKey()
+            }
+        } catch {
+            throw ServiceError(error)
+        }
+    }
+
+    /// Handles one protocol request object and returns the reply object (`{"id":…,"ok":…}`). Never throws.
+    public func handle(request: JSONValue, actor: String) -> JSONValue {
+        var reply: [String: JSONValue] = [:]
+        if let id = request["id"] { reply["id"] = id }
+        do {
+            let command = try Command.parse(request)
+            reply["result"] = try execute(command, actor: actor)
+            reply["ok"] = true
+        } catch {
+            reply["ok"] = false
+            reply["error"] = ServiceError(error).json
+        }
+        return .object(reply)
+    }
+
+    /// Handles one request line (UTF-8 JSON) and returns the reply line (canonical JSON, no newline).
+    public func handle(line: [UInt8], actor: String) -> String {
+        let reply: JSONValue
+        do {
+            reply = handle(request: try JSONParser.parse(line), actor: actor)
+        } catch {
+            reply = ["ok": false, "error": ServiceError(error).json]
+        }
+        return CanonicalJSON.string(reply)
+    }
+
+    func requireStore() throws -> EventStore {
+        guard let store else { throw ServiceError(ServiceError.noStore, "this command needs a store (--store PATH)") }
+        return store
+    }
+
+    func key() throws -> TrialKey {
+        if let cachedKey { return cachedKey }
+        let k = try keyProvider()
+        cachedKey = k
+        return k
+    }
+
+    func policy(for published: PublishedPolicy) throws -> Policy {
+        if let p = policyCache[published.sha256] { return p }
+        let p = try PolicyLoader.load(published.text, file: "policy in event \(published.seq)")
+        policyCache[published.sha256] = p
+        return p
+    }
+
+    /// Appends the events `build` returns, in one durable transaction, after checking each against the
+    /// rules of the log.
+    /// - Parameter candidate: whose events `build` needs to see (nil for none).
+    func append(candidate: String?, actor: String,
+                _ build: (LogState, UTCTimestamp) throws -> [EventDraft]) throws -> [Event] {
+        let store = try requireStore()
+        return try store.write { txn in
+            let head = txn.head
+            var context: [Event] = []
+            if head.size > 0 {
+                context += try store.events(from: 1, through: 1)
+                context += try store.events(types: [.policyPublished])
+                if let candidate { context += try store.events(candidate: candidate) }
+            }
+            context.sort { $0.seq < $1.seq }
+            var state = try LogState(partial: context, head: (head.size, head.hash))
+            if head.size > 0, state.trial == nil {
+                throw ServiceError(StoreError.corruptCode, "the log does not begin with trial.initialised")
+            }
+            let now = clock.now()
+            for draft in try build(state, now) {
+                let event = HashChain.seal(draft, seq: txn.head.size + 1, prevHash: txn.head.hash)
+                try LogState.check(event, against: state)
+                try state.apply(event, strict: false)
+                try txn.append(event)
+            }
+            return txn.appended
+        }
+    }
+}

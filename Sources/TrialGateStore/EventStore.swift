@@ -1,0 +1,224 @@
+import CSQLite
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import TrialGateCore
+
+/// One row of the event table, as stored: the columns kept for queries and the canonical body that is hashed.
+public struct StoredRow: Sendable {
+    public let seq: Int64
+    public let timestamp: String
+    public let actor: String
+    public let type: String
+    public let candidate: String?
+    public let prevHash: String
+    public let hash: String
+    /// RFC 8785 bytes of the event body (every field but `hash`).
+    public let body: [UInt8]
+
+    /// Parses the body into an event carrying the stored hash.
+    /// - Throws: `store_corrupt` when the body is not a well-formed event.
+    public func event() throws -> Event {
+        do {
+            let e = try Event(json: try JSONParser.parse(body))
+            return Event(seq: e.seq, timestamp: e.timestamp, actor: e.actor, type: e.type, candidate: e.candidate,
+                         schemaVersion: e.schemaVersion, payload: e.payload, prevHash: e.prevHash, hash: hash)
+        } catch let e as CoreError {
+            throw StoreError(StoreError.corruptCode, "event \(seq) cannot be read: \(e.message)")
+        }
+    }
+}
+
+/// The size and newest hash of the log.
+public struct LogHead: Sendable, Equatable {
+    public let size: Int64
+    public let hash: String
+}
+
+/// The append-only event log in one SQLite file (WAL mode, `synchronous=FULL`).
+///
+/// An append returns only after its transaction has committed durably. Writers take SQLite's write lock
+/// with `BEGIN IMMEDIATE`, so the hash chain has one order even across processes.
+public final class EventStore: @unchecked Sendable {
+    private let db: SQLiteConnection
+    /// The file this store lives in.
+    public let path: String
+
+    private init(db: SQLiteConnection) {
+        self.db = db
+        self.path = db.path
+    }
+
+    /// Creates a new store at `path`; refuses to touch an existing file.
+    public static func create(path: String) throws -> EventStore {
+        if access(path, F_OK) == 0 {
+            throw StoreError("store_exists", "\(path) already exists; TrialGate never overwrites a store")
+        }
+        let db = try SQLiteConnection(path: path, create: true)
+        let store = EventStore(db: db)
+        try store.configure()
+        try db.execute("BEGIN IMMEDIATE", "creating the schema")
+        do {
+            for m in Schema.migrations {
+                try db.execute(m.sql, "applying migration \(m.name)")
+                try db.run("INSERT INTO migrations (name, applied_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                           [.text(m.name)], "recording migration \(m.name)")
+            }
+            try db.execute("PRAGMA application_id = \(Schema.applicationID); PRAGMA user_version = \(Schema.migrations.count); COMMIT",
+                           "creating the schema")
+        } catch {
+            try? db.execute("ROLLBACK", "rolling back")
+            throw error
+        }
+        return store
+    }
+
+    /// Opens an existing store.
+    /// - Throws: `store_missing`, `store_corrupt` (damaged or not a TrialGate store) or `store_io`.
+    public static func open(path: String) throws -> EventStore {
+        if access(path, F_OK) != 0 {
+            throw StoreError(StoreError.missingCode, "no store at \(path) (run `trialgate init --store \(path)` first)")
+        }
+        let db = try SQLiteConnection(path: path, create: false)
+        let store = EventStore(db: db)
+        let app = try db.scalarInt("PRAGMA application_id", "reading the file header")
+        guard app == Int64(Schema.applicationID) else {
+            throw StoreError(StoreError.corruptCode, "\(path) is not a TrialGate store (application_id \(app ?? 0))")
+        }
+        try store.configure()
+        let version = try db.scalarInt("PRAGMA user_version", "reading the schema version") ?? 0
+        guard version == Int64(Schema.migrations.count) else {
+            throw StoreError("store_version", "\(path) has schema version \(version); this build knows \(Schema.migrations.count)")
+        }
+        return store
+    }
+
+    private func configure() throws {
+        try db.execute("PRAGMA busy_timeout = 5000", "setting the busy timeout")
+        let mode = try db.scalarText("PRAGMA journal_mode = WAL", "enabling WAL")
+        guard mode?.lowercased() == "wal" else { throw StoreError("store_io", "\(path): cannot enable WAL (got \(mode ?? "nothing"))") }
+        try db.execute("PRAGMA synchronous = FULL", "setting synchronous=FULL")
+        // A durable acknowledgement depends on this; read it back rather than trust the write.
+        guard try db.scalarInt("PRAGMA synchronous", "reading synchronous") == 2 else {
+            throw StoreError("store_io", "\(path): synchronous=FULL did not take effect")
+        }
+    }
+
+    /// The `PRAGMA synchronous` value in force on the writer connection (2 = FULL).
+    public func synchronousSetting() throws -> Int64 { try db.scalarInt("PRAGMA synchronous", "reading synchronous") ?? -1 }
+
+    /// The journal mode in force (`wal`).
+    public func journalMode() throws -> String { try db.scalarText("PRAGMA journal_mode", "reading journal_mode") ?? "" }
+
+    /// The log's size and newest hash.
+    public func head() throws -> LogHead {
+        var head = LogHead(size: 0, hash: Event.genesisHash)
+        try db.query("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", [], "reading the log head") { s in
+            head = LogHead(size: sqlite3_column_int64(s, 0), hash: SQLiteConnection.text(s, 1) ?? "")
+        }
+        return head
+    }
+
+    private static let rowColumns = "seq, ts, actor, type, candidate, prev_hash, hash, body"
+
+    private static func row(_ s: OpaquePointer) -> StoredRow {
+        StoredRow(seq: sqlite3_column_int64(s, 0), timestamp: SQLiteConnection.text(s, 1) ?? "", actor: SQLiteConnection.text(s, 2) ?? "",
+                  type: SQLiteConnection.text(s, 3) ?? "", candidate: SQLiteConnection.text(s, 4),
+                  prevHash: SQLiteConnection.text(s, 5) ?? "", hash: SQLiteConnection.text(s, 6) ?? "",
+                  body: SQLiteConnection.bytes(s, 7))
+    }
+
+    /// Calls `body` with every stored row from `from` through `through`, in order.
+    public func forEachRow(from: Int64 = 1, through: Int64 = .max, _ body: (StoredRow) throws -> Void) throws {
+        try db.query("SELECT \(Self.rowColumns) FROM events WHERE seq BETWEEN ? AND ? ORDER BY seq", [.int(from), .int(through)],
+                     "reading events") { s in try body(Self.row(s)) }
+    }
+
+    /// Every event from `from` through `through`, parsed.
+    public func events(from: Int64 = 1, through: Int64 = .max) throws -> [Event] {
+        var out: [Event] = []
+        try forEachRow(from: from, through: through) { out.append(try $0.event()) }
+        return out
+    }
+
+    /// Every event about one candidate, in order.
+    public func events(candidate: String) throws -> [Event] {
+        var out: [Event] = []
+        try db.query("SELECT \(Self.rowColumns) FROM events WHERE candidate = ? ORDER BY seq", [.text(candidate)],
+                     "reading a candidate's events") { s in out.append(try Self.row(s).event()) }
+        return out
+    }
+
+    /// Every event of the given types, in order.
+    public func events(types: [EventType]) throws -> [Event] {
+        var out: [Event] = []
+        let list = types.map { "'\($0.rawValue)'" }.joined(separator: ",")
+        try db.query("SELECT \(Self.rowColumns) FROM events WHERE type IN (\(list)) ORDER BY seq", [],
+                     "reading events by type") { s in out.append(try Self.row(s).event()) }
+        return out
+    }
+
+    /// The event at `seq`, if any.
+    public func event(seq: Int64) throws -> Event? { try events(from: seq, through: seq).first }
+
+    /// SQLite's own structural check of the file (`PRAGMA quick_check`); empty when sound.
+    public func structuralProblems() throws -> [String] {
+        var problems: [String] = []
+        try db.query("PRAGMA quick_check", [], "checking the file") { s in
+            let line = SQLiteConnection.text(s, 0) ?? ""
+            if line != "ok" { problems.append(line) }
+        }
+        return problems
+    }
+
+    /// Runs `body` inside one write transaction (`BEGIN IMMEDIATE … COMMIT`).
+    ///
+    /// Returns after the commit is durable; if `body` throws or the commit fails, everything it appended is
+    /// rolled back and the error is rethrown.
+    public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+        try db.execute("BEGIN IMMEDIATE", "starting a write")
+        let txn = WriteTransaction(store: self, head: try head())
+        do {
+            let result = try body(txn)
+            try db.execute("COMMIT", "committing")
+            return result
+        } catch {
+            try? db.execute("ROLLBACK", "rolling back")
+            throw error
+        }
+    }
+
+    /// The handle a write runs with: the head as of the lock, and `append`.
+    public final class WriteTransaction {
+        private let store: EventStore
+        /// The log head, advanced by each append.
+        public private(set) var head: LogHead
+        /// The events appended so far in this transaction.
+        public private(set) var appended: [Event] = []
+
+        init(store: EventStore, head: LogHead) {
+            self.store = store
+            self.head = head
+        }
+
+        /// Inserts a sealed event that must follow the current head.
+        public func append(_ event: Event) throws {
+            guard event.seq == head.size + 1, event.prevHash == head.hash else {
+                throw StoreError("store_chain", "event \(event.seq) does not follow the log head \(head.size)")
+            }
+            try store.db.run(
+                "INSERT INTO events (seq, ts, actor, type, candidate, prev_hash, hash, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [.int(event.seq), .text(event.timestamp.description), .text(event.actor), .text(event.type.rawValue),
+                 event.candidate.map { .text($0) } ?? .null, .text(event.prevHash), .text(event.hash),
+                 .text(String(decoding: event.canonicalBody, as: UTF8.self))],
+                "appending event \(event.seq)")
+            head = LogHead(size: event.seq, hash: event.hash)
+            appended.append(event)
+        }
+    }
+
+    /// Closes the file; further use throws.
+    public func close() { db.close() }
+}

@@ -1,0 +1,144 @@
+import CSQLite
+
+/// A thin owner of one `sqlite3*` handle. Not thread-safe: one owner uses it at a time.
+final class SQLiteConnection {
+    private(set) var handle: OpaquePointer?
+    let path: String
+    private var statements: [String: OpaquePointer] = [:]
+
+    init(path: String, create: Bool) throws {
+        self.path = path
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close(db)
+            if rc == SQLITE_CANTOPEN, !create {
+                throw StoreError(StoreError.missingCode, "no store at \(path) (run `trialgate init --store \(path)` first)")
+            }
+            throw StoreError("store_io", "cannot open \(path): \(message)")
+        }
+        handle = db
+        sqlite3_extended_result_codes(db, 1)
+    }
+
+    deinit { close() }
+
+    func close() {
+        for (_, s) in statements { sqlite3_finalize(s) }
+        statements = [:]
+        if let handle { sqlite3_close_v2(handle) }
+        handle = nil
+    }
+
+    func error(_ rc: Int32, _ what: String) -> StoreError {
+        let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "closed"
+        switch rc & 0xFF {
+        case SQLITE_CORRUPT, SQLITE_NOTADB:
+            return StoreError(StoreError.corruptCode, "\(path) is damaged or not a database (\(message)) while \(what); restore it from a copy and run `trialgate verify`")
+        case SQLITE_BUSY, SQLITE_LOCKED:
+            return StoreError("store_busy", "\(path) is locked by another writer (\(message)) while \(what)")
+        case SQLITE_FULL:
+            return StoreError("store_full", "the disk holding \(path) is full (\(message)) while \(what); nothing was written")
+        case SQLITE_READONLY:
+            return StoreError("store_readonly", "\(path) is read-only (\(message)) while \(what); nothing was written")
+        case SQLITE_CONSTRAINT:
+            return StoreError("store_constraint", "the store refused the change (\(message)) while \(what)")
+        default:
+            return StoreError("store_io", "SQLite error \(rc) (\(message)) while \(what)")
+        }
+    }
+
+    /// Runs one or more statements that return no rows.
+    func execute(_ sql: String, _ what: String) throws {
+        var err: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(handle, sql, nil, nil, &err)
+        if let err { sqlite3_free(err) }
+        guard rc == SQLITE_OK else { throw error(rc, what) }
+    }
+
+    /// A cached prepared statement, reset and with bindings cleared.
+    func statement(_ sql: String) throws -> OpaquePointer {
+        if let s = statements[sql] {
+            sqlite3_reset(s)
+            sqlite3_clear_bindings(s)
+            return s
+        }
+        var s: OpaquePointer?
+        let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &s, nil)
+        guard rc == SQLITE_OK, let s else { throw error(rc, "preparing a query") }
+        statements[sql] = s
+        return s
+    }
+
+    /// Runs a query and calls `row` for each result row.
+    func query(_ sql: String, _ bind: [SQLiteValue] = [], _ what: String, row: (OpaquePointer) throws -> Void) throws {
+        let s = try statement(sql)
+        defer { sqlite3_reset(s) }
+        try bindAll(s, bind)
+        while true {
+            let rc = sqlite3_step(s)
+            if rc == SQLITE_DONE { return }
+            guard rc == SQLITE_ROW else { throw error(rc, what) }
+            try row(s)
+        }
+    }
+
+    /// Runs a statement that returns no rows.
+    func run(_ sql: String, _ bind: [SQLiteValue], _ what: String) throws {
+        let s = try statement(sql)
+        defer { sqlite3_reset(s) }
+        try bindAll(s, bind)
+        let rc = sqlite3_step(s)
+        guard rc == SQLITE_DONE else { throw error(rc, what) }
+    }
+
+    /// The first column of the first row, as text.
+    func scalarText(_ sql: String, _ what: String) throws -> String? {
+        var out: String?
+        try query(sql, [], what) { s in out = Self.text(s, 0) }
+        return out
+    }
+
+    /// The first column of the first row, as an integer.
+    func scalarInt(_ sql: String, _ what: String) throws -> Int64? {
+        var out: Int64?
+        try query(sql, [], what) { s in out = sqlite3_column_type(s, 0) == SQLITE_NULL ? nil : sqlite3_column_int64(s, 0) }
+        return out
+    }
+
+    private func bindAll(_ s: OpaquePointer, _ values: [SQLiteValue]) throws {
+        for (i, v) in values.enumerated() {
+            let idx = Int32(i + 1)
+            let rc: Int32
+            switch v {
+            case .int(let n): rc = sqlite3_bind_int64(s, idx, n)
+            case .text(let t): rc = sqlite3_bind_text(s, idx, t, -1, SQLITE_TRANSIENT)
+            case .null: rc = sqlite3_bind_null(s, idx)
+            }
+            guard rc == SQLITE_OK else { throw error(rc, "binding a value") }
+        }
+    }
+
+    static func text(_ s: OpaquePointer, _ column: Int32) -> String? {
+        guard let p = sqlite3_column_text(s, column) else { return nil }
+        return String(cString: p)
+    }
+
+    static func bytes(_ s: OpaquePointer, _ column: Int32) -> [UInt8] {
+        guard let p = sqlite3_column_text(s, column) else { return [] }
+        let n = Int(sqlite3_column_bytes(s, column))
+        return Array(UnsafeBufferPointer(start: p, count: n))
+    }
+}
+
+/// A value bound into a statement.
+enum SQLiteValue {
+    case int(Int64)
+    case text(String)
+    case null
+}
+
+// SQLITE_TRANSIENT is a macro SQLite defines as ((sqlite3_destructor_type)-1).
+let SQLITE_TRANSIENT = unsafeBitCast(-1, to: sqlite3_destructor_type.self)

@@ -1,0 +1,36 @@
+/// The store's schema, as named migrations that are never edited once shipped.
+///
+/// The schema itself enforces what the log promises: events are only ever inserted (triggers abort
+/// every UPDATE and DELETE), every column is NOT NULL where it must be, and CHECKs pin shapes.
+enum Schema {
+    /// `PRAGMA application_id`: "TGLG", marks a file as a TrialGate store.
+    static let applicationID: Int32 = 0x5447_4C47
+
+    static let migrations: [(name: String, sql: String)] = [
+        ("0001_events", """
+        CREATE TABLE events (
+            seq        INTEGER PRIMARY KEY CHECK (seq >= 1),
+            ts         TEXT    NOT NULL CHECK (length(ts) = 24 AND substr(ts, 24, 1) = 'Z'),
+            actor      TEXT    NOT NULL CHECK (length(actor) > 0),
+            type       TEXT    NOT NULL CHECK (length(type) > 0),
+            candidate  TEXT,
+            prev_hash  TEXT    NOT NULL CHECK (length(prev_hash) = 64),
+            hash       TEXT    NOT NULL UNIQUE CHECK (length(hash) = 64),
+            body       TEXT    NOT NULL CHECK (json_valid(body))
+        ) STRICT;
+        CREATE INDEX events_by_candidate ON events (candidate, seq) WHERE candidate IS NOT NULL;
+        CREATE INDEX events_by_type ON events (type, seq);
+        CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+            BEGIN SELECT RAISE(ABORT, 'events are append-only: UPDATE is not allowed'); END;
+        CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+            BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE is not allowed'); END;
+        CREATE TRIGGER events_in_order BEFORE INSERT ON events
+            WHEN NEW.seq <> coalesce((SELECT max(seq) FROM events), 0) + 1
+            BEGIN SELECT RAISE(ABORT, 'events are numbered without gaps'); END;
+        CREATE TRIGGER events_chained BEFORE INSERT ON events
+            WHEN NEW.prev_hash <> coalesce((SELECT hash FROM events WHERE seq = NEW.seq - 1), '\(String(repeating: "0", count: 64))')
+            BEGIN SELECT RAISE(ABORT, 'prev_hash must be the hash of the previous event'); END;
+        CREATE TABLE migrations (name TEXT PRIMARY KEY NOT NULL, applied_at TEXT NOT NULL) STRICT;
+        """),
+    ]
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+import TrialGatePolicies
+import TrialGateService
+import TrialGateStore
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a full screening on a temporary store: policy, a dozen candidates, decisions, verify, replay.")
+
+    @Flag(name: .long, help: "Keep the temporary store and key, and print where they are.") var keep = false
+
+    func run() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("trialgate-demo-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { if !keep { try? FileManager.default.removeItem(atPath: dir) } }
+            try runDemo(in: dir)
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            throw Runner.fail(ServiceError(error))
+        }
+    }
+
+    private func runDemo(in dir: String) throws {
+        let storePath = dir + "/demo.sqlite"
+        let keyPath = storePath + ".key"
+        let key = TrialKey.generate()
+        try key.write(to: keyPath)
+        let store = try EventStore.create(path: storePath)
+        defer { store.close() }
+        let clock = SystemClock()
+        let dispatcher = Dispatcher(store: store, clock: clock, key: { try TrialKey.load(path: keyPath) })
+        let coordinator = "demo:site-coordinator"
+
+        print("TrialGate demo: a temporary store in \(dir)")
+        _ = try dispatcher.execute(.initialise(trialID: "SANET-DEMO", logOrigin: "trialgate.demo/SANET-DEMO"), actor: "demo:admin")
+        let published = try dispatcher.execute(.policyPublish(text: ShippedPolicies.sanetSurufatinib, file: "Policies/sanet-surufatinib.yaml"),
+                                               actor: "demo:admin")
+        print("Published policy \(published["policy"]?["id"]?.stringValue ?? "") \(published["policy"]?["version"]?.stringValue ?? "") (sha256 \(String(published["policy"]?["sha256"]?.stringValue?.prefix(16) ?? ""))…), signing key \(key.keyID)")
+        print("")
+
+        let scenario = DemoScenario(today: clock.now().date)
+        let results = try scenario.run(dispatcher: dispatcher, actor: coordinator)
+        print("\(Render.pad("candidate", 10)) \(Render.pad("site", 8)) \(Render.pad("outcome", 13)) \(Render.pad("event", 6)) \(Render.pad("why", 44)) story")
+        var unexpected = 0
+        for r in results {
+            let outcome = r.decision?["outcome"]?.stringValue ?? "withdrawn"
+            if outcome != (r.candidate.expected?.rawValue ?? "withdrawn") { unexpected += 1 }
+            let criteria = r.decision?["decision"]?["criteria"]?.arrayValue ?? []
+            let why = criteria.filter { $0["result"]?.stringValue == "fail" || $0["result"]?.stringValue == "unknown" }
+                .compactMap { c -> String? in
+                    guard let id = c["id"]?.stringValue else { return nil }
+                    return (c["result"]?.stringValue == "fail" ? "✗ " : "? ") + id
+                }.joined(separator: " ")
+            let site = r.candidate.steps.first.flatMap { step -> String? in
+                if case .command(.register(_, let f)) = step { return f["site"]?.stringValue } else { return nil }
+            } ?? ""
+            let seq = r.decision?["seq"]?.intValue.map(String.init) ?? "-"
+            print("\(Render.pad(r.candidate.id, 10)) \(Render.pad(site, 8)) \(Render.pad(outcome, 13)) \(Render.pad(seq, 6)) \(Render.pad(r.decision == nil ? "no decision" : (why.isEmpty ? "all criteria pass" : why), 44)) \(r.candidate.story)")
+        }
+        print("")
+        if let sample = results.first(where: { $0.candidate.id == "NET-012" })?.decision {
+            print("One decision in full (the corrected Ki-67 is cited as evidence):")
+            print(Render.decision(sample))
+            print("")
+        }
+        let verify = try dispatcher.execute(.verify, actor: coordinator)
+        let replay = try dispatcher.execute(.replay, actor: coordinator)
+        let counts = Dictionary(grouping: results.compactMap { $0.decision?["outcome"]?.stringValue }, by: { $0 }).mapValues(\.count)
+        print("Outcomes: \(Outcome.allCases.map { "\($0.rawValue) \(counts[$0.rawValue] ?? 0)" }.joined(separator: ", ")), withdrawn \(results.filter { $0.decision == nil }.count)")
+        print("verify: \(verify["valid"]?.boolValue == true ? "OK" : "FAILED"), \(verify["events"]?.intValue ?? 0) events, \(verify["signatures_checked"]?.intValue ?? 0) signatures")
+        print("replay: reproduced \(replay["reproduced"]?.intValue ?? 0), mismatched \(replay["mismatched"]?.intValue ?? 0)")
+        if keep {
+            print("")
+            print("Kept: \(storePath) (key \(keyPath)). Try: trialgate show NET-012 --store \(storePath)")
+        }
+        if verify["valid"]?.boolValue != true || replay["mismatched"]?.intValue != 0 || unexpected > 0 {
+            FileHandle.standardError.write(Data("trialgate: demo: \(unexpected) unexpected outcome(s) or a failed check\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}

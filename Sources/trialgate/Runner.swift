@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+import TrialGateService
+import TrialGateStore
+
+/// Environment lookups for defaults.
+enum Environment {
+    static func get(_ name: String) -> String? {
+        guard let v = ProcessInfo.processInfo.environment[name], !v.isEmpty else { return nil }
+        return v
+    }
+
+    /// The operating-system account running the CLI, as an actor name.
+    static var osActor: String {
+        if let pw = getpwuid(geteuid()), let name = pw.pointee.pw_name { return "os:" + String(cString: name) }
+        return "os:uid\(geteuid())"
+    }
+}
+
+/// The wall clock, in UTC.
+struct SystemClock: TimeSource {
+    func now() -> UTCTimestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UTCTimestamp(millisecondsSinceEpoch: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
+    }
+}
+
+/// Runs commands through the dispatcher and turns failures into messages and exit codes.
+enum Runner {
+    /// Exit codes: 0 done; 1 a check failed (verify, replay, policy test); 2 bad input; 3 store or key trouble; 4 internal.
+    static func exitCode(for code: String) -> Int32 {
+        if code.hasPrefix("store_") || code.hasPrefix("key_") || code == "no_store" || code == "not_initialised" { return 3 }
+        if code == "internal" { return 4 }
+        return 2
+    }
+
+    static func fail(_ error: ServiceError) -> ExitCode {
+        FileHandle.standardError.write(Data("trialgate: error: \(error.code): \(error.message)\n".utf8))
+        return ExitCode(exitCode(for: error.code))
+    }
+
+    /// Opens the store, runs one command, and returns its result; on failure prints the error and exits.
+    static func run(_ command: Command, options: StoreOptions, needsStore: Bool = true) throws -> JSONValue {
+        do {
+            let store = needsStore ? try EventStore.open(path: options.storePath) : nil
+            defer { store?.close() }
+            let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
+            return try dispatcher.execute(command, actor: options.actorName)
+        } catch {
+            throw fail(ServiceError(error))
+        }
+    }
+
+    /// Reads a whole file as UTF-8, or exits with a clear error.
+    static func readFile(_ path: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw fail(ServiceError("file_unreadable", "cannot read \(path)"))
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw fail(ServiceError("file_unreadable", "\(path) is not UTF-8 text"))
+        }
+        return text
+    }
+
+    static func printJSON(_ value: JSONValue) {
+        print(CanonicalJSON.string(value))
+    }
+}

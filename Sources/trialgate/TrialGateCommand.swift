@@ -1,0 +1,37 @@
+import ArgumentParser
+
+@main
+struct TrialGateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trialgate",
+        abstract: "Event-sourced clinical-trial screening with signed, explained decisions.",
+        discussion: """
+            Every fact about a candidate is an attributed, time-stamped event in an append-only, hash-chained log.
+            Enrollment policies turn those events into Ed25519-signed decisions that anyone can verify and replay.
+            Try `trialgate demo`.
+            """,
+        subcommands: [
+            Demo.self, Init.self, PolicyGroup.self, CandidateGroup.self, Record.self, Correct.self, Withdraw.self, Decide.self,
+            Show.self, Decisions.self, Verify.self, Replay.self, Export.self, Exec.self, KeyGroup.self, DecisionGroup.self,
+        ]
+    )
+}
+
+/// Options every store command shares.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .long, help: "The store file (default: $TRIALGATE_STORE or ./trialgate.sqlite).")
+    var store: String?
+
+    @Option(name: .long, help: "The trial's Ed25519 key, PKCS#8 PEM (default: STORE.key).")
+    var key: String?
+
+    @Option(name: .long, help: "Who is acting (default: $TRIALGATE_ACTOR or os:<login name>).")
+    var actor: String?
+
+    @Flag(name: .long, help: "Print the result as JSON instead of text.")
+    var json = false
+
+    var storePath: String { store ?? Environment.get("TRIALGATE_STORE") ?? "trialgate.sqlite" }
+    var keyPath: String { key ?? storePath + ".key" }
+    var actorName: String { actor ?? Environment.get("TRIALGATE_ACTOR") ?? Environment.osActor }
+}
