@@ -158,7 +158,8 @@ public struct LogState: Sendable {
         var r = try ObjectReader(payload, context: "correction")
         let target = try r.integer("corrects")
         let field = try r.string("field")
-        let old = try r.value("old_value")
+        // Null old_value: the field was not given before (a correction may add an omitted optional field).
+        let old = r.optionalValue("old_value") ?? .null
         let new = try r.optionalValue("new_value") ?? .null
         let reason = try r.string("reason")
         try r.finish()

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+@testable import TrialGateCore
+
+@Suite("RFC 8785 canonical JSON")
+struct CanonicalJSONTests {
+    @Test("each cyberphone testdata input canonicalises to its expected output", arguments: ["arrays", "french", "structures", "unicode", "values", "weird"])
+    func rfc8785Examples(name: String) throws {
+        let input = try fixture("jcs/input/\(name).json")
+        let expected = try fixture("jcs/output/\(name).json")
+        let value = try JSONParser.parse(Array(input))
+        #expect(CanonicalJSON.encode(value) == Array(expected))
+    }
+
+    @Test("10,000 ES6 number serialisations match")
+    func es6Numbers() throws {
+        let lines = try fixtureText("jcs/es6numbers_first10000.txt").split(separator: "\n")
+        #expect(lines.count == 10_000)
+        var mismatches: [String] = []
+        for line in lines {
+            let parts = line.split(separator: ",", maxSplits: 1)
+            let bits = UInt64(parts[0], radix: 16)!
+            let value = Double(bitPattern: bits)
+            guard value.isFinite else { continue }
+            let got = CanonicalJSON.formatNumber(value)
+            if got != parts[1] { mismatches.append("\(parts[0]): got \(got), want \(parts[1])") }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+    }
+
+    @Test("keys sort by UTF-16 code units, not by scalar or locale")
+    func utf16Ordering() throws {
+        // U+1F600 (surrogates D83D DE00) sorts before U+FB01 in UTF-16 though it is the larger scalar.
+        let value: JSONValue = ["\u{FB01}": 1, "\u{1F600}": 2, "a": 3]
+        #expect(CanonicalJSON.string(value) == "{\"a\":3,\"\u{1F600}\":2,\"\u{FB01}\":1}")
+    }
+
+    @Test("control characters escape as JCS requires")
+    func escapes() {
+        #expect(CanonicalJSON.string(.string("a\u{8}\u{1F}\"\\/\u{7F}")) == "\"a\\b\\u001f\\\"\\\\/\u{7F}\"")
+    }
+}
+
+@Suite("Strict JSON parsing")
+struct JSONParserTests {
+    @Test("malformed or ambiguous input is refused", arguments: [
+        "{\"a\":1,\"a\":2}", "[1,]", "{\"a\":1,}", "01", "1.", "-", "\"\\ud800\"", "nul", "[1] 2", "{'a':1}", "\"a\u{01}\"", "NaN",
+    ])
+    func refuses(text: String) {
+        #expect(throws: CoreError.self) { try JSONParser.parse(text) }
+    }
+
+    @Test("invalid UTF-8 is refused")
+    func invalidUTF8() {
+        #expect(throws: CoreError.self) { try JSONParser.parse([0x22, 0xC3, 0x28, 0x22]) }
+    }
+
+    @Test("nesting is bounded")
+    func depth() {
+        let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        #expect(throws: CoreError.self) { try JSONParser.parse(deep) }
+        let ok = String(repeating: "[", count: 10) + String(repeating: "]", count: 10)
+        #expect((try? JSONParser.parse(ok)) != nil)
+    }
+
+    @Test("escapes and surrogate pairs decode")
+    func decodes() throws {
+        #expect(try JSONParser.parse("\"\\u00e9\\ud83d\\ude00\\n\"") == .string("é😀\n"))
+        #expect(try JSONParser.parse(" {\"k\" : [true, null, -1.5e2]} ") == ["k": [true, nil, -150]])
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+import TrialGateAudit
+import TrialGateCore
+import TrialGatePolicies
+@testable import TrialGateService
+import TrialGateStore
+
+@Suite("The SQLite store and tamper evidence")
+struct StoreTests {
+    @Test("the writer runs in WAL mode with synchronous=FULL, read back")
+    func durabilitySettings() throws {
+        let f = try Fixture()
+        #expect(try f.store.synchronousSetting() == 2)
+        #expect(try f.store.journalMode() == "wal")
+    }
+
+    @Test("the schema refuses UPDATE and DELETE of events, and gaps in the chain")
+    func appendOnly() throws {
+        let f = try Fixture()
+        f.store.close()
+        let (s1, o1) = try shell(["sqlite3", f.storePath, "UPDATE events SET actor = 'mallory' WHERE seq = 1;"])
+        #expect(s1 != 0 && o1.contains("append-only"))
+        let (s2, o2) = try shell(["sqlite3", f.storePath, "DELETE FROM events;"])
+        #expect(s2 != 0 && o2.contains("append-only"))
+        let (s3, _) = try shell(["sqlite3", f.storePath, "INSERT INTO events VALUES (5, '2026-07-01T09:00:00.000Z', 'x', 't', NULL, '\(String(repeating: "0", count: 64))', '\(String(repeating: "1", count: 64))', '{}');"])
+        #expect(s3 != 0)
+        let (_, count) = try shell(["sqlite3", f.storePath, "SELECT count(*) FROM events;"])
+        #expect(count.trimmingCharacters(in: .whitespacesAndNewlines) == "1")
+    }
+
+    @Test("an edit made with sqlite3 after dropping the triggers is caught by verify at that event")
+    func tamperDetected() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
+        #expect(try f.run(.verify)["valid"] == true)
+        f.store.close()
+        // Change Ki-67 of NET-003 (35 %) to 5 % in the hashed body, as an insider with the file would.
+        let (_, seqText) = try shell(["sqlite3", f.storePath, "SELECT seq FROM events WHERE candidate = 'NET-003' AND type = 'ki67.recorded';"])
+        let seq = Int(seqText.trimmingCharacters(in: .whitespacesAndNewlines))!
+        let (status, out) = try shell(["sqlite3", f.storePath, """
+            DROP TRIGGER events_no_update;
+            UPDATE events SET body = replace(body, '"percent":35', '"percent":5') WHERE seq = \(seq);
+            """])
+        #expect(status == 0, "\(out)")
+        let reopened = try EventStore.open(path: f.storePath)
+        let verify = try Dispatcher(store: reopened, clock: f.clock, key: { f.key }).execute(.verify, actor: "regulator")
+        #expect(verify["valid"] == false)
+        #expect(verify["first_bad_seq"]?.intValue == seq)
+        #expect(verify["problems"]?.arrayValue?.first?["code"] == "hash_mismatch")
+    }
+
+    @Test("a rewritten chain still fails: re-derived decisions and signatures no longer match")
+    func rewrittenChainDetected() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
+        // Rebuild the whole log with NET-003's Ki-67 lowered, recomputing every hash (no signing key).
+        var events = try f.store.events()
+        let target = events.firstIndex { $0.candidate == "NET-003" && $0.type == .ki67Recorded }!
+        var prev = Event.genesisHash
+        for i in events.indices {
+            var draft = events[i].draft
+            if i == target { draft.payload = ["percent": 5, "specimen_date": draft.payload["specimen_date"]!, "method": "manual_count"] }
+            events[i] = HashChain.seal(draft, seq: events[i].seq, prevHash: prev)
+            prev = events[i].hash
+        }
+        let forged = try EventStore.create(path: f.dir.path + "/forged.sqlite")
+        try forged.write { txn in for e in events { try txn.append(e) } }
+        let verify = try Dispatcher(store: forged, clock: f.clock, key: { f.key }).execute(.verify, actor: "regulator")
+        #expect(verify["valid"] == false)
+        let codes = Set((verify["problems"]?.arrayValue ?? []).compactMap { $0["code"]?.stringValue })
+        #expect(codes.contains("decision_context"))
+        #expect(codes.contains("decision_mismatch"))
+    }
+
+    @Test("a truncated or foreign file gives a clear error, not a crash", arguments: ["truncated", "garbage", "foreign"])
+    func damagedFiles(kind: String) throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        f.store.close()
+        let path = f.storePath
+        _ = try shell(["sqlite3", path, "PRAGMA wal_checkpoint(TRUNCATE);"])
+        switch kind {
+        case "truncated":
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: path))
+        case "garbage":
+            try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: path))
+        default:
+            try FileManager.default.removeItem(atPath: path)
+            _ = try shell(["sqlite3", path, "CREATE TABLE t(x);"])
+        }
+        do {
+            let store = try EventStore.open(path: path)
+            let result = try Dispatcher(store: store, clock: f.clock, key: { f.key }).execute(.verify, actor: "r")
+            #expect(result["valid"] == false)
+        } catch {
+            let e = ServiceError(error)
+            #expect(e.code == StoreError.corruptCode, "\(e)")
+            #expect(e.message.contains(path))
+        }
+    }
+
+    @Test("opening a missing store says how to create one")
+    func missingStore() {
+        #expect { try EventStore.open(path: "/nonexistent/x.sqlite") } throws: {
+            ($0 as? StoreError)?.code == StoreError.missingCode && "\($0)".contains("trialgate init")
+        }
+    }
+
+    @Test("a failed write inside a transaction leaves nothing behind")
+    func rollback() throws {
+        let f = try Fixture()
+        #expect(throws: ServiceError.self) {
+            try f.store.write { txn in
+                try txn.append(HashChain.seal(EventDraft(timestamp: f.clock.now(), actor: "a", type: .candidateRegistered, candidate: "C-9", payload: ["site": "S"]),
+                                              seq: 2, prevHash: txn.head.hash))
+                throw ServiceError("test", "abort after the first append")
+            }
+        }
+        #expect(try f.size() == 1)
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+import TrialGateService
+import TrialGateStore
+
+/// Reads a fixture file shipped with the tests.
+func fixture(_ path: String) throws -> Data {
+    guard let base = Bundle.module.resourceURL else { throw ServiceError("internal", "no test resources") }
+    return try Data(contentsOf: base.appendingPathComponent("Fixtures").appendingPathComponent(path))
+}
+
+func fixtureText(_ path: String) throws -> String { String(decoding: try fixture(path), as: UTF8.self) }
+
+/// A clock the test moves by hand.
+final class TestClock: TimeSource, @unchecked Sendable {
+    var instant: UTCTimestamp
+    init(_ text: String = "2026-07-01T09:00:00.000Z") { instant = UTCTimestamp(text)! }
+    func now() -> UTCTimestamp { instant }
+    func advance(seconds: Int64) { instant = UTCTimestamp(millisecondsSinceEpoch: instant.millisecondsSinceEpoch + seconds * 1000) }
+}
+
+/// A throwaway directory removed when the value goes away.
+final class TempDir {
+    let path: String
+    init() {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("tg-test-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A fresh initialised store with the shipped policy published, and a dispatcher on it.
+final class Fixture {
+    let dir = TempDir()
+    let store: EventStore
+    let key = try! TrialKey(seed: Array(repeating: 7, count: 32))
+    let clock = TestClock()
+    let dispatcher: Dispatcher
+    var storePath: String { dir.path + "/t.sqlite" }
+
+    init(policy: String? = nil) throws {
+        store = try EventStore.create(path: dir.path + "/t.sqlite")
+        let key = self.key
+        dispatcher = Dispatcher(store: store, clock: clock, key: { key })
+        _ = try dispatcher.execute(.initialise(trialID: "T-1", logOrigin: "trialgate.test/T-1"), actor: "admin")
+        if let policy { _ = try dispatcher.execute(.policyPublish(text: policy, file: "p.yaml"), actor: "admin") }
+    }
+
+    @discardableResult
+    func run(_ command: Command, as actor: String = "coordinator") throws -> JSONValue {
+        try dispatcher.execute(command, actor: actor)
+    }
+
+    /// The error code a command fails with, or nil if it succeeds.
+    func errorCode(_ command: Command) -> String? {
+        do { _ = try run(command); return nil } catch { return ServiceError(error).code }
+    }
+
+    func size() throws -> Int64 { try store.head().size }
+}
+
+/// Runs a program and returns (status, stdout+stderr).
+@discardableResult
+func shell(_ args: [String], input: String? = nil) throws -> (Int32, String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = args
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = out
+    if let input {
+        let inPipe = Pipe()
+        p.standardInput = inPipe
+        try p.run()
+        inPipe.fileHandleForWriting.write(Data(input.utf8))
+        try inPipe.fileHandleForWriting.close()
+    } else {
+        try p.run()
+    }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
