@@ -203,6 +203,27 @@ public final class EventStore: @unchecked Sendable {
             self.head = head
         }
 
+        private var savepoints = 0
+
+        /// Runs `body` under a savepoint: if it throws, only its own appends are undone and the
+        /// transaction goes on. This is how a batch of commands shares one durable commit.
+        public func savepoint<T>(_ body: () throws -> T) throws -> T {
+            savepoints += 1
+            let name = "sp\(savepoints)"
+            let (savedHead, savedCount) = (head, appended.count)
+            try store.db.execute("SAVEPOINT \(name)", "opening a savepoint")
+            do {
+                let result = try body()
+                try store.db.execute("RELEASE \(name)", "releasing a savepoint")
+                return result
+            } catch {
+                try? store.db.execute("ROLLBACK TO \(name); RELEASE \(name)", "rolling back a savepoint")
+                head = savedHead
+                appended.removeSubrange(savedCount...)
+                throw error
+            }
+        }
+
         /// Inserts a sealed event that must follow the current head.
         public func append(_ event: Event) throws {
             guard event.seq == head.size + 1, event.prevHash == head.hash else {

@@ -19,15 +19,6 @@ enum Environment {
     }
 }
 
-/// The wall clock, in UTC.
-struct SystemClock: TimeSource {
-    func now() -> UTCTimestamp {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return UTCTimestamp(millisecondsSinceEpoch: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
-    }
-}
-
 /// Runs commands through the dispatcher and turns failures into messages and exit codes.
 enum Runner {
     /// Exit codes: 0 done; 1 a check failed (verify, replay, policy test); 2 bad input; 3 store or key trouble; 4 internal.

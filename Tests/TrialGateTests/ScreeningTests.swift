@@ -160,3 +160,24 @@ struct ScreeningTests {
         #expect(try f.size() == 4)
     }
 }
+
+@Suite("Group commit")
+struct BatchTests {
+    @Test("a batch shares one commit; a failing command in it appends nothing and the others land")
+    func batchWithFailure() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let results = try f.dispatcher.executeBatch([
+            (.register(candidate: "B-1", fields: ["site": "S1"]), "c"),
+            (.record(kind: "ki67", candidate: "B-1", fields: ["percent": 400, "specimen_date": "2026-03-02", "method": "manual_count"]), "c"),
+            (.record(kind: "ki67", candidate: "B-1", fields: ScreeningTests.ki67), "c"),
+            (.decide(candidate: "B-1"), "c"),
+        ])
+        #expect(results.count == 4)
+        #expect((try? results[1].get()) == nil)
+        #expect(try results[2].get()["seq"] == 4)
+        #expect(try results[3].get()["decision"]?["log"]?["size"] == 4)
+        #expect(try f.size() == 5)
+        #expect(try f.run(.verify)["valid"] == true)
+        #expect(try f.run(.replay)["reproduced"] == 1)
+    }
+}

@@ -14,6 +14,8 @@ public final class Dispatcher: @unchecked Sendable {
     let keyProvider: () throws -> TrialKey
     var cachedKey: TrialKey?
     var policyCache: [String: Policy] = [:]
+    /// The open transaction while a batch runs; single commands open their own.
+    var batchTransaction: EventStore.WriteTransaction?
 
     /// - Parameters:
     ///   - store: the open store, if the command needs one.
@@ -46,6 +48,31 @@ public final class Dispatcher: @unchecked Sendable {
             case .export(let from, let through): return try export(from: from, through: through)
             case .head: return try headResult()
             case .publicKey: return try publicKey()
+            }
+        } catch {
+            throw ServiceError(error)
+        }
+    }
+
+    /// Carries out several commands with one durable commit (group commit).
+    ///
+    /// Each command runs under its own savepoint, so a failing command appends nothing and the others
+    /// still land; every result is final only once this returns, after the shared commit.
+    /// - Returns: one result per command, in order.
+    /// - Throws: only when the shared commit itself fails; then nothing of the batch was written.
+    public func executeBatch(_ items: [(command: Command, actor: String)]) throws -> [Result<JSONValue, ServiceError>] {
+        let store = try requireStore()
+        do {
+            return try store.write { txn in
+                batchTransaction = txn
+                defer { batchTransaction = nil }
+                return items.map { item in
+                    do {
+                        return .success(try txn.savepoint { try execute(item.command, actor: item.actor) })
+                    } catch {
+                        return .failure(ServiceError(error))
+                    }
+                }
             }
         } catch {
             throw ServiceError(error)
@@ -103,8 +130,14 @@ public final class Dispatcher: @unchecked Sendable {
     func append(candidate: String?, actor: String,
                 _ build: (LogState, UTCTimestamp) throws -> [EventDraft]) throws -> [Event] {
         let store = try requireStore()
-        return try store.write { txn in
-            let head = txn.head
+        if let txn = batchTransaction { return try appendIn(txn, store: store, candidate: candidate, build) }
+        return try store.write { txn in try appendIn(txn, store: store, candidate: candidate, build) }
+    }
+
+    private func appendIn(_ txn: EventStore.WriteTransaction, store: EventStore, candidate: String?,
+                          _ build: (LogState, UTCTimestamp) throws -> [EventDraft]) throws -> [Event] {
+        let firstNew = txn.appended.count
+        let head = txn.head
             var context: [Event] = []
             if head.size > 0 {
                 context += try store.events(from: 1, through: 1)
@@ -123,7 +156,6 @@ public final class Dispatcher: @unchecked Sendable {
                 try state.apply(event, strict: false)
                 try txn.append(event)
             }
-            return txn.appended
-        }
+            return Array(txn.appended[firstNew...])
     }
 }

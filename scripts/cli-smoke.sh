@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Drives the trialgate CLI as a user would, with outside tools as witnesses:
+# openssl verifies a decision signature, sqlite3 edits the file behind TrialGate's back and `verify` must notice.
+# Usage: scripts/cli-smoke.sh [path/to/trialgate]   (default: builds and uses .build/debug/trialgate)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${1:-}
+if [ -z "$B" ]; then swift build --product trialgate >/dev/null; B=.build/debug/trialgate; fi
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+export TRIALGATE_STORE=$T/trial.sqlite TRIALGATE_ACTOR=smoke:coordinator
+pass=0; fail=0
+check() { if "$@"; then pass=$((pass+1)); else echo "FAILED: $*"; fail=$((fail+1)); fi; }
+expect_rc() { local want=$1; shift; set +e; "$@" >"$T/out" 2>&1; local rc=$?; set -e
+  if [ "$rc" = "$want" ]; then pass=$((pass+1)); else echo "FAILED (rc $rc, want $want): $*"; cat "$T/out"; fail=$((fail+1)); fi; }
+
+today=$(date -u +%F); d() { date -u -d "$1 days ago" +%F; }
+expect_rc 0 "$B" init --trial SMOKE-1
+check test "$(stat -c %a "$T/trial.sqlite.key")" = 600
+expect_rc 0 "$B" policy test Policies/sanet-surufatinib.yaml Policies/sanet-surufatinib.cases.yaml
+expect_rc 0 "$B" policy publish Policies/sanet-surufatinib.yaml
+expect_rc 0 "$B" candidate register NET-1 --site SITE-01
+expect_rc 0 "$B" record clinical --candidate NET-1 assessed_on="$(d 3)" age=60 ecog=0 primary_site=pancreatic \
+    'prior_systemic_therapies=["somatostatin_analogue"]' anc=2.5 platelets=180 haemoglobin=120 bilirubin_uln=0.9
+expect_rc 0 "$B" record imaging --candidate NET-1 study_date="$(d 5)" modality=CT recist_measurable=true progression_date="$(d 40)"
+expect_rc 0 "$B" record ki67 --candidate NET-1 percent=30 specimen_date="$(d 60)" method=manual_count
+expect_rc 0 "$B" record sstr --candidate NET-1 status=positive modality=ga68_dotatate_pet krenning_score=3 study_date="$(d 20)"
+expect_rc 0 "$B" record model-score --candidate NET-1 model=net-ct-radiomics version=2.1.0 \
+    artifact_sha256=3f1c2b9d8e7a6f5041c3b2a1908f7e6d5c4b3a291807f6e5d4c3b2a190817263 score=0.8 predicts=response study_date="$(d 5)"
+# Bad input: a clear error, exit 2, nothing appended.
+size_before=$(sqlite3 "$T/trial.sqlite" "select count(*) from events")
+expect_rc 2 "$B" record ki67 --candidate NET-1 percent=101 specimen_date="$(d 1)" method=manual_count
+expect_rc 2 "$B" record ki67 --candidate NET-9 percent=10 specimen_date="$(d 1)" method=manual_count
+expect_rc 2 "$B" candidate register NET-1 --site SITE-01
+expect_rc 2 "$B" correct --seq 6 --field percent --value 18 --reason ""
+check test "$(sqlite3 "$T/trial.sqlite" "select count(*) from events")" = "$size_before"
+# A correction with a reason; then a decision.
+expect_rc 0 "$B" correct --seq 6 --field percent --value 18 --reason "transcription error"
+expect_rc 0 "$B" decide NET-1
+seq=$(sqlite3 "$T/trial.sqlite" "select max(seq) from events where type='decision.issued'")
+check grep -q '"outcome":"eligible"' <("$B" decisions --json)
+# openssl verifies the decision with no TrialGate code involved.
+expect_rc 0 "$B" decision export --seq "$seq" --out "$T/d"
+expect_rc 0 openssl pkeyutl -verify -pubin -inkey "$T/d/public.pem" -rawin -in "$T/d/decision.json" -sigfile "$T/d/decision.sig"
+printf 'x' >> "$T/d/decision.json"
+expect_rc 1 openssl pkeyutl -verify -pubin -inkey "$T/d/public.pem" -rawin -in "$T/d/decision.json" -sigfile "$T/d/decision.sig"
+# exec speaks the protocol.
+out=$(printf '%s\n' '{"id":1,"cmd":"head"}' '{"id":2,"cmd":"show","candidate":"NET-1"}' | "$B" exec)
+check test "$(echo "$out" | wc -l)" = 2
+check grep -q '"id":2,"ok":true' <<<"$out"
+expect_rc 0 "$B" verify
+expect_rc 0 "$B" replay
+# Tamper with sqlite3 after dropping the trigger: verify must fail and name the event.
+check test "$(sqlite3 "$T/trial.sqlite" "UPDATE events SET actor='x' WHERE seq=3" 2>&1)" != ""
+check test "$(sqlite3 "$T/trial.sqlite" "select actor from events where seq=3")" = smoke:coordinator
+sqlite3 "$T/trial.sqlite" "DROP TRIGGER events_no_update; UPDATE events SET body=replace(body,'\"percent\":30','\"percent\":3') WHERE seq=6"
+expect_rc 1 "$B" verify
+check grep -q "first bad event is 6" "$T/out"
+expect_rc 3 "$B" verify --store "$T/missing.sqlite"
+echo "cli-smoke: $pass passed, $fail failed"
+[ "$fail" = 0 ]
