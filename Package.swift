@@ -32,7 +32,7 @@ let package = Package(
         .executableTarget(name: "trialgate", dependencies: [
             "TrialGateService", "TrialGatePolicies", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "trialgate-bench", dependencies: ["TrialGateService"], path: "Benchmarks/trialgate-bench"),
+        .executableTarget(name: "trialgate-bench", dependencies: ["TrialGateService", "TrialGatePolicies", "CSQLite"], path: "Benchmarks/trialgate-bench"),
         .testTarget(name: "TrialGateTests", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", "TrialGateService", "TrialGatePolicies"],
                     resources: [.copy("Fixtures")]),
     ]

@@ -1,1 +1,156 @@
-print("x")
+// Benchmarks for docs/performance.md. Run: swift run -c release trialgate-bench [--dir DIR] [--events N]
+//
+// Durable-commit cost swings with the disk's other tenants, so every durable figure is measured next to
+// this machine's own cost of one durable SQLite commit, taken in the same run, and reported as a ratio.
+import CSQLite
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+import TrialGatePolicies
+import TrialGateService
+import TrialGateStore
+
+func seconds(_ body: () throws -> Void) rethrows -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    try body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+func ms(_ s: Double) -> String { String(format: "%.3f ms", s * 1000) }
+func us(_ s: Double) -> String { String(format: "%.1f µs", s * 1e6) }
+func rate(_ n: Int, _ s: Double) -> String { String(format: "%.0f/s", Double(n) / s) }
+
+var args = CommandLine.arguments.dropFirst()
+var dir = FileManager.default.currentDirectoryPath + "/.bench-tmp"
+var logEvents = 100_000
+var keep = false
+while let a = args.popFirst() {
+    if a == "--keep" { keep = true }
+    if a == "--dir", let v = args.popFirst() { dir = v }
+    if a == "--events", let v = args.popFirst(), let n = Int(v) { logEvents = n }
+}
+try? FileManager.default.removeItem(atPath: dir)
+try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+defer { if !keep { try? FileManager.default.removeItem(atPath: dir) } }
+
+/// One durable SQLite commit, raw: WAL, synchronous=FULL, one small row per transaction.
+@MainActor func fsyncBaseline(_ n: Int) -> Double {
+    let path = dir + "/baseline-\(UUID().uuidString).sqlite"
+    var db: OpaquePointer?
+    sqlite3_open(path, &db)
+    defer { sqlite3_close(db) }
+    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);", nil, nil, nil)
+    let payload = String(repeating: "x", count: 400)
+    return seconds {
+        for i in 0..<n {
+            sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO t VALUES (\(i), '\(payload)'); COMMIT;", nil, nil, nil)
+        }
+    } / Double(n)
+}
+
+@MainActor func freshDispatcher(_ name: String) throws -> (Dispatcher, EventStore) {
+    let store = try EventStore.create(path: dir + "/\(name).sqlite")
+    let key = try TrialKey(seed: Array(repeating: 9, count: 32))
+    let d = Dispatcher(store: store, clock: SystemClock(), key: { key })
+    _ = try d.execute(.initialise(trialID: "BENCH", logOrigin: "trialgate.bench/BENCH"), actor: "bench")
+    _ = try d.execute(.policyPublish(text: ShippedPolicies.sanetSurufatinib, file: "policy"), actor: "bench")
+    return (d, store)
+}
+
+let today = SystemClock().now().date
+let scenario = DemoScenario(today: today)
+let template = scenario.candidates[0]  // an eligible candidate: register, 5 records, decide
+
+/// The commands of one synthetic candidate, renamed.
+@MainActor func commands(for id: String) -> [Command] {
+    template.steps.compactMap { step -> Command? in
+        guard case .command(let c) = step else { return nil }
+        switch c {
+        case .register(_, let f): return .register(candidate: id, fields: f)
+        case .record(let k, _, let f): return .record(kind: k, candidate: id, fields: f)
+        case .decide: return .decide(candidate: id)
+        default: return c
+        }
+    }
+}
+
+print("TrialGate benchmark, \(ProcessInfo.processInfo.processorCount) cores, store in \(dir)")
+print("")
+
+// 1. Durable appends, one command per commit, next to the raw commit cost.
+var rows: [String] = []
+let n = 300
+let base1 = fsyncBaseline(n)
+let (d1, _) = try freshDispatcher("single")
+// Records spread over 50 candidates (6 each), as screening data arrives.
+for c in 0..<50 { _ = try d1.execute(.register(candidate: "S-\(c)", fields: ["site": "SITE-01"]), actor: "bench") }
+let ki67: JSONValue = ["percent": 8, "specimen_date": .string(today.description), "method": "manual_count"]
+let single = try seconds { for i in 0..<n { _ = try d1.execute(.record(kind: "ki67", candidate: "S-\(i % 50)", fields: ki67), actor: "bench") } } / Double(n)
+let base2 = fsyncBaseline(n)
+let base = (base1 + base2) / 2
+print("durable commit (raw SQLite, WAL, synchronous=FULL): \(ms(base1)) before, \(ms(base2)) after; mean \(ms(base))")
+print("single durable append (record ki67):  \(ms(single)) each, \(rate(1, single)), \(String(format: "%.2f", single / base))× one commit, +\(us(single - base)) over it")
+
+// 2. Batched appends: 100 commands per commit.
+let (d2, _) = try freshDispatcher("batched")
+for c in 0..<500 { _ = try d2.execute(.register(candidate: "B-\(c)", fields: ["site": "SITE-01"]), actor: "bench") }
+let batches = 30, perBatch = 100
+let batched = try seconds {
+    for b in 0..<batches {
+        _ = try d2.executeBatch((0..<perBatch).map { i in
+            (Command.record(kind: "ki67", candidate: "B-\((b * perBatch + i) % 500)", fields: ki67), "bench")
+        })
+    }
+}
+let base3 = fsyncBaseline(100)
+print("batched durable appends (100 per commit): \(rate(batches * perBatch, batched)), \(us(batched / Double(batches * perBatch))) each; commit now \(ms(base3))")
+
+// 3. Decisions, one per commit: evaluate, sign, append.
+let (d3, _) = try freshDispatcher("decide")
+let decideCount = 200
+for i in 0..<decideCount {
+    for c in commands(for: "D-\(i)") where c.name != "decide" { _ = try d3.execute(c, actor: "bench") }
+}
+let base4 = fsyncBaseline(n)
+let decide = try seconds { for i in 0..<decideCount { _ = try d3.execute(.decide(candidate: "D-\(i)"), actor: "bench") } } / Double(decideCount)
+let base5 = fsyncBaseline(n)
+let decideBase = (base4 + base5) / 2
+print("decision (evaluate + sign + durable append): \(ms(decide)) each, \(rate(1, decide)); commit \(ms(decideBase)); cost on top of one commit \(us(decide - decideBase))")
+
+// 3b. The same work without the commit: evaluation and signing alone.
+let policy = try PolicyLoader.load(ShippedPolicies.sanetSurufatinib)
+let key = try TrialKey(seed: Array(repeating: 9, count: 32))
+var state = LogState()
+let sample = try EventStore.open(path: dir + "/decide.sqlite")
+for e in try sample.events() { try state.apply(e) }
+let candidate = state.candidates["D-0"]!
+let reps = 2000
+let cpu = seconds {
+    for _ in 0..<reps {
+        let d = Decision(candidate: candidate, policy: policy, policySHA256: "x", logSize: 1, logHead: "y",
+                         decidedAt: SystemClock().now(), decidedBy: "bench", keyID: key.keyID)
+        _ = key.sign(d.signedBytes)
+    }
+} / Double(reps)
+print("decision CPU only (evaluate 12 criteria + canonical JSON + Ed25519 sign): \(us(cpu))")
+
+// 4. A large log: build it in batches, then verify + replay it in one pass.
+let (d4, s4) = try freshDispatcher("large")
+var built = 2
+var next = 0
+let buildTime = try seconds {
+    while built < logEvents {
+        var batch: [(command: Command, actor: String)] = []
+        while batch.count < 1000 && built + batch.count < logEvents {
+            for c in commands(for: "L-\(next)") { batch.append((c, "bench")) }
+            next += 1
+        }
+        _ = try d4.executeBatch(batch)
+        built += batch.count
+    }
+}
+let size = try s4.head().size
+print("built a \(size)-event log (\(next) candidates, \(next) decisions) in \(String(format: "%.1f", buildTime)) s: \(rate(Int(size), buildTime)) batched")
+var verifyResult: JSONValue = .null
+let verifyTime = try seconds { verifyResult = try d4.execute(.verify, actor: "bench") }
+print("verify + replay of \(size) events (hashes, chain, rules, \(verifyResult["signatures_checked"]?.intValue ?? 0) signatures, every decision re-derived): \(String(format: "%.2f", verifyTime)) s, \(rate(Int(size), verifyTime)); valid=\(verifyResult["valid"]?.boolValue == true)")

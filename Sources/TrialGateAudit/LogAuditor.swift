@@ -51,7 +51,11 @@ public struct LogAuditor {
         } else if event.prevHash != state.headHash {
             report(event.seq, "chain_broken", "prev_hash does not match the hash of event \(state.size)")
         }
-        let before = state
+        // A decision is re-derived from the state just before it; check it before folding it in
+        // (copying the whole state per event would make the audit quadratic).
+        if event.type == .decisionIssued, event.seq == state.size + 1 {
+            checkDecision(event, before: state)
+        }
         do {
             try state.apply(Event(seq: state.size + 1, timestamp: event.timestamp, actor: event.actor, type: event.type,
                                   candidate: event.candidate, schemaVersion: event.schemaVersion, payload: event.payload,
@@ -63,11 +67,7 @@ public struct LogAuditor {
             report(event.seq, "invalid_event", "\(error)")
             return
         }
-        switch event.type {
-        case .policyPublished: checkPolicy(event)
-        case .decisionIssued: checkDecision(event, before: before)
-        default: break
-        }
+        if event.type == .policyPublished { checkPolicy(event) }
     }
 
     private mutating func report(_ seq: Int64, _ code: String, _ message: String) {
@@ -127,7 +127,7 @@ public struct LogAuditor {
         }
         let rederived = Decision(candidate: candidate, policy: policy, policySHA256: sha, logSize: before.size,
                                  logHead: before.headHash, decidedAt: at, decidedBy: by, keyID: keyID)
-        if rederived.signedBytes == signed {
+        if rederived.json == decision {
             decisionsReproduced += 1
         } else {
             decisionsMismatched += 1

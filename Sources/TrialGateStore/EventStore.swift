@@ -151,11 +151,11 @@ public final class EventStore: @unchecked Sendable {
         return out
     }
 
-    /// Every event of the given types, in order.
-    public func events(types: [EventType]) throws -> [Event] {
+    /// Every event of the given types after sequence number `after`, in order.
+    public func events(types: [EventType], after: Int64 = 0) throws -> [Event] {
         var out: [Event] = []
         let list = types.map { "'\($0.rawValue)'" }.joined(separator: ",")
-        try db.query("SELECT \(Self.rowColumns) FROM events WHERE type IN (\(list)) ORDER BY seq", [],
+        try db.query("SELECT \(Self.rowColumns) FROM events WHERE type IN (\(list)) AND seq > ? ORDER BY seq", [.int(after)],
                      "reading events by type") { s in out.append(try Self.row(s).event()) }
         return out
     }

@@ -16,6 +16,10 @@ public final class Dispatcher: @unchecked Sendable {
     var policyCache: [String: Policy] = [:]
     /// The open transaction while a batch runs; single commands open their own.
     var batchTransaction: EventStore.WriteTransaction?
+    /// Events every write needs (the trial event and the policies), read once and then only what is new.
+    /// Events are never changed or removed, so the cache only grows; it is dropped after any failed write,
+    /// in case what it read was rolled back.
+    private var contextCache: (events: [Event], through: Int64) = ([], 0)
 
     /// - Parameters:
     ///   - store: the open store, if the command needs one.
@@ -75,6 +79,7 @@ public final class Dispatcher: @unchecked Sendable {
                 }
             }
         } catch {
+            contextCache = ([], 0)
             throw ServiceError(error)
         }
     }
@@ -130,8 +135,13 @@ public final class Dispatcher: @unchecked Sendable {
     func append(candidate: String?, actor: String,
                 _ build: (LogState, UTCTimestamp) throws -> [EventDraft]) throws -> [Event] {
         let store = try requireStore()
-        if let txn = batchTransaction { return try appendIn(txn, store: store, candidate: candidate, build) }
-        return try store.write { txn in try appendIn(txn, store: store, candidate: candidate, build) }
+        do {
+            if let txn = batchTransaction { return try appendIn(txn, store: store, candidate: candidate, build) }
+            return try store.write { txn in try appendIn(txn, store: store, candidate: candidate, build) }
+        } catch {
+            contextCache = ([], 0)
+            throw error
+        }
     }
 
     private func appendIn(_ txn: EventStore.WriteTransaction, store: EventStore, candidate: String?,
@@ -140,8 +150,10 @@ public final class Dispatcher: @unchecked Sendable {
         let head = txn.head
             var context: [Event] = []
             if head.size > 0 {
-                context += try store.events(from: 1, through: 1)
-                context += try store.events(types: [.policyPublished])
+                if contextCache.through > head.size { contextCache = ([], 0) }
+                contextCache.events += try store.events(types: [.trialInitialised, .policyPublished], after: contextCache.through)
+                contextCache.through = head.size
+                context += contextCache.events
                 if let candidate { context += try store.events(candidate: candidate) }
             }
             context.sort { $0.seq < $1.seq }
