@@ -29,6 +29,25 @@ while let a = args.popFirst() {
     if a == "--dir", let v = args.popFirst() { dir = v }
     if a == "--events", let v = args.popFirst(), let n = Int(v) { logEvents = n }
 }
+if let i = CommandLine.arguments.firstIndex(of: "--stages"), i + 1 < CommandLine.arguments.count {
+    // Time each stage of verification separately over an existing store.
+    let store = try EventStore.open(path: CommandLine.arguments[i + 1])
+    var rows: [StoredRow] = []
+    let tRead = try seconds { try store.forEachRow { rows.append($0) } }
+    var events: [Event] = []
+    let tParse = try seconds { events = try rows.map { try $0.event() } }
+    let tEncode = seconds { for e in events { _ = e.canonicalBody } }
+    let tHash = seconds { for r in rows { _ = Digest.sha256Hex(r.body) } }
+    var state = LogState()
+    let tApply = try seconds { for e in events { try state.apply(e) } }
+    var auditor = LogAuditor()
+    let tAudit = seconds { for (e, r) in zip(events, rows) { auditor.feed(e, storedBody: r.body) }; auditor.finish() }
+    let n = Double(rows.count)
+    for (name, t) in [("read", tRead), ("parse", tParse), ("encode", tEncode), ("hash", tHash), ("apply", tApply), ("audit (all checks)", tAudit)] {
+        print("\(name): \(String(format: "%.1f", t / n * 1e6)) µs/event")
+    }
+    exit(0)
+}
 try? FileManager.default.removeItem(atPath: dir)
 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
 defer { if !keep { try? FileManager.default.removeItem(atPath: dir) } }

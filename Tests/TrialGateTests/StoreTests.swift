@@ -73,6 +73,30 @@ struct StoreTests {
         #expect(codes.contains("decision_mismatch"))
     }
 
+    @Test("a decision carrying another decision's signature is caught, even with every hash recomputed")
+    func swappedSignature() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
+        var events = try f.store.events()
+        let decisions = events.indices.filter { events[$0].type == .decisionIssued }
+        let (a, b) = (decisions[0], decisions[1])
+        var prev = Event.genesisHash
+        for i in events.indices {
+            var draft = events[i].draft
+            if i == b { draft.payload = ["decision": draft.payload["decision"]!, "signature": events[a].payload["signature"]!] }
+            events[i] = HashChain.seal(draft, seq: events[i].seq, prevHash: prev)
+            prev = events[i].hash
+        }
+        let forged = try EventStore.create(path: f.dir.path + "/forged.sqlite")
+        try forged.write { txn in for e in events { try txn.append(e) } }
+        let d = Dispatcher(store: forged, clock: f.clock, key: { f.key })
+        let verify = try d.execute(.verify, actor: "regulator")
+        #expect(verify["valid"] == false)
+        #expect(verify["problems"]?.arrayValue?.contains { $0["code"] == "bad_signature" && $0["seq"]?.intValue == Int(events[b].seq) } == true)
+        let replay = try d.execute(.replay, actor: "regulator")
+        #expect(replay["mismatched"]?.intValue ?? 0 >= 1)
+    }
+
     @Test("a truncated or foreign file gives a clear error, not a crash", arguments: ["truncated", "garbage", "foreign"])
     func damagedFiles(kind: String) throws {
         let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)

@@ -53,8 +53,7 @@ public struct RecordSchema: Sendable {
         guard case .object(let members) = payload else {
             throw CoreError(.invalidField, "\(context): fields must be a JSON object, not \(payload.typeName)")
         }
-        let known = Set(fields.map(\.name))
-        let unknown = members.keys.filter { !known.contains($0) }.sorted()
+        let unknown = members.keys.filter { key in !fields.contains { $0.name == key } }.sorted()
         if !unknown.isEmpty {
             throw CoreError(.unknownField,
                 "\(context): unknown field\(unknown.count > 1 ? "s" : "") \(unknown.map { "\"\($0)\"" }.joined(separator: ", ")); allowed: \(fields.map(\.name).joined(separator: ", "))")

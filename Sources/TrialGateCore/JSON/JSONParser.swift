@@ -64,9 +64,11 @@ public struct JSONParser {
     private mutating func parseObject(depth: Int) throws -> JSONValue {
         if depth > Self.maxDepth { throw error("nesting deeper than \(Self.maxDepth)") }
         index += 1
-        var members: [String: JSONValue] = [:]
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object([:]) }
+        // Collect first, then build the dictionary at its final size: no rehashing as it grows.
+        var pairs: [(String, JSONValue)] = []
+        pairs.reserveCapacity(8)
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
@@ -75,14 +77,18 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
-            let value = try parseValue(depth: depth)
-            if members.updateValue(value, forKey: key) != nil { throw error("duplicate member name \"\(key)\"") }
+            pairs.append((key, try parseValue(depth: depth)))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+            if bytes[index] == UInt8(ascii: "}") { index += 1; break }
             throw error("expected ',' or '}'")
         }
+        var members = [String: JSONValue](minimumCapacity: pairs.count)
+        for (key, value) in pairs where members.updateValue(value, forKey: key) != nil {
+            throw error("duplicate member name \"\(key)\"")
+        }
+        return .object(members)
     }
 
     private mutating func parseArray(depth: Int) throws -> JSONValue {
@@ -206,6 +212,20 @@ public struct JSONParser {
             index += 1
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
             if digits() == 0 { throw error("invalid number: digits expected in exponent") }
+        }
+        // Fast path: plain integers of up to 15 digits are exact in a double.
+        var negative = false
+        var i = start
+        if bytes[i] == UInt8(ascii: "-") { negative = true; i += 1 }
+        if index - i <= 15 {
+            var v: Int64 = 0
+            var plain = true
+            for j in i..<index {
+                let c = bytes[j]
+                guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { plain = false; break }
+                v = v * 10 + Int64(c - UInt8(ascii: "0"))
+            }
+            if plain { return negative ? -Double(v) : Double(v) }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         guard let value = Double(text), value.isFinite else { throw error("number out of range") }

@@ -4,7 +4,8 @@
 /// client might try to slip into a record.
 public struct ObjectReader {
     private let members: [String: JSONValue]
-    private var seen: Set<String> = []
+    /// Names asked for so far (few, so a list beats a set).
+    private var seen: [String] = []
     /// Names the object in error messages ("ki67 record", "policy case 3").
     public let context: String
 
@@ -25,14 +26,14 @@ public struct ObjectReader {
 
     /// The raw member, required.
     public mutating func value(_ key: String) throws -> JSONValue {
-        seen.insert(key)
+        if !seen.contains(key) { seen.append(key) }
         guard let v = members[key], v != .null else { throw CoreError(.missingField, "\(context): \"\(key)\" is required") }
         return v
     }
 
     /// The raw member, or nil when absent or null.
     public mutating func optionalValue(_ key: String) -> JSONValue? {
-        seen.insert(key)
+        if !seen.contains(key) { seen.append(key) }
         guard let v = members[key], v != .null else { return nil }
         return v
     }
@@ -69,7 +70,8 @@ public struct ObjectReader {
 
     /// Throws `unknown_field` naming every member that was never read.
     public func finish() throws {
-        let unknown = Set(members.keys).subtracting(seen).sorted()
+        if members.count <= seen.count, members.keys.allSatisfy(seen.contains) { return }
+        let unknown = members.keys.filter { !seen.contains($0) }.sorted()
         if !unknown.isEmpty {
             let list = unknown.map { "\"\($0)\"" }.joined(separator: ", ")
             throw CoreError(.unknownField, "\(context): unknown field\(unknown.count > 1 ? "s" : "") \(list)")

@@ -120,6 +120,7 @@ extension Dispatcher {
             }
             auditor.feed(event, storedBody: row.body)
         }
+        auditor.finish()
         let problems = (auditor.problems + columnProblems).sorted { $0.seq < $1.seq }
         return AuditReport(auditor: auditor, problems: problems, structural: structural, head: try store.head())
     }
