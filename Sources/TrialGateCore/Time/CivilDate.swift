@@ -8,15 +8,7 @@ public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible
     public init?(_ text: String) {
         let u = Array(text.utf8)
         guard u.count == 10, u[4] == UInt8(ascii: "-"), u[7] == UInt8(ascii: "-") else { return nil }
-        func num(_ r: Range<Int>) -> Int? {
-            var v = 0
-            for i in r {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(u[i]) else { return nil }
-                v = v * 10 + Int(u[i] - UInt8(ascii: "0"))
-            }
-            return v
-        }
-        guard let y = num(0..<4), let m = num(5..<7), let d = num(8..<10), y >= 1900, (1...12).contains(m),
+        guard let y = decimal(u, 0..<4), let m = decimal(u, 5..<7), let d = decimal(u, 8..<10), y >= 1900, (1...12).contains(m),
             d >= 1, d <= CivilDate.daysIn(month: m, year: y)
         else { return nil }
         (year, month, day) = (y, m, d)
@@ -62,4 +54,14 @@ public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 
     public static func < (a: CivilDate, b: CivilDate) -> Bool { a.daysSinceEpoch < b.daysSinceEpoch }
+}
+
+/// The decimal number written in `bytes[range]`, or nil if any byte is not a digit.
+func decimal(_ bytes: [UInt8], _ range: Range<Int>) -> Int? {
+    var v = 0
+    for i in range {
+        guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) else { return nil }
+        v = v * 10 + Int(bytes[i] - UInt8(ascii: "0"))
+    }
+    return v
 }

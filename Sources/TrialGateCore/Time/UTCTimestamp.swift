@@ -15,20 +15,12 @@ public struct UTCTimestamp: Sendable, Hashable, Comparable, CustomStringConverti
         guard u.count == 24 || u.count == 20, u[10] == UInt8(ascii: "T"), u.last == UInt8(ascii: "Z"),
             let date = CivilDate(String(decoding: u[0..<10], as: UTF8.self))
         else { return nil }
-        func num(_ r: Range<Int>) -> Int? {
-            var v = 0
-            for i in r {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(u[i]) else { return nil }
-                v = v * 10 + Int(u[i] - UInt8(ascii: "0"))
-            }
-            return v
-        }
-        guard u[13] == UInt8(ascii: ":"), u[16] == UInt8(ascii: ":"), let h = num(11..<13), let m = num(14..<16),
-            let s = num(17..<19), h < 24, m < 60, s < 60
+        guard u[13] == UInt8(ascii: ":"), u[16] == UInt8(ascii: ":"), let h = decimal(u, 11..<13), let m = decimal(u, 14..<16),
+            let s = decimal(u, 17..<19), h < 24, m < 60, s < 60
         else { return nil }
         var ms = 0
         if u.count == 24 {
-            guard u[19] == UInt8(ascii: "."), let f = num(20..<23) else { return nil }
+            guard u[19] == UInt8(ascii: "."), let f = decimal(u, 20..<23) else { return nil }
             ms = f
         }
         let seconds = Int64(date.daysSinceEpoch) * 86_400 + Int64(h * 3600 + m * 60 + s)
