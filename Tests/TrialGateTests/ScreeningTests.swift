@@ -48,6 +48,8 @@ struct ScreeningTests {
         (Command.record(kind: "ki67", candidate: "C-404", fields: ScreeningTests.ki67), "unknown_candidate"),
         (.register(candidate: "C-1", fields: ["site": "S1"]), "duplicate_candidate"),
         (.register(candidate: "Jane Doe", fields: ["site": "S1"]), "invalid_field"),
+        (.register(candidate: "C-3", fields: ["site": "Site One"]), "invalid_field"),
+        (.correct(seq: 3, field: "site", value: "Site One", reason: "typo"), "invalid_field"),
         (.register(candidate: "C-2", fields: ["site": "S1", "date_of_birth": "1960-01-01"]), "unknown_field"),
         (.record(kind: "ki67", candidate: "C-1", fields: ["percent": 101, "specimen_date": "2026-03-02", "method": "manual_count"]), "invalid_field"),
         (.record(kind: "ki67", candidate: "C-1", fields: ["percent": -1, "specimen_date": "2026-03-02", "method": "manual_count"]), "invalid_field"),

@@ -128,7 +128,6 @@ public struct LogState: Sendable {
                 throw CoreError(.duplicateCandidate, "candidate \"\(candidateID)\" is already registered")
             }
             try RecordSchema.of(.candidateRegistered)!.validate(event.payload, today: today)
-            try RecordSchema.validateIdentifier(event.payload["site"]!.stringValue!, what: "site")
             return
         }
         guard let candidate = state.candidates[candidateID] else {

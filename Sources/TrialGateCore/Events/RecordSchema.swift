@@ -15,6 +15,8 @@ public enum FieldKind: Sendable {
     case text(maxLength: Int)
     /// A list of distinct words from a fixed list.
     case choiceList([String])
+    /// A pseudonymous code: 1 to 64 letters, digits, `.`, `_` or `-`.
+    case identifier
 }
 
 /// One field of a record: name, shape, whether it must be given, what it means.
@@ -89,6 +91,11 @@ public struct RecordSchema: Sendable {
         case .text(let maxLength):
             guard let s = value.stringValue else { throw bad("must be a string, not \(value.typeName)") }
             if s.isEmpty || s.count > maxLength { throw bad("must be 1 to \(maxLength) characters") }
+        case .identifier:
+            guard let s = value.stringValue else { throw bad("must be a string, not \(value.typeName)") }
+            do { try validateIdentifier(s, what: "\"\(spec.name)\"") } catch let e as CoreError {
+                throw CoreError(.invalidField, "\(context): \(e.message)")
+            }
         case .choiceList(let words):
             guard let list = value.arrayValue else { throw bad("must be a list, not \(value.typeName)") }
             var seen = Set<String>()
@@ -111,7 +118,7 @@ public struct RecordSchema: Sendable {
         var s: [EventType: RecordSchema] = [:]
         func add(_ t: EventType, observedOn: String?, _ f: [FieldSpec]) { s[t] = RecordSchema(type: t, fields: f, observedOnField: observedOn) }
         add(.candidateRegistered, observedOn: nil, [
-            FieldSpec("site", .text(maxLength: 64), required: true, "the screening site's code"),
+            FieldSpec("site", .identifier, required: true, "the screening site's code"),
             FieldSpec("consent_date", .date, "date informed consent for screening was signed"),
         ])
         add(.imagingRecorded, observedOn: "study_date", [

@@ -6,7 +6,8 @@ import TrialGateStore
 /// The one place every command is carried out, whether it came from the CLI, `exec` or the socket.
 ///
 /// Edges turn their input into `Command` values and hand them here with the authenticated actor; the
-/// dispatcher answers a JSON result or throws a `ServiceError`.
+/// dispatcher answers a JSON result or throws a `ServiceError`. One dispatcher serves one owner at a time
+/// (it caches what it read from the store); a server gives it to a single writer task.
 public final class Dispatcher: @unchecked Sendable {
     /// The event store, or nil for commands that need none (`policy.check`, `policy.test`).
     public let store: EventStore?
