@@ -183,3 +183,21 @@ struct BatchTests {
         #expect(try f.run(.replay)["reproduced"] == 1)
     }
 }
+
+@Suite("Two writers on one store")
+struct TwoWriterTests {
+    @Test("a dispatcher notices what another process appended before checking a new event")
+    func cacheFollowsOtherWriters() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        try f.run(.register(candidate: "X", fields: ["site": "S1"]))
+        try f.run(.record(kind: "ki67", candidate: "X", fields: ScreeningTests.ki67))
+        let other = Dispatcher(store: try EventStore.open(path: f.storePath), clock: f.clock, key: { f.key })
+        _ = try other.execute(.withdraw(candidate: "X", reason: "moved away"), actor: "other")
+        #expect(f.errorCode(.record(kind: "ki67", candidate: "X", fields: ScreeningTests.ki67)) == "candidate_withdrawn")
+        #expect(f.errorCode(.register(candidate: "Y", fields: ["site": "S1"])) == nil)
+        _ = try other.execute(.record(kind: "ki67", candidate: "Y", fields: ScreeningTests.ki67), actor: "other")
+        let shown = try f.run(.show(candidate: "Y", asOfSeq: nil, asOfTime: nil))
+        #expect(shown["history"]?.arrayValue?.count == 2)
+        #expect(try f.run(.verify)["valid"] == true)
+    }
+}

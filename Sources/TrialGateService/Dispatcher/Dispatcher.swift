@@ -21,6 +21,16 @@ public final class Dispatcher: @unchecked Sendable {
     /// Events are never changed or removed, so the cache only grows; it is dropped after any failed write,
     /// in case what it read was rolled back.
     private var contextCache: (events: [Event], through: Int64) = ([], 0)
+    /// Each candidate's events as last read or written here, valid while nobody else has written:
+    /// `cacheHead` is the log size this dispatcher last saw; any other size empties the cache.
+    private var candidateCache: [String: [Event]] = [:]
+    private var cacheHead: Int64 = -1
+
+    private func dropCaches() {
+        contextCache = ([], 0)
+        candidateCache = [:]
+        cacheHead = -1
+    }
 
     /// - Parameters:
     ///   - store: the open store, if the command needs one.
@@ -80,7 +90,7 @@ public final class Dispatcher: @unchecked Sendable {
                 }
             }
         } catch {
-            contextCache = ([], 0)
+            dropCaches()
             throw ServiceError(error)
         }
     }
@@ -140,7 +150,7 @@ public final class Dispatcher: @unchecked Sendable {
             if let txn = batchTransaction { return try appendIn(txn, store: store, candidate: candidate, build) }
             return try store.write { txn in try appendIn(txn, store: store, candidate: candidate, build) }
         } catch {
-            contextCache = ([], 0)
+            dropCaches()
             throw error
         }
     }
@@ -155,7 +165,16 @@ public final class Dispatcher: @unchecked Sendable {
                 contextCache.events += try store.events(types: [.trialInitialised, .policyPublished], after: contextCache.through)
                 contextCache.through = head.size
                 context += contextCache.events
-                if let candidate { context += try store.events(candidate: candidate) }
+                if head.size != cacheHead { candidateCache = [:] }
+                if let candidate {
+                    if let cached = candidateCache[candidate] {
+                        context += cached
+                    } else {
+                        let events = try store.events(candidate: candidate)
+                        candidateCache[candidate] = events
+                        context += events
+                    }
+                }
             }
             context.sort { $0.seq < $1.seq }
             var state = try LogState(partial: context, head: (head.size, head.hash))
@@ -168,7 +187,9 @@ public final class Dispatcher: @unchecked Sendable {
                 try LogState.check(event, against: state)
                 try state.apply(event, strict: false)
                 try txn.append(event)
+                if let c = event.candidate, candidateCache[c] != nil || head.size == 0 { candidateCache[c, default: []].append(event) }
             }
+            cacheHead = txn.head.size
             return Array(txn.appended[firstNew...])
     }
 }
