@@ -12,6 +12,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The system SQLite (Debian: libsqlite3-dev).
@@ -29,11 +33,18 @@ let package = Package(
         // The enrollment policies shipped in Policies/, bundled as resources for the demo and tests.
         .target(name: "TrialGatePolicies", path: "Policies",
                 resources: [.copy("sanet-surufatinib.yaml"), .copy("sanet-surufatinib.cases.yaml")]),
+        // The line-protocol server: SwiftNIO sockets, authentication, roles, group commit, subscriptions.
+        .target(name: "TrialGateServer", dependencies: [
+            "TrialGateService", "TrialGateCore", "TrialGateStore", "TrialGateAudit",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .executableTarget(name: "trialgate", dependencies: [
-            "TrialGateService", "TrialGatePolicies", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TrialGateService", "TrialGatePolicies", "TrialGateServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "trialgate-bench", dependencies: ["TrialGateService", "TrialGatePolicies", "CSQLite"], path: "Benchmarks/trialgate-bench"),
-        .testTarget(name: "TrialGateTests", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", "TrialGateService", "TrialGatePolicies"],
+        .testTarget(name: "TrialGateTests", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", "TrialGateService", "TrialGatePolicies", "TrialGateServer"],
                     resources: [.copy("Fixtures")]),
     ]
 )

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct TrialGateCommand: ParsableCommand {
+struct TrialGateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trialgate",
         abstract: "Event-sourced clinical-trial screening with signed, explained decisions.",
@@ -12,7 +12,7 @@ struct TrialGateCommand: ParsableCommand {
             """,
         subcommands: [
             Demo.self, Init.self, PolicyGroup.self, CandidateGroup.self, Record.self, Correct.self, Withdraw.self, Decide.self,
-            Show.self, Decisions.self, Verify.self, Replay.self, Export.self, Exec.self, KeyGroup.self, DecisionGroup.self,
+            Show.self, Decisions.self, Verify.self, Replay.self, Export.self, Exec.self, KeyGroup.self, DecisionGroup.self, Serve.self, UsersGroup.self, Client.self,
         ]
     )
 }

@@ -42,7 +42,28 @@ public final class Dispatcher: @unchecked Sendable {
         self.keyProvider = key
     }
 
-    /// Carries out `command` on behalf of `actor`.
+    /// Carries out `command` for an authenticated principal, after checking their role and sites.
+    /// The principal's name is the actor of every event the command appends.
+    public func execute(_ command: Command, principal: Principal) throws -> JSONValue {
+        do {
+            try Access.check(principal, command, siteOfCandidate: siteOf(candidate:), candidateOfEvent: candidateOf(seq:))
+        } catch {
+            throw ServiceError(error)
+        }
+        return try execute(command, actor: principal.name)
+    }
+
+    /// The site a registered candidate belongs to, after corrections.
+    func siteOf(candidate: String) throws -> String? {
+        let events = try requireStore().events(candidate: candidate)
+        guard !events.isEmpty else { return nil }
+        return try LogState(partial: events, head: (0, "")).candidates[candidate]?.site
+    }
+
+    /// The candidate event `seq` is about.
+    func candidateOf(seq: Int64) throws -> String? { try requireStore().event(seq: seq)?.candidate }
+
+    /// Carries out `command` on behalf of `actor`, with no role check: for the operating-system user of the CLI.
     /// - Throws: `ServiceError`; a command that throws has appended nothing.
     public func execute(_ command: Command, actor: String) throws -> JSONValue {
         do {
@@ -76,6 +97,15 @@ public final class Dispatcher: @unchecked Sendable {
     /// - Returns: one result per command, in order.
     /// - Throws: only when the shared commit itself fails; then nothing of the batch was written.
     public func executeBatch(_ items: [(command: Command, actor: String)]) throws -> [Result<JSONValue, ServiceError>] {
+        try runBatch(items.map { item in { try self.execute(item.command, actor: item.actor) } })
+    }
+
+    /// The same for authenticated principals: each command is checked against its principal's role and sites.
+    public func executeBatch(_ items: [(command: Command, principal: Principal)]) throws -> [Result<JSONValue, ServiceError>] {
+        try runBatch(items.map { item in { try self.execute(item.command, principal: item.principal) } })
+    }
+
+    private func runBatch(_ items: [() throws -> JSONValue]) throws -> [Result<JSONValue, ServiceError>] {
         let store = try requireStore()
         do {
             return try store.write { txn in
@@ -83,7 +113,7 @@ public final class Dispatcher: @unchecked Sendable {
                 defer { batchTransaction = nil }
                 return items.map { item in
                     do {
-                        return .success(try txn.savepoint { try execute(item.command, actor: item.actor) })
+                        return .success(try txn.savepoint { try item() })
                     } catch {
                         return .failure(ServiceError(error))
                     }

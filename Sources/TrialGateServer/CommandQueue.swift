@@ -1,0 +1,120 @@
+import Foundation
+import TrialGateCore
+import TrialGateService
+
+/// A queue of commands waiting for a worker thread; callers await their own result.
+final class CommandQueue: @unchecked Sendable {
+    struct Job {
+        let command: Command
+        let principal: Principal
+        let done: CheckedContinuation<Result<JSONValue, ServiceError>, Never>
+    }
+
+    private let condition = NSCondition()
+    private var jobs: [Job] = []
+    private var stopping = false
+
+    /// Queues a command and waits for its result.
+    func submit(_ command: Command, as principal: Principal) async -> Result<JSONValue, ServiceError> {
+        await withCheckedContinuation { done in
+            condition.lock()
+            defer { condition.unlock() }
+            if stopping {
+                done.resume(returning: .failure(ServiceError("shutting_down", "the server is shutting down; nothing was done")))
+                return
+            }
+            jobs.append(Job(command: command, principal: principal, done: done))
+            condition.signal()
+        }
+    }
+
+    /// Blocks until jobs are waiting and takes up to `max` of them; nil once stopped and empty.
+    func take(max: Int) -> [Job]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while jobs.isEmpty && !stopping { condition.wait() }
+        if jobs.isEmpty { return nil }
+        let batch = Array(jobs.prefix(max))
+        jobs.removeFirst(batch.count)
+        return batch
+    }
+
+    /// Refuses new jobs; workers finish the queued ones and then stop.
+    func stop() {
+        condition.lock()
+        stopping = true
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// Threads that own dispatchers: one writer, which commits whatever is queued as one batch (group commit),
+/// and readers, which answer read commands on their own SQLite connections.
+final class Workers: @unchecked Sendable {
+    let writes = CommandQueue()
+    let reads = CommandQueue()
+    private var threads: [Thread] = []
+    private let finished = DispatchGroup()
+
+    /// - Parameters:
+    ///   - makeDispatcher: opens a dispatcher on its own store connection (called once per thread, on it).
+    ///   - onCommit: called on the writer thread after each batch that committed, with the new log size.
+    init(readers: Int, maxBatch: Int, makeDispatcher: @escaping @Sendable () throws -> Dispatcher,
+         onCommit: @escaping @Sendable (Int64) -> Void) throws {
+        let writerDispatcher = try makeDispatcher()
+        let readerDispatchers = try (0..<readers).map { _ in try makeDispatcher() }
+        start(name: "trialgate-writer") { [writes] in
+            while let batch = writes.take(max: maxBatch) {
+                let results: [Result<JSONValue, ServiceError>]
+                do {
+                    results = try writerDispatcher.executeBatch(batch.map { ($0.command, $0.principal) })
+                    if let size = try? writerDispatcher.store?.head().size { onCommit(size) }
+                } catch {
+                    // The shared commit failed: nothing of the batch was written, and every caller hears so.
+                    results = Array(repeating: .failure(ServiceError(error)), count: batch.count)
+                }
+                for (job, result) in zip(batch, results) { job.done.resume(returning: result) }
+            }
+            writerDispatcher.store?.close()
+        }
+        for (i, dispatcher) in readerDispatchers.enumerated() {
+            start(name: "trialgate-reader-\(i)") { [reads] in
+                while let batch = reads.take(max: 1) {
+                    for job in batch {
+                        let result: Result<JSONValue, ServiceError>
+                        do { result = .success(try dispatcher.execute(job.command, principal: job.principal)) } catch {
+                            result = .failure(ServiceError(error))
+                        }
+                        job.done.resume(returning: result)
+                    }
+                }
+                dispatcher.store?.close()
+            }
+        }
+    }
+
+    private func start(name: String, _ body: @escaping @Sendable () -> Void) {
+        finished.enter()
+        let thread = Thread { [finished] in
+            body()
+            finished.leave()
+        }
+        thread.name = name
+        threads.append(thread)
+        thread.start()
+    }
+
+    /// Runs `command` on the writer if it appends, on a reader otherwise.
+    func run(_ command: Command, as principal: Principal) async -> Result<JSONValue, ServiceError> {
+        await (command.writes ? writes : reads).submit(command, as: principal)
+    }
+
+    /// Finishes every queued job, then stops the threads and closes their stores.
+    func stop() async {
+        writes.stop()
+        reads.stop()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            finished.notify(queue: .global()) { done.resume() }
+        }
+    }
+}

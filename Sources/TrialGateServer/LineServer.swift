@@ -1,0 +1,139 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import TrialGateAudit
+import TrialGateCore
+import TrialGateService
+import TrialGateStore
+
+/// The line-protocol server: one JSON request per line, one JSON reply line each, in order.
+///
+/// Connections run as Swift tasks on `NIOAsyncChannel`s; the SQLite work happens on worker threads
+/// (one writer doing group commit, a few readers), never on an event loop. Graceful shutdown stops
+/// accepting, lets in-flight requests finish, commits what is queued, and closes the store.
+public final class LineServer: Service, @unchecked Sendable {
+    let config: ServerConfiguration
+    let logger: Logger
+    let state = ServerState()
+    private let bound = NIOLockedValueBox<SocketAddress?>(nil)
+    private let eventLoopGroup: MultiThreadedEventLoopGroup
+
+    public init(configuration: ServerConfiguration, logger: Logger, eventLoopGroup: MultiThreadedEventLoopGroup = .singleton) {
+        self.config = configuration
+        self.logger = logger
+        self.eventLoopGroup = eventLoopGroup
+    }
+
+    /// The address the server is listening on, once bound (useful with port 0).
+    public var localAddress: SocketAddress? { bound.withLockedValue { $0 } }
+
+    /// Checks the configuration and opens everything the server needs, or throws saying what is wrong.
+    func prepare() throws -> (Workers, NIOSSLContext?) {
+        var sslContext: NIOSSLContext?
+        if let cert = config.tlsCertificatePath, let key = config.tlsKeyPath {
+            do {
+                let chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
+                let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .file(key))
+                sslContext = try NIOSSLContext(configuration: tls)
+            } catch {
+                throw ServiceError("tls_config", "cannot load the TLS certificate \(cert) or key \(key): \(error)")
+            }
+        } else if config.tlsCertificatePath != nil || config.tlsKeyPath != nil {
+            throw ServiceError("tls_config", "TLS needs both --tls-cert and --tls-key")
+        }
+        if !config.endpoint.isLocal, sslContext == nil, !config.allowInsecurePlaintext {
+            throw ServiceError("insecure_listen",
+                "refusing plain TCP on \(config.endpoint), which is reachable beyond this machine: give --tls-cert and --tls-key, or --insecure-plaintext")
+        }
+        _ = try UserDirectory.load(path: config.usersPath)
+        let key = try TrialKey.load(path: config.keyPath)
+        let storePath = config.storePath
+        let state = self.state
+        let workers = try Workers(
+            readers: max(1, config.readers), maxBatch: config.maxBatch,
+            makeDispatcher: { Dispatcher(store: try EventStore.open(path: storePath), clock: SystemClock(), key: { key }) },
+            onCommit: { state.committed(size: $0) })
+        let head = try EventStore.open(path: storePath)
+        state.committed(size: try head.head().size)
+        head.close()
+        return (workers, sslContext)
+    }
+
+    public func run() async throws {
+        let (workers, sslContext) = try prepare()
+        let maxLine = config.maxLineBytes
+        let idle = config.idleTimeout
+        let initializer: @Sendable (Channel) -> EventLoopFuture<NIOAsyncChannel<Frame, ByteBuffer>> = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                let sync = channel.pipeline.syncOperations
+                if let sslContext { try sync.addHandler(NIOSSLServerHandler(context: sslContext)) }
+                try sync.addHandler(IdleStateHandler(readTimeout: idle))
+                try sync.addHandler(IdleCloser())
+                try sync.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: maxLine)))
+                return try NIOAsyncChannel<Frame, ByteBuffer>(
+                    wrappingChannelSynchronously: channel,
+                    configuration: .init(isOutboundHalfClosureEnabled: false))
+            }
+        }
+        let bootstrap = ServerBootstrap(group: eventLoopGroup)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+        let server: NIOAsyncChannel<NIOAsyncChannel<Frame, ByteBuffer>, Never>
+        do {
+            switch config.endpoint {
+            case .tcp(let host, let port):
+                server = try await bootstrap.bind(host: host, port: port, childChannelInitializer: initializer)
+            case .unix(let path):
+                server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true,
+                                                  childChannelInitializer: initializer)
+            }
+        } catch {
+            await workers.stop()
+            throw ServiceError("listen_failed", "cannot listen on \(config.endpoint): \(error)")
+        }
+        bound.withLockedValue { $0 = server.channel.localAddress }
+        logger.info("listening", metadata: ["endpoint": "\(server.channel.localAddress.map { "\($0)" } ?? config.endpoint.description)",
+                                             "tls": "\(sslContext != nil)", "store": "\(config.storePath)"])
+        let state = self.state
+        await withGracefulShutdownHandler {
+            await withDiscardingTaskGroup { group in
+                do {
+                    try await server.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            group.addTask { await self.serve(connection, workers: workers) }
+                        }
+                    }
+                } catch {
+                    self.logger.error("accept loop ended", metadata: ["error": "\(error)"])
+                }
+            }
+        } onGracefulShutdown: {
+            // Stop accepting; idle connections close now, busy ones right after their reply.
+            server.channel.close(promise: nil)
+            state.drain()
+        }
+        await workers.stop()
+        logger.info("stopped", metadata: ["log_size": "\(state.committedSize)"])
+    }
+}
+
+/// Closes a connection that has been silent past the idle timeout.
+final class IdleCloser: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    /// Subscriptions receive heartbeats and are exempt.
+    var exempt = false
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent, !exempt {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+}

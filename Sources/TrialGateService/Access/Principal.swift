@@ -1,0 +1,25 @@
+/// What a principal may do. Nobody may update or delete an event, whatever the role.
+public enum Role: String, Sendable, CaseIterable {
+    /// Registers candidates, records facts, corrects, withdraws and decides, for the sites they work at.
+    case coordinator
+    /// Reads and audits every site, and follows the log.
+    case sponsor
+    /// Reads, exports, replays and follows the log.
+    case regulator
+    /// Publishes policies and manages users.
+    case admin
+}
+
+/// An authenticated person: the only name written as `actor` into events they cause.
+public struct Principal: Sendable, Equatable {
+    public let name: String
+    public let role: Role
+    /// Sites a coordinator works at; empty for other roles.
+    public let sites: [String]
+
+    public init(name: String, role: Role, sites: [String]) {
+        self.name = name
+        self.role = role
+        self.sites = sites
+    }
+}

@@ -1,0 +1,147 @@
+import ArgumentParser
+import Foundation
+import Logging
+import NIOCore
+import ServiceLifecycle
+import TrialGateCore
+import TrialGateServer
+import TrialGateService
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve the line protocol on TCP or a Unix-domain socket (see docs/protocol.md).")
+
+    @OptionGroup var options: StoreOptions
+    @Option(name: .long, help: "TCP address to listen on, HOST:PORT (loopback unless TLS is configured).") var listen: String?
+    @Option(name: .long, help: "Unix-domain socket path to listen on.") var unix: String?
+    @Option(name: .long, help: "The users file (default: STORE.users.json).") var users: String?
+    @Option(name: .long, help: "TLS certificate chain, PEM.") var tlsCert: String?
+    @Option(name: .long, help: "TLS private key, PEM.") var tlsKey: String?
+    @Flag(name: .long, help: "Allow plain TCP on an address reachable beyond this machine.") var insecurePlaintext = false
+    @Option(name: .long, help: "Longest request line in bytes.") var maxLine = 64 * 1024
+    @Option(name: .long, help: "Close connections silent for this many seconds.") var idleTimeout = 300
+    @Option(name: .long, help: "Most open connections.") var maxConnections = 512
+
+    func run() async throws {
+        let endpoint: ServerConfiguration.Endpoint
+        switch (listen, unix) {
+        case (let l?, nil):
+            guard let colon = l.lastIndex(of: ":"), let port = Int(l[l.index(after: colon)...]) else {
+                throw Runner.fail(ServiceError("bad_request", "--listen takes HOST:PORT, got \(l)"))
+            }
+            var host = String(l[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            endpoint = .tcp(host: host, port: port)
+        case (nil, let u?): endpoint = .unix(path: u)
+        default: throw Runner.fail(ServiceError("bad_request", "give exactly one of --listen HOST:PORT or --unix PATH"))
+        }
+        var config = ServerConfiguration(endpoint: endpoint, storePath: options.storePath, keyPath: options.keyPath,
+                                         usersPath: users ?? options.storePath + ".users.json")
+        config.tlsCertificatePath = tlsCert
+        config.tlsKeyPath = tlsKey
+        config.allowInsecurePlaintext = insecurePlaintext
+        config.maxLineBytes = maxLine
+        config.idleTimeout = .seconds(Int64(idleTimeout))
+        config.maxConnections = maxConnections
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        let logger = Logger(label: "trialgate.server")
+        let server = LineServer(configuration: config, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            throw Runner.fail(ServiceError(error))
+        }
+    }
+}
+
+struct UsersGroup: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "users", abstract: "Manage who may use the socket.",
+                                                    subcommands: [Add.self, List.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a user and print their bearer token, once.")
+        @OptionGroup var options: StoreOptions
+        @Option(name: .long, help: "The users file (default: STORE.users.json).") var users: String?
+        @Argument(help: "The user's name, as it will appear as actor in the log.") var name: String
+        @Option(name: .long, help: "coordinator, sponsor, regulator or admin.") var role: String
+        @Option(name: .long, help: "A site the coordinator works at (repeat for several).") var site: [String] = []
+
+        func run() throws {
+            let path = users ?? options.storePath + ".users.json"
+            guard let r = Role(rawValue: role) else {
+                throw Runner.fail(ServiceError("invalid_field", "role must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))"))
+            }
+            do {
+                var directory = try UserDirectory.load(path: path)
+                let token = try directory.add(name: name, role: r, sites: site, now: SystemClock().now())
+                try directory.save(path: path)
+                if options.json { return Runner.printJSON(["name": .string(name), "role": .string(role), "token": .string(token)]) }
+                print("Added \(name) (\(role)\(site.isEmpty ? "" : ", sites \(site.joined(separator: ","))")) to \(path).")
+                print("Token (shown once; only its SHA-256 is kept):")
+                print(token)
+            } catch {
+                throw Runner.fail(ServiceError(error))
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List users (never their tokens).")
+        @OptionGroup var options: StoreOptions
+        @Option(name: .long, help: "The users file (default: STORE.users.json).") var users: String?
+
+        func run() throws {
+            let path = users ?? options.storePath + ".users.json"
+            do {
+                for u in try UserDirectory.load(path: path).users {
+                    print("\(Render.pad(u.name, 24)) \(Render.pad(u.role.rawValue, 12)) \(u.sites.joined(separator: ","))")
+                }
+            } catch {
+                throw Runner.fail(ServiceError(error))
+            }
+        }
+    }
+}
+
+struct Client: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send stdin lines to a TrialGate server and print each reply line.")
+    @Option(name: .long, help: "HOST:PORT or unix:PATH.") var connect: String
+    @Option(name: .long, help: "Bearer token (default: $TRIALGATE_TOKEN).") var token: String?
+
+    func run() throws {
+        guard let token = token ?? Environment.get("TRIALGATE_TOKEN") else {
+            throw Runner.fail(ServiceError("missing_field", "give --token or set TRIALGATE_TOKEN"))
+        }
+        let client: LineClient
+        do { client = try LineClient(connect: connect) } catch {
+            throw Runner.fail(ServiceError("connect_failed", error.localizedDescription))
+        }
+        do {
+            guard let auth = try client.request(CanonicalJSON.string(["cmd": "auth", "token": .string(token)])), auth.contains("\"ok\":true") else {
+                throw Runner.fail(ServiceError("auth_failed", "the server refused the token"))
+            }
+            // Send everything, then read every reply: requests are pipelined and replies come back in order.
+            let writer = Thread {
+                while let line = readLine(strippingNewline: true) {
+                    if line.allSatisfy(\.isWhitespace) { continue }
+                    try? client.send(line: line)
+                }
+                client.finishSending()
+            }
+            writer.start()
+            var failures = 0
+            while let reply = try client.readLine() {
+                if reply.contains("\"ok\":false") { failures += 1 }
+                print(reply)
+                fflush(nil)
+            }
+            if failures > 0 { throw ExitCode(2) }
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            throw Runner.fail(ServiceError("connection_lost", error.localizedDescription))
+        }
+    }
+}
