@@ -1,0 +1,288 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+import TrialGateAudit
+import TrialGateCore
+import TrialGatePolicies
+@testable import TrialGateServer
+@testable import TrialGateService
+import TrialGateStore
+
+/// A server on an ephemeral loopback port over a fresh store, with one user per role.
+final class ServerFixture: @unchecked Sendable {
+    let fixture: Fixture
+    let server: LineServer
+    let group: ServiceGroup
+    let runTask: Task<Void, Error>
+    var tokens: [String: String] = [:]
+    let address: String
+
+    init(configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
+        fixture = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = fixture
+        try f.key.write(to: f.storePath + ".key")
+        let usersPath = f.storePath + ".users.json"
+        var directory = UserDirectory()
+        let now = f.clock.now()
+        tokens["alice"] = try directory.add(name: "alice", role: .coordinator, sites: ["SITE-A"], now: now)
+        tokens["bob"] = try directory.add(name: "bob", role: .coordinator, sites: ["SITE-B"], now: now)
+        tokens["sam"] = try directory.add(name: "sam", role: .sponsor, sites: [], now: now)
+        tokens["rita"] = try directory.add(name: "rita", role: .regulator, sites: [], now: now)
+        tokens["adam"] = try directory.add(name: "adam", role: .admin, sites: [], now: now)
+        try directory.save(path: usersPath)
+        var config = ServerConfiguration(endpoint: .tcp(host: "127.0.0.1", port: 0), storePath: f.storePath,
+                                         keyPath: f.storePath + ".key", usersPath: usersPath)
+        configure(&config)
+        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        server = LineServer(configuration: config, logger: logger)
+        group = ServiceGroup(configuration: .init(services: [server], logger: logger))
+        let g = group
+        runTask = Task { try await g.run() }
+        var bound: Int?
+        for _ in 0..<500 {
+            if let port = server.localAddress?.port { bound = port; break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        guard let bound else { throw ServiceError("test", "server did not start") }
+        address = "127.0.0.1:\(bound)"
+    }
+
+    /// A connected client, authenticated as `user` unless nil.
+    func client(_ user: String?) throws -> LineClient {
+        let c = try LineClient(connect: address)
+        c.setReceiveTimeout(seconds: 20)
+        if let user {
+            let reply = try c.request(#"{"cmd":"auth","token":"\#(tokens[user]!)"}"#)
+            guard reply?.contains("\"ok\":true") == true else { throw ServiceError("test", "auth failed: \(reply ?? "nil")") }
+        }
+        return c
+    }
+
+    func stop() async throws {
+        await group.triggerGracefulShutdown()
+        try await runTask.value
+    }
+}
+
+/// Runs blocking client code on its own thread, so the cooperative pool stays free for the server.
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { done in
+        Thread { done.resume(with: Result { try body() }) }.start()
+    }
+}
+
+func reply(_ line: String?) throws -> JSONValue { try JSONParser.parse(line ?? "null") }
+
+@Suite("The line-protocol server", .serialized)
+struct ServerTests {
+    @Test("pipelined requests get replies in order, each with its id")
+    func pipelining() async throws {
+        let s = try await ServerFixture()
+        let replies: [JSONValue] = try await onThread {
+            let c = try s.client("alice")
+            var batch = #"{"id":"r","cmd":"register","candidate":"P-1","site":"SITE-A"}"# + "\n"
+            for i in 0..<50 {
+                batch += #"{"id":\#(i),"cmd":"record","kind":"ki67","candidate":"P-1","fields":{"percent":\#(i),"specimen_date":"2026-03-02","method":"manual_count"}}"# + "\n"
+            }
+            try c.send(Array(batch.utf8))
+            return try (0..<51).map { _ in try reply(c.readLine()) }
+        }
+        #expect(replies[0]["id"] == "r" && replies[0]["ok"] == true)
+        for i in 0..<50 {
+            #expect(replies[i + 1]["id"]?.intValue == i)
+            #expect(replies[i + 1]["result"]?["seq"]?.intValue == 4 + i)
+        }
+        try await s.stop()
+    }
+
+    @Test("64 concurrent clients: every acknowledged event is in the log, and the log verifies")
+    func concurrentClients() async throws {
+        let s = try await ServerFixture()
+        let acked = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for client in 0..<64 {
+                group.addTask {
+                    try await onThread {
+                        let c = try s.client("alice")
+                        var seqs: [Int] = []
+                        let r = try reply(c.request(#"{"cmd":"register","candidate":"C-\#(client)","site":"SITE-A"}"#))
+                        if let seq = r["result"]?["seq"]?.intValue { seqs.append(seq) }
+                        for _ in 0..<10 {
+                            let r = try reply(c.request(#"{"cmd":"record","kind":"ki67","candidate":"C-\#(client)","fields":{"percent":5,"specimen_date":"2026-03-02","method":"manual_count"}}"#))
+                            if let seq = r["result"]?["seq"]?.intValue { seqs.append(seq) }
+                        }
+                        return seqs
+                    }
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(acked.count == 64 * 11)
+        #expect(Set(acked).count == acked.count)
+        try await s.stop()
+        let store = try EventStore.open(path: s.fixture.storePath)
+        let events = try store.events()
+        let seqs = Set(events.map { Int($0.seq) })
+        #expect(Set(acked).isSubset(of: seqs))
+        #expect(events.filter { $0.type == .ki67Recorded }.allSatisfy { $0.actor == "alice" })
+        let verify = try Dispatcher(store: store, clock: s.fixture.clock, key: { s.fixture.key }).execute(.verify, actor: "t")
+        #expect(verify["valid"] == true)
+    }
+
+    static let matrix: [(String, String, Bool)] = {
+        let commands = [
+            ("register", #"{"cmd":"register","candidate":"M-NEW","site":"SITE-A"}"#),
+            ("record", #"{"cmd":"record","kind":"ki67","candidate":"M-1","fields":{"percent":5,"specimen_date":"2026-03-02","method":"manual_count"}}"#),
+            ("correct", #"{"cmd":"correct","seq":4,"field":"percent","value":6,"reason":"typo"}"#),
+            ("decide", #"{"cmd":"decide","candidate":"M-1"}"#),
+            ("withdraw", #"{"cmd":"withdraw","candidate":"M-1","reason":"moved"}"#),
+            ("show", #"{"cmd":"show","candidate":"M-1"}"#),
+            ("decisions", #"{"cmd":"decisions","site":"SITE-A"}"#),
+            ("verify", #"{"cmd":"verify"}"#),
+            ("replay", #"{"cmd":"replay"}"#),
+            ("export", #"{"cmd":"export"}"#),
+            ("policy.publish", #"{"cmd":"policy.publish","text":"policy: x\nversion: \"9\"\ncriteria:\n  - id: a\n    kind: inclusion\n    description: d\n    source: s\n    when: {fact: grade, eq: G1}\n"}"#),
+            ("head", #"{"cmd":"head"}"#),
+            ("init", #"{"cmd":"init","trial_id":"X","log_origin":"x"}"#),
+        ]
+        let allowed: [String: Set<String>] = [
+            "alice": ["register", "record", "correct", "decide", "withdraw", "show", "decisions", "head"],
+            "sam": ["show", "decisions", "verify", "replay", "head"],
+            "rita": ["show", "decisions", "verify", "replay", "export", "head"],
+            "adam": ["policy.publish", "head"],
+        ]
+        return allowed.keys.sorted().flatMap { user in commands.map { (user, $0.1, allowed[user]!.contains($0.0)) } }
+    }()
+
+    @Test("role × command: each role may run exactly its commands", arguments: matrix)
+    func authorisationMatrix(user: String, request: String, allowed: Bool) async throws {
+        let s = try await ServerFixture()
+        try s.fixture.run(.register(candidate: "M-1", fields: ["site": "SITE-A"]), as: "setup")        // 3
+        try s.fixture.run(.record(kind: "ki67", candidate: "M-1", fields: ScreeningTests.ki67), as: "setup")  // 4
+        let r = try await onThread { try reply(s.client(user).request(request)) }
+        if allowed {
+            #expect(r["error"]?["code"] != "forbidden", "\(user) \(request): \(r)")
+            #expect(r["ok"] == true, "\(user) \(request): \(r)")
+        } else {
+            #expect(r["ok"] == false && r["error"]?["code"] == "forbidden", "\(user) \(request): \(r)")
+        }
+        try await s.stop()
+    }
+
+    @Test("a coordinator of site B cannot touch a candidate of site A; actors are the authenticated names")
+    func siteScope() async throws {
+        let s = try await ServerFixture()
+        let (a, b): (JSONValue, JSONValue) = try await onThread {
+            let alice = try s.client("alice")
+            _ = try alice.request(#"{"cmd":"register","candidate":"S-1","site":"SITE-A"}"#)
+            let bob = try s.client("bob")
+            let b = try reply(bob.request(#"{"cmd":"record","kind":"ki67","candidate":"S-1","fields":{"percent":5,"specimen_date":"2026-03-02","method":"manual_count"}}"#))
+            let a = try reply(alice.request(#"{"cmd":"show","candidate":"S-1"}"#))
+            return (a, b)
+        }
+        #expect(b["error"]?["code"] == "forbidden")
+        #expect(a["result"]?["history"]?.arrayValue?.count == 1)
+        #expect(a["result"]?["history"]?.arrayValue?.first?["actor"] == "alice")
+        try await s.stop()
+    }
+
+    @Test("over-long, malformed and unauthenticated lines get error replies and the connection stays usable")
+    func hostileLines() async throws {
+        let s = try await ServerFixture { $0.maxLineBytes = 1024 }
+        let replies: [JSONValue] = try await onThread {
+            let c = try s.client(nil)
+            var out: [JSONValue] = []
+            out.append(try reply(c.request(#"{"cmd":"head"}"#)))
+            try c.send(Array(String(repeating: "x", count: 200_000).utf8) + [0x0A])
+            out.append(try reply(c.readLine()))
+            try c.send([0x7B, 0xFF, 0xFE, 0x7D, 0x0A])
+            out.append(try reply(c.readLine()))
+            out.append(try reply(c.request(String(repeating: "[", count: 500))))
+            out.append(try reply(c.request(#"{"cmd":"auth","token":"\#(s.tokens["sam"]!)"}"#)))
+            out.append(try reply(c.request(#"{"id":1,"cmd":"head"}"#)))
+            return out
+        }
+        #expect(replies[0]["error"]?["code"] == "unauthenticated")
+        #expect(replies[1]["error"]?["code"] == "line_too_long")
+        #expect(replies[2]["error"]?["code"] == "invalid_json")
+        #expect(replies[3]["error"]?["code"] == "line_too_long" || replies[3]["error"]?["code"] == "invalid_json")
+        #expect(replies[4]["ok"] == true)
+        #expect(replies[5]["id"] == 1 && replies[5]["ok"] == true)
+        try await s.stop()
+    }
+
+    @Test("failed authentications are rate-limited per peer")
+    func authRateLimit() async throws {
+        let s = try await ServerFixture { $0.authFailureLimit = 3 }
+        let codes: [String] = try await onThread {
+            var codes: [String] = []
+            for _ in 0..<4 {
+                let c = try s.client(nil)
+                codes.append(try reply(c.request(#"{"cmd":"auth","token":"wrong"}"#))["error"]?["code"]?.stringValue ?? "")
+            }
+            return codes
+        }
+        #expect(codes == ["auth_failed", "auth_failed", "auth_failed", "rate_limited"])
+        try await s.stop()
+    }
+
+    @Test("plain TCP beyond loopback is refused unless explicitly allowed")
+    func insecureListenRefused() throws {
+        let f = try Fixture()
+        try f.key.write(to: f.storePath + ".key")
+        let config = ServerConfiguration(endpoint: .tcp(host: "0.0.0.0", port: 0), storePath: f.storePath,
+                                         keyPath: f.storePath + ".key", usersPath: f.storePath + ".users.json")
+        let server = LineServer(configuration: config, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
+        #expect { _ = try server.prepare() } throws: { ($0 as? ServiceError)?.code == "insecure_listen" }
+    }
+
+    @Test("a subscriber gets the catch-up, then live events as they commit")
+    func subscribe() async throws {
+        let s = try await ServerFixture()
+        let lines: [JSONValue] = try await onThread {
+            let sub = try s.client("rita")
+            var got = [try reply(sub.request(#"{"id":"s","cmd":"subscribe","from":2}"#))]
+            got.append(try reply(sub.readLine()))  // event 2 (policy)
+            let alice = try s.client("alice")
+            _ = try alice.request(#"{"cmd":"register","candidate":"L-1","site":"SITE-A"}"#)
+            got.append(try reply(sub.readLine()))  // event 3, live
+            return got
+        }
+        #expect(lines[0]["result"]?["subscribed"] == true)
+        #expect(lines[1]["event"]?["seq"] == 2)
+        #expect(lines[2]["event"]?["seq"] == 3 && lines[2]["event"]?["actor"] == "alice")
+        try await s.stop()
+    }
+
+    @Test("graceful shutdown while clients write loses nothing that was acknowledged")
+    func shutdownUnderLoad() async throws {
+        let s = try await ServerFixture()
+        let writers = Task {
+            try await withThrowingTaskGroup(of: [Int].self) { group in
+                for client in 0..<8 {
+                    group.addTask {
+                        try await onThread {
+                            var seqs: [Int] = []
+                            guard let c = try? s.client("alice") else { return seqs }
+                            if let seq = try? reply(c.request(#"{"cmd":"register","candidate":"G-\#(client)","site":"SITE-A"}"#))["result"]?["seq"]?.intValue { seqs.append(seq) }
+                            while true {
+                                guard let line = try? c.request(#"{"cmd":"record","kind":"ki67","candidate":"G-\#(client)","fields":{"percent":5,"specimen_date":"2026-03-02","method":"manual_count"}}"#),
+                                    let seq = try? reply(line)["result"]?["seq"]?.intValue else { return seqs }
+                                seqs.append(seq)
+                            }
+                        }
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        try await s.stop()
+        let acked = try await writers.value
+        #expect(acked.count > 8)
+        let store = try EventStore.open(path: s.fixture.storePath)
+        let present = Set(try store.events().map { Int($0.seq) })
+        #expect(Set(acked).isSubset(of: present))
+        #expect(try Dispatcher(store: store, clock: s.fixture.clock, key: { s.fixture.key }).execute(.verify, actor: "t")["valid"] == true)
+    }
+}
