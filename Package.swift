@@ -43,7 +43,7 @@ let package = Package(
         .executableTarget(name: "trialgate", dependencies: [
             "TrialGateService", "TrialGatePolicies", "TrialGateServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .executableTarget(name: "trialgate-bench", dependencies: ["TrialGateService", "TrialGatePolicies", "CSQLite"], path: "Benchmarks/trialgate-bench"),
+        .executableTarget(name: "trialgate-bench", dependencies: ["TrialGateService", "TrialGatePolicies", "TrialGateServer", "CSQLite"], path: "Benchmarks/trialgate-bench"),
         .testTarget(name: "TrialGateTests", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", "TrialGateService", "TrialGatePolicies", "TrialGateServer",
                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                    .product(name: "Logging", package: "swift-log")],

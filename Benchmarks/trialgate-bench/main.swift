@@ -7,6 +7,7 @@ import Foundation
 import TrialGateAudit
 import TrialGateCore
 import TrialGatePolicies
+import TrialGateServer
 import TrialGateService
 import TrialGateStore
 
@@ -28,6 +29,80 @@ while let a = args.popFirst() {
     if a == "--keep" { keep = true }
     if a == "--dir", let v = args.popFirst() { dir = v }
     if a == "--events", let v = args.popFirst(), let n = Int(v) { logEvents = n }
+}
+if CommandLine.arguments.contains("--fsync-only") {
+    // One figure: this machine's durable SQLite commit latency right now.
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    var samples: [Double] = []
+    for _ in 0..<5 { samples.append(fsyncBaseline(100)) }
+    samples.sort()
+    print(String(format: "fsync_commit_ms median=%.3f min=%.3f max=%.3f", samples[2] * 1000, samples[0] * 1000, samples[4] * 1000))
+    exit(0)
+}
+if let i = CommandLine.arguments.firstIndex(of: "--load"), i + 5 < CommandLine.arguments.count {
+    // Load generator for a running server: --load ADDR TOKEN OP CONNECTIONS SECONDS
+    // OP: append (record ki67), read (show a candidate), decide. One request at a time per connection.
+    let a = CommandLine.arguments
+    let (address, token, op, connections, duration) = (a[i + 1], a[i + 2], a[i + 3], Int(a[i + 4])!, Double(a[i + 5])!)
+    let today = SystemClock().now().date.description
+    final class Tally: @unchecked Sendable {
+        let lock = NSLock()
+        var latencies: [Double] = []
+        var errors = 0
+    }
+    let tally = Tally()
+    let group = DispatchGroup()
+    let deadline = Date().addingTimeInterval(duration)
+    let runID = UInt32.random(in: 0...UInt32.max)
+    let started = DispatchTime.now().uptimeNanoseconds
+    for c in 0..<connections {
+        group.enter()
+        Thread {
+            defer { group.leave() }
+            var mine: [Double] = []
+            var failed = 0
+            do {
+                let client = try LineClient(connect: address)
+                _ = try client.request(#"{"cmd":"auth","token":"\#(token)"}"#)
+                // A candidate gets 20 requests, then the connection moves to a new one: screening
+                // histories are tens of events long, not thousands.
+                var round = 0
+                var request = ""
+                func nextCandidate() throws {
+                    let candidate = "LOAD-\(runID)-\(c)-\(round)"
+                    round += 1
+                    _ = try client.request(#"{"cmd":"register","candidate":"\#(candidate)","site":"SITE-01"}"#)
+                    _ = try client.request(#"{"cmd":"record","kind":"ki67","candidate":"\#(candidate)","fields":{"percent":8,"specimen_date":"\#(today)","method":"manual_count"}}"#)
+                    switch op {
+                    case "read": request = #"{"cmd":"show","candidate":"\#(candidate)"}"#
+                    case "decide": request = #"{"cmd":"decide","candidate":"\#(candidate)"}"#
+                    default: request = #"{"cmd":"record","kind":"ki67","candidate":"\#(candidate)","fields":{"percent":8,"specimen_date":"\#(today)","method":"manual_count"}}"#
+                    }
+                }
+                var sent = 0
+                while Date() < deadline {
+                    if sent % 20 == 0 { try nextCandidate() }
+                    sent += 1
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    guard let reply = try client.request(request) else { break }
+                    mine.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+                    if !reply.contains("\"ok\":true") { failed += 1 }
+                }
+            } catch {
+                failed += 1
+            }
+            tally.lock.lock(); tally.latencies += mine; tally.errors += failed; tally.lock.unlock()
+        }.start()
+    }
+    group.wait()
+    let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    let latencies = tally.latencies.sorted()
+    let errors = tally.errors
+    func pct(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+    print(String(format: "op=%@ connections=%d requests=%d rps=%.0f p50_ms=%.3f p99_ms=%.3f errors=%d",
+                 op, connections, latencies.count, Double(latencies.count) / elapsed, pct(0.5), pct(0.99), errors))
+    exit(0)
 }
 if let i = CommandLine.arguments.firstIndex(of: "--stages"), i + 1 < CommandLine.arguments.count {
     // Time each stage of verification separately over an existing store.

@@ -6,6 +6,7 @@ import Foundation
 public final class LineClient: @unchecked Sendable {
     private let fd: Int32
     private var buffer: [UInt8] = []
+    private var chunk = [UInt8](repeating: 0, count: 65536)
 
     /// Connects to `host:port`, `[v6]:port` or `unix:PATH`.
     public init(connect address: String) throws {
@@ -70,7 +71,6 @@ public final class LineClient: @unchecked Sendable {
                 buffer.removeSubrange(...nl)
                 return line
             }
-            var chunk = [UInt8](repeating: 0, count: 65536)
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
             if n == 0 {
                 if buffer.isEmpty { return nil }

@@ -151,6 +151,15 @@ public final class EventStore: @unchecked Sendable {
         return out
     }
 
+    /// A candidate's events of the given types, in order (uses the candidate index).
+    public func events(candidate: String, types: [EventType]) throws -> [Event] {
+        var out: [Event] = []
+        let list = types.map { "'\($0.rawValue)'" }.joined(separator: ",")
+        try db.query("SELECT \(Self.rowColumns) FROM events WHERE candidate = ? AND type IN (\(list)) ORDER BY seq", [.text(candidate)],
+                     "reading a candidate's events") { s in out.append(try Self.row(s).event()) }
+        return out
+    }
+
     /// Every event of the given types after sequence number `after`, in order.
     public func events(types: [EventType], after: Int64 = 0) throws -> [Event] {
         var out: [Event] = []

@@ -39,6 +39,15 @@ public struct LogState: Sendable {
         headHash = head.hash
     }
 
+    /// Puts a candidate folded earlier into this state: a writer's cache of candidates it already folded.
+    public mutating func insert(_ candidate: CandidateState) { candidates[candidate.id] = candidate }
+
+    /// Sets the log position this (partial) state stands at.
+    public mutating func setHead(size: Int64, hash: String) {
+        self.size = size
+        headHash = hash
+    }
+
     /// Applies the next event, enforcing the rules every writer must have followed.
     /// - Parameter strict: require `event` to be exactly the next in the log (false for partial folds).
     /// - Throws: `CoreError` naming the event and the broken rule; the state is unchanged then.

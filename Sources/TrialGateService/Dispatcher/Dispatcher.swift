@@ -20,15 +20,16 @@ public final class Dispatcher: @unchecked Sendable {
     /// Events every write needs (the trial event and the policies), read once and then only what is new.
     /// Events are never changed or removed, so the cache only grows; it is dropped after any failed write,
     /// in case what it read was rolled back.
-    private var contextCache: (events: [Event], through: Int64) = ([], 0)
-    /// Each candidate's events as last read or written here, valid while nobody else has written:
-    /// `cacheHead` is the log size this dispatcher last saw; any other size empties the cache.
-    private var candidateCache: [String: [Event]] = [:]
+    /// The trial and policies folded, and each candidate folded, as last read or written here. Valid while
+    /// nobody else has written: `cacheHead` is the log size this dispatcher last saw, and any other size
+    /// empties the cache. Events are never changed or removed, so a valid cache is the log's own state.
+    private var baseState: LogState?
+    private var candidateStates: [String: CandidateState] = [:]
     private var cacheHead: Int64 = -1
 
     private func dropCaches() {
-        contextCache = ([], 0)
-        candidateCache = [:]
+        baseState = nil
+        candidateStates = [:]
         cacheHead = -1
     }
 
@@ -55,9 +56,15 @@ public final class Dispatcher: @unchecked Sendable {
 
     /// The site a registered candidate belongs to, after corrections.
     func siteOf(candidate: String) throws -> String? {
-        let events = try requireStore().events(candidate: candidate)
-        guard !events.isEmpty else { return nil }
-        return try LogState(partial: events, head: (0, "")).candidates[candidate]?.site
+        // Only the registration and its corrections matter, not the candidate's whole history.
+        let events = try requireStore().events(candidate: candidate, types: [.candidateRegistered, .entryCorrected])
+        guard let registration = events.first(where: { $0.type == .candidateRegistered }) else { return nil }
+        var site = registration.payload["site"]?.stringValue
+        for e in events where e.type == .entryCorrected && e.payload["corrects"]?.intValue == Int(registration.seq)
+            && e.payload["field"]?.stringValue == "site" {
+            site = e.payload["new_value"]?.stringValue
+        }
+        return site
     }
 
     /// The candidate event `seq` is about.
@@ -189,37 +196,34 @@ public final class Dispatcher: @unchecked Sendable {
                           _ build: (LogState, UTCTimestamp) throws -> [EventDraft]) throws -> [Event] {
         let firstNew = txn.appended.count
         let head = txn.head
-            var context: [Event] = []
-            if head.size > 0 {
-                if contextCache.through > head.size { contextCache = ([], 0) }
-                contextCache.events += try store.events(types: [.trialInitialised, .policyPublished], after: contextCache.through)
-                contextCache.through = head.size
-                context += contextCache.events
-                if head.size != cacheHead { candidateCache = [:] }
-                if let candidate {
-                    if let cached = candidateCache[candidate] {
-                        context += cached
-                    } else {
-                        let events = try store.events(candidate: candidate)
-                        candidateCache[candidate] = events
-                        context += events
-                    }
-                }
+        if head.size != cacheHead { dropCaches() }
+        if baseState == nil {
+            baseState = try LogState(partial: try store.events(types: [.trialInitialised, .policyPublished]), head: (head.size, head.hash))
+        }
+        var base = baseState!
+        if head.size > 0, base.trial == nil {
+            throw ServiceError(StoreError.corruptCode, "the log does not begin with trial.initialised")
+        }
+        var state = base
+        if let candidate {
+            if candidateStates[candidate] == nil,
+                let folded = try LogState(partial: store.events(candidate: candidate), head: (0, "")).candidates[candidate] {
+                candidateStates[candidate] = folded
             }
-            context.sort { $0.seq < $1.seq }
-            var state = try LogState(partial: context, head: (head.size, head.hash))
-            if head.size > 0, state.trial == nil {
-                throw ServiceError(StoreError.corruptCode, "the log does not begin with trial.initialised")
-            }
-            let now = clock.now()
-            for draft in try build(state, now) {
-                let event = HashChain.seal(draft, seq: txn.head.size + 1, prevHash: txn.head.hash)
-                try LogState.check(event, against: state)
-                try state.apply(event, strict: false)
-                try txn.append(event)
-                if let c = event.candidate, candidateCache[c] != nil || head.size == 0 { candidateCache[c, default: []].append(event) }
-            }
-            cacheHead = txn.head.size
-            return Array(txn.appended[firstNew...])
+            if let known = candidateStates[candidate] { state.insert(known) }
+        }
+        state.setHead(size: head.size, hash: head.hash)
+        let now = clock.now()
+        for draft in try build(state, now) {
+            let event = HashChain.seal(draft, seq: txn.head.size + 1, prevHash: txn.head.hash)
+            try LogState.check(event, against: state)
+            try state.apply(event, strict: false)
+            try txn.append(event)
+            if event.candidate == nil { try base.apply(event, strict: false) }
+        }
+        baseState = base
+        if let candidate, let folded = state.candidates[candidate] { candidateStates[candidate] = folded }
+        cacheHead = txn.head.size
+        return Array(txn.appended[firstNew...])
     }
 }
