@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The socket server as users and operators meet it: trialgate client, openssl s_client over TLS, SIGTERM,
+# and kill -9 in the middle of writes (every acknowledged event must be in the log afterwards).
+# Loopback only; bounded in time. Usage: scripts/server-smoke.sh [path/to/trialgate] [crash cycles, default 5]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+B=${1:-}
+CYCLES=${2:-5}
+if [ -z "$B" ]; then swift build --product trialgate >/dev/null; B=.build/debug/trialgate; fi
+B=$(realpath "$B")
+T=$(mktemp -d)
+SERVER=
+cleanup() { [ -n "$SERVER" ] && kill -9 "$SERVER" 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+export TRIALGATE_STORE=$T/s.sqlite TRIALGATE_ACTOR=smoke:admin
+pass=0; fail=0
+check() { if "$@"; then pass=$((pass+1)); else echo "FAILED: $*"; fail=$((fail+1)); fi; }
+port() { echo $(( 20000 + RANDOM % 20000 )); }
+start() { # start [extra args]; sets SERVER and ADDR
+  PORT=$(port); ADDR=127.0.0.1:$PORT
+  local before; before=$(grep -c "listening" "$T/server.log" 2>/dev/null || true)
+  "$B" serve --listen "$ADDR" "$@" 2>>"$T/server.log" & SERVER=$!
+  for _ in $(seq 100); do [ "$(grep -c "listening" "$T/server.log" 2>/dev/null || true)" -gt "${before:-0}" ] && return 0; sleep 0.1; done
+  echo "server did not start"; cat "$T/server.log"; return 1
+}
+token() { "$B" users add "$1" --role "$2" ${3:+--site $3} --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'; }
+
+"$B" init --trial SMOKE-SRV >/dev/null
+"$B" policy publish Policies/sanet-surufatinib.yaml >/dev/null
+COORD=$(token alice coordinator SITE-01)
+SPONSOR=$(token sam sponsor)
+check test "$(stat -c %a "$T/s.sqlite.users.json")" = 600
+
+# A client session.
+start
+out=$(printf '%s\n' '{"id":1,"cmd":"register","candidate":"NET-1","site":"SITE-01"}' \
+  '{"id":2,"cmd":"register","candidate":"NET-2","site":"SITE-02"}' \
+  '{"id":3,"cmd":"record","kind":"ki67","candidate":"NET-1","fields":{"percent":8,"specimen_date":"2026-01-05","method":"manual_count"}}' \
+  | "$B" client --connect "$ADDR" --token "$COORD" || true)
+check grep -q '"id":1,"ok":true' <<<"$out"
+check grep -q '"code":"forbidden"' <<<"$out"
+check grep -q '"id":3,"ok":true' <<<"$out"
+check test "$(sqlite3 "$T/s.sqlite" "select actor from events where type='ki67.recorded'")" = alice
+# Wrong token: refused and logged with the peer.
+set +e; echo '{"cmd":"head"}' | "$B" client --connect "$ADDR" --token nope >/dev/null 2>&1; rc=$?; set -e
+check test "$rc" != 0
+check grep -q "authentication failed" "$T/server.log"
+# SIGTERM: a clean stop.
+kill -TERM "$SERVER"; wait "$SERVER"; rc=$?; SERVER=
+check test "$rc" = 0
+check grep -q "stopped" "$T/server.log"
+
+# kill -9 in the middle of writes, several times: nothing acknowledged may be lost.
+today=$(date -u +%F)
+for cycle in $(seq "$CYCLES"); do
+  start
+  python3 - "$cycle" "$today" > "$T/requests" <<'PY'
+import sys, json
+cycle, today = sys.argv[1], sys.argv[2]
+print(json.dumps({"id": "r", "cmd": "register", "candidate": f"K-{cycle}", "site": "SITE-01"}))
+for i in range(3000):
+    print(json.dumps({"id": i, "cmd": "record", "kind": "ki67", "candidate": f"K-{cycle}",
+                      "fields": {"percent": i % 100, "specimen_date": today, "method": "manual_count"}}))
+PY
+  "$B" client --connect "$ADDR" --token "$COORD" < "$T/requests" > "$T/replies" 2>/dev/null &
+  CLIENT=$!
+  sleep "0.$(( 2 + RANDOM % 6 ))"
+  kill -9 "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
+  wait "$CLIENT" 2>/dev/null || true
+  "$B" export > "$T/events"
+  check python3 - "$T/replies" "$T/events" <<'PY'
+import sys, json
+acked = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("ok"):
+        acked[r["result"]["seq"]] = r["id"]
+events = {e["seq"]: e for e in map(json.loads, open(sys.argv[2]))}
+lost = [s for s in acked if s not in events]
+wrong = [s for s, i in acked.items() if s in events and i != "r" and events[s]["payload"]["percent"] != i % 100]
+print(f"crash cycle: {len(acked)} acknowledged, {len(lost)} lost, {len(wrong)} wrong")
+sys.exit(1 if lost or wrong or not acked else 0)
+PY
+  check "$B" verify >/dev/null
+done
+
+# TLS with a throwaway certificate, checked by openssl s_client.
+openssl req -x509 -newkey ed25519 -keyout "$T/key.pem" -out "$T/cert.pem" -days 1 -nodes -subj "/CN=localhost" \
+  -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
+start --tls-cert "$T/cert.pem" --tls-key "$T/key.pem"
+out=$(printf '%s\n' "{\"cmd\":\"auth\",\"token\":\"$SPONSOR\"}" '{"id":9,"cmd":"verify"}' \
+  | timeout 10 openssl s_client -quiet -connect "$ADDR" -CAfile "$T/cert.pem" -verify_return_error 2>/dev/null || true)
+check grep -q '"id":9,"ok":true,"result":{.*"valid":true' <<<"$out"
+kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=
+# Plain TCP beyond loopback is refused.
+set +e; "$B" serve --listen 0.0.0.0:$(port) 2>"$T/refused"; rc=$?; set -e
+check test "$rc" != 0
+check grep -q insecure_listen "$T/refused"
+echo "server-smoke: $pass passed, $fail failed"
+[ "$fail" = 0 ]
