@@ -39,13 +39,16 @@ final class ServerFixture: @unchecked Sendable {
         group = ServiceGroup(configuration: .init(services: [server], logger: logger))
         let g = group
         runTask = Task { try await g.run() }
-        var bound: Int?
+        var bound: String?
         for _ in 0..<500 {
-            if let port = server.localAddress?.port { bound = port; break }
+            if let local = server.localAddress {
+                if let port = local.port { bound = "127.0.0.1:\(port)" } else if case .unix(let path) = config.endpoint { bound = "unix:\(path)" }
+                break
+            }
             try await Task.sleep(for: .milliseconds(10))
         }
         guard let bound else { throw ServiceError("test", "server did not start") }
-        address = "127.0.0.1:\(bound)"
+        address = bound
     }
 
     /// A connected client, authenticated as `user` unless nil.
@@ -223,6 +226,39 @@ struct ServerTests {
             return codes
         }
         #expect(codes == ["auth_failed", "auth_failed", "auth_failed", "rate_limited"])
+        try await s.stop()
+    }
+
+    @Test("idle connections are closed; the connection limit refuses extra clients with a reply")
+    func idleAndLimit() async throws {
+        let s = try await ServerFixture { $0.idleTimeout = .milliseconds(300); $0.maxConnections = 2 }
+        let (idleEnded, refused): (Bool, String?) = try await onThread {
+            let a = try s.client("sam")
+            let b = try s.client("sam")
+            let c = try LineClient(connect: s.address)
+            c.setReceiveTimeout(seconds: 5)
+            let refused = try c.readLine()
+            _ = b
+            Thread.sleep(forTimeInterval: 0.8)
+            let ended = (try? a.readLine()) == nil
+            return (ended, refused)
+        }
+        #expect(refused?.contains("too_many_connections") == true)
+        #expect(idleEnded)
+        try await s.stop()
+    }
+
+    @Test("the server also listens on a Unix-domain socket")
+    func unixSocket() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("tg-\(UUID().uuidString.prefix(8)).sock").path
+        let s = try await ServerFixture { $0.endpoint = .unix(path: path) }
+        let r = try await onThread { () -> JSONValue in
+            let c = try LineClient(connect: "unix:\(path)")
+            c.setReceiveTimeout(seconds: 10)
+            _ = try c.request(#"{"cmd":"auth","token":"\#(s.tokens["rita"]!)"}"#)
+            return try reply(c.request(#"{"id":1,"cmd":"head"}"#))
+        }
+        #expect(r["ok"] == true && r["result"]?["size"] == 2)
         try await s.stop()
     }
 
