@@ -7,25 +7,24 @@ final class CommandQueue: @unchecked Sendable {
     struct Job {
         let command: Command
         let principal: Principal
-        let done: CheckedContinuation<Result<JSONValue, ServiceError>, Never>
+        let done: @Sendable (Result<JSONValue, ServiceError>) -> Void
     }
 
     private let condition = NSCondition()
     private var jobs: [Job] = []
     private var stopping = false
 
-    /// Queues a command and waits for its result.
-    func submit(_ command: Command, as principal: Principal) async -> Result<JSONValue, ServiceError> {
-        await withCheckedContinuation { done in
-            condition.lock()
-            defer { condition.unlock() }
-            if stopping {
-                done.resume(returning: .failure(ServiceError("shutting_down", "the server is shutting down; nothing was done")))
-                return
-            }
-            jobs.append(Job(command: command, principal: principal, done: done))
-            condition.signal()
+    /// Queues a command; `done` is called on the worker thread with its result.
+    func submit(_ command: Command, as principal: Principal, done: @escaping @Sendable (Result<JSONValue, ServiceError>) -> Void) {
+        condition.lock()
+        if stopping {
+            condition.unlock()
+            done(.failure(ServiceError("shutting_down", "the server is shutting down; nothing was done")))
+            return
         }
+        jobs.append(Job(command: command, principal: principal, done: done))
+        condition.signal()
+        condition.unlock()
     }
 
     /// Blocks until jobs are waiting and takes up to `max` of them; nil once stopped and empty.
@@ -73,7 +72,7 @@ final class Workers: @unchecked Sendable {
                     // The shared commit failed: nothing of the batch was written, and every caller hears so.
                     results = Array(repeating: .failure(ServiceError(error)), count: batch.count)
                 }
-                for (job, result) in zip(batch, results) { job.done.resume(returning: result) }
+                for (job, result) in zip(batch, results) { job.done(result) }
             }
             writerDispatcher.store?.close()
         }
@@ -85,7 +84,7 @@ final class Workers: @unchecked Sendable {
                         do { result = .success(try dispatcher.execute(job.command, principal: job.principal)) } catch {
                             result = .failure(ServiceError(error))
                         }
-                        job.done.resume(returning: result)
+                        job.done(result)
                     }
                 }
                 dispatcher.store?.close()
@@ -104,9 +103,9 @@ final class Workers: @unchecked Sendable {
         thread.start()
     }
 
-    /// Runs `command` on the writer if it appends, on a reader otherwise.
-    func run(_ command: Command, as principal: Principal) async -> Result<JSONValue, ServiceError> {
-        await (command.writes ? writes : reads).submit(command, as: principal)
+    /// Runs `command` on the writer if it appends, on a reader otherwise; `done` runs on that thread.
+    func run(_ command: Command, as principal: Principal, done: @escaping @Sendable (Result<JSONValue, ServiceError>) -> Void) {
+        (command.writes ? writes : reads).submit(command, as: principal, done: done)
     }
 
     /// Finishes every queued job, then stops the threads and closes their stores.

@@ -1,107 +1,86 @@
 import Foundation
 import Logging
 import NIOCore
-import NIOPosix
-import ServiceLifecycle
 import TrialGateCore
 import TrialGateService
-import TrialGateStore
+
+/// What to do with one request frame, decided without touching the store.
+enum Step {
+    /// Answer now (nil: no answer), then carry on as `Next` says.
+    case reply(JSONValue?, LineServer.Next)
+    /// Run a command on a worker and answer with its result.
+    case run(Command, id: JSONValue?, cmd: String)
+    /// Switch the connection to streaming the log from `from`.
+    case subscribe(id: JSONValue?, from: Int64)
+}
 
 extension LineServer {
-    /// Serves one connection: authenticate first, then one reply per request line, in order.
-    func serve(_ connection: NIOAsyncChannel<Frame, ByteBuffer>, workers: Workers) async {
-        let channel = connection.channel
-        let peer = Self.peerName(channel)
-        guard state.open(channel, limit: config.maxConnections) else {
-            logger.warning("connection refused: too many connections or draining", metadata: ["peer": "\(peer)"])
-            try? await connection.executeThenClose { _, outbound in
-                try await outbound.write(Self.line(["ok": false, "error": ["code": "too_many_connections", "message": "the server is at its connection limit or shutting down; try again later"]]))
-            }
-            return
-        }
-        defer { state.close(channel) }
-        do {
-            try await connection.executeThenClose { inbound, outbound in
-                var principal: Principal?
-                for try await frame in inbound {
-                    guard state.setBusy(channel, true) else { break }
-                    let (reply, next) = await handle(frame, principal: principal, peer: peer, workers: workers)
-                    if let reply { try await outbound.write(Self.line(reply)) }
-                    switch next {
-                    case .continue(let p): principal = p
-                    case .close: return
-                    case .subscribe(let id, let from, let p):
-                        try await stream(from: from, id: id, principal: p, channel: channel, outbound: outbound)
-                        return
-                    }
-                    guard state.setBusy(channel, false) else { break }
-                }
-            }
-        } catch {
-            logger.debug("connection ended", metadata: ["peer": "\(peer)", "error": "\(error)"])
-        }
-    }
-
     enum Next {
         case `continue`(Principal?)
         case close
-        case subscribe(id: JSONValue?, from: Int64, principal: Principal)
     }
 
-    /// Answers one frame. Pure protocol logic: the only effects are the worker call and log lines.
-    func handle(_ frame: Frame, principal: Principal?, peer: String, workers: Workers) async -> (JSONValue?, Next) {
+    /// Decides what a frame asks for. Pure protocol logic: its only effects are log lines and the
+    /// authentication rate-limit counters.
+    func step(_ frame: Frame, principal: Principal?, peer: String) -> Step {
         let bytes: [UInt8]
         switch frame {
         case .tooLong(let limit):
-            return (Self.error(nil, "line_too_long", "request lines are limited to \(limit) bytes; the line was dropped"), .continue(principal))
+            return .reply(Self.error(nil, "line_too_long", "request lines are limited to \(limit) bytes; the line was dropped"), .continue(principal))
         case .line(let b):
             bytes = b
         }
-        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return (nil, .continue(principal)) }
+        if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return .reply(nil, .continue(principal)) }
         let request: JSONValue
         do { request = try JSONParser.parse(bytes) } catch {
-            return (Self.error(nil, "invalid_json", ServiceError(error).message), .continue(principal))
+            return .reply(Self.error(nil, "invalid_json", ServiceError(error).message), .continue(principal))
         }
         let id = request["id"]
         guard case .object(let members) = request, let cmd = members["cmd"]?.stringValue else {
-            return (Self.error(id, "bad_request", "a request is a JSON object with a \"cmd\""), .continue(principal))
+            return .reply(Self.error(id, "bad_request", "a request is a JSON object with a \"cmd\""), .continue(principal))
         }
         if cmd == "auth" {
-            return authenticate(members, id: id, current: principal, peer: peer)
+            let (reply, next) = authenticate(members, id: id, current: principal, peer: peer)
+            return .reply(reply, next)
         }
         guard let principal else {
             logger.notice("request before authentication", metadata: ["peer": "\(peer)", "cmd": "\(cmd)"])
-            return (Self.error(id, "unauthenticated", "send {\"cmd\":\"auth\",\"token\":\"…\"} first"), .continue(nil))
+            return .reply(Self.error(id, "unauthenticated", "send {\"cmd\":\"auth\",\"token\":\"…\"} first"), .continue(nil))
         }
         if cmd == "subscribe" {
             let extra = members.keys.filter { $0 != "id" && $0 != "cmd" && $0 != "from" }
             let from = members["from"].map { $0.intValue } ?? 1
             guard extra.isEmpty, let from, from >= 1 else {
-                return (Self.error(id, "bad_request", "subscribe takes \"from\": a sequence number ≥ 1"), .continue(principal))
+                return .reply(Self.error(id, "bad_request", "subscribe takes \"from\": a sequence number ≥ 1"), .continue(principal))
             }
             guard principal.role == .sponsor || principal.role == .regulator else {
                 logger.notice("forbidden", metadata: ["peer": "\(peer)", "principal": "\(principal.name)", "cmd": "subscribe"])
-                return (Self.error(id, "forbidden", "\(principal.name) (\(principal.role.rawValue)) may not subscribe"), .continue(principal))
+                return .reply(Self.error(id, "forbidden", "\(principal.name) (\(principal.role.rawValue)) may not subscribe"), .continue(principal))
             }
-            return (nil, .subscribe(id: id, from: Int64(from), principal: principal))
+            return .subscribe(id: id, from: Int64(from))
         }
         let command: Command
         do { command = try Command.parse(request) } catch {
-            return (Self.error(id, ServiceError(error).code, ServiceError(error).message), .continue(principal))
+            return .reply(Self.error(id, ServiceError(error).code, ServiceError(error).message), .continue(principal))
         }
         if case .initialise = command {
-            return (Self.error(id, "forbidden", "init is done once, from the command line"), .continue(principal))
+            return .reply(Self.error(id, "forbidden", "init is done once, from the command line"), .continue(principal))
         }
-        switch await workers.run(command, as: principal) {
-        case .success(let result):
-            var reply: [String: JSONValue] = ["ok": true, "result": result]
+        return .run(command, id: id, cmd: cmd)
+    }
+
+    /// The reply to a command's result, logging refusals with the principal and the peer.
+    func reply(to result: Result<JSONValue, ServiceError>, id: JSONValue?, cmd: String, principal: Principal, peer: String) -> JSONValue {
+        switch result {
+        case .success(let value):
+            var reply: [String: JSONValue] = ["ok": true, "result": value]
             if let id { reply["id"] = id }
-            return (.object(reply), .continue(principal))
+            return .object(reply)
         case .failure(let e):
             if e.code == "forbidden" {
                 logger.notice("forbidden", metadata: ["peer": "\(peer)", "principal": "\(principal.name)", "cmd": "\(cmd)", "reason": "\(e.message)"])
             }
-            return (Self.error(id, e.code, e.message), .continue(principal))
+            return Self.error(id, e.code, e.message)
         }
     }
 
@@ -116,7 +95,7 @@ extension LineServer {
             return (Self.error(id, "bad_request", "auth takes exactly \"token\""), .continue(current))
         }
         let directory: UserDirectory
-        do { directory = try UserDirectory.load(path: config.usersPath) } catch {
+        do { directory = try state.users(path: config.usersPath) } catch {
             logger.error("users file unreadable", metadata: ["error": "\(error)"])
             return (Self.error(id, "internal", "the users file cannot be read"), .continue(current))
         }
@@ -130,47 +109,6 @@ extension LineServer {
                                                                   "sites": .array(principal.sites.map { .string($0) })]]
         if let id { reply["id"] = id }
         return (.object(reply), .continue(principal))
-    }
-
-    /// Catch-up from `from`, then the live log, one `{"event": …}` line per event. Never holds up writers:
-    /// it reads the store on its own connection at its own pace, and learns of new commits by polling a counter.
-    func stream(from: Int64, id: JSONValue?, principal: Principal, channel: Channel,
-                outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
-        if let idle = try? await channel.pipeline.handler(type: IdleCloser.self).get() {
-            try? await channel.eventLoop.submit { idle.exempt = true }.get()
-        }
-        let store = try await NIOThreadPool.singleton.runIfActive { try EventStore.open(path: self.config.storePath) }
-        defer { store.close() }
-        logger.info("subscribed", metadata: ["principal": "\(principal.name)", "from": "\(from)"])
-        var ack: [String: JSONValue] = ["ok": true, "result": ["subscribed": true, "from": .number(Double(from))]]
-        if let id { ack["id"] = id }
-        try await outbound.write(Self.line(.object(ack)))
-        var last = from - 1
-        var quiet = ContinuousClock.now
-        while !Task.isCancelled && !state.draining && channel.isActive {
-            if state.committedSize > last {
-                let upTo = last
-                let events = try await NIOThreadPool.singleton.runIfActive { try store.events(from: upTo + 1, through: upTo + 500) }
-                if events.isEmpty {
-                    try await Task.sleep(for: .milliseconds(20))
-                    continue
-                }
-                var buffer = ByteBuffer()
-                for e in events {
-                    buffer.writeBytes(CanonicalJSON.encode(["event": e.json]))
-                    buffer.writeInteger(UInt8(ascii: "\n"))
-                }
-                try await outbound.write(buffer)
-                last = events.last!.seq
-                quiet = .now
-            } else {
-                if ContinuousClock.now - quiet > .seconds(Int64(config.heartbeatInterval.nanoseconds / 1_000_000_000)) {
-                    try await outbound.write(Self.line(["heartbeat": ["log_size": .number(Double(last))]]))
-                    quiet = .now
-                }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
     }
 
     static func error(_ id: JSONValue?, _ code: String, _ message: String) -> JSONValue {

@@ -37,7 +37,7 @@ public final class LineServer: Service, @unchecked Sendable {
         if let cert = config.tlsCertificatePath, let key = config.tlsKeyPath {
             do {
                 let chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
-                let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .file(key))
+                let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
                 sslContext = try NIOSSLContext(configuration: tls)
             } catch {
                 throw ServiceError("tls_config", "cannot load the TLS certificate \(cert) or key \(key): \(error)")
@@ -67,55 +67,42 @@ public final class LineServer: Service, @unchecked Sendable {
         let (workers, sslContext) = try prepare()
         let maxLine = config.maxLineBytes
         let idle = config.idleTimeout
-        let initializer: @Sendable (Channel) -> EventLoopFuture<NIOAsyncChannel<Frame, ByteBuffer>> = { channel in
-            channel.eventLoop.makeCompletedFuture {
-                let sync = channel.pipeline.syncOperations
-                if let sslContext { try sync.addHandler(NIOSSLServerHandler(context: sslContext)) }
-                try sync.addHandler(IdleStateHandler(readTimeout: idle))
-                try sync.addHandler(IdleCloser())
-                try sync.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: maxLine)))
-                return try NIOAsyncChannel<Frame, ByteBuffer>(
-                    wrappingChannelSynchronously: channel,
-                    configuration: .init(isOutboundHalfClosureEnabled: false))
-            }
-        }
         let bootstrap = ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
-        let server: NIOAsyncChannel<NIOAsyncChannel<Frame, ByteBuffer>, Never>
+            .childChannelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if let sslContext { try sync.addHandler(NIOSSLServerHandler(context: sslContext)) }
+                    try sync.addHandler(IdleStateHandler(readTimeout: idle))
+                    try sync.addHandler(IdleCloser())
+                    try sync.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: maxLine)))
+                    try sync.addHandler(ProtocolHandler(server: self, workers: workers))
+                }
+            }
+        let server: Channel
         do {
             switch config.endpoint {
-            case .tcp(let host, let port):
-                server = try await bootstrap.bind(host: host, port: port, childChannelInitializer: initializer)
-            case .unix(let path):
-                server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true,
-                                                  childChannelInitializer: initializer)
+            case .tcp(let host, let port): server = try await bootstrap.bind(host: host, port: port).get()
+            case .unix(let path): server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
             }
         } catch {
             await workers.stop()
             throw ServiceError("listen_failed", "cannot listen on \(config.endpoint): \(error)")
         }
-        bound.withLockedValue { $0 = server.channel.localAddress }
-        logger.info("listening", metadata: ["endpoint": "\(server.channel.localAddress.map { "\($0)" } ?? config.endpoint.description)",
+        bound.withLockedValue { $0 = server.localAddress }
+        logger.info("listening", metadata: ["endpoint": "\(server.localAddress.map { "\($0)" } ?? config.endpoint.description)",
                                              "tls": "\(sslContext != nil)", "store": "\(config.storePath)"])
-        let state = self.state
-        await withGracefulShutdownHandler {
-            await withDiscardingTaskGroup { group in
-                do {
-                    try await server.executeThenClose { inbound in
-                        for try await connection in inbound {
-                            group.addTask { await self.serve(connection, workers: workers) }
-                        }
-                    }
-                } catch {
-                    self.logger.error("accept loop ended", metadata: ["error": "\(error)"])
-                }
-            }
-        } onGracefulShutdown: {
-            // Stop accepting; idle connections close now, busy ones right after their reply.
-            server.channel.close(promise: nil)
-            state.drain()
+        // Serve until asked to stop (SIGTERM / SIGINT through the service group, or cancellation).
+        try? await gracefulShutdown()
+        try? await server.close()
+        // Idle connections close now; busy ones after their reply; then the queued work is committed.
+        state.drain()
+        let deadline = ContinuousClock.now + .seconds(30)
+        while state.openConnections > 0 && ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
         }
         await workers.stop()
         logger.info("stopped", metadata: ["log_size": "\(state.committedSize)"])

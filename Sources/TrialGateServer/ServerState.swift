@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import TrialGateService
 
 /// Shared, thread-safe bookkeeping of a running server: log size for subscribers, open connections,
 /// failed authentications per peer.
@@ -10,6 +11,16 @@ final class ServerState: @unchecked Sendable {
     private var connections: [ObjectIdentifier: (channel: Channel, busy: Bool)] = [:]
     private var failures: [String: [Date]] = [:]
     private(set) var draining = false
+    private var usersCache: (modified: Date, directory: UserDirectory)?
+
+    /// The users file, re-read only when it changed on disk, so new users need no restart.
+    func users(path: String) throws -> UserDirectory {
+        let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
+        if let cached = lock.withLock({ usersCache }), cached.modified == modified { return cached.directory }
+        let directory = try UserDirectory.load(path: path)
+        lock.withLock { usersCache = (modified, directory) }
+        return directory
+    }
 
     /// The newest committed log size, as the writer last reported it.
     var committedSize: Int64 { lock.withLock { logSize } }
