@@ -48,12 +48,33 @@ public struct LogAuditor {
     /// Checks the next event.
     /// - Parameter storedBody: the exact bytes the store holds for the body, when read from a store.
     public mutating func feed(_ event: Event, storedBody: [UInt8]? = nil) {
-        eventsChecked += 1
         let canonical = event.canonicalBody
-        if let storedBody, storedBody != canonical {
+        feed(Self.prepare(event, storedBody: storedBody ?? canonical, canonicalBody: canonical))
+    }
+
+    /// An event with the checks that need no log state already done, so that many can be prepared in
+    /// parallel while one thread folds.
+    public struct Prepared: Sendable {
+        public let event: Event
+        /// SHA-256 of the stored body bytes.
+        public let bodyHash: String
+        /// Whether the stored bytes are the RFC 8785 form of the parsed event.
+        public let canonical: Bool
+    }
+
+    /// Hashes the stored bytes and checks they are canonical. Pure; safe to run on any thread.
+    public static func prepare(_ event: Event, storedBody: [UInt8], canonicalBody: [UInt8]? = nil) -> Prepared {
+        Prepared(event: event, bodyHash: Digest.sha256Hex(storedBody), canonical: (canonicalBody ?? event.canonicalBody) == storedBody)
+    }
+
+    /// Checks the next event, prepared by `prepare`.
+    public mutating func feed(_ prepared: Prepared) {
+        let event = prepared.event
+        eventsChecked += 1
+        if !prepared.canonical {
             report(event.seq, "not_canonical", "the stored body is not in RFC 8785 canonical form")
         }
-        let hash = Digest.sha256Hex(storedBody ?? canonical)
+        let hash = prepared.bodyHash
         if hash != event.hash {
             report(event.seq, "hash_mismatch", "stored hash \(event.hash.prefix(16))… but the body hashes to \(hash.prefix(16))…")
         }

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import TrialGateAudit
 import TrialGateCore
@@ -103,26 +104,93 @@ extension Dispatcher {
     }
 
     /// Reads the whole log through a `LogAuditor`, also checking that the query columns match each body.
+    ///
+    /// Rows are read in chunks; each chunk is parsed, hashed and checked for canonical form on all cores
+    /// while the previous one is folded in order on this thread.
     func audit() throws -> AuditReport {
         let store = try requireStore()
         var auditor = LogAuditor()
         var columnProblems: [AuditProblem] = []
         let structural = try store.structuralProblems()
-        try store.forEachRow { row in
-            let event: Event
-            do { event = try row.event() } catch {
-                columnProblems.append(AuditProblem(seq: row.seq, code: "unreadable", message: ServiceError(error).message))
-                return
+        let chunkSize: Int64 = 4096
+        let size = try store.head().size
+        func readChunk(_ from: Int64) throws -> [StoredRow] {
+            var rows: [StoredRow] = []
+            try store.forEachRow(from: from, through: from + chunkSize - 1) { rows.append($0) }
+            return rows
+        }
+        var next: Int64 = 1
+        var prepared = AuditChunk(rows: try readChunk(next))
+        next += chunkSize
+        prepared.start()
+        while true {
+            let current = prepared
+            let done = current.wait()
+            var upcoming: AuditChunk?
+            if next <= size {
+                upcoming = AuditChunk(rows: try readChunk(next))
+                next += chunkSize
+                upcoming?.start()
             }
-            if event.seq != row.seq || event.timestamp.description != row.timestamp || event.actor != row.actor
-                || event.type.rawValue != row.type || event.candidate != row.candidate || event.prevHash != row.prevHash {
-                columnProblems.append(AuditProblem(seq: row.seq, code: "column_mismatch", message: "the table's columns disagree with the hashed body"))
+            for (row, item) in zip(current.rows, done) {
+                switch item {
+                case .failure(let error):
+                    columnProblems.append(AuditProblem(seq: row.seq, code: "unreadable", message: error.message))
+                case .success(let p):
+                    let event = p.event
+                    if event.seq != row.seq || event.timestamp.description != row.timestamp || event.actor != row.actor
+                        || event.type.rawValue != row.type || event.candidate != row.candidate || event.prevHash != row.prevHash {
+                        columnProblems.append(AuditProblem(seq: row.seq, code: "column_mismatch", message: "the table's columns disagree with the hashed body"))
+                    }
+                    auditor.feed(p)
+                }
             }
-            auditor.feed(event, storedBody: row.body)
+            guard let u = upcoming else { break }
+            prepared = u
         }
         auditor.finish()
         let problems = (auditor.problems + columnProblems).sorted { $0.seq < $1.seq }
         return AuditReport(auditor: auditor, problems: problems, structural: structural, head: try store.head())
+    }
+}
+
+/// A chunk of stored rows being parsed, hashed and checked on background threads.
+final class AuditChunk: @unchecked Sendable {
+    let rows: [StoredRow]
+    // Each half is written by exactly one worker and read only after `group.wait()`.
+    private var firstHalf: [Result<LogAuditor.Prepared, ServiceError>] = []
+    private var secondHalf: [Result<LogAuditor.Prepared, ServiceError>] = []
+    private let group = DispatchGroup()
+
+    init(rows: [StoredRow]) { self.rows = rows }
+
+    private func prepare(_ part: Range<Int>) -> [Result<LogAuditor.Prepared, ServiceError>] {
+        part.map { i in
+            do { return .success(LogAuditor.prepare(try rows[i].event(), storedBody: rows[i].body)) } catch {
+                return .failure(ServiceError(error))
+            }
+        }
+    }
+
+    /// Starts preparing on two workers (halves of the chunk), leaving this thread free to fold.
+    func start() {
+        let half = (rows.count + 1) / 2
+        group.enter()
+        DispatchQueue.global().async { [self] in
+            firstHalf = prepare(0..<half)
+            group.leave()
+        }
+        group.enter()
+        DispatchQueue.global().async { [self] in
+            secondHalf = prepare(half..<rows.count)
+            group.leave()
+        }
+    }
+
+    /// Waits until the chunk is prepared.
+    func wait() -> [Result<LogAuditor.Prepared, ServiceError>] {
+        group.wait()
+        return firstHalf + secondHalf
     }
 }
 
