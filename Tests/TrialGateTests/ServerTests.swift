@@ -290,6 +290,34 @@ struct ServerTests {
         try await s.stop()
     }
 
+    @Test("a subscriber that never reads and a byte-at-a-time client do not hold up other clients' writes")
+    func slowClientsDoNotStallOthers() async throws {
+        let s = try await ServerFixture()
+        let (acked, elapsed): (Int, Double) = try await onThread {
+            // A subscriber that stops reading from the start, with plenty of log to send it.
+            for i in 0..<300 { _ = try? s.fixture.run(.register(candidate: "F-\(i)", fields: ["site": "SITE-A"]), as: "setup") }
+            let stuck = try s.client("sam")
+            try stuck.send(line: #"{"cmd":"subscribe","from":1}"#)
+            // A slowloris: an unfinished line, one byte at a time.
+            let slow = try s.client("alice")
+            for byte in Array(#"{"cmd":"he"#.utf8) { try slow.send([byte]); Thread.sleep(forTimeInterval: 0.01) }
+            // Meanwhile an honest coordinator writes.
+            let honest = try s.client("alice")
+            let start = Date()
+            var acked = 0
+            _ = try honest.request(#"{"cmd":"register","candidate":"H-1","site":"SITE-A"}"#)
+            for _ in 0..<200 {
+                let r = try reply(honest.request(#"{"cmd":"record","kind":"ki67","candidate":"H-1","fields":{"percent":5,"specimen_date":"2026-03-02","method":"manual_count"}}"#))
+                if r["ok"] == true { acked += 1 }
+            }
+            _ = stuck
+            return (acked, Date().timeIntervalSince(start))
+        }
+        #expect(acked == 200)
+        #expect(elapsed < 20, "200 writes took \(elapsed) s")
+        try await s.stop()
+    }
+
     @Test("graceful shutdown while clients write loses nothing that was acknowledged")
     func shutdownUnderLoad() async throws {
         let s = try await ServerFixture()
