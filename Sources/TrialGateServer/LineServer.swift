@@ -12,7 +12,7 @@ import TrialGateStore
 
 /// The line-protocol server: one JSON request per line, one JSON reply line each, in order.
 ///
-/// Connections run as Swift tasks on `NIOAsyncChannel`s; the SQLite work happens on worker threads
+/// Each connection is served by a `ProtocolHandler` on its event loop; the SQLite work happens on worker threads
 /// (one writer doing group commit, a few readers), never on an event loop. Graceful shutdown stops
 /// accepting, lets in-flight requests finish, commits what is queued, and closes the store.
 public final class LineServer: Service, @unchecked Sendable {
