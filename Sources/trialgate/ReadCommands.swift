@@ -82,14 +82,29 @@ struct Replay: ParsableCommand {
 }
 
 struct Export: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Write the events as JSON lines (RFC 8785 canonical, with hashes).")
+    static let configuration = CommandConfiguration(
+        abstract: "Export the log: events as canonical JSON lines, FHIR R4 ResearchSubject NDJSON, or the audit trail as CSV.")
     @OptionGroup var options: StoreOptions
-    @Option(name: .long) var from: Int64 = 1
-    @Option(name: .long) var through: Int64?
+    @Option(name: .long, help: "events (default), fhir or audit-csv.") var format = "events"
+    @Option(name: .long, help: "events: first sequence number.") var from: Int64 = 1
+    @Option(name: .long, help: "events: last sequence number.") var through: Int64?
+    @Option(name: .long, help: "fhir: only this site.") var site: String?
+    @Option(name: .long, help: "audit-csv: only this candidate.") var candidate: String?
 
     func run() throws {
-        let result = try Runner.run(.export(from: from, through: through), options: options)
-        for e in result["events"]?.arrayValue ?? [] { print(CanonicalJSON.string(e)) }
+        switch format {
+        case "events":
+            let result = try Runner.run(.export(from: from, through: through), options: options)
+            for e in result["events"]?.arrayValue ?? [] { print(CanonicalJSON.string(e)) }
+        case "fhir":
+            let result = try Runner.run(.exportFHIR(site: site), options: options)
+            for r in result["resources"]?.arrayValue ?? [] { print(CanonicalJSON.string(r)) }
+        case "audit-csv":
+            let result = try Runner.run(.auditTrail(candidate: candidate), options: options)
+            print(result["csv"]?.stringValue ?? "", terminator: "")
+        default:
+            throw Runner.fail(ServiceError("invalid_field", "--format must be events, fhir or audit-csv, got \"\(format)\""))
+        }
     }
 }
 

@@ -145,13 +145,14 @@ struct ServerTests {
             ("replay", #"{"cmd":"replay"}"#),
             ("export", #"{"cmd":"export"}"#),
             ("policy.publish", #"{"cmd":"policy.publish","text":"policy: x\nversion: \"9\"\ncriteria:\n  - id: a\n    kind: inclusion\n    description: d\n    source: s\n    when: {fact: grade, eq: G1}\n"}"#),
+            ("report", #"{"cmd":"report"}"#),
             ("head", #"{"cmd":"head"}"#),
             ("init", #"{"cmd":"init","trial_id":"X","log_origin":"x"}"#),
         ]
         let allowed: [String: Set<String>] = [
             "alice": ["register", "record", "correct", "decide", "withdraw", "show", "decisions", "head"],
-            "sam": ["show", "decisions", "verify", "replay", "head"],
-            "rita": ["show", "decisions", "verify", "replay", "export", "head"],
+            "sam": ["show", "decisions", "verify", "replay", "report", "head"],
+            "rita": ["show", "decisions", "verify", "replay", "export", "report", "head"],
             "adam": ["policy.publish", "head"],
         ]
         return allowed.keys.sorted().flatMap { user in commands.map { (user, $0.1, allowed[user]!.contains($0.0)) } }

@@ -30,6 +30,11 @@ public struct DecisionSummary: Sendable, Equatable {
     public let actor: String
     public let policyID: String
     public let policyVersion: String
+    /// Each criterion's result (`pass`, `fail`, `unknown`, `skipped`), by criterion id.
+    public let results: [String: String]
+    /// The decision as signed, and its signature (base64), for reports that re-check signatures.
+    public let decision: JSONValue
+    public let signature: String
 }
 
 /// Everything known about one candidate, folded from the log.

@@ -95,9 +95,14 @@ public struct LogState: Sendable {
             candidates[event.candidate!]!.withdrawal = (event.seq, event.payload["reason"]!.stringValue!, event.timestamp, event.actor)
         case .decisionIssued:
             let d = event.payload["decision"]!
+            var results: [String: String] = [:]
+            for c in d["criteria"]?.arrayValue ?? [] {
+                if let id = c["id"]?.stringValue, let r = c["result"]?.stringValue { results[id] = r }
+            }
             candidates[event.candidate!]!.decisions.append(DecisionSummary(
                 seq: event.seq, outcome: d["outcome"]?.stringValue ?? "", timestamp: event.timestamp, actor: event.actor,
-                policyID: d["policy"]?["id"]?.stringValue ?? "", policyVersion: d["policy"]?["version"]?.stringValue ?? ""))
+                policyID: d["policy"]?["id"]?.stringValue ?? "", policyVersion: d["policy"]?["version"]?.stringValue ?? "",
+                results: results, decision: d, signature: event.payload["signature"]?.stringValue ?? ""))
         }
         if let c = event.candidate { candidates[c]?.lastSeq = event.seq }
         size = event.seq

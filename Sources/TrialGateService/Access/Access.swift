@@ -12,6 +12,7 @@ public enum Access {
         case .show, .decisions: return role == .coordinator || role == .sponsor || role == .regulator
         case .verify, .replay: return role == .sponsor || role == .regulator
         case .export: return role == .regulator
+        case .report, .exportFHIR, .auditTrail: return role == .sponsor || role == .regulator
         }
     }
 

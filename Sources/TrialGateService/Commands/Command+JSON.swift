@@ -53,6 +53,23 @@ extension Command {
         case "replay": command = .replay
         case "export":
             command = .export(from: Int64(try r.optionalInteger("from") ?? 1), through: try r.optionalInteger("through").map(Int64.init))
+        case "report":
+            let seq = try r.optionalInteger("as_of_seq").map(Int64.init)
+            let time = try r.optionalString("as_of_time").map { t -> UTCTimestamp in
+                guard let v = UTCTimestamp(t) else { throw ServiceError("invalid_field", "as_of_time must look like 2026-01-31T12:00:00Z, got \"\(t)\"") }
+                return v
+            }
+            func date(_ key: String) throws -> CivilDate? {
+                try r.optionalString(key).map { d in
+                    guard let v = CivilDate(d) else { throw ServiceError("invalid_field", "\(key) must be YYYY-MM-DD, got \"\(d)\"") }
+                    return v
+                }
+            }
+            let format = try r.optionalString("format") ?? "json"
+            guard format == "json" || format == "csv" else { throw ServiceError("invalid_field", "format must be json or csv, got \"\(format)\"") }
+            command = .report(asOfSeq: seq, asOfTime: time, site: try r.optionalString("site"), from: try date("from"), to: try date("to"), format: format)
+        case "export.fhir": command = .exportFHIR(site: try r.optionalString("site"))
+        case "audit-trail": command = .auditTrail(candidate: try r.optionalString("candidate"))
         case "head": command = .head
         case "public-key": command = .publicKey
         default:

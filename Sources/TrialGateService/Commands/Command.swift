@@ -17,6 +17,12 @@ public enum Command: Sendable, Equatable {
     case verify
     case replay
     case export(from: Int64, through: Int64?)
+    /// The screening report (`format`: `json` or `csv` for the screening log).
+    case report(asOfSeq: Int64?, asOfTime: UTCTimestamp?, site: String?, from: CivilDate?, to: CivilDate?, format: String)
+    /// FHIR R4 ResearchSubject resources, one per candidate.
+    case exportFHIR(site: String?)
+    /// The audit trail as CSV: who, what, when, old value, new value, reason.
+    case auditTrail(candidate: String?)
     case head
     case publicKey
 
@@ -37,6 +43,9 @@ public enum Command: Sendable, Equatable {
         case .verify: "verify"
         case .replay: "replay"
         case .export: "export"
+        case .report: "report"
+        case .exportFHIR: "export.fhir"
+        case .auditTrail: "audit-trail"
         case .head: "head"
         case .publicKey: "public-key"
         }
@@ -52,5 +61,6 @@ public enum Command: Sendable, Equatable {
 
     /// Every protocol command name, for error messages and docs.
     public static let names = ["init", "policy.publish", "policy.check", "policy.test", "register", "record", "correct",
-                               "withdraw", "decide", "show", "decisions", "verify", "replay", "export", "head", "public-key"]
+                               "withdraw", "decide", "show", "decisions", "verify", "replay", "export", "report", "export.fhir",
+                               "audit-trail", "head", "public-key"]
 }

@@ -96,6 +96,40 @@ extension Dispatcher {
         return ["decisions": .array(rows), "count": .number(Double(rows.count))]
     }
 
+    /// The whole log folded, up to a sequence number or a time (events are appended in time order,
+    /// so the fold stops at the first event after `asOfTime`).
+    func fold(asOfSeq: Int64?, asOfTime: UTCTimestamp?) throws -> LogState {
+        var state = LogState()
+        var stop = false
+        try requireStore().forEachRow(through: asOfSeq ?? .max) { row in
+            guard !stop else { return }
+            let event = try row.event()
+            if let asOfTime, event.timestamp > asOfTime { stop = true; return }
+            try state.apply(event)
+        }
+        return state
+    }
+
+    func report(asOfSeq: Int64?, asOfTime: UTCTimestamp?, filter: ScreeningReport.Filter, format: String) throws -> JSONValue {
+        let state = try fold(asOfSeq: asOfSeq, asOfTime: asOfTime)
+        let report = ScreeningReport.build(state, filter: filter,
+                                           asOf: ["seq": .from(asOfSeq.map(Int.init)), "time": .from(asOfTime?.description)])
+        guard format == "csv" else { return report }
+        var rows = [["candidate", "site", "registered_at", "consent_date", "status", "decision_seq", "decided_at", "failed", "unknown", "signature", "withdrawal_reason"]]
+        for r in report["screening_log"]?.arrayValue ?? [] {
+            func t(_ k: String) -> String {
+                switch r[k] {
+                case .string(let s)?: return s
+                case .number?: return r[k]!.intValue.map(String.init) ?? CanonicalJSON.string(r[k]!)
+                case .array(let a)?: return a.compactMap(\.stringValue).joined(separator: ";")
+                default: return ""
+                }
+            }
+            rows.append(["candidate", "site", "registered_at", "consent_date", "status", "decision_seq", "decided_at", "failed", "unknown", "signature", "withdrawal_reason"].map(t))
+        }
+        return ["csv": .string(ScreeningReport.csv(rows))]
+    }
+
     func export(from: Int64, through: Int64?) throws -> JSONValue {
         let store = try requireStore()
         var lines: [JSONValue] = []

@@ -89,6 +89,14 @@ public final class Dispatcher: @unchecked Sendable {
             case .verify: return try audit().verifyResult
             case .replay: return try audit().replayResult
             case .export(let from, let through): return try export(from: from, through: through)
+            case .report(let seq, let time, let site, let from, let to, let format):
+                return try report(asOfSeq: seq, asOfTime: time, filter: .init(site: site, from: from, to: to), format: format)
+            case .exportFHIR(let site):
+                return ["resources": .array(ScreeningReport.fhir(try fold(asOfSeq: nil, asOfTime: nil), filter: .init(site: site)))]
+            case .auditTrail(let candidate):
+                let store = try requireStore()
+                let events = try candidate.map { try store.events(candidate: $0) } ?? store.events()
+                return ["csv": .string(ScreeningReport.csv(ScreeningReport.auditTrail(events)))]
             case .head: return try headResult()
             case .publicKey: return try publicKey()
             }

@@ -1,0 +1,196 @@
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+
+/// What sponsors and regulators look at, computed from the folded log alone: the screening log, CONSORT-style
+/// counts, per-criterion and per-site statistics, time to decision, model scores by outcome, corrections.
+///
+/// Everything is sorted before it is written, so the same log gives byte-identical output.
+enum ScreeningReport {
+    struct Filter {
+        var site: String?
+        var from: CivilDate?
+        var to: CivilDate?
+
+        func includes(_ c: CandidateState) -> Bool {
+            if let site, c.site != site { return false }
+            let registered = c.records[0].timestamp.date
+            if let from, registered < from { return false }
+            if let to, registered > to { return false }
+            return true
+        }
+    }
+
+    /// The current status of a candidate: the latest decision's outcome, `withdrawn`, or `pending`.
+    static func status(_ c: CandidateState) -> String {
+        if c.isWithdrawn { return "withdrawn" }
+        return c.decisions.last?.outcome ?? "pending"
+    }
+
+    static func build(_ state: LogState, filter: Filter, asOf: JSONValue) -> JSONValue {
+        let publicKey = state.trial.flatMap { Data(base64Encoded: $0.publicKey) }.map(Array.init)
+        let candidates = state.candidates.values.filter(filter.includes).sorted { $0.id < $1.id }
+        var log: [JSONValue] = []
+        var statusCounts: [String: Int] = [:]
+        var byCriterion: [String: [String: Int]] = [:]
+        var excludedBy: [String: Int] = [:]
+        var sites: [String: [String: Int]] = [:]
+        var daysToDecision: [Double] = []
+        var scores: [String: [Int]] = [:]
+        var corrections: [JSONValue] = []
+        var correctionsByActor: [String: Int] = [:]
+        for c in candidates {
+            let st = status(c)
+            statusCounts[st, default: 0] += 1
+            sites[c.site, default: [:]][st, default: 0] += 1
+            sites[c.site, default: [:]]["assessed", default: 0] += 1
+            let latest = c.decisions.last
+            let failed = (latest?.results.filter { $0.value == "fail" }.map(\.key) ?? []).sorted()
+            let unknown = (latest?.results.filter { $0.value == "unknown" }.map(\.key) ?? []).sorted()
+            if let latest {
+                for (id, result) in latest.results { byCriterion[id, default: [:]][result, default: 0] += 1 }
+                if st == "ineligible" { for id in failed { excludedBy[id, default: 0] += 1 } }
+                if let first = c.decisions.first {
+                    daysToDecision.append(Double(first.timestamp.millisecondsSinceEpoch - c.records[0].timestamp.millisecondsSinceEpoch) / 86_400_000)
+                }
+                if let score = c.facts()["model_score.score"]?.value.numberValue {
+                    scores[latest.outcome, default: Array(repeating: 0, count: 10)][min(9, Int(score * 10))] += 1
+                }
+            }
+            var signature = "none"
+            if let latest {
+                let sig = Data(base64Encoded: latest.signature).map(Array.init) ?? []
+                let ok = publicKey.map { SignatureCheck.verify(signature: sig, message: CanonicalJSON.encode(latest.decision), publicKey: $0) } ?? false
+                signature = ok ? "valid" : "invalid"
+            }
+            log.append([
+                "candidate": .string(c.id), "site": .string(c.site),
+                "registered_at": .string(c.records[0].timestamp.description),
+                "consent_date": c.records[0].current["consent_date"] ?? .null,
+                "status": .string(st), "decision_seq": .from(latest.map { Int($0.seq) }),
+                "decided_at": .from(latest?.timestamp.description), "decisions": .number(Double(c.decisions.count)),
+                "failed": .array(failed.map { .string($0) }), "unknown": .array(unknown.map { .string($0) }),
+                "signature": .string(signature), "withdrawal_reason": .from(c.withdrawal?.reason),
+            ])
+            for record in c.records {
+                for k in record.corrections {
+                    correctionsByActor[k.actor, default: 0] += 1
+                    corrections.append([
+                        "seq": .number(Double(k.seq)), "timestamp": .string(k.timestamp.description), "actor": .string(k.actor),
+                        "candidate": .string(c.id), "corrects": .number(Double(record.seq)), "record": .string(record.type.rawValue),
+                        "field": .string(k.field), "old_value": k.oldValue, "new_value": k.newValue, "reason": .string(k.reason),
+                    ])
+                }
+            }
+        }
+        corrections.sort { ($0["seq"]?.intValue ?? 0) < ($1["seq"]?.intValue ?? 0) }
+        func count(_ s: String) -> JSONValue { .number(Double(statusCounts[s] ?? 0)) }
+        let decided = candidates.filter { !$0.decisions.isEmpty && !$0.isWithdrawn }.count
+        let consort: JSONValue = [
+            "assessed": .number(Double(candidates.count)),
+            "excluded": [
+                "total": .number(Double((statusCounts["ineligible"] ?? 0) + (statusCounts["withdrawn"] ?? 0))),
+                "not_meeting_criteria": count("ineligible"),
+                "by_criterion": .object(excludedBy.mapValues { .number(Double($0)) }),
+                "withdrawn": count("withdrawn"),
+            ],
+            "eligible": count("eligible"), "needs_review": count("needs_review"), "pending": count("pending"),
+        ]
+        let criteria: [JSONValue] = byCriterion.keys.sorted().map { id in
+            let r = byCriterion[id]!
+            return ["id": .string(id), "pass": .number(Double(r["pass"] ?? 0)), "fail": .number(Double(r["fail"] ?? 0)),
+                    "unknown": .number(Double(r["unknown"] ?? 0)), "skipped": .number(Double(r["skipped"] ?? 0))]
+        }
+        let siteRows: [JSONValue] = sites.keys.sorted().map { site in
+            let r = sites[site]!
+            let decidedHere = (r["eligible"] ?? 0) + (r["ineligible"] ?? 0) + (r["needs_review"] ?? 0)
+            return [
+                "site": .string(site), "assessed": .number(Double(r["assessed"] ?? 0)), "eligible": .number(Double(r["eligible"] ?? 0)),
+                "ineligible": .number(Double(r["ineligible"] ?? 0)), "needs_review": .number(Double(r["needs_review"] ?? 0)),
+                "withdrawn": .number(Double(r["withdrawn"] ?? 0)), "pending": .number(Double(r["pending"] ?? 0)),
+                "screen_failure_rate": decidedHere == 0 ? .null : .number(rounded(Double(r["ineligible"] ?? 0) / Double(decidedHere))),
+            ]
+        }
+        let sorted = daysToDecision.sorted()
+        let timing: JSONValue = sorted.isEmpty ? ["count": 0] : [
+            "count": .number(Double(sorted.count)), "median_days": .number(rounded(sorted[sorted.count / 2])),
+            "mean_days": .number(rounded(sorted.reduce(0, +) / Double(sorted.count))), "max_days": .number(rounded(sorted.last!)),
+        ]
+        return [
+            "as_of": asOf, "trial_id": .from(state.trial?.trialID), "log_size": .number(Double(state.size)), "log_head": .string(state.headHash),
+            "filter": ["site": .from(filter.site), "from": .from(filter.from?.description), "to": .from(filter.to?.description)],
+            "consort": consort, "decided": .number(Double(decided)), "screening_log": .array(log), "criteria": .array(criteria),
+            "sites": .array(siteRows), "time_to_decision": timing,
+            "model_score_histogram": ["bins": .array((0..<10).map { .string(String(format: "%.1f-%.1f", Double($0) / 10, Double($0 + 1) / 10)) }),
+                                      "by_outcome": .object(scores.mapValues { .array($0.map { .number(Double($0)) }) })],
+            "corrections": ["count": .number(Double(corrections.count)), "by_actor": .object(correctionsByActor.mapValues { .number(Double($0)) }),
+                            "items": .array(corrections)],
+        ]
+    }
+
+    private static func rounded(_ x: Double) -> Double { (x * 10_000).rounded() / 10_000 }
+
+    /// FHIR R4 `ResearchSubject` resources, one per candidate (status from the research-subject-status value set).
+    static func fhir(_ state: LogState, filter: Filter) -> [JSONValue] {
+        let trial = state.trial?.trialID ?? "unknown"
+        let system = "urn:trialgate:\(state.trial?.logOrigin ?? trial):candidate"
+        return state.candidates.values.filter(filter.includes).sorted { $0.id < $1.id }.map { c in
+            let fhirStatus: String
+            switch status(c) {
+            case "eligible": fhirStatus = "eligible"
+            case "ineligible": fhirStatus = "ineligible"
+            case "withdrawn": fhirStatus = "withdrawn"
+            case "needs_review": fhirStatus = "screening"
+            default: fhirStatus = "candidate"
+            }
+            let id = String(c.id.map { $0 == "_" ? "-" : $0 })
+            var period: [String: JSONValue] = ["start": .string(c.records[0].timestamp.description)]
+            if let w = c.withdrawal { period["end"] = .string(w.timestamp.description) }
+            return [
+                "resourceType": "ResearchSubject", "id": .string(id),
+                "identifier": [["system": .string(system), "value": .string(c.id)]],
+                "status": .string(fhirStatus), "period": .object(period),
+                "study": ["reference": .string("ResearchStudy/\(trial)")],
+                "individual": ["identifier": ["system": .string(system), "value": .string(c.id)], "display": "pseudonymous screening candidate"],
+            ]
+        }
+    }
+
+    /// The audit trail as rows: who, what, when, old value, new value, reason — one row per field recorded or changed.
+    static func auditTrail(_ events: [Event]) -> [[String]] {
+        func text(_ v: JSONValue?) -> String {
+            guard let v, v != .null else { return "" }
+            if case .string(let s) = v { return s }
+            return CanonicalJSON.string(v)
+        }
+        var rows: [[String]] = [["seq", "timestamp_utc", "actor", "candidate", "action", "field", "old_value", "new_value", "reason"]]
+        for e in events {
+            let base = [String(e.seq), e.timestamp.description, e.actor, e.candidate ?? "", e.type.rawValue]
+            switch e.type {
+            case .entryCorrected:
+                rows.append(base + [text(e.payload["field"]), text(e.payload["old_value"]), text(e.payload["new_value"]), text(e.payload["reason"])])
+            case .candidateWithdrawn:
+                rows.append(base + ["status", "", "withdrawn", text(e.payload["reason"])])
+            case .decisionIssued:
+                rows.append(base + ["outcome", "", text(e.payload["decision"]?["outcome"]), ""])
+            case .policyPublished:
+                rows.append(base + ["policy", "", "\(text(e.payload["policy_id"]))@\(text(e.payload["version"]))", ""])
+            case .trialInitialised:
+                rows.append(base + ["trial", "", text(e.payload["trial_id"]), ""])
+            default:
+                for (k, v) in (e.payload.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) { rows.append(base + [k, "", text(v), ""]) }
+            }
+        }
+        return rows
+    }
+
+    /// RFC 4180 CSV.
+    static func csv(_ rows: [[String]]) -> String {
+        rows.map { row in
+            row.map { field in
+                field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+                    ? "\"" + field.replacing("\"", with: "\"\"") + "\"" : field
+            }.joined(separator: ",")
+        }.joined(separator: "\r\n") + "\r\n"
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+import TrialGateCore
+import TrialGatePolicies
+@testable import TrialGateService
+import TrialGateStore
+
+@Suite("Reports for sponsors and regulators")
+struct ReportTests {
+    func demo() throws -> Fixture {
+        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
+        return f
+    }
+
+    func report(_ f: Fixture, seq: Int64? = nil, site: String? = nil, format: String = "json") throws -> JSONValue {
+        try f.run(.report(asOfSeq: seq, asOfTime: nil, site: site, from: nil, to: nil, format: format))
+    }
+
+    @Test("CONSORT counts, per-criterion and per-site figures match the known demo log")
+    func knownCounts() throws {
+        let r = try report(try demo())
+        let c = r["consort"]!
+        #expect(c["assessed"] == 13 && c["eligible"] == 3 && c["needs_review"] == 3 && c["pending"] == 0)
+        #expect(c["excluded"]?["not_meeting_criteria"] == 6 && c["excluded"]?["withdrawn"] == 1 && c["excluded"]?["total"] == 7)
+        #expect(c["excluded"]?["by_criterion"] == ["E1-high-grade": 2, "I3-grade": 2, "I4-progression-12-months": 1, "I6-ecog": 1, "I7-prior-therapy": 1, "I8-bone-marrow": 1])
+        let grade = r["criteria"]!.arrayValue!.first { $0["id"] == "I3-grade" }!
+        #expect(grade["pass"] == 9 && grade["fail"] == 2 && grade["unknown"] == 1)
+        let site2 = r["sites"]!.arrayValue!.first { $0["site"] == "SITE-02" }!
+        #expect(site2["assessed"] == 4 && site2["ineligible"] == 3 && site2["screen_failure_rate"] == 0.75)
+        #expect(r["corrections"]?["count"] == 1)
+        #expect(r["corrections"]?["items"]?.arrayValue?.first?["old_value"] == 28)
+        let log = r["screening_log"]!.arrayValue!
+        #expect(log.count == 13)
+        #expect(log.allSatisfy { $0["signature"] == "valid" || $0["status"] == "withdrawn" })
+        #expect(log.first { $0["candidate"] == "NET-013" }?["status"] == "withdrawn")
+        // Model scores by outcome: NET-010's 0.52 sits in the 0.5–0.6 bin of needs_review.
+        #expect(r["model_score_histogram"]?["by_outcome"]?["needs_review"]?.arrayValue?[5] == 1)
+    }
+
+    @Test("a site filter keeps only that site's candidates")
+    func siteFilter() throws {
+        let r = try report(try demo(), site: "SITE-03")
+        #expect(r["consort"]?["assessed"] == 4)
+        #expect(r["screening_log"]!.arrayValue!.allSatisfy { $0["site"] == "SITE-03" })
+    }
+
+    @Test("as of a sequence number equals the report of a store cut at that point")
+    func asOfMatchesTruncatedStore() throws {
+        let f = try demo()
+        let cut: Int64 = 40
+        let asOf = try report(f, seq: cut)
+        let truncated = try EventStore.create(path: f.dir.path + "/cut.sqlite")
+        let events = try f.store.events(through: cut)
+        try truncated.write { txn in for e in events { try txn.append(e) } }
+        let other = try Dispatcher(store: truncated, clock: f.clock, key: { f.key })
+            .execute(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"), actor: "t")
+        for key in ["consort", "screening_log", "criteria", "sites", "corrections", "log_size", "log_head"] {
+            #expect(asOf[key] == other[key], "\(key)")
+        }
+        #expect(asOf["log_size"]?.intValue == Int(cut))
+    }
+
+    @Test("the same log gives byte-identical JSON and CSV")
+    func deterministic() throws {
+        let f = try demo()
+        let other = Dispatcher(store: try EventStore.open(path: f.storePath), clock: f.clock, key: { f.key })
+        for format in ["json", "csv"] {
+            let a = CanonicalJSON.encode(try report(f, format: format))
+            let b = CanonicalJSON.encode(try other.execute(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: format), actor: "x"))
+            #expect(a == b)
+        }
+        let csv = try report(f, format: "csv")["csv"]!.stringValue!
+        #expect(csv.hasPrefix("candidate,site,registered_at,consent_date,status,"))
+        #expect(csv.split(separator: "\r\n").count == 14)
+    }
+
+    @Test("FHIR ResearchSubject resources carry the research-subject-status codes")
+    func fhir() throws {
+        let resources = try demo().run(.exportFHIR(site: nil))["resources"]!.arrayValue!
+        #expect(resources.count == 13)
+        let allowed: Set<String> = ["candidate", "eligible", "follow-up", "ineligible", "not-registered", "off-study", "on-study",
+                                    "on-study-intervention", "on-study-observation", "pending-on-study", "potential-candidate",
+                                    "screening", "withdrawn"]
+        for r in resources {
+            #expect(r["resourceType"] == "ResearchSubject")
+            #expect(allowed.contains(r["status"]?.stringValue ?? ""))
+            #expect(r["study"]?["reference"]?.stringValue?.hasPrefix("ResearchStudy/") == true)
+            #expect(r["individual"]?["identifier"]?["value"] == r["identifier"]?.arrayValue?.first?["value"])
+        }
+        #expect(resources.first { $0["id"] == "NET-013" }?["status"] == "withdrawn")
+        #expect(resources.first { $0["id"] == "NET-010" }?["status"] == "screening")
+    }
+
+    @Test("the audit-trail CSV has who, what, when, old value, new value and reason, quoted per RFC 4180")
+    func auditTrail() throws {
+        let csv = try demo().run(.auditTrail(candidate: "NET-012"))["csv"]!.stringValue!
+        let lines = csv.components(separatedBy: "\r\n")
+        #expect(lines[0] == "seq,timestamp_utc,actor,candidate,action,field,old_value,new_value,reason")
+        #expect(lines.contains { $0.contains(",entry.corrected,percent,28,18,transcription error: pathology report says 18 %") })
+        #expect(lines.contains { $0.contains(",contrast_phases,,\"[\"\"arterial\"\",\"\"portal_venous\"\"]\",") })
+    }
+}
