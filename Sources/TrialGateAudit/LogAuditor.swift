@@ -60,6 +60,12 @@ public struct LogAuditor {
         public let bodyHash: String
         /// Whether the stored bytes are the RFC 8785 form of the parsed event.
         public let canonical: Bool
+
+        public init(event: Event, bodyHash: String, canonical: Bool) {
+            self.event = event
+            self.bodyHash = bodyHash
+            self.canonical = canonical
+        }
     }
 
     /// Hashes the stored bytes and checks they are canonical. Pure; safe to run on any thread.

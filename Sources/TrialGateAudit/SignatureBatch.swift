@@ -3,7 +3,7 @@ import Foundation
 
 /// Checks Ed25519 signatures in batches on a concurrent queue, so that a log audit uses every core while
 /// one thread folds the events in order.
-final class SignatureBatch: @unchecked Sendable {
+public final class SignatureBatch: @unchecked Sendable {
     private struct Item {
         let seq: Int64
         let signature: [UInt8]
@@ -18,7 +18,10 @@ final class SignatureBatch: @unchecked Sendable {
     private var failed: [Int64] = []
     private static let batchSize = 256
 
-    func add(seq: Int64, signature: [UInt8], message: [UInt8], publicKey: [UInt8]) {
+    public init() {}
+
+    /// Queues one check; batches start on other threads as they fill.
+    public func add(seq: Int64, signature: [UInt8], message: [UInt8], publicKey: [UInt8]) {
         pending.append(Item(seq: seq, signature: signature, message: message, publicKey: publicKey))
         if pending.count >= Self.batchSize { flush() }
     }
@@ -40,7 +43,7 @@ final class SignatureBatch: @unchecked Sendable {
     }
 
     /// Waits for every batch and returns the sequence numbers whose signature failed, in order.
-    func finish() -> [Int64] {
+    public func finish() -> [Int64] {
         flush()
         group.wait()
         lock.lock()

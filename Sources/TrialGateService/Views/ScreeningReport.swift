@@ -39,6 +39,7 @@ enum ScreeningReport {
         var scores: [String: [Int]] = [:]
         var corrections: [JSONValue] = []
         var correctionsByActor: [String: Int] = [:]
+        let signatures = SignatureBatch()
         for c in candidates {
             let st = status(c)
             statusCounts[st, default: 0] += 1
@@ -59,9 +60,14 @@ enum ScreeningReport {
             }
             var signature = "none"
             if let latest {
-                let sig = Data(base64Encoded: latest.signature).map(Array.init) ?? []
-                let ok = publicKey.map { SignatureCheck.verify(signature: sig, message: CanonicalJSON.encode(latest.decision), publicKey: $0) } ?? false
-                signature = ok ? "valid" : "invalid"
+                // Checked on the other cores; verdicts are filled in below.
+                signature = "valid"
+                if let publicKey {
+                    signatures.add(seq: latest.seq, signature: Data(base64Encoded: latest.signature).map(Array.init) ?? [],
+                                   message: CanonicalJSON.encode(latest.decision), publicKey: publicKey)
+                } else {
+                    signature = "invalid"
+                }
             }
             log.append([
                 "candidate": .string(c.id), "site": .string(c.site),
@@ -81,6 +87,14 @@ enum ScreeningReport {
                         "field": .string(k.field), "old_value": k.oldValue, "new_value": k.newValue, "reason": .string(k.reason),
                     ])
                 }
+            }
+        }
+        let badSignatures = Set(signatures.finish())
+        if !badSignatures.isEmpty {
+            log = log.map { row in
+                guard let seq = row["decision_seq"]?.intValue, badSignatures.contains(Int64(seq)), case .object(var o) = row else { return row }
+                o["signature"] = "invalid"
+                return .object(o)
             }
         }
         corrections.sort { ($0["seq"]?.intValue ?? 0) < ($1["seq"]?.intValue ?? 0) }
