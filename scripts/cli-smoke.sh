@@ -50,6 +50,16 @@ check test "$(echo "$out" | wc -l)" = 2
 check grep -q '"id":2,"ok":true' <<<"$out"
 expect_rc 0 "$B" verify
 expect_rc 0 "$B" replay
+# Reports: table, CSV, FHIR, audit trail; the HTML page opens in headless Chromium when it is installed.
+expect_rc 0 "$B" report
+check grep -q "Assessed for eligibility" "$T/out"
+check test "$("$B" report --format csv | head -1 | cut -d, -f1)" = candidate
+check test "$("$B" export --format fhir | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["resourceType"])')" = ResearchSubject
+check grep -q "transcription error" <("$B" export --format audit-csv)
+"$B" report --format html > "$T/report.html"
+if command -v chromium >/dev/null; then
+  check grep -q "CONSORT enrolment flow" <(timeout 60 chromium --headless --no-sandbox --disable-gpu --dump-dom "file://$T/report.html" 2>/dev/null)
+fi
 # Tamper with sqlite3 after dropping the trigger: verify must fail and name the event.
 check test "$(sqlite3 "$T/trial.sqlite" "UPDATE events SET actor='x' WHERE seq=3" 2>&1)" != ""
 check test "$(sqlite3 "$T/trial.sqlite" "select actor from events where seq=3")" = smoke:coordinator

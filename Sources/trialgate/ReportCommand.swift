@@ -11,7 +11,7 @@ struct Report: ParsableCommand {
     @Option(name: .long, help: "Only candidates of this site.") var site: String?
     @Option(name: .long, help: "Only candidates registered on or after this date (YYYY-MM-DD).") var from: String?
     @Option(name: .long, help: "Only candidates registered on or before this date (YYYY-MM-DD).") var to: String?
-    @Option(name: .long, help: "table, csv (the screening log) or json.") var format = "table"
+    @Option(name: .long, help: "table, csv (the screening log), json or html (self-contained page with SVG charts).") var format = "table"
 
     func run() throws {
         var seq: Int64?
@@ -26,13 +26,14 @@ struct Report: ParsableCommand {
             guard let d = CivilDate(text) else { throw Runner.fail(ServiceError("invalid_field", "--\(name) must be YYYY-MM-DD, got \"\(text)\"")) }
             return d
         }
-        guard ["table", "csv", "json"].contains(format) else {
-            throw Runner.fail(ServiceError("invalid_field", "--format must be table, csv or json"))
+        guard ["table", "csv", "json", "html"].contains(format) else {
+            throw Runner.fail(ServiceError("invalid_field", "--format must be table, csv, json or html"))
         }
         let result = try Runner.run(.report(asOfSeq: seq, asOfTime: time, site: site, from: try date(from, "from"), to: try date(to, "to"),
-                                            format: format == "csv" ? "csv" : "json"), options: options)
+                                            format: format == "table" ? "json" : format), options: options)
         switch format {
         case "csv": print(result["csv"]?.stringValue ?? "", terminator: "")
+        case "html": print(result["html"]?.stringValue ?? "", terminator: "")
         case "json": Runner.printJSON(result)
         default: print(Render.report(result))
         }

@@ -101,3 +101,26 @@ struct ReportTests {
         #expect(lines.contains { $0.contains(",contrast_phases,,\"[\"\"arterial\"\",\"\"portal_venous\"\"]\",") })
     }
 }
+
+@Suite("The HTML report")
+struct ReportHTMLTests {
+    @Test("is one self-contained page: inline SVG charts, no scripts, no external assets, text escaped")
+    func selfContained() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
+        try f.run(.register(candidate: "X-1", fields: ["site": "SITE-01"]))
+        try f.run(.withdraw(candidate: "X-1", reason: "<script>alert(1)</script> & more"))
+        let html = try f.run(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "html"))["html"]!.stringValue!
+        #expect(html.hasPrefix("<!DOCTYPE html>"))
+        #expect(html.contains("aria-label=\"CONSORT enrolment flow\""))
+        #expect(html.contains("Assessed for eligibility (n=14)"))
+        #expect(html.contains("aria-label=\"Screen-failure reasons\""))
+        #expect(html.contains("aria-label=\"Model score histogram\""))
+        #expect(!html.contains("<script"))
+        #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"))
+        let external = html.components(separatedBy: "http").dropFirst().filter { !$0.hasPrefix("://www.w3.org/2000/svg") }
+        #expect(external.isEmpty)
+        let again = try f.run(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "html"))["html"]!.stringValue!
+        #expect(html == again)
+    }
+}

@@ -66,7 +66,7 @@ extension Command {
                 }
             }
             let format = try r.optionalString("format") ?? "json"
-            guard format == "json" || format == "csv" else { throw ServiceError("invalid_field", "format must be json or csv, got \"\(format)\"") }
+            guard ["json", "csv", "html"].contains(format) else { throw ServiceError("invalid_field", "format must be json, csv or html, got \"\(format)\"") }
             command = .report(asOfSeq: seq, asOfTime: time, site: try r.optionalString("site"), from: try date("from"), to: try date("to"), format: format)
         case "export.fhir": command = .exportFHIR(site: try r.optionalString("site"))
         case "audit-trail": command = .auditTrail(candidate: try r.optionalString("candidate"))

@@ -131,6 +131,7 @@ extension Dispatcher {
         let state = try fold(asOfSeq: asOfSeq, asOfTime: asOfTime)
         let report = ScreeningReport.build(state, filter: filter,
                                            asOf: ["seq": .from(asOfSeq.map(Int.init)), "time": .from(asOfTime?.description)])
+        if format == "html" { return ["html": .string(ReportHTML.render(report))] }
         guard format == "csv" else { return report }
         var rows = [["candidate", "site", "registered_at", "consent_date", "status", "decision_seq", "decided_at", "failed", "unknown", "signature", "withdrawal_reason"]]
         for r in report["screening_log"]?.arrayValue ?? [] {

@@ -1,0 +1,161 @@
+import Foundation
+import TrialGateCore
+
+/// The screening report as one self-contained HTML page: inline CSS and SVG, no scripts, no external assets.
+enum ReportHTML {
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for ch in s {
+            switch ch {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.append(ch)
+            }
+        }
+        return out
+    }
+
+    static func n(_ v: JSONValue?) -> String {
+        guard let v else { return "–" }
+        if let i = v.intValue { return String(i) }
+        if case .null = v { return "–" }
+        if case .string(let s) = v { return s }
+        return CanonicalJSON.string(v)
+    }
+
+    static func render(_ r: JSONValue) -> String {
+        let c = r["consort"] ?? .null
+        var html = """
+        <!DOCTYPE html>
+        <html lang="en"><head><meta charset="utf-8">
+        <title>Screening report \(escape(n(r["trial_id"])))</title>
+        <style>
+        body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#1d2733;padding:0 1rem}
+        h1{font-size:1.5rem;margin-bottom:.2rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #d5dbe3;padding-bottom:.2rem}
+        .meta{color:#5a6878;font-size:.85rem}table{border-collapse:collapse;font-size:.85rem;margin-top:.5rem}
+        th,td{border-bottom:1px solid #e3e8ee;padding:.25rem .6rem;text-align:left}th{background:#f3f6f9}
+        td.num{text-align:right;font-variant-numeric:tabular-nums}.eligible{color:#1b7a3e}.ineligible{color:#b3261e}
+        .needs_review{color:#9a6700}.withdrawn,.pending{color:#5a6878}.row{display:flex;gap:2rem;flex-wrap:wrap}
+        svg text{font-family:inherit}
+        </style></head><body>
+        <h1>Screening report — \(escape(n(r["trial_id"])))</h1>
+        <p class="meta">Computed from the log alone: \(escape(n(r["log_size"]))) events, head \(escape(n(r["log_head"])))\(asOfText(r)).</p>
+        <h2>Enrolment flow</h2>
+        \(consortSVG(c))
+        <div class="row">
+        <div><h2>Screen-failure reasons</h2>\(barsSVG(c["excluded"]?["by_criterion"]?.objectValue ?? [:]))</div>
+        <div><h2>Model score by outcome</h2>\(histogramSVG(r["model_score_histogram"] ?? .null))</div>
+        </div>
+        """
+        html += "<h2>Sites</h2><table><tr><th>site</th><th>assessed</th><th>eligible</th><th>ineligible</th><th>needs review</th><th>withdrawn</th><th>pending</th><th>screen-failure rate</th></tr>"
+        for s in r["sites"]?.arrayValue ?? [] {
+            html += "<tr><td>\(escape(n(s["site"])))</td>" + ["assessed", "eligible", "ineligible", "needs_review", "withdrawn", "pending", "screen_failure_rate"]
+                .map { "<td class=\"num\">\(escape(n(s[$0])))</td>" }.joined() + "</tr>"
+        }
+        html += "</table><h2>Criteria</h2><table><tr><th>criterion</th><th>pass</th><th>fail</th><th>unknown</th><th>skipped</th></tr>"
+        for k in r["criteria"]?.arrayValue ?? [] {
+            html += "<tr><td>\(escape(n(k["id"])))</td>" + ["pass", "fail", "unknown", "skipped"].map { "<td class=\"num\">\(escape(n(k[$0])))</td>" }.joined() + "</tr>"
+        }
+        let t = r["time_to_decision"] ?? .null
+        html += "</table><p>Time from registration to first decision: median \(escape(n(t["median_days"]))) days, mean \(escape(n(t["mean_days"]))), max \(escape(n(t["max_days"]))) (\(escape(n(t["count"]))) candidates).</p>"
+        html += "<h2>Screening log</h2><table><tr><th>candidate</th><th>site</th><th>registered</th><th>status</th><th>decision</th><th>failed</th><th>unknown</th><th>signature</th><th>note</th></tr>"
+        for row in r["screening_log"]?.arrayValue ?? [] {
+            let status = n(row["status"])
+            let list = { (k: String) in (row[k]?.arrayValue ?? []).compactMap(\.stringValue).map(escape).joined(separator: ", ") }
+            html += "<tr><td>\(escape(n(row["candidate"])))</td><td>\(escape(n(row["site"])))</td><td>\(escape(n(row["registered_at"])))</td>"
+                + "<td class=\"\(escape(status))\">\(escape(status))</td><td class=\"num\">\(escape(n(row["decision_seq"])))</td>"
+                + "<td>\(list("failed"))</td><td>\(list("unknown"))</td><td>\(escape(n(row["signature"])))</td>"
+                + "<td>\(escape(row["withdrawal_reason"]?.stringValue ?? ""))</td></tr>"
+        }
+        let k = r["corrections"] ?? .null
+        html += "</table><h2>Corrections (\(escape(n(k["count"]))))</h2><table><tr><th>event</th><th>when (UTC)</th><th>who</th><th>candidate</th><th>field</th><th>old value</th><th>new value</th><th>reason</th></tr>"
+        for item in k["items"]?.arrayValue ?? [] {
+            html += "<tr><td class=\"num\">\(escape(n(item["seq"])))</td><td>\(escape(n(item["timestamp"])))</td><td>\(escape(n(item["actor"])))</td>"
+                + "<td>\(escape(n(item["candidate"])))</td><td>\(escape(n(item["field"])))</td><td>\(escape(CanonicalJSON.string(item["old_value"] ?? .null)))</td>"
+                + "<td>\(escape(CanonicalJSON.string(item["new_value"] ?? .null)))</td><td>\(escape(n(item["reason"])))</td></tr>"
+        }
+        html += "</table></body></html>\n"
+        return html
+    }
+
+    private static func asOfText(_ r: JSONValue) -> String {
+        if let seq = r["as_of"]?["seq"]?.intValue { return ", as of event \(seq)" }
+        if let t = r["as_of"]?["time"]?.stringValue { return ", as of \(escape(t))" }
+        return ""
+    }
+
+    private static func box(_ x: Int, _ y: Int, _ w: Int, _ h: Int, _ lines: [String], fill: String) -> String {
+        var s = "<rect x=\"\(x)\" y=\"\(y)\" width=\"\(w)\" height=\"\(h)\" rx=\"6\" fill=\"\(fill)\" stroke=\"#6b7a8c\"/>"
+        for (i, line) in lines.enumerated() {
+            s += "<text x=\"\(x + 12)\" y=\"\(y + 22 + i * 18)\" font-size=\"\(i == 0 ? 14 : 12)\"\(i == 0 ? " font-weight=\"600\"" : "")>\(escape(line))</text>"
+        }
+        return s
+    }
+
+    private static func arrow(_ x1: Int, _ y1: Int, _ x2: Int, _ y2: Int) -> String {
+        "<line x1=\"\(x1)\" y1=\"\(y1)\" x2=\"\(x2)\" y2=\"\(y2)\" stroke=\"#6b7a8c\" stroke-width=\"1.5\" marker-end=\"url(#arrow)\"/>"
+    }
+
+    /// A CONSORT-style enrolment box diagram.
+    static func consortSVG(_ c: JSONValue) -> String {
+        let reasons = (c["excluded"]?["by_criterion"]?.objectValue ?? [:]).sorted { $0.key < $1.key }
+        let excludedLines = ["Excluded (n=\(n(c["excluded"]?["total"])))", "Not meeting criteria (n=\(n(c["excluded"]?["not_meeting_criteria"])))"]
+            + reasons.map { "  \($0.key): \(n($0.value))" } + ["Withdrawn (n=\(n(c["excluded"]?["withdrawn"])))"]
+        let exH = 18 * excludedLines.count + 16
+        let height = max(300, 150 + exH)
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"\(height)\" viewBox=\"0 0 760 \(height)\" role=\"img\" aria-label=\"CONSORT enrolment flow\">"
+        s += "<defs><marker id=\"arrow\" markerWidth=\"10\" markerHeight=\"10\" refX=\"9\" refY=\"3\" orient=\"auto\"><path d=\"M0,0 L9,3 L0,6 z\" fill=\"#6b7a8c\"/></marker></defs>"
+        s += box(40, 20, 280, 44, ["Assessed for eligibility (n=\(n(c["assessed"])))"], fill: "#eef3f8")
+        s += arrow(180, 64, 180, 110)
+        s += arrow(180, 86, 400, 86)
+        s += box(400, 40, 330, exH, excludedLines, fill: "#fbeeee")
+        s += box(40, 112, 280, 44, ["Eligible (n=\(n(c["eligible"])))"], fill: "#eaf6ee")
+        s += box(40, 176, 280, 44, ["Needs review (n=\(n(c["needs_review"])))"], fill: "#fdf5e3")
+        s += box(40, 240, 280, 44, ["No decision yet (n=\(n(c["pending"])))"], fill: "#f3f4f6")
+        s += "</svg>"
+        return s
+    }
+
+    /// Horizontal bars, one per failing criterion.
+    static func barsSVG(_ counts: [String: JSONValue]) -> String {
+        let items = counts.sorted { ($0.value.intValue ?? 0, $1.key) > ($1.value.intValue ?? 0, $0.key) }
+        let maxCount = max(1, items.map { $0.value.intValue ?? 0 }.max() ?? 1)
+        let height = max(40, 26 * items.count + 10)
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"460\" height=\"\(height)\" viewBox=\"0 0 460 \(height)\" role=\"img\" aria-label=\"Screen-failure reasons\">"
+        if items.isEmpty { s += "<text x=\"0\" y=\"24\" font-size=\"12\">No screen failures.</text>" }
+        for (i, item) in items.enumerated() {
+            let value = item.value.intValue ?? 0
+            let width = 200 * value / maxCount
+            let y = 6 + i * 26
+            s += "<text x=\"0\" y=\"\(y + 14)\" font-size=\"12\">\(escape(item.key))</text>"
+            s += "<rect x=\"200\" y=\"\(y)\" width=\"\(width)\" height=\"18\" fill=\"#c0504d\"/>"
+            s += "<text x=\"\(206 + width)\" y=\"\(y + 14)\" font-size=\"12\">\(value)</text>"
+        }
+        return s + "</svg>"
+    }
+
+    /// Model-score histogram, grouped by outcome.
+    static func histogramSVG(_ h: JSONValue) -> String {
+        let colours = ["eligible": "#2e8b57", "ineligible": "#c0504d", "needs_review": "#d4a017"]
+        let outcomes = ["eligible", "ineligible", "needs_review"]
+        let series = outcomes.map { o in (o, (h["by_outcome"]?[o]?.arrayValue ?? []).map { $0.intValue ?? 0 }) }
+        let maxCount = max(1, series.flatMap(\.1).max() ?? 1)
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"460\" height=\"220\" viewBox=\"0 0 460 220\" role=\"img\" aria-label=\"Model score histogram\">"
+        s += "<line x1=\"30\" y1=\"180\" x2=\"450\" y2=\"180\" stroke=\"#6b7a8c\"/>"
+        for bin in 0..<10 {
+            let x0 = 34 + bin * 42
+            for (k, (_, counts)) in series.enumerated() where bin < counts.count {
+                let height = 150 * counts[bin] / maxCount
+                s += "<rect x=\"\(x0 + k * 12)\" y=\"\(180 - height)\" width=\"11\" height=\"\(height)\" fill=\"\(colours[outcomes[k]]!)\"/>"
+            }
+            s += "<text x=\"\(x0 + 4)\" y=\"196\" font-size=\"10\">\(String(format: "%.1f", Double(bin) / 10))</text>"
+        }
+        for (k, o) in outcomes.enumerated() {
+            s += "<rect x=\"\(40 + k * 130)\" y=\"204\" width=\"10\" height=\"10\" fill=\"\(colours[o]!)\"/><text x=\"\(54 + k * 130)\" y=\"213\" font-size=\"11\">\(o)</text>"
+        }
+        s += "<text x=\"30\" y=\"14\" font-size=\"11\">candidates per 0.1 score bin (latest decision)</text>"
+        return s + "</svg>"
+    }
+}
