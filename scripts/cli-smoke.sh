@@ -56,6 +56,17 @@ check grep -q "Assessed for eligibility" "$T/out"
 check test "$("$B" report --format csv | head -1 | cut -d, -f1)" = candidate
 check test "$("$B" export --format fhir | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["resourceType"])')" = ResearchSubject
 check grep -q "transcription error" <("$B" export --format audit-csv)
+# The FHIR export against the FHIR models of fhir.resources (R4B; pip install fhir.resources), when installed.
+if python3 -c 'import fhir.resources.R4B.researchsubject' 2>/dev/null; then
+  "$B" export --format fhir > "$T/subjects.ndjson"
+  check python3 -c '
+import sys, json
+from fhir.resources.R4B.researchsubject import ResearchSubject
+n = 0
+for line in open(sys.argv[1]):
+    ResearchSubject.model_validate(json.loads(line)); n += 1
+sys.exit(0 if n else 1)' "$T/subjects.ndjson"
+fi
 "$B" report --format html > "$T/report.html"
 if command -v chromium >/dev/null; then
   check grep -q "CONSORT enrolment flow" <(timeout 60 chromium --headless --no-sandbox --disable-gpu --dump-dom "file://$T/report.html" 2>/dev/null)

@@ -168,6 +168,43 @@ let template = scenario.candidates[0]  // an eligible candidate: register, 5 rec
     }
 }
 
+if let i = CommandLine.arguments.firstIndex(of: "--report"), i + 1 < CommandLine.arguments.count, let total = Int(CommandLine.arguments[i + 1]) {
+    // A report over a log of `total` events, nine per candidate (register, clinical, imaging, three Ki-67,
+    // SSTR, model score, a decision).
+    try? FileManager.default.removeItem(atPath: dir)
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { if !keep { try? FileManager.default.removeItem(atPath: dir) } }
+    let (d, store) = try freshDispatcher("report")
+    var built: Int64 = 2
+    var n = 0
+    let buildTime = try seconds {
+        while built < Int64(total) {
+            var batch: [(command: Command, actor: String)] = []
+            while batch.count < 1000 && built + Int64(batch.count) < Int64(total) {
+                let id = "R-\(n)"
+                for c in commands(for: id) where c.name != "decide" { batch.append((c, "bench")) }
+                let ki67: JSONValue = ["percent": 9, "specimen_date": .string(today.description), "method": "manual_count"]
+                batch.append((.record(kind: "ki67", candidate: id, fields: ki67), "bench"))
+                batch.append((.record(kind: "ki67", candidate: id, fields: ki67), "bench"))
+                batch.append((.decide(candidate: id), "bench"))
+                n += 1
+            }
+            _ = try d.executeBatch(batch)
+            built = try store.head().size
+        }
+    }
+    print("built \(built) events, \(n) candidates in \(String(format: "%.1f", buildTime)) s")
+    let reader = Dispatcher(store: try EventStore.open(path: dir + "/report.sqlite"), clock: SystemClock(), key: { throw ServiceError("no", "no key") })
+    for format in ["json", "csv"] {
+        var size = 0
+        let t = try seconds {
+            let r = try reader.execute(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: format), actor: "bench")
+            size = CanonicalJSON.encode(r).count
+        }
+        print("report (\(format)) over \(built) events, \(n) candidates: \(String(format: "%.2f", t)) s, \(size) bytes")
+    }
+    exit(0)
+}
 print("TrialGate benchmark, \(ProcessInfo.processInfo.processorCount) cores, store in \(dir)")
 print("")
 
