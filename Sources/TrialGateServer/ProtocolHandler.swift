@@ -23,6 +23,11 @@ final class ProtocolHandler: ChannelInboundHandler, @unchecked Sendable {
     private var registered = false
     /// The client half-closed: answer what it sent, then close.
     private var inputClosed = false
+    /// Reading pauses while this many requests wait, so a client that pipelines without reading its
+    /// replies cannot make the server buffer without bound.
+    private static let pauseAt = 256
+    private static let resumeAt = 32
+    private var paused = false
     // Subscription state.
     private var subscription: (store: EventStore?, last: Int64, quietSince: NIODeadline, pumping: Bool)?
 
@@ -52,6 +57,10 @@ final class ProtocolHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard registered, subscription == nil else { return }
         pending.append(unwrapInboundIn(data))
+        if pending.count >= Self.pauseAt, !paused {
+            paused = true
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in }
+        }
         processPending(context: context)
     }
 
@@ -116,6 +125,11 @@ final class ProtocolHandler: ChannelInboundHandler, @unchecked Sendable {
             case .subscribe(let id, let from):
                 startSubscription(context: context, id: id, from: from)
             }
+        }
+        if paused, pending.count <= Self.resumeAt {
+            paused = false
+            context.channel.setOption(ChannelOptions.autoRead, value: true).whenFailure { _ in }
+            context.read()
         }
         if !busy {
             context.flush()

@@ -99,6 +99,23 @@ struct ServerTests {
         try await s.stop()
     }
 
+    @Test("thousands of pipelined requests are all answered in order while the server bounds what it buffers")
+    func deepPipeline() async throws {
+        let s = try await ServerFixture()
+        let ids: [Int] = try await onThread {
+            let c = try s.client("rita")
+            let sender = Thread {
+                var batch: [UInt8] = []
+                for i in 0..<3000 { batch += Array(#"{"id":\#(i),"cmd":"head"}"#.utf8) + [0x0A] }
+                try? c.send(batch)
+            }
+            sender.start()
+            return try (0..<3000).map { _ in try reply(c.readLine())["id"]?.intValue ?? -1 }
+        }
+        #expect(ids == Array(0..<3000))
+        try await s.stop()
+    }
+
     @Test("64 concurrent clients: every acknowledged event is in the log, and the log verifies")
     func concurrentClients() async throws {
         let s = try await ServerFixture()
