@@ -220,13 +220,17 @@ public final class EventStore: @unchecked Sendable {
             savepoints += 1
             let name = "sp\(savepoints)"
             let (savedHead, savedCount) = (head, appended.count)
-            try store.db.execute("SAVEPOINT \(name)", "opening a savepoint")
+            // Prepared once and reused: a batch opens one savepoint per command.
+            try store.db.run("SAVEPOINT \(name)", [], "opening a savepoint")
             do {
                 let result = try body()
-                try store.db.execute("RELEASE \(name)", "releasing a savepoint")
+                try store.db.run("RELEASE \(name)", [], "releasing a savepoint")
+                savepoints -= 1
                 return result
             } catch {
-                try? store.db.execute("ROLLBACK TO \(name); RELEASE \(name)", "rolling back a savepoint")
+                try? store.db.run("ROLLBACK TO \(name)", [], "rolling back a savepoint")
+                try? store.db.run("RELEASE \(name)", [], "rolling back a savepoint")
+                savepoints -= 1
                 head = savedHead
                 appended.removeSubrange(savedCount...)
                 throw error

@@ -56,6 +56,8 @@ public final class Dispatcher: @unchecked Sendable {
 
     /// The site a registered candidate belongs to, after corrections.
     func siteOf(candidate: String) throws -> String? {
+        // Inside a batch the writer's folded candidate is current whenever its cache is.
+        if let txn = batchTransaction, txn.head.size == cacheHead, let known = candidateStates[candidate] { return known.site }
         // Only the registration and its corrections matter, not the candidate's whole history.
         let events = try requireStore().events(candidate: candidate, types: [.candidateRegistered, .entryCorrected])
         guard let registration = events.first(where: { $0.type == .candidateRegistered }) else { return nil }
