@@ -119,8 +119,10 @@ final class ProtocolHandler: ChannelInboundHandler, @unchecked Sendable {
                 let bound = NIOLoopBound(context, eventLoop: loop)
                 let peer = self.peer
                 workers.run(command, as: principal) { [self] result in
-                    let reply = server.reply(to: result, id: id, cmd: cmd, principal: principal, peer: peer)
-                    loop.execute { self.finished(reply, context: bound.value) }
+                    // Build the reply on the event loop: the writer thread is the one that must not wait.
+                    loop.execute {
+                        self.finished(self.server.reply(to: result, id: id, cmd: cmd, principal: principal, peer: peer), context: bound.value)
+                    }
                 }
             case .subscribe(let id, let from):
                 startSubscription(context: context, id: id, from: from)
