@@ -42,6 +42,7 @@ let package = Package(
         ]),
         .executableTarget(name: "trialgate", dependencies: [
             "TrialGateService", "TrialGatePolicies", "TrialGateServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         .executableTarget(name: "trialgate-bench", dependencies: ["TrialGateService", "TrialGatePolicies", "TrialGateServer", "CSQLite"], path: "Benchmarks/trialgate-bench"),
         .testTarget(name: "TrialGateTests", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", "TrialGateService", "TrialGatePolicies", "TrialGateServer",

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import TrialGateCore
 import TrialGateServer
@@ -21,6 +22,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Longest request line in bytes.") var maxLine = 64 * 1024
     @Option(name: .long, help: "Close connections silent for this many seconds.") var idleTimeout = 300
     @Option(name: .long, help: "Most open connections.") var maxConnections = 512
+    @Option(name: .long, help: "Event-loop threads (default: one per core).") var eventLoops = System.coreCount
 
     func run() async throws {
         let endpoint: ServerConfiguration.Endpoint
@@ -45,10 +47,13 @@ struct Serve: AsyncParsableCommand {
         config.maxConnections = maxConnections
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "trialgate.server")
-        let server = LineServer(configuration: config, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        guard eventLoops >= 1 else { throw Runner.fail(ServiceError("invalid_field", "--event-loops must be at least 1")) }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoops)
+        let server = LineServer(configuration: config, logger: logger, eventLoopGroup: group)
+        let services = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
-            try await group.run()
+            try await services.run()
+            try? await group.shutdownGracefully()
         } catch {
             throw Runner.fail(ServiceError(error))
         }
