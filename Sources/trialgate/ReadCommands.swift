@@ -12,13 +12,7 @@ struct Show: ParsableCommand {
     @Option(name: .long, help: "Show the state as of a sequence number or a UTC time (2026-01-31T12:00:00Z).") var asOf: String?
 
     func run() throws {
-        var seq: Int64?
-        var time: UTCTimestamp?
-        if let asOf {
-            if let n = Int64(asOf) { seq = n } else if let t = UTCTimestamp(asOf) { time = t } else {
-                throw Runner.fail(ServiceError("invalid_field", "--as-of takes a sequence number or a UTC time like 2026-01-31T12:00:00Z, got \"\(asOf)\""))
-            }
-        }
+        let (seq, time) = try Runner.asOf(asOf)
         let result = try Runner.run(.show(candidate: candidate, asOfSeq: seq, asOfTime: time), options: options)
         if options.json { return Runner.printJSON(result) }
         print(Render.candidate(result))

@@ -14,13 +14,7 @@ struct Report: ParsableCommand {
     @Option(name: .long, help: "table, csv (the screening log), json or html (self-contained page with SVG charts).") var format = "table"
 
     func run() throws {
-        var seq: Int64?
-        var time: UTCTimestamp?
-        if let asOf {
-            if let n = Int64(asOf) { seq = n } else if let t = UTCTimestamp(asOf) { time = t } else {
-                throw Runner.fail(ServiceError("invalid_field", "--as-of takes a sequence number or a UTC time, got \"\(asOf)\""))
-            }
-        }
+        let (seq, time) = try Runner.asOf(asOf)
         func date(_ text: String?, _ name: String) throws -> CivilDate? {
             guard let text else { return nil }
             guard let d = CivilDate(text) else { throw Runner.fail(ServiceError("invalid_field", "--\(name) must be YYYY-MM-DD, got \"\(text)\"")) }

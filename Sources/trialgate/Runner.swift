@@ -56,6 +56,14 @@ enum Runner {
         return text
     }
 
+    /// Reads an `--as-of` value: a sequence number or a UTC time; exits with a clear error otherwise.
+    static func asOf(_ text: String?) throws -> (seq: Int64?, time: UTCTimestamp?) {
+        guard let text else { return (nil, nil) }
+        if let n = Int64(text) { return (n, nil) }
+        if let t = UTCTimestamp(text) { return (nil, t) }
+        throw fail(ServiceError("invalid_field", "--as-of takes a sequence number or a UTC time like 2026-01-31T12:00:00Z, got \"\(text)\""))
+    }
+
     static func printJSON(_ value: JSONValue) {
         print(CanonicalJSON.string(value))
     }
