@@ -27,7 +27,7 @@ let package = Package(
             "TrialGateCore", .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // The append-only SQLite event store.
-        .target(name: "TrialGateStore", dependencies: ["TrialGateCore", "CSQLite"]),
+        .target(name: "TrialGateStore", dependencies: ["TrialGateCore", "TrialGateAudit", "CSQLite"]),
         // The command vocabulary and the one dispatcher behind the CLI, `exec` and the socket.
         .target(name: "TrialGateService", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore"]),
         // The enrollment policies shipped in Policies/, bundled as resources for the demo and tests.

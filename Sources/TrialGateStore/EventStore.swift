@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import TrialGateAudit
 import TrialGateCore
 
 /// One row of the event table, as stored: the columns kept for queries and the canonical body that is hashed.
@@ -45,6 +46,9 @@ public final class EventStore: @unchecked Sendable {
     private let db: SQLiteConnection
     /// The file this store lives in.
     public let path: String
+    /// Whether appends extend the Merkle tree. Always on, except in the benchmark that measures the tree's
+    /// cost on a throwaway store: a log written without it has no proofs and fails `verify`.
+    public var maintainsMerkleTree = true
 
     private init(db: SQLiteConnection) {
         self.db = db
@@ -206,6 +210,8 @@ public final class EventStore: @unchecked Sendable {
         public private(set) var head: LogHead
         /// The events appended so far in this transaction.
         public private(set) var appended: [Event] = []
+        /// The size of the newest checkpoint this transaction stored (-1: none yet).
+        public private(set) var checkpointedSize: Int64 = -1
 
         init(store: EventStore, head: LogHead) {
             self.store = store
@@ -219,7 +225,7 @@ public final class EventStore: @unchecked Sendable {
         public func savepoint<T>(_ body: () throws -> T) throws -> T {
             savepoints += 1
             let name = "sp\(savepoints)"
-            let (savedHead, savedCount) = (head, appended.count)
+            let (savedHead, savedCount, savedCheckpoint) = (head, appended.count, checkpointedSize)
             // Prepared once and reused: a batch opens one savepoint per command.
             try store.db.run("SAVEPOINT \(name)", [], "opening a savepoint")
             do {
@@ -232,27 +238,94 @@ public final class EventStore: @unchecked Sendable {
                 try? store.db.run("RELEASE \(name)", [], "rolling back a savepoint")
                 savepoints -= 1
                 head = savedHead
+                checkpointedSize = savedCheckpoint
                 appended.removeSubrange(savedCount...)
                 throw error
             }
         }
 
-        /// Inserts a sealed event that must follow the current head.
+        /// Inserts a sealed event that must follow the current head, and extends the Merkle tree with its leaf.
         public func append(_ event: Event) throws {
             guard event.seq == head.size + 1, event.prevHash == head.hash else {
                 throw StoreError("store_chain", "event \(event.seq) does not follow the log head \(head.size)")
             }
+            let body = event.canonicalBody
             try store.db.run(
                 "INSERT INTO events (seq, ts, actor, type, candidate, prev_hash, hash, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [.int(event.seq), .text(event.timestamp.description), .text(event.actor), .text(event.type.rawValue),
                  event.candidate.map { .text($0) } ?? .null, .text(event.prevHash), .text(event.hash),
-                 .text(String(decoding: event.canonicalBody, as: UTF8.self))],
+                 .text(String(decoding: body, as: UTF8.self))],
                 "appending event \(event.seq)")
+            if store.maintainsMerkleTree {
+                // Leaf index = seq - 1. Only the leaf and the parents it completes are new; their left siblings are stored.
+                let nodes = try Merkle.nodesCompleted(byLeaf: event.seq - 1, hash: Merkle.leafHash(body)) { level, index in
+                    try store.node(level: level, index: index)
+                }
+                for n in nodes {
+                    try store.db.run("INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)",
+                                     [.int(Int64(n.level)), .int(n.index), .blob(n.hash)], "extending the Merkle tree")
+                }
+            }
             head = LogHead(size: event.seq, hash: event.hash)
             appended.append(event)
         }
+
+        /// The Merkle tree as this transaction sees it (its own appends included).
+        public var tree: EventStore { store }
+
+        /// Stores a signed checkpoint of the first `size` events.
+        public func addCheckpoint(size: Int64, issuedAt: UTCTimestamp, note: String) throws {
+            try store.db.run("INSERT INTO checkpoints (size, issued_at, note) VALUES (?, ?, ?)",
+                             [.int(size), .text(issuedAt.description), .text(note)], "storing the checkpoint of size \(size)")
+            checkpointedSize = size
+        }
     }
+
+    /// A stored checkpoint: the signed note of the tree at `size`.
+    public struct StoredCheckpoint: Sendable, Equatable {
+        public let size: Int64
+        public let issuedAt: String
+        public let note: String
+    }
+
+    /// Stored checkpoints with sizes in `from ... through`, by size.
+    public func checkpoints(from: Int64 = 1, through: Int64 = .max) throws -> [StoredCheckpoint] {
+        var out: [StoredCheckpoint] = []
+        try db.query("SELECT size, issued_at, note FROM checkpoints WHERE size BETWEEN ? AND ? ORDER BY size", [.int(from), .int(through)],
+                     "reading checkpoints") { s in
+            out.append(StoredCheckpoint(size: sqlite3_column_int64(s, 0), issuedAt: SQLiteConnection.text(s, 1) ?? "",
+                                        note: SQLiteConnection.text(s, 2) ?? ""))
+        }
+        return out
+    }
+
+    /// The newest stored checkpoint, if any.
+    public func latestCheckpoint() throws -> StoredCheckpoint? {
+        var out: StoredCheckpoint?
+        try db.query("SELECT size, issued_at, note FROM checkpoints ORDER BY size DESC LIMIT 1", [], "reading the latest checkpoint") { s in
+            out = StoredCheckpoint(size: sqlite3_column_int64(s, 0), issuedAt: SQLiteConnection.text(s, 1) ?? "",
+                                   note: SQLiteConnection.text(s, 2) ?? "")
+        }
+        return out
+    }
+
+    /// The root of the tree over the first `size` events.
+    public func merkleRoot(size: Int64) throws -> [UInt8] { try Merkle.root(size: size, self) }
 
     /// Closes the file; further use throws.
     public func close() { db.close() }
+}
+
+extension EventStore: MerkleNodeSource {
+    /// A stored perfect-subtree hash.
+    /// - Throws: `store_corrupt` when the node is missing: the tree must cover every event.
+    public func node(level: Int, index: Int64) throws -> [UInt8] {
+        var out: [UInt8]?
+        try db.query("SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", [.int(Int64(level)), .int(index)],
+                     "reading the Merkle tree") { s in out = SQLiteConnection.blob(s, 0) }
+        guard let out, out.count == Merkle.hashSize else {
+            throw StoreError(StoreError.corruptCode, "the Merkle tree has no node at level \(level), index \(index)")
+        }
+        return out
+    }
 }

@@ -115,6 +115,7 @@ final class SQLiteConnection {
             switch v {
             case .int(let n): rc = sqlite3_bind_int64(s, idx, n)
             case .text(let t): rc = sqlite3_bind_text(s, idx, t, -1, SQLITE_TRANSIENT)
+            case .blob(let b): rc = b.withUnsafeBytes { sqlite3_bind_blob(s, idx, $0.baseAddress, Int32(b.count), SQLITE_TRANSIENT) }
             case .null: rc = sqlite3_bind_null(s, idx)
             }
             guard rc == SQLITE_OK else { throw error(rc, "binding a value") }
@@ -124,6 +125,12 @@ final class SQLiteConnection {
     static func text(_ s: OpaquePointer, _ column: Int32) -> String? {
         guard let p = sqlite3_column_text(s, column) else { return nil }
         return String(cString: p)
+    }
+
+    static func blob(_ s: OpaquePointer, _ column: Int32) -> [UInt8] {
+        let n = Int(sqlite3_column_bytes(s, column))
+        guard n > 0, let p = sqlite3_column_blob(s, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: n))
     }
 
     static func bytes(_ s: OpaquePointer, _ column: Int32) -> [UInt8] {
@@ -137,6 +144,7 @@ final class SQLiteConnection {
 enum SQLiteValue {
     case int(Int64)
     case text(String)
+    case blob([UInt8])
     case null
 }
 

@@ -32,5 +32,32 @@ enum Schema {
             BEGIN SELECT RAISE(ABORT, 'prev_hash must be the hash of the previous event'); END;
         CREATE TABLE migrations (name TEXT PRIMARY KEY NOT NULL, applied_at TEXT NOT NULL) STRICT;
         """),
+        // The RFC 6962 tree over the events: every perfect subtree's hash, stored when it is completed (level 0
+        // holds the leaf hashes), and the signed checkpoints. Both are written in the transaction of the events
+        // they cover and, like events, are never updated or deleted.
+        ("0002_merkle", """
+        CREATE TABLE merkle_nodes (
+            level INTEGER NOT NULL CHECK (level BETWEEN 0 AND 62),
+            idx   INTEGER NOT NULL CHECK (idx >= 0),
+            hash  BLOB    NOT NULL CHECK (length(hash) = 32),
+            PRIMARY KEY (level, idx)
+        ) STRICT, WITHOUT ROWID;
+        CREATE TRIGGER merkle_nodes_no_update BEFORE UPDATE ON merkle_nodes
+            BEGIN SELECT RAISE(ABORT, 'the Merkle tree is append-only: UPDATE is not allowed'); END;
+        CREATE TRIGGER merkle_nodes_no_delete BEFORE DELETE ON merkle_nodes
+            BEGIN SELECT RAISE(ABORT, 'the Merkle tree is append-only: DELETE is not allowed'); END;
+        CREATE TABLE checkpoints (
+            size      INTEGER PRIMARY KEY CHECK (size >= 1),
+            issued_at TEXT    NOT NULL CHECK (length(issued_at) = 24 AND substr(issued_at, 24, 1) = 'Z'),
+            note      TEXT    NOT NULL CHECK (length(note) > 0)
+        ) STRICT;
+        CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
+            BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only: UPDATE is not allowed'); END;
+        CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+            BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only: DELETE is not allowed'); END;
+        CREATE TRIGGER checkpoints_cover_events BEFORE INSERT ON checkpoints
+            WHEN NEW.size > coalesce((SELECT max(seq) FROM events), 0)
+            BEGIN SELECT RAISE(ABORT, 'a checkpoint cannot cover events that do not exist'); END;
+        """),
     ]
 }

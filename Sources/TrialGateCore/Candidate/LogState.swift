@@ -7,6 +7,26 @@ public struct TrialInfo: Sendable, Equatable {
     public let keyID: String
 }
 
+/// A signing key of the trial and the event that brought it into force (1 for the trial's first key).
+public struct SigningKeyRecord: Sendable, Equatable {
+    public let seq: Int64
+    /// Base64 of the raw 32-byte Ed25519 public key.
+    public let publicKey: String
+    public let keyID: String
+}
+
+/// What a key rotation signs, with the old key and with the new one: the new key, bound to the trial and
+/// to the exact log position, so it cannot be replayed into another log or another place.
+public func keyRotationStatement(trialID: String, logOrigin: String, previousKeyID: String, publicKey: String, keyID: String,
+                                 logSize: Int64, logHead: String) -> JSONValue {
+    .object([
+        "format": .string("trialgate.key-rotation/1"),
+        "trial_id": .string(trialID), "log_origin": .string(logOrigin),
+        "previous_key_id": .string(previousKeyID), "public_key": .string(publicKey), "key_id": .string(keyID),
+        "log": .object(["size": .number(Double(logSize)), "head": .string(logHead)]),
+    ])
+}
+
 /// A policy as published in the log: the log, not a file on disk, says which rules were in force.
 public struct PublishedPolicy: Sendable, Equatable {
     public let seq: Int64
@@ -20,6 +40,8 @@ public struct PublishedPolicy: Sendable, Equatable {
 public struct LogState: Sendable {
     public private(set) var trial: TrialInfo?
     public private(set) var policies: [PublishedPolicy] = []
+    /// Every signing key in the order it came into force; the last one signs decisions and checkpoints now.
+    public private(set) var keys: [SigningKeyRecord] = []
     public private(set) var candidates: [String: CandidateState] = [:]
     /// Number of events applied.
     public private(set) var size: Int64 = 0
@@ -27,6 +49,9 @@ public struct LogState: Sendable {
     public private(set) var headHash: String = Event.genesisHash
 
     public init() {}
+
+    /// The key that signs from here on.
+    public var signingKey: SigningKeyRecord? { keys.last }
 
     /// The newest policy published so far.
     public var policyInForce: PublishedPolicy? { policies.last }
@@ -66,6 +91,10 @@ public struct LogState: Sendable {
             let p = event.payload
             trial = TrialInfo(trialID: p["trial_id"]?.stringValue ?? "", logOrigin: p["log_origin"]?.stringValue ?? "",
                               publicKey: p["public_key"]?.stringValue ?? "", keyID: p["key_id"]?.stringValue ?? "")
+            keys = [SigningKeyRecord(seq: event.seq, publicKey: trial!.publicKey, keyID: trial!.keyID)]
+        case .keyRotated:
+            keys.append(SigningKeyRecord(seq: event.seq, publicKey: event.payload["public_key"]!.stringValue!,
+                                         keyID: event.payload["key_id"]!.stringValue!))
         case .policyPublished:
             let p = event.payload
             policies.append(PublishedPolicy(seq: event.seq, id: p["policy_id"]!.stringValue!, version: p["version"]!.stringValue!,
@@ -122,10 +151,30 @@ public struct LogState: Sendable {
             guard state.trial == nil, event.seq == 1 || state.size == 0 else { throw CoreError(.invalidEvent, "\(where_): the trial is already initialised") }
             var r = try ObjectReader(event.payload, context: "trial.initialised")
             try RecordSchema.validateIdentifier(try r.string("trial_id"), what: "trial id")
-            _ = try r.string("log_origin")
+            let origin = try r.string("log_origin")
+            if origin.isEmpty || origin.unicodeScalars.contains(where: { $0 == "+" || $0.properties.isWhitespace || $0.value < 0x20 }) {
+                throw CoreError(.invalidField, "\(where_): log_origin must be non-empty, without spaces or '+' (it names the checkpoint key)")
+            }
             _ = try r.string("public_key")
             _ = try r.string("key_id")
             try r.finish()
+            return
+        case .keyRotated:
+            guard event.candidate == nil, let current = state.signingKey else {
+                throw CoreError(.invalidEvent, "\(where_): a key rotation needs an initialised trial and no candidate")
+            }
+            var r = try ObjectReader(event.payload, context: "key.rotated")
+            let previous = try r.string("previous_key_id")
+            let publicKey = try r.string("public_key")
+            let keyID = try r.string("key_id")
+            _ = try r.string("signature"); _ = try r.string("new_key_signature")
+            try r.finish()
+            guard previous == current.keyID else {
+                throw CoreError(.invalidEvent, "\(where_): previous_key_id \(previous) is not the key in force (\(current.keyID))")
+            }
+            if state.keys.contains(where: { $0.keyID == keyID || $0.publicKey == publicKey }) {
+                throw CoreError(.invalidEvent, "\(where_): key \(keyID) was already used by this trial")
+            }
             return
         case .policyPublished:
             var r = try ObjectReader(event.payload, context: "policy.published")

@@ -12,6 +12,7 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case entryCorrected = "entry.corrected"
     case candidateWithdrawn = "candidate.withdrawn"
     case decisionIssued = "decision.issued"
+    case keyRotated = "key.rotated"
 
     /// The clinical record kinds a coordinator records with `record <kind>`, and the event each becomes.
     public static let recordKinds: [String: EventType] = [

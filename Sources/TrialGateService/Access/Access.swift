@@ -6,7 +6,8 @@ public enum Access {
     static func allowed(_ role: Role, _ command: Command) -> Bool {
         switch command {
         case .initialise: return false
-        case .policyCheck, .policyTest, .head, .publicKey: return true
+        // Checkpoints and proofs carry only hashes: anyone who may connect may check the log grows honestly.
+        case .policyCheck, .policyTest, .head, .publicKey, .checkpoint, .proofInclusion, .proofConsistency: return true
         case .policyPublish: return role == .admin
         case .register, .record, .correct, .withdraw, .decide: return role == .coordinator
         case .show, .decisions: return role == .coordinator || role == .sponsor || role == .regulator

@@ -72,6 +72,11 @@ extension Command {
         case "audit-trail": command = .auditTrail(candidate: try r.optionalString("candidate"))
         case "head": command = .head
         case "public-key": command = .publicKey
+        case "checkpoint": command = .checkpoint(size: try r.optionalInteger("size").map(Int64.init))
+        case "proof.inclusion":
+            command = .proofInclusion(seq: Int64(try r.integer("seq")), size: try r.optionalInteger("size").map(Int64.init))
+        case "proof.consistency":
+            command = .proofConsistency(from: Int64(try r.integer("from")), to: try r.optionalInteger("to").map(Int64.init))
         default:
             throw ServiceError(ServiceError.badRequest, "unknown command \"\(cmd)\"; known: \(Command.names.joined(separator: ", "))")
         }

@@ -25,6 +25,12 @@ public enum Command: Sendable, Equatable {
     case auditTrail(candidate: String?)
     case head
     case publicKey
+    /// The newest signed checkpoint, or the one of exactly `size`.
+    case checkpoint(size: Int64?)
+    /// The audit path of event `seq` in the tree of `size` events (default: the newest checkpoint's size).
+    case proofInclusion(seq: Int64, size: Int64?)
+    /// The consistency proof between the trees of `from` and `to` events (default: the newest checkpoint's size).
+    case proofConsistency(from: Int64, to: Int64?)
 
     /// The protocol name of the command (`"decide"`, `"policy.publish"`, …).
     public var name: String {
@@ -48,6 +54,9 @@ public enum Command: Sendable, Equatable {
         case .auditTrail: "audit-trail"
         case .head: "head"
         case .publicKey: "public-key"
+        case .checkpoint: "checkpoint"
+        case .proofInclusion: "proof.inclusion"
+        case .proofConsistency: "proof.consistency"
         }
     }
 

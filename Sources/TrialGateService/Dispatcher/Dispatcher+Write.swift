@@ -17,7 +17,10 @@ extension Dispatcher {
 
     func initialise(trialID: String, origin: String, actor: String) throws -> JSONValue {
         let key = try key()
-        if origin.isEmpty || origin.contains("\n") { throw ServiceError("invalid_field", "log origin must be one non-empty line") }
+        // The origin is also the signed-note key name of every checkpoint: no spaces, no '+'.
+        if origin.isEmpty || origin.unicodeScalars.contains(where: { $0 == "+" || $0.properties.isWhitespace || $0.value < 0x20 }) {
+            throw ServiceError("invalid_field", "log origin must be non-empty, without spaces or '+' (it names the checkpoint key), got \"\(origin)\"")
+        }
         let events = try append(candidate: nil, actor: actor) { state, now in
             if state.trial != nil || state.size > 0 { throw ServiceError("already_initialised", "the store already holds a trial") }
             return [EventDraft(timestamp: now, actor: actor, type: .trialInitialised, candidate: nil, payload: [
@@ -109,8 +112,8 @@ extension Dispatcher {
         var issued: (Decision, String)?
         let events = try append(candidate: candidate, actor: actor) { state, now in
             try requireTrial(state)
-            guard let trial = state.trial, trial.keyID == key.keyID else {
-                throw ServiceError("key_mismatch", "the signing key (\(key.keyID)) is not this trial's key (\(state.trial?.keyID ?? "none"))")
+            guard let inForce = state.signingKey, inForce.keyID == key.keyID else {
+                throw ServiceError("key_mismatch", "the signing key (\(key.keyID)) is not this trial's key in force (\(state.signingKey?.keyID ?? "none"))")
             }
             guard let published = state.policyInForce else {
                 throw ServiceError(CoreError.Code.noPolicy.rawValue, "no policy has been published; run `trialgate policy publish FILE` first")
@@ -129,8 +132,11 @@ extension Dispatcher {
                                payload: ["decision": decision.json, "signature": .string(signature)])]
         }
         guard let (decision, signature) = issued, let event = events.last else { throw ServiceError("internal", "no decision was issued") }
+        // Every decision gets a checkpoint that covers it (a lone command gets one at its commit anyway).
+        if let txn = batchTransaction { try issueCheckpoint(txn) }
         return [
-            "seq": .number(Double(event.seq)), "hash": .string(event.hash), "outcome": .string(decision.outcome.rawValue),
+            "seq": .number(Double(event.seq)), "log_index": .number(Double(event.seq - 1)), "hash": .string(event.hash),
+            "outcome": .string(decision.outcome.rawValue),
             "decision": decision.json, "signature": .string(signature),
         ]
     }

@@ -14,6 +14,7 @@ public final class Dispatcher: @unchecked Sendable {
     let clock: any TimeSource
     let keyProvider: () throws -> TrialKey
     var cachedKey: TrialKey?
+    var cachedSigner: NoteSigner?
     var policyCache: [String: Policy] = [:]
     /// The open transaction while a batch runs; single commands open their own.
     var batchTransaction: EventStore.WriteTransaction?
@@ -23,9 +24,9 @@ public final class Dispatcher: @unchecked Sendable {
     /// The trial and policies folded, and each candidate folded, as last read or written here. Valid while
     /// nobody else has written: `cacheHead` is the log size this dispatcher last saw, and any other size
     /// empties the cache. Events are never changed or removed, so a valid cache is the log's own state.
-    private var baseState: LogState?
-    private var candidateStates: [String: CandidateState] = [:]
-    private var cacheHead: Int64 = -1
+    var baseState: LogState?
+    var candidateStates: [String: CandidateState] = [:]
+    var cacheHead: Int64 = -1
 
     private func dropCaches() {
         baseState = nil
@@ -101,6 +102,9 @@ public final class Dispatcher: @unchecked Sendable {
                 return ["csv": .string(ScreeningReport.csv(ScreeningReport.auditTrail(events)))]
             case .head: return try headResult()
             case .publicKey: return try publicKey()
+            case .checkpoint(let size): return try checkpoint(size: size)
+            case .proofInclusion(let seq, let size): return try inclusionProof(seq: seq, size: size)
+            case .proofConsistency(let from, let to): return try consistencyProof(from: from, to: to)
             }
         } catch {
             throw ServiceError(error)
@@ -128,13 +132,16 @@ public final class Dispatcher: @unchecked Sendable {
             return try store.write { txn in
                 batchTransaction = txn
                 defer { batchTransaction = nil }
-                return items.map { item in
+                let results: [Result<JSONValue, ServiceError>] = items.map { item in
                     do {
                         return .success(try txn.savepoint { try item() })
                     } catch {
                         return .failure(ServiceError(error))
                     }
                 }
+                // One checkpoint covers the whole batch (decisions inside it already issued their own).
+                try issueCheckpoint(txn)
+                return results
             }
         } catch {
             dropCaches()
@@ -180,6 +187,36 @@ public final class Dispatcher: @unchecked Sendable {
         return k
     }
 
+    /// Signs and stores a checkpoint of the log as `txn` leaves it, unless one of that size exists already.
+    /// The key must be the trial's key in force; a write that cannot be checkpointed is refused.
+    func issueCheckpoint(_ txn: EventStore.WriteTransaction) throws {
+        let store = try requireStore()
+        let size = txn.head.size
+        guard store.maintainsMerkleTree, !txn.appended.isEmpty, txn.checkpointedSize != size else { return }
+        if baseState == nil || cacheHead != size {
+            baseState = try LogState(partial: try store.events(types: [.trialInitialised, .policyPublished, .keyRotated]), head: (size, txn.head.hash))
+            candidateStates = [:]
+            cacheHead = size
+        }
+        guard let trial = baseState?.trial, let inForce = baseState?.signingKey else {
+            throw ServiceError(StoreError.corruptCode, "the log does not begin with trial.initialised")
+        }
+        let signer = try noteSigner(origin: trial.logOrigin)
+        guard signer.key.keyID == inForce.keyID else {
+            throw ServiceError("key_mismatch", "the signing key (\(signer.key.keyID)) is not the trial's key in force (\(inForce.keyID)); nothing was written")
+        }
+        let checkpoint = Checkpoint(origin: trial.logOrigin, size: size, root: try store.merkleRoot(size: size))
+        try txn.addCheckpoint(size: size, issuedAt: clock.now(), note: try checkpoint.signed(by: [signer]))
+    }
+
+    func noteSigner(origin: String) throws -> NoteSigner {
+        let key = try key()
+        if let cachedSigner, cachedSigner.verifier.name == origin, cachedSigner.key.keyID == key.keyID { return cachedSigner }
+        let signer = try NoteSigner(name: origin, key: key)
+        cachedSigner = signer
+        return signer
+    }
+
     func policy(for published: PublishedPolicy) throws -> Policy {
         if let p = policyCache[published.sha256] { return p }
         let p = try PolicyLoader.load(published.text, file: "policy in event \(published.seq)")
@@ -195,7 +232,11 @@ public final class Dispatcher: @unchecked Sendable {
         let store = try requireStore()
         do {
             if let txn = batchTransaction { return try appendIn(txn, store: store, candidate: candidate, build) }
-            return try store.write { txn in try appendIn(txn, store: store, candidate: candidate, build) }
+            return try store.write { txn in
+                let events = try appendIn(txn, store: store, candidate: candidate, build)
+                try issueCheckpoint(txn)
+                return events
+            }
         } catch {
             dropCaches()
             throw error
@@ -208,7 +249,7 @@ public final class Dispatcher: @unchecked Sendable {
         let head = txn.head
         if head.size != cacheHead { dropCaches() }
         if baseState == nil {
-            baseState = try LogState(partial: try store.events(types: [.trialInitialised, .policyPublished]), head: (head.size, head.hash))
+            baseState = try LogState(partial: try store.events(types: [.trialInitialised, .policyPublished, .keyRotated]), head: (head.size, head.hash))
         }
         var base = baseState!
         if head.size > 0, base.trial == nil {
