@@ -29,7 +29,7 @@ let package = Package(
         // The append-only SQLite event store.
         .target(name: "TrialGateStore", dependencies: ["TrialGateCore", "TrialGateAudit", "CSQLite"]),
         // The command vocabulary and the one dispatcher behind the CLI, `exec` and the socket.
-        .target(name: "TrialGateService", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore"]),
+        .target(name: "TrialGateService", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", .product(name: "Crypto", package: "swift-crypto")]),
         // The enrollment policies shipped in Policies/, bundled as resources for the demo and tests.
         .target(name: "TrialGatePolicies", path: "Policies",
                 resources: [.copy("sanet-surufatinib.yaml"), .copy("sanet-surufatinib.cases.yaml")]),

@@ -283,5 +283,5 @@ let buildTime = try seconds {
 let size = try s4.head().size
 print("built a \(size)-event log (\(next) candidates, \(next) decisions) in \(String(format: "%.1f", buildTime)) s: \(rate(Int(size), buildTime)) batched")
 var verifyResult: JSONValue = .null
-let verifyTime = try seconds { verifyResult = try d4.execute(.verify, actor: "bench") }
+let verifyTime = try seconds { verifyResult = try d4.execute(.verify(), actor: "bench") }
 print("verify + replay of \(size) events (hashes, chain, rules, \(verifyResult["signatures_checked"]?.intValue ?? 0) signatures, every decision re-derived): \(String(format: "%.2f", verifyTime)) s, \(rate(Int(size), verifyTime)); valid=\(verifyResult["valid"]?.boolValue == true)")

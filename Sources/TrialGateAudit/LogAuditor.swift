@@ -32,15 +32,27 @@ public struct LogAuditor {
     private var policies: [String: Policy] = [:]
     private var reproducedSeqs: Set<Int64> = []
     private let signatures = SignatureBatch()
+    /// What each queued signature check is about, by its tag (an event's seq; minus a checkpoint's size).
+    private var signatureSubjects: [Int64: String] = [:]
+    /// The RFC 6962 tree recomputed from the stored bytes.
+    public private(set) var tree = MerkleFrontier()
+    public private(set) var checkpointsChecked = 0
 
     public init() {}
 
     /// Waits for the signature checks still running and reports their failures. Call once, after the last `feed`.
     public mutating func finish() {
-        for seq in signatures.finish() {
-            report(seq, "bad_signature", "the decision's Ed25519 signature does not verify with the trial key")
-            decisionsMismatched += 1
-            if reproducedSeqs.contains(seq) { decisionsReproduced -= 1 }
+        for tag in Set(signatures.finish()).sorted() {
+            if tag < 0 {
+                report(-tag, "checkpoint_signature", "the checkpoint of size \(-tag) is not signed by the trial key then in force")
+                continue
+            }
+            let subject = signatureSubjects[tag] ?? "decision"
+            report(tag, "bad_signature", "the \(subject)'s Ed25519 signature does not verify with the key in force")
+            if subject == "decision" {
+                decisionsMismatched += 1
+                if reproducedSeqs.contains(tag) { decisionsReproduced -= 1 }
+            }
         }
         problems.sort { $0.seq < $1.seq }
     }
@@ -60,23 +72,28 @@ public struct LogAuditor {
         public let bodyHash: String
         /// Whether the stored bytes are the RFC 8785 form of the parsed event.
         public let canonical: Bool
+        /// RFC 6962 leaf hash of the stored bytes.
+        public let leafHash: [UInt8]
 
-        public init(event: Event, bodyHash: String, canonical: Bool) {
+        public init(event: Event, bodyHash: String, canonical: Bool, leafHash: [UInt8]) {
             self.event = event
             self.bodyHash = bodyHash
             self.canonical = canonical
+            self.leafHash = leafHash
         }
     }
 
     /// Hashes the stored bytes and checks they are canonical. Pure; safe to run on any thread.
     public static func prepare(_ event: Event, storedBody: [UInt8], canonicalBody: [UInt8]? = nil) -> Prepared {
-        Prepared(event: event, bodyHash: Digest.sha256Hex(storedBody), canonical: (canonicalBody ?? event.canonicalBody) == storedBody)
+        Prepared(event: event, bodyHash: Digest.sha256Hex(storedBody), canonical: (canonicalBody ?? event.canonicalBody) == storedBody,
+                 leafHash: Merkle.leafHash(storedBody))
     }
 
     /// Checks the next event, prepared by `prepare`.
     public mutating func feed(_ prepared: Prepared) {
         let event = prepared.event
         eventsChecked += 1
+        tree.append(leafHash: prepared.leafHash)
         if !prepared.canonical {
             report(event.seq, "not_canonical", "the stored body is not in RFC 8785 canonical form")
         }
@@ -94,6 +111,9 @@ public struct LogAuditor {
         if event.type == .decisionIssued, event.seq == state.size + 1 {
             checkDecision(event, before: state)
         }
+        if event.type == .keyRotated, event.seq == state.size + 1 {
+            checkRotation(event, before: state)
+        }
         do {
             try state.apply(Event(seq: state.size + 1, timestamp: event.timestamp, actor: event.actor, type: event.type,
                                   candidate: event.candidate, schemaVersion: event.schemaVersion, payload: event.payload,
@@ -106,6 +126,60 @@ public struct LogAuditor {
             return
         }
         if event.type == .policyPublished { checkPolicy(event) }
+    }
+
+    /// Checks a signed checkpoint of the first `tree.size` events: call it right after feeding event `size`.
+    /// Its root must be the recomputed one and it must be signed by the trial's key in force at that size.
+    public mutating func checkCheckpoint(_ note: String) {
+        let size = tree.size
+        checkpointsChecked += 1
+        guard let trial = state.trial, let key = state.signingKey, let raw = Data(base64Encoded: key.publicKey).map(Array.init),
+              let verifier = try? NoteVerifierKey(name: trial.logOrigin, publicKey: raw) else {
+            report(size, "checkpoint_signature", "no trial key is in force at size \(size)")
+            return
+        }
+        let parsed: (text: String, signatures: [SignedNote.Signature])
+        let checkpoint: Checkpoint
+        do {
+            parsed = try SignedNote.parse(note)
+            checkpoint = try Checkpoint(text: parsed.text)
+        } catch {
+            report(size, "checkpoint_malformed", "the stored checkpoint of size \(size) cannot be read: \(error)")
+            return
+        }
+        if checkpoint.origin != trial.logOrigin || checkpoint.size != size {
+            report(size, "checkpoint_mismatch", "the checkpoint says \(checkpoint.origin) size \(checkpoint.size), expected \(trial.logOrigin) size \(size)")
+        }
+        if checkpoint.root != tree.root {
+            report(size, "checkpoint_root", "the checkpoint's root for size \(size) is not the root of the events as stored")
+        }
+        guard let sig = parsed.signatures.first(where: { $0.name == verifier.name && $0.keyID == verifier.keyID }) else {
+            report(size, "checkpoint_signature", "the checkpoint of size \(size) has no signature by the key in force (\(key.keyID))")
+            return
+        }
+        signatures.add(seq: -size, signature: sig.signature, message: Array(parsed.text.utf8), publicKey: raw)
+    }
+
+    private mutating func checkRotation(_ event: Event, before: LogState) {
+        let p = event.payload
+        guard let trial = before.trial, let old = before.signingKey, let oldKey = Data(base64Encoded: old.publicKey).map(Array.init),
+              let newText = p["public_key"]?.stringValue, let newKey = Data(base64Encoded: newText).map(Array.init), newKey.count == 32,
+              let keyID = p["key_id"]?.stringValue else {
+            report(event.seq, "bad_signature", "the key rotation names no usable keys")
+            return
+        }
+        if TrialKey.keyID(publicKey: newKey) != keyID {
+            report(event.seq, "bad_signature", "the rotated key's key_id is not derived from its public key")
+        }
+        let statement = CanonicalJSON.encode(keyRotationStatement(
+            trialID: trial.trialID, logOrigin: trial.logOrigin, previousKeyID: old.keyID, publicKey: newText, keyID: keyID,
+            logSize: before.size, logHead: before.headHash))
+        signatureSubjects[event.seq] = "key rotation"
+        signaturesChecked += 2
+        signatures.add(seq: event.seq, signature: Data(base64Encoded: p["signature"]?.stringValue ?? "").map(Array.init) ?? [],
+                       message: statement, publicKey: oldKey)
+        signatures.add(seq: event.seq, signature: Data(base64Encoded: p["new_key_signature"]?.stringValue ?? "").map(Array.init) ?? [],
+                       message: statement, publicKey: newKey)
     }
 
     private mutating func report(_ seq: Int64, _ code: String, _ message: String) {
@@ -134,15 +208,15 @@ public struct LogAuditor {
     private mutating func checkDecision(_ event: Event, before: LogState) {
         guard let decision = event.payload["decision"], let sigText = event.payload["signature"]?.stringValue else { return }
         let signed = CanonicalJSON.encode(decision)
-        guard let trial = before.trial, let publicKey = Data(base64Encoded: trial.publicKey).map(Array.init) else {
+        guard let key = before.signingKey, let publicKey = Data(base64Encoded: key.publicKey).map(Array.init) else {
             report(event.seq, "bad_signature", "no trial public key precedes this decision")
             return
         }
         signaturesChecked += 1
         // Signatures are checked on the other cores while the fold goes on; `finish` collects the verdicts.
         signatures.add(seq: event.seq, signature: Data(base64Encoded: sigText).map(Array.init) ?? [], message: signed, publicKey: publicKey)
-        if decision["key_id"]?.stringValue != trial.keyID {
-            report(event.seq, "bad_signature", "the decision names key \(decision["key_id"]?.stringValue ?? "none"), not the trial's key \(trial.keyID)")
+        if decision["key_id"]?.stringValue != key.keyID {
+            report(event.seq, "bad_signature", "the decision names key \(decision["key_id"]?.stringValue ?? "none"), not the trial's key in force \(key.keyID)")
         }
         if decision["log"]?["size"]?.intValue.map(Int64.init) != event.seq - 1 || decision["log"]?["head"]?.stringValue != event.prevHash {
             report(event.seq, "decision_context", "the decision does not name the log state it was appended to")

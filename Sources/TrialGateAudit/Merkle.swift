@@ -218,3 +218,29 @@ public struct MerkleFrontier {
         return acc ?? Merkle.emptyRoot
     }
 }
+
+/// A whole tree in memory, level by level: for exporters and verifiers that walk a log once and then
+/// answer many proofs (32 bytes per leaf, about twice that in all).
+public struct MerkleMemoryTree: MerkleNodeSource {
+    private var levels: [[[UInt8]]] = [[]]
+
+    public init() {}
+
+    public var size: Int64 { Int64(levels[0].count) }
+
+    public mutating func append(leafHash: [UInt8]) {
+        let index = Int64(levels[0].count)
+        let nodes = Merkle.nodesCompleted(byLeaf: index, hash: leafHash) { level, i in levels[level][Int(i)] }
+        for n in nodes {
+            if levels.count <= n.level { levels.append([]) }
+            levels[n.level].append(n.hash)
+        }
+    }
+
+    public func node(level: Int, index: Int64) throws -> [UInt8] {
+        guard level < levels.count, index >= 0, index < levels[level].count else {
+            throw MerkleError("no node at level \(level), index \(index) in a tree of \(size) leaves")
+        }
+        return levels[level][Int(index)]
+    }
+}

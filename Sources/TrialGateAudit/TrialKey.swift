@@ -59,6 +59,16 @@ public struct TrialKey: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The raw 32-byte key of a SubjectPublicKeyInfo PEM (RFC 8410).
+    public static func publicKey(pem text: String) throws -> [UInt8] {
+        let body = text.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+        guard text.contains("-----BEGIN PUBLIC KEY-----"), let der = Data(base64Encoded: body).map(Array.init),
+              der.count == spkiPrefix.count + 32, Array(der.prefix(spkiPrefix.count)) == spkiPrefix else {
+            throw AuditError("bad_key", "not an Ed25519 SubjectPublicKeyInfo PEM")
+        }
+        return Array(der.suffix(32))
+    }
+
     /// Reads a PKCS#8 PEM private key.
     public init(pem text: String) throws {
         let body = text.split(whereSeparator: \.isNewline).filter { !$0.hasPrefix("-----") }.joined()

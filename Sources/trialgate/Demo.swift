@@ -68,7 +68,7 @@ struct Demo: ParsableCommand {
             print(Render.decision(sample))
             print("")
         }
-        let verify = try dispatcher.execute(.verify, actor: coordinator)
+        let verify = try dispatcher.execute(.verify(), actor: coordinator)
         let replay = try dispatcher.execute(.replay, actor: coordinator)
         let counts = Dictionary(grouping: results.compactMap { $0.decision?["outcome"]?.stringValue }, by: { $0 }).mapValues(\.count)
         print("Outcomes: \(Outcome.allCases.map { "\($0.rawValue) \(counts[$0.rawValue] ?? 0)" }.joined(separator: ", ")), withdrawn \(results.filter { $0.decision == nil }.count)")

@@ -34,15 +34,31 @@ struct Decisions: ParsableCommand {
 }
 
 struct Verify: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Check every hash, the chain, every event's rules and every signature.")
+    static let configuration = CommandConfiguration(
+        abstract: "Check every hash, the chain, every event's rules, every signature and checkpoint; or an exported bundle.",
+        discussion: """
+            With --checkpoint FILE (a signed checkpoint saved earlier), also prove the log extends it: a shorter log was
+            truncated or rolled back, another root means it was rewritten. With --vkey, the checkpoint must be signed by
+            that key (a C2SP vkey line, or a file holding one) rather than any key of the log's own history.
+            With --bundle DIR, check an audit bundle from `trialgate export --out` instead of the store.
+            """)
     @OptionGroup var options: StoreOptions
+    @Option(name: .long, help: "A signed checkpoint saved earlier that the log must extend.") var checkpoint: String?
+    @Option(name: .long, help: "The verifier key (vkey) checkpoints must be signed by.") var vkey: String?
+    @Option(name: .long, help: "Check this audit bundle directory instead of the store.") var bundle: String?
 
     func run() throws {
-        let result = try Runner.run(.verify, options: options)
+        if let bundle { return try BundleCheck.run(directory: bundle, vkey: vkey, checkpointFile: checkpoint, json: options.json) }
+        let note = try checkpoint.map { try Runner.readFile($0) }
+        let key = try vkey.map { FileManager.default.fileExists(atPath: $0) ? try Runner.readFile($0) : $0 }
+        let result = try Runner.run(.verify(checkpoint: note, vkey: key), options: options)
         let valid = result["valid"]?.boolValue == true
         if options.json { Runner.printJSON(result) } else {
             if valid {
-                print("OK: \(result["events"]?.intValue ?? 0) events, chain intact, \(result["signatures_checked"]?.intValue ?? 0) decision signatures valid; head \(result["head"]?.stringValue ?? "").")
+                print("OK: \(result["events"]?.intValue ?? 0) events, chain intact, \(result["signatures_checked"]?.intValue ?? 0) signatures and \(result["checkpoints_checked"]?.intValue ?? 0) checkpoints valid; head \(result["head"]?.stringValue ?? ""), root \(result["root"]?.stringValue ?? "").")
+                if let c = result["checkpoint"] {
+                    print("The log extends the saved checkpoint of size \(c["size"]?.intValue ?? 0) (signed by \(c["signed_by"]?.stringValue ?? "?"); consistency proof of \(c["consistency_proof"]?.arrayValue?.count ?? 0) hashes).")
+                }
             } else {
                 print("FAILED: first bad event is \(result["first_bad_seq"]?.intValue.map(String.init) ?? "the file itself")")
                 for p in result["problems"]?.arrayValue ?? [] {
@@ -77,8 +93,9 @@ struct Replay: ParsableCommand {
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Export the log: events as canonical JSON lines, FHIR R4 ResearchSubject NDJSON, or the audit trail as CSV.")
+        abstract: "Export the log: an audit bundle (--out DIR), events as canonical JSON lines, FHIR R4 ResearchSubject NDJSON, or the audit trail as CSV.")
     @OptionGroup var options: StoreOptions
+    @Option(name: .long, help: "Write the audit bundle (events, checkpoints, decisions with proofs, keys, policies, manifest) into this new directory.") var out: String?
     @Option(name: .long, help: "events (default), fhir or audit-csv.") var format = "events"
     @Option(name: .long, help: "events: first sequence number.") var from: Int64 = 1
     @Option(name: .long, help: "events: last sequence number.") var through: Int64?
@@ -86,6 +103,7 @@ struct Export: ParsableCommand {
     @Option(name: .long, help: "audit-csv: only this candidate.") var candidate: String?
 
     func run() throws {
+        if let out { return try BundleExport.run(options: options, out: out) }
         switch format {
         case "events":
             let result = try Runner.run(.export(from: from, through: through), options: options)
@@ -126,10 +144,54 @@ struct Exec: ParsableCommand {
 }
 
 struct KeyGroup: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "key", abstract: "The trial's public key.", subcommands: [Public.self])
+    static let configuration = CommandConfiguration(commandName: "key", abstract: "The trial's signing keys.", subcommands: [Public.self, VKey.self, Rotate.self])
+
+    struct VKey: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "vkey", abstract: "Print the C2SP verifier key (vkey) of the key in force; keep it to check checkpoints later.")
+        @OptionGroup var options: StoreOptions
+
+        func run() throws {
+            let result = try Runner.run(.publicKey, options: options)
+            if options.json { return Runner.printJSON(result) }
+            print(result["vkey"]?.stringValue ?? "")
+        }
+    }
+
+    struct Rotate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Bring a new signing key into force, announced by an event signed with the current key (--key) and the new one.",
+            discussion: "Writes the new key to --new-key (mode 0600). From then on, decide and every write need --key pointing at the new key.")
+        @OptionGroup var options: StoreOptions
+        @Option(name: .long, help: "Where to write the new PKCS#8 PEM key (must not exist).") var newKey: String
+
+        func run() throws {
+            if FileManager.default.fileExists(atPath: newKey) {
+                throw Runner.fail(ServiceError("key_exists", "\(newKey) already exists; choose another --new-key"))
+            }
+            let key = TrialKey.generate()
+            do {
+                let store = try EventStore.open(path: options.storePath)
+                defer { store.close() }
+                try key.write(to: newKey)
+                let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
+                let result: JSONValue
+                do { result = try dispatcher.rotateKey(to: key, actor: options.actorName) } catch {
+                    try? FileManager.default.removeItem(atPath: newKey)
+                    throw error
+                }
+                if options.json { return Runner.printJSON(result) }
+                print("Key \(result["previous_key_id"]?.stringValue ?? "") → \(key.keyID) at event \(result["seq"]?.intValue ?? 0); new key in \(newKey) (mode 0600).")
+                print("Use --key \(newKey) from now on. Public key:\n" + key.publicKeyPEM, terminator: "")
+            } catch let e as ExitCode {
+                throw e
+            } catch {
+                throw Runner.fail(ServiceError(error))
+            }
+        }
+    }
 
     struct Public: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the trial's public key, from the log, as PEM (SubjectPublicKeyInfo).")
+        static let configuration = CommandConfiguration(abstract: "Print the trial's public key in force, from the log, as PEM (SubjectPublicKeyInfo); --json gives the history.")
         @OptionGroup var options: StoreOptions
 
         func run() throws {

@@ -3,22 +3,11 @@ import Testing
 @testable import TrialGateAudit
 import TrialGateCore
 
-/// Leaf hashes held in memory, exposed as stored perfect subtrees the way the store keeps them.
-struct MemoryTree: MerkleNodeSource {
-    var levels: [[[UInt8]]] = [[]]
-
-    init(leafHashes: [[UInt8]] = []) { for h in leafHashes { append(h) } }
-
-    mutating func append(_ leaf: [UInt8]) {
-        let index = Int64(levels[0].count)
-        let nodes = Merkle.nodesCompleted(byLeaf: index, hash: leaf) { level, i in levels[level][Int(i)] }
-        for n in nodes {
-            if levels.count <= n.level { levels.append([]) }
-            levels[n.level].append(n.hash)
-        }
+extension MerkleMemoryTree {
+    init(leafHashes: [[UInt8]]) {
+        self.init()
+        for h in leafHashes { append(leafHash: h) }
     }
-
-    func node(level: Int, index: Int64) throws -> [UInt8] { levels[level][Int(index)] }
 }
 
 /// A vector's integer; Go's uint64 values beyond Int64 (wrapped "-1" probes) become -1, which every API refuses.
@@ -50,7 +39,7 @@ struct MerkleTests {
         var frontier = MerkleFrontier()
         for (i, h) in hashes.enumerated() {
             frontier.append(leafHash: h)
-            let tree = MemoryTree(leafHashes: Array(hashes[...i]))
+            let tree = MerkleMemoryTree(leafHashes: Array(hashes[...i]))
             let want = roots[String(i + 1)]!.stringValue!
             #expect(Digest.hex(try Merkle.root(size: Int64(i + 1), tree)) == want)
             #expect(Digest.hex(frontier.root) == want)
@@ -60,7 +49,7 @@ struct MerkleTests {
     @Test("every proof the tree makes verifies, for all sizes up to 70 and every leaf and pair")
     func generatedProofs() throws {
         let hashes = (0..<70).map { Merkle.leafHash(Array("leaf \($0)".utf8)) }
-        let tree = MemoryTree(leafHashes: hashes)
+        let tree = MerkleMemoryTree(leafHashes: hashes)
         for n in Int64(1)...70 {
             let root = try Merkle.root(size: n, tree)
             for i in 0..<n {
@@ -111,7 +100,7 @@ struct MerkleTests {
     @Test("the happy-path inclusion and consistency proofs are exactly the ones this tree generates")
     func generatedEqualsPublished() throws {
         let doc = try JSONParser.parse(Array(try fixture("merkle/rfc6962_reference_tree.json")))
-        let tree = MemoryTree(leafHashes: doc["leaves_hex"]!.arrayValue!.map { Merkle.leafHash(Digest.bytes(hex: $0.stringValue!)!) })
+        let tree = MerkleMemoryTree(leafHashes: doc["leaves_hex"]!.arrayValue!.map { Merkle.leafHash(Digest.bytes(hex: $0.stringValue!)!) })
         var compared = 0
         for (name, v) in try vectorFiles("inclusion") where name.hasSuffix("/happy-path.json") {
             let proof = try Merkle.inclusionProof(index: i64(v["leafIdx"]), size: i64(v["treeSize"]), tree)
@@ -171,7 +160,7 @@ struct SignedNoteTests {
         let note = try fixtureText("notes/derived-checkpoint-rfc6962-tree8.note")
         let (cp, _) = try Checkpoint.open(note, keys: [try NoteVerifierKey(vkey: keys[0])])
         let doc = try JSONParser.parse(Array(try fixture("merkle/rfc6962_reference_tree.json")))
-        let tree = MemoryTree(leafHashes: doc["leaves_hex"]!.arrayValue!.map { Merkle.leafHash(Digest.bytes(hex: $0.stringValue!)!) })
+        let tree = MerkleMemoryTree(leafHashes: doc["leaves_hex"]!.arrayValue!.map { Merkle.leafHash(Digest.bytes(hex: $0.stringValue!)!) })
         #expect(cp == Checkpoint(origin: "Log", size: 8, root: try Merkle.root(size: 8, tree)))
         #expect(try cp.signed(by: [signer]) == note)
     }

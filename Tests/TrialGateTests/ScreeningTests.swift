@@ -24,7 +24,7 @@ struct ScreeningTests {
             #expect(r.decision?["outcome"]?.stringValue == r.candidate.expected?.rawValue, "\(r.candidate.id)")
         }
         #expect(Set(results.compactMap { $0.decision?["outcome"]?.stringValue }) == Set(Outcome.allCases.map(\.rawValue)))
-        let verify = try f.run(.verify)
+        let verify = try f.run(.verify())
         #expect(verify["valid"] == true)
         #expect(verify["signatures_checked"]?.intValue == 12)
         let replay = try f.run(.replay)
@@ -179,7 +179,7 @@ struct BatchTests {
         #expect(try results[2].get()["seq"] == 4)
         #expect(try results[3].get()["decision"]?["log"]?["size"] == 4)
         #expect(try f.size() == 5)
-        #expect(try f.run(.verify)["valid"] == true)
+        #expect(try f.run(.verify())["valid"] == true)
         #expect(try f.run(.replay)["reproduced"] == 1)
     }
 }
@@ -198,6 +198,6 @@ struct TwoWriterTests {
         _ = try other.execute(.record(kind: "ki67", candidate: "Y", fields: ScreeningTests.ki67), actor: "other")
         let shown = try f.run(.show(candidate: "Y", asOfSeq: nil, asOfTime: nil))
         #expect(shown["history"]?.arrayValue?.count == 2)
-        #expect(try f.run(.verify)["valid"] == true)
+        #expect(try f.run(.verify())["valid"] == true)
     }
 }

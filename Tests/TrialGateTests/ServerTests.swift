@@ -145,7 +145,7 @@ struct ServerTests {
         let seqs = Set(events.map { Int($0.seq) })
         #expect(Set(acked).isSubset(of: seqs))
         #expect(events.filter { $0.type == .ki67Recorded }.allSatisfy { $0.actor == "alice" })
-        let verify = try Dispatcher(store: store, clock: s.fixture.clock, key: { s.fixture.key }).execute(.verify, actor: "t")
+        let verify = try Dispatcher(store: store, clock: s.fixture.clock, key: { s.fixture.key }).execute(.verify(), actor: "t")
         #expect(verify["valid"] == true)
     }
 
@@ -365,6 +365,6 @@ struct ServerTests {
         let store = try EventStore.open(path: s.fixture.storePath)
         let present = Set(try store.events().map { Int($0.seq) })
         #expect(Set(acked).isSubset(of: present))
-        #expect(try Dispatcher(store: store, clock: s.fixture.clock, key: { s.fixture.key }).execute(.verify, actor: "t")["valid"] == true)
+        #expect(try Dispatcher(store: store, clock: s.fixture.clock, key: { s.fixture.key }).execute(.verify(), actor: "t")["valid"] == true)
     }
 }

@@ -33,7 +33,7 @@ struct StoreTests {
     func tamperDetected() throws {
         let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
         _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
-        #expect(try f.run(.verify)["valid"] == true)
+        #expect(try f.run(.verify())["valid"] == true)
         f.store.close()
         // Change Ki-67 of NET-003 (35 %) to 5 % in the hashed body, as an insider with the file would.
         let (_, seqText) = try shell(["sqlite3", f.storePath, "SELECT seq FROM events WHERE candidate = 'NET-003' AND type = 'ki67.recorded';"])
@@ -44,7 +44,7 @@ struct StoreTests {
             """])
         #expect(status == 0, "\(out)")
         let reopened = try EventStore.open(path: f.storePath)
-        let verify = try Dispatcher(store: reopened, clock: f.clock, key: { f.key }).execute(.verify, actor: "regulator")
+        let verify = try Dispatcher(store: reopened, clock: f.clock, key: { f.key }).execute(.verify(), actor: "regulator")
         #expect(verify["valid"] == false)
         #expect(verify["first_bad_seq"]?.intValue == seq)
         #expect(verify["problems"]?.arrayValue?.first?["code"] == "hash_mismatch")
@@ -66,7 +66,7 @@ struct StoreTests {
         }
         let forged = try EventStore.create(path: f.dir.path + "/forged.sqlite")
         try forged.write { txn in for e in events { try txn.append(e) } }
-        let verify = try Dispatcher(store: forged, clock: f.clock, key: { f.key }).execute(.verify, actor: "regulator")
+        let verify = try Dispatcher(store: forged, clock: f.clock, key: { f.key }).execute(.verify(), actor: "regulator")
         #expect(verify["valid"] == false)
         let codes = Set((verify["problems"]?.arrayValue ?? []).compactMap { $0["code"]?.stringValue })
         #expect(codes.contains("decision_context"))
@@ -90,7 +90,7 @@ struct StoreTests {
         let forged = try EventStore.create(path: f.dir.path + "/forged.sqlite")
         try forged.write { txn in for e in events { try txn.append(e) } }
         let d = Dispatcher(store: forged, clock: f.clock, key: { f.key })
-        let verify = try d.execute(.verify, actor: "regulator")
+        let verify = try d.execute(.verify(), actor: "regulator")
         #expect(verify["valid"] == false)
         #expect(verify["problems"]?.arrayValue?.contains { $0["code"] == "bad_signature" && $0["seq"]?.intValue == Int(events[b].seq) } == true)
         let replay = try d.execute(.replay, actor: "regulator")
@@ -115,7 +115,7 @@ struct StoreTests {
         }
         do {
             let store = try EventStore.open(path: path)
-            let result = try Dispatcher(store: store, clock: f.clock, key: { f.key }).execute(.verify, actor: "r")
+            let result = try Dispatcher(store: store, clock: f.clock, key: { f.key }).execute(.verify(), actor: "r")
             #expect(result["valid"] == false)
         } catch {
             let e = ServiceError(error)

@@ -49,7 +49,7 @@ extension Command {
         case "decisions":
             command = .decisions(candidate: try r.optionalString("candidate"), outcome: try r.optionalString("outcome"),
                                  site: try r.optionalString("site"))
-        case "verify": command = .verify
+        case "verify": command = .verify(checkpoint: try r.optionalString("checkpoint"), vkey: try r.optionalString("vkey"))
         case "replay": command = .replay
         case "export":
             command = .export(from: Int64(try r.optionalInteger("from") ?? 1), through: try r.optionalInteger("through").map(Int64.init))

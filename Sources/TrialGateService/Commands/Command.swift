@@ -14,7 +14,9 @@ public enum Command: Sendable, Equatable {
     case decide(candidate: String)
     case show(candidate: String, asOfSeq: Int64?, asOfTime: UTCTimestamp?)
     case decisions(candidate: String?, outcome: String?, site: String?)
-    case verify
+    /// Check the whole log; with `checkpoint` (a signed note saved earlier), also prove the log extends it.
+    /// `vkey` pins the key the checkpoint must be signed by (otherwise: any key in the log's key history).
+    case verify(checkpoint: String? = nil, vkey: String? = nil)
     case replay
     case export(from: Int64, through: Int64?)
     /// The screening report (`format`: `json` or `csv` for the screening log).

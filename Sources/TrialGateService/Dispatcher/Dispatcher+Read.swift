@@ -21,12 +21,23 @@ extension Dispatcher {
         return .object(result)
     }
 
+    /// The trial's signing keys from the log: the one in force and its whole history, each as raw base64,
+    /// PEM (SubjectPublicKeyInfo) and C2SP signed-note vkey (the name is the log origin).
     func publicKey() throws -> JSONValue {
         let store = try requireStore()
-        guard let first = try store.event(seq: 1), first.type == .trialInitialised,
-            let b64 = first.payload["public_key"]?.stringValue, let raw = Data(base64Encoded: b64), raw.count == 32
-        else { throw ServiceError("not_initialised", "the store has no trial key yet") }
-        return ["key_id": first.payload["key_id"] ?? .null, "public_key": .string(b64), "pem": .string(TrialKey.publicKeyPEM(Array(raw)))]
+        let state = try LogState(partial: try store.events(types: [.trialInitialised, .keyRotated]), head: (0, ""))
+        guard let trial = state.trial, let current = state.signingKey else { throw ServiceError("not_initialised", "the store has no trial key yet") }
+        func describe(_ k: SigningKeyRecord) throws -> JSONValue {
+            guard let raw = Data(base64Encoded: k.publicKey).map(Array.init), raw.count == 32 else {
+                throw ServiceError(StoreError.corruptCode, "key \(k.keyID) in event \(k.seq) is not a 32-byte Ed25519 key")
+            }
+            return ["seq": .number(Double(k.seq)), "key_id": .string(k.keyID), "public_key": .string(k.publicKey),
+                    "pem": .string(TrialKey.publicKeyPEM(raw)),
+                    "vkey": .string(try NoteVerifierKey(name: trial.logOrigin, publicKey: raw).vkey)]
+        }
+        guard case .object(var o) = try describe(current) else { return .null }
+        o["keys"] = .array(try state.keys.map(describe))
+        return .object(o)
     }
 
     private func b64(_ bytes: [UInt8]) -> JSONValue { .string(Data(bytes).base64EncodedString()) }
@@ -210,11 +221,73 @@ extension Dispatcher {
         return ["events": .array(lines)]
     }
 
+    /// Proves the log extends a checkpoint saved earlier: the checkpoint must be signed by a trusted key (the
+    /// given vkey, or a key of the log's own history), name this log, and have the root that the events as
+    /// stored give at its size. A shorter log was truncated or rolled back; another root is a fork.
+    func verify(againstCheckpoint note: String, vkey: String?) throws -> JSONValue {
+        let store = try requireStore()
+        let parsedCheckpoint: Checkpoint
+        do { parsedCheckpoint = try Checkpoint(text: try SignedNote.parse(note).text) } catch {
+            throw ServiceError("invalid_field", "the checkpoint is not a signed tlog-checkpoint note: \(error)")
+        }
+        let pinned = try vkey.map { v -> NoteVerifierKey in
+            do { return try NoteVerifierKey(vkey: v) } catch { throw ServiceError("invalid_field", "\(error)") }
+        }
+        let report = try audit(rootAt: parsedCheckpoint.size)
+        var problems = report.problems
+        let state = report.auditor.state
+        var signedBy: String?
+        if let trial = state.trial {
+            let history = state.keys.compactMap { k in
+                Data(base64Encoded: k.publicKey).flatMap { try? NoteVerifierKey(name: trial.logOrigin, publicKey: Array($0)) }
+            }
+            do {
+                signedBy = try SignedNote.open(note, keys: pinned.map { [$0] } ?? history).signedBy.first?.vkey
+            } catch {
+                problems.append(AuditProblem(seq: parsedCheckpoint.size, code: "checkpoint_signature",
+                                             message: "the saved checkpoint is not signed by \(pinned == nil ? "any key of this log's key history" : "the given vkey"): \(error)"))
+            }
+            if parsedCheckpoint.origin != trial.logOrigin {
+                problems.append(AuditProblem(seq: parsedCheckpoint.size, code: "checkpoint_origin",
+                                             message: "the checkpoint is of log \(parsedCheckpoint.origin), this log is \(trial.logOrigin)"))
+            }
+        }
+        let size = report.auditor.tree.size
+        var consistency: [JSONValue] = []
+        if parsedCheckpoint.size > size {
+            problems.append(AuditProblem(seq: size, code: "log_truncated",
+                                         message: "the checkpoint covers \(parsedCheckpoint.size) events but the log has \(size): it was truncated or rolled back to an older copy"))
+        } else if report.rootAtRequested != parsedCheckpoint.root {
+            problems.append(AuditProblem(seq: parsedCheckpoint.size, code: "log_forked",
+                                         message: "the first \(parsedCheckpoint.size) events do not have the root the checkpoint signed: the log was rewritten"))
+        } else if parsedCheckpoint.size >= 1 {
+            // The proof a witness would check, from the stored tree, verified against the recomputed roots.
+            let proof = try Merkle.consistencyProof(from: parsedCheckpoint.size, to: size, store)
+            do {
+                try Merkle.verifyConsistency(size1: parsedCheckpoint.size, size2: size, root1: parsedCheckpoint.root,
+                                             root2: report.auditor.tree.root, proof: proof)
+                consistency = proof.map { b64($0) }
+            } catch {
+                problems.append(AuditProblem(seq: size, code: "tree_mismatch", message: "the stored tree gives no valid consistency proof: \(error)"))
+            }
+        }
+        problems.sort { $0.seq < $1.seq }
+        let checked = AuditReport(auditor: report.auditor, problems: problems, structural: report.structural, head: report.head)
+        guard case .object(var o) = checked.verifyResult else { return checked.verifyResult }
+        o["checkpoint"] = [
+            "size": .number(Double(parsedCheckpoint.size)), "root": b64(parsedCheckpoint.root), "signed_by": .from(signedBy),
+            "extends": .bool(!problems.contains { ["log_truncated", "log_forked", "checkpoint_signature", "checkpoint_origin"].contains($0.code) }),
+            "consistency_proof": .array(consistency),
+        ]
+        return .object(o)
+    }
+
     /// Reads the whole log through a `LogAuditor`, also checking that the query columns match each body.
     ///
     /// Rows are read in chunks; each chunk is parsed, hashed and checked for canonical form on all cores
     /// while the previous one is folded in order on this thread.
-    func audit() throws -> AuditReport {
+    /// With `rootAt`, also keeps the recomputed root at that size.
+    func audit(rootAt requestedSize: Int64? = nil) throws -> AuditReport {
         let store = try requireStore()
         var auditor = LogAuditor()
         var columnProblems: [AuditProblem] = []
@@ -226,6 +299,9 @@ extension Dispatcher {
             try store.forEachRow(from: from, through: from + chunkSize - 1) { rows.append($0) }
             return rows
         }
+        // Stored checkpoints are checked as the fold reaches their size.
+        var checkpoints = try store.checkpoints()[...]
+        var rootAtRequested: [UInt8]? = requestedSize == 0 ? Merkle.emptyRoot : nil
         var next: Int64 = 1
         var prepared = AuditChunk(rows: try readChunk(next))
         next += chunkSize
@@ -250,14 +326,29 @@ extension Dispatcher {
                         columnProblems.append(AuditProblem(seq: row.seq, code: "column_mismatch", message: "the table's columns disagree with the hashed body"))
                     }
                     auditor.feed(p)
+                    if auditor.tree.size == requestedSize { rootAtRequested = auditor.tree.root }
+                    while let c = checkpoints.first, c.size <= auditor.tree.size {
+                        if c.size == auditor.tree.size { auditor.checkCheckpoint(c.note) }
+                        checkpoints.removeFirst()
+                    }
                 }
             }
             guard let u = upcoming else { break }
             prepared = u
         }
         auditor.finish()
+        for c in checkpoints {
+            columnProblems.append(AuditProblem(seq: c.size, code: "checkpoint_beyond_log", message: "a checkpoint of size \(c.size) was issued but the log has \(auditor.tree.size) events: the tail was cut off"))
+        }
+        // The stored tree, which proofs are made from, must match the one recomputed from the events.
+        if auditor.tree.size > 0, store.maintainsMerkleTree {
+            let storedRoot = try? store.merkleRoot(size: auditor.tree.size)
+            if storedRoot != auditor.tree.root {
+                columnProblems.append(AuditProblem(seq: auditor.tree.size, code: "tree_mismatch", message: "the stored Merkle tree does not match the events"))
+            }
+        }
         let problems = (auditor.problems + columnProblems).sorted { $0.seq < $1.seq }
-        return AuditReport(auditor: auditor, problems: problems, structural: structural, head: try store.head())
+        return AuditReport(auditor: auditor, problems: problems, structural: structural, head: try store.head(), rootAtRequested: rootAtRequested)
     }
 }
 
@@ -281,7 +372,7 @@ final class AuditChunk: @unchecked Sendable {
             do {
                 let event = try rows[i].event()
                 return .success(checkBytes ? LogAuditor.prepare(event, storedBody: rows[i].body)
-                                           : LogAuditor.Prepared(event: event, bodyHash: "", canonical: true))
+                                           : LogAuditor.Prepared(event: event, bodyHash: "", canonical: true, leafHash: []))
             } catch {
                 return .failure(ServiceError(error))
             }
@@ -316,6 +407,8 @@ struct AuditReport {
     let problems: [AuditProblem]
     let structural: [String]
     let head: LogHead
+    /// The recomputed root at the size `audit(rootAt:)` asked for, if the log reached it.
+    var rootAtRequested: [UInt8]? = nil
 
     var valid: Bool { problems.isEmpty && structural.isEmpty }
 
@@ -327,6 +420,8 @@ struct AuditReport {
         var o: [String: JSONValue] = [
             "valid": .bool(valid), "events": .number(Double(auditor.eventsChecked)),
             "signatures_checked": .number(Double(auditor.signaturesChecked)), "head": .string(head.hash),
+            "checkpoints_checked": .number(Double(auditor.checkpointsChecked)),
+            "root": .string(Data(auditor.tree.root).base64EncodedString()),
             "problems": problemList(), "problem_count": .number(Double(problems.count)),
             "structure": .array(structural.map { .string($0) }),
         ]

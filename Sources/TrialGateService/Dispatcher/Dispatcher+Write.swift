@@ -107,6 +107,46 @@ extension Dispatcher {
         })
     }
 
+    /// Brings `newKey` into force: a `key.rotated` event whose statement (the new key, bound to the trial and the
+    /// log position) is signed by the key in force and by the new key. Decisions and checkpoints from then on
+    /// are signed with the new key; earlier ones stay verifiable with the key history. For the operator at the
+    /// store's host only (the new private key never travels over the socket).
+    public func rotateKey(to newKey: TrialKey, actor: String) throws -> JSONValue {
+        let old: TrialKey
+        do { old = try key() } catch { throw ServiceError(error) }
+        do {
+            let events = try append(candidate: nil, actor: actor) { state, now in
+                try requireTrial(state)
+                guard let trial = state.trial, let inForce = state.signingKey, inForce.keyID == old.keyID else {
+                    throw ServiceError("key_mismatch", "the signing key (\(old.keyID)) is not the trial's key in force (\(state.signingKey?.keyID ?? "none"))")
+                }
+                let publicKey = Data(newKey.publicKey).base64EncodedString()
+                let statement = CanonicalJSON.encode(keyRotationStatement(
+                    trialID: trial.trialID, logOrigin: trial.logOrigin, previousKeyID: old.keyID, publicKey: publicKey,
+                    keyID: newKey.keyID, logSize: state.size, logHead: state.headHash))
+                // The checkpoint of this write is the first one signed with the new key.
+                cachedKey = newKey
+                return [EventDraft(timestamp: now, actor: actor, type: .keyRotated, candidate: nil, payload: [
+                    "previous_key_id": .string(old.keyID), "public_key": .string(publicKey), "key_id": .string(newKey.keyID),
+                    "signature": .string(Data(old.sign(statement)).base64EncodedString()),
+                    "new_key_signature": .string(Data(newKey.sign(statement)).base64EncodedString()),
+                ])]
+            }
+            var result = appended(events)
+            if case .object(var o) = result {
+                o["previous_key_id"] = .string(old.keyID)
+                o["key_id"] = .string(newKey.keyID)
+                o["public_key_pem"] = .string(newKey.publicKeyPEM)
+                result = .object(o)
+            }
+            return result
+        } catch {
+            cachedKey = old
+            cachedSigner = nil
+            throw ServiceError(error)
+        }
+    }
+
     func decide(candidate: String, actor: String) throws -> JSONValue {
         let key = try key()
         var issued: (Decision, String)?

@@ -89,7 +89,9 @@ public final class Dispatcher: @unchecked Sendable {
             case .decide(let candidate): return try decide(candidate: candidate, actor: actor)
             case .show(let candidate, let seq, let time): return try show(candidate: candidate, asOfSeq: seq, asOfTime: time)
             case .decisions(let candidate, let outcome, let site): return try listDecisions(candidate: candidate, outcome: outcome, site: site)
-            case .verify: return try audit().verifyResult
+            case .verify(let note, let vkey):
+                guard let note else { return try audit().verifyResult }
+                return try verify(againstCheckpoint: note, vkey: vkey)
             case .replay: return try audit().replayResult
             case .export(let from, let through): return try export(from: from, through: through)
             case .report(let seq, let time, let site, let from, let to, let format):

@@ -1,0 +1,147 @@
+import Crypto
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+import TrialGateStore
+
+/// Where an audit bundle's files go. Paths are relative, with `/` separators.
+public protocol BundleSink {
+    /// Creates or replaces a file.
+    func write(_ path: String, _ bytes: [UInt8]) throws
+    /// Appends to a file created by `write`.
+    func append(_ path: String, _ bytes: [UInt8]) throws
+}
+
+/// The audit bundle: everything a regulator needs to check the log without TrialGate (see docs/audit-bundle.md).
+public enum AuditBundle {
+    public static let format = "trialgate.audit-bundle/1"
+    public static let eventsFile = "events.jsonl"
+    public static let checkpointsFile = "checkpoints.jsonl"
+    public static let latestCheckpointFile = "checkpoint.note"
+    public static let decisionsFile = "decisions.jsonl"
+    public static let keysFile = "keys.json"
+    public static let policiesFile = "policies.json"
+    public static let manifestFile = "manifest.json"
+}
+
+extension Dispatcher {
+    /// Writes the audit bundle of the log up to its newest checkpoint.
+    ///
+    /// The bundle covers exactly the events the newest signed checkpoint covers, so it is consistent even
+    /// while others write. The tree is rebuilt from the stored bytes and must give the checkpoint's root,
+    /// or nothing is exported.
+    /// - Returns: the manifest.
+    public func exportBundle(to sink: BundleSink, exportedAt: UTCTimestamp) throws -> JSONValue {
+        do {
+            return try writeBundle(to: sink, exportedAt: exportedAt)
+        } catch {
+            throw ServiceError(error)
+        }
+    }
+
+    private func writeBundle(to sink: BundleSink, exportedAt: UTCTimestamp) throws -> JSONValue {
+        let store = try requireStore()
+        guard let latest = try store.latestCheckpoint() else {
+            throw ServiceError("unknown_checkpoint", "the log has no checkpoint yet; nothing to export")
+        }
+        let size = latest.size
+        var digests: [String: SHA256] = [:]
+        func write(_ path: String, _ bytes: [UInt8]) throws {
+            var h = SHA256()
+            h.update(data: bytes)
+            digests[path] = h
+            try sink.write(path, bytes)
+        }
+        func append(_ path: String, _ bytes: [UInt8]) throws {
+            digests[path]!.update(data: bytes)
+            try sink.append(path, bytes)
+        }
+
+        // Events: the stored canonical bytes, one per line. The tree is rebuilt from them as they stream.
+        var tree = MerkleMemoryTree()
+        var state = LogState()
+        var decisionEvents: [Event] = []
+        try write(AuditBundle.eventsFile, [])
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 20)
+        try store.forEachRow(from: 1, through: size) { row in
+            tree.append(leafHash: Merkle.leafHash(row.body))
+            buffer += row.body
+            buffer.append(0x0A)
+            if buffer.count >= 1 << 20 {
+                try append(AuditBundle.eventsFile, buffer)
+                buffer.removeAll(keepingCapacity: true)
+            }
+            let type = EventType(rawValue: row.type)
+            if type == .trialInitialised || type == .policyPublished || type == .keyRotated {
+                try state.apply(try row.event(), strict: false)
+            } else if type == .decisionIssued {
+                decisionEvents.append(try row.event())
+            }
+        }
+        try append(AuditBundle.eventsFile, buffer)
+        guard tree.size == size else {
+            throw ServiceError(StoreError.corruptCode, "the newest checkpoint covers \(size) events but only \(tree.size) are stored; run `trialgate verify`")
+        }
+        let root = try Merkle.root(size: size, tree)
+        guard let trial = state.trial, let parsed = try? Checkpoint(text: SignedNote.parse(latest.note).text), parsed.root == root else {
+            throw ServiceError(StoreError.corruptCode, "the stored events do not give the root of the newest checkpoint; run `trialgate verify`")
+        }
+
+        // Checkpoints: every one issued up to the bundle's size, and the newest as a plain note file.
+        try write(AuditBundle.checkpointsFile, [])
+        for c in try store.checkpoints(through: size) {
+            try append(AuditBundle.checkpointsFile, CanonicalJSON.encode([
+                "size": .number(Double(c.size)), "issued_at": .string(c.issuedAt), "note": .string(c.note),
+            ]) + [0x0A])
+        }
+        try write(AuditBundle.latestCheckpointFile, Array(latest.note.utf8))
+
+        // Decisions with their signatures and an inclusion proof against the newest checkpoint.
+        try write(AuditBundle.decisionsFile, [])
+        for e in decisionEvents {
+            let proof = try Merkle.inclusionProof(index: e.seq - 1, size: size, tree)
+            let line: JSONValue = [
+                "seq": .number(Double(e.seq)), "index": .number(Double(e.seq - 1)), "candidate": .from(e.candidate),
+                "decision": e.payload["decision"] ?? .null, "signature": e.payload["signature"] ?? .null,
+                "leaf_hash": .string(Data(try tree.node(level: 0, index: e.seq - 1)).base64EncodedString()),
+                "inclusion": ["tree_size": .number(Double(size)), "proof": .array(proof.map { .string(Data($0).base64EncodedString()) })],
+            ]
+            try append(AuditBundle.decisionsFile, CanonicalJSON.encode(line) + [0x0A])
+        }
+
+        // Keys: the history, each as PEM and as a signed-note vkey.
+        var keys: [JSONValue] = []
+        for k in state.keys {
+            guard let raw = Data(base64Encoded: k.publicKey).map(Array.init), raw.count == 32 else {
+                throw ServiceError(StoreError.corruptCode, "key \(k.keyID) in event \(k.seq) is not a 32-byte Ed25519 key")
+            }
+            let vkey = try NoteVerifierKey(name: trial.logOrigin, publicKey: raw).vkey
+            try write("keys/\(k.keyID).pem", Array(TrialKey.publicKeyPEM(raw).utf8))
+            try write("keys/\(k.keyID).vkey", Array((vkey + "\n").utf8))
+            keys.append(["seq": .number(Double(k.seq)), "key_id": .string(k.keyID), "public_key": .string(k.publicKey),
+                         "vkey": .string(vkey), "pem_file": .string("keys/\(k.keyID).pem")])
+        }
+        try write(AuditBundle.keysFile, CanonicalJSON.encode(.array(keys)) + [0x0A])
+
+        // Policies as published (the log's text, not files on disk).
+        var policies: [JSONValue] = []
+        for p in state.policies {
+            let file = "policies/\(p.seq)-\(p.id)-\(p.version).yaml"
+            try write(file, Array(p.text.utf8))
+            policies.append(["seq": .number(Double(p.seq)), "policy_id": .string(p.id), "version": .string(p.version),
+                             "sha256": .string(p.sha256), "file": .string(file)])
+        }
+        try write(AuditBundle.policiesFile, CanonicalJSON.encode(.array(policies)) + [0x0A])
+
+        var files: [String: JSONValue] = [:]
+        for (path, h) in digests { files[path] = .string(Digest.hex(h.finalize())) }
+        let manifest: JSONValue = [
+            "format": .string(AuditBundle.format), "trial_id": .string(trial.trialID), "log_origin": .string(trial.logOrigin),
+            "size": .number(Double(size)), "root": .string(Data(root).base64EncodedString()),
+            "decisions": .number(Double(decisionEvents.count)), "exported_at": .string(exportedAt.description), "files": .object(files),
+        ]
+        try sink.write(AuditBundle.manifestFile, CanonicalJSON.encode(manifest) + [0x0A])
+        return manifest
+    }
+}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+import TrialGateService
+import TrialGateStore
+
+struct CheckpointCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "checkpoint",
+        abstract: "Print the newest signed checkpoint (C2SP tlog-checkpoint in a signed note); save it to check the log later.")
+    @OptionGroup var options: StoreOptions
+    @Option(name: .long, help: "The checkpoint of exactly this tree size instead of the newest.") var size: Int64?
+
+    func run() throws {
+        let result = try Runner.run(.checkpoint(size: size), options: options)
+        if options.json { return Runner.printJSON(result) }
+        print(result["note"]?.stringValue ?? "", terminator: "")
+    }
+}
+
+struct ProofGroup: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "proof", abstract: "RFC 6962 Merkle proofs over the log.",
+                                                    subcommands: [Inclusion.self, Consistency.self])
+
+    struct Inclusion: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Prove event SEQ is in the tree of SIZE events (default: the newest checkpoint's size).")
+        @OptionGroup var options: StoreOptions
+        @Option(name: .long, help: "The event's sequence number (its leaf index is SEQ - 1).") var seq: Int64
+        @Option(name: .long, help: "The tree size (default: the newest checkpoint's).") var size: Int64?
+
+        func run() throws {
+            let result = try Runner.run(.proofInclusion(seq: seq, size: size), options: options)
+            if options.json { return Runner.printJSON(result) }
+            print("event \(seq) (leaf index \(seq - 1)) in the tree of \(result["size"]?.intValue ?? 0) events")
+            print("leaf hash \(result["leaf_hash"]?.stringValue ?? "")")
+            print("root      \(result["root"]?.stringValue ?? "")")
+            for (i, h) in (result["proof"]?.arrayValue ?? []).enumerated() { print("proof[\(i)] \(h.stringValue ?? "")") }
+        }
+    }
+
+    struct Consistency: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Prove the tree of TO events extends the tree of FROM events.")
+        @OptionGroup var options: StoreOptions
+        @Option(name: .long, help: "The older tree size.") var from: Int64
+        @Option(name: .long, help: "The newer tree size (default: the newest checkpoint's).") var to: Int64?
+
+        func run() throws {
+            let result = try Runner.run(.proofConsistency(from: from, to: to), options: options)
+            if options.json { return Runner.printJSON(result) }
+            print("tree \(from) → \(result["to"]?.intValue ?? 0)")
+            print("root1 \(result["root1"]?.stringValue ?? "")")
+            print("root2 \(result["root2"]?.stringValue ?? "")")
+            for (i, h) in (result["proof"]?.arrayValue ?? []).enumerated() { print("proof[\(i)] \(h.stringValue ?? "")") }
+        }
+    }
+}
+
+/// Writes bundle files under a directory.
+struct DirectorySink: BundleSink {
+    let root: URL
+
+    func write(_ path: String, _ bytes: [UInt8]) throws {
+        let url = root.appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: url.path, contents: Data(bytes)) else {
+            throw ServiceError("file_unwritable", "cannot write \(url.path)")
+        }
+    }
+
+    func append(_ path: String, _ bytes: [UInt8]) throws {
+        let handle = try FileHandle(forWritingTo: root.appendingPathComponent(path))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(bytes))
+    }
+}
+
+enum BundleExport {
+    /// Writes the audit bundle into `out`, which must not exist yet (nothing is overwritten).
+    static func run(options: StoreOptions, out: String) throws {
+        if FileManager.default.fileExists(atPath: out) {
+            throw Runner.fail(ServiceError("file_exists", "\(out) already exists; an export never overwrites"))
+        }
+        do {
+            let store = try EventStore.open(path: options.storePath)
+            defer { store.close() }
+            let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            let manifest: JSONValue
+            do {
+                manifest = try dispatcher.exportBundle(to: DirectorySink(root: URL(fileURLWithPath: out)), exportedAt: SystemClock().now())
+            } catch {
+                try? FileManager.default.removeItem(atPath: out)
+                throw error
+            }
+            if options.json { return Runner.printJSON(manifest) }
+            print("Wrote the audit bundle of \(manifest["size"]?.intValue ?? 0) events (\(manifest["decisions"]?.intValue ?? 0) decisions) to \(out)/")
+            print("Root \(manifest["root"]?.stringValue ?? ""); \(manifest["files"]?.objectValue?.count ?? 0) files listed in manifest.json.")
+            print("Check it with: trialgate verify --bundle \(out)   or   python3 audit/verify_bundle.py \(out)")
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            throw Runner.fail(ServiceError(error))
+        }
+    }
+}
+
+enum BundleCheck {
+    static func run(directory: String, vkey: String?, checkpointFile: String?, json: Bool) throws {
+        var trusted: [NoteVerifierKey] = []
+        if let vkey {
+            let text = FileManager.default.fileExists(atPath: vkey) ? try Runner.readFile(vkey) : vkey
+            do { trusted = [try NoteVerifierKey(vkey: text)] } catch { throw Runner.fail(ServiceError("invalid_field", "--vkey: \(error)")) }
+        }
+        let saved = try checkpointFile.map { try Runner.readFile($0) }
+        let r = BundleVerifier.verify(directory: directory, trustedKeys: trusted, savedCheckpoint: saved)
+        if json {
+            Runner.printJSON([
+                "valid": .bool(r.valid), "events": .number(Double(r.events)), "decisions": .number(Double(r.decisions)),
+                "decisions_reproduced": .number(Double(r.decisionsReproduced)), "checkpoints_checked": .number(Double(r.checkpoints)),
+                "signatures_checked": .number(Double(r.signaturesChecked)), "inclusion_proofs": .number(Double(r.inclusionProofs)),
+                "root": .string(Data(r.root).base64EncodedString()), "signed_by": .from(r.signedBy),
+                "problems": .array(r.problems.prefix(50).map { ["seq": .number(Double($0.seq)), "code": .string($0.code), "message": .string($0.message)] }),
+            ])
+        } else if r.valid {
+            print("OK: bundle \(directory): \(r.events) events, \(r.checkpoints) checkpoints, \(r.signaturesChecked) signatures, \(r.decisionsReproduced)/\(r.decisions) decisions re-derived, \(r.inclusionProofs) inclusion proofs; root \(Data(r.root).base64EncodedString())")
+            if let by = r.signedBy { print("Newest checkpoint signed by \(by)\(trusted.isEmpty ? " (no --vkey given: trusted only as far as the bundle's own key history)" : "")") }
+        } else {
+            print("FAILED: bundle \(directory)")
+            for p in r.problems.prefix(50) { print("  \(p.seq == 0 ? "bundle" : "event \(p.seq)"): \(p.code): \(p.message)") }
+        }
+        if !r.valid { throw ExitCode(1) }
+    }
+}
