@@ -171,6 +171,8 @@ def verify_inclusion(index: int, size: int, leaf: bytes, proof, root: bytes) -> 
     """RFC 9162 section 2.1.3.2. Returns "" when the proof holds, else why not."""
     if index < 0 or index >= size:
         return f"leaf index {index} is not below tree size {size}"
+    if len(leaf) != 32:
+        return "the leaf hash is not 32 bytes"
     if any(len(p) != 32 for p in proof):
         return "a proof hash is not 32 bytes"
     fn, sn, r = index, size - 1, leaf

@@ -147,6 +147,11 @@ struct ServerTests {
         #expect(events.filter { $0.type == .ki67Recorded }.allSatisfy { $0.actor == "alice" })
         let verify = try Dispatcher(store: store, clock: s.fixture.clock, key: { s.fixture.key }).execute(.verify(), actor: "t")
         #expect(verify["valid"] == true)
+        // One signed checkpoint per committed batch, the newest covering the whole log; all checked by verify.
+        let checkpoints = try store.checkpoints()
+        #expect(checkpoints.last?.size == Int64(events.count))
+        #expect(verify["checkpoints_checked"]?.intValue == checkpoints.count)
+        #expect(checkpoints.count < events.count, "writes committed together share a checkpoint")
     }
 
     static let matrix: [(String, String, Bool)] = {
@@ -164,13 +169,16 @@ struct ServerTests {
             ("policy.publish", #"{"cmd":"policy.publish","text":"policy: x\nversion: \"9\"\ncriteria:\n  - id: a\n    kind: inclusion\n    description: d\n    source: s\n    when: {fact: grade, eq: G1}\n"}"#),
             ("report", #"{"cmd":"report"}"#),
             ("head", #"{"cmd":"head"}"#),
+            ("checkpoint", #"{"cmd":"checkpoint"}"#),
+            ("proof.inclusion", #"{"cmd":"proof.inclusion","seq":3}"#),
+            ("proof.consistency", #"{"cmd":"proof.consistency","from":2}"#),
             ("init", #"{"cmd":"init","trial_id":"X","log_origin":"x"}"#),
         ]
         let allowed: [String: Set<String>] = [
-            "alice": ["register", "record", "correct", "decide", "withdraw", "show", "decisions", "head"],
-            "sam": ["show", "decisions", "verify", "replay", "report", "head"],
-            "rita": ["show", "decisions", "verify", "replay", "export", "report", "head"],
-            "adam": ["policy.publish", "head"],
+            "alice": ["register", "record", "correct", "decide", "withdraw", "show", "decisions", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
+            "sam": ["show", "decisions", "verify", "replay", "report", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
+            "rita": ["show", "decisions", "verify", "replay", "export", "report", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
+            "adam": ["policy.publish", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
         ]
         return allowed.keys.sorted().flatMap { user in commands.map { (user, $0.1, allowed[user]!.contains($0.0)) } }
     }()

@@ -144,3 +144,71 @@ struct StoreTests {
         #expect(try f.size() == 1)
     }
 }
+
+@Suite("The Merkle tree and checkpoints in the store")
+struct MerkleStoreTests {
+    @Test("the stored tree is the RFC 6962 tree of the stored bytes; every proof the store gives verifies")
+    func storedTreeMatches() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
+        var memory = MerkleMemoryTree()
+        try f.store.forEachRow { memory.append(leafHash: Merkle.leafHash($0.body)) }
+        let n = try f.size()
+        for size in Int64(1)...n {
+            #expect(try f.store.merkleRoot(size: size) == Merkle.root(size: size, memory))
+        }
+        // Proofs through the command vocabulary, checked against the signed checkpoint.
+        let cp = try f.run(.checkpoint(size: nil))
+        let checkpoint = try Checkpoint.open(cp["note"]!.stringValue!, keys: [try NoteVerifierKey(name: "trialgate.test/T-1", publicKey: f.key.publicKey)]).checkpoint
+        #expect(checkpoint.size == n)
+        for seq in stride(from: Int64(1), through: n, by: 7) {
+            let p = try f.run(.proofInclusion(seq: seq, size: nil))
+            let proof = p["proof"]!.arrayValue!.map { Array(Data(base64Encoded: $0.stringValue!)!) }
+            try Merkle.verifyInclusion(index: seq - 1, size: n, leafHash: try memory.node(level: 0, index: seq - 1), proof: proof, root: checkpoint.root)
+            let c = try f.run(.proofConsistency(from: seq, to: nil))
+            let cproof = c["proof"]!.arrayValue!.map { Array(Data(base64Encoded: $0.stringValue!)!) }
+            try Merkle.verifyConsistency(size1: seq, size2: n, root1: try Merkle.root(size: seq, memory), root2: checkpoint.root, proof: cproof)
+        }
+        #expect(f.errorCode(.proofInclusion(seq: n + 1, size: nil)) == "invalid_field")
+        #expect(f.errorCode(.proofConsistency(from: 0, to: nil)) == "invalid_field")
+        #expect(f.errorCode(.checkpoint(size: n + 5)) == "unknown_checkpoint")
+    }
+
+    @Test("every write and every decision gets a checkpoint; a batch shares one; a failed write adds none")
+    func checkpointIssuance() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let before = try f.store.checkpoints().count
+        #expect(before == 2, "init and policy publish")
+        let results = try f.dispatcher.executeBatch([
+            (.register(candidate: "B-1", fields: ["site": "S1"]), "c"),
+            (.register(candidate: "B-1", fields: ["site": "S1"]), "c"),   // refused: duplicate
+            (.decide(candidate: "B-1"), "c"),
+            (.register(candidate: "B-2", fields: ["site": "S1"]), "c"),
+        ])
+        #expect(results.map { (try? $0.get()) != nil } == [true, false, true, true])
+        let sizes = try f.store.checkpoints().map(\.size)
+        #expect(sizes.suffix(2) == [4, 5], "one after the decision (event 4), one at the end of the batch")
+        #expect(f.errorCode(.register(candidate: "B-2", fields: ["site": "S1"])) != nil)
+        #expect(try f.store.checkpoints().count == sizes.count)
+        // The schema keeps checkpoints append-only, and none may claim events that do not exist.
+        f.store.close()
+        let (s1, o1) = try shell(["sqlite3", f.storePath, "UPDATE checkpoints SET note = 'x' WHERE size = 1;"])
+        #expect(s1 != 0 && o1.contains("append-only"))
+        let (s2, o2) = try shell(["sqlite3", f.storePath, "DELETE FROM merkle_nodes;"])
+        #expect(s2 != 0 && o2.contains("append-only"))
+        let (s3, o3) = try shell(["sqlite3", f.storePath, "INSERT INTO checkpoints VALUES (99, '2026-07-01T09:00:00.000Z', 'x');"])
+        #expect(s3 != 0 && o3.contains("cannot cover"))
+    }
+
+    @Test("a log origin that cannot name a signed-note key is refused at init")
+    func originRules() throws {
+        let dir = TempDir()
+        let store = try EventStore.create(path: dir.path + "/o.sqlite")
+        let key = try TrialKey(seed: Array(repeating: 3, count: 32))
+        let d = Dispatcher(store: store, clock: TestClock(), key: { key })
+        for bad in ["has space", "a+b", ""] {
+            #expect { try d.execute(.initialise(trialID: "T", logOrigin: bad), actor: "a") } throws: { ServiceError($0).code == "invalid_field" }
+        }
+        #expect(try store.head().size == 0)
+    }
+}

@@ -34,12 +34,13 @@ final class TempDir {
 final class Fixture {
     let dir = TempDir()
     let store: EventStore
-    let key = try! TrialKey(seed: Array(repeating: 7, count: 32))
+    let key: TrialKey
     let clock = TestClock()
     let dispatcher: Dispatcher
     var storePath: String { dir.path + "/t.sqlite" }
 
-    init(policy: String? = nil) throws {
+    init(policy: String? = nil, keySeed: UInt8 = 7) throws {
+        key = try TrialKey(seed: Array(repeating: keySeed, count: 32))
         store = try EventStore.create(path: dir.path + "/t.sqlite")
         let key = self.key
         dispatcher = Dispatcher(store: store, clock: clock, key: { key })

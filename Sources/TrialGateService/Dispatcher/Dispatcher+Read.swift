@@ -247,6 +247,11 @@ extension Dispatcher {
                 problems.append(AuditProblem(seq: parsedCheckpoint.size, code: "checkpoint_signature",
                                              message: "the saved checkpoint is not signed by \(pinned == nil ? "any key of this log's key history" : "the given vkey"): \(error)"))
             }
+            // A pinned key must be in the log's own history, or the log is signed by someone else (a swapped key).
+            if let pinned, !history.contains(pinned) {
+                problems.append(AuditProblem(seq: 1, code: "untrusted_key",
+                                             message: "the given vkey is not a key of this log's history (\(history.map(\.vkey).joined(separator: ", ")))"))
+            }
             if parsedCheckpoint.origin != trial.logOrigin {
                 problems.append(AuditProblem(seq: parsedCheckpoint.size, code: "checkpoint_origin",
                                              message: "the checkpoint is of log \(parsedCheckpoint.origin), this log is \(trial.logOrigin)"))
@@ -276,7 +281,7 @@ extension Dispatcher {
         guard case .object(var o) = checked.verifyResult else { return checked.verifyResult }
         o["checkpoint"] = [
             "size": .number(Double(parsedCheckpoint.size)), "root": b64(parsedCheckpoint.root), "signed_by": .from(signedBy),
-            "extends": .bool(!problems.contains { ["log_truncated", "log_forked", "checkpoint_signature", "checkpoint_origin"].contains($0.code) }),
+            "extends": .bool(!problems.contains { ["log_truncated", "log_forked", "checkpoint_signature", "checkpoint_origin", "untrusted_key"].contains($0.code) }),
             "consistency_proof": .array(consistency),
         ]
         return .object(o)
