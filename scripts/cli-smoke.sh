@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Drives the trialgate CLI as a user would, with outside tools as witnesses:
-# openssl verifies a decision signature, sqlite3 edits the file behind TrialGate's back and `verify` must notice.
+# openssl verifies a decision and a checkpoint signature, sqlite3 edits the file behind TrialGate's back and `verify`
+# must notice, and audit/verify_bundle.py (Python + cryptography) checks an exported audit bundle on its own.
 # Usage: scripts/cli-smoke.sh [path/to/trialgate]   (default: builds and uses .build/debug/trialgate)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,6 +72,32 @@ fi
 if command -v chromium >/dev/null; then
   check grep -q "CONSORT enrolment flow" <(timeout 60 chromium --headless --no-sandbox --disable-gpu --dump-dom "file://$T/report.html" 2>/dev/null)
 fi
+# Checkpoints: save one and the vkey as a regulator would; openssl checks the checkpoint's Ed25519 signature.
+"$B" checkpoint > "$T/saved.note"
+"$B" key vkey > "$T/trial.vkey"
+"$B" key public > "$T/public.pem"
+head -n 3 "$T/saved.note" > "$T/note.txt"
+tail -n 1 "$T/saved.note" | awk '{print $3}' | base64 -d | tail -c 64 > "$T/note.sig"
+expect_rc 0 openssl pkeyutl -verify -pubin -inkey "$T/public.pem" -rawin -in "$T/note.txt" -sigfile "$T/note.sig"
+expect_rc 0 "$B" proof inclusion --seq "$seq"
+expect_rc 0 "$B" proof consistency --from 3
+# The audit bundle, checked by TrialGate and by the independent Python verifier.
+cp "$T/trial.sqlite" "$T/older.sqlite"
+expect_rc 0 "$B" export --out "$T/bundle"
+expect_rc 2 "$B" export --out "$T/bundle"
+expect_rc 0 "$B" verify --bundle "$T/bundle" --vkey "$T/trial.vkey" --checkpoint "$T/saved.note"
+expect_rc 0 python3 audit/verify_bundle.py "$T/bundle" --vkey "$T/trial.vkey" --checkpoint "$T/saved.note"
+# Key rotation: the old key refuses to sign, the new one does, the saved checkpoint and old vkey still verify the log.
+expect_rc 0 "$B" key rotate --new-key "$T/new.key"
+check test "$(stat -c %a "$T/new.key")" = 600
+expect_rc 3 "$B" decide NET-1
+expect_rc 0 "$B" decide NET-1 --key "$T/new.key"
+expect_rc 0 "$B" verify --checkpoint "$T/saved.note" --vkey "$T/trial.vkey"
+check grep -q "extends the saved checkpoint" "$T/out"
+# An older copy of the store does not extend the newest checkpoint.
+"$B" checkpoint > "$T/newest.note"
+expect_rc 1 "$B" verify --store "$T/older.sqlite" --checkpoint "$T/newest.note"
+check grep -q "log_truncated" "$T/out"
 # Tamper with sqlite3 after dropping the trigger: verify must fail and name the event.
 check test "$(sqlite3 "$T/trial.sqlite" "UPDATE events SET actor='x' WHERE seq=3" 2>&1)" != ""
 check test "$(sqlite3 "$T/trial.sqlite" "select actor from events where seq=3")" = smoke:coordinator
