@@ -1,4 +1,5 @@
 // Benchmarks for docs/performance.md. Run: swift run -c release trialgate-bench [--dir DIR] [--events N]
+// Tamper evidence: swift run -c release trialgate-bench --merkle --events 1000000
 //
 // Durable-commit cost swings with the disk's other tenants, so every durable figure is measured next to
 // this machine's own cost of one durable SQLite commit, taken in the same run, and reported as a ratio.
@@ -205,6 +206,96 @@ if let i = CommandLine.arguments.firstIndex(of: "--report"), i + 1 < CommandLine
     }
     exit(0)
 }
+/// Writes bundle files under a directory.
+struct BenchSink: BundleSink {
+    let root: String
+    func write(_ path: String, _ bytes: [UInt8]) throws {
+        let url = URL(fileURLWithPath: root + "/" + path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(bytes).write(to: url)
+    }
+    func append(_ path: String, _ bytes: [UInt8]) throws {
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: root + "/" + path))
+        defer { try? h.close() }
+        try h.seekToEnd()
+        try h.write(contentsOf: Data(bytes))
+    }
+}
+
+if CommandLine.arguments.contains("--merkle") {
+    // The tamper-evidence figures: the tree's cost on appends (on vs off, interleaved rounds), inclusion proofs
+    // on a large log, and verification of its exported bundle.
+    try? FileManager.default.removeItem(atPath: dir)
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { if !keep { try? FileManager.default.removeItem(atPath: dir) } }
+    print("TrialGate Merkle benchmark, \(ProcessInfo.processInfo.processorCount) cores, store in \(dir)")
+    let ki67: JSONValue = ["percent": 8, "specimen_date": .string(today.description), "method": "manual_count"]
+    var totals: [Bool: (single: Double, batched: Double)] = [true: (0, 0), false: (0, 0)]
+    let rounds = 4, singles = 150, batches = 10, perBatch = 100
+    for round in 0..<rounds {
+        for tree in (round % 2 == 0 ? [true, false] : [false, true]) {
+            let (d, store) = try freshDispatcher("tree-\(tree)-\(round)")
+            store.maintainsMerkleTree = tree
+            for c in 0..<50 { _ = try d.execute(.register(candidate: "M-\(c)", fields: ["site": "SITE-01"]), actor: "bench") }
+            let one = try seconds { for i in 0..<singles { _ = try d.execute(.record(kind: "ki67", candidate: "M-\(i % 50)", fields: ki67), actor: "bench") } }
+            let many = try seconds {
+                for b in 0..<batches {
+                    _ = try d.executeBatch((0..<perBatch).map { i in (Command.record(kind: "ki67", candidate: "M-\((b + i) % 50)", fields: ki67), "bench") })
+                }
+            }
+            totals[tree]!.single += one
+            totals[tree]!.batched += many
+        }
+    }
+    let nSingle = Double(rounds * singles), nBatched = Double(rounds * batches * perBatch)
+    for tree in [false, true] {
+        print("tree \(tree ? "on " : "off"): single durable append \(ms(totals[tree]!.single / nSingle)) (\(String(format: "%.0f/s", nSingle / totals[tree]!.single))); batched 100/commit \(String(format: "%.0f/s", nBatched / totals[tree]!.batched))")
+    }
+    print(String(format: "tree cost: single appends %+.1f %%, batched appends %+.1f %% (throughput, on vs off)",
+                 (nSingle / totals[true]!.single / (nSingle / totals[false]!.single) - 1) * 100,
+                 (nBatched / totals[true]!.batched / (nBatched / totals[false]!.batched) - 1) * 100))
+
+    // A large log built in batches of 1,000 commands (a checkpoint per batch and per decision).
+    let (d, store) = try freshDispatcher("large")
+    var built: Int64 = 2
+    var next = 0
+    let buildTime = try seconds {
+        while built < Int64(logEvents) {
+            var batch: [(command: Command, actor: String)] = []
+            while batch.count < 1000 && built + Int64(batch.count) < Int64(logEvents) {
+                for c in commands(for: "L-\(next)") { batch.append((c, "bench")) }
+                next += 1
+            }
+            _ = try d.executeBatch(batch)
+            built = try store.head().size
+        }
+    }
+    print("built \(built) events (\(next) decisions, \(try store.checkpoints().count) checkpoints) in \(String(format: "%.1f", buildTime)) s")
+    let reader = Dispatcher(store: try EventStore.open(path: dir + "/large.sqlite"), clock: SystemClock(), key: { throw ServiceError("no", "no key") })
+    var rng = SystemRandomNumberGenerator()
+    var samples: [Double] = []
+    for _ in 0..<5000 {
+        let seq = Int64.random(in: 1...built, using: &rng)
+        samples.append(try seconds { _ = try reader.execute(.proofInclusion(seq: seq, size: nil), actor: "bench") })
+    }
+    samples.sort()
+    print("inclusion proof (command, from the stored tree) in a \(built)-event log: mean \(us(samples.reduce(0, +) / Double(samples.count))), p50 \(us(samples[samples.count / 2])), p99 \(us(samples[samples.count * 99 / 100])), max \(us(samples.last!))")
+    var consistency: [Double] = []
+    for _ in 0..<1000 {
+        let from = Int64.random(in: 1...built, using: &rng)
+        consistency.append(try seconds { _ = try reader.execute(.proofConsistency(from: from, to: nil), actor: "bench") })
+    }
+    consistency.sort()
+    print("consistency proof: mean \(us(consistency.reduce(0, +) / Double(consistency.count))), p99 \(us(consistency[consistency.count * 99 / 100]))")
+    let bundle = dir + "/bundle"
+    let exportTime = try seconds { _ = try reader.exportBundle(to: BenchSink(root: bundle), exportedAt: SystemClock().now()) }
+    print("export --out of \(built) events: \(String(format: "%.2f", exportTime)) s")
+    var result = BundleVerification()
+    let verifyTime = seconds { result = BundleVerifier.verify(directory: bundle) }
+    print("bundle verification (Swift, every check incl. re-deriving \(result.decisions) decisions, \(result.signaturesChecked) signatures, \(result.inclusionProofs) inclusion proofs): \(String(format: "%.2f", verifyTime)) s, \(rate(Int(result.events), verifyTime)); valid=\(result.valid)")
+    exit(0)
+}
+
 print("TrialGate benchmark, \(ProcessInfo.processInfo.processorCount) cores, store in \(dir)")
 print("")
 

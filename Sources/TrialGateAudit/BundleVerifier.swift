@@ -17,6 +17,8 @@ public struct BundleVerification: Sendable {
     public var signedBy: String?
 
     public var valid: Bool { problems.isEmpty }
+
+    public init() {}
 }
 
 /// Checks an audit bundle written by `trialgate export --out` end to end, from its files alone: the manifest,

@@ -196,16 +196,37 @@ public struct MerkleFrontier {
 
     public init() {}
 
+    /// The border of the tree of the first `size` leaves, read from stored perfect subtrees (one per set bit).
+    public init(size: Int64, nodes: some MerkleNodeSource) throws {
+        var start: Int64 = 0
+        for level in stride(from: 62, through: 0, by: -1) where size >> level & 1 == 1 {
+            while border.count <= level { border.append(nil) }
+            border[level] = try nodes.node(level: level, index: start >> level)
+            start += 1 << level
+        }
+        self.size = size
+    }
+
     public mutating func append(leafHash: [UInt8]) {
+        _ = appendReturningNodes(leafHash: leafHash)
+    }
+
+    /// Appends a leaf and returns the nodes it completes (the leaf itself first), for storing.
+    public mutating func appendReturningNodes(leafHash: [UInt8]) -> [(level: Int, index: Int64, hash: [UInt8])] {
+        var completed = [(level: 0, index: size, hash: leafHash)]
         var h = leafHash
         var level = 0
+        var index = size
         while level < border.count, let left = border[level] {
             h = Merkle.nodeHash(left, h)
             border[level] = nil
             level += 1
+            index >>= 1
+            completed.append((level, index, h))
         }
         if level == border.count { border.append(h) } else { border[level] = h }
         size += 1
+        return completed
     }
 
     /// MTH at the current size: the border's subtrees folded from the smallest up.

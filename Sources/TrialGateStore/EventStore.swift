@@ -49,6 +49,10 @@ public final class EventStore: @unchecked Sendable {
     /// Whether appends extend the Merkle tree. Always on, except in the benchmark that measures the tree's
     /// cost on a throwaway store: a log written without it has no proofs and fails `verify`.
     public var maintainsMerkleTree = true
+    /// Perfect subtrees below this level (fewer than 16 leaves) are not stored but recomputed from event bodies.
+    static let storedLevelFloor = 4
+    /// The tree's right border after this connection's last commit, valid while the head is still that one.
+    fileprivate var frontierCache: (size: Int64, hash: String, frontier: MerkleFrontier)?
 
     private init(db: SQLiteConnection) {
         self.db = db
@@ -196,9 +200,11 @@ public final class EventStore: @unchecked Sendable {
         do {
             let result = try body(txn)
             try db.execute("COMMIT", "committing")
+            frontierCache = txn.committedFrontier.map { (txn.head.size, txn.head.hash, $0) }
             return result
         } catch {
             try? db.execute("ROLLBACK", "rolling back")
+            frontierCache = nil
             throw error
         }
     }
@@ -210,6 +216,8 @@ public final class EventStore: @unchecked Sendable {
         public private(set) var head: LogHead
         /// The events appended so far in this transaction.
         public private(set) var appended: [Event] = []
+        /// The tree's right border as of `head`, once an append needed it.
+        private var frontier: MerkleFrontier?
         /// The size of the newest checkpoint this transaction stored (-1: none yet).
         public private(set) var checkpointedSize: Int64 = -1
 
@@ -225,7 +233,7 @@ public final class EventStore: @unchecked Sendable {
         public func savepoint<T>(_ body: () throws -> T) throws -> T {
             savepoints += 1
             let name = "sp\(savepoints)"
-            let (savedHead, savedCount, savedCheckpoint) = (head, appended.count, checkpointedSize)
+            let (savedHead, savedCount, savedCheckpoint, savedFrontier) = (head, appended.count, checkpointedSize, frontier)
             // Prepared once and reused: a batch opens one savepoint per command.
             try store.db.run("SAVEPOINT \(name)", [], "opening a savepoint")
             do {
@@ -239,6 +247,7 @@ public final class EventStore: @unchecked Sendable {
                 savepoints -= 1
                 head = savedHead
                 checkpointedSize = savedCheckpoint
+                frontier = savedFrontier
                 appended.removeSubrange(savedCount...)
                 throw error
             }
@@ -257,11 +266,10 @@ public final class EventStore: @unchecked Sendable {
                  .text(String(decoding: body, as: UTF8.self))],
                 "appending event \(event.seq)")
             if store.maintainsMerkleTree {
-                // Leaf index = seq - 1. Only the leaf and the parents it completes are new; their left siblings are stored.
-                let nodes = try Merkle.nodesCompleted(byLeaf: event.seq - 1, hash: Merkle.leafHash(body)) { level, index in
-                    try store.node(level: level, index: index)
-                }
-                for n in nodes {
+                // Leaf index = seq - 1. Only the leaf and the parents it completes are new; of those, subtrees of
+                // 16 leaves or more are stored. The right border of the tree (one hash per level) is kept in memory.
+                try loadFrontier()
+                for n in frontier!.appendReturningNodes(leafHash: Merkle.leafHash(body)) where n.level >= EventStore.storedLevelFloor {
                     try store.db.run("INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)",
                                      [.int(Int64(n.level)), .int(n.index), .blob(n.hash)], "extending the Merkle tree")
                 }
@@ -270,8 +278,23 @@ public final class EventStore: @unchecked Sendable {
             appended.append(event)
         }
 
-        /// The Merkle tree as this transaction sees it (its own appends included).
-        public var tree: EventStore { store }
+        private func loadFrontier() throws {
+            guard frontier == nil else { return }
+            if let c = store.frontierCache, c.size == head.size, c.hash == head.hash {
+                frontier = c.frontier
+            } else {
+                frontier = try MerkleFrontier(size: head.size, nodes: store)
+            }
+        }
+
+        /// The Merkle root of the log as this transaction leaves it.
+        public func treeRoot() throws -> [UInt8] {
+            try loadFrontier()
+            return frontier!.root
+        }
+
+        /// The right border, for the store to keep after a commit.
+        var committedFrontier: MerkleFrontier? { frontier }
 
         /// Stores a signed checkpoint of the first `size` events.
         public func addCheckpoint(size: Int64, issuedAt: UTCTimestamp, note: String) throws {
@@ -320,6 +343,19 @@ extension EventStore: MerkleNodeSource {
     /// A stored perfect-subtree hash.
     /// - Throws: `store_corrupt` when the node is missing: the tree must cover every event.
     public func node(level: Int, index: Int64) throws -> [UInt8] {
+        if level < Self.storedLevelFloor {
+            // A small subtree: hash its leaves from the stored bodies.
+            var hashes: [[UInt8]] = []
+            let first = (index << level) + 1
+            try forEachRow(from: first, through: first + (1 << level) - 1) { hashes.append(Merkle.leafHash($0.body)) }
+            guard hashes.count == 1 << level else {
+                throw StoreError(StoreError.corruptCode, "the Merkle tree needs events \(first)…\(first + (1 << level) - 1), which are not all stored")
+            }
+            while hashes.count > 1 {
+                hashes = stride(from: 0, to: hashes.count, by: 2).map { Merkle.nodeHash(hashes[$0], hashes[$0 + 1]) }
+            }
+            return hashes[0]
+        }
         var out: [UInt8]?
         try db.query("SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", [.int(Int64(level)), .int(index)],
                      "reading the Merkle tree") { s in out = SQLiteConnection.blob(s, 0) }

@@ -32,12 +32,12 @@ enum Schema {
             BEGIN SELECT RAISE(ABORT, 'prev_hash must be the hash of the previous event'); END;
         CREATE TABLE migrations (name TEXT PRIMARY KEY NOT NULL, applied_at TEXT NOT NULL) STRICT;
         """),
-        // The RFC 6962 tree over the events: every perfect subtree's hash, stored when it is completed (level 0
-        // holds the leaf hashes), and the signed checkpoints. Both are written in the transaction of the events
-        // they cover and, like events, are never updated or deleted.
+        // The RFC 6962 tree over the events: the hash of every perfect subtree of 16 leaves or more, stored when
+        // it is completed (smaller ones are recomputed from the event bodies), and the signed checkpoints. Both
+        // are written in the transaction of the events they cover and, like events, never updated or deleted.
         ("0002_merkle", """
         CREATE TABLE merkle_nodes (
-            level INTEGER NOT NULL CHECK (level BETWEEN 0 AND 62),
+            level INTEGER NOT NULL CHECK (level BETWEEN 4 AND 62),
             idx   INTEGER NOT NULL CHECK (idx >= 0),
             hash  BLOB    NOT NULL CHECK (length(hash) = 32),
             PRIMARY KEY (level, idx)

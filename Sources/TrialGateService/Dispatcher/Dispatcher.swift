@@ -207,7 +207,7 @@ public final class Dispatcher: @unchecked Sendable {
         guard signer.key.keyID == inForce.keyID else {
             throw ServiceError("key_mismatch", "the signing key (\(signer.key.keyID)) is not the trial's key in force (\(inForce.keyID)); nothing was written")
         }
-        let checkpoint = Checkpoint(origin: trial.logOrigin, size: size, root: try store.merkleRoot(size: size))
+        let checkpoint = Checkpoint(origin: trial.logOrigin, size: size, root: try txn.treeRoot())
         try txn.addCheckpoint(size: size, issuedAt: clock.now(), note: try checkpoint.signed(by: [signer]))
     }
 
