@@ -251,6 +251,9 @@ if CommandLine.arguments.contains("--merkle") {
     for tree in [false, true] {
         print("tree \(tree ? "on " : "off"): single durable append \(ms(totals[tree]!.single / nSingle)) (\(String(format: "%.0f/s", nSingle / totals[tree]!.single))); batched 100/commit \(String(format: "%.0f/s", nBatched / totals[tree]!.batched))")
     }
+    let signKey = try TrialKey(seed: Array(repeating: 6, count: 32))
+    let perSign = seconds { for i in 0..<2000 { _ = signKey.sign(Array("trialgate.bench/BENCH\n\(i)\nys9Q5/X53qhHUPdMol7spRxXh6CK4h7mO7QNZlBVOcE=\n".utf8)) } } / 2000
+    print("of which one checkpoint signature (Ed25519 sign of the note text): \(us(perSign)) per write transaction")
     print(String(format: "tree cost: single appends %+.1f %%, batched appends %+.1f %% (throughput, on vs off)",
                  (nSingle / totals[true]!.single / (nSingle / totals[false]!.single) - 1) * 100,
                  (nBatched / totals[true]!.batched / (nBatched / totals[false]!.batched) - 1) * 100))
@@ -287,6 +290,12 @@ if CommandLine.arguments.contains("--merkle") {
     }
     consistency.sort()
     print("consistency proof: mean \(us(consistency.reduce(0, +) / Double(consistency.count))), p99 \(us(consistency[consistency.count * 99 / 100]))")
+    // What one signature check costs here: verification checks one per decision and one per checkpoint.
+    let sigKey = try TrialKey(seed: Array(repeating: 5, count: 32))
+    let message = Array(repeating: UInt8(0x61), count: 1500)
+    let sig = sigKey.sign(message)
+    let perVerify = seconds { for _ in 0..<2000 { _ = SignatureCheck.verify(signature: sig, message: message, publicKey: sigKey.publicKey) } } / 2000
+    print("one Ed25519 verification (1.5 kB message): \(us(perVerify))")
     let bundle = dir + "/bundle"
     let exportTime = try seconds { _ = try reader.exportBundle(to: BenchSink(root: bundle), exportedAt: SystemClock().now()) }
     print("export --out of \(built) events: \(String(format: "%.2f", exportTime)) s")

@@ -74,7 +74,8 @@ public enum BundleVerifier {
 
         // 3. Events: parsed and hashed on all cores, folded in order by the auditor.
         guard let eventBytes = read("events.jsonl") else { problem(0, "manifest", "events.jsonl is missing"); return out }
-        let lines = eventBytes.split(separator: 0x0A, omittingEmptySubsequences: false).dropLast()
+        let lines = Self.lines(eventBytes)
+        if let last = eventBytes.last, last != 0x0A { problem(Int64(lines.count + 1), "invalid_event", "events.jsonl does not end with a newline: its last line is cut off") }
         var auditor = LogAuditor()
         var decisionLeaves: [Int64: ([UInt8], JSONValue)] = [:]
         let chunk = 4096
@@ -221,6 +222,22 @@ public enum BundleVerifier {
         out.checkpoints = auditor.checkpointsChecked
         out.signaturesChecked = auditor.signaturesChecked + auditor.checkpointsChecked
         out.root = auditor.tree.root
+    }
+
+    /// The lines of a JSON-lines file (each ends in a newline), found with one scan.
+    static func lines(_ bytes: [UInt8]) -> [ArraySlice<UInt8>] {
+        var out: [ArraySlice<UInt8>] = []
+        out.reserveCapacity(bytes.count / 256)
+        bytes.withUnsafeBufferPointer { buf in
+            var start = 0
+            while start < buf.count, let nl = UnsafeRawPointer(buf.baseAddress! + start).withMemoryRebound(to: UInt8.self, capacity: buf.count - start, { p in
+                memchr(p, 0x0A, buf.count - start) }) {
+                let end = start + (UnsafeRawPointer(nl) - UnsafeRawPointer(buf.baseAddress! + start))
+                out.append(bytes[start..<end])
+                start = end + 1
+            }
+        }
+        return out
     }
 
     /// Parses, hashes and checks the canonical form of a chunk of lines on every core.
