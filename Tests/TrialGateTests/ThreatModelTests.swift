@@ -288,6 +288,11 @@ struct ThreatModelTests {
         #expect((try? stale.execute(.decide(candidate: "NET-002"), actor: "c")) == nil)
         let keys = try s.f.run(.publicKey)
         #expect(keys["keys"]?.arrayValue?.count == 2)
+        #expect(try s.f.run(.head)["key_id"]?.stringValue == newKey.keyID)
+        // Reports check each decision with the key it names: old and new signatures are both valid.
+        let report = try s.f.run(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"))
+        let statuses = Set((report["screening_log"]?.arrayValue ?? []).compactMap { $0["signature"]?.stringValue })
+        #expect(statuses.isSubset(of: ["valid", "none"]) && statuses.contains("valid"), "\(statuses)")
         let v = try s.f.run(.verify(checkpoint: s.savedCheckpoint, vkey: s.vkey))
         #expect(v["valid"] == true, "\(v)")
         let dir = try s.export("rotated")

@@ -12,7 +12,8 @@ extension Dispatcher {
         if head.size > 0, let first = try store.event(seq: 1) {
             result["trial_id"] = first.payload["trial_id"] ?? .null
             result["log_origin"] = first.payload["log_origin"] ?? .null
-            result["key_id"] = first.payload["key_id"] ?? .null
+            let keys = try LogState(partial: try store.events(types: [.trialInitialised, .keyRotated]), head: (0, "")).keys
+            result["key_id"] = .from(keys.last?.keyID)
         }
         if let policy = try store.events(types: [.policyPublished]).last {
             result["policy"] = ["id": policy.payload["policy_id"] ?? .null, "version": policy.payload["version"] ?? .null,

@@ -28,7 +28,8 @@ enum ScreeningReport {
     }
 
     static func build(_ state: LogState, filter: Filter, asOf: JSONValue) -> JSONValue {
-        let publicKey = state.trial.flatMap { Data(base64Encoded: $0.publicKey) }.map(Array.init)
+        // Each decision is checked with the key in force at its position in the log (rotations included).
+        func keyInForce(at seq: Int64) -> SigningKeyRecord? { state.keys.last { $0.seq < seq } }
         let candidates = state.candidates.values.filter(filter.includes).sorted { $0.id < $1.id }
         var log: [JSONValue] = []
         var statusCounts: [String: Int] = [:]
@@ -62,7 +63,8 @@ enum ScreeningReport {
             if let latest {
                 // Checked on the other cores; verdicts are filled in below.
                 signature = "valid"
-                if let publicKey {
+                if let key = keyInForce(at: latest.seq), latest.decision["key_id"]?.stringValue == key.keyID,
+                   let publicKey = Data(base64Encoded: key.publicKey).map(Array.init) {
                     signatures.add(seq: latest.seq, signature: Data(base64Encoded: latest.signature).map(Array.init) ?? [],
                                    message: CanonicalJSON.encode(latest.decision), publicKey: publicKey)
                 } else {
