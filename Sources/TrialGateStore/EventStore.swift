@@ -54,9 +54,28 @@ public final class EventStore: @unchecked Sendable {
     /// The tree's right border after this connection's last commit, valid while the head is still that one.
     fileprivate var frontierCache: (size: Int64, hash: String, frontier: MerkleFrontier)?
 
+    /// The file's identity (device, inode) when it was opened: a write checks the path still names this file.
+    private var identity: (dev: UInt64, ino: UInt64)?
+
     private init(db: SQLiteConnection) {
         self.db = db
         self.path = db.path
+        self.identity = Self.fileIdentity(db.path)
+    }
+
+    private static func fileIdentity(_ path: String) -> (dev: UInt64, ino: UInt64)? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return (UInt64(st.st_dev), UInt64(st.st_ino))
+    }
+
+    /// Refuses to write when the store file was deleted or replaced under this process: SQLite would go on
+    /// writing to the orphaned file, and every acknowledgement would be lost at the next start.
+    private func checkIdentity() throws {
+        let now = Self.fileIdentity(path)
+        guard let identity, let now, now == identity else {
+            throw StoreError("store_replaced", "\(path) was deleted or replaced while open; nothing more is written to it (restart against the right file)")
+        }
     }
 
     /// Creates a new store at `path`; refuses to touch an existing file.
@@ -89,7 +108,11 @@ public final class EventStore: @unchecked Sendable {
         if access(path, F_OK) != 0 {
             throw StoreError(StoreError.missingCode, "no store at \(path) (run `trialgate init --store \(path)` first)")
         }
-        let db = try SQLiteConnection(path: path, create: false)
+        // A file or directory that cannot be written (a read-only filesystem) is opened read-only: reads work,
+        // and every write is refused with store_readonly.
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let writable = access(path, W_OK) == 0 && access(directory.isEmpty ? "/" : directory, W_OK) == 0
+        let db = try SQLiteConnection(path: path, create: false, readOnly: !writable)
         let store = EventStore(db: db)
         let app = try db.scalarInt("PRAGMA application_id", "reading the file header")
         guard app == Int64(Schema.applicationID) else {
@@ -105,6 +128,7 @@ public final class EventStore: @unchecked Sendable {
 
     private func configure() throws {
         try db.execute("PRAGMA busy_timeout = 5000", "setting the busy timeout")
+        if db.readOnly { return }
         let mode = try db.scalarText("PRAGMA journal_mode = WAL", "enabling WAL")
         guard mode?.lowercased() == "wal" else { throw StoreError("store_io", "\(path): cannot enable WAL (got \(mode ?? "nothing"))") }
         try db.execute("PRAGMA synchronous = FULL", "setting synchronous=FULL")
@@ -195,12 +219,19 @@ public final class EventStore: @unchecked Sendable {
     /// Returns after the commit is durable; if `body` throws or the commit fails, everything it appended is
     /// rolled back and the error is rethrown.
     public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+        if db.readOnly {
+            throw StoreError("store_readonly", "\(path) cannot be written (read-only file or filesystem); nothing was written")
+        }
+        try checkIdentity()
         try db.execute("BEGIN IMMEDIATE", "starting a write")
         let txn = WriteTransaction(store: self, head: try head())
         do {
             let result = try body(txn)
             try db.execute("COMMIT", "committing")
             frontierCache = txn.committedFrontier.map { (txn.head.size, txn.head.hash, $0) }
+            // Deleted or replaced during the commit: what was written is not in the store others will open,
+            // so it must not be acknowledged.
+            try checkIdentity()
             return result
         } catch {
             try? db.execute("ROLLBACK", "rolling back")

@@ -1,4 +1,5 @@
 import CSQLite
+import Foundation
 
 /// A thin owner of one `sqlite3*` handle. Not thread-safe: one owner uses it at a time.
 final class SQLiteConnection {
@@ -6,11 +7,26 @@ final class SQLiteConnection {
     let path: String
     private var statements: [String: OpaquePointer] = [:]
 
-    init(path: String, create: Bool) throws {
+    /// Opened read-only: the file or its filesystem cannot be written (reads work, writes get `store_readonly`).
+    let readOnly: Bool
+
+    init(path: String, create: Bool, readOnly: Bool = false) throws {
         self.path = path
+        self.readOnly = readOnly
         var db: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        let rc: Int32
+        if readOnly {
+            // Nobody can write a read-only filesystem, and WAL's shared-memory file cannot be created on one:
+            // open the file as immutable (RFC 3986 percent-encoding for the URI's path).
+            let encoded = path.utf8.map { b -> String in
+                let c = Character(UnicodeScalar(b))
+                return (b < 0x80 && (c.isLetter || c.isNumber || "/-._~".contains(c))) ? String(c) : String(format: "%%%02X", b)
+            }.joined()
+            rc = sqlite3_open_v2("file:\(encoded)?immutable=1", &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nil)
+        } else {
+            let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
+            rc = sqlite3_open_v2(path, &db, flags, nil)
+        }
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close(db)
