@@ -1,0 +1,199 @@
+#!/usr/bin/env python3
+"""Hostile clients against a running `trialgate serve`, while an honest client keeps working.
+
+Starts a server on a loopback port over a fresh store, measures an honest coordinator's request latency alone,
+then again while attackers run at the same time: thousands of connections opened and dropped, slowloris
+(byte-at-a-time lines), multi-megabyte lines, invalid UTF-8, deeply nested JSON, and floods of bad tokens.
+Samples the server's RSS and open file descriptors throughout. Reports honest p50/p99 alone and under attack,
+the attack counts, and the RSS and fd range. Loopback only; bounded by --seconds. Python standard library only.
+
+Usage: scripts/hostile.py [--trialgate PATH] [--seconds S]
+"""
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+
+def run(tg, *args, env):
+    return subprocess.run([tg, *args], capture_output=True, text=True, env=env, check=True).stdout
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def honest(port, token, seconds, today):
+    """Sequential request/reply round trips (half appends, half reads); returns latencies in ms."""
+    lat = []
+    sock = socket.create_connection(("127.0.0.1", port))
+    f = sock.makefile("rwb", buffering=0)
+    f.write((json.dumps({"cmd": "auth", "token": token}) + "\n").encode())
+    f.readline()
+    end = time.time() + seconds
+    i = 0
+    reg = f"H-{time.time_ns()}"
+    f.write((json.dumps({"id": "r", "cmd": "register", "candidate": reg, "site": "SITE-01"}) + "\n").encode())
+    f.readline()
+    while time.time() < end:
+        i += 1
+        if i % 2:
+            req = {"id": i, "cmd": "record", "kind": "ki67", "candidate": reg,
+                   "fields": {"percent": i % 100, "specimen_date": today, "method": "manual_count"}}
+        else:
+            req = {"id": i, "cmd": "show", "candidate": reg}
+        t = time.perf_counter()
+        f.write((json.dumps(req) + "\n").encode())
+        r = json.loads(f.readline())
+        lat.append((time.perf_counter() - t) * 1000)
+        if not r.get("ok"):
+            raise SystemExit(f"honest request refused: {r}")
+    sock.close()
+    return lat
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(len(xs) * p / 100))] if xs else float("nan")
+
+
+class Attack(threading.Thread):
+    def __init__(self, name, fn, port, stop):
+        super().__init__(daemon=True)
+        self.name_, self.fn, self.port, self.stop, self.count = name, fn, port, stop, 0
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                self.fn(self)
+            except OSError:
+                time.sleep(0.01)
+
+
+def open_drop(a):
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=2)
+    s.close()
+    a.count += 1
+
+
+def slowloris(a):
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+    for b in b'{"cmd":"auth","token":"':
+        if a.stop.is_set():
+            break
+        s.send(bytes([b]))
+        time.sleep(0.05)
+    s.close()
+    a.count += 1
+
+
+def huge_line(a):
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+    chunk = b"x" * 65536
+    try:
+        for _ in range(64):  # 4 MiB without a newline
+            s.sendall(chunk)
+        s.sendall(b"\n")
+        s.recv(4096)
+    finally:
+        s.close()
+    a.count += 1
+
+
+def bad_utf8_and_nesting(a):
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+    f = s.makefile("rwb", buffering=0)
+    f.write(b'{"cmd":"auth","token":"\xff\xfe"}\n')
+    f.readline()
+    f.write(b"[" * 60000 + b"\n")
+    f.readline()
+    s.close()
+    a.count += 1
+
+
+def bad_tokens(a):
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
+    f = s.makefile("rwb", buffering=0)
+    f.write(b'{"cmd":"auth","token":"0000000000000000000000000000000000000000000000000000000000000000"}\n')
+    f.readline()
+    s.close()
+    a.count += 1
+
+
+def sample(pid, stop, out):
+    while not stop.is_set():
+        try:
+            with open(f"/proc/{pid}/status") as fh:
+                rss = next(int(l.split()[1]) for l in fh if l.startswith("VmRSS:"))
+            fds = len(os.listdir(f"/proc/{pid}/fd"))
+            out.append((time.time(), rss, fds))
+        except (OSError, StopIteration):
+            pass
+        time.sleep(0.5)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--trialgate", default=".build/debug/trialgate")
+    ap.add_argument("--seconds", type=float, default=20)
+    args = ap.parse_args()
+    tg = os.path.realpath(args.trialgate)
+    tmp = tempfile.mkdtemp(prefix="tg-hostile-")
+    env = dict(os.environ, TRIALGATE_STORE=os.path.join(tmp, "s.sqlite"), TRIALGATE_ACTOR="hostile:admin")
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    run(tg, "init", "--trial", "HOSTILE-1", env=env)
+    run(tg, "policy", "publish", "Policies/sanet-surufatinib.yaml", env=env)
+    token = json.loads(run(tg, "users", "add", "honest", "--role", "coordinator", "--site", "SITE-01", "--json", env=env))["token"]
+    port = free_port()
+    server = subprocess.Popen([tg, "serve", "--listen", f"127.0.0.1:{port}", "--max-connections", "512", "--idle-timeout", "5"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "server.log"), "w"))
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        samples = []
+        stop_sampling = threading.Event()
+        threading.Thread(target=sample, args=(server.pid, stop_sampling, samples), daemon=True).start()
+        alone = honest(port, token, args.seconds / 2, today)
+        stop = threading.Event()
+        attacks = [Attack(n, fn, port, stop) for n, fn, k in [
+            ("connections opened and dropped", open_drop, 4), ("slowloris", slowloris, 40), ("4 MiB lines", huge_line, 2),
+            ("invalid UTF-8 + 60,000-deep JSON", bad_utf8_and_nesting, 2), ("bad-token floods", bad_tokens, 4)] for _ in range(k)]
+        for a in attacks:
+            a.start()
+        attacked = honest(port, token, args.seconds, today)
+        stop.set()
+        for a in attacks:
+            a.join(timeout=10)
+        stop_sampling.set()
+        alive = server.poll() is None
+        counts = {}
+        for a in attacks:
+            counts[a.name_] = counts.get(a.name_, 0) + a.count
+        rss = [s[1] for s in samples]
+        fds = [s[2] for s in samples]
+        print(f"honest client alone: {len(alone)} requests, p50 {pct(alone, 50):.2f} ms, p99 {pct(alone, 99):.2f} ms")
+        print(f"honest client under attack: {len(attacked)} requests, p50 {pct(attacked, 50):.2f} ms, p99 {pct(attacked, 99):.2f} ms")
+        print("attacks: " + ", ".join(f"{n} {c}" for n, c in counts.items()))
+        print(f"server alive: {alive}; RSS {min(rss) // 1024}–{max(rss) // 1024} MiB, open fds {min(fds)}–{max(fds)} ({len(samples)} samples)")
+        return 0 if alive and attacked else 1
+    finally:
+        server.kill()
+        server.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
