@@ -95,6 +95,7 @@ public final class EventStore: @unchecked Sendable {
             }
             try db.execute("PRAGMA application_id = \(Schema.applicationID); PRAGMA user_version = \(Schema.migrations.count); COMMIT",
                            "creating the schema")
+            store.identity = fileIdentity(path)
         } catch {
             try? db.execute("ROLLBACK", "rolling back")
             throw error

@@ -12,7 +12,14 @@ struct YAMLNode {
     }
 
     /// Parses `text` into its root node.
+    /// The deepest nesting a policy may use; real policies use under 10. Deeper input would only make the YAML
+    /// library recurse until the stack runs out, so it is refused before parsing.
+    static let maxNesting = 64
+    /// The largest policy text accepted.
+    static let maxBytes = 1 << 20
+
     static func parse(_ text: String, file: String) throws -> YAMLNode {
+        try checkShape(text, file: file)
         do {
             guard let root = try Yams.compose(yaml: text) else {
                 throw CoreError(.invalidPolicy, "\(file):1: the file is empty")
@@ -131,6 +138,48 @@ struct YAMLMapping {
     func finish(allowed: [String]) throws {
         for (k, v) in entries where !seen.contains(k) {
             throw v.error("\(what): unknown key \"\(k)\" (allowed: \(allowed.joined(separator: ", ")))")
+        }
+    }
+}
+
+extension YAMLNode {
+    /// Refuses text too large or nested too deeply (flow brackets, or block indentation) for a policy.
+    static func checkShape(_ text: String, file: String) throws {
+        guard text.utf8.count <= maxBytes else {
+            throw CoreError(.invalidPolicy, "\(file):1: the policy is \(text.utf8.count) bytes; at most \(maxBytes) are accepted")
+        }
+        var line = 1, depth = 0, indent = 0, atLineStart = true
+        var quote: UInt8? = nil
+        for b in text.utf8 {
+            if b == 0x0A {
+                line += 1
+                atLineStart = true
+                indent = 0
+                continue
+            }
+            if atLineStart {
+                if b == 0x20 || b == UInt8(ascii: "-") {
+                    indent += 1
+                    if indent / 2 > maxNesting {
+                        throw CoreError(.invalidPolicy, "\(file):\(line): nested deeper than \(maxNesting) levels")
+                    }
+                    continue
+                }
+                atLineStart = false
+            }
+            if let q = quote {
+                if b == q { quote = nil }
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "'"): quote = b
+            case UInt8(ascii: "#"): break
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                if depth > maxNesting { throw CoreError(.invalidPolicy, "\(file):\(line): nested deeper than \(maxNesting) levels") }
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth = max(0, depth - 1)
+            default: break
+            }
         }
     }
 }
