@@ -266,9 +266,23 @@ public enum BundleVerifier {
 
 struct BundleLineError: Error { let message: String }
 
-/// Slots written by exactly one worker each, read after `concurrentPerform` returns.
+/// Slots written by exactly one worker each, read after `concurrentPerform` returns. The slots live in memory
+/// allocated once, so workers write distinct elements without a Swift access to a shared array.
 private final class ResultBox: @unchecked Sendable {
-    var results: [Result<LogAuditor.Prepared, BundleLineError>]
-    init(count: Int) { results = Array(repeating: .failure(BundleLineError(message: "not prepared")), count: count) }
-    func set(_ i: Int, _ r: Result<LogAuditor.Prepared, BundleLineError>) { results.withUnsafeMutableBufferPointer { $0[i] = r } }
+    typealias Item = Result<LogAuditor.Prepared, BundleLineError>
+    private let slots: UnsafeMutableBufferPointer<Item>
+
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: .failure(BundleLineError(message: "not prepared")))
+    }
+
+    deinit {
+        slots.deinitialize()
+        slots.deallocate()
+    }
+
+    func set(_ i: Int, _ r: Item) { slots[i] = r }
+
+    var results: [Item] { Array(slots) }
 }
