@@ -18,7 +18,6 @@ struct ReliabilityTests {
     @Test("the store file deleted under a running writer: writes are refused, not sent to the orphaned file")
     func storeDeleted() throws {
         let f = try populated()
-        let size = try f.size()
         try FileManager.default.removeItem(atPath: f.storePath)
         #expect(f.errorCode(.register(candidate: "AFTER-DELETE", fields: ["site": "SITE-01"])) == "store_replaced")
         #expect(f.errorCode(.decide(candidate: "NET-001")) == "store_replaced")
@@ -26,7 +25,6 @@ struct ReliabilityTests {
         #expect(throws: ServiceError.self) {
             try f.dispatcher.executeBatch([(.register(candidate: "B", fields: ["site": "SITE-01"]), "c")])
         }
-        _ = size
     }
 
     @Test("the store file replaced by another (an older copy) under a running writer: writes are refused")
@@ -49,7 +47,6 @@ struct ReliabilityTests {
     @Test("a corrupt page: verify names the damage, reads fail with store_corrupt, nothing is written over it")
     func corruptPage() throws {
         let f = try populated()
-        let size = try f.size()
         f.store.close()
         // Overwrite 4 KiB in the middle of the file (checkpoint the WAL into it first).
         let (ck, ckOut) = try shell(["sqlite3", f.storePath, "PRAGMA wal_checkpoint(TRUNCATE);"])
@@ -71,7 +68,6 @@ struct ReliabilityTests {
             return
         }
         #expect(verify["valid"] == false, "a damaged page must not verify: \(verify)")
-        _ = size
     }
 
     @Test("a missing or unreadable key: every write is refused with a key error, nothing is appended")
