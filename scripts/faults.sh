@@ -74,7 +74,7 @@ PORT=$(( 20000 + RANDOM % 20000 ))
 for _ in $(seq 100); do grep -q listening "$T/server.log" && break; sleep 0.1; done
 python3 - "$today" > "$T/requests" <<'PY'
 import json, sys
-for i in range(30000):
+for i in range(5000):
     print(json.dumps({"id": i, "cmd": "record", "kind": "ki67", "candidate": "F-1",
                       "fields": {"percent": i % 100, "specimen_date": sys.argv[1], "method": "manual_count"}}))
 PY
