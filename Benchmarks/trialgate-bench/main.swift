@@ -206,22 +206,6 @@ if let i = CommandLine.arguments.firstIndex(of: "--report"), i + 1 < CommandLine
     }
     exit(0)
 }
-/// Writes bundle files under a directory.
-struct BenchSink: BundleSink {
-    let root: String
-    func write(_ path: String, _ bytes: [UInt8]) throws {
-        let url = URL(fileURLWithPath: root + "/" + path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(bytes).write(to: url)
-    }
-    func append(_ path: String, _ bytes: [UInt8]) throws {
-        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: root + "/" + path))
-        defer { try? h.close() }
-        try h.seekToEnd()
-        try h.write(contentsOf: Data(bytes))
-    }
-}
-
 if CommandLine.arguments.contains("--merkle") {
     // The tamper-evidence figures: the tree's cost on appends (on vs off, interleaved rounds), inclusion proofs
     // on a large log, and verification of its exported bundle.
@@ -297,7 +281,7 @@ if CommandLine.arguments.contains("--merkle") {
     let perVerify = seconds { for _ in 0..<2000 { _ = SignatureCheck.verify(signature: sig, message: message, publicKey: sigKey.publicKey) } } / 2000
     print("one Ed25519 verification (1.5 kB message): \(us(perVerify))")
     let bundle = dir + "/bundle"
-    let exportTime = try seconds { _ = try reader.exportBundle(to: BenchSink(root: bundle), exportedAt: SystemClock().now()) }
+    let exportTime = try seconds { _ = try reader.exportBundle(to: DirectoryBundleSink(root: URL(fileURLWithPath: bundle)), exportedAt: SystemClock().now()) }
     print("export --out of \(built) events: \(String(format: "%.2f", exportTime)) s")
     var result = BundleVerification()
     let verifyTime = seconds { result = BundleVerifier.verify(directory: bundle) }

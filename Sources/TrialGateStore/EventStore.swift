@@ -347,10 +347,7 @@ public final class EventStore: @unchecked Sendable {
     public func checkpoints(from: Int64 = 1, through: Int64 = .max) throws -> [StoredCheckpoint] {
         var out: [StoredCheckpoint] = []
         try db.query("SELECT size, issued_at, note FROM checkpoints WHERE size BETWEEN ? AND ? ORDER BY size", [.int(from), .int(through)],
-                     "reading checkpoints") { s in
-            out.append(StoredCheckpoint(size: sqlite3_column_int64(s, 0), issuedAt: SQLiteConnection.text(s, 1) ?? "",
-                                        note: SQLiteConnection.text(s, 2) ?? ""))
-        }
+                     "reading checkpoints") { s in out.append(Self.checkpointRow(s)) }
         return out
     }
 
@@ -358,10 +355,13 @@ public final class EventStore: @unchecked Sendable {
     public func latestCheckpoint() throws -> StoredCheckpoint? {
         var out: StoredCheckpoint?
         try db.query("SELECT size, issued_at, note FROM checkpoints ORDER BY size DESC LIMIT 1", [], "reading the latest checkpoint") { s in
-            out = StoredCheckpoint(size: sqlite3_column_int64(s, 0), issuedAt: SQLiteConnection.text(s, 1) ?? "",
-                                   note: SQLiteConnection.text(s, 2) ?? "")
+            out = Self.checkpointRow(s)
         }
         return out
+    }
+
+    private static func checkpointRow(_ s: OpaquePointer) -> StoredCheckpoint {
+        StoredCheckpoint(size: sqlite3_column_int64(s, 0), issuedAt: SQLiteConnection.text(s, 1) ?? "", note: SQLiteConnection.text(s, 2) ?? "")
     }
 
     /// The root of the tree over the first `size` events.

@@ -56,26 +56,6 @@ struct ProofGroup: ParsableCommand {
     }
 }
 
-/// Writes bundle files under a directory.
-struct DirectorySink: BundleSink {
-    let root: URL
-
-    func write(_ path: String, _ bytes: [UInt8]) throws {
-        let url = root.appendingPathComponent(path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        guard FileManager.default.createFile(atPath: url.path, contents: Data(bytes)) else {
-            throw ServiceError("file_unwritable", "cannot write \(url.path)")
-        }
-    }
-
-    func append(_ path: String, _ bytes: [UInt8]) throws {
-        let handle = try FileHandle(forWritingTo: root.appendingPathComponent(path))
-        defer { try? handle.close() }
-        try handle.seekToEnd()
-        try handle.write(contentsOf: Data(bytes))
-    }
-}
-
 enum BundleExport {
     /// Writes the audit bundle into `out`, which must not exist yet (nothing is overwritten).
     static func run(options: StoreOptions, out: String) throws {
@@ -89,7 +69,7 @@ enum BundleExport {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
             let manifest: JSONValue
             do {
-                manifest = try dispatcher.exportBundle(to: DirectorySink(root: URL(fileURLWithPath: out)), exportedAt: SystemClock().now())
+                manifest = try dispatcher.exportBundle(to: DirectoryBundleSink(root: URL(fileURLWithPath: out)), exportedAt: SystemClock().now())
             } catch {
                 try? FileManager.default.removeItem(atPath: out)
                 throw error

@@ -9,22 +9,6 @@ import TrialGateStore
 /// The repository root, for running `audit/verify_bundle.py`.
 private let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-/// Writes bundle files into a directory (the CLI's sink, for tests).
-struct TestSink: BundleSink {
-    let root: String
-    func write(_ path: String, _ bytes: [UInt8]) throws {
-        let url = URL(fileURLWithPath: root + "/" + path)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try Data(bytes).write(to: url)
-    }
-    func append(_ path: String, _ bytes: [UInt8]) throws {
-        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: root + "/" + path))
-        defer { try? h.close() }
-        try h.seekToEnd()
-        try h.write(contentsOf: Data(bytes))
-    }
-}
-
 /// A demo log, a checkpoint and vkey a regulator saved, and bundles to tamper with.
 final class ThreatScene {
     let f: Fixture
@@ -41,7 +25,7 @@ final class ThreatScene {
 
     func export(_ name: String) throws -> String {
         let dir = f.dir.path + "/" + name
-        _ = try f.dispatcher.exportBundle(to: TestSink(root: dir), exportedAt: f.clock.now())
+        _ = try f.dispatcher.exportBundle(to: DirectoryBundleSink(root: URL(fileURLWithPath: dir)), exportedAt: f.clock.now())
         return dir
     }
 }

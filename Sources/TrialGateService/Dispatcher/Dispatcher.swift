@@ -196,7 +196,7 @@ public final class Dispatcher: @unchecked Sendable {
         let size = txn.head.size
         guard store.maintainsMerkleTree, !txn.appended.isEmpty, txn.checkpointedSize != size else { return }
         if baseState == nil || cacheHead != size {
-            baseState = try LogState(partial: try store.events(types: [.trialInitialised, .policyPublished, .keyRotated]), head: (size, txn.head.hash))
+            baseState = try Self.baseState(store, head: txn.head)
             candidateStates = [:]
             cacheHead = size
         }
@@ -209,6 +209,11 @@ public final class Dispatcher: @unchecked Sendable {
         }
         let checkpoint = Checkpoint(origin: trial.logOrigin, size: size, root: try txn.treeRoot())
         try txn.addCheckpoint(size: size, issuedAt: clock.now(), note: try checkpoint.signed(by: [signer]))
+    }
+
+    /// The trial, the policies and the key history folded: what every write needs besides its candidate.
+    static func baseState(_ store: EventStore, head: LogHead) throws -> LogState {
+        try LogState(partial: try store.events(types: [.trialInitialised, .policyPublished, .keyRotated]), head: (head.size, head.hash))
     }
 
     func noteSigner(origin: String) throws -> NoteSigner {
@@ -251,7 +256,7 @@ public final class Dispatcher: @unchecked Sendable {
         let head = txn.head
         if head.size != cacheHead { dropCaches() }
         if baseState == nil {
-            baseState = try LogState(partial: try store.events(types: [.trialInitialised, .policyPublished, .keyRotated]), head: (head.size, head.hash))
+            baseState = try Self.baseState(store, head: head)
         }
         var base = baseState!
         if head.size > 0, base.trial == nil {
