@@ -40,6 +40,10 @@ expect_rc 0 "$B" correct --seq 6 --field percent --value 18 --reason "transcript
 expect_rc 0 "$B" decide NET-1
 seq=$(sqlite3 "$T/trial.sqlite" "select max(seq) from events where type='decision.issued'")
 check grep -q '"outcome":"eligible"' <("$B" decisions --json)
+# Listings page: a page of one is the whole list here; a limit out of range is refused, naming the option.
+check grep -q '"count":1,.*"next_after":null' <("$B" decisions --limit 1 --json)
+expect_rc 64 "$B" decisions --limit 0
+check grep -q -- "--limit must be between 1 and 10000" "$T/out"
 # openssl verifies the decision with no TrialGate code involved.
 expect_rc 0 "$B" decision export --seq "$seq" --out "$T/d"
 expect_rc 0 openssl pkeyutl -verify -pubin -inkey "$T/d/public.pem" -rawin -in "$T/d/decision.json" -sigfile "$T/d/decision.sig"

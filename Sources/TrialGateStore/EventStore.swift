@@ -202,6 +202,14 @@ public final class EventStore: @unchecked Sendable {
         return out
     }
 
+    /// Calls `body` with each event of the given types after sequence number `after`, in order, one at a time,
+    /// until it returns false.
+    public func forEachEvent(types: [EventType], after: Int64 = 0, _ body: (Event) throws -> Bool) throws {
+        let list = types.map { "'\($0.rawValue)'" }.joined(separator: ",")
+        try db.queryWhile("SELECT \(Self.rowColumns) FROM events WHERE type IN (\(list)) AND seq > ? ORDER BY seq", [.int(after)],
+                          "reading events by type") { s in try body(try Self.row(s).event()) }
+    }
+
     /// The event at `seq`, if any.
     public func event(seq: Int64) throws -> Event? { try events(from: seq, through: seq).first }
 

@@ -90,6 +90,11 @@ final class SQLiteConnection {
 
     /// Runs a query and calls `row` for each result row.
     func query(_ sql: String, _ bind: [SQLiteValue] = [], _ what: String, row: (OpaquePointer) throws -> Void) throws {
+        try queryWhile(sql, bind, what) { s in try row(s); return true }
+    }
+
+    /// Runs a query and calls `row` for each result row until it returns false.
+    func queryWhile(_ sql: String, _ bind: [SQLiteValue] = [], _ what: String, row: (OpaquePointer) throws -> Bool) throws {
         let s = try statement(sql)
         defer { sqlite3_reset(s) }
         try bindAll(s, bind)
@@ -97,7 +102,7 @@ final class SQLiteConnection {
             let rc = sqlite3_step(s)
             if rc == SQLITE_DONE { return }
             guard rc == SQLITE_ROW else { throw error(rc, what) }
-            try row(s)
+            guard try row(s) else { return }
         }
     }
 

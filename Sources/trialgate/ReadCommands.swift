@@ -25,9 +25,18 @@ struct Decisions: ParsableCommand {
     @Option(name: .long) var candidate: String?
     @Option(name: .long, help: "eligible, ineligible or needs_review.") var outcome: String?
     @Option(name: .long) var site: String?
+    @Option(name: .long, help: "Only decisions after this sequence number (the previous page's next_after).") var after: Int64 = 0
+    @Option(name: .long, help: "At most this many decisions (1–\(Command.maximumPage)); the reply says where the next page starts.") var limit: Int?
+
+    func validate() throws {
+        guard after >= 0 else { throw ValidationError("--after must be a sequence number ≥ 0, got \(after)") }
+        if let limit, !(1...Command.maximumPage).contains(limit) {
+            throw ValidationError("--limit must be between 1 and \(Command.maximumPage), got \(limit)")
+        }
+    }
 
     func run() throws {
-        let result = try Runner.run(.decisions(candidate: candidate, outcome: outcome, site: site), options: options)
+        let result = try Runner.run(.decisions(candidate: candidate, outcome: outcome, site: site, after: after, limit: limit), options: options)
         if options.json { return Runner.printJSON(result) }
         print(Render.decisionList(result))
     }

@@ -58,6 +58,7 @@ enum Render {
             lines.append("\(pad(String(d["seq"]?.intValue ?? 0), 6)) \(pad(d["candidate"]?.stringValue ?? "", 12)) \(pad(d["site"]?.stringValue ?? "", 9)) \(pad(d["outcome"]?.stringValue ?? "", 13)) \(pad(d["decided_at"]?.stringValue ?? "", 25)) \(why)")
         }
         lines.append("\(r["count"]?.intValue ?? 0) decision(s)")
+        if let next = r["next_after"]?.intValue { lines.append("more follow: --after \(next)") }
         return lines.joined(separator: "\n")
     }
 }

@@ -39,11 +39,11 @@ final class Fixture {
     let dispatcher: Dispatcher
     var storePath: String { dir.path + "/t.sqlite" }
 
-    init(policy: String? = nil, keySeed: UInt8 = 7) throws {
+    init(policy: String? = nil, keySeed: UInt8 = 7, candidateCacheCapacity: Int = Dispatcher.defaultCandidateCacheCapacity) throws {
         key = try TrialKey(seed: Array(repeating: keySeed, count: 32))
         store = try EventStore.create(path: dir.path + "/t.sqlite")
         let key = self.key
-        dispatcher = Dispatcher(store: store, clock: clock, key: { key })
+        dispatcher = Dispatcher(store: store, clock: clock, key: { key }, candidateCacheCapacity: candidateCacheCapacity)
         _ = try dispatcher.execute(.initialise(trialID: "T-1", logOrigin: "trialgate.test/T-1"), actor: "admin")
         if let policy { _ = try dispatcher.execute(.policyPublish(text: policy, file: "p.yaml"), actor: "admin") }
     }

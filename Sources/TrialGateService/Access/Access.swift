@@ -36,7 +36,7 @@ public enum Access {
         case .register(_, let fields): try requireSite(fields["site"]?.stringValue ?? "")
         case .record(_, let c, _), .withdraw(let c, _), .decide(let c), .show(let c, _, _): try requireSite(try siteOfCandidate(c))
         case .correct(let seq, _, _, _): if let c = try candidateOfEvent(seq) { try requireSite(try siteOfCandidate(c)) }
-        case .decisions(let candidate, _, let site):
+        case .decisions(let candidate, _, let site, _, _):
             if let candidate { try requireSite(try siteOfCandidate(candidate)) } else {
                 guard let site else { throw ServiceError("forbidden", "a coordinator lists decisions of one site at a time: give site") }
                 try requireSite(site)

@@ -47,8 +47,14 @@ extension Command {
             }
             command = .show(candidate: candidate, asOfSeq: seq, asOfTime: at)
         case "decisions":
+            let after = try r.optionalInteger("after") ?? 0
+            guard after >= 0 else { throw ServiceError("invalid_field", "after must be a sequence number ≥ 0, got \(after)") }
+            let limit = try r.optionalInteger("limit")
+            if let limit, !(1...Command.maximumPage).contains(limit) {
+                throw ServiceError("invalid_field", "limit must be between 1 and \(Command.maximumPage), got \(limit)")
+            }
             command = .decisions(candidate: try r.optionalString("candidate"), outcome: try r.optionalString("outcome"),
-                                 site: try r.optionalString("site"))
+                                 site: try r.optionalString("site"), after: Int64(after), limit: limit)
         case "verify": command = .verify(checkpoint: try r.optionalString("checkpoint"), vkey: try r.optionalString("vkey"))
         case "replay": command = .replay
         case "export":

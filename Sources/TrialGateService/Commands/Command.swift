@@ -13,7 +13,8 @@ public enum Command: Sendable, Equatable {
     case withdraw(candidate: String, reason: String)
     case decide(candidate: String)
     case show(candidate: String, asOfSeq: Int64?, asOfTime: UTCTimestamp?)
-    case decisions(candidate: String?, outcome: String?, site: String?)
+    /// Decisions in log order, after sequence number `after`, at most `limit` of them (all when nil).
+    case decisions(candidate: String?, outcome: String?, site: String?, after: Int64 = 0, limit: Int? = nil)
     /// Check the whole log; with `checkpoint` (a signed note saved earlier), also prove the log extends it.
     /// `vkey` pins the key the checkpoint must be signed by (otherwise: any key in the log's key history).
     case verify(checkpoint: String? = nil, vkey: String? = nil)
@@ -71,6 +72,9 @@ public enum Command: Sendable, Equatable {
     }
 
     /// Every protocol command name, for error messages and docs.
+    /// The most rows one page of a listing may ask for.
+    public static let maximumPage = 10_000
+
     public static let names = ["init", "policy.publish", "policy.check", "policy.test", "register", "record", "correct",
                                "withdraw", "decide", "show", "decisions", "verify", "replay", "export", "report", "export.fhir",
                                "audit-trail", "head", "public-key"]

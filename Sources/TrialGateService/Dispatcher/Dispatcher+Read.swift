@@ -138,18 +138,24 @@ extension Dispatcher {
         return CandidateView.json(c, events: events, asOfSeq: asOfSeq, asOfTime: asOfTime)
     }
 
-    func listDecisions(candidate: String?, outcome: String?, site: String?) throws -> JSONValue {
+    /// Decisions in log order after `after`, filtered; with a `limit`, one page: `next_after` is where the next
+    /// page starts (null on the last page). Events are read one at a time, so memory is bounded by the page.
+    func listDecisions(candidate: String?, outcome: String?, site: String?, after: Int64 = 0, limit: Int? = nil) throws -> JSONValue {
         let store = try requireStore()
         if let outcome, Outcome(rawValue: outcome) == nil {
             throw ServiceError("invalid_field", "outcome must be eligible, ineligible or needs_review, got \"\(outcome)\"")
         }
-        let events = try candidate.map { try store.events(candidate: $0).filter { $0.type == .decisionIssued } }
-            ?? store.events(types: [.decisionIssued])
         var rows: [JSONValue] = []
-        for e in events {
-            guard let d = e.payload["decision"] else { continue }
-            if let outcome, d["outcome"]?.stringValue != outcome { continue }
-            if let site, d["site"]?.stringValue != site { continue }
+        var nextAfter: Int64?
+        func visit(_ e: Event) -> Bool {
+            guard e.seq > after, let d = e.payload["decision"] else { return true }
+            if let outcome, d["outcome"]?.stringValue != outcome { return true }
+            if let site, d["site"]?.stringValue != site { return true }
+            if let limit, rows.count == limit {
+                // One more match exists: the page is full and another follows.
+                nextAfter = rows.last?["seq"]?.intValue.map(Int64.init)
+                return false
+            }
             let criteria = d["criteria"]?.arrayValue ?? []
             func ids(_ result: String) -> JSONValue {
                 .array(criteria.filter { $0["result"]?.stringValue == result }.compactMap { $0["id"] })
@@ -159,8 +165,14 @@ extension Dispatcher {
                 "outcome": d["outcome"] ?? .null, "decided_at": d["decided_at"] ?? .null, "decided_by": d["decided_by"] ?? .null,
                 "policy": d["policy"] ?? .null, "failed": ids("fail"), "unknown": ids("unknown"),
             ])
+            return true
         }
-        return ["decisions": .array(rows), "count": .number(Double(rows.count))]
+        if let candidate {
+            for e in try store.events(candidate: candidate, types: [.decisionIssued]) where !visit(e) { break }
+        } else {
+            try store.forEachEvent(types: [.decisionIssued], after: after, visit)
+        }
+        return ["decisions": .array(rows), "count": .number(Double(rows.count)), "next_after": .from(nextAfter.map(Int.init))]
     }
 
     /// The whole log folded, up to a sequence number or a time (events are appended in time order,

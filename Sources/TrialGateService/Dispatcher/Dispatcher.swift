@@ -25,12 +25,18 @@ public final class Dispatcher: @unchecked Sendable {
     /// nobody else has written: `cacheHead` is the log size this dispatcher last saw, and any other size
     /// empties the cache. Events are never changed or removed, so a valid cache is the log's own state.
     var baseState: LogState?
-    var candidateStates: [String: CandidateState] = [:]
+    var candidateStates: CandidateCache
     var cacheHead: Int64 = -1
+
+    /// How many candidates the cache holds at most (the most recently written ones).
+    public static let defaultCandidateCacheCapacity = 1024
+
+    /// How many folded candidates the dispatcher holds now (bounded by its capacity).
+    public var cachedCandidateCount: Int { candidateStates.count }
 
     private func dropCaches() {
         baseState = nil
-        candidateStates = [:]
+        candidateStates.removeAll()
         cacheHead = -1
     }
 
@@ -38,8 +44,11 @@ public final class Dispatcher: @unchecked Sendable {
     ///   - store: the open store, if the command needs one.
     ///   - clock: where "now" comes from.
     ///   - key: loads the trial's signing key when a command needs it (`init`, `decide`).
-    public init(store: EventStore?, clock: any TimeSource, key: @escaping () throws -> TrialKey) {
+    ///   - candidateCacheCapacity: how many folded candidates to keep between writes.
+    public init(store: EventStore?, clock: any TimeSource, key: @escaping () throws -> TrialKey,
+                candidateCacheCapacity: Int = defaultCandidateCacheCapacity) {
         self.store = store
+        self.candidateStates = CandidateCache(capacity: candidateCacheCapacity)
         self.clock = clock
         self.keyProvider = key
     }
@@ -58,7 +67,7 @@ public final class Dispatcher: @unchecked Sendable {
     /// The site a registered candidate belongs to, after corrections.
     func siteOf(candidate: String) throws -> String? {
         // Inside a batch the writer's folded candidate is current whenever its cache is.
-        if let txn = batchTransaction, txn.head.size == cacheHead, let known = candidateStates[candidate] { return known.site }
+        if let txn = batchTransaction, txn.head.size == cacheHead, let known = candidateStates.peek(candidate) { return known.site }
         // Only the registration and its corrections matter, not the candidate's whole history.
         let events = try requireStore().events(candidate: candidate, types: [.candidateRegistered, .entryCorrected])
         guard let registration = events.first(where: { $0.type == .candidateRegistered }) else { return nil }
@@ -88,7 +97,8 @@ public final class Dispatcher: @unchecked Sendable {
             case .withdraw(let candidate, let reason): return try withdraw(candidate: candidate, reason: reason, actor: actor)
             case .decide(let candidate): return try decide(candidate: candidate, actor: actor)
             case .show(let candidate, let seq, let time): return try show(candidate: candidate, asOfSeq: seq, asOfTime: time)
-            case .decisions(let candidate, let outcome, let site): return try listDecisions(candidate: candidate, outcome: outcome, site: site)
+            case .decisions(let candidate, let outcome, let site, let after, let limit):
+                return try listDecisions(candidate: candidate, outcome: outcome, site: site, after: after, limit: limit)
             case .verify(let note, let vkey):
                 guard let note else { return try audit().verifyResult }
                 return try verify(againstCheckpoint: note, vkey: vkey)
@@ -197,7 +207,7 @@ public final class Dispatcher: @unchecked Sendable {
         guard store.maintainsMerkleTree, !txn.appended.isEmpty, txn.checkpointedSize != size else { return }
         if baseState == nil || cacheHead != size {
             baseState = try Self.baseState(store, head: txn.head)
-            candidateStates = [:]
+            candidateStates.removeAll()
             cacheHead = size
         }
         guard let trial = baseState?.trial, let inForce = baseState?.signingKey else {
@@ -264,11 +274,11 @@ public final class Dispatcher: @unchecked Sendable {
         }
         var state = base
         if let candidate {
-            if candidateStates[candidate] == nil,
-                let folded = try LogState(partial: store.events(candidate: candidate), head: (0, "")).candidates[candidate] {
-                candidateStates[candidate] = folded
+            if let known = candidateStates.get(candidate) {
+                state.insert(known)
+            } else if let folded = try LogState(partial: store.events(candidate: candidate), head: (0, "")).candidates[candidate] {
+                state.insert(folded)
             }
-            if let known = candidateStates[candidate] { state.insert(known) }
         }
         state.setHead(size: head.size, hash: head.hash)
         let now = clock.now()
@@ -280,7 +290,7 @@ public final class Dispatcher: @unchecked Sendable {
             if event.candidate == nil { try base.apply(event, strict: false) }
         }
         baseState = base
-        if let candidate, let folded = state.candidates[candidate] { candidateStates[candidate] = folded }
+        if let candidate, let folded = state.candidates[candidate] { candidateStates.put(folded, for: candidate) }
         cacheHead = txn.head.size
         return Array(txn.appended[firstNew...])
     }

@@ -1,0 +1,111 @@
+import Foundation
+import Testing
+import TrialGateAudit
+import TrialGateCore
+import TrialGatePolicies
+@testable import TrialGateService
+
+/// What keeps a long-running server's memory bounded: the writer's candidate cache and paged listings.
+@Suite("Bounded memory: candidate cache and paged listings")
+struct MemoryBoundTests {
+    static let ki67: JSONValue = ["percent": 8, "specimen_date": "2026-03-02", "method": "manual_count"]
+
+    /// Registers `count` candidates, records a Ki-67 for each and decides each, single commands and batches mixed.
+    static func drive(_ f: Fixture, count: Int) throws {
+        for i in 0..<count {
+            try f.run(.register(candidate: "C-\(i)", fields: ["site": "S1"]))
+            f.clock.advance(seconds: 1)
+        }
+        // Go back to the early candidates (evicted from a small cache) with batches and single commands.
+        for i in 0..<count {
+            if i % 2 == 0 {
+                let results = try f.dispatcher.executeBatch([
+                    (.record(kind: "ki67", candidate: "C-\(i)", fields: Self.ki67), "coordinator"),
+                    (.decide(candidate: "C-\(i)"), "coordinator"),
+                ])
+                for r in results { _ = try r.get() }
+            } else {
+                try f.run(.record(kind: "ki67", candidate: "C-\(i)", fields: Self.ki67))
+                try f.run(.decide(candidate: "C-\(i)"))
+            }
+            f.clock.advance(seconds: 1)
+        }
+    }
+
+    @Test("the writer keeps at most its capacity of candidates, least recently used dropped first")
+    func cacheIsBounded() {
+        var cache = CandidateCache(capacity: 8)
+        let states = (0..<40).map { Self.state("C-\($0)") }
+        for (i, s) in states.enumerated() {
+            cache.put(s, for: "C-\(i)")
+            _ = cache.get("C-0")  // C-0 stays in use throughout
+            #expect(cache.count <= 8)
+        }
+        #expect(cache.peek("C-0") != nil)
+        #expect(cache.peek("C-39") != nil)
+        #expect(cache.peek("C-1") == nil)
+        cache.removeAll()
+        #expect(cache.count == 0)
+    }
+
+    /// A candidate folded from its registration alone.
+    static func state(_ id: String) -> CandidateState {
+        let draft = EventDraft(timestamp: UTCTimestamp("2026-07-01T09:00:00.000Z")!, actor: "a", type: .candidateRegistered,
+                               candidate: id, payload: ["site": "S1"])
+        let event = HashChain.seal(draft, seq: 1, prevHash: String(repeating: "0", count: 64))
+        return try! LogState(partial: [event], head: (1, event.hash)).candidates[id]!
+    }
+
+    @Test("a dispatcher with a tiny cache writes exactly the log a roomy one writes")
+    func evictionChangesNothing() throws {
+        let tiny = try Fixture(policy: ShippedPolicies.sanetSurufatinib, candidateCacheCapacity: 2)
+        let roomy = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        try Self.drive(tiny, count: 30)
+        try Self.drive(roomy, count: 30)
+        #expect(tiny.dispatcher.cachedCandidateCount <= 2)
+        #expect(roomy.dispatcher.cachedCandidateCount == 30)
+        #expect(try tiny.store.head() == roomy.store.head())
+        #expect(try tiny.run(.verify())["valid"] == true)
+    }
+
+    @Test("decisions page by page: limit, next_after, and the pages together give the whole listing")
+    func decisionsArePaged() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        try Self.drive(f, count: 7)
+        let all = try f.run(.decisions(candidate: nil, outcome: nil, site: nil))
+        #expect(all["count"] == 7)
+        #expect(all["next_after"] == .null)
+        var after: Int64 = 0
+        var pages: [Int] = []
+        var seen: [JSONValue] = []
+        while true {
+            let page = try f.run(.decisions(candidate: nil, outcome: nil, site: nil, after: after, limit: 3))
+            let rows = page["decisions"]?.arrayValue ?? []
+            pages.append(rows.count)
+            seen += rows
+            guard let next = page["next_after"]?.intValue else { break }
+            #expect(Int64(next) == rows.last?["seq"]?.intValue.map(Int64.init))
+            after = Int64(next)
+        }
+        #expect(pages == [3, 3, 1])
+        #expect(seen == all["decisions"]?.arrayValue)
+        // A page that ends exactly on the last decision says no more follow.
+        let exact = try f.run(.decisions(candidate: nil, outcome: nil, site: nil, after: 0, limit: 7))
+        #expect(exact["count"] == 7 && exact["next_after"] == .null)
+    }
+
+    @Test("bad paging arguments are refused with the field named")
+    func badPaging() throws {
+        for (line, word) in [(#"{"cmd":"decisions","limit":0}"#, "limit"), (#"{"cmd":"decisions","limit":10001}"#, "limit"),
+                             (#"{"cmd":"decisions","after":-1}"#, "after"), (#"{"cmd":"decisions","limit":"ten"}"#, "limit")] {
+            do {
+                _ = try Command.parse(try JSONParser.parse(line))
+                Issue.record("accepted \(line)")
+            } catch {
+                let e = ServiceError(error)
+                #expect(e.code == "invalid_field", "\(line)")
+                #expect(e.message.contains(word), "\(line): \(e.message)")
+            }
+        }
+    }
+}
