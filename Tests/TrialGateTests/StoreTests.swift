@@ -54,18 +54,7 @@ struct StoreTests {
     func rewrittenChainDetected() throws {
         let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
         _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
-        // Rebuild the whole log with NET-003's Ki-67 lowered, recomputing every hash (no signing key).
-        var events = try f.store.events()
-        let target = events.firstIndex { $0.candidate == "NET-003" && $0.type == .ki67Recorded }!
-        var prev = Event.genesisHash
-        for i in events.indices {
-            var draft = events[i].draft
-            if i == target { draft.payload = ["percent": 5, "specimen_date": draft.payload["specimen_date"]!, "method": "manual_count"] }
-            events[i] = HashChain.seal(draft, seq: events[i].seq, prevHash: prev)
-            prev = events[i].hash
-        }
-        let forged = try EventStore.create(path: f.dir.path + "/forged.sqlite")
-        try forged.write { txn in for e in events { try txn.append(e) } }
+        let forged = try f.forgedCopyLoweringKi67(of: "NET-003")
         let verify = try Dispatcher(store: forged, clock: f.clock, key: { f.key }).execute(.verify(), actor: "regulator")
         #expect(verify["valid"] == false)
         let codes = Set((verify["problems"]?.arrayValue ?? []).compactMap { $0["code"]?.stringValue })

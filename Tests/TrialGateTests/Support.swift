@@ -59,6 +59,23 @@ final class Fixture {
     }
 
     func size() throws -> Int64 { try store.head().size }
+
+    /// A new store holding this log rebuilt by an insider without the signing key: the candidate's Ki-67 lowered
+    /// to 5 %, every hash after it recomputed so the chain is whole again.
+    func forgedCopyLoweringKi67(of candidate: String) throws -> EventStore {
+        var events = try store.events()
+        let target = events.firstIndex { $0.candidate == candidate && $0.type == .ki67Recorded }!
+        var prev = Event.genesisHash
+        for i in events.indices {
+            var draft = events[i].draft
+            if i == target { draft.payload = ["percent": 5, "specimen_date": draft.payload["specimen_date"]!, "method": "manual_count"] }
+            events[i] = HashChain.seal(draft, seq: events[i].seq, prevHash: prev)
+            prev = events[i].hash
+        }
+        let forged = try EventStore.create(path: dir.path + "/forged.sqlite")
+        try forged.write { txn in for e in events { try txn.append(e) } }
+        return forged
+    }
 }
 
 /// Runs a program and returns (status, stdout+stderr).

@@ -208,17 +208,7 @@ struct ThreatModelTests {
     @Test("a log rewritten by someone without the key: the saved checkpoint shows a fork")
     func forkDetected() throws {
         let s = try ThreatScene()
-        var events = try s.f.store.events()
-        let target = events.firstIndex { $0.candidate == "NET-003" && $0.type == .ki67Recorded }!
-        var prev = Event.genesisHash
-        for i in events.indices {
-            var draft = events[i].draft
-            if i == target { draft.payload = ["percent": 5, "specimen_date": draft.payload["specimen_date"]!, "method": "manual_count"] }
-            events[i] = HashChain.seal(draft, seq: events[i].seq, prevHash: prev)
-            prev = events[i].hash
-        }
-        let forged = try EventStore.create(path: s.f.dir.path + "/forged.sqlite")
-        try forged.write { txn in for e in events { try txn.append(e) } }
+        let forged = try s.f.forgedCopyLoweringKi67(of: "NET-003")
         let v = try Dispatcher(store: forged, clock: s.f.clock, key: { s.f.key })
             .execute(.verify(checkpoint: s.savedCheckpoint, vkey: nil), actor: "regulator")
         #expect(v["problems"]?.arrayValue?.contains { $0["code"] == "log_forked" } == true, "\(v)")

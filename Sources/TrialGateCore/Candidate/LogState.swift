@@ -152,8 +152,9 @@ public struct LogState: Sendable {
             var r = try ObjectReader(event.payload, context: "trial.initialised")
             try RecordSchema.validateIdentifier(try r.string("trial_id"), what: "trial id")
             let origin = try r.string("log_origin")
+            // The origin is also the signed-note key name of every checkpoint: no spaces, no '+'.
             if origin.isEmpty || origin.unicodeScalars.contains(where: { $0 == "+" || $0.properties.isWhitespace || $0.value < 0x20 }) {
-                throw CoreError(.invalidField, "\(where_): log_origin must be non-empty, without spaces or '+' (it names the checkpoint key)")
+                throw CoreError(.invalidField, "\(where_): log_origin must be non-empty, without spaces or '+' (it names the checkpoint key), got \"\(origin)\"")
             }
             _ = try r.string("public_key")
             _ = try r.string("key_id")

@@ -17,10 +17,7 @@ extension Dispatcher {
 
     func initialise(trialID: String, origin: String, actor: String) throws -> JSONValue {
         let key = try key()
-        // The origin is also the signed-note key name of every checkpoint: no spaces, no '+'.
-        if origin.isEmpty || origin.unicodeScalars.contains(where: { $0 == "+" || $0.properties.isWhitespace || $0.value < 0x20 }) {
-            throw ServiceError("invalid_field", "log origin must be non-empty, without spaces or '+' (it names the checkpoint key), got \"\(origin)\"")
-        }
+        // The origin's form (it names the checkpoint key) is checked with the event, by LogState.check.
         let events = try append(candidate: nil, actor: actor) { state, now in
             if state.trial != nil || state.size > 0 { throw ServiceError("already_initialised", "the store already holds a trial") }
             return [EventDraft(timestamp: now, actor: actor, type: .trialInitialised, candidate: nil, payload: [
