@@ -80,7 +80,9 @@ def read(port, token, stop, stats):
         i += 1
         head = ask(f, {"id": i, "cmd": "head"})
         size = head.get("result", {}).get("size", 1)
-        for req in ({"cmd": "decisions", "outcome": "eligible"}, {"cmd": "checkpoint"},
+        # A dashboard's view: the latest page of decisions (a listing of the whole log grows with it).
+        recent = {"cmd": "decisions", "outcome": "eligible", "after": max(0, size - 2000), "limit": 100}
+        for req in (recent, {"cmd": "checkpoint"},
                     {"cmd": "proof.inclusion", "seq": max(1, (i * 7919) % max(size - 20, 1))},
                     {"cmd": "show", "candidate": f"c0-{i % 5}"}):
             r = ask(f, dict(req, id=i))
