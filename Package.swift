@@ -44,8 +44,14 @@ let package = Package(
             "TrialGateService", "TrialGatePolicies", "TrialGateServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        // What the fuzzers check for each input (shared by libFuzzer and the generator tests), and the fuzzer's
+        // entry point (scripts/fuzz.sh builds it with -sanitize=fuzzer; a plain build replays saved inputs).
+        .target(name: "TrialGateFuzzTargets", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", "TrialGateService", "TrialGatePolicies"],
+                path: "Fuzz/TrialGateFuzzTargets"),
+        .target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"),
+        .executableTarget(name: "trialgate-fuzz", dependencies: ["TrialGateFuzzTargets", "CFuzzDriver"], path: "Fuzz/trialgate-fuzz"),
         .executableTarget(name: "trialgate-bench", dependencies: ["TrialGateService", "TrialGatePolicies", "TrialGateServer", "CSQLite"], path: "Benchmarks/trialgate-bench"),
-        .testTarget(name: "TrialGateTests", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", "TrialGateService", "TrialGatePolicies", "TrialGateServer",
+        .testTarget(name: "TrialGateTests", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", "TrialGateService", "TrialGatePolicies", "TrialGateServer", "TrialGateFuzzTargets",
                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                    .product(name: "Logging", package: "swift-log")],
                     resources: [.copy("Fixtures")]),

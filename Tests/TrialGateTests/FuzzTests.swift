@@ -2,12 +2,14 @@ import Foundation
 import Testing
 import TrialGateAudit
 import TrialGateCore
+@testable import TrialGateFuzzTargets
 @testable import TrialGateService
 
 /// A small deterministic generator of hostile inputs: mutations (bit flips, byte insertions and deletions,
 /// truncations, duplicated spans, splices of two seeds, deep nesting) of the committed seed corpus in
 /// Fixtures/corpus. Runs `TRIALGATE_FUZZ_ITERATIONS` inputs per target (default 3,000, a few seconds); any crash
-/// stops the test process, and its input is reproduced from the printed seed.
+/// stops the test process, and its input is reproduced from the printed seed. The properties checked are those of
+/// `FuzzTarget`, which the coverage-guided fuzzer (`scripts/fuzz.sh`, libFuzzer) checks too.
 struct Mutator {
     var state: UInt64
     init(seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 | 1 }
@@ -55,40 +57,39 @@ private let iterations = Int(ProcessInfo.processInfo.environment["TRIALGATE_FUZZ
 
 @Suite("Generated hostile inputs against the parsers")
 struct FuzzTests {
+    /// Runs `iterations` mutated inputs through a target; every input must be handled (accepted, or refused
+    /// with a clear error) and the target's own property must hold.
+    private func drive(_ target: FuzzTarget, seed: UInt64, count: Int, context: FuzzContext) throws {
+        let seeds = try target.corpus.flatMap { try corpus($0) }
+        #expect(seeds.count >= 2)
+        // The seeds as they are first: a crashing input found by libFuzzer, once fixed, is committed as a seed.
+        for (i, input) in seeds.enumerated() {
+            if let problem = target.run(input, context: context) { Issue.record("\(target.rawValue), seed file \(i): \(problem)") }
+        }
+        var m = Mutator(seed: seed)
+        for i in 0..<count {
+            let input = m.mutate(seeds[i % seeds.count], other: seeds[m.below(seeds.count)])
+            if let problem = target.run(input, context: context) {
+                Issue.record("\(target.rawValue), seed \(seed), input \(i): \(problem)")
+            }
+        }
+    }
+
     @Test("JSON parser and RFC 8785: never crash; whatever parses re-encodes to a fixed point")
     func json() throws {
-        let seeds = try corpus("json") + corpus("requests")
-        #expect(seeds.count >= 10)
+        try drive(.json, seed: 1, count: iterations, context: try FuzzContext())
+        // The property is checked, not vacuous: parseable inputs do occur among the mutants.
         var m = Mutator(seed: 1)
-        var parsed = 0
-        for i in 0..<iterations {
-            let input = m.mutate(seeds[i % seeds.count], other: seeds[m.below(seeds.count)])
-            guard let value = try? JSONParser.parse(input) else { continue }
-            parsed += 1
-            let once = CanonicalJSON.encode(value)
-            let again = try JSONParser.parse(once)
-            #expect(CanonicalJSON.encode(again) == once, "seed 1, input \(i)")
-        }
-        #expect(parsed > 0)
+        let seeds = try corpus("json")
+        #expect((0..<200).contains { i in (try? JSONParser.parse(m.mutate(seeds[i % seeds.count], other: seeds[0]))) != nil })
     }
 
     @Test("request lines: the dispatcher answers every one with a reply, never a crash, and appends nothing wrong")
     func requests() throws {
-        let f = try Fixture()
-        let seeds = try corpus("requests")
-        var m = Mutator(seed: 2)
-        var ok = 0, refused = 0
-        for i in 0..<iterations {
-            let input = m.mutate(seeds[i % seeds.count], other: seeds[m.below(seeds.count)])
-            let reply = f.dispatcher.handle(line: input, actor: "fuzz")
-            let r = try JSONParser.parse(reply)
-            if r["ok"] == true { ok += 1 } else {
-                refused += 1
-                #expect(r["error"]?["code"]?.stringValue?.isEmpty == false, "reply without a code for input \(i)")
-            }
-        }
-        #expect(refused > 0)
-        #expect(try f.run(.verify())["valid"] == true, "the log still verifies after \(ok) accepted inputs")
+        let context = try FuzzContext()
+        try drive(.request, seed: 2, count: iterations, context: context)
+        #expect(try context.store.head().size > 2, "some mutated requests were accepted and appended")
+        #expect(try context.dispatcher.execute(.verify(), actor: "fuzz")["valid"] == true, "the log still verifies")
     }
 
     @Test("deeply nested or oversized policy text is refused before the YAML library recurses")
@@ -106,15 +107,16 @@ struct FuzzTests {
 
     @Test("policy files: the loader refuses bad YAML with a located error, never a crash")
     func policies() throws {
-        let seeds = try corpus("policies")
-        var m = Mutator(seed: 3)
-        for i in 0..<(iterations / 10) {
-            let input = m.mutate(seeds[i % seeds.count], other: seeds[m.below(seeds.count)])
-            do { _ = try PolicyLoader.load(String(decoding: input, as: UTF8.self), file: "fuzz.yaml") } catch let e as CoreError {
-                #expect(!e.message.isEmpty)
-            } catch {
-                Issue.record("policy input \(i): an error that is not a CoreError: \(error)")
-            }
-        }
+        try drive(.policy, seed: 3, count: iterations / 10, context: try FuzzContext())
+    }
+
+    @Test("the properties the targets check do flag bad results")
+    func targetsCanFail() throws {
+        #expect(FuzzTarget.checkReply(#"{"ok":true,"result":{}}"#) == nil)
+        #expect(FuzzTarget.checkReply(#"{"error":{"code":"invalid_json","message":"bad"},"ok":false}"#) == nil)
+        #expect(FuzzTarget.checkReply(#"{"ok":false}"#) != nil)
+        #expect(FuzzTarget.checkReply(#"{"error":{"code":"","message":"bad"},"ok":false}"#) != nil)
+        #expect(FuzzTarget.checkReply("Fatal error") != nil)
+        #expect(FuzzTarget.checkReply(#"{"result":1}"#) != nil)
     }
 }
