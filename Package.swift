@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "TrialGateServer", dependencies: [
             "TrialGateService", "TrialGateCore", "TrialGateStore", "TrialGateAudit",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
-            .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "trialgate", dependencies: [
@@ -46,7 +46,8 @@ let package = Package(
         ]),
         // What the fuzzers check for each input (shared by libFuzzer and the generator tests), and the fuzzer's
         // entry point (scripts/fuzz.sh builds it with -sanitize=fuzzer; a plain build replays saved inputs).
-        .target(name: "TrialGateFuzzTargets", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", "TrialGateService", "TrialGatePolicies"],
+        .target(name: "TrialGateFuzzTargets", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", "TrialGateService", "TrialGatePolicies",
+                                                           "TrialGateServer", .product(name: "Logging", package: "swift-log")],
                 path: "Fuzz/TrialGateFuzzTargets"),
         .target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"),
         .executableTarget(name: "trialgate-fuzz", dependencies: ["TrialGateFuzzTargets", "CFuzzDriver"], path: "Fuzz/trialgate-fuzz"),

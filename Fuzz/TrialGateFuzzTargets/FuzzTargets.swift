@@ -3,7 +3,9 @@ import TrialGateAudit
 import TrialGateCore
 import TrialGatePolicies
 import TrialGateService
+import TrialGateServer
 import TrialGateStore
+import Logging
 
 /// The inputs fuzzed, one function per target, each checking what must hold for any input.
 ///
@@ -18,6 +20,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case request
     /// Text → the policy loader: loads, or is refused with a located `CoreError`.
     case policy
+    /// A client's byte stream → a served connection's line framing, protocol step (authentication, roles,
+    /// subscribe) and dispatcher (`ProtocolSession`): every reply is well formed, no more replies than lines.
+    case session
 
     /// Which seed corpus directory (under `Tests/TrialGateTests/Fixtures/corpus`) a target starts from.
     public var corpus: [String] {
@@ -25,6 +30,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .json: ["json", "requests"]
         case .request: ["requests"]
         case .policy: ["policies"]
+        case .session: ["sessions"]
         }
     }
 
@@ -33,7 +39,35 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .json: return Self.json(input)
         case .request: return Self.request(input, dispatcher: context.dispatcher)
         case .policy: return Self.policy(input)
+        case .session: return Self.session(input, context: context)
         }
+    }
+
+    static func session(_ input: [UInt8], context: FuzzContext) -> String? {
+        // Peers differ by input so that failed authentications reach the rate limit on some hosts, not all.
+        let session: ProtocolSession
+        do { session = try ProtocolSession(server: context.server, dispatcher: context.dispatcher, peer: "10.0.0.\(input.count % 8):4000") } catch {
+            return "the session could not start: \(error)"
+        }
+        // Delivered in reads of 1–32 bytes (the first byte chooses), as a socket might split them.
+        let chunk = 1 + Int(input.first ?? 0) % 32
+        var replies: [JSONValue] = []
+        do {
+            var i = 0
+            while i < input.count {
+                replies += try session.receive(Array(input[i..<min(i + chunk, input.count)]))
+                i += chunk
+            }
+            replies += try session.finish()
+        } catch {
+            return "the framing threw: \(error)"
+        }
+        let lines = input.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).count
+        if replies.count > lines { return "\(replies.count) replies to \(lines) lines" }
+        for reply in replies {
+            if let problem = checkReply(CanonicalJSON.string(reply)) { return problem }
+        }
+        return nil
     }
 
     static func json(_ input: [UInt8]) -> String? {
@@ -75,12 +109,20 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     }
 }
 
-/// What the request target runs against: an initialised store with the shipped policy published, in a
+/// What the request and session targets run against: an initialised store with the shipped policy published,
+/// a users file with one user per role (tokens in `tokens`), and a server configuration with 512-byte lines, in a
 /// temporary directory removed on deinit.
 public final class FuzzContext {
     public let directory: String
     public let store: EventStore
     public let dispatcher: Dispatcher
+    public let server: LineServer
+
+    /// The bearer token of each fuzz user, by role; the seed sessions in the corpus use them.
+    public static let tokens: [Role: String] = [
+        .coordinator: String(repeating: "c1", count: 32), .sponsor: String(repeating: "5b", count: 32),
+        .regulator: String(repeating: "7e", count: 32), .admin: String(repeating: "ad", count: 32),
+    ]
 
     public init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tg-fuzz-\(UUID().uuidString)").path
@@ -90,6 +132,16 @@ public final class FuzzContext {
         dispatcher = Dispatcher(store: store, clock: FixedClock(), key: { key })
         _ = try dispatcher.execute(.initialise(trialID: "FUZZ-1", logOrigin: "trialgate.fuzz/FUZZ-1"), actor: "admin")
         _ = try dispatcher.execute(.policyPublish(text: ShippedPolicies.sanetSurufatinib, file: "sanet-surufatinib.yaml"), actor: "admin")
+        let users: JSONValue = ["users": .array(Self.tokens.sorted { $0.key.rawValue < $1.key.rawValue }.map { role, token in
+            ["name": .string("fuzz-\(role.rawValue)"), "role": .string(role.rawValue),
+             "sites": role == .coordinator ? ["SITE-01"] : [], "token_sha256": .string(Digest.sha256Hex(token))]
+        })]
+        let usersPath = directory + "/users.json"
+        try Data(CanonicalJSON.encode(users)).write(to: URL(fileURLWithPath: usersPath))
+        var config = ServerConfiguration(endpoint: .tcp(host: "127.0.0.1", port: 0), storePath: directory + "/fuzz.sqlite",
+                                         keyPath: directory + "/unused.key", usersPath: usersPath)
+        config.maxLineBytes = 512
+        server = LineServer(configuration: config, logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 
     deinit {

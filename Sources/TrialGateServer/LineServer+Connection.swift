@@ -111,6 +111,13 @@ extension LineServer {
         return (.object(reply), .continue(principal))
     }
 
+    /// The acknowledgement that starts a subscription's stream.
+    static func subscribed(_ id: JSONValue?, from: Int64) -> JSONValue {
+        var ack: [String: JSONValue] = ["ok": true, "result": ["subscribed": true, "from": .number(Double(from))]]
+        if let id { ack["id"] = id }
+        return .object(ack)
+    }
+
     static func error(_ id: JSONValue?, _ code: String, _ message: String) -> JSONValue {
         var reply: [String: JSONValue] = ["ok": false, "error": ["code": .string(code), "message": .string(message)]]
         if let id { reply["id"] = id }

@@ -159,9 +159,7 @@ final class ProtocolHandler: ChannelInboundHandler, @unchecked Sendable {
         pending.removeAll()
         if let idle = try? context.pipeline.syncOperations.handler(type: IdleCloser.self) { idle.exempt = true }
         server.logger.info("subscribed", metadata: ["peer": "\(peer)", "principal": "\(principal?.name ?? "")", "from": "\(from)"])
-        var ack: [String: JSONValue] = ["ok": true, "result": ["subscribed": true, "from": .number(Double(from))]]
-        if let id { ack["id"] = id }
-        context.writeAndFlush(wrapOutboundOut(LineServer.line(.object(ack))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(LineServer.line(LineServer.subscribed(id, from: from))), promise: nil)
         let path = server.config.storePath
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { try EventStore.open(path: path) }.whenComplete { [self] result in

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TrialGateAudit
 import TrialGateCore
+import TrialGateServer
 @testable import TrialGateFuzzTargets
 @testable import TrialGateService
 
@@ -108,6 +109,33 @@ struct FuzzTests {
     @Test("policy files: the loader refuses bad YAML with a located error, never a crash")
     func policies() throws {
         try drive(.policy, seed: 3, count: iterations / 10, context: try FuzzContext())
+    }
+
+    @Test("client byte streams through the server's framing, protocol step and dispatcher: well-formed replies only")
+    func sessions() throws {
+        let context = try FuzzContext()
+        try drive(.session, seed: 4, count: iterations / 3, context: context)
+        #expect(try context.dispatcher.execute(.verify(), actor: "fuzz")["valid"] == true, "the log still verifies")
+    }
+
+    @Test("a session answers as a served connection does: in order, by id, roles and sites enforced")
+    func sessionReplies() throws {
+        let context = try FuzzContext()
+        func run(_ file: String) throws -> [JSONValue] {
+            let bytes = try corpus("sessions")[["admin-crlf.txt", "coordinator.txt", "hostile.txt", "regulator.txt", "sponsor.txt"].firstIndex(of: file)!]
+            let session = try ProtocolSession(server: context.server, dispatcher: context.dispatcher)
+            return try session.receive(bytes) + session.finish()
+        }
+        func summary(_ replies: [JSONValue]) -> [String] {
+            replies.map { r in "\(r["id"].map { CanonicalJSON.string($0) } ?? "-"):\(r["ok"] == true ? "ok" : r["error"]?["code"]?.stringValue ?? "?")" }
+        }
+        #expect(summary(try run("coordinator.txt")) == ["0:ok", "1:ok", "2:ok", "3:ok", "4:ok", "5:ok", "6:ok", "7:forbidden"])
+        #expect(summary(try run("sponsor.txt")) == ["\"a\":ok", "\"h\":ok", "\"c\":ok", "\"p\":ok", "\"q\":ok", "\"d\":ok", "\"w\":forbidden", "\"s\":ok"])
+        #expect(summary(try run("hostile.txt")) == ["1:unauthenticated", "-:invalid_json", "2:auth_failed", "3:bad_request", "-:bad_request",
+                                                    "4:ok", "5:unknown_field", "6:forbidden", "-:line_too_long", "8:forbidden"])
+        #expect(summary(try run("regulator.txt")) == ["1:ok", "2:ok", "3:ok", "4:ok", "5:ok", "6:bad_request"])
+        let admin = summary(try run("admin-crlf.txt"))
+        #expect(admin == ["1:ok", "2:ok", "3:ok"], "\(admin)")
     }
 
     @Test("the properties the targets check do flag bad results")
