@@ -21,26 +21,12 @@ import random
 import shutil
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 
-def run(tg, *args, env=None, check=True):
-    p = subprocess.run([tg, *args], capture_output=True, text=True, env=env)
-    if check and p.returncode != 0:
-        raise SystemExit(f"{' '.join(args)} failed ({p.returncode}): {p.stdout}{p.stderr}")
-    return p
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from tglab import add_user, free_port, new_trial, run, start_server
 
 
 class Client(threading.Thread):
@@ -108,14 +94,9 @@ def main():
     ap.add_argument("--clients", type=int, default=4)
     args = ap.parse_args()
     tg = os.path.realpath(args.trialgate)
-    tmp = tempfile.mkdtemp(prefix="tg-crash-")
-    store = os.path.join(tmp, "s.sqlite")
-    env = dict(os.environ, TRIALGATE_STORE=store, TRIALGATE_ACTOR="crash:admin")
+    tmp, env = new_trial(tg, "CRASH")
     today = time.strftime("%Y-%m-%d", time.gmtime())
-    run(tg, "init", "--trial", "CRASH-1", env=env)
-    run(tg, "policy", "publish", "Policies/sanet-surufatinib.yaml", env=env)
-    tokens = [json.loads(run(tg, "users", "add", f"coord{i}", "--role", "coordinator", "--site", "SITE-01", "--json", env=env).stdout)["token"]
-              for i in range(args.clients)]
+    tokens = [add_user(tg, env, f"coord{i}", "coordinator", "SITE-01") for i in range(args.clients)]
     start = time.time()
     totals = {"cycles": 0, "acknowledged": 0, "lost": 0, "wrong": 0, "stray": 0, "decisions_acked": 0}
     failures = []
@@ -126,13 +107,7 @@ def main():
             saved = run(tg, "checkpoint", env=env).stdout
             port = free_port()
             log = open(os.path.join(tmp, "server.log"), "a")
-            server = subprocess.Popen([tg, "serve", "--listen", f"127.0.0.1:{port}"], env=env, stderr=log, stdout=log)
-            for _ in range(200):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    time.sleep(0.02)
+            server = start_server(tg, env, port, stdout=log, stderr=log)
             clients = [Client(port, tokens[i], f"c{i}", cycle, today) for i in range(args.clients)]
             for c in clients:
                 c.start()

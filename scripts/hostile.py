@@ -16,21 +16,11 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 
-def run(tg, *args, env):
-    return subprocess.run([tg, *args], capture_output=True, text=True, env=env, check=True).stdout
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+from tglab import add_user, free_port, new_trial, rss_and_fds, start_server
 
 
 def honest(port, token, seconds, today):
@@ -133,9 +123,7 @@ def bad_tokens(a):
 def sample(pid, stop, out):
     while not stop.is_set():
         try:
-            with open(f"/proc/{pid}/status") as fh:
-                rss = next(int(l.split()[1]) for l in fh if l.startswith("VmRSS:"))
-            fds = len(os.listdir(f"/proc/{pid}/fd"))
+            rss, fds = rss_and_fds(pid)
             out.append((time.time(), rss, fds))
         except (OSError, StopIteration):
             pass
@@ -148,22 +136,13 @@ def main():
     ap.add_argument("--seconds", type=float, default=20)
     args = ap.parse_args()
     tg = os.path.realpath(args.trialgate)
-    tmp = tempfile.mkdtemp(prefix="tg-hostile-")
-    env = dict(os.environ, TRIALGATE_STORE=os.path.join(tmp, "s.sqlite"), TRIALGATE_ACTOR="hostile:admin")
+    tmp, env = new_trial(tg, "HOSTILE")
     today = time.strftime("%Y-%m-%d", time.gmtime())
-    run(tg, "init", "--trial", "HOSTILE-1", env=env)
-    run(tg, "policy", "publish", "Policies/sanet-surufatinib.yaml", env=env)
-    token = json.loads(run(tg, "users", "add", "honest", "--role", "coordinator", "--site", "SITE-01", "--json", env=env))["token"]
+    token = add_user(tg, env, "honest", "coordinator", "SITE-01")
     port = free_port()
-    server = subprocess.Popen([tg, "serve", "--listen", f"127.0.0.1:{port}", "--max-connections", "512", "--idle-timeout", "5"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "server.log"), "w"))
+    server = start_server(tg, env, port, "--max-connections", "512", "--idle-timeout", "5",
+                          stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "server.log"), "w"))
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         samples = []
         stop_sampling = threading.Event()
         threading.Thread(target=sample, args=(server.pid, stop_sampling, samples), daemon=True).start()

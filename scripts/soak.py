@@ -16,13 +16,11 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 
-def run(tg, *args, env):
-    return subprocess.run([tg, *args], capture_output=True, text=True, env=env, check=True).stdout
+from tglab import add_user, free_port, new_trial, rss_and_fds, start_server
 
 
 def connect(port, token):
@@ -85,7 +83,7 @@ def read(port, token, stop, stats):
         for req in (recent, {"cmd": "checkpoint"},
                     {"cmd": "proof.inclusion", "seq": max(1, (i * 7919) % max(size - 20, 1))},
                     {"cmd": "show", "candidate": f"c0-{i % 5}"}):
-            r = ask(f, dict(req, id=i))
+            ask(f, dict(req, id=i))
             stats["reads"] += 1
         # Open and close a connection now and then.
         c, _ = connect(port, token)
@@ -138,22 +136,12 @@ def main():
     ap.add_argument("--out", default=".")
     args = ap.parse_args()
     tg = os.path.realpath(args.trialgate)
-    tmp = tempfile.mkdtemp(prefix="tg-soak-")
-    env = dict(os.environ, TRIALGATE_STORE=os.path.join(tmp, "s.sqlite"), TRIALGATE_ACTOR="soak:admin")
+    tmp, env = new_trial(tg, "SOAK")
     today = time.strftime("%Y-%m-%d", time.gmtime())
-    run(tg, "init", "--trial", "SOAK-1", env=env)
-    run(tg, "policy", "publish", "Policies/sanet-surufatinib.yaml", env=env)
-    coord = json.loads(run(tg, "users", "add", "carla", "--role", "coordinator", "--site", "SITE-01", "--json", env=env))["token"]
-    spons = json.loads(run(tg, "users", "add", "sam", "--role", "sponsor", "--json", env=env))["token"]
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
-    server = subprocess.Popen([tg, "serve", "--listen", f"127.0.0.1:{port}"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "server.log"), "w"))
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    coord = add_user(tg, env, "carla", "coordinator", "SITE-01")
+    spons = add_user(tg, env, "sam", "sponsor")
+    port = free_port()
+    server = start_server(tg, env, port, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "server.log"), "w"))
     stats = {"ok": 0, "refused": 0, "reads": 0, "streamed": 0, "errors": 0}
     stop = threading.Event()
     threads = [threading.Thread(target=coordinator, args=(port, coord, f"c{i}", stop, today, stats), daemon=True) for i in range(4)]
@@ -167,9 +155,7 @@ def main():
     with open(csv_path, "w") as csv:
         csv.write("seconds,rss_kib,open_fds,acknowledged_writes,reads\n")
         while time.time() - start < args.minutes * 60 and server.poll() is None:
-            with open(f"/proc/{server.pid}/status") as fh:
-                rss = next(int(l.split()[1]) for l in fh if l.startswith("VmRSS:"))
-            fds = len(os.listdir(f"/proc/{server.pid}/fd"))
+            rss, fds = rss_and_fds(server.pid)
             samples.append((time.time(), rss, fds))
             csv.write(f"{time.time() - start:.0f},{rss},{fds},{stats['ok']},{stats['reads']}\n")
             csv.flush()
