@@ -80,26 +80,19 @@ public final class EventStore: @unchecked Sendable {
 
     /// Creates a new store at `path`; refuses to touch an existing file.
     public static func create(path: String) throws -> EventStore {
+        try create(path: path, schemaVersion: Schema.migrations.count)
+    }
+
+    /// Creates a store with only the first `schemaVersion` migrations: an older build's store, for upgrade tests.
+    static func create(path: String, schemaVersion: Int) throws -> EventStore {
         if access(path, F_OK) == 0 {
             throw StoreError("store_exists", "\(path) already exists; TrialGate never overwrites a store")
         }
         let db = try SQLiteConnection(path: path, create: true)
         let store = EventStore(db: db)
         try store.configure()
-        try db.execute("BEGIN IMMEDIATE", "creating the schema")
-        do {
-            for m in Schema.migrations {
-                try db.execute(m.sql, "applying migration \(m.name)")
-                try db.run("INSERT INTO migrations (name, applied_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-                           [.text(m.name)], "recording migration \(m.name)")
-            }
-            try db.execute("PRAGMA application_id = \(Schema.applicationID); PRAGMA user_version = \(Schema.migrations.count); COMMIT",
-                           "creating the schema")
-            store.identity = fileIdentity(path)
-        } catch {
-            try? db.execute("ROLLBACK", "rolling back")
-            throw error
-        }
+        try store.migrate(from: 0, to: schemaVersion)
+        store.identity = fileIdentity(path)
         return store
     }
 
@@ -121,10 +114,46 @@ public final class EventStore: @unchecked Sendable {
         }
         try store.configure()
         let version = try db.scalarInt("PRAGMA user_version", "reading the schema version") ?? 0
-        guard version == Int64(Schema.migrations.count) else {
+        if version > Int64(Schema.migrations.count) || version < 1 {
             throw StoreError("store_version", "\(path) has schema version \(version); this build knows \(Schema.migrations.count)")
         }
+        if version < Int64(Schema.migrations.count) {
+            guard !db.readOnly else {
+                throw StoreError("store_version", "\(path) has schema version \(version) and is read-only; open it writable once to upgrade it to \(Schema.migrations.count)")
+            }
+            try store.migrate(from: Int(version))
+        }
         return store
+    }
+
+    /// Applies the migrations after the first `applied`, all in one transaction, and checks that the log
+    /// came through whole: same size, same head hash, same number of checkpoints.
+    private func migrate(from applied: Int, to target: Int = Schema.migrations.count) throws {
+        try db.execute("BEGIN IMMEDIATE", "upgrading the schema")
+        do {
+            let before = applied == 0 ? nil : try logShape()
+            for m in Schema.migrations[applied..<target] {
+                try db.execute(m.sql, "applying migration \(m.name)")
+                try db.run("INSERT INTO migrations (name, applied_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+                           [.text(m.name)], "recording migration \(m.name)")
+            }
+            if let before, try logShape() != before {
+                throw StoreError(StoreError.corruptCode, "\(path): upgrading the schema would change the log (\(before)); nothing was changed")
+            }
+            try db.execute("PRAGMA application_id = \(Schema.applicationID); PRAGMA user_version = \(target); COMMIT",
+                           "upgrading the schema")
+        } catch {
+            try? db.execute("ROLLBACK", "rolling back")
+            throw error
+        }
+    }
+
+    /// What an upgrade must leave as it found: the number of events, the head hash, the number of checkpoints.
+    private func logShape() throws -> String {
+        let head = try head()
+        let checkpoints = try db.scalarInt("SELECT count(*) FROM checkpoints", "counting checkpoints") ?? 0
+        let events = try db.scalarInt("SELECT count(*) FROM events", "counting events") ?? 0
+        return "\(events) events, head \(head.size) \(head.hash.prefix(16)), \(checkpoints) checkpoints"
     }
 
     private func configure() throws {

@@ -59,5 +59,42 @@ enum Schema {
             WHEN NEW.size > coalesce((SELECT max(seq) FROM events), 0)
             BEGIN SELECT RAISE(ABORT, 'a checkpoint cannot cover events that do not exist'); END;
         """),
+        // The hash column loses its UNIQUE index. Its keys are random, so every append wrote one more B-tree page
+        // to the WAL in a random place: a third of the socket server's durable append rate. Nothing looks events
+        // up by hash; the chain trigger, the verifiers and the signed checkpoints are what protect the hashes.
+        // SQLite cannot drop a column constraint, so the table is copied row for row in the upgrade's transaction
+        // (the store checks the size and head hash are unchanged before committing).
+        ("0003_events_hash_not_indexed", """
+        CREATE TABLE events_0003 (
+            seq        INTEGER PRIMARY KEY CHECK (seq >= 1),
+            ts         TEXT    NOT NULL CHECK (length(ts) = 24 AND substr(ts, 24, 1) = 'Z'),
+            actor      TEXT    NOT NULL CHECK (length(actor) > 0),
+            type       TEXT    NOT NULL CHECK (length(type) > 0),
+            candidate  TEXT,
+            prev_hash  TEXT    NOT NULL CHECK (length(prev_hash) = 64),
+            hash       TEXT    NOT NULL CHECK (length(hash) = 64),
+            body       TEXT    NOT NULL CHECK (json_valid(body))
+        ) STRICT;
+        INSERT INTO events_0003 (seq, ts, actor, type, candidate, prev_hash, hash, body)
+            SELECT seq, ts, actor, type, candidate, prev_hash, hash, body FROM events ORDER BY seq;
+        DROP TRIGGER checkpoints_cover_events;
+        DROP TABLE events;
+        ALTER TABLE events_0003 RENAME TO events;
+        CREATE INDEX events_by_candidate ON events (candidate, seq) WHERE candidate IS NOT NULL;
+        CREATE INDEX events_by_type ON events (type, seq);
+        CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+            BEGIN SELECT RAISE(ABORT, 'events are append-only: UPDATE is not allowed'); END;
+        CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+            BEGIN SELECT RAISE(ABORT, 'events are append-only: DELETE is not allowed'); END;
+        CREATE TRIGGER events_in_order BEFORE INSERT ON events
+            WHEN NEW.seq <> coalesce((SELECT max(seq) FROM events), 0) + 1
+            BEGIN SELECT RAISE(ABORT, 'events are numbered without gaps'); END;
+        CREATE TRIGGER events_chained BEFORE INSERT ON events
+            WHEN NEW.prev_hash <> coalesce((SELECT hash FROM events WHERE seq = NEW.seq - 1), '\(String(repeating: "0", count: 64))')
+            BEGIN SELECT RAISE(ABORT, 'prev_hash must be the hash of the previous event'); END;
+        CREATE TRIGGER checkpoints_cover_events BEFORE INSERT ON checkpoints
+            WHEN NEW.size > coalesce((SELECT max(seq) FROM events), 0)
+            BEGIN SELECT RAISE(ABORT, 'a checkpoint cannot cover events that do not exist'); END;
+        """),
     ]
 }

@@ -4,7 +4,7 @@ import TrialGateAudit
 import TrialGateCore
 import TrialGatePolicies
 @testable import TrialGateService
-import TrialGateStore
+@testable import TrialGateStore
 
 @Suite("The SQLite store and tamper evidence")
 struct StoreTests {
@@ -84,6 +84,35 @@ struct StoreTests {
         #expect(verify["problems"]?.arrayValue?.contains { $0["code"] == "bad_signature" && $0["seq"]?.intValue == Int(events[b].seq) } == true)
         let replay = try d.execute(.replay, actor: "regulator")
         #expect(replay["mismatched"]?.intValue ?? 0 >= 1)
+    }
+
+    @Test("a store of schema version 2 is upgraded on open: same events, same head, no hash index, still verifiable")
+    func upgradeFromVersion2() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib, schemaVersion: 2)
+        _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
+        let before = try f.store.events()
+        let checkpoints = try f.store.checkpoints().count
+        f.store.close()
+        let (_, v2) = try shell(["sqlite3", f.storePath, "PRAGMA user_version; SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_autoindex_events_1';"])
+        #expect(v2.split(separator: "\n") == ["2", "1"])
+
+        let upgraded = try EventStore.open(path: f.storePath)
+        #expect(try upgraded.events() == before)
+        #expect(try upgraded.checkpoints().count == checkpoints)
+        let dispatcher = Dispatcher(store: upgraded, clock: f.clock, key: { f.key })
+        #expect(try dispatcher.execute(.verify(), actor: "regulator")["valid"] == true)
+        // The append-only triggers came through the copy.
+        _ = try dispatcher.execute(.register(candidate: "NET-UPG", fields: ["site": "SITE-01"]), actor: "coordinator")
+        upgraded.close()
+        let (_, v3) = try shell(["sqlite3", f.storePath, """
+            PRAGMA user_version; SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_autoindex_events_1';
+            SELECT group_concat(name) FROM migrations;
+            """])
+        #expect(v3.split(separator: "\n") == ["3", "0", "0001_events,0002_merkle,0003_events_hash_not_indexed"])
+        let (status, out) = try shell(["sqlite3", f.storePath, "DELETE FROM events WHERE seq = 2;"])
+        #expect(status != 0 && out.contains("append-only"))
+        let (sc, oc) = try shell(["sqlite3", f.storePath, "INSERT INTO checkpoints VALUES (100000, '2026-07-01T09:00:00.000Z', 'x');"])
+        #expect(sc != 0 && oc.contains("cannot cover"))
     }
 
     @Test("a truncated or foreign file gives a clear error, not a crash", arguments: ["truncated", "garbage", "foreign"])

@@ -2,7 +2,7 @@ import Foundation
 import TrialGateAudit
 import TrialGateCore
 import TrialGateService
-import TrialGateStore
+@testable import TrialGateStore
 
 /// Reads a fixture file shipped with the tests.
 func fixture(_ path: String) throws -> Data {
@@ -39,9 +39,12 @@ final class Fixture {
     let dispatcher: Dispatcher
     var storePath: String { dir.path + "/t.sqlite" }
 
-    init(policy: String? = nil, keySeed: UInt8 = 7, candidateCacheCapacity: Int = Dispatcher.defaultCandidateCacheCapacity) throws {
+    /// - Parameter schemaVersion: build the store as an older release would have (its first migrations only).
+    init(policy: String? = nil, keySeed: UInt8 = 7, candidateCacheCapacity: Int = Dispatcher.defaultCandidateCacheCapacity,
+         schemaVersion: Int? = nil) throws {
         key = try TrialKey(seed: Array(repeating: keySeed, count: 32))
-        store = try EventStore.create(path: dir.path + "/t.sqlite")
+        let path = dir.path + "/t.sqlite"
+        store = try schemaVersion.map { try EventStore.create(path: path, schemaVersion: $0) } ?? EventStore.create(path: path)
         let key = self.key
         dispatcher = Dispatcher(store: store, clock: clock, key: { key }, candidateCacheCapacity: candidateCacheCapacity)
         _ = try dispatcher.execute(.initialise(trialID: "T-1", logOrigin: "trialgate.test/T-1"), actor: "admin")
