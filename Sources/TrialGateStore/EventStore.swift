@@ -323,11 +323,14 @@ public final class EventStore: @unchecked Sendable {
         }
 
         /// Inserts a sealed event that must follow the current head, and extends the Merkle tree with its leaf.
-        public func append(_ event: Event) throws {
+        /// - Parameter canonicalBody: the event's RFC 8785 body when the caller already has it (from
+        ///   `HashChain.sealWithBody`); it must be `event.canonicalBody`.
+        public func append(_ event: Event, canonicalBody: [UInt8]? = nil) throws {
             guard event.seq == head.size + 1, event.prevHash == head.hash else {
                 throw StoreError("store_chain", "event \(event.seq) does not follow the log head \(head.size)")
             }
-            let body = event.canonicalBody
+            let body = canonicalBody ?? event.canonicalBody
+            assert(body == event.canonicalBody, "canonicalBody is not the event's canonical body")
             try store.db.run(
                 "INSERT INTO events (seq, ts, actor, type, candidate, prev_hash, hash, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [.int(event.seq), .text(event.timestamp.description), .text(event.actor), .text(event.type.rawValue),

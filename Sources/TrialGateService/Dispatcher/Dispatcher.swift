@@ -283,10 +283,10 @@ public final class Dispatcher: @unchecked Sendable {
         state.setHead(size: head.size, hash: head.hash)
         let now = clock.now()
         for draft in try build(state, now) {
-            let event = HashChain.seal(draft, seq: txn.head.size + 1, prevHash: txn.head.hash)
+            let (event, body) = HashChain.sealWithBody(draft, seq: txn.head.size + 1, prevHash: txn.head.hash)
             try LogState.check(event, against: state)
             try state.apply(event, strict: false)
-            try txn.append(event)
+            try txn.append(event, canonicalBody: body)
             if event.candidate == nil { try base.apply(event, strict: false) }
         }
         baseState = base
