@@ -198,6 +198,16 @@ public final class EventStore: @unchecked Sendable {
                      "reading events") { s in try body(Self.row(s)) }
     }
 
+    /// The sequence number and hash of the candidate's newest event, nil when it has none.
+    public func newestEvent(candidate: String) throws -> (seq: Int64, hash: String)? {
+        var newest: (Int64, String)?
+        try db.query("SELECT seq, hash FROM events WHERE candidate = ? ORDER BY seq DESC LIMIT 1", [.text(candidate)],
+                     "reading a candidate's newest event") { s in
+            newest = (sqlite3_column_int64(s, 0), SQLiteConnection.text(s, 1) ?? "")
+        }
+        return newest
+    }
+
     /// Every event from `from` through `through`, parsed.
     public func events(from: Int64 = 1, through: Int64 = .max) throws -> [Event] {
         var out: [Event] = []

@@ -4,6 +4,7 @@ import TrialGateAudit
 import TrialGateCore
 import TrialGatePolicies
 @testable import TrialGateService
+import TrialGateStore
 
 /// What keeps a long-running server's memory bounded: the writer's candidate cache and paged listings.
 @Suite("Bounded memory: candidate cache and paged listings")
@@ -46,6 +47,45 @@ struct MemoryBoundTests {
         #expect(cache.peek("C-1") == nil)
         cache.removeAll()
         #expect(cache.count == 0)
+    }
+
+    @Test("show reuses a candidate's view only while it is current, also when another connection writes")
+    func shownViewsStayCurrent() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib, candidateCacheCapacity: 2)
+        // A second connection on the same file, as the server's reader threads have.
+        let reader = Dispatcher(store: try EventStore.open(path: f.storePath), clock: f.clock, key: { f.key }, candidateCacheCapacity: 2)
+        func shown(_ id: String) throws -> JSONValue {
+            let view = try reader.execute(.show(candidate: id, asOfSeq: nil, asOfTime: nil), actor: "sponsor")
+            // What a dispatcher with nothing cached says.
+            let fresh = Dispatcher(store: try EventStore.open(path: f.storePath), clock: f.clock, key: { f.key })
+            #expect(try fresh.execute(.show(candidate: id, asOfSeq: nil, asOfTime: nil), actor: "sponsor") == view)
+            return view
+        }
+        try f.run(.register(candidate: "C-1", fields: ["site": "S1"]))
+        let registration = try f.size()
+        try f.run(.record(kind: "ki67", candidate: "C-1", fields: Self.ki67))
+        let first = try shown("C-1")
+        #expect(try shown("C-1") == first)
+        #expect(reader.candidateViews.count == 1)
+        #expect(try reader.siteOf(candidate: "C-1") == "S1")
+
+        try f.run(.record(kind: "ki67", candidate: "C-1", fields: ["percent": 25, "specimen_date": "2026-03-09", "method": "manual_count"]))
+        let second = try shown("C-1")
+        #expect(second != first)
+        try f.run(.correct(seq: registration, field: "site", value: "S2", reason: "entered at the wrong site"))
+        _ = try shown("C-1")
+        #expect(try reader.siteOf(candidate: "C-1") == "S2")
+
+        // Bounded like the writer's cache.
+        for i in 2...6 {
+            try f.run(.register(candidate: "C-\(i)", fields: ["site": "S1"]))
+            _ = try shown("C-\(i)")
+            #expect(reader.candidateViews.count <= 2)
+        }
+        // Views as of an earlier point are never cached, and never served from the cache.
+        let early = try reader.execute(.show(candidate: "C-1", asOfSeq: registration + 1, asOfTime: nil), actor: "sponsor")
+        #expect(early != second)
+        #expect(reader.candidateViews.peek("C-1") == nil || reader.candidateViews.peek("C-1")?.seq != registration + 1)
     }
 
     /// A candidate folded from its registration alone.

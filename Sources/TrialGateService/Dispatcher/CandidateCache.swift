@@ -1,24 +1,27 @@
 import TrialGateCore
 
 /// The writer's folded candidates, so that a write about a candidate does not re-read its whole history.
+typealias CandidateCache = BoundedCache<CandidateState>
+
+/// What a dispatcher keeps per candidate, by candidate id, bounded.
 ///
-/// Bounded: at most `capacity` candidates are kept, the most recently used ones. A candidate not kept is
-/// folded again from the store on its next write, so the bound trades a re-read for memory and never
-/// changes a result. Without it a long-running server would keep every candidate it ever wrote.
-struct CandidateCache {
+/// At most `capacity` entries are kept, the most recently used ones. An entry not kept is computed again
+/// from the store when next needed, so the bound trades a re-read for memory and never changes a result.
+/// Without it a long-running server would keep every candidate it ever saw.
+struct BoundedCache<Value> {
     let capacity: Int
-    private var entries: [String: (state: CandidateState, used: UInt64)] = [:]
+    private var entries: [String: (state: Value, used: UInt64)] = [:]
     private var tick: UInt64 = 0
 
     init(capacity: Int) {
-        precondition(capacity > 0, "a candidate cache holds at least one candidate")
+        precondition(capacity > 0, "a bounded cache holds at least one entry")
         self.capacity = capacity
     }
 
     var count: Int { entries.count }
 
     /// The candidate as last folded here, marked as just used.
-    mutating func get(_ id: String) -> CandidateState? {
+    mutating func get(_ id: String) -> Value? {
         guard let entry = entries[id] else { return nil }
         tick += 1
         entries[id] = (entry.state, tick)
@@ -26,9 +29,9 @@ struct CandidateCache {
     }
 
     /// The candidate as last folded here, without marking it used.
-    func peek(_ id: String) -> CandidateState? { entries[id]?.state }
+    func peek(_ id: String) -> Value? { entries[id]?.state }
 
-    mutating func put(_ state: CandidateState, for id: String) {
+    mutating func put(_ state: Value, for id: String) {
         tick += 1
         entries[id] = (state, tick)
         if entries.count > capacity { evictLeastRecentlyUsed() }

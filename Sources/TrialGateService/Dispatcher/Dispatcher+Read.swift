@@ -126,6 +126,11 @@ extension Dispatcher {
 
     func show(candidate: String, asOfSeq: Int64?, asOfTime: UTCTimestamp?) throws -> JSONValue {
         let store = try requireStore()
+        let current = asOfSeq == nil && asOfTime == nil
+        if current, let shown = candidateViews.get(candidate), let newest = try store.newestEvent(candidate: candidate),
+           newest.seq == shown.seq, newest.hash == shown.hash {
+            return shown.view
+        }
         var events = try store.events(candidate: candidate)
         guard !events.isEmpty else { throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "no candidate \"\(candidate)\" is registered") }
         if let asOfSeq { events = events.filter { $0.seq <= asOfSeq } }
@@ -135,7 +140,11 @@ extension Dispatcher {
         }
         let state = try LogState(partial: events, head: (events.last!.seq, events.last!.hash))
         guard let c = state.candidates[candidate] else { throw ServiceError("internal", "candidate fold failed") }
-        return CandidateView.json(c, events: events, asOfSeq: asOfSeq, asOfTime: asOfTime)
+        let view = CandidateView.json(c, events: events, asOfSeq: asOfSeq, asOfTime: asOfTime)
+        if current, let newest = events.last {
+            candidateViews.put(ShownCandidate(seq: newest.seq, hash: newest.hash, site: c.site, view: view), for: candidate)
+        }
+        return view
     }
 
     /// Decisions in log order after `after`, filtered; with a `limit`, one page: `next_after` is where the next

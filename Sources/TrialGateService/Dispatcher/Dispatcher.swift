@@ -27,6 +27,17 @@ public final class Dispatcher: @unchecked Sendable {
     var baseState: LogState?
     var candidateStates: CandidateCache
     var cacheHead: Int64 = -1
+    /// Candidate views as last shown here, each with the newest event it was built from. A candidate's
+    /// events only ever grow, so a view is current exactly while that event is still the candidate's newest;
+    /// `show` and the site check of the access rules reuse it then instead of refolding the history.
+    var candidateViews: BoundedCache<ShownCandidate>
+
+    struct ShownCandidate {
+        let seq: Int64
+        let hash: String
+        let site: String
+        let view: JSONValue
+    }
 
     /// How many candidates the cache holds at most (the most recently written ones).
     public static let defaultCandidateCacheCapacity = 1024
@@ -37,6 +48,7 @@ public final class Dispatcher: @unchecked Sendable {
     private func dropCaches() {
         baseState = nil
         candidateStates.removeAll()
+        candidateViews.removeAll()
         cacheHead = -1
     }
 
@@ -49,6 +61,7 @@ public final class Dispatcher: @unchecked Sendable {
                 candidateCacheCapacity: Int = defaultCandidateCacheCapacity) {
         self.store = store
         self.candidateStates = CandidateCache(capacity: candidateCacheCapacity)
+        self.candidateViews = BoundedCache(capacity: candidateCacheCapacity)
         self.clock = clock
         self.keyProvider = key
     }
@@ -68,6 +81,10 @@ public final class Dispatcher: @unchecked Sendable {
     func siteOf(candidate: String) throws -> String? {
         // Inside a batch the writer's folded candidate is current whenever its cache is.
         if let txn = batchTransaction, txn.head.size == cacheHead, let known = candidateStates.peek(candidate) { return known.site }
+        if let shown = candidateViews.peek(candidate), let newest = try requireStore().newestEvent(candidate: candidate),
+           newest.seq == shown.seq, newest.hash == shown.hash {
+            return shown.site
+        }
         // Only the registration and its corrections matter, not the candidate's whole history.
         let events = try requireStore().events(candidate: candidate, types: [.candidateRegistered, .entryCorrected])
         guard let registration = events.first(where: { $0.type == .candidateRegistered }) else { return nil }
