@@ -198,10 +198,19 @@ public final class EventStore: @unchecked Sendable {
                      "reading events") { s in try body(Self.row(s)) }
     }
 
+    /// SQL for the seq of the registration of the candidate named by the parameter `candidate` (a unique index).
+    static func registrationOf(_ candidate: String) -> String {
+        "SELECT seq FROM events WHERE type = 'candidate.registered' AND candidate = \(candidate)"
+    }
+
+    /// The `WHERE` clause of events about one candidate: the candidate id is looked up once, then its events
+    /// are one range of the `registration_seq` index.
+    private static let aboutCandidate = "registration_seq = (\(registrationOf("?")))"
+
     /// The sequence number and hash of the candidate's newest event, nil when it has none.
     public func newestEvent(candidate: String) throws -> (seq: Int64, hash: String)? {
         var newest: (Int64, String)?
-        try db.query("SELECT seq, hash FROM events WHERE candidate = ? ORDER BY seq DESC LIMIT 1", [.text(candidate)],
+        try db.query("SELECT seq, hash FROM events WHERE \(Self.aboutCandidate) ORDER BY seq DESC LIMIT 1", [.text(candidate)],
                      "reading a candidate's newest event") { s in
             newest = (sqlite3_column_int64(s, 0), SQLiteConnection.text(s, 1) ?? "")
         }
@@ -218,7 +227,7 @@ public final class EventStore: @unchecked Sendable {
     /// Every event about one candidate, in order.
     public func events(candidate: String) throws -> [Event] {
         var out: [Event] = []
-        try db.query("SELECT \(Self.rowColumns) FROM events WHERE candidate = ? ORDER BY seq", [.text(candidate)],
+        try db.query("SELECT \(Self.rowColumns) FROM events WHERE \(Self.aboutCandidate) ORDER BY seq", [.text(candidate)],
                      "reading a candidate's events") { s in out.append(try Self.row(s).event()) }
         return out
     }
@@ -227,7 +236,7 @@ public final class EventStore: @unchecked Sendable {
     public func events(candidate: String, types: [EventType]) throws -> [Event] {
         var out: [Event] = []
         let list = types.map { "'\($0.rawValue)'" }.joined(separator: ",")
-        try db.query("SELECT \(Self.rowColumns) FROM events WHERE candidate = ? AND type IN (\(list)) ORDER BY seq", [.text(candidate)],
+        try db.query("SELECT \(Self.rowColumns) FROM events WHERE \(Self.aboutCandidate) AND type IN (\(list)) ORDER BY seq", [.text(candidate)],
                      "reading a candidate's events") { s in out.append(try Self.row(s).event()) }
         return out
     }
@@ -342,7 +351,8 @@ public final class EventStore: @unchecked Sendable {
             let body = canonicalBody ?? event.canonicalBody
             assert(body == event.canonicalBody, "canonicalBody is not the event's canonical body")
             try store.db.run(
-                "INSERT INTO events (seq, ts, actor, type, candidate, prev_hash, hash, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO events (seq, ts, actor, type, candidate, prev_hash, hash, body, registration_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                    + "CASE WHEN ?4 = 'candidate.registered' THEN ?1 ELSE (\(EventStore.registrationOf("?5"))) END)",
                 [.int(event.seq), .text(event.timestamp.description), .text(event.actor), .text(event.type.rawValue),
                  event.candidate.map { .text($0) } ?? .null, .text(event.prevHash), .text(event.hash),
                  .text(String(decoding: body, as: UTF8.self))],

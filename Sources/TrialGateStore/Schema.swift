@@ -59,12 +59,18 @@ enum Schema {
             WHEN NEW.size > coalesce((SELECT max(seq) FROM events), 0)
             BEGIN SELECT RAISE(ABORT, 'a checkpoint cannot cover events that do not exist'); END;
         """),
-        // The hash column loses its UNIQUE index. Its keys are random, so every append wrote one more B-tree page
-        // to the WAL in a random place: a third of the socket server's durable append rate. Nothing looks events
-        // up by hash; the chain trigger, the verifiers and the signed checkpoints are what protect the hashes.
-        // SQLite cannot drop a column constraint, so the table is copied row for row in the upgrade's transaction
-        // (the store checks the size and head hash are unchanged before committing).
-        ("0003_events_hash_not_indexed", """
+        // Two changes to the event table's indexes, both for the write rate of a busy server, which is bound by the
+        // B-tree pages each commit writes to the WAL:
+        // - `hash` loses its UNIQUE index. Its keys are random, so every append dirtied one more page in a random
+        //   place. Nothing looks events up by hash; the chain trigger, the verifiers and the signed checkpoints
+        //   are what protect the hashes.
+        // - Events are found by candidate through `registration_seq` (the seq of the candidate's registration
+        //   event) instead of the candidate id. The candidates being screened now are mostly the recently
+        //   registered ones, so their events land together at the end of the index instead of one page per
+        //   candidate; the id is looked up once, in a unique index over registrations alone.
+        // SQLite cannot change a column's constraints, so the table is copied row for row in the upgrade's
+        // transaction (the store checks the size and head hash are unchanged before committing).
+        ("0003_events_by_registration", """
         CREATE TABLE events_0003 (
             seq        INTEGER PRIMARY KEY CHECK (seq >= 1),
             ts         TEXT    NOT NULL CHECK (length(ts) = 24 AND substr(ts, 24, 1) = 'Z'),
@@ -73,14 +79,19 @@ enum Schema {
             candidate  TEXT,
             prev_hash  TEXT    NOT NULL CHECK (length(prev_hash) = 64),
             hash       TEXT    NOT NULL CHECK (length(hash) = 64),
-            body       TEXT    NOT NULL CHECK (json_valid(body))
+            body       TEXT    NOT NULL CHECK (json_valid(body)),
+            registration_seq INTEGER CHECK (registration_seq BETWEEN 1 AND seq)
         ) STRICT;
-        INSERT INTO events_0003 (seq, ts, actor, type, candidate, prev_hash, hash, body)
-            SELECT seq, ts, actor, type, candidate, prev_hash, hash, body FROM events ORDER BY seq;
+        INSERT INTO events_0003 (seq, ts, actor, type, candidate, prev_hash, hash, body, registration_seq)
+            SELECT e.seq, e.ts, e.actor, e.type, e.candidate, e.prev_hash, e.hash, e.body,
+                   CASE WHEN e.type = 'candidate.registered' THEN e.seq
+                        ELSE (SELECT min(r.seq) FROM events r WHERE r.candidate = e.candidate AND r.type = 'candidate.registered') END
+            FROM events e ORDER BY e.seq;
         DROP TRIGGER checkpoints_cover_events;
         DROP TABLE events;
         ALTER TABLE events_0003 RENAME TO events;
-        CREATE INDEX events_by_candidate ON events (candidate, seq) WHERE candidate IS NOT NULL;
+        CREATE UNIQUE INDEX events_registrations ON events (candidate) WHERE type = 'candidate.registered';
+        CREATE INDEX events_by_registration ON events (registration_seq, seq);
         CREATE INDEX events_by_type ON events (type, seq);
         CREATE TRIGGER events_no_update BEFORE UPDATE ON events
             BEGIN SELECT RAISE(ABORT, 'events are append-only: UPDATE is not allowed'); END;
@@ -92,6 +103,10 @@ enum Schema {
         CREATE TRIGGER events_chained BEFORE INSERT ON events
             WHEN NEW.prev_hash <> coalesce((SELECT hash FROM events WHERE seq = NEW.seq - 1), '\(String(repeating: "0", count: 64))')
             BEGIN SELECT RAISE(ABORT, 'prev_hash must be the hash of the previous event'); END;
+        CREATE TRIGGER events_registration BEFORE INSERT ON events
+            WHEN NEW.registration_seq IS NOT (CASE WHEN NEW.type = 'candidate.registered' THEN NEW.seq
+                ELSE (SELECT seq FROM events WHERE type = 'candidate.registered' AND candidate = NEW.candidate) END)
+            BEGIN SELECT RAISE(ABORT, 'registration_seq must be the seq of the candidate''s registration'); END;
         CREATE TRIGGER checkpoints_cover_events BEFORE INSERT ON checkpoints
             WHEN NEW.size > coalesce((SELECT max(seq) FROM events), 0)
             BEGIN SELECT RAISE(ABORT, 'a checkpoint cannot cover events that do not exist'); END;

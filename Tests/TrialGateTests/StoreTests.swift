@@ -88,30 +88,52 @@ struct StoreTests {
 
     @Test("a store of schema version 2 is upgraded on open: same events, same head, no hash index, still verifiable")
     func upgradeFromVersion2() throws {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib, schemaVersion: 2)
-        _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
-        let before = try f.store.events()
-        let checkpoints = try f.store.checkpoints().count
-        f.store.close()
-        let (_, v2) = try shell(["sqlite3", f.storePath, "PRAGMA user_version; SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_autoindex_events_1';"])
-        #expect(v2.split(separator: "\n") == ["2", "1"])
+        // The demo's log, as a build of schema version 2 would have stored it: the same rows, without the
+        // registration column.
+        let demo = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        _ = try DemoScenario(today: demo.clock.now().date).run(dispatcher: demo.dispatcher, actor: "coordinator")
+        let before = try demo.store.events()
+        let checkpoints = try demo.store.checkpoints().count
+        demo.store.close()
+        let dir = TempDir()
+        let path = dir.path + "/v2.sqlite"
+        try EventStore.create(path: path, schemaVersion: 2).close()
+        let (copied, copyOut) = try shell(["sqlite3", path, """
+            ATTACH '\(demo.storePath)' AS demo;
+            BEGIN;
+            INSERT INTO main.events SELECT seq, ts, actor, type, candidate, prev_hash, hash, body FROM demo.events ORDER BY seq;
+            INSERT INTO main.merkle_nodes SELECT * FROM demo.merkle_nodes;
+            INSERT INTO main.checkpoints SELECT * FROM demo.checkpoints;
+            COMMIT;
+            PRAGMA user_version; SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_autoindex_events_1';
+            """])
+        #expect(copied == 0, "\(copyOut)")
+        #expect(copyOut.split(separator: "\n") == ["2", "1"])
 
-        let upgraded = try EventStore.open(path: f.storePath)
+        let upgraded = try EventStore.open(path: path)
         #expect(try upgraded.events() == before)
         #expect(try upgraded.checkpoints().count == checkpoints)
-        let dispatcher = Dispatcher(store: upgraded, clock: f.clock, key: { f.key })
+        let dispatcher = Dispatcher(store: upgraded, clock: demo.clock, key: { demo.key })
         #expect(try dispatcher.execute(.verify(), actor: "regulator")["valid"] == true)
         // The append-only triggers came through the copy.
         _ = try dispatcher.execute(.register(candidate: "NET-UPG", fields: ["site": "SITE-01"]), actor: "coordinator")
         upgraded.close()
-        let (_, v3) = try shell(["sqlite3", f.storePath, """
+        #expect(try EventStore.open(path: path).events(candidate: "NET-003") == before.filter { $0.candidate == "NET-003" })
+        let (_, v3) = try shell(["sqlite3", path, """
             PRAGMA user_version; SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_autoindex_events_1';
             SELECT group_concat(name) FROM migrations;
+            SELECT count(*) FROM events WHERE (candidate IS NULL) <> (registration_seq IS NULL);
             """])
-        #expect(v3.split(separator: "\n") == ["3", "0", "0001_events,0002_merkle,0003_events_hash_not_indexed"])
-        let (status, out) = try shell(["sqlite3", f.storePath, "DELETE FROM events WHERE seq = 2;"])
+        #expect(v3.split(separator: "\n") == ["3", "0", "0001_events,0002_merkle,0003_events_by_registration", "0"])
+        // An event filed under another candidate's registration is refused by the schema.
+        let (sr, or) = try shell(["sqlite3", path, """
+            INSERT INTO events SELECT (SELECT max(seq) FROM events) + 1, ts, actor, 'ki67.recorded', 'NET-003',
+                (SELECT hash FROM events ORDER BY seq DESC LIMIT 1), hash, body, 1 FROM events WHERE seq = 2;
+            """])
+        #expect(sr != 0 && or.contains("registration_seq must be"), "\(or)")
+        let (status, out) = try shell(["sqlite3", path, "DELETE FROM events WHERE seq = 2;"])
         #expect(status != 0 && out.contains("append-only"))
-        let (sc, oc) = try shell(["sqlite3", f.storePath, "INSERT INTO checkpoints VALUES (100000, '2026-07-01T09:00:00.000Z', 'x');"])
+        let (sc, oc) = try shell(["sqlite3", path, "INSERT INTO checkpoints VALUES (100000, '2026-07-01T09:00:00.000Z', 'x');"])
         #expect(sc != 0 && oc.contains("cannot cover"))
     }
 
