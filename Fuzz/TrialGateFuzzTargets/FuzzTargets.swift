@@ -75,6 +75,14 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         let once = CanonicalJSON.encode(value)
         guard let again = try? JSONParser.parse(once) else { return "the canonical form of a parsed value does not parse again" }
         guard CanonicalJSON.encode(again) == once else { return "canonical encoding is not a fixed point" }
+        // The canonical check made while parsing must agree with re-encoding, on the input and on its canonical form.
+        guard let checked = try? JSONParser.parseCanonical(input), checked.value == value else {
+            return "parseCanonical does not read what parse reads"
+        }
+        if checked.isCanonical != (once == input) {
+            return "parseCanonical says \(checked.isCanonical ? "canonical" : "not canonical") but re-encoding says otherwise"
+        }
+        guard (try? JSONParser.parseCanonical(once))?.isCanonical == true else { return "parseCanonical refuses a canonical form" }
         return nil
     }
 

@@ -249,11 +249,9 @@ public enum BundleVerifier {
             while i < lines.count {
                 let bytes = Array(lines[i])
                 do {
-                    let parsed = try Event(json: try JSONParser.parse(bytes))
-                    let event = Event(seq: parsed.seq, timestamp: parsed.timestamp, actor: parsed.actor, type: parsed.type,
-                                      candidate: parsed.candidate, schemaVersion: parsed.schemaVersion, payload: parsed.payload,
-                                      prevHash: parsed.prevHash, hash: Digest.sha256Hex(bytes))
-                    box.set(i, .success(LogAuditor.prepare(event, storedBody: bytes)))
+                    let hash = Digest.sha256Hex(bytes)
+                    let (event, canonical) = try Event.decode(body: bytes, hash: hash)
+                    box.set(i, .success(LogAuditor.Prepared(event: event, bodyHash: hash, canonical: canonical, leafHash: Merkle.leafHash(bytes))))
                 } catch {
                     box.set(i, .failure(BundleLineError(message: "\(error)")))
                 }

@@ -85,8 +85,12 @@ public struct LogAuditor {
 
     /// Hashes the stored bytes and checks they are canonical. Pure; safe to run on any thread.
     public static func prepare(_ event: Event, storedBody: [UInt8], canonicalBody: [UInt8]? = nil) -> Prepared {
-        Prepared(event: event, bodyHash: Digest.sha256Hex(storedBody), canonical: (canonicalBody ?? event.canonicalBody) == storedBody,
-                 leafHash: Merkle.leafHash(storedBody))
+        prepare(event, storedBody: storedBody, isCanonical: (canonicalBody ?? event.canonicalBody) == storedBody)
+    }
+
+    /// Hashes the stored bytes of an event whose canonical form was checked while parsing (`Event.decode`).
+    public static func prepare(_ event: Event, storedBody: [UInt8], isCanonical: Bool) -> Prepared {
+        Prepared(event: event, bodyHash: Digest.sha256Hex(storedBody), canonical: isCanonical, leafHash: Merkle.leafHash(storedBody))
     }
 
     /// Checks the next event, prepared by `prepare`.

@@ -32,6 +32,18 @@ public struct StoredRow: Sendable {
     }
 }
 
+extension StoredRow {
+    /// Parses the body and says whether it is exactly the event's RFC 8785 body (what an audit checks).
+    /// - Throws: `store_corrupt` when the body is not a well-formed event.
+    public func eventCheckingCanonical() throws -> (event: Event, isCanonicalBody: Bool) {
+        do {
+            return try Event.decode(body: body, hash: hash)
+        } catch let e as CoreError {
+            throw StoreError(StoreError.corruptCode, "event \(seq) cannot be read: \(e.message)")
+        }
+    }
+}
+
 /// The size and newest hash of the log.
 public struct LogHead: Sendable, Equatable {
     public let size: Int64

@@ -10,6 +10,27 @@ struct CanonicalJSONTests {
         let expected = try fixture("jcs/output/\(name).json")
         let value = try JSONParser.parse(Array(input))
         #expect(CanonicalJSON.encode(value) == Array(expected))
+        // Checked while parsing: the inputs are not canonical, the outputs are.
+        #expect(try JSONParser.parseCanonical(Array(input)).isCanonical == false)
+        let checked = try JSONParser.parseCanonical(Array(expected))
+        #expect(checked.isCanonical && checked.value == value)
+    }
+
+    @Test("the canonical check made while parsing agrees with re-encoding", arguments: [
+        (#"{"a":1,"b":[true,false,null],"c":"x"}"#, true), (#"{"b":1,"a":2}"#, false), (#"{"a":1, "b":2}"#, false),
+        (" 1", false), ("1\n", false), (#""a\/b""#, false), (#""\u0041""#, false), (#""\u001F""#, false), (#""\u001f""#, true),
+        (#""\u000a""#, false), (#""\n\t\"\\""#, true), (#""\ud83d\ude00""#, false), ("\"\u{1F600}\"", true), ("1.0", false),
+        ("1e2", false), ("-0", false), ("0", true), ("-7", true), ("12.5", true), ("1e+21", true), ("1E+21", false),
+        ("0.000001", true), ("1e-7", true), ("1e-07", false), ("123456789012345678", false), ("123456789012345680", true),
+        (#"{"\u20ac":1,"\ud83d\ude00":2}"#, false), ("{\"\u{FB01}\":1,\"\u{1F600}\":2}", false), ("{\"\u{1F600}\":2,\"\u{FB01}\":1}", true),
+        ("{\"\u{20AC}\":1,\"\u{1F600}\":2}", true),
+    ])
+    func canonicalWhileParsing(text: String, canonical: Bool) throws {
+        let bytes = Array(text.utf8)
+        let checked = try JSONParser.parseCanonical(bytes)
+        #expect(checked.isCanonical == canonical)
+        #expect((CanonicalJSON.encode(try JSONParser.parse(bytes)) == bytes) == canonical)
+        #expect(checked.value == (try JSONParser.parse(bytes)))
     }
 
     @Test("10,000 ES6 number serialisations match")

@@ -50,6 +50,35 @@ struct StoreTests {
         #expect(verify["problems"]?.arrayValue?.first?["code"] == "hash_mismatch")
     }
 
+    @Test("a stored body that is not its event's RFC 8785 form is caught, even with its hash recomputed",
+          arguments: ["whitespace", "reordered", "no_candidate", "hash_member", "escaped_slash"])
+    func nonCanonicalBody(kind: String) throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        f.store.close()
+        let (_, bodyText) = try shell(["sqlite3", f.storePath, "SELECT body FROM events WHERE seq = 1;"])
+        let body = bodyText.trimmingCharacters(in: .newlines)
+        let actor = body[..<body.range(of: ",\"candidate\":null,")!.lowerBound]  // {"actor":"admin"
+        let forged = switch kind {
+        case "whitespace": body.replacingOccurrences(of: ",\"candidate\":null,", with: ", \"candidate\":null,")
+        case "reordered": "{\"candidate\":null," + actor.dropFirst() + "," + body[body.range(of: ",\"candidate\":null,")!.upperBound...]
+        case "no_candidate": body.replacingOccurrences(of: "\"candidate\":null,", with: "")
+        case "hash_member": body.replacingOccurrences(of: "\"candidate\":null,", with: "\"candidate\":null,\"hash\":\"x\",")
+        default: body.replacingOccurrences(of: "trialgate.test/T-1", with: "trialgate.test\\/T-1")
+        }
+        #expect(forged != body)
+        // Same event when read, other bytes: the hash column follows the new bytes, so only the form is wrong.
+        #expect(try Event(json: JSONParser.parse(Array(forged.utf8))).draft == (try EventStore.open(path: f.storePath).event(seq: 1))!.draft)
+        let (status, out) = try shell(["sqlite3", f.storePath, """
+            DROP TRIGGER events_no_update;
+            UPDATE events SET body = '\(forged)', hash = '\(Digest.sha256Hex(Array(forged.utf8)))' WHERE seq = 1;
+            """])
+        #expect(status == 0, "\(out)")
+        let verify = try Dispatcher(store: try EventStore.open(path: f.storePath), clock: f.clock, key: { f.key }).execute(.verify(), actor: "regulator")
+        let problems = (verify["problems"]?.arrayValue ?? []).filter { $0["seq"]?.intValue == 1 }.compactMap { $0["code"]?.stringValue }
+        #expect(problems.contains("not_canonical"), "\(verify)")
+        #expect(!problems.contains("hash_mismatch"))
+    }
+
     @Test("a rewritten chain still fails: re-derived decisions and signatures no longer match")
     func rewrittenChainDetected() throws {
         let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)

@@ -84,6 +84,23 @@ public struct Event: Sendable, Equatable {
         EventDraft(timestamp: timestamp, actor: actor, type: type, candidate: candidate, payload: payload)
     }
 
+    /// The members of an event body, as `body` writes them.
+    private static let bodyMemberCount = 8
+
+    /// Reads a stored body (every field but `hash`), and says whether the bytes are exactly
+    /// `canonicalBody` of the event read, checked while parsing instead of by encoding the event again.
+    /// - Parameter hash: the hash the event is given (the stored one); not checked here.
+    public static func decode(body bytes: [UInt8], hash: String) throws -> (event: Event, isCanonicalBody: Bool) {
+        let (json, canonical) = try JSONParser.parseCanonical(bytes)
+        let e = try Event(json: json)
+        // `body` always writes `candidate` (null when none), never `hash`, and the timestamp in one form:
+        // anything else reads back to an event whose body is different bytes.
+        let exact = canonical && json.objectValue?.count == bodyMemberCount && json["candidate"] != nil && json["hash"] == nil
+            && json["timestamp"]?.stringValue == e.timestamp.description
+        return (Event(seq: e.seq, timestamp: e.timestamp, actor: e.actor, type: e.type, candidate: e.candidate,
+                      schemaVersion: e.schemaVersion, payload: e.payload, prevHash: e.prevHash, hash: hash), exact)
+    }
+
     /// Reads an exported or stored event back, checking the shape of every field (not the hash).
     public init(json: JSONValue) throws {
         var r = try ObjectReader(json, context: "event")

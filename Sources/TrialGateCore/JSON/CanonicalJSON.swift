@@ -125,6 +125,12 @@ public enum CanonicalJSON {
         if value == 0 { return "0" }
         if value < 0 { return "-" + formatNumber(-value) }
         if value < 9_007_199_254_740_992, value.rounded(.towardZero) == value { return String(Int64(value)) }
+        // A fraction of at least 1e-4 is written by Swift with the same shortest digits as ECMAScript, in
+        // plain decimal notation: nothing to lay out again.
+        if value >= 1e-4, value.rounded(.towardZero) != value {
+            let text = value.description
+            if !text.utf8.contains(UInt8(ascii: "e")) { return text }
+        }
         let (digits, n) = decimalDigits(value)
         let k = digits.count
         if k <= n && n <= 21 { return digits + String(repeating: "0", count: n - k) }

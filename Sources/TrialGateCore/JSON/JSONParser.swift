@@ -8,8 +8,15 @@ public struct JSONParser {
 
     private let bytes: [UInt8]
     private var index = 0
+    /// Whether to check, while parsing, that the text is exactly the RFC 8785 form of its value.
+    private let tracksCanonical: Bool
+    /// Cleared at the first byte that `CanonicalJSON.encode` of the parsed value would not reproduce.
+    private var canonical = true
 
-    private init(_ bytes: [UInt8]) { self.bytes = bytes }
+    private init(_ bytes: [UInt8], tracksCanonical: Bool = false) {
+        self.bytes = bytes
+        self.tracksCanonical = tracksCanonical
+    }
 
     /// Parses one complete JSON text.
     /// - Throws: `CoreError` with code `invalid_json` naming the byte offset and the problem.
@@ -27,6 +34,18 @@ public struct JSONParser {
         return value
     }
 
+    /// Parses one complete JSON text and says whether it is byte for byte the RFC 8785 form of its value,
+    /// i.e. whether `CanonicalJSON.encode(value) == bytes`, without encoding it again: no whitespace, members
+    /// in RFC 8785 order, only the escapes JCS writes, numbers in their ECMAScript form.
+    public static func parseCanonical(_ bytes: [UInt8]) throws -> (value: JSONValue, isCanonical: Bool) {
+        var parser = JSONParser(bytes, tracksCanonical: true)
+        parser.skipWhitespace()
+        let value = try parser.parseValue(depth: 0)
+        parser.skipWhitespace()
+        if parser.index != bytes.count { throw parser.error("unexpected data after the JSON value") }
+        return (value, parser.canonical)
+    }
+
     private func error(_ message: String) -> CoreError {
         CoreError(.invalidJSON, "invalid JSON at byte \(index): \(message)")
     }
@@ -34,7 +53,7 @@ public struct JSONParser {
     private mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
-            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            case 0x20, 0x09, 0x0A, 0x0D: index += 1; canonical = false
             default: return
             }
         }
@@ -73,6 +92,7 @@ public struct JSONParser {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name") }
             let key = try parseString()
+            if tracksCanonical, canonical, let previous = pairs.last?.0, !CanonicalJSON.precedes(previous, key) { canonical = false }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
@@ -129,18 +149,21 @@ public struct JSONParser {
     private mutating func parseString() throws -> String {
         index += 1  // opening quote
         let start = index
-        // Fast path: no escapes.
+        // Fast path: no escapes. ASCII needs no UTF-8 validation, and most strings in the log are ASCII.
+        var bits: UInt8 = 0
         while index < bytes.count {
             let c = bytes[index]
             if c == UInt8(ascii: "\"") {
                 let slice = bytes[start..<index]
                 index += 1
+                if bits < 0x80 { return String(decoding: slice, as: UTF8.self) }
                 guard let s = String(validating: slice, as: UTF8.self) else {
                     index = start
                     throw error("invalid UTF-8 in string")
                 }
                 return s
             }
+            bits |= c
             if c == UInt8(ascii: "\\") { break }
             if c < 0x20 { throw error("unescaped control character in string") }
             index += 1
@@ -162,13 +185,15 @@ public struct JSONParser {
             switch e {
             case UInt8(ascii: "\""): out.append(0x22)
             case UInt8(ascii: "\\"): out.append(0x5C)
-            case UInt8(ascii: "/"): out.append(0x2F)
+            case UInt8(ascii: "/"): out.append(0x2F); canonical = false
             case UInt8(ascii: "b"): out.append(0x08)
             case UInt8(ascii: "f"): out.append(0x0C)
             case UInt8(ascii: "n"): out.append(0x0A)
             case UInt8(ascii: "r"): out.append(0x0D)
             case UInt8(ascii: "t"): out.append(0x09)
             case UInt8(ascii: "u"):
+                // JCS writes \u only for control characters without a short escape, as \u00xx in lowercase.
+                if canonical, !Self.isCanonicalUnicodeEscape(bytes[(index - 2)..<min(index + 4, bytes.count)]) { canonical = false }
                 let unit = try parseHex4()
                 var scalarValue = UInt32(unit)
                 if (0xD800...0xDBFF).contains(unit) {
@@ -188,6 +213,22 @@ public struct JSONParser {
             }
         }
         throw error("unterminated string")
+    }
+
+    /// Whether `\uXXXX` is how RFC 8785 writes its character: a control character other than
+    /// \b \t \n \f \r, in lowercase hex.
+    private static func isCanonicalUnicodeEscape(_ escape: ArraySlice<UInt8>) -> Bool {
+        guard escape.count == 6 else { return false }
+        let d = Array(escape.dropFirst(2))
+        guard d[0] == UInt8(ascii: "0"), d[1] == UInt8(ascii: "0"), d[2] == UInt8(ascii: "0") || d[2] == UInt8(ascii: "1") else { return false }
+        let low: UInt8
+        switch d[3] {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): low = d[3] - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): low = d[3] - UInt8(ascii: "a") + 10
+        default: return false
+        }
+        let value = (d[2] - UInt8(ascii: "0")) << 4 | low
+        return ![0x08, 0x09, 0x0A, 0x0C, 0x0D].contains(value)
     }
 
     private mutating func parseNumber() throws -> Double {
@@ -225,10 +266,19 @@ public struct JSONParser {
                 guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { plain = false; break }
                 v = v * 10 + Int64(c - UInt8(ascii: "0"))
             }
-            if plain { return negative ? -Double(v) : Double(v) }
+            if plain {
+                // JCS writes zero as 0, never -0.
+                if negative && v == 0 { canonical = false }
+                return negative ? -Double(v) : Double(v)
+            }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         guard let value = Double(text), value.isFinite else { throw error("number out of range") }
+        if tracksCanonical, canonical {
+            var written: [UInt8] = []
+            CanonicalJSON.write(.number(value), into: &written)
+            if !written.elementsEqual(bytes[start..<index]) { canonical = false }
+        }
         return value
     }
 }

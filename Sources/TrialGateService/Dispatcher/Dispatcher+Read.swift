@@ -397,9 +397,11 @@ final class AuditChunk: @unchecked Sendable {
     private func prepare(_ part: Range<Int>) -> [Result<LogAuditor.Prepared, ServiceError>] {
         part.map { i in
             do {
-                let event = try rows[i].event()
-                return .success(checkBytes ? LogAuditor.prepare(event, storedBody: rows[i].body)
-                                           : LogAuditor.Prepared(event: event, bodyHash: "", canonical: true, leafHash: []))
+                guard checkBytes else {
+                    return .success(LogAuditor.Prepared(event: try rows[i].event(), bodyHash: "", canonical: true, leafHash: []))
+                }
+                let (event, canonical) = try rows[i].eventCheckingCanonical()
+                return .success(LogAuditor.prepare(event, storedBody: rows[i].body, isCanonical: canonical))
             } catch {
                 return .failure(ServiceError(error))
             }
