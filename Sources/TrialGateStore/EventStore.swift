@@ -210,6 +210,35 @@ public final class EventStore: @unchecked Sendable {
                      "reading events") { s in try body(Self.row(s)) }
     }
 
+    /// The events from `from` through `through` whose type is one of `types`, and the records that a correction
+    /// up to `through` corrects (whatever their type), in log order: what a fold that needs only some kinds of
+    /// event reads, without parsing the rest.
+    public func forEachRow(from: Int64 = 1, through: Int64 = .max, types: [EventType], orCorrected: Bool,
+                           _ body: (StoredRow) throws -> Void) throws {
+        let list = types.map { "'\($0.rawValue)'" }.joined(separator: ",")
+        let corrected = orCorrected
+            ? " OR seq IN (SELECT json_extract(body, '$.payload.corrects') FROM events WHERE type = 'entry.corrected' AND seq <= ?2)"
+            : ""
+        try db.query("SELECT \(Self.rowColumns) FROM events WHERE seq BETWEEN ?1 AND ?2 AND (type IN (\(list))\(corrected)) ORDER BY seq",
+                     [.int(from), .int(through)], "reading events by type") { s in try body(Self.row(s)) }
+    }
+
+    /// The size the log had at `time`: the events before the first one stamped later.
+    public func size(at time: UTCTimestamp) throws -> Int64 {
+        var later: Int64?
+        try db.query("SELECT min(seq) FROM events WHERE ts > ?", [.text(time.description)], "finding the log size at a time") { s in
+            if sqlite3_column_type(s, 0) != SQLITE_NULL { later = sqlite3_column_int64(s, 0) }
+        }
+        return try later.map { $0 - 1 } ?? head().size
+    }
+
+    /// The hash of event `seq`, if it exists.
+    public func hash(seq: Int64) throws -> String? {
+        var hash: String?
+        try db.query("SELECT hash FROM events WHERE seq = ?", [.int(seq)], "reading an event's hash") { s in hash = SQLiteConnection.text(s, 0) }
+        return hash
+    }
+
     /// SQL for the seq of the registration of the candidate named by the parameter `candidate` (a unique index).
     static func registrationOf(_ candidate: String) -> String {
         "SELECT seq FROM events WHERE type = 'candidate.registered' AND candidate = \(candidate)"

@@ -61,6 +61,38 @@ struct ReportTests {
         #expect(asOf["log_size"]?.intValue == Int(cut))
     }
 
+    @Test("the report folds only the kinds of event it needs, and says what the whole fold says at every point of the log")
+    func partialFoldMatchesWholeFold() throws {
+        let f = try demo()
+        // Corrections of a registration's site and of a model score, each followed by a decision.
+        let events = try f.store.events()
+        let registration = events.first { $0.candidate == "NET-001" && $0.type == .candidateRegistered }!
+        let score = events.first { $0.type == .modelScoreRecorded }!
+        f.clock.advance(seconds: 3600)
+        try f.run(.correct(seq: registration.seq, field: "site", value: "SITE-03", reason: "transferred before screening"))
+        try f.run(.correct(seq: score.seq, field: "score", value: 0.91, reason: "rescored with the locked model"))
+        f.clock.advance(seconds: 3600)
+        try f.run(.decide(candidate: score.candidate!))
+        try f.run(.decide(candidate: "NET-001"))
+        let all = try f.store.events()
+        #expect(all.contains { $0.type == .entryCorrected && $0.payload["field"] == "percent" })
+        let d = f.dispatcher
+        let filter = ScreeningReport.Filter()
+        func same(_ seq: Int64?, _ time: UTCTimestamp?) throws {
+            let whole = try d.fold(asOfSeq: seq, asOfTime: time)
+            let partial = try d.foldForReport(asOfSeq: seq, asOfTime: time)
+            #expect(partial.size == whole.size && partial.headHash == whole.headHash, "as of \(seq.map(String.init) ?? "-") \(time?.description ?? "-")")
+            #expect(ScreeningReport.build(partial, filter: filter, asOf: .null) == ScreeningReport.build(whole, filter: filter, asOf: .null),
+                    "as of \(seq.map(String.init) ?? "-") \(time?.description ?? "-")")
+        }
+        for seq in Int64(1)...Int64(all.count) { try same(seq, nil) }
+        for e in all {
+            try same(nil, e.timestamp)
+            try same(nil, UTCTimestamp(millisecondsSinceEpoch: e.timestamp.millisecondsSinceEpoch - 1))
+        }
+        try same(nil, nil)
+    }
+
     @Test("the same log gives byte-identical JSON and CSV")
     func deterministic() throws {
         let f = try demo()

@@ -186,16 +186,44 @@ extension Dispatcher {
 
     /// The whole log folded, up to a sequence number or a time (events are appended in time order,
     /// so the fold stops at the first event after `asOfTime`).
+    /// What a screening report reads of the log: the trial, keys and policies, registrations, model scores,
+    /// corrections and the records they correct, withdrawals and decisions. Clinical, imaging, Ki-67, mitotic
+    /// and SSTR records enter a report only through decisions and corrections, so most of a large log is
+    /// neither parsed nor kept.
+    static let reportEventTypes: [EventType] = [.trialInitialised, .keyRotated, .policyPublished, .candidateRegistered,
+                                                .modelScoreRecorded, .entryCorrected, .candidateWithdrawn, .decisionIssued]
+
+    /// The state a report is computed from: the events of `reportEventTypes` (and corrected records) folded
+    /// as a partial state standing at the log's size then. The same report as from the whole fold.
+    func foldForReport(asOfSeq: Int64?, asOfTime: UTCTimestamp?) throws -> LogState {
+        let store = try requireStore()
+        var last = min(asOfSeq ?? .max, try store.head().size)
+        if let asOfTime { last = min(last, try store.size(at: asOfTime)) }
+        var state = try fold(through: last, strict: false) { from, through, body in
+            try store.forEachRow(from: from, through: through, types: Self.reportEventTypes, orCorrected: true, body)
+        }
+        state.setHead(size: last, hash: last == 0 ? Event.genesisHash : try store.hash(seq: last) ?? "")
+        return state
+    }
+
     func fold(asOfSeq: Int64?, asOfTime: UTCTimestamp?) throws -> LogState {
         let store = try requireStore()
         let last = min(asOfSeq ?? .max, try store.head().size)
+        return try fold(through: last, strict: true, stopAfter: asOfTime) { from, through, body in
+            try store.forEachRow(from: from, through: through, body)
+        }
+    }
+
+    /// Folds the rows `read` gives for event ranges up to `last`, parsing the next chunk on other threads while
+    /// this one folds. `strict` folds need every event in order; partial ones take what `read` gives.
+    private func fold(through last: Int64, strict: Bool, stopAfter asOfTime: UTCTimestamp? = nil,
+                      read: (Int64, Int64, (StoredRow) throws -> Void) throws -> Void) throws -> LogState {
         var state = LogState()
-        // Parse the next chunk on other threads while this one folds.
         let chunkSize: Int64 = 4096
         func chunk(_ from: Int64) throws -> AuditChunk? {
             guard from <= last else { return nil }
             var rows: [StoredRow] = []
-            try store.forEachRow(from: from, through: min(last, from + chunkSize - 1)) { rows.append($0) }
+            try read(from, min(last, from + chunkSize - 1)) { rows.append($0) }
             let c = AuditChunk(rows: rows, checkBytes: false)
             c.start()
             return c
@@ -208,7 +236,7 @@ extension Dispatcher {
             for item in c.wait() {
                 let event = try item.get().event
                 if let asOfTime, event.timestamp > asOfTime { return state }
-                try state.apply(event)
+                try state.apply(event, strict: strict)
             }
             current = upcoming
         }
@@ -216,7 +244,7 @@ extension Dispatcher {
     }
 
     func report(asOfSeq: Int64?, asOfTime: UTCTimestamp?, filter: ScreeningReport.Filter, format: String) throws -> JSONValue {
-        let state = try fold(asOfSeq: asOfSeq, asOfTime: asOfTime)
+        let state = try foldForReport(asOfSeq: asOfSeq, asOfTime: asOfTime)
         let report = ScreeningReport.build(state, filter: filter,
                                            asOf: ["seq": .from(asOfSeq.map(Int.init)), "time": .from(asOfTime?.description)])
         if format == "html" { return ["html": .string(ReportHTML.render(report))] }
