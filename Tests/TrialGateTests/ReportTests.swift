@@ -3,7 +3,7 @@ import Testing
 import TrialGateCore
 import TrialGatePolicies
 @testable import TrialGateService
-import TrialGateStore
+@testable import TrialGateStore
 
 @Suite("Reports for sponsors and regulators")
 struct ReportTests {
@@ -91,6 +91,18 @@ struct ReportTests {
             try same(nil, UTCTimestamp(millisecondsSinceEpoch: e.timestamp.millisecondsSinceEpoch - 1))
         }
         try same(nil, nil)
+    }
+
+    @Test("the report reads each range of the log by seq, not every event of its types for every range")
+    func reportReadIsARangeScan() throws {
+        let f = try demo()
+        f.store.close()
+        let sql = EventStore.rowsSQL(types: Dispatcher.reportEventTypes, orCorrected: true)
+            .replacingOccurrences(of: "?1", with: "1").replacingOccurrences(of: "?2", with: "4096")
+        let (status, plan) = try shell(["sqlite3", f.storePath, "EXPLAIN QUERY PLAN " + sql])
+        #expect(status == 0, "\(plan)")
+        #expect(plan.contains("USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)"), "\(plan)")
+        #expect(!plan.contains("MULTI-INDEX OR"), "\(plan)")
     }
 
     @Test("the same log gives byte-identical JSON and CSV")
