@@ -45,64 +45,105 @@ if let i = CommandLine.arguments.firstIndex(of: "--load"), i + 5 < CommandLine.a
     // Load generator for a running server: --load ADDR TOKEN OP CONNECTIONS SECONDS
     // OP: append (record ki67), read (show a candidate), decide. One request at a time per connection.
     let a = CommandLine.arguments
-    let (address, token, op, connections, duration) = (a[i + 1], a[i + 2], a[i + 3], Int(a[i + 4])!, Double(a[i + 5])!)
+    let (address, token, op, connections_, duration) = (a[i + 1], a[i + 2], a[i + 3], Int(a[i + 4])!, Double(a[i + 5])!)
     let today = SystemClock().now().date.description
-    final class Tally: @unchecked Sendable {
-        let lock = NSLock()
+    // One thread multiplexes every connection with poll(2), as redis-benchmark does with its event loop: a thread per connection
+    // would spend the machine's two cores on context switches that the server then does not get.
+    final class Connection {
+        let client: LineClient
+        let index: Int
+        var buffer: [UInt8] = []
+        /// Lines still to send before the next timed request: a new candidate's registration and first record.
+        var script: [String] = []
+        var timed = false
+        var started: UInt64 = 0
+        var sent = 0
+        var round = 0
+        var latencies: [Double] = []
+        var failed = 0
+        var done = false
+        init(client: LineClient, index: Int) { self.client = client; self.index = index }
+    }
+    let runID = UInt32.random(in: 0...UInt32.max)
+    let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(duration * 1e9)
+    var connections: [Connection] = []
+    var setupErrors = 0
+    for c in 0..<connections_ {
+        do {
+            let client = try LineClient(connect: address)
+            guard try client.request(#"{"cmd":"auth","token":"\#(token)"}"#)?.contains("\"ok\":true") == true else { setupErrors += 1; continue }
+            let fd = client.socketDescriptor
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            connections.append(Connection(client: client, index: c))
+        } catch {
+            setupErrors += 1
+        }
+    }
+    /// Sends the connection's next line: a candidate gets 20 requests, then the connection moves to a new one
+    /// (screening histories are tens of events long, not thousands).
+    func sendNext(_ k: Connection) {
+        if k.script.isEmpty {
+            guard DispatchTime.now().uptimeNanoseconds < deadline else { k.done = true; return }
+            if k.sent % 20 == 0 {
+                let candidate = "LOAD-\(runID)-\(k.index)-\(k.round)"
+                k.round += 1
+                k.script = [#"{"cmd":"register","candidate":"\#(candidate)","site":"SITE-01"}"#,
+                            #"{"cmd":"record","kind":"ki67","candidate":"\#(candidate)","fields":{"percent":8,"specimen_date":"\#(today)","method":"manual_count"}}"#]
+            }
+            let candidate = "LOAD-\(runID)-\(k.index)-\(k.round - 1)"
+            switch op {
+            case "read": k.script.append(#"{"cmd":"show","candidate":"\#(candidate)"}"#)
+            case "decide": k.script.append(#"{"cmd":"decide","candidate":"\#(candidate)"}"#)
+            default: k.script.append(#"{"cmd":"record","kind":"ki67","candidate":"\#(candidate)","fields":{"percent":8,"specimen_date":"\#(today)","method":"manual_count"}}"#)
+            }
+            k.sent += 1
+        }
+        let line = k.script.removeFirst()
+        k.timed = k.script.isEmpty
+        k.started = DispatchTime.now().uptimeNanoseconds
+        do { try k.client.send(line: line) } catch { k.failed += 1; k.done = true }
+    }
+    let started = DispatchTime.now().uptimeNanoseconds
+    for k in connections { sendNext(k) }
+    var fds = connections.map { pollfd(fd: $0.client.socketDescriptor, events: Int16(POLLIN), revents: 0) }
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    var open = connections.filter { !$0.done }.count
+    while open > 0 {
+        guard poll(&fds, nfds_t(fds.count), 1000) > 0 else { continue }
+        for i in fds.indices where fds[i].revents != 0 {
+            fds[i].revents = 0
+            let k = connections[i]
+            if k.done { continue }
+            while true {
+                let got = chunk.withUnsafeMutableBytes { recv(k.client.socketDescriptor, $0.baseAddress, $0.count, 0) }
+                if got > 0 { k.buffer.append(contentsOf: chunk[0..<got]); continue }
+                if got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) { if !k.done { k.failed += 1; k.done = true; open -= 1 } }
+                break
+            }
+            while !k.done, let nl = k.buffer.firstIndex(of: 0x0A) {
+                let reply = k.buffer[..<nl]
+                if k.timed { k.latencies.append(Double(DispatchTime.now().uptimeNanoseconds - k.started) / 1e6) }
+                if !String(decoding: reply, as: UTF8.self).contains("\"ok\":true") { k.failed += 1 }
+                k.buffer.removeSubrange(...nl)
+                sendNext(k)
+                if k.done { open -= 1 }
+            }
+            if k.done { fds[i].fd = -1 }
+        }
+    }
+    final class Tally {
         var latencies: [Double] = []
         var errors = 0
     }
     let tally = Tally()
-    let group = DispatchGroup()
-    let deadline = Date().addingTimeInterval(duration)
-    let runID = UInt32.random(in: 0...UInt32.max)
-    let started = DispatchTime.now().uptimeNanoseconds
-    for c in 0..<connections {
-        group.enter()
-        Thread {
-            defer { group.leave() }
-            var mine: [Double] = []
-            var failed = 0
-            do {
-                let client = try LineClient(connect: address)
-                _ = try client.request(#"{"cmd":"auth","token":"\#(token)"}"#)
-                // A candidate gets 20 requests, then the connection moves to a new one: screening
-                // histories are tens of events long, not thousands.
-                var round = 0
-                var request = ""
-                func nextCandidate() throws {
-                    let candidate = "LOAD-\(runID)-\(c)-\(round)"
-                    round += 1
-                    _ = try client.request(#"{"cmd":"register","candidate":"\#(candidate)","site":"SITE-01"}"#)
-                    _ = try client.request(#"{"cmd":"record","kind":"ki67","candidate":"\#(candidate)","fields":{"percent":8,"specimen_date":"\#(today)","method":"manual_count"}}"#)
-                    switch op {
-                    case "read": request = #"{"cmd":"show","candidate":"\#(candidate)"}"#
-                    case "decide": request = #"{"cmd":"decide","candidate":"\#(candidate)"}"#
-                    default: request = #"{"cmd":"record","kind":"ki67","candidate":"\#(candidate)","fields":{"percent":8,"specimen_date":"\#(today)","method":"manual_count"}}"#
-                    }
-                }
-                var sent = 0
-                while Date() < deadline {
-                    if sent % 20 == 0 { try nextCandidate() }
-                    sent += 1
-                    let t0 = DispatchTime.now().uptimeNanoseconds
-                    guard let reply = try client.request(request) else { break }
-                    mine.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
-                    if !reply.contains("\"ok\":true") { failed += 1 }
-                }
-            } catch {
-                failed += 1
-            }
-            tally.lock.lock(); tally.latencies += mine; tally.errors += failed; tally.lock.unlock()
-        }.start()
-    }
-    group.wait()
+    tally.errors = setupErrors
+    for k in connections { tally.latencies += k.latencies; tally.errors += k.failed }
     let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
     let latencies = tally.latencies.sorted()
     let errors = tally.errors
     func pct(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
     print(String(format: "op=%@ connections=%d requests=%d rps=%.0f p50_ms=%.3f p99_ms=%.3f errors=%d",
-                 op, connections, latencies.count, Double(latencies.count) / elapsed, pct(0.5), pct(0.99), errors))
+                 op, connections_, latencies.count, Double(latencies.count) / elapsed, pct(0.5), pct(0.99), errors))
     exit(0)
 }
 if let i = CommandLine.arguments.firstIndex(of: "--stages"), i + 1 < CommandLine.arguments.count {

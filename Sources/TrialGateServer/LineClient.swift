@@ -91,6 +91,9 @@ public final class LineClient: @unchecked Sendable {
     /// Closes the sending side; the server answers what it has and then closes.
     public func finishSending() { shutdown(fd, Int32(SHUT_WR)) }
 
+    /// The socket, for a caller that multiplexes many connections itself (the load generator).
+    public var socketDescriptor: Int32 { fd }
+
     /// Gives up waiting on reads after `seconds`.
     public func setReceiveTimeout(seconds: Int) {
         var tv = timeval(tv_sec: seconds, tv_usec: 0)
