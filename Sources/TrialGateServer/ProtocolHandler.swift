@@ -30,6 +30,9 @@ final class ProtocolHandler: ChannelInboundHandler, @unchecked Sendable {
     private var paused = false
     // Subscription state.
     private var subscription: (store: EventStore?, last: Int64, quietSince: NIODeadline, pumping: Bool)?
+    /// A subscriber's store whose connection ended while a read on it was running on the thread pool: closed
+    /// when that read finishes, never under it.
+    private var storeToClose: EventStore?
 
     init(server: LineServer, workers: Workers) {
         self.server = server
@@ -50,7 +53,10 @@ final class ProtocolHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelInactive(context: ChannelHandlerContext) {
         if registered { server.state.close(context.channel) }
-        if let store = subscription?.store { subscription?.store = nil; store.close() }
+        if let store = subscription?.store {
+            subscription?.store = nil
+            if subscription?.pumping == true { storeToClose = store } else { store.close() }
+        }
         context.fireChannelInactive()
     }
 
@@ -198,6 +204,12 @@ final class ProtocolHandler: ChannelInboundHandler, @unchecked Sendable {
                 return out
             }.and(value: from).whenComplete { [self, bound = NIOLoopBound(context, eventLoop: context.eventLoop)] result in
                 let context = bound.value
+                if let store = storeToClose {
+                    storeToClose = nil
+                    subscription?.pumping = false
+                    store.close()
+                    return
+                }
                 guard var s = subscription else { return }
                 s.pumping = false
                 switch result {
