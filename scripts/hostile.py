@@ -3,7 +3,8 @@
 
 Starts a server on a loopback port over a fresh store, measures an honest coordinator's request latency alone,
 then again while attackers run at the same time: thousands of connections opened and dropped, slowloris
-(byte-at-a-time lines), multi-megabyte lines, invalid UTF-8, deeply nested JSON, and floods of bad tokens.
+(byte-at-a-time lines), multi-megabyte lines, invalid UTF-8, deeply nested JSON, floods of bad tokens, and
+subscribers that reset the connection in the middle of their catch-up (while the server reads the log for them).
 Samples the server's RSS and open file descriptors throughout. Reports honest p50/p99 alone and under attack,
 the attack counts, and the RSS and fd range. Loopback only; bounded by --seconds. Python standard library only.
 
@@ -13,7 +14,9 @@ Usage: scripts/hostile.py [--trialgate PATH] [--seconds S]
 import argparse
 import json
 import os
+import random
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -26,7 +29,8 @@ from tglab import add_user, free_port, new_trial, rss_and_fds, start_server
 def honest(port, token, seconds, today):
     """Sequential request/reply round trips (half appends, half reads); returns latencies in ms."""
     lat = []
-    sock = socket.create_connection(("127.0.0.1", port))
+    # From an address of its own: the bad-token floods get 127.0.0.1 rate-limited, as they should.
+    sock = socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.3", 0))
     f = sock.makefile("rwb", buffering=0)
     f.write((json.dumps({"cmd": "auth", "token": token}) + "\n").encode())
     f.readline()
@@ -44,7 +48,10 @@ def honest(port, token, seconds, today):
             req = {"id": i, "cmd": "show", "candidate": reg}
         t = time.perf_counter()
         f.write((json.dumps(req) + "\n").encode())
-        r = json.loads(f.readline())
+        line = f.readline()
+        if not line:
+            raise SystemExit("the server closed the honest client's connection (did it crash? see its log)")
+        r = json.loads(line)
         lat.append((time.perf_counter() - t) * 1000)
         if not r.get("ok"):
             raise SystemExit(f"honest request refused: {r}")
@@ -58,9 +65,9 @@ def pct(xs, p):
 
 
 class Attack(threading.Thread):
-    def __init__(self, name, fn, port, stop):
+    def __init__(self, name, fn, port, stop, token=""):
         super().__init__(daemon=True)
-        self.name_, self.fn, self.port, self.stop, self.count = name, fn, port, stop, 0
+        self.name_, self.fn, self.port, self.stop, self.count, self.token = name, fn, port, stop, 0, token
 
     def run(self):
         while not self.stop.is_set():
@@ -120,6 +127,24 @@ def bad_tokens(a):
     a.count += 1
 
 
+def subscribe_and_reset(a):
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=5, source_address=("127.0.0.2", 0))
+    f = s.makefile("rwb", buffering=0)
+    f.write(b'{"cmd":"auth","token":"' + a.token.encode() + b'"}\n')
+    f.readline()
+    f.write(b'{"cmd":"subscribe","from":1}\n')
+    want, got = random.choice([1, 1000, 60000, 200000]), 0
+    while got < want:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += len(b)
+    # A reset, not a clean close: the connection ends while the server may be reading the next chunk for it.
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    a.count += 1
+
+
 def sample(pid, stop, out):
     while not stop.is_set():
         try:
@@ -139,6 +164,10 @@ def main():
     tmp, env = new_trial(tg, "HOSTILE")
     today = time.strftime("%Y-%m-%d", time.gmtime())
     token = add_user(tg, env, "honest", "coordinator", "SITE-01")
+    sponsor = add_user(tg, env, "watcher", "sponsor")
+    # A log long enough that a subscriber's catch-up takes several reads of the store.
+    lines = "".join(json.dumps({"cmd": "register", "candidate": f"PRE-{i}", "site": "SITE-02"}) + "\n" for i in range(5000))
+    subprocess.run([tg, "exec"], input=lines, capture_output=True, text=True, env=env, check=True)
     port = free_port()
     server = start_server(tg, env, port, "--max-connections", "512", "--idle-timeout", "5",
                           stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "server.log"), "w"))
@@ -151,6 +180,7 @@ def main():
         attacks = [Attack(n, fn, port, stop) for n, fn, k in [
             ("connections opened and dropped", open_drop, 4), ("slowloris", slowloris, 40), ("4 MiB lines", huge_line, 2),
             ("invalid UTF-8 + 60,000-deep JSON", bad_utf8_and_nesting, 2), ("bad-token floods", bad_tokens, 4)] for _ in range(k)]
+        attacks += [Attack("subscribers reset mid-catch-up", subscribe_and_reset, port, stop, sponsor) for _ in range(4)]
         for a in attacks:
             a.start()
         attacked = honest(port, token, args.seconds, today)
