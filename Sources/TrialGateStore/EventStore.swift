@@ -138,7 +138,7 @@ public final class EventStore: @unchecked Sendable {
         return store
     }
 
-    /// Applies the migrations after the first `applied`, all in one transaction, and checks that the log
+    /// Applies the migrations after the first `version`, up to `target`, in one transaction, and checks the log
     /// came through whole: same size, same head hash, same number of checkpoints.
     private func migrate(from version: Int, to target: Int = Schema.migrations.count) throws {
         try db.execute("BEGIN IMMEDIATE", "upgrading the schema")

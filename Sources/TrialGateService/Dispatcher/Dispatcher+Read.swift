@@ -184,8 +184,6 @@ extension Dispatcher {
         return ["decisions": .array(rows), "count": .number(Double(rows.count)), "next_after": .from(nextAfter.map(Int.init))]
     }
 
-    /// The whole log folded, up to a sequence number or a time (events are appended in time order,
-    /// so the fold stops at the first event after `asOfTime`).
     /// What a screening report reads of the log: the trial, keys and policies, registrations, model scores,
     /// corrections and the records they correct, withdrawals and decisions. Clinical, imaging, Ki-67, mitotic
     /// and SSTR records enter a report only through decisions and corrections, so most of a large log is
@@ -206,6 +204,8 @@ extension Dispatcher {
         return state
     }
 
+    /// The whole log folded, up to a sequence number or a time (events are appended in time order,
+    /// so the fold stops at the first event after `asOfTime`).
     func fold(asOfSeq: Int64?, asOfTime: UTCTimestamp?) throws -> LogState {
         let store = try requireStore()
         let last = min(asOfSeq ?? .max, try store.head().size)
