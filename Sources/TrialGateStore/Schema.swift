@@ -69,7 +69,8 @@ enum Schema {
         //   registered ones, so their events land together at the end of the index instead of one page per
         //   candidate; the id is looked up once, in a unique index over registrations alone.
         // SQLite cannot change a column's constraints, so the table is copied row for row in the upgrade's
-        // transaction (the store checks the size and head hash are unchanged before committing).
+        // transaction (the store checks the size and head hash are unchanged before committing). The triggers
+        // are written out again, not shared with 0001, so that no edit can change what a shipped migration ran.
         ("0003_events_by_registration", """
         CREATE TABLE events_0003 (
             seq        INTEGER PRIMARY KEY CHECK (seq >= 1),
