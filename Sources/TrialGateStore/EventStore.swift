@@ -22,22 +22,19 @@ public struct StoredRow: Sendable {
     /// Parses the body into an event carrying the stored hash.
     /// - Throws: `store_corrupt` when the body is not a well-formed event.
     public func event() throws -> Event {
-        do {
-            let e = try Event(json: try JSONParser.parse(body))
-            return Event(seq: e.seq, timestamp: e.timestamp, actor: e.actor, type: e.type, candidate: e.candidate,
-                         schemaVersion: e.schemaVersion, payload: e.payload, prevHash: e.prevHash, hash: hash)
-        } catch let e as CoreError {
-            throw StoreError(StoreError.corruptCode, "event \(seq) cannot be read: \(e.message)")
-        }
+        try reading { try Event(json: try JSONParser.parse(body)).withHash(hash) }
     }
-}
 
-extension StoredRow {
     /// Parses the body and says whether it is exactly the event's RFC 8785 body (what an audit checks).
     /// - Throws: `store_corrupt` when the body is not a well-formed event.
     public func eventCheckingCanonical() throws -> (event: Event, isCanonicalBody: Bool) {
+        try reading { try Event.decode(body: body, hash: hash) }
+    }
+
+    /// Reports a body that is not a well-formed event as a damaged store, naming the event.
+    private func reading<T>(_ parse: () throws -> T) throws -> T {
         do {
-            return try Event.decode(body: body, hash: hash)
+            return try parse()
         } catch let e as CoreError {
             throw StoreError(StoreError.corruptCode, "event \(seq) cannot be read: \(e.message)")
         }
@@ -226,22 +223,21 @@ public final class EventStore: @unchecked Sendable {
     /// The events from `from` through `through` whose type is one of `types`, and the records that a correction
     /// up to `through` corrects (whatever their type), in log order: what a fold that needs only some kinds of
     /// event reads, without parsing the rest.
-    public func forEachRow(from: Int64 = 1, through: Int64 = .max, types: [EventType], orCorrected: Bool,
+    public func forEachRow(from: Int64 = 1, through: Int64 = .max, typesAndCorrected types: [EventType],
                            _ body: (StoredRow) throws -> Void) throws {
-        try db.query(Self.rowsSQL(types: types, orCorrected: orCorrected), [.int(from), .int(through)], "reading events by type") { s in
+        try db.query(Self.rowsSQL(typesAndCorrected: types), [.int(from), .int(through)], "reading events by type") { s in
             try body(Self.row(s))
         }
     }
 
-    /// The query of `forEachRow(from:through:types:orCorrected:)`, with the range as `?1` and `?2`. `+type`
+    /// The query of `forEachRow(from:through:typesAndCorrected:)`, with the range as `?1` and `?2`. `+type`
     /// keeps SQLite from answering the OR with the type index, which ignores the range: every call would read
     /// every event of those types in the log, a quadratic fold.
-    static func rowsSQL(types: [EventType], orCorrected: Bool) -> String {
+    static func rowsSQL(typesAndCorrected types: [EventType]) -> String {
         let list = types.map { "'\($0.rawValue)'" }.joined(separator: ",")
-        let corrected = orCorrected
-            ? " OR seq IN (SELECT json_extract(body, '$.payload.corrects') FROM events WHERE type = 'entry.corrected' AND seq <= ?2)"
-            : ""
-        return "SELECT \(rowColumns) FROM events WHERE seq BETWEEN ?1 AND ?2 AND (+type IN (\(list))\(corrected)) ORDER BY seq"
+        return "SELECT \(rowColumns) FROM events WHERE seq BETWEEN ?1 AND ?2 AND (+type IN (\(list))"
+            + " OR seq IN (SELECT json_extract(body, '$.payload.corrects') FROM events WHERE type = 'entry.corrected' AND seq <= ?2))"
+            + " ORDER BY seq"
     }
 
     /// The size the log had at `time`: the events before the first one stamped later.

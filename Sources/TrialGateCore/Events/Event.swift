@@ -97,8 +97,13 @@ public struct Event: Sendable, Equatable {
         // anything else reads back to an event whose body is different bytes.
         let exact = canonical && json.objectValue?.count == bodyMemberCount && json["candidate"] != nil && json["hash"] == nil
             && json["timestamp"]?.stringValue == e.timestamp.description
-        return (Event(seq: e.seq, timestamp: e.timestamp, actor: e.actor, type: e.type, candidate: e.candidate,
-                      schemaVersion: e.schemaVersion, payload: e.payload, prevHash: e.prevHash, hash: hash), exact)
+        return (e.withHash(hash), exact)
+    }
+
+    /// The same event carrying `hash` (a stored or recomputed one) instead of the one it was read with.
+    public func withHash(_ hash: String) -> Event {
+        Event(seq: seq, timestamp: timestamp, actor: actor, type: type, candidate: candidate, schemaVersion: schemaVersion,
+              payload: payload, prevHash: prevHash, hash: hash)
     }
 
     /// Reads an exported or stored event back, checking the shape of every field (not the hash).

@@ -198,7 +198,7 @@ extension Dispatcher {
         var last = min(asOfSeq ?? .max, try store.head().size)
         if let asOfTime { last = min(last, try store.size(at: asOfTime)) }
         var state = try fold(through: last, strict: false) { from, through, body in
-            try store.forEachRow(from: from, through: through, types: Self.reportEventTypes, orCorrected: true, body)
+            try store.forEachRow(from: from, through: through, typesAndCorrected: Self.reportEventTypes, body)
         }
         state.setHead(size: last, hash: last == 0 ? Event.genesisHash : try store.hash(seq: last) ?? "")
         return state
