@@ -59,6 +59,18 @@ expect_rc 0 "$B" replay
 expect_rc 0 "$B" report
 check grep -q "Assessed for eligibility" "$T/out"
 check test "$("$B" report --format csv | head -1 | cut -d, -f1)" = candidate
+# A signed report snapshot: the next report folds on from it and says the same; openssl checks its signature,
+# and sqlite3 cannot change it in place.
+"$B" report --format json > "$T/report-before.json"
+expect_rc 0 "$B" report snapshot
+check grep -q "report snapshot at event" "$T/out"
+check cmp -s "$T/report-before.json" <("$B" report --format json)
+sqlite3 "$T/trial.sqlite" "select writefile('$T/snapshot.statement', statement) from report_snapshots" >/dev/null
+sqlite3 "$T/trial.sqlite" "select signature from report_snapshots" | base64 -d > "$T/snapshot.sig"
+expect_rc 0 openssl pkeyutl -verify -pubin -inkey "$T/d/public.pem" -rawin -in "$T/snapshot.statement" -sigfile "$T/snapshot.sig"
+check grep -q '"format":"trialgate.report-snapshot/1"' "$T/snapshot.statement"
+expect_rc 19 sqlite3 "$T/trial.sqlite" "update report_snapshots set state = x'00'"
+check grep -q "report snapshots are never changed" "$T/out"
 check test "$("$B" export --format fhir | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["resourceType"])')" = ResearchSubject
 check grep -q "transcription error" <("$B" export --format audit-csv)
 # The FHIR export against the FHIR models of fhir.resources (R4B; pip install fhir.resources), when installed.

@@ -219,10 +219,11 @@ if let i = CommandLine.arguments.firstIndex(of: "--report"), i + 1 < CommandLine
     let (d, store) = try freshDispatcher("report")
     var built: Int64 = 2
     var n = 0
-    let buildTime = try seconds {
-        while built < Int64(total) {
+    /// Appends candidates (nine events each) until the log has `total` events.
+    func grow(to total: Int64) throws {
+        while built < total {
             var batch: [(command: Command, actor: String)] = []
-            while batch.count < 1000 && built + Int64(batch.count) < Int64(total) {
+            while batch.count < 1000 && built + Int64(batch.count) < total {
                 let id = "R-\(n)"
                 for c in commands(for: id) where c.name != "decide" { batch.append((c, "bench")) }
                 let ki67: JSONValue = ["percent": 9, "specimen_date": .string(today.description), "method": "manual_count"]
@@ -235,16 +236,36 @@ if let i = CommandLine.arguments.firstIndex(of: "--report"), i + 1 < CommandLine
             built = try store.head().size
         }
     }
+    let buildTime = try seconds { try grow(to: Int64(total)) }
     print("built \(built) events, \(n) candidates in \(String(format: "%.1f", buildTime)) s")
-    let reader = Dispatcher(store: try EventStore.open(path: dir + "/report.sqlite"), clock: SystemClock(), key: { throw ServiceError("no", "no key") })
-    for format in ["json", "csv"] {
-        var size = 0
+    let reader = Dispatcher(store: try EventStore.open(path: dir + "/report.sqlite"), clock: SystemClock(),
+                            key: { try TrialKey(seed: Array(repeating: 9, count: 32)) })
+    func report(_ format: String, _ what: String) throws -> [UInt8] {
+        var out: [UInt8] = []
         let t = try seconds {
-            let r = try reader.execute(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: format), actor: "bench")
-            size = CanonicalJSON.encode(r).count
+            out = CanonicalJSON.encode(try reader.execute(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: format), actor: "bench"))
         }
-        print("report (\(format)) over \(built) events, \(n) candidates: \(String(format: "%.2f", t)) s, \(size) bytes")
+        print("report (\(format)) over \(built) events, \(n) candidates, \(what): \(String(format: "%.2f", t)) s, \(out.count) bytes")
+        return out
     }
+    func snapshot() throws {
+        var r: JSONValue = .null
+        let t = try seconds { r = try reader.execute(.reportSnapshot, actor: "bench") }
+        let from = r["folded_from"]?.intValue.map { "the snapshot at \($0)" } ?? "the first event"
+        print("report.snapshot at \(built) events, folded from \(from): \(String(format: "%.2f", t)) s, \(r["bytes"]?.intValue ?? 0) bytes")
+    }
+    let coldJSON = try report("json", "folded from the first event")
+    let coldCSV = try report("csv", "folded from the first event")
+    try snapshot()
+    let warmJSON = try report("json", "snapshot at the head")
+    let warmCSV = try report("csv", "snapshot at the head")
+    print("same bytes with and without the snapshot: JSON \(coldJSON == warmJSON), CSV \(coldCSV == warmCSV)")
+    let snapshotAt = built
+    for tail in [10_000, 100_000] {
+        try grow(to: snapshotAt + Int64(tail))
+        _ = try report("json", "snapshot \(built - snapshotAt) events back")
+    }
+    try snapshot()
     exit(0)
 }
 if CommandLine.arguments.contains("--merkle") {

@@ -482,6 +482,73 @@ public final class EventStore: @unchecked Sendable {
         StoredCheckpoint(size: sqlite3_column_int64(s, 0), issuedAt: SQLiteConnection.text(s, 1) ?? "", note: SQLiteConnection.text(s, 2) ?? "")
     }
 
+    /// A saved report snapshot: the report state at `size` (whose event has hash `head`), the statement the
+    /// trial key signed (canonical JSON) and its signature (base64).
+    public struct StoredReportSnapshot: Sendable, Equatable {
+        public let size: Int64
+        public let head: String
+        public let madeAt: String
+        public let state: [UInt8]
+        public let statement: String
+        public let signature: String
+
+        public init(size: Int64, head: String, madeAt: String, state: [UInt8], statement: String, signature: String) {
+            self.size = size
+            self.head = head
+            self.madeAt = madeAt
+            self.state = state
+            self.statement = statement
+            self.signature = signature
+        }
+    }
+
+    /// How many report snapshots a store keeps: the newest serves the reports of today, older ones the reports
+    /// `--as-of` an earlier point.
+    public static let reportSnapshotsKept = 3
+
+    /// Saves a report snapshot in a transaction of its own (durable on return) and deletes all but the newest
+    /// `reportSnapshotsKept`. A snapshot of a size saved before replaces it (that one may not have checked out).
+    public func saveReportSnapshot(_ snapshot: StoredReportSnapshot) throws {
+        if db.readOnly {
+            throw StoreError("store_readonly", "\(path) cannot be written (read-only file or filesystem); nothing was written")
+        }
+        try checkIdentity()
+        try db.execute("BEGIN IMMEDIATE", "saving a report snapshot")
+        do {
+            try db.run("DELETE FROM report_snapshots WHERE size = ?", [.int(snapshot.size)], "replacing the report snapshot of size \(snapshot.size)")
+            try db.run("INSERT INTO report_snapshots (size, head, made_at, state, statement, signature) VALUES (?, ?, ?, ?, ?, ?)",
+                       [.int(snapshot.size), .text(snapshot.head), .text(snapshot.madeAt), .blob(snapshot.state), .text(snapshot.statement),
+                        .text(snapshot.signature)], "saving the report snapshot of size \(snapshot.size)")
+            try db.run("DELETE FROM report_snapshots WHERE size NOT IN (SELECT size FROM report_snapshots ORDER BY size DESC LIMIT ?)",
+                       [.int(Int64(Self.reportSnapshotsKept))], "deleting old report snapshots")
+            try db.execute("COMMIT", "saving a report snapshot")
+        } catch {
+            try? db.execute("ROLLBACK", "rolling back")
+            throw error
+        }
+    }
+
+    /// The sizes of the saved report snapshots, newest first.
+    public func reportSnapshotSizes() throws -> [Int64] {
+        var sizes: [Int64] = []
+        try db.query("SELECT size FROM report_snapshots ORDER BY size DESC", [], "listing report snapshots") { s in
+            sizes.append(sqlite3_column_int64(s, 0))
+        }
+        return sizes
+    }
+
+    /// The saved report snapshot of exactly `size` events, if any.
+    public func reportSnapshot(size: Int64) throws -> StoredReportSnapshot? {
+        var out: StoredReportSnapshot?
+        try db.query("SELECT size, head, made_at, state, statement, signature FROM report_snapshots WHERE size = ?", [.int(size)],
+                     "reading the report snapshot of size \(size)") { s in
+            out = StoredReportSnapshot(size: sqlite3_column_int64(s, 0), head: SQLiteConnection.text(s, 1) ?? "",
+                                       madeAt: SQLiteConnection.text(s, 2) ?? "", state: SQLiteConnection.blob(s, 3),
+                                       statement: SQLiteConnection.text(s, 4) ?? "", signature: SQLiteConnection.text(s, 5) ?? "")
+        }
+        return out
+    }
+
     /// The root of the tree over the first `size` events.
     public func merkleRoot(size: Int64) throws -> [UInt8] { try Merkle.root(size: size, self) }
 

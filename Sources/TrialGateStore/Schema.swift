@@ -112,5 +112,24 @@ enum Schema {
             WHEN NEW.size > coalesce((SELECT max(seq) FROM events), 0)
             BEGIN SELECT RAISE(ABORT, 'a checkpoint cannot cover events that do not exist'); END;
         """),
+        // Report snapshots: the state a screening report is computed from, saved at a log position and signed
+        // with the trial key, so a report folds on from the newest snapshot instead of from the first event. They
+        // are derived data, never evidence: a report checks one before using it and ignores one that fails, and
+        // old ones may be deleted. None is ever changed.
+        ("0004_report_snapshots", """
+        CREATE TABLE report_snapshots (
+            size      INTEGER PRIMARY KEY CHECK (size >= 1),
+            head      TEXT    NOT NULL CHECK (length(head) = 64),
+            made_at   TEXT    NOT NULL CHECK (length(made_at) = 24 AND substr(made_at, 24, 1) = 'Z'),
+            state     BLOB    NOT NULL,
+            statement TEXT    NOT NULL CHECK (json_valid(statement)),
+            signature TEXT    NOT NULL CHECK (length(signature) > 0)
+        ) STRICT;
+        CREATE TRIGGER report_snapshots_no_update BEFORE UPDATE ON report_snapshots
+            BEGIN SELECT RAISE(ABORT, 'report snapshots are never changed: UPDATE is not allowed'); END;
+        CREATE TRIGGER report_snapshots_cover_events BEFORE INSERT ON report_snapshots
+            WHEN NEW.head IS NOT (SELECT hash FROM events WHERE seq = NEW.size)
+            BEGIN SELECT RAISE(ABORT, 'a report snapshot must name an event and its hash'); END;
+        """),
     ]
 }

@@ -5,7 +5,8 @@ import TrialGateService
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Screening log, CONSORT counts, per-criterion and per-site statistics, corrections — from the log alone.")
+        abstract: "Screening log, CONSORT counts, per-criterion and per-site statistics, corrections — from the log alone.",
+        subcommands: [Snapshot.self])
     @OptionGroup var options: StoreOptions
     @Option(name: .long, help: "As of a sequence number or a UTC time (2026-01-31T12:00:00Z).") var asOf: String?
     @Option(name: .long, help: "Only candidates of this site.") var site: String?
@@ -30,6 +31,24 @@ struct Report: ParsableCommand {
         case "html": print(result["html"]?.stringValue ?? "", terminator: "")
         case "json": Runner.printJSON(result)
         default: print(Render.report(result))
+        }
+    }
+}
+
+extension Report {
+    struct Snapshot: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Save a snapshot of the report state at the log's head, signed with the trial key: later reports fold on from it.")
+        @OptionGroup var options: StoreOptions
+
+        func run() throws {
+            let result = try Runner.run(.reportSnapshot, options: options)
+            if options.json { return Runner.printJSON(result) }
+            print("report snapshot at event \(result["size"]?.intValue ?? 0) (\(result["candidates"]?.intValue ?? 0) candidates, "
+                  + "\(result["bytes"]?.intValue ?? 0) bytes), folded from "
+                  + (result["folded_from"]?.intValue.map { "the snapshot at \($0)" } ?? "the first event"))
+            print("kept: " + (result["kept"]?.arrayValue ?? []).compactMap { $0.intValue.map(String.init) }.joined(separator: ", "))
+            for why in result["ignored"]?.arrayValue ?? [] { print("ignored: \(why.stringValue ?? "")") }
         }
     }
 }

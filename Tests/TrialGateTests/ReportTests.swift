@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TrialGateAudit
 import TrialGateCore
 import TrialGatePolicies
 @testable import TrialGateService
@@ -61,10 +62,9 @@ struct ReportTests {
         #expect(asOf["log_size"]?.intValue == Int(cut))
     }
 
-    @Test("the report folds only the kinds of event it needs, and says what the whole fold says at every point of the log")
-    func partialFoldMatchesWholeFold() throws {
+    /// The demo log, then corrections of a registration's site and of a model score, each followed by a decision.
+    func demoWithCorrections() throws -> Fixture {
         let f = try demo()
-        // Corrections of a registration's site and of a model score, each followed by a decision.
         let events = try f.store.events()
         let registration = events.first { $0.candidate == "NET-001" && $0.type == .candidateRegistered }!
         let score = events.first { $0.type == .modelScoreRecorded }!
@@ -74,16 +74,30 @@ struct ReportTests {
         f.clock.advance(seconds: 3600)
         try f.run(.decide(candidate: score.candidate!))
         try f.run(.decide(candidate: "NET-001"))
+        return f
+    }
+
+    /// The log size a report as of `seq` or `time` stands at.
+    func last(_ f: Fixture, _ seq: Int64?, _ time: UTCTimestamp?) throws -> Int64 {
+        var last = min(seq ?? .max, try f.store.head().size)
+        if let time { last = min(last, try f.store.size(at: time)) }
+        return last
+    }
+
+    @Test("the report folds only the kinds of event it needs, and says what the whole fold says at every point of the log")
+    func partialFoldMatchesWholeFold() throws {
+        let f = try demoWithCorrections()
         let all = try f.store.events()
         #expect(all.contains { $0.type == .entryCorrected && $0.payload["field"] == "percent" })
         let d = f.dispatcher
         let filter = ScreeningReport.Filter()
         func same(_ seq: Int64?, _ time: UTCTimestamp?) throws {
-            let whole = try d.fold(asOfSeq: seq, asOfTime: time)
-            let partial = try d.foldForReport(asOfSeq: seq, asOfTime: time)
-            #expect(partial.size == whole.size && partial.headHash == whole.headHash, "as of \(seq.map(String.init) ?? "-") \(time?.description ?? "-")")
-            #expect(ScreeningReport.build(partial, filter: filter, asOf: .null) == ScreeningReport.build(whole, filter: filter, asOf: .null),
-                    "as of \(seq.map(String.init) ?? "-") \(time?.description ?? "-")")
+            let whole = ReportState(projecting: try d.fold(asOfSeq: seq, asOfTime: time))
+            let (partial, snapshot, _) = try d.reportState(through: try last(f, seq, time))
+            let at = "as of \(seq.map(String.init) ?? "-") \(time?.description ?? "-")"
+            #expect(snapshot == nil)
+            #expect(partial == whole, "\(at)")
+            #expect(ScreeningReport.build(partial, filter: filter, asOf: .null) == ScreeningReport.build(whole, filter: filter, asOf: .null), "\(at)")
         }
         for seq in Int64(1)...Int64(all.count) { try same(seq, nil) }
         for e in all {
@@ -93,11 +107,103 @@ struct ReportTests {
         try same(nil, nil)
     }
 
+    @Test("a report folded on from a signed snapshot equals the whole fold at every later point, across corrections of older records and a key rotation")
+    func snapshotThenTailMatchesWholeFold() throws {
+        let f = try demo()
+        let first = try f.run(.reportSnapshot)
+        #expect(first["folded_from"] == .null)
+        let k1 = try f.store.head().size
+        // After the snapshot: corrections of records from before it (a registration, a model score, a Ki-67),
+        // a withdrawal, a key rotation, decisions signed with the new key, and a second snapshot.
+        let events = try f.store.events()
+        let registration = events.first { $0.candidate == "NET-002" && $0.type == .candidateRegistered }!
+        let score = events.first { $0.type == .modelScoreRecorded }!
+        let ki67 = events.first { $0.type == .ki67Recorded && $0.candidate != score.candidate }!
+        f.clock.advance(seconds: 3600)
+        try f.run(.correct(seq: registration.seq, field: "consent_date", value: .string(f.clock.now().date.description), reason: "re-consented"))
+        try f.run(.correct(seq: score.seq, field: "score", value: 0.12, reason: "rescored"))
+        try f.run(.correct(seq: ki67.seq, field: "percent", value: 25, reason: "recounted"))
+        try f.run(.decide(candidate: ki67.candidate!))
+        let newKey = TrialKey.generate()
+        _ = try f.dispatcher.rotateKey(to: newKey, actor: "admin")
+        try f.run(.decide(candidate: score.candidate!))
+        let second = try f.run(.reportSnapshot)
+        #expect(second["folded_from"]?.intValue == Int(k1))
+        let k2 = try f.store.head().size
+        try f.run(.decide(candidate: "NET-002"))
+        try f.run(.withdraw(candidate: "NET-003", reason: "moved away"))
+        #expect(try f.store.reportSnapshotSizes() == [k2, k1])
+        let reader = Dispatcher(store: try EventStore.open(path: f.storePath), clock: f.clock, key: { newKey })
+        let all = try f.store.head().size
+        for seq in Int64(1)...all {
+            let whole = ReportState(projecting: try reader.fold(asOfSeq: seq, asOfTime: nil))
+            let (state, snapshot, _) = try reader.reportState(through: seq)
+            #expect(snapshot == (seq >= k2 ? k2 : seq >= k1 ? k1 : nil), "as of \(seq)")
+            let same = ScreeningReport.build(state, filter: .init(), asOf: .null) == ScreeningReport.build(whole, filter: .init(), asOf: .null)
+            #expect(same, "as of \(seq)")
+        }
+        let log = try report(f)["screening_log"]!.arrayValue!
+        #expect(log.allSatisfy { $0["signature"] == "valid" || $0["status"] == "withdrawn" }, "\(log)")
+        #expect(log.first { $0["candidate"] == "NET-003" }?["status"] == "withdrawn")
+    }
+
+    func deleteSnapshots(_ f: Fixture) throws {
+        let (status, output) = try shell(["sqlite3", f.storePath, "DELETE FROM report_snapshots"])
+        #expect(status == 0, "\(output)")
+    }
+
+    @Test("a snapshot that does not check out is ignored, and the report is the same")
+    func tamperedSnapshotIsIgnored() throws {
+        let f = try demo()
+        _ = try f.run(.reportSnapshot)
+        let size = try f.store.head().size
+        let expected = CanonicalJSON.encode(try report(f))
+        let good = try f.store.reportSnapshot(size: size)!
+        let other = TrialKey.generate()
+        var flipped = good.state
+        flipped[flipped.count / 2] ^= 0x01
+        let statement = try JSONParser.parse(good.statement)
+        func resigned(_ change: (inout [String: JSONValue]) -> Void, key: TrialKey) -> (String, String) {
+            guard case .object(var o) = statement else { return ("", "") }
+            change(&o)
+            let bytes = CanonicalJSON.encode(.object(o))
+            return (String(decoding: bytes, as: UTF8.self), Data(key.sign(bytes)).base64EncodedString())
+        }
+        let (foreign, foreignSignature) = resigned({ $0["key_id"] = .string(other.keyID) }, key: other)
+        let (wrongSize, wrongSizeSignature) = resigned({ $0["log"] = .object(["size": .number(Double(size - 1)), "head": .string(good.head)]) }, key: f.key)
+        let cases: [(String, EventStore.StoredReportSnapshot)] = [
+            ("state changed after signing", .init(size: size, head: good.head, madeAt: good.madeAt, state: flipped, statement: good.statement, signature: good.signature)),
+            ("signed by a key not of this log", .init(size: size, head: good.head, madeAt: good.madeAt, state: good.state, statement: foreign, signature: foreignSignature)),
+            ("signed for another position", .init(size: size, head: good.head, madeAt: good.madeAt, state: good.state, statement: wrongSize, signature: wrongSizeSignature)),
+            ("signature of another statement", .init(size: size, head: good.head, madeAt: good.madeAt, state: good.state, statement: good.statement, signature: foreignSignature)),
+        ]
+        for (what, bad) in cases {
+            try deleteSnapshots(f)
+            try f.store.saveReportSnapshot(bad)
+            #expect(throws: ServiceError.self, "\(what)") { try f.dispatcher.loadReportSnapshot(size: size) }
+            #expect(try f.dispatcher.reportState(through: size).snapshot == nil, "\(what)")
+            // Saving a new one says why the old one was passed over.
+            #expect(try f.run(.reportSnapshot, as: "admin")["ignored"]?.arrayValue?.first?.stringValue?.contains("report snapshot \(size)") == true, "\(what)")
+            #expect(try f.dispatcher.reportState(through: size).snapshot == size, "\(what): the new snapshot replaced it")
+            #expect(CanonicalJSON.encode(try report(f)) == expected, "\(what)")
+        }
+        try deleteSnapshots(f)
+        try f.store.saveReportSnapshot(good)
+        #expect(try f.dispatcher.reportState(through: size).snapshot == size)
+        // The store refuses changes in place and snapshots of events that do not exist.
+        let (status, output) = try shell(["sqlite3", f.storePath, "UPDATE report_snapshots SET state = x'00'"])
+        #expect(status != 0 && output.contains("never changed"), "\(output)")
+        #expect(throws: StoreError.self) {
+            try f.store.saveReportSnapshot(.init(size: size + 1, head: good.head, madeAt: good.madeAt, state: good.state,
+                                                 statement: good.statement, signature: good.signature))
+        }
+    }
+
     @Test("the report reads each range of the log by seq, not every event of its types for every range")
     func reportReadIsARangeScan() throws {
         let f = try demo()
         f.store.close()
-        let sql = EventStore.rowsSQL(typesAndCorrected: Dispatcher.reportEventTypes)
+        let sql = EventStore.rowsSQL(typesAndCorrected: ReportState.eventTypes)
             .replacingOccurrences(of: "?1", with: "1").replacingOccurrences(of: "?2", with: "4096")
         let (status, plan) = try shell(["sqlite3", f.storePath, "EXPLAIN QUERY PLAN " + sql])
         #expect(status == 0, "\(plan)")

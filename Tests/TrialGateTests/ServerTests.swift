@@ -168,6 +168,7 @@ struct ServerTests {
             ("export", #"{"cmd":"export"}"#),
             ("policy.publish", #"{"cmd":"policy.publish","text":"policy: x\nversion: \"9\"\ncriteria:\n  - id: a\n    kind: inclusion\n    description: d\n    source: s\n    when: {fact: grade, eq: G1}\n"}"#),
             ("report", #"{"cmd":"report"}"#),
+            ("report.snapshot", #"{"cmd":"report.snapshot"}"#),
             ("head", #"{"cmd":"head"}"#),
             ("checkpoint", #"{"cmd":"checkpoint"}"#),
             ("proof.inclusion", #"{"cmd":"proof.inclusion","seq":3}"#),
@@ -178,7 +179,7 @@ struct ServerTests {
             "alice": ["register", "record", "correct", "decide", "withdraw", "show", "decisions", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
             "sam": ["show", "decisions", "verify", "replay", "report", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
             "rita": ["show", "decisions", "verify", "replay", "export", "report", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
-            "adam": ["policy.publish", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
+            "adam": ["policy.publish", "report.snapshot", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
         ]
         return allowed.keys.sorted().flatMap { user in commands.map { (user, $0.1, allowed[user]!.contains($0.0)) } }
     }()

@@ -13,6 +13,12 @@ public struct SigningKeyRecord: Sendable, Equatable {
     /// Base64 of the raw 32-byte Ed25519 public key.
     public let publicKey: String
     public let keyID: String
+
+    public init(seq: Int64, publicKey: String, keyID: String) {
+        self.seq = seq
+        self.publicKey = publicKey
+        self.keyID = keyID
+    }
 }
 
 /// What a key rotation signs, with the old key and with the new one: the new key, bound to the trial and

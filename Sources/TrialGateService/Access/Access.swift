@@ -8,7 +8,7 @@ public enum Access {
         case .initialise: return false
         // Checkpoints and proofs carry only hashes: anyone who may connect may check the log grows honestly.
         case .policyCheck, .policyTest, .head, .publicKey, .checkpoint, .proofInclusion, .proofConsistency: return true
-        case .policyPublish: return role == .admin
+        case .policyPublish, .reportSnapshot: return role == .admin
         case .register, .record, .correct, .withdraw, .decide: return role == .coordinator
         case .show, .decisions: return role == .coordinator || role == .sponsor || role == .regulator
         case .verify, .replay: return role == .sponsor || role == .regulator

@@ -74,6 +74,7 @@ extension Command {
             let format = try r.optionalString("format") ?? "json"
             guard ["json", "csv", "html"].contains(format) else { throw ServiceError("invalid_field", "format must be json, csv or html, got \"\(format)\"") }
             command = .report(asOfSeq: seq, asOfTime: time, site: try r.optionalString("site"), from: try date("from"), to: try date("to"), format: format)
+        case "report.snapshot": command = .reportSnapshot
         case "export.fhir": command = .exportFHIR(site: try r.optionalString("site"))
         case "audit-trail": command = .auditTrail(candidate: try r.optionalString("candidate"))
         case "head": command = .head

@@ -22,6 +22,8 @@ public enum Command: Sendable, Equatable {
     case export(from: Int64, through: Int64?)
     /// The screening report (`format`: `json` or `csv` for the screening log).
     case report(asOfSeq: Int64?, asOfTime: UTCTimestamp?, site: String?, from: CivilDate?, to: CivilDate?, format: String)
+    /// Save a signed snapshot of the report state at the log's head, for later reports to fold on from.
+    case reportSnapshot
     /// FHIR R4 ResearchSubject resources, one per candidate.
     case exportFHIR(site: String?)
     /// The audit trail as CSV: who, what, when, old value, new value, reason.
@@ -53,6 +55,7 @@ public enum Command: Sendable, Equatable {
         case .replay: "replay"
         case .export: "export"
         case .report: "report"
+        case .reportSnapshot: "report.snapshot"
         case .exportFHIR: "export.fhir"
         case .auditTrail: "audit-trail"
         case .head: "head"
@@ -76,6 +79,6 @@ public enum Command: Sendable, Equatable {
     public static let maximumPage = 10_000
 
     public static let names = ["init", "policy.publish", "policy.check", "policy.test", "register", "record", "correct",
-                               "withdraw", "decide", "show", "decisions", "verify", "replay", "export", "report", "export.fhir",
-                               "audit-trail", "head", "public-key"]
+                               "withdraw", "decide", "show", "decisions", "verify", "replay", "export", "report", "report.snapshot",
+                               "export.fhir", "audit-trail", "head", "public-key", "checkpoint", "proof.inclusion", "proof.consistency"]
 }

@@ -184,41 +184,26 @@ extension Dispatcher {
         return ["decisions": .array(rows), "count": .number(Double(rows.count)), "next_after": .from(nextAfter.map(Int.init))]
     }
 
-    /// What a screening report reads of the log: the trial, keys and policies, registrations, model scores,
-    /// corrections and the records they correct, withdrawals and decisions. Clinical, imaging, Ki-67, mitotic
-    /// and SSTR records enter a report only through decisions and corrections, so most of a large log is
-    /// neither parsed nor kept.
-    static let reportEventTypes: [EventType] = [.trialInitialised, .keyRotated, .policyPublished, .candidateRegistered,
-                                                .modelScoreRecorded, .entryCorrected, .candidateWithdrawn, .decisionIssued]
-
-    /// The state a report is computed from: the events of `reportEventTypes` (and corrected records) folded
-    /// as a partial state standing at the log's size then. The same report as from the whole fold.
-    func foldForReport(asOfSeq: Int64?, asOfTime: UTCTimestamp?) throws -> LogState {
-        let store = try requireStore()
-        var last = min(asOfSeq ?? .max, try store.head().size)
-        if let asOfTime { last = min(last, try store.size(at: asOfTime)) }
-        var state = try fold(through: last, strict: false) { from, through, body in
-            try store.forEachRow(from: from, through: through, typesAndCorrected: Self.reportEventTypes, body)
-        }
-        state.setHead(size: last, hash: last == 0 ? Event.genesisHash : try store.hash(seq: last) ?? "")
-        return state
-    }
-
     /// The whole log folded, up to a sequence number or a time (events are appended in time order,
     /// so the fold stops at the first event after `asOfTime`).
     func fold(asOfSeq: Int64?, asOfTime: UTCTimestamp?) throws -> LogState {
         let store = try requireStore()
         let last = min(asOfSeq ?? .max, try store.head().size)
-        return try fold(through: last, strict: true, stopAfter: asOfTime) { from, through, body in
+        var state = LogState()
+        try forEachEvent(from: 1, through: last, read: { from, through, body in
             try store.forEachRow(from: from, through: through, body)
+        }) { event in
+            if let asOfTime, event.timestamp > asOfTime { return false }
+            try state.apply(event, strict: true)
+            return true
         }
+        return state
     }
 
-    /// Folds the rows `read` gives for event ranges up to `last`, parsing the next chunk on other threads while
-    /// this one folds. `strict` folds need every event in order; partial ones take what `read` gives.
-    private func fold(through last: Int64, strict: Bool, stopAfter asOfTime: UTCTimestamp? = nil,
-                      read: (Int64, Int64, (StoredRow) throws -> Void) throws -> Void) throws -> LogState {
-        var state = LogState()
+    /// Hands `body` the events the rows `read` gives for the ranges from `first` up to `last`, in order, parsing
+    /// the next chunk on other threads while `body` runs; stops early when `body` returns false.
+    func forEachEvent(from first: Int64, through last: Int64, read: (Int64, Int64, (StoredRow) throws -> Void) throws -> Void,
+                      _ body: (Event) throws -> Bool) throws {
         let chunkSize: Int64 = 4096
         func chunk(_ from: Int64) throws -> AuditChunk? {
             guard from <= last else { return nil }
@@ -228,40 +213,16 @@ extension Dispatcher {
             c.start()
             return c
         }
-        var next: Int64 = 1
+        var next = first
         var current = try chunk(next)
         while let c = current {
             next += chunkSize
             let upcoming = try chunk(next)
             for item in c.wait() {
-                let event = try item.get().event
-                if let asOfTime, event.timestamp > asOfTime { return state }
-                try state.apply(event, strict: strict)
+                guard try body(item.get().event) else { return }
             }
             current = upcoming
         }
-        return state
-    }
-
-    func report(asOfSeq: Int64?, asOfTime: UTCTimestamp?, filter: ScreeningReport.Filter, format: String) throws -> JSONValue {
-        let state = try foldForReport(asOfSeq: asOfSeq, asOfTime: asOfTime)
-        let report = ScreeningReport.build(state, filter: filter,
-                                           asOf: ["seq": .from(asOfSeq.map(Int.init)), "time": .from(asOfTime?.description)])
-        if format == "html" { return ["html": .string(ReportHTML.render(report))] }
-        guard format == "csv" else { return report }
-        var rows = [["candidate", "site", "registered_at", "consent_date", "status", "decision_seq", "decided_at", "failed", "unknown", "signature", "withdrawal_reason"]]
-        for r in report["screening_log"]?.arrayValue ?? [] {
-            func t(_ k: String) -> String {
-                switch r[k] {
-                case .string(let s)?: return s
-                case .number?: return r[k]!.intValue.map(String.init) ?? CanonicalJSON.string(r[k]!)
-                case .array(let a)?: return a.compactMap(\.stringValue).joined(separator: ";")
-                default: return ""
-                }
-            }
-            rows.append(["candidate", "site", "registered_at", "consent_date", "status", "decision_seq", "decided_at", "failed", "unknown", "signature", "withdrawal_reason"].map(t))
-        }
-        return ["csv": .string(ScreeningReport.csv(rows))]
     }
 
     func export(from: Int64, through: Int64?) throws -> JSONValue {

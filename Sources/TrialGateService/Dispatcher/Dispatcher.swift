@@ -123,6 +123,7 @@ public final class Dispatcher: @unchecked Sendable {
             case .export(let from, let through): return try export(from: from, through: through)
             case .report(let seq, let time, let site, let from, let to, let format):
                 return try report(asOfSeq: seq, asOfTime: time, filter: .init(site: site, from: from, to: to), format: format)
+            case .reportSnapshot: return try saveReportSnapshot()
             case .exportFHIR(let site):
                 return ["resources": .array(ScreeningReport.fhir(try fold(asOfSeq: nil, asOfTime: nil), filter: .init(site: site)))]
             case .auditTrail(let candidate):

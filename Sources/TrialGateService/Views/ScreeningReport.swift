@@ -12,13 +12,15 @@ enum ScreeningReport {
         var from: CivilDate?
         var to: CivilDate?
 
-        func includes(_ c: CandidateState) -> Bool {
-            if let site, c.site != site { return false }
-            let registered = c.records[0].timestamp.date
-            if let from, registered < from { return false }
-            if let to, registered > to { return false }
+        func includes(site: String, registeredAt: UTCTimestamp) -> Bool {
+            if let s = self.site, site != s { return false }
+            if let from, registeredAt.date < from { return false }
+            if let to, registeredAt.date > to { return false }
             return true
         }
+
+        func includes(_ c: CandidateState) -> Bool { includes(site: c.site, registeredAt: c.records[0].timestamp) }
+        func includes(_ c: ReportCandidate) -> Bool { includes(site: c.site, registeredAt: c.registeredAt) }
     }
 
     /// The current status of a candidate: the latest decision's outcome, `withdrawn`, or `pending`.
@@ -27,9 +29,10 @@ enum ScreeningReport {
         return c.decisions.last?.outcome ?? "pending"
     }
 
-    static func build(_ state: LogState, filter: Filter, asOf: JSONValue) -> JSONValue {
-        // Each decision is checked with the key in force at its position in the log (rotations included).
-        func keyInForce(at seq: Int64) -> SigningKeyRecord? { state.keys.last { $0.seq < seq } }
+    /// The report of `state`; the signatures of the decisions it shows are checked first (on every core).
+    static func build(_ state: ReportState, filter: Filter, asOf: JSONValue) -> JSONValue {
+        var state = state
+        state.checkSignatures(of: filter.includes)
         let candidates = state.candidates.values.filter(filter.includes).sorted { $0.id < $1.id }
         var log: [JSONValue] = []
         var statusCounts: [String: Int] = [:]
@@ -40,68 +43,46 @@ enum ScreeningReport {
         var scores: [String: [Int]] = [:]
         var corrections: [JSONValue] = []
         var correctionsByActor: [String: Int] = [:]
-        let signatures = SignatureBatch()
         for c in candidates {
-            let st = status(c)
+            let st = c.status
             statusCounts[st, default: 0] += 1
             sites[c.site, default: [:]][st, default: 0] += 1
             sites[c.site, default: [:]]["assessed", default: 0] += 1
-            let latest = c.decisions.last
+            let latest = c.latest
             let failed = (latest?.results.filter { $0.value == "fail" }.map(\.key) ?? []).sorted()
             let unknown = (latest?.results.filter { $0.value == "unknown" }.map(\.key) ?? []).sorted()
             if let latest {
                 for (id, result) in latest.results { byCriterion[id, default: [:]][result, default: 0] += 1 }
                 if st == "ineligible" { for id in failed { excludedBy[id, default: 0] += 1 } }
-                if let first = c.decisions.first {
-                    daysToDecision.append(Double(first.timestamp.millisecondsSinceEpoch - c.records[0].timestamp.millisecondsSinceEpoch) / 86_400_000)
+                if let first = c.firstDecisionAt {
+                    daysToDecision.append(Double(first.millisecondsSinceEpoch - c.registeredAt.millisecondsSinceEpoch) / 86_400_000)
                 }
-                if let score = c.facts()["model_score.score"]?.value.numberValue {
+                if let score = c.modelScore?.numberValue {
                     scores[latest.outcome, default: Array(repeating: 0, count: 10)][min(9, Int(score * 10))] += 1
-                }
-            }
-            var signature = "none"
-            if let latest {
-                // Checked on the other cores; verdicts are filled in below.
-                signature = "valid"
-                if let key = keyInForce(at: latest.seq), latest.decision["key_id"]?.stringValue == key.keyID,
-                   let publicKey = Data(base64Encoded: key.publicKey).map(Array.init) {
-                    signatures.add(seq: latest.seq, signature: Data(base64Encoded: latest.signature).map(Array.init) ?? [],
-                                   message: CanonicalJSON.encode(latest.decision), publicKey: publicKey)
-                } else {
-                    signature = "invalid"
                 }
             }
             log.append([
                 "candidate": .string(c.id), "site": .string(c.site),
-                "registered_at": .string(c.records[0].timestamp.description),
-                "consent_date": c.records[0].current["consent_date"] ?? .null,
+                "registered_at": .string(c.registeredAt.description),
+                "consent_date": c.consentDate,
                 "status": .string(st), "decision_seq": .from(latest.map { Int($0.seq) }),
-                "decided_at": .from(latest?.timestamp.description), "decisions": .number(Double(c.decisions.count)),
+                "decided_at": .from(latest?.timestamp.description), "decisions": .number(Double(c.decisionCount)),
                 "failed": .array(failed.map { .string($0) }), "unknown": .array(unknown.map { .string($0) }),
-                "signature": .string(signature), "withdrawal_reason": .from(c.withdrawal?.reason),
+                "signature": .string(latest.map { $0.verdict == .valid ? "valid" : "invalid" } ?? "none"),
+                "withdrawal_reason": .from(c.withdrawal?.reason),
             ])
-            for record in c.records {
-                for k in record.corrections {
-                    correctionsByActor[k.actor, default: 0] += 1
-                    corrections.append([
-                        "seq": .number(Double(k.seq)), "timestamp": .string(k.timestamp.description), "actor": .string(k.actor),
-                        "candidate": .string(c.id), "corrects": .number(Double(record.seq)), "record": .string(record.type.rawValue),
-                        "field": .string(k.field), "old_value": k.oldValue, "new_value": k.newValue, "reason": .string(k.reason),
-                    ])
-                }
-            }
-        }
-        let badSignatures = Set(signatures.finish())
-        if !badSignatures.isEmpty {
-            log = log.map { row in
-                guard let seq = row["decision_seq"]?.intValue, badSignatures.contains(Int64(seq)), case .object(var o) = row else { return row }
-                o["signature"] = "invalid"
-                return .object(o)
+            for k in c.corrections {
+                correctionsByActor[k.actor, default: 0] += 1
+                corrections.append([
+                    "seq": .number(Double(k.seq)), "timestamp": .string(k.timestamp.description), "actor": .string(k.actor),
+                    "candidate": .string(c.id), "corrects": .number(Double(k.corrects)), "record": .string(k.record.rawValue),
+                    "field": .string(k.field), "old_value": k.oldValue, "new_value": k.newValue, "reason": .string(k.reason),
+                ])
             }
         }
         corrections.sort { ($0["seq"]?.intValue ?? 0) < ($1["seq"]?.intValue ?? 0) }
         func count(_ s: String) -> JSONValue { .number(Double(statusCounts[s] ?? 0)) }
-        let decided = candidates.filter { !$0.decisions.isEmpty && !$0.isWithdrawn }.count
+        let decided = candidates.filter { $0.latest != nil && $0.withdrawal == nil }.count
         let consort: JSONValue = [
             "assessed": .number(Double(candidates.count)),
             "excluded": [
@@ -133,7 +114,7 @@ enum ScreeningReport {
             "mean_days": .number(rounded(sorted.reduce(0, +) / Double(sorted.count))), "max_days": .number(rounded(sorted.last!)),
         ]
         return [
-            "as_of": asOf, "trial_id": .from(state.trial?.trialID), "log_size": .number(Double(state.size)), "log_head": .string(state.headHash),
+            "as_of": asOf, "trial_id": .from(state.trialID), "log_size": .number(Double(state.size)), "log_head": .string(state.headHash),
             "filter": ["site": .from(filter.site), "from": .from(filter.from?.description), "to": .from(filter.to?.description)],
             "consort": consort, "decided": .number(Double(decided)), "screening_log": .array(log), "criteria": .array(criteria),
             "sites": .array(siteRows), "time_to_decision": timing,

@@ -1,0 +1,127 @@
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+import TrialGateStore
+
+extension Dispatcher {
+    /// The report state at `last` and where its fold began: from the newest report snapshot at or before `last`
+    /// that checks out (`snapshot` is its size), otherwise from the first event (`snapshot` nil).
+    /// `ignored` lists the newer snapshots that did not check out, and why.
+    func reportState(through last: Int64) throws -> (state: ReportState, snapshot: Int64?, ignored: [ServiceError]) {
+        let store = try requireStore()
+        var state = ReportState()
+        var snapshot: Int64?
+        var ignored: [ServiceError] = []
+        for size in try store.reportSnapshotSizes() where size <= last {
+            do {
+                state = try loadReportSnapshot(size: size)
+                snapshot = size
+                break
+            } catch {
+                ignored.append(ServiceError(error))
+            }
+        }
+        var lookups: [Int64: EventType] = [:]
+        try forEachEvent(from: state.size + 1, through: last, read: { from, through, body in
+            try store.forEachRow(from: from, through: through, typesAndCorrected: ReportState.eventTypes, body)
+        }) { event in
+            try state.apply(event) { seq in
+                if let known = lookups[seq] { return known }
+                let type = try store.event(seq: seq)?.type
+                lookups[seq] = type
+                return type
+            }
+            return true
+        }
+        state.size = last
+        state.headHash = last == 0 ? Event.genesisHash : try store.hash(seq: last) ?? ""
+        return (state, snapshot, ignored)
+    }
+
+    /// The snapshot of `size`, checked: its statement is signed by the key in force at `size` or a later one of
+    /// the log's own key history, names this trial, this log position and the hash of the event there, and the
+    /// SHA-256 of the saved state. The trial and keys come from the log, not from the snapshot.
+    func loadReportSnapshot(size: Int64) throws -> ReportState {
+        let store = try requireStore()
+        func bad(_ why: String) -> ServiceError { ServiceError("bad_snapshot", "report snapshot \(size): \(why)") }
+        guard let saved = try store.reportSnapshot(size: size) else { throw bad("not saved") }
+        let statement: JSONValue
+        do { statement = try JSONParser.parse(saved.statement) } catch { throw bad("statement is not JSON") }
+        var keys = ReportState()
+        for e in try store.events(types: [.trialInitialised, .keyRotated]) {
+            try keys.apply(e) { _ in nil }
+        }
+        let inForce = keys.keys.lastIndex { $0.seq <= size } ?? 0
+        guard statement["format"]?.stringValue == ReportSnapshot.format else { throw bad("unknown format") }
+        guard let trialID = keys.trialID, statement["trial_id"]?.stringValue == trialID else { throw bad("names another trial") }
+        guard statement["log"]?["size"]?.intValue == Int(size), saved.size == size, let head = try store.hash(seq: size),
+              statement["log"]?["head"]?.stringValue == head, saved.head == head
+        else { throw bad("does not name this log's event \(size) and its hash") }
+        guard statement["state_sha256"]?.stringValue == Digest.sha256Hex(saved.state) else { throw bad("the state is not the one signed") }
+        guard let keyIndex = keys.keys.firstIndex(where: { $0.keyID == statement["key_id"]?.stringValue }), keyIndex >= inForce,
+              let publicKey = Data(base64Encoded: keys.keys[keyIndex].publicKey).map(Array.init),
+              let signature = Data(base64Encoded: saved.signature).map(Array.init),
+              SignatureCheck.verify(signature: signature, message: Array(saved.statement.utf8), publicKey: publicKey)
+        else { throw bad("not signed by a key of this log in force at \(size) or later") }
+        var state = ReportState()
+        do { state.candidates = try ReportSnapshot.decode(saved.state) } catch { throw bad("\(error)") }
+        state.trialID = trialID
+        state.keys = keys.keys.filter { $0.seq <= size }
+        state.size = size
+        state.headHash = head
+        return state
+    }
+
+    /// Folds the report state up to the log's head (on from the newest snapshot), checks every signature it
+    /// shows, signs it with the trial key and saves it, so later reports fold on from here.
+    func saveReportSnapshot() throws -> JSONValue {
+        let store = try requireStore()
+        let key = try key()
+        let head = try store.head()
+        guard head.size >= 1 else { throw ServiceError("empty_log", "the log has no events to snapshot") }
+        var (state, from, ignored) = try reportState(through: head.size)
+        state.checkSignatures()
+        guard let trialID = state.trialID, state.keys.last?.keyID == key.keyID else {
+            throw ServiceError("wrong_key", "the key given is not the trial's key in force (\(state.keys.last?.keyID ?? "none"))")
+        }
+        let encoded = ReportSnapshot.encode(state)
+        let madeAt = clock.now()
+        let statement = CanonicalJSON.encode(ReportSnapshot.statement(
+            trialID: trialID, size: head.size, head: head.hash, stateSHA256: Digest.sha256Hex(encoded), keyID: key.keyID, madeAt: madeAt))
+        let signature = Data(key.sign(statement)).base64EncodedString()
+        try store.saveReportSnapshot(.init(size: head.size, head: head.hash, madeAt: madeAt.description, state: encoded,
+                                           statement: String(decoding: statement, as: UTF8.self), signature: signature))
+        return [
+            "size": .number(Double(head.size)), "head": .string(head.hash), "candidates": .number(Double(state.candidates.count)),
+            "bytes": .number(Double(encoded.count)), "folded_from": .from(from.map(Int.init)),
+            "statement": .string(String(decoding: statement, as: UTF8.self)), "signature": .string(signature),
+            "kept": .array(try store.reportSnapshotSizes().map { .number(Double($0)) }),
+            "ignored": .array(ignored.map { .string($0.message) }),
+        ]
+    }
+
+    func report(asOfSeq: Int64?, asOfTime: UTCTimestamp?, filter: ScreeningReport.Filter, format: String) throws -> JSONValue {
+        let store = try requireStore()
+        var last = min(asOfSeq ?? .max, try store.head().size)
+        if let asOfTime { last = min(last, try store.size(at: asOfTime)) }
+        let report = ScreeningReport.build(try reportState(through: last).state, filter: filter,
+                                           asOf: ["seq": .from(asOfSeq.map(Int.init)), "time": .from(asOfTime?.description)])
+        if format == "html" { return ["html": .string(ReportHTML.render(report))] }
+        guard format == "csv" else { return report }
+        let columns = ["candidate", "site", "registered_at", "consent_date", "status", "decision_seq", "decided_at", "failed", "unknown",
+                       "signature", "withdrawal_reason"]
+        var rows = [columns]
+        for r in report["screening_log"]?.arrayValue ?? [] {
+            func t(_ k: String) -> String {
+                switch r[k] {
+                case .string(let s)?: return s
+                case .number?: return r[k]!.intValue.map(String.init) ?? CanonicalJSON.string(r[k]!)
+                case .array(let a)?: return a.compactMap(\.stringValue).joined(separator: ";")
+                default: return ""
+                }
+            }
+            rows.append(columns.map(t))
+        }
+        return ["csv": .string(ScreeningReport.csv(rows))]
+    }
+}

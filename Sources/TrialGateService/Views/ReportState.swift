@@ -1,0 +1,236 @@
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+
+/// Whether a decision's signature holds with the key in force where it stands in the log.
+enum SignatureVerdict: Equatable {
+    case valid
+    case invalid
+    /// Not checked yet: what the check needs. Checks are batched on other threads when a report or a
+    /// snapshot needs them.
+    case pending(message: [UInt8], signature: [UInt8], publicKey: [UInt8])
+}
+
+/// The newest decision of a candidate, as far as a report shows it.
+struct ReportDecision: Equatable {
+    var seq: Int64
+    var timestamp: UTCTimestamp
+    var outcome: String
+    /// Each criterion's result (`pass`, `fail`, `unknown`, `skipped`), by criterion id.
+    var results: [String: String]
+    var verdict: SignatureVerdict
+}
+
+/// A correction as the audit-trail view of a report lists it.
+struct ReportCorrection: Equatable {
+    var seq: Int64
+    var timestamp: UTCTimestamp
+    var actor: String
+    var corrects: Int64
+    var record: EventType
+    var field: String
+    var oldValue: JSONValue
+    var newValue: JSONValue
+    var reason: String
+}
+
+/// One candidate, reduced to what a report shows of it.
+struct ReportCandidate: Equatable {
+    var id: String
+    var registeredSeq: Int64
+    var registeredAt: UTCTimestamp
+    /// The registration's site and consent date, after corrections.
+    var site: String
+    var consentDate: JSONValue
+    /// Each model-score record's score after corrections (null when a correction removed it), in log order.
+    var scores: [(seq: Int64, score: JSONValue)] = []
+    var decisionCount = 0
+    var firstDecisionAt: UTCTimestamp?
+    var latest: ReportDecision?
+    var withdrawal: (seq: Int64, reason: String, timestamp: UTCTimestamp)?
+    var corrections: [ReportCorrection] = []
+    /// The type of each other record a correction named (clinical, imaging, Ki-67, …), by seq.
+    var correctedRecords: [Int64: EventType] = [:]
+
+    static func == (a: ReportCandidate, b: ReportCandidate) -> Bool {
+        a.id == b.id && a.registeredSeq == b.registeredSeq && a.registeredAt == b.registeredAt && a.site == b.site
+            && a.consentDate == b.consentDate && a.scores.map(\.seq) == b.scores.map(\.seq) && a.scores.map(\.score) == b.scores.map(\.score)
+            && a.decisionCount == b.decisionCount && a.firstDecisionAt == b.firstDecisionAt && a.latest == b.latest
+            && a.withdrawal?.seq == b.withdrawal?.seq && a.withdrawal?.reason == b.withdrawal?.reason
+            && a.withdrawal?.timestamp == b.withdrawal?.timestamp && a.corrections == b.corrections
+            && a.correctedRecords == b.correctedRecords
+    }
+
+    /// The current model score: the newest model-score record that has one (what `CandidateState.facts()` gives).
+    var modelScore: JSONValue? { scores.last { $0.score != .null }?.score }
+
+    /// The current status: the latest decision's outcome, `withdrawn`, or `pending`.
+    var status: String { withdrawal != nil ? "withdrawn" : latest?.outcome ?? "pending" }
+}
+
+/// What a screening report is computed from: the log folded down to the trial, its keys and, per candidate,
+/// only what a report shows. Folded from the events of `eventTypes` (and the records corrections name); small
+/// enough to be saved as a signed snapshot and folded on from there.
+struct ReportState: Equatable {
+    /// The events a report reads. Clinical, imaging, Ki-67, mitotic and SSTR records enter a report only
+    /// through decisions and corrections, and policies not at all, so most of a large log is neither parsed
+    /// nor kept.
+    static let eventTypes: [EventType] = [.trialInitialised, .keyRotated, .candidateRegistered, .modelScoreRecorded,
+                                          .entryCorrected, .candidateWithdrawn, .decisionIssued]
+
+    var trialID: String?
+    var keys: [SigningKeyRecord] = []
+    var candidates: [String: ReportCandidate] = [:]
+    /// The log position the state stands at.
+    var size: Int64 = 0
+    var headHash = Event.genesisHash
+
+    /// Folds the next event of the report's kinds (or a record a later correction names; other events are
+    /// ignored). `recordType` gives the type of a record a correction names that this state has not seen
+    /// (a record before a snapshot): corrections are rare, so it may read the log.
+    mutating func apply(_ event: Event, recordType: (Int64) throws -> EventType?) throws {
+        func fail(_ why: String) -> ServiceError {
+            ServiceError("invalid_event", "event \(event.seq) (\(event.type.rawValue)): \(why)")
+        }
+        defer {
+            size = max(size, event.seq)
+            if size == event.seq { headHash = event.hash }
+        }
+        let p = event.payload
+        switch event.type {
+        case .trialInitialised:
+            guard let id = p["trial_id"]?.stringValue, let key = p["public_key"]?.stringValue, let keyID = p["key_id"]?.stringValue else {
+                throw fail("no trial id or key")
+            }
+            trialID = id
+            keys = [SigningKeyRecord(seq: event.seq, publicKey: key, keyID: keyID)]
+            return
+        case .keyRotated:
+            guard let key = p["public_key"]?.stringValue, let keyID = p["key_id"]?.stringValue else { throw fail("no key") }
+            keys.append(SigningKeyRecord(seq: event.seq, publicKey: key, keyID: keyID))
+            return
+        case .policyPublished:
+            return
+        default:
+            break
+        }
+        guard let id = event.candidate else { throw fail("no candidate") }
+        if event.type == .candidateRegistered {
+            candidates[id] = ReportCandidate(id: id, registeredSeq: event.seq, registeredAt: event.timestamp,
+                                             site: p["site"]?.stringValue ?? "", consentDate: p["consent_date"] ?? .null)
+            return
+        }
+        guard var c = candidates[id] else { throw fail("no candidate \"\(id)\" is registered") }
+        // Written back even when a check below throws: a fold that throws is abandoned whole.
+        defer { candidates[id] = c }
+        switch event.type {
+        case .modelScoreRecorded:
+            c.scores.append((event.seq, p["score"] ?? .null))
+        case .imagingRecorded, .ki67Recorded, .mitoticCountRecorded, .sstrRecorded, .clinicalRecorded:
+            c.correctedRecords[event.seq] = event.type
+        case .entryCorrected:
+            guard let target = p["corrects"]?.intValue.map(Int64.init), let field = p["field"]?.stringValue,
+                  let reason = p["reason"]?.stringValue
+            else { throw fail("not a correction") }
+            let new = p["new_value"] ?? .null
+            let type: EventType
+            if target == c.registeredSeq {
+                type = .candidateRegistered
+                if field == "site" { c.site = new.stringValue ?? "" }
+                if field == "consent_date" { c.consentDate = new }
+            } else if let i = c.scores.firstIndex(where: { $0.seq == target }) {
+                type = .modelScoreRecorded
+                if field == "score" { c.scores[i].score = new }
+            } else if let known = c.correctedRecords[target] {
+                type = known
+            } else if let found = try recordType(target), found != .candidateRegistered, found != .modelScoreRecorded {
+                type = found
+                c.correctedRecords[target] = found
+            } else {
+                throw fail("event \(target) is not a record of candidate \"\(id)\"")
+            }
+            c.corrections.append(ReportCorrection(seq: event.seq, timestamp: event.timestamp, actor: event.actor, corrects: target,
+                                                  record: type, field: field, oldValue: p["old_value"] ?? .null, newValue: new, reason: reason))
+        case .candidateWithdrawn:
+            c.withdrawal = (event.seq, p["reason"]?.stringValue ?? "", event.timestamp)
+        case .decisionIssued:
+            guard let d = p["decision"] else { throw fail("no decision") }
+            c.decisionCount += 1
+            if c.firstDecisionAt == nil { c.firstDecisionAt = event.timestamp }
+            c.latest = ReportDecision(seq: event.seq, timestamp: event.timestamp, outcome: d["outcome"]?.stringValue ?? "",
+                                      results: Self.results(d), verdict: verdict(d, signature: p["signature"]?.stringValue ?? ""))
+        default:
+            throw fail("unexpected event type")
+        }
+    }
+
+    /// Each criterion's result of a decision, by criterion id.
+    private static func results(_ decision: JSONValue) -> [String: String] {
+        var results: [String: String] = [:]
+        for c in decision["criteria"]?.arrayValue ?? [] {
+            if let id = c["id"]?.stringValue, let r = c["result"]?.stringValue { results[id] = r }
+        }
+        return results
+    }
+
+    /// A decision is checked with the key in force where it stands (the newest key folded so far), and must name it.
+    private func verdict(_ decision: JSONValue, signature: String) -> SignatureVerdict {
+        guard let key = keys.last, decision["key_id"]?.stringValue == key.keyID,
+              let publicKey = Data(base64Encoded: key.publicKey).map(Array.init)
+        else { return .invalid }
+        return .pending(message: CanonicalJSON.encode(decision), signature: Data(base64Encoded: signature).map(Array.init) ?? [],
+                        publicKey: publicKey)
+    }
+
+    /// Settles the pending signature checks of the candidates `include` selects, on every core.
+    mutating func checkSignatures(of include: (ReportCandidate) -> Bool = { _ in true }) {
+        let batch = SignatureBatch()
+        var pending: [String] = []
+        for (id, c) in candidates where include(c) {
+            guard let latest = c.latest, case .pending(let message, let signature, let publicKey) = latest.verdict else { continue }
+            batch.add(seq: latest.seq, signature: signature, message: message, publicKey: publicKey)
+            pending.append(id)
+        }
+        let bad = Set(batch.finish())
+        for id in pending {
+            candidates[id]!.latest!.verdict = bad.contains(candidates[id]!.latest!.seq) ? .invalid : .valid
+        }
+    }
+}
+
+extension ReportState {
+    /// The report state of a whole fold: an independent derivation the report's own fold is tested against.
+    init(projecting state: LogState) {
+        trialID = state.trial?.trialID
+        keys = state.keys
+        size = state.size
+        headHash = state.headHash
+        for c in state.candidates.values {
+            let registration = c.records[0]
+            var r = ReportCandidate(id: c.id, registeredSeq: c.registeredSeq, registeredAt: registration.timestamp, site: c.site,
+                                    consentDate: registration.current["consent_date"] ?? .null)
+            for record in c.records.dropFirst() {
+                if record.type == .modelScoreRecorded {
+                    r.scores.append((record.seq, record.current["score"] ?? .null))
+                } else if !record.corrections.isEmpty {
+                    r.correctedRecords[record.seq] = record.type
+                }
+            }
+            r.decisionCount = c.decisions.count
+            r.firstDecisionAt = c.decisions.first?.timestamp
+            if let d = c.decisions.last {
+                let inForce = ReportState(trialID: nil, keys: state.keys.filter { $0.seq < d.seq })
+                r.latest = ReportDecision(seq: d.seq, timestamp: d.timestamp, outcome: d.outcome, results: d.results,
+                                          verdict: inForce.verdict(d.decision, signature: d.signature))
+            }
+            r.withdrawal = c.withdrawal.map { ($0.seq, $0.reason, $0.timestamp) }
+            r.corrections = c.records.flatMap { record in
+                record.corrections.map {
+                    ReportCorrection(seq: $0.seq, timestamp: $0.timestamp, actor: $0.actor, corrects: record.seq, record: record.type,
+                                     field: $0.field, oldValue: $0.oldValue, newValue: $0.newValue, reason: $0.reason)
+                }
+            }.sorted { $0.seq < $1.seq }
+            candidates[c.id] = r
+        }
+    }
+}
