@@ -53,13 +53,20 @@ public final class LineServer: Service, @unchecked Sendable {
         let key = try TrialKey.load(path: config.keyPath)
         let storePath = config.storePath
         let state = self.state
+        let head = try EventStore.open(path: storePath)
+        let snapshotter = ReportSnapshotter(interval: config.reportSnapshotInterval, covered: try head.reportSnapshotSizes().first ?? 0,
+                                            logger: logger)
+        state.committed(size: try head.head().size)
+        head.close()
         let workers = try Workers(
             readers: max(1, config.readers), maxBatch: config.maxBatch,
             makeDispatcher: { Dispatcher(store: try EventStore.open(path: storePath), clock: SystemClock(), key: { key }) },
-            onCommit: { state.committed(size: $0) })
-        let head = try EventStore.open(path: storePath)
-        state.committed(size: try head.head().size)
-        head.close()
+            onCommit: { size in
+                state.committed(size: size)
+                snapshotter.committed(size: size)
+            })
+        snapshotter.workers = workers
+        snapshotter.committed(size: state.committedSize)
         return (workers, sslContext)
     }
 

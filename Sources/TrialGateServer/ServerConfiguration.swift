@@ -44,6 +44,8 @@ public struct ServerConfiguration: Sendable {
     /// Failed authentications from one peer within `authFailureWindow` seconds before it is refused.
     public var authFailureLimit = 5
     public var authFailureWindow: Double = 60
+    /// Events the log grows by between the report snapshots the server saves on its own (0: never).
+    public var reportSnapshotInterval: Int64 = 100_000
     /// How often an idle subscription gets a heartbeat line.
     public var heartbeatInterval: TimeAmount = .seconds(15)
 

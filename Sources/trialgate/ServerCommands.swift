@@ -23,6 +23,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Close connections silent for this many seconds.") var idleTimeout = 300
     @Option(name: .long, help: "Most open connections.") var maxConnections = 512
     @Option(name: .long, help: "Event-loop threads (default: one per core).") var eventLoops = System.coreCount
+    @Option(name: .long, help: "Save a signed report snapshot each time the log has grown by this many events (0: never).")
+    var reportSnapshotEvery: Int64 = 100_000
 
     func run() async throws {
         let endpoint: ServerConfiguration.Endpoint
@@ -45,6 +47,8 @@ struct Serve: AsyncParsableCommand {
         config.maxLineBytes = maxLine
         config.idleTimeout = .seconds(Int64(idleTimeout))
         config.maxConnections = maxConnections
+        guard reportSnapshotEvery >= 0 else { throw Runner.fail(ServiceError("invalid_field", "--report-snapshot-every must be 0 or more")) }
+        config.reportSnapshotInterval = reportSnapshotEvery
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "trialgate.server")
         guard eventLoops >= 1 else { throw Runner.fail(ServiceError("invalid_field", "--event-loops must be at least 1")) }

@@ -199,6 +199,35 @@ struct ReportTests {
         }
     }
 
+    @Test("verify compares every saved report snapshot with the fold: one the trial key signed over a wrong state is a problem")
+    func verifyRederivesSnapshots() throws {
+        let f = try demo()
+        _ = try f.run(.reportSnapshot)
+        let size = try f.store.head().size
+        let honest = try f.run(.verify(), as: "regulator")
+        #expect(honest["valid"] == true && honest["report_snapshots_checked"] == 1, "\(honest)")
+        // The same state with one outcome changed, encoded, digested and signed exactly as a real one.
+        var state = try f.dispatcher.loadReportSnapshot(size: size)
+        state.candidates["NET-003"]!.latest!.outcome = "eligible"
+        let encoded = ReportSnapshot.encode(state)
+        let head = try f.store.hash(seq: size)!
+        let statement = CanonicalJSON.encode(ReportSnapshot.statement(trialID: state.trialID!, size: size, head: head,
+                                                                      stateSHA256: Digest.sha256Hex(encoded), keyID: f.key.keyID, madeAt: f.clock.now()))
+        try f.store.saveReportSnapshot(.init(size: size, head: head, madeAt: f.clock.now().description, state: encoded,
+                                             statement: String(decoding: statement, as: UTF8.self), signature: Data(f.key.sign(statement)).base64EncodedString()))
+        // It checks out, so a report would use it; verify re-derives it and says which candidate differs.
+        #expect(try f.dispatcher.reportState(through: size).snapshot == size)
+        let forged = try f.run(.verify(), as: "regulator")
+        #expect(forged["valid"] == false)
+        let problem = forged["problems"]?.arrayValue?.first { $0["code"] == "report_snapshot" }
+        #expect(problem?["seq"]?.intValue == Int(size) && problem?["message"]?.stringValue?.contains("NET-003") == true, "\(forged)")
+        // A snapshot whose signature does not hold is a problem too.
+        try f.store.saveReportSnapshot(.init(size: size, head: head, madeAt: f.clock.now().description, state: encoded,
+                                             statement: String(decoding: statement, as: UTF8.self), signature: Data(TrialKey.generate().sign(statement)).base64EncodedString()))
+        let unsigned = try f.run(.verify(), as: "regulator")
+        #expect(unsigned["problems"]?.arrayValue?.contains { $0["code"] == "report_snapshot" && $0["message"]?.stringValue?.contains("not signed") == true } == true, "\(unsigned)")
+    }
+
     @Test("the report reads each range of the log by seq, not every event of its types for every range")
     func reportReadIsARangeScan() throws {
         let f = try demo()

@@ -199,6 +199,29 @@ struct ServerTests {
         try await s.stop()
     }
 
+    @Test("the server saves a signed report snapshot on its own as the log grows, and reports fold on from it")
+    func automaticReportSnapshots() async throws {
+        let s = try await ServerFixture { $0.reportSnapshotInterval = 10 }
+        let sizes: [Int64] = try await onThread {
+            let alice = try s.client("alice")
+            for i in 0..<12 { _ = try alice.request(#"{"cmd":"register","candidate":"AUTO-\#(i)","site":"SITE-A"}"#) }
+            let store = try EventStore.open(path: s.fixture.storePath)
+            defer { store.close() }
+            for _ in 0..<1000 {
+                if let sizes = try? store.reportSnapshotSizes(), !sizes.isEmpty { return sizes }
+                Thread.sleep(forTimeInterval: 0.01)
+            }
+            return []
+        }
+        #expect(sizes.count == 1 && sizes[0] >= 10, "\(sizes)")
+        let (state, snapshot, _) = try s.fixture.dispatcher.reportState(through: try s.fixture.store.head().size)
+        #expect(snapshot == sizes.first)
+        #expect(state.candidates.count == 12)
+        let r = try await onThread { try reply(s.client("sam").request(#"{"cmd":"report"}"#)) }
+        #expect(r["result"]?["consort"]?["assessed"] == 12)
+        try await s.stop()
+    }
+
     @Test("a coordinator of site B cannot touch a candidate of site A; actors are the authenticated names")
     func siteScope() async throws {
         let s = try await ServerFixture()

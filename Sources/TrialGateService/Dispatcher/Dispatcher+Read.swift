@@ -288,7 +288,8 @@ extension Dispatcher {
             }
         }
         problems.sort { $0.seq < $1.seq }
-        let checked = AuditReport(auditor: report.auditor, problems: problems, structural: report.structural, head: report.head)
+        let checked = AuditReport(auditor: report.auditor, problems: problems, structural: report.structural, head: report.head,
+                                  reportSnapshotsChecked: report.reportSnapshotsChecked)
         guard case .object(var o) = checked.verifyResult else { return checked.verifyResult }
         o["checkpoint"] = [
             "size": .number(Double(parsedCheckpoint.size)), "root": b64(parsedCheckpoint.root), "signed_by": .from(signedBy),
@@ -315,8 +316,11 @@ extension Dispatcher {
             try store.forEachRow(from: from, through: from + chunkSize - 1) { rows.append($0) }
             return rows
         }
-        // Stored checkpoints are checked as the fold reaches their size.
+        // Stored checkpoints are checked as the fold reaches their size; report snapshots are compared with the
+        // fold at theirs.
         var checkpoints = try store.checkpoints()[...]
+        var snapshotSizes = try store.reportSnapshotSizes().sorted()[...]
+        var projected: [(size: Int64, state: ReportState)] = []
         var rootAtRequested: [UInt8]? = requestedSize == 0 ? Merkle.emptyRoot : nil
         var next: Int64 = 1
         var prepared = AuditChunk(rows: try readChunk(next))
@@ -343,6 +347,10 @@ extension Dispatcher {
                     }
                     auditor.feed(p)
                     if auditor.tree.size == requestedSize { rootAtRequested = auditor.tree.root }
+                    while let n = snapshotSizes.first, n <= auditor.state.size {
+                        if n == auditor.state.size { projected.append((n, ReportState(projecting: auditor.state))) }
+                        snapshotSizes.removeFirst()
+                    }
                     while let c = checkpoints.first, c.size <= auditor.tree.size {
                         if c.size == auditor.tree.size { auditor.checkCheckpoint(c.note) }
                         checkpoints.removeFirst()
@@ -353,6 +361,10 @@ extension Dispatcher {
             prepared = u
         }
         auditor.finish()
+        columnProblems += checkReportSnapshots(projected, badSignatures: Set(auditor.problems.filter { $0.code == "bad_signature" }.map(\.seq)))
+        for n in snapshotSizes {
+            columnProblems.append(AuditProblem(seq: n, code: "report_snapshot", message: "report snapshot \(n) is of events the log does not have"))
+        }
         for c in checkpoints {
             columnProblems.append(AuditProblem(seq: c.size, code: "checkpoint_beyond_log", message: "a checkpoint of size \(c.size) was issued but the log has \(auditor.tree.size) events: the tail was cut off"))
         }
@@ -364,7 +376,34 @@ extension Dispatcher {
             }
         }
         let problems = (auditor.problems + columnProblems).sorted { $0.seq < $1.seq }
-        return AuditReport(auditor: auditor, problems: problems, structural: structural, head: try store.head(), rootAtRequested: rootAtRequested)
+        return AuditReport(auditor: auditor, problems: problems, structural: structural, head: try store.head(), rootAtRequested: rootAtRequested,
+                           reportSnapshotsChecked: projected.count)
+    }
+}
+
+extension Dispatcher {
+    /// Each saved report snapshot must check out (signature, trial, position, state digest) and hold exactly the
+    /// report state of the log folded up to its size, with the signature verdicts the audit found.
+    func checkReportSnapshots(_ projected: [(size: Int64, state: ReportState)], badSignatures: Set<Int64>) -> [AuditProblem] {
+        projected.compactMap { size, state in
+            do {
+                let saved = try loadReportSnapshot(size: size)
+                var expected = state.candidates
+                for (id, c) in expected {
+                    guard let latest = c.latest, case .pending = latest.verdict else { continue }
+                    expected[id]!.latest!.verdict = badSignatures.contains(latest.seq) ? .invalid : .valid
+                }
+                guard saved.candidates == expected else {
+                    let differing = expected.keys.filter { saved.candidates[$0] != expected[$0] }.sorted().prefix(3)
+                        + saved.candidates.keys.filter { expected[$0] == nil }.sorted().prefix(3)
+                    return AuditProblem(seq: size, code: "report_snapshot",
+                                        message: "report snapshot \(size) is not the fold of the log's first \(size) events (candidates \(differing.joined(separator: ", ")))")
+                }
+                return nil
+            } catch {
+                return AuditProblem(seq: size, code: "report_snapshot", message: ServiceError(error).message)
+            }
+        }
     }
 }
 
@@ -427,6 +466,8 @@ struct AuditReport {
     let head: LogHead
     /// The recomputed root at the size `audit(rootAt:)` asked for, if the log reached it.
     var rootAtRequested: [UInt8]? = nil
+    /// Saved report snapshots compared with the fold.
+    var reportSnapshotsChecked = 0
 
     var valid: Bool { problems.isEmpty && structural.isEmpty }
 
@@ -439,6 +480,7 @@ struct AuditReport {
             "valid": .bool(valid), "events": .number(Double(auditor.eventsChecked)),
             "signatures_checked": .number(Double(auditor.signaturesChecked)), "head": .string(head.hash),
             "checkpoints_checked": .number(Double(auditor.checkpointsChecked)),
+            "report_snapshots_checked": .number(Double(reportSnapshotsChecked)),
             "root": .string(Data(auditor.tree.root).base64EncodedString()),
             "problems": problemList(), "problem_count": .number(Double(problems.count)),
             "structure": .array(structural.map { .string($0) }),
