@@ -348,7 +348,7 @@ extension Dispatcher {
                     auditor.feed(p)
                     if auditor.tree.size == requestedSize { rootAtRequested = auditor.tree.root }
                     while let n = snapshotSizes.first, n <= auditor.state.size {
-                        if n == auditor.state.size { projected.append((n, ReportState(projecting: auditor.state))) }
+                        if n == auditor.state.size { projected.append((n, ReportState(projecting: auditor.state, signaturesCheckedElsewhere: true))) }
                         snapshotSizes.removeFirst()
                     }
                     while let c = checkpoints.first, c.size <= auditor.tree.size {

@@ -173,11 +173,15 @@ struct ReportState: Equatable {
         return results
     }
 
-    /// A decision is checked with the key in force where it stands (the newest key folded so far), and must name it.
+    /// The key a decision is checked with: the key in force where it stands (the newest key folded so far),
+    /// which the decision must name.
+    private func signingKey(of decision: JSONValue) -> [UInt8]? {
+        guard let key = keys.last, decision["key_id"]?.stringValue == key.keyID else { return nil }
+        return Data(base64Encoded: key.publicKey).map(Array.init)
+    }
+
     private func verdict(_ decision: JSONValue, signature: String) -> SignatureVerdict {
-        guard let key = keys.last, decision["key_id"]?.stringValue == key.keyID,
-              let publicKey = Data(base64Encoded: key.publicKey).map(Array.init)
-        else { return .invalid }
+        guard let publicKey = signingKey(of: decision) else { return .invalid }
         return .pending(message: CanonicalJSON.encode(decision), signature: Data(base64Encoded: signature).map(Array.init) ?? [],
                         publicKey: publicKey)
     }
@@ -199,8 +203,11 @@ struct ReportState: Equatable {
 }
 
 extension ReportState {
-    /// The report state of a whole fold: an independent derivation the report's own fold is tested against.
-    init(projecting state: LogState) {
+    /// The report state of a whole fold: an independent derivation the report's own fold is tested against,
+    /// and `verify` compares saved snapshots with. With `signaturesCheckedElsewhere`, a signature that needs
+    /// checking is left pending without its message (the caller settles it from its own checks): encoding every
+    /// decision again would cost seconds on a large log.
+    init(projecting state: LogState, signaturesCheckedElsewhere: Bool = false) {
         trialID = state.trial?.trialID
         keys = state.keys
         size = state.size
@@ -220,8 +227,9 @@ extension ReportState {
             r.firstDecisionAt = c.decisions.first?.timestamp
             if let d = c.decisions.last {
                 let inForce = ReportState(trialID: nil, keys: state.keys.filter { $0.seq < d.seq })
-                r.latest = ReportDecision(seq: d.seq, timestamp: d.timestamp, outcome: d.outcome, results: d.results,
-                                          verdict: inForce.verdict(d.decision, signature: d.signature))
+                let verdict = signaturesCheckedElsewhere && inForce.signingKey(of: d.decision) != nil
+                    ? .pending(message: [], signature: [], publicKey: []) : inForce.verdict(d.decision, signature: d.signature)
+                r.latest = ReportDecision(seq: d.seq, timestamp: d.timestamp, outcome: d.outcome, results: d.results, verdict: verdict)
             }
             r.withdrawal = c.withdrawal.map { ($0.seq, $0.reason, $0.timestamp) }
             r.corrections = c.records.flatMap { record in
