@@ -199,6 +199,29 @@ struct ReportTests {
         }
     }
 
+    @Test("a damaged snapshot encoding is an error, never a crash: every truncation, every flipped byte")
+    func snapshotDecodingIsBounded() throws {
+        let f = try demo()
+        var state = try f.dispatcher.reportState(through: try f.store.head().size).state
+        state.checkSignatures()
+        let bytes = ReportSnapshot.encode(state)
+        #expect(try ReportSnapshot.decode(bytes) == state.candidates)
+        for n in 0..<bytes.count {
+            #expect(throws: (any Error).self, "truncated to \(n) bytes") { try ReportSnapshot.decode(Array(bytes.prefix(n))) }
+        }
+        #expect(throws: (any Error).self) { try ReportSnapshot.decode(bytes + [0]) }
+        var decodedWrong = 0
+        for i in 0..<bytes.count {
+            for bit in [0x01, 0x80] as [UInt8] {
+                var damaged = bytes
+                damaged[i] ^= bit
+                if let candidates = try? ReportSnapshot.decode(damaged), candidates != state.candidates { decodedWrong += 1 }
+            }
+        }
+        // Some flips still decode (a digit of a date, a letter of a reason): that is what the signed digest is for.
+        #expect(decodedWrong > 0)
+    }
+
     @Test("verify compares every saved report snapshot with the fold: one the trial key signed over a wrong state is a problem")
     func verifyRederivesSnapshots() throws {
         let f = try demo()
