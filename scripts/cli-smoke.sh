@@ -73,6 +73,8 @@ expect_rc 19 sqlite3 "$T/trial.sqlite" "update report_snapshots set state = x'00
 check grep -q "report snapshots are never changed" "$T/out"
 check test "$("$B" export --format fhir | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["resourceType"])')" = ResearchSubject
 check grep -q "transcription error" <("$B" export --format audit-csv)
+# Event export comes in pages of at most 10,000; the CLI prints every page: one line per event.
+check test "$("$B" export | wc -l)" = "$(sqlite3 "$T/trial.sqlite" "select count(*) from events")"
 # The FHIR export against the FHIR models of fhir.resources (R4B; pip install fhir.resources), when installed.
 if python3 -c 'import fhir.resources.R4B.researchsubject' 2>/dev/null; then
   "$B" export --format fhir > "$T/subjects.ndjson"

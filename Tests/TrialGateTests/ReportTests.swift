@@ -302,6 +302,54 @@ struct ReportTests {
         #expect(lines.contains { $0.contains(",entry.corrected,percent,28,18,transcription error: pathology report says 18 %") })
         #expect(lines.contains { $0.contains(",contrast_phases,,\"[\"\"arterial\"\",\"\"portal_venous\"\"]\",") })
     }
+
+    @Test("export and the audit trail come in pages: bounded replies whose pages join into the whole", arguments: [1, 7, 30, 10_000])
+    func pagedExports(limit: Int) throws {
+        let f = try demo()
+        let all = try f.store.events()
+        var exported: [JSONValue] = []
+        var next: Int64? = 1
+        var pages = 0
+        while let from = next {
+            let page = try f.run(.export(from: from, through: nil, limit: limit), as: "regulator")
+            let events = page["events"]!.arrayValue!
+            #expect(events.count <= limit)
+            exported += events
+            next = page["next_from"]?.intValue.map(Int64.init)
+            pages += 1
+        }
+        #expect(exported == all.map(\.json))
+        #expect(pages == (all.count + limit - 1) / limit)
+        // A range ending before the head stops there.
+        let ranged = try f.run(.export(from: 5, through: 9, limit: limit), as: "regulator")
+        #expect(ranged["events"]!.arrayValue!.compactMap { $0["seq"]?.intValue }.first == 5)
+        #expect(ranged["next_from"] == (limit < 5 ? .number(Double(5 + limit)) : .null))
+
+        let whole = try f.run(.auditTrail(candidate: nil, from: 1, limit: 10_000))["csv"]!.stringValue!
+        for candidate in [nil, "NET-012"] as [String?] {
+            let expected = candidate == nil ? whole : try f.run(.auditTrail(candidate: candidate, from: 1, limit: 10_000))["csv"]!.stringValue!
+            var joined = ""
+            next = 1
+            while let from = next {
+                let page = try f.run(.auditTrail(candidate: candidate, from: from, limit: limit))
+                let csv = page["csv"]!.stringValue!
+                #expect(csv.hasPrefix("seq,timestamp_utc,actor,"))
+                joined += from == 1 ? csv : String(csv[csv.range(of: "\r\n")!.upperBound...])
+                next = page["next_from"]?.intValue.map(Int64.init)
+            }
+            #expect(joined == expected, "\(candidate ?? "whole log")")
+        }
+    }
+
+    @Test("a page out of range is refused, naming the field")
+    func pageLimits() throws {
+        for request in [#"{"cmd":"export","limit":0}"#, #"{"cmd":"export","limit":10001}"#, #"{"cmd":"audit-trail","from":0}"#] {
+            #expect { try Command.parse(try JSONParser.parse(request)) } throws: { error in
+                let e = error as? ServiceError
+                return e?.code == "invalid_field" && (e?.message.contains("limit") == true || e?.message.contains("from") == true)
+            }
+        }
+    }
 }
 
 @Suite("The HTML report")

@@ -11,6 +11,16 @@ extension Command {
         _ = r.optionalValue("id")
         let cmd = try r.string("cmd")
         let command: Command
+        /// A page of the log: `from` (≥ 1, default 1) and `limit` (1 … maximumPage, default maximumPage).
+        func page() throws -> (from: Int64, limit: Int) {
+            let from = try r.optionalInteger("from") ?? 1
+            guard from >= 1 else { throw ServiceError("invalid_field", "from must be a sequence number ≥ 1, got \(from)") }
+            let limit = try r.optionalInteger("limit") ?? Command.maximumPage
+            guard (1...Command.maximumPage).contains(limit) else {
+                throw ServiceError("invalid_field", "limit must be between 1 and \(Command.maximumPage), got \(limit)")
+            }
+            return (Int64(from), limit)
+        }
         switch cmd {
         case "init":
             command = .initialise(trialID: try r.string("trial_id"), logOrigin: try r.string("log_origin"))
@@ -58,7 +68,8 @@ extension Command {
         case "verify": command = .verify(checkpoint: try r.optionalString("checkpoint"), vkey: try r.optionalString("vkey"))
         case "replay": command = .replay
         case "export":
-            command = .export(from: Int64(try r.optionalInteger("from") ?? 1), through: try r.optionalInteger("through").map(Int64.init))
+            let (from, limit) = try page()
+            command = .export(from: from, through: try r.optionalInteger("through").map(Int64.init), limit: limit)
         case "report":
             let seq = try r.optionalInteger("as_of_seq").map(Int64.init)
             let time = try r.optionalString("as_of_time").map { t -> UTCTimestamp in
@@ -76,7 +87,9 @@ extension Command {
             command = .report(asOfSeq: seq, asOfTime: time, site: try r.optionalString("site"), from: try date("from"), to: try date("to"), format: format)
         case "report.snapshot": command = .reportSnapshot
         case "export.fhir": command = .exportFHIR(site: try r.optionalString("site"))
-        case "audit-trail": command = .auditTrail(candidate: try r.optionalString("candidate"))
+        case "audit-trail":
+            let (from, limit) = try page()
+            command = .auditTrail(candidate: try r.optionalString("candidate"), from: from, limit: limit)
         case "head": command = .head
         case "public-key": command = .publicKey
         case "checkpoint": command = .checkpoint(size: try r.optionalInteger("size").map(Int64.init))

@@ -19,15 +19,17 @@ public enum Command: Sendable, Equatable {
     /// `vkey` pins the key the checkpoint must be signed by (otherwise: any key in the log's key history).
     case verify(checkpoint: String? = nil, vkey: String? = nil)
     case replay
-    case export(from: Int64, through: Int64?)
+    /// Events `from` … `through` as stored, at most `limit` of them (one page; the reply says where the next starts).
+    case export(from: Int64, through: Int64?, limit: Int = Command.maximumPage)
     /// The screening report (`format`: `json` or `csv` for the screening log).
     case report(asOfSeq: Int64?, asOfTime: UTCTimestamp?, site: String?, from: CivilDate?, to: CivilDate?, format: String)
     /// Save a signed snapshot of the report state at the log's head, for later reports to fold on from.
     case reportSnapshot
     /// FHIR R4 ResearchSubject resources, one per candidate.
     case exportFHIR(site: String?)
-    /// The audit trail as CSV: who, what, when, old value, new value, reason.
-    case auditTrail(candidate: String?)
+    /// The audit trail as CSV: who, what, when, old value, new value, reason; one page of at most `limit`
+    /// events from `from` (the reply says where the next starts).
+    case auditTrail(candidate: String?, from: Int64 = 1, limit: Int = Command.maximumPage)
     case head
     case publicKey
     /// The newest signed checkpoint, or the one of exactly `size`.

@@ -225,11 +225,36 @@ extension Dispatcher {
         }
     }
 
-    func export(from: Int64, through: Int64?) throws -> JSONValue {
+    /// One page of events as stored: `from` … `through` (default: the head), at most `limit`. `next_from` is where
+    /// the next page starts, null on the last: a reply, and the server's memory for it, stays bounded by the page.
+    func export(from: Int64, through: Int64?, limit: Int) throws -> JSONValue {
         let store = try requireStore()
+        let end = min(through ?? .max, try store.head().size)
+        let last = min(end, from + Int64(limit) - 1)
         var lines: [JSONValue] = []
-        try store.forEachRow(from: from, through: through ?? .max) { row in lines.append(try row.event().json) }
-        return ["events": .array(lines)]
+        try store.forEachRow(from: from, through: last) { row in lines.append(try row.event().json) }
+        return ["events": .array(lines), "next_from": last < end ? .number(Double(last + 1)) : .null]
+    }
+
+    /// One page of the audit trail as CSV (with its header): the events from `from` on, at most `limit`, of one
+    /// candidate or of the whole log. `next_from` is where the next page starts, null on the last.
+    func auditTrail(candidate: String?, from: Int64, limit: Int) throws -> JSONValue {
+        let store = try requireStore()
+        var events: [Event]
+        var nextFrom: Int64?
+        if let candidate {
+            events = try store.events(candidate: candidate).filter { $0.seq >= from }
+            if events.count > limit {
+                nextFrom = events[limit].seq
+                events.removeLast(events.count - limit)
+            }
+        } else {
+            let end = try store.head().size
+            let last = min(end, from + Int64(limit) - 1)
+            events = try store.events(from: from, through: last)
+            if last < end { nextFrom = last + 1 }
+        }
+        return ["csv": .string(ScreeningReport.csv(ScreeningReport.auditTrail(events))), "next_from": .from(nextFrom.map(Int.init))]
     }
 
     /// Proves the log extends a checkpoint saved earlier: the checkpoint must be signed by a trusted key (the

@@ -120,16 +120,13 @@ public final class Dispatcher: @unchecked Sendable {
                 guard let note else { return try audit().verifyResult }
                 return try verify(againstCheckpoint: note, vkey: vkey)
             case .replay: return try audit().replayResult
-            case .export(let from, let through): return try export(from: from, through: through)
+            case .export(let from, let through, let limit): return try export(from: from, through: through, limit: limit)
             case .report(let seq, let time, let site, let from, let to, let format):
                 return try report(asOfSeq: seq, asOfTime: time, filter: .init(site: site, from: from, to: to), format: format)
             case .reportSnapshot: return try saveReportSnapshot()
             case .exportFHIR(let site):
                 return ["resources": .array(ScreeningReport.fhir(try fold(asOfSeq: nil, asOfTime: nil), filter: .init(site: site)))]
-            case .auditTrail(let candidate):
-                let store = try requireStore()
-                let events = try candidate.map { try store.events(candidate: $0) } ?? store.events()
-                return ["csv": .string(ScreeningReport.csv(ScreeningReport.auditTrail(events)))]
+            case .auditTrail(let candidate, let from, let limit): return try auditTrail(candidate: candidate, from: from, limit: limit)
             case .head: return try headResult()
             case .publicKey: return try publicKey()
             case .checkpoint(let size): return try checkpoint(size: size)
