@@ -341,8 +341,14 @@ struct ReportTests {
         }
     }
 
-    @Test("a page out of range is refused, naming the field")
+    @Test("a page out of range is refused, naming the field; one beyond the log is empty and the last")
     func pageLimits() throws {
+        let f = try demo()
+        for request in [#"{"cmd":"export","from":9007199254740991}"#, #"{"cmd":"audit-trail","from":9007199254740991}"#,
+                        #"{"cmd":"export","from":5000,"through":6000}"#] {
+            let r = try f.dispatcher.execute(try Command.parse(try JSONParser.parse(request)), actor: "regulator")
+            #expect(r["next_from"] == .null && (r["events"]?.arrayValue?.isEmpty ?? (r["csv"]?.stringValue?.split(separator: "\r\n").count == 1)), "\(request): \(r)")
+        }
         for request in [#"{"cmd":"export","limit":0}"#, #"{"cmd":"export","limit":10001}"#, #"{"cmd":"audit-trail","from":0}"#] {
             #expect { try Command.parse(try JSONParser.parse(request)) } throws: { error in
                 let e = error as? ServiceError

@@ -230,7 +230,8 @@ extension Dispatcher {
     func export(from: Int64, through: Int64?, limit: Int) throws -> JSONValue {
         let store = try requireStore()
         let end = min(through ?? .max, try store.head().size)
-        let last = min(end, from + Int64(limit) - 1)
+        // From beyond the end: an empty last page (and no overflow near Int64.max).
+        let last = from > end ? end : min(end, from + Int64(limit) - 1)
         var lines: [JSONValue] = []
         try store.forEachRow(from: from, through: last) { row in lines.append(try row.event().json) }
         return ["events": .array(lines), "next_from": last < end ? .number(Double(last + 1)) : .null]
@@ -250,7 +251,7 @@ extension Dispatcher {
             }
         } else {
             let end = try store.head().size
-            let last = min(end, from + Int64(limit) - 1)
+            let last = from > end ? end : min(end, from + Int64(limit) - 1)
             events = try store.events(from: from, through: last)
             if last < end { nextFrom = last + 1 }
         }
