@@ -65,6 +65,9 @@ struct Verify: ParsableCommand {
         if options.json { Runner.printJSON(result) } else {
             if valid {
                 print("OK: \(result["events"]?.intValue ?? 0) events, chain intact, \(result["signatures_checked"]?.intValue ?? 0) signatures and \(result["checkpoints_checked"]?.intValue ?? 0) checkpoints valid; head \(result["head"]?.stringValue ?? ""), root \(result["root"]?.stringValue ?? "").")
+                if let n = result["report_snapshots_checked"]?.intValue, n > 0 {
+                    print("\(n) saved report snapshot\(n == 1 ? "" : "s") checked: signed, and equal to the fold at \(n == 1 ? "its size" : "their sizes").")
+                }
                 if let c = result["checkpoint"] {
                     print("The log extends the saved checkpoint of size \(c["size"]?.intValue ?? 0) (signed by \(c["signed_by"]?.stringValue ?? "?"); consistency proof of \(c["consistency_proof"]?.arrayValue?.count ?? 0) hashes).")
                 }
