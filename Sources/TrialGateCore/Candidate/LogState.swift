@@ -229,7 +229,7 @@ public struct LogState: Sendable {
         let field = try r.string("field")
         // Null old_value: the field was not given before (a correction may add an omitted optional field).
         let old = r.optionalValue("old_value") ?? .null
-        let new = try r.optionalValue("new_value") ?? .null
+        let new = r.optionalValue("new_value") ?? .null
         let reason = try r.string("reason")
         try r.finish()
         if reason.trimmingCharacters(in: " \t\n") .isEmpty {
