@@ -69,9 +69,14 @@ TOKEN=$("$B" users add carla --role coordinator --site SITE-01 --json | python3 
 # Leave about 1 MiB free for the server to fill.
 dd if=/dev/zero of="$M/filler" bs=64k 2>/dev/null || true
 truncate -s -1M "$M/filler"
-PORT=$(( 20000 + RANDOM % 20000 ))
-"$B" serve --listen 127.0.0.1:$PORT 2>"$T/server.log" & SERVER=$!
-for _ in $(seq 100); do grep -q listening "$T/server.log" && break; sleep 0.1; done
+# A port below the ephemeral range (outgoing connections never take it); another try if it is held anyway.
+for _ in 1 2 3 4 5; do
+  PORT=$(( 20000 + RANDOM % 12000 ))
+  "$B" serve --listen 127.0.0.1:$PORT 2>"$T/server.log" & SERVER=$!
+  for _ in $(seq 100); do grep -q listening "$T/server.log" && break; kill -0 "$SERVER" 2>/dev/null || break; sleep 0.1; done
+  grep -q listening "$T/server.log" && break
+  wait "$SERVER" 2>/dev/null || true; SERVER=
+done
 python3 - "$today" > "$T/requests" <<'PY'
 import json, sys
 for i in range(5000):

@@ -15,12 +15,26 @@ trap cleanup EXIT
 export TRIALGATE_STORE=$T/s.sqlite TRIALGATE_ACTOR=smoke:admin
 pass=0; fail=0
 check() { if "$@"; then pass=$((pass+1)); else echo "FAILED: $*"; fail=$((fail+1)); fi; }
-port() { echo $(( 20000 + RANDOM % 20000 )); }
+# Ports below the kernel's ephemeral range (32768-60999 here), where outgoing connections never take them;
+# a port another process holds anyway means another try.
+port() { echo $(( 20000 + RANDOM % 12000 )); }
 start() { # start [extra args]; sets SERVER and ADDR
-  PORT=$(port); ADDR=127.0.0.1:$PORT
-  local before; before=$(grep -c "listening" "$T/server.log" 2>/dev/null || true)
-  "$B" serve --listen "$ADDR" "$@" 2>>"$T/server.log" & SERVER=$!
-  for _ in $(seq 100); do [ "$(grep -c "listening" "$T/server.log" 2>/dev/null || true)" -gt "${before:-0}" ] && return 0; sleep 0.1; done
+  local attempt before lines
+  for attempt in 1 2 3 4 5; do
+    PORT=$(port); ADDR=127.0.0.1:$PORT
+    before=$(grep -c "listening" "$T/server.log" 2>/dev/null || true)
+    touch "$T/server.log"; lines=$(wc -l < "$T/server.log")
+    "$B" serve --listen "$ADDR" "$@" 2>>"$T/server.log" & SERVER=$!
+    for _ in $(seq 100); do
+      [ "$(grep -c "listening" "$T/server.log" 2>/dev/null || true)" -gt "${before:-0}" ] && return 0
+      kill -0 "$SERVER" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -0 "$SERVER" 2>/dev/null && break
+    wait "$SERVER" 2>/dev/null || true
+    tail -n "+$((lines + 1))" "$T/server.log" | grep -q "Address already in use" || break
+    echo "port $PORT in use; trying another"
+  done
   echo "server did not start"; cat "$T/server.log"; return 1
 }
 token() { "$B" users add "$1" --role "$2" ${3:+--site $3} --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'; }
