@@ -2,7 +2,7 @@
 # Side-by-side benchmark of the TrialGate server and Redis on this machine, both durable on every write:
 # Redis with appendonly yes / appendfsync always, driven by redis-benchmark (SET, GET); TrialGate driven by
 # trialgate-bench --load (durable record appends, reads, decisions). Loopback only, bounded in time.
-# Usage: scripts/bench-server.sh [SECONDS_PER_RUN]   (default 5)
+# Usage: scripts/bench-server.sh [SECONDS_PER_RUN]   (default 5; SERVE_ARGS="…" adds options to trialgate serve)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-5}
@@ -18,7 +18,7 @@ export TRIALGATE_STORE=$T/bench.sqlite TRIALGATE_ACTOR=bench:admin
 $B init --trial BENCH >/dev/null
 $B policy publish Policies/sanet-surufatinib.yaml >/dev/null
 TOKEN=$($B users add loadgen --role coordinator --site SITE-01 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
-$B serve --listen 127.0.0.1:$TPORT 2>"$T/server.log" &
+$B serve --listen 127.0.0.1:$TPORT ${SERVE_ARGS:-} 2>"$T/server.log" &
 SERVER=$!
 sleep 1
 echo "machine: $(nproc) cores; $(date -u +%FT%TZ)"

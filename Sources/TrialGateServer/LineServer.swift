@@ -32,7 +32,7 @@ public final class LineServer: Service, @unchecked Sendable {
     public var localAddress: SocketAddress? { bound.withLockedValue { $0 } }
 
     /// Checks the configuration and opens everything the server needs, or throws saying what is wrong.
-    func prepare() throws -> (Workers, NIOSSLContext?) {
+    func prepare() throws -> (Workers, ReportSnapshotter, NIOSSLContext?) {
         var sslContext: NIOSSLContext?
         if let cert = config.tlsCertificatePath, let key = config.tlsKeyPath {
             do {
@@ -54,24 +54,30 @@ public final class LineServer: Service, @unchecked Sendable {
         let storePath = config.storePath
         let state = self.state
         let head = try EventStore.open(path: storePath)
+        let makeDispatcher: @Sendable () throws -> Dispatcher = {
+            Dispatcher(store: try EventStore.open(path: storePath), clock: SystemClock(), key: { key })
+        }
         let snapshotter = ReportSnapshotter(interval: config.reportSnapshotInterval, covered: try head.reportSnapshotSizes().first ?? 0,
-                                            logger: logger)
+                                            logger: logger, makeDispatcher: makeDispatcher)
         state.committed(size: try head.head().size)
         head.close()
-        let workers = try Workers(
-            readers: max(1, config.readers), maxBatch: config.maxBatch,
-            makeDispatcher: { Dispatcher(store: try EventStore.open(path: storePath), clock: SystemClock(), key: { key }) },
-            onCommit: { size in
-                state.committed(size: size)
-                snapshotter.committed(size: size)
-            })
-        snapshotter.workers = workers
+        let workers: Workers
+        do {
+            workers = try Workers(readers: max(1, config.readers), maxBatch: config.maxBatch, makeDispatcher: makeDispatcher,
+                                  onCommit: { size in
+                                      state.committed(size: size)
+                                      snapshotter.committed(size: size)
+                                  })
+        } catch {
+            Task { await snapshotter.stop() }
+            throw error
+        }
         snapshotter.committed(size: state.committedSize)
-        return (workers, sslContext)
+        return (workers, snapshotter, sslContext)
     }
 
     public func run() async throws {
-        let (workers, sslContext) = try prepare()
+        let (workers, snapshotter, sslContext) = try prepare()
         let maxLine = config.maxLineBytes
         let idle = config.idleTimeout
         let bootstrap = ServerBootstrap(group: eventLoopGroup)
@@ -97,6 +103,7 @@ public final class LineServer: Service, @unchecked Sendable {
             }
         } catch {
             await workers.stop()
+            await snapshotter.stop()
             throw ServiceError("listen_failed", "cannot listen on \(config.endpoint): \(error)")
         }
         bound.withLockedValue { $0 = server.localAddress }
@@ -112,6 +119,7 @@ public final class LineServer: Service, @unchecked Sendable {
             try? await Task.sleep(for: .milliseconds(10))
         }
         await workers.stop()
+        await snapshotter.stop()
         logger.info("stopped", metadata: ["log_size": "\(state.committedSize)"])
     }
 }

@@ -1,30 +1,62 @@
+import Dispatch
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import TrialGateCore
 import TrialGateService
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Keeps reports fast on a busy server: once the log has grown by `interval` events since the newest report
-/// snapshot, one reader thread saves a new one (folded on from the last, so it costs the events since then).
-/// At most one is in progress; a failure is logged and retried after another `interval` events.
+/// snapshot, a thread of its own saves a new one (folded on from the last, so it costs the events since then).
+/// The thread runs at a lower CPU priority than the writer, readers and event loops, so a snapshot takes the
+/// cores they leave. At most one is in progress; a failure is logged and retried after another `interval` events.
 final class ReportSnapshotter: @unchecked Sendable {
     private let interval: Int64
     private let logger: Logger
     private let lock = NIOLock()
     private var covered: Int64
     private var running = false
-    /// Set once the workers exist (they call back into `committed`).
-    var workers: Workers?
+    private let jobs = CommandQueue()
+    private let finished = DispatchGroup()
 
     /// The server itself, as the actor of its own snapshots; a snapshot appends no event.
     static let principal = Principal(name: "trialgate-server", role: .admin, sites: [])
+    /// How much lower the thread's priority is than the rest of the server (`nice` steps).
+    static let niceness: Int32 = 10
 
     /// - Parameters:
-    ///   - interval: events between snapshots; 0 never saves one.
+    ///   - interval: events between snapshots; 0 never saves one (and starts no thread).
     ///   - covered: the size of the newest snapshot in the store when the server starts.
-    init(interval: Int64, covered: Int64, logger: Logger) {
+    ///   - makeDispatcher: opens the thread's own dispatcher and store connection (called on the thread).
+    init(interval: Int64, covered: Int64, logger: Logger, makeDispatcher: @escaping @Sendable () throws -> Dispatcher) {
         self.interval = interval
         self.covered = covered
         self.logger = logger
+        guard interval > 0 else { return }
+        finished.enter()
+        let thread = Thread { [jobs, finished, logger] in
+            defer { finished.leave() }
+            #if canImport(Glibc)
+            // On Linux the nice value belongs to the thread, and `who` 0 is the calling thread.
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Self.niceness)
+            #endif
+            let dispatcher: Dispatcher
+            do { dispatcher = try makeDispatcher() } catch {
+                logger.error("report snapshots are off: cannot open the store", metadata: ["error": "\(error)"])
+                while let batch = jobs.take(max: 1) { batch.forEach { $0.done(.failure(ServiceError(error))) } }
+                return
+            }
+            while let batch = jobs.take(max: 1) {
+                for job in batch {
+                    job.done(Result { try dispatcher.execute(job.command, principal: job.principal) }.mapError { ServiceError($0) })
+                }
+            }
+            dispatcher.store?.close()
+        }
+        thread.name = "trialgate-report-snapshots"
+        thread.start()
     }
 
     /// Called after each commit with the new log size.
@@ -34,8 +66,8 @@ final class ReportSnapshotter: @unchecked Sendable {
             running = true
             return true
         }
-        guard due, let workers else { return }
-        workers.reads.submit(.reportSnapshot, as: Self.principal) { [self] result in
+        guard due else { return }
+        jobs.submit(.reportSnapshot, as: Self.principal) { [self] result in
             let saved: Int64
             switch result {
             case .success(let reply):
@@ -52,6 +84,14 @@ final class ReportSnapshotter: @unchecked Sendable {
                 covered = max(covered, saved)
                 running = false
             }
+        }
+    }
+
+    /// Lets a snapshot in progress finish (it is one transaction either way), then stops the thread.
+    func stop() async {
+        jobs.stop()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            finished.notify(queue: .global()) { done.resume() }
         }
     }
 }
