@@ -94,8 +94,6 @@ struct YAMLNode {
             var o: [String: JSONValue] = [:]
             for (k, v) in m.entries { o[k] = try v.json("\(what).\(k)") }
             return .object(o)
-        default:
-            throw error("\(what): unsupported YAML node")
         }
     }
 
