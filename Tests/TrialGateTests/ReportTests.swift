@@ -204,6 +204,12 @@ struct ReportTests {
         let f = try demo()
         var state = try f.dispatcher.reportState(through: try f.store.head().size).state
         state.checkSignatures()
+        // A decision whose signature failed, on a candidate with a correction: every field comes back.
+        state.candidates["NET-012"]!.latest!.verdict = .invalid
+        #expect(!state.candidates["NET-012"]!.corrections.isEmpty)
+        // More decisions than bytes left after them, on the candidate encoded last.
+        state.candidates["NET-013"]!.decisionCount = 1_000
+        #expect(state.candidates.keys.max() == "NET-013")
         let bytes = ReportSnapshot.encode(state)
         #expect(try ReportSnapshot.decode(bytes) == state.candidates)
         for n in 0..<bytes.count {

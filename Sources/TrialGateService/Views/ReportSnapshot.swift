@@ -45,9 +45,11 @@ enum ReportSnapshot {
                 w.word(d.outcome)
                 w.int(Int64(d.results.count))
                 for (id, r) in d.results.sorted(by: { $0.key < $1.key }) { w.word(id); w.word(r) }
-                guard d.verdict != .invalid else { w.flag(false); continue }
-                guard d.verdict == .valid else { preconditionFailure("a snapshot needs every signature checked") }
-                w.flag(true)
+                switch d.verdict {
+                case .valid: w.flag(true)
+                case .invalid: w.flag(false)
+                case .pending: preconditionFailure("a snapshot needs every signature checked")
+                }
             }
             w.flag(c.withdrawal != nil)
             if let x = c.withdrawal { w.int(x.seq); w.string(x.reason); w.time(x.timestamp) }
@@ -73,7 +75,7 @@ enum ReportSnapshot {
             var c = ReportCandidate(id: try r.string(), registeredSeq: try r.int(), registeredAt: try r.time(), site: try r.word(),
                                     consentDate: try r.json())
             for _ in 0..<(try r.count()) { c.scores.append((try r.int(), try r.json())) }
-            c.decisionCount = try r.count()
+            c.decisionCount = try r.number()
             if try r.flag() { c.firstDecisionAt = try r.time() }
             if try r.flag() {
                 let seq = try r.int(), timestamp = try r.time(), outcome = try r.word()
@@ -156,6 +158,14 @@ enum ReportSnapshot {
             return Int64(bitPattern: v >> 1) ^ -Int64(bitPattern: v & 1)
         }
 
+        /// A number that is not a count of what follows (it may exceed the bytes left).
+        mutating func number() throws -> Int {
+            let n = try int()
+            guard n >= 0, n <= Int64(Int.max) else { throw Malformed(why: "negative number \(n) before byte \(at)") }
+            return Int(n)
+        }
+
+        /// The number of items that follow: each takes at least one byte.
         mutating func count() throws -> Int {
             let n = try int()
             guard n >= 0, n <= bytes.count - at else { throw Malformed(why: "count \(n) at byte \(at) is more than is left") }
