@@ -38,6 +38,16 @@ final class CommandQueue: @unchecked Sendable {
         return batch
     }
 
+    /// Runs the jobs one at a time with `dispatcher` until the queue is stopped and empty, then closes its store.
+    func serve(with dispatcher: Dispatcher) {
+        while let batch = take(max: 1) {
+            for job in batch {
+                job.done(Result { try dispatcher.execute(job.command, principal: job.principal) }.mapError { ServiceError($0) })
+            }
+        }
+        dispatcher.store?.close()
+    }
+
     /// Refuses new jobs; workers finish the queued ones and then stop.
     func stop() {
         condition.lock()
@@ -77,18 +87,7 @@ final class Workers: @unchecked Sendable {
             writerDispatcher.store?.close()
         }
         for (i, dispatcher) in readerDispatchers.enumerated() {
-            start(name: "trialgate-reader-\(i)") { [reads] in
-                while let batch = reads.take(max: 1) {
-                    for job in batch {
-                        let result: Result<JSONValue, ServiceError>
-                        do { result = .success(try dispatcher.execute(job.command, principal: job.principal)) } catch {
-                            result = .failure(ServiceError(error))
-                        }
-                        job.done(result)
-                    }
-                }
-                dispatcher.store?.close()
-            }
+            start(name: "trialgate-reader-\(i)") { [reads] in reads.serve(with: dispatcher) }
         }
     }
 
@@ -112,8 +111,15 @@ final class Workers: @unchecked Sendable {
     func stop() async {
         writes.stop()
         reads.stop()
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            finished.notify(queue: .global()) { done.resume() }
+        await finished.done()
+    }
+}
+
+extension DispatchGroup {
+    /// Returns once everything entered has left, without blocking a thread of the cooperative pool.
+    func done() async {
+        await withCheckedContinuation { (resumed: CheckedContinuation<Void, Never>) in
+            notify(queue: .global()) { resumed.resume() }
         }
     }
 }

@@ -48,12 +48,7 @@ final class ReportSnapshotter: @unchecked Sendable {
                 while let batch = jobs.take(max: 1) { batch.forEach { $0.done(.failure(ServiceError(error))) } }
                 return
             }
-            while let batch = jobs.take(max: 1) {
-                for job in batch {
-                    job.done(Result { try dispatcher.execute(job.command, principal: job.principal) }.mapError { ServiceError($0) })
-                }
-            }
-            dispatcher.store?.close()
+            jobs.serve(with: dispatcher)
         }
         thread.name = "trialgate-report-snapshots"
         thread.start()
@@ -90,8 +85,6 @@ final class ReportSnapshotter: @unchecked Sendable {
     /// Lets a snapshot in progress finish (it is one transaction either way), then stops the thread.
     func stop() async {
         jobs.stop()
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            finished.notify(queue: .global()) { done.resume() }
-        }
+        await finished.done()
     }
 }

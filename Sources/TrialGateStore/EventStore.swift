@@ -334,23 +334,39 @@ public final class EventStore: @unchecked Sendable {
     /// Returns after the commit is durable; if `body` throws or the commit fails, everything it appended is
     /// rolled back and the error is rethrown.
     public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+        do {
+            var txn: WriteTransaction?
+            let result = try immediateTransaction("starting a write") { () throws -> T in
+                let t = WriteTransaction(store: self, head: try head())
+                txn = t
+                return try body(t)
+            }
+            frontierCache = txn.flatMap { t in t.committedFrontier.map { (t.head.size, t.head.hash, $0) } }
+            return result
+        } catch {
+            frontierCache = nil
+            throw error
+        }
+    }
+
+    /// Runs `body` in one `BEGIN IMMEDIATE … COMMIT` transaction, so writers across processes take turns. Refused
+    /// on a read-only store or one deleted or replaced under it; rolled back when `body` or the commit fails.
+    /// Returns after the commit is durable.
+    private func immediateTransaction<T>(_ what: String, _ body: () throws -> T) throws -> T {
         if db.readOnly {
             throw StoreError("store_readonly", "\(path) cannot be written (read-only file or filesystem); nothing was written")
         }
         try checkIdentity()
-        try db.execute("BEGIN IMMEDIATE", "starting a write")
-        let txn = WriteTransaction(store: self, head: try head())
+        try db.execute("BEGIN IMMEDIATE", what)
         do {
-            let result = try body(txn)
+            let result = try body()
             try db.execute("COMMIT", "committing")
-            frontierCache = txn.committedFrontier.map { (txn.head.size, txn.head.hash, $0) }
             // Deleted or replaced during the commit: what was written is not in the store others will open,
             // so it must not be acknowledged.
             try checkIdentity()
             return result
         } catch {
             try? db.execute("ROLLBACK", "rolling back")
-            frontierCache = nil
             throw error
         }
     }
@@ -509,22 +525,13 @@ public final class EventStore: @unchecked Sendable {
     /// Saves a report snapshot in a transaction of its own (durable on return) and deletes all but the newest
     /// `reportSnapshotsKept`. A snapshot of a size saved before replaces it (that one may not have checked out).
     public func saveReportSnapshot(_ snapshot: StoredReportSnapshot) throws {
-        if db.readOnly {
-            throw StoreError("store_readonly", "\(path) cannot be written (read-only file or filesystem); nothing was written")
-        }
-        try checkIdentity()
-        try db.execute("BEGIN IMMEDIATE", "saving a report snapshot")
-        do {
+        try immediateTransaction("saving a report snapshot") {
             try db.run("DELETE FROM report_snapshots WHERE size = ?", [.int(snapshot.size)], "replacing the report snapshot of size \(snapshot.size)")
             try db.run("INSERT INTO report_snapshots (size, head, made_at, state, statement, signature) VALUES (?, ?, ?, ?, ?, ?)",
                        [.int(snapshot.size), .text(snapshot.head), .text(snapshot.madeAt), .blob(snapshot.state), .text(snapshot.statement),
                         .text(snapshot.signature)], "saving the report snapshot of size \(snapshot.size)")
             try db.run("DELETE FROM report_snapshots WHERE size NOT IN (SELECT size FROM report_snapshots ORDER BY size DESC LIMIT ?)",
                        [.int(Int64(Self.reportSnapshotsKept))], "deleting old report snapshots")
-            try db.execute("COMMIT", "saving a report snapshot")
-        } catch {
-            try? db.execute("ROLLBACK", "rolling back")
-            throw error
         }
     }
 

@@ -120,24 +120,18 @@ struct Export: ParsableCommand {
         case "events":
             // Page by page, so memory stays bounded however long the log is, up to the head as it is now.
             let last = try through ?? Int64(Runner.run(.head, options: options)["size"]?.intValue ?? 0)
-            var next: Int64? = from
-            while let page = next {
-                let result = try Runner.run(.export(from: page, through: last), options: options)
+            try Runner.forEachPage(from: from, options: options, { .export(from: $0, through: last) }) { result, _ in
                 for e in result["events"]?.arrayValue ?? [] { print(CanonicalJSON.string(e)) }
-                next = result["next_from"]?.intValue.map(Int64.init)
             }
         case "fhir":
             let result = try Runner.run(.exportFHIR(site: site), options: options)
             for r in result["resources"]?.arrayValue ?? [] { print(CanonicalJSON.string(r)) }
         case "audit-csv":
-            var next: Int64? = 1
-            while let page = next {
-                let result = try Runner.run(.auditTrail(candidate: candidate, from: page), options: options)
+            try Runner.forEachPage(from: 1, options: options, { .auditTrail(candidate: candidate, from: $0) }) { result, page in
                 let csv = result["csv"]?.stringValue ?? ""
                 // Every page carries the header; print it once.
                 let body = csv.utf8.firstIndex(of: UInt8(ascii: "\n")).map { String(csv[csv.utf8.index(after: $0)...]) } ?? ""
                 print(page == 1 ? csv : body, terminator: "")
-                next = result["next_from"]?.intValue.map(Int64.init)
             }
         default:
             throw Runner.fail(ServiceError("invalid_field", "--format must be events, fhir or audit-csv, got \"\(format)\""))

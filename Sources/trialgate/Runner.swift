@@ -45,6 +45,18 @@ enum Runner {
         }
     }
 
+    /// Runs the paged command `command(from)` from `first` on, handing `body` each reply and where its page began,
+    /// until a reply has no `next_from`.
+    static func forEachPage(from first: Int64, options: StoreOptions, _ command: (Int64) -> Command,
+                            _ body: (JSONValue, Int64) throws -> Void) throws {
+        var next: Int64? = first
+        while let page = next {
+            let result = try run(command(page), options: options)
+            try body(result, page)
+            next = result["next_from"]?.intValue.map(Int64.init)
+        }
+    }
+
     /// Reads a whole file as UTF-8, or exits with a clear error.
     static func readFile(_ path: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else {

@@ -11,15 +11,19 @@ extension Command {
         _ = r.optionalValue("id")
         let cmd = try r.string("cmd")
         let command: Command
-        /// A page of the log: `from` (≥ 1, default 1) and `limit` (1 … maximumPage, default maximumPage).
+        /// The size of a page of a listing, if the request gives one: 1 … maximumPage.
+        func limit() throws -> Int? {
+            let limit = try r.optionalInteger("limit")
+            if let limit, !(1...Command.maximumPage).contains(limit) {
+                throw ServiceError("invalid_field", "limit must be between 1 and \(Command.maximumPage), got \(limit)")
+            }
+            return limit
+        }
+        /// A page of the log: `from` (≥ 1, default 1) and `limit` (default maximumPage).
         func page() throws -> (from: Int64, limit: Int) {
             let from = try r.optionalInteger("from") ?? 1
             guard from >= 1 else { throw ServiceError("invalid_field", "from must be a sequence number ≥ 1, got \(from)") }
-            let limit = try r.optionalInteger("limit") ?? Command.maximumPage
-            guard (1...Command.maximumPage).contains(limit) else {
-                throw ServiceError("invalid_field", "limit must be between 1 and \(Command.maximumPage), got \(limit)")
-            }
-            return (Int64(from), limit)
+            return (Int64(from), try limit() ?? Command.maximumPage)
         }
         switch cmd {
         case "init":
@@ -59,12 +63,8 @@ extension Command {
         case "decisions":
             let after = try r.optionalInteger("after") ?? 0
             guard after >= 0 else { throw ServiceError("invalid_field", "after must be a sequence number ≥ 0, got \(after)") }
-            let limit = try r.optionalInteger("limit")
-            if let limit, !(1...Command.maximumPage).contains(limit) {
-                throw ServiceError("invalid_field", "limit must be between 1 and \(Command.maximumPage), got \(limit)")
-            }
             command = .decisions(candidate: try r.optionalString("candidate"), outcome: try r.optionalString("outcome"),
-                                 site: try r.optionalString("site"), after: Int64(after), limit: limit)
+                                 site: try r.optionalString("site"), after: Int64(after), limit: try limit())
         case "verify": command = .verify(checkpoint: try r.optionalString("checkpoint"), vkey: try r.optionalString("vkey"))
         case "replay": command = .replay
         case "export":

@@ -127,10 +127,7 @@ extension Dispatcher {
     func show(candidate: String, asOfSeq: Int64?, asOfTime: UTCTimestamp?) throws -> JSONValue {
         let store = try requireStore()
         let current = asOfSeq == nil && asOfTime == nil
-        if current, let shown = candidateViews.get(candidate), let newest = try store.newestEvent(candidate: candidate),
-           newest.seq == shown.seq, newest.hash == shown.hash {
-            return shown.view
-        }
+        if current, let shown = try currentView(of: candidate, markUsed: true) { return shown.view }
         var events = try store.events(candidate: candidate)
         guard !events.isEmpty else { throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "no candidate \"\(candidate)\" is registered") }
         if let asOfSeq { events = events.filter { $0.seq <= asOfSeq } }
@@ -229,12 +226,19 @@ extension Dispatcher {
     /// the next page starts, null on the last: a reply, and the server's memory for it, stays bounded by the page.
     func export(from: Int64, through: Int64?, limit: Int) throws -> JSONValue {
         let store = try requireStore()
-        let end = min(through ?? .max, try store.head().size)
-        // From beyond the end: an empty last page (and no overflow near Int64.max).
-        let last = from > end ? end : min(end, from + Int64(limit) - 1)
+        let page = try logPage(from: from, through: through, limit: limit)
         var lines: [JSONValue] = []
-        try store.forEachRow(from: from, through: last) { row in lines.append(try row.event().json) }
-        return ["events": .array(lines), "next_from": last < end ? .number(Double(last + 1)) : .null]
+        try store.forEachRow(from: from, through: page.last) { row in lines.append(try row.event().json) }
+        return ["events": .array(lines), "next_from": .from(page.next.map(Int.init))]
+    }
+
+    /// The last seq of the page of the log from `from`, at most `limit` events up to `through` (default: the head),
+    /// and where the next page starts (nil after the last). A page from beyond the end is empty and the last.
+    private func logPage(from: Int64, through: Int64?, limit: Int) throws -> (last: Int64, next: Int64?) {
+        let end = min(through ?? .max, try requireStore().head().size)
+        // Compared before adding, so a `from` near Int64.max cannot overflow.
+        let last = from > end ? end : min(end, from + Int64(limit) - 1)
+        return (last, last < end ? last + 1 : nil)
     }
 
     /// One page of the audit trail as CSV (with its header): the events from `from` on, at most `limit`, of one
@@ -250,10 +254,9 @@ extension Dispatcher {
                 events.removeLast(events.count - limit)
             }
         } else {
-            let end = try store.head().size
-            let last = from > end ? end : min(end, from + Int64(limit) - 1)
-            events = try store.events(from: from, through: last)
-            if last < end { nextFrom = last + 1 }
+            let page = try logPage(from: from, through: nil, limit: limit)
+            events = try store.events(from: from, through: page.last)
+            nextFrom = page.next
         }
         return ["csv": .string(ScreeningReport.csv(ScreeningReport.auditTrail(events))), "next_from": .from(nextFrom.map(Int.init))]
     }

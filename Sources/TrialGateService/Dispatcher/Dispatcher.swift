@@ -81,10 +81,7 @@ public final class Dispatcher: @unchecked Sendable {
     func siteOf(candidate: String) throws -> String? {
         // Inside a batch the writer's folded candidate is current whenever its cache is.
         if let txn = batchTransaction, txn.head.size == cacheHead, let known = candidateStates.peek(candidate) { return known.site }
-        if let shown = candidateViews.peek(candidate), let newest = try requireStore().newestEvent(candidate: candidate),
-           newest.seq == shown.seq, newest.hash == shown.hash {
-            return shown.site
-        }
+        if let shown = try currentView(of: candidate, markUsed: false) { return shown.site }
         // Only the registration and its corrections matter, not the candidate's whole history.
         let events = try requireStore().events(candidate: candidate, types: [.candidateRegistered, .entryCorrected])
         guard let registration = events.first(where: { $0.type == .candidateRegistered }) else { return nil }
@@ -94,6 +91,15 @@ public final class Dispatcher: @unchecked Sendable {
             site = e.payload["new_value"]?.stringValue
         }
         return site
+    }
+
+    /// The view of `candidate` shown here last, if it is still current: the candidate's newest event is still
+    /// the one it was built from.
+    func currentView(of candidate: String, markUsed: Bool) throws -> ShownCandidate? {
+        guard let shown = markUsed ? candidateViews.get(candidate) : candidateViews.peek(candidate),
+              let newest = try requireStore().newestEvent(candidate: candidate), newest.seq == shown.seq, newest.hash == shown.hash
+        else { return nil }
+        return shown
     }
 
     /// The candidate event `seq` is about.
