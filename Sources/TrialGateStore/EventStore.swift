@@ -178,7 +178,6 @@ public final class EventStore: @unchecked Sendable {
     static let walCheckpointPages = 10_000
 
     private func configure() throws {
-        try db.execute("PRAGMA busy_timeout = 5000", "setting the busy timeout")
         if db.readOnly { return }
         let mode = try db.scalarText("PRAGMA journal_mode = WAL", "enabling WAL")
         guard mode?.lowercased() == "wal" else { throw StoreError("store_io", "\(path): cannot enable WAL (got \(mode ?? "nothing"))") }

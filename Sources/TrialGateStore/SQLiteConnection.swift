@@ -37,7 +37,13 @@ final class SQLiteConnection {
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
+        // Wait for another connection's lock (a writer's commit or checkpoint, recovery after a crash) from the
+        // very first statement, the file-header check of `EventStore.open` included.
+        sqlite3_busy_timeout(db, Self.busyTimeoutMilliseconds)
     }
+
+    /// How long a statement waits for another connection's lock before failing with `store_busy`.
+    static let busyTimeoutMilliseconds: Int32 = 5000
 
     deinit { close() }
 
