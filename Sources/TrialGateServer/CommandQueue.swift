@@ -2,12 +2,18 @@ import Foundation
 import TrialGateCore
 import TrialGateService
 
+/// A worker's answer to one command: its result, or the result already in canonical JSON (RFC 8785).
+enum Answer: Sendable {
+    case value(JSONValue)
+    case encoded([UInt8])
+}
+
 /// A queue of commands waiting for a worker thread; callers await their own result.
 final class CommandQueue: @unchecked Sendable {
     struct Job {
         let command: Command
         let principal: Principal
-        let done: @Sendable (Result<JSONValue, ServiceError>) -> Void
+        let done: @Sendable (Result<Answer, ServiceError>) -> Void
     }
 
     private let condition = NSCondition()
@@ -15,7 +21,7 @@ final class CommandQueue: @unchecked Sendable {
     private var stopping = false
 
     /// Queues a command; `done` is called on the worker thread with its result.
-    func submit(_ command: Command, as principal: Principal, done: @escaping @Sendable (Result<JSONValue, ServiceError>) -> Void) {
+    func submit(_ command: Command, as principal: Principal, done: @escaping @Sendable (Result<Answer, ServiceError>) -> Void) {
         condition.lock()
         if stopping {
             condition.unlock()
@@ -39,10 +45,14 @@ final class CommandQueue: @unchecked Sendable {
     }
 
     /// Runs the jobs one at a time with `dispatcher` until the queue is stopped and empty, then closes its store.
-    func serve(with dispatcher: Dispatcher) {
+    /// With `encoding`, results are answered encoded: the encoding is done here, off the event loops.
+    func serve(with dispatcher: Dispatcher, encoding: Bool = false) {
         while let batch = take(max: 1) {
             for job in batch {
-                job.done(Result { try dispatcher.execute(job.command, principal: job.principal) }.mapError { ServiceError($0) })
+                job.done(Result {
+                    encoding ? .encoded(try dispatcher.executeEncoded(job.command, principal: job.principal))
+                        : .value(try dispatcher.execute(job.command, principal: job.principal))
+                }.mapError { ServiceError($0) })
             }
         }
         dispatcher.store?.close()
@@ -74,9 +84,9 @@ final class Workers: @unchecked Sendable {
         let readerDispatchers = try (0..<readers).map { _ in try makeDispatcher() }
         start(name: "trialgate-writer") { [writes] in
             while let batch = writes.take(max: maxBatch) {
-                let results: [Result<JSONValue, ServiceError>]
+                let results: [Result<Answer, ServiceError>]
                 do {
-                    results = try writerDispatcher.executeBatch(batch.map { ($0.command, $0.principal) })
+                    results = try writerDispatcher.executeBatch(batch.map { ($0.command, $0.principal) }).map { $0.map(Answer.value) }
                     if let size = try? writerDispatcher.store?.head().size { onCommit(size) }
                 } catch {
                     // The shared commit failed: nothing of the batch was written, and every caller hears so.
@@ -87,7 +97,7 @@ final class Workers: @unchecked Sendable {
             writerDispatcher.store?.close()
         }
         for (i, dispatcher) in readerDispatchers.enumerated() {
-            start(name: "trialgate-reader-\(i)") { [reads] in reads.serve(with: dispatcher) }
+            start(name: "trialgate-reader-\(i)") { [reads] in reads.serve(with: dispatcher, encoding: true) }
         }
     }
 
@@ -102,8 +112,9 @@ final class Workers: @unchecked Sendable {
         thread.start()
     }
 
-    /// Runs `command` on the writer if it appends, on a reader otherwise; `done` runs on that thread.
-    func run(_ command: Command, as principal: Principal, done: @escaping @Sendable (Result<JSONValue, ServiceError>) -> Void) {
+    /// Runs `command` on the writer if it appends, on a reader otherwise (which answers it encoded); `done` runs on
+    /// that thread.
+    func run(_ command: Command, as principal: Principal, done: @escaping @Sendable (Result<Answer, ServiceError>) -> Void) {
         (command.writes ? writes : reads).submit(command, as: principal, done: done)
     }
 

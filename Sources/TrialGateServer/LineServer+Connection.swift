@@ -84,6 +84,31 @@ extension LineServer {
         }
     }
 
+    /// The reply line to a worker's answer. An encoded result is placed as it is into the reply's canonical form,
+    /// `{"id":…,"ok":true,"result":…}` (the keys in RFC 8785 order), which is byte for byte the encoding of `reply(to:…)`.
+    func replyLine(to result: Result<Answer, ServiceError>, id: JSONValue?, cmd: String, principal: Principal, peer: String) -> ByteBuffer {
+        let value: Result<JSONValue, ServiceError>
+        switch result {
+        case .success(.encoded(let encoded)):
+            let encodedID = id.map(CanonicalJSON.encode)
+            var out = ByteBuffer()
+            out.reserveCapacity(encoded.count + (encodedID?.count ?? 0) + 32)
+            out.writeStaticString("{")
+            if let encodedID {
+                out.writeStaticString("\"id\":")
+                out.writeBytes(encodedID)
+                out.writeStaticString(",")
+            }
+            out.writeStaticString("\"ok\":true,\"result\":")
+            out.writeBytes(encoded)
+            out.writeStaticString("}\n")
+            return out
+        case .success(.value(let v)): value = .success(v)
+        case .failure(let e): value = .failure(e)
+        }
+        return Self.line(reply(to: value, id: id, cmd: cmd, principal: principal, peer: peer))
+    }
+
     private func authenticate(_ members: [String: JSONValue], id: JSONValue?, current: Principal?, peer: String) -> (JSONValue?, Next) {
         let host = Self.host(of: peer)
         if state.isLimited(peer: host, limit: config.authFailureLimit, window: config.authFailureWindow) {

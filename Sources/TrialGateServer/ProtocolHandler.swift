@@ -127,7 +127,7 @@ final class ProtocolHandler: ChannelInboundHandler, @unchecked Sendable {
                 workers.run(command, as: principal) { [self] result in
                     // Build the reply on the event loop: the writer thread is the one that must not wait.
                     loop.execute {
-                        self.finished(self.server.reply(to: result, id: id, cmd: cmd, principal: principal, peer: peer), context: bound.value)
+                        self.finished(self.server.replyLine(to: result, id: id, cmd: cmd, principal: principal, peer: peer), context: bound.value)
                     }
                 }
             case .subscribe(let id, let from):
@@ -145,10 +145,10 @@ final class ProtocolHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    private func finished(_ reply: JSONValue, context: ChannelHandlerContext) {
+    private func finished(_ reply: ByteBuffer, context: ChannelHandlerContext) {
         busy = false
         guard context.channel.isActive else { return }
-        context.write(wrapOutboundOut(LineServer.line(reply)), promise: nil)
+        context.write(wrapOutboundOut(reply), promise: nil)
         if !server.state.setBusy(context.channel, false) {
             // Draining: this was the in-flight request; answer it, then close.
             flushAndClose(context)

@@ -49,11 +49,15 @@ public final class ProtocolSession {
                 }
             case .run(let command, let id, let cmd):
                 guard let principal else { continue }
-                let result: Result<JSONValue, ServiceError>
-                do { result = .success(try dispatcher.execute(command, principal: principal)) } catch {
+                // As a reader thread answers: encoded, and spliced into the reply line.
+                let result: Result<Answer, ServiceError>
+                do { result = .success(.encoded(try dispatcher.executeEncoded(command, principal: principal))) } catch {
                     result = .failure(ServiceError(error))
                 }
-                replies.append(server.reply(to: result, id: id, cmd: cmd, principal: principal, peer: peer))
+                let line = server.replyLine(to: result, id: id, cmd: cmd, principal: principal, peer: peer)
+                do { replies.append(try JSONParser.parse(Array(line.readableBytesView.dropLast()))) } catch {
+                    preconditionFailure("a reply line is not JSON: \(error)")
+                }
             case .subscribe(let id, let from):
                 replies.append(LineServer.subscribed(id, from: from))
                 ended = true

@@ -65,7 +65,10 @@ final class ReportSnapshotter: @unchecked Sendable {
         jobs.submit(.reportSnapshot, as: Self.principal) { [self] result in
             let saved: Int64
             switch result {
-            case .success(let reply):
+            case .success(let answer):
+                // This queue is served unencoded (`serve(with:)` without `encoding`).
+                let reply: JSONValue
+                if case .value(let value) = answer { reply = value } else { reply = [:] }
                 saved = Int64(reply["size"]?.intValue ?? Int(size))
                 logger.info("report snapshot saved", metadata: [
                     "size": "\(saved)", "bytes": "\(reply["bytes"]?.intValue ?? 0)",

@@ -54,11 +54,15 @@ struct MemoryBoundTests {
         let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib, candidateCacheCapacity: 2)
         // A second connection on the same file, as the server's reader threads have.
         let reader = Dispatcher(store: try EventStore.open(path: f.storePath), clock: f.clock, key: { f.key }, candidateCacheCapacity: 2)
+        let sponsor = Principal(name: "sponsor", role: .sponsor, sites: [])
         func shown(_ id: String) throws -> JSONValue {
             let view = try reader.execute(.show(candidate: id, asOfSeq: nil, asOfTime: nil), actor: "sponsor")
             // What a dispatcher with nothing cached says.
             let fresh = Dispatcher(store: try EventStore.open(path: f.storePath), clock: f.clock, key: { f.key })
             #expect(try fresh.execute(.show(candidate: id, asOfSeq: nil, asOfTime: nil), actor: "sponsor") == view)
+            // The bytes a reader thread answers, from the cache or not, are the view's canonical encoding.
+            #expect(try reader.executeEncoded(.show(candidate: id, asOfSeq: nil, asOfTime: nil), principal: sponsor) == CanonicalJSON.encode(view))
+            #expect(try fresh.executeEncoded(.show(candidate: id, asOfSeq: nil, asOfTime: nil), principal: sponsor) == CanonicalJSON.encode(view))
             return view
         }
         try f.run(.register(candidate: "C-1", fields: ["site": "S1"]))
@@ -85,6 +89,18 @@ struct MemoryBoundTests {
         // Views as of an earlier point are never cached, and never served from the cache.
         let early = try reader.execute(.show(candidate: "C-1", asOfSeq: registration + 1, asOfTime: nil), actor: "sponsor")
         #expect(early != second)
+        #expect(try reader.executeEncoded(.show(candidate: "C-1", asOfSeq: registration + 1, asOfTime: nil), principal: sponsor)
+                == CanonicalJSON.encode(early))
+        // Refusals are the same errors as unencoded: the site rule (the candidate moved to S2) and an unknown candidate.
+        let coordinator = Principal(name: "carol", role: .coordinator, sites: ["S1"])
+        #expect { _ = try reader.executeEncoded(.show(candidate: "C-1", asOfSeq: nil, asOfTime: nil), principal: coordinator) } throws: {
+            ($0 as? ServiceError)?.code == "forbidden"
+        }
+        #expect { _ = try reader.executeEncoded(.show(candidate: "NOBODY", asOfSeq: nil, asOfTime: nil), principal: sponsor) } throws: {
+            ($0 as? ServiceError)?.code == CoreError.Code.unknownCandidate.rawValue
+        }
+        #expect(try reader.executeEncoded(.head, principal: sponsor) == CanonicalJSON.encode(try reader.execute(.head, actor: "sponsor")))
+        #expect(reader.viewChecks == nil)
         #expect(reader.candidateViews.peek("C-1") == nil || reader.candidateViews.peek("C-1")?.seq != registration + 1)
     }
 

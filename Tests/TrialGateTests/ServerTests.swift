@@ -312,6 +312,28 @@ struct ServerTests {
         try await s.stop()
     }
 
+    @Test("a reader's encoded result spliced into a reply line is byte for byte the canonical encoding of the whole reply")
+    func encodedReplyLine() throws {
+        let f = try Fixture()
+        let config = ServerConfiguration(endpoint: .tcp(host: "127.0.0.1", port: 0), storePath: f.storePath,
+                                         keyPath: f.storePath + ".key", usersPath: f.storePath + ".users.json")
+        let server = LineServer(configuration: config, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let who = Principal(name: "rita", role: .regulator, sites: [])
+        let results: [JSONValue] = [["b": 1, "a": ["x", "\u{1F600}\n\"q\""], "é": .null], .array([]), "text", 1.5, [:]]
+        let ids: [JSONValue?] = [nil, 7, "req-\"1\"\t", ["nested": [1, 2]], .null, -0.25]
+        for result in results {
+            for id in ids {
+                let whole = LineServer.line(server.reply(to: .success(result), id: id, cmd: "show", principal: who, peer: "p"))
+                let spliced = server.replyLine(to: .success(.encoded(CanonicalJSON.encode(result))), id: id, cmd: "show", principal: who, peer: "p")
+                #expect(spliced == whole, "id \(String(describing: id)), result \(result)")
+                #expect(server.replyLine(to: .success(.value(result)), id: id, cmd: "show", principal: who, peer: "p") == whole)
+            }
+        }
+        let failure = ServiceError("unknown_candidate", "no candidate \"X\" is registered")
+        #expect(server.replyLine(to: .failure(failure), id: 3, cmd: "show", principal: who, peer: "p")
+                == LineServer.line(server.reply(to: .failure(failure), id: 3, cmd: "show", principal: who, peer: "p")))
+    }
+
     @Test("plain TCP beyond loopback is refused unless explicitly allowed")
     func insecureListenRefused() throws {
         let f = try Fixture()

@@ -125,23 +125,40 @@ extension Dispatcher {
     }
 
     func show(candidate: String, asOfSeq: Int64?, asOfTime: UTCTimestamp?) throws -> JSONValue {
-        let store = try requireStore()
-        let current = asOfSeq == nil && asOfTime == nil
-        if current, let shown = try currentView(of: candidate, markUsed: true) { return shown.view }
-        var events = try store.events(candidate: candidate)
-        guard !events.isEmpty else { throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "no candidate \"\(candidate)\" is registered") }
+        if asOfSeq == nil && asOfTime == nil { return try currentShown(candidate: candidate).view }
+        var events = try candidateEvents(candidate)
         if let asOfSeq { events = events.filter { $0.seq <= asOfSeq } }
         if let asOfTime { events = events.filter { $0.timestamp <= asOfTime } }
         guard !events.isEmpty else {
             throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "candidate \"\(candidate)\" was not registered yet at that point")
         }
+        return try CandidateView.json(foldCandidate(candidate, events), events: events, asOfSeq: asOfSeq, asOfTime: asOfTime)
+    }
+
+    /// The candidate's view now: the one shown here last while it is current, else built from its events and kept.
+    func currentShown(candidate: String) throws -> ShownCandidate {
+        if let shown = try currentView(of: candidate, markUsed: true) { return shown }
+        let events = try candidateEvents(candidate)
+        let c = try foldCandidate(candidate, events)
+        let view = CandidateView.json(c, events: events, asOfSeq: nil, asOfTime: nil)
+        let newest = events.last!
+        let shown = ShownCandidate(seq: newest.seq, hash: newest.hash, site: c.site, view: view, encoded: CanonicalJSON.encode(view))
+        candidateViews.put(shown, for: candidate)
+        return shown
+    }
+
+    /// Every event about a registered candidate, in order.
+    private func candidateEvents(_ candidate: String) throws -> [Event] {
+        let events = try requireStore().events(candidate: candidate)
+        guard !events.isEmpty else { throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "no candidate \"\(candidate)\" is registered") }
+        return events
+    }
+
+    /// The candidate folded from `events`, its own events up to some point.
+    private func foldCandidate(_ candidate: String, _ events: [Event]) throws -> CandidateState {
         let state = try LogState(partial: events, head: (events.last!.seq, events.last!.hash))
         guard let c = state.candidates[candidate] else { throw ServiceError("internal", "candidate fold failed") }
-        let view = CandidateView.json(c, events: events, asOfSeq: asOfSeq, asOfTime: asOfTime)
-        if current, let newest = events.last {
-            candidateViews.put(ShownCandidate(seq: newest.seq, hash: newest.hash, site: c.site, view: view), for: candidate)
-        }
-        return view
+        return c
     }
 
     /// Decisions in log order after `after`, filtered; with a `limit`, one page: `next_after` is where the next

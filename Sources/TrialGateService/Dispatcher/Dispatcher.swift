@@ -32,11 +32,17 @@ public final class Dispatcher: @unchecked Sendable {
     /// `show` and the site check of the access rules reuse it then instead of refolding the history.
     var candidateViews: BoundedCache<ShownCandidate>
 
+    /// Views found current during the one command being carried out for a principal (nil outside one): the
+    /// site check of the access rules and `show` then ask the store once for the candidate's newest event.
+    var viewChecks: [String: ShownCandidate]?
+
     struct ShownCandidate {
         let seq: Int64
         let hash: String
         let site: String
         let view: JSONValue
+        /// `view` in canonical JSON (RFC 8785), as a reply carries it.
+        let encoded: [UInt8]
     }
 
     /// How many candidates the cache holds at most (the most recently written ones).
@@ -69,12 +75,28 @@ public final class Dispatcher: @unchecked Sendable {
     /// Carries out `command` for an authenticated principal, after checking their role and sites.
     /// The principal's name is the actor of every event the command appends.
     public func execute(_ command: Command, principal: Principal) throws -> JSONValue {
+        try authorised(command, principal) { try execute(command, actor: principal.name) }
+    }
+
+    /// Carries out `command` as `execute(_:principal:)` does and answers its result in canonical JSON (RFC 8785),
+    /// the bytes a reply carries. A `show` of a candidate's current view answers the bytes kept with the view.
+    public func executeEncoded(_ command: Command, principal: Principal) throws -> [UInt8] {
+        try authorised(command, principal) {
+            guard case .show(let candidate, nil, nil) = command else { return CanonicalJSON.encode(try execute(command, actor: principal.name)) }
+            do { return try currentShown(candidate: candidate).encoded } catch { throw ServiceError(error) }
+        }
+    }
+
+    /// Runs `body` once `principal` may carry out `command`.
+    private func authorised<T>(_ command: Command, _ principal: Principal, _ body: () throws -> T) throws -> T {
+        viewChecks = [:]
+        defer { viewChecks = nil }
         do {
             try Access.check(principal, command, siteOfCandidate: siteOf(candidate:), candidateOfEvent: candidateOf(seq:))
         } catch {
             throw ServiceError(error)
         }
-        return try execute(command, actor: principal.name)
+        return try body()
     }
 
     /// The site a registered candidate belongs to, after corrections.
@@ -96,9 +118,14 @@ public final class Dispatcher: @unchecked Sendable {
     /// The view of `candidate` shown here last, if it is still current: the candidate's newest event is still
     /// the one it was built from.
     func currentView(of candidate: String, markUsed: Bool) throws -> ShownCandidate? {
+        if let checked = viewChecks?[candidate] {
+            if markUsed { _ = candidateViews.get(candidate) }
+            return checked
+        }
         guard let shown = markUsed ? candidateViews.get(candidate) : candidateViews.peek(candidate),
               let newest = try requireStore().newestEvent(candidate: candidate), newest.seq == shown.seq, newest.hash == shown.hash
         else { return nil }
+        viewChecks?[candidate] = shown
         return shown
     }
 
