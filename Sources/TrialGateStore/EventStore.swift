@@ -263,6 +263,9 @@ public final class EventStore: @unchecked Sendable {
     /// The `WHERE` clause of events about one candidate: the candidate id is looked up once, then its events
     /// are one range of the `registration_seq` index.
     private static let aboutCandidate = "registration_seq = (\(registrationOf("?")))"
+    /// Built once: the statement cache is keyed by the SQL text.
+    static let insertEvent = "INSERT INTO events (seq, ts, actor, type, candidate, prev_hash, hash, body, registration_seq) "
+        + "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?4 = 'candidate.registered' THEN ?1 ELSE (\(registrationOf("?5"))) END)"
 
     /// The sequence number and hash of the candidate's newest event, nil when it has none.
     public func newestEvent(candidate: String) throws -> (seq: Int64, hash: String)? {
@@ -423,12 +426,9 @@ public final class EventStore: @unchecked Sendable {
             }
             let body = canonicalBody ?? event.canonicalBody
             assert(body == event.canonicalBody, "canonicalBody is not the event's canonical body")
-            try store.db.run(
-                "INSERT INTO events (seq, ts, actor, type, candidate, prev_hash, hash, body, registration_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                    + "CASE WHEN ?4 = 'candidate.registered' THEN ?1 ELSE (\(EventStore.registrationOf("?5"))) END)",
+            try store.db.run(EventStore.insertEvent,
                 [.int(event.seq), .text(event.timestamp.description), .text(event.actor), .text(event.type.rawValue),
-                 event.candidate.map { .text($0) } ?? .null, .text(event.prevHash), .text(event.hash),
-                 .text(String(decoding: body, as: UTF8.self))],
+                 event.candidate.map { .text($0) } ?? .null, .text(event.prevHash), .text(event.hash), .utf8(body)],
                 "appending event \(event.seq)")
             if store.maintainsMerkleTree {
                 // Leaf index = seq - 1. Only the leaf and the parents it completes are new; of those, subtrees of

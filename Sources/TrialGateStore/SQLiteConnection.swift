@@ -95,30 +95,30 @@ final class SQLiteConnection {
     }
 
     /// Runs a query and calls `row` for each result row.
-    func query(_ sql: String, _ bind: [SQLiteValue] = [], _ what: String, row: (OpaquePointer) throws -> Void) throws {
-        try queryWhile(sql, bind, what) { s in try row(s); return true }
+    func query(_ sql: String, _ bind: [SQLiteValue] = [], _ what: @autoclosure () -> String, row: (OpaquePointer) throws -> Void) throws {
+        try queryWhile(sql, bind, what()) { s in try row(s); return true }
     }
 
     /// Runs a query and calls `row` for each result row until it returns false.
-    func queryWhile(_ sql: String, _ bind: [SQLiteValue] = [], _ what: String, row: (OpaquePointer) throws -> Bool) throws {
+    func queryWhile(_ sql: String, _ bind: [SQLiteValue] = [], _ what: @autoclosure () -> String, row: (OpaquePointer) throws -> Bool) throws {
         let s = try statement(sql)
         defer { sqlite3_reset(s) }
         try bindAll(s, bind)
         while true {
             let rc = sqlite3_step(s)
             if rc == SQLITE_DONE { return }
-            guard rc == SQLITE_ROW else { throw error(rc, what) }
+            guard rc == SQLITE_ROW else { throw error(rc, what()) }
             guard try row(s) else { return }
         }
     }
 
     /// Runs a statement that returns no rows.
-    func run(_ sql: String, _ bind: [SQLiteValue], _ what: String) throws {
+    func run(_ sql: String, _ bind: [SQLiteValue], _ what: @autoclosure () -> String) throws {
         let s = try statement(sql)
         defer { sqlite3_reset(s) }
         try bindAll(s, bind)
         let rc = sqlite3_step(s)
-        guard rc == SQLITE_DONE else { throw error(rc, what) }
+        guard rc == SQLITE_DONE else { throw error(rc, what()) }
     }
 
     /// The first column of the first row, as text.
@@ -142,6 +142,10 @@ final class SQLiteConnection {
             switch v {
             case .int(let n): rc = sqlite3_bind_int64(s, idx, n)
             case .text(let t): rc = sqlite3_bind_text(s, idx, t, -1, SQLITE_TRANSIENT)
+            case .utf8(let b):
+                // An empty array may have no address, which SQLite would bind as NULL.
+                rc = b.isEmpty ? sqlite3_bind_text(s, idx, "", 0, SQLITE_TRANSIENT)
+                    : b.withUnsafeBytes { sqlite3_bind_text(s, idx, $0.baseAddress!.assumingMemoryBound(to: CChar.self), Int32(b.count), SQLITE_TRANSIENT) }
             case .blob(let b): rc = b.withUnsafeBytes { sqlite3_bind_blob(s, idx, $0.baseAddress, Int32(b.count), SQLITE_TRANSIENT) }
             case .null: rc = sqlite3_bind_null(s, idx)
             }
@@ -171,6 +175,8 @@ final class SQLiteConnection {
 enum SQLiteValue {
     case int(Int64)
     case text(String)
+    /// Text given as its UTF-8 bytes, bound without a detour through `String`.
+    case utf8([UInt8])
     case blob([UInt8])
     case null
 }

@@ -147,20 +147,21 @@ public struct LogState: Sendable {
     /// Checks that `event` may follow `state`, without changing anything.
     public static func check(_ event: Event, against state: LogState) throws {
         let today = event.timestamp.date
-        let where_ = "event \(event.seq) (\(event.type.rawValue))"
+        // Only an error message needs it.
+        func where_() -> String { "event \(event.seq) (\(event.type.rawValue))" }
         guard event.schemaVersion == Event.currentSchemaVersion else {
-            throw CoreError(.invalidEvent, "\(where_): unsupported schema version \(event.schemaVersion)")
+            throw CoreError(.invalidEvent, "\(where_()): unsupported schema version \(event.schemaVersion)")
         }
-        guard !event.actor.isEmpty else { throw CoreError(.invalidEvent, "\(where_): no actor") }
+        guard !event.actor.isEmpty else { throw CoreError(.invalidEvent, "\(where_()): no actor") }
         switch event.type {
         case .trialInitialised:
-            guard state.trial == nil, event.seq == 1 || state.size == 0 else { throw CoreError(.invalidEvent, "\(where_): the trial is already initialised") }
+            guard state.trial == nil, event.seq == 1 || state.size == 0 else { throw CoreError(.invalidEvent, "\(where_()): the trial is already initialised") }
             var r = try ObjectReader(event.payload, context: "trial.initialised")
             try RecordSchema.validateIdentifier(try r.string("trial_id"), what: "trial id")
             let origin = try r.string("log_origin")
             // The origin is also the signed-note key name of every checkpoint: no spaces, no '+'.
             if origin.isEmpty || origin.unicodeScalars.contains(where: { $0 == "+" || $0.properties.isWhitespace || $0.value < 0x20 }) {
-                throw CoreError(.invalidField, "\(where_): log_origin must be non-empty, without spaces or '+' (it names the checkpoint key), got \"\(origin)\"")
+                throw CoreError(.invalidField, "\(where_()): log_origin must be non-empty, without spaces or '+' (it names the checkpoint key), got \"\(origin)\"")
             }
             _ = try r.string("public_key")
             _ = try r.string("key_id")
@@ -168,7 +169,7 @@ public struct LogState: Sendable {
             return
         case .keyRotated:
             guard event.candidate == nil, let current = state.signingKey else {
-                throw CoreError(.invalidEvent, "\(where_): a key rotation needs an initialised trial and no candidate")
+                throw CoreError(.invalidEvent, "\(where_()): a key rotation needs an initialised trial and no candidate")
             }
             var r = try ObjectReader(event.payload, context: "key.rotated")
             let previous = try r.string("previous_key_id")
@@ -177,10 +178,10 @@ public struct LogState: Sendable {
             _ = try r.string("signature"); _ = try r.string("new_key_signature")
             try r.finish()
             guard previous == current.keyID else {
-                throw CoreError(.invalidEvent, "\(where_): previous_key_id \(previous) is not the key in force (\(current.keyID))")
+                throw CoreError(.invalidEvent, "\(where_()): previous_key_id \(previous) is not the key in force (\(current.keyID))")
             }
             if state.keys.contains(where: { $0.keyID == keyID || $0.publicKey == publicKey }) {
-                throw CoreError(.invalidEvent, "\(where_): key \(keyID) was already used by this trial")
+                throw CoreError(.invalidEvent, "\(where_()): key \(keyID) was already used by this trial")
             }
             return
         case .policyPublished:
@@ -191,7 +192,7 @@ public struct LogState: Sendable {
         default:
             break
         }
-        guard let candidateID = event.candidate else { throw CoreError(.invalidEvent, "\(where_): no candidate") }
+        guard let candidateID = event.candidate else { throw CoreError(.invalidEvent, "\(where_()): no candidate") }
         if event.type == .candidateRegistered {
             try RecordSchema.validateIdentifier(candidateID, what: "candidate id")
             if state.candidates[candidateID] != nil {
@@ -215,10 +216,10 @@ public struct LogState: Sendable {
             _ = try r.string("signature")
             try r.finish()
             guard decision["candidate"]?.stringValue == candidateID else {
-                throw CoreError(.invalidEvent, "\(where_): the decision names another candidate")
+                throw CoreError(.invalidEvent, "\(where_()): the decision names another candidate")
             }
         default:
-            guard let schema = RecordSchema.of(event.type) else { throw CoreError(.invalidEvent, "\(where_): unexpected type") }
+            guard let schema = RecordSchema.of(event.type) else { throw CoreError(.invalidEvent, "\(where_()): unexpected type") }
             try schema.validate(event.payload, today: today)
         }
     }

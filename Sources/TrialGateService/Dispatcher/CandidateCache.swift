@@ -31,6 +31,9 @@ struct BoundedCache<Value> {
     /// The candidate as last folded here, without marking it used.
     func peek(_ id: String) -> Value? { entries[id]?.state }
 
+    /// Removes the candidate's entry and returns it, so that its owner holds the only copy.
+    mutating func take(_ id: String) -> Value? { entries.removeValue(forKey: id)?.state }
+
     mutating func put(_ state: Value, for id: String) {
         tick += 1
         entries[id] = (state, tick)

@@ -322,7 +322,8 @@ public final class Dispatcher: @unchecked Sendable {
         }
         var state = base
         if let candidate {
-            if let known = candidateStates.get(candidate) {
+            // Taken out of the cache, not copied, so the fold appends to the candidate's arrays in place; it goes back below.
+            if let known = candidateStates.take(candidate) {
                 state.insert(known)
             } else if let folded = try LogState(partial: store.events(candidate: candidate), head: (0, "")).candidates[candidate] {
                 state.insert(folded)
@@ -332,8 +333,7 @@ public final class Dispatcher: @unchecked Sendable {
         let now = clock.now()
         for draft in try build(state, now) {
             let (event, body) = HashChain.sealWithBody(draft, seq: txn.head.size + 1, prevHash: txn.head.hash)
-            try LogState.check(event, against: state)
-            try state.apply(event, strict: false)
+            try state.apply(event, strict: false)  // checks the event against the state first, as replay does
             try txn.append(event, canonicalBody: body)
             if event.candidate == nil { try base.apply(event, strict: false) }
         }
