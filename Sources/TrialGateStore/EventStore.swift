@@ -267,15 +267,16 @@ public final class EventStore: @unchecked Sendable {
     static let insertEvent = "INSERT INTO events (seq, ts, actor, type, candidate, prev_hash, hash, body, registration_seq) "
         + "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?4 = 'candidate.registered' THEN ?1 ELSE (\(registrationOf("?5"))) END)"
 
-    /// The sequence number and hash of the candidate's newest event, nil when it has none.
-    public func newestEvent(candidate: String) throws -> (seq: Int64, hash: String)? {
+    /// The sequence number and hash of the newest event of the candidate registered by event `registrationSeq`
+    /// (its events are one range of the `registration_seq` index), nil when there is no such candidate.
+    public func newestEvent(registrationSeq: Int64) throws -> (seq: Int64, hash: String)? {
         var newest: (Int64, String)?
-        try db.query("SELECT seq, hash FROM events WHERE \(Self.aboutCandidate) ORDER BY seq DESC LIMIT 1", [.text(candidate)],
-                     "reading a candidate's newest event") { s in
+        try db.query(Self.newestOfRegistration, [.int(registrationSeq)], "reading a candidate's newest event") { s in
             newest = (sqlite3_column_int64(s, 0), SQLiteConnection.text(s, 1) ?? "")
         }
         return newest
     }
+    private static let newestOfRegistration = "SELECT seq, hash FROM events WHERE registration_seq = ? ORDER BY seq DESC LIMIT 1"
 
     /// Every event from `from` through `through`, parsed.
     public func events(from: Int64 = 1, through: Int64 = .max) throws -> [Event] {

@@ -142,7 +142,8 @@ extension Dispatcher {
         let c = try foldCandidate(candidate, events)
         let view = CandidateView.json(c, events: events, asOfSeq: nil, asOfTime: nil)
         let newest = events.last!
-        let shown = ShownCandidate(seq: newest.seq, hash: newest.hash, site: c.site, view: view, encoded: CanonicalJSON.encode(view))
+        let shown = ShownCandidate(registration: c.registeredSeq, seq: newest.seq, hash: newest.hash, site: c.site, view: view,
+                                   encoded: CanonicalJSON.encode(view))
         candidateViews.put(shown, for: candidate)
         return shown
     }

@@ -37,6 +37,8 @@ public final class Dispatcher: @unchecked Sendable {
     var viewChecks: [String: ShownCandidate]?
 
     struct ShownCandidate {
+        /// The candidate's registration event: its events are the log's events with this `registration_seq`.
+        let registration: Int64
         let seq: Int64
         let hash: String
         let site: String
@@ -123,7 +125,7 @@ public final class Dispatcher: @unchecked Sendable {
             return checked
         }
         guard let shown = markUsed ? candidateViews.get(candidate) : candidateViews.peek(candidate),
-              let newest = try requireStore().newestEvent(candidate: candidate), newest.seq == shown.seq, newest.hash == shown.hash
+              let newest = try requireStore().newestEvent(registrationSeq: shown.registration), newest.seq == shown.seq, newest.hash == shown.hash
         else { return nil }
         viewChecks?[candidate] = shown
         return shown
