@@ -239,6 +239,36 @@ struct ServerTests {
         try await s.stop()
     }
 
+    @Test("a show answered from a reader's kept bytes reflects every write acknowledged before it, from any connection")
+    func showsAreCurrent() async throws {
+        let s = try await ServerFixture()
+        try await onThread {
+            let alice = try s.client("alice"), sam = try s.client("sam"), bob = try s.client("bob")
+            let registered = try reply(alice.request(#"{"cmd":"register","candidate":"R-1","site":"SITE-A"}"#))
+            let registration = registered["result"]?["seq"]
+            for i in 0..<40 {
+                let ack = try reply(alice.request(#"{"cmd":"record","kind":"ki67","candidate":"R-1","fields":{"percent":\#(i),"specimen_date":"2026-03-02","method":"manual_count"}}"#))
+                let seq = ack["result"]?["seq"]
+                // Twice each, so that both reader threads have a kept view to check, and once with an id to splice.
+                for (who, client) in [("sam", sam), ("alice", alice), ("sam", sam), ("alice", alice)] {
+                    let shown = try reply(client.request(#"{"cmd":"show","candidate":"R-1"}"#))
+                    #expect(shown["result"]?["as_of"]?["last_seq"] == seq, "\(who) after write \(i)")
+                    #expect(shown["result"]?["facts"]?["ki67.percent"]?["value"] == .number(Double(i)))
+                }
+                let withID = try reply(sam.request(#"{"id":"r\"\#(i)\"\t","cmd":"show","candidate":"R-1"}"#))
+                #expect(withID["id"] == .string("r\"\(i)\"\t") && withID["result"]?["as_of"]?["last_seq"] == seq)
+            }
+            // The candidate moves to site B: the site rule must see it at once, though both readers kept its view at site A.
+            let moved = try reply(alice.request(#"{"cmd":"correct","seq":\#(Int(registration?.intValue ?? 0)),"field":"site","value":"SITE-B","reason":"registered at the wrong site"}"#))
+            #expect(moved["ok"] == true, "\(moved)")
+            for _ in 0..<2 {
+                #expect(try reply(alice.request(#"{"cmd":"show","candidate":"R-1"}"#))["error"]?["code"] == "forbidden")
+                #expect(try reply(bob.request(#"{"cmd":"show","candidate":"R-1"}"#))["result"]?["facts"]?["candidate.site"]?["value"] == "SITE-B")
+            }
+        }
+        try await s.stop()
+    }
+
     @Test("over-long, malformed and unauthenticated lines get error replies and the connection stays usable")
     func hostileLines() async throws {
         let s = try await ServerFixture { $0.maxLineBytes = 1024 }
