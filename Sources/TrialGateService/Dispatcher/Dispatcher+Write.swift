@@ -146,7 +146,7 @@ extension Dispatcher {
 
     func decide(candidate: String, actor: String) throws -> JSONValue {
         let key = try key()
-        var issued: (Decision, String)?
+        var issued: (decision: Decision, json: JSONValue, signature: String)?
         let events = try append(candidate: candidate, actor: actor) { state, now in
             try requireTrial(state)
             guard let inForce = state.signingKey, inForce.keyID == key.keyID else {
@@ -163,18 +163,20 @@ extension Dispatcher {
             }
             let decision = Decision(candidate: c, policy: try policy(for: published), policySHA256: published.sha256,
                                     logSize: state.size, logHead: state.headHash, decidedAt: now, decidedBy: actor, keyID: key.keyID)
-            let signature = Data(key.sign(decision.signedBytes)).base64EncodedString()
-            issued = (decision, signature)
+            // Built once for the signature, the event and the reply (`signedBytes` is the encoding of `json`).
+            let json = decision.json
+            let signature = Data(key.sign(CanonicalJSON.encode(json))).base64EncodedString()
+            issued = (decision, json, signature)
             return [EventDraft(timestamp: now, actor: actor, type: .decisionIssued, candidate: candidate,
-                               payload: ["decision": decision.json, "signature": .string(signature)])]
+                               payload: ["decision": json, "signature": .string(signature)])]
         }
-        guard let (decision, signature) = issued, let event = events.last else { throw ServiceError("internal", "no decision was issued") }
+        guard let (decision, json, signature) = issued, let event = events.last else { throw ServiceError("internal", "no decision was issued") }
         // Every decision gets a checkpoint that covers it (a lone command gets one at its commit anyway).
         if let txn = batchTransaction { try issueCheckpoint(txn) }
         return [
             "seq": .number(Double(event.seq)), "log_index": .number(Double(event.seq - 1)), "hash": .string(event.hash),
             "outcome": .string(decision.outcome.rawValue),
-            "decision": decision.json, "signature": .string(signature),
+            "decision": json, "signature": .string(signature),
         ]
     }
 }
