@@ -62,5 +62,8 @@ public struct Decision: Sendable, Equatable {
     }
 
     /// The exact bytes that are signed.
-    public var signedBytes: [UInt8] { CanonicalJSON.encode(json) }
+    public var signedBytes: [UInt8] { Self.signedBytes(of: json) }
+
+    /// The bytes signed for a decision whose JSON is `json` (for a caller that already built it).
+    public static func signedBytes(of json: JSONValue) -> [UInt8] { CanonicalJSON.encode(json) }
 }

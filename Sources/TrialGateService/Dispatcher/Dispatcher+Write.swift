@@ -163,9 +163,9 @@ extension Dispatcher {
             }
             let decision = Decision(candidate: c, policy: try policy(for: published), policySHA256: published.sha256,
                                     logSize: state.size, logHead: state.headHash, decidedAt: now, decidedBy: actor, keyID: key.keyID)
-            // Built once for the signature, the event and the reply (`signedBytes` is the encoding of `json`).
+            // Built once for the signature, the event and the reply.
             let json = decision.json
-            let signature = Data(key.sign(CanonicalJSON.encode(json))).base64EncodedString()
+            let signature = Data(key.sign(Decision.signedBytes(of: json))).base64EncodedString()
             issued = (decision, json, signature)
             return [EventDraft(timestamp: now, actor: actor, type: .decisionIssued, candidate: candidate,
                                payload: ["decision": json, "signature": .string(signature)])]
