@@ -211,7 +211,7 @@ public struct LogAuditor {
 
     private mutating func checkDecision(_ event: Event, before: LogState) {
         guard let decision = event.payload["decision"], let sigText = event.payload["signature"]?.stringValue else { return }
-        let signed = CanonicalJSON.encode(decision)
+        let signed = Decision.signedBytes(of: decision)
         guard let key = before.signingKey, let publicKey = Data(base64Encoded: key.publicKey).map(Array.init) else {
             report(event.seq, "bad_signature", "no trial public key precedes this decision")
             return

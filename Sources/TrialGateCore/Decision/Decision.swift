@@ -61,9 +61,6 @@ public struct Decision: Sendable, Equatable {
         ])
     }
 
-    /// The exact bytes that are signed.
-    public var signedBytes: [UInt8] { Self.signedBytes(of: json) }
-
-    /// The bytes signed for a decision whose JSON is `json` (for a caller that already built it).
+    /// The exact bytes signed for a decision whose JSON is `json`: what `decide` signs and every verifier checks.
     public static func signedBytes(of json: JSONValue) -> [UInt8] { CanonicalJSON.encode(json) }
 }

@@ -182,7 +182,7 @@ struct ReportState: Equatable {
 
     private func verdict(_ decision: JSONValue, signature: String) -> SignatureVerdict {
         guard let publicKey = signingKey(of: decision) else { return .invalid }
-        return .pending(message: CanonicalJSON.encode(decision), signature: Data(base64Encoded: signature).map(Array.init) ?? [],
+        return .pending(message: Decision.signedBytes(of: decision), signature: Data(base64Encoded: signature).map(Array.init) ?? [],
                         publicKey: publicKey)
     }
 
