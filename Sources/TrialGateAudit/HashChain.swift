@@ -13,7 +13,7 @@ public enum HashChain {
     /// Seals `draft` and returns the canonical bytes its hash was computed over too, so that a writer stores
     /// exactly the bytes it hashed without encoding the event a second time.
     public static func sealWithBody(_ draft: EventDraft, seq: Int64, prevHash: String) -> (event: Event, body: [UInt8]) {
-        let body = CanonicalJSON.encode(Event.body(seq: seq, draft: draft, schemaVersion: Event.currentSchemaVersion, prevHash: prevHash))
+        let body = Event.canonicalBody(seq: seq, draft: draft, schemaVersion: Event.currentSchemaVersion, prevHash: prevHash)
         let event = Event(seq: seq, timestamp: draft.timestamp, actor: draft.actor, type: draft.type, candidate: draft.candidate,
                           schemaVersion: Event.currentSchemaVersion, payload: draft.payload, prevHash: prevHash,
                           hash: Digest.sha256Hex(body))

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import TrialGateCore
 import TrialGateService
 
@@ -10,9 +11,11 @@ enum Answer: Sendable {
 
 /// A queue of commands waiting for a worker thread; callers await their own result.
 final class CommandQueue: @unchecked Sendable {
-    struct Job {
+    struct Job: Sendable {
         let command: Command
         let principal: Principal
+        /// The event loop `done` runs on; nil runs it on the worker thread.
+        let loop: EventLoop?
         let done: @Sendable (Result<Answer, ServiceError>) -> Void
     }
 
@@ -20,15 +23,17 @@ final class CommandQueue: @unchecked Sendable {
     private var jobs: [Job] = []
     private var stopping = false
 
-    /// Queues a command; `done` is called on the worker thread with its result.
-    func submit(_ command: Command, as principal: Principal, done: @escaping @Sendable (Result<Answer, ServiceError>) -> Void) {
+    /// Queues a command; `done` is called with its result on `loop`, or on the worker thread when `loop` is nil.
+    func submit(_ command: Command, as principal: Principal, on loop: EventLoop? = nil,
+                done: @escaping @Sendable (Result<Answer, ServiceError>) -> Void) {
         condition.lock()
         if stopping {
             condition.unlock()
-            done(.failure(ServiceError("shutting_down", "the server is shutting down; nothing was done")))
+            Self.deliver([(Job(command: command, principal: principal, loop: loop, done: done),
+                           .failure(ServiceError("shutting_down", "the server is shutting down; nothing was done")))])
             return
         }
-        jobs.append(Job(command: command, principal: principal, done: done))
+        jobs.append(Job(command: command, principal: principal, loop: loop, done: done))
         condition.signal()
         condition.unlock()
     }
@@ -49,13 +54,30 @@ final class CommandQueue: @unchecked Sendable {
     func serve(with dispatcher: Dispatcher, encoding: Bool = false) {
         while let batch = take(max: 1) {
             for job in batch {
-                job.done(Result {
+                Self.deliver([(job, Result {
                     encoding ? .encoded(try dispatcher.executeEncoded(job.command, principal: job.principal))
                         : .value(try dispatcher.execute(job.command, principal: job.principal))
-                }.mapError { ServiceError($0) })
+                }.mapError { ServiceError($0) })])
             }
         }
         dispatcher.store?.close()
+    }
+
+    /// Calls each job's `done` with its result: at once for jobs without a loop, and with one task per event loop
+    /// for the others, in order, so a batch of a hundred answers wakes each loop once instead of a hundred times.
+    static func deliver(_ answered: [(job: Job, result: Result<Answer, ServiceError>)]) {
+        var byLoop: [ObjectIdentifier: (loop: EventLoop, answers: [(job: Job, result: Result<Answer, ServiceError>)])] = [:]
+        var order: [ObjectIdentifier] = []
+        for a in answered {
+            guard let loop = a.job.loop else { a.job.done(a.result); continue }
+            let id = ObjectIdentifier(loop)
+            if byLoop[id] == nil { order.append(id); byLoop[id] = (loop, []) }
+            byLoop[id]!.answers.append(a)
+        }
+        for id in order {
+            let (loop, answers) = byLoop[id]!
+            loop.execute { for a in answers { a.job.done(a.result) } }
+        }
     }
 
     /// Refuses new jobs; workers finish the queued ones and then stop.
@@ -87,12 +109,12 @@ final class Workers: @unchecked Sendable {
                 let results: [Result<Answer, ServiceError>]
                 do {
                     results = try writerDispatcher.executeBatch(batch.map { ($0.command, $0.principal) }).map { $0.map(Answer.value) }
-                    if let size = try? writerDispatcher.store?.head().size { onCommit(size) }
+                    if let size = writerDispatcher.store?.lastCommittedHead?.size { onCommit(size) }
                 } catch {
                     // The shared commit failed: nothing of the batch was written, and every caller hears so.
                     results = Array(repeating: .failure(ServiceError(error)), count: batch.count)
                 }
-                for (job, result) in zip(batch, results) { job.done(result) }
+                CommandQueue.deliver(Array(zip(batch, results)))
             }
             writerDispatcher.store?.close()
         }
@@ -113,9 +135,10 @@ final class Workers: @unchecked Sendable {
     }
 
     /// Runs `command` on the writer if it appends, on a reader otherwise (which answers it encoded); `done` runs on
-    /// that thread.
-    func run(_ command: Command, as principal: Principal, done: @escaping @Sendable (Result<Answer, ServiceError>) -> Void) {
-        (command.writes ? writes : reads).submit(command, as: principal, done: done)
+    /// `loop`.
+    func run(_ command: Command, as principal: Principal, on loop: EventLoop,
+             done: @escaping @Sendable (Result<Answer, ServiceError>) -> Void) {
+        (command.writes ? writes : reads).submit(command, as: principal, on: loop, done: done)
     }
 
     /// Finishes every queued job, then stops the threads and closes their stores.

@@ -124,11 +124,9 @@ final class ProtocolHandler: ChannelInboundHandler, @unchecked Sendable {
                 let loop = context.eventLoop
                 let bound = NIOLoopBound(context, eventLoop: loop)
                 let peer = self.peer
-                workers.run(command, as: principal) { [self] result in
-                    // Build the reply on the event loop: the writer thread is the one that must not wait.
-                    loop.execute {
-                        self.finished(self.server.replyLine(to: result, id: id, cmd: cmd, principal: principal, peer: peer), context: bound.value)
-                    }
+                // The reply is built on the event loop: the writer thread is the one that must not wait.
+                workers.run(command, as: principal, on: loop) { [self] result in
+                    self.finished(self.server.replyLine(to: result, id: id, cmd: cmd, principal: principal, peer: peer), context: bound.value)
                 }
             case .subscribe(let id, let from):
                 startSubscription(context: context, id: id, from: from)

@@ -62,6 +62,8 @@ public final class EventStore: @unchecked Sendable {
     static let storedLevelFloor = 4
     /// The tree's right border after this connection's last commit, valid while the head is still that one.
     fileprivate var frontierCache: (size: Int64, hash: String, frontier: MerkleFrontier)?
+    /// The log head as this connection's last successful `write` committed it (nil before one).
+    public private(set) var lastCommittedHead: LogHead?
 
     /// The file's identity (device, inode) when it was opened: a write checks the path still names this file.
     private var identity: (dev: UInt64, ino: UInt64)?
@@ -345,6 +347,7 @@ public final class EventStore: @unchecked Sendable {
                 return try body(t)
             }
             frontierCache = txn.flatMap { t in t.committedFrontier.map { (t.head.size, t.head.hash, $0) } }
+            lastCommittedHead = txn?.head
             return result
         } catch {
             frontierCache = nil

@@ -89,4 +89,21 @@ struct JSONParserTests {
         #expect(try JSONParser.parse("\"\\u00e9\\ud83d\\ude00\\n\"") == .string("é😀\n"))
         #expect(try JSONParser.parse(" {\"k\" : [true, null, -1.5e2]} ") == ["k": [true, nil, -150]])
     }
+
+    @Test("an event body written member by member is the canonical encoding of the body object", arguments: [
+        ("coordinator:ana", "C-1" as String?, #"{"site":"SITE-01","percent":8.5,"notes":"a \"quoted\"\nline"}"#),
+        ("admin", nil, #"{"trial_id":"T","list":[1,-2.5e-7,true,null,{"é":"😀","a":[]}]}"#),
+        ("Zoë \u{1}\\", "Ω-\u{7f}", #"{}"#),
+    ])
+    func eventBody(actor: String, candidate: String?, payload: String) throws {
+        let draft = EventDraft(timestamp: UTCTimestamp(millisecondsSinceEpoch: 1_782_900_000_123), actor: actor,
+                               type: candidate == nil ? .trialInitialised : .candidateRegistered, candidate: candidate,
+                               payload: try JSONParser.parse(payload))
+        for (seq, version) in [(Int64(1), 1), (987_654_321_012, 2)] {
+            let prev = String(repeating: "ab", count: 32)
+            let direct = Event.canonicalBody(seq: seq, draft: draft, schemaVersion: version, prevHash: prev)
+            #expect(direct == CanonicalJSON.encode(Event.body(seq: seq, draft: draft, schemaVersion: version, prevHash: prev)))
+            #expect(try JSONParser.parseCanonical(direct).isCanonical)
+        }
+    }
 }

@@ -64,13 +64,40 @@ public struct Event: Sendable, Equatable {
         ])
     }
 
+    /// `CanonicalJSON.encode(body(seq:draft:schemaVersion:prevHash:))`, written member by member in the order
+    /// RFC 8785 sorts the names, without building the object: every append and every verification encodes one.
+    public static func canonicalBody(seq: Int64, draft: EventDraft, schemaVersion: Int, prevHash: String) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        out.append(contentsOf: #"{"actor":"#.utf8)
+        CanonicalJSON.writeString(draft.actor, into: &out)
+        out.append(contentsOf: #","candidate":"#.utf8)
+        if let candidate = draft.candidate { CanonicalJSON.writeString(candidate, into: &out) } else { out.append(contentsOf: "null".utf8) }
+        out.append(contentsOf: #","payload":"#.utf8)
+        CanonicalJSON.write(draft.payload, into: &out)
+        out.append(contentsOf: #","prev_hash":"#.utf8)
+        CanonicalJSON.writeString(prevHash, into: &out)
+        out.append(contentsOf: #","schema_version":"#.utf8)
+        CanonicalJSON.write(.number(Double(schemaVersion)), into: &out)
+        out.append(contentsOf: #","seq":"#.utf8)
+        CanonicalJSON.write(.number(Double(seq)), into: &out)
+        out.append(contentsOf: #","timestamp":"#.utf8)
+        CanonicalJSON.writeString(draft.timestamp.description, into: &out)
+        out.append(contentsOf: #","type":"#.utf8)
+        CanonicalJSON.writeString(draft.type.rawValue, into: &out)
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
     /// This event's body, as hashed.
     public var body: JSONValue {
         Event.body(seq: seq, draft: draft, schemaVersion: schemaVersion, prevHash: prevHash)
     }
 
     /// The RFC 8785 bytes that `hash` is computed over.
-    public var canonicalBody: [UInt8] { CanonicalJSON.encode(body) }
+    public var canonicalBody: [UInt8] {
+        Event.canonicalBody(seq: seq, draft: draft, schemaVersion: schemaVersion, prevHash: prevHash)
+    }
 
     /// The event with its hash, as exported (`export`, `events.jsonl`).
     public var json: JSONValue {

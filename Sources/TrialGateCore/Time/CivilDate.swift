@@ -49,11 +49,35 @@ public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 
     public var description: String {
-        func pad(_ v: Int, _ w: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
+        guard (0...9999).contains(year) else {
+            func pad(_ v: Int, _ w: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s }
+            return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
+        }
+        return String(unsafeUninitializedCapacity: 10) { b in
+            writeDigits(into: b)
+            return 10
+        }
+    }
+
+    /// Writes `YYYY-MM-DD` into the first ten bytes of `b`; the year must be in 0...9999.
+    func writeDigits(into b: UnsafeMutableBufferPointer<UInt8>) {
+        writeDecimal(year, width: 4, into: b, at: 0)
+        b[4] = UInt8(ascii: "-")
+        writeDecimal(month, width: 2, into: b, at: 5)
+        b[7] = UInt8(ascii: "-")
+        writeDecimal(day, width: 2, into: b, at: 8)
     }
 
     public static func < (a: CivilDate, b: CivilDate) -> Bool { a.daysSinceEpoch < b.daysSinceEpoch }
+}
+
+/// Writes `value` (not negative, below 10^width) as exactly `width` decimal digits at `b[at...]`.
+func writeDecimal(_ value: Int, width: Int, into b: UnsafeMutableBufferPointer<UInt8>, at: Int) {
+    var v = value
+    for i in stride(from: at + width - 1, through: at, by: -1) {
+        b[i] = UInt8(ascii: "0") + UInt8(v % 10)
+        v /= 10
+    }
 }
 
 /// The decimal number written in `bytes[range]`, or nil if any byte is not a digit.

@@ -35,10 +35,27 @@ public struct UTCTimestamp: Sendable, Hashable, Comparable, CustomStringConverti
     private func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : (a - b + 1) / b }
 
     public var description: String {
-        let dayMs = millisecondsSinceEpoch - floorDiv(millisecondsSinceEpoch, 86_400_000) * 86_400_000
-        let h = dayMs / 3_600_000, m = dayMs / 60_000 % 60, s = dayMs / 1000 % 60, ms = dayMs % 1000
-        func pad(_ v: Int64, _ w: Int) -> String { let t = String(v); return String(repeating: "0", count: w - t.count) + t }
-        return "\(date)T\(pad(h, 2)):\(pad(m, 2)):\(pad(s, 2)).\(pad(ms, 3))Z"
+        let day = date
+        let dayMs = Int(millisecondsSinceEpoch - floorDiv(millisecondsSinceEpoch, 86_400_000) * 86_400_000)
+        // Written digit by digit into one buffer: every event's body and row carry a timestamp, and the writer
+        // formats them in its hot path.
+        guard (0...9999).contains(day.year) else {
+            func pad(_ v: Int, _ w: Int) -> String { let t = String(v); return String(repeating: "0", count: w - t.count) + t }
+            return "\(day)T\(pad(dayMs / 3_600_000, 2)):\(pad(dayMs / 60_000 % 60, 2)):\(pad(dayMs / 1000 % 60, 2)).\(pad(dayMs % 1000, 3))Z"
+        }
+        return String(unsafeUninitializedCapacity: 24) { b in
+            day.writeDigits(into: b)
+            b[10] = UInt8(ascii: "T")
+            writeDecimal(dayMs / 3_600_000, width: 2, into: b, at: 11)
+            b[13] = UInt8(ascii: ":")
+            writeDecimal(dayMs / 60_000 % 60, width: 2, into: b, at: 14)
+            b[16] = UInt8(ascii: ":")
+            writeDecimal(dayMs / 1000 % 60, width: 2, into: b, at: 17)
+            b[19] = UInt8(ascii: ".")
+            writeDecimal(dayMs % 1000, width: 3, into: b, at: 20)
+            b[23] = UInt8(ascii: "Z")
+            return 24
+        }
     }
 
     public static func < (a: UTCTimestamp, b: UTCTimestamp) -> Bool { a.millisecondsSinceEpoch < b.millisecondsSinceEpoch }
