@@ -29,8 +29,8 @@ final class CommandQueue: @unchecked Sendable {
         condition.lock()
         if stopping {
             condition.unlock()
-            Self.deliver([(Job(command: command, principal: principal, loop: loop, done: done),
-                           .failure(ServiceError("shutting_down", "the server is shutting down; nothing was done")))])
+            Self.deliver([Job(command: command, principal: principal, loop: loop, done: done)],
+                         [.failure(ServiceError("shutting_down", "the server is shutting down; nothing was done"))])
             return
         }
         jobs.append(Job(command: command, principal: principal, loop: loop, done: done))
@@ -54,10 +54,10 @@ final class CommandQueue: @unchecked Sendable {
     func serve(with dispatcher: Dispatcher, encoding: Bool = false) {
         while let batch = take(max: 1) {
             for job in batch {
-                Self.deliver([(job, Result {
+                Self.deliver([job], [Result {
                     encoding ? .encoded(try dispatcher.executeEncoded(job.command, principal: job.principal))
                         : .value(try dispatcher.execute(job.command, principal: job.principal))
-                }.mapError { ServiceError($0) })])
+                }.mapError { ServiceError($0) }])
             }
         }
         dispatcher.store?.close()
@@ -65,18 +65,20 @@ final class CommandQueue: @unchecked Sendable {
 
     /// Calls each job's `done` with its result: at once for jobs without a loop, and with one task per event loop
     /// for the others, in order, so a batch of a hundred answers wakes each loop once instead of a hundred times.
-    static func deliver(_ answered: [(job: Job, result: Result<Answer, ServiceError>)]) {
-        var byLoop: [ObjectIdentifier: (loop: EventLoop, answers: [(job: Job, result: Result<Answer, ServiceError>)])] = [:]
-        var order: [ObjectIdentifier] = []
-        for a in answered {
-            guard let loop = a.job.loop else { a.job.done(a.result); continue }
-            let id = ObjectIdentifier(loop)
-            if byLoop[id] == nil { order.append(id); byLoop[id] = (loop, []) }
-            byLoop[id]!.answers.append(a)
+    static func deliver(_ jobs: [Job], _ results: [Result<Answer, ServiceError>]) {
+        typealias Answered = (done: @Sendable (Result<Answer, ServiceError>) -> Void, result: Result<Answer, ServiceError>)
+        // A server has a handful of loops: a list is cheaper than a dictionary here.
+        var groups: [(loop: EventLoop, answers: [Answered])] = []
+        for (job, result) in zip(jobs, results) {
+            guard let loop = job.loop else { job.done(result); continue }
+            if let i = groups.firstIndex(where: { $0.loop === loop }) {
+                groups[i].answers.append((job.done, result))
+            } else {
+                groups.append((loop, [(job.done, result)]))
+            }
         }
-        for id in order {
-            let (loop, answers) = byLoop[id]!
-            loop.execute { for a in answers { a.job.done(a.result) } }
+        for (loop, answers) in groups {
+            loop.execute { for a in answers { a.done(a.result) } }
         }
     }
 
@@ -114,7 +116,7 @@ final class Workers: @unchecked Sendable {
                     // The shared commit failed: nothing of the batch was written, and every caller hears so.
                     results = Array(repeating: .failure(ServiceError(error)), count: batch.count)
                 }
-                CommandQueue.deliver(Array(zip(batch, results)))
+                CommandQueue.deliver(batch, results)
             }
             writerDispatcher.store?.close()
         }
