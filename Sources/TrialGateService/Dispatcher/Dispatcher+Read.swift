@@ -145,6 +145,8 @@ extension Dispatcher {
         let shown = ShownCandidate(registration: c.registeredSeq, seq: newest.seq, hash: newest.hash, site: c.site, view: view,
                                    encoded: CanonicalJSON.encode(view))
         candidateViews.put(shown, for: candidate)
+        // Built from the events just read, so current for the rest of this command.
+        viewChecks?[candidate] = shown
         return shown
     }
 

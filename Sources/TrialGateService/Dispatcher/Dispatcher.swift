@@ -83,16 +83,25 @@ public final class Dispatcher: @unchecked Sendable {
     /// Carries out `command` as `execute(_:principal:)` does and answers its result in canonical JSON (RFC 8785),
     /// the bytes a reply carries. A `show` of a candidate's current view answers the bytes kept with the view.
     public func executeEncoded(_ command: Command, principal: Principal) throws -> [UInt8] {
-        try authorised(command, principal) {
+        // A coordinator's `show` needs the candidate's site for the access check: a view built first serves both,
+        // instead of reading the registration for the check and then every event for the view. The view is only
+        // answered once the check has passed; if it cannot be built, the check and `show` report why, as always.
+        var prepare: (() -> Void)?
+        if case .show(let candidate, nil, nil) = command, principal.role == .coordinator {
+            prepare = { _ = try? self.currentShown(candidate: candidate) }
+        }
+        return try authorised(command, principal, prepare: prepare) {
             guard case .show(let candidate, nil, nil) = command else { return CanonicalJSON.encode(try execute(command, actor: principal.name)) }
             do { return try currentShown(candidate: candidate).encoded } catch { throw ServiceError(error) }
         }
     }
 
     /// Runs `body` once `principal` may carry out `command`.
-    private func authorised<T>(_ command: Command, _ principal: Principal, _ body: () throws -> T) throws -> T {
+    private func authorised<T>(_ command: Command, _ principal: Principal, prepare: (() -> Void)? = nil,
+                               _ body: () throws -> T) throws -> T {
         viewChecks = [:]
         defer { viewChecks = nil }
+        prepare?()
         do {
             try Access.check(principal, command, siteOfCandidate: siteOf(candidate:), candidateOfEvent: candidateOf(seq:))
         } catch {
