@@ -28,8 +28,11 @@ for c in 1 16 64; do
   n=$(( c == 1 ? 5000 : 50000 ))
   redis-benchmark -p $RPORT -t set,get -c $c -n $n --csv | sed 's/^/redis /'
   for op in append read decide; do
+    echo "$(date -u +%T) $op"
     $L --load 127.0.0.1:$TPORT "$TOKEN" $op $c "$SECS" | sed 's/^/trialgate /'
   done
 done
 kill -TERM $SERVER; wait $SERVER || true
+# Report snapshots saved during the runs (the server folds the log for them on a low-priority thread).
+grep -o '^[^ ]*T[0-9:]*.*report snapshot saved' "$T/server.log" | sed -E 's/^[0-9-]+T([0-9:]+)[^ ]*.*size=([0-9]+).*/snapshot: \1 at size \2/' || true
 $B verify | sed 's/^/after: /'

@@ -48,6 +48,8 @@ final class ReportSnapshotter: @unchecked Sendable {
                 while let batch = jobs.take(max: 1) { batch.forEach { $0.done(.failure(ServiceError(error))) } }
                 return
             }
+            // Every step of a snapshot stays on this thread, at its priority.
+            dispatcher.parallelFolds = false
             jobs.serve(with: dispatcher)
         }
         thread.name = "trialgate-report-snapshots"

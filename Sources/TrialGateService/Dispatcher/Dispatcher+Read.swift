@@ -226,7 +226,7 @@ extension Dispatcher {
             guard from <= last else { return nil }
             var rows: [StoredRow] = []
             try read(from, min(last, from + chunkSize - 1)) { rows.append($0) }
-            let c = AuditChunk(rows: rows, checkBytes: false)
+            let c = AuditChunk(rows: rows, checkBytes: false, parallel: parallelFolds)
             c.start()
             return c
         }
@@ -372,7 +372,7 @@ extension Dispatcher {
         var projected: [(size: Int64, state: ReportState)] = []
         var rootAtRequested: [UInt8]? = requestedSize == 0 ? Merkle.emptyRoot : nil
         var next: Int64 = 1
-        var prepared = AuditChunk(rows: try readChunk(next))
+        var prepared = AuditChunk(rows: try readChunk(next), parallel: parallelFolds)
         next += chunkSize
         prepared.start()
         while true {
@@ -380,7 +380,7 @@ extension Dispatcher {
             let done = current.wait()
             var upcoming: AuditChunk?
             if next <= size {
-                upcoming = AuditChunk(rows: try readChunk(next))
+                upcoming = AuditChunk(rows: try readChunk(next), parallel: parallelFolds)
                 next += chunkSize
                 upcoming?.start()
             }
@@ -461,14 +461,17 @@ final class AuditChunk: @unchecked Sendable {
     let rows: [StoredRow]
     /// Also hash the stored bytes and check their canonical form (the audit); a plain fold only parses.
     let checkBytes: Bool
+    /// Prepare on two workers of the global queue; otherwise on the thread that waits for the chunk.
+    let parallel: Bool
     // Each half is written by exactly one worker and read only after `group.wait()`.
     private var firstHalf: [Result<LogAuditor.Prepared, ServiceError>] = []
     private var secondHalf: [Result<LogAuditor.Prepared, ServiceError>] = []
     private let group = DispatchGroup()
 
-    init(rows: [StoredRow], checkBytes: Bool = true) {
+    init(rows: [StoredRow], checkBytes: Bool = true, parallel: Bool = true) {
         self.rows = rows
         self.checkBytes = checkBytes
+        self.parallel = parallel
     }
 
     private func prepare(_ part: Range<Int>) -> [Result<LogAuditor.Prepared, ServiceError>] {
@@ -487,6 +490,7 @@ final class AuditChunk: @unchecked Sendable {
 
     /// Starts preparing on two workers (halves of the chunk), leaving this thread free to fold.
     func start() {
+        guard parallel else { return }
         let half = (rows.count + 1) / 2
         group.enter()
         DispatchQueue.global().async { [self] in
@@ -502,6 +506,7 @@ final class AuditChunk: @unchecked Sendable {
 
     /// Waits until the chunk is prepared.
     func wait() -> [Result<LogAuditor.Prepared, ServiceError>] {
+        guard parallel else { return prepare(0..<rows.count) }
         group.wait()
         return firstHalf + secondHalf
     }

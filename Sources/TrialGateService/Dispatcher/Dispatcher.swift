@@ -32,6 +32,11 @@ public final class Dispatcher: @unchecked Sendable {
     /// `show` and the site check of the access rules reuse it then instead of refolding the history.
     var candidateViews: BoundedCache<ShownCandidate>
 
+    /// Whether folds over many events (reports, snapshots, `verify`, `replay`) parse them on two threads of the
+    /// global queue besides this one. Off for background work that must stay at its own thread's low priority:
+    /// those threads run at the normal one and would take the cores from the writer.
+    public var parallelFolds = true
+
     /// Views found current during the one command being carried out for a principal (nil outside one): the
     /// site check of the access rules and `show` then ask the store once for the candidate's newest event.
     var viewChecks: [String: ShownCandidate]?
