@@ -23,7 +23,9 @@ final class ReportSnapshotter: @unchecked Sendable {
 
     /// The server itself, as the actor of its own snapshots; a snapshot appends no event.
     static let principal = Principal(name: "trialgate-server", role: .admin, sites: [])
-    /// How much lower the thread's priority is than the rest of the server (`nice` steps).
+    /// Linux's `SCHED_IDLE` policy (`linux/sched.h`), which Glibc's Swift module does not export.
+    static let schedIdle: Int32 = 5
+    /// How much lower the thread's priority is than the rest of the server (`nice` steps), where `SCHED_IDLE` is refused.
     static let niceness: Int32 = 10
 
     /// - Parameters:
@@ -39,8 +41,13 @@ final class ReportSnapshotter: @unchecked Sendable {
         let thread = Thread { [jobs, finished, logger] in
             defer { finished.leave() }
             #if canImport(Glibc)
-            // On Linux the nice value belongs to the thread, and `who` 0 is the calling thread.
-            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Self.niceness)
+            // SCHED_IDLE: the thread runs only on a core nobody else wants, and gives it up at once when the writer,
+            // a reader or an event loop wakes. Any thread may lower itself to it. Where it is refused, a nice value
+            // (on Linux it belongs to the thread, and `who` 0 is the calling thread).
+            var param = sched_param()
+            if pthread_setschedparam(pthread_self(), Self.schedIdle, &param) != 0 {
+                _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, Self.niceness)
+            }
             #endif
             let dispatcher: Dispatcher
             do { dispatcher = try makeDispatcher() } catch {
