@@ -106,7 +106,7 @@ final class Workers: @unchecked Sendable {
          onCommit: @escaping @Sendable (Int64) -> Void) throws {
         let writerDispatcher = try makeDispatcher()
         let readerDispatchers = try (0..<readers).map { _ in try makeDispatcher() }
-        start(name: "trialgate-writer") { [writes] in
+        start(name: "tg-writer") { [writes] in
             while let batch = writes.take(max: maxBatch) {
                 let results: [Result<Answer, ServiceError>]
                 do {
@@ -121,13 +121,14 @@ final class Workers: @unchecked Sendable {
             writerDispatcher.store?.close()
         }
         for (i, dispatcher) in readerDispatchers.enumerated() {
-            start(name: "trialgate-reader-\(i)") { [reads] in reads.serve(with: dispatcher, encoding: true) }
+            start(name: "tg-reader-\(i)") { [reads] in reads.serve(with: dispatcher, encoding: true) }
         }
     }
 
     private func start(name: String, _ body: @escaping @Sendable () -> Void) {
         finished.enter()
         let thread = Thread { [finished] in
+            Thread.nameCurrent(name)
             body()
             finished.leave()
         }
@@ -148,6 +149,16 @@ final class Workers: @unchecked Sendable {
         writes.stop()
         reads.stop()
         await finished.done()
+    }
+}
+
+extension Thread {
+    /// Names the calling thread for the operating system too (`top -H`, `/proc/…/comm`, `perf`), which `Thread.name`
+    /// does not do on Linux. A thread may rename itself through `/proc/thread-self/comm`; Linux keeps 15 bytes.
+    static func nameCurrent(_ name: String) {
+        #if os(Linux)
+        try? String(name.utf8.prefix(15))!.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
+        #endif
     }
 }
 

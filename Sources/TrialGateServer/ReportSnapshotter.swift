@@ -40,6 +40,7 @@ final class ReportSnapshotter: @unchecked Sendable {
         finished.enter()
         let thread = Thread { [jobs, finished, logger] in
             defer { finished.leave() }
+            Thread.nameCurrent("tg-snapshots")
             #if canImport(Glibc)
             // SCHED_IDLE: the thread runs only on a core nobody else wants, and gives it up at once when the writer,
             // a reader or an event loop wakes. Any thread may lower itself to it. Where it is refused, a nice value
@@ -59,7 +60,7 @@ final class ReportSnapshotter: @unchecked Sendable {
             dispatcher.parallelFolds = false
             jobs.serve(with: dispatcher)
         }
-        thread.name = "trialgate-report-snapshots"
+        thread.name = "tg-snapshots"
         thread.start()
     }
 

@@ -222,6 +222,24 @@ struct ServerTests {
         try await s.stop()
     }
 
+    #if os(Linux)
+    @Test("the server's worker threads carry their names for the operating system (top -H, /proc, perf)")
+    func threadNames() async throws {
+        let s = try await ServerFixture { $0.reportSnapshotInterval = 10 }
+        // The threads name themselves as they start.
+        var names: Set<String> = []
+        for _ in 0..<200 {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+            names = Set(tasks.compactMap { try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8) }
+                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+            if names.isSuperset(of: ["tg-writer", "tg-reader-0", "tg-reader-1", "tg-snapshots"]) { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(names.isSuperset(of: ["tg-writer", "tg-reader-0", "tg-reader-1", "tg-snapshots"]), "\(names.sorted())")
+        try await s.stop()
+    }
+    #endif
+
     @Test("a coordinator of site B cannot touch a candidate of site A; actors are the authenticated names")
     func siteScope() async throws {
         let s = try await ServerFixture()
