@@ -157,7 +157,7 @@ extension Thread {
     /// does not do on Linux. A thread may rename itself through `/proc/thread-self/comm`; Linux keeps 15 bytes.
     static func nameCurrent(_ name: String) {
         #if os(Linux)
-        try? String(name.utf8.prefix(15))!.write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
+        try? String(decoding: name.utf8.prefix(15), as: UTF8.self).write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
         #endif
     }
 }
