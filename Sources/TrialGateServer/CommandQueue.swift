@@ -132,7 +132,6 @@ final class Workers: @unchecked Sendable {
             body()
             finished.leave()
         }
-        thread.name = name
         threads.append(thread)
         thread.start()
     }
@@ -153,9 +152,11 @@ final class Workers: @unchecked Sendable {
 }
 
 extension Thread {
-    /// Names the calling thread for the operating system too (`top -H`, `/proc/…/comm`, `perf`), which `Thread.name`
-    /// does not do on Linux. A thread may rename itself through `/proc/thread-self/comm`; Linux keeps 15 bytes.
+    /// Names the calling thread, for Foundation and for the operating system (`top -H`, `/proc/…/comm`, `perf`), which
+    /// `Thread.name` alone does not reach on Linux. A thread may rename itself through `/proc/thread-self/comm`;
+    /// Linux keeps 15 bytes.
     static func nameCurrent(_ name: String) {
+        Thread.current.name = name
         #if os(Linux)
         try? String(decoding: name.utf8.prefix(15), as: UTF8.self).write(toFile: "/proc/thread-self/comm", atomically: false, encoding: .utf8)
         #endif

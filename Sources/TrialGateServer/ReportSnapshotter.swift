@@ -60,7 +60,6 @@ final class ReportSnapshotter: @unchecked Sendable {
             dispatcher.parallelFolds = false
             jobs.serve(with: dispatcher)
         }
-        thread.name = "tg-snapshots"
         thread.start()
     }
 

@@ -50,8 +50,7 @@ public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible
 
     public var description: String {
         guard (0...9999).contains(year) else {
-            func pad(_ v: Int, _ w: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s }
-            return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))"
+            return "\(zeroPadded(year, width: 4))-\(zeroPadded(month, width: 2))-\(zeroPadded(day, width: 2))"
         }
         return String(unsafeUninitializedCapacity: 10) { b in
             writeDigits(into: b)
@@ -69,6 +68,13 @@ public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 
     public static func < (a: CivilDate, b: CivilDate) -> Bool { a.daysSinceEpoch < b.daysSinceEpoch }
+}
+
+/// `value` in decimal with leading zeros up to `width` digits; wider values keep all their digits. For the forms
+/// outside the fixed-width fast paths (years beyond 0...9999).
+func zeroPadded(_ value: Int, width: Int) -> String {
+    let digits = String(value)
+    return String(repeating: "0", count: max(0, width - digits.count)) + digits
 }
 
 /// Writes `value` (not negative, below 10^width) as exactly `width` decimal digits at `b[at...]`.

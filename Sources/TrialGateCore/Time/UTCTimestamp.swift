@@ -40,8 +40,8 @@ public struct UTCTimestamp: Sendable, Hashable, Comparable, CustomStringConverti
         // Written digit by digit into one buffer: every event's body and row carry a timestamp, and the writer
         // formats them in its hot path.
         guard (0...9999).contains(day.year) else {
-            func pad(_ v: Int, _ w: Int) -> String { let t = String(v); return String(repeating: "0", count: w - t.count) + t }
-            return "\(day)T\(pad(dayMs / 3_600_000, 2)):\(pad(dayMs / 60_000 % 60, 2)):\(pad(dayMs / 1000 % 60, 2)).\(pad(dayMs % 1000, 3))Z"
+            return "\(day)T\(zeroPadded(dayMs / 3_600_000, width: 2)):\(zeroPadded(dayMs / 60_000 % 60, width: 2)):"
+                + "\(zeroPadded(dayMs / 1000 % 60, width: 2)).\(zeroPadded(dayMs % 1000, width: 3))Z"
         }
         return String(unsafeUninitializedCapacity: 24) { b in
             day.writeDigits(into: b)
