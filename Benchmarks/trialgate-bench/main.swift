@@ -43,7 +43,8 @@ if CommandLine.arguments.contains("--fsync-only") {
 }
 if let i = CommandLine.arguments.firstIndex(of: "--load"), i + 5 < CommandLine.arguments.count {
     // Load generator for a running server: --load ADDR TOKEN OP CONNECTIONS SECONDS
-    // OP: append (record ki67), read (show a candidate), decide. One request at a time per connection.
+    // OP: append (record ki67), read (show a candidate), read-mixed (show, with a new candidate every 20 requests, as
+    // append does), decide. One request at a time per connection.
     let a = CommandLine.arguments
     let (address, token, op, connections_, duration) = (a[i + 1], a[i + 2], a[i + 3], Int(a[i + 4])!, Double(a[i + 5])!)
     let today = SystemClock().now().date.description
@@ -79,10 +80,27 @@ if let i = CommandLine.arguments.firstIndex(of: "--load"), i + 5 < CommandLine.a
             setupErrors += 1
         }
     }
+    /// Candidates each connection registers before a `read` run and then shows in turn: reads only, as Redis's `GET`
+    /// benchmark is, over a working set of 4 × connections candidates.
+    let readSet = 4
+    /// When the first timed request was sent: a `read` run is timed from there, after its connections' set-up.
+    var timedFrom: UInt64?
     /// Sends the connection's next line: a candidate gets 20 requests, then the connection moves to a new one
-    /// (screening histories are tens of events long, not thousands).
+    /// (screening histories are tens of events long, not thousands). A `read` run shows its own few candidates.
     func sendNext(_ k: Connection) {
-        if k.script.isEmpty {
+        if k.script.isEmpty, op == "read" {
+            guard DispatchTime.now().uptimeNanoseconds < deadline else { k.done = true; return }
+            if k.round == 0 {
+                for r in 0..<readSet {
+                    let candidate = "LOAD-\(runID)-\(k.index)-\(r)"
+                    k.script += [#"{"cmd":"register","candidate":"\#(candidate)","site":"SITE-01"}"#,
+                                 #"{"cmd":"record","kind":"ki67","candidate":"\#(candidate)","fields":{"percent":8,"specimen_date":"\#(today)","method":"manual_count"}}"#]
+                }
+                k.round = readSet
+            }
+            k.script.append(#"{"cmd":"show","candidate":"LOAD-\#(runID)-\#(k.index)-\#(k.sent % readSet)"}"#)
+            k.sent += 1
+        } else if k.script.isEmpty {
             guard DispatchTime.now().uptimeNanoseconds < deadline else { k.done = true; return }
             if k.sent % 20 == 0 {
                 let candidate = "LOAD-\(runID)-\(k.index)-\(k.round)"
@@ -92,7 +110,7 @@ if let i = CommandLine.arguments.firstIndex(of: "--load"), i + 5 < CommandLine.a
             }
             let candidate = "LOAD-\(runID)-\(k.index)-\(k.round - 1)"
             switch op {
-            case "read": k.script.append(#"{"cmd":"show","candidate":"\#(candidate)"}"#)
+            case "read-mixed": k.script.append(#"{"cmd":"show","candidate":"\#(candidate)"}"#)
             case "decide": k.script.append(#"{"cmd":"decide","candidate":"\#(candidate)"}"#)
             default: k.script.append(#"{"cmd":"record","kind":"ki67","candidate":"\#(candidate)","fields":{"percent":8,"specimen_date":"\#(today)","method":"manual_count"}}"#)
             }
@@ -101,6 +119,7 @@ if let i = CommandLine.arguments.firstIndex(of: "--load"), i + 5 < CommandLine.a
         let line = k.script.removeFirst()
         k.timed = k.script.isEmpty
         k.started = DispatchTime.now().uptimeNanoseconds
+        if k.timed && timedFrom == nil { timedFrom = k.started }
         do { try k.client.send(line: line) } catch { k.failed += 1; k.done = true }
     }
     let okPrefix = Array(#"{"ok":true,"#.utf8)
@@ -141,12 +160,13 @@ if let i = CommandLine.arguments.firstIndex(of: "--load"), i + 5 < CommandLine.a
     let tally = Tally()
     tally.errors = setupErrors
     for k in connections { tally.latencies += k.latencies; tally.errors += k.failed }
-    let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+    let elapsed = Double(DispatchTime.now().uptimeNanoseconds - (op == "read" ? timedFrom ?? started : started)) / 1e9
     let latencies = tally.latencies.sorted()
     let errors = tally.errors
     func pct(_ p: Double) -> Double { latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
-    print(String(format: "op=%@ connections=%d requests=%d rps=%.0f p50_ms=%.3f p99_ms=%.3f errors=%d",
-                 op, connections_, latencies.count, Double(latencies.count) / elapsed, pct(0.5), pct(0.99), errors))
+    print(String(format: "op=%@ connections=%d requests=%d rps=%.0f p50_ms=%.3f p99_ms=%.3f errors=%d p90_ms=%.3f p999_ms=%.3f max_ms=%.3f",
+                 op, connections_, latencies.count, Double(latencies.count) / elapsed, pct(0.5), pct(0.99), errors,
+                 pct(0.9), pct(0.999), latencies.last ?? 0))
     exit(0)
 }
 if let i = CommandLine.arguments.firstIndex(of: "--stages"), i + 1 < CommandLine.arguments.count {
