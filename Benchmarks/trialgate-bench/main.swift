@@ -88,31 +88,33 @@ if let i = CommandLine.arguments.firstIndex(of: "--load"), i + 5 < CommandLine.a
     /// Sends the connection's next line: a candidate gets 20 requests, then the connection moves to a new one
     /// (screening histories are tens of events long, not thousands). A `read` run shows its own few candidates.
     func sendNext(_ k: Connection) {
-        if k.script.isEmpty, op == "read" {
+        func candidate(_ round: Int) -> String { "LOAD-\(runID)-\(k.index)-\(round)" }
+        func record(_ candidate: String) -> String {
+            #"{"cmd":"record","kind":"ki67","candidate":"\#(candidate)","fields":{"percent":8,"specimen_date":"\#(today)","method":"manual_count"}}"#
+        }
+        /// A new candidate's registration and first record.
+        func opening(_ candidate: String) -> [String] {
+            [#"{"cmd":"register","candidate":"\#(candidate)","site":"SITE-01"}"#, record(candidate)]
+        }
+        if k.script.isEmpty {
             guard DispatchTime.now().uptimeNanoseconds < deadline else { k.done = true; return }
-            if k.round == 0 {
-                for r in 0..<readSet {
-                    let candidate = "LOAD-\(runID)-\(k.index)-\(r)"
-                    k.script += [#"{"cmd":"register","candidate":"\#(candidate)","site":"SITE-01"}"#,
-                                 #"{"cmd":"record","kind":"ki67","candidate":"\#(candidate)","fields":{"percent":8,"specimen_date":"\#(today)","method":"manual_count"}}"#]
+            if op == "read" {
+                if k.round == 0 {
+                    for r in 0..<readSet { k.script += opening(candidate(r)) }
+                    k.round = readSet
                 }
-                k.round = readSet
-            }
-            k.script.append(#"{"cmd":"show","candidate":"LOAD-\#(runID)-\#(k.index)-\#(k.sent % readSet)"}"#)
-            k.sent += 1
-        } else if k.script.isEmpty {
-            guard DispatchTime.now().uptimeNanoseconds < deadline else { k.done = true; return }
-            if k.sent % 20 == 0 {
-                let candidate = "LOAD-\(runID)-\(k.index)-\(k.round)"
-                k.round += 1
-                k.script = [#"{"cmd":"register","candidate":"\#(candidate)","site":"SITE-01"}"#,
-                            #"{"cmd":"record","kind":"ki67","candidate":"\#(candidate)","fields":{"percent":8,"specimen_date":"\#(today)","method":"manual_count"}}"#]
-            }
-            let candidate = "LOAD-\(runID)-\(k.index)-\(k.round - 1)"
-            switch op {
-            case "read-mixed": k.script.append(#"{"cmd":"show","candidate":"\#(candidate)"}"#)
-            case "decide": k.script.append(#"{"cmd":"decide","candidate":"\#(candidate)"}"#)
-            default: k.script.append(#"{"cmd":"record","kind":"ki67","candidate":"\#(candidate)","fields":{"percent":8,"specimen_date":"\#(today)","method":"manual_count"}}"#)
+                k.script.append(#"{"cmd":"show","candidate":"\#(candidate(k.sent % readSet))"}"#)
+            } else {
+                if k.sent % 20 == 0 {
+                    k.script = opening(candidate(k.round))
+                    k.round += 1
+                }
+                let current = candidate(k.round - 1)
+                switch op {
+                case "read-mixed": k.script.append(#"{"cmd":"show","candidate":"\#(current)"}"#)
+                case "decide": k.script.append(#"{"cmd":"decide","candidate":"\#(current)"}"#)
+                default: k.script.append(record(current))
+                }
             }
             k.sent += 1
         }
