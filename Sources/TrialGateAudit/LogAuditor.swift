@@ -37,11 +37,20 @@ public struct LogAuditor {
     /// The RFC 6962 tree recomputed from the stored bytes.
     public private(set) var tree = MerkleFrontier()
     public private(set) var checkpointsChecked = 0
+    /// The size of the newest checkpoint checked (0: none). Every event TrialGate appends is covered by a
+    /// checkpoint signed in its own transaction, so events beyond it were written by someone else.
+    public private(set) var coveredSize: Int64 = 0
 
     public init() {}
 
     /// Waits for the signature checks still running and reports their failures. Call once, after the last `feed`.
-    public mutating func finish() {
+    /// - Parameter requireCoveredHead: report the first event no checkpoint covers (`head_uncovered`).
+    public mutating func finish(requireCoveredHead: Bool = true) {
+        if requireCoveredHead, eventsChecked > coveredSize {
+            report(coveredSize + 1, "head_uncovered", coveredSize == 0
+                   ? "the log has \(eventsChecked) events and no signed checkpoint"
+                   : "events \(coveredSize + 1)…\(eventsChecked) are not covered by a signed checkpoint (the newest covers \(coveredSize)): written outside TrialGate")
+        }
         for tag in Set(signatures.finish()).sorted() {
             if tag < 0 {
                 report(-tag, "checkpoint_signature", "the checkpoint of size \(-tag) is not signed by the trial key then in force")
@@ -137,6 +146,7 @@ public struct LogAuditor {
     public mutating func checkCheckpoint(_ note: String) {
         let size = tree.size
         checkpointsChecked += 1
+        coveredSize = size
         guard let trial = state.trial, let key = state.signingKey, let raw = Data(base64Encoded: key.publicKey).map(Array.init),
               let verifier = try? NoteVerifierKey(name: trial.logOrigin, publicKey: raw) else {
             report(size, "checkpoint_signature", "no trial key is in force at size \(size)")
@@ -165,25 +175,18 @@ public struct LogAuditor {
     }
 
     private mutating func checkRotation(_ event: Event, before: LogState) {
-        let p = event.payload
-        guard let trial = before.trial, let old = before.signingKey, let oldKey = Data(base64Encoded: old.publicKey).map(Array.init),
-              let newText = p["public_key"]?.stringValue, let newKey = Data(base64Encoded: newText).map(Array.init), newKey.count == 32,
-              let keyID = p["key_id"]?.stringValue else {
+        guard let trial = before.trial, let old = before.signingKey else {
             report(event.seq, "bad_signature", "the key rotation names no usable keys")
             return
         }
-        if TrialKey.keyID(publicKey: newKey) != keyID {
-            report(event.seq, "bad_signature", "the rotated key's key_id is not derived from its public key")
+        switch KeyChain.requirements(of: event, trial: trial, previous: old) {
+        case .failure(let problem):
+            report(event.seq, "bad_signature", problem.message)
+        case .success(let required):
+            signatureSubjects[event.seq] = "key rotation"
+            signaturesChecked += required.count
+            for r in required { signatures.add(seq: event.seq, signature: r.signature, message: r.message, publicKey: r.publicKey) }
         }
-        let statement = CanonicalJSON.encode(keyRotationStatement(
-            trialID: trial.trialID, logOrigin: trial.logOrigin, previousKeyID: old.keyID, publicKey: newText, keyID: keyID,
-            logSize: before.size, logHead: before.headHash))
-        signatureSubjects[event.seq] = "key rotation"
-        signaturesChecked += 2
-        signatures.add(seq: event.seq, signature: Data(base64Encoded: p["signature"]?.stringValue ?? "").map(Array.init) ?? [],
-                       message: statement, publicKey: oldKey)
-        signatures.add(seq: event.seq, signature: Data(base64Encoded: p["new_key_signature"]?.stringValue ?? "").map(Array.init) ?? [],
-                       message: statement, publicKey: newKey)
     }
 
     private mutating func report(_ seq: Int64, _ code: String, _ message: String) {

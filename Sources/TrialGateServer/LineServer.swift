@@ -54,8 +54,17 @@ public final class LineServer: Service, @unchecked Sendable {
         let storePath = config.storePath
         let state = self.state
         let head = try EventStore.open(path: storePath)
+        // A stale key would start a server that refuses every write: refuse to start instead, saying which key is in force.
+        do { try Dispatcher(store: head, clock: SystemClock(), key: { key }).checkSigningKey() } catch {
+            head.close()
+            throw error
+        }
+        // The writer raises it after each checkpointed commit; readers then check what they show with one comparison.
+        let coverage = CoverageMark()
         let makeDispatcher: @Sendable () throws -> Dispatcher = {
-            Dispatcher(store: try EventStore.open(path: storePath), clock: SystemClock(), key: { key })
+            let dispatcher = Dispatcher(store: try EventStore.open(path: storePath), clock: SystemClock(), key: { key })
+            dispatcher.coverage = coverage
+            return dispatcher
         }
         let snapshotter = ReportSnapshotter(interval: config.reportSnapshotInterval, covered: try head.reportSnapshotSizes().first ?? 0,
                                             logger: logger, makeDispatcher: makeDispatcher)

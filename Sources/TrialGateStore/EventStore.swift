@@ -18,6 +18,8 @@ public struct StoredRow: Sendable {
     public let hash: String
     /// RFC 8785 bytes of the event body (every field but `hash`).
     public let body: [UInt8]
+    /// The `registration_seq` column: the seq of the candidate's registration, which reads by candidate go by.
+    public var registrationSeq: Int64? = nil
 
     /// Parses the body into an event carrying the stored hash.
     /// - Throws: `store_corrupt` when the body is not a well-formed event.
@@ -64,6 +66,8 @@ public final class EventStore: @unchecked Sendable {
     fileprivate var frontierCache: (size: Int64, hash: String, frontier: MerkleFrontier)?
     /// The log head as this connection's last successful `write` committed it (nil before one).
     public private(set) var lastCommittedHead: LogHead?
+    /// The newest checkpoint note this connection's last successful `write` stored (nil if it stored none).
+    public private(set) var lastCommittedCheckpoint: String?
 
     /// The file's identity (device, inode) when it was opened: a write checks the path still names this file.
     private var identity: (dev: UInt64, ino: UInt64)?
@@ -206,13 +210,14 @@ public final class EventStore: @unchecked Sendable {
         return head
     }
 
-    private static let rowColumns = "seq, ts, actor, type, candidate, prev_hash, hash, body"
+    private static let rowColumns = "seq, ts, actor, type, candidate, prev_hash, hash, body, registration_seq"
 
     private static func row(_ s: OpaquePointer) -> StoredRow {
         StoredRow(seq: sqlite3_column_int64(s, 0), timestamp: SQLiteConnection.text(s, 1) ?? "", actor: SQLiteConnection.text(s, 2) ?? "",
                   type: SQLiteConnection.text(s, 3) ?? "", candidate: SQLiteConnection.text(s, 4),
                   prevHash: SQLiteConnection.text(s, 5) ?? "", hash: SQLiteConnection.text(s, 6) ?? "",
-                  body: SQLiteConnection.bytes(s, 7))
+                  body: SQLiteConnection.bytes(s, 7),
+                  registrationSeq: sqlite3_column_type(s, 8) == SQLITE_NULL ? nil : sqlite3_column_int64(s, 8))
     }
 
     /// Calls `body` with every stored row from `from` through `through`, in order.
@@ -334,6 +339,16 @@ public final class EventStore: @unchecked Sendable {
         return problems
     }
 
+    /// Runs `body`'s reads in one read transaction, so they all see the log as of one commit (separate statements
+    /// would each see the newest commit, and a writer in between would make them disagree). Inside a transaction
+    /// already open on this connection, `body` simply runs in it.
+    public func reading<T>(_ body: () throws -> T) throws -> T {
+        guard sqlite3_get_autocommit(db.handle) != 0 else { return try body() }
+        try db.execute("BEGIN DEFERRED", "starting a read")
+        defer { try? db.execute("COMMIT", "ending a read") }
+        return try body()
+    }
+
     /// Runs `body` inside one write transaction (`BEGIN IMMEDIATE … COMMIT`).
     ///
     /// Returns after the commit is durable; if `body` throws or the commit fails, everything it appended is
@@ -348,6 +363,7 @@ public final class EventStore: @unchecked Sendable {
             }
             frontierCache = txn.flatMap { t in t.committedFrontier.map { (t.head.size, t.head.hash, $0) } }
             lastCommittedHead = txn?.head
+            lastCommittedCheckpoint = txn?.checkpointNote
             return result
         } catch {
             frontierCache = nil
@@ -388,6 +404,8 @@ public final class EventStore: @unchecked Sendable {
         private var frontier: MerkleFrontier?
         /// The size of the newest checkpoint this transaction stored (-1: none yet).
         public private(set) var checkpointedSize: Int64 = -1
+        /// The note of the newest checkpoint this transaction stored.
+        public private(set) var checkpointNote: String?
 
         init(store: EventStore, head: LogHead) {
             self.store = store
@@ -401,7 +419,7 @@ public final class EventStore: @unchecked Sendable {
         public func savepoint<T>(_ body: () throws -> T) throws -> T {
             savepoints += 1
             let name = "sp\(savepoints)"
-            let (savedHead, savedCount, savedCheckpoint, savedFrontier) = (head, appended.count, checkpointedSize, frontier)
+            let (savedHead, savedCount, savedCheckpoint, savedFrontier, savedNote) = (head, appended.count, checkpointedSize, frontier, checkpointNote)
             // Prepared once and reused: a batch opens one savepoint per command.
             try store.db.run("SAVEPOINT \(name)", [], "opening a savepoint")
             do {
@@ -415,6 +433,7 @@ public final class EventStore: @unchecked Sendable {
                 savepoints -= 1
                 head = savedHead
                 checkpointedSize = savedCheckpoint
+                checkpointNote = savedNote
                 frontier = savedFrontier
                 appended.removeSubrange(savedCount...)
                 throw error
@@ -470,6 +489,7 @@ public final class EventStore: @unchecked Sendable {
             try store.db.run("INSERT INTO checkpoints (size, issued_at, note) VALUES (?, ?, ?)",
                              [.int(size), .text(issuedAt.description), .text(note)], "storing the checkpoint of size \(size)")
             checkpointedSize = size
+            checkpointNote = note
         }
     }
 

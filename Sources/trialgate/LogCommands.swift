@@ -74,6 +74,7 @@ enum BundleExport {
                 try? FileManager.default.removeItem(atPath: out)
                 throw error
             }
+            Runner.warnAboutLog(manifest)
             if options.json { return Runner.printJSON(manifest) }
             print("Wrote the audit bundle of \(manifest["size"]?.intValue ?? 0) events (\(manifest["decisions"]?.intValue ?? 0) decisions) to \(out)/")
             print("Root \(manifest["root"]?.stringValue ?? ""); \(manifest["files"]?.objectValue?.count ?? 0) files listed in manifest.json.")

@@ -200,7 +200,7 @@ struct KeyGroup: ParsableCommand {
                 }
                 if options.json { return Runner.printJSON(result) }
                 print("Key \(result["previous_key_id"]?.stringValue ?? "") → \(key.keyID) at event \(result["seq"]?.intValue ?? 0); new key in \(newKey) (mode 0600).")
-                print("Use --key \(newKey) from now on. Public key:\n" + key.publicKeyPEM, terminator: "")
+                print("Use --key \(newKey) (or export TRIALGATE_KEY=\(newKey)) from now on. Public key:\n" + key.publicKeyPEM, terminator: "")
             } catch let e as ExitCode {
                 throw e
             } catch {

@@ -23,7 +23,7 @@ enum Environment {
 enum Runner {
     /// Exit codes: 0 done; 1 a check failed (verify, replay, policy test); 2 bad input; 3 store or key trouble; 4 internal.
     static func exitCode(for code: String) -> Int32 {
-        if code.hasPrefix("store_") || code.hasPrefix("key_") || code == "no_store" || code == "not_initialised" { return 3 }
+        if code.hasPrefix("store_") || code.hasPrefix("key_") || code.hasPrefix("log_") || code == "no_store" || code == "not_initialised" { return 3 }
         if code == "internal" { return 4 }
         return 2
     }
@@ -39,10 +39,21 @@ enum Runner {
             let store = needsStore ? try EventStore.open(path: options.storePath) : nil
             defer { store?.close() }
             let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
-            return try dispatcher.execute(command, actor: options.actorName)
+            let result = try dispatcher.execute(command, actor: options.actorName)
+            warnAboutLog(result)
+            return result
         } catch {
             throw fail(ServiceError(error))
         }
+    }
+
+    nonisolated(unsafe) private static var warned = false
+
+    /// Prints, once per run, a reader's warning that the log's head is not covered by a valid signed checkpoint.
+    static func warnAboutLog(_ result: JSONValue) {
+        guard !warned, let warning = result["log_warning"]?.stringValue else { return }
+        warned = true
+        FileHandle.standardError.write(Data("trialgate: warning: the log is not covered by a valid signed checkpoint: \(warning)\n".utf8))
     }
 
     /// Runs the paged command `command(from)` from `first` on, handing `body` each reply and where its page began,

@@ -22,7 +22,7 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: "The store file (default: $TRIALGATE_STORE or ./trialgate.sqlite).")
     var store: String?
 
-    @Option(name: .long, help: "The trial's Ed25519 key, PKCS#8 PEM (default: STORE.key).")
+    @Option(name: .long, help: "The trial's Ed25519 key in force, PKCS#8 PEM (default: $TRIALGATE_KEY or STORE.key).")
     var key: String?
 
     @Option(name: .long, help: "Who is acting (default: $TRIALGATE_ACTOR or os:<login name>).")
@@ -32,6 +32,6 @@ struct StoreOptions: ParsableArguments {
     var json = false
 
     var storePath: String { store ?? Environment.get("TRIALGATE_STORE") ?? "trialgate.sqlite" }
-    var keyPath: String { key ?? storePath + ".key" }
+    var keyPath: String { key ?? Environment.get("TRIALGATE_KEY") ?? storePath + ".key" }
     var actorName: String { actor ?? Environment.get("TRIALGATE_ACTOR") ?? Environment.osActor }
 }

@@ -132,11 +132,34 @@ extension Dispatcher {
         guard !events.isEmpty else {
             throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "candidate \"\(candidate)\" was not registered yet at that point")
         }
-        return try CandidateView.json(foldCandidate(candidate, events), events: events, asOfSeq: asOfSeq, asOfTime: asOfTime)
+        return Self.warned(try CandidateView.json(foldCandidate(candidate, events), events: events, asOfSeq: asOfSeq, asOfTime: asOfTime),
+                           try logWarning(through: events.last!.seq))
+    }
+
+    /// `view` with the log's warning, when there is one.
+    static func warned(_ view: JSONValue, _ warning: String?) -> JSONValue {
+        guard let warning, case .object(var o) = view else { return view }
+        o["log_warning"] = .string(warning)
+        return .object(o)
+    }
+
+    /// Why what a reader is about to show, up to event `seq`, is not vouched for by a valid signed checkpoint, or nil.
+    /// Costs one comparison while `seq` is within what is known to be covered.
+    func logWarning(through seq: Int64) throws -> String? {
+        seq <= coverage.size ? nil : try headWarning()
     }
 
     /// The candidate's view now: the one shown here last while it is current, else built from its events and kept.
     func currentShown(candidate: String) throws -> ShownCandidate {
+        let shown = try currentShownUnchecked(candidate: candidate)
+        guard let warning = try logWarning(through: shown.seq) else { return shown }
+        // Not kept: the warning is about the log now, not part of the candidate's view.
+        let view = Self.warned(shown.view, warning)
+        return ShownCandidate(registration: shown.registration, seq: shown.seq, hash: shown.hash, site: shown.site, view: view,
+                              encoded: CanonicalJSON.encode(view))
+    }
+
+    private func currentShownUnchecked(candidate: String) throws -> ShownCandidate {
         if let shown = try currentView(of: candidate, markUsed: true) { return shown }
         let events = try candidateEvents(candidate)
         let c = try foldCandidate(candidate, events)
@@ -249,7 +272,9 @@ extension Dispatcher {
         let page = try logPage(from: from, through: through, limit: limit)
         var lines: [JSONValue] = []
         try store.forEachRow(from: from, through: page.last) { row in lines.append(try row.event().json) }
-        return ["events": .array(lines), "next_from": .from(page.next.map(Int.init))]
+        var result: [String: JSONValue] = ["events": .array(lines), "next_from": .from(page.next.map(Int.init))]
+        if let warning = try logWarning(through: page.last) { result["log_warning"] = .string(warning) }
+        return .object(result)
     }
 
     /// The last seq of the page of the log from `from`, at most `limit` events up to `through` (default: the head),
@@ -281,6 +306,41 @@ extension Dispatcher {
         return ["csv": .string(ScreeningReport.csv(ScreeningReport.auditTrail(events))), "next_from": .from(nextFrom.map(Int.init))]
     }
 
+    /// Checks the whole log; with `vkey` (a C2SP verifier key obtained out of band), also that the log's key
+    /// history includes that key, so a log rebuilt under another key fails.
+    func verify(vkey: String?) throws -> JSONValue {
+        let pinned = try vkey.map(Self.parseVKey)
+        let report = try audit()
+        guard let pinned else { return report.verifyResult }
+        var problems = report.problems
+        if let problem = Self.untrustedKeyProblem(pinned, state: report.auditor.state) { problems.insert(problem, at: 0) }
+        let checked = AuditReport(auditor: report.auditor, problems: problems, structural: report.structural, head: report.head,
+                                  reportSnapshotsChecked: report.reportSnapshotsChecked)
+        guard case .object(var o) = checked.verifyResult else { return checked.verifyResult }
+        o["vkey_in_history"] = .bool(!problems.contains { $0.code == "untrusted_key" })
+        return .object(o)
+    }
+
+    /// A vkey line, or `invalid_field` naming what is wrong with it.
+    static func parseVKey(_ text: String) throws -> NoteVerifierKey {
+        do { return try NoteVerifierKey(vkey: text.trimmingCharacters(in: .whitespacesAndNewlines)) } catch {
+            throw ServiceError("invalid_field", "vkey: \"\(text.prefix(80))\" is not a C2SP verifier key (name+keyid+base64 key): \(error)")
+        }
+    }
+
+    /// `untrusted_key` when `pinned` is not a key of the log's history (a log rebuilt under another key).
+    static func untrustedKeyProblem(_ pinned: NoteVerifierKey, state: LogState) -> AuditProblem? {
+        guard let trial = state.trial else {
+            return AuditProblem(seq: 1, code: "untrusted_key", message: "the log has no trial key to compare the given vkey with")
+        }
+        let history = state.keys.compactMap { k in
+            Data(base64Encoded: k.publicKey).flatMap { try? NoteVerifierKey(name: trial.logOrigin, publicKey: Array($0)) }
+        }
+        if history.contains(pinned) { return nil }
+        return AuditProblem(seq: 1, code: "untrusted_key",
+                            message: "the given vkey is not a key of this log's history (\(history.map(\.vkey).joined(separator: ", ")))")
+    }
+
     /// Proves the log extends a checkpoint saved earlier: the checkpoint must be signed by a trusted key (the
     /// given vkey, or a key of the log's own history), name this log, and have the root that the events as
     /// stored give at its size. A shorter log was truncated or rolled back; another root is a fork.
@@ -290,9 +350,7 @@ extension Dispatcher {
         do { parsedCheckpoint = try Checkpoint(text: try SignedNote.parse(note).text) } catch {
             throw ServiceError("invalid_field", "the checkpoint is not a signed tlog-checkpoint note: \(error)")
         }
-        let pinned = try vkey.map { v -> NoteVerifierKey in
-            do { return try NoteVerifierKey(vkey: v) } catch { throw ServiceError("invalid_field", "\(error)") }
-        }
+        let pinned = try vkey.map(Self.parseVKey)
         let report = try audit(rootAt: parsedCheckpoint.size)
         var problems = report.problems
         let state = report.auditor.state
@@ -308,10 +366,7 @@ extension Dispatcher {
                                              message: "the saved checkpoint is not signed by \(pinned == nil ? "any key of this log's key history" : "the given vkey"): \(error)"))
             }
             // A pinned key must be in the log's own history, or the log is signed by someone else (a swapped key).
-            if let pinned, !history.contains(pinned) {
-                problems.append(AuditProblem(seq: 1, code: "untrusted_key",
-                                             message: "the given vkey is not a key of this log's history (\(history.map(\.vkey).joined(separator: ", ")))"))
-            }
+            if let pinned, let problem = Self.untrustedKeyProblem(pinned, state: state) { problems.append(problem) }
             if parsedCheckpoint.origin != trial.logOrigin {
                 problems.append(AuditProblem(seq: parsedCheckpoint.size, code: "checkpoint_origin",
                                              message: "the checkpoint is of log \(parsedCheckpoint.origin), this log is \(trial.logOrigin)"))
@@ -390,8 +445,13 @@ extension Dispatcher {
                     columnProblems.append(AuditProblem(seq: row.seq, code: "unreadable", message: error.message))
                 case .success(let p):
                     let event = p.event
+                    // Every column a read goes by must say what the hashed body says: reads by candidate use
+                    // `registration_seq`, which must name the candidate's own registration.
+                    let registration = event.type == .candidateRegistered ? event.seq
+                        : event.candidate.flatMap { auditor.state.candidates[$0]?.registeredSeq }
                     if event.seq != row.seq || event.timestamp.description != row.timestamp || event.actor != row.actor
-                        || event.type.rawValue != row.type || event.candidate != row.candidate || event.prevHash != row.prevHash {
+                        || event.type.rawValue != row.type || event.candidate != row.candidate || event.prevHash != row.prevHash
+                        || registration != row.registrationSeq {
                         columnProblems.append(AuditProblem(seq: row.seq, code: "column_mismatch", message: "the table's columns disagree with the hashed body"))
                     }
                     auditor.feed(p)

@@ -81,8 +81,10 @@ extension Dispatcher {
         guard head.size >= 1 else { throw ServiceError("empty_log", "the log has no events to snapshot") }
         var (state, from, ignored) = try reportState(through: head.size)
         state.checkSignatures()
-        guard let trialID = state.trialID, state.keys.last?.keyID == key.keyID else {
-            throw ServiceError("wrong_key", "the key given is not the trial's key in force (\(state.keys.last?.keyID ?? "none"))")
+        guard let trialID = state.trialID else { throw ServiceError("not_initialised", "the store has no trial yet; run `trialgate init`") }
+        try Self.requireKeyInForce(key, try Self.baseState(store, head: head))
+        if let warning = try headWarning() {
+            throw ServiceError(Self.logUncovered, warning)
         }
         let encoded = ReportSnapshot.encode(state)
         let madeAt = clock.now()
@@ -104,8 +106,12 @@ extension Dispatcher {
         let store = try requireStore()
         var last = min(asOfSeq ?? .max, try store.head().size)
         if let asOfTime { last = min(last, try store.size(at: asOfTime)) }
-        let report = ScreeningReport.build(try reportState(through: last).state, filter: filter,
+        var report = ScreeningReport.build(try reportState(through: last).state, filter: filter,
                                            asOf: ["seq": .from(asOfSeq.map(Int.init)), "time": .from(asOfTime?.description)])
+        if let warning = try logWarning(through: last), case .object(var o) = report {
+            o["log_warning"] = .string(warning)
+            report = .object(o)
+        }
         if format == "html" { return ["html": .string(ReportHTML.render(report))] }
         guard format == "csv" else { return report }
         let columns = ["candidate", "site", "registered_at", "consent_date", "status", "decision_seq", "decided_at", "failed", "unknown",
@@ -122,6 +128,8 @@ extension Dispatcher {
             }
             rows.append(columns.map(t))
         }
-        return ["csv": .string(ScreeningReport.csv(rows))]
+        var csv: [String: JSONValue] = ["csv": .string(ScreeningReport.csv(rows))]
+        if let warning = report["log_warning"] { csv["log_warning"] = warning }
+        return .object(csv)
     }
 }

@@ -114,9 +114,8 @@ extension Dispatcher {
         do {
             let events = try append(candidate: nil, actor: actor) { state, now in
                 try requireTrial(state)
-                guard let trial = state.trial, let inForce = state.signingKey, inForce.keyID == old.keyID else {
-                    throw ServiceError("key_mismatch", "the signing key (\(old.keyID)) is not the trial's key in force (\(state.signingKey?.keyID ?? "none"))")
-                }
+                try Self.requireKeyInForce(old, state)
+                guard let trial = state.trial else { throw ServiceError("not_initialised", "the store has no trial yet; run `trialgate init`") }
                 let publicKey = Data(newKey.publicKey).base64EncodedString()
                 let statement = CanonicalJSON.encode(keyRotationStatement(
                     trialID: trial.trialID, logOrigin: trial.logOrigin, previousKeyID: old.keyID, publicKey: publicKey,
@@ -149,9 +148,7 @@ extension Dispatcher {
         var issued: (decision: Decision, json: JSONValue, signature: String)?
         let events = try append(candidate: candidate, actor: actor) { state, now in
             try requireTrial(state)
-            guard let inForce = state.signingKey, inForce.keyID == key.keyID else {
-                throw ServiceError("key_mismatch", "the signing key (\(key.keyID)) is not this trial's key in force (\(state.signingKey?.keyID ?? "none"))")
-            }
+            try Self.requireKeyInForce(key, state)
             guard let published = state.policyInForce else {
                 throw ServiceError(CoreError.Code.noPolicy.rawValue, "no policy has been published; run `trialgate policy publish FILE` first")
             }

@@ -58,7 +58,13 @@ public final class Dispatcher: @unchecked Sendable {
     /// How many folded candidates the dispatcher holds now (bounded by its capacity).
     public var cachedCandidateCount: Int { candidateStates.count }
 
-    private func dropCaches() {
+    /// The head this dispatcher last found covered by a valid signed checkpoint, and that checkpoint's note
+    /// (`vouchForHead`), or last committed with a checkpoint of its own.
+    var vouched: (head: LogHead, note: String)?
+    /// How far the log is known to be covered by valid checkpoints; a server's writer and readers share one.
+    public var coverage = CoverageMark()
+
+    func dropCaches() {
         baseState = nil
         candidateStates.removeAll()
         candidateViews.removeAll()
@@ -166,7 +172,7 @@ public final class Dispatcher: @unchecked Sendable {
             case .decisions(let candidate, let outcome, let site, let after, let limit):
                 return try listDecisions(candidate: candidate, outcome: outcome, site: site, after: after, limit: limit)
             case .verify(let note, let vkey):
-                guard let note else { return try audit().verifyResult }
+                guard let note else { return try verify(vkey: vkey) }
                 return try verify(againstCheckpoint: note, vkey: vkey)
             case .replay: return try audit().replayResult
             case .export(let from, let through, let limit): return try export(from: from, through: through, limit: limit)
@@ -205,7 +211,8 @@ public final class Dispatcher: @unchecked Sendable {
     private func runBatch(_ items: [() throws -> JSONValue]) throws -> [Result<JSONValue, ServiceError>] {
         let store = try requireStore()
         do {
-            return try store.write { txn in
+            let results = try store.write { txn in
+                try vouchForHead(txn, store: store)
                 batchTransaction = txn
                 defer { batchTransaction = nil }
                 let results: [Result<JSONValue, ServiceError>] = items.map { item in
@@ -219,6 +226,8 @@ public final class Dispatcher: @unchecked Sendable {
                 try issueCheckpoint(txn)
                 return results
             }
+            committedCovered(store)
+            return results
         } catch {
             dropCaches()
             throw ServiceError(error)
@@ -274,20 +283,21 @@ public final class Dispatcher: @unchecked Sendable {
             candidateStates.removeAll()
             cacheHead = size
         }
-        guard let trial = baseState?.trial, let inForce = baseState?.signingKey else {
+        guard let trial = baseState?.trial, baseState?.signingKey != nil else {
             throw ServiceError(StoreError.corruptCode, "the log does not begin with trial.initialised")
         }
         let signer = try noteSigner(origin: trial.logOrigin)
-        guard signer.key.keyID == inForce.keyID else {
-            throw ServiceError("key_mismatch", "the signing key (\(signer.key.keyID)) is not the trial's key in force (\(inForce.keyID)); nothing was written")
-        }
+        try Self.requireKeyInForce(signer.key, baseState!)
         let checkpoint = Checkpoint(origin: trial.logOrigin, size: size, root: try txn.treeRoot())
         try txn.addCheckpoint(size: size, issuedAt: clock.now(), note: try checkpoint.signed(by: [signer]))
     }
 
-    /// The trial, the policies and the key history folded: what every write needs besides its candidate.
-    static func baseState(_ store: EventStore, head: LogHead) throws -> LogState {
-        try LogState(partial: try store.events(types: [.trialInitialised, .policyPublished, .keyRotated]), head: (head.size, head.hash))
+    /// A commit of this dispatcher's ended with a checkpoint it signed: the head it left is covered.
+    private func committedCovered(_ store: EventStore) {
+        if let head = store.lastCommittedHead, store.maintainsMerkleTree {
+            if let note = store.lastCommittedCheckpoint { vouched = (head, note) }
+            coverage.raise(to: head.size)
+        }
     }
 
     func noteSigner(origin: String) throws -> NoteSigner {
@@ -313,11 +323,14 @@ public final class Dispatcher: @unchecked Sendable {
         let store = try requireStore()
         do {
             if let txn = batchTransaction { return try appendIn(txn, store: store, candidate: candidate, build) }
-            return try store.write { txn in
+            let events = try store.write { txn in
+                try vouchForHead(txn, store: store)
                 let events = try appendIn(txn, store: store, candidate: candidate, build)
                 try issueCheckpoint(txn)
                 return events
             }
+            committedCovered(store)
+            return events
         } catch {
             dropCaches()
             throw error

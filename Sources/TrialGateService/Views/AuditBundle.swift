@@ -55,7 +55,12 @@ extension Dispatcher {
     /// - Returns: the manifest.
     public func exportBundle(to sink: BundleSink, exportedAt: UTCTimestamp) throws -> JSONValue {
         do {
-            return try writeBundle(to: sink, exportedAt: exportedAt)
+            let manifest = try writeBundle(to: sink, exportedAt: exportedAt)
+            // The bundle stops at the newest checkpoint; events beyond it (or a checkpoint that does not hold) are
+            // said, not silently left out.
+            guard let warning = try headWarning(), case .object(var o) = manifest else { return manifest }
+            o["log_warning"] = .string(warning)
+            return .object(o)
         } catch {
             throw ServiceError(error)
         }

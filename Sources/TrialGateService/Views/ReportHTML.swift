@@ -38,10 +38,11 @@ enum ReportHTML {
         th,td{border-bottom:1px solid #e3e8ee;padding:.25rem .6rem;text-align:left}th{background:#f3f6f9}
         td.num{text-align:right;font-variant-numeric:tabular-nums}.eligible{color:#1b7a3e}.ineligible{color:#b3261e}
         .needs_review{color:#9a6700}.withdrawn,.pending{color:#5a6878}.row{display:flex;gap:2rem;flex-wrap:wrap}
-        svg text{font-family:inherit}
+        svg text{font-family:inherit}.warning{background:#fdecea;border:1px solid #b3261e;padding:.5rem .8rem;color:#6b1510}
         </style></head><body>
         <h1>Screening report — \(escape(n(r["trial_id"])))</h1>
         <p class="meta">Computed from the log alone: \(escape(n(r["log_size"]))) events, head \(escape(n(r["log_head"])))\(asOfText(r)).</p>
+        \(r["log_warning"]?.stringValue.map { "<p class=\"warning\" role=\"alert\"><strong>Warning: the log is not covered by a valid signed checkpoint.</strong> \(escape($0))</p>" } ?? "")
         <h2>Enrolment flow</h2>
         \(consortSVG(c))
         <div class="row">

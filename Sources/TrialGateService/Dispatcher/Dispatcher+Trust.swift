@@ -1,0 +1,147 @@
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+import TrialGateStore
+
+/// What the dispatcher vouches for before it extends or signs anything: the log's head is exactly what the newest
+/// signed checkpoint covers, and the key history that says which key is in force verifies.
+///
+/// Every TrialGate write ends with a checkpoint of the new head in the same transaction, so an honest log is
+/// always covered. An event beyond the newest checkpoint was written by someone else (with `sqlite3`, without the
+/// key); signing a new checkpoint over it would make it indistinguishable from a real one, so nothing is written
+/// until `trialgate verify` has been run and the store repaired. This is not a full verify: it costs one
+/// checkpoint read, one signature check and the tree's right border, and is skipped while the head is the one
+/// this process itself committed.
+extension Dispatcher {
+    /// Refused writes: the log's head is not covered by a valid signed checkpoint.
+    static let logUncovered = "log_uncovered"
+    /// Refused writes: a `key.rotated` event does not verify, so the key in force is unknown.
+    static let keyChainInvalid = "key_chain_invalid"
+    /// Refused writes and `serve`: the key given is not the trial's key in force.
+    public static let keyNotInForce = "key_not_in_force"
+
+    /// The trial, the policies and the key history folded, after checking every key rotation's signatures.
+    /// - Throws: `key_chain_invalid` naming the first rotation that does not verify.
+    static func baseState(_ store: EventStore, head: LogHead) throws -> LogState {
+        let events = try store.events(types: [.trialInitialised, .policyPublished, .keyRotated])
+        let state = try LogState(partial: events, head: (head.size, head.hash))
+        if let trial = state.trial,
+           let problem = KeyChain.firstProblem(trial: trial, keys: state.keys, rotations: events.filter { $0.type == .keyRotated }) {
+            throw ServiceError(keyChainInvalid, "event \(problem.seq): \(problem.message): the trial's key in force cannot be trusted,"
+                               + " so nothing is written; run `trialgate verify`")
+        }
+        return state
+    }
+
+    /// Why the log's head at `head` is not vouched for by the newest stored checkpoint, or nil when it is.
+    /// - Parameters:
+    ///   - base: the trial and key history, with the key chain verified.
+    ///   - root: the root of the stored tree at `head.size`.
+    static func uncoveredHead(_ head: LogHead, base: LogState, latest: EventStore.StoredCheckpoint?,
+                              root: () throws -> [UInt8]) throws -> ServiceError? {
+        func uncovered(_ seq: Int64, _ why: String) -> ServiceError {
+            ServiceError(logUncovered, "event \(seq): \(why); the log may have been changed outside TrialGate, so nothing is written or"
+                         + " signed over it: run `trialgate verify`")
+        }
+        guard head.size > 0 else { return nil }
+        guard let latest else { return uncovered(1, "the log has \(head.size) events and no signed checkpoint") }
+        if latest.size < head.size {
+            return uncovered(latest.size + 1, "event \(latest.size + 1) is not covered by a signed checkpoint (the newest covers \(latest.size) events)")
+        }
+        if latest.size > head.size {
+            return uncovered(head.size, "a checkpoint of \(latest.size) events was signed but the log has \(head.size): its tail was cut off")
+        }
+        guard let trial = base.trial, let key = base.signingKey, let raw = Data(base64Encoded: key.publicKey).map(Array.init),
+              let verifier = try? NoteVerifierKey(name: trial.logOrigin, publicKey: raw) else {
+            return uncovered(1, "the log names no trial key")
+        }
+        let checkpoint: Checkpoint
+        do { checkpoint = try Checkpoint.open(latest.note, keys: [verifier]).checkpoint } catch {
+            return uncovered(head.size, "the newest checkpoint (size \(latest.size)) is not signed by the trial's key in force (\(key.keyID))")
+        }
+        guard checkpoint.origin == trial.logOrigin, checkpoint.size == head.size, checkpoint.root == (try root()) else {
+            return uncovered(head.size, "the newest checkpoint (size \(latest.size)) does not sign the root of the stored events")
+        }
+        return nil
+    }
+
+    /// Throws `key_not_in_force` unless `key` is the key in force in `base`.
+    static func requireKeyInForce(_ key: TrialKey, _ base: LogState) throws {
+        guard let inForce = base.signingKey, inForce.keyID != key.keyID else { return }
+        throw ServiceError(keyNotInForce, "the signing key given (key id \(key.keyID)) is not the trial's key in force (key id \(inForce.keyID),"
+                           + " since event \(inForce.seq)); pass the key in force with --key FILE or TRIALGATE_KEY=FILE; nothing was written")
+    }
+
+    /// Before a write transaction appends anything: the head must be covered, the key chain must verify and the
+    /// signing key must be the one in force.
+    /// - Throws: `log_uncovered`, `key_chain_invalid` or `key_not_in_force`; the write is refused whole.
+    func vouchForHead(_ txn: EventStore.WriteTransaction, store: EventStore) throws {
+        guard store.maintainsMerkleTree else { return }
+        let head = txn.head
+        guard head.size > 0 else { return }
+        let latest = try store.latestCheckpoint()
+        // Skipped while the head and the newest checkpoint are exactly those last vouched for or written here.
+        if vouched?.head != head || vouched?.note != latest?.note {
+            if head.size != cacheHead { dropCaches() }
+            let base = try baseState ?? Self.baseState(store, head: head)
+            if let problem = try Self.uncoveredHead(head, base: base, latest: latest, root: { try txn.treeRoot() }) {
+                throw problem
+            }
+            baseState = base
+            cacheHead = head.size
+            vouched = latest.map { (head, $0.note) }
+            coverage.raise(to: head.size)
+        }
+        if let base = baseState { try Self.requireKeyInForce(try key(), base) }
+    }
+
+    /// A warning for readers when the head is not covered by a valid checkpoint (nil when it is): `show`, `export`
+    /// and `report` carry it, so a tail written outside TrialGate never looks clean.
+    func headWarning() throws -> String? {
+        let store = try requireStore()
+        guard store.maintainsMerkleTree else { return nil }
+        return try store.reading { () throws -> String? in
+            let head = try store.head()
+            if head.size == 0 || head.size == coverage.size { return nil }
+            let latest = try store.latestCheckpoint()
+            do {
+                let base = try Self.baseState(store, head: head)
+                if let problem = try Self.uncoveredHead(head, base: base, latest: latest, root: { try store.merkleRoot(size: head.size) }) {
+                    return problem.message
+                }
+            } catch {
+                return ServiceError(error).message
+            }
+            coverage.raise(to: head.size)
+            return nil
+        }
+    }
+
+    /// Checks, before a server starts, that `key` is the trial's key in force and its key history verifies.
+    /// - Throws: `key_not_in_force` or `key_chain_invalid`.
+    public func checkSigningKey() throws {
+        do {
+            let store = try requireStore()
+            let base = try Self.baseState(store, head: try store.head())
+            try Self.requireKeyInForce(try key(), base)
+        } catch {
+            throw ServiceError(error)
+        }
+    }
+}
+
+/// How many events of the log are known to be covered by valid signed checkpoints. Shared by a server's writer
+/// (which raises it after each commit it checkpointed) and its readers, so a read checks coverage with one
+/// comparison and does the checkpoint's signature and root only for events beyond the mark.
+public final class CoverageMark: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int64 = 0
+
+    public init() {}
+
+    /// The covered size.
+    public var size: Int64 { lock.withLock { value } }
+
+    /// Raises the mark to `size` if it is lower (a late, smaller report never lowers it).
+    public func raise(to size: Int64) { lock.withLock { value = max(value, size) } }
+}
