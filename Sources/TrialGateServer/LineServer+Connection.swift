@@ -53,7 +53,7 @@ extension LineServer {
             guard extra.isEmpty, let from, from >= 1 else {
                 return .reply(Self.error(id, "bad_request", "subscribe takes \"from\": a sequence number ≥ 1"), .continue(principal))
             }
-            guard principal.role == .sponsor || principal.role == .regulator else {
+            guard Access.maySubscribe(principal.role) else {
                 logger.notice("forbidden", metadata: ["peer": "\(peer)", "principal": "\(principal.name)", "cmd": "subscribe"])
                 return .reply(Self.error(id, "forbidden", "\(principal.name) (\(principal.role.rawValue)) may not subscribe"), .continue(principal))
             }

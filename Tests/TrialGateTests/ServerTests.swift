@@ -174,11 +174,13 @@ struct ServerTests {
             ("proof.inclusion", #"{"cmd":"proof.inclusion","seq":3}"#),
             ("proof.consistency", #"{"cmd":"proof.consistency","from":2}"#),
             ("init", #"{"cmd":"init","trial_id":"X","log_origin":"x"}"#),
+            // Streams every event, as export pages them: the same rule (a sponsor may do neither).
+            ("subscribe", #"{"cmd":"subscribe","from":1}"#),
         ]
         let allowed: [String: Set<String>] = [
             "alice": ["register", "record", "correct", "decide", "withdraw", "show", "decisions", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
             "sam": ["show", "decisions", "verify", "replay", "report", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
-            "rita": ["show", "decisions", "verify", "replay", "export", "report", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
+            "rita": ["show", "decisions", "verify", "replay", "export", "subscribe", "report", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
             "adam": ["policy.publish", "report.snapshot", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
         ]
         return allowed.keys.sorted().flatMap { user in commands.map { (user, $0.1, allowed[user]!.contains($0.0)) } }
@@ -417,7 +419,7 @@ struct ServerTests {
         let (acked, elapsed): (Int, Double) = try await onThread {
             // A subscriber that stops reading from the start, with plenty of log to send it.
             for i in 0..<300 { _ = try? s.fixture.run(.register(candidate: "F-\(i)", fields: ["site": "SITE-A"]), as: "setup") }
-            let stuck = try s.client("sam")
+            let stuck = try s.client("rita")
             try stuck.send(line: #"{"cmd":"subscribe","from":1}"#)
             // A slowloris: an unfinished line, one byte at a time.
             let slow = try s.client("alice")

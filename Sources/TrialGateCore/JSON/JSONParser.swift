@@ -274,6 +274,12 @@ public struct JSONParser {
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
         guard let value = Double(text), value.isFinite else { throw error("number out of range") }
+        // A non-zero literal too small for a double would be stored as 0 (or lose its digits as a subnormal).
+        if value.magnitude < Double.leastNormalMagnitude,
+           bytes[i..<index].prefix(while: { $0 != UInt8(ascii: "e") && $0 != UInt8(ascii: "E") })
+               .contains(where: { $0 >= UInt8(ascii: "1") && $0 <= UInt8(ascii: "9") }) {
+            throw error("number \(text) is too small to be represented (it would be stored as \(value))")
+        }
         if tracksCanonical, canonical {
             var written: [UInt8] = []
             CanonicalJSON.write(.number(value), into: &written)

@@ -17,12 +17,16 @@ public enum Access {
         }
     }
 
+    /// Whether `role` may `subscribe`: it streams every event of the log from a point on, as `export` pages them,
+    /// so it is the same rule.
+    public static func maySubscribe(_ role: Role) -> Bool { allowed(role, .export(from: 1, through: nil, limit: 1)) }
+
     /// Throws `forbidden` unless `principal` may run `command`.
     /// - Parameters:
     ///   - siteOfCandidate: the site a registered candidate belongs to (nil if none is registered).
-    ///   - candidateOfEvent: the candidate an event is about (nil if none).
+    ///   - eventAt: the event with a sequence number (nil if none).
     static func check(_ principal: Principal, _ command: Command, siteOfCandidate: (String) throws -> String?,
-                      candidateOfEvent: (Int64) throws -> String?) throws {
+                      eventAt: (Int64) throws -> Event?) throws {
         guard allowed(principal.role, command) else {
             throw ServiceError("forbidden", "\(principal.name) (\(principal.role.rawValue)) may not run \(command.name)")
         }
@@ -35,7 +39,17 @@ public enum Access {
         switch command {
         case .register(_, let fields): try requireSite(fields["site"]?.stringValue ?? "")
         case .record(_, let c, _), .withdraw(let c, _), .decide(let c), .show(let c, _, _): try requireSite(try siteOfCandidate(c))
-        case .correct(let seq, _, _, _): if let c = try candidateOfEvent(seq) { try requireSite(try siteOfCandidate(c)) }
+        case .correct(let seq, let field, let value, _):
+            guard let target = try eventAt(seq), let c = target.candidate else { break }
+            try requireSite(try siteOfCandidate(c))
+            // Moving a candidate to another site takes the right to both: a coordinator cannot hand a candidate to a
+            // site they do not work at (or to none), nor take one from a site they do not hold.
+            if target.type == .candidateRegistered, field == "site" {
+                guard let site = value.stringValue else {
+                    throw ServiceError("forbidden", "\(principal.name) may only move a candidate to a site they work at; site must be a site id, got \(CanonicalJSON.string(value))")
+                }
+                try requireSite(site)
+            }
         case .decisions(let candidate, _, let site, _, _):
             if let candidate { try requireSite(try siteOfCandidate(candidate)) } else {
                 guard let site else { throw ServiceError("forbidden", "a coordinator lists decisions of one site at a time: give site") }

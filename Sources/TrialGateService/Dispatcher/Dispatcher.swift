@@ -114,7 +114,7 @@ public final class Dispatcher: @unchecked Sendable {
         defer { viewChecks = nil }
         prepare?()
         do {
-            try Access.check(principal, command, siteOfCandidate: siteOf(candidate:), candidateOfEvent: candidateOf(seq:))
+            try Access.check(principal, command, siteOfCandidate: siteOf(candidate:), eventAt: { try self.requireStore().event(seq: $0) })
         } catch {
             throw ServiceError(error)
         }
@@ -150,9 +150,6 @@ public final class Dispatcher: @unchecked Sendable {
         viewChecks?[candidate] = shown
         return shown
     }
-
-    /// The candidate event `seq` is about.
-    func candidateOf(seq: Int64) throws -> String? { try requireStore().event(seq: seq)?.candidate }
 
     /// Carries out `command` on behalf of `actor`, with no role check: for the operating-system user of the CLI.
     /// - Throws: `ServiceError`; a command that throws has appended nothing.
