@@ -27,6 +27,7 @@ final class ServerFixture: @unchecked Sendable {
         let now = f.clock.now()
         tokens["alice"] = try directory.add(name: "alice", role: .coordinator, sites: ["SITE-A"], now: now)
         tokens["bob"] = try directory.add(name: "bob", role: .coordinator, sites: ["SITE-B"], now: now)
+        tokens["carol"] = try directory.add(name: "carol", role: .coordinator, sites: ["SITE-A", "SITE-B"], now: now)
         tokens["sam"] = try directory.add(name: "sam", role: .sponsor, sites: [], now: now)
         tokens["rita"] = try directory.add(name: "rita", role: .regulator, sites: [], now: now)
         tokens["adam"] = try directory.add(name: "adam", role: .admin, sites: [], now: now)
@@ -279,8 +280,9 @@ struct ServerTests {
                 let withID = try reply(sam.request(#"{"id":"r\"\#(i)\"\t","cmd":"show","candidate":"R-1"}"#))
                 #expect(withID["id"] == .string("r\"\(i)\"\t") && withID["result"]?["as_of"]?["last_seq"] == seq)
             }
-            // The candidate moves to site B: the site rule must see it at once, though both readers kept its view at site A.
-            let moved = try reply(alice.request(#"{"cmd":"correct","seq":\#(Int(registration?.intValue ?? 0)),"field":"site","value":"SITE-B","reason":"registered at the wrong site"}"#))
+            // The candidate moves to site B (by a coordinator of both): the site rule must see it at once, though both
+            // readers kept its view at site A.
+            let moved = try reply(s.client("carol").request(#"{"cmd":"correct","seq":\#(Int(registration?.intValue ?? 0)),"field":"site","value":"SITE-B","reason":"registered at the wrong site"}"#))
             #expect(moved["ok"] == true, "\(moved)")
             for _ in 0..<2 {
                 #expect(try reply(alice.request(#"{"cmd":"show","candidate":"R-1"}"#))["error"]?["code"] == "forbidden")
