@@ -43,7 +43,10 @@ token() { "$B" users add "$1" --role "$2" ${3:+--site $3} --json | python3 -c 'i
 "$B" policy publish Policies/sanet-surufatinib.yaml >/dev/null
 COORD=$(token alice coordinator SITE-01)
 SPONSOR=$(token sam sponsor)
-check test "$(stat -c %a "$T/s.sqlite.users.json")" = 600
+# Accounts are events in the log, with the token's SHA-256 only: no users file, and the token is nowhere in the store.
+check test ! -e "$T/s.sqlite.users.json"
+check test "$(sqlite3 "$T/s.sqlite" "SELECT count(*) FROM events WHERE type = 'user.added'")" = 2
+check test "$(sqlite3 "$T/s.sqlite" "SELECT count(*) FROM events WHERE instr(body, '$COORD') > 0")" = 0
 
 # A client session.
 start

@@ -140,12 +140,11 @@ public final class FuzzContext {
         dispatcher = Dispatcher(store: store, clock: FixedClock(), key: { key })
         _ = try dispatcher.execute(.initialise(trialID: "FUZZ-1", logOrigin: "trialgate.fuzz/FUZZ-1"), actor: "admin")
         _ = try dispatcher.execute(.policyPublish(text: ShippedPolicies.sanetSurufatinib, file: "sanet-surufatinib.yaml"), actor: "admin")
-        let users: JSONValue = ["users": .array(Self.tokens.sorted { $0.key.rawValue < $1.key.rawValue }.map { role, token in
-            ["name": .string("fuzz-\(role.rawValue)"), "role": .string(role.rawValue),
-             "sites": role == .coordinator ? ["SITE-01"] : [], "token_sha256": .string(Digest.sha256Hex(token))]
-        })]
+        for (role, token) in Self.tokens.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            _ = try dispatcher.execute(.userAdd(name: "fuzz-\(role.rawValue)", role: role.rawValue, sites: role == .coordinator ? ["SITE-01"] : [],
+                                                tokenSHA256: Digest.sha256Hex(token), expiresAt: nil), actor: "admin")
+        }
         let usersPath = directory + "/users.json"
-        try Data(CanonicalJSON.encode(users)).write(to: URL(fileURLWithPath: usersPath))
         var config = ServerConfiguration(endpoint: .tcp(host: "127.0.0.1", port: 0), storePath: directory + "/fuzz.sqlite",
                                          keyPath: directory + "/unused.key", usersPath: usersPath)
         config.maxLineBytes = 512

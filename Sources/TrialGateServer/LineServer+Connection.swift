@@ -47,6 +47,12 @@ extension LineServer {
             logger.notice("request before authentication", metadata: ["peer": "\(peer)", "cmd": "\(cmd)"])
             return .reply(Self.error(id, "unauthenticated", "send {\"cmd\":\"auth\",\"token\":\"…\"} first"), .continue(nil))
         }
+        // An account disabled, removed, expired or given a new token since this session authenticated acts no more.
+        guard state.allows(principal) else {
+            logger.notice("session of a revoked principal refused", metadata: ["peer": "\(peer)"])
+            return .reply(Self.error(id, "revoked", "this session's account is no longer in force (disabled, removed, expired or its token replaced); authenticate again"),
+                          .continue(nil))
+        }
         if cmd == "subscribe" {
             let extra = members.keys.filter { $0 != "id" && $0 != "cmd" && $0 != "from" }
             let from = members["from"].map { $0.intValue } ?? 1
@@ -119,12 +125,7 @@ extension LineServer {
         guard extra.isEmpty, let token = members["token"]?.stringValue else {
             return (Self.error(id, "bad_request", "auth takes exactly \"token\""), .continue(current))
         }
-        let directory: UserDirectory
-        do { directory = try state.users(path: config.usersPath) } catch {
-            logger.error("users file unreadable", metadata: ["error": "\(error)"])
-            return (Self.error(id, "internal", "the users file cannot be read"), .continue(current))
-        }
-        guard let principal = directory.authenticate(token: token) else {
+        guard let principal = state.users.authenticate(token: token, now: SystemClock().now()) else {
             let limited = state.authFailed(peer: host, limit: config.authFailureLimit, window: config.authFailureWindow)
             logger.warning("authentication failed", metadata: ["peer": "\(peer)", "rate_limited": "\(limited)"])
             return (Self.error(id, "auth_failed", "unknown token"), limited ? .close : .continue(current))

@@ -49,7 +49,7 @@ public final class LineServer: Service, @unchecked Sendable {
             throw ServiceError("insecure_listen",
                 "refusing plain TCP on \(config.endpoint), which is reachable beyond this machine: give --tls-cert and --tls-key, or --insecure-plaintext")
         }
-        _ = try UserDirectory.load(path: config.usersPath)
+        try Self.refuseUnimportedUsersFile(config.usersPath, storePath: config.storePath)
         let key = try TrialKey.load(path: config.keyPath)
         let storePath = config.storePath
         let state = self.state
@@ -85,8 +85,33 @@ public final class LineServer: Service, @unchecked Sendable {
         return (workers, snapshotter, sslContext)
     }
 
+    /// Accounts live in the log now; a users file of an earlier release whose accounts are not all in the log would
+    /// silently lock those users out, so the server does not start until it is imported.
+    static func refuseUnimportedUsersFile(_ path: String, storePath: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        let legacy = try UserDirectory.legacyFile(path: path)
+        let store = try EventStore.open(path: storePath)
+        defer { store.close() }
+        let accounts = try UserDirectory.load(store: store).accounts
+        let missing = legacy.filter { accounts[$0.name] == nil }.map(\.name)
+        guard missing.isEmpty else {
+            throw ServiceError("users_file", "\(path) lists accounts that are not in the log (\(missing.joined(separator: ", "))): accounts are kept in the log now;"
+                               + " run `trialgate users import \(path)` once, then remove the file")
+        }
+    }
+
     public func run() async throws {
         let (workers, snapshotter, sslContext) = try prepare()
+        let accounts: AccountWatcher
+        do {
+            accounts = try AccountWatcher(storePath: config.storePath, state: state, logger: logger, interval: config.accountPollInterval)
+        } catch {
+            await workers.stop()
+            await snapshotter.stop()
+            throw error
+        }
+        accounts.start()
+        defer { accounts.stop() }
         let maxLine = config.maxLineBytes
         let idle = config.idleTimeout
         let bootstrap = ServerBootstrap(group: eventLoopGroup)

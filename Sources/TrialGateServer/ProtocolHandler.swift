@@ -161,6 +161,8 @@ final class ProtocolHandler: ChannelInboundHandler, @unchecked Sendable {
     private func startSubscription(context: ChannelHandlerContext, id: JSONValue?, from: Int64) {
         subscription = (nil, from - 1, .now(), false)
         pending.removeAll()
+        // Closed by the account watcher within its interval if the principal is revoked.
+        if let principal { server.state.subscribed(context.channel, principal: principal) }
         if let idle = try? context.pipeline.syncOperations.handler(type: IdleCloser.self) { idle.exempt = true }
         server.logger.info("subscribed", metadata: ["peer": "\(peer)", "principal": "\(principal?.name ?? "")", "from": "\(from)"])
         context.writeAndFlush(wrapOutboundOut(LineServer.line(LineServer.subscribed(id, from: from))), promise: nil)

@@ -21,6 +21,8 @@ public final class ProtocolSession {
         self.dispatcher = dispatcher
         self.peer = peer
         channel = EmbeddedChannel()
+        // The accounts as the log has them now, as a served connection sees them through the account watcher.
+        if let store = dispatcher.store { server.state.install(try UserDirectory.load(store: store), now: SystemClock().now()) }
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: server.config.maxLineBytes)))
     }
 

@@ -46,6 +46,8 @@ public struct ServerConfiguration: Sendable {
     public var authFailureWindow: Double = 60
     /// Events the log grows by between the report snapshots the server saves on its own (0: never).
     public var reportSnapshotInterval: Int64 = 100_000
+    /// How often the server looks for account changes in the log (a revoked subscription is closed within this).
+    public var accountPollInterval: Double = 0.25
     /// How often an idle subscription gets a heartbeat line.
     public var heartbeatInterval: TimeAmount = .seconds(15)
 

@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import TrialGateCore
 import TrialGateService
 
 /// Shared, thread-safe bookkeeping of a running server: log size for subscribers, open connections,
@@ -11,15 +12,33 @@ final class ServerState: @unchecked Sendable {
     private var connections: [ObjectIdentifier: (channel: Channel, busy: Bool)] = [:]
     private var failures: [String: [Date]] = [:]
     private(set) var draining = false
-    private var usersCache: (modified: Date, directory: UserDirectory)?
+    private var directory = UserDirectory()
+    private var subscribers: [ObjectIdentifier: (channel: Channel, principal: Principal)] = [:]
 
-    /// The users file, re-read only when it changed on disk, so new users need no restart.
-    func users(path: String) throws -> UserDirectory {
-        let modified = (try? FileManager.default.attributesOfItem(atPath: path)[.modificationDate] as? Date) ?? .distantPast
-        if let cached = lock.withLock({ usersCache }), cached.modified == modified { return cached.directory }
-        let directory = try UserDirectory.load(path: path)
-        lock.withLock { usersCache = (modified, directory) }
-        return directory
+    /// The accounts in force, as the account watcher last folded them from the log.
+    var users: UserDirectory { lock.withLock { directory } }
+
+    /// Whether a session's principal may still act now (its account in force, its token not rotated).
+    func allows(_ principal: Principal) -> Bool {
+        let now = SystemClock().now()
+        return lock.withLock { directory.allows(principal, now: now) }
+    }
+
+    /// Installs a newly folded directory and closes every subscription whose principal it no longer allows.
+    /// - Returns: the names of the principals whose subscriptions were closed.
+    @discardableResult
+    func install(_ users: UserDirectory, now: UTCTimestamp) -> [String] {
+        let revoked: [(Channel, String)] = lock.withLock {
+            directory = users
+            return subscribers.values.filter { !users.allows($0.principal, now: now) }.map { ($0.channel, $0.principal.name) }
+        }
+        for (channel, _) in revoked { channel.close(promise: nil) }
+        return revoked.map(\.1)
+    }
+
+    /// Registers a subscription, so it can be closed when its principal is revoked.
+    func subscribed(_ channel: Channel, principal: Principal) {
+        lock.withLock { subscribers[ObjectIdentifier(channel)] = (channel, principal) }
     }
 
     /// The newest committed log size, as the writer last reported it.
@@ -36,7 +55,12 @@ final class ServerState: @unchecked Sendable {
         }
     }
 
-    func close(_ channel: Channel) { lock.withLock { _ = connections.removeValue(forKey: ObjectIdentifier(channel)) } }
+    func close(_ channel: Channel) {
+        lock.withLock {
+            connections.removeValue(forKey: ObjectIdentifier(channel))
+            subscribers.removeValue(forKey: ObjectIdentifier(channel))
+        }
+    }
 
     /// Marks a connection busy with a request (true) or idle (false); idle connections are closed at once
     /// when the server drains. Returns false if the server is draining and the connection should stop.

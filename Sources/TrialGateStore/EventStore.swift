@@ -326,6 +326,12 @@ public final class EventStore: @unchecked Sendable {
                           "reading events by type") { s in try body(try Self.row(s).event()) }
     }
 
+    /// The newest seq among events of the given types (0: none), from the type index alone.
+    public func newestSeq(types: [EventType]) throws -> Int64 {
+        let list = types.map { "'\($0.rawValue)'" }.joined(separator: ",")
+        return try db.scalarInt("SELECT coalesce(max(seq), 0) FROM events WHERE type IN (\(list))", "finding the newest event of a type") ?? 0
+    }
+
     /// The event at `seq`, if any.
     public func event(seq: Int64) throws -> Event? { try events(from: seq, through: seq).first }
 

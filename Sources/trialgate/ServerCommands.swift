@@ -15,7 +15,7 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: StoreOptions
     @Option(name: .long, help: "TCP address to listen on, HOST:PORT (loopback unless TLS is configured).") var listen: String?
     @Option(name: .long, help: "Unix-domain socket path to listen on.") var unix: String?
-    @Option(name: .long, help: "The users file (default: STORE.users.json).") var users: String?
+    @Option(name: .long, help: "An earlier release's users file (default: STORE.users.json): the server does not start until its accounts are in the log (`users import`).") var users: String?
     @Option(name: .long, help: "TLS certificate chain, PEM.") var tlsCert: String?
     @Option(name: .long, help: "TLS private key, PEM.") var tlsKey: String?
     @Flag(name: .long, help: "Allow plain TCP on an address reachable beyond this machine.") var insecurePlaintext = false
@@ -65,50 +65,113 @@ struct Serve: AsyncParsableCommand {
 }
 
 struct UsersGroup: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "users", abstract: "Manage who may use the socket.",
-                                                    subcommands: [Add.self, List.self])
+    static let configuration = CommandConfiguration(
+        commandName: "users", abstract: "Manage who may use the socket; every change is an attributed event in the log.",
+        subcommands: [Add.self, List.self, Disable.self, Enable.self, Remove.self, RotateToken.self, Import.self])
+
+    /// Prints a new token once, with how to use it.
+    static func showToken(_ token: String, for name: String, result: JSONValue, json: Bool) {
+        if json { return Runner.printJSON(["name": .string(name), "seq": result["seq"] ?? .null, "token": .string(token)]) }
+        print("Token for \(name) (shown once; the log keeps only its SHA-256, event \(result["seq"]?.intValue ?? 0)):")
+        print(token)
+    }
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a user and print their bearer token, once.")
+        static let configuration = CommandConfiguration(abstract: "Add an account and print its bearer token, once.")
         @OptionGroup var options: StoreOptions
-        @Option(name: .long, help: "The users file (default: STORE.users.json).") var users: String?
         @Argument(help: "The user's name, as it will appear as actor in the log.") var name: String
         @Option(name: .long, help: "coordinator, sponsor, regulator or admin.") var role: String
         @Option(name: .long, help: "A site the coordinator works at (repeat for several).") var site: [String] = []
+        @Option(name: .long, help: "A UTC time after which the account no longer authenticates (2026-12-31T00:00:00Z).") var expires: String?
 
         func run() throws {
-            let path = users ?? options.storePath + ".users.json"
-            guard let r = Role(rawValue: role) else {
-                throw Runner.fail(ServiceError("invalid_field", "role must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))"))
+            let expiry = try expires.map { text -> UTCTimestamp in
+                guard let t = UTCTimestamp(text) else {
+                    throw Runner.fail(ServiceError("invalid_field", "--expires must be a UTC time like 2026-12-31T00:00:00Z, got \"\(text)\""))
+                }
+                return t
             }
-            do {
-                var directory = try UserDirectory.load(path: path)
-                let token = try directory.add(name: name, role: r, sites: site, now: SystemClock().now())
-                try directory.save(path: path)
-                if options.json { return Runner.printJSON(["name": .string(name), "role": .string(role), "token": .string(token)]) }
-                print("Added \(name) (\(role)\(site.isEmpty ? "" : ", sites \(site.joined(separator: ","))")) to \(path).")
-                print("Token (shown once; only its SHA-256 is kept):")
-                print(token)
-            } catch {
-                throw Runner.fail(ServiceError(error))
-            }
+            let (token, digest) = UserDirectory.newToken()
+            let result = try Runner.run(.userAdd(name: name, role: role, sites: site, tokenSHA256: digest, expiresAt: expiry), options: options)
+            if !options.json { print("Added \(name) (\(role)\(site.isEmpty ? "" : ", sites \(site.joined(separator: ","))")\(expiry.map { ", until \($0)" } ?? "")).") }
+            UsersGroup.showToken(token, for: name, result: result, json: options.json)
         }
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List users (never their tokens).")
+        static let configuration = CommandConfiguration(abstract: "List accounts and their status (never a token).")
         @OptionGroup var options: StoreOptions
-        @Option(name: .long, help: "The users file (default: STORE.users.json).") var users: String?
 
         func run() throws {
-            let path = users ?? options.storePath + ".users.json"
-            do {
-                for u in try UserDirectory.load(path: path).users {
-                    print("\(Render.pad(u.name, 24)) \(Render.pad(u.role.rawValue, 12)) \(u.sites.joined(separator: ","))")
-                }
-            } catch {
-                throw Runner.fail(ServiceError(error))
+            let result = try Runner.run(.users, options: options)
+            if options.json { return Runner.printJSON(result) }
+            for u in result["users"]?.arrayValue ?? [] {
+                let sites = (u["sites"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ",")
+                let status = u["in_force"] == true ? "active" : (u["status"]?.stringValue == "active" ? "expired" : u["status"]?.stringValue ?? "?")
+                print("\(Render.pad(u["name"]?.stringValue ?? "", 24)) \(Render.pad(u["role"]?.stringValue ?? "", 12)) \(Render.pad(status, 9)) \(sites)")
             }
+        }
+    }
+
+    /// `disable`, `enable` and `remove`: one account, one reason.
+    struct Change: ParsableArguments {
+        @OptionGroup var options: StoreOptions
+        @Argument(help: "The account's name.") var name: String
+        @Option(name: .long, help: "Why (kept in the log).") var reason: String
+    }
+
+    static func change(_ command: Command, _ args: Change, _ done: String) throws {
+        let result = try Runner.run(command, options: args.options)
+        if args.options.json { return Runner.printJSON(result) }
+        print("\(args.name) \(done) (event \(result["seq"]?.intValue ?? 0)); open sessions are refused from their next request.")
+    }
+
+    struct Disable: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop an account (it can be enabled again).")
+        @OptionGroup var change: Change
+        func run() throws { try UsersGroup.change(.userDisable(name: change.name, reason: change.reason), change, "disabled") }
+    }
+
+    struct Enable: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Let a disabled account act again.")
+        @OptionGroup var change: Change
+        func run() throws { try UsersGroup.change(.userEnable(name: change.name, reason: change.reason), change, "enabled") }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "End an account for good (its history stays in the log).")
+        @OptionGroup var change: Change
+        func run() throws { try UsersGroup.change(.userRemove(name: change.name, reason: change.reason), change, "removed") }
+    }
+
+    struct RotateToken: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rotate-token", abstract: "Give an account a new token; the old one stops working.")
+        @OptionGroup var options: StoreOptions
+        @Argument(help: "The account's name.") var name: String
+
+        func run() throws {
+            let (token, digest) = UserDirectory.newToken()
+            let result = try Runner.run(.userRotateToken(name: name, tokenSHA256: digest), options: options)
+            UsersGroup.showToken(token, for: name, result: result, json: options.json)
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record the accounts of an earlier release's users file in the log (same tokens), once; then remove the file.")
+        @OptionGroup var options: StoreOptions
+        @Argument(help: "The users file (an earlier release's STORE.users.json).") var file: String
+
+        func run() throws {
+            let legacy: [UserDirectory.LegacyUser]
+            do { legacy = try UserDirectory.legacyFile(path: file) } catch { throw Runner.fail(ServiceError(error)) }
+            let known = try Runner.run(.users, options: options)["users"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+            var imported = 0
+            for u in legacy where !known.contains(u.name) {
+                _ = try Runner.run(.userAdd(name: u.name, role: u.role, sites: u.sites, tokenSHA256: u.tokenSHA256, expiresAt: nil), options: options)
+                imported += 1
+            }
+            print("Imported \(imported) account\(imported == 1 ? "" : "s") from \(file) (\(legacy.count - imported) already in the log). Remove the file now.")
         }
     }
 }

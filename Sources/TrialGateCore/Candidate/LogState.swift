@@ -49,6 +49,8 @@ public struct LogState: Sendable {
     /// Every signing key in the order it came into force; the last one signs decisions and checkpoints now.
     public private(set) var keys: [SigningKeyRecord] = []
     public private(set) var candidates: [String: CandidateState] = [:]
+    /// Accounts by name, as the `user.*` events left them.
+    public internal(set) var users: [String: UserAccount] = [:]
     /// Number of events applied.
     public private(set) var size: Int64 = 0
     /// Hash of the newest event applied.
@@ -126,6 +128,8 @@ public struct LogState: Sendable {
             record.corrections.append(CorrectionEntry(seq: event.seq, timestamp: event.timestamp, actor: event.actor, field: field,
                                                       oldValue: p["old_value"]!, newValue: new, reason: p["reason"]!.stringValue!))
             candidates[event.candidate!]!.records[index] = record
+        case .userAdded, .userDisabled, .userEnabled, .userRemoved, .userTokenRotated:
+            applyUserEvent(event)
         case .candidateWithdrawn:
             candidates[event.candidate!]!.withdrawal = (event.seq, event.payload["reason"]!.stringValue!, event.timestamp, event.actor)
         case .decisionIssued:
@@ -183,6 +187,9 @@ public struct LogState: Sendable {
             if state.keys.contains(where: { $0.keyID == keyID || $0.publicKey == publicKey }) {
                 throw CoreError(.invalidEvent, "\(where_()): key \(keyID) was already used by this trial")
             }
+            return
+        case .userAdded, .userDisabled, .userEnabled, .userRemoved, .userTokenRotated:
+            try checkUserEvent(event, against: state)
             return
         case .policyPublished:
             var r = try ObjectReader(event.payload, context: "policy.published")

@@ -13,6 +13,16 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case candidateWithdrawn = "candidate.withdrawn"
     case decisionIssued = "decision.issued"
     case keyRotated = "key.rotated"
+    /// An account may use the socket with a role (and sites), by the SHA-256 of its token.
+    case userAdded = "user.added"
+    case userDisabled = "user.disabled"
+    case userEnabled = "user.enabled"
+    case userRemoved = "user.removed"
+    /// The account's token was replaced; the old one no longer authenticates.
+    case userTokenRotated = "user.token_rotated"
+
+    /// The account events, which the server's users are folded from.
+    public static let accountEvents: [EventType] = [.userAdded, .userDisabled, .userEnabled, .userRemoved, .userTokenRotated]
 
     /// The clinical record kinds a coordinator records with `record <kind>`, and the event each becomes.
     public static let recordKinds: [String: EventType] = [

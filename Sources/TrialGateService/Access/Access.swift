@@ -9,6 +9,9 @@ public enum Access {
         // Checkpoints and proofs carry only hashes: anyone who may connect may check the log grows honestly.
         case .policyCheck, .policyTest, .head, .publicKey, .checkpoint, .proofInclusion, .proofConsistency: return true
         case .policyPublish, .reportSnapshot: return role == .admin
+        // Accounts are changed by an administrator; who could do what is for auditors to see too.
+        case .userAdd, .userDisable, .userEnable, .userRemove, .userRotateToken: return role == .admin
+        case .users: return role == .admin || role == .sponsor || role == .regulator
         case .register, .record, .correct, .withdraw, .decide: return role == .coordinator
         case .show, .decisions: return role == .coordinator || role == .sponsor || role == .regulator
         case .verify, .replay: return role == .sponsor || role == .regulator

@@ -97,6 +97,21 @@ extension Command {
             command = .proofInclusion(seq: Int64(try r.integer("seq")), size: try r.optionalInteger("size").map(Int64.init))
         case "proof.consistency":
             command = .proofConsistency(from: Int64(try r.integer("from")), to: try r.optionalInteger("to").map(Int64.init))
+        case "user.add":
+            guard let sites = (r.optionalValue("sites") ?? []).arrayValue, sites.allSatisfy({ $0.stringValue != nil }) else {
+                throw ServiceError("invalid_field", "sites must be a list of site ids")
+            }
+            let expiry = try r.optionalString("expires_at").map { t -> UTCTimestamp in
+                guard let v = UTCTimestamp(t) else { throw ServiceError("invalid_field", "expires_at must look like 2026-12-31T00:00:00Z, got \"\(t)\"") }
+                return v
+            }
+            command = .userAdd(name: try r.string("name"), role: try r.string("role"), sites: sites.compactMap(\.stringValue),
+                               tokenSHA256: try r.string("token_sha256"), expiresAt: expiry)
+        case "user.disable": command = .userDisable(name: try r.string("name"), reason: try r.string("reason"))
+        case "user.enable": command = .userEnable(name: try r.string("name"), reason: try r.string("reason"))
+        case "user.remove": command = .userRemove(name: try r.string("name"), reason: try r.string("reason"))
+        case "user.rotate-token": command = .userRotateToken(name: try r.string("name"), tokenSHA256: try r.string("token_sha256"))
+        case "users": command = .users
         default:
             throw ServiceError(ServiceError.badRequest, "unknown command \"\(cmd)\"; known: \(Command.names.joined(separator: ", "))")
         }

@@ -38,6 +38,17 @@ public enum Command: Sendable, Equatable {
     case proofInclusion(seq: Int64, size: Int64?)
     /// The consistency proof between the trees of `from` and `to` events (default: the newest checkpoint's size).
     case proofConsistency(from: Int64, to: Int64?)
+    /// Gives an account the use of the socket: a `user.added` event with the SHA-256 of its token (the token itself is
+    /// made and shown by the caller, never sent or kept).
+    case userAdd(name: String, role: String, sites: [String], tokenSHA256: String, expiresAt: UTCTimestamp?)
+    /// Stops, restarts or ends an account (with a reason); its open sessions are refused from their next request.
+    case userDisable(name: String, reason: String)
+    case userEnable(name: String, reason: String)
+    case userRemove(name: String, reason: String)
+    /// Replaces an account's token; sessions opened with the old one are refused from their next request.
+    case userRotateToken(name: String, tokenSHA256: String)
+    /// Every account, with its status and the events that made it so (never a token).
+    case users
 
     /// The protocol name of the command (`"decide"`, `"policy.publish"`, …).
     public var name: String {
@@ -65,13 +76,20 @@ public enum Command: Sendable, Equatable {
         case .checkpoint: "checkpoint"
         case .proofInclusion: "proof.inclusion"
         case .proofConsistency: "proof.consistency"
+        case .userAdd: "user.add"
+        case .userDisable: "user.disable"
+        case .userEnable: "user.enable"
+        case .userRemove: "user.remove"
+        case .userRotateToken: "user.rotate-token"
+        case .users: "users"
         }
     }
 
     /// Whether the command appends to the log.
     public var writes: Bool {
         switch self {
-        case .initialise, .policyPublish, .register, .record, .correct, .withdraw, .decide: true
+        case .initialise, .policyPublish, .register, .record, .correct, .withdraw, .decide,
+             .userAdd, .userDisable, .userEnable, .userRemove, .userRotateToken: true
         default: false
         }
     }
@@ -82,5 +100,6 @@ public enum Command: Sendable, Equatable {
 
     public static let names = ["init", "policy.publish", "policy.check", "policy.test", "register", "record", "correct",
                                "withdraw", "decide", "show", "decisions", "verify", "replay", "export", "report", "report.snapshot",
-                               "export.fhir", "audit-trail", "head", "public-key", "checkpoint", "proof.inclusion", "proof.consistency"]
+                               "export.fhir", "audit-trail", "head", "public-key", "checkpoint", "proof.inclusion", "proof.consistency",
+                               "user.add", "user.disable", "user.enable", "user.remove", "user.rotate-token", "users"]
 }

@@ -184,6 +184,17 @@ public final class Dispatcher: @unchecked Sendable {
             case .checkpoint(let size): return try checkpoint(size: size)
             case .proofInclusion(let seq, let size): return try inclusionProof(seq: seq, size: size)
             case .proofConsistency(let from, let to): return try consistencyProof(from: from, to: to)
+            case .userAdd(let name, let role, let sites, let digest, let expiry):
+                var payload: [String: JSONValue] = ["name": .string(name), "role": .string(role), "sites": .array(sites.map { .string($0) }),
+                                                    "token_sha256": .string(digest)]
+                if let expiry { payload["expires_at"] = .string(expiry.description) }
+                return try changeAccount(.userAdded, payload: .object(payload), actor: actor)
+            case .userDisable(let name, let reason): return try changeAccount(.userDisabled, payload: ["name": .string(name), "reason": .string(reason)], actor: actor)
+            case .userEnable(let name, let reason): return try changeAccount(.userEnabled, payload: ["name": .string(name), "reason": .string(reason)], actor: actor)
+            case .userRemove(let name, let reason): return try changeAccount(.userRemoved, payload: ["name": .string(name), "reason": .string(reason)], actor: actor)
+            case .userRotateToken(let name, let digest):
+                return try changeAccount(.userTokenRotated, payload: ["name": .string(name), "token_sha256": .string(digest)], actor: actor)
+            case .users: return try listUsers()
             }
         } catch {
             throw ServiceError(error)

@@ -16,10 +16,14 @@ public struct Principal: Sendable, Equatable {
     public let role: Role
     /// Sites a coordinator works at; empty for other roles.
     public let sites: [String]
+    /// The SHA-256 of the token a socket session authenticated with (nil on the command line): a session stays
+    /// valid only while its account is in force with this token.
+    public let tokenSHA256: String?
 
-    public init(name: String, role: Role, sites: [String]) {
+    public init(name: String, role: Role, sites: [String], tokenSHA256: String? = nil) {
         self.name = name
         self.role = role
         self.sites = sites
+        self.tokenSHA256 = tokenSHA256
     }
 }

@@ -1,0 +1,64 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import TrialGateCore
+import TrialGateService
+import TrialGateStore
+
+/// Keeps the server's accounts in step with the log: every `interval` it asks the log for its newest account event
+/// (one index lookup), folds the accounts again when it changed, and installs them; subscriptions of principals
+/// no longer in force (disabled, removed, token rotated, expired) are closed then. Other sessions are refused on
+/// their next request (`ServerState.allows`). Account changes may come from this server's writer or from the
+/// command line on the same store, so the log is the one source.
+final class AccountWatcher: @unchecked Sendable {
+    private let store: EventStore
+    private let state: ServerState
+    private let logger: Logger
+    private let interval: TimeInterval
+    private let stopped = NIOLockedValueBox(false)
+    private let done = DispatchSemaphore(value: 0)
+
+    /// Folds the accounts once and installs them; throws if the log cannot be read.
+    init(storePath: String, state: ServerState, logger: Logger, interval: TimeInterval) throws {
+        self.store = try EventStore.open(path: storePath)
+        self.state = state
+        self.logger = logger
+        self.interval = interval
+        state.install(try UserDirectory.load(store: store), now: SystemClock().now())
+    }
+
+    /// Starts the watching thread.
+    func start() {
+        let thread = Thread { [self] in
+            Thread.nameCurrent("tg-accounts")
+            while !stopped.withLockedValue({ $0 }) {
+                Thread.sleep(forTimeInterval: interval)
+                tick()
+            }
+            store.close()
+            done.signal()
+        }
+        thread.start()
+    }
+
+    /// One look at the log: refold when an account event was added, then close what is no longer allowed.
+    func tick() {
+        do {
+            var users = state.users
+            if try store.newestSeq(types: EventType.accountEvents) != users.version {
+                users = try UserDirectory.load(store: store)
+                logger.notice("accounts changed", metadata: ["version": "\(users.version)"])
+            }
+            let closed = state.install(users, now: SystemClock().now())
+            if !closed.isEmpty { logger.notice("subscriptions of revoked principals closed", metadata: ["principals": "\(closed.count)"]) }
+        } catch {
+            logger.error("accounts cannot be read from the log", metadata: ["error": "\(ServiceError(error).code)"])
+        }
+    }
+
+    /// Stops the thread and waits for it.
+    func stop() {
+        stopped.withLockedValue { $0 = true }
+        done.wait()
+    }
+}
