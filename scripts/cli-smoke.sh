@@ -110,13 +110,46 @@ expect_rc 0 python3 audit/verify_bundle.py "$T/bundle" --vkey "$T/trial.vkey" --
 expect_rc 0 "$B" key rotate --new-key "$T/new.key"
 check test "$(stat -c %a "$T/new.key")" = 600
 expect_rc 3 "$B" decide NET-1
+check grep -q "key_not_in_force.*TRIALGATE_KEY" "$T/out"
+expect_rc 3 "$B" report snapshot
+check grep -q "key_not_in_force" "$T/out"
 expect_rc 0 "$B" decide NET-1 --key "$T/new.key"
+TRIALGATE_KEY="$T/new.key" expect_rc 0 "$B" report snapshot
+# --vkey alone: the log's key history must include it; a key of another log, or garbage, is refused.
+expect_rc 0 "$B" verify --vkey "$T/trial.vkey"
+"$B" init --trial OTHER --store "$T/other.sqlite" >/dev/null
+"$B" key vkey --store "$T/other.sqlite" > "$T/other.vkey"
+expect_rc 1 "$B" verify --vkey "$T/other.vkey"
+check grep -q "untrusted_key" "$T/out"
+expect_rc 2 "$B" verify --vkey "not a vkey"
 expect_rc 0 "$B" verify --checkpoint "$T/saved.note" --vkey "$T/trial.vkey"
 check grep -q "extends the saved checkpoint" "$T/out"
 # An older copy of the store does not extend the newest checkpoint.
 "$B" checkpoint > "$T/newest.note"
 expect_rc 1 "$B" verify --store "$T/older.sqlite" --checkpoint "$T/newest.note"
 check grep -q "log_truncated" "$T/out"
+# A forged tail, correctly chained, inserted with sqlite3 and the triggers in place: verify names it, writes are
+# refused naming it, readers warn, and nothing is signed over it.
+python3 - "$T/trial.sqlite" <<'PY'
+import hashlib, json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+seq, prev, reg = db.execute("SELECT seq, hash, (SELECT seq FROM events WHERE type='candidate.registered' AND candidate='NET-1') FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+body = {"actor": "dr.forger", "candidate": "NET-1", "payload": {"method": "manual_count", "percent": 45, "specimen_date": "2026-01-05"},
+        "prev_hash": prev, "schema_version": 1, "seq": seq + 1, "timestamp": "2026-01-05T10:00:00.000Z", "type": "ki67.recorded"}
+text = json.dumps(body, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+db.execute("INSERT INTO events (seq, ts, actor, type, candidate, prev_hash, hash, body, registration_seq) VALUES (?,?,?,?,?,?,?,?,?)",
+           (seq + 1, body["timestamp"], body["actor"], body["type"], "NET-1", prev, hashlib.sha256(text.encode()).hexdigest(), text, reg))
+db.commit()
+PY
+forged=$(sqlite3 "$T/trial.sqlite" "SELECT max(seq) FROM events")
+checkpoints=$(sqlite3 "$T/trial.sqlite" "SELECT count(*) FROM checkpoints")
+expect_rc 1 "$B" verify
+check grep -q "event $forged: head_uncovered" "$T/out"
+expect_rc 3 "$B" record clinical --candidate NET-1 --key "$T/new.key" assessed_on="$today" ecog=0
+check grep -q "log_uncovered: event $forged" "$T/out"
+expect_rc 0 "$B" show NET-1
+check grep -q "warning: the log is not covered" "$T/out"
+check test "$(sqlite3 "$T/trial.sqlite" "SELECT count(*) FROM checkpoints")" = "$checkpoints"
 # Tamper with sqlite3 after dropping the trigger: verify must fail and name the event.
 check test "$(sqlite3 "$T/trial.sqlite" "UPDATE events SET actor='x' WHERE seq=3" 2>&1)" != ""
 check test "$(sqlite3 "$T/trial.sqlite" "select actor from events where seq=3")" = smoke:coordinator
