@@ -46,7 +46,7 @@ extension Dispatcher {
         guard head.size > 0 else { return nil }
         guard let latest else { return uncovered(1, "the log has \(head.size) events and no signed checkpoint") }
         if latest.size < head.size {
-            return uncovered(latest.size + 1, "event \(latest.size + 1) is not covered by a signed checkpoint (the newest covers \(latest.size) events)")
+            return uncovered(latest.size + 1, "not covered by a signed checkpoint (the newest covers \(latest.size) events, the log has \(head.size))")
         }
         if latest.size > head.size {
             return uncovered(head.size, "a checkpoint of \(latest.size) events was signed but the log has \(head.size): its tail was cut off")
