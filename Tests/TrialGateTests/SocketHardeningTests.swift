@@ -247,8 +247,44 @@ struct SocketHardeningTests {
     }
 }
 
+extension SocketHardeningTests {
+    @Test("the TLS client trusts a given CA, or a pinned leaf certificate, and sends nothing to a server that is neither")
+    func tlsClientTrust() async throws {
+        let tls = try TestCertificate(), stranger = try TestCertificate()
+        let log = CapturedLog()
+        let s = try await ServerFixture(logger: Logger(label: "trialgate.server", factory: { _ in log })) {
+            $0.tlsCertificatePath = tls.certificate
+            $0.tlsKeyPath = tls.key
+        }
+        let (status, digest) = try shell(["sh", "-c", "openssl x509 -in '\(tls.certificate)' -outform DER | sha256sum"])
+        #expect(status == 0)
+        let pin = String(digest.prefix(64))
+        let results: [String] = try await onThread {
+            func session(_ trust: TLSLineClient.Trust) -> String {
+                do {
+                    let c = try TLSLineClient(connect: s.address, trust: trust)
+                    _ = try c.request(#"{"cmd":"auth","token":"\#(s.tokens["rita"]!)"}"#)
+                    return try reply(c.request(#"{"id":1,"cmd":"head"}"#))["ok"] == true ? "ok" : "refused"
+                } catch {
+                    return "failed"
+                }
+            }
+            return [session(.init(caPath: tls.certificate)), session(.init(pinnedSHA256: pin)),
+                    session(.init(pinnedSHA256: pin.uppercased().enumerated().map { ($0.offset > 0 && $0.offset % 2 == 0 ? ":" : "") + String($0.element) }.joined())),
+                    session(.init(caPath: tls.certificate, pinnedSHA256: pin)),
+                    session(.init(caPath: stranger.certificate)), session(.init(pinnedSHA256: String(repeating: "ab", count: 32))),
+                    session(.init(caPath: tls.certificate, pinnedSHA256: String(repeating: "ab", count: 32)))]
+        }
+        #expect(results == ["ok", "ok", "ok", "ok", "failed", "failed", "failed"], "\(results)")
+        try await s.stop()
+        // The failed sessions never reached the protocol: only the four good ones authenticated, nothing else was said.
+        #expect(log.messages.filter { $0 == "authenticated" }.count == 4)
+        #expect(!log.messages.contains("authentication failed") && !log.messages.contains("request before authentication"))
+    }
+}
+
 /// A throwaway self-signed certificate for 127.0.0.1, made by openssl.
-final class TestCertificate {
+final class TestCertificate: @unchecked Sendable {
     let dir = TempDir()
     var certificate: String { dir.path + "/cert.pem" }
     var key: String { dir.path + "/key.pem" }
