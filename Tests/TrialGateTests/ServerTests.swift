@@ -48,7 +48,11 @@ final class ServerFixture: @unchecked Sendable {
             }
             try await Task.sleep(for: .milliseconds(10))
         }
-        guard let bound else { throw ServiceError("test", "server did not start") }
+        guard let bound else {
+            runTask.cancel()
+            let why = await runTask.result
+            throw ServiceError("test", "server did not start: \(why)")
+        }
         address = bound
     }
 

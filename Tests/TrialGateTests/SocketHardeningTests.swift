@@ -248,9 +248,10 @@ struct SocketHardeningTests {
 }
 
 extension SocketHardeningTests {
-    @Test("the TLS client trusts a given CA, or a pinned leaf certificate, and sends nothing to a server that is neither")
-    func tlsClientTrust() async throws {
-        let tls = try TestCertificate(), stranger = try TestCertificate()
+    @Test("the TLS client trusts a given CA, or a pinned leaf certificate, and sends nothing to a server that is neither",
+          arguments: ["prime256v1", "ed25519"])
+    func tlsClientTrust(key: String) async throws {
+        let tls = try TestCertificate(keyType: key), stranger = try TestCertificate(keyType: key)
         let log = CapturedLog()
         let s = try await ServerFixture(logger: Logger(label: "trialgate.server", factory: { _ in log })) {
             $0.tlsCertificatePath = tls.certificate
@@ -289,8 +290,10 @@ final class TestCertificate: @unchecked Sendable {
     var certificate: String { dir.path + "/cert.pem" }
     var key: String { dir.path + "/key.pem" }
 
-    init(curve: String = "prime256v1") throws {
-        let (status, output) = try shell(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:\(curve)",
+    /// - Parameter keyType: an EC curve name, or `ed25519`.
+    init(keyType: String = "prime256v1") throws {
+        let algorithm = keyType == "ed25519" ? ["ed25519"] : ["ec", "-pkeyopt", "ec_paramgen_curve:\(keyType)"]
+        let (status, output) = try shell(["openssl", "req", "-x509", "-newkey"] + algorithm + [
                                           "-keyout", key, "-out", certificate, "-days", "1", "-nodes", "-subj", "/CN=localhost",
                                           "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
         guard status == 0 else { throw ServiceError("test", "openssl req failed: \(output)") }

@@ -44,6 +44,7 @@ public final class TLSLineClient: LineConnection, @unchecked Sendable {
         }
         var tls = TLSConfiguration.makeClientConfiguration()
         TLSPolicy.harden(&tls)
+        tls.verifySignatureAlgorithms = TLSPolicy.clientSignatureAlgorithms
         if let ca = trust.caPath {
             tls.trustRoots = .file(ca)
         } else if pin != nil {

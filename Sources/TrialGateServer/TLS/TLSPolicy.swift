@@ -13,6 +13,13 @@ public enum TLSPolicy {
         .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     ]
 
+    /// The signatures the client accepts from a server. BoringSSL leaves Ed25519 out unless asked, and the SHA-1 ones
+    /// stay out (RFC 9155).
+    static let clientSignatureAlgorithms: [SignatureAlgorithm] = [
+        .ed25519, .ecdsaSecp256R1Sha256, .ecdsaSecp384R1Sha384, .ecdsaSecp521R1Sha512,
+        .rsaPssRsaeSha256, .rsaPssRsaeSha384, .rsaPssRsaeSha512, .rsaPkcs1Sha256, .rsaPkcs1Sha384, .rsaPkcs1Sha512,
+    ]
+
     /// Applies the version floor and the suites to `configuration`.
     static func harden(_ configuration: inout TLSConfiguration) {
         configuration.minimumTLSVersion = .tlsv12
