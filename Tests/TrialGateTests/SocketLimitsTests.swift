@@ -73,6 +73,14 @@ struct SocketLimitsTests {
         #expect(t.count == 6)
     }
 
+    @Test("this machine is one source, held to the unauthenticated cap rather than the per-source one")
+    func localSource() {
+        var t = ConnectionTable<Int>(limits: .init(total: 10, unauthenticated: 4, perSource: 2))
+        for id in 0..<4 { #expect(t.admit(id, from: .local) == .admitted(evicting: [])) }
+        #expect(t.admit(4, from: .local) == .admitted(evicting: [0]))
+        #expect(t.admit(5, from: .ipv4(9)) == .admitted(evicting: [1]))
+    }
+
     @Test("only complete requests reset the idle clock; the authentication deadline does not move")
     func deadlines() {
         let t0 = NIODeadline.uptimeNanoseconds(1_000_000_000_000)

@@ -8,6 +8,10 @@
 /// deadline, so the oldest is the likeliest squatter; pushing an honest client out needs a cap's worth of new
 /// connections within that client's round trip. Authenticated connections are never evicted: when every slot is
 /// held by a logged-in user, a new connection is refused.
+///
+/// The per-source cap is for remote sources. All of this machine is one source (`PeerSource.local`), so a local cap
+/// would be the global one made smaller: local squatters that reconnect as fast as they are evicted would then push
+/// out a local honest client after `perSource` connections instead of `unauthenticated` ones.
 struct ConnectionTable<ID: Hashable> {
     struct Limits {
         var total: Int
@@ -46,7 +50,7 @@ struct ConnectionTable<ID: Hashable> {
     mutating func admit(_ id: ID, from source: PeerSource) -> Admission {
         if entries.count >= limits.total && waiting.isEmpty { return .refused }
         var evicted: [ID] = []
-        if waitingPerSource[source, default: 0] >= limits.perSource, let victim = oldestWaiting(from: source) {
+        if source != .local, waitingPerSource[source, default: 0] >= limits.perSource, let victim = oldestWaiting(from: source) {
             remove(victim)
             evicted.append(victim)
         }

@@ -24,7 +24,8 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// Replies are flushed at least this often within one burst, so that writability reflects them (a TLS handler
     /// keeps unflushed plaintext of its own, which the channel does not count).
     private static let flushEvery = 16 * 1024
-    /// How long a refused or evicted connection waits for the client's side to close.
+    /// How long a connection closed for misbehaving (refused, evicted, timed out, too many errors) waits for the
+    /// client's side to close: long enough for a client that reads to see why, short enough that a flood is not read for long.
     private static let refusalLinger: TimeAmount = .milliseconds(200)
 
     private let server: LineServer
@@ -43,9 +44,10 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var inputClosed = false
     /// The server is shutting down: answer what was read, then close.
     private var draining = false
-    /// Closing: the last replies are going out, then our side closes; what still arrives is read and dropped, so that
-    /// the connection ends with a FIN rather than a reset.
+    /// Closing: the last replies are going out, then our side closes.
     private var closing = false
+    /// While closing, what still arrives is read and dropped, so that the connection ends with a FIN rather than a reset.
+    private var discardingInput = false
     /// The pipeline asked for a read that was held back because enough is buffered.
     private var readHeld = false
     private var unflushed = 0
@@ -123,7 +125,8 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     private var wantsInput: Bool {
-        closing || subscription != nil || inbound.readableBytes <= max(config.requestBufferBytes, config.maxLineBytes)
+        if closing { return discardingInput }
+        return subscription != nil || inbound.readableBytes <= max(config.requestBufferBytes, config.maxLineBytes)
     }
 
     private func resumeReading(context: ChannelHandlerContext) {
@@ -184,9 +187,10 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
             if LineServer.isStrike(step, before: before) {
                 strikes += 1
                 if strikes > config.maxErrorsBeforeAuth {
-                    server.logger.notice("connection closed: too many errors before authentication", metadata: ["peer": "\(peer)"])
+                    server.logger.debug("connection closed: too many errors before authentication", metadata: ["peer": "\(peer)"])
                     finish(context, last: LineServer.error(nil, "too_many_errors",
-                        "\(config.maxErrorsBeforeAuth) requests failed before authentication; the connection is closed"), linger: config.closeLinger)
+                        "\(config.maxErrorsBeforeAuth) requests failed before authentication; the connection is closed"),
+                           linger: Self.refusalLinger, graceful: false)
                     return
                 }
             }
@@ -201,7 +205,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
                     }
                     principal = p
                 case .close:
-                    finish(context, linger: config.closeLinger)
+                    finish(context, linger: Self.refusalLinger, graceful: false)
                     return
                 }
             case .run(let command, let id, let cmd):
@@ -259,20 +263,23 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     // MARK: Closing
 
-    /// Sends `last` after everything already written, closes our side once it is out, and closes the connection when
-    /// the client closes its side or after `linger`, whichever is first.
-    private func finish(_ context: ChannelHandlerContext, last: JSONValue? = nil, linger: TimeAmount) {
+    /// Sends `last` after everything already written, then closes. Gracefully, our side closes once that is out and the
+    /// connection when the client closes its side or after `linger`, reading and dropping what the client still sends;
+    /// otherwise (a client flooding bad requests, whose bytes are not worth reading) the connection closes as soon as
+    /// `last` is out, or after `linger` if the client does not take it.
+    private func finish(_ context: ChannelHandlerContext, last: JSONValue? = nil, linger: TimeAmount, graceful: Bool = true) {
         guard !closing else { return }
         closing = true
+        discardingInput = graceful
         timer?.cancel()
         inbound = ByteBuffer()
         let channel = context.channel
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(last.map(LineServer.line) ?? ByteBuffer()), promise: written)
         unflushed = 0
-        let inputClosed = self.inputClosed
+        let halfClose = graceful && !inputClosed
         written.futureResult.whenComplete { _ in
-            if inputClosed {
+            if !halfClose {
                 channel.close(promise: nil)
             } else {
                 channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
