@@ -138,7 +138,7 @@ start
 python3 - "$today" > "$T/requests" <<'PY'
 import sys, json
 print(json.dumps({"id": "r", "cmd": "register", "candidate": "T-1", "site": "SITE-01"}))
-for i in range(20000):
+for i in range(100000):
     print(json.dumps({"id": i, "cmd": "show", "candidate": "T-1"}))
 PY
 "$B" client --connect "$ADDR" --token "$COORD" < "$T/requests" > "$T/replies" 2>"$T/client.err" &

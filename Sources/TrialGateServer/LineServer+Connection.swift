@@ -109,9 +109,10 @@ extension LineServer {
         return Self.line(reply(to: value, id: id, cmd: cmd, principal: principal, peer: peer))
     }
 
-    /// Checks a token. A valid token is let in even from a source the failure limit has stopped (see
-    /// `AuthFailureLimiter`: the limit sheds floods, it does not guard 256-bit tokens); a wrong one from a limited
-    /// source is answered `rate_limited` and closes the connection, and is logged once, when the source reaches the limit.
+    /// Checks a token (`UserDirectory.authenticate` compares digests in constant time). A valid token is let in even
+    /// from a source the failure limit has stopped (see `AuthFailureLimiter`: the limit sheds floods, it does not
+    /// guard 256-bit tokens). A wrong one is logged until its source reaches the limit; after that it is answered
+    /// `rate_limited` and the connection closed without a log line each, so a flood cannot flood the log either.
     private func authenticate(_ members: [String: JSONValue], id: JSONValue?, current: Principal?, peer: Peer) -> (JSONValue?, Next) {
         let extra = members.keys.filter { $0 != "id" && $0 != "cmd" && $0 != "token" }
         guard extra.isEmpty, let token = members["token"]?.stringValue else {
