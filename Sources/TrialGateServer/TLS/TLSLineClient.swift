@@ -56,7 +56,7 @@ public final class TLSLineClient: LineConnection, @unchecked Sendable {
             throw Self.fail("cannot set up TLS with \(trust.caPath ?? "the system's roots"): \(error)")
         }
         // SNI and name checks take a name; for an IP address NIOSSL checks the certificate against the peer's address.
-        let isIP = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+        let serverName = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
         let inbox = Inbox()
         let ready = group.next().makePromise(of: Void.self)
         let bootstrap = ClientBootstrap(group: group)
@@ -64,7 +64,7 @@ public final class TLSLineClient: LineConnection, @unchecked Sendable {
             .channelOption(.allowRemoteHalfClosure, value: true)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: isIP ? nil : host))
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: serverName))
                     try channel.pipeline.syncOperations.addHandler(Receiver(inbox: inbox, pin: pin, ready: ready))
                 }
             }
