@@ -15,6 +15,7 @@ trap cleanup EXIT
 export TRIALGATE_STORE=$T/s.sqlite TRIALGATE_ACTOR=smoke:admin
 pass=0; fail=0
 check() { if "$@"; then pass=$((pass+1)); else echo "FAILED: $*"; fail=$((fail+1)); fi; }
+refute() { if "$@"; then echo "FAILED (should not hold): $*"; fail=$((fail+1)); else pass=$((pass+1)); fi; }
 # Ports below the kernel's ephemeral range (32768-60999 here), where outgoing connections never take them;
 # a port another process holds anyway means another try.
 port() { echo $(( 20000 + RANDOM % 12000 )); }
@@ -108,7 +109,59 @@ start --tls-cert "$T/cert.pem" --tls-key "$T/key.pem"
 out=$(printf '%s\n' "{\"cmd\":\"auth\",\"token\":\"$SPONSOR\"}" '{"id":9,"cmd":"verify"}' \
   | timeout 10 openssl s_client -quiet -connect "$ADDR" -CAfile "$T/cert.pem" -verify_return_error 2>/dev/null || true)
 check grep -q '"id":9,"ok":true,"result":{.*"valid":true' <<<"$out"
+# TLS 1.2 and 1.3 only, and no CBC suites. SECLEVEL=0 lets this openssl offer what its own defaults refuse, so that
+# the server is what decides.
+handshake() { echo | timeout 10 openssl s_client -connect "$ADDR" -CAfile "$T/cert.pem" "$@" 2>&1 | grep -q "Cipher is [^(]"; }
+check handshake -tls1_3
+check handshake -tls1_2
+refute handshake -tls1 -cipher 'DEFAULT:@SECLEVEL=0'
+refute handshake -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0'
+refute handshake -tls1_2 -cipher 'AES128-SHA:@SECLEVEL=0'
+refute handshake -tls1_2 -cipher 'ECDHE-ECDSA-AES128-SHA:ECDHE-ECDSA-AES256-SHA:@SECLEVEL=0'
+# trialgate client over TLS: trusting the certificate as a CA, or pinning its SHA-256 (of the DER leaf).
+PIN=$(openssl x509 -in "$T/cert.pem" -outform DER | sha256sum | cut -c1-64)
+out=$(echo '{"id":1,"cmd":"head"}' | "$B" client --connect "$ADDR" --token "$SPONSOR" --tls-ca "$T/cert.pem" || true)
+check grep -q '"id":1,"ok":true' <<<"$out"
+out=$(echo '{"id":2,"cmd":"head"}' | "$B" client --connect "$ADDR" --token "$SPONSOR" --tls-pin "$PIN" || true)
+check grep -q '"id":2,"ok":true' <<<"$out"
+set +e; echo '{"id":3,"cmd":"head"}' | "$B" client --connect "$ADDR" --token "$SPONSOR" --tls-pin "$(printf '%064d' 0)" >/dev/null 2>"$T/pin.err"; rc=$?; set -e
+check test "$rc" != 0
+check grep -q "pinned" "$T/pin.err"
 kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=
+# A newline in an unauthenticated cmd cannot forge a log line.
+start
+printf '%s\n' '{"cmd":"x\nFORGED info trialgate.server : principal=adam [TrialGateServer] authenticated"}' \
+  | timeout 5 python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(sys.stdin.buffer.read()); s.recv(4096)' "$PORT"
+kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=
+check grep -q 'cmd="x\\nFORGED' "$T/server.log"
+refute grep -q '^FORGED' "$T/server.log"
+# SIGTERM while a client pipelines: every line it gets back is a reply (the rest shutting_down), and the connection
+# ends cleanly, not with a reset.
+start
+python3 - "$today" > "$T/requests" <<'PY'
+import sys, json
+print(json.dumps({"id": "r", "cmd": "register", "candidate": "T-1", "site": "SITE-01"}))
+for i in range(100000):
+    print(json.dumps({"id": i, "cmd": "show", "candidate": "T-1"}))
+PY
+"$B" client --connect "$ADDR" --token "$COORD" < "$T/requests" > "$T/replies" 2>"$T/client.err" &
+CLIENT=$!
+sleep 0.5
+kill -TERM "$SERVER"; wait "$SERVER"; rc=$?; SERVER=
+wait "$CLIENT" || true
+check test "$rc" = 0
+check python3 - "$T/replies" <<'PY'
+import sys, json
+ok = refused = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r.get("ok"): ok += 1
+    elif r["error"]["code"] == "shutting_down": refused += 1
+    else: sys.exit(f"unexpected reply: {line}")
+print(f"SIGTERM under pipelining: {ok} answered, {refused} shutting_down")
+sys.exit(0 if ok and refused else 1)
+PY
+refute grep -q connection_lost "$T/client.err"
 # Plain TCP beyond loopback is refused.
 set +e; "$B" serve --listen 0.0.0.0:$(port) 2>"$T/refused"; rc=$?; set -e
 check test "$rc" != 0

@@ -9,7 +9,9 @@ public final class LineClient: @unchecked Sendable {
     private var chunk = [UInt8](repeating: 0, count: 65536)
 
     /// Connects to `host:port`, `[v6]:port` or `unix:PATH`.
-    public init(connect address: String) throws {
+    /// - Parameter source: a local IP address to connect from (TCP only), as a test or a load script that plays several
+    ///   peers needs; nil lets the system choose.
+    public init(connect address: String, from source: String? = nil) throws {
         if address.hasPrefix("unix:") {
             let path = String(address.dropFirst(5))
             fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -37,6 +39,19 @@ public final class LineClient: @unchecked Sendable {
         guard getaddrinfo(host, String(port), &hints, &result) == 0, let info = result else { throw Self.fail("cannot resolve \(host)") }
         defer { freeaddrinfo(result) }
         fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
+        if let source, fd >= 0 {
+            var local = hints
+            local.ai_family = info.pointee.ai_family
+            local.ai_flags = AI_NUMERICHOST
+            var bound: UnsafeMutablePointer<addrinfo>?
+            guard getaddrinfo(source, "0", &local, &bound) == 0, let from = bound else { close(fd); throw Self.fail("cannot use \(source) as a source address") }
+            defer { freeaddrinfo(bound) }
+            guard bind(fd, from.pointee.ai_addr, from.pointee.ai_addrlen) == 0 else {
+                let why = String(cString: strerror(errno))
+                close(fd)
+                throw Self.fail("cannot bind to \(source): \(why)")
+            }
+        }
         guard fd >= 0, Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 else {
             let why = String(cString: strerror(errno))
             if fd >= 0 { close(fd) }

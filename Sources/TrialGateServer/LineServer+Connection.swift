@@ -22,7 +22,7 @@ extension LineServer {
 
     /// Decides what a frame asks for. Pure protocol logic: its only effects are log lines and the
     /// authentication rate-limit counters.
-    func step(_ frame: Frame, principal: Principal?, peer: String) -> Step {
+    func step(_ frame: Frame, principal: Principal?, peer: Peer) -> Step {
         let bytes: [UInt8]
         switch frame {
         case .tooLong(let limit):
@@ -44,14 +44,15 @@ extension LineServer {
             return .reply(reply, next)
         }
         guard let principal else {
-            logger.notice("request before authentication", metadata: ["peer": "\(peer)", "cmd": "\(cmd)"])
+            logger.notice("request before authentication", metadata: ["peer": "\(peer)", "cmd": .untrusted(cmd)])
             return .reply(Self.error(id, "unauthenticated", "send {\"cmd\":\"auth\",\"token\":\"…\"} first"), .continue(nil))
         }
         // An account disabled, removed, expired or given a new token since this session authenticated acts no more.
         guard state.allows(principal) else {
             logger.notice("session of a revoked principal refused", metadata: ["peer": "\(peer)"])
-            return .reply(Self.error(id, "revoked", "this session's account is no longer in force (disabled, removed, expired or its token replaced); authenticate again"),
-                          .continue(nil))
+            // Answered, then closed: the connection holds no slot as a logged-in one any more.
+            return .reply(Self.error(id, "revoked", "this session's account is no longer in force (disabled, removed, expired or its token replaced); connect and authenticate again"),
+                          .close)
         }
         if cmd == "subscribe" {
             let extra = members.keys.filter { $0 != "id" && $0 != "cmd" && $0 != "from" }
@@ -60,7 +61,7 @@ extension LineServer {
                 return .reply(Self.error(id, "bad_request", "subscribe takes \"from\": a sequence number ≥ 1"), .continue(principal))
             }
             guard Access.maySubscribe(principal.role) else {
-                logger.notice("forbidden", metadata: ["peer": "\(peer)", "principal": "\(principal.name)", "cmd": "subscribe"])
+                logger.notice("forbidden", metadata: ["peer": "\(peer)", "principal": .untrusted(principal.name), "cmd": "subscribe"])
                 return .reply(Self.error(id, "forbidden", "\(principal.name) (\(principal.role.rawValue)) may not subscribe"), .continue(principal))
             }
             return .subscribe(id: id, from: Int64(from))
@@ -76,7 +77,7 @@ extension LineServer {
     }
 
     /// The reply to a command's result, logging refusals with the principal and the peer.
-    func reply(to result: Result<JSONValue, ServiceError>, id: JSONValue?, cmd: String, principal: Principal, peer: String) -> JSONValue {
+    func reply(to result: Result<JSONValue, ServiceError>, id: JSONValue?, cmd: String, principal: Principal, peer: Peer) -> JSONValue {
         switch result {
         case .success(let value):
             var reply: [String: JSONValue] = ["ok": true, "result": value]
@@ -84,7 +85,7 @@ extension LineServer {
             return .object(reply)
         case .failure(let e):
             if e.code == "forbidden" {
-                logger.notice("forbidden", metadata: ["peer": "\(peer)", "principal": "\(principal.name)", "cmd": "\(cmd)", "reason": "\(e.message)"])
+                logger.notice("forbidden", metadata: ["peer": "\(peer)", "principal": .untrusted(principal.name), "cmd": .untrusted(cmd), "reason": .untrusted(e.message)])
             }
             return Self.error(id, e.code, e.message)
         }
@@ -92,7 +93,7 @@ extension LineServer {
 
     /// The reply line to a worker's answer. An encoded result is placed as it is into the reply's canonical form,
     /// `{"id":…,"ok":true,"result":…}` (the keys in RFC 8785 order), which is byte for byte the encoding of `reply(to:…)`.
-    func replyLine(to result: Result<Answer, ServiceError>, id: JSONValue?, cmd: String, principal: Principal, peer: String) -> ByteBuffer {
+    func replyLine(to result: Result<Answer, ServiceError>, id: JSONValue?, cmd: String, principal: Principal, peer: Peer) -> ByteBuffer {
         let value: Result<JSONValue, ServiceError>
         switch result {
         case .success(.encoded(let encoded)):
@@ -115,22 +116,25 @@ extension LineServer {
         return Self.line(reply(to: value, id: id, cmd: cmd, principal: principal, peer: peer))
     }
 
-    private func authenticate(_ members: [String: JSONValue], id: JSONValue?, current: Principal?, peer: String) -> (JSONValue?, Next) {
-        let host = Self.host(of: peer)
-        if state.isLimited(peer: host, limit: config.authFailureLimit, window: config.authFailureWindow) {
-            logger.warning("authentication refused: rate limited", metadata: ["peer": "\(peer)"])
-            return (Self.error(id, "rate_limited", "too many failed authentications from \(host); wait and try again"), .close)
-        }
+    /// Checks a token (`UserDirectory.authenticate` compares digests in constant time). A valid token is let in even
+    /// from a source the failure limit has stopped (see `AuthFailureLimiter`: the limit sheds floods, it does not
+    /// guard 256-bit tokens). A wrong one is logged until its source reaches the limit; after that it is answered
+    /// `rate_limited` and the connection closed without a log line each, so a flood cannot flood the log either.
+    private func authenticate(_ members: [String: JSONValue], id: JSONValue?, current: Principal?, peer: Peer) -> (JSONValue?, Next) {
         let extra = members.keys.filter { $0 != "id" && $0 != "cmd" && $0 != "token" }
         guard extra.isEmpty, let token = members["token"]?.stringValue else {
             return (Self.error(id, "bad_request", "auth takes exactly \"token\""), .continue(current))
         }
         guard let principal = state.users.authenticate(token: token, now: SystemClock().now()) else {
-            let limited = state.authFailed(peer: host, limit: config.authFailureLimit, window: config.authFailureWindow)
-            logger.warning("authentication failed", metadata: ["peer": "\(peer)", "rate_limited": "\(limited)"])
+            let wasLimited = state.isLimited(peer.source)
+            let limited = state.authFailed(from: peer.source)
+            if wasLimited {
+                return (Self.error(id, "rate_limited", "too many failed authentications from \(peer.source); wait and try again"), .close)
+            }
+            logger.warning("authentication failed", metadata: ["peer": "\(peer)", "source": "\(peer.source)", "rate_limited": "\(limited)"])
             return (Self.error(id, "auth_failed", "unknown token"), limited ? .close : .continue(current))
         }
-        logger.info("authenticated", metadata: ["peer": "\(peer)", "principal": "\(principal.name)", "role": "\(principal.role.rawValue)"])
+        logger.info("authenticated", metadata: ["peer": "\(peer)", "principal": .untrusted(principal.name), "role": "\(principal.role.rawValue)"])
         var reply: [String: JSONValue] = ["ok": true, "result": ["principal": .string(principal.name), "role": .string(principal.role.rawValue),
                                                                   "sites": .array(principal.sites.map { .string($0) })]]
         if let id { reply["id"] = id }
@@ -156,16 +160,10 @@ extension LineServer {
         return ByteBuffer(bytes: bytes)
     }
 
-    static func peerName(_ channel: Channel) -> String {
-        guard let address = channel.remoteAddress else { return "unix" }
-        switch address {
-        case .v4, .v6: return "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
-        default: return "unix"
-        }
-    }
-
-    static func host(of peer: String) -> String {
-        guard let colon = peer.lastIndex(of: ":") else { return peer }
-        return String(peer[..<colon])
+    /// Whether `step`'s outcome is a strike against a connection that has not authenticated: before login every
+    /// reply but a successful `auth` is an error, and blank lines get none.
+    static func isStrike(_ step: Step, before principal: Principal?) -> Bool {
+        guard principal == nil, case .reply(.some(_), .continue(.none)) = step else { return false }
+        return true
     }
 }

@@ -18,7 +18,7 @@ import TrialGateStore
 public final class LineServer: Service, @unchecked Sendable {
     let config: ServerConfiguration
     let logger: Logger
-    let state = ServerState()
+    let state: ServerState
     private let bound = NIOLockedValueBox<SocketAddress?>(nil)
     private let eventLoopGroup: MultiThreadedEventLoopGroup
 
@@ -26,28 +26,47 @@ public final class LineServer: Service, @unchecked Sendable {
         self.config = configuration
         self.logger = logger
         self.eventLoopGroup = eventLoopGroup
+        state = ServerState(limits: .init(total: configuration.maxConnections, unauthenticated: configuration.unauthenticatedLimit,
+                                          perSource: configuration.maxUnauthenticatedPerSource),
+                            authFailures: AuthFailureLimiter(limit: configuration.authFailureLimit,
+                                                             window: .nanoseconds(Int64(configuration.authFailureWindow * 1e9)),
+                                                             capacity: configuration.authFailureSources))
     }
 
     /// The address the server is listening on, once bound (useful with port 0).
     public var localAddress: SocketAddress? { bound.withLockedValue { $0 } }
 
+    /// What `prepare` opened: the worker threads, the snapshot thread, TLS, and the TCP address to bind (nil: Unix socket).
+    struct Prepared {
+        let workers: Workers
+        let snapshotter: ReportSnapshotter
+        let tls: NIOSSLContext?
+        let address: SocketAddress?
+    }
+
     /// Checks the configuration and opens everything the server needs, or throws saying what is wrong.
-    func prepare() throws -> (Workers, ReportSnapshotter, NIOSSLContext?) {
+    func prepare() throws -> Prepared {
         var sslContext: NIOSSLContext?
         if let cert = config.tlsCertificatePath, let key = config.tlsKeyPath {
             do {
-                let chain = try NIOSSLCertificate.fromPEMFile(cert).map { NIOSSLCertificateSource.certificate($0) }
-                let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
-                sslContext = try NIOSSLContext(configuration: tls)
+                sslContext = try NIOSSLContext(configuration: TLSPolicy.server(certificatePath: cert, keyPath: key))
             } catch {
                 throw ServiceError("tls_config", "cannot load the TLS certificate \(cert) or key \(key): \(error)")
             }
         } else if config.tlsCertificatePath != nil || config.tlsKeyPath != nil {
             throw ServiceError("tls_config", "TLS needs both --tls-cert and --tls-key")
         }
-        if !config.endpoint.isLocal, sslContext == nil, !config.allowInsecurePlaintext {
+        // Whether the endpoint is local is decided on the address the host resolves to, which is also the address
+        // bound, so a name such as 127.example.com or localhost.example.com is not taken for loopback.
+        var address: SocketAddress?
+        if case .tcp(let host, let port) = config.endpoint {
+            do { address = try SocketAddress.makeAddressResolvingHost(host, port: port) } catch {
+                throw ServiceError("listen_failed", "cannot resolve the --listen host \(LogText.quoted(host)): \(error)")
+            }
+        }
+        if let address, !address.isLoopback, sslContext == nil, !config.allowInsecurePlaintext {
             throw ServiceError("insecure_listen",
-                "refusing plain TCP on \(config.endpoint), which is reachable beyond this machine: give --tls-cert and --tls-key, or --insecure-plaintext")
+                "refusing plain TCP on \(config.endpoint) (\(address.ipAddress ?? "?")), which is reachable beyond this machine: give --tls-cert and --tls-key, or --insecure-plaintext")
         }
         try Self.refuseUnimportedUsersFile(config.usersPath, storePath: config.storePath)
         let key = try TrialKey.load(path: config.keyPath)
@@ -82,7 +101,7 @@ public final class LineServer: Service, @unchecked Sendable {
             throw error
         }
         snapshotter.committed(size: state.committedSize)
-        return (workers, snapshotter, sslContext)
+        return Prepared(workers: workers, snapshotter: snapshotter, tls: sslContext, address: address)
     }
 
     /// Accounts live in the log now; a users file of an earlier release whose accounts are not all in the log would
@@ -101,7 +120,8 @@ public final class LineServer: Service, @unchecked Sendable {
     }
 
     public func run() async throws {
-        let (workers, snapshotter, sslContext) = try prepare()
+        let prepared = try prepare()
+        let (workers, snapshotter, sslContext) = (prepared.workers, prepared.snapshotter, prepared.tls)
         let accounts: AccountWatcher
         do {
             accounts = try AccountWatcher(storePath: config.storePath, state: state, logger: logger, interval: config.accountPollInterval)
@@ -112,27 +132,23 @@ public final class LineServer: Service, @unchecked Sendable {
         }
         accounts.start()
         defer { accounts.stop() }
-        let maxLine = config.maxLineBytes
-        let idle = config.idleTimeout
         let bootstrap = ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
+            .childChannelOption(.writeBufferWaterMark, value: .init(low: config.replyBufferBytes / 2, high: config.replyBufferBytes))
             .childChannelInitializer { [self] channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     if let sslContext { try sync.addHandler(NIOSSLServerHandler(context: sslContext)) }
-                    try sync.addHandler(IdleStateHandler(readTimeout: idle))
-                    try sync.addHandler(IdleCloser())
-                    try sync.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: maxLine)))
                     try sync.addHandler(ProtocolHandler(server: self, workers: workers))
                 }
             }
         let server: Channel
         do {
             switch config.endpoint {
-            case .tcp(let host, let port): server = try await bootstrap.bind(host: host, port: port).get()
+            case .tcp: server = try await bootstrap.bind(to: prepared.address!).get()
             case .unix(let path): server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
             }
         } catch {
@@ -141,12 +157,13 @@ public final class LineServer: Service, @unchecked Sendable {
             throw ServiceError("listen_failed", "cannot listen on \(config.endpoint): \(error)")
         }
         bound.withLockedValue { $0 = server.localAddress }
-        logger.info("listening", metadata: ["endpoint": "\(server.localAddress.map { "\($0)" } ?? config.endpoint.description)",
-                                             "tls": "\(sslContext != nil)", "store": "\(config.storePath)"])
+        logger.info("listening", metadata: ["endpoint": .untrusted(server.localAddress.map { "\($0)" } ?? config.endpoint.description),
+                                             "tls": "\(sslContext != nil)", "store": .untrusted(config.storePath)])
         // Serve until asked to stop (SIGTERM / SIGINT through the service group, or cancellation).
         try? await gracefulShutdown()
         try? await server.close()
-        // Idle connections close now; busy ones after their reply; then the queued work is committed.
+        // Each connection answers what it has read (the request in progress with its result, the rest with
+        // shutting_down), closes its side and waits briefly for the client's; then the queued work is committed.
         state.drain()
         let deadline = ContinuousClock.now + .seconds(30)
         while state.openConnections > 0 && ContinuousClock.now < deadline {
@@ -155,21 +172,5 @@ public final class LineServer: Service, @unchecked Sendable {
         await workers.stop()
         await snapshotter.stop()
         logger.info("stopped", metadata: ["log_size": "\(state.committedSize)"])
-    }
-}
-
-/// Closes a connection that has been silent past the idle timeout.
-final class IdleCloser: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-    /// Subscriptions receive heartbeats and are exempt.
-    var exempt = false
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent, !exempt {
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
     }
 }

@@ -52,7 +52,7 @@ final class ReportSnapshotter: @unchecked Sendable {
             #endif
             let dispatcher: Dispatcher
             do { dispatcher = try makeDispatcher() } catch {
-                logger.error("report snapshots are off: cannot open the store", metadata: ["error": "\(error)"])
+                logger.error("report snapshots are off: cannot open the store", metadata: ["error": .untrusted(error)])
                 while let batch = jobs.take(max: 1) { batch.forEach { $0.done(.failure(ServiceError(error))) } }
                 return
             }
@@ -85,7 +85,7 @@ final class ReportSnapshotter: @unchecked Sendable {
                 ])
             case .failure(let error):
                 saved = size
-                logger.warning("report snapshot failed; retrying after \(interval) more events", metadata: ["error": "\(error)"])
+                logger.warning("report snapshot failed; retrying after \(interval) more events", metadata: ["error": .untrusted(error)])
             }
             lock.withLock {
                 covered = max(covered, saved)

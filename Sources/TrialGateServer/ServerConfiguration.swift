@@ -13,14 +13,6 @@ public struct ServerConfiguration: Sendable {
             case .unix(let path): "unix:\(path)"
             }
         }
-
-        /// Whether only this machine can reach the endpoint.
-        public var isLocal: Bool {
-            switch self {
-            case .unix: return true
-            case .tcp(let host, _): return host == "localhost" || host == "::1" || host.hasPrefix("127.")
-            }
-        }
     }
 
     public var endpoint: Endpoint
@@ -34,16 +26,34 @@ public struct ServerConfiguration: Sendable {
     public var allowInsecurePlaintext = false
     /// The longest request line accepted, in bytes.
     public var maxLineBytes = 64 * 1024
-    /// A connection that sends nothing for this long is closed (subscribers get heartbeats instead).
+    /// A connection that completes no request (and takes none of its replies) for this long is closed; bytes that do
+    /// not finish a request do not count. Subscriptions get heartbeats instead, and a request being worked on is not idleness.
     public var idleTimeout: TimeAmount = .seconds(300)
+    /// A connection that has not authenticated this long after it opened is closed.
+    public var authTimeout: TimeAmount = .seconds(10)
     public var maxConnections = 512
+    /// Connections not yet authenticated, in all; nil: a quarter of `maxConnections`.
+    public var maxUnauthenticatedConnections: Int?
+    /// Connections not yet authenticated from one source (an IPv4 address, an IPv6 /64, or this machine).
+    public var maxUnauthenticatedPerSource = 16
+    /// Error replies a connection may earn before it authenticates; the next one closes it.
+    public var maxErrorsBeforeAuth = 10
+    /// Reply bytes waiting for a client beyond which the server stops reading that client's requests (resuming
+    /// at half of it). A reply is never cut, so one connection holds at most this plus its largest reply.
+    public var replyBufferBytes = 64 * 1024
+    /// Request bytes read ahead of the request being answered; past this the server stops reading the connection.
+    public var requestBufferBytes = 64 * 1024
+    /// How long a closing connection waits for the client to finish sending, so that it ends with a FIN and not a reset.
+    public var closeLinger: TimeAmount = .seconds(2)
     /// Threads answering read commands, each with its own SQLite connection.
     public var readers = 2
     /// The most commands one group commit takes.
     public var maxBatch = 512
-    /// Failed authentications from one peer within `authFailureWindow` seconds before it is refused.
+    /// Failed authentications from one source within `authFailureWindow` seconds before it is limited.
     public var authFailureLimit = 5
     public var authFailureWindow: Double = 60
+    /// Sources the failure limiter remembers at most.
+    public var authFailureSources = 4096
     /// Events the log grows by between the report snapshots the server saves on its own (0: never).
     public var reportSnapshotInterval: Int64 = 100_000
     /// How often the server looks for account changes in the log (a revoked subscription is closed within this).
@@ -57,4 +67,7 @@ public struct ServerConfiguration: Sendable {
         self.keyPath = keyPath
         self.usersPath = usersPath
     }
+
+    /// The unauthenticated cap in force.
+    var unauthenticatedLimit: Int { max(1, maxUnauthenticatedConnections ?? maxConnections / 4) }
 }

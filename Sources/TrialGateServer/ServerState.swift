@@ -4,16 +4,22 @@ import NIOCore
 import TrialGateCore
 import TrialGateService
 
-/// Shared, thread-safe bookkeeping of a running server: log size for subscribers, open connections,
-/// failed authentications per peer.
+/// Shared, thread-safe bookkeeping of a running server: log size for subscribers, open connections and their
+/// limits, failed authentications per source.
 final class ServerState: @unchecked Sendable {
     private let lock = NIOLock()
     private var logSize: Int64 = 0
-    private var connections: [ObjectIdentifier: (channel: Channel, busy: Bool)] = [:]
-    private var failures: [String: [Date]] = [:]
+    private var channels: [ObjectIdentifier: Channel] = [:]
+    private var table: ConnectionTable<ObjectIdentifier>
+    private var limiter: AuthFailureLimiter
     private(set) var draining = false
     private var directory = UserDirectory()
     private var subscribers: [ObjectIdentifier: (channel: Channel, principal: Principal)] = [:]
+
+    init(limits: ConnectionTable<ObjectIdentifier>.Limits, authFailures: AuthFailureLimiter) {
+        table = ConnectionTable(limits: limits)
+        limiter = authFailures
+    }
 
     /// The accounts in force, as the account watcher last folded them from the log.
     var users: UserDirectory { lock.withLock { directory } }
@@ -46,58 +52,62 @@ final class ServerState: @unchecked Sendable {
 
     func committed(size: Int64) { lock.withLock { logSize = max(logSize, size) } }
 
-    /// Registers a connection; false when `limit` connections are already open.
-    func open(_ channel: Channel, limit: Int) -> Bool {
-        lock.withLock {
-            guard connections.count < limit, !draining else { return false }
-            connections[ObjectIdentifier(channel)] = (channel, false)
-            return true
+    /// Registers a new, unauthenticated connection from `source`; false when it must be refused (the server is full of
+    /// logged-in users, or draining). Connections evicted to make room are told so on their own event loops.
+    func open(_ channel: Channel, from source: PeerSource) -> Bool {
+        let id = ObjectIdentifier(channel)
+        let evicted: [Channel]? = lock.withLock {
+            guard !draining, case .admitted(let ids) = table.admit(id, from: source) else { return nil }
+            channels[id] = channel
+            return ids.compactMap { channels.removeValue(forKey: $0) }
         }
+        guard let evicted else { return false }
+        for victim in evicted { victim.pipeline.fireUserInboundEventTriggered(ConnectionEvent.evicted) }
+        return true
     }
+
+    /// The connection has authenticated: it leaves the unauthenticated caps.
+    func authenticated(_ channel: Channel) { lock.withLock { table.authenticated(ObjectIdentifier(channel)) } }
 
     func close(_ channel: Channel) {
         lock.withLock {
-            connections.removeValue(forKey: ObjectIdentifier(channel))
-            subscribers.removeValue(forKey: ObjectIdentifier(channel))
+            let id = ObjectIdentifier(channel)
+            channels[id] = nil
+            subscribers[id] = nil
+            table.remove(id)
         }
     }
 
-    /// Marks a connection busy with a request (true) or idle (false); idle connections are closed at once
-    /// when the server drains. Returns false if the server is draining and the connection should stop.
-    func setBusy(_ channel: Channel, _ busy: Bool) -> Bool {
-        lock.withLock {
-            connections[ObjectIdentifier(channel)]?.busy = busy
-            return !draining
-        }
-    }
+    var openConnections: Int { lock.withLock { channels.count } }
+    var unauthenticatedConnections: Int { lock.withLock { table.unauthenticatedCount } }
 
-    var openConnections: Int { lock.withLock { connections.count } }
-
-    /// Stops accepting work: idle connections are closed now, busy ones after their reply.
+    /// Stops accepting connections and tells each open one to finish: answer what it has read, then close.
     func drain() {
-        let idle: [Channel] = lock.withLock {
+        let open: [Channel] = lock.withLock {
             draining = true
-            return connections.values.filter { !$0.busy }.map(\.channel)
+            return Array(channels.values)
         }
-        for channel in idle { channel.close(promise: nil) }
+        for channel in open { channel.pipeline.fireUserInboundEventTriggered(ConnectionEvent.draining) }
     }
 
-    /// Records a failed authentication from `peer`; true if the peer is now over the limit.
-    func authFailed(peer: String, limit: Int, window: TimeInterval) -> Bool {
-        lock.withLock {
-            let now = Date()
-            var recent = (failures[peer] ?? []).filter { now.timeIntervalSince($0) < window }
-            recent.append(now)
-            failures[peer] = recent
-            return recent.count >= limit
-        }
+    /// Records a failed authentication from `source`; true if the source is now over the limit.
+    func authFailed(from source: PeerSource) -> Bool {
+        lock.withLock { limiter.recordFailure(from: source, now: .now()) }
     }
 
-    /// Whether `peer` is refused for too many recent failures.
-    func isLimited(peer: String, limit: Int, window: TimeInterval) -> Bool {
-        lock.withLock {
-            let now = Date()
-            return (failures[peer] ?? []).filter { now.timeIntervalSince($0) < window }.count >= limit
-        }
+    /// Whether `source` has failed too often lately.
+    func isLimited(_ source: PeerSource) -> Bool {
+        lock.withLock { limiter.isLimited(source, now: .now()) }
     }
+
+    /// How many sources the failure limiter remembers.
+    var limiterSources: Int { lock.withLock { limiter.count } }
+}
+
+/// What the server tells a connection's handler from outside its event loop.
+enum ConnectionEvent: Sendable {
+    /// The server is shutting down.
+    case draining
+    /// Closed to make room for a newer connection under the unauthenticated caps.
+    case evicted
 }

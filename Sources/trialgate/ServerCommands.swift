@@ -20,8 +20,16 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "TLS private key, PEM.") var tlsKey: String?
     @Flag(name: .long, help: "Allow plain TCP on an address reachable beyond this machine.") var insecurePlaintext = false
     @Option(name: .long, help: "Longest request line in bytes.") var maxLine = 64 * 1024
-    @Option(name: .long, help: "Close connections silent for this many seconds.") var idleTimeout = 300
+    @Option(name: .long, help: "Close connections that complete no request for this many seconds (a trickle of bytes does not count).")
+    var idleTimeout = 300
+    @Option(name: .long, help: "Close connections that have not authenticated this many seconds after connecting.") var authTimeout = 10
     @Option(name: .long, help: "Most open connections.") var maxConnections = 512
+    @Option(name: .long, help: "Most connections waiting to authenticate (default: a quarter of --max-connections).")
+    var maxUnauthenticated: Int?
+    @Option(name: .long, help: "Most connections waiting to authenticate from one address (an IPv6 /64; all of loopback is one).")
+    var maxUnauthenticatedPerAddress = 16
+    @Option(name: .long, help: "Error replies a connection may get before it authenticates; the next closes it.")
+    var maxErrorsBeforeAuth = 10
     @Option(name: .long, help: "Event-loop threads (default: one per core).") var eventLoops = System.coreCount
     @Option(name: .long, help: "Save a signed report snapshot each time the log has grown by this many events (0: never).")
     var reportSnapshotEvery: Int64 = 100_000
@@ -45,8 +53,21 @@ struct Serve: AsyncParsableCommand {
         config.tlsKeyPath = tlsKey
         config.allowInsecurePlaintext = insecurePlaintext
         config.maxLineBytes = maxLine
+        guard idleTimeout >= 1, (1...600).contains(authTimeout) else {
+            throw Runner.fail(ServiceError("invalid_field", "--idle-timeout must be at least 1 and --auth-timeout 1 to 600 (seconds); got \(idleTimeout) and \(authTimeout)"))
+        }
+        guard maxConnections >= 1, maxUnauthenticatedPerAddress >= 1, maxErrorsBeforeAuth >= 0 else {
+            throw Runner.fail(ServiceError("invalid_field", "--max-connections and --max-unauthenticated-per-address must be at least 1, --max-errors-before-auth at least 0"))
+        }
+        if let maxUnauthenticated, !(1..<maxConnections).contains(maxUnauthenticated) {
+            throw Runner.fail(ServiceError("invalid_field", "--max-unauthenticated must be 1 to \(maxConnections - 1), below --max-connections, so that logged-in users keep slots; got \(maxUnauthenticated)"))
+        }
         config.idleTimeout = .seconds(Int64(idleTimeout))
+        config.authTimeout = .seconds(Int64(authTimeout))
         config.maxConnections = maxConnections
+        config.maxUnauthenticatedConnections = maxUnauthenticated
+        config.maxUnauthenticatedPerSource = maxUnauthenticatedPerAddress
+        config.maxErrorsBeforeAuth = maxErrorsBeforeAuth
         guard reportSnapshotEvery >= 0 else { throw Runner.fail(ServiceError("invalid_field", "--report-snapshot-every must be 0 or more")) }
         config.reportSnapshotInterval = reportSnapshotEvery
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -181,13 +202,23 @@ struct Client: ParsableCommand {
         abstract: "Send stdin lines to a TrialGate server and print each reply line.")
     @Option(name: .long, help: "HOST:PORT or unix:PATH.") var connect: String
     @Option(name: .long, help: "Bearer token (default: $TRIALGATE_TOKEN).") var token: String?
+    @Flag(name: .long, help: "Use TLS, trusting the system's roots (implied by --tls-ca and --tls-pin).") var tls = false
+    @Option(name: .long, help: "Use TLS and trust this PEM CA (or self-signed certificate) for the server's certificate.") var tlsCa: String?
+    @Option(name: .long, help: "Use TLS and require the server's leaf certificate to have this SHA-256 (hex, of its DER form).")
+    var tlsPin: String?
 
     func run() throws {
         guard let token = token ?? Environment.get("TRIALGATE_TOKEN") else {
             throw Runner.fail(ServiceError("missing_field", "give --token or set TRIALGATE_TOKEN"))
         }
-        let client: LineClient
-        do { client = try LineClient(connect: connect) } catch {
+        let useTLS = tls || tlsCa != nil || tlsPin != nil
+        if useTLS, connect.hasPrefix("unix:") {
+            throw Runner.fail(ServiceError("invalid_field", "TLS is for TCP: --connect \(connect) is a Unix socket"))
+        }
+        let client: any LineConnection
+        do {
+            client = useTLS ? try TLSLineClient(connect: connect, trust: .init(caPath: tlsCa, pinnedSHA256: tlsPin)) : try LineClient(connect: connect)
+        } catch {
             throw Runner.fail(ServiceError("connect_failed", error.localizedDescription))
         }
         do {

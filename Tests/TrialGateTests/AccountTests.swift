@@ -81,7 +81,11 @@ struct AccountTests {
             let closedAfter = Date().timeIntervalSince(start)
             Thread.sleep(forTimeInterval: 0.5)
             let refused = try reply(alice.request(#"{"id":7,"cmd":"show","candidate":"NOBODY"}"#))
-            let relogin = try reply(alice.request(#"{"cmd":"auth","token":"\#(s.tokens["alice"]!)"}"#))
+            let closed = try? alice.readLine()
+            #expect(closed == nil, "the revoked session's connection is closed after the reply")
+            let again = try LineClient(connect: s.address)
+            again.setReceiveTimeout(seconds: 10)
+            let relogin = try reply(again.request(#"{"cmd":"auth","token":"\#(s.tokens["alice"]!)"}"#))
             return (closedAfter, refused, relogin)
         }
         #expect(closedAfter < 1.0, "the subscription closed after \(closedAfter) s")

@@ -20,7 +20,9 @@ final class ServerFixture: @unchecked Sendable {
     var base: Int64 = 0
     let address: String
 
-    init(configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
+    /// - Parameter logger: where the server logs (nothing by default).
+    init(logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+         configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
         fixture = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
         let f = fixture
         try f.key.write(to: f.storePath + ".key")
@@ -36,7 +38,6 @@ final class ServerFixture: @unchecked Sendable {
         var config = ServerConfiguration(endpoint: .tcp(host: "127.0.0.1", port: 0), storePath: f.storePath,
                                          keyPath: f.storePath + ".key", usersPath: usersPath)
         configure(&config)
-        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         server = LineServer(configuration: config, logger: logger)
         group = ServiceGroup(configuration: .init(services: [server], logger: logger))
         let g = group
@@ -49,13 +50,17 @@ final class ServerFixture: @unchecked Sendable {
             }
             try await Task.sleep(for: .milliseconds(10))
         }
-        guard let bound else { throw ServiceError("test", "server did not start") }
+        guard let bound else {
+            runTask.cancel()
+            let why = await runTask.result
+            throw ServiceError("test", "server did not start: \(why)")
+        }
         address = bound
     }
 
-    /// A connected client, authenticated as `user` unless nil.
-    func client(_ user: String?) throws -> LineClient {
-        let c = try LineClient(connect: address)
+    /// A connected client, authenticated as `user` unless nil, from the local address `source` if given.
+    func client(_ user: String?, from source: String? = nil) throws -> LineClient {
+        let c = try LineClient(connect: address, from: source)
         c.setReceiveTimeout(seconds: 20)
         if let user {
             let reply = try c.request(#"{"cmd":"auth","token":"\#(tokens[user]!)"}"#)
@@ -345,7 +350,8 @@ struct ServerTests {
             let refused = try c.readLine()
             _ = b
             Thread.sleep(forTimeInterval: 0.8)
-            let ended = (try? a.readLine()) == nil
+            let last = try? reply(a.readLine())
+            let ended = last?["error"]?["code"] == "idle_timeout" && (try? a.readLine()) == nil
             return (ended, refused)
         }
         #expect(refused?.contains("too_many_connections") == true)
@@ -374,19 +380,20 @@ struct ServerTests {
                                          keyPath: f.storePath + ".key", usersPath: f.storePath + ".users.json")
         let server = LineServer(configuration: config, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
         let who = Principal(name: "rita", role: .regulator, sites: [])
+        let p = Peer(name: "p", source: .local)
         let results: [JSONValue] = [["b": 1, "a": ["x", "\u{1F600}\n\"q\""], "é": .null], .array([]), "text", 1.5, [:]]
         let ids: [JSONValue?] = [nil, 7, "req-\"1\"\t", ["nested": [1, 2]], .null, -0.25]
         for result in results {
             for id in ids {
-                let whole = LineServer.line(server.reply(to: .success(result), id: id, cmd: "show", principal: who, peer: "p"))
-                let spliced = server.replyLine(to: .success(.encoded(CanonicalJSON.encode(result))), id: id, cmd: "show", principal: who, peer: "p")
+                let whole = LineServer.line(server.reply(to: .success(result), id: id, cmd: "show", principal: who, peer: p))
+                let spliced = server.replyLine(to: .success(.encoded(CanonicalJSON.encode(result))), id: id, cmd: "show", principal: who, peer: p)
                 #expect(spliced == whole, "id \(String(describing: id)), result \(result)")
-                #expect(server.replyLine(to: .success(.value(result)), id: id, cmd: "show", principal: who, peer: "p") == whole)
+                #expect(server.replyLine(to: .success(.value(result)), id: id, cmd: "show", principal: who, peer: p) == whole)
             }
         }
         let failure = ServiceError("unknown_candidate", "no candidate \"X\" is registered")
-        #expect(server.replyLine(to: .failure(failure), id: 3, cmd: "show", principal: who, peer: "p")
-                == LineServer.line(server.reply(to: .failure(failure), id: 3, cmd: "show", principal: who, peer: "p")))
+        #expect(server.replyLine(to: .failure(failure), id: 3, cmd: "show", principal: who, peer: p)
+                == LineServer.line(server.reply(to: .failure(failure), id: 3, cmd: "show", principal: who, peer: p)))
     }
 
     @Test("plain TCP beyond loopback is refused unless explicitly allowed")

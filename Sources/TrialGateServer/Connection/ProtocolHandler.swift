@@ -1,0 +1,395 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import TrialGateCore
+import TrialGateService
+import TrialGateStore
+
+/// Serves one connection on its event loop: authenticate first, then one reply per request, in order.
+///
+/// Requests that need the store go to the worker threads; their answer comes back to this event loop with a single
+/// hop, and the next pipelined request starts then. Nothing here blocks the loop.
+///
+/// What one connection can make the server hold is bounded whatever the client does. Received bytes wait unparsed
+/// in `inbound`, and the handler stops asking the socket for more once `requestBufferBytes` wait (or a line's
+/// worth, if longer). Replies go out only while the channel is writable: once `replyBufferBytes` of them wait for a
+/// client that does not read, the next request is not started, so its bytes stay in `inbound`, which stops the reading.
+/// The deadlines (`ConnectionDeadlines`) and the strike count close connections that hold a slot without using it.
+final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Replies are flushed at least this often within one burst, so that writability reflects them (a TLS handler
+    /// keeps unflushed plaintext of its own, which the channel does not count).
+    private static let flushEvery = 16 * 1024
+    /// How long a connection closed for misbehaving (refused, evicted, timed out, too many errors) waits for the
+    /// client's side to close: long enough for a client that reads to see why, short enough that a flood is not read for long.
+    private static let refusalLinger: TimeAmount = .milliseconds(200)
+
+    private let server: LineServer
+    private let workers: Workers
+    private let config: ServerConfiguration
+    private var framer: LineFramer
+    /// Received bytes not framed yet.
+    private var inbound = ByteBuffer()
+    private var principal: Principal?
+    /// Error replies earned before authenticating.
+    private var strikes = 0
+    private var busy = false
+    private var peer = Peer(name: "?", source: .local)
+    private var registered = false
+    /// The client half-closed: answer what it sent, then close.
+    private var inputClosed = false
+    /// The server is shutting down: answer what was read, then close.
+    private var draining = false
+    /// Closing: the last replies are going out, then our side closes.
+    private var closing = false
+    /// While closing, what still arrives is read and dropped, so that the connection ends with a FIN rather than a reset.
+    private var discardingInput = false
+    /// The pipeline asked for a read that was held back because enough is buffered.
+    private var readHeld = false
+    private var unflushed = 0
+    private var deadlines: ConnectionDeadlines
+    private var timer: Scheduled<Void>?
+    // Subscription state.
+    private var subscription: (store: EventStore?, last: Int64, quietSince: NIODeadline, pumping: Bool)?
+    /// A subscriber's store whose connection ended while a read on it was running on the thread pool: closed
+    /// when that read finishes, never under it.
+    private var storeToClose: EventStore?
+
+    init(server: LineServer, workers: Workers) {
+        self.server = server
+        self.workers = workers
+        config = server.config
+        framer = LineFramer(maxLength: server.config.maxLineBytes)
+        deadlines = ConnectionDeadlines(opened: .now(), authTimeout: server.config.authTimeout, idleTimeout: server.config.idleTimeout)
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        peer = Peer(context.channel.remoteAddress)
+        guard server.state.open(context.channel, from: peer.source) else {
+            server.logger.warning("connection refused: too many connections or draining", metadata: ["peer": "\(peer)"])
+            finish(context, last: LineServer.error(nil, "too_many_connections",
+                                                   "the server is at its connection limit or shutting down; try again later"), linger: Self.refusalLinger)
+            return
+        }
+        registered = true
+        deadlines = ConnectionDeadlines(opened: .now(), authTimeout: config.authTimeout, idleTimeout: config.idleTimeout)
+        checkDeadlines(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        if registered { server.state.close(context.channel) }
+        if let store = subscription?.store {
+            subscription?.store = nil
+            if subscription?.pumping == true { storeToClose = store } else { store.close() }
+        }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        // A closing connection drops what arrives; a subscribed one only streams.
+        guard registered, !closing, subscription == nil else { return }
+        var bytes = unwrapInboundIn(data)
+        if inbound.readableBytes == 0 {
+            inbound = bytes
+        } else {
+            if inbound.readerIndex > config.requestBufferBytes { inbound.discardReadBytes() }
+            inbound.writeBuffer(&bytes)
+        }
+        processPending(context: context)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        flush(context)
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            // The client took replies: it is not idle, and requests waiting on it can go on.
+            deadlines.active(at: .now())
+            if subscription != nil { pump(context: context) } else if !closing { processPending(context: context) }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Holds back the socket's next read while enough of this client's bytes wait (see the type's comment).
+    func read(context: ChannelHandlerContext) {
+        if wantsInput { context.read() } else { readHeld = true }
+    }
+
+    private var wantsInput: Bool {
+        if closing { return discardingInput }
+        return subscription != nil || inbound.readableBytes <= max(config.requestBufferBytes, config.maxLineBytes)
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
+        guard readHeld, wantsInput else { return }
+        readHeld = false
+        context.read()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            inputClosed = true
+            if closing {
+                context.close(promise: nil)
+                return
+            }
+            // A last line without a newline still counts.
+            if inbound.readableBytes > 0 { inbound.writeInteger(UInt8(ascii: "\n")) }
+            processPending(context: context)
+            return
+        }
+        if let event = event as? ConnectionEvent {
+            switch event {
+            case .draining:
+                draining = true
+                if subscription != nil { finish(context, linger: config.closeLinger) } else { processPending(context: context) }
+            case .evicted:
+                registered = false
+                server.logger.debug("connection evicted: unauthenticated connection limit", metadata: ["peer": "\(peer)"])
+                finish(context, last: LineServer.error(nil, "too_many_connections",
+                    "closed to make room: connections that have not authenticated are limited to \(config.unauthenticatedLimit), and to \(config.maxUnauthenticatedPerSource) from one address"),
+                       linger: Self.refusalLinger)
+            }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        server.logger.debug("connection error", metadata: ["peer": "\(peer)", "error": .untrusted(error)])
+        context.close(promise: nil)
+    }
+
+    // MARK: Requests
+
+    /// Answers buffered requests until one needs a worker, the client stops taking replies, or the connection
+    /// changes state; then decides whether to close and whether to read on.
+    private func processPending(context: ChannelHandlerContext) {
+        var answered = false
+        while !busy, !closing, subscription == nil, draining || context.channel.isWritable, let frame = framer.next(&inbound) {
+            answered = true
+            if draining {
+                emit(context, LineServer.line(LineServer.error(Self.requestID(frame), "shutting_down",
+                                                                "the server is shutting down; this request was not run")))
+                continue
+            }
+            let before = principal
+            let step = server.step(frame, principal: principal, peer: peer)
+            if LineServer.isStrike(step, before: before) {
+                strikes += 1
+                if strikes > config.maxErrorsBeforeAuth {
+                    server.logger.debug("connection closed: too many errors before authentication", metadata: ["peer": "\(peer)"])
+                    finish(context, last: LineServer.error(nil, "too_many_errors",
+                        "\(config.maxErrorsBeforeAuth) requests failed before authentication; the connection is closed"),
+                           linger: Self.refusalLinger, graceful: false)
+                    return
+                }
+            }
+            switch step {
+            case .reply(let reply, let next):
+                if let reply { emit(context, LineServer.line(reply)) }
+                switch next {
+                case .continue(let p):
+                    if principal == nil, p != nil {
+                        server.state.authenticated(context.channel)
+                        deadlines.authenticated()
+                    }
+                    principal = p
+                case .close:
+                    finish(context, linger: Self.refusalLinger, graceful: false)
+                    return
+                }
+            case .run(let command, let id, let cmd):
+                guard let principal else { return }
+                busy = true
+                let loop = context.eventLoop
+                let bound = NIOLoopBound(context, eventLoop: loop)
+                let peer = self.peer
+                // The reply is built on the event loop: the writer thread is the one that must not wait.
+                workers.run(command, as: principal, on: loop) { [self] result in
+                    self.finished(self.server.replyLine(to: result, id: id, cmd: cmd, principal: principal, peer: peer), context: bound.value)
+                }
+            case .subscribe(let id, let from):
+                startSubscription(context: context, id: id, from: from)
+            }
+        }
+        if answered { deadlines.active(at: .now()) }
+        if inbound.readableBytes == 0 { inbound = ByteBuffer() }
+        guard !closing else { return }
+        if !busy {
+            flush(context)
+            if draining || (inputClosed && subscription == nil && context.channel.isWritable) {
+                finish(context, linger: config.closeLinger)
+                return
+            }
+        }
+        resumeReading(context: context)
+    }
+
+    private func finished(_ reply: ByteBuffer, context: ChannelHandlerContext) {
+        busy = false
+        guard context.channel.isActive else { return }
+        emit(context, reply)
+        deadlines.active(at: .now())
+        processPending(context: context)
+        flush(context)
+    }
+
+    /// The `id` of a request that will not be run, for its `shutting_down` reply.
+    private static func requestID(_ frame: Frame) -> JSONValue? {
+        guard case .line(let bytes) = frame, let request = try? JSONParser.parse(bytes) else { return nil }
+        return request["id"]
+    }
+
+    private func emit(_ context: ChannelHandlerContext, _ line: ByteBuffer) {
+        unflushed += line.readableBytes
+        context.write(wrapOutboundOut(line), promise: nil)
+        if unflushed >= Self.flushEvery { flush(context) }
+    }
+
+    private func flush(_ context: ChannelHandlerContext) {
+        unflushed = 0
+        context.flush()
+    }
+
+    // MARK: Closing
+
+    /// Sends `last` after everything already written, then closes. Gracefully, our side closes once that is out and the
+    /// connection when the client closes its side or after `linger`, reading and dropping what the client still sends;
+    /// otherwise (a client flooding bad requests, whose bytes are not worth reading) the connection closes as soon as
+    /// `last` is out, or after `linger` if the client does not take it.
+    private func finish(_ context: ChannelHandlerContext, last: JSONValue? = nil, linger: TimeAmount, graceful: Bool = true) {
+        guard !closing else { return }
+        closing = true
+        discardingInput = graceful
+        timer?.cancel()
+        inbound = ByteBuffer()
+        let channel = context.channel
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(last.map(LineServer.line) ?? ByteBuffer()), promise: written)
+        unflushed = 0
+        let halfClose = graceful && !inputClosed
+        written.futureResult.whenComplete { _ in
+            if !halfClose {
+                channel.close(promise: nil)
+            } else {
+                channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+            }
+        }
+        timer = context.eventLoop.scheduleTask(in: linger) { channel.close(promise: nil) }
+        resumeReading(context: context)
+    }
+
+    /// Closes the connection if it has overstayed its authentication deadline or idle timeout, else checks again when
+    /// the next one is due.
+    private func checkDeadlines(context: ChannelHandlerContext) {
+        guard !closing else { return }
+        switch deadlines.check(at: .now(), idleExempt: busy || subscription != nil) {
+        case .expired(.authentication):
+            server.logger.debug("connection closed: not authenticated in time", metadata: ["peer": "\(peer)"])
+            finish(context, last: LineServer.error(nil, "auth_timeout",
+                "no successful auth within \(config.authTimeout.nanoseconds / 1_000_000) ms of connecting; the connection is closed"), linger: Self.refusalLinger)
+        case .expired(.idle):
+            server.logger.debug("connection closed: idle", metadata: ["peer": "\(peer)"])
+            finish(context, last: LineServer.error(nil, "idle_timeout",
+                "no complete request for \(config.idleTimeout.nanoseconds / 1_000_000) ms; the connection is closed"), linger: Self.refusalLinger)
+        case .wait(let until):
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            timer = context.eventLoop.scheduleTask(deadline: until) { [self] in checkDeadlines(context: bound.value) }
+        }
+    }
+
+    // MARK: Subscriptions
+
+    private func startSubscription(context: ChannelHandlerContext, id: JSONValue?, from: Int64) {
+        subscription = (nil, from - 1, .now(), false)
+        inbound = ByteBuffer()
+        // Closed by the account watcher within its interval if the principal is revoked.
+        if let principal { server.state.subscribed(context.channel, principal: principal) }
+        server.logger.info("subscribed", metadata: ["peer": "\(peer)", "principal": .untrusted(principal?.name ?? ""), "from": "\(from)"])
+        context.writeAndFlush(wrapOutboundOut(LineServer.line(LineServer.subscribed(id, from: from))), promise: nil)
+        let path = server.config.storePath
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { try EventStore.open(path: path) }.whenComplete { [self] result in
+            let context = bound.value
+            switch result {
+            case .success(let store):
+                guard context.channel.isActive else { store.close(); return }
+                subscription?.store = store
+                pump(context: context)
+            case .failure(let error):
+                server.logger.error("subscription cannot open the store", metadata: ["error": .untrusted(error)])
+                context.close(promise: nil)
+            }
+        }
+    }
+
+    /// Sends what the subscriber has not seen yet, at the pace its socket takes it; polls when caught up.
+    /// Writers never wait for it: it reads the store on its own connection.
+    private func pump(context: ChannelHandlerContext) {
+        guard var sub = subscription, let store = sub.store, !sub.pumping, !closing, context.channel.isActive else { return }
+        guard context.channel.isWritable else { return }  // resumes on channelWritabilityChanged
+        if server.state.committedSize > sub.last {
+            sub.pumping = true
+            subscription = sub
+            let from = sub.last + 1
+            NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () -> [UInt8] in
+                var out: [UInt8] = []
+                try store.forEachRow(from: from, through: from + 499) { row in
+                    CanonicalJSON.write(["event": try row.event().json], into: &out)
+                    out.append(UInt8(ascii: "\n"))
+                }
+                return out
+            }.and(value: from).whenComplete { [self, bound = NIOLoopBound(context, eventLoop: context.eventLoop)] result in
+                let context = bound.value
+                if let store = storeToClose {
+                    storeToClose = nil
+                    subscription?.pumping = false
+                    store.close()
+                    return
+                }
+                guard var s = subscription else { return }
+                s.pumping = false
+                switch result {
+                case .success(let (bytes, start)):
+                    if !bytes.isEmpty {
+                        let count = Int64(bytes.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 })
+                        s.last = start + count - 1
+                        s.quietSince = .now()
+                        subscription = s
+                        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: bytes)), promise: nil)
+                        pump(context: context)
+                        return
+                    }
+                    subscription = s
+                case .failure(let error):
+                    server.logger.error("subscription read failed", metadata: ["error": .untrusted(error)])
+                    context.close(promise: nil)
+                    return
+                }
+                schedulePump(context: context)
+            }
+            return
+        }
+        if NIODeadline.now() - sub.quietSince > server.config.heartbeatInterval {
+            sub.quietSince = .now()
+            subscription = sub
+            context.writeAndFlush(wrapOutboundOut(LineServer.line(["heartbeat": ["log_size": .number(Double(sub.last))]])), promise: nil)
+        }
+        schedulePump(context: context)
+    }
+
+    private func schedulePump(context: ChannelHandlerContext) {
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: .milliseconds(20)) { [self] in pump(context: bound.value) }
+    }
+}
