@@ -298,6 +298,8 @@ def main():
     today = time.strftime("%Y-%m-%d", time.gmtime())
     token = add_user(tg, env, "honest", "coordinator", "SITE-01")
     sponsor = add_user(tg, env, "watcher", "sponsor")
+    # Subscribing is the regulator's: on main it follows export's rule, which a sponsor does not have.
+    regulator = add_user(tg, env, "auditor", "regulator")
     # A log long enough that a subscriber's catch-up takes several reads of the store, and audit-trail pages are large.
     lines = "".join(json.dumps({"cmd": "register", "candidate": f"PRE-{i}", "site": "SITE-02"}) + "\n" for i in range(5000))
     subprocess.run([tg, "exec"], input=lines, capture_output=True, text=True, env=env, check=True)
@@ -365,7 +367,7 @@ def main():
             ("connections opened and dropped", open_drop, 4), ("slowloris", slowloris, 40), ("4 MiB lines", huge_line, 2),
             ("invalid UTF-8 + 60,000-deep JSON", bad_utf8_and_nesting, 2), ("bad-token floods", bad_tokens, 4),
             ("forged log lines", log_injection, 2)] for _ in range(k)]
-        attacks += [Attack("subscribers reset mid-catch-up", subscribe_and_reset, port, stop, sponsor) for _ in range(4)]
+        attacks += [Attack("subscribers reset mid-catch-up", subscribe_and_reset, port, stop, regulator) for _ in range(4)]
         for a in attacks:
             a.start()
         try:
