@@ -5,6 +5,8 @@ import TrialGateCore
 import TrialGatePolicies
 @testable import TrialGateService
 import TrialGateStore
+@testable import TrialGateServer
+import Logging
 
 /// What an insider with write access to the store file does with `sqlite3`, without the trial's key.
 struct Insider {
@@ -221,5 +223,20 @@ struct LogTrustTests {
         let current = Dispatcher(store: try EventStore.open(path: s.f.storePath), clock: s.f.clock, key: { newKey })
         try current.checkSigningKey()
         _ = try current.execute(.decide(candidate: "NET-1"), actor: "coordinator")
+    }
+
+    @Test("serve refuses to start with a key that was rotated out, naming the key in force")
+    func serveRefusesStaleKey() throws {
+        let s = try TrustScene()
+        try s.f.key.write(to: s.f.storePath + ".old.key")
+        let newKey = try TrialKey(seed: Array(repeating: 8, count: 32))
+        _ = try s.f.dispatcher.rotateKey(to: newKey, actor: "admin")
+        let config = ServerConfiguration(endpoint: .tcp(host: "127.0.0.1", port: 0), storePath: s.f.storePath,
+                                         keyPath: s.f.storePath + ".old.key", usersPath: s.f.storePath + ".users.json")
+        let server = LineServer(configuration: config, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
+        #expect { _ = try server.prepare() } throws: { error in
+            let e = ServiceError(error)
+            return e.code == "key_not_in_force" && e.message.contains(newKey.keyID)
+        }
     }
 }
