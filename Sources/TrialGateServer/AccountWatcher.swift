@@ -12,6 +12,9 @@ import TrialGateStore
 /// command line on the same store, so the log is the one source.
 final class AccountWatcher: @unchecked Sendable {
     private let store: EventStore
+    /// Checks the head before accounts are taken from it: an account event beyond what a valid checkpoint covers
+    /// (inserted outside TrialGate) is not honoured.
+    private let reader: Dispatcher
     private let state: ServerState
     private let logger: Logger
     private let interval: TimeInterval
@@ -19,12 +22,23 @@ final class AccountWatcher: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     /// Folds the accounts once and installs them; throws if the log cannot be read.
-    init(storePath: String, state: ServerState, logger: Logger, interval: TimeInterval) throws {
+    init(storePath: String, state: ServerState, coverage: CoverageMark, logger: Logger, interval: TimeInterval) throws {
         self.store = try EventStore.open(path: storePath)
+        reader = Dispatcher(store: store, clock: SystemClock(), key: { throw ServiceError("internal", "the account watcher signs nothing") })
+        reader.coverage = coverage
         self.state = state
         self.logger = logger
         self.interval = interval
-        state.install(try UserDirectory.load(store: store), now: SystemClock().now())
+        state.install(try load(), now: SystemClock().now())
+    }
+
+    /// The accounts up to the newest covered event: all of them while the head is covered by a valid checkpoint,
+    /// otherwise only those up to the head last found covered.
+    private func load() throws -> UserDirectory {
+        guard let warning = try reader.headWarning() else { return try UserDirectory.load(store: store) }
+        logger.warning("the log's head is not covered by a valid checkpoint; accounts beyond it are not honoured",
+                       metadata: ["covered": "\(reader.coverage.size)", "problem": "\(warning.prefix(200))"])
+        return try UserDirectory.load(store: store, through: reader.coverage.size)
     }
 
     /// Starts the watching thread.
@@ -46,7 +60,7 @@ final class AccountWatcher: @unchecked Sendable {
         do {
             var users = state.users
             if try store.newestSeq(types: EventType.accountEvents) != users.version {
-                users = try UserDirectory.load(store: store)
+                users = try load()
                 logger.notice("accounts changed", metadata: ["version": "\(users.version)"])
             }
             let closed = state.install(users, now: SystemClock().now())

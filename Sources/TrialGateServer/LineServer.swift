@@ -19,6 +19,8 @@ public final class LineServer: Service, @unchecked Sendable {
     let config: ServerConfiguration
     let logger: Logger
     let state: ServerState
+    /// How far the log is known to be covered by valid checkpoints, shared by the writer, the readers and the accounts.
+    let coverage = CoverageMark()
     private let bound = NIOLockedValueBox<SocketAddress?>(nil)
     private let eventLoopGroup: MultiThreadedEventLoopGroup
 
@@ -79,7 +81,7 @@ public final class LineServer: Service, @unchecked Sendable {
             throw error
         }
         // The writer raises it after each checkpointed commit; readers then check what they show with one comparison.
-        let coverage = CoverageMark()
+        let coverage = self.coverage
         let makeDispatcher: @Sendable () throws -> Dispatcher = {
             let dispatcher = Dispatcher(store: try EventStore.open(path: storePath), clock: SystemClock(), key: { key })
             dispatcher.coverage = coverage
@@ -124,7 +126,8 @@ public final class LineServer: Service, @unchecked Sendable {
         let (workers, snapshotter, sslContext) = (prepared.workers, prepared.snapshotter, prepared.tls)
         let accounts: AccountWatcher
         do {
-            accounts = try AccountWatcher(storePath: config.storePath, state: state, logger: logger, interval: config.accountPollInterval)
+            accounts = try AccountWatcher(storePath: config.storePath, state: state, coverage: coverage, logger: logger,
+                                          interval: config.accountPollInterval)
         } catch {
             await workers.stop()
             await snapshotter.stop()

@@ -22,8 +22,19 @@ public struct StoredRow: Sendable {
     public var registrationSeq: Int64? = nil
 
     /// Parses the body into an event carrying the stored hash.
-    /// - Throws: `store_corrupt` when the body is not a well-formed event.
+    /// - Throws: `store_corrupt` when the body is not a well-formed event, or does not hash to the stored hash (it
+    ///   was edited outside TrialGate: nothing is built on it; `trialgate verify` says more).
     public func event() throws -> Event {
+        guard Digest.sha256Hex(body) == hash else {
+            throw StoreError(StoreError.corruptCode, "event \(seq) does not hash to its stored hash: the store was changed outside TrialGate; run `trialgate verify`")
+        }
+        return try reading { try Event(json: try JSONParser.parse(body)).withHash(hash) }
+    }
+
+    /// Parses the body into an event carrying the stored hash, whether or not the body hashes to it (for exporting
+    /// what is stored as it is). Everything that builds on an event uses `event()`.
+    /// - Throws: `store_corrupt` when the body is not a well-formed event.
+    public func eventAsStored() throws -> Event {
         try reading { try Event(json: try JSONParser.parse(body)).withHash(hash) }
     }
 
@@ -47,6 +58,11 @@ public struct StoredRow: Sendable {
 public struct LogHead: Sendable, Equatable {
     public let size: Int64
     public let hash: String
+
+    public init(size: Int64, hash: String) {
+        self.size = size
+        self.hash = hash
+    }
 }
 
 /// The append-only event log in one SQLite file (WAL mode, `synchronous=FULL`).
@@ -326,6 +342,40 @@ public final class EventStore: @unchecked Sendable {
                           "reading events by type") { s in try body(try Self.row(s).event()) }
     }
 
+    /// How many of the newest events a writer re-hashes from their stored bytes before it vouches for the head.
+    public static let vouchedTail: Int64 = 16
+
+    /// The tree's right border at `size`, with the newest `tail` leaves hashed from the stored bodies, each of which
+    /// must hash to its `hash` column and name its predecessor's hash; older leaves come from stored subtrees.
+    /// A head rewritten in place (its hash recomputed, the stored subtrees left alone) gives another root.
+    /// - Returns: the border, or why the tail does not hold (naming the event).
+    public func frontierCheckingTail(size: Int64, tail: Int64 = vouchedTail) throws -> Result<MerkleFrontier, StoreError> {
+        let k = min(size, tail)
+        var frontier = try MerkleFrontier(size: size - k, nodes: self)
+        var previous = size - k == 0 ? Event.genesisHash : try hash(seq: size - k) ?? ""
+        var problem: StoreError?
+        try forEachRow(from: size - k + 1, through: size) { row in
+            guard problem == nil else { return }
+            do {
+                let event = try row.event()
+                guard event.seq == row.seq, event.prevHash == previous, row.prevHash == previous else {
+                    problem = StoreError(StoreError.corruptCode, "event \(row.seq) does not name the hash of event \(row.seq - 1) as its predecessor")
+                    return
+                }
+            } catch let e as StoreError {
+                problem = e
+                return
+            }
+            frontier.append(leafHash: Merkle.leafHash(row.body))
+            previous = row.hash
+        }
+        if let problem { return .failure(problem) }
+        guard frontier.size == size else {
+            return .failure(StoreError(StoreError.corruptCode, "events \(size - k + 1)…\(size) are not all stored"))
+        }
+        return .success(frontier)
+    }
+
     /// The newest seq among events of the given types (0: none), from the type index alone.
     public func newestSeq(types: [EventType]) throws -> Int64 {
         let list = types.map { "'\($0.rawValue)'" }.joined(separator: ",")
@@ -479,6 +529,12 @@ public final class EventStore: @unchecked Sendable {
             } else {
                 frontier = try MerkleFrontier(size: head.size, nodes: store)
             }
+        }
+
+        /// Takes a border checked against the stored bytes (`frontierCheckingTail`) as this transaction's, before its
+        /// first append, so that what it appends extends exactly the tree the newest checkpoint signed.
+        public func adopt(_ checked: MerkleFrontier) {
+            if appended.isEmpty, checked.size == head.size { frontier = checked }
         }
 
         /// The Merkle root of the log as this transaction leaves it.

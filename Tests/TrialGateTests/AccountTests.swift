@@ -19,12 +19,16 @@ struct AccountTests {
         #expect(added.actor == "os:admin" && added.payload["token_sha256"]?.stringValue == digest)
         #expect(!String(decoding: added.canonicalBody, as: UTF8.self).contains(token))
         let size = try f.size()
+        let other = UserDirectory.newToken().sha256
         let refused: [(Command, String)] = [
-            (.userAdd(name: "alice", role: "sponsor", sites: [], tokenSHA256: digest, expiresAt: nil), "already exists"),
+            (.userAdd(name: "alice", role: "sponsor", sites: [], tokenSHA256: other, expiresAt: nil), "already exists"),
+            // A digest is in every export: it must not let anyone in under another name.
+            (.userAdd(name: "zed", role: "regulator", sites: [], tokenSHA256: digest, expiresAt: nil), "already used"),
             (.userAdd(name: "bob", role: "superuser", sites: [], tokenSHA256: digest, expiresAt: nil), "role"),
             (.userAdd(name: "bob", role: "coordinator", sites: [], tokenSHA256: digest, expiresAt: nil), "site"),
             (.userAdd(name: "bob", role: "sponsor", sites: [], tokenSHA256: "abc", expiresAt: nil), "token_sha256"),
             (.userDisable(name: "nobody", reason: "x"), "no account"),
+            (.userRotateToken(name: "alice", tokenSHA256: digest), "already used"),
             (.userDisable(name: "alice", reason: " "), "reason"),
             (.userEnable(name: "alice", reason: "x"), "not disabled"),
         ]

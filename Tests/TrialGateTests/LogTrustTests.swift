@@ -240,3 +240,87 @@ struct LogTrustTests {
         }
     }
 }
+
+@Suite("Trust in the log: rewrites in place are not built on")
+struct RewriteTests {
+    /// A scene whose log is exactly `size` events long (a multiple of 16 makes the head complete a stored subtree).
+    static func scene(size: Int64) throws -> TrustScene {
+        let s = try TrustScene()
+        var i = 0
+        while try s.f.size() < size {
+            try s.f.run(.record(kind: "ki67", candidate: "NET-1", fields: ["percent": .number(Double(5 + i % 10)), "specimen_date": "2026-03-02", "method": "manual_count"]))
+            i += 1
+        }
+        return s
+    }
+
+    /// Rewrites event `seq` (a Ki-67 of NET-1) to 45 %, with its hash recomputed and the stored subtrees left alone.
+    static func rewrite(_ s: TrustScene, seq: Int64, keepHash: Bool = false) throws {
+        let e = try s.f.store.event(seq: seq)!
+        var draft = e.draft
+        draft.payload = ["percent": 45, "specimen_date": "2026-03-02", "method": "manual_count"]
+        let (forged, body) = HashChain.sealWithBody(draft, seq: seq, prevHash: e.prevHash)
+        try s.insider.sql("""
+            DROP TRIGGER IF EXISTS events_no_update;
+            UPDATE events SET body = \(Insider.quoted(String(decoding: body, as: UTF8.self))), hash = \(Insider.quoted(keepHash ? e.hash : forged.hash))
+            WHERE seq = \(seq);
+            """)
+    }
+
+    @Test("a head rewritten in place when it completes a stored subtree is not signed over: writes are refused")
+    func headRewrittenAtBlockBoundary() throws {
+        let s = try Self.scene(size: 32)
+        try Self.rewrite(s, seq: 32)
+        let other = Dispatcher(store: try EventStore.open(path: s.f.storePath), clock: s.f.clock, key: { s.f.key })
+        #expect(throws: ServiceError.self) { _ = try other.execute(.decide(candidate: "NET-1"), actor: "coordinator") }
+        do { _ = try other.execute(.decide(candidate: "NET-1"), actor: "coordinator") } catch {
+            #expect(ServiceError(error).code == "log_uncovered", "\(error)")
+        }
+        #expect(try s.f.store.head().size == 32)
+        // The process that wrote the head itself (its fast path) refuses too: the head's hash is no longer its own.
+        #expect(s.f.errorCode(.decide(candidate: "NET-1")) == "log_uncovered")
+        // And its reader warns, though the view's seq is the covered size.
+        #expect(try s.f.run(.show(candidate: "NET-1", asOfSeq: nil, asOfTime: nil))["log_warning"] != nil)
+    }
+
+    @Test("a body edited in place, its hash column kept, is never built on: show and decide refuse it")
+    func bodyEditedHashKept() throws {
+        let s = try Self.scene(size: 20)
+        try Self.rewrite(s, seq: 4, keepHash: true)
+        let other = Dispatcher(store: try EventStore.open(path: s.f.storePath), clock: s.f.clock, key: { s.f.key })
+        for command: Command in [.decide(candidate: "NET-1"), .show(candidate: "NET-1", asOfSeq: nil, asOfTime: nil)] {
+            do {
+                _ = try other.execute(command, actor: "coordinator")
+                Issue.record("\(command.name) built on an edited body")
+            } catch {
+                let e = ServiceError(error)
+                // decide may stop first at the head (the tree no longer matches), show at the edited event itself.
+                #expect((e.code == "store_corrupt" && e.message.contains("event 4")) || e.code == "log_uncovered", "\(e)")
+                #expect(e.message.contains("trialgate verify"), "\(e)")
+            }
+        }
+        let page = try other.execute(.export(from: 1, through: nil, limit: 100), actor: "auditor")
+        #expect(page["log_warning"]?.stringValue?.contains("event 4") == true, "export shows what is stored, and says so")
+    }
+}
+
+@Suite("Accounts beyond what a checkpoint covers are not honoured")
+struct ForgedAccountTests {
+    @Test("a user.added inserted with sqlite3 at the tail does not let its token in")
+    func forgedAccountIgnored() async throws {
+        let s = try await ServerFixture()
+        let (token, digest) = UserDirectory.newToken()
+        let insider = Insider(path: s.fixture.storePath)
+        try insider.appendForged(EventDraft(timestamp: s.fixture.clock.now(), actor: "admin", type: .userAdded, candidate: nil,
+                                            payload: ["name": "mallory", "role": "regulator", "sites": [], "token_sha256": .string(digest)]),
+                                 after: try s.fixture.store.head())
+        let r: JSONValue = try await onThread {
+            Thread.sleep(forTimeInterval: 0.8)
+            let c = try LineClient(connect: s.address)
+            c.setReceiveTimeout(seconds: 10)
+            return try reply(c.request(#"{"cmd":"auth","token":"\#(token)"}"#))
+        }
+        #expect(r["ok"] == false && r["error"]?["code"] == "auth_failed", "\(r)")
+        try await s.stop()
+    }
+}

@@ -56,7 +56,7 @@ extension LogState {
             }
             if role == .coordinator, sites.isEmpty { throw bad("a coordinator needs at least one site") }
             if role != .coordinator, !sites.isEmpty { throw bad("only coordinators are held to sites; a \(role.rawValue) has none") }
-            try checkTokenDigest(try r.string("token_sha256"), bad)
+            try checkTokenDigest(try r.string("token_sha256"), in: state, bad)
             if let expiry = try r.optionalString("expires_at"), UTCTimestamp(expiry) == nil {
                 throw bad("expires_at must be a UTC time like 2026-12-31T00:00:00.000Z, got \"\(expiry)\"")
             }
@@ -68,7 +68,7 @@ extension LogState {
             if event.type == .userDisabled, account.status != .active { throw bad("\(name) is already disabled") }
             if event.type == .userEnabled, account.status != .disabled { throw bad("\(name) is not disabled") }
         case .userTokenRotated:
-            try checkTokenDigest(try r.string("token_sha256"), bad)
+            try checkTokenDigest(try r.string("token_sha256"), in: state, bad)
             guard existing != nil else { throw bad("there is no account named \(name)") }
         default:
             throw CoreError(.invalidEvent, "event \(event.seq): not an account event")
@@ -76,10 +76,12 @@ extension LogState {
         try r.finish()
     }
 
-    private static func checkTokenDigest(_ digest: String, _ bad: (String) -> CoreError) throws {
+    private static func checkTokenDigest(_ digest: String, in state: LogState, _ bad: (String) -> CoreError) throws {
         guard digest.utf8.count == 64, digest.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
             throw bad("token_sha256 must be 64 lowercase hex digits")
         }
+        // Digests are in every export: one seen there must not let anyone in under another name, or come back.
+        if state.tokenDigests.contains(digest) { throw bad("token_sha256 was already used by an account of this log; make a new token") }
     }
 
     /// Folds a checked `user.*` event.
@@ -98,6 +100,7 @@ extension LogState {
         case .userTokenRotated: users[name]?.tokenSHA256 = p["token_sha256"]!.stringValue!
         default: return
         }
+        if let digest = p["token_sha256"]?.stringValue { tokenDigests.insert(digest) }
         users[name]?.changedSeq = event.seq
     }
 }

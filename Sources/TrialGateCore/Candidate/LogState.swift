@@ -51,6 +51,8 @@ public struct LogState: Sendable {
     public private(set) var candidates: [String: CandidateState] = [:]
     /// Accounts by name, as the `user.*` events left them.
     public internal(set) var users: [String: UserAccount] = [:]
+    /// Every token digest an account of this log has held: a token is never given to a second account, nor back.
+    public internal(set) var tokenDigests: Set<String> = []
     /// Number of events applied.
     public private(set) var size: Int64 = 0
     /// Hash of the newest event applied.

@@ -16,10 +16,10 @@ public struct UserDirectory: Sendable, Equatable {
         self.version = version
     }
 
-    /// The accounts as the log has them now.
-    public static func load(store: EventStore) throws -> UserDirectory {
+    /// The accounts as the log has them now, or as its first `through` events have them.
+    public static func load(store: EventStore, through: Int64 = .max) throws -> UserDirectory {
         do {
-            let events = try store.events(types: [.trialInitialised] + EventType.accountEvents)
+            let events = try store.events(types: [.trialInitialised] + EventType.accountEvents).filter { $0.seq <= through }
             let state = try LogState(partial: events, head: (0, ""))
             return UserDirectory(accounts: state.users, version: events.last { $0.type != .trialInitialised }?.seq ?? 0)
         } catch {

@@ -133,7 +133,7 @@ extension Dispatcher {
             throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "candidate \"\(candidate)\" was not registered yet at that point")
         }
         return Self.warned(try CandidateView.json(foldCandidate(candidate, events), events: events, asOfSeq: asOfSeq, asOfTime: asOfTime),
-                           try logWarning(through: events.last!.seq))
+                           try logWarning(through: events.last!.seq, hash: events.last!.hash))
     }
 
     /// `view` with the log's warning, when there is one.
@@ -143,16 +143,19 @@ extension Dispatcher {
         return .object(o)
     }
 
-    /// Why what a reader is about to show, up to event `seq`, is not vouched for by a valid signed checkpoint, or nil.
-    /// Costs one comparison while `seq` is within what is known to be covered.
-    func logWarning(through seq: Int64) throws -> String? {
-        seq <= coverage.size ? nil : try headWarning()
+    /// Why what a reader is about to show, up to event `seq` (whose hash is `hash`, when known), is not vouched for by
+    /// a valid signed checkpoint, or nil. Costs one comparison while `seq` is older than the head known to be covered,
+    /// or is that head with its hash; otherwise the head is checked (a head rewritten in place keeps its seq).
+    func logWarning(through seq: Int64, hash: String? = nil) throws -> String? {
+        let covered = coverage.head
+        if seq < covered.size || (seq == covered.size && hash == covered.hash) { return nil }
+        return try headWarning()
     }
 
     /// The candidate's view now: the one shown here last while it is current, else built from its events and kept.
     func currentShown(candidate: String) throws -> ShownCandidate {
         let shown = try currentShownUnchecked(candidate: candidate)
-        guard let warning = try logWarning(through: shown.seq) else { return shown }
+        guard let warning = try logWarning(through: shown.seq, hash: shown.hash) else { return shown }
         // Not kept: the warning is about the log now, not part of the candidate's view.
         let view = Self.warned(shown.view, warning)
         return ShownCandidate(registration: shown.registration, seq: shown.seq, hash: shown.hash, site: shown.site, view: view,
@@ -271,9 +274,20 @@ extension Dispatcher {
         let store = try requireStore()
         let page = try logPage(from: from, through: through, limit: limit)
         var lines: [JSONValue] = []
-        try store.forEachRow(from: from, through: page.last) { row in lines.append(try row.event().json) }
+        var last: StoredRow?
+        var altered: Int64?
+        // Exported as stored, even bytes that no longer hash to their hash (an auditor wants to see them), but said.
+        try store.forEachRow(from: from, through: page.last) { row in
+            if altered == nil, Digest.sha256Hex(row.body) != row.hash { altered = row.seq }
+            lines.append(try row.eventAsStored().json)
+            last = row
+        }
         var result: [String: JSONValue] = ["events": .array(lines), "next_from": .from(page.next.map(Int.init))]
-        if let warning = try logWarning(through: page.last) { result["log_warning"] = .string(warning) }
+        if let altered {
+            result["log_warning"] = .string("event \(altered) does not hash to its stored hash: the store was changed outside TrialGate; run `trialgate verify`")
+        } else if let last, let warning = try logWarning(through: last.seq, hash: last.hash) {
+            result["log_warning"] = .string(warning)
+        }
         return .object(result)
     }
 

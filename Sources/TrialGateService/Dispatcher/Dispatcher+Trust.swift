@@ -36,9 +36,10 @@ extension Dispatcher {
     /// Why the log's head at `head` is not vouched for by the newest stored checkpoint, or nil when it is.
     /// - Parameters:
     ///   - base: the trial and key history, with the key chain verified.
-    ///   - root: the root of the stored tree at `head.size`.
+    ///   - frontier: the tree's border at `head.size` with its newest leaves hashed from the stored bytes
+    ///     (`EventStore.frontierCheckingTail`), or why those bytes do not hold.
     static func uncoveredHead(_ head: LogHead, base: LogState, latest: EventStore.StoredCheckpoint?,
-                              root: () throws -> [UInt8]) throws -> ServiceError? {
+                              frontier: () throws -> Result<MerkleFrontier, StoreError>) throws -> ServiceError? {
         func uncovered(_ seq: Int64, _ why: String) -> ServiceError {
             ServiceError(logUncovered, "event \(seq): \(why); the log may have been changed outside TrialGate, so nothing is written or"
                          + " signed over it: run `trialgate verify`")
@@ -59,7 +60,12 @@ extension Dispatcher {
         do { checkpoint = try Checkpoint.open(latest.note, keys: [verifier]).checkpoint } catch {
             return uncovered(head.size, "the newest checkpoint (size \(latest.size)) is not signed by the trial's key in force (\(key.keyID))")
         }
-        guard checkpoint.origin == trial.logOrigin, checkpoint.size == head.size, checkpoint.root == (try root()) else {
+        let border: MerkleFrontier
+        switch try frontier() {
+        case .success(let f): border = f
+        case .failure(let e): return uncovered(head.size, e.message)
+        }
+        guard checkpoint.origin == trial.logOrigin, checkpoint.size == head.size, checkpoint.root == border.root else {
             return uncovered(head.size, "the newest checkpoint (size \(latest.size)) does not sign the root of the stored events")
         }
         return nil
@@ -84,35 +90,43 @@ extension Dispatcher {
         if vouched?.head != head || vouched?.note != latest?.note {
             if head.size != cacheHead { dropCaches() }
             let base = try baseState ?? Self.baseState(store, head: head)
-            if let problem = try Self.uncoveredHead(head, base: base, latest: latest, root: { try txn.treeRoot() }) {
+            var checked: MerkleFrontier?
+            if let problem = try Self.uncoveredHead(head, base: base, latest: latest, frontier: {
+                let f = try store.frontierCheckingTail(size: head.size)
+                if case .success(let border) = f { checked = border }
+                return f
+            }) {
                 throw problem
             }
+            // What this write appends extends the tree as checked, not as the stored subtrees alone say.
+            if let checked { txn.adopt(checked) }
             baseState = base
             cacheHead = head.size
             vouched = latest.map { (head, $0.note) }
-            coverage.raise(to: head.size)
+            coverage.raise(to: head)
         }
         if let base = baseState { try Self.requireKeyInForce(try key(), base) }
     }
 
     /// A warning for readers when the head is not covered by a valid checkpoint (nil when it is): `show`, `export`
     /// and `report` carry it, so a tail written outside TrialGate never looks clean.
-    func headWarning() throws -> String? {
+    public func headWarning() throws -> String? {
         let store = try requireStore()
         guard store.maintainsMerkleTree else { return nil }
         return try store.reading { () throws -> String? in
             let head = try store.head()
-            if head.size == 0 || head.size == coverage.size { return nil }
+            if head.size == 0 || head == coverage.head { return nil }
             let latest = try store.latestCheckpoint()
             do {
                 let base = try Self.baseState(store, head: head)
-                if let problem = try Self.uncoveredHead(head, base: base, latest: latest, root: { try store.merkleRoot(size: head.size) }) {
+                if let problem = try Self.uncoveredHead(head, base: base, latest: latest,
+                                                        frontier: { try store.frontierCheckingTail(size: head.size) }) {
                     return problem.message
                 }
             } catch {
                 return ServiceError(error).message
             }
-            coverage.raise(to: head.size)
+            coverage.raise(to: head)
             return nil
         }
     }
@@ -135,13 +149,16 @@ extension Dispatcher {
 /// comparison and does the checkpoint's signature and root only for events beyond the mark.
 public final class CoverageMark: @unchecked Sendable {
     private let lock = NSLock()
-    private var value: Int64 = 0
+    private var value = LogHead(size: 0, hash: Event.genesisHash)
 
     public init() {}
 
-    /// The covered size.
-    public var size: Int64 { lock.withLock { value } }
+    /// The newest head known to be covered.
+    public var head: LogHead { lock.withLock { value } }
 
-    /// Raises the mark to `size` if it is lower (a late, smaller report never lowers it).
-    public func raise(to size: Int64) { lock.withLock { value = max(value, size) } }
+    /// The covered size.
+    public var size: Int64 { head.size }
+
+    /// Raises the mark to `head` if it is longer (a late, shorter report never lowers it).
+    public func raise(to head: LogHead) { lock.withLock { if head.size > value.size { value = head } } }
 }

@@ -304,7 +304,7 @@ public final class Dispatcher: @unchecked Sendable {
     private func committedCovered(_ store: EventStore) {
         if let head = store.lastCommittedHead, store.maintainsMerkleTree {
             if let note = store.lastCommittedCheckpoint { vouched = (head, note) }
-            coverage.raise(to: head.size)
+            coverage.raise(to: head)
         }
     }
 
