@@ -18,6 +18,11 @@ final class AccountWatcher: @unchecked Sendable {
     private let state: ServerState
     private let logger: Logger
     private let interval: TimeInterval
+    /// The newest account event seen at the last fold (which may be beyond what was honoured).
+    private var lastSeen: Int64 = -1
+    /// Whether the last fold held account events back (the head was not covered): then every look folds again,
+    /// so they are honoured as soon as the head is covered, and the warning is logged once.
+    private var heldBack = false
     private let stopped = NIOLockedValueBox(false)
     private let done = DispatchSemaphore(value: 0)
 
@@ -29,15 +34,22 @@ final class AccountWatcher: @unchecked Sendable {
         self.state = state
         self.logger = logger
         self.interval = interval
+        lastSeen = try store.newestSeq(types: EventType.accountEvents)
         state.install(try load(), now: SystemClock().now())
     }
 
     /// The accounts up to the newest covered event: all of them while the head is covered by a valid checkpoint,
     /// otherwise only those up to the head last found covered.
     private func load() throws -> UserDirectory {
-        guard let warning = try reader.headWarning() else { return try UserDirectory.load(store: store) }
-        logger.warning("the log's head is not covered by a valid checkpoint; accounts beyond it are not honoured",
-                       metadata: ["covered": "\(reader.coverage.size)", "problem": "\(warning.prefix(200))"])
+        guard let warning = try reader.headWarning() else {
+            heldBack = false
+            return try UserDirectory.load(store: store)
+        }
+        if !heldBack {
+            logger.warning("the log's head is not covered by a valid checkpoint; accounts beyond it are not honoured",
+                           metadata: ["covered": "\(reader.coverage.size)", "problem": "\(warning.prefix(200))"])
+        }
+        heldBack = true
         return try UserDirectory.load(store: store, through: reader.coverage.size)
     }
 
@@ -59,9 +71,13 @@ final class AccountWatcher: @unchecked Sendable {
     func tick() {
         do {
             var users = state.users
-            if try store.newestSeq(types: EventType.accountEvents) != users.version {
+            let newest = try store.newestSeq(types: EventType.accountEvents)
+            // Compared with what was seen, not what was honoured, so an account event held back is folded (and
+            // logged) once, not at every look.
+            if newest != lastSeen || heldBack {
                 users = try load()
-                logger.notice("accounts changed", metadata: ["version": "\(users.version)"])
+                if newest != lastSeen { logger.notice("accounts changed", metadata: ["version": "\(users.version)"]) }
+                lastSeen = newest
             }
             let closed = state.install(users, now: SystemClock().now())
             if !closed.isEmpty { logger.notice("subscriptions of revoked principals closed", metadata: ["principals": "\(closed.count)"]) }
