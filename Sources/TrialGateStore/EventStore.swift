@@ -25,10 +25,16 @@ public struct StoredRow: Sendable {
     /// - Throws: `store_corrupt` when the body is not a well-formed event, or does not hash to the stored hash (it
     ///   was edited outside TrialGate: nothing is built on it; `trialgate verify` says more).
     public func event() throws -> Event {
-        guard Digest.sha256Hex(body) == hash else {
-            throw StoreError(StoreError.corruptCode, "event \(seq) does not hash to its stored hash: the store was changed outside TrialGate; run `trialgate verify`")
-        }
+        guard bodyMatchesHash else { throw StoreError(StoreError.corruptCode, alteredMessage) }
         return try reading { try Event(json: try JSONParser.parse(body)).withHash(hash) }
+    }
+
+    /// Whether the stored bytes hash to the stored hash (they were not edited outside TrialGate).
+    public var bodyMatchesHash: Bool { Digest.sha256Hex(body) == hash }
+
+    /// What to say of a row whose bytes do not hash to its hash.
+    public var alteredMessage: String {
+        "event \(seq) does not hash to its stored hash: the store was changed outside TrialGate; run `trialgate verify`"
     }
 
     /// Parses the body into an event carrying the stored hash, whether or not the body hashes to it (for exporting

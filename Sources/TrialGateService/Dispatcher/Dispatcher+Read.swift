@@ -275,16 +275,16 @@ extension Dispatcher {
         let page = try logPage(from: from, through: through, limit: limit)
         var lines: [JSONValue] = []
         var last: StoredRow?
-        var altered: Int64?
+        var altered: StoredRow?
         // Exported as stored, even bytes that no longer hash to their hash (an auditor wants to see them), but said.
         try store.forEachRow(from: from, through: page.last) { row in
-            if altered == nil, Digest.sha256Hex(row.body) != row.hash { altered = row.seq }
+            if altered == nil, !row.bodyMatchesHash { altered = row }
             lines.append(try row.eventAsStored().json)
             last = row
         }
         var result: [String: JSONValue] = ["events": .array(lines), "next_from": .from(page.next.map(Int.init))]
         if let altered {
-            result["log_warning"] = .string("event \(altered) does not hash to its stored hash: the store was changed outside TrialGate; run `trialgate verify`")
+            result["log_warning"] = .string(altered.alteredMessage)
         } else if let last, let warning = try logWarning(through: last.seq, hash: last.hash) {
             result["log_warning"] = .string(warning)
         }

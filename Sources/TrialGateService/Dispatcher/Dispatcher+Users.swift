@@ -5,7 +5,7 @@ extension Dispatcher {
     /// Appends one account event (`user.*`), checked against the accounts so far.
     func changeAccount(_ type: EventType, payload: JSONValue, actor: String) throws -> JSONValue {
         appended(try append(candidate: nil, actor: actor) { state, now in
-            if state.trial == nil { throw ServiceError("not_initialised", "the store has no trial yet; run `trialgate init`") }
+            try requireTrial(state)
             return [EventDraft(timestamp: now, actor: actor, type: type, candidate: nil, payload: payload)]
         })
     }

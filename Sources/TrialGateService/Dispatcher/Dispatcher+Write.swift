@@ -11,8 +11,11 @@ extension Dispatcher {
         ])
     }
 
-    private func requireTrial(_ state: LogState) throws {
-        if state.trial == nil { throw ServiceError("not_initialised", "the store has no trial yet; run `trialgate init`") }
+    /// The trial, or `not_initialised`.
+    @discardableResult
+    func requireTrial(_ state: LogState) throws -> TrialInfo {
+        guard let trial = state.trial else { throw ServiceError("not_initialised", "the store has no trial yet; run `trialgate init`") }
+        return trial
     }
 
     func initialise(trialID: String, origin: String, actor: String) throws -> JSONValue {
@@ -113,9 +116,8 @@ extension Dispatcher {
         do { old = try key() } catch { throw ServiceError(error) }
         do {
             let events = try append(candidate: nil, actor: actor) { state, now in
-                try requireTrial(state)
+                let trial = try requireTrial(state)
                 try Self.requireKeyInForce(old, state)
-                guard let trial = state.trial else { throw ServiceError("not_initialised", "the store has no trial yet; run `trialgate init`") }
                 let publicKey = Data(newKey.publicKey).base64EncodedString()
                 let statement = CanonicalJSON.encode(keyRotationStatement(
                     trialID: trial.trialID, logOrigin: trial.logOrigin, previousKeyID: old.keyID, publicKey: publicKey,

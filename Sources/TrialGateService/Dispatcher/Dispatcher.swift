@@ -291,11 +291,11 @@ public final class Dispatcher: @unchecked Sendable {
             candidateStates.removeAll()
             cacheHead = size
         }
-        guard let trial = baseState?.trial, baseState?.signingKey != nil else {
+        guard let base = baseState, let trial = base.trial, base.signingKey != nil else {
             throw ServiceError(StoreError.corruptCode, "the log does not begin with trial.initialised")
         }
         let signer = try noteSigner(origin: trial.logOrigin)
-        try Self.requireKeyInForce(signer.key, baseState!)
+        try Self.requireKeyInForce(signer.key, base)
         let checkpoint = Checkpoint(origin: trial.logOrigin, size: size, root: try txn.treeRoot())
         try txn.addCheckpoint(size: size, issuedAt: clock.now(), note: try checkpoint.signed(by: [signer]))
     }
