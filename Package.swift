@@ -32,7 +32,8 @@ let package = Package(
         .target(name: "TrialGateService", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", .product(name: "Crypto", package: "swift-crypto")]),
         // The enrollment policies shipped in Policies/, bundled as resources for the demo and tests.
         .target(name: "TrialGatePolicies", path: "Policies",
-                resources: [.copy("sanet-surufatinib.yaml"), .copy("sanet-surufatinib.cases.yaml")]),
+                resources: [.copy("sanet-ep.yaml"), .copy("sanet-ep.cases.yaml"), .copy("sanet-p.yaml"), .copy("sanet-p.cases.yaml"),
+                            .copy("radiomics-substudy.yaml"), .copy("radiomics-substudy.cases.yaml")]),
         // The line-protocol server: SwiftNIO sockets, authentication, roles, group commit, subscriptions.
         .target(name: "TrialGateServer", dependencies: [
             "TrialGateService", "TrialGateCore", "TrialGateStore", "TrialGateAudit",

@@ -2,10 +2,24 @@ import Foundation
 
 /// The policies shipped in `Policies/`, bundled so that `trialgate demo` runs anywhere.
 public enum ShippedPolicies {
-    /// The SANET-ep / SANET-p surufatinib screening policy (`sanet-surufatinib.yaml`).
-    public static var sanetSurufatinib: String { text("sanet-surufatinib", "yaml") }
-    /// Its case table (`sanet-surufatinib.cases.yaml`).
-    public static var sanetSurufatinibCases: String { text("sanet-surufatinib.cases", "yaml") }
+    /// SANET-ep (NCT02588170), extrapancreatic NET (`sanet-ep.yaml`).
+    public static var sanetEP: String { text("sanet-ep", "yaml") }
+    /// Its boundary case table (`sanet-ep.cases.yaml`).
+    public static var sanetEPCases: String { text("sanet-ep.cases", "yaml") }
+    /// SANET-p (NCT02589821), pancreatic NET (`sanet-p.yaml`).
+    public static var sanetP: String { text("sanet-p", "yaml") }
+    /// Its boundary case table (`sanet-p.cases.yaml`).
+    public static var sanetPCases: String { text("sanet-p.cases", "yaml") }
+    /// The opt-in radiomics sub-study (`radiomics-substudy.yaml`).
+    public static var radiomicsSubstudy: String { text("radiomics-substudy", "yaml") }
+    /// Its case table (`radiomics-substudy.cases.yaml`).
+    public static var radiomicsSubstudyCases: String { text("radiomics-substudy.cases", "yaml") }
+
+    /// Every shipped policy with its case table, by file name.
+    public static var all: [(file: String, policy: String, cases: String)] {
+        [("sanet-ep.yaml", sanetEP, sanetEPCases), ("sanet-p.yaml", sanetP, sanetPCases),
+         ("radiomics-substudy.yaml", radiomicsSubstudy, radiomicsSubstudyCases)]
+    }
 
     private static func text(_ name: String, _ ext: String) -> String {
         guard let url = Bundle.module.url(forResource: name, withExtension: ext),

@@ -214,7 +214,7 @@ defer { if !keep { try? FileManager.default.removeItem(atPath: dir) } }
     let key = try TrialKey(seed: Array(repeating: 9, count: 32))
     let d = Dispatcher(store: store, clock: SystemClock(), key: { key })
     _ = try d.execute(.initialise(trialID: "BENCH", logOrigin: "trialgate.bench/BENCH"), actor: "bench")
-    _ = try d.execute(.policyPublish(text: ShippedPolicies.sanetSurufatinib, file: "policy"), actor: "bench")
+    _ = try d.execute(.policyPublish(text: ShippedPolicies.sanetEP, file: "policy"), actor: "bench")
     return (d, store)
 }
 
@@ -420,7 +420,7 @@ let decideBase = (base4 + base5) / 2
 print("decision (evaluate + sign + durable append): \(ms(decide)) each, \(rate(1, decide)); commit \(ms(decideBase)); cost on top of one commit \(us(decide - decideBase))")
 
 // 3b. The same work without the commit: evaluation and signing alone.
-let policy = try PolicyLoader.load(ShippedPolicies.sanetSurufatinib)
+let policy = try PolicyLoader.load(ShippedPolicies.sanetEP)
 let key = try TrialKey(seed: Array(repeating: 9, count: 32))
 var state = LogState()
 let sample = try EventStore.open(path: dir + "/decide.sqlite")

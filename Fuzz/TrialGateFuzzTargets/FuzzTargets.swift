@@ -139,7 +139,7 @@ public final class FuzzContext {
         let key = try TrialKey(seed: Array(repeating: 7, count: 32))
         dispatcher = Dispatcher(store: store, clock: FixedClock(), key: { key })
         _ = try dispatcher.execute(.initialise(trialID: "FUZZ-1", logOrigin: "trialgate.fuzz/FUZZ-1"), actor: "admin")
-        _ = try dispatcher.execute(.policyPublish(text: ShippedPolicies.sanetSurufatinib, file: "sanet-surufatinib.yaml"), actor: "admin")
+        _ = try dispatcher.execute(.policyPublish(text: ShippedPolicies.sanetEP, file: "sanet-ep.yaml"), actor: "admin")
         for (role, token) in Self.tokens.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             _ = try dispatcher.execute(.userAdd(name: "fuzz-\(role.rawValue)", role: role.rawValue, sites: role == .coordinator ? ["SITE-01"] : [],
                                                 tokenSHA256: Digest.sha256Hex(token), expiresAt: nil), actor: "admin")

@@ -8,7 +8,7 @@ import TrialGateStore
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run a full screening on a temporary store: policy, a dozen candidates, decisions, verify, replay.")
+        abstract: "Run a full screening of SANET-ep and SANET-p candidates on temporary stores: policy, candidates, decisions, verify, replay.")
 
     @Flag(name: .long, help: "Keep the temporary store and key, and print where they are.") var keep = false
 
@@ -17,7 +17,9 @@ struct Demo: ParsableCommand {
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             defer { if !keep { try? FileManager.default.removeItem(atPath: dir) } }
-            try runDemo(in: dir)
+            try runDemo(in: dir, trial: .ep)
+            print("")
+            try runDemo(in: dir, trial: .p)
         } catch let exit as ExitCode {
             throw exit
         } catch {
@@ -25,8 +27,8 @@ struct Demo: ParsableCommand {
         }
     }
 
-    private func runDemo(in dir: String) throws {
-        let storePath = dir + "/demo.sqlite"
+    private func runDemo(in dir: String, trial: DemoScenario.Trial) throws {
+        let storePath = dir + "/sanet-\(trial.rawValue).sqlite"
         let keyPath = storePath + ".key"
         let key = TrialKey.generate()
         try key.write(to: keyPath)
@@ -36,14 +38,15 @@ struct Demo: ParsableCommand {
         let dispatcher = Dispatcher(store: store, clock: clock, key: { try TrialKey.load(path: keyPath) })
         let coordinator = "demo:site-coordinator"
 
-        print("TrialGate demo: a temporary store in \(dir)")
-        _ = try dispatcher.execute(.initialise(trialID: "SANET-DEMO", logOrigin: "trialgate.demo/SANET-DEMO"), actor: "demo:admin")
-        let published = try dispatcher.execute(.policyPublish(text: ShippedPolicies.sanetSurufatinib, file: "Policies/sanet-surufatinib.yaml"),
-                                               actor: "demo:admin")
+        let trialID = trial == .ep ? "SANET-EP-DEMO" : "SANET-P-DEMO"
+        print("TrialGate demo: \(trialID), a temporary store in \(storePath)")
+        _ = try dispatcher.execute(.initialise(trialID: trialID, logOrigin: "trialgate.demo/\(trialID)"), actor: "demo:admin")
+        let published = try dispatcher.execute(.policyPublish(text: trial == .ep ? ShippedPolicies.sanetEP : ShippedPolicies.sanetP,
+                                                              file: "Policies/sanet-\(trial.rawValue).yaml"), actor: "demo:admin")
         print("Published policy \(published["policy"]?["id"]?.stringValue ?? "") \(published["policy"]?["version"]?.stringValue ?? "") (sha256 \(String(published["policy"]?["sha256"]?.stringValue?.prefix(16) ?? ""))…), signing key \(key.keyID)")
         print("")
 
-        let scenario = DemoScenario(today: clock.now().date)
+        let scenario = DemoScenario(today: clock.now().date, trial: trial)
         let results = try scenario.run(dispatcher: dispatcher, actor: coordinator)
         print("\(Render.pad("candidate", 10)) \(Render.pad("site", 8)) \(Render.pad("outcome", 13)) \(Render.pad("event", 6)) \(Render.pad("why", 44)) story")
         var unexpected = 0
@@ -51,10 +54,11 @@ struct Demo: ParsableCommand {
             let outcome = r.decision?["outcome"]?.stringValue ?? "withdrawn"
             if outcome != (r.candidate.expected?.rawValue ?? "withdrawn") { unexpected += 1 }
             let criteria = r.decision?["decision"]?["criteria"]?.arrayValue ?? []
-            let why = criteria.filter { $0["result"]?.stringValue == "fail" || $0["result"]?.stringValue == "unknown" }
+            let why = criteria.filter { ["fail", "unknown", "needs_attestation"].contains($0["result"]?.stringValue ?? "") }
                 .compactMap { c -> String? in
                     guard let id = c["id"]?.stringValue else { return nil }
-                    return (c["result"]?.stringValue == "fail" ? "✗ " : "? ") + id
+                    let result = c["result"]?.stringValue
+                    return (result == "fail" ? "✗ " : "? ") + id + (result == "needs_attestation" ? " (attestation)" : "")
                 }.joined(separator: " ")
             let site = r.candidate.steps.first.flatMap { step -> String? in
                 if case .command(.register(_, let f)) = step { return f["site"]?.stringValue } else { return nil }
@@ -63,9 +67,14 @@ struct Demo: ParsableCommand {
             print("\(Render.pad(r.candidate.id, 10)) \(Render.pad(site, 8)) \(Render.pad(outcome, 13)) \(Render.pad(seq, 6)) \(Render.pad(r.decision == nil ? "no decision" : (why.isEmpty ? "all criteria pass" : why), 44)) \(r.candidate.story)")
         }
         print("")
-        if let sample = results.first(where: { $0.candidate.id == "NET-012" })?.decision {
-            print("One decision in full (the corrected Ki-67 is cited as evidence):")
+        if let sample = results.first(where: { $0.candidate.id == "NET-015" })?.decision {
+            print("One decision in full (a lung NET graded by the thoracic rule):")
             print(Render.decision(sample))
+            print("")
+        }
+        if trial == .ep, let superseded = try dispatcher.execute(.show(candidate: "NET-016", asOfSeq: nil, asOfTime: nil), actor: coordinator)["superseded"]?.arrayValue,
+            let first = superseded.first(where: { $0["fact"] == "ki67.percent" }) {
+            print("NET-016: \(first["fact"]?.stringValue ?? "") \(CanonicalJSON.string(first["value"] ?? .null)) (event \(first["seq"]?.intValue ?? 0)) is superseded: \(first["why"]?.stringValue ?? "")")
             print("")
         }
         let verify = try dispatcher.execute(.verify(), actor: coordinator)
@@ -76,7 +85,7 @@ struct Demo: ParsableCommand {
         print("replay: reproduced \(replay["reproduced"]?.intValue ?? 0), mismatched \(replay["mismatched"]?.intValue ?? 0)")
         if keep {
             print("")
-            print("Kept: \(storePath) (key \(keyPath)). Try: trialgate show NET-012 --store \(storePath)")
+            print("Kept: \(storePath) (key \(keyPath)). Try: trialgate show \(trial == .ep ? "NET-016" : "PNET-001") --store \(storePath)")
         }
         if verify["valid"]?.boolValue != true || replay["mismatched"]?.intValue != 0 || unexpected > 0 {
             FileHandle.standardError.write(Data("trialgate: demo: \(unexpected) unexpected outcome(s) or a failed check\n".utf8))

@@ -43,7 +43,15 @@ enum Render {
             for name in facts.keys.sorted() {
                 let f = facts[name]!
                 let on = f["observed_on"]?.stringValue.map { " observed \($0)" } ?? ""
-                lines.append("  \(pad(name, 34)) \(pad(CanonicalJSON.string(f["value"] ?? .null), 24)) [events \(seqs(f["evidence"]))]\(on)")
+                let value = CanonicalJSON.string(f["value"] ?? .null) + (f["unit"]?.stringValue.map { " \($0)" } ?? "")
+                lines.append("  \(pad(name, 34)) \(pad(value, 24)) [events \(seqs(f["evidence"]))]\(on)")
+            }
+        }
+        let superseded = r["superseded"]?.arrayValue ?? []
+        if !superseded.isEmpty {
+            lines.append("Superseded:")
+            for s in superseded {
+                lines.append("  \(pad(s["fact"]?.stringValue ?? "", 34)) \(pad(CanonicalJSON.string(s["value"] ?? .null), 24)) [event \(s["seq"]?.intValue ?? 0)] \(s["why"]?.stringValue ?? "")")
             }
         }
         return lines.joined(separator: "\n")
@@ -54,7 +62,8 @@ enum Render {
         for d in r["decisions"]?.arrayValue ?? [] {
             let failed = (d["failed"]?.arrayValue ?? []).compactMap(\.stringValue)
             let unknown = (d["unknown"]?.arrayValue ?? []).compactMap(\.stringValue)
-            let why = (failed.map { "✗ \($0)" } + unknown.map { "? \($0)" }).joined(separator: " ")
+            let unattested = (d["needs_attestation"]?.arrayValue ?? []).compactMap(\.stringValue)
+            let why = (failed.map { "✗ \($0)" } + unknown.map { "? \($0)" } + unattested.map { "? \($0) (attestation)" }).joined(separator: " ")
             lines.append("\(pad(String(d["seq"]?.intValue ?? 0), 6)) \(pad(d["candidate"]?.stringValue ?? "", 12)) \(pad(d["site"]?.stringValue ?? "", 9)) \(pad(d["outcome"]?.stringValue ?? "", 13)) \(pad(d["decided_at"]?.stringValue ?? "", 25)) \(why)")
         }
         lines.append("\(r["count"]?.intValue ?? 0) decision(s)")

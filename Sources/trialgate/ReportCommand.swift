@@ -75,9 +75,9 @@ extension Render {
             lines.append("\(pad(s["site"]?.stringValue ?? "", 10)) \(pad(n(s["assessed"]), 9)) \(pad(n(s["eligible"]), 9)) \(pad(n(s["ineligible"]), 8)) \(pad(n(s["needs_review"]), 7)) \(pad(n(s["withdrawn"]), 8)) \(n(s["screen_failure_rate"]))")
         }
         lines.append("")
-        lines.append("\(pad("criterion", 28)) \(pad("pass", 6)) \(pad("fail", 6)) \(pad("unknown", 8)) skipped")
+        lines.append("\(pad("criterion", 28)) \(pad("pass", 6)) \(pad("fail", 6)) \(pad("unknown", 8)) \(pad("attest", 7)) skipped")
         for k in r["criteria"]?.arrayValue ?? [] {
-            lines.append("\(pad(k["id"]?.stringValue ?? "", 28)) \(pad(n(k["pass"]), 6)) \(pad(n(k["fail"]), 6)) \(pad(n(k["unknown"]), 8)) \(n(k["skipped"]))")
+            lines.append("\(pad(k["id"]?.stringValue ?? "", 28)) \(pad(n(k["pass"]), 6)) \(pad(n(k["fail"]), 6)) \(pad(n(k["unknown"]), 8)) \(pad(n(k["needs_attestation"]), 7)) \(n(k["skipped"]))")
         }
         let t = r["time_to_decision"] ?? .null
         lines.append("")
@@ -91,7 +91,8 @@ extension Render {
         lines.append("\(pad("candidate", 12)) \(pad("site", 9)) \(pad("status", 13)) \(pad("signature", 10)) failed / unknown")
         for row in r["screening_log"]?.arrayValue ?? [] {
             let why = ((row["failed"]?.arrayValue ?? []).compactMap(\.stringValue).map { "✗ \($0)" }
-                + (row["unknown"]?.arrayValue ?? []).compactMap(\.stringValue).map { "? \($0)" }).joined(separator: " ")
+                + (row["unknown"]?.arrayValue ?? []).compactMap(\.stringValue).map { "? \($0)" }
+                + (row["needs_attestation"]?.arrayValue ?? []).compactMap(\.stringValue).map { "? \($0) (attestation)" }).joined(separator: " ")
             lines.append("\(pad(row["candidate"]?.stringValue ?? "", 12)) \(pad(row["site"]?.stringValue ?? "", 9)) \(pad(row["status"]?.stringValue ?? "", 13)) \(pad(row["signature"]?.stringValue ?? "", 10)) \(why)")
         }
         return lines.joined(separator: "\n")

@@ -54,7 +54,7 @@ final class TrustScene {
     let insider: Insider
 
     init() throws {
-        f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        f = try Fixture(policy: ShippedPolicies.sanetEP)
         insider = Insider(path: f.storePath)
         try f.run(.register(candidate: "NET-1", fields: ["site": "SITE-01"]))
         try f.run(.record(kind: "ki67", candidate: "NET-1", fields: ScreeningTests.ki67))

@@ -51,7 +51,7 @@ struct MemoryBoundTests {
 
     @Test("show reuses a candidate's view only while it is current, also when another connection writes")
     func shownViewsStayCurrent() throws {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib, candidateCacheCapacity: 2)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP, candidateCacheCapacity: 2)
         // A second connection on the same file, as the server's reader threads have.
         let reader = Dispatcher(store: try EventStore.open(path: f.storePath), clock: f.clock, key: { f.key }, candidateCacheCapacity: 2)
         let sponsor = Principal(name: "sponsor", role: .sponsor, sites: [])
@@ -114,8 +114,8 @@ struct MemoryBoundTests {
 
     @Test("a dispatcher with a tiny cache writes exactly the log a roomy one writes")
     func evictionChangesNothing() throws {
-        let tiny = try Fixture(policy: ShippedPolicies.sanetSurufatinib, candidateCacheCapacity: 2)
-        let roomy = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let tiny = try Fixture(policy: ShippedPolicies.sanetEP, candidateCacheCapacity: 2)
+        let roomy = try Fixture(policy: ShippedPolicies.sanetEP)
         try Self.drive(tiny, count: 30)
         try Self.drive(roomy, count: 30)
         #expect(tiny.dispatcher.cachedCandidateCount <= 2)
@@ -126,7 +126,7 @@ struct MemoryBoundTests {
 
     @Test("decisions page by page: limit, next_after, and the pages together give the whole listing")
     func decisionsArePaged() throws {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
         try Self.drive(f, count: 7)
         let all = try f.run(.decisions(candidate: nil, outcome: nil, site: nil))
         #expect(all["count"] == 7)

@@ -16,7 +16,7 @@ struct PolicyTests {
 
     @Test("the shipped policy loads and its case table passes")
     func shippedCaseTable() throws {
-        let policy = try PolicyLoader.load(ShippedPolicies.sanetSurufatinib, file: "sanet-surufatinib.yaml")
+        let policy = try PolicyLoader.load(ShippedPolicies.sanetEP, file: "sanet-surufatinib.yaml")
         #expect(policy.id == "sanet-surufatinib")
         #expect(policy.criteria.count == 12)
         let table = try PolicyCaseTable.load(ShippedPolicies.sanetSurufatinibCases, file: "cases.yaml")

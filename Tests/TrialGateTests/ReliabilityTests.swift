@@ -10,7 +10,7 @@ import TrialGateStore
 @Suite("Faults: each gives a clear error, refuses to write wrongly, loses nothing acknowledged")
 struct ReliabilityTests {
     private func populated() throws -> Fixture {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
         _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
         return f
     }
@@ -72,7 +72,7 @@ struct ReliabilityTests {
 
     @Test("a missing or unreadable key: every write is refused with a key error, nothing is appended")
     func missingKey() throws {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
         let size = try f.size()
         let d = Dispatcher(store: f.store, clock: f.clock, key: { try TrialKey.load(path: f.dir.path + "/absent.key") })
         for c: Command in [.register(candidate: "K-1", fields: ["site": "SITE-01"]), .decide(candidate: "K-1")] {

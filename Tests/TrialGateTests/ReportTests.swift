@@ -9,7 +9,7 @@ import TrialGatePolicies
 @Suite("Reports for sponsors and regulators")
 struct ReportTests {
     func demo() throws -> Fixture {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
         _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
         return f
     }
@@ -398,7 +398,7 @@ struct ReportTests {
 struct ReportHTMLTests {
     @Test("is one self-contained page: inline SVG charts, no scripts, no external assets, text escaped")
     func selfContained() throws {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
         _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
         try f.run(.register(candidate: "X-1", fields: ["site": "SITE-01"]))
         try f.run(.withdraw(candidate: "X-1", reason: "<script>alert(1)</script> & more"))

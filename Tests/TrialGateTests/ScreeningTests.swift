@@ -11,14 +11,14 @@ struct ScreeningTests {
     static let ki67: JSONValue = ["percent": 8, "specimen_date": "2026-03-02", "method": "manual_count"]
 
     func registered() throws -> Fixture {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
         try f.run(.register(candidate: "C-1", fields: ["site": "S1"]))
         return f
     }
 
     @Test("the demo scenario reaches every outcome, verifies and replays")
     func demoScenario() throws {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
         let results = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
         for r in results {
             #expect(r.decision?["outcome"]?.stringValue == r.candidate.expected?.rawValue, "\(r.candidate.id)")
@@ -34,7 +34,7 @@ struct ScreeningTests {
 
     @Test("replaying twice gives the same state and the same decisions")
     func replayIsDeterministic() throws {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
         _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
         let a = try f.run(.replay)
         // A second process opening the same file must fold to the same state.
@@ -167,7 +167,7 @@ struct ScreeningTests {
 struct BatchTests {
     @Test("a batch shares one commit; a failing command in it appends nothing and the others land")
     func batchWithFailure() throws {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
         let results = try f.dispatcher.executeBatch([
             (.register(candidate: "B-1", fields: ["site": "S1"]), "c"),
             (.record(kind: "ki67", candidate: "B-1", fields: ["percent": 400, "specimen_date": "2026-03-02", "method": "manual_count"]), "c"),
@@ -188,7 +188,7 @@ struct BatchTests {
 struct TwoWriterTests {
     @Test("a dispatcher notices what another process appended before checking a new event")
     func cacheFollowsOtherWriters() throws {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
         try f.run(.register(candidate: "X", fields: ["site": "S1"]))
         try f.run(.record(kind: "ki67", candidate: "X", fields: ScreeningTests.ki67))
         let other = Dispatcher(store: try EventStore.open(path: f.storePath), clock: f.clock, key: { f.key })

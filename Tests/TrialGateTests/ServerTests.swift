@@ -23,7 +23,7 @@ final class ServerFixture: @unchecked Sendable {
     /// - Parameter logger: where the server logs (nothing by default).
     init(logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
          configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
-        fixture = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        fixture = try Fixture(policy: ShippedPolicies.sanetEP)
         let f = fixture
         try f.key.write(to: f.storePath + ".key")
         let usersPath = f.storePath + ".users.json"

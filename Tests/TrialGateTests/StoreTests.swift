@@ -31,7 +31,7 @@ struct StoreTests {
 
     @Test("an edit made with sqlite3 after dropping the triggers is caught by verify at that event")
     func tamperDetected() throws {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
         _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
         #expect(try f.run(.verify())["valid"] == true)
         f.store.close()
@@ -53,7 +53,7 @@ struct StoreTests {
     @Test("a stored body that is not its event's RFC 8785 form is caught, even with its hash recomputed",
           arguments: ["whitespace", "reordered", "no_candidate", "hash_member", "escaped_slash"])
     func nonCanonicalBody(kind: String) throws {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
         f.store.close()
         let (_, bodyText) = try shell(["sqlite3", f.storePath, "SELECT body FROM events WHERE seq = 1;"])
         let body = bodyText.trimmingCharacters(in: .newlines)
@@ -81,7 +81,7 @@ struct StoreTests {
 
     @Test("a rewritten chain still fails: re-derived decisions and signatures no longer match")
     func rewrittenChainDetected() throws {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
         _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
         let forged = try f.forgedCopyLoweringKi67(of: "NET-003")
         let verify = try Dispatcher(store: forged, clock: f.clock, key: { f.key }).execute(.verify(), actor: "regulator")
@@ -93,7 +93,7 @@ struct StoreTests {
 
     @Test("a decision carrying another decision's signature is caught, even with every hash recomputed")
     func swappedSignature() throws {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
         _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
         var events = try f.store.events()
         let decisions = events.indices.filter { events[$0].type == .decisionIssued }
@@ -119,7 +119,7 @@ struct StoreTests {
     func upgradeFromVersion2() throws {
         // The demo's log, as a build of schema version 2 would have stored it: the same rows, without the
         // registration column.
-        let demo = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let demo = try Fixture(policy: ShippedPolicies.sanetEP)
         _ = try DemoScenario(today: demo.clock.now().date).run(dispatcher: demo.dispatcher, actor: "coordinator")
         let before = try demo.store.events()
         let checkpoints = try demo.store.checkpoints().count
@@ -168,7 +168,7 @@ struct StoreTests {
 
     @Test("a truncated or foreign file gives a clear error, not a crash", arguments: ["truncated", "garbage", "foreign"])
     func damagedFiles(kind: String) throws {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
         f.store.close()
         let path = f.storePath
         _ = try shell(["sqlite3", path, "PRAGMA wal_checkpoint(TRUNCATE);"])
@@ -218,7 +218,7 @@ struct StoreTests {
 struct MerkleStoreTests {
     @Test("the stored tree is the RFC 6962 tree of the stored bytes; every proof the store gives verifies")
     func storedTreeMatches() throws {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
         _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
         var memory = MerkleMemoryTree()
         try f.store.forEachRow { memory.append(leafHash: Merkle.leafHash($0.body)) }
@@ -245,7 +245,7 @@ struct MerkleStoreTests {
 
     @Test("every write and every decision gets a checkpoint; a batch shares one; a failed write adds none")
     func checkpointIssuance() throws {
-        let f = try Fixture(policy: ShippedPolicies.sanetSurufatinib)
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
         let before = try f.store.checkpoints().count
         #expect(before == 2, "init and policy publish")
         let results = try f.dispatcher.executeBatch([

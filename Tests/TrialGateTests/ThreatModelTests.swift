@@ -17,7 +17,7 @@ final class ThreatScene {
     let savedCheckpoint: String
 
     init(keySeed: UInt8 = 7) throws {
-        f = try Fixture(policy: ShippedPolicies.sanetSurufatinib, keySeed: keySeed)
+        f = try Fixture(policy: ShippedPolicies.sanetEP, keySeed: keySeed)
         _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
         vkey = try f.run(.publicKey)["vkey"]!.stringValue!
         savedCheckpoint = try f.run(.checkpoint(size: nil))["note"]!.stringValue!
@@ -237,8 +237,8 @@ struct ThreatModelTests {
         let s = try ThreatScene()
         let before = try s.f.run(.replay)
         // The shipped file is not what decisions are made from: decide again with a different text on disk.
-        let edited = ShippedPolicies.sanetSurufatinib.replacingOccurrences(of: "gte: 18", with: "gte: 16")
-        #expect(edited != ShippedPolicies.sanetSurufatinib)
+        let edited = ShippedPolicies.sanetEP.replacingOccurrences(of: "gte: 18", with: "gte: 16")
+        #expect(edited != ShippedPolicies.sanetEP)
         let again = try s.f.run(.decide(candidate: "NET-003"))
         #expect(again["outcome"] == "ineligible", "Ki-67 35 % stays a G3 exclusion under the logged policy")
         #expect(try s.f.run(.replay)["reproduced"]!.intValue! == before["reproduced"]!.intValue! + 1)

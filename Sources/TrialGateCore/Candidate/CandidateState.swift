@@ -13,6 +13,8 @@ public struct CorrectionEntry: Sendable, Equatable {
 public struct RecordEntry: Sendable, Equatable {
     public let seq: Int64
     public let type: EventType
+    /// The event schema the record was written under; its corrections are held to that version's rules.
+    public let schemaVersion: Int
     public let timestamp: UTCTimestamp
     public let actor: String
     /// The payload exactly as first recorded.
@@ -69,7 +71,7 @@ public struct CandidateState: Sendable, Equatable {
         var facts: [String: Fact] = [:]
         facts["candidate.site"] = Fact(value: .string(site), evidence: evidence(of: records[0]), observedOn: nil)
         for record in records.dropFirst() {
-            guard let prefix = record.type.factPrefix, let schema = RecordSchema.of(record.type),
+            guard let prefix = record.type.factPrefix, let schema = RecordSchema.of(record.type, version: record.schemaVersion),
                 case .object(let members) = record.current
             else { continue }
             let observed = schema.observedOnField.flatMap { members[$0]?.stringValue }.flatMap(CivilDate.init)

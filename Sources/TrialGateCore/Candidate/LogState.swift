@@ -110,12 +110,13 @@ public struct LogState: Sendable {
             policies.append(PublishedPolicy(seq: event.seq, id: p["policy_id"]!.stringValue!, version: p["version"]!.stringValue!,
                                             sha256: p["sha256"]!.stringValue!, text: p["text"]!.stringValue!))
         case .candidateRegistered:
-            let entry = RecordEntry(seq: event.seq, type: event.type, timestamp: event.timestamp, actor: event.actor,
-                                    original: event.payload, current: event.payload, corrections: [])
+            let entry = RecordEntry(seq: event.seq, type: event.type, schemaVersion: event.schemaVersion, timestamp: event.timestamp,
+                                    actor: event.actor, original: event.payload, current: event.payload, corrections: [])
             candidates[event.candidate!] = CandidateState(id: event.candidate!, registeredSeq: event.seq, records: [entry], lastSeq: event.seq)
-        case .imagingRecorded, .ki67Recorded, .mitoticCountRecorded, .sstrRecorded, .modelScoreRecorded, .clinicalRecorded:
-            let entry = RecordEntry(seq: event.seq, type: event.type, timestamp: event.timestamp, actor: event.actor,
-                                    original: event.payload, current: event.payload, corrections: [])
+        case .imagingRecorded, .ki67Recorded, .mitoticCountRecorded, .sstrRecorded, .modelScoreRecorded, .clinicalRecorded,
+             .pathologyRecorded, .attestationRecorded:
+            let entry = RecordEntry(seq: event.seq, type: event.type, schemaVersion: event.schemaVersion, timestamp: event.timestamp,
+                                    actor: event.actor, original: event.payload, current: event.payload, corrections: [])
             candidates[event.candidate!]!.records.append(entry)
         case .entryCorrected:
             let p = event.payload
@@ -155,7 +156,7 @@ public struct LogState: Sendable {
         let today = event.timestamp.date
         // Only an error message needs it.
         func where_() -> String { "event \(event.seq) (\(event.type.rawValue))" }
-        guard event.schemaVersion == Event.currentSchemaVersion else {
+        guard (1...Event.currentSchemaVersion).contains(event.schemaVersion) else {
             throw CoreError(.invalidEvent, "\(where_()): unsupported schema version \(event.schemaVersion)")
         }
         guard !event.actor.isEmpty else { throw CoreError(.invalidEvent, "\(where_()): no actor") }
@@ -207,7 +208,7 @@ public struct LogState: Sendable {
             if state.candidates[candidateID] != nil {
                 throw CoreError(.duplicateCandidate, "candidate \"\(candidateID)\" is already registered")
             }
-            try RecordSchema.of(.candidateRegistered)!.validate(event.payload, today: today)
+            try RecordSchema.of(.candidateRegistered, version: event.schemaVersion)!.validate(event.payload, today: today)
             return
         }
         guard let candidate = state.candidates[candidateID] else {
@@ -228,7 +229,9 @@ public struct LogState: Sendable {
                 throw CoreError(.invalidEvent, "\(where_()): the decision names another candidate")
             }
         default:
-            guard let schema = RecordSchema.of(event.type) else { throw CoreError(.invalidEvent, "\(where_()): unexpected type") }
+            guard let schema = RecordSchema.of(event.type, version: event.schemaVersion) else {
+                throw CoreError(.invalidEvent, "\(where_()): \(event.type.rawValue) does not exist in event schema \(event.schemaVersion)")
+            }
             try schema.validate(event.payload, today: today)
         }
     }
@@ -248,7 +251,7 @@ public struct LogState: Sendable {
         guard let record = candidate.record(seq: Int64(target)) else {
             throw CoreError(.unknownEvent, "event \(target) is not a record of candidate \"\(candidate.id)\"")
         }
-        guard let schema = RecordSchema.of(record.type), schema.fields.contains(where: { $0.name == field }) else {
+        guard let schema = RecordSchema.of(record.type, version: record.schemaVersion), schema.fields.contains(where: { $0.name == field }) else {
             throw CoreError(.notCorrectable, "\(record.type.rawValue) has no field \"\(field)\"")
         }
         guard case .object(var members) = record.current else { return }

@@ -29,7 +29,7 @@ public struct Decision: Sendable, Equatable {
     /// Evaluates `policy` on `candidate` and records the context of the decision.
     public init(candidate: CandidateState, policy: Policy, policySHA256: String, logSize: Int64, logHead: String,
                 decidedAt: UTCTimestamp, decidedBy: String, keyID: String) {
-        let evaluation = PolicyEvaluator.evaluate(policy, facts: candidate.facts(), on: decidedAt.date)
+        let evaluation = PolicyEvaluator.evaluate(policy, facts: candidate.facts(model: policy.clinicalModel), on: decidedAt.date)
         self.candidate = candidate.id
         self.site = candidate.site
         self.outcome = evaluation.outcome

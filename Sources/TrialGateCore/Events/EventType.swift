@@ -9,6 +9,10 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case sstrRecorded = "sstr.recorded"
     case modelScoreRecorded = "model_score.recorded"
     case clinicalRecorded = "clinical.recorded"
+    /// Histopathology: primary organ, tumour type, differentiation, necrosis (event schema 2).
+    case pathologyRecorded = "pathology.recorded"
+    /// A signed statement that a criterion no structured fact can decide holds or not (event schema 2).
+    case attestationRecorded = "attestation.recorded"
     case entryCorrected = "entry.corrected"
     case candidateWithdrawn = "candidate.withdrawn"
     case decisionIssued = "decision.issued"
@@ -32,6 +36,8 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
         "sstr": .sstrRecorded,
         "model-score": .modelScoreRecorded,
         "clinical": .clinicalRecorded,
+        "pathology": .pathologyRecorded,
+        "attestation": .attestationRecorded,
     ]
 
     /// The prefix of the fact names this event contributes (`ki67` → `ki67.percent`).
@@ -43,6 +49,8 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
         case .sstrRecorded: "sstr"
         case .modelScoreRecorded: "model_score"
         case .clinicalRecorded: "clinical"
+        case .pathologyRecorded: "pathology"
+        case .attestationRecorded: "attestation"
         default: nil
         }
     }

@@ -17,6 +17,10 @@ public enum FieldKind: Sendable {
     case choiceList([String])
     /// A pseudonymous code: 1 to 64 letters, digits, `.`, `_` or `-`.
     case identifier
+    /// A number with its UCUM unit, `"12.4 g/dL"`, within the analyte's hard limits.
+    case quantity(Analyte)
+    /// An ICD-O-3 topography code TrialGate knows (`PrimaryOrgan`).
+    case organ
 }
 
 /// One field of a record: name, shape, whether it must be given, what it means.
@@ -40,12 +44,18 @@ public struct FieldSpec: Sendable {
 /// of the record it corrects.
 public struct RecordSchema: Sendable {
     public let type: EventType
+    /// The event schema version this table belongs to (`Event.schemaVersion`).
+    public let version: Int
     public let fields: [FieldSpec]
     /// The field whose date says when the fact was observed, for recency rules.
     public let observedOnField: String?
 
-    /// The schema for an event type, if that type carries a clinical record or registration.
-    public static func of(_ type: EventType) -> RecordSchema? { all[type] }
+    /// The schema of an event type as written under event schema `version`, if that type carries a clinical
+    /// record or registration then. A record keeps the rules of the version it was written under: a
+    /// correction of it is held to them too, so old events keep their meaning.
+    public static func of(_ type: EventType, version: Int) -> RecordSchema? {
+        version == 1 ? version1[type] : version2[type]
+    }
 
     /// Validates a record payload.
     /// - Parameter today: the UTC date the record is made on; later dates are refused.
@@ -67,6 +77,7 @@ public struct RecordSchema: Sendable {
             }
             try Self.check(value, spec, context: context, today: today)
         }
+        if version >= 2 { try ClinicalChecks.check(type, members, context: context) }
     }
 
     static func check(_ value: JSONValue, _ spec: FieldSpec, context: String, today: CivilDate) throws {
@@ -96,6 +107,12 @@ public struct RecordSchema: Sendable {
             do { try validateIdentifier(s, what: "\"\(spec.name)\"") } catch let e as CoreError {
                 throw CoreError(.invalidField, "\(context): \(e.message)")
             }
+        case .quantity(let analyte):
+            try ClinicalChecks.quantity(value, analyte, field: spec.name, context: context)
+        case .organ:
+            guard let s = value.stringValue, PrimaryOrgan.named(s) != nil else {
+                throw bad("must be an ICD-O-3 topography code TrialGate knows (C25.0–C25.9 pancreas, C17.2 ileum, C34.0–C34.9 lung, C37.9 thymus, C80.9 unknown primary, … see docs/clinical-criteria.md), got \(CanonicalJSON.string(value))")
+            }
         case .choiceList(let words):
             guard let list = value.arrayValue else { throw bad("must be a list, not \(value.typeName)") }
             var seen = Set<String>()
@@ -114,9 +131,9 @@ public struct RecordSchema: Sendable {
         if !ok { throw CoreError(.invalidField, "\(what) \"\(id)\" must be 1 to 64 letters, digits, '.', '_' or '-' (a pseudonym, never a name)") }
     }
 
-    static let all: [EventType: RecordSchema] = {
+    static let version1: [EventType: RecordSchema] = {
         var s: [EventType: RecordSchema] = [:]
-        func add(_ t: EventType, observedOn: String?, _ f: [FieldSpec]) { s[t] = RecordSchema(type: t, fields: f, observedOnField: observedOn) }
+        func add(_ t: EventType, observedOn: String?, _ f: [FieldSpec]) { s[t] = RecordSchema(type: t, version: 1, fields: f, observedOnField: observedOn) }
         add(.candidateRegistered, observedOn: nil, [
             FieldSpec("site", .identifier, required: true, "the screening site's code"),
             FieldSpec("consent_date", .date, "date informed consent for screening was signed"),
@@ -168,6 +185,51 @@ public struct RecordSchema: Sendable {
         ])
         add(.candidateWithdrawn, observedOn: nil, [
             FieldSpec("reason", .text(maxLength: 1000), required: true, "why the candidate left screening"),
+        ])
+        return s
+    }()
+
+    static let version2: [EventType: RecordSchema] = {
+        var s: [EventType: RecordSchema] = [:]
+        for (t, schema) in version1 where t != .mitoticCountRecorded && t != .clinicalRecorded {
+            s[t] = RecordSchema(type: t, version: 2, fields: schema.fields, observedOnField: schema.observedOnField)
+        }
+        func add(_ t: EventType, observedOn: String, _ f: [FieldSpec]) { s[t] = RecordSchema(type: t, version: 2, fields: f, observedOnField: observedOn) }
+        add(.mitoticCountRecorded, observedOn: "specimen_date", [
+            FieldSpec("count", .integer(0...1000), required: true, "mitoses counted (a whole number)"),
+            FieldSpec("unit", .choice(["per_2mm2", "per_10hpf"]), required: true, "the area counted over"),
+            FieldSpec("hpf_area_mm2", .number(0.05...1), "area of one high-power field, mm² (required with per_10hpf; 0.2 for a 0.5 mm field diameter)"),
+            FieldSpec("specimen_date", .date, required: true, "date the specimen was taken"),
+        ])
+        add(.pathologyRecorded, observedOn: "specimen_date", [
+            FieldSpec("specimen_date", .date, required: true, "date the specimen was taken"),
+            FieldSpec("primary_organ", .organ, required: true, "primary organ, ICD-O-3 topography code"),
+            FieldSpec("tumour_type", .choice(["NET", "NEC", "MiNEN"]), required: true, "neuroendocrine tumour, carcinoma, or mixed neuroendocrine–non-neuroendocrine neoplasm"),
+            FieldSpec("differentiation", .choice(["well", "poorly"]), required: true, "differentiation"),
+            FieldSpec("necrosis", .choice(["absent", "present"]), "necrosis (foci of necrosis grade a lung or thymus NET G2)"),
+            FieldSpec("review", .choice(["central", "local"]), required: true, "whose pathology review this is"),
+        ])
+        var clinical: [FieldSpec] = [
+            FieldSpec("assessed_on", .date, required: true, "date of the assessment and of the samples"),
+            FieldSpec("ecog", .integer(0...5), "ECOG performance status"),
+            FieldSpec("age", .integer(0...120), "age in whole years"),
+            FieldSpec("prior_systemic_therapies", .choiceList(["somatostatin_analogue", "chemotherapy", "targeted_therapy", "mtor_inhibitor", "prrt", "interferon", "immunotherapy", "other"]), "types of prior systemic antitumour therapy the disease progressed on (all chemotherapy is one type)"),
+            FieldSpec("antihypertensive_treatment", .boolean, "whether the candidate takes antihypertensive medication"),
+            FieldSpec("urine_protein_dipstick", .choice(["negative", "trace", "1+", "2+", "3+", "4+"]), "urine dipstick protein"),
+        ]
+        for a in Analyte.all {
+            clinical.append(FieldSpec(a.field, .quantity(a), "\(a.meaning), with its unit (\(a.unitList))"))
+            if a.judgedAgainstULN {
+                clinical.append(FieldSpec("\(a.field)_upper_limit", .quantity(a), "the laboratory's upper limit of normal for \(a.meaning), with its unit (needed when \(a.field) is not given in {ULN})"))
+            }
+        }
+        clinical.append(FieldSpec("confirm_unusual", .choiceList(Analyte.all.map(\.field)), "fields whose unusual value was checked and is right"))
+        add(.clinicalRecorded, observedOn: "assessed_on", clinical)
+        add(.attestationRecorded, observedOn: "attested_on", [
+            FieldSpec("criterion", .identifier, required: true, "the id of the policy criterion attested"),
+            FieldSpec("result", .choice(["pass", "fail"]), required: true, "pass: the inclusion holds or the exclusion does not apply"),
+            FieldSpec("attested_on", .date, required: true, "date the facts were checked"),
+            FieldSpec("statement", .text(maxLength: 1000), "what was checked, in words"),
         ])
         return s
     }()

@@ -30,12 +30,16 @@ public indirect enum Condition: Sendable, Equatable {
     case not(Condition)
     /// The fact is known (and, with `maxAgeDays`, recent enough).
     case present(fact: String, maxAgeDays: Int?)
-    /// The fact compares to a constant.
-    case compare(fact: String, op: Comparison, value: JSONValue, maxAgeDays: Int?)
+    /// The fact compares to a constant; for a quantity, in `unit` (clinical model 2).
+    case compare(fact: String, op: Comparison, value: JSONValue, maxAgeDays: Int?, unit: String? = nil)
     /// The fact is one of the listed values.
     case member(fact: String, values: [JSONValue], maxAgeDays: Int?)
     /// The fact is a date no more than `days` before the decision date (and not after it).
     case withinDays(fact: String, days: Int)
+    /// The fact is a date no more than `months` calendar months before the decision date (and not after it).
+    case withinMonths(fact: String, months: Int)
+    /// A criterion no structured fact decides: what the newest `attestation.recorded` for it says.
+    case attested(criterion: String)
     /// A model score: at or above `threshold` passes, below fails, inside `[greyLow, greyHigh)` needs review.
     case scoreGate(fact: String, threshold: Double, greyLow: Double, greyHigh: Double, maxAgeDays: Int?)
 }
@@ -50,6 +54,19 @@ public struct Criterion: Sendable, Equatable {
     public let condition: Condition
     /// Disabled criteria are listed in decisions as `skipped` and do not affect the outcome.
     public let enabled: Bool
+    /// For an attestation criterion, what the site attests.
+    public let attestation: String?
+
+    public init(id: String, kind: CriterionKind, description: String, source: String, condition: Condition, enabled: Bool,
+                attestation: String? = nil) {
+        self.id = id
+        self.kind = kind
+        self.description = description
+        self.source = source
+        self.condition = condition
+        self.enabled = enabled
+        self.attestation = attestation
+    }
 }
 
 /// A versioned set of enrollment criteria.
@@ -58,4 +75,14 @@ public struct Policy: Sendable, Equatable {
     public let version: String
     public let title: String
     public let criteria: [Criterion]
+    /// How the candidate's records become facts (`clinical_model`; 1 when the policy does not say).
+    public let clinicalModel: ClinicalModel
+
+    public init(id: String, version: String, title: String, criteria: [Criterion], clinicalModel: ClinicalModel = .entryOrder) {
+        self.id = id
+        self.version = version
+        self.title = title
+        self.criteria = criteria
+        self.clinicalModel = clinicalModel
+    }
 }

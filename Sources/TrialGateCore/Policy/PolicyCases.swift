@@ -5,7 +5,8 @@ public struct PolicyCase: Sendable {
     public let expect: Outcome
     /// Expected results of named criteria (`pass`, `fail`, `unknown`, `skipped`).
     public let expectCriteria: [String: String]
-    /// Records by kind (`register`, `ki67`, `imaging`, …), each a JSON object of fields.
+    /// Records in the order written (`register`, `ki67`, `imaging`, …), each a JSON object of fields; a kind given
+    /// a list in the table writes one record per item, in order.
     public let records: [(kind: String, fields: JSONValue)]
 }
 
@@ -54,7 +55,12 @@ public struct PolicyCaseTable: Sendable {
                 guard kind == "register" || EventType.recordKinds[kind] != nil else {
                     throw fields.error("case \(name): unknown record kind \"\(kind)\" (register, \(EventType.recordKinds.keys.sorted().joined(separator: ", ")))")
                 }
-                records.append((kind, try fields.json(kind)))
+                let value = try fields.json(kind)
+                if let list = value.arrayValue, kind != "register" {
+                    records += list.map { (kind, $0) }
+                } else {
+                    records.append((kind, value))
+                }
             }
             try c.finish(allowed: ["name", "expect", "criteria", "records"])
             guard records.first?.0 == "register" else { throw recordsNode.error("case \(name): records must start with register") }
@@ -73,7 +79,7 @@ public struct PolicyCaseTable: Sendable {
                 var seq: Int64 = 1
                 for (kind, fields) in c.records {
                     let type = kind == "register" ? EventType.candidateRegistered : EventType.recordKinds[kind]!
-                    let e = Event(seq: seq, timestamp: at, actor: "policy-test", type: type, candidate: candidateID, schemaVersion: 1,
+                    let e = Event(seq: seq, timestamp: at, actor: "policy-test", type: type, candidate: candidateID, schemaVersion: Event.currentSchemaVersion,
                                   payload: fields, prevHash: Event.genesisHash, hash: Event.genesisHash)
                     try state.apply(e, strict: false)
                     seq += 1
@@ -83,7 +89,7 @@ public struct PolicyCaseTable: Sendable {
             } catch {
                 return PolicyCaseResult(name: c.name, expected: c.expect, evaluation: nil, failures: ["records rejected: \(error)"])
             }
-            let evaluation = PolicyEvaluator.evaluate(policy, facts: state.candidates[candidateID]!.facts(), on: decisionDate)
+            let evaluation = PolicyEvaluator.evaluate(policy, facts: state.candidates[candidateID]!.facts(model: policy.clinicalModel), on: decisionDate)
             var failures: [String] = []
             if evaluation.outcome != c.expect {
                 failures.append("expected \(c.expect.rawValue), got \(evaluation.outcome.rawValue)")

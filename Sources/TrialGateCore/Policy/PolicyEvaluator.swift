@@ -54,6 +54,8 @@ public enum PolicyEvaluator {
         var observed: [String: JSONValue] = [:]
         var threshold: String
         var evidence: Set<Int64> = []
+        /// Unknown because an attestation was never recorded.
+        var awaitsAttestation = false
     }
 
     /// Evaluates every criterion of `policy` on `facts` as of `date`.
@@ -67,6 +69,9 @@ public enum PolicyEvaluator {
             if !c.enabled {
                 result = "skipped"
                 reason = "criterion disabled in this policy version"
+            } else if case .attested = c.condition {
+                // An attestation says directly whether the criterion is met, for an exclusion too.
+                result = p.awaitsAttestation ? "needs_attestation" : p.verdict.rawValue
             } else if c.kind == .inclusion {
                 result = p.verdict.rawValue
             } else {
@@ -77,7 +82,7 @@ public enum PolicyEvaluator {
                 }
             }
             if result == "fail" { anyFail = true }
-            if result == "unknown" { anyUnknown = true }
+            if result == "unknown" || result == "needs_attestation" { anyUnknown = true }
             results.append(CriterionResult(id: c.id, kind: c.kind, description: c.description, source: c.source, result: result,
                                            reason: reason, observed: p.observed, threshold: p.threshold, evidence: p.evidence.sorted()))
         }
@@ -121,9 +126,22 @@ public enum PolicyEvaluator {
             var p = Partial(verdict: .pass, reason: "\(fact) recorded", observed: [fact: f.value], threshold: rule, evidence: Set(f.evidence))
             if let stale = staleness(fact, f, maxAge, date) { p.verdict = .fail; p.reason = stale }
             return p
-        case .compare(let fact, let op, let value, let maxAge):
+        case .compare(let fact, let op, let value, let maxAge, let unit?):
+            let rule = "\(fact) \(op.symbol) \(display(value)) \(unit)"
+            return withFact(fact, facts, maxAge, date, rule) { observed, f in
+                let shown = f.display
+                guard let analyte = PolicyLoader.analyte(ofFact: fact), let v = f.value.numberValue, let from = f.unit,
+                    let converted = analyte.convert(v, from: from, to: unit)
+                else {
+                    return (.unknown, "\(fact) is \(shown), which cannot be compared with \(display(value)) \(unit)")
+                }
+                let holds = compare(.number(converted), op, value) ?? false
+                let was = from == unit ? shown : "\(shown) = \(CanonicalJSON.formatNumber(converted)) \(unit)"
+                return (holds ? .pass : .fail, "\(fact) is \(was) (needs \(op.symbol) \(display(value)) \(unit))")
+            }
+        case .compare(let fact, let op, let value, let maxAge, nil):
             let rule = "\(fact) \(op.symbol) \(display(value))"
-            return withFact(fact, facts, maxAge, date, rule) { observed in
+            return withFact(fact, facts, maxAge, date, rule) { observed, _ in
                 guard let holds = compare(observed, op, value) else {
                     return (.unknown, "\(fact) is \(display(observed)), which cannot be compared with \(display(value))")
                 }
@@ -131,23 +149,41 @@ public enum PolicyEvaluator {
             }
         case .member(let fact, let values, let maxAge):
             let rule = "\(fact) in [\(values.map(display).joined(separator: ", "))]"
-            return withFact(fact, facts, maxAge, date, rule) { observed in
+            return withFact(fact, facts, maxAge, date, rule) { observed, _ in
                 (values.contains(observed) ? .pass : .fail, "\(fact) is \(display(observed)) (needs one of \(values.map(display).joined(separator: ", ")))")
             }
         case .withinDays(let fact, let days):
             let rule = "\(fact) within \(days) days before the decision"
-            return withFact(fact, facts, nil, date, rule) { observed in
+            return withFact(fact, facts, nil, date, rule) { observed, _ in
                 guard let s = observed.stringValue, let d = CivilDate(s) else { return (.unknown, "\(fact) is not a date") }
                 let age = date.daysSinceEpoch - d.daysSinceEpoch
                 if age < 0 { return (.fail, "\(fact) \(s) is after the decision date \(date)") }
                 return (age <= days ? .pass : .fail, "\(fact) \(s) is \(age) days before the decision (limit \(days))")
             }
+        case .withinMonths(let fact, let months):
+            let rule = "\(fact) within \(months) months before the decision"
+            return withFact(fact, facts, nil, date, rule) { observed, _ in
+                guard let s = observed.stringValue, let d = CivilDate(s) else { return (.unknown, "\(fact) is not a date") }
+                if d > date { return (.fail, "\(fact) \(s) is after the decision date \(date)") }
+                let earliest = date.months(before: months)
+                return (d >= earliest ? .pass : .fail, "\(fact) \(s) (needs \(earliest) or later: \(months) months before \(date))")
+            }
+        case .attested(let criterion):
+            let name = "attestation.\(criterion)"
+            let rule = "attested by the site"
+            guard let f = facts[name], let result = f.value.stringValue, let verdict = Verdict(rawValue: result) else {
+                var p = Partial(verdict: .unknown, reason: "no attestation recorded; record one with `record attestation` (criterion=\(criterion))", threshold: rule)
+                p.awaitsAttestation = true
+                return p
+            }
+            return Partial(verdict: verdict, reason: "attested \(result) on \(f.observedOn?.description ?? "?") (event \(f.evidence.first ?? 0))",
+                           observed: [name: f.value], threshold: rule, evidence: Set(f.evidence))
         case .scoreGate(let fact, let threshold, let low, let high, let maxAge):
             let t = CanonicalJSON.formatNumber(threshold)
             let rule = low < high
                 ? "\(fact) ≥ \(t), grey zone [\(CanonicalJSON.formatNumber(low)), \(CanonicalJSON.formatNumber(high)))"
                 : "\(fact) ≥ \(t)"
-            return withFact(fact, facts, maxAge, date, rule) { observed in
+            return withFact(fact, facts, maxAge, date, rule) { observed, _ in
                 guard let v = observed.numberValue else { return (.unknown, "\(fact) is not a number") }
                 let shown = CanonicalJSON.formatNumber(v)
                 if v >= low && v < high { return (.unknown, "\(fact) \(shown) is in the grey zone; needs review") }
@@ -157,16 +193,18 @@ public enum PolicyEvaluator {
     }
 
     private static func withFact(_ name: String, _ facts: [String: Fact], _ maxAge: Int?, _ date: CivilDate, _ rule: String,
-                                 _ test: (JSONValue) -> (Verdict, String)) -> Partial {
+                                 _ test: (JSONValue, Fact) -> (Verdict, String)) -> Partial {
         guard let f = facts[name] else {
             return Partial(verdict: .unknown, reason: "\(name) not recorded", threshold: rule)
         }
-        var p = Partial(verdict: .unknown, reason: "", observed: [name: f.value], threshold: rule, evidence: Set(f.evidence))
+        // A quantity is shown with its unit, as entered.
+        var p = Partial(verdict: .unknown, reason: "", observed: [name: f.unit == nil ? f.value : .string(f.display)], threshold: rule,
+                        evidence: Set(f.evidence))
         if let stale = staleness(name, f, maxAge, date) {
             p.reason = stale
             return p
         }
-        (p.verdict, p.reason) = test(f.value)
+        (p.verdict, p.reason) = test(f.value, f)
         return p
     }
 

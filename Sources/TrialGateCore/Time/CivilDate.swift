@@ -1,8 +1,8 @@
 /// A calendar date (proleptic Gregorian, no time zone), written `YYYY-MM-DD` (ISO 8601).
 public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public let year: Int
-    public let month: Int
-    public let day: Int
+    public private(set) var year: Int
+    public private(set) var month: Int
+    public private(set) var day: Int
 
     /// Parses `YYYY-MM-DD`; `nil` when the text is not a real date.
     public init?(_ text: String) {
@@ -68,6 +68,16 @@ public struct CivilDate: Sendable, Hashable, Comparable, CustomStringConvertible
     }
 
     public static func < (a: CivilDate, b: CivilDate) -> Bool { a.daysSinceEpoch < b.daysSinceEpoch }
+
+    /// The same day `months` calendar months earlier, or the last day of that month when it is shorter
+    /// (31 March less one month is 28 or 29 February).
+    public func months(before months: Int) -> CivilDate {
+        let total = year * 12 + (month - 1) - months
+        var d = self
+        (d.year, d.month) = (total / 12, total % 12 + 1)
+        d.day = min(day, Self.daysIn(month: d.month, year: d.year))
+        return d
+    }
 }
 
 /// `value` in decimal with leading zeros up to `width` digits; wider values keep all their digits. For the forms
@@ -94,4 +104,5 @@ func decimal(_ bytes: [UInt8], _ range: Range<Int>) -> Int? {
         v = v * 10 + Int(bytes[i] - UInt8(ascii: "0"))
     }
     return v
+
 }

@@ -215,7 +215,7 @@ extension Dispatcher {
             rows.append([
                 "seq": .number(Double(e.seq)), "candidate": .from(e.candidate), "site": d["site"] ?? .null,
                 "outcome": d["outcome"] ?? .null, "decided_at": d["decided_at"] ?? .null, "decided_by": d["decided_by"] ?? .null,
-                "policy": d["policy"] ?? .null, "failed": ids("fail"), "unknown": ids("unknown"),
+                "policy": d["policy"] ?? .null, "failed": ids("fail"), "unknown": ids("unknown"), "needs_attestation": ids("needs_attestation"),
             ])
             return true
         }

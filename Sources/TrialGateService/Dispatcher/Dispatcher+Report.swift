@@ -115,7 +115,7 @@ extension Dispatcher {
         if format == "html" { return ["html": .string(ReportHTML.render(report))] }
         guard format == "csv" else { return report }
         let columns = ["candidate", "site", "registered_at", "consent_date", "status", "decision_seq", "decided_at", "failed", "unknown",
-                       "signature", "withdrawal_reason"]
+                       "needs_attestation", "signature", "withdrawal_reason"]
         var rows = [columns]
         for r in report["screening_log"]?.arrayValue ?? [] {
             func t(_ k: String) -> String {

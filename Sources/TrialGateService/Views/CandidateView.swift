@@ -3,10 +3,18 @@ import TrialGateCore
 /// JSON renderings of a candidate's state and history.
 enum CandidateView {
     static func json(_ c: CandidateState, events: [Event], asOfSeq: Int64?, asOfTime: UTCTimestamp?) -> JSONValue {
+        // Facts as the current clinical model reads them: by observation time, with units.
+        let current = c.currentFacts(model: .observationTime)
         var facts: [String: JSONValue] = [:]
-        for (name, f) in c.facts() {
-            facts[name] = ["value": f.value, "evidence": .array(f.evidence.map { .number(Double($0)) }),
-                           "observed_on": .from(f.observedOn?.description)]
+        for (name, f) in current.facts {
+            var o: [String: JSONValue] = ["value": f.value, "evidence": .array(f.evidence.map { .number(Double($0)) }),
+                                          "observed_on": .from(f.observedOn?.description)]
+            if let unit = f.unit { o["unit"] = .string(unit) }
+            facts[name] = .object(o)
+        }
+        let superseded: [JSONValue] = current.superseded.map { s in
+            ["fact": .string(s.fact), "value": s.value, "seq": .number(Double(s.seq)), "observed_on": .from(s.observedOn?.description),
+             "by_seq": .number(Double(s.bySeq)), "why": .string(s.why)]
         }
         let history: [JSONValue] = events.map { e in
             var o: [String: JSONValue] = [
@@ -29,7 +37,7 @@ enum CandidateView {
         var out: [String: JSONValue] = [
             "candidate": .string(c.id), "site": .string(c.site), "registered_seq": .number(Double(c.registeredSeq)),
             "status": .string(c.isWithdrawn ? "withdrawn" : (c.decisions.last?.outcome ?? "registered")),
-            "facts": .object(facts), "history": .array(history),
+            "facts": .object(facts), "superseded": .array(superseded), "history": .array(history),
             "as_of": ["seq": .from(asOfSeq.map(Int.init)), "time": .from(asOfTime?.description), "last_seq": .number(Double(c.lastSeq))],
         ]
         if let w = c.withdrawal {

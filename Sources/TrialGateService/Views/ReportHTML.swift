@@ -55,19 +55,19 @@ enum ReportHTML {
             html += "<tr><td>\(escape(n(s["site"])))</td>" + ["assessed", "eligible", "ineligible", "needs_review", "withdrawn", "pending", "screen_failure_rate"]
                 .map { "<td class=\"num\">\(escape(n(s[$0])))</td>" }.joined() + "</tr>"
         }
-        html += "</table><h2>Criteria</h2><table><tr><th>criterion</th><th>pass</th><th>fail</th><th>unknown</th><th>skipped</th></tr>"
+        html += "</table><h2>Criteria</h2><table><tr><th>criterion</th><th>pass</th><th>fail</th><th>unknown</th><th>needs attestation</th><th>skipped</th></tr>"
         for k in r["criteria"]?.arrayValue ?? [] {
-            html += "<tr><td>\(escape(n(k["id"])))</td>" + ["pass", "fail", "unknown", "skipped"].map { "<td class=\"num\">\(escape(n(k[$0])))</td>" }.joined() + "</tr>"
+            html += "<tr><td>\(escape(n(k["id"])))</td>" + ["pass", "fail", "unknown", "needs_attestation", "skipped"].map { "<td class=\"num\">\(escape(n(k[$0])))</td>" }.joined() + "</tr>"
         }
         let t = r["time_to_decision"] ?? .null
         html += "</table><p>Time from registration to first decision: median \(escape(n(t["median_days"]))) days, mean \(escape(n(t["mean_days"]))), max \(escape(n(t["max_days"]))) (\(escape(n(t["count"]))) candidates).</p>"
-        html += "<h2>Screening log</h2><table><tr><th>candidate</th><th>site</th><th>registered</th><th>status</th><th>decision</th><th>failed</th><th>unknown</th><th>signature</th><th>note</th></tr>"
+        html += "<h2>Screening log</h2><table><tr><th>candidate</th><th>site</th><th>registered</th><th>status</th><th>decision</th><th>failed</th><th>unknown</th><th>needs attestation</th><th>signature</th><th>note</th></tr>"
         for row in r["screening_log"]?.arrayValue ?? [] {
             let status = n(row["status"])
             let list = { (k: String) in (row[k]?.arrayValue ?? []).compactMap(\.stringValue).map(escape).joined(separator: ", ") }
             html += "<tr><td>\(escape(n(row["candidate"])))</td><td>\(escape(n(row["site"])))</td><td>\(escape(n(row["registered_at"])))</td>"
                 + "<td class=\"\(escape(status))\">\(escape(status))</td><td class=\"num\">\(escape(n(row["decision_seq"])))</td>"
-                + "<td>\(list("failed"))</td><td>\(list("unknown"))</td><td>\(escape(n(row["signature"])))</td>"
+                + "<td>\(list("failed"))</td><td>\(list("unknown"))</td><td>\(list("needs_attestation"))</td><td>\(escape(n(row["signature"])))</td>"
                 + "<td>\(escape(row["withdrawal_reason"]?.stringValue ?? ""))</td></tr>"
         }
         let k = r["corrections"] ?? .null

@@ -51,6 +51,7 @@ enum ScreeningReport {
             let latest = c.latest
             let failed = (latest?.results.filter { $0.value == "fail" }.map(\.key) ?? []).sorted()
             let unknown = (latest?.results.filter { $0.value == "unknown" }.map(\.key) ?? []).sorted()
+            let unattested = (latest?.results.filter { $0.value == "needs_attestation" }.map(\.key) ?? []).sorted()
             if let latest {
                 for (id, result) in latest.results { byCriterion[id, default: [:]][result, default: 0] += 1 }
                 if st == "ineligible" { for id in failed { excludedBy[id, default: 0] += 1 } }
@@ -68,6 +69,7 @@ enum ScreeningReport {
                 "status": .string(st), "decision_seq": .from(latest.map { Int($0.seq) }),
                 "decided_at": .from(latest?.timestamp.description), "decisions": .number(Double(c.decisionCount)),
                 "failed": .array(failed.map { .string($0) }), "unknown": .array(unknown.map { .string($0) }),
+                "needs_attestation": .array(unattested.map { .string($0) }),
                 "signature": .string(latest.map { $0.verdict == .valid ? "valid" : "invalid" } ?? "none"),
                 "withdrawal_reason": .from(c.withdrawal?.reason),
             ])
@@ -96,7 +98,8 @@ enum ScreeningReport {
         let criteria: [JSONValue] = byCriterion.keys.sorted().map { id in
             let r = byCriterion[id]!
             return ["id": .string(id), "pass": .number(Double(r["pass"] ?? 0)), "fail": .number(Double(r["fail"] ?? 0)),
-                    "unknown": .number(Double(r["unknown"] ?? 0)), "skipped": .number(Double(r["skipped"] ?? 0))]
+                    "unknown": .number(Double(r["unknown"] ?? 0)), "needs_attestation": .number(Double(r["needs_attestation"] ?? 0)),
+                    "skipped": .number(Double(r["skipped"] ?? 0))]
         }
         let siteRows: [JSONValue] = sites.keys.sorted().map { site in
             let r = sites[site]!

@@ -1,0 +1,160 @@
+/// How a policy reads a candidate's records into facts. A policy names its model (`clinical_model`), so the
+/// facts a decision was made on are re-derived the same way for as long as the log exists.
+public enum ClinicalModel: Int, Sendable {
+    /// Policies written before models existed: each field's newest *entry* wins, every NET is graded by the
+    /// GI rule with 10 HPF taken as 2 mm², lab values are bare numbers in fixed units.
+    case entryOrder = 1
+    /// Each field's newest *observation* wins (specimen, study, assessment date; entry order only breaks a tie),
+    /// NETs are graded by the rule of their primary organ, lab values carry UCUM units, pathology and
+    /// attestations are facts.
+    case observationTime = 2
+}
+
+/// The facts of one candidate under a clinical model, and the values that lost.
+public struct CurrentFacts: Sendable, Equatable {
+    public var facts: [String: Fact]
+    /// Values given for a fact that another record's value supersedes (model 2 only).
+    public var superseded: [SupersededFact]
+}
+
+extension CandidateState {
+    /// The current facts under `model`.
+    public func facts(model: ClinicalModel) -> [String: Fact] {
+        model == .entryOrder ? facts() : observedFacts().facts
+    }
+
+    /// The current facts and what they superseded under `model`.
+    public func currentFacts(model: ClinicalModel) -> CurrentFacts {
+        model == .entryOrder ? CurrentFacts(facts: facts(), superseded: []) : observedFacts()
+    }
+
+    /// Clinical model 2: for each fact the value with the latest observation date wins; on the same date the
+    /// later entry wins. Corrections are applied first (a corrected date moves the record).
+    func observedFacts() -> CurrentFacts {
+        var out = CurrentFacts(facts: [:], superseded: [])
+        var order: [String: (date: Int, seq: Int64)] = [:]
+        out.facts["candidate.site"] = Fact(value: .string(site), evidence: [records[0].seq] + records[0].corrections.map(\.seq), observedOn: nil)
+        for record in records.dropFirst() {
+            guard let prefix = record.type.factPrefix, let schema = RecordSchema.of(record.type, version: record.schemaVersion),
+                case .object(let members) = record.current
+            else { continue }
+            let observed = schema.observedOnField.flatMap { members[$0]?.stringValue }.flatMap(CivilDate.init)
+            let key = (date: observed?.daysSinceEpoch ?? Int.min, seq: record.seq)
+            let evidence = [record.seq] + record.corrections.map(\.seq)
+            for (name, value, unit) in Self.entries(record, prefix: prefix, members: members) {
+                let fact = Fact(value: value, evidence: evidence, observedOn: observed, unit: unit)
+                guard let held = order[name], let current = out.facts[name] else {
+                    order[name] = key
+                    out.facts[name] = fact
+                    continue
+                }
+                let newer = key.date != held.date ? key.date > held.date : key.seq > held.seq
+                let (winner, loser, loserSeq, winnerSeq) = newer ? (fact, current, held.seq, record.seq) : (current, fact, record.seq, held.seq)
+                let why = loser.observedOn != winner.observedOn
+                    ? "observed \(loser.observedOn?.description ?? "on no date"), before event \(winnerSeq)'s \(winner.observedOn?.description ?? "?")"
+                    : "observed the same day as event \(winnerSeq), and entered before it"
+                out.superseded.append(SupersededFact(fact: name, value: loser.value, seq: loserSeq, observedOn: loser.observedOn,
+                                                     bySeq: winnerSeq, why: why))
+                if newer {
+                    order[name] = key
+                    out.facts[name] = fact
+                }
+            }
+        }
+        Self.derive(&out.facts)
+        out.superseded.sort { ($0.fact, $0.seq) < ($1.fact, $1.seq) }
+        return out
+    }
+
+    /// The facts one record gives, with units: quantities as `(number, unit)`, the derived per-record values
+    /// (`clinical.bilirubin_x_uln`, `mitotic_count.per_2mm2`), and an attestation as `attestation.<criterion>`.
+    static func entries(_ record: RecordEntry, prefix: String, members: [String: JSONValue]) -> [(String, JSONValue, String?)] {
+        if record.type == .attestationRecorded {
+            guard let criterion = members["criterion"]?.stringValue, let result = members["result"] else { return [] }
+            return [("attestation.\(criterion)", result, nil)]
+        }
+        var out: [(String, JSONValue, String?)] = []
+        for (field, value) in members where value != .null && field != "confirm_unusual" {
+            let name = "\(prefix).\(field)"
+            let analyteName = field.hasSuffix("_upper_limit") ? String(field.dropLast("_upper_limit".count)) : field
+            if record.type == .clinicalRecorded, let a = Analyte.named(analyteName) {
+                if let n = value.numberValue, let unit = a.legacyUnit {
+                    out.append((name, .number(n), unit))
+                } else if let text = value.stringValue, let q = Quantity(text) {
+                    out.append((name, .number(q.value), q.unit))
+                }
+                continue
+            }
+            out.append((name, value, nil))
+        }
+        if record.type == .clinicalRecorded {
+            if record.schemaVersion == 1, let ratio = members["bilirubin_uln"]?.numberValue {
+                out.append(("clinical.bilirubin_x_uln", .number(ratio), nil))
+            }
+            if let ratio = Self.ulnMultiple(members, "bilirubin") { out.append(("clinical.bilirubin_x_uln", .number(ratio), nil)) }
+        }
+        if record.type == .mitoticCountRecorded, let count = members["count"]?.numberValue {
+            // Schema 1 took 10 HPF as 2 mm²; schema 2 states the field area with a count per 10 HPF.
+            var per2mm2 = count
+            if members["unit"]?.stringValue == "per_10hpf", let area = members["hpf_area_mm2"]?.numberValue, area > 0 {
+                per2mm2 = Quantity.round6(count * 2 / (10 * area))
+            }
+            out.append(("mitotic_count.per_2mm2", .number(per2mm2), nil))
+        }
+        return out
+    }
+
+    /// An analyte as a multiple of its laboratory's upper limit of normal, from one record.
+    static func ulnMultiple(_ m: [String: JSONValue], _ field: String) -> Double? {
+        guard let a = Analyte.named(field), let text = m[field]?.stringValue, let q = Quantity(text) else { return nil }
+        if q.unit == "{ULN}" { return q.value }
+        guard let limitText = m["\(field)_upper_limit"]?.stringValue, let limit = Quantity(limitText),
+            let v = a.convert(q.value, from: q.unit, to: a.referenceUnit), let l = a.convert(limit.value, from: limit.unit, to: a.referenceUnit), l > 0
+        else { return nil }
+        return Quantity.round6(v / l)
+    }
+
+    /// Facts computed from others: primary site and grading rule from the organ, the grade, the count of
+    /// prior therapy types.
+    static func derive(_ facts: inout [String: Fact]) {
+        let organFact = facts["pathology.primary_organ"]
+        let organ = organFact?.value.stringValue.flatMap(PrimaryOrgan.named)
+        if let organ, let organFact {
+            facts["primary_site"] = Fact(value: .string(organ.site), evidence: organFact.evidence, observedOn: organFact.observedOn)
+            facts["grading_rule"] = Fact(value: .string(organ.gradingRule.rawValue), evidence: organFact.evidence, observedOn: organFact.observedOn)
+        } else if let legacy = facts["clinical.primary_site"] {
+            facts["primary_site"] = legacy
+        }
+        if let organ, let organFact, let grade = grade(organ.gradingRule, facts) {
+            var evidence = Set(organFact.evidence).union(grade.evidence)
+            if organ.gradingRule == .thoracic, let n = facts["pathology.necrosis"] { evidence.formUnion(n.evidence) }
+            facts["grade"] = Fact(value: .string("G\(grade.grade)"), evidence: evidence.sorted(), observedOn: grade.observed)
+        }
+        if let prior = facts["clinical.prior_systemic_therapies"], let list = prior.value.arrayValue {
+            facts["clinical.prior_therapy_types"] = Fact(value: .number(Double(list.count)), evidence: prior.evidence, observedOn: prior.observedOn)
+        }
+    }
+
+    private static func grade(_ rule: GradingRule, _ facts: [String: Fact]) -> (grade: Int, evidence: [Int64], observed: CivilDate?)? {
+        var grade = 0
+        var evidence: [Int64] = []
+        var observed: CivilDate?
+        func take(_ g: Int, _ f: Fact) {
+            grade = max(grade, g)
+            evidence += f.evidence
+            if let d = f.observedOn { observed = observed.map { min($0, d) } ?? d }
+        }
+        let mitoses = facts["mitotic_count.per_2mm2"]
+        switch rule {
+        case .gastrointestinal:
+            if let f = facts["ki67.percent"], let v = f.value.numberValue { take(NETGrade.fromKi67(v), f) }
+            if let f = mitoses, let v = f.value.numberValue { take(NETGrade.fromMitoses(v), f) }
+        case .thoracic:
+            guard let f = mitoses, let v = f.value.numberValue else { return nil }
+            let necrosis = facts["pathology.necrosis"]?.value.stringValue.map { $0 == "present" }
+            guard let g = NETGrade.thoracic(mitoses: v, necrosis: necrosis) else { return nil }
+            take(g, f)
+        }
+        return grade > 0 ? (grade, evidence, observed) : nil
+    }
+}
