@@ -14,16 +14,21 @@ struct PolicyTests {
         #expect(NETGrade.fromMitoses(count) == grade)
     }
 
-    @Test("the shipped policy loads and its case table passes")
-    func shippedCaseTable() throws {
-        let policy = try PolicyLoader.load(ShippedPolicies.sanetEP, file: "sanet-surufatinib.yaml")
-        #expect(policy.id == "sanet-surufatinib")
-        #expect(policy.criteria.count == 12)
-        let table = try PolicyCaseTable.load(ShippedPolicies.sanetSurufatinibCases, file: "cases.yaml")
-        #expect(table.cases.count >= 12)
-        let results = table.run(policy)
-        for r in results where !r.passed { Issue.record("\(r.name): \(r.failures)") }
-        #expect(Set(results.compactMap { $0.evaluation?.outcome }) == Set(Outcome.allCases))
+    @Test("each shipped policy loads under clinical model 2 and passes its case table, reaching every outcome")
+    func shippedCaseTables() throws {
+        for shipped in ShippedPolicies.all {
+            let policy = try PolicyLoader.load(shipped.policy, file: shipped.file)
+            #expect(policy.clinicalModel == .observationTime, "\(shipped.file)")
+            let table = try PolicyCaseTable.load(shipped.cases, file: shipped.file)
+            let results = table.run(policy)
+            for r in results where !r.passed { Issue.record("\(shipped.file): \(r.name): \(r.failures)") }
+            #expect(Set(results.compactMap { $0.evaluation?.outcome }) == Set(Outcome.allCases), "\(shipped.file)")
+            // Every criterion of the policy is named by at least one case's expectations.
+            let named = Set(table.cases.flatMap(\.expectCriteria.keys))
+            for c in policy.criteria where !named.contains(c.id) && c.attestation == nil {
+                Issue.record("\(shipped.file): no case names criterion \(c.id)")
+            }
+        }
     }
 
     @Test("a case table catches a wrong expectation")

@@ -22,17 +22,22 @@ struct ReportTests {
     func knownCounts() throws {
         let r = try report(try demo())
         let c = r["consort"]!
-        #expect(c["assessed"] == 13 && c["eligible"] == 3 && c["needs_review"] == 3 && c["pending"] == 0)
-        #expect(c["excluded"]?["not_meeting_criteria"] == 6 && c["excluded"]?["withdrawn"] == 1 && c["excluded"]?["total"] == 7)
-        #expect(c["excluded"]?["by_criterion"] == ["E1-high-grade": 2, "I3-grade": 2, "I4-progression-12-months": 1, "I6-ecog": 1, "I7-prior-therapy": 1, "I8-bone-marrow": 1])
+        #expect(c["assessed"] == 16 && c["eligible"] == 4 && c["needs_review"] == 3 && c["pending"] == 0)
+        #expect(c["excluded"]?["not_meeting_criteria"] == 8 && c["excluded"]?["withdrawn"] == 1 && c["excluded"]?["total"] == 9)
+        #expect(c["excluded"]?["by_criterion"] == ["E1-nec-or-high-grade": 4, "I3-grade": 3, "I3-well-differentiated-net": 1, "I4-prior-therapy": 1,
+                                                   "I5-progression-12-months": 1, "I7-bone-marrow": 1, "PUB-ecog": 1])
         let grade = r["criteria"]!.arrayValue!.first { $0["id"] == "I3-grade" }!
-        #expect(grade["pass"] == 9 && grade["fail"] == 2 && grade["unknown"] == 1)
+        #expect(grade["pass"] == 11 && grade["fail"] == 3 && grade["unknown"] == 1)
+        // NET-010's informed consent was never attested.
+        let consent = r["criteria"]!.arrayValue!.first { $0["id"] == "I1-informed-consent" }!
+        #expect(consent["pass"] == 14 && consent["needs_attestation"] == 1)
+        #expect(r["screening_log"]?.arrayValue?.first { $0["candidate"] == "NET-010" }?["needs_attestation"] == ["I1-informed-consent"])
         let site2 = r["sites"]!.arrayValue!.first { $0["site"] == "SITE-02" }!
-        #expect(site2["assessed"] == 4 && site2["ineligible"] == 3 && site2["screen_failure_rate"] == 0.75)
+        #expect(site2["assessed"] == 5 && site2["ineligible"] == 4 && site2["screen_failure_rate"] == 0.8)
         #expect(r["corrections"]?["count"] == 1)
         #expect(r["corrections"]?["items"]?.arrayValue?.first?["old_value"] == 28)
         let log = r["screening_log"]!.arrayValue!
-        #expect(log.count == 13)
+        #expect(log.count == 16)
         #expect(log.allSatisfy { $0["signature"] == "valid" || $0["status"] == "withdrawn" })
         #expect(log.first { $0["candidate"] == "NET-013" }?["status"] == "withdrawn")
         // Model scores by outcome: NET-010's 0.52 sits in the 0.5–0.6 bin of needs_review.
@@ -42,7 +47,7 @@ struct ReportTests {
     @Test("a site filter keeps only that site's candidates")
     func siteFilter() throws {
         let r = try report(try demo(), site: "SITE-03")
-        #expect(r["consort"]?["assessed"] == 4)
+        #expect(r["consort"]?["assessed"] == 5)
         #expect(r["screening_log"]!.arrayValue!.allSatisfy { $0["site"] == "SITE-03" })
     }
 
@@ -208,8 +213,8 @@ struct ReportTests {
         state.candidates["NET-012"]!.latest!.verdict = .invalid
         #expect(!state.candidates["NET-012"]!.corrections.isEmpty)
         // More decisions than bytes left after them, on the candidate encoded last.
-        state.candidates["NET-013"]!.decisionCount = 1_000
-        #expect(state.candidates.keys.max() == "NET-013")
+        state.candidates["NET-016"]!.decisionCount = 1_000
+        #expect(state.candidates.keys.max() == "NET-016")
         let bytes = ReportSnapshot.encode(state)
         #expect(try ReportSnapshot.decode(bytes) == state.candidates)
         for n in 0..<bytes.count {
@@ -310,13 +315,13 @@ struct ReportTests {
         }
         let csv = try report(f, format: "csv")["csv"]!.stringValue!
         #expect(csv.hasPrefix("candidate,site,registered_at,consent_date,status,"))
-        #expect(csv.split(separator: "\r\n").count == 14)
+        #expect(csv.split(separator: "\r\n").count == 17)
     }
 
     @Test("FHIR ResearchSubject resources carry the research-subject-status codes")
     func fhir() throws {
         let resources = try demo().run(.exportFHIR(site: nil))["resources"]!.arrayValue!
-        #expect(resources.count == 13)
+        #expect(resources.count == 16)
         let allowed: Set<String> = ["candidate", "eligible", "follow-up", "ineligible", "not-registered", "off-study", "on-study",
                                     "on-study-intervention", "on-study-observation", "pending-on-study", "potential-candidate",
                                     "screening", "withdrawn"]
@@ -405,7 +410,7 @@ struct ReportHTMLTests {
         let html = try f.run(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "html"))["html"]!.stringValue!
         #expect(html.hasPrefix("<!DOCTYPE html>"))
         #expect(html.contains("aria-label=\"CONSORT enrolment flow\""))
-        #expect(html.contains("Assessed for eligibility (n=14)"))
+        #expect(html.contains("Assessed for eligibility (n=17)"))
         #expect(html.contains("aria-label=\"Screen-failure reasons\""))
         #expect(html.contains("aria-label=\"Model score histogram\""))
         #expect(!html.contains("<script"))

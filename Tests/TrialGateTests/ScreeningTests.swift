@@ -26,9 +26,9 @@ struct ScreeningTests {
         #expect(Set(results.compactMap { $0.decision?["outcome"]?.stringValue }) == Set(Outcome.allCases.map(\.rawValue)))
         let verify = try f.run(.verify())
         #expect(verify["valid"] == true)
-        #expect(verify["signatures_checked"]?.intValue == 12)
+        #expect(verify["signatures_checked"]?.intValue == 15)
         let replay = try f.run(.replay)
-        #expect(replay["reproduced"]?.intValue == 12)
+        #expect(replay["reproduced"]?.intValue == 15)
         #expect(replay["mismatched"]?.intValue == 0)
     }
 
@@ -101,11 +101,11 @@ struct ScreeningTests {
         #expect(record["current"]?["percent"] == 18)
         let k = record["corrections"]!.arrayValue![0]
         #expect(k["old_value"] == 28 && k["new_value"] == 18 && k["reason"] == "transcription error" && k["actor"] == "monitor")
-        #expect(shown["facts"]?["grade"]?["value"] == "G2")
-        #expect(shown["facts"]?["grade"]?["evidence"] == [4, 5])
+        #expect(shown["facts"]?["ki67.percent"]?["value"] == 18)
+        #expect(shown["facts"]?["ki67.percent"]?["evidence"] == [4, 5])
         // As of the original record, the old value stands.
         let before = try f.run(.show(candidate: "C-1", asOfSeq: 4, asOfTime: nil))
-        #expect(before["facts"]?["grade"]?["value"] == "G3")
+        #expect(before["facts"]?["ki67.percent"]?["value"] == 28)
         let atTime = try f.run(.show(candidate: "C-1", asOfSeq: nil, asOfTime: UTCTimestamp("2026-07-01T09:00:30Z")))
         #expect(atTime["facts"]?["ki67.percent"]?["value"] == 28)
     }
@@ -122,16 +122,18 @@ struct ScreeningTests {
     func decisionContents() throws {
         let f = try registered()
         try f.run(.record(kind: "ki67", candidate: "C-1", fields: Self.ki67))
+        try f.run(.record(kind: "pathology", candidate: "C-1", fields: ["specimen_date": "2026-03-02", "primary_organ": "C17.2", "tumour_type": "NET",
+                                                                         "differentiation": "well", "review": "central"]))
         let r = try f.run(.decide(candidate: "C-1"))
         let d = r["decision"]!
         #expect(d["outcome"] == "needs_review")
-        #expect(d["log"]?["size"] == 4)
+        #expect(d["log"]?["size"] == 5)
         #expect(d["decided_by"] == "coordinator")
         #expect(d["decided_at"] == "2026-07-01T09:00:00.000Z")
         #expect(d["key_id"]?.stringValue == f.key.keyID)
         let grade = d["criteria"]!.arrayValue!.first { $0["id"] == "I3-grade" }!
-        #expect(grade["result"] == "pass" && grade["evidence"] == [4])
-        let age = d["criteria"]!.arrayValue!.first { $0["id"] == "I1-age" }!
+        #expect(grade["result"] == "pass" && grade["evidence"] == [4, 5])
+        let age = d["criteria"]!.arrayValue!.first { $0["id"] == "I2-age" }!
         #expect(age["result"] == "unknown" && age["reason"] == "clinical.age not recorded")
         let sig = Array(Data(base64Encoded: r["signature"]!.stringValue!)!)
         #expect(SignatureCheck.verify(signature: sig, message: CanonicalJSON.encode(d), publicKey: f.key.publicKey))

@@ -79,7 +79,7 @@ struct ThreatModelTests {
         let dir = try s.export("b")
         let r = BundleVerifier.verify(directory: dir, trustedKeys: [try NoteVerifierKey(vkey: s.vkey)], savedCheckpoint: s.savedCheckpoint)
         #expect(r.valid, "\(r.problems)")
-        #expect(r.decisions == 12 && r.inclusionProofs == 12 && r.decisionsReproduced == 12)
+        #expect(r.decisions == 15 && r.inclusionProofs == 15 && r.decisionsReproduced == 15)
         try Data(s.savedCheckpoint.utf8).write(to: URL(fileURLWithPath: s.f.dir.path + "/saved.note"))
         let (status, out) = try pythonVerify(dir, ["--vkey", s.vkey, "--checkpoint", s.f.dir.path + "/saved.note"])
         #expect(status == 0, "\(out)")
@@ -243,7 +243,7 @@ struct ThreatModelTests {
         #expect(again["outcome"] == "ineligible", "Ki-67 35 % stays a G3 exclusion under the logged policy")
         #expect(try s.f.run(.replay)["reproduced"]!.intValue! == before["reproduced"]!.intValue! + 1)
         // Publishing the edit is the only way to change the rules, and it is a logged, attributed event.
-        let published = try s.f.run(.policyPublish(text: edited.replacingOccurrences(of: "version: \"1.0.0\"", with: "version: \"1.0.1\""), file: "edited.yaml"), as: "admin")
+        let published = try s.f.run(.policyPublish(text: edited.replacingOccurrences(of: "version: \"2.0.0\"", with: "version: \"2.0.1\""), file: "edited.yaml"), as: "admin")
         #expect(published["seq"] != nil)
     }
 
