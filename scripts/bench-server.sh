@@ -17,7 +17,7 @@ trap cleanup EXIT
 redis-server --port $RPORT --bind 127.0.0.1 --dir "$T" --appendonly yes --appendfsync always --save "" --daemonize yes --logfile "$T/redis.log"
 export TRIALGATE_STORE=$T/bench.sqlite TRIALGATE_ACTOR=bench:admin
 $B init --trial BENCH >/dev/null
-$B policy publish Policies/sanet-surufatinib.yaml >/dev/null
+$B policy publish Policies/sanet-ep.yaml >/dev/null
 TOKEN=$($B users add loadgen --role coordinator --site SITE-01 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 $B serve --listen 127.0.0.1:$TPORT ${SERVE_ARGS:-} 2>"$T/server.log" &
 SERVER=$!

@@ -18,16 +18,39 @@ expect_rc() { local want=$1; shift; set +e; "$@" >"$T/out" 2>&1; local rc=$?; se
 today=$(date -u +%F); d() { date -u -d "$1 days ago" +%F; }
 expect_rc 0 "$B" init --trial SMOKE-1
 check test "$(stat -c %a "$T/trial.sqlite.key")" = 600
-expect_rc 0 "$B" policy test Policies/sanet-surufatinib.yaml Policies/sanet-surufatinib.cases.yaml
-expect_rc 0 "$B" policy publish Policies/sanet-surufatinib.yaml
+expect_rc 0 "$B" policy test Policies/sanet-ep.yaml Policies/sanet-ep.cases.yaml
+expect_rc 0 "$B" policy publish Policies/sanet-ep.yaml
 expect_rc 0 "$B" candidate register NET-1 --site SITE-01
-expect_rc 0 "$B" record clinical --candidate NET-1 assessed_on="$(d 3)" age=60 ecog=0 primary_site=pancreatic \
-    'prior_systemic_therapies=["somatostatin_analogue"]' anc=2.5 platelets=180 haemoglobin=120 bilirubin_uln=0.9
+expect_rc 0 "$B" record clinical --candidate NET-1 assessed_on="$(d 3)" age=60 ecog=0 'prior_systemic_therapies=["somatostatin_analogue"]' \
+    anc="2.5 10*9/L" platelets="180 10*9/L" haemoglobin="12 g/dL" bilirubin="0.9 {ULN}" systolic_bp="128 mm[Hg]" diastolic_bp="80 mm[Hg]"
 expect_rc 0 "$B" record imaging --candidate NET-1 study_date="$(d 5)" modality=CT recist_measurable=true progression_date="$(d 40)"
 expect_rc 0 "$B" record ki67 --candidate NET-1 percent=30 specimen_date="$(d 60)" method=manual_count
 expect_rc 0 "$B" record sstr --candidate NET-1 status=positive modality=ga68_dotatate_pet krenning_score=3 study_date="$(d 20)"
 expect_rc 0 "$B" record model-score --candidate NET-1 model=net-ct-radiomics version=2.1.0 \
     artifact_sha256=3f1c2b9d8e7a6f5041c3b2a1908f7e6d5c4b3a291807f6e5d4c3b2a190817263 score=0.8 predicts=response study_date="$(d 5)"
+expect_rc 0 "$B" record pathology --candidate NET-1 specimen_date="$(d 60)" primary_organ=C17.2 tumour_type=NET differentiation=well review=central
+for c in I1-informed-consent I3-advanced I9-liver-function E3-registered-exclusions; do
+  expect_rc 0 "$B" record attestation --candidate NET-1 criterion=$c result=pass attested_on="$(d 1)"
+done
+# Clinical input in the wrong unit, out of range or unconfirmed: exit 2, the field, value, unit and limit named, nothing appended.
+size_before=$(sqlite3 "$T/trial.sqlite" "select count(*) from events")
+expect_rc 2 "$B" record clinical --candidate NET-1 assessed_on="$(d 1)" haemoglobin=12.4
+check grep -q '"haemoglobin" 12.4 has no unit.*g/L, g/dL or mmol/L' "$T/out"
+expect_rc 2 "$B" record clinical --candidate NET-1 assessed_on="$(d 1)" haemoglobin="12.4 g/L"
+check grep -q '"haemoglobin" 12.4 g/L is outside what is possible, 20 to 250 g/L' "$T/out"
+expect_rc 2 "$B" record clinical --candidate NET-1 assessed_on="$(d 1)" haemoglobin="30 g/L"
+check grep -q 'outside the usual range 60 to 200 g/L.*confirm_unusual' "$T/out"
+expect_rc 2 "$B" record clinical --candidate NET-1 assessed_on="$(d 1)" bilirubin="25 umol/L"
+check grep -q 'bilirubin_upper_limit' "$T/out"
+expect_rc 2 "$B" record clinical --candidate NET-1 assessed_on="$(d 1)" bilirubin="25 mmol/L" bilirubin_upper_limit="21 umol/L"
+check grep -q 'mmol/L is not a unit of total bilirubin (expected umol/L, mg/dL or {ULN})' "$T/out"
+expect_rc 2 "$B" record mitotic-count --candidate NET-1 count=3.7 unit=per_2mm2 specimen_date="$(d 60)"
+check grep -q '"count" must be a whole number, got 3.7' "$T/out"
+expect_rc 2 "$B" record mitotic-count --candidate NET-1 count=3 unit=per_10hpf specimen_date="$(d 60)"
+check grep -q '"hpf_area_mm2" is required when unit is per_10hpf' "$T/out"
+expect_rc 2 "$B" record pathology --candidate NET-1 specimen_date="$(d 60)" primary_organ=C99.9 tumour_type=NET differentiation=well review=central
+check grep -q '"primary_organ" must be an ICD-O-3 topography code' "$T/out"
+check test "$(sqlite3 "$T/trial.sqlite" "select count(*) from events")" = "$size_before"
 # Bad input: a clear error, exit 2, nothing appended.
 size_before=$(sqlite3 "$T/trial.sqlite" "select count(*) from events")
 expect_rc 2 "$B" record ki67 --candidate NET-1 percent=101 specimen_date="$(d 1)" method=manual_count

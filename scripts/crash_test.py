@@ -42,9 +42,9 @@ class Client(threading.Thread):
         cand = f"C{self.cycle}-{self.name}"
         yield {"id": "reg", "cmd": "register", "candidate": cand, "site": "SITE-01"}
         yield {"id": "clin", "cmd": "record", "kind": "clinical", "candidate": cand, "fields": {
-            "assessed_on": self.today, "age": 60, "ecog": 0, "primary_site": "pancreatic",
-            "prior_systemic_therapies": ["somatostatin_analogue"], "anc": 2.5, "platelets": 180,
-            "haemoglobin": 120, "bilirubin_uln": 0.9}}
+            "assessed_on": self.today, "age": 60, "ecog": 0,
+            "prior_systemic_therapies": ["somatostatin_analogue"], "anc": "2.5 10*9/L", "platelets": "180 10*9/L",
+            "haemoglobin": "12 g/dL", "bilirubin": "0.9 {ULN}"}}
         for i in range(2000):
             if i % 10 == 9:
                 yield {"id": f"d{i}", "cmd": "decide", "candidate": cand}

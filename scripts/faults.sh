@@ -21,7 +21,7 @@ check() { if "$@"; then pass=$((pass+1)); else echo "FAILED: $*"; fail=$((fail+1
 today=$(date -u +%F)
 
 "$B" init --trial FAULTS-1 >/dev/null
-"$B" policy publish Policies/sanet-surufatinib.yaml >/dev/null
+"$B" policy publish Policies/sanet-ep.yaml >/dev/null
 "$B" candidate register F-1 --site SITE-01 >/dev/null
 
 # 1. Disk full: append (through `exec`, one process) until the filesystem is full, then once more from the CLI.

@@ -41,7 +41,7 @@ start() { # start [extra args]; sets SERVER and ADDR
 token() { "$B" users add "$1" --role "$2" ${3:+--site $3} --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'; }
 
 "$B" init --trial SMOKE-SRV >/dev/null
-"$B" policy publish Policies/sanet-surufatinib.yaml >/dev/null
+"$B" policy publish Policies/sanet-ep.yaml >/dev/null
 COORD=$(token alice coordinator SITE-01)
 SPONSOR=$(token sam sponsor)
 # Accounts are events in the log, with the token's SHA-256 only: no users file, and the token is nowhere in the store.

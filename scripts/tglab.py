@@ -23,7 +23,7 @@ def new_trial(tg, name):
     tmp = tempfile.mkdtemp(prefix=f"tg-{name.lower()}-")
     env = dict(os.environ, TRIALGATE_STORE=os.path.join(tmp, "s.sqlite"), TRIALGATE_ACTOR=f"{name.lower()}:admin")
     run(tg, "init", "--trial", f"{name}-1", env=env)
-    run(tg, "policy", "publish", "Policies/sanet-surufatinib.yaml", env=env)
+    run(tg, "policy", "publish", "Policies/sanet-ep.yaml", env=env)
     return tmp, env
 
 
