@@ -91,7 +91,7 @@ check cmp -s "$T/report-before.json" <("$B" report --format json)
 sqlite3 "$T/trial.sqlite" "select writefile('$T/snapshot.statement', statement) from report_snapshots" >/dev/null
 sqlite3 "$T/trial.sqlite" "select signature from report_snapshots" | base64 -d > "$T/snapshot.sig"
 expect_rc 0 openssl pkeyutl -verify -pubin -inkey "$T/d/public.pem" -rawin -in "$T/snapshot.statement" -sigfile "$T/snapshot.sig"
-check grep -q '"format":"trialgate.report-snapshot/1"' "$T/snapshot.statement"
+check grep -q '"format":"trialgate.report-snapshot/2"' "$T/snapshot.statement"
 check grep -q "1 saved report snapshot checked" <("$B" verify)
 expect_rc 19 sqlite3 "$T/trial.sqlite" "update report_snapshots set state = x'00'"
 check grep -q "report snapshots are never changed" "$T/out"

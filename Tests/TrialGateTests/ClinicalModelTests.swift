@@ -249,3 +249,33 @@ struct ClinicalPolicyTests {
         #expect(hb.convert(9, from: "g/dL", to: "umol/L") == nil)
     }
 }
+
+@Suite("Reports read by observation time")
+struct ReportObservationTests {
+    @Test("the report's model score is the latest study's, not the latest entry's, with or without a snapshot")
+    func modelScoreByStudyDate() throws {
+        let f = try Fixture(policy: ShippedPolicies.radiomicsSubstudy)
+        try f.run(.register(candidate: "C-1", fields: ["site": "S1"]))
+        func score(_ v: Double, _ day: String) -> Command {
+            .record(kind: "model-score", candidate: "C-1", fields: ["model": "m", "version": "1", "artifact_sha256": .string(String(repeating: "a", count: 64)),
+                                                                    "score": .number(v), "predicts": "response", "study_date": .string(day)])
+        }
+        try f.run(score(0.82, "2026-06-15"))
+        try f.run(score(0.21, "2026-01-10"))  // an older study, entered later
+        try f.run(.decide(candidate: "C-1"))
+        func bins(_ outcome: String = "needs_review") throws -> [JSONValue] {
+            try f.run(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"))["model_score_histogram"]?["by_outcome"]?[outcome]?.arrayValue ?? []
+        }
+        let first = try bins()
+        let whole = try f.run(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"))
+        #expect(first.count == 10, "\(whole["model_score_histogram"] ?? .null) \(whole["screening_log"] ?? .null)")
+        guard first.count == 10 else { return }
+        #expect(first[8] == 1 && first[2] == 0)
+        _ = try f.run(.reportSnapshot, as: "admin")
+        try f.run(.correct(seq: 5, field: "study_date", value: "2026-06-20", reason: "date typed wrong"))
+        try f.run(.decide(candidate: "C-1"))
+        // Now the 0.21 study is the latest: the gate fails, and the report files the candidate under that score.
+        let after = try bins("ineligible")
+        #expect(after.count == 10 && after[2] == 1 && after[8] == 0, "\(after)")
+    }
+}

@@ -8,8 +8,9 @@ import TrialGateCore
 /// The trial and its keys are not saved: they are read from the log itself when a snapshot is loaded, so a
 /// snapshot cannot bring a key of its own.
 enum ReportSnapshot {
-    static let format = "trialgate.report-snapshot/1"
-    private static let magic: [UInt8] = Array("TGRS1".utf8)
+    /// Version 2 keeps each model score's study date (version 1 snapshots are not used: a report folds past them).
+    static let format = "trialgate.report-snapshot/2"
+    private static let magic: [UInt8] = Array("TGRS2".utf8)
 
     /// What the trial key signs: the snapshot's format, the trial, the log position (size and the hash of the
     /// event there), the SHA-256 of the encoded state, the signing key and when it was made.
@@ -34,7 +35,7 @@ enum ReportSnapshot {
             w.word(c.site)
             w.json(c.consentDate)
             w.int(Int64(c.scores.count))
-            for s in c.scores { w.int(s.seq); w.json(s.score) }
+            for s in c.scores { w.int(s.seq); w.json(s.score); w.string(s.observed) }
             w.int(Int64(c.decisionCount))
             w.flag(c.firstDecisionAt != nil)
             if let t = c.firstDecisionAt { w.time(t) }
@@ -74,7 +75,7 @@ enum ReportSnapshot {
         for _ in 0..<count {
             var c = ReportCandidate(id: try r.string(), registeredSeq: try r.int(), registeredAt: try r.time(), site: try r.word(),
                                     consentDate: try r.json())
-            for _ in 0..<(try r.count()) { c.scores.append((try r.int(), try r.json())) }
+            for _ in 0..<(try r.count()) { c.scores.append((try r.int(), try r.json(), try r.string())) }
             c.decisionCount = try r.number()
             if try r.flag() { c.firstDecisionAt = try r.time() }
             if try r.flag() {

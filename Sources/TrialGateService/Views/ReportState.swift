@@ -42,8 +42,9 @@ struct ReportCandidate: Equatable {
     /// The registration's site and consent date, after corrections.
     var site: String
     var consentDate: JSONValue
-    /// Each model-score record's score after corrections (null when a correction removed it), in log order.
-    var scores: [(seq: Int64, score: JSONValue)] = []
+    /// Each model-score record's score and study date after corrections (null when a correction removed the
+    /// score), in log order.
+    var scores: [(seq: Int64, score: JSONValue, observed: String)] = []
     var decisionCount = 0
     var firstDecisionAt: UTCTimestamp?
     var latest: ReportDecision?
@@ -55,14 +56,18 @@ struct ReportCandidate: Equatable {
     static func == (a: ReportCandidate, b: ReportCandidate) -> Bool {
         a.id == b.id && a.registeredSeq == b.registeredSeq && a.registeredAt == b.registeredAt && a.site == b.site
             && a.consentDate == b.consentDate && a.scores.map(\.seq) == b.scores.map(\.seq) && a.scores.map(\.score) == b.scores.map(\.score)
+            && a.scores.map(\.observed) == b.scores.map(\.observed)
             && a.decisionCount == b.decisionCount && a.firstDecisionAt == b.firstDecisionAt && a.latest == b.latest
             && a.withdrawal?.seq == b.withdrawal?.seq && a.withdrawal?.reason == b.withdrawal?.reason
             && a.withdrawal?.timestamp == b.withdrawal?.timestamp && a.corrections == b.corrections
             && a.correctedRecords == b.correctedRecords
     }
 
-    /// The current model score: the newest model-score record that has one (what `CandidateState.facts()` gives).
-    var modelScore: JSONValue? { scores.last { $0.score != .null }?.score }
+    /// The current model score, as clinical model 2 reads it: of the records that have one, the latest study date,
+    /// then the latest entry.
+    var modelScore: JSONValue? {
+        scores.filter { $0.score != .null }.max { ($0.observed, $0.seq) < ($1.observed, $1.seq) }?.score
+    }
 
     /// The current status: the latest decision's outcome, `withdrawn`, or `pending`.
     var status: String { withdrawal != nil ? "withdrawn" : latest?.outcome ?? "pending" }
@@ -125,7 +130,7 @@ struct ReportState: Equatable {
         defer { candidates[id] = c }
         switch event.type {
         case .modelScoreRecorded:
-            c.scores.append((event.seq, p["score"] ?? .null))
+            c.scores.append((event.seq, p["score"] ?? .null, p["study_date"]?.stringValue ?? ""))
         case .imagingRecorded, .ki67Recorded, .mitoticCountRecorded, .sstrRecorded, .clinicalRecorded:
             c.correctedRecords[event.seq] = event.type
         case .entryCorrected:
@@ -141,6 +146,7 @@ struct ReportState: Equatable {
             } else if let i = c.scores.firstIndex(where: { $0.seq == target }) {
                 type = .modelScoreRecorded
                 if field == "score" { c.scores[i].score = new }
+                if field == "study_date" { c.scores[i].observed = new.stringValue ?? "" }
             } else if let known = c.correctedRecords[target] {
                 type = known
             } else if let found = try recordType(target), found != .candidateRegistered, found != .modelScoreRecorded {
@@ -218,7 +224,7 @@ extension ReportState {
                                     consentDate: registration.current["consent_date"] ?? .null)
             for record in c.records.dropFirst() {
                 if record.type == .modelScoreRecorded {
-                    r.scores.append((record.seq, record.current["score"] ?? .null))
+                    r.scores.append((record.seq, record.current["score"] ?? .null, record.current["study_date"]?.stringValue ?? ""))
                 } else if !record.corrections.isEmpty {
                     r.correctedRecords[record.seq] = record.type
                 }
