@@ -17,7 +17,7 @@ enum Render {
         ]
         for c in d["criteria"]?.arrayValue ?? [] {
             let ev = seqs(c["evidence"])
-            lines.append("  \(pad(c["result"]?.stringValue ?? "", 8)) \(pad(c["id"]?.stringValue ?? "", 26)) \(c["reason"]?.stringValue ?? "")\(ev.isEmpty ? "" : "  [events \(ev)]")")
+            lines.append("  \(pad(c["result"]?.stringValue ?? "", 17)) \(pad(c["id"]?.stringValue ?? "", 26)) \(c["reason"]?.stringValue ?? "")\(ev.isEmpty ? "" : "  [events \(ev)]")")
         }
         lines.append("  decided \(d["decided_at"]?.stringValue ?? "") by \(d["decided_by"]?.stringValue ?? ""); signed with key \(d["key_id"]?.stringValue ?? "") on log size \(d["log"]?["size"]?.intValue ?? 0)")
         lines.append("  signature \(result["signature"]?.stringValue ?? "")")
