@@ -120,8 +120,8 @@ struct CandidateGroup: ParsableCommand {
 
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Record a clinical fact: imaging, ki67, mitotic-count, sstr, model-score or clinical.",
-        discussion: "Fields are name=value pairs; values are read as JSON when they parse (12.5, true, [\"a\"]) and as text otherwise.\nExample: trialgate record ki67 --candidate NET-001 percent=8 specimen_date=2026-03-02 method=manual_count")
+        abstract: "Record a clinical fact: imaging, ki67, mitotic-count, sstr, model-score, clinical, pathology or attestation.",
+        discussion: "Fields are name=value pairs; values are read as JSON when they parse (12.5, true, [\"a\"]) and as text otherwise. Lab values take their UCUM unit: haemoglobin=\"12.4 g/dL\" (docs/events.md).\nExample: trialgate record ki67 --candidate NET-001 percent=8 specimen_date=2026-03-02 method=manual_count")
 
     @OptionGroup var options: StoreOptions
     @Argument(help: "What is recorded.") var kind: String
