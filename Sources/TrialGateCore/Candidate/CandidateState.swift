@@ -81,9 +81,7 @@ public struct CandidateState: Sendable, Equatable {
             }
         }
         if let grade = Self.grade(facts) { facts["grade"] = grade }
-        if let prior = facts["clinical.prior_systemic_therapies"], let list = prior.value.arrayValue {
-            facts["clinical.prior_therapy_types"] = Fact(value: .number(Double(list.count)), evidence: prior.evidence, observedOn: prior.observedOn)
-        }
+        Self.countPriorTherapyTypes(&facts)
         return facts
     }
 
@@ -92,17 +90,30 @@ public struct CandidateState: Sendable, Equatable {
     }
 
     private static func grade(_ facts: [String: Fact]) -> Fact? {
-        var grade = 0
-        var evidence: [Int64] = []
-        var observed: CivilDate?
-        func take(_ g: Int, _ f: Fact) {
-            grade = max(grade, g)
-            evidence += f.evidence
-            if let d = f.observedOn { observed = observed.map { min($0, d) } ?? d }
+        var tally = GradeTally()
+        if let f = facts["ki67.percent"], let v = f.value.numberValue { tally.take(NETGrade.fromKi67(v), f) }
+        if let f = facts["mitotic_count.count"], let v = f.value.numberValue { tally.take(NETGrade.fromMitoses(v), f) }
+        guard tally.grade > 0 else { return nil }
+        return Fact(value: .string("G\(tally.grade)"), evidence: Array(Set(tally.evidence)).sorted(), observedOn: tally.observed)
+    }
+
+    /// `clinical.prior_therapy_types`: how many distinct types `clinical.prior_systemic_therapies` lists.
+    static func countPriorTherapyTypes(_ facts: inout [String: Fact]) {
+        if let prior = facts["clinical.prior_systemic_therapies"], let list = prior.value.arrayValue {
+            facts["clinical.prior_therapy_types"] = Fact(value: .number(Double(list.count)), evidence: prior.evidence, observedOn: prior.observedOn)
         }
-        if let f = facts["ki67.percent"], let v = f.value.numberValue { take(NETGrade.fromKi67(v), f) }
-        if let f = facts["mitotic_count.count"], let v = f.value.numberValue { take(NETGrade.fromMitoses(v), f) }
-        guard grade > 0 else { return nil }
-        return Fact(value: .string("G\(grade)"), evidence: Array(Set(evidence)).sorted(), observedOn: observed)
+    }
+}
+
+/// The highest grade the measures give, the events they rest on, and the earliest date among them.
+struct GradeTally {
+    var grade = 0
+    var evidence: [Int64] = []
+    var observed: CivilDate?
+
+    mutating func take(_ g: Int, _ f: Fact) {
+        grade = max(grade, g)
+        evidence += f.evidence
+        if let d = f.observedOn { observed = observed.map { min($0, d) } ?? d }
     }
 }

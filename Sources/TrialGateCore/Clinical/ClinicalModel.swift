@@ -130,31 +130,22 @@ extension CandidateState {
             if organ.gradingRule == .thoracic, let n = facts["pathology.necrosis"] { evidence.formUnion(n.evidence) }
             facts["grade"] = Fact(value: .string("G\(grade.grade)"), evidence: evidence.sorted(), observedOn: grade.observed)
         }
-        if let prior = facts["clinical.prior_systemic_therapies"], let list = prior.value.arrayValue {
-            facts["clinical.prior_therapy_types"] = Fact(value: .number(Double(list.count)), evidence: prior.evidence, observedOn: prior.observedOn)
-        }
+        countPriorTherapyTypes(&facts)
     }
 
     private static func grade(_ rule: GradingRule, _ facts: [String: Fact]) -> (grade: Int, evidence: [Int64], observed: CivilDate?)? {
-        var grade = 0
-        var evidence: [Int64] = []
-        var observed: CivilDate?
-        func take(_ g: Int, _ f: Fact) {
-            grade = max(grade, g)
-            evidence += f.evidence
-            if let d = f.observedOn { observed = observed.map { min($0, d) } ?? d }
-        }
+        var tally = GradeTally()
         let mitoses = facts["mitotic_count.per_2mm2"]
         switch rule {
         case .gastrointestinal:
-            if let f = facts["ki67.percent"], let v = f.value.numberValue { take(NETGrade.fromKi67(v), f) }
-            if let f = mitoses, let v = f.value.numberValue { take(NETGrade.fromMitoses(v), f) }
+            if let f = facts["ki67.percent"], let v = f.value.numberValue { tally.take(NETGrade.fromKi67(v), f) }
+            if let f = mitoses, let v = f.value.numberValue { tally.take(NETGrade.fromMitoses(v), f) }
         case .thoracic:
             guard let f = mitoses, let v = f.value.numberValue else { return nil }
             let necrosis = facts["pathology.necrosis"]?.value.stringValue.map { $0 == "present" }
             guard let g = NETGrade.thoracic(mitoses: v, necrosis: necrosis) else { return nil }
-            take(g, f)
+            tally.take(g, f)
         }
-        return grade > 0 ? (grade, evidence, observed) : nil
+        return tally.grade > 0 ? (tally.grade, tally.evidence, tally.observed) : nil
     }
 }
