@@ -223,9 +223,11 @@ struct ServerTests {
             }
             return []
         }
-        #expect(sizes.count == 1 && sizes[0] >= 10, "\(sizes)")
+        #expect(!sizes.isEmpty && sizes[0] >= 10, "\(sizes)")
         let (state, snapshot, _) = try s.fixture.dispatcher.reportState(through: try s.fixture.store.head().size)
-        #expect(snapshot == sizes.first)
+        // The server may save the next one (at 20) while this runs: the report folds on from one it saved.
+        let saved = try s.fixture.store.reportSnapshotSizes()
+        #expect(snapshot.map { saved.contains($0) && $0 >= sizes[0] } == true, "\(String(describing: snapshot)) \(saved)")
         #expect(state.candidates.count == 12)
         let r = try await onThread { try reply(s.client("sam").request(#"{"cmd":"report"}"#)) }
         #expect(r["result"]?["consort"]?["assessed"] == 12)
