@@ -19,6 +19,12 @@ today=$(date -u +%F); d() { date -u -d "$1 days ago" +%F; }
 expect_rc 0 "$B" init --trial SMOKE-1
 check test "$(stat -c %a "$T/trial.sqlite.key")" = 600
 expect_rc 0 "$B" policy test Policies/sanet-ep.yaml Policies/sanet-ep.cases.yaml
+expect_rc 0 "$B" policy test Policies/sanet-p.yaml Policies/sanet-p.cases.yaml
+expect_rc 0 "$B" policy test Policies/radiomics-substudy.yaml Policies/radiomics-substudy.cases.yaml
+# A case table that expects the wrong result at a bound fails, naming the case (bilirubin at 1.5 x ULN is not below it).
+sed 's/{I8-bilirubin: fail}/{I8-bilirubin: pass}/' Policies/sanet-p.cases.yaml > "$T/wrong.cases.yaml"
+expect_rc 1 "$B" policy test Policies/sanet-p.yaml "$T/wrong.cases.yaml"
+check grep -q "FAIL bilirubin 1.5 {ULN}" "$T/out"
 expect_rc 0 "$B" policy publish Policies/sanet-ep.yaml
 expect_rc 0 "$B" candidate register NET-1 --site SITE-01
 expect_rc 0 "$B" record clinical --candidate NET-1 assessed_on="$(d 3)" age=60 ecog=0 'prior_systemic_therapies=["somatostatin_analogue"]' \
