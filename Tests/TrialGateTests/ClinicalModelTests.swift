@@ -81,6 +81,22 @@ struct LegacyReplayTests {
         }
         #expect(state.candidates["C-1"]!.facts(model: .observationTime)["clinical.haemoglobin"]?.value == 118)
     }
+
+    @Test("in a whole log, schema versions never go down: an older build's event after a newer one is refused")
+    func schemaVersionsNeverGoDown() throws {
+        let at = UTCTimestamp("2026-07-01T09:00:00.000Z")!
+        let trial = Event(seq: 1, timestamp: at, actor: "a", type: .trialInitialised, candidate: nil, schemaVersion: 1,
+                          payload: ["trial_id": "T", "log_origin": "o", "public_key": "k", "key_id": "i"], prevHash: Event.genesisHash, hash: Event.genesisHash)
+        func register(_ seq: Int64, _ id: String, schema: Int) -> Event {
+            Event(seq: seq, timestamp: at, actor: "a", type: .candidateRegistered, candidate: id, schemaVersion: schema, payload: ["site": "S1"],
+                  prevHash: Event.genesisHash, hash: Event.genesisHash)
+        }
+        var state = LogState()
+        try state.apply(trial)
+        try state.apply(register(2, "C-1", schema: 2))
+        #expect { try state.apply(register(3, "C-2", schema: 1)) } throws: { ($0 as? CoreError)?.message.contains("schema version 1 after an event of version 2") == true }
+        #expect(state.size == 2)
+    }
 }
 
 @Suite("Clinical input: units, limits, counts, organs")

@@ -57,6 +57,9 @@ public struct LogState: Sendable {
     public private(set) var size: Int64 = 0
     /// Hash of the newest event applied.
     public private(set) var headHash: String = Event.genesisHash
+    /// The highest event schema version applied in order: a log's versions never go down, so an older build
+    /// cannot write its rules' events into a log a newer build has written to without `verify` saying so.
+    public private(set) var schemaVersion = 1
 
     public init() {}
 
@@ -93,6 +96,9 @@ public struct LogState: Sendable {
             }
             if event.seq != 1, trial == nil {
                 throw CoreError(.invalidEvent, "event \(event.seq): the log must begin with trial.initialised")
+            }
+            if event.schemaVersion < schemaVersion {
+                throw CoreError(.invalidEvent, "event \(event.seq): schema version \(event.schemaVersion) after an event of version \(schemaVersion) (written by an older build?)")
             }
         }
         try Self.check(event, against: self)
@@ -147,6 +153,7 @@ public struct LogState: Sendable {
                 results: results, decision: d, signature: event.payload["signature"]?.stringValue ?? ""))
         }
         if let c = event.candidate { candidates[c]?.lastSeq = event.seq }
+        if strict { schemaVersion = max(schemaVersion, event.schemaVersion) }
         size = event.seq
         headHash = event.hash
     }
