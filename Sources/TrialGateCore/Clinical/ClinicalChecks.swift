@@ -4,22 +4,26 @@ enum ClinicalChecks {
     /// A quantity field: `"<number> <unit>"`, a unit of the analyte, within the hard limits.
     static func quantity(_ value: JSONValue, _ a: Analyte, field: String, context: String) throws {
         func bad(_ why: String) -> CoreError { CoreError(.invalidField, "\(context): \"\(field)\" \(why)") }
+        let ulnAllowed = a.judgedAgainstULN && !field.hasSuffix("_upper_limit")
+        let allowed = a.unitList(withULN: ulnAllowed)
         guard let text = value.stringValue else {
             let shown = CanonicalJSON.string(value)
-            throw bad("\(shown) has no unit; give the value with its unit, e.g. \"\(value.numberValue.map(CanonicalJSON.formatNumber) ?? "1") \(a.referenceUnit)\" (units: \(a.unitList))")
+            throw bad("\(shown) has no unit; give the value with its unit, e.g. \"\(value.numberValue.map(CanonicalJSON.formatNumber) ?? "1") \(a.referenceUnit)\" (units: \(allowed))")
         }
         guard let q = Quantity(text) else {
-            throw bad("\"\(text)\" is not a number and a unit separated by one space, e.g. \"12.4 \(a.referenceUnit)\" (units: \(a.unitList))")
+            throw bad("\"\(text)\" is not a number and a unit separated by one space, e.g. \"12.4 \(a.referenceUnit)\" (units: \(allowed))")
         }
         if q.unit == "{ULN}" {
-            guard a.judgedAgainstULN, !field.hasSuffix("_upper_limit") else { throw bad("\"\(text)\": {ULN} is not a unit of \(field) (expected \(a.unitList.replacing(", {ULN}", with: "").replacing(" or {ULN}", with: "")))") }
+            guard ulnAllowed else {
+                throw bad("\"\(text)\": {ULN} is not a unit of \(field) (expected \(a.unitList(withULN: false)))")
+            }
             if !Analyte.ulnHard.contains(q.value) {
                 throw bad("\(q.description) is outside what is possible, \(limits(Analyte.ulnHard, "{ULN}"))")
             }
             return
         }
         guard let reference = a.convert(q.value, from: q.unit, to: a.referenceUnit) else {
-            throw bad("\"\(text)\": \(q.unit) is not a unit of \(a.meaning) (expected \(a.unitList))")
+            throw bad("\"\(text)\": \(q.unit) is not a unit of \(a.meaning) (expected \(allowed))")
         }
         if !a.hard.contains(reference) {
             let hint = a.hard.lowerBound > reference && a.units.count > 1 ? "; was it entered in another unit?" : ""

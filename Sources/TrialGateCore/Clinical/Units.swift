@@ -28,8 +28,11 @@ public struct Analyte: Sendable {
     public func factor(_ unit: String) -> Double? { units.first { $0.code == unit }?.factor }
 
     /// The accepted units, in words (`g/L, g/dL or mmol/L`).
-    public var unitList: String {
-        let codes = units.map(\.code) + (judgedAgainstULN ? ["{ULN}"] : [])
+    public var unitList: String { unitList(withULN: judgedAgainstULN) }
+
+    /// The units, in words, with `{ULN}` when it is accepted.
+    public func unitList(withULN: Bool) -> String {
+        let codes = units.map(\.code) + (withULN ? ["{ULN}"] : [])
         return codes.count == 1 ? codes[0] : codes.dropLast().joined(separator: ", ") + " or " + codes.last!
     }
 
