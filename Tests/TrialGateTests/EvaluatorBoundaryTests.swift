@@ -39,6 +39,10 @@ struct BoundaryCase: CustomTestStringConvertible, Sendable {
         BoundaryCase("{fact: clinical.age, within_days: 365}", "2025-06-30", .fail),   // 366 days
         BoundaryCase("{fact: clinical.age, within_days: 365}", "2026-07-01", .pass),   // the decision day itself
         BoundaryCase("{fact: clinical.age, within_days: 365}", "2026-07-02", .fail),   // after the decision
+        BoundaryCase("{fact: clinical.age, within_months: 12}", "2025-07-01", .pass),  // 12 calendar months
+        BoundaryCase("{fact: clinical.age, within_months: 12}", "2025-06-30", .fail),  // a day more
+        BoundaryCase("{fact: clinical.age, within_months: 12}", "2026-07-01", .pass),  // the decision day itself
+        BoundaryCase("{fact: clinical.age, within_months: 12}", "2026-07-02", .fail),  // after the decision
         // A score gate with a grey zone [0.4, 0.6) and threshold 0.5: the low bound is grey, the high bound is not.
         BoundaryCase("{fact: clinical.age, threshold: 0.5, grey_zone: [0.4, 0.6]}", 0.399, .fail),
         BoundaryCase("{fact: clinical.age, threshold: 0.5, grey_zone: [0.4, 0.6]}", 0.4, .unknown),

@@ -48,7 +48,7 @@ extension CandidateState {
                     out.facts[name] = fact
                     continue
                 }
-                let newer = key.date != held.date ? key.date > held.date : key.seq > held.seq
+                let newer = (key.date, key.seq) > (held.date, held.seq)
                 let (winner, loser, loserSeq, winnerSeq) = newer ? (fact, current, held.seq, record.seq) : (current, fact, record.seq, held.seq)
                 let why = loser.observedOn != winner.observedOn
                     ? "observed \(loser.observedOn?.description ?? "on no date"), before event \(winnerSeq)'s \(winner.observedOn?.description ?? "?")"
