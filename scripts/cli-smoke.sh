@@ -69,6 +69,13 @@ expect_rc 0 "$B" correct --seq 6 --field percent --value 18 --reason "transcript
 expect_rc 0 "$B" decide NET-1
 seq=$(sqlite3 "$T/trial.sqlite" "select max(seq) from events where type='decision.issued'")
 check grep -q '"outcome":"eligible"' <("$B" decisions --json)
+# An amendment tried before publishing: raising the age bound to 61 would make NET-1 (60) ineligible; nothing is written.
+size_before=$(sqlite3 "$T/trial.sqlite" "select count(*) from events")
+sed 's/when: {fact: clinical.age, gte: 18}/when: {fact: clinical.age, gte: 61}/; s/version: "2.0.0"/version: "2.0.1"/' Policies/sanet-ep.yaml > "$T/amended.yaml"
+expect_rc 0 "$B" policy impact "$T/amended.yaml"
+check grep -q "NET-1 .* eligible → ineligible" "$T/out"
+check grep -q "I2-age: pass → fail" "$T/out"
+check test "$(sqlite3 "$T/trial.sqlite" "select count(*) from events")" = "$size_before"
 # Listings page: a page of one is the whole list here; a limit out of range is refused, naming the option.
 check grep -q '"count":1,.*"next_after":null' <("$B" decisions --limit 1 --json)
 expect_rc 64 "$B" decisions --limit 0

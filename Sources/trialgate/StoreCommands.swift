@@ -43,7 +43,7 @@ struct Init: ParsableCommand {
 
 struct PolicyGroup: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "policy", abstract: "Publish, check and test enrollment policies.",
-                                                    subcommands: [Publish.self, Check.self, TestCases.self])
+                                                    subcommands: [Publish.self, Check.self, TestCases.self, Impact.self])
 
     struct Publish: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Record a policy in the log; it is in force from then on.")
@@ -71,6 +71,28 @@ struct PolicyGroup: ParsableCommand {
                 let off = c["enabled"]?.boolValue == false ? " (disabled)" : ""
                 print("  \(c["kind"]?.stringValue ?? "")  \(c["id"]?.stringValue ?? "")\(off): \(c["description"]?.stringValue ?? "")")
             }
+        }
+    }
+
+    struct Impact: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Try an amended policy before publishing it: every candidate whose outcome would change, and how.")
+        @OptionGroup var options: StoreOptions
+        @Argument(help: "The amended policy file (YAML).") var file: String
+
+        func run() throws {
+            let result = try Runner.run(.policyImpact(text: try Runner.readFile(file), file: file), options: options)
+            if options.json { return Runner.printJSON(result) }
+            let a = result["amended"], f = result["in_force"]
+            print("\(a?["id"]?.stringValue ?? "") \(a?["version"]?.stringValue ?? "") against \(f?["id"]?.stringValue ?? "") \(f?["version"]?.stringValue ?? "") (in force since event \(f?["seq"]?.intValue ?? 0)), on \(result["date"]?.stringValue ?? ""):")
+            let changed = result["changed"]?.arrayValue ?? []
+            for c in changed {
+                print("  \(Render.pad(c["candidate"]?.stringValue ?? "", 10)) \(Render.pad(c["site"]?.stringValue ?? "", 8)) \(c["from"]?.stringValue ?? "") → \(c["to"]?.stringValue ?? "")")
+                for k in c["criteria"]?.arrayValue ?? [] {
+                    print("      \(k["id"]?.stringValue ?? ""): \(k["from"]?.stringValue ?? "absent") → \(k["to"]?.stringValue ?? "absent") (\(k["reason"]?.stringValue ?? ""))")
+                }
+            }
+            print("\(changed.count) of \(result["compared"]?.intValue ?? 0) candidates would change outcome; nothing was recorded.")
         }
     }
 

@@ -295,3 +295,39 @@ struct ReportObservationTests {
         #expect(after.count == 10 && after[2] == 1 && after[8] == 0, "\(after)")
     }
 }
+
+@Suite("Policy impact")
+struct PolicyImpactTests {
+    @Test("an amendment is tried before it is published: only the candidates whose outcome changes are listed, nothing is recorded")
+    func impact() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
+        _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
+        let amended = ShippedPolicies.sanetEP
+            .replacingOccurrences(of: "when: {fact: clinical.ecog, lte: 1, max_age_days: 28}", with: "when: {fact: clinical.ecog, lte: 2, max_age_days: 28}")
+            .replacingOccurrences(of: "version: \"2.0.0\"", with: "version: \"2.1.0\"")
+        #expect(amended != ShippedPolicies.sanetEP)
+        let before = try f.size()
+        let r = try f.run(.policyImpact(text: amended, file: "amended.yaml"), as: "sponsor")
+        #expect(try f.size() == before)
+        // 15 candidates are not withdrawn; only NET-005 (ECOG 2) changes.
+        #expect(r["compared"] == 15)
+        let changed = r["changed"]!.arrayValue!
+        #expect(changed.count == 1, "\(changed)")
+        #expect(changed.first?["candidate"] == "NET-005" && changed.first?["from"] == "ineligible" && changed.first?["to"] == "eligible")
+        #expect(changed.first?["criteria"] == [["id": "PUB-ecog", "from": "fail", "to": "pass", "reason": "clinical.ecog is 2 (needs ≤ 2)"]])
+        #expect(r["amended"]?["version"] == "2.1.0" && r["in_force"]?["version"] == "2.0.0")
+    }
+
+    @Test("policy impact reads every site: coordinators may not run it; a bad amendment is refused naming its line")
+    func access() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
+        let coordinator = Principal(name: "alice", role: .coordinator, sites: ["SITE-01"])
+        #expect(throws: ServiceError.self) { try f.dispatcher.execute(.policyImpact(text: ShippedPolicies.sanetP, file: "p.yaml"), principal: coordinator) }
+        do { _ = try f.dispatcher.execute(.policyImpact(text: ShippedPolicies.sanetP, file: "p.yaml"), principal: coordinator) } catch {
+            #expect(ServiceError(error).code == "forbidden")
+        }
+        let sponsor = Principal(name: "sam", role: .sponsor, sites: [])
+        #expect(try f.dispatcher.execute(.policyImpact(text: ShippedPolicies.sanetP, file: "p.yaml"), principal: sponsor)["compared"] == 0)
+        #expect(f.errorCode(.policyImpact(text: "policy: p\nversion: \"1\"\ncriteria: []\n", file: "a.yaml")) == "invalid_policy")
+    }
+}

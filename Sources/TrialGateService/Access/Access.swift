@@ -17,6 +17,8 @@ public enum Access {
         case .verify, .replay: return role == .sponsor || role == .regulator
         case .export: return role == .regulator
         case .report, .exportFHIR, .auditTrail: return role == .sponsor || role == .regulator
+        // It reads every candidate of every site, so it is for those who see all sites.
+        case .policyImpact: return role == .admin || role == .sponsor || role == .regulator
         }
     }
 

@@ -32,6 +32,8 @@ extension Command {
             command = .policyPublish(text: try r.string("text"), file: try r.optionalString("file") ?? "policy")
         case "policy.check":
             command = .policyCheck(text: try r.string("text"), file: try r.optionalString("file") ?? "policy")
+        case "policy.impact":
+            command = .policyImpact(text: try r.string("text"), file: try r.optionalString("file") ?? "policy")
         case "policy.test":
             command = .policyTest(policyText: try r.string("policy"), policyFile: try r.optionalString("policy_file") ?? "policy",
                                   casesText: try r.string("cases"), casesFile: try r.optionalString("cases_file") ?? "cases")

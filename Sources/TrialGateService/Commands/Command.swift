@@ -7,6 +7,8 @@ public enum Command: Sendable, Equatable {
     case policyPublish(text: String, file: String)
     case policyCheck(text: String, file: String)
     case policyTest(policyText: String, policyFile: String, casesText: String, casesFile: String)
+    /// What publishing an amended policy would change: every candidate whose outcome would differ, and how.
+    case policyImpact(text: String, file: String)
     case register(candidate: String, fields: JSONValue)
     case record(kind: String, candidate: String, fields: JSONValue)
     case correct(seq: Int64, field: String, value: JSONValue, reason: String)
@@ -57,6 +59,7 @@ public enum Command: Sendable, Equatable {
         case .policyPublish: "policy.publish"
         case .policyCheck: "policy.check"
         case .policyTest: "policy.test"
+        case .policyImpact: "policy.impact"
         case .register: "register"
         case .record: "record"
         case .correct: "correct"
@@ -98,7 +101,7 @@ public enum Command: Sendable, Equatable {
     /// The most rows one page of a listing may ask for.
     public static let maximumPage = 10_000
 
-    public static let names = ["init", "policy.publish", "policy.check", "policy.test", "register", "record", "correct",
+    public static let names = ["init", "policy.publish", "policy.check", "policy.test", "policy.impact", "register", "record", "correct",
                                "withdraw", "decide", "show", "decisions", "verify", "replay", "export", "report", "report.snapshot",
                                "export.fhir", "audit-trail", "head", "public-key", "checkpoint", "proof.inclusion", "proof.consistency",
                                "user.add", "user.disable", "user.enable", "user.remove", "user.rotate-token", "users"]

@@ -160,6 +160,7 @@ public final class Dispatcher: @unchecked Sendable {
             case .policyPublish(let text, let file): return try publishPolicy(text: text, file: file, actor: actor)
             case .policyCheck(let text, let file): return try checkPolicy(text: text, file: file)
             case .policyTest(let p, let pf, let c, let cf): return try testPolicy(policyText: p, policyFile: pf, casesText: c, casesFile: cf)
+            case .policyImpact(let text, let file): return try policyImpact(text: text, file: file)
             case .register(let candidate, let fields): return try register(candidate: candidate, fields: fields, actor: actor)
             case .record(let kind, let candidate, let fields): return try record(kind: kind, candidate: candidate, fields: fields, actor: actor)
             case .correct(let seq, let field, let value, let reason): return try correct(seq: seq, field: field, value: value, reason: reason, actor: actor)
