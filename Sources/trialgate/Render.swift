@@ -51,7 +51,8 @@ enum Render {
         if !superseded.isEmpty {
             lines.append("Superseded:")
             for s in superseded {
-                lines.append("  \(pad(s["fact"]?.stringValue ?? "", 34)) \(pad(CanonicalJSON.string(s["value"] ?? .null), 24)) [event \(s["seq"]?.intValue ?? 0)] \(s["why"]?.stringValue ?? "")")
+                let value = CanonicalJSON.string(s["value"] ?? .null) + (s["unit"]?.stringValue.map { " \($0)" } ?? "")
+                lines.append("  \(pad(s["fact"]?.stringValue ?? "", 34)) \(pad(value, 24)) [event \(s["seq"]?.intValue ?? 0)] \(s["why"]?.stringValue ?? "")")
             }
         }
         return lines.joined(separator: "\n")

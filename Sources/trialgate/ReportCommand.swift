@@ -58,6 +58,10 @@ extension Render {
         func n(_ v: JSONValue?) -> String { v?.intValue.map(String.init) ?? (v.map { CanonicalJSON.string($0) } ?? "-") }
         let c = r["consort"] ?? .null
         var lines = ["Screening report for \(r["trial_id"]?.stringValue ?? "?") on \(n(r["log_size"])) events"]
+        for p in r["policies"]?.arrayValue ?? [] {
+            lines.append("Policy \(p["id"]?.stringValue ?? "") \(p["version"]?.stringValue ?? "") in force from \(p["in_force_from"]?.stringValue ?? "")"
+                + (p["in_force_until"]?.stringValue.map { " until \($0)" } ?? "") + " (event \(n(p["seq"])))")
+        }
         lines.append("")
         lines.append("Assessed for eligibility      \(n(c["assessed"]))")
         lines.append("  Excluded                    \(n(c["excluded"]?["total"]))")

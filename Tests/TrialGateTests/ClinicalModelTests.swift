@@ -123,21 +123,30 @@ struct ClinicalInputTests {
         BadRecord("clinical", ["assessed_on": "2026-06-30", "haemoglobin": 12.4], "invalid_field", ["\"haemoglobin\" 12.4 has no unit", "g/L, g/dL or mmol/L"]),
         BadRecord("clinical", ["assessed_on": "2026-06-30", "haemoglobin": "12.4 g/L"], "invalid_field", ["\"haemoglobin\" 12.4 g/L is outside what is possible, 20 to 250 g/L", "another unit"]),
         BadRecord("clinical", ["assessed_on": "2026-06-30", "haemoglobin": "12.4 umol/L"], "invalid_field", ["umol/L is not a unit of haemoglobin", "g/L, g/dL or mmol/L"]),
-        BadRecord("clinical", ["assessed_on": "2026-06-30", "haemoglobin": "twelve g/dL"], "invalid_field", ["\"haemoglobin\" \"twelve g/dL\" is not a number and a unit"]),
+        BadRecord("clinical", ["assessed_on": "2026-06-30", "haemoglobin": "twelve g/dL"], "invalid_field", ["\"haemoglobin\" \"twelve g/dL\" is not a decimal number (at most 4 decimals) and a unit", "e.g. \"12.8 g/dL\""]),
         BadRecord("clinical", ["assessed_on": "2026-06-30", "haemoglobin": "30 g/L"], "invalid_field", ["30 g/L is outside the usual range 60 to 200 g/L", "confirm_unusual=[\"haemoglobin\"]"]),
         BadRecord("clinical", ["assessed_on": "2026-06-30", "haemoglobin": "3 g/dL"], "invalid_field", ["3 g/dL (30 g/L) is outside the usual range 60 to 200 g/L"]),
         BadRecord("clinical", ["assessed_on": "2026-06-30", "bilirubin": "25 umol/L"], "missing_field", ["\"bilirubin\" 25 umol/L needs the laboratory's upper limit", "bilirubin_upper_limit"]),
         BadRecord("clinical", ["assessed_on": "2026-06-30", "bilirubin": "12 {ULN}"], "invalid_field", ["12 {ULN} is outside the usual range 0 to 10 {ULN}"]),
         BadRecord("clinical", ["assessed_on": "2026-06-30", "bilirubin_upper_limit": "1 {ULN}"], "invalid_field", ["{ULN} is not a unit of bilirubin_upper_limit"]),
-        BadRecord("clinical", ["assessed_on": "2026-06-30", "anc": "1.5"], "invalid_field", ["\"anc\" \"1.5\" is not a number and a unit", "10*9/L"]),
+        BadRecord("clinical", ["assessed_on": "2026-06-30", "anc": "1.5"], "invalid_field", ["\"anc\" \"1.5\" is not a decimal number", "10*9/L"]),
         BadRecord("clinical", ["assessed_on": "2026-06-30", "systolic_bp": "14 mm[Hg]"], "invalid_field", ["14 mm[Hg] is outside what is possible, 40 to 300 mm[Hg]"]),
         BadRecord("clinical", ["assessed_on": "2026-06-30", "ecog": 1.5], "invalid_field", ["\"ecog\" must be a whole number, got 1.5"]),
         BadRecord("clinical", ["assessed_on": "2026-06-30", "primary_site": "pancreatic"], "unknown_field", ["\"primary_site\""]),
         BadRecord("mitotic-count", ["count": 3.7, "unit": "per_2mm2", "specimen_date": "2026-03-02"], "invalid_field", ["\"count\" must be a whole number, got 3.7"]),
         BadRecord("mitotic-count", ["count": 3, "unit": "per_10hpf", "specimen_date": "2026-03-02"], "missing_field", ["\"hpf_area_mm2\" is required when unit is per_10hpf"]),
-        BadRecord("mitotic-count", ["count": 3, "unit": "per_10hpf", "hpf_area_mm2": 2, "specimen_date": "2026-03-02"], "invalid_field", ["\"hpf_area_mm2\" must be between 0.05 and 1, got 2"]),
+        BadRecord("mitotic-count", ["count": 3, "unit": "per_10hpf", "hpf_area_mm2": 2, "specimen_date": "2026-03-02"], "invalid_field", ["\"hpf_area_mm2\" must be between 0.1 and 0.4, got 2"]),
         BadRecord("pathology", ["specimen_date": "2026-03-02", "primary_organ": "C99.9", "tumour_type": "NET", "differentiation": "well", "review": "central"], "invalid_field", ["\"primary_organ\" must be an ICD-O-3 topography code", "C99.9"]),
         BadRecord("pathology", ["specimen_date": "2026-03-02", "primary_organ": "C17.2", "tumour_type": "carcinoid", "differentiation": "well", "review": "central"], "invalid_field", ["\"tumour_type\" must be one of NET, NEC, MiNEN"]),
+        BadRecord("clinical", ["assessed_on": "2026-06-30", "haemoglobin": "89.99996 g/L"], "invalid_field", ["is not a decimal number (at most 4 decimals)"]),
+        BadRecord("clinical", ["assessed_on": "2026-06-30", "haemoglobin": "30 g/dL"], "invalid_field", ["30 g/dL (300 g/L) is outside what is possible, 20 to 250 g/L"]),
+        BadRecord("clinical", ["assessed_on": "2026-06-30", "haemoglobin": "-5 g/L"], "invalid_field", ["-5 g/L is outside what is possible, 20 to 250 g/L"]),
+        BadRecord("clinical", ["assessed_on": "2026-06-30", "bilirubin": "40 umol/L", "bilirubin_upper_limit": "21 mg/dL"], "invalid_field", ["\"bilirubin_upper_limit\" 21 mg/dL (359.184 umol/L) is outside the usual range 5 to 40 umol/L"]),
+        BadRecord("clinical", ["assessed_on": "2026-06-30", "bilirubin": "40 umol/L", "bilirubin_upper_limit": "0.0001 umol/L", "confirm_unusual": ["bilirubin_upper_limit"]], "invalid_field", ["× its upper limit 0.0001 umol/L, outside what is possible, 0 to 100 {ULN}"]),
+        BadRecord("clinical", ["assessed_on": "2026-06-30", "bilirubin_upper_limit": "21 umol/L"], "missing_field", ["\"bilirubin_upper_limit\" goes with a \"bilirubin\" value"]),
+        BadRecord("clinical", ["assessed_on": "2026-06-30", "haemoglobin": "12 g/dL", "confirm_unusual": ["haemoglobin", "anc"]], "invalid_field", ["confirm_unusual names \"anc\", but this record has no unusual anc value"]),
+        BadRecord("attestation", ["criterion": "I1-informed-consnet", "result": "pass", "attested_on": "2026-06-30"], "invalid_field", ["\"I1-informed-consnet\" is not attested under policy sanet-ep 2.0.0", "I1-informed-consent"]),
+        BadRecord("attestation", ["criterion": "I2-age", "result": "fail", "attested_on": "2026-06-30"], "invalid_field", ["\"I2-age\" is not attested"]),
         BadRecord("attestation", ["criterion": "I1-informed-consent", "result": "yes", "attested_on": "2026-06-30"], "invalid_field", ["\"result\" must be one of pass, fail"]),
     ]
 
@@ -254,11 +263,11 @@ struct ClinicalPolicyTests {
         #expect(CivilDate(date)!.months(before: months).description == expected)
     }
 
-    @Test("conversions are rounded to 6 decimals so a bound written in another unit is met exactly")
+    @Test("conversions are rounded to 9 decimals so a bound written in another unit is met exactly")
     func conversions() {
         let hb = Analyte.named("haemoglobin")!
         #expect(hb.convert(90, from: "g/L", to: "g/dL") == 9)
-        #expect(hb.convert(5.59, from: "mmol/L", to: "g/dL") == 9.008006)
+        #expect(hb.convert(5.59, from: "mmol/L", to: "g/dL") == 9.0080055)
         let bili = Analyte.named("bilirubin")!
         #expect(bili.convert(1.2, from: "mg/dL", to: "umol/L") == 20.5248)
         #expect(Analyte.named("anc")!.convert(1500, from: "/uL", to: "10*9/L") == 1.5)
@@ -329,5 +338,46 @@ struct PolicyImpactTests {
         let sponsor = Principal(name: "sam", role: .sponsor, sites: [])
         #expect(try f.dispatcher.execute(.policyImpact(text: ShippedPolicies.sanetP, file: "p.yaml"), principal: sponsor)["compared"] == 0)
         #expect(f.errorCode(.policyImpact(text: "policy: p\nversion: \"1\"\ncriteria: []\n", file: "a.yaml")) == "invalid_policy")
+    }
+}
+
+@Suite("Reports name the policy of every decision")
+struct ReportPolicyTests {
+    @Test("the screening log, its CSV and HTML, the audit CSV and FHIR name each decision's policy; the header lists the policies in force")
+    func policyEverywhere() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
+        _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
+        f.clock.advance(seconds: 3600)
+        let amended = ShippedPolicies.sanetEP.replacingOccurrences(of: "version: \"2.0.0\"", with: "version: \"2.0.1\"")
+        _ = try f.run(.policyPublish(text: amended, file: "amended.yaml"), as: "admin")
+        try f.run(.decide(candidate: "NET-001"))
+        // A correction of a pathology and of an attestation record: the report still folds (it once could not).
+        let events = try f.store.events(candidate: "NET-002")
+        let pathology = events.first { $0.type == .pathologyRecorded }!.seq
+        let attestation = events.first { $0.type == .attestationRecorded }!.seq
+        try f.run(.correct(seq: pathology, field: "necrosis", value: "present", reason: "review of the slides"))
+        try f.run(.correct(seq: attestation, field: "statement", value: "ICF version 3 signed", reason: "detail added"))
+        let r = try f.run(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"))
+        let policies = r["policies"]!.arrayValue!
+        #expect(policies.count == 2 && policies[0]["version"] == "2.0.0" && policies[1]["version"] == "2.0.1")
+        #expect(policies[0]["in_force_until"] == policies[1]["in_force_from"] && policies[1]["in_force_until"] == .null)
+        let log = r["screening_log"]!.arrayValue!
+        #expect(log.first { $0["candidate"] == "NET-001" }?["policy"] == "sanet-ep@2.0.1")
+        #expect(log.first { $0["candidate"] == "NET-003" }?["policy"] == "sanet-ep@2.0.0")
+        #expect(r["corrections"]?["count"] == 3)
+        let csv = try f.run(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "csv"))["csv"]!.stringValue!
+        #expect(csv.hasPrefix("candidate,site,registered_at,consent_date,status,decision_seq,decided_at,policy,"))
+        #expect(csv.contains(",sanet-ep@2.0.1,"))
+        let html = try f.run(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "html"))["html"]!.stringValue!
+        #expect(html.contains("sanet-ep 2.0.1, in force from") && html.contains("<td>sanet-ep@2.0.0</td>"))
+        let audit = try f.run(.auditTrail(candidate: "NET-001"))["csv"]!.stringValue!
+        #expect(audit.contains("decision.issued,policy,,sanet-ep@2.0.1,"))
+        let fhir = try f.run(.exportFHIR(site: nil))["resources"]!.arrayValue!
+        #expect(fhir.first { $0["id"] == "NET-001" }?["extension"] == [["url": "urn:trialgate:fhir:screening-policy", "valueString": "sanet-ep@2.0.1"]])
+        #expect(fhir.first { $0["id"] == "NET-013" }?["extension"] == nil, "no decision, no extension: FHIR arrays are never empty")
+        // A snapshot keeps the policy of each latest decision, and the header is read from the log.
+        _ = try f.run(.reportSnapshot, as: "admin")
+        let again = try f.run(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"))
+        #expect(again["screening_log"] == r["screening_log"] && again["policies"] == r["policies"])
     }
 }

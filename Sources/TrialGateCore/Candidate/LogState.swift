@@ -36,6 +36,8 @@ public func keyRotationStatement(trialID: String, logOrigin: String, previousKey
 /// A policy as published in the log: the log, not a file on disk, says which rules were in force.
 public struct PublishedPolicy: Sendable, Equatable {
     public let seq: Int64
+    /// When it was published: it is in force from then until the next publication.
+    public let publishedAt: UTCTimestamp
     public let id: String
     public let version: String
     public let sha256: String
@@ -113,7 +115,7 @@ public struct LogState: Sendable {
                                          keyID: event.payload["key_id"]!.stringValue!))
         case .policyPublished:
             let p = event.payload
-            policies.append(PublishedPolicy(seq: event.seq, id: p["policy_id"]!.stringValue!, version: p["version"]!.stringValue!,
+            policies.append(PublishedPolicy(seq: event.seq, publishedAt: event.timestamp, id: p["policy_id"]!.stringValue!, version: p["version"]!.stringValue!,
                                             sha256: p["sha256"]!.stringValue!, text: p["text"]!.stringValue!))
         case .candidateRegistered:
             let entry = RecordEntry(seq: event.seq, type: event.type, schemaVersion: event.schemaVersion, timestamp: event.timestamp,
@@ -269,7 +271,7 @@ public struct LogState: Sendable {
         guard new != current else { throw CoreError(.invalidField, "correction: the new value equals the current value") }
         members[field] = new
         if new == .null { members.removeValue(forKey: field) }
-        try schema.validate(.object(members), today: today)
+        try schema.validate(.object(members), today: today, correcting: true)
     }
 }
 

@@ -7,11 +7,10 @@ enum ClinicalChecks {
         let ulnAllowed = a.judgedAgainstULN && !field.hasSuffix("_upper_limit")
         let allowed = a.unitList(withULN: ulnAllowed)
         guard let text = value.stringValue else {
-            let shown = CanonicalJSON.string(value)
-            throw bad("\(shown) has no unit; give the value with its unit, e.g. \"\(value.numberValue.map(CanonicalJSON.formatNumber) ?? "1") \(a.referenceUnit)\" (units: \(allowed))")
+            throw bad("\(CanonicalJSON.string(value)) has no unit; give the value with its unit, e.g. \"\(a.example)\" (units: \(allowed))")
         }
         guard let q = Quantity(text) else {
-            throw bad("\"\(text)\" is not a number and a unit separated by one space, e.g. \"12.4 \(a.referenceUnit)\" (units: \(allowed))")
+            throw bad("\"\(text)\" is not a decimal number (at most 4 decimals) and a unit separated by one space, e.g. \"\(a.example)\" (units: \(allowed))")
         }
         if q.unit == "{ULN}" {
             guard ulnAllowed else {
@@ -26,8 +25,9 @@ enum ClinicalChecks {
             throw bad("\"\(text)\": \(q.unit) is not a unit of \(a.meaning) (expected \(allowed))")
         }
         if !a.hard.contains(reference) {
-            let hint = a.hard.lowerBound > reference && a.units.count > 1 ? "; was it entered in another unit?" : ""
-            throw bad("\(q.description) is outside what is possible, \(limits(a.hard, a.referenceUnit))\(hint)")
+            let shown = q.unit == a.referenceUnit ? q.description : "\(q.description) (\(CanonicalJSON.formatNumber(reference)) \(a.referenceUnit))"
+            let hint = reference > 0 && reference < a.hard.lowerBound && a.units.count > 1 ? "; was it entered in another unit?" : ""
+            throw bad("\(shown) is outside what is possible, \(limits(a.hard, a.referenceUnit))\(hint)")
         }
     }
 
@@ -36,7 +36,8 @@ enum ClinicalChecks {
     }
 
     /// Checks across the fields of one record.
-    static func check(_ type: EventType, _ m: [String: JSONValue], context: String) throws {
+    /// - Parameter correcting: the record is being corrected (a confirmation written earlier stays valid).
+    static func check(_ type: EventType, _ m: [String: JSONValue], context: String, correcting: Bool) throws {
         switch type {
         case .mitoticCountRecorded:
             if m["unit"]?.stringValue == "per_10hpf", m["hpf_area_mm2"] == nil {
@@ -46,30 +47,62 @@ enum ClinicalChecks {
                 throw CoreError(.invalidField, "\(context): \"hpf_area_mm2\" applies only to a count per_10hpf")
             }
         case .clinicalRecorded:
-            let confirmed = Set((m["confirm_unusual"]?.arrayValue ?? []).compactMap(\.stringValue))
-            for a in Analyte.all {
-                guard let text = m[a.field]?.stringValue, let q = Quantity(text) else { continue }
-                var usual = a.usual, unit = a.referenceUnit, v = q.value
-                if q.unit == "{ULN}" {
-                    usual = Analyte.ulnUsual
-                    unit = "{ULN}"
-                } else {
-                    v = a.convert(q.value, from: q.unit, to: a.referenceUnit) ?? q.value
-                    if a.judgedAgainstULN {
-                        guard let limitText = m["\(a.field)_upper_limit"]?.stringValue, let limit = Quantity(limitText),
-                            (a.convert(limit.value, from: limit.unit, to: a.referenceUnit) ?? 0) > 0
-                        else {
-                            throw CoreError(.missingField, "\(context): \"\(a.field)\" \(q.description) needs the laboratory's upper limit of normal in \"\(a.field)_upper_limit\" (e.g. \"21 umol/L\"), or give it as a multiple, e.g. \"1.2 {ULN}\"")
-                        }
-                    }
-                }
-                if !usual.contains(v), !confirmed.contains(a.field) {
-                    let shown = unit == q.unit ? q.description : "\(q.description) (\(CanonicalJSON.formatNumber(v)) \(unit))"
-                    throw CoreError(.invalidField, "\(context): \"\(a.field)\" \(shown) is outside the usual range \(limits(usual, unit)); check it and, if it is right, record it with confirm_unusual=[\"\(a.field)\"]")
-                }
-            }
+            try clinical(m, context: context, correcting: correcting)
         default:
             break
+        }
+    }
+
+    /// A value outside its usual range, in words, or nil.
+    private static func unusual(_ shown: String, _ v: Double, _ usual: ClosedRange<Double>, _ unit: String) -> String? {
+        usual.contains(v) ? nil : "\(shown) is outside the usual range \(limits(usual, unit))"
+    }
+
+    private static func clinical(_ m: [String: JSONValue], context: String, correcting: Bool) throws {
+        let confirmed = Set((m["confirm_unusual"]?.arrayValue ?? []).compactMap(\.stringValue))
+        var unusualFields: Set<String> = []
+        func flag(_ field: String, _ why: String?) throws {
+            guard let why else { return }
+            unusualFields.insert(field)
+            if !confirmed.contains(field) {
+                throw CoreError(.invalidField, "\(context): \"\(field)\" \(why); check it and, if it is right, record it with confirm_unusual=[\"\(field)\"]")
+            }
+        }
+        for a in Analyte.all {
+            let limitField = "\(a.field)_upper_limit"
+            let limit = m[limitField]?.stringValue.flatMap(Quantity.init)
+            guard let text = m[a.field]?.stringValue, let q = Quantity(text) else {
+                if limit != nil {
+                    throw CoreError(.missingField, "\(context): \"\(limitField)\" goes with a \"\(a.field)\" value in the same record; give both")
+                }
+                continue
+            }
+            if q.unit == "{ULN}" {
+                try flag(a.field, unusual(q.description, q.value, Analyte.ulnUsual, "{ULN}"))
+                continue
+            }
+            let v = a.convert(q.value, from: q.unit, to: a.referenceUnit) ?? q.value
+            let shown = q.unit == a.referenceUnit ? q.description : "\(q.description) (\(CanonicalJSON.formatNumber(v)) \(a.referenceUnit))"
+            try flag(a.field, unusual(shown, v, a.usual, a.referenceUnit))
+            guard a.judgedAgainstULN else { continue }
+            guard let limit, let l = a.convert(limit.value, from: limit.unit, to: a.referenceUnit), l > 0 else {
+                throw CoreError(.missingField, "\(context): \"\(a.field)\" \(q.description) needs the laboratory's upper limit of normal in \"\(limitField)\" (e.g. \"21 umol/L\"), or give it as a multiple, e.g. \"1.2 {ULN}\"")
+            }
+            if let usual = a.upperLimitUsual {
+                let shownLimit = limit.unit == a.referenceUnit ? limit.description : "\(limit.description) (\(CanonicalJSON.formatNumber(l)) \(a.referenceUnit))"
+                try flag(limitField, unusual(shownLimit, l, usual, a.referenceUnit))
+            }
+            let ratio = Quantity.round9(v / l)
+            if !Analyte.ulnHard.contains(ratio) {
+                throw CoreError(.invalidField, "\(context): \"\(a.field)\" \(q.description) is \(CanonicalJSON.formatNumber(ratio)) × its upper limit \(limit.description), outside what is possible, \(limits(Analyte.ulnHard, "{ULN}"))")
+            }
+            try flag(a.field, unusual("\(q.description) (\(CanonicalJSON.formatNumber(ratio)) × the upper limit \(limit.description))", ratio, Analyte.ulnUsual, "{ULN}"))
+        }
+        // A confirmation is given for a value that needs one, not in advance; a correction keeps earlier ones.
+        if !correcting {
+            for field in confirmed.sorted() where !unusualFields.contains(field) {
+                throw CoreError(.invalidField, "\(context): confirm_unusual names \"\(field)\", but this record has no unusual \(field) value to confirm")
+            }
         }
     }
 }

@@ -29,37 +29,42 @@ extension CandidateState {
     }
 
     /// Clinical model 2: for each fact the value with the latest observation date wins; on the same date the
-    /// later entry wins. Corrections are applied first (a corrected date moves the record).
+    /// later entry wins. Corrections are applied first (a corrected date moves the record). Every other value
+    /// given for a fact is listed as superseded by the one in force.
     func observedFacts() -> CurrentFacts {
-        var out = CurrentFacts(facts: [:], superseded: [])
-        var order: [String: (date: Int, seq: Int64)] = [:]
-        out.facts["candidate.site"] = Fact(value: .string(site), evidence: [records[0].seq] + records[0].corrections.map(\.seq), observedOn: nil)
+        struct Offer {
+            let name: String
+            let fact: Fact
+            let key: (date: Int, seq: Int64)
+        }
+        var offers: [Offer] = []
         for record in records.dropFirst() {
             guard let prefix = record.type.factPrefix, let schema = RecordSchema.of(record.type, version: record.schemaVersion),
                 case .object(let members) = record.current
             else { continue }
             let observed = schema.observedOnField.flatMap { members[$0]?.stringValue }.flatMap(CivilDate.init)
-            let key = (date: observed?.daysSinceEpoch ?? Int.min, seq: record.seq)
             let evidence = [record.seq] + record.corrections.map(\.seq)
             for (name, value, unit) in Self.entries(record, prefix: prefix, members: members) {
-                let fact = Fact(value: value, evidence: evidence, observedOn: observed, unit: unit)
-                guard let held = order[name], let current = out.facts[name] else {
-                    order[name] = key
-                    out.facts[name] = fact
-                    continue
-                }
-                let newer = (key.date, key.seq) > (held.date, held.seq)
-                let (winner, loser, loserSeq, winnerSeq) = newer ? (fact, current, held.seq, record.seq) : (current, fact, record.seq, held.seq)
-                let why = loser.observedOn != winner.observedOn
-                    ? "observed \(loser.observedOn?.description ?? "on no date"), before event \(winnerSeq)'s \(winner.observedOn?.description ?? "?")"
-                    : "observed the same day as event \(winnerSeq), and entered before it"
-                out.superseded.append(SupersededFact(fact: name, value: loser.value, seq: loserSeq, observedOn: loser.observedOn,
-                                                     bySeq: winnerSeq, why: why))
-                if newer {
-                    order[name] = key
-                    out.facts[name] = fact
-                }
+                // A documented progression is an observation of its own date, whichever study reports it.
+                let on = name == "imaging.progression_date" ? value.stringValue.flatMap(CivilDate.init) ?? observed : observed
+                offers.append(Offer(name: name, fact: Fact(value: value, evidence: evidence, observedOn: on, unit: unit),
+                                    key: (on?.daysSinceEpoch ?? Int.min, record.seq)))
             }
+        }
+        var winners: [String: Offer] = [:]
+        for offer in offers {
+            if let held = winners[offer.name], (offer.key.date, offer.key.seq) < (held.key.date, held.key.seq) { continue }
+            winners[offer.name] = offer
+        }
+        var out = CurrentFacts(facts: winners.mapValues(\.fact), superseded: [])
+        out.facts["candidate.site"] = Fact(value: .string(site), evidence: [records[0].seq] + records[0].corrections.map(\.seq), observedOn: nil)
+        for offer in offers {
+            guard let winner = winners[offer.name], winner.key.seq != offer.key.seq else { continue }
+            let why = offer.fact.observedOn != winner.fact.observedOn
+                ? "observed \(offer.fact.observedOn?.description ?? "on no date"), before event \(winner.key.seq)'s \(winner.fact.observedOn?.description ?? "?")"
+                : "observed the same day as event \(winner.key.seq), and entered before it"
+            out.superseded.append(SupersededFact(fact: offer.name, value: offer.fact.value, unit: offer.fact.unit, seq: offer.key.seq,
+                                                 observedOn: offer.fact.observedOn, bySeq: winner.key.seq, why: why))
         }
         Self.derive(&out.facts)
         out.superseded.sort { ($0.fact, $0.seq) < ($1.fact, $1.seq) }
@@ -97,7 +102,7 @@ extension CandidateState {
             // Schema 1 took 10 HPF as 2 mm²; schema 2 states the field area with a count per 10 HPF.
             var per2mm2 = count
             if members["unit"]?.stringValue == "per_10hpf", let area = members["hpf_area_mm2"]?.numberValue, area > 0 {
-                per2mm2 = Quantity.round6(count * 2 / (10 * area))
+                per2mm2 = Quantity.round9(count * 2 / (10 * area))
             }
             out.append(("mitotic_count.per_2mm2", .number(per2mm2), nil))
         }
@@ -111,7 +116,7 @@ extension CandidateState {
         guard let limitText = m["\(field)_upper_limit"]?.stringValue, let limit = Quantity(limitText),
             let v = a.convert(q.value, from: q.unit, to: a.referenceUnit), let l = a.convert(limit.value, from: limit.unit, to: a.referenceUnit), l > 0
         else { return nil }
-        return Quantity.round6(v / l)
+        return Quantity.round9(v / l)
     }
 
     /// Facts computed from others: primary site and grading rule from the organ, the grade, the count of
@@ -125,15 +130,18 @@ extension CandidateState {
         } else if let legacy = facts["clinical.primary_site"] {
             facts["primary_site"] = legacy
         }
-        if let organ, let organFact, let grade = grade(organ.gradingRule, facts) {
+        // Necrosis counts only as found on the specimen the organ in force comes from: an older specimen's finding
+        // does not grade a newer one.
+        let necrosis = facts["pathology.necrosis"].flatMap { $0.evidence.first == organFact?.evidence.first ? $0 : nil }
+        if let organ, let organFact, let grade = grade(organ.gradingRule, facts, necrosis: necrosis) {
             var evidence = Set(organFact.evidence).union(grade.evidence)
-            if organ.gradingRule == .thoracic, let n = facts["pathology.necrosis"] { evidence.formUnion(n.evidence) }
+            if organ.gradingRule == .thoracic, let n = necrosis { evidence.formUnion(n.evidence) }
             facts["grade"] = Fact(value: .string("G\(grade.grade)"), evidence: evidence.sorted(), observedOn: grade.observed)
         }
         countPriorTherapyTypes(&facts)
     }
 
-    private static func grade(_ rule: GradingRule, _ facts: [String: Fact]) -> (grade: Int, evidence: [Int64], observed: CivilDate?)? {
+    private static func grade(_ rule: GradingRule, _ facts: [String: Fact], necrosis: Fact?) -> (grade: Int, evidence: [Int64], observed: CivilDate?)? {
         var tally = GradeTally()
         let mitoses = facts["mitotic_count.per_2mm2"]
         switch rule {
@@ -142,8 +150,7 @@ extension CandidateState {
             if let f = mitoses, let v = f.value.numberValue { tally.take(NETGrade.fromMitoses(v), f) }
         case .thoracic:
             guard let f = mitoses, let v = f.value.numberValue else { return nil }
-            let necrosis = facts["pathology.necrosis"]?.value.stringValue.map { $0 == "present" }
-            guard let g = NETGrade.thoracic(mitoses: v, necrosis: necrosis) else { return nil }
+            guard let g = NETGrade.thoracic(mitoses: v, necrosis: necrosis?.value.stringValue.map { $0 == "present" }) else { return nil }
             tally.take(g, f)
         }
         return tally.grade > 0 ? (tally.grade, tally.evidence, tally.observed) : nil

@@ -28,6 +28,8 @@ public struct Fact: Sendable, Equatable {
 public struct SupersededFact: Sendable, Equatable {
     public let fact: String
     public let value: JSONValue
+    /// The unit of a quantity, as entered.
+    public let unit: String?
     public let seq: Int64
     public let observedOn: CivilDate?
     /// The event whose value is in force instead.

@@ -20,6 +20,11 @@ public struct Analyte: Sendable {
     public let judgedAgainstULN: Bool
     /// The unit a bare number meant in schema version 1 records (`nil`: the field did not exist then).
     public let legacyUnit: String?
+    /// A typical value with its unit, for error messages.
+    public let example: String
+    /// For an analyte judged against the laboratory's upper limit of normal: the usual range of that limit, in
+    /// the reference unit (outside it, `confirm_unusual` must name `<field>_upper_limit`).
+    public var upperLimitUsual: ClosedRange<Double>? = nil
 
     /// The reference unit.
     public var referenceUnit: String { units[0].code }
@@ -36,13 +41,14 @@ public struct Analyte: Sendable {
         return codes.count == 1 ? codes[0] : codes.dropLast().joined(separator: ", ") + " or " + codes.last!
     }
 
-    /// Converts `value` from `unit` into `target`; the result is rounded to 6 decimal places so that a
-    /// conversion gives the same number on every machine and a bound written in one unit is met exactly by
-    /// the same amount written in another.
+    /// Converts `value` from `unit` into `target`; the result is rounded to 9 decimal places so that a
+    /// conversion gives the same number on every machine and a bound written in one unit is met exactly by the
+    /// same amount written in another. Entered values have at most 4 decimals and the factors at most 6
+    /// significant digits, so the rounding never moves a value across a bound.
     public func convert(_ value: Double, from unit: String, to target: String) -> Double? {
         guard let a = factor(unit), let b = factor(target) else { return nil }
         if unit == target { return value }
-        return Quantity.round6(value * a / b)
+        return Quantity.round9(value * a / b)
     }
 
     /// The analytes of `clinical.recorded`, schema version 2.
@@ -51,19 +57,19 @@ public struct Analyte: Sendable {
     /// 16 114.5 g/mol); bilirubin 1 mg/dL = 17.104 µmol/L (molar mass 584.66 g/mol); 1 /µL = 10⁻³ × 10⁹/L.
     public static let all: [Analyte] = [
         Analyte(field: "anc", meaning: "absolute neutrophil count", units: [("10*9/L", 1), ("10*3/uL", 1), ("/uL", 0.001)],
-                hard: 0...200, usual: 0.5...30, judgedAgainstULN: false, legacyUnit: "10*9/L"),
+                hard: 0...200, usual: 0.5...30, judgedAgainstULN: false, legacyUnit: "10*9/L", example: "3.2 10*9/L"),
         Analyte(field: "platelets", meaning: "platelet count", units: [("10*9/L", 1), ("10*3/uL", 1), ("/uL", 0.001)],
-                hard: 0...5000, usual: 20...1000, judgedAgainstULN: false, legacyUnit: "10*9/L"),
+                hard: 0...5000, usual: 20...1000, judgedAgainstULN: false, legacyUnit: "10*9/L", example: "210 10*9/L"),
         Analyte(field: "haemoglobin", meaning: "haemoglobin", units: [("g/L", 1), ("g/dL", 10), ("mmol/L", 16.1145)],
-                hard: 20...250, usual: 60...200, judgedAgainstULN: false, legacyUnit: "g/L"),
+                hard: 20...250, usual: 60...200, judgedAgainstULN: false, legacyUnit: "g/L", example: "12.8 g/dL"),
         Analyte(field: "bilirubin", meaning: "total bilirubin", units: [("umol/L", 1), ("mg/dL", 17.104)],
-                hard: 0...1000, usual: 1...100, judgedAgainstULN: true, legacyUnit: nil),
+                hard: 0...1000, usual: 1...100, judgedAgainstULN: true, legacyUnit: nil, example: "12 umol/L", upperLimitUsual: 5...40),
         Analyte(field: "systolic_bp", meaning: "systolic blood pressure", units: [("mm[Hg]", 1)],
-                hard: 40...300, usual: 80...200, judgedAgainstULN: false, legacyUnit: nil),
+                hard: 40...300, usual: 80...200, judgedAgainstULN: false, legacyUnit: nil, example: "128 mm[Hg]"),
         Analyte(field: "diastolic_bp", meaning: "diastolic blood pressure", units: [("mm[Hg]", 1)],
-                hard: 20...200, usual: 40...120, judgedAgainstULN: false, legacyUnit: nil),
+                hard: 20...200, usual: 40...120, judgedAgainstULN: false, legacyUnit: nil, example: "80 mm[Hg]"),
         Analyte(field: "urine_protein_24h", meaning: "urine protein in 24 hours", units: [("g/(24.h)", 1), ("mg/(24.h)", 0.001)],
-                hard: 0...60, usual: 0...5, judgedAgainstULN: false, legacyUnit: nil),
+                hard: 0...60, usual: 0...5, judgedAgainstULN: false, legacyUnit: nil, example: "0.2 g/(24.h)"),
     ]
 
     /// Multiples of the upper limit of normal: hard and usual ranges.
@@ -84,11 +90,12 @@ public struct Quantity: Sendable, Equatable {
         self.unit = unit
     }
 
-    /// Parses `"12.4 g/dL"`; nil if the text is not a number, one space and a unit.
+    /// Parses `"12.4 g/dL"`; nil if the text is not a decimal number with at most 4 decimals, one space and a unit.
     public init?(_ text: String) {
         let parts = text.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[1].isEmpty, let v = Double(parts[0]), v.isFinite,
-            parts[0].allSatisfy({ $0.isNumber || $0 == "." || $0 == "-" })
+            parts[0].allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "." || $0 == "-") }),
+            (parts[0].split(separator: ".", omittingEmptySubsequences: false).dropFirst().first?.count ?? 0) <= 4
         else { return nil }
         value = v
         unit = String(parts[1])
@@ -97,6 +104,6 @@ public struct Quantity: Sendable, Equatable {
     /// `12.4 g/dL`.
     public var description: String { "\(CanonicalJSON.formatNumber(value)) \(unit)" }
 
-    /// Rounds to 6 decimal places (half away from zero).
-    public static func round6(_ x: Double) -> Double { (x * 1_000_000).rounded() / 1_000_000 }
+    /// Rounds to 9 decimal places (half away from zero).
+    public static func round9(_ x: Double) -> Double { (x * 1_000_000_000).rounded() / 1_000_000_000 }
 }

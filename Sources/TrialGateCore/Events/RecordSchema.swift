@@ -60,7 +60,8 @@ public struct RecordSchema: Sendable {
     /// Validates a record payload.
     /// - Parameter today: the UTC date the record is made on; later dates are refused.
     /// - Throws: `invalid_field`, `missing_field` or `unknown_field` naming the field.
-    public func validate(_ payload: JSONValue, today: CivilDate) throws {
+    /// - Parameter correcting: the record as a correction would leave it (its confirmations were given earlier).
+    public func validate(_ payload: JSONValue, today: CivilDate, correcting: Bool = false) throws {
         let context = "\(type.rawValue)"
         guard case .object(let members) = payload else {
             throw CoreError(.invalidField, "\(context): fields must be a JSON object, not \(payload.typeName)")
@@ -77,7 +78,7 @@ public struct RecordSchema: Sendable {
             }
             try Self.check(value, spec, context: context, today: today)
         }
-        if version >= 2 { try ClinicalChecks.check(type, members, context: context) }
+        if version >= 2 { try ClinicalChecks.check(type, members, context: context, correcting: correcting) }
     }
 
     static func check(_ value: JSONValue, _ spec: FieldSpec, context: String, today: CivilDate) throws {
@@ -111,7 +112,7 @@ public struct RecordSchema: Sendable {
             try ClinicalChecks.quantity(value, analyte, field: spec.name, context: context)
         case .organ:
             guard let s = value.stringValue, PrimaryOrgan.named(s) != nil else {
-                throw bad("must be an ICD-O-3 topography code TrialGate knows (C25.0–C25.9 pancreas, C17.2 ileum, C34.0–C34.9 lung, C37.9 thymus, C80.9 unknown primary, … see docs/clinical-criteria.md), got \(CanonicalJSON.string(value))")
+                throw bad("must be an ICD-O-3 topography code TrialGate knows (C25.0–C25.4, C25.7–C25.9 pancreas, C17.2 ileum, C34.0–C34.3, C34.8, C34.9 lung, C37.9 thymus, C80.9 unknown primary, … see docs/clinical-criteria.md), got \(CanonicalJSON.string(value))")
             }
         case .choiceList(let words):
             guard let list = value.arrayValue else { throw bad("must be a list, not \(value.typeName)") }
@@ -198,7 +199,7 @@ public struct RecordSchema: Sendable {
         add(.mitoticCountRecorded, observedOn: "specimen_date", [
             FieldSpec("count", .integer(0...1000), required: true, "mitoses counted (a whole number)"),
             FieldSpec("unit", .choice(["per_2mm2", "per_10hpf"]), required: true, "the area counted over"),
-            FieldSpec("hpf_area_mm2", .number(0.05...1), "area of one high-power field, mm² (required with per_10hpf; 0.2 for a 0.5 mm field diameter)"),
+            FieldSpec("hpf_area_mm2", .number(0.1...0.4), "area of one high-power field, mm² (required with per_10hpf; 0.2 for a 0.5 mm field diameter; a 40× objective gives 0.12–0.35)"),
             FieldSpec("specimen_date", .date, required: true, "date the specimen was taken"),
         ])
         add(.pathologyRecorded, observedOn: "specimen_date", [
@@ -223,7 +224,8 @@ public struct RecordSchema: Sendable {
                 clinical.append(FieldSpec("\(a.field)_upper_limit", .quantity(a), "the laboratory's upper limit of normal for \(a.meaning), with its unit (needed when \(a.field) is not given in {ULN})"))
             }
         }
-        clinical.append(FieldSpec("confirm_unusual", .choiceList(Analyte.all.map(\.field)), "fields whose unusual value was checked and is right"))
+        let confirmable = Analyte.all.flatMap { a in [a.field] + (a.upperLimitUsual == nil ? [] : ["\(a.field)_upper_limit"]) }
+        clinical.append(FieldSpec("confirm_unusual", .choiceList(confirmable), "fields whose unusual value was checked and is right"))
         add(.clinicalRecorded, observedOn: "assessed_on", clinical)
         add(.attestationRecorded, observedOn: "attested_on", [
             FieldSpec("criterion", .identifier, required: true, "the id of the policy criterion attested"),

@@ -86,3 +86,23 @@ public struct Policy: Sendable, Equatable {
         self.clinicalModel = clinicalModel
     }
 }
+
+extension Policy {
+    /// The criterion ids an `attestation.recorded` may name under this policy: its attestation criteria and every
+    /// `attestation.<id>` fact its conditions read.
+    public var attestationIDs: Set<String> {
+        var ids = Set(criteria.compactMap { $0.attestation == nil ? nil : $0.id })
+        func walk(_ c: Condition) {
+            switch c {
+            case .all(let items), .any(let items): items.forEach(walk)
+            case .not(let inner): walk(inner)
+            case .present(let fact, _), .compare(let fact, _, _, _, _), .member(let fact, _, _), .withinDays(let fact, _),
+                 .withinMonths(let fact, _), .scoreGate(let fact, _, _, _, _):
+                if fact.hasPrefix("attestation.") { ids.insert(String(fact.dropFirst("attestation.".count))) }
+            case .attested(let id): ids.insert(id)
+            }
+        }
+        criteria.forEach { walk($0.condition) }
+        return ids
+    }
+}

@@ -48,7 +48,7 @@ extension Dispatcher {
         let statement: JSONValue
         do { statement = try JSONParser.parse(saved.statement) } catch { throw bad("statement is not JSON") }
         var keys = ReportState()
-        for e in try store.events(types: [.trialInitialised, .keyRotated]) {
+        for e in try store.events(types: [.trialInitialised, .keyRotated, .policyPublished]) where e.type != .policyPublished || e.seq <= size {
             try keys.apply(e) { _ in nil }
         }
         let inForce = keys.keys.lastIndex { $0.seq <= size } ?? 0
@@ -67,6 +67,7 @@ extension Dispatcher {
         do { state.candidates = try ReportSnapshot.decode(saved.state) } catch { throw bad("\(error)") }
         state.trialID = trialID
         state.keys = keys.keys.filter { $0.seq <= size }
+        state.policies = keys.policies
         state.size = size
         state.headHash = head
         return state
@@ -114,7 +115,7 @@ extension Dispatcher {
         }
         if format == "html" { return ["html": .string(ReportHTML.render(report))] }
         guard format == "csv" else { return report }
-        let columns = ["candidate", "site", "registered_at", "consent_date", "status", "decision_seq", "decided_at", "failed", "unknown",
+        let columns = ["candidate", "site", "registered_at", "consent_date", "status", "decision_seq", "decided_at", "policy", "failed", "unknown",
                        "needs_attestation", "signature", "withdrawal_reason"]
         var rows = [columns]
         for r in report["screening_log"]?.arrayValue ?? [] {

@@ -75,8 +75,22 @@ extension Dispatcher {
         }
         return appended(try append(candidate: candidate, actor: actor) { state, now in
             try requireTrial(state)
+            if type == .attestationRecorded { try requireAttestable(fields, state) }
             return [EventDraft(timestamp: now, actor: actor, type: type, candidate: candidate, payload: fields)]
         })
+    }
+
+    /// An attestation must name a criterion the policy in force attests: a misspelt id would be recorded and
+    /// never read.
+    private func requireAttestable(_ fields: JSONValue, _ state: LogState) throws {
+        guard let criterion = fields["criterion"]?.stringValue else { return }  // the schema names what is missing
+        guard let published = state.policyInForce else {
+            throw ServiceError(CoreError.Code.noPolicy.rawValue, "no policy is in force, so no criterion can be attested")
+        }
+        let ids = try policy(for: published).attestationIDs
+        guard ids.contains(criterion) else {
+            throw ServiceError("invalid_field", "attestation.recorded: \"criterion\" \"\(criterion)\" is not attested under policy \(published.id) \(published.version); attested criteria: \(ids.sorted().joined(separator: ", "))")
+        }
     }
 
     func correct(seq: Int64, field: String, value: JSONValue, reason: String, actor: String) throws -> JSONValue {

@@ -13,8 +13,10 @@ enum CandidateView {
             facts[name] = .object(o)
         }
         let superseded: [JSONValue] = current.superseded.map { s in
-            ["fact": .string(s.fact), "value": s.value, "seq": .number(Double(s.seq)), "observed_on": .from(s.observedOn?.description),
-             "by_seq": .number(Double(s.bySeq)), "why": .string(s.why)]
+            var o: [String: JSONValue] = ["fact": .string(s.fact), "value": s.value, "seq": .number(Double(s.seq)),
+                                          "observed_on": .from(s.observedOn?.description), "by_seq": .number(Double(s.bySeq)), "why": .string(s.why)]
+            if let unit = s.unit { o["unit"] = .string(unit) }
+            return .object(o)
         }
         let history: [JSONValue] = events.map { e in
             var o: [String: JSONValue] = [

@@ -43,6 +43,7 @@ enum ReportHTML {
         <h1>Screening report — \(escape(n(r["trial_id"])))</h1>
         <p class="meta">Computed from the log alone: \(escape(n(r["log_size"]))) events, head \(escape(n(r["log_head"])))\(asOfText(r)).</p>
         \(r["log_warning"]?.stringValue.map { "<p class=\"warning\" role=\"alert\"><strong>Warning: the log is not covered by a valid signed checkpoint.</strong> \(escape($0))</p>" } ?? "")
+        \(policiesHTML(r))
         <h2>Enrolment flow</h2>
         \(consortSVG(c))
         <div class="row">
@@ -61,13 +62,13 @@ enum ReportHTML {
         }
         let t = r["time_to_decision"] ?? .null
         html += "</table><p>Time from registration to first decision: median \(escape(n(t["median_days"]))) days, mean \(escape(n(t["mean_days"]))), max \(escape(n(t["max_days"]))) (\(escape(n(t["count"]))) candidates).</p>"
-        html += "<h2>Screening log</h2><table><tr><th>candidate</th><th>site</th><th>registered</th><th>status</th><th>decision</th><th>failed</th><th>unknown</th><th>needs attestation</th><th>signature</th><th>note</th></tr>"
+        html += "<h2>Screening log</h2><table><tr><th>candidate</th><th>site</th><th>registered</th><th>status</th><th>decision</th><th>policy</th><th>failed</th><th>unknown</th><th>needs attestation</th><th>signature</th><th>note</th></tr>"
         for row in r["screening_log"]?.arrayValue ?? [] {
             let status = n(row["status"])
             let list = { (k: String) in (row[k]?.arrayValue ?? []).compactMap(\.stringValue).map(escape).joined(separator: ", ") }
             html += "<tr><td>\(escape(n(row["candidate"])))</td><td>\(escape(n(row["site"])))</td><td>\(escape(n(row["registered_at"])))</td>"
                 + "<td class=\"\(escape(status))\">\(escape(status))</td><td class=\"num\">\(escape(n(row["decision_seq"])))</td>"
-                + "<td>\(list("failed"))</td><td>\(list("unknown"))</td><td>\(list("needs_attestation"))</td><td>\(escape(n(row["signature"])))</td>"
+                + "<td>\(escape(n(row["policy"])))</td><td>\(list("failed"))</td><td>\(list("unknown"))</td><td>\(list("needs_attestation"))</td><td>\(escape(n(row["signature"])))</td>"
                 + "<td>\(escape(row["withdrawal_reason"]?.stringValue ?? ""))</td></tr>"
         }
         let k = r["corrections"] ?? .null
@@ -158,5 +159,14 @@ enum ReportHTML {
         }
         s += "<text x=\"30\" y=\"14\" font-size=\"11\">candidates per 0.1 score bin (latest decision)</text>"
         return s + "</svg>"
+    }
+
+    /// The policies in force over the report's period, each with when it began (and ended).
+    static func policiesHTML(_ r: JSONValue) -> String {
+        let items = (r["policies"]?.arrayValue ?? []).map { p in
+            "<li>\(escape(n(p["id"]))) \(escape(n(p["version"]))), in force from \(escape(n(p["in_force_from"])))"
+                + (p["in_force_until"]?.stringValue.map { " until \(escape($0))" } ?? "") + " (event \(escape(n(p["seq"]))))</li>"
+        }
+        return items.isEmpty ? "<p>No policy published.</p>" : "<p>Policies in force:</p><ul>\(items.joined())</ul>"
     }
 }

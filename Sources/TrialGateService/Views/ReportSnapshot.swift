@@ -8,7 +8,8 @@ import TrialGateCore
 /// The trial and its keys are not saved: they are read from the log itself when a snapshot is loaded, so a
 /// snapshot cannot bring a key of its own.
 enum ReportSnapshot {
-    /// Version 2 keeps each model score's study date (version 1 snapshots are not used: a report folds past them).
+    /// Version 2 keeps each model score's study date and each latest decision's policy (version 1 snapshots are not
+    /// used: a report folds past them).
     static let format = "trialgate.report-snapshot/2"
     private static let magic: [UInt8] = Array("TGRS2".utf8)
 
@@ -51,6 +52,7 @@ enum ReportSnapshot {
                 case .invalid: w.flag(false)
                 case .pending: preconditionFailure("a snapshot needs every signature checked")
                 }
+                w.string(d.policy)
             }
             w.flag(c.withdrawal != nil)
             if let x = c.withdrawal { w.int(x.seq); w.string(x.reason); w.time(x.timestamp) }
@@ -83,7 +85,7 @@ enum ReportSnapshot {
                 var results: [String: String] = [:]
                 for _ in 0..<(try r.count()) { results[try r.word()] = try r.word() }
                 c.latest = ReportDecision(seq: seq, timestamp: timestamp, outcome: outcome, results: results,
-                                          verdict: try r.flag() ? .valid : .invalid)
+                                          verdict: try r.flag() ? .valid : .invalid, policy: try r.string())
             }
             if try r.flag() { c.withdrawal = (try r.int(), try r.string(), try r.time()) }
             for _ in 0..<(try r.count()) {

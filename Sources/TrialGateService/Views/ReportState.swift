@@ -19,6 +19,17 @@ struct ReportDecision: Equatable {
     /// Each criterion's result (`pass`, `fail`, `unknown`, `skipped`), by criterion id.
     var results: [String: String]
     var verdict: SignatureVerdict
+    /// The policy the decision was made under, `id@version`.
+    var policy: String
+}
+
+/// A policy publication, as a report's header lists it.
+struct ReportPolicy: Equatable {
+    var seq: Int64
+    var publishedAt: UTCTimestamp
+    var id: String
+    var version: String
+    var sha256: String
 }
 
 /// A correction as the audit-trail view of a report lists it.
@@ -78,13 +89,15 @@ struct ReportCandidate: Equatable {
 /// enough to be saved as a signed snapshot and folded on from there.
 struct ReportState: Equatable {
     /// The events a report reads. Clinical, imaging, Ki-67, mitotic and SSTR records enter a report only
-    /// through decisions and corrections, and policies not at all, so most of a large log is neither parsed
-    /// nor kept.
-    static let eventTypes: [EventType] = [.trialInitialised, .keyRotated, .candidateRegistered, .modelScoreRecorded,
+    /// through decisions and corrections, and policies only by their id, version and date, so most of a large
+    /// log is neither parsed nor kept.
+    static let eventTypes: [EventType] = [.trialInitialised, .keyRotated, .policyPublished, .candidateRegistered, .modelScoreRecorded,
                                           .entryCorrected, .candidateWithdrawn, .decisionIssued]
 
     var trialID: String?
     var keys: [SigningKeyRecord] = []
+    /// Every policy published, in log order (read from the log, never from a snapshot, like the keys).
+    var policies: [ReportPolicy] = []
     var candidates: [String: ReportCandidate] = [:]
     /// The log position the state stands at.
     var size: Int64 = 0
@@ -115,6 +128,10 @@ struct ReportState: Equatable {
             keys.append(SigningKeyRecord(seq: event.seq, publicKey: key, keyID: keyID))
             return
         case .policyPublished:
+            guard let id = p["policy_id"]?.stringValue, let version = p["version"]?.stringValue, let sha = p["sha256"]?.stringValue else {
+                throw fail("no policy id, version or digest")
+            }
+            policies.append(ReportPolicy(seq: event.seq, publishedAt: event.timestamp, id: id, version: version, sha256: sha))
             return
         default:
             break
@@ -131,7 +148,7 @@ struct ReportState: Equatable {
         switch event.type {
         case .modelScoreRecorded:
             c.scores.append((event.seq, p["score"] ?? .null, p["study_date"]?.stringValue ?? ""))
-        case .imagingRecorded, .ki67Recorded, .mitoticCountRecorded, .sstrRecorded, .clinicalRecorded:
+        case .imagingRecorded, .ki67Recorded, .mitoticCountRecorded, .sstrRecorded, .clinicalRecorded, .pathologyRecorded, .attestationRecorded:
             c.correctedRecords[event.seq] = event.type
         case .entryCorrected:
             guard let target = p["corrects"]?.intValue.map(Int64.init), let field = p["field"]?.stringValue,
@@ -164,10 +181,16 @@ struct ReportState: Equatable {
             c.decisionCount += 1
             if c.firstDecisionAt == nil { c.firstDecisionAt = event.timestamp }
             c.latest = ReportDecision(seq: event.seq, timestamp: event.timestamp, outcome: d["outcome"]?.stringValue ?? "",
-                                      results: Self.results(d), verdict: verdict(d, signature: p["signature"]?.stringValue ?? ""))
+                                      results: Self.results(d), verdict: verdict(d, signature: p["signature"]?.stringValue ?? ""),
+                                      policy: Self.policyName(d))
         default:
             throw fail("unexpected event type")
         }
+    }
+
+    /// `id@version` of the policy a decision names.
+    static func policyName(_ decision: JSONValue) -> String {
+        "\(decision["policy"]?["id"]?.stringValue ?? "")@\(decision["policy"]?["version"]?.stringValue ?? "")"
     }
 
     /// Each criterion's result of a decision, by criterion id.
@@ -216,6 +239,9 @@ extension ReportState {
     init(projecting state: LogState, signaturesCheckedElsewhere: Bool = false) {
         trialID = state.trial?.trialID
         keys = state.keys
+        policies = state.policies.map { p in
+            ReportPolicy(seq: p.seq, publishedAt: p.publishedAt, id: p.id, version: p.version, sha256: p.sha256)
+        }
         size = state.size
         headHash = state.headHash
         for c in state.candidates.values {
@@ -235,7 +261,8 @@ extension ReportState {
                 let inForce = ReportState(trialID: nil, keys: state.keys.filter { $0.seq < d.seq })
                 let verdict = signaturesCheckedElsewhere && inForce.signingKey(of: d.decision) != nil
                     ? .pending(message: [], signature: [], publicKey: []) : inForce.verdict(d.decision, signature: d.signature)
-                r.latest = ReportDecision(seq: d.seq, timestamp: d.timestamp, outcome: d.outcome, results: d.results, verdict: verdict)
+                r.latest = ReportDecision(seq: d.seq, timestamp: d.timestamp, outcome: d.outcome, results: d.results, verdict: verdict,
+                                          policy: "\(d.policyID)@\(d.policyVersion)")
             }
             r.withdrawal = c.withdrawal.map { ($0.seq, $0.reason, $0.timestamp) }
             r.corrections = c.records.flatMap { record in

@@ -66,7 +66,7 @@ enum ScreeningReport {
                 "candidate": .string(c.id), "site": .string(c.site),
                 "registered_at": .string(c.registeredAt.description),
                 "consent_date": c.consentDate,
-                "status": .string(st), "decision_seq": .from(latest.map { Int($0.seq) }),
+                "status": .string(st), "decision_seq": .from(latest.map { Int($0.seq) }), "policy": .from(latest?.policy),
                 "decided_at": .from(latest?.timestamp.description), "decisions": .number(Double(c.decisionCount)),
                 "failed": .array(failed.map { .string($0) }), "unknown": .array(unknown.map { .string($0) }),
                 "needs_attestation": .array(unattested.map { .string($0) }),
@@ -119,6 +119,7 @@ enum ScreeningReport {
         return [
             "as_of": asOf, "trial_id": .from(state.trialID), "log_size": .number(Double(state.size)), "log_head": .string(state.headHash),
             "filter": ["site": .from(filter.site), "from": .from(filter.from?.description), "to": .from(filter.to?.description)],
+            "policies": .array(policiesInForce(state.policies, filter: filter)),
             "consort": consort, "decided": .number(Double(decided)), "screening_log": .array(log), "criteria": .array(criteria),
             "sites": .array(siteRows), "time_to_decision": timing,
             "model_score_histogram": ["bins": .array((0..<10).map { .string(String(format: "%.1f-%.1f", Double($0) / 10, Double($0 + 1) / 10)) }),
@@ -129,6 +130,19 @@ enum ScreeningReport {
     }
 
     private static func rounded(_ x: Double) -> Double { (x * 10_000).rounded() / 10_000 }
+
+    /// The policies in force at some time of the report's period (all of them without `from`/`to`): each from its
+    /// publication until the next one.
+    static func policiesInForce(_ policies: [ReportPolicy], filter: Filter) -> [JSONValue] {
+        policies.indices.compactMap { i in
+            let p = policies[i]
+            let until = i + 1 < policies.count ? policies[i + 1].publishedAt : nil
+            if let to = filter.to, p.publishedAt.date > to { return nil }
+            if let from = filter.from, let until, until.date < from { return nil }
+            return ["id": .string(p.id), "version": .string(p.version), "sha256": .string(p.sha256), "seq": .number(Double(p.seq)),
+                    "in_force_from": .string(p.publishedAt.description), "in_force_until": .from(until?.description)]
+        }
+    }
 
     /// FHIR R4 `ResearchSubject` resources, one per candidate (status from the research-subject-status value set).
     static func fhir(_ state: LogState, filter: Filter) -> [JSONValue] {
@@ -146,13 +160,19 @@ enum ScreeningReport {
             let id = String(c.id.map { $0 == "_" ? "-" : $0 })
             var period: [String: JSONValue] = ["start": .string(c.records[0].timestamp.description)]
             if let w = c.withdrawal { period["end"] = .string(w.timestamp.description) }
-            return [
+            // The policy of the latest decision, id@version, so a status always says which rules gave it.
+            var resource: [String: JSONValue] = [
                 "resourceType": "ResearchSubject", "id": .string(id),
                 "identifier": [["system": .string(system), "value": .string(c.id)]],
                 "status": .string(fhirStatus), "period": .object(period),
                 "study": ["reference": .string("ResearchStudy/\(trial)")],
                 "individual": ["identifier": ["system": .string(system), "value": .string(c.id)], "display": "pseudonymous screening candidate"],
             ]
+            // FHIR arrays are never empty: a candidate without a decision has no extension.
+            if let d = c.decisions.last {
+                resource["extension"] = [["url": "urn:trialgate:fhir:screening-policy", "valueString": .string("\(d.policyID)@\(d.policyVersion)")]]
+            }
+            return .object(resource)
         }
     }
 
@@ -173,6 +193,7 @@ enum ScreeningReport {
                 rows.append(base + ["status", "", "withdrawn", text(e.payload["reason"])])
             case .decisionIssued:
                 rows.append(base + ["outcome", "", text(e.payload["decision"]?["outcome"]), ""])
+                rows.append(base + ["policy", "", "\(text(e.payload["decision"]?["policy"]?["id"]))@\(text(e.payload["decision"]?["policy"]?["version"]))", ""])
             case .policyPublished:
                 rows.append(base + ["policy", "", "\(text(e.payload["policy_id"]))@\(text(e.payload["version"]))", ""])
             case .trialInitialised:
