@@ -87,7 +87,8 @@ extension Render {
         lines.append("")
         lines.append("Time from registration to first decision: median \(n(t["median_days"])) days, mean \(n(t["mean_days"])), max \(n(t["max_days"])) (\(n(t["count"])) candidates)")
         let k = r["corrections"] ?? .null
-        lines.append("Corrections: \(n(k["count"])) (\((k["by_actor"]?.objectValue ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \(n($0.value))" }.joined(separator: ", ")))")
+        let byActor = (k["by_actor"]?.objectValue ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \(n($0.value))" }.joined(separator: ", ")
+        lines.append("Corrections: \(n(k["count"]))" + (byActor.isEmpty ? "" : " (\(byActor))"))
         for item in k["items"]?.arrayValue ?? [] {
             lines.append("  #\(n(item["seq"])) \(item["candidate"]?.stringValue ?? "") \(item["field"]?.stringValue ?? ""): \(CanonicalJSON.string(item["old_value"] ?? .null)) → \(CanonicalJSON.string(item["new_value"] ?? .null)) by \(item["actor"]?.stringValue ?? "") — \(item["reason"]?.stringValue ?? "")")
         }

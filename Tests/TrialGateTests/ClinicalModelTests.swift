@@ -215,6 +215,8 @@ struct ClinicalPolicyTests {
         ("when: {fact: clinical.haemoglobin, gte: 9, unit: umol/L}", "umol/L is not a unit of clinical.haemoglobin"),
         ("when: {fact: clinical.ecog, lte: 1, unit: g/L}", "clinical.ecog has no unit"),
         ("when: {fact: clinical.primary_site, eq: pancreatic}", "unknown fact"),
+        ("when: {fact: clinical.anc, threshold: 1.5}", "clinical.anc is a quantity with a unit; test it with a comparison"),
+        ("when: {fact: clinical.haemoglobin, in: [9, 10]}", "clinical.haemoglobin is a quantity with a unit"),
         ("attestation: consent\n    when: {fact: grade, eq: G1}", "either when or attestation"),
     ])
     func model2Policies(criterion: String, words: String) throws {

@@ -141,6 +141,9 @@ public enum PolicyLoader {
             return .compare(fact: fact, op: op, value: value, maxAgeDays: maxAge)
         }
         if let unitNode { throw unitNode.error("criterion \(criterion): unit: goes with a comparison (eq, lt, lte, gt, gte)") }
+        if model == .observationTime, analyte(ofFact: fact) != nil, ops != ["present"] {
+            throw node.error("criterion \(criterion): \(fact) is a quantity with a unit; test it with a comparison (eq, lt, lte, gt, gte) and unit:, not \(ops.joined(separator: ", "))")
+        }
         if ops == ["in"] {
             let values = try m.required("in").sequence("in").map { try $0.json("in") }
             if values.isEmpty { throw node.error("criterion \(criterion): in needs at least one value") }
