@@ -37,6 +37,9 @@ public struct DecisionSummary: Sendable, Equatable {
     /// The decision as signed, and its signature (base64), for reports that re-check signatures.
     public let decision: JSONValue
     public let signature: String
+
+    /// `id@version` of the policy the decision was made under.
+    public var policyName: String { Decision.policyName(id: policyID, version: policyVersion) }
 }
 
 /// Everything known about one candidate, folded from the log.

@@ -42,6 +42,15 @@ public struct PublishedPolicy: Sendable, Equatable {
     public let version: String
     public let sha256: String
     public let text: String
+
+    public init(seq: Int64, publishedAt: UTCTimestamp, id: String, version: String, sha256: String, text: String) {
+        (self.seq, self.publishedAt, self.id, self.version, self.sha256, self.text) = (seq, publishedAt, id, version, sha256, text)
+    }
+
+    /// The publication without the policy's text: what a view that names policies, and does not evaluate them, keeps.
+    public var withoutText: PublishedPolicy {
+        PublishedPolicy(seq: seq, publishedAt: publishedAt, id: id, version: version, sha256: sha256, text: "")
+    }
 }
 
 /// The fold of the whole log: trial, policies and every candidate. Pure; `apply` is the only way in.

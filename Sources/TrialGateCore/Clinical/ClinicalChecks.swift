@@ -25,7 +25,7 @@ enum ClinicalChecks {
             throw bad("\"\(text)\": \(q.unit) is not a unit of \(a.meaning) (expected \(allowed))")
         }
         if !a.hard.contains(reference) {
-            let shown = q.unit == a.referenceUnit ? q.description : "\(q.description) (\(CanonicalJSON.formatNumber(reference)) \(a.referenceUnit))"
+            let shown = a.shownWithReference(q, reference)
             let hint = reference > 0 && reference < a.hard.lowerBound && a.units.count > 1 ? "; was it entered in another unit?" : ""
             throw bad("\(shown) is outside what is possible, \(limits(a.hard, a.referenceUnit))\(hint)")
         }
@@ -82,17 +82,16 @@ enum ClinicalChecks {
                 continue
             }
             let v = a.convert(q.value, from: q.unit, to: a.referenceUnit) ?? q.value
-            let shown = q.unit == a.referenceUnit ? q.description : "\(q.description) (\(CanonicalJSON.formatNumber(v)) \(a.referenceUnit))"
-            try flag(a.field, unusual(shown, v, a.usual, a.referenceUnit))
+            try flag(a.field, unusual(a.shownWithReference(q, v), v, a.usual, a.referenceUnit))
             guard a.judgedAgainstULN else { continue }
-            guard let limit, let l = a.convert(limit.value, from: limit.unit, to: a.referenceUnit), l > 0 else {
+            guard let limit, let l = a.convert(limit.value, from: limit.unit, to: a.referenceUnit),
+                let ratio = a.multipleOfUpperLimit(q, limit: limit)
+            else {
                 throw CoreError(.missingField, "\(context): \"\(a.field)\" \(q.description) needs the laboratory's upper limit of normal in \"\(limitField)\" (e.g. \"21 umol/L\"), or give it as a multiple, e.g. \"1.2 {ULN}\"")
             }
             if let usual = a.upperLimitUsual {
-                let shownLimit = limit.unit == a.referenceUnit ? limit.description : "\(limit.description) (\(CanonicalJSON.formatNumber(l)) \(a.referenceUnit))"
-                try flag(limitField, unusual(shownLimit, l, usual, a.referenceUnit))
+                try flag(limitField, unusual(a.shownWithReference(limit, l), l, usual, a.referenceUnit))
             }
-            let ratio = Quantity.round9(v / l)
             if !Analyte.ulnHard.contains(ratio) {
                 throw CoreError(.invalidField, "\(context): \"\(a.field)\" \(q.description) is \(CanonicalJSON.formatNumber(ratio)) × its upper limit \(limit.description), outside what is possible, \(limits(Analyte.ulnHard, "{ULN}"))")
             }

@@ -112,11 +112,7 @@ extension CandidateState {
     /// An analyte as a multiple of its laboratory's upper limit of normal, from one record.
     static func ulnMultiple(_ m: [String: JSONValue], _ field: String) -> Double? {
         guard let a = Analyte.named(field), let text = m[field]?.stringValue, let q = Quantity(text) else { return nil }
-        if q.unit == "{ULN}" { return q.value }
-        guard let limitText = m["\(field)_upper_limit"]?.stringValue, let limit = Quantity(limitText),
-            let v = a.convert(q.value, from: q.unit, to: a.referenceUnit), let l = a.convert(limit.value, from: limit.unit, to: a.referenceUnit), l > 0
-        else { return nil }
-        return Quantity.round9(v / l)
+        return a.multipleOfUpperLimit(q, limit: m["\(field)_upper_limit"]?.stringValue.flatMap(Quantity.init))
     }
 
     /// Facts computed from others: primary site and grading rule from the organ, the grade, the count of

@@ -51,6 +51,22 @@ public struct Analyte: Sendable {
         return Quantity.round9(value * a / b)
     }
 
+    /// `q` as a multiple of the laboratory's upper limit of normal: its value when given in `{ULN}`, otherwise the
+    /// two converted to the reference unit and divided (9 decimals); nil without a usable limit.
+    public func multipleOfUpperLimit(_ q: Quantity, limit: Quantity?) -> Double? {
+        if q.unit == "{ULN}" { return q.value }
+        guard let limit, let v = convert(q.value, from: q.unit, to: referenceUnit), let l = convert(limit.value, from: limit.unit, to: referenceUnit),
+            l > 0
+        else { return nil }
+        return Quantity.round9(v / l)
+    }
+
+    /// `q` as entered, followed by its value in the reference unit when it was entered in another:
+    /// `3 g/dL (30 g/L)`.
+    func shownWithReference(_ q: Quantity, _ reference: Double) -> String {
+        q.unit == referenceUnit ? q.description : "\(q.description) (\(CanonicalJSON.formatNumber(reference)) \(referenceUnit))"
+    }
+
     /// The analytes of `clinical.recorded`, schema version 2.
     ///
     /// Conversion factors: haemoglobin 1 mmol/L = 16.1145 g/L (molar mass of the haemoglobin monomer,

@@ -61,6 +61,14 @@ public struct Decision: Sendable, Equatable {
         ])
     }
 
+    /// How reports, exports and the audit trail name a policy version: `id@version`.
+    public static func policyName(id: String, version: String) -> String { "\(id)@\(version)" }
+
+    /// `id@version` of the policy a decision's JSON names.
+    public static func policyName(of json: JSONValue) -> String {
+        policyName(id: json["policy"]?["id"]?.stringValue ?? "", version: json["policy"]?["version"]?.stringValue ?? "")
+    }
+
     /// The exact bytes signed for a decision whose JSON is `json`: what `decide` signs and every verifier checks.
     public static func signedBytes(of json: JSONValue) -> [UInt8] { CanonicalJSON.encode(json) }
 }

@@ -23,14 +23,6 @@ struct ReportDecision: Equatable {
     var policy: String
 }
 
-/// A policy publication, as a report's header lists it.
-struct ReportPolicy: Equatable {
-    var seq: Int64
-    var publishedAt: UTCTimestamp
-    var id: String
-    var version: String
-    var sha256: String
-}
 
 /// A correction as the audit-trail view of a report lists it.
 struct ReportCorrection: Equatable {
@@ -97,7 +89,7 @@ struct ReportState: Equatable {
     var trialID: String?
     var keys: [SigningKeyRecord] = []
     /// Every policy published, in log order (read from the log, never from a snapshot, like the keys).
-    var policies: [ReportPolicy] = []
+    var policies: [PublishedPolicy] = []
     var candidates: [String: ReportCandidate] = [:]
     /// The log position the state stands at.
     var size: Int64 = 0
@@ -131,7 +123,8 @@ struct ReportState: Equatable {
             guard let id = p["policy_id"]?.stringValue, let version = p["version"]?.stringValue, let sha = p["sha256"]?.stringValue else {
                 throw fail("no policy id, version or digest")
             }
-            policies.append(ReportPolicy(seq: event.seq, publishedAt: event.timestamp, id: id, version: version, sha256: sha))
+            // The text is not kept: a report names policies, it does not evaluate them.
+            policies.append(PublishedPolicy(seq: event.seq, publishedAt: event.timestamp, id: id, version: version, sha256: sha, text: ""))
             return
         default:
             break
@@ -182,15 +175,10 @@ struct ReportState: Equatable {
             if c.firstDecisionAt == nil { c.firstDecisionAt = event.timestamp }
             c.latest = ReportDecision(seq: event.seq, timestamp: event.timestamp, outcome: d["outcome"]?.stringValue ?? "",
                                       results: Self.results(d), verdict: verdict(d, signature: p["signature"]?.stringValue ?? ""),
-                                      policy: Self.policyName(d))
+                                      policy: Decision.policyName(of: d))
         default:
             throw fail("unexpected event type")
         }
-    }
-
-    /// `id@version` of the policy a decision names.
-    static func policyName(_ decision: JSONValue) -> String {
-        "\(decision["policy"]?["id"]?.stringValue ?? "")@\(decision["policy"]?["version"]?.stringValue ?? "")"
     }
 
     /// Each criterion's result of a decision, by criterion id.
@@ -239,9 +227,7 @@ extension ReportState {
     init(projecting state: LogState, signaturesCheckedElsewhere: Bool = false) {
         trialID = state.trial?.trialID
         keys = state.keys
-        policies = state.policies.map { p in
-            ReportPolicy(seq: p.seq, publishedAt: p.publishedAt, id: p.id, version: p.version, sha256: p.sha256)
-        }
+        policies = state.policies.map(\.withoutText)
         size = state.size
         headHash = state.headHash
         for c in state.candidates.values {
@@ -262,7 +248,7 @@ extension ReportState {
                 let verdict = signaturesCheckedElsewhere && inForce.signingKey(of: d.decision) != nil
                     ? .pending(message: [], signature: [], publicKey: []) : inForce.verdict(d.decision, signature: d.signature)
                 r.latest = ReportDecision(seq: d.seq, timestamp: d.timestamp, outcome: d.outcome, results: d.results, verdict: verdict,
-                                          policy: "\(d.policyID)@\(d.policyVersion)")
+                                          policy: d.policyName)
             }
             r.withdrawal = c.withdrawal.map { ($0.seq, $0.reason, $0.timestamp) }
             r.corrections = c.records.flatMap { record in

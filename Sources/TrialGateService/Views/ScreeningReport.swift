@@ -133,7 +133,7 @@ enum ScreeningReport {
 
     /// The policies in force at some time of the report's period (all of them without `from`/`to`): each from its
     /// publication until the next one.
-    static func policiesInForce(_ policies: [ReportPolicy], filter: Filter) -> [JSONValue] {
+    static func policiesInForce(_ policies: [PublishedPolicy], filter: Filter) -> [JSONValue] {
         policies.indices.compactMap { i in
             let p = policies[i]
             let until = i + 1 < policies.count ? policies[i + 1].publishedAt : nil
@@ -170,7 +170,7 @@ enum ScreeningReport {
             ]
             // FHIR arrays are never empty: a candidate without a decision has no extension.
             if let d = c.decisions.last {
-                resource["extension"] = [["url": "urn:trialgate:fhir:screening-policy", "valueString": .string("\(d.policyID)@\(d.policyVersion)")]]
+                resource["extension"] = [["url": "urn:trialgate:fhir:screening-policy", "valueString": .string(d.policyName)]]
             }
             return .object(resource)
         }
@@ -193,9 +193,9 @@ enum ScreeningReport {
                 rows.append(base + ["status", "", "withdrawn", text(e.payload["reason"])])
             case .decisionIssued:
                 rows.append(base + ["outcome", "", text(e.payload["decision"]?["outcome"]), ""])
-                rows.append(base + ["policy", "", "\(text(e.payload["decision"]?["policy"]?["id"]))@\(text(e.payload["decision"]?["policy"]?["version"]))", ""])
+                rows.append(base + ["policy", "", Decision.policyName(of: e.payload["decision"] ?? .null), ""])
             case .policyPublished:
-                rows.append(base + ["policy", "", "\(text(e.payload["policy_id"]))@\(text(e.payload["version"]))", ""])
+                rows.append(base + ["policy", "", Decision.policyName(id: text(e.payload["policy_id"]), version: text(e.payload["version"])), ""])
             case .trialInitialised:
                 rows.append(base + ["trial", "", text(e.payload["trial_id"]), ""])
             default:
