@@ -1,14 +1,25 @@
 #!/usr/bin/env python3
 """Checks the independent verifier's building blocks against the published vectors the Swift tests use
 (Tests/TrialGateTests/Fixtures, origins in ORIGIN.md there): RFC 8785 canonical JSON, ES6 numbers,
-RFC 6962 inclusion proofs and C2SP signed notes. Run: python3 audit/test_verify_bundle.py"""
+RFC 6962 inclusion proofs and C2SP signed notes. Then, with a trialgate binary, the investigators' sign-off
+checks (`decision.signed`) on a real bundle and on tampered copies of it, one attack per check.
+Run: python3 audit/test_verify_bundle.py   (TRIALGATE_BIN=path/to/trialgate to choose the binary)"""
 
 import base64
+import copy
+import datetime
 import glob
+import hashlib
 import json
 import os
+import shutil
 import struct
+import subprocess
 import sys
+import tempfile
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import verify_bundle as vb  # noqa: E402
@@ -74,9 +85,409 @@ try:
 except Exception:
     pass
 
+vectors = f"{n} ES6 numbers, JCS examples, {count} inclusion probes, signed notes"
+
+
+# --- Investigators' sign-offs, on bundles a real trialgate writes ------------------------------------------
+#
+# The binary: $TRIALGATE_BIN, else .build/debug/trialgate of this repository. CI (.ci/run) runs this script after
+# `swift test`, which builds .build/debug/trialgate, so CI always runs this part; it is skipped only when no binary
+# exists at all (a checkout that was never built). No network is used.
+#
+# The attacker modelled below is whoever runs the server: they hold the trial key, so they can rewrite events after
+# the last decision, re-chain the hashes, re-sign the checkpoints and rebuild the manifest (`reseal`). What they do
+# not hold is an investigator's key: a statement they alter fails its signature. Where a test needs a statement an
+# investigator's key did sign (a client that lets a sloppy or coerced investigator sign something the rules forbid),
+# the test signs it with that investigator's key, which it made. Each test then asserts the exact set of
+# (event, code) problems, so it proves that its check, and only its check, catches its attack.
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def find_binary():
+    path = os.environ.get("TRIALGATE_BIN") or os.path.join(REPO, ".build", "debug", "trialgate")
+    return path if os.path.isfile(path) and os.access(path, os.X_OK) else None
+
+
+def mth(hashes):
+    """RFC 6962 Merkle tree hash of leaf hashes."""
+    if len(hashes) == 1:
+        return hashes[0]
+    k = 1
+    while k * 2 < len(hashes):
+        k *= 2
+    return vb.node_hash(mth(hashes[:k]), mth(hashes[k:]))
+
+
+def audit_path(m, hashes):
+    """RFC 6962 PATH(m, D[n]): the inclusion proof of leaf m."""
+    if len(hashes) == 1:
+        return []
+    k = 1
+    while k * 2 < len(hashes):
+        k *= 2
+    if m < k:
+        return audit_path(m, hashes[:k]) + [mth(hashes[k:])]
+    return audit_path(m - k, hashes[k:]) + [mth(hashes[:k])]
+
+
+def sign_note(text, origin, key):
+    pub = key.public_key().public_bytes(vb.Encoding.Raw, vb.PublicFormat.Raw)
+    sig = vb.note_key_id(origin, pub) + key.sign(text.encode())
+    return text + "\n\u2014 " + origin + " " + base64.b64encode(sig).decode() + "\n"
+
+
+def read_events(bundle):
+    with open(os.path.join(bundle, "events.jsonl"), "rb") as f:
+        return [vb.parse_json(line) for line in f.read().splitlines()]
+
+
+def reseal(base, events, out, trial_key):
+    """A copy of bundle `base` holding `events` (renumbered and re-chained), as the trial key's holder could make
+    it: checkpoints, inclusion proofs, policy files and manifest redone. Events up to the last decision must be
+    unchanged (a decision names its log position; re-signing decisions is not needed for any test here)."""
+    old = read_events(base)
+    last_decision = max(e["seq"] for e in old if e["type"] == "decision.issued")
+    assert [vb.jcs_bytes(e) for e in events[:last_decision]] == [vb.jcs_bytes(e) for e in old[:last_decision]], \
+        "reseal: an event up to the last decision changed"
+    shutil.copytree(base, out)
+    lines, prev = [], vb.GENESIS
+    for i, e in enumerate(events, start=1):
+        e = dict(e, seq=i, prev_hash=prev)
+        e.pop("hash", None)
+        line = vb.jcs_bytes(e)
+        lines.append(line)
+        prev = hashlib.sha256(line).hexdigest()
+    with open(os.path.join(out, "events.jsonl"), "wb") as f:
+        f.write(b"".join(x + b"\n" for x in lines))
+    leaves = [vb.leaf_hash(x) for x in lines]
+    root = mth(leaves)
+    manifest = vb.parse_json(open(os.path.join(base, "manifest.json"), "rb").read())
+    origin = manifest["log_origin"]
+    # Checkpoints: those of the unchanged prefix stay; one new one covers the whole rewritten log.
+    kept = [c for c in map(vb.parse_json, open(os.path.join(base, "checkpoints.jsonl"), "rb").read().splitlines())
+            if c["size"] <= last_decision]
+    note = sign_note(f"{origin}\n{len(lines)}\n{base64.b64encode(root).decode()}\n", origin, trial_key)
+    kept.append({"issued_at": events[-1]["timestamp"], "note": note, "size": len(lines)})
+    with open(os.path.join(out, "checkpoints.jsonl"), "wb") as f:
+        f.write(b"".join(vb.jcs_bytes(c) + b"\n" for c in kept))
+    with open(os.path.join(out, "checkpoint.note"), "w", encoding="utf-8") as f:
+        f.write(note)
+    decisions = list(map(vb.parse_json, open(os.path.join(base, "decisions.jsonl"), "rb").read().splitlines()))
+    for d in decisions:
+        d["inclusion"] = {"proof": [base64.b64encode(h).decode() for h in audit_path(d["seq"] - 1, leaves)], "tree_size": len(lines)}
+    with open(os.path.join(out, "decisions.jsonl"), "wb") as f:
+        f.write(b"".join(vb.jcs_bytes(d) + b"\n" for d in decisions))
+    shutil.rmtree(os.path.join(out, "policies"))
+    os.mkdir(os.path.join(out, "policies"))
+    listed = []
+    for e in events:
+        if e["type"] == "policy.published":
+            p = e["payload"]
+            name = f"policies/{e['seq']}-{p['policy_id']}-{p['version']}.yaml"
+            with open(os.path.join(out, name), "wb") as f:
+                f.write(p["text"].encode())
+            listed.append({"file": name, "policy_id": p["policy_id"], "seq": e["seq"], "sha256": p["sha256"], "version": p["version"]})
+    with open(os.path.join(out, "policies.json"), "wb") as f:
+        f.write(vb.jcs_bytes(listed))
+    files = {}
+    for dirpath, _, names in os.walk(out):
+        for name in names:
+            rel = os.path.relpath(os.path.join(dirpath, name), out).replace(os.sep, "/")
+            if rel != "manifest.json":
+                files[rel] = hashlib.sha256(open(os.path.join(out, rel), "rb").read()).hexdigest()
+    manifest.update(files=files, size=len(lines), root=base64.b64encode(root).decode())
+    with open(os.path.join(out, "manifest.json"), "wb") as f:
+        f.write(vb.jcs_bytes(manifest))
+    return out
+
+
+def verify(bundle):
+    v = vb.Verifier(bundle)
+    try:
+        v.run()
+    except Exception as err:
+        v.problem("bundle", "malformed", repr(err))
+    return v
+
+
+class Scenario:
+    """A trial screened with the real binary: three candidates, four decisions, three investigators' sign-offs."""
+
+    def __init__(self, binary, tmp):
+        self.tmp = tmp
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRIALGATE_")}
+        self.env.update(TRIALGATE_STORE=os.path.join(tmp, "t.sqlite"), TRIALGATE_ACTOR="alice")
+        self.binary = binary
+        day = (datetime.datetime.now(datetime.timezone.utc).date() - datetime.timedelta(days=20)).isoformat()
+        tg = self.tg
+        tg("init", "--trial", "SANET-EP-1")
+        tg("policy", "publish", os.path.join(REPO, "Policies", "sanet-ep.yaml"))
+        tg("candidate", "register", "NET-001", "--site", "SITE-01")
+        tg("record", "ki67", "--candidate", "NET-001", "percent=18", f"specimen_date={day}", "method=manual_count")
+        self.d1_old = tg("decide", "NET-001")["seq"]
+        tg("record", "ki67", "--candidate", "NET-001", "percent=12", f"specimen_date={day}", "method=manual_count")
+        self.d1 = tg("decide", "NET-001")["seq"]                     # NET-001's newest: needs_review
+        tg("candidate", "register", "NET-002", "--site", "SITE-02")
+        tg("record", "clinical", "--candidate", "NET-002", f"assessed_on={day}", "age=15")
+        self.d2 = tg("decide", "NET-002")["seq"]                     # ineligible (under 18)
+        reg3 = tg("candidate", "register", "NET-003", "--site", "SITE-02")["seq"]
+        tg("correct", "--seq", str(reg3), "--field", "site", "--value", "SITE-01", "--reason", "registered at the wrong site")
+        tg("record", "ki67", "--candidate", "NET-003", "percent=5", f"specimen_date={day}", "method=manual_count")
+        self.d3 = tg("decide", "NET-003")["seq"]                     # needs_review, at SITE-01 after the correction
+        self.keys = {}
+        for name, site, printed in [("jane", "SITE-01", "Dr Jane Roe"), ("bob", "SITE-02", "Dr Bob Poe")]:
+            tg("key", "new", "--out", os.path.join(tmp, name + ".key"), json_out=False)
+            added = tg("users", "add", name, "--role", "investigator", "--site", site, "--printed-name", printed,
+                       "--public-key", os.path.join(tmp, name + ".key.pub"))
+            with open(os.path.join(tmp, name + ".code"), "w") as f:
+                f.write(added["signing_code"] + "\n")
+            with open(os.path.join(tmp, name + ".key"), "rb") as f:
+                self.keys[name] = load_pem_private_key(f.read(), None)
+        tg("users", "add", "carla", "--role", "coordinator", "--site", "SITE-01")
+        self.sign("jane", self.d1, "--override", "ineligible", "--reason", "Ki-67 alone does not grade this tumour")
+        self.sign("bob", self.d2, "--confirm")
+        self.sign("jane", self.d3, "--override", "eligible", "--reason", "central pathology confirms a G1 NET")
+        tg("export", "--out", os.path.join(tmp, "bundle"), json_out=False)
+        self.bundle = os.path.join(tmp, "bundle")
+        with open(os.path.join(tmp, "t.sqlite.key"), "rb") as f:
+            self.trial_key = load_pem_private_key(f.read(), None)
+        self.events = read_events(self.bundle)
+        self.n = 0
+
+    def tg(self, *args, json_out=True):
+        cmd = [self.binary] + list(args) + (["--json"] if json_out else [])
+        r = subprocess.run(cmd, cwd=self.tmp, env=self.env, capture_output=True, text=True, timeout=120)
+        if r.returncode != 0:
+            raise RuntimeError(f"{' '.join(args)} exited {r.returncode}: {r.stderr.strip() or r.stdout.strip()}")
+        return json.loads(r.stdout) if json_out else r.stdout
+
+    def sign(self, who, decision, *how):
+        self.tg("signoff", "--decision", str(decision), *how, "--as", who, "--signing-key", os.path.join(self.tmp, who + ".key"),
+                "--signing-code-file", os.path.join(self.tmp, who + ".code"))
+
+    # --- building attacks
+
+    def signoff(self, actor, candidate):
+        """The index in `events` of the genuine sign-off by `actor` of `candidate`."""
+        return next(i for i, e in enumerate(self.events) if e["type"] == "decision.signed" and e["actor"] == actor and e["candidate"] == candidate)
+
+    def decision(self, seq):
+        return self.events[seq - 1]["payload"]["decision"]
+
+    def statement(self, base_index, *, sign_as=None, resentence=True, **changes):
+        """A copy of the statement of event `base_index` with `changes` (a value of None removes the field), its
+        meaning_text rewritten to fit them unless `resentence` is false, and signed with `sign_as`'s key (default: the
+        signer's). Returns the decision.signed payload."""
+        s = copy.deepcopy(self.events[base_index]["payload"]["statement"])
+        for k, v in changes.items():
+            if v is None:
+                s.pop(k, None)
+            else:
+                s[k] = v
+        if resentence and s.get("meaning") in vb.MEANINGS:
+            d = self.decision(s["decision"]["seq"]) if self.events[s["decision"]["seq"] - 1]["type"] == "decision.issued" else s["decision"]
+            s["meaning_text"] = vb.meaning_sentence(s["meaning"], s["signer"]["printed_name"], s["signer"]["user"], s["candidate"],
+                                                    s["decision"]["seq"], d["outcome"])
+        key = self.keys[sign_as or s["signer"]["user"]]
+        return {"signature": base64.b64encode(key.sign(vb.jcs_bytes(s))).decode(), "statement": s}
+
+    def ref(self, seq):
+        """What a statement says about decision `seq`: its seq, SHA-256, outcome and policy."""
+        d = self.decision(seq)
+        return {"seq": seq, "sha256": hashlib.sha256(vb.jcs_bytes(d)).hexdigest(), "outcome": d["outcome"],
+                "policy": f"{d['policy']['id']}@{d['policy']['version']}"}
+
+    def event(self, like, **fields):
+        """A new event shaped like event index `like` (its time stamp, so the time rules hold), with `fields`."""
+        e = copy.deepcopy(self.events[like])
+        e.update(fields)
+        return e
+
+    def bundle_of(self, events):
+        self.n += 1
+        return reseal(self.bundle, events, os.path.join(self.tmp, f"attack-{self.n}"), self.trial_key)
+
+
+def run_signoff_tests(binary):
+    results = []
+    tmp = tempfile.mkdtemp(prefix="tg-signoff-")
+    try:
+        sc = Scenario(binary, tmp)
+        ev = sc.events
+        J1, B2, J3 = sc.signoff("jane", "NET-001"), sc.signoff("bob", "NET-002"), sc.signoff("jane", "NET-003")
+        seq = lambda i: i + 1  # the event seq of index i when nothing is inserted before it
+        jane_added = next(i for i, e in enumerate(ev) if e["type"] == "user.added" and e["payload"]["name"] == "jane")
+
+        def expect(name, events, want):
+            """`want`: the exact set of (event seq, code) problems the verifier must report (empty: it must pass)."""
+            v = verify(sc.bundle_of(events))
+            got = {(w, c) for w, c, _ in v.problems}
+            wanted = {(f"event {s}", c) for s, c in want}
+            ok = got == wanted
+            results.append(name)
+            check(ok, f"{name}: want {sorted(wanted)}, got " + "; ".join(f"{w}: {c}: {m}" for w, c, m in v.problems))
+            return v
+
+        def replaced(i, **fields):
+            return ev[:i] + [dict(ev[i], **fields)] + ev[i + 1:]
+
+        def inserted(i, *new):
+            return ev[:i] + list(new) + ev[i:]
+
+        # The genuine bundle, as the binary exported it, through the command line: exit 0, the sign-offs counted.
+        r = subprocess.run([sys.executable, os.path.join(REPO, "audit", "verify_bundle.py"), sc.bundle], capture_output=True, text=True)
+        check(r.returncode == 0 and "3 sign-offs" in r.stdout, f"genuine bundle: exit {r.returncode}: {r.stdout}{r.stderr}")
+        results.append("genuine bundle passes (command line, 3 sign-offs counted)")
+        # The reseal helper on unchanged events must give a bundle that passes: the attacks below differ only in them.
+        expect("resealed genuine bundle passes", ev, set())
+
+        # Rule 1: trial, log and candidate.
+        expect("statement names another trial", replaced(J1, payload=sc.statement(J1, trial_id="SANET-P-1")), {(seq(J1), "signoff_binding")})
+        expect("statement names another log", replaced(J1, payload=sc.statement(J1, log_origin="trialgate/other")), {(seq(J1), "signoff_binding")})
+        expect("statement names another candidate than its event",
+               replaced(J3, payload=sc.statement(J3, candidate="NET-001")), {(seq(J3), "signoff_binding")})
+        # Jane's genuine signed NET-001 statement (signature intact) replayed onto NET-003, where she also signs.
+        expect("statement replayed onto another candidate", replaced(J3, payload=ev[J1]["payload"]), {(seq(J3), "signoff_binding")})
+
+        # Rules 2 and 3: the exact decision, the newest.
+        expect("statement moved to another decision (edited, her signature kept)",
+               replaced(J1, payload={"signature": ev[J1]["payload"]["signature"],
+                                     "statement": dict(ev[J1]["payload"]["statement"], decision=sc.ref(sc.d1_old))}),
+               {(seq(J1), "signoff_superseded"), (seq(J1), "bad_signature"), (seq(J1), "signoff_meaning")})
+        expect("superseded decision signed", replaced(J1, payload=sc.statement(J1, decision=sc.ref(sc.d1_old))), {(seq(J1), "signoff_superseded")})
+        expect("decision.sha256 of another decision", replaced(J1, payload=sc.statement(J1, decision=dict(sc.ref(sc.d1), sha256=sc.ref(sc.d1_old)["sha256"]))),
+               {(seq(J1), "signoff_binding")})
+        expect("decision.outcome not the decision's", replaced(J1, payload=sc.statement(J1, decision=dict(sc.ref(sc.d1), outcome="eligible"))),
+               {(seq(J1), "signoff_binding")})
+        expect("decision.policy not the decision's", replaced(J1, payload=sc.statement(J1, decision=dict(sc.ref(sc.d1), policy="sanet-ep@1.0.0"))),
+               {(seq(J1), "signoff_binding")})
+        # (NET-002's decision proposes ineligible: an override to eligible keeps the statement's own meaning consistent.)
+        expect("decision of another candidate", replaced(J1, payload=sc.statement(J1, decision=sc.ref(sc.d2), meaning="overridden_eligible")),
+               {(seq(J1), "signoff_binding")})
+
+        # Rule 2: a stale decision. Each stale cause is inserted just before Jane's NET-001 sign-off, which moves to J1 + 2.
+        ki67 = next(e for e in ev if e["type"] == "ki67.recorded" and e["candidate"] == "NET-001")
+        stale_causes = {
+            "a record": dict(ki67, timestamp=ev[J1]["timestamp"]),
+            "a correction": sc.event(J1, type="entry.corrected", candidate="NET-001", actor="carla",
+                                     payload={"corrects": ki67["seq"], "field": "percent", "old_value": 12, "new_value": 21, "reason": "typo"}),
+            "a withdrawal": sc.event(J1, type="candidate.withdrawn", candidate="NET-001", actor="carla", payload={"reason": "consent withdrawn"}),
+        }
+        for what, cause in stale_causes.items():
+            expect(f"stale decision signed ({what} after it)", inserted(J1, cause), {(seq(J1) + 1, "signoff_stale")})
+        policy = next(e for e in ev if e["type"] == "policy.published")
+        text = policy["payload"]["text"].replace('version: "2.0.0"', 'version: "2.0.1"')
+        check(text != policy["payload"]["text"], "the policy text has no `version: \"2.0.0\"` line to bump")
+        newer = sc.event(J1, type="policy.published", candidate=None, actor="alice",
+                         payload=dict(policy["payload"], version="2.0.1", text=text, sha256=hashlib.sha256(text.encode()).hexdigest()))
+        expect("stale decisions signed (a policy published after them)", inserted(J1, newer),
+               {(seq(J1) + 1, "signoff_stale"), (seq(B2) + 1, "signoff_stale"), (seq(J3) + 1, "signoff_stale")})
+        # Between Bob's NET-002 sign-off and Jane's NET-003 one: a NET-002 record (after its sign-off) and a NET-003 query.
+        other = next(e for e in ev if e["type"] == "clinical.recorded" and e["candidate"] == "NET-002")
+        query = next(e for e in ev if e["type"] == "query.opened" and e["candidate"] == "NET-003")
+        expect("not stale: another candidate's record and a query are no stale causes",
+               inserted(J3, dict(other, timestamp=ev[J3]["timestamp"]), dict(query, timestamp=ev[J3]["timestamp"])), set())
+
+        # Rule 4: signed off once.
+        expect("decision signed off twice", ev + [ev[J1]], {(len(ev) + 1, "signoff_duplicate")})
+
+        # Rule 5: the meaning.
+        expect("needs_review confirmed", replaced(J1, payload=sc.statement(J1, meaning="confirmed_ineligible", reason=None)),
+               {(seq(J1), "signoff_meaning")})
+        expect("ineligible decision 'overridden' to ineligible", replaced(B2, payload=sc.statement(B2, meaning="overridden_ineligible", reason="same")),
+               {(seq(B2), "signoff_meaning")})
+        expect("ineligible decision confirmed as eligible", replaced(B2, payload=sc.statement(B2, meaning="confirmed_eligible")),
+               {(seq(B2), "signoff_meaning")})
+        expect("override without a reason", replaced(J1, payload=sc.statement(J1, reason=None)), {(seq(J1), "signoff_meaning")})
+        expect("override with a blank reason", replaced(J1, payload=sc.statement(J1, reason=" \u00a0\t")), {(seq(J1), "signoff_meaning")})
+        expect("unknown meaning", replaced(J1, payload=sc.statement(J1, meaning="approved")), {(seq(J1), "signoff_meaning")})
+        confirm_words = vb.meaning_sentence("confirmed_ineligible", "Dr Jane Roe", "jane", "NET-001", sc.d1, "ineligible")
+        expect("meaning_text not the meaning's sentence", replaced(J1, payload=sc.statement(J1, meaning_text=confirm_words, resentence=False)),
+               {(seq(J1), "signoff_meaning")})
+
+        # Rule 6: the signer.
+        expect("signer not the event's actor", replaced(J1, actor="bob"), {(seq(J1), "signoff_signer")})
+        carla = {"user": "carla", "printed_name": "Carla", "key_id": ev[J1]["payload"]["statement"]["signer"]["key_id"]}
+        expect("signer not an investigator (a coordinator)",
+               replaced(J1, actor="carla", payload=sc.statement(J1, signer=carla, sign_as="jane")), {(seq(J1), "signoff_signer")})
+        expect("signer not an account", replaced(J1, actor="mallory", payload=sc.statement(J1, signer=dict(carla, user="mallory"), sign_as="jane")),
+               {(seq(J1), "signoff_signer")})
+        # A monitor at SITE-01 whose account carries a printed name and a key (trialgate refuses to write that; a
+        # rewritten log can hold it): everything fits but the role.
+        sc.keys["mona"] = Ed25519PrivateKey.generate()
+        mona_raw = sc.keys["mona"].public_key().public_bytes(vb.Encoding.Raw, vb.PublicFormat.Raw)
+        mona_added = dict(ev[jane_added], payload=dict(ev[jane_added]["payload"], name="mona", role="monitor", printed_name="Mona",
+                                                       public_key=base64.b64encode(mona_raw).decode(), key_id=vb.trialgate_key_id(mona_raw),
+                                                       token_sha256="ab" * 32, signing_sha256="cd" * 32))
+        mona = {"user": "mona", "printed_name": "Mona", "key_id": vb.trialgate_key_id(mona_raw)}
+        expect("signer not an investigator (a monitor with a registered key)",
+               ev[:J1] + [mona_added, dict(ev[J1], actor="mona", payload=sc.statement(J1, signer=mona))] + ev[J1 + 1:],
+               {(seq(J1) + 1, "signoff_signer")})
+        bob = ev[B2]["payload"]["statement"]["signer"]
+        expect("investigator of another site (bob, SITE-02, signs NET-001)",
+               replaced(J1, actor="bob", payload=sc.statement(J1, signer=bob)), {(seq(J1), "signoff_signer")})
+        expect("site after correction (bob signs NET-003, registered at SITE-02, corrected to SITE-01)",
+               replaced(J3, actor="bob", payload=sc.statement(J3, signer=bob)), {(seq(J3), "signoff_signer")})
+        jane = ev[J1]["payload"]["statement"]["signer"]
+        expect("printed name not the account's", replaced(J1, payload=sc.statement(J1, signer=dict(jane, printed_name="Dr J. Roe"))),
+               {(seq(J1), "signoff_signer")})
+        for change in ("user.disabled", "user.removed"):
+            expect(f"account {change.split('.')[1]} before the sign-off",
+                   inserted(J1, sc.event(J1, type=change, candidate=None, actor="alice", payload={"name": "jane", "reason": "left"})),
+                   {(seq(J1) + 1, "signoff_signer"), (seq(J3) + 1, "signoff_signer")})
+        expect("account disabled and enabled again before the sign-off: in force",
+               inserted(J1, *[sc.event(J1, type=t, candidate=None, actor="alice", payload={"name": "jane", "reason": "r"})
+                              for t in ("user.disabled", "user.enabled")]), set())
+        expired = dict(ev[jane_added], payload=dict(ev[jane_added]["payload"], expires_at=ev[J1]["timestamp"]))
+        expect("account expired at the sign-off", ev[:jane_added] + [expired] + ev[jane_added + 1:],
+               {(seq(J1), "signoff_signer"), (seq(J3), "signoff_signer")})
+
+        # Rule 7: the time of signing.
+        at = vb.utc_ms(ev[J1]["timestamp"])
+        iso = lambda ms: datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+        expect("signed 6 minutes before the log's time", replaced(J1, payload=sc.statement(J1, signed_at=iso(at - 360_000))), {(seq(J1), "signoff_time")})
+        expect("signed 6 minutes after the log's time", replaced(J1, payload=sc.statement(J1, signed_at=iso(at + 360_000))), {(seq(J1), "signoff_time")})
+        expect("signed exactly 5 minutes before: in time", replaced(J1, payload=sc.statement(J1, signed_at=iso(at - 300_000))), set())
+        expect("signed_at not a UTC time", replaced(J1, payload=sc.statement(J1, signed_at="2026-11-30 11:07")), {(seq(J1), "signoff_time")})
+
+        # Rule 8: the signature and the account's key.
+        edited = copy.deepcopy(ev[J1]["payload"])
+        edited["statement"]["reason"] = "a reason Jane never gave"
+        expect("statement edited after signing", replaced(J1, payload=edited), {(seq(J1), "bad_signature")})
+        expect("signed with another investigator's key", replaced(J1, payload=sc.statement(J1, sign_as="bob")), {(seq(J1), "bad_signature")})
+        raw = Ed25519PrivateKey.generate().public_key().public_bytes(vb.Encoding.Raw, vb.PublicFormat.Raw)
+        swapped = dict(ev[jane_added], payload=dict(ev[jane_added]["payload"], public_key=base64.b64encode(raw).decode(), key_id=vb.trialgate_key_id(raw)))
+        expect("Jane's registered key swapped for another", ev[:jane_added] + [swapped] + ev[jane_added + 1:],
+               {(seq(J1), "bad_signature"), (seq(J1), "signoff_signer"), (seq(J3), "bad_signature"), (seq(J3), "signoff_signer")})
+        eve = sc.event(len(ev) - 1, type="user.added", candidate=None, actor="alice",
+                       payload=dict(ev[jane_added]["payload"], name="eve", public_key=base64.b64encode(raw).decode(), key_id="0123456789abcdef"))
+        expect("account key_id not derived from its key", ev + [eve], {(len(ev) + 1, "account_key")})
+
+        # The statement's shape.
+        expect("statement of another format", replaced(J1, payload=sc.statement(J1, format="trialgate.signoff/2")), {(seq(J1), "signoff_malformed")})
+        expect("statement's signer with a field more", replaced(J1, payload=sc.statement(J1, signer=dict(jane, email="j@x"))),
+               {(seq(J1), "signoff_malformed")})
+        expect("statement without a signer", replaced(J1, payload=sc.statement(J1, signer=None, resentence=False, sign_as="jane")), {(seq(J1), "signoff_malformed")})
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+binary = find_binary()
+if binary:
+    signoff_tests = run_signoff_tests(binary)
+    summary = f"{vectors}; {len(signoff_tests)} sign-off bundle tests with {binary}"
+else:
+    signoff_tests = []
+    summary = f"{vectors}; sign-off bundle tests SKIPPED: no trialgate binary (set TRIALGATE_BIN or build .build/debug/trialgate)"
+
 if failures:
     print(f"FAILED: {len(failures)} checks")
-    for f in failures[:20]:
+    for f in failures[:40]:
         print("  " + f)
     sys.exit(1)
-print(f"OK: {n} ES6 numbers, JCS examples, {count} inclusion probes, signed notes")
+if "-v" in sys.argv[1:]:
+    for t in signoff_tests:
+        print(f"  ok  {t}")
+print(f"OK: {summary}")

@@ -9,17 +9,20 @@ Shares no code with TrialGate. Needs Python 3.9+ and the `cryptography` package 
 It checks, from the files alone: the manifest's SHA-256 of every file; that every event is in RFC 8785
 canonical form, numbered without gaps and chained by SHA-256; the RFC 6962 Merkle root against every
 checkpoint; every checkpoint's C2SP signed-note signature with the key then in force; every key rotation's
-two signatures; every decision's Ed25519 signature, key and log position; every decision's inclusion proof
-(RFC 9162); the key and policy files. Exit status 0 when everything holds, 1 when anything does not (each
-problem is printed), 2 for bad usage.
+two signatures; every decision's Ed25519 signature, key and log position; every investigator's sign-off
+(`decision.signed`: rules 1-8 of docs/decision-format.md, including its Ed25519 signature with the key the
+investigator's account registers); every decision's inclusion proof (RFC 9162); the key and policy files.
+Exit status 0 when everything holds, 1 when anything does not (each problem is printed), 2 for bad usage.
 """
 
 import argparse
 import base64
+import datetime
 import hashlib
 import json
 import math
 import os
+import re
 import sys
 
 from cryptography.exceptions import InvalidSignature
@@ -28,6 +31,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat,
 
 GENESIS = "0" * 64
 SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")  # RFC 8410 SubjectPublicKeyInfo for Ed25519
+SIGNOFF_FORMAT = "trialgate.signoff/1"
+SIGNOFF_SKEW_MS = 5 * 60 * 1000  # rule 7: |signed_at - event time| <= 5 minutes
 
 
 # --- RFC 8785 (JCS) -----------------------------------------------------------------------------------------
@@ -260,6 +265,81 @@ def trialgate_key_id(public_key: bytes) -> str:
     return hashlib.sha256(SPKI_PREFIX + public_key).hexdigest()[:16]
 
 
+# --- investigators' sign-offs (docs/decision-format.md, "Investigator sign-off") -----------------------------
+
+_UTC = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{3}))?Z")
+
+
+def utc_ms(text):
+    """Milliseconds since the Unix epoch of `YYYY-MM-DDTHH:MM:SS[.sss]Z`, or None if it is not such a time."""
+    m = _UTC.fullmatch(text) if isinstance(text, str) else None
+    if not m:
+        return None
+    try:
+        t = datetime.datetime(*(int(g) for g in m.groups()[:6]), tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
+    return int((t - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)).total_seconds()) * 1000 + int(m.group(7) or 0)
+
+
+# Unicode White_Space: a reason made only of these is blank.
+_WHITE_SPACE = set("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+                   "\u2028\u2029\u202f\u205f\u3000")
+
+
+def is_blank(text) -> bool:
+    return not isinstance(text, str) or all(ch in _WHITE_SPACE for ch in text)
+
+
+# meaning -> (is it an override, the outcome it establishes)
+MEANINGS = {
+    "confirmed_eligible": (False, "eligible"),
+    "confirmed_ineligible": (False, "ineligible"),
+    "overridden_eligible": (True, "eligible"),
+    "overridden_ineligible": (True, "ineligible"),
+}
+
+
+def meaning_sentence(meaning, printed_name, user, candidate, decision_seq, proposed) -> str:
+    """The words a meaning is signed with, exactly as trialgate writes them."""
+    override, outcome = MEANINGS[meaning]
+    if override:
+        return (f"I, {printed_name} ({user}), find candidate {candidate} {outcome}, overriding decision {decision_seq}, "
+                f"which proposes {proposed}, for the reason given.")
+    return f"I, {printed_name} ({user}), confirm that candidate {candidate} is {outcome}, as decision {decision_seq} proposes."
+
+
+def changes_candidate_data(etype) -> bool:
+    """Events after which a candidate's decision no longer rests on its data (a stale cause)."""
+    return isinstance(etype, str) and (etype.endswith(".recorded") or etype in ("candidate.registered", "entry.corrected", "candidate.withdrawn"))
+
+
+class Candidate:
+    """What the sign-off rules need to know about a candidate, folded from the events so far."""
+
+    def __init__(self, registered_seq, site):
+        self.registered_seq = registered_seq
+        self.site = site              # after corrections of the registration
+        self.decisions = {}           # seq -> decision object, in log order
+        self.changes = []             # seqs of data-changing events since the newest decision
+        self.signed = {}              # decision seq -> seq of the decision.signed event naming it
+
+
+class Account:
+    """A user account as its user.* events so far make it."""
+
+    def __init__(self, seq, p):
+        self.added_seq = seq
+        self.role = p.get("role")
+        self.sites = p.get("sites") or []
+        self.printed_name = p.get("printed_name")
+        self.public_key = p.get("public_key")
+        self.key_id = p.get("key_id")
+        self.expires_at = p.get("expires_at")
+        self.status = "active"
+        self.changed_seq = seq
+
+
 # --- the bundle ----------------------------------------------------------------------------------------------
 
 class Verifier:
@@ -268,7 +348,7 @@ class Verifier:
         self.trusted = trusted or []
         self.saved = saved_checkpoint
         self.problems = []
-        self.stats = {"events": 0, "checkpoints": 0, "decision_signatures": 0, "rotations": 0, "inclusion_proofs": 0}
+        self.stats = {"events": 0, "checkpoints": 0, "decision_signatures": 0, "signoffs": 0, "rotations": 0, "inclusion_proofs": 0}
 
     def problem(self, where, code, message):
         self.problems.append((where, code, message))
@@ -324,6 +404,8 @@ class Verifier:
         leaves = {}
         decisions = {}
         policies = {}
+        candidates = {}  # id -> Candidate
+        users = {}  # name -> Account
         root_at_saved = None
         for n, line in enumerate(events, start=1):
             where = f"event {n}"
@@ -361,6 +443,11 @@ class Verifier:
                 self.check_decision(n, e, p, keys, prev_hash_before=e.get("prev_hash"))
                 leaves[n] = leaf
                 decisions[n] = p
+            elif etype == "decision.signed":
+                self.check_signoff(n, e, p, trial_id, origin, candidates, users, policies)
+            elif isinstance(etype, str) and etype.startswith("user."):
+                self.fold_account(n, etype, p, users)
+            self.fold_candidate(n, e, etype, p, candidates)
             if saved and frontier.size == saved[1]:
                 root_at_saved = frontier.root()
             if frontier.size in checkpoints:
@@ -485,6 +572,152 @@ class Verifier:
         if log.get("size") != n - 1 or log.get("head") != prev_hash_before:
             self.problem(where, "decision_context", "the decision does not name the log position it was appended at")
 
+    def fold_candidate(self, n, e, etype, p, candidates):
+        """Keeps, per candidate, what rules 2 and 6 need: its site, its decisions, what changed since the newest."""
+        cid = e.get("candidate")
+        if not isinstance(cid, str):
+            return
+        c = candidates.get(cid)
+        if etype == "candidate.registered":
+            if c is None:
+                candidates[cid] = Candidate(n, p.get("site"))
+            return
+        if c is None:
+            return
+        if etype == "decision.issued":
+            c.decisions[n] = p.get("decision") if isinstance(p.get("decision"), dict) else {}
+            c.changes = []
+            return
+        if etype == "entry.corrected" and p.get("corrects") == c.registered_seq and p.get("field") == "site":
+            c.site = p.get("new_value")
+        if c.decisions and changes_candidate_data(etype):
+            c.changes.append(n)
+
+    def fold_account(self, n, etype, p, users):
+        """Accounts as the user.* events make them; checks an account's registered key (rule 8)."""
+        name = p.get("name")
+        if not isinstance(name, str):
+            return
+        if etype == "user.added":
+            if "public_key" in p:
+                try:
+                    raw = base64.b64decode(p.get("public_key"), validate=True)
+                except Exception:
+                    raw = b""
+                if len(raw) != 32 or p.get("key_id") != trialgate_key_id(raw):
+                    self.problem(f"event {n}", "account_key",
+                                 f"{name}'s public_key is not a 32-byte Ed25519 key or its key_id does not name it")
+            users[name] = Account(n, p)
+        elif name in users and etype in ("user.disabled", "user.enabled", "user.removed"):
+            users[name].status = {"user.disabled": "disabled", "user.enabled": "active", "user.removed": "removed"}[etype]
+            users[name].changed_seq = n
+
+    def check_signoff(self, n, e, p, trial_id, origin, candidates, users, policies):
+        """An investigator's sign-off (decision.signed), rules 1-8 of docs/decision-format.md, against the log so far."""
+        where = f"event {n}"
+        self.stats["signoffs"] += 1
+        s = p.get("statement")
+        if set(p) != {"statement", "signature"} or not isinstance(s, dict):
+            self.problem(where, "signoff_malformed", "the payload is not a statement and its signature")
+            return
+        fields = {"format", "trial_id", "log_origin", "candidate", "decision", "meaning", "meaning_text", "signer", "signed_at"}
+        ref, signer = s.get("decision"), s.get("signer")
+        if (not fields <= set(s) or set(s) - fields - {"reason"} or s.get("format") != SIGNOFF_FORMAT
+                or not isinstance(ref, dict) or set(ref) != {"seq", "sha256", "outcome", "policy"}
+                or not isinstance(signer, dict) or set(signer) != {"user", "printed_name", "key_id"}):
+            self.problem(where, "signoff_malformed", f"the statement is not a {SIGNOFF_FORMAT} statement")
+            return
+        candidate_id = e.get("candidate")
+
+        # Rule 1: this trial, this log, the event's candidate.
+        if s.get("trial_id") != trial_id or s.get("log_origin") != origin:
+            self.problem(where, "signoff_binding", f"the statement names trial {s.get('trial_id')} / {s.get('log_origin')}, "
+                                                   f"not this bundle's {trial_id} / {origin}")
+        if s.get("candidate") != candidate_id:
+            self.problem(where, "signoff_binding", f"the statement names candidate {s.get('candidate')}, the event {candidate_id}")
+        c = candidates.get(candidate_id) if isinstance(candidate_id, str) else None
+
+        # Rules 2, 3 and 4: the exact decision, the candidate's newest, current, and not yet signed off.
+        seq = ref.get("seq")
+        decision = c.decisions.get(seq) if c is not None and isinstance(seq, int) and not isinstance(seq, bool) else None
+        if c is None:
+            self.problem(where, "signoff_binding", f"candidate {candidate_id} is not registered before this event")
+        elif decision is None:
+            self.problem(where, "signoff_binding", f"event {seq} is not a decision of candidate {candidate_id}")
+        else:
+            if hashlib.sha256(jcs_bytes(decision)).hexdigest() != ref.get("sha256"):
+                self.problem(where, "signoff_binding", f"decision.sha256 is not the SHA-256 of decision {seq}'s RFC 8785 bytes")
+            policy = decision.get("policy") if isinstance(decision.get("policy"), dict) else {}
+            if ref.get("outcome") != decision.get("outcome") or ref.get("policy") != f"{policy.get('id')}@{policy.get('version')}":
+                self.problem(where, "signoff_binding", f"the statement's outcome or policy is not decision {seq}'s")
+            newest = list(c.decisions)[-1]
+            if seq != newest:
+                self.problem(where, "signoff_superseded", f"decision {seq} was superseded by decision {newest} before this sign-off")
+            else:
+                causes = c.changes + [k for k in policies if k > seq]
+                if causes:
+                    self.problem(where, "signoff_stale", f"decision {seq} is stale: event(s) "
+                                 + ", ".join(str(k) for k in sorted(causes)) + " changed its data or policy before this sign-off")
+            if seq in c.signed:
+                self.problem(where, "signoff_duplicate", f"decision {seq} was already signed off in event {c.signed[seq]}")
+            else:
+                c.signed[seq] = n
+
+        # Rule 5: the meaning fits the decision, and the words are the meaning's.
+        proposed = decision.get("outcome") if decision is not None else ref.get("outcome")
+        meaning, reason = s.get("meaning"), s.get("reason")
+        if meaning not in MEANINGS:
+            self.problem(where, "signoff_meaning", f"meaning {meaning!r} is not one of " + ", ".join(MEANINGS))
+        else:
+            override, outcome = MEANINGS[meaning]
+            if not override and outcome != proposed:
+                self.problem(where, "signoff_meaning", f"{meaning} confirms {outcome} but decision {seq} proposes {proposed}")
+            if override and outcome == proposed:
+                self.problem(where, "signoff_meaning", f"{meaning} overrides decision {seq}, which already proposes {outcome}")
+            if "reason" in s and not isinstance(reason, str):
+                self.problem(where, "signoff_meaning", "reason is not text")
+            elif override and is_blank(reason):
+                self.problem(where, "signoff_meaning", "an override needs a non-blank reason")
+            want = meaning_sentence(meaning, signer.get("printed_name"), signer.get("user"), s.get("candidate"), seq, proposed)
+            if s.get("meaning_text") != want:
+                self.problem(where, "signoff_meaning", f"meaning_text is not the sentence of {meaning}: {want!r}")
+
+        # Rule 6: the acting investigator, in force, at the candidate's site, as the account registers them.
+        user, at = signer.get("user"), utc_ms(e.get("timestamp"))
+        account = users.get(user) if isinstance(user, str) else None
+        if user != e.get("actor"):
+            self.problem(where, "signoff_signer", f"the statement is signed by {user} but the event is {e.get('actor')}'s")
+        if account is None or account.role != "investigator":
+            self.problem(where, "signoff_signer", f"{user} is not an investigator of this trial at event {n}")
+        else:
+            if account.status != "active":
+                self.problem(where, "signoff_signer", f"{user}'s account is {account.status} (event {account.changed_seq})")
+            if account.expires_at is not None and (at is None or utc_ms(account.expires_at) is None or at >= utc_ms(account.expires_at)):
+                self.problem(where, "signoff_signer", f"{user}'s account expired at {account.expires_at}")
+            if c is not None and (not isinstance(account.sites, list) or c.site not in account.sites):
+                self.problem(where, "signoff_signer", f"{user} does not work at site {c.site}, candidate {candidate_id}'s")
+            if signer.get("printed_name") != account.printed_name or signer.get("key_id") != account.key_id:
+                self.problem(where, "signoff_signer", f"the printed name or key id is not the one {user}'s account registers "
+                                                      f"(event {account.added_seq})")
+
+        # Rule 7: signed within 5 minutes of the log's time.
+        signed_at = utc_ms(s.get("signed_at"))
+        if signed_at is None or at is None or abs(signed_at - at) > SIGNOFF_SKEW_MS:
+            self.problem(where, "signoff_time", f"signed_at {s.get('signed_at')} is not within 5 minutes of the event's time {e.get('timestamp')}")
+
+        # Rule 8: the signature over the statement's RFC 8785 bytes, with the key the signer's account registers.
+        key = None
+        if account is not None and account.public_key:
+            try:
+                key = base64.b64decode(account.public_key, validate=True)
+            except Exception:
+                key = None
+        if key is None or len(key) != 32:
+            if account is not None and account.role == "investigator":
+                self.problem(where, "bad_signature", f"{user}'s account registers no usable Ed25519 key")
+        elif not isinstance(p.get("signature"), str) or not ed25519_ok(key, p["signature"], jcs_bytes(s)):
+            self.problem(where, "bad_signature", f"the sign-off's Ed25519 signature does not verify with {user}'s key {account.key_id}")
+
     def check_checkpoint(self, size, note, root, origin, keys):
         where = f"checkpoint {size}"
         self.stats["checkpoints"] += 1
@@ -530,7 +763,7 @@ def main(argv=None):
             print(f"  {where}: {code}: {message}")
         return 1
     print(f"OK: {s['events']} events canonical and chained, {s['checkpoints']} checkpoints signed with matching roots, "
-          f"{s['decision_signatures']} decision signatures, {s['rotations']} key rotations, {s['inclusion_proofs']} inclusion proofs; "
+          f"{s['decision_signatures']} decision signatures, {s['signoffs']} sign-offs, {s['rotations']} key rotations, {s['inclusion_proofs']} inclusion proofs; "
           f"size {s['size']}, root {s['root']}")
     return 0
 

@@ -9,6 +9,15 @@ public enum Digest {
     }
 
     /// Lower-case hex SHA-256 of a string's UTF-8 bytes.
+    /// Whether two strings are equal, in time that depends only on their lengths (for secrets' digests).
+    public static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var diff: UInt8 = 0
+        for i in 0..<x.count { diff |= x[i] ^ y[i] }
+        return diff == 0
+    }
+
     public static func sha256Hex(_ text: String) -> String { sha256Hex(Array(text.utf8)) }
 
     /// Lower-case hex of any byte sequence.

@@ -127,6 +127,12 @@ public struct LogAuditor {
         if event.type == .keyRotated, event.seq == state.size + 1 {
             checkRotation(event, before: state)
         }
+        if event.type == .decisionSigned, event.seq == state.size + 1 {
+            checkSignOff(event, before: state)
+        }
+        if event.type == .userAdded, event.payload["public_key"] != nil {
+            checkAccountKey(event)
+        }
         do {
             try state.apply(Event(seq: state.size + 1, timestamp: event.timestamp, actor: event.actor, type: event.type,
                                   candidate: event.candidate, schemaVersion: event.schemaVersion, payload: event.payload,
@@ -186,6 +192,35 @@ public struct LogAuditor {
             signatureSubjects[event.seq] = "key rotation"
             signaturesChecked += required.count
             for r in required { signatures.add(seq: event.seq, signature: r.signature, message: r.message, publicKey: r.publicKey) }
+        }
+    }
+
+    /// An investigator's sign-off: it names the exact decision (the SHA-256 of its signed bytes) and its Ed25519
+    /// signature verifies with the key the signer's account registers. The fold checks the rest (the newest,
+    /// current decision of that candidate; the signer in force at its site; the meaning and the time).
+    private mutating func checkSignOff(_ event: Event, before: LogState) {
+        let statement = event.payload["statement"] ?? .null
+        let seq = statement["decision"]?["seq"]?.intValue.map(Int64.init)
+        if let candidate = event.candidate, let d = before.candidates[candidate]?.decisions.first(where: { $0.seq == seq }),
+           statement["decision"]?["sha256"]?.stringValue != Digest.sha256Hex(Decision.signedBytes(of: d.decision)) {
+            report(event.seq, "signoff_binding", "the sign-off names decision \(d.seq) with a SHA-256 that is not that decision's")
+        }
+        guard let user = statement["signer"]?["user"]?.stringValue, let account = before.users[user],
+              let key = account.publicKey.flatMap({ Data(base64Encoded: $0) }).map(Array.init) else {
+            return  // the fold reports a signer who is not an investigator
+        }
+        signaturesChecked += 1
+        signatureSubjects[event.seq] = "sign-off"
+        signatures.add(seq: event.seq, signature: event.payload["signature"]?.stringValue.flatMap { Data(base64Encoded: $0) }.map(Array.init) ?? [],
+                       message: CanonicalJSON.encode(statement), publicKey: key)
+    }
+
+    /// An account's registered key id names its public key.
+    private mutating func checkAccountKey(_ event: Event) {
+        guard let raw = event.payload["public_key"]?.stringValue.flatMap({ Data(base64Encoded: $0) }), raw.count == 32,
+              event.payload["key_id"]?.stringValue == TrialKey.keyID(publicKey: Array(raw)) else {
+            report(event.seq, "account_key", "the account's public_key is not a 32-byte Ed25519 key or its key_id does not name it")
+            return
         }
     }
 

@@ -27,16 +27,22 @@ struct Decisions: ParsableCommand {
     @Option(name: .long) var site: String?
     @Option(name: .long, help: "Only decisions after this sequence number (the previous page's next_after).") var after: Int64 = 0
     @Option(name: .long, help: "At most this many decisions (1–\(Command.maximumPage)); the reply says where the next page starts.") var limit: Int?
+    @Flag(name: .long, help: "Only stale decisions: the newest of their candidate, made before the data or the policy changed.") var stale = false
+    @Option(name: .long, help: "Only decisions that are current, stale or superseded.") var standing: String?
 
     func validate() throws {
         guard after >= 0 else { throw ValidationError("--after must be a sequence number ≥ 0, got \(after)") }
         if let limit, !(1...Command.maximumPage).contains(limit) {
             throw ValidationError("--limit must be between 1 and \(Command.maximumPage), got \(limit)")
         }
+        if let standing, !["current", "stale", "superseded"].contains(standing) {
+            throw ValidationError("--standing must be current, stale or superseded, got \"\(standing)\"")
+        }
     }
 
     func run() throws {
-        let result = try Runner.run(.decisions(candidate: candidate, outcome: outcome, site: site, after: after, limit: limit), options: options)
+        let result = try Runner.run(.decisions(candidate: candidate, outcome: outcome, site: site, after: after, limit: limit,
+                                               standing: stale ? "stale" : standing), options: options)
         if options.json { return Runner.printJSON(result) }
         print(Render.decisionList(result))
     }
@@ -163,7 +169,7 @@ struct Exec: ParsableCommand {
 }
 
 struct KeyGroup: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "key", abstract: "The trial's signing keys.", subcommands: [Public.self, VKey.self, Rotate.self])
+    static let configuration = CommandConfiguration(commandName: "key", abstract: "The trial's signing keys, and investigators' own.", subcommands: [Public.self, VKey.self, Rotate.self, New.self])
 
     struct VKey: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "vkey", abstract: "Print the C2SP verifier key (vkey) of the key in force; keep it to check checkpoints later.")
@@ -250,6 +256,37 @@ struct DecisionGroup: ParsableCommand {
             }
             print("Wrote \(out)/decision.json, \(out)/decision.sig and \(out)/public.pem. Verify with:")
             print("  openssl pkeyutl -verify -pubin -inkey \(out)/public.pem -rawin -in \(out)/decision.json -sigfile \(out)/decision.sig")
+            try exportSignOff(of: decision)
+        }
+
+        /// The investigator's sign-off of the decision, if any: the statement as signed, the signature and the signer's
+        /// public key, so that `openssl` alone checks who signed what; the statement names the decision by the
+        /// SHA-256 of decision.json.
+        private func exportSignOff(of decision: JSONValue) throws {
+            guard let candidate = decision["candidate"]?.stringValue else { return }
+            let shown = try Runner.run(.show(candidate: candidate, asOfSeq: nil, asOfTime: nil), options: options)
+            guard let signed = (shown["history"]?.arrayValue ?? []).last(where: {
+                $0["type"]?.stringValue == EventType.decisionSigned.rawValue && $0["statement"]?["decision"]?["seq"]?.intValue == Int(seq)
+            }), let statement = signed["statement"], let sig = signed["signature"]?.stringValue.flatMap({ Data(base64Encoded: $0) }) else {
+                print("Decision \(seq) has no investigator's sign-off.")
+                return
+            }
+            let user = statement["signer"]?["user"]?.stringValue ?? ""
+            let users = try Runner.run(.users, options: options)
+            guard let account = (users["users"]?.arrayValue ?? []).first(where: { $0["name"]?.stringValue == user }),
+                  let key = account["public_key"]?.stringValue.flatMap({ Data(base64Encoded: $0) }) else {
+                throw Runner.fail(ServiceError("unknown_user", "the sign-off's signer \(user) has no registered key"))
+            }
+            do {
+                try Data(CanonicalJSON.encode(statement)).write(to: URL(fileURLWithPath: out + "/signoff.json"))
+                try sig.write(to: URL(fileURLWithPath: out + "/signoff.sig"))
+                try Data(TrialKey.publicKeyPEM(Array(key)).utf8).write(to: URL(fileURLWithPath: out + "/investigator.pem"))
+            } catch {
+                throw Runner.fail(ServiceError("file_unwritable", "cannot write into \(out): \(error.localizedDescription)"))
+            }
+            print("Wrote \(out)/signoff.json, \(out)/signoff.sig and \(out)/investigator.pem (event \(signed["seq"]?.intValue ?? 0), \(statement["signer"]?["printed_name"]?.stringValue ?? "")). Verify with:")
+            print("  openssl pkeyutl -verify -pubin -inkey \(out)/investigator.pem -rawin -in \(out)/signoff.json -sigfile \(out)/signoff.sig")
+            print("  sha256sum \(out)/decision.json    # must equal decision.sha256 in signoff.json: \(statement["decision"]?["sha256"]?.stringValue ?? "")")
         }
     }
 }

@@ -101,9 +101,12 @@ struct UsersGroup: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add an account and print its bearer token, once.")
         @OptionGroup var options: StoreOptions
         @Argument(help: "The user's name, as it will appear as actor in the log.") var name: String
-        @Option(name: .long, help: "coordinator, sponsor, regulator or admin.") var role: String
-        @Option(name: .long, help: "A site the coordinator works at (repeat for several).") var site: [String] = []
+        @Option(name: .long, help: "coordinator, investigator, monitor, sponsor, regulator or admin.") var role: String
+        @Option(name: .long, help: "A site a coordinator, investigator or monitor works at (repeat for several).") var site: [String] = []
         @Option(name: .long, help: "A UTC time after which the account no longer authenticates (2026-12-31T00:00:00Z).") var expires: String?
+        @Option(name: .long, help: "An investigator's name as their signatures show it (\"Dr Jane Roe\").") var printedName: String?
+        @Option(name: .long, help: "An investigator's Ed25519 public key: the PEM file `trialgate key new` wrote, or base64 of the raw key.")
+        var publicKey: String?
 
         func run() throws {
             let expiry = try expires.map { text -> UTCTimestamp in
@@ -113,9 +116,28 @@ struct UsersGroup: ParsableCommand {
                 return t
             }
             let (token, digest) = UserDirectory.newToken()
-            let result = try Runner.run(.userAdd(name: name, role: role, sites: site, tokenSHA256: digest, expiresAt: expiry), options: options)
-            if !options.json { print("Added \(name) (\(role)\(site.isEmpty ? "" : ", sites \(site.joined(separator: ","))")\(expiry.map { ", until \($0)" } ?? "")).") }
-            UsersGroup.showToken(token, for: name, result: result, json: options.json)
+            var signer: SignerRegistration?
+            var signingCode: String?
+            if role == Role.investigator.rawValue || printedName != nil || publicKey != nil {
+                guard let printedName, let publicKey else {
+                    throw Runner.fail(ServiceError("missing_field", "an investigator needs --printed-name and --public-key (from `trialgate key new`)"))
+                }
+                let (code, codeDigest) = UserDirectory.newToken()
+                signingCode = code
+                signer = SignerRegistration(printedName: printedName, publicKey: try KeyGroup.New.publicKeyBase64(publicKey), signingSHA256: codeDigest)
+            }
+            let result = try Runner.run(.userAdd(name: name, role: role, sites: site, tokenSHA256: digest, expiresAt: expiry, signer: signer), options: options)
+            if options.json {
+                var o: [String: JSONValue] = ["name": .string(name), "seq": result["seq"] ?? .null, "token": .string(token)]
+                if let signingCode { o["signing_code"] = .string(signingCode) }
+                return Runner.printJSON(.object(o))
+            }
+            print("Added \(name) (\(role)\(site.isEmpty ? "" : ", sites \(site.joined(separator: ","))")\(expiry.map { ", until \($0)" } ?? "")).")
+            UsersGroup.showToken(token, for: name, result: result, json: false)
+            if let signingCode {
+                print("Signing code for \(name) (shown once; a second signature component, distinct from the token; the log keeps only its SHA-256):")
+                print(signingCode)
+            }
         }
     }
 
@@ -197,9 +219,8 @@ struct UsersGroup: ParsableCommand {
     }
 }
 
-struct Client: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Send stdin lines to a TrialGate server and print each reply line.")
+/// How a client reaches a TrialGate server: address, bearer token and TLS trust.
+struct ClientOptions: ParsableArguments {
     @Option(name: .long, help: "HOST:PORT or unix:PATH.") var connect: String
     @Option(name: .long, help: "Bearer token (default: $TRIALGATE_TOKEN).") var token: String?
     @Flag(name: .long, help: "Use TLS, trusting the system's roots (implied by --tls-ca and --tls-pin).") var tls = false
@@ -207,7 +228,8 @@ struct Client: ParsableCommand {
     @Option(name: .long, help: "Use TLS and require the server's leaf certificate to have this SHA-256 (hex, of its DER form).")
     var tlsPin: String?
 
-    func run() throws {
+    /// A connection that has authenticated with the token.
+    func open() throws -> any LineConnection {
         guard let token = token ?? Environment.get("TRIALGATE_TOKEN") else {
             throw Runner.fail(ServiceError("missing_field", "give --token or set TRIALGATE_TOKEN"))
         }
@@ -225,6 +247,38 @@ struct Client: ParsableCommand {
             guard let auth = try client.request(CanonicalJSON.string(["cmd": "auth", "token": .string(token)])), auth.contains("\"ok\":true") else {
                 throw Runner.fail(ServiceError("auth_failed", "the server refused the token"))
             }
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            throw Runner.fail(ServiceError("connection_lost", error.localizedDescription))
+        }
+        return client
+    }
+
+    /// Sends one request and returns its result, or fails with the server's error.
+    static func call(_ client: any LineConnection, _ request: JSONValue) throws -> JSONValue {
+        let line: String?
+        do { line = try client.request(CanonicalJSON.string(request)) } catch {
+            throw Runner.fail(ServiceError("connection_lost", error.localizedDescription))
+        }
+        guard let line, let reply = try? JSONParser.parse(Array(line.utf8)) else {
+            throw Runner.fail(ServiceError("connection_lost", "the server closed the connection"))
+        }
+        guard reply["ok"] == true, let result = reply["result"] else {
+            throw Runner.fail(ServiceError(reply["error"]?["code"]?.stringValue ?? "internal", reply["error"]?["message"]?.stringValue ?? "no reply"))
+        }
+        return result
+    }
+}
+
+struct Client: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Send stdin lines to a TrialGate server and print each reply line.")
+    @OptionGroup var server: ClientOptions
+
+    func run() throws {
+        let client = try server.open()
+        do {
             // Send everything, then read every reply: requests are pipelined and replies come back in order.
             let writer = Thread {
                 while let line = readLine(strippingNewline: true) {

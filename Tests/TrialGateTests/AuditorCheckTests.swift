@@ -11,8 +11,9 @@ import TrialGateStore
 struct AuditorCheck: CustomTestStringConvertible, Sendable {
     let check: String
     let code: String
-    /// The event the problem must be reported at (nil: any).
+    /// The event the problem must be reported at (nil: any; `afterScene`: the first event after the scene's).
     let seq: Int64?
+    static let afterScene: Int64 = -1
     let attack: @Sendable (TrustScene) throws -> Void
 
     var testDescription: String { "\(check) → \(code)" }
@@ -66,8 +67,8 @@ struct AuditorCheck: CustomTestStringConvertible, Sendable {
                 prev = event.hash
             }
         },
-        AuditorCheck(check: "coverage of the head", code: "head_uncovered", seq: 7) { s in try s.forgeKi67() },
-        AuditorCheck(check: "key chain", code: "bad_signature", seq: 7) { s in
+        AuditorCheck(check: "coverage of the head", code: "head_uncovered", seq: AuditorCheck.afterScene) { s in try s.forgeKi67() },
+        AuditorCheck(check: "key chain", code: "bad_signature", seq: AuditorCheck.afterScene) { s in
             let attacker = try TrialKey(seed: Array(repeating: 66, count: 32))
             let publicKey = Data(attacker.publicKey).base64EncodedString()
             try s.insider.appendForged(EventDraft(timestamp: s.f.clock.now(), actor: "admin", type: .keyRotated, candidate: nil, payload: [
@@ -102,18 +103,19 @@ struct AuditorCheckTests {
     @Test("each check reports its own problem code at the event that shows it", arguments: AuditorCheck.rows)
     func checkIsPinned(_ row: AuditorCheck) throws {
         let s = try Self.scene()
+        let want = row.seq == AuditorCheck.afterScene ? try s.f.size() + 1 : row.seq
         try row.attack(s)
         let r = try s.verify()
         #expect(r["valid"] == false)
         let found = s.problems(r)
-        #expect(found.contains { $0.code == row.code && (row.seq == nil || $0.seq == Int(row.seq!)) },
-                "\(row.check): expected \(row.code)\(row.seq.map { " at \($0)" } ?? ""), got \(found)")
+        #expect(found.contains { $0.code == row.code && (want == nil || $0.seq == Int(want!)) },
+                "\(row.check): expected \(row.code)\(want.map { " at \($0)" } ?? ""), got \(found)")
     }
 
     static func scene() throws -> TrustScene {
         let s = try TrustScene()
         _ = try s.f.run(.decide(candidate: "NET-1"))                                                  // 5
-        try s.f.run(.record(kind: "clinical", candidate: "NET-1", fields: ["assessed_on": "2026-03-02", "ecog": 1]))  // 6
+        try s.f.run(.record(kind: "clinical", candidate: "NET-1", fields: ["assessed_on": "2026-03-02", "ecog": 1]))  // then queries
         return s
     }
 }

@@ -255,8 +255,11 @@ struct MerkleStoreTests {
             (.register(candidate: "B-2", fields: ["site": "S1"]), "c"),
         ])
         #expect(results.map { (try? $0.get()) != nil } == [true, false, true, true])
+        // The decision (event 4) opens one review query per criterion it could not decide, in the same command.
+        let queries = Int64(try results[2].get()["queries_opened"]?.arrayValue?.count ?? -1)
+        #expect(queries > 0)
         let sizes = try f.store.checkpoints().map(\.size)
-        #expect(sizes.suffix(2) == [4, 5], "one after the decision (event 4), one at the end of the batch")
+        #expect(sizes.suffix(2) == [4 + queries, 5 + queries], "one after the decision and its queries, one at the end of the batch")
         #expect(f.errorCode(.register(candidate: "B-2", fields: ["site": "S1"])) != nil)
         #expect(try f.store.checkpoints().count == sizes.count)
         // The schema keeps checkpoints append-only, and none may claim events that do not exist.

@@ -9,6 +9,15 @@ public struct UserAccount: Sendable, Equatable {
     public let name: String
     public let role: Role
     public let sites: [String]
+    /// The signer's name as a signature shows it (21 CFR 11.50(a)(1)); required for investigators.
+    public let printedName: String?
+    /// An investigator's Ed25519 public key (base64 of the raw 32 bytes) and its key id: the key their CLI signs
+    /// sign-offs and attestations with. The server never holds the private key.
+    public let publicKey: String?
+    public let keyID: String?
+    /// Hex SHA-256 of an investigator's signing code, the second signature component besides the account name:
+    /// distinct from the session token (21 CFR 11.200(a)(1)).
+    public internal(set) var signingSHA256: String?
     /// Hex SHA-256 of the token's UTF-8 bytes.
     public internal(set) var tokenSHA256: String
     /// After this instant the account no longer authenticates (nil: no expiry).
@@ -43,6 +52,11 @@ extension LogState {
         case .userAdded:
             // Names are written as actors: ':' is kept for the `os:` accounts of the command line and refused here.
             try RecordSchema.validateIdentifier(name, what: "user name")
+            // A name identifies one person for ever: a removed account's name is not given to anyone else
+            // (21 CFR 11.100(a): an electronic signature is never reused by or reassigned to anyone else).
+            if let old = state.users[name], old.status == .removed {
+                throw bad("the name \(name) belonged to an account removed in event \(old.changedSeq); names are never reused")
+            }
             let roleText = try r.string("role")
             guard let role = Role(rawValue: roleText) else {
                 throw bad("role must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", ")), got \"\(roleText)\"")
@@ -54,9 +68,33 @@ extension LogState {
                 try RecordSchema.validateIdentifier(site, what: "site")
                 sites.append(site)
             }
-            if role == .coordinator, sites.isEmpty { throw bad("a coordinator needs at least one site") }
-            if role != .coordinator, !sites.isEmpty { throw bad("only coordinators are held to sites; a \(role.rawValue) has none") }
-            try checkTokenDigest(try r.string("token_sha256"), in: state, bad)
+            if role.isSiteScoped, sites.isEmpty { throw bad("a \(role.rawValue) needs at least one site") }
+            if !role.isSiteScoped, !sites.isEmpty { throw bad("only coordinators, investigators and monitors are held to sites; a \(role.rawValue) has none") }
+            let token = try r.string("token_sha256")
+            try checkTokenDigest(token, in: state, bad)
+            let printed = try r.optionalString("printed_name")
+            if let printed, printed.allSatisfy(\.isWhitespace) || printed.count > 200 || printed.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+                throw bad("printed_name must be the person's name as signatures show it (1 to 200 characters, one line), got \"\(printed)\"")
+            }
+            let publicKey = try r.optionalString("public_key"), keyID = try r.optionalString("key_id")
+            let signing = try r.optionalString("signing_sha256")
+            if role == .investigator {
+                guard printed != nil else { throw bad("an investigator needs printed_name: the name their signatures show (21 CFR 11.50)") }
+                guard let publicKey, Self.isRawKeyBase64(publicKey) else {
+                    throw bad("an investigator needs public_key: base64 of a raw 32-byte Ed25519 public key, got \(publicKey.map { "\"\($0)\"" } ?? "none")")
+                }
+                guard let keyID, keyID.utf8.count == 16, keyID.utf8.allSatisfy(Self.isLowerHex) else {
+                    throw bad("an investigator needs key_id: 16 lowercase hex digits naming public_key")
+                }
+                if state.users.values.contains(where: { $0.publicKey == publicKey }) {
+                    throw bad("public_key is already registered to another account of this log; each investigator has their own key")
+                }
+                guard let signing else { throw bad("an investigator needs signing_sha256: the SHA-256 of their signing code") }
+                try checkTokenDigest(signing, in: state, bad, field: "signing_sha256")
+                if signing == token { throw bad("the signing code must differ from the session token") }
+            } else if publicKey != nil || keyID != nil || signing != nil {
+                throw bad("public_key, key_id and signing_sha256 are for investigators; a \(role.rawValue) does not sign")
+            }
             if let expiry = try r.optionalString("expires_at"), UTCTimestamp(expiry) == nil {
                 throw bad("expires_at must be a UTC time like 2026-12-31T00:00:00.000Z, got \"\(expiry)\"")
             }
@@ -76,12 +114,22 @@ extension LogState {
         try r.finish()
     }
 
-    private static func checkTokenDigest(_ digest: String, in state: LogState, _ bad: (String) -> CoreError) throws {
-        guard digest.utf8.count == 64, digest.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
-            throw bad("token_sha256 must be 64 lowercase hex digits")
+    private static func checkTokenDigest(_ digest: String, in state: LogState, _ bad: (String) -> CoreError,
+                                         field: String = "token_sha256") throws {
+        guard digest.utf8.count == 64, digest.utf8.allSatisfy(isLowerHex) else {
+            throw bad("\(field) must be 64 lowercase hex digits")
         }
         // Digests are in every export: one seen there must not let anyone in under another name, or come back.
-        if state.tokenDigests.contains(digest) { throw bad("token_sha256 was already used by an account of this log; make a new token") }
+        if state.tokenDigests.contains(digest) { throw bad("\(field) was already used by an account of this log; make a new secret") }
+    }
+
+    static func isLowerHex(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || (0x61...0x66).contains(b) }
+
+    /// Whether `text` is standard base64 of exactly 32 bytes (43 characters and one `=`).
+    static func isRawKeyBase64(_ text: String) -> Bool {
+        let u = Array(text.utf8)
+        guard u.count == 44, u[43] == UInt8(ascii: "=") else { return false }
+        return u[..<43].allSatisfy { (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2B || $0 == 0x2F }
     }
 
     /// Folds a checked `user.*` event.
@@ -92,6 +140,8 @@ extension LogState {
         case .userAdded:
             users[name] = UserAccount(
                 name: name, role: Role(rawValue: p["role"]!.stringValue!)!, sites: (p["sites"]?.arrayValue ?? []).compactMap(\.stringValue),
+                printedName: p["printed_name"]?.stringValue, publicKey: p["public_key"]?.stringValue, keyID: p["key_id"]?.stringValue,
+                signingSHA256: p["signing_sha256"]?.stringValue,
                 tokenSHA256: p["token_sha256"]!.stringValue!, expiresAt: p["expires_at"]?.stringValue.flatMap(UTCTimestamp.init),
                 status: .active, addedSeq: event.seq, addedAt: event.timestamp, changedSeq: event.seq)
         case .userDisabled: users[name]?.status = .disabled
@@ -101,6 +151,7 @@ extension LogState {
         default: return
         }
         if let digest = p["token_sha256"]?.stringValue { tokenDigests.insert(digest) }
+        if let digest = p["signing_sha256"]?.stringValue { tokenDigests.insert(digest) }
         users[name]?.changedSeq = event.seq
     }
 }

@@ -51,10 +51,17 @@ public struct CandidateState: Sendable, Equatable {
     public internal(set) var decisions: [DecisionSummary] = []
     /// The sequence number of the newest event about this candidate.
     public internal(set) var lastSeq: Int64
+    /// The records, corrections and withdrawal since the newest decision: if any, that decision is stale.
+    public internal(set) var changesSinceDecision: [StaleCause] = []
+    /// Investigators' sign-offs, in log order.
+    public internal(set) var signOffs: [SignOff] = []
+    /// Review queries, in the order they were opened.
+    public internal(set) var queries: [ReviewQuery] = []
 
     public static func == (a: CandidateState, b: CandidateState) -> Bool {
         a.id == b.id && a.records == b.records && a.decisions == b.decisions && a.lastSeq == b.lastSeq
-            && a.withdrawal?.seq == b.withdrawal?.seq
+            && a.withdrawal?.seq == b.withdrawal?.seq && a.signOffs == b.signOffs && a.queries == b.queries
+            && a.changesSinceDecision == b.changesSinceDecision
     }
 
     /// The site the candidate is screened at (after corrections).

@@ -162,8 +162,18 @@ public struct LogState: Sendable {
                 seq: event.seq, outcome: d["outcome"]?.stringValue ?? "", timestamp: event.timestamp, actor: event.actor,
                 policyID: d["policy"]?["id"]?.stringValue ?? "", policyVersion: d["policy"]?["version"]?.stringValue ?? "",
                 results: results, decision: d, signature: event.payload["signature"]?.stringValue ?? ""))
+            candidates[event.candidate!]!.changesSinceDecision = []
+        case .decisionSigned, .queryOpened, .queryAnswered, .queryClosed:
+            var c = candidates.removeValue(forKey: event.candidate!)!
+            applyLifecycle(event, to: &c)
+            candidates[c.id] = c
         }
-        if let c = event.candidate { candidates[c]?.lastSeq = event.seq }
+        if let c = event.candidate {
+            candidates[c]?.lastSeq = event.seq
+            if event.type != .candidateRegistered, candidates[c]?.decisions.isEmpty == false, let cause = StaleCause.of(event) {
+                candidates[c]!.changesSinceDecision.append(cause)
+            }
+        }
         if strict { schemaVersion = max(schemaVersion, event.schemaVersion) }
         size = event.seq
         headHash = event.hash
@@ -232,7 +242,8 @@ public struct LogState: Sendable {
         guard let candidate = state.candidates[candidateID] else {
             throw CoreError(.unknownCandidate, "no candidate \"\(candidateID)\" is registered")
         }
-        if candidate.isWithdrawn {
+        // Queries still open when a candidate leaves screening can be answered and closed.
+        if candidate.isWithdrawn, event.type != .queryAnswered, event.type != .queryClosed {
             throw CoreError(.candidateWithdrawn, "candidate \"\(candidateID)\" was withdrawn (event \(candidate.withdrawal!.seq)); nothing more can be recorded")
         }
         switch event.type {
@@ -246,6 +257,10 @@ public struct LogState: Sendable {
             guard decision["candidate"]?.stringValue == candidateID else {
                 throw CoreError(.invalidEvent, "\(where_()): the decision names another candidate")
             }
+        case .decisionSigned:
+            try checkSignOff(event, candidate: candidate, state: state)
+        case .queryOpened, .queryAnswered, .queryClosed:
+            try checkQueryEvent(event, candidate: candidate)
         default:
             guard let schema = RecordSchema.of(event.type, version: event.schemaVersion) else {
                 throw CoreError(.invalidEvent, "\(where_()): \(event.type.rawValue) does not exist in event schema \(event.schemaVersion)")

@@ -16,6 +16,14 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case entryCorrected = "entry.corrected"
     case candidateWithdrawn = "candidate.withdrawn"
     case decisionIssued = "decision.issued"
+    /// An investigator's signed sign-off of a current decision: confirmed or overridden, with its meaning.
+    case decisionSigned = "decision.signed"
+    /// A review query on a candidate: a criterion that needs review, a stale decision, or a question.
+    case queryOpened = "query.opened"
+    /// A coordinator's answer to a query: a note, and the records that answer it.
+    case queryAnswered = "query.answered"
+    /// An investigator or monitor closed a query.
+    case queryClosed = "query.closed"
     case keyRotated = "key.rotated"
     /// An account may use the socket with a role (and sites), by the SHA-256 of its token.
     case userAdded = "user.added"
@@ -27,6 +35,17 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
 
     /// The account events, which the server's users are folded from.
     public static let accountEvents: [EventType] = [.userAdded, .userDisabled, .userEnabled, .userRemoved, .userTokenRotated]
+
+    /// The query events.
+    public static let queryEvents: [EventType] = [.queryOpened, .queryAnswered, .queryClosed]
+
+    /// Events that change what a candidate's decision rests on: after one, the decision is stale.
+    public var changesCandidateData: Bool {
+        switch self {
+        case .candidateRegistered, .entryCorrected, .candidateWithdrawn: true
+        default: factPrefix != nil
+        }
+    }
 
     /// The clinical record kinds a coordinator records with `record <kind>`, and the event each becomes.
     public static let recordKinds: [String: EventType] = [

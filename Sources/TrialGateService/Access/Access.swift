@@ -12,11 +12,17 @@ public enum Access {
         // Accounts are changed by an administrator; who could do what is for auditors to see too.
         case .userAdd, .userDisable, .userEnable, .userRemove, .userRotateToken: return role == .admin
         case .users: return role == .admin || role == .sponsor || role == .regulator
-        case .register, .record, .correct, .withdraw, .decide: return role == .coordinator
-        case .show, .decisions: return role == .coordinator || role == .sponsor || role == .regulator
+        case .register, .correct, .withdraw, .decide: return role == .coordinator
+        // Attestations are signed statements of an investigator; the rest of the record is the coordinator's.
+        case .record(let kind, _, _): return kind == "attestation" ? role == .investigator : role == .coordinator
+        case .show, .decisions, .queries: return role != .admin
+        case .signOffPrepare, .signOff: return role == .investigator
+        case .queryOpen, .queryClose: return role == .investigator || role == .monitor
+        case .queryAnswer: return role == .coordinator
         case .verify, .replay: return role == .sponsor || role == .regulator
         case .export: return role == .regulator
-        case .report, .exportFHIR, .auditTrail: return role == .sponsor || role == .regulator
+        // A monitor reads the report, the FHIR export and the audit trail of their own sites.
+        case .report, .exportFHIR, .auditTrail: return role == .sponsor || role == .regulator || role == .monitor
         // It reads every candidate of every site, so it is for those who see all sites.
         case .policyImpact: return role == .admin || role == .sponsor || role == .regulator
         }
@@ -35,15 +41,27 @@ public enum Access {
         guard allowed(principal.role, command) else {
             throw ServiceError("forbidden", "\(principal.name) (\(principal.role.rawValue)) may not run \(command.name)")
         }
-        guard principal.role == .coordinator else { return }
+        guard principal.role.isSiteScoped else { return }
         func requireSite(_ site: String?) throws {
             if let site, !principal.sites.contains(site) {
                 throw ServiceError("forbidden", "\(principal.name) does not work at site \(site)")
             }
         }
+        /// The site filter a site-scoped listing must give (a candidate, or one of the principal's sites).
+        func requireScope(candidate: String?, site: String?, what: String) throws {
+            if let candidate { try requireSite(try siteOfCandidate(candidate)) }
+            guard let site else {
+                if candidate == nil { throw ServiceError("forbidden", "a \(principal.role.rawValue) lists \(what) of one site at a time: give site") }
+                return
+            }
+            try requireSite(site)
+        }
+        /// The candidate an event (a decision or a query) is about.
+        func candidateOf(_ seq: Int64) throws -> String? { try eventAt(seq)?.candidate }
         switch command {
         case .register(_, let fields): try requireSite(fields["site"]?.stringValue ?? "")
-        case .record(_, let c, _), .withdraw(let c, _), .decide(let c), .show(let c, _, _): try requireSite(try siteOfCandidate(c))
+        case .record(_, let c, _), .withdraw(let c, _), .decide(let c), .show(let c, _, _), .queryOpen(let c, _, _):
+            try requireSite(try siteOfCandidate(c))
         case .correct(let seq, let field, let value, _):
             guard let target = try eventAt(seq), let c = target.candidate else { break }
             try requireSite(try siteOfCandidate(c))
@@ -55,12 +73,26 @@ public enum Access {
                 }
                 try requireSite(site)
             }
-        case .decisions(let candidate, _, let site, _, _):
-            if let candidate { try requireSite(try siteOfCandidate(candidate)) } else {
-                guard let site else { throw ServiceError("forbidden", "a coordinator lists decisions of one site at a time: give site") }
-                try requireSite(site)
-            }
+        case .decisions(let candidate, _, let site, _, _, _): try requireScope(candidate: candidate, site: site, what: "decisions")
+        case .queries(let candidate, let site, _): try requireScope(candidate: candidate, site: site, what: "queries")
+        case .report(_, _, let site, _, _, _), .exportFHIR(let site): try requireScope(candidate: nil, site: site, what: "reports")
+        case .auditTrail(let candidate, _, _):
+            guard let candidate else { throw ServiceError("forbidden", "a \(principal.role.rawValue) reads the audit trail of one candidate at a time: give candidate") }
+            try requireSite(try siteOfCandidate(candidate))
+        case .queryAnswer(let q, _, _), .queryClose(let q, _), .signOffPrepare(let q, _, _, _):
+            if let c = try candidateOf(q) { try requireSite(try siteOfCandidate(c)) }
+        case .signOff(let statement, _, _, _):
+            if let c = statement["candidate"]?.stringValue { try requireSite(try siteOfCandidate(c)) }
         default: break
+        }
+        // A signer signs as themselves: the account named in a signing request, or in what it signs, is the session's.
+        var named: [String] = []
+        if case .signOffPrepare(_, _, _, let user?) = command { named.append(user) }
+        if case .signOff(let statement, _, let user, _) = command {
+            named += [user, statement["signer"]?["user"]?.stringValue].compactMap { $0 }
+        }
+        if let other = named.first(where: { $0 != principal.name }) {
+            throw ServiceError("forbidden", "\(principal.name) may only sign as \(principal.name), not \(other)")
         }
     }
 }

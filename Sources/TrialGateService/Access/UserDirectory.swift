@@ -39,7 +39,7 @@ public struct UserDirectory: Sendable, Equatable {
             for i in 0..<digest.count { diff |= stored[i] ^ digest[i] }
             if diff == 0, account.isInForce(at: now) { found = account }
         }
-        return found?.principal
+        return found?.principal.inNewSession()
     }
 
     /// Whether a session `principal` opened may still act at `now`: its account is in force, with the same role and

@@ -65,8 +65,34 @@ extension Command {
         case "decisions":
             let after = try r.optionalInteger("after") ?? 0
             guard after >= 0 else { throw ServiceError("invalid_field", "after must be a sequence number ≥ 0, got \(after)") }
+            let standing = try r.optionalString("standing")
+            if let standing, !["current", "stale", "superseded"].contains(standing) {
+                throw ServiceError("invalid_field", "standing must be current, stale or superseded, got \"\(standing)\"")
+            }
             command = .decisions(candidate: try r.optionalString("candidate"), outcome: try r.optionalString("outcome"),
-                                 site: try r.optionalString("site"), after: Int64(after), limit: try limit())
+                                 site: try r.optionalString("site"), after: Int64(after), limit: try limit(), standing: standing)
+        case "signoff.prepare":
+            command = .signOffPrepare(decision: Int64(try r.integer("decision")), outcome: try r.string("outcome"),
+                                      reason: try r.optionalString("reason"), user: try r.optionalString("user"))
+        case "signoff":
+            command = .signOff(statement: try r.value("statement"), signature: try r.string("signature"),
+                               user: try r.optionalString("user"), signingCode: try r.string("signing_code"))
+        case "queries":
+            let status = try r.optionalString("status")
+            if let status, !["open", "answered", "closed"].contains(status) {
+                throw ServiceError("invalid_field", "status must be open, answered or closed, got \"\(status)\"")
+            }
+            command = .queries(candidate: try r.optionalString("candidate"), site: try r.optionalString("site"), status: status)
+        case "query.open":
+            command = .queryOpen(candidate: try r.string("candidate"), criterion: try r.optionalString("criterion"), text: try r.string("text"))
+        case "query.answer":
+            let records = try (r.optionalValue("records")?.arrayValue ?? []).map { v -> Int64 in
+                guard let n = v.intValue else { throw ServiceError("invalid_field", "records must be a list of event sequence numbers, got \(CanonicalJSON.string(v))") }
+                return Int64(n)
+            }
+            command = .queryAnswer(query: Int64(try r.integer("query")), note: try r.string("note"), records: records)
+        case "query.close":
+            command = .queryClose(query: Int64(try r.integer("query")), resolution: try r.string("resolution"))
         case "verify": command = .verify(checkpoint: try r.optionalString("checkpoint"), vkey: try r.optionalString("vkey"))
         case "replay": command = .replay
         case "export":
@@ -107,8 +133,17 @@ extension Command {
                 guard let v = UTCTimestamp(t) else { throw ServiceError("invalid_field", "expires_at must look like 2026-12-31T00:00:00Z, got \"\(t)\"") }
                 return v
             }
+            let printed = try r.optionalString("printed_name"), publicKey = try r.optionalString("public_key")
+            let signing = try r.optionalString("signing_sha256")
+            var signer: SignerRegistration?
+            if printed != nil || publicKey != nil || signing != nil {
+                guard let printed, let publicKey, let signing else {
+                    throw ServiceError("missing_field", "an investigator's account needs printed_name, public_key and signing_sha256 together")
+                }
+                signer = SignerRegistration(printedName: printed, publicKey: publicKey, signingSHA256: signing)
+            }
             command = .userAdd(name: try r.string("name"), role: try r.string("role"), sites: sites.compactMap(\.stringValue),
-                               tokenSHA256: try r.string("token_sha256"), expiresAt: expiry)
+                               tokenSHA256: try r.string("token_sha256"), expiresAt: expiry, signer: signer)
         case "user.disable": command = .userDisable(name: try r.string("name"), reason: try r.string("reason"))
         case "user.enable": command = .userEnable(name: try r.string("name"), reason: try r.string("reason"))
         case "user.remove": command = .userRemove(name: try r.string("name"), reason: try r.string("reason"))

@@ -15,8 +15,25 @@ public enum Command: Sendable, Equatable {
     case withdraw(candidate: String, reason: String)
     case decide(candidate: String)
     case show(candidate: String, asOfSeq: Int64?, asOfTime: UTCTimestamp?)
-    /// Decisions in log order, after sequence number `after`, at most `limit` of them (all when nil).
-    case decisions(candidate: String?, outcome: String?, site: String?, after: Int64 = 0, limit: Int? = nil)
+    /// Decisions in log order, after sequence number `after`, at most `limit` of them (all when nil); with
+    /// `standing`, only those that are `current`, `stale` or `superseded`.
+    case decisions(candidate: String?, outcome: String?, site: String?, after: Int64 = 0, limit: Int? = nil, standing: String? = nil)
+    /// The statement an investigator would sign to confirm decision `decision` (`outcome` equal to the decision's) or
+    /// override it (`outcome` the other one, with a reason). `user` is the signing account (on the socket: the
+    /// session's, and only it).
+    case signOffPrepare(decision: Int64, outcome: String, reason: String?, user: String?)
+    /// Appends an investigator's sign-off: the statement `signOffPrepare` made, signed on the investigator's side
+    /// with their Ed25519 key, and their signature components: the account name (`user`; on the socket required
+    /// at the first signing of a session) and the signing code.
+    case signOff(statement: JSONValue, signature: String, user: String?, signingCode: String)
+    /// Review queries, filtered by candidate, site and status (`open`, `answered`, `closed`; `open` lists every
+    /// query not closed).
+    case queries(candidate: String?, site: String?, status: String?)
+    /// Opens a query on a candidate: about a criterion, or a question.
+    case queryOpen(candidate: String, criterion: String?, text: String)
+    /// Answers a query with a note and the records that answer it.
+    case queryAnswer(query: Int64, note: String, records: [Int64])
+    case queryClose(query: Int64, resolution: String)
     /// Check the whole log; with `checkpoint` (a signed note saved earlier), also prove the log extends it.
     /// `vkey` pins the key the checkpoint must be signed by (otherwise: any key in the log's key history).
     case verify(checkpoint: String? = nil, vkey: String? = nil)
@@ -42,7 +59,9 @@ public enum Command: Sendable, Equatable {
     case proofConsistency(from: Int64, to: Int64?)
     /// Gives an account the use of the socket: a `user.added` event with the SHA-256 of its token (the token itself is
     /// made and shown by the caller, never sent or kept).
-    case userAdd(name: String, role: String, sites: [String], tokenSHA256: String, expiresAt: UTCTimestamp?)
+    /// An investigator's account also registers their printed name, Ed25519 public key and the SHA-256 of their
+    /// signing code (`signer`).
+    case userAdd(name: String, role: String, sites: [String], tokenSHA256: String, expiresAt: UTCTimestamp?, signer: SignerRegistration? = nil)
     /// Stops, restarts or ends an account (with a reason); its open sessions are refused from their next request.
     case userDisable(name: String, reason: String)
     case userEnable(name: String, reason: String)
@@ -79,6 +98,12 @@ public enum Command: Sendable, Equatable {
         case .checkpoint: "checkpoint"
         case .proofInclusion: "proof.inclusion"
         case .proofConsistency: "proof.consistency"
+        case .signOffPrepare: "signoff.prepare"
+        case .signOff: "signoff"
+        case .queries: "queries"
+        case .queryOpen: "query.open"
+        case .queryAnswer: "query.answer"
+        case .queryClose: "query.close"
         case .userAdd: "user.add"
         case .userDisable: "user.disable"
         case .userEnable: "user.enable"
@@ -91,7 +116,7 @@ public enum Command: Sendable, Equatable {
     /// Whether the command appends to the log.
     public var writes: Bool {
         switch self {
-        case .initialise, .policyPublish, .register, .record, .correct, .withdraw, .decide,
+        case .initialise, .policyPublish, .register, .record, .correct, .withdraw, .decide, .signOff, .queryOpen, .queryAnswer, .queryClose,
              .userAdd, .userDisable, .userEnable, .userRemove, .userRotateToken: true
         default: false
         }
@@ -102,7 +127,19 @@ public enum Command: Sendable, Equatable {
     public static let maximumPage = 10_000
 
     public static let names = ["init", "policy.publish", "policy.check", "policy.test", "policy.impact", "register", "record", "correct",
-                               "withdraw", "decide", "show", "decisions", "verify", "replay", "export", "report", "report.snapshot",
+                               "withdraw", "decide", "show", "decisions", "signoff.prepare", "signoff", "queries", "query.open", "query.answer", "query.close", "verify", "replay", "export", "report", "report.snapshot",
                                "export.fhir", "audit-trail", "head", "public-key", "checkpoint", "proof.inclusion", "proof.consistency",
                                "user.add", "user.disable", "user.enable", "user.remove", "user.rotate-token", "users"]
+}
+
+/// What an investigator's account registers besides a token: the name their signatures show, their Ed25519 public
+/// key (base64 of the raw 32 bytes) and the SHA-256 of their signing code.
+public struct SignerRegistration: Sendable, Equatable {
+    public let printedName: String
+    public let publicKey: String
+    public let signingSHA256: String
+
+    public init(printedName: String, publicKey: String, signingSHA256: String) {
+        (self.printedName, self.publicKey, self.signingSHA256) = (printedName, publicKey, signingSHA256)
+    }
 }

@@ -132,7 +132,8 @@ extension Dispatcher {
         guard !events.isEmpty else {
             throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "candidate \"\(candidate)\" was not registered yet at that point")
         }
-        return Self.warned(try CandidateView.json(foldCandidate(candidate, events), events: events, asOfSeq: asOfSeq, asOfTime: asOfTime),
+        let policies = try publishedPolicies().filter { $0.seq <= min(asOfSeq ?? .max, events.last!.seq) && $0.publishedAt <= (asOfTime ?? $0.publishedAt) }
+        return Self.warned(try CandidateView.json(foldCandidate(candidate, events), events: events, policies: policies, asOfSeq: asOfSeq, asOfTime: asOfTime),
                            try logWarning(through: events.last!.seq, hash: events.last!.hash))
     }
 
@@ -158,22 +159,32 @@ extension Dispatcher {
         guard let warning = try logWarning(through: shown.seq, hash: shown.hash) else { return shown }
         // Not kept: the warning is about the log now, not part of the candidate's view.
         let view = Self.warned(shown.view, warning)
-        return ShownCandidate(registration: shown.registration, seq: shown.seq, hash: shown.hash, site: shown.site, view: view,
+        return ShownCandidate(registration: shown.registration, seq: shown.seq, hash: shown.hash, site: shown.site, policySeq: shown.policySeq, view: view,
                               encoded: CanonicalJSON.encode(view))
     }
 
     private func currentShownUnchecked(candidate: String) throws -> ShownCandidate {
         if let shown = try currentView(of: candidate, markUsed: true) { return shown }
+        let policies = try publishedPolicies()
         let events = try candidateEvents(candidate)
         let c = try foldCandidate(candidate, events)
-        let view = CandidateView.json(c, events: events, asOfSeq: nil, asOfTime: nil)
+        let view = CandidateView.json(c, events: events, policies: policies, asOfSeq: nil, asOfTime: nil)
         let newest = events.last!
-        let shown = ShownCandidate(registration: c.registeredSeq, seq: newest.seq, hash: newest.hash, site: c.site, view: view,
+        let shown = ShownCandidate(registration: c.registeredSeq, seq: newest.seq, hash: newest.hash, site: c.site,
+                                   policySeq: policies.last?.seq ?? 0, view: view,
                                    encoded: CanonicalJSON.encode(view))
         candidateViews.put(shown, for: candidate)
         // Built from the events just read, so current for the rest of this command.
         viewChecks?[candidate] = shown
         return shown
+    }
+
+    /// Every policy published, without its text (a view names policies; it does not evaluate them).
+    func publishedPolicies() throws -> [PublishedPolicy] {
+        try requireStore().events(types: [.policyPublished]).map {
+            PublishedPolicy(seq: $0.seq, publishedAt: $0.timestamp, id: $0.payload["policy_id"]?.stringValue ?? "",
+                            version: $0.payload["version"]?.stringValue ?? "", sha256: $0.payload["sha256"]?.stringValue ?? "", text: "")
+        }
     }
 
     /// Every event about a registered candidate, in order.
@@ -192,17 +203,32 @@ extension Dispatcher {
 
     /// Decisions in log order after `after`, filtered; with a `limit`, one page: `next_after` is where the next
     /// page starts (null on the last page). Events are read one at a time, so memory is bounded by the page.
-    func listDecisions(candidate: String?, outcome: String?, site: String?, after: Int64 = 0, limit: Int? = nil) throws -> JSONValue {
+    func listDecisions(candidate: String?, outcome: String?, site: String?, after: Int64 = 0, limit: Int? = nil,
+                       standing wanted: String? = nil) throws -> JSONValue {
         let store = try requireStore()
         if let outcome, Outcome(rawValue: outcome) == nil {
             throw ServiceError("invalid_field", "outcome must be eligible, ineligible or needs_review, got \"\(outcome)\"")
         }
         var rows: [JSONValue] = []
         var nextAfter: Int64?
-        func visit(_ e: Event) -> Bool {
+        // Each decision's standing needs its candidate's later events and the policies published since.
+        let policies = try publishedPolicies()
+        var folded: [String: CandidateState] = [:]
+        func standing(_ e: Event) throws -> (String, JSONValue) {
+            guard let id = e.candidate else { return ("current", .null) }
+            if folded[id] == nil { folded[id] = try LogState(partial: store.events(candidate: id), head: (0, "")).candidates[id] }
+            guard let c = folded[id] else { return ("current", .null) }
+            if c.decisions.last?.seq != e.seq {
+                return ("superseded", .from(c.decisions.first { $0.seq > e.seq }.map { Int($0.seq) }))
+            }
+            return (c.staleCauses(policies: policies).isEmpty ? "current" : "stale", c.lifecycleJSON(policies: policies))
+        }
+        func visit(_ e: Event) throws -> Bool {
             guard e.seq > after, let d = e.payload["decision"] else { return true }
             if let outcome, d["outcome"]?.stringValue != outcome { return true }
             if let site, d["site"]?.stringValue != site { return true }
+            let (st, detail) = try standing(e)
+            if let wanted, st != wanted { return true }
             if let limit, rows.count == limit {
                 // One more match exists: the page is full and another follows.
                 nextAfter = rows.last?["seq"]?.intValue.map(Int64.init)
@@ -216,11 +242,12 @@ extension Dispatcher {
                 "seq": .number(Double(e.seq)), "candidate": .from(e.candidate), "site": d["site"] ?? .null,
                 "outcome": d["outcome"] ?? .null, "decided_at": d["decided_at"] ?? .null, "decided_by": d["decided_by"] ?? .null,
                 "policy": d["policy"] ?? .null, "failed": ids("fail"), "unknown": ids("unknown"), "needs_attestation": ids("needs_attestation"),
+                "standing": .string(st), st == "superseded" ? "superseded_by" : "lifecycle": detail,
             ])
             return true
         }
         if let candidate {
-            for e in try store.events(candidate: candidate, types: [.decisionIssued]) where !visit(e) { break }
+            for e in try store.events(candidate: candidate, types: [.decisionIssued]) where try !visit(e) { break }
         } else {
             try store.forEachEvent(types: [.decisionIssued], after: after, visit)
         }

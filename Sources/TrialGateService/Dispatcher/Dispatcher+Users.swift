@@ -20,6 +20,7 @@ extension Dispatcher {
                 "status": .string(a.status.rawValue), "in_force": .bool(a.isInForce(at: now)),
                 "expires_at": .from(a.expiresAt?.description), "added_seq": .number(Double(a.addedSeq)),
                 "added_at": .string(a.addedAt.description), "changed_seq": .number(Double(a.changedSeq)),
+                "printed_name": .from(a.printedName), "public_key": .from(a.publicKey), "key_id": .from(a.keyID),
             ]
         })]
     }

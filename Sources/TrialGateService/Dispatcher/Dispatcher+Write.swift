@@ -7,7 +7,8 @@ extension Dispatcher {
     func appended(_ events: [Event]) -> JSONValue {
         .object([
             "appended": .array(events.map { ["seq": .number(Double($0.seq)), "type": .string($0.type.rawValue), "hash": .string($0.hash)] }),
-            "seq": .number(Double(events.last?.seq ?? 0)),
+            // The command's own event; review queries it opened follow it in `appended`.
+            "seq": .number(Double(events.first?.seq ?? 0)),
         ])
     }
 
@@ -40,6 +41,31 @@ extension Dispatcher {
     func publishPolicy(text: String, file: String, actor: String) throws -> JSONValue {
         let policy = try PolicyLoader.load(text, file: file)
         let sha = Digest.sha256Hex(text)
+        // Decisions made under the policy in force become stale: each opens a review query, in the same commit.
+        let folded = try fold(asOfSeq: nil, asOfTime: nil)
+        let current = folded.candidates.values.filter { !$0.isWithdrawn && !$0.decisions.isEmpty && $0.staleCauses(policies: folded.policies).isEmpty }
+            .sorted { $0.registeredSeq < $1.registeredSeq }
+        return try inOneTransaction {
+            let result = try publishPolicy(policy, text: text, sha: sha, actor: actor)
+            let published = StaleCause(seq: result["seq"]?.intValue.map(Int64.init) ?? 0, type: .policyPublished,
+                                       detail: "policy \(Decision.policyName(id: policy.id, version: policy.version)) published")
+            var opened = 0
+            for c in current {
+                let d = c.decisions.last!
+                opened += try append(candidate: c.id, actor: actor) { state, now in
+                    // Re-checked inside the transaction: the candidate may have changed since the fold.
+                    guard let now_ = state.candidates[c.id], now_.decisions.last?.seq == d.seq, !now_.isWithdrawn,
+                          now_.changesSinceDecision.isEmpty else { return [] }
+                    return [Self.staleQueryDraft(d, cause: published, candidate: c.id, actor: actor, now: now)]
+                }.count
+            }
+            guard case .object(var o) = result else { return result }
+            o["queries_opened"] = .number(Double(opened))
+            return .object(o)
+        }
+    }
+
+    private func publishPolicy(_ policy: Policy, text: String, sha: String, actor: String) throws -> JSONValue {
         let events = try append(candidate: nil, actor: actor) { state, now in
             try requireTrial(state)
             if let current = state.policyInForce, current.sha256 == sha {
@@ -180,16 +206,21 @@ extension Dispatcher {
             let json = decision.json
             let signature = Data(key.sign(Decision.signedBytes(of: json))).base64EncodedString()
             issued = (decision, json, signature)
+            // Every criterion it could not decide opens a review query, in the same commit.
             return [EventDraft(timestamp: now, actor: actor, type: .decisionIssued, candidate: candidate,
                                payload: ["decision": json, "signature": .string(signature)])]
+                + Self.criterionQueries(decision, seq: state.size + 1, candidate: c, actor: actor, now: now)
         }
-        guard let (decision, json, signature) = issued, let event = events.last else { throw ServiceError("internal", "no decision was issued") }
+        guard let (decision, json, signature) = issued, let event = events.first(where: { $0.type == .decisionIssued }) else {
+            throw ServiceError("internal", "no decision was issued")
+        }
         // Every decision gets a checkpoint that covers it (a lone command gets one at its commit anyway).
         if let txn = batchTransaction { try issueCheckpoint(txn) }
         return [
             "seq": .number(Double(event.seq)), "log_index": .number(Double(event.seq - 1)), "hash": .string(event.hash),
             "outcome": .string(decision.outcome.rawValue),
             "decision": json, "signature": .string(signature),
+            "queries_opened": .array(events.filter { $0.type == .queryOpened }.map { .number(Double($0.seq)) }),
         ]
     }
 }

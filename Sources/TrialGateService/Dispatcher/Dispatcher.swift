@@ -18,6 +18,8 @@ public final class Dispatcher: @unchecked Sendable {
     var policyCache: [String: Policy] = [:]
     /// The open transaction while a batch runs; single commands open their own.
     var batchTransaction: EventStore.WriteTransaction?
+    /// Set while a sign-off of a socket session that has signed before runs: it may give the signing code alone.
+    var signingSessionContinues = false
     /// Events every write needs (the trial event and the policies), read once and then only what is new.
     /// Events are never changed or removed, so the cache only grows; it is dropped after any failed write,
     /// in case what it read was rolled back.
@@ -47,6 +49,8 @@ public final class Dispatcher: @unchecked Sendable {
         let seq: Int64
         let hash: String
         let site: String
+        /// The newest policy publication when the view was built: a newer one can make its decision stale.
+        let policySeq: Int64
         let view: JSONValue
         /// `view` in canonical JSON (RFC 8785), as a reply carries it.
         let encoded: [UInt8]
@@ -98,7 +102,7 @@ public final class Dispatcher: @unchecked Sendable {
         // instead of reading the registration for the check and then every event for the view. The view is only
         // answered once the check has passed; if it cannot be built, the check and `show` report why, as always.
         var prepare: (() -> Void)?
-        if case .show(let candidate, nil, nil) = command, principal.role == .coordinator {
+        if case .show(let candidate, nil, nil) = command, principal.role.isSiteScoped {
             prepare = { _ = try? self.currentShown(candidate: candidate) }
         }
         return try authorised(command, principal, prepare: prepare) {
@@ -118,8 +122,19 @@ public final class Dispatcher: @unchecked Sendable {
         } catch {
             throw ServiceError(error)
         }
-        return try body()
+        guard case .signOff(_, _, let user, _) = command else { return try body() }
+        // 21 CFR 11.200(a)(1): the first signing of a session uses every component, later ones the signing code.
+        let continuing = principal.session?.hasSigned ?? false
+        if user == nil, !continuing { throw Self.firstSigningNeedsBoth }
+        signingSessionContinues = continuing
+        defer { signingSessionContinues = false }
+        let result = try body()
+        principal.session?.markSigned()
+        return result
     }
+
+    static let firstSigningNeedsBoth = ServiceError(
+        "signing_components", "the first signing of a session needs both signature components: user (your account name) and signing_code (21 CFR 11.200(a)(1))")
 
     /// The site a registered candidate belongs to, after corrections.
     func siteOf(candidate: String) throws -> String? {
@@ -145,7 +160,8 @@ public final class Dispatcher: @unchecked Sendable {
             return checked
         }
         guard let shown = markUsed ? candidateViews.get(candidate) : candidateViews.peek(candidate),
-              let newest = try requireStore().newestEvent(registrationSeq: shown.registration), newest.seq == shown.seq, newest.hash == shown.hash
+              let newest = try requireStore().newestEvent(registrationSeq: shown.registration), newest.seq == shown.seq, newest.hash == shown.hash,
+              try requireStore().newestSeq(types: [.policyPublished]) == shown.policySeq
         else { return nil }
         viewChecks?[candidate] = shown
         return shown
@@ -167,8 +183,16 @@ public final class Dispatcher: @unchecked Sendable {
             case .withdraw(let candidate, let reason): return try withdraw(candidate: candidate, reason: reason, actor: actor)
             case .decide(let candidate): return try decide(candidate: candidate, actor: actor)
             case .show(let candidate, let seq, let time): return try show(candidate: candidate, asOfSeq: seq, asOfTime: time)
-            case .decisions(let candidate, let outcome, let site, let after, let limit):
-                return try listDecisions(candidate: candidate, outcome: outcome, site: site, after: after, limit: limit)
+            case .decisions(let candidate, let outcome, let site, let after, let limit, let standing):
+                return try listDecisions(candidate: candidate, outcome: outcome, site: site, after: after, limit: limit, standing: standing)
+            case .signOffPrepare(let decision, let outcome, let reason, let user):
+                return try prepareSignOff(decision: decision, outcome: outcome, reason: reason, user: user ?? actor)
+            case .signOff(let statement, let signature, let user, let code):
+                return try signOff(statement: statement, signature: signature, user: user, signingCode: code)
+            case .queries(let candidate, let site, let status): return try listQueries(candidate: candidate, site: site, status: status)
+            case .queryOpen(let candidate, let criterion, let text): return try openQuery(candidate: candidate, criterion: criterion, text: text, actor: actor)
+            case .queryAnswer(let query, let note, let records): return try answerQuery(query, note: note, records: records, actor: actor)
+            case .queryClose(let query, let resolution): return try closeQuery(query, resolution: resolution, actor: actor)
             case .verify(let note, let vkey):
                 guard let note else { return try verify(vkey: vkey) }
                 return try verify(againstCheckpoint: note, vkey: vkey)
@@ -185,10 +209,19 @@ public final class Dispatcher: @unchecked Sendable {
             case .checkpoint(let size): return try checkpoint(size: size)
             case .proofInclusion(let seq, let size): return try inclusionProof(seq: seq, size: size)
             case .proofConsistency(let from, let to): return try consistencyProof(from: from, to: to)
-            case .userAdd(let name, let role, let sites, let digest, let expiry):
+            case .userAdd(let name, let role, let sites, let digest, let expiry, let signer):
                 var payload: [String: JSONValue] = ["name": .string(name), "role": .string(role), "sites": .array(sites.map { .string($0) }),
                                                     "token_sha256": .string(digest)]
                 if let expiry { payload["expires_at"] = .string(expiry.description) }
+                if let signer {
+                    payload["printed_name"] = .string(signer.printedName)
+                    payload["public_key"] = .string(signer.publicKey)
+                    payload["signing_sha256"] = .string(signer.signingSHA256)
+                    // The key id is derived here so it always names the key (verify checks it too).
+                    if let raw = Data(base64Encoded: signer.publicKey), raw.count == 32 {
+                        payload["key_id"] = .string(TrialKey.keyID(publicKey: Array(raw)))
+                    }
+                }
                 return try changeAccount(.userAdded, payload: .object(payload), actor: actor)
             case .userDisable(let name, let reason): return try changeAccount(.userDisabled, payload: ["name": .string(name), "reason": .string(reason)], actor: actor)
             case .userEnable(let name, let reason): return try changeAccount(.userEnabled, payload: ["name": .string(name), "reason": .string(reason)], actor: actor)
@@ -302,7 +335,7 @@ public final class Dispatcher: @unchecked Sendable {
     }
 
     /// A commit of this dispatcher's ended with a checkpoint it signed: the head it left is covered.
-    private func committedCovered(_ store: EventStore) {
+    func committedCovered(_ store: EventStore) {
         if let head = store.lastCommittedHead, store.maintainsMerkleTree {
             if let note = store.lastCommittedCheckpoint { vouched = (head, note) }
             coverage.raise(to: head)
@@ -331,10 +364,10 @@ public final class Dispatcher: @unchecked Sendable {
                 _ build: (LogState, UTCTimestamp) throws -> [EventDraft]) throws -> [Event] {
         let store = try requireStore()
         do {
-            if let txn = batchTransaction { return try appendIn(txn, store: store, candidate: candidate, build) }
+            if let txn = batchTransaction { return try appendIn(txn, store: store, candidate: candidate, actor: actor, build) }
             let events = try store.write { txn in
                 try vouchForHead(txn, store: store)
-                let events = try appendIn(txn, store: store, candidate: candidate, build)
+                let events = try appendIn(txn, store: store, candidate: candidate, actor: actor, build)
                 try issueCheckpoint(txn)
                 return events
             }
@@ -346,7 +379,28 @@ public final class Dispatcher: @unchecked Sendable {
         }
     }
 
-    private func appendIn(_ txn: EventStore.WriteTransaction, store: EventStore, candidate: String?,
+    /// Runs `body`, whose appends all land in one durable transaction (the batch's, when one is open).
+    func inOneTransaction<T>(_ body: () throws -> T) throws -> T {
+        if batchTransaction != nil { return try body() }
+        let store = try requireStore()
+        do {
+            let result = try store.write { txn in
+                try vouchForHead(txn, store: store)
+                batchTransaction = txn
+                defer { batchTransaction = nil }
+                let result = try body()
+                try issueCheckpoint(txn)
+                return result
+            }
+            committedCovered(store)
+            return result
+        } catch {
+            dropCaches()
+            throw error
+        }
+    }
+
+    private func appendIn(_ txn: EventStore.WriteTransaction, store: EventStore, candidate: String?, actor: String,
                           _ build: (LogState, UTCTimestamp) throws -> [EventDraft]) throws -> [Event] {
         let firstNew = txn.appended.count
         let head = txn.head
@@ -369,11 +423,18 @@ public final class Dispatcher: @unchecked Sendable {
         }
         state.setHead(size: head.size, hash: head.hash)
         let now = clock.now()
-        for draft in try build(state, now) {
+        let before = candidate.flatMap { state.candidates[$0] }
+        func add(_ draft: EventDraft) throws {
             let (event, body) = HashChain.sealWithBody(draft, seq: txn.head.size + 1, prevHash: txn.head.hash)
             try state.apply(event, strict: false)  // checks the event against the state first, as replay does
             try txn.append(event, canonicalBody: body)
             if event.candidate == nil { try base.apply(event, strict: false) }
+        }
+        for draft in try build(state, now) { try add(draft) }
+        // A write that makes the candidate's current decision stale opens a review query on it, in the same commit.
+        if let candidate, let after = state.candidates[candidate],
+           let query = Self.staleQuery(before: before, after: after, policies: state.policies, actor: actor, now: now) {
+            try add(query)
         }
         baseState = base
         if let candidate, let folded = state.candidates[candidate] { candidateStates.put(folded, for: candidate) }

@@ -2,7 +2,7 @@ import TrialGateCore
 
 /// JSON renderings of a candidate's state and history.
 enum CandidateView {
-    static func json(_ c: CandidateState, events: [Event], asOfSeq: Int64?, asOfTime: UTCTimestamp?) -> JSONValue {
+    static func json(_ c: CandidateState, events: [Event], policies: [PublishedPolicy], asOfSeq: Int64?, asOfTime: UTCTimestamp?) -> JSONValue {
         // Facts as the current clinical model reads them: by observation time, with units.
         let current = c.currentFacts(model: .observationTime)
         var facts: [String: JSONValue] = [:]
@@ -27,6 +27,9 @@ enum CandidateView {
             case .decisionIssued:
                 o["outcome"] = e.payload["decision"]?["outcome"] ?? .null
                 o["policy"] = e.payload["decision"]?["policy"] ?? .null
+            case .decisionSigned:
+                o["statement"] = e.payload["statement"] ?? .null
+                o["signature"] = e.payload["signature"] ?? .null
             default:
                 o["payload"] = e.payload
             }
@@ -38,7 +41,9 @@ enum CandidateView {
         }
         var out: [String: JSONValue] = [
             "candidate": .string(c.id), "site": .string(c.site), "registered_seq": .number(Double(c.registeredSeq)),
-            "status": .string(c.isWithdrawn ? "withdrawn" : (c.decisions.last?.outcome ?? "registered")),
+            "status": .string(c.status(policies: policies)),
+            "decision": c.lifecycleJSON(policies: policies),
+            "queries": .array(c.queries.map(\.json)),
             "facts": .object(facts), "superseded": .array(superseded), "history": .array(history),
             "as_of": ["seq": .from(asOfSeq.map(Int.init)), "time": .from(asOfTime?.description), "last_seq": .number(Double(c.lastSeq))],
         ]

@@ -1,0 +1,218 @@
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+import TrialGateStore
+
+/// The decision lifecycle: investigators' sign-offs and review queries.
+extension Dispatcher {
+    /// The trial, accounts, policies and one candidate as the log has them now.
+    func readState(candidate: String) throws -> LogState {
+        let store = try requireStore()
+        return try store.reading {
+            let head = try store.head()
+            var state = try Self.baseState(store, head: head)
+            guard let folded = try LogState(partial: store.events(candidate: candidate), head: (0, "")).candidates[candidate] else {
+                throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "no candidate \"\(candidate)\" is registered")
+            }
+            state.insert(folded)
+            state.setHead(size: head.size, hash: head.hash)
+            return state
+        }
+    }
+
+    /// The hex SHA-256 of a decision's signed bytes: what a sign-off names.
+    static func decisionSHA256(_ d: DecisionSummary) -> String { Digest.sha256Hex(Decision.signedBytes(of: d.decision)) }
+
+    /// Checks a sign-off event as the log's rules will when it is appended, with the error a signer can act on.
+    private static func checkSignable(_ statement: JSONValue, signer: String, state: LogState, now: UTCTimestamp, candidate: String) throws {
+        let event = Event(seq: state.size + 1, timestamp: now, actor: signer, type: .decisionSigned, candidate: candidate,
+                          schemaVersion: Event.currentSchemaVersion, payload: ["statement": statement, "signature": ""],
+                          prevHash: state.headHash, hash: "")
+        do { try LogState.check(event, against: state) } catch let e as CoreError {
+            throw ServiceError("not_signable", e.message)
+        }
+    }
+
+    /// The investigator `user`'s account, in force now.
+    private static func investigator(_ user: String, _ state: LogState, now: UTCTimestamp) throws -> UserAccount {
+        guard let account = state.users[user], account.role == .investigator, account.publicKey != nil else {
+            throw ServiceError("forbidden", "\(user) is not an investigator of this trial: only investigators sign off decisions")
+        }
+        guard account.isInForce(at: now) else { throw ServiceError("forbidden", "\(user)'s account is not in force") }
+        return account
+    }
+
+    func prepareSignOff(decision seq: Int64, outcome: String, reason: String?, user: String) throws -> JSONValue {
+        let store = try requireStore()
+        guard let event = try store.event(seq: seq), event.type == .decisionIssued, let candidate = event.candidate else {
+            throw ServiceError(CoreError.Code.unknownEvent.rawValue, "event \(seq) is not a decision")
+        }
+        guard let target = Outcome(rawValue: outcome), target != .needsReview else {
+            throw ServiceError("invalid_field", "outcome must be eligible or ineligible (what you find the candidate), got \"\(outcome)\"")
+        }
+        let state = try readState(candidate: candidate)
+        let now = clock.now()
+        let account = try Self.investigator(user, state, now: now)
+        guard let trial = state.trial, let d = state.candidates[candidate]?.decisions.first(where: { $0.seq == seq }),
+              let proposed = Outcome(rawValue: d.outcome), let meaning = SignOffMeaning.of(confirming: proposed, to: target)
+        else { throw ServiceError(CoreError.Code.unknownEvent.rawValue, "event \(seq) is not a decision with an outcome") }
+        let statement = SignOffStatement.make(trial: trial, candidate: candidate, decision: d, decisionSHA256: Self.decisionSHA256(d),
+                                              meaning: meaning, reason: reason, signer: account, signedAt: now)
+        try Self.checkSignable(statement, signer: user, state: state, now: now, candidate: candidate)
+        return ["statement": statement, "signed_bytes": .string(CanonicalJSON.string(statement)),
+                "meaning_text": statement["meaning_text"] ?? .null, "decision": d.decision]
+    }
+
+    func signOff(statement: JSONValue, signature: String, user: String?, signingCode: String) throws -> JSONValue {
+        guard let candidate = statement["candidate"]?.stringValue, let signer = statement["signer"]?["user"]?.stringValue else {
+            throw ServiceError("invalid_field", "statement must be the statement signoff.prepare answered (candidate and signer.user are missing)")
+        }
+        if let user, user != signer { throw ServiceError("forbidden", "the statement is \(signer)'s, not \(user)'s") }
+        if user == nil, !signingSessionContinues { throw Self.firstSigningNeedsBoth }
+        let events = try append(candidate: candidate, actor: signer) { state, now in
+            try requireTrial(state)
+            let account = try Self.investigator(signer, state, now: now)
+            guard let expected = account.signingSHA256, Digest.constantTimeEqual(Digest.sha256Hex(signingCode), expected) else {
+                throw ServiceError("signing_failed", "the signing code is not \(signer)'s")
+            }
+            let seq = statement["decision"]?["seq"]?.intValue.map(Int64.init)
+            if let d = state.candidates[candidate]?.decisions.first(where: { $0.seq == seq }),
+               statement["decision"]?["sha256"]?.stringValue != Self.decisionSHA256(d) {
+                throw ServiceError("not_signable", "the statement's decision.sha256 is not the SHA-256 of decision \(d.seq)'s signed bytes")
+            }
+            guard let raw = account.publicKey.flatMap({ Data(base64Encoded: $0) }), let sig = Data(base64Encoded: signature),
+                  SignatureCheck.verify(signature: Array(sig), message: CanonicalJSON.encode(statement), publicKey: Array(raw))
+            else {
+                throw ServiceError("bad_signature", "the signature does not verify with \(signer)'s registered key \(account.keyID ?? "")")
+            }
+            try Self.checkSignable(statement, signer: signer, state: state, now: now, candidate: candidate)
+            return [EventDraft(timestamp: now, actor: signer, type: .decisionSigned, candidate: candidate,
+                               payload: ["statement": statement, "signature": .string(signature)])]
+        }
+        var result = appended(events)
+        if case .object(var o) = result {
+            o["meaning_text"] = statement["meaning_text"] ?? .null
+            result = .object(o)
+        }
+        return result
+    }
+
+    // MARK: Queries
+
+    func listQueries(candidate: String?, site: String?, status: String?) throws -> JSONValue {
+        let store = try requireStore()
+        let now = clock.now()
+        var ids: [String] = []
+        if let candidate { ids = [candidate] } else {
+            var seen = Set<String>()
+            try store.forEachEvent(types: [.queryOpened]) { e in
+                if let c = e.candidate, seen.insert(c).inserted { ids.append(c) }
+                return true
+            }
+        }
+        var rows: [JSONValue] = []
+        var counts: [String: Int] = [:]
+        for id in ids {
+            let events = try store.events(candidate: id)
+            guard let c = try LogState(partial: events, head: (0, "")).candidates[id] else {
+                throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "no candidate \"\(id)\" is registered")
+            }
+            if let site, c.site != site { continue }
+            for q in c.queries {
+                let st = q.status.rawValue
+                if let status, status == "open" ? q.status == .closed : st != status { continue }
+                counts[st, default: 0] += 1
+                guard case .object(var o) = q.json else { continue }
+                o["site"] = .string(c.site)
+                let end = q.closed?.timestamp ?? now
+                o["age_days"] = .number(Self.days(from: q.openedAt, to: end))
+                rows.append(.object(o))
+            }
+        }
+        rows.sort { ($0["seq"]?.intValue ?? 0) < ($1["seq"]?.intValue ?? 0) }
+        return ["queries": .array(rows), "count": .number(Double(rows.count)),
+                "by_status": ["open": .number(Double(counts["open"] ?? 0)), "answered": .number(Double(counts["answered"] ?? 0)),
+                              "closed": .number(Double(counts["closed"] ?? 0))]]
+    }
+
+    static func days(from a: UTCTimestamp, to b: UTCTimestamp) -> Double {
+        (Double(b.millisecondsSinceEpoch - a.millisecondsSinceEpoch) / 86_400_000 * 10).rounded() / 10
+    }
+
+    func openQuery(candidate: String, criterion: String?, text: String, actor: String) throws -> JSONValue {
+        appended(try append(candidate: candidate, actor: actor) { state, now in
+            try requireTrial(state)
+            guard let c = state.candidates[candidate] else {
+                throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "no candidate \"\(candidate)\" is registered")
+            }
+            if let criterion {
+                guard let published = state.policyInForce else {
+                    throw ServiceError(CoreError.Code.noPolicy.rawValue, "no policy is in force, so no criterion can be queried")
+                }
+                let ids = try policy(for: published).criteria.map(\.id)
+                guard ids.contains(criterion) else {
+                    throw ServiceError("invalid_field", "criterion \"\(criterion)\" is not a criterion of policy \(published.id) \(published.version); criteria: \(ids.joined(separator: ", "))")
+                }
+            }
+            var payload: [String: JSONValue] = ["about": .string(criterion == nil ? "question" : "criterion"), "text": .string(text)]
+            if let criterion { payload["criterion"] = .string(criterion) }
+            if let d = c.decisions.last { payload["decision"] = .number(Double(d.seq)) }
+            return [EventDraft(timestamp: now, actor: actor, type: .queryOpened, candidate: candidate, payload: .object(payload))]
+        })
+    }
+
+    /// The candidate query `seq` is on.
+    private func queryCandidate(_ seq: Int64) throws -> String {
+        guard let e = try requireStore().event(seq: seq), e.type == .queryOpened, let c = e.candidate else {
+            throw ServiceError(CoreError.Code.unknownEvent.rawValue, "event \(seq) is not a query")
+        }
+        return c
+    }
+
+    func answerQuery(_ seq: Int64, note: String, records: [Int64], actor: String) throws -> JSONValue {
+        let candidate = try queryCandidate(seq)
+        return appended(try append(candidate: candidate, actor: actor) { _, now in
+            var payload: [String: JSONValue] = ["query": .number(Double(seq)), "note": .string(note)]
+            if !records.isEmpty { payload["records"] = .array(records.map { .number(Double($0)) }) }
+            return [EventDraft(timestamp: now, actor: actor, type: .queryAnswered, candidate: candidate, payload: .object(payload))]
+        })
+    }
+
+    func closeQuery(_ seq: Int64, resolution: String, actor: String) throws -> JSONValue {
+        let candidate = try queryCandidate(seq)
+        return appended(try append(candidate: candidate, actor: actor) { _, now in
+            [EventDraft(timestamp: now, actor: actor, type: .queryClosed, candidate: candidate,
+                        payload: ["query": .number(Double(seq)), "resolution": .string(resolution)])]
+        })
+    }
+
+    // MARK: Queries the log opens by itself
+
+    /// The queries a decision opens: one per criterion it could not decide, unless one is open already.
+    static func criterionQueries(_ decision: Decision, seq: Int64, candidate: CandidateState, actor: String, now: UTCTimestamp) -> [EventDraft] {
+        decision.criteria.filter { $0.result == "unknown" || $0.result == "needs_attestation" }.compactMap { r in
+            if candidate.queries.contains(where: { $0.about == .criterion && $0.criterion == r.id && $0.status != .closed }) { return nil }
+            let what = r.result == "needs_attestation" ? "needs an investigator's attestation" : "could not be decided"
+            return EventDraft(timestamp: now, actor: actor, type: .queryOpened, candidate: candidate.id, payload: [
+                "about": "criterion", "criterion": .string(r.id), "decision": .number(Double(seq)),
+                "text": .string("\(r.id) \(what) in decision \(seq): \(r.reason)"),
+            ])
+        }
+    }
+
+    /// The query a write opens when it makes the candidate's current decision stale.
+    static func staleQuery(before: CandidateState?, after: CandidateState, policies: [PublishedPolicy], actor: String,
+                           now: UTCTimestamp) -> EventDraft? {
+        guard let before, let d = after.decisions.last, before.decisions.last?.seq == d.seq, !after.isWithdrawn,
+              before.staleCauses(policies: policies).isEmpty, let cause = after.changesSinceDecision.first
+        else { return nil }
+        return staleQueryDraft(d, cause: cause, candidate: after.id, actor: actor, now: now)
+    }
+
+    static func staleQueryDraft(_ d: DecisionSummary, cause: StaleCause, candidate: String, actor: String, now: UTCTimestamp) -> EventDraft {
+        EventDraft(timestamp: now, actor: actor, type: .queryOpened, candidate: candidate, payload: [
+            "about": "stale_decision", "decision": .number(Double(d.seq)),
+            "text": .string("Decision \(d.seq) (\(d.outcome)) is stale: event \(cause.seq) (\(cause.detail)). Decide again, then sign off."),
+        ])
+    }
+}

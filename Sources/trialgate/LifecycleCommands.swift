@@ -1,0 +1,195 @@
+import ArgumentParser
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+import TrialGateServer
+import TrialGateService
+
+extension KeyGroup {
+    struct New: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make an investigator's own Ed25519 signing key (PKCS#8 PEM, mode 0600) and print its public key.",
+            discussion: "The private key stays with the investigator: `trialgate signoff` signs with it on their side. Give the public key file to the administrator for `users add --public-key`.")
+        @Option(name: .long, help: "Where to write the private key (must not exist); the public key goes to the same name + .pub.") var out: String
+        @Flag(name: .long, help: "Print the result as JSON.") var json = false
+
+        func run() throws {
+            if FileManager.default.fileExists(atPath: out) {
+                throw Runner.fail(ServiceError("key_exists", "\(out) already exists; choose another --out"))
+            }
+            let key = TrialKey.generate()
+            do {
+                try key.write(to: out)
+                try Data(key.publicKeyPEM.utf8).write(to: URL(fileURLWithPath: out + ".pub"))
+            } catch {
+                throw Runner.fail(ServiceError(error))
+            }
+            let b64 = Data(key.publicKey).base64EncodedString()
+            if json { return Runner.printJSON(["private_key": .string(out), "public_key_pem": .string(out + ".pub"), "public_key": .string(b64), "key_id": .string(key.keyID)]) }
+            print("Wrote \(out) (private, 0600) and \(out).pub (public). Key id \(key.keyID); public key \(b64)")
+        }
+
+        /// A public key given as a PEM file or as base64 of the raw 32 bytes, as base64.
+        static func publicKeyBase64(_ given: String) throws -> String {
+            if FileManager.default.fileExists(atPath: given) {
+                do { return Data(try TrialKey.publicKey(pem: try Runner.readFile(given))).base64EncodedString() } catch let e as AuditError {
+                    throw Runner.fail(ServiceError("invalid_field", "--public-key \(given): \(e.message)"))
+                }
+            }
+            guard let raw = Data(base64Encoded: given), raw.count == 32 else {
+                throw Runner.fail(ServiceError("invalid_field", "--public-key must be a PEM file or base64 of a raw 32-byte Ed25519 key, got \"\(given)\""))
+            }
+            return given
+        }
+    }
+}
+
+struct SignOffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "signoff",
+        abstract: "Sign off a current decision as its investigator: confirm it, or override it with a reason.",
+        discussion: """
+            Asks the store (or the server, with --connect) for the statement to sign, shows what it means, signs it here
+            with --signing-key (the server never sees the private key) and sends it with the signing code. The code is
+            read from --signing-code-file or $TRIALGATE_SIGNING_CODE, never from the command line.
+            """)
+    @OptionGroup var options: StoreOptions
+    @Option(name: .long, help: "The decision event's sequence number.") var decision: Int64
+    @Flag(name: .long, help: "Confirm the decision's outcome.") var confirm = false
+    @Option(name: .long, help: "Override the decision: eligible or ineligible (needs --reason).") var override: String?
+    @Option(name: .long, help: "Why (required to override).") var reason: String?
+    @Option(name: .customLong("as"), help: "Your investigator account name.") var user: String
+    @Option(name: .long, help: "Your Ed25519 private key (PKCS#8 PEM from `trialgate key new`).") var signingKey: String
+    @Option(name: .long, help: "A file holding your signing code (default: $TRIALGATE_SIGNING_CODE).") var signingCodeFile: String?
+    @Option(name: .long, help: "Sign over a server: HOST:PORT or unix:PATH (with --token / $TRIALGATE_TOKEN).") var connect: String?
+    @Option(name: .long, help: "Bearer token for --connect (default: $TRIALGATE_TOKEN).") var token: String?
+    @Option(name: .long, help: "Use TLS and trust this PEM CA for the server's certificate.") var tlsCa: String?
+    @Option(name: .long, help: "Use TLS and require the server's leaf certificate to have this SHA-256.") var tlsPin: String?
+
+    func validate() throws {
+        guard confirm != (override != nil) else { throw ValidationError("give either --confirm or --override eligible|ineligible") }
+        if let override, !["eligible", "ineligible"].contains(override) {
+            throw ValidationError("--override must be eligible or ineligible, got \"\(override)\"")
+        }
+    }
+
+    func run() throws {
+        let key: TrialKey
+        do { key = try TrialKey.load(path: signingKey) } catch { throw Runner.fail(ServiceError(error)) }
+        let code: String
+        if let signingCodeFile {
+            code = try Runner.readFile(signingCodeFile).trimmingCharacters(in: .whitespacesAndNewlines)
+        } else if let env = Environment.get("TRIALGATE_SIGNING_CODE") {
+            code = env
+        } else {
+            throw Runner.fail(ServiceError("missing_field", "give --signing-code-file or set TRIALGATE_SIGNING_CODE: signing needs your signing code"))
+        }
+        // The outcome asked for: the decision's own (confirm) or the one named (override).
+        let call: (Command) throws -> JSONValue
+        if let connect {
+            let client = try ClientOptions.parse(["--connect", connect] + (token.map { ["--token", $0] } ?? [])
+                                                 + (tlsCa.map { ["--tls-ca", $0] } ?? []) + (tlsPin.map { ["--tls-pin", $0] } ?? [])).open()
+            call = { command in try ClientOptions.call(client, Self.request(command)) }
+        } else {
+            call = { command in try Runner.run(command, options: options) }
+        }
+        var outcome = override
+        if outcome == nil {
+            let shown = try call(.decisions(candidate: nil, outcome: nil, site: nil, after: decision - 1, limit: 1))
+            guard let d = shown["decisions"]?.arrayValue?.first, d["seq"]?.intValue == Int(decision), let o = d["outcome"]?.stringValue else {
+                throw Runner.fail(ServiceError("unknown_event", "event \(decision) is not a decision"))
+            }
+            outcome = o
+        }
+        let prepared = try call(.signOffPrepare(decision: decision, outcome: outcome ?? "", reason: reason, user: user))
+        guard let statement = prepared["statement"], statement["decision"]?["seq"]?.intValue == Int(decision),
+              statement["signer"]?["user"]?.stringValue == user, statement["signer"]?["key_id"]?.stringValue == key.keyID else {
+            throw Runner.fail(ServiceError("not_signable", "the statement to sign does not name decision \(decision), signer \(user) and your key \(key.keyID); not signed"))
+        }
+        let signature = Data(key.sign(CanonicalJSON.encode(statement))).base64EncodedString()
+        let result = try call(.signOff(statement: statement, signature: signature, user: user, signingCode: code))
+        if options.json { return Runner.printJSON(result) }
+        print("Signed (event \(result["seq"]?.intValue ?? 0)): \(statement["meaning_text"]?.stringValue ?? "")")
+        print("Signed at \(statement["signed_at"]?.stringValue ?? "") by \(statement["signer"]?["printed_name"]?.stringValue ?? "") with key \(key.keyID).")
+    }
+}
+
+extension SignOffCommand {
+    /// The protocol request of the commands signing sends to a server.
+    static func request(_ command: Command) -> JSONValue {
+        switch command {
+        case .decisions(_, _, _, let after, let limit, _):
+            return ["cmd": "decisions", "after": .number(Double(after)), "limit": .from(limit)]
+        case .signOffPrepare(let decision, let outcome, let reason, let user):
+            var o: [String: JSONValue] = ["cmd": "signoff.prepare", "decision": .number(Double(decision)), "outcome": .string(outcome)]
+            if let reason { o["reason"] = .string(reason) }
+            if let user { o["user"] = .string(user) }
+            return .object(o)
+        case .signOff(let statement, let signature, let user, let code):
+            var o: [String: JSONValue] = ["cmd": "signoff", "statement": statement, "signature": .string(signature), "signing_code": .string(code)]
+            if let user { o["user"] = .string(user) }
+            return .object(o)
+        default:
+            return ["cmd": .string(command.name)]
+        }
+    }
+}
+
+struct Queries: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List review queries: criteria to review, stale decisions, questions.")
+    @OptionGroup var options: StoreOptions
+    @Option(name: .long) var candidate: String?
+    @Option(name: .long) var site: String?
+    @Flag(name: .long, help: "Only queries not closed yet.") var open = false
+    @Option(name: .long, help: "open, answered or closed.") var status: String?
+
+    func run() throws {
+        let result = try Runner.run(.queries(candidate: candidate, site: site, status: open ? "open" : status), options: options)
+        if options.json { return Runner.printJSON(result) }
+        let rows = result["queries"]?.arrayValue ?? []
+        if rows.isEmpty { return print("No queries.") }
+        for q in rows {
+            let about = q["criterion"]?.stringValue ?? q["about"]?.stringValue ?? ""
+            print("\(Render.pad("#\(q["seq"]?.intValue ?? 0)", 7)) \(Render.pad(q["candidate"]?.stringValue ?? "", 12)) \(Render.pad(q["site"]?.stringValue ?? "", 8)) \(Render.pad(q["status"]?.stringValue ?? "", 9)) \(Render.pad(about, 22)) \(q["age_days"]?.numberValue.map { "\($0) d" } ?? "")")
+            print("        \(q["text"]?.stringValue ?? "")")
+            for a in q["answers"]?.arrayValue ?? [] { print("        answered by \(a["by"]?.stringValue ?? ""): \(a["note"]?.stringValue ?? "")") }
+            if let c = q["closed"], c != .null { print("        closed by \(c["by"]?.stringValue ?? ""): \(c["resolution"]?.stringValue ?? "")") }
+        }
+    }
+}
+
+struct QueryGroup: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "query", abstract: "Open, answer and close review queries.",
+                                                    subcommands: [Open.self, Answer.self, Close.self])
+
+    static func done(_ result: JSONValue, _ options: StoreOptions, _ what: String) {
+        if options.json { return Runner.printJSON(result) }
+        print("\(what) (event \(result["seq"]?.intValue ?? 0)).")
+    }
+
+    struct Open: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Ask a question about a candidate (investigator or monitor).")
+        @OptionGroup var options: StoreOptions
+        @Argument var candidate: String
+        @Option(name: .long, help: "The criterion it is about, if any.") var criterion: String?
+        @Option(name: .long, help: "What is missing or unclear.") var text: String
+        func run() throws { QueryGroup.done(try Runner.run(.queryOpen(candidate: candidate, criterion: criterion, text: text), options: options), options, "Query opened") }
+    }
+
+    struct Answer: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Answer a query with a note and the records that answer it (coordinator).")
+        @OptionGroup var options: StoreOptions
+        @Argument(help: "The query's sequence number.") var query: Int64
+        @Option(name: .long) var note: String
+        @Option(name: .long, help: "A record that answers it (repeat for several).") var record: [Int64] = []
+        func run() throws { QueryGroup.done(try Runner.run(.queryAnswer(query: query, note: note, records: record), options: options), options, "Query \(query) answered") }
+    }
+
+    struct Close: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Close a query (investigator or monitor).")
+        @OptionGroup var options: StoreOptions
+        @Argument(help: "The query's sequence number.") var query: Int64
+        @Option(name: .long) var resolution: String
+        func run() throws { QueryGroup.done(try Runner.run(.queryClose(query: query, resolution: resolution), options: options), options, "Query \(query) closed") }
+    }
+}
