@@ -375,7 +375,7 @@ struct ReportPolicyTests {
         let audit = try f.run(.auditTrail(candidate: "NET-001"))["csv"]!.stringValue!
         #expect(audit.contains("decision.issued,policy,,sanet-ep@2.0.1,"))
         let fhir = try f.run(.exportFHIR(site: nil))["resources"]!.arrayValue!
-        #expect(fhir.first { $0["id"] == "NET-001" }?["extension"] == [["url": "urn:trialgate:fhir:screening-policy", "valueString": "sanet-ep@2.0.1"]])
+        #expect(fhir.first { $0["id"] == "NET-001" }?["extension"]?.arrayValue?.first == ["url": "urn:trialgate:fhir:screening-policy", "valueString": "sanet-ep@2.0.1"])
         #expect(fhir.first { $0["id"] == "NET-013" }?["extension"] == nil, "no decision, no extension: FHIR arrays are never empty")
         // A snapshot keeps the policy of each latest decision, and the header is read from the log.
         _ = try f.run(.reportSnapshot, as: "admin")

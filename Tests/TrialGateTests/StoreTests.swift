@@ -266,7 +266,7 @@ struct MerkleStoreTests {
         f.store.close()
         let (s1, o1) = try shell(["sqlite3", f.storePath, "UPDATE checkpoints SET note = 'x' WHERE size = 1;"])
         #expect(s1 != 0 && o1.contains("append-only"))
-        let (s2, o2) = try shell(["sqlite3", f.storePath, "INSERT INTO merkle_nodes VALUES (4, 0, zeroblob(32)); DELETE FROM merkle_nodes;"])
+        let (s2, o2) = try shell(["sqlite3", f.storePath, "INSERT INTO merkle_nodes VALUES (4, 999, zeroblob(32)); DELETE FROM merkle_nodes;"])
         #expect(s2 != 0 && o2.contains("append-only"))
         let (s3, o3) = try shell(["sqlite3", f.storePath, "INSERT INTO checkpoints VALUES (99, '2026-07-01T09:00:00.000Z', 'x');"])
         #expect(s3 != 0 && o3.contains("cannot cover"))

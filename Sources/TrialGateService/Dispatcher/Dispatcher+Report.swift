@@ -108,7 +108,8 @@ extension Dispatcher {
         var last = min(asOfSeq ?? .max, try store.head().size)
         if let asOfTime { last = min(last, try store.size(at: asOfTime)) }
         var report = ScreeningReport.build(try reportState(through: last).state, filter: filter,
-                                           asOf: ["seq": .from(asOfSeq.map(Int.init)), "time": .from(asOfTime?.description)])
+                                           asOf: ["seq": .from(asOfSeq.map(Int.init)), "time": .from(asOfTime?.description)],
+                                           agesAt: try store.event(seq: last)?.timestamp)
         if let warning = try logWarning(through: last), case .object(var o) = report {
             o["log_warning"] = .string(warning)
             report = .object(o)
@@ -116,10 +117,17 @@ extension Dispatcher {
         if format == "html" { return ["html": .string(ReportHTML.render(report))] }
         guard format == "csv" else { return report }
         let columns = ["candidate", "site", "registered_at", "consent_date", "status", "decision_seq", "decided_at", "policy", "failed", "unknown",
-                       "needs_attestation", "signature", "withdrawal_reason"]
+                       "needs_attestation", "signature", "withdrawal_reason", "proposed", "standing", "stale_causes", "confirmed", "signed_off_by",
+                       "signed_off_at", "open_queries"]
         var rows = [columns]
         for r in report["screening_log"]?.arrayValue ?? [] {
             func t(_ k: String) -> String {
+                switch k {
+                case "stale_causes": return (r[k]?.arrayValue ?? []).map { "event \($0["seq"]?.intValue ?? 0): \($0["detail"]?.stringValue ?? "")" }.joined(separator: ";")
+                case "signed_off_by": return r["signoff"]?["printed_name"]?.stringValue ?? ""
+                case "signed_off_at": return r["signoff"]?["at"]?.stringValue ?? ""
+                default: break
+                }
                 switch r[k] {
                 case .string(let s)?: return s
                 case .number?: return r[k]!.intValue.map(String.init) ?? CanonicalJSON.string(r[k]!)

@@ -37,7 +37,7 @@ enum ReportHTML {
         .meta{color:#5a6878;font-size:.85rem}table{border-collapse:collapse;font-size:.85rem;margin-top:.5rem}
         th,td{border-bottom:1px solid #e3e8ee;padding:.25rem .6rem;text-align:left}th{background:#f3f6f9}
         td.num{text-align:right;font-variant-numeric:tabular-nums}.eligible{color:#1b7a3e}.ineligible{color:#b3261e}
-        .needs_review{color:#9a6700}.withdrawn,.pending{color:#5a6878}.row{display:flex;gap:2rem;flex-wrap:wrap}
+        .needs_review,.stale{color:#9a6700}.withdrawn,.pending{color:#5a6878}.row{display:flex;gap:2rem;flex-wrap:wrap}
         svg text{font-family:inherit}.warning{background:#fdecea;border:1px solid #b3261e;padding:.5rem .8rem;color:#6b1510}
         </style></head><body>
         <h1>Screening report — \(escape(n(r["trial_id"])))</h1>
@@ -51,10 +51,12 @@ enum ReportHTML {
         <div><h2>Model score by outcome</h2>\(histogramSVG(r["model_score_histogram"] ?? .null))</div>
         </div>
         """
-        html += "<h2>Sites</h2><table><tr><th>site</th><th>assessed</th><th>eligible</th><th>ineligible</th><th>needs review</th><th>withdrawn</th><th>pending</th><th>screen-failure rate</th></tr>"
+        html += "<h2>Sites</h2><table><tr><th>site</th><th>assessed</th><th>eligible</th><th>ineligible</th><th>needs review</th><th>stale</th><th>withdrawn</th><th>pending</th><th>confirmed eligible</th><th>confirmed ineligible</th><th>screen-failure rate</th><th>queries open</th><th>answered</th><th>closed</th><th>oldest open (days)</th></tr>"
         for s in r["sites"]?.arrayValue ?? [] {
-            html += "<tr><td>\(escape(n(s["site"])))</td>" + ["assessed", "eligible", "ineligible", "needs_review", "withdrawn", "pending", "screen_failure_rate"]
-                .map { "<td class=\"num\">\(escape(n(s[$0])))</td>" }.joined() + "</tr>"
+            html += "<tr><td>\(escape(n(s["site"])))</td>" + ["assessed", "eligible", "ineligible", "needs_review", "stale", "withdrawn", "pending", "confirmed_eligible",
+                                                              "confirmed_ineligible", "screen_failure_rate"]
+                .map { "<td class=\"num\">\(escape(n(s[$0])))</td>" }.joined()
+                + ["open", "answered", "closed", "max_age_days_not_closed"].map { "<td class=\"num\">\(escape(n(s["queries"]?[$0])))</td>" }.joined() + "</tr>"
         }
         html += "</table><h2>Criteria</h2><table><tr><th>criterion</th><th>pass</th><th>fail</th><th>unknown</th><th>needs attestation</th><th>skipped</th></tr>"
         for k in r["criteria"]?.arrayValue ?? [] {
@@ -62,14 +64,14 @@ enum ReportHTML {
         }
         let t = r["time_to_decision"] ?? .null
         html += "</table><p>Time from registration to first decision: median \(escape(n(t["median_days"]))) days, mean \(escape(n(t["mean_days"]))), max \(escape(n(t["max_days"]))) (\(escape(n(t["count"]))) candidates).</p>"
-        html += "<h2>Screening log</h2><table><tr><th>candidate</th><th>site</th><th>registered</th><th>status</th><th>decision</th><th>policy</th><th>failed</th><th>unknown</th><th>needs attestation</th><th>signature</th><th>note</th></tr>"
+        html += "<h2>Screening log</h2><table><tr><th>candidate</th><th>site</th><th>registered</th><th>status</th><th>decision</th><th>policy</th><th>failed</th><th>unknown</th><th>needs attestation</th><th>signature</th><th>confirmed by investigator</th><th>note</th></tr>"
         for row in r["screening_log"]?.arrayValue ?? [] {
             let status = n(row["status"])
             let list = { (k: String) in (row[k]?.arrayValue ?? []).compactMap(\.stringValue).map(escape).joined(separator: ", ") }
             html += "<tr><td>\(escape(n(row["candidate"])))</td><td>\(escape(n(row["site"])))</td><td>\(escape(n(row["registered_at"])))</td>"
                 + "<td class=\"\(escape(status))\">\(escape(status))</td><td class=\"num\">\(escape(n(row["decision_seq"])))</td>"
                 + "<td>\(escape(n(row["policy"])))</td><td>\(list("failed"))</td><td>\(list("unknown"))</td><td>\(list("needs_attestation"))</td><td>\(escape(n(row["signature"])))</td>"
-                + "<td>\(escape(row["withdrawal_reason"]?.stringValue ?? ""))</td></tr>"
+                + "<td>\(escape(confirmation(row)))</td><td>\(escape(note(row)))</td></tr>"
         }
         let k = r["corrections"] ?? .null
         html += "</table><h2>Corrections (\(escape(n(k["count"]))))</h2><table><tr><th>event</th><th>when (UTC)</th><th>who</th><th>candidate</th><th>field</th><th>old value</th><th>new value</th><th>reason</th></tr>"
@@ -80,6 +82,20 @@ enum ReportHTML {
         }
         html += "</table></body></html>\n"
         return html
+    }
+
+    /// Who confirmed what for a screening-log row, or why nobody has.
+    private static func confirmation(_ row: JSONValue) -> String {
+        guard let o = row["signoff"], o != .null else { return row["standing"]?.stringValue == "current" ? "awaiting sign-off" : "" }
+        let what = "\(o["meaning"]?.stringValue ?? "") by \(o["printed_name"]?.stringValue ?? "") at \(o["at"]?.stringValue ?? "")"
+        return row["confirmed"]?.stringValue == nil ? "(\(what); no longer current)" : what
+    }
+
+    /// A withdrawal's reason, or what makes the decision stale.
+    private static func note(_ row: JSONValue) -> String {
+        if let reason = row["withdrawal_reason"]?.stringValue { return reason }
+        let causes = (row["stale_causes"]?.arrayValue ?? []).map { "event \($0["seq"]?.intValue ?? 0): \($0["detail"]?.stringValue ?? "")" }
+        return causes.isEmpty ? "" : "stale (proposed \(row["proposed"]?.stringValue ?? "")): " + causes.joined(separator: "; ")
     }
 
     private static func asOfText(_ r: JSONValue) -> String {
@@ -106,16 +122,18 @@ enum ReportHTML {
         let excludedLines = ["Excluded (n=\(n(c["excluded"]?["total"])))", "Not meeting criteria (n=\(n(c["excluded"]?["not_meeting_criteria"])))"]
             + reasons.map { "  \($0.key): \(n($0.value))" } + ["Withdrawn (n=\(n(c["excluded"]?["withdrawn"])))"]
         let exH = 18 * excludedLines.count + 16
-        let height = max(300, 150 + exH)
+        let height = max(356, 150 + exH)
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"\(height)\" viewBox=\"0 0 760 \(height)\" role=\"img\" aria-label=\"CONSORT enrolment flow\">"
         s += "<defs><marker id=\"arrow\" markerWidth=\"10\" markerHeight=\"10\" refX=\"9\" refY=\"3\" orient=\"auto\"><path d=\"M0,0 L9,3 L0,6 z\" fill=\"#6b7a8c\"/></marker></defs>"
         s += box(40, 20, 280, 44, ["Assessed for eligibility (n=\(n(c["assessed"])))"], fill: "#eef3f8")
         s += arrow(180, 64, 180, 110)
         s += arrow(180, 86, 400, 86)
         s += box(400, 40, 330, exH, excludedLines, fill: "#fbeeee")
-        s += box(40, 112, 280, 44, ["Eligible (n=\(n(c["eligible"])))"], fill: "#eaf6ee")
-        s += box(40, 176, 280, 44, ["Needs review (n=\(n(c["needs_review"])))"], fill: "#fdf5e3")
-        s += box(40, 240, 280, 44, ["No decision yet (n=\(n(c["pending"])))"], fill: "#f3f4f6")
+        s += box(40, 112, 280, 62, ["Proposed eligible (n=\(n(c["eligible"])))",
+                                     "Confirmed by investigator: \(n(c["confirmed"]?["eligible"])) eligible, \(n(c["confirmed"]?["ineligible"])) ineligible"], fill: "#eaf6ee")
+        s += box(40, 186, 280, 44, ["Needs review (n=\(n(c["needs_review"])))"], fill: "#fdf5e3")
+        s += box(40, 242, 280, 44, ["Stale: decide again (n=\(n(c["stale"])))"], fill: "#fdf5e3")
+        s += box(40, 298, 280, 44, ["No decision yet (n=\(n(c["pending"])))"], fill: "#f3f4f6")
         s += "</svg>"
         return s
     }

@@ -8,10 +8,11 @@ import TrialGateCore
 /// The trial and its keys are not saved: they are read from the log itself when a snapshot is loaded, so a
 /// snapshot cannot bring a key of its own.
 enum ReportSnapshot {
-    /// Version 2 keeps each model score's study date and each latest decision's policy (version 1 snapshots are not
-    /// used: a report folds past them).
-    static let format = "trialgate.report-snapshot/2"
-    private static let magic: [UInt8] = Array("TGRS2".utf8)
+    /// Version 3 keeps what makes the newest decision stale, its sign-off and the review queries; version 2 added
+    /// each model score's study date and each latest decision's policy (older snapshots are not used: a report
+    /// folds past them).
+    static let format = "trialgate.report-snapshot/3"
+    private static let magic: [UInt8] = Array("TGRS3".utf8)
 
     /// What the trial key signs: the snapshot's format, the trial, the log position (size and the hash of the
     /// event there), the SHA-256 of the encoded state, the signing key and when it was made.
@@ -63,6 +64,20 @@ enum ReportSnapshot {
             }
             w.int(Int64(c.correctedRecords.count))
             for (seq, type) in c.correctedRecords.sorted(by: { $0.key < $1.key }) { w.int(seq); w.word(type.rawValue) }
+            w.int(Int64(c.changesSinceDecision.count))
+            for k in c.changesSinceDecision { w.int(k.seq); w.word(k.type.rawValue); w.string(k.detail) }
+            w.flag(c.signOff != nil)
+            if let o = c.signOff {
+                w.int(o.seq); w.time(o.timestamp); w.word(o.signer); w.string(o.printedName); w.word(o.meaning.rawValue)
+                w.flag(o.reason != nil)
+                if let reason = o.reason { w.string(reason) }
+            }
+            w.int(Int64(c.queries.count))
+            for q in c.queries {
+                w.int(q.seq); w.time(q.openedAt); w.word(q.about); w.flag(q.answered)
+                w.flag(q.closedAt != nil)
+                if let t = q.closedAt { w.time(t) }
+            }
         }
         return w.bytes
     }
@@ -94,6 +109,17 @@ enum ReportSnapshot {
                                                       field: try r.word(), oldValue: try r.json(), newValue: try r.json(), reason: try r.string()))
             }
             for _ in 0..<(try r.count()) { c.correctedRecords[try r.int()] = try r.type() }
+            for _ in 0..<(try r.count()) { c.changesSinceDecision.append(StaleCause(seq: try r.int(), type: try r.type(), detail: try r.string())) }
+            if try r.flag() {
+                let seq = try r.int(), timestamp = try r.time(), signer = try r.word(), printed = try r.string()
+                guard let meaning = SignOffMeaning(rawValue: try r.word()) else { throw Reader.Malformed(why: "unknown sign-off meaning") }
+                c.signOff = ReportSignOff(seq: seq, timestamp: timestamp, signer: signer, printedName: printed, meaning: meaning,
+                                          reason: try r.flag() ? try r.string() : nil)
+            }
+            for _ in 0..<(try r.count()) {
+                let seq = try r.int(), opened = try r.time(), about = try r.word(), answered = try r.flag()
+                c.queries.append(ReportQuery(seq: seq, openedAt: opened, about: about, answered: answered, closedAt: try r.flag() ? try r.time() : nil))
+            }
             guard candidates.updateValue(c, forKey: c.id) == nil else { throw Reader.Malformed(why: "candidate \(c.id) twice") }
         }
         guard r.atEnd else { throw Reader.Malformed(why: "bytes after the last candidate") }

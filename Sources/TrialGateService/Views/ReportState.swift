@@ -24,6 +24,27 @@ struct ReportDecision: Equatable {
 }
 
 
+/// An investigator's sign-off of a candidate's newest decision, as a report shows it.
+struct ReportSignOff: Equatable {
+    var seq: Int64
+    var timestamp: UTCTimestamp
+    var signer: String
+    var printedName: String
+    var meaning: SignOffMeaning
+    var reason: String?
+}
+
+/// A review query, as a report counts it.
+struct ReportQuery: Equatable {
+    var seq: Int64
+    var openedAt: UTCTimestamp
+    var about: String
+    var answered: Bool
+    var closedAt: UTCTimestamp?
+
+    var status: ReviewQuery.Status { closedAt != nil ? .closed : answered ? .answered : .open }
+}
+
 /// A correction as the audit-trail view of a report lists it.
 struct ReportCorrection: Equatable {
     var seq: Int64
@@ -55,6 +76,11 @@ struct ReportCandidate: Equatable {
     var corrections: [ReportCorrection] = []
     /// The type of each other record a correction named (clinical, imaging, Ki-67, …), by seq.
     var correctedRecords: [Int64: EventType] = [:]
+    /// Records, corrections and the withdrawal since the newest decision (it is stale when any exist).
+    var changesSinceDecision: [StaleCause] = []
+    /// The sign-off of the newest decision, if any.
+    var signOff: ReportSignOff?
+    var queries: [ReportQuery] = []
 
     static func == (a: ReportCandidate, b: ReportCandidate) -> Bool {
         a.id == b.id && a.registeredSeq == b.registeredSeq && a.registeredAt == b.registeredAt && a.site == b.site
@@ -63,7 +89,8 @@ struct ReportCandidate: Equatable {
             && a.decisionCount == b.decisionCount && a.firstDecisionAt == b.firstDecisionAt && a.latest == b.latest
             && a.withdrawal?.seq == b.withdrawal?.seq && a.withdrawal?.reason == b.withdrawal?.reason
             && a.withdrawal?.timestamp == b.withdrawal?.timestamp && a.corrections == b.corrections
-            && a.correctedRecords == b.correctedRecords
+            && a.correctedRecords == b.correctedRecords && a.changesSinceDecision == b.changesSinceDecision && a.signOff == b.signOff
+            && a.queries == b.queries
     }
 
     /// The current model score, as clinical model 2 reads it: of the records that have one, the latest study date,
@@ -72,8 +99,22 @@ struct ReportCandidate: Equatable {
         scores.filter { $0.score != .null }.max { ($0.observed, $0.seq) < ($1.observed, $1.seq) }?.score
     }
 
-    /// The current status: the latest decision's outcome, `withdrawn`, or `pending`.
-    var status: String { withdrawal != nil ? "withdrawn" : latest?.outcome ?? "pending" }
+    /// Why the newest decision is stale, given the policies published (empty: current).
+    func staleCauses(_ policies: [PublishedPolicy]) -> [StaleCause] {
+        guard let latest else { return [] }
+        return changesSinceDecision + StaleCause.policies(after: latest.seq, in: policies)
+    }
+
+    /// The status (`ScreeningStatus`): `withdrawn`, `pending`, `stale` or the current decision's outcome.
+    func status(_ policies: [PublishedPolicy]) -> String {
+        ScreeningStatus.of(withdrawn: withdrawal != nil, outcome: latest?.outcome, stale: !staleCauses(policies).isEmpty)
+    }
+
+    /// The outcome an investigator confirmed for the current decision, if any.
+    func confirmed(_ policies: [PublishedPolicy]) -> String? {
+        guard withdrawal == nil, let signOff, staleCauses(policies).isEmpty else { return nil }
+        return signOff.meaning.outcome.rawValue
+    }
 }
 
 /// What a screening report is computed from: the log folded down to the trial, its keys and, per candidate,
@@ -84,7 +125,10 @@ struct ReportState: Equatable {
     /// through decisions and corrections, and policies only by their id, version and date, so most of a large
     /// log is neither parsed nor kept.
     static let eventTypes: [EventType] = [.trialInitialised, .keyRotated, .policyPublished, .candidateRegistered, .modelScoreRecorded,
-                                          .entryCorrected, .candidateWithdrawn, .decisionIssued]
+                                          .entryCorrected, .candidateWithdrawn, .decisionIssued, .decisionSigned]
+        + EventType.queryEvents
+        // Every other record only says that a decision before it is stale.
+        + [.imagingRecorded, .ki67Recorded, .mitoticCountRecorded, .sstrRecorded, .clinicalRecorded, .pathologyRecorded, .attestationRecorded]
 
     var trialID: String?
     var keys: [SigningKeyRecord] = []
@@ -138,11 +182,12 @@ struct ReportState: Equatable {
         guard var c = candidates[id] else { throw fail("no candidate \"\(id)\" is registered") }
         // Written back even when a check below throws: a fold that throws is abandoned whole.
         defer { candidates[id] = c }
+        if c.latest != nil, let cause = StaleCause.of(event) { c.changesSinceDecision.append(cause) }
         switch event.type {
         case .modelScoreRecorded:
             c.scores.append((event.seq, p["score"] ?? .null, p["study_date"]?.stringValue ?? ""))
         case .imagingRecorded, .ki67Recorded, .mitoticCountRecorded, .sstrRecorded, .clinicalRecorded, .pathologyRecorded, .attestationRecorded:
-            c.correctedRecords[event.seq] = event.type
+            break  // its type is looked up if a correction names it
         case .entryCorrected:
             guard let target = p["corrects"]?.intValue.map(Int64.init), let field = p["field"]?.stringValue,
                   let reason = p["reason"]?.stringValue
@@ -176,6 +221,21 @@ struct ReportState: Equatable {
             c.latest = ReportDecision(seq: event.seq, timestamp: event.timestamp, outcome: d["outcome"]?.stringValue ?? "",
                                       results: Self.results(d), verdict: verdict(d, signature: p["signature"]?.stringValue ?? ""),
                                       policy: Decision.policyName(of: d))
+            c.changesSinceDecision = []
+            c.signOff = nil
+        case .decisionSigned:
+            let s = p["statement"] ?? .null
+            guard let meaning = s["meaning"]?.stringValue.flatMap(SignOffMeaning.init), s["decision"]?["seq"]?.intValue.map(Int64.init) == c.latest?.seq
+            else { throw fail("not a sign-off of the candidate's newest decision") }
+            c.signOff = ReportSignOff(seq: event.seq, timestamp: event.timestamp, signer: event.actor,
+                                      printedName: s["signer"]?["printed_name"]?.stringValue ?? "", meaning: meaning, reason: s["reason"]?.stringValue)
+        case .queryOpened:
+            c.queries.append(ReportQuery(seq: event.seq, openedAt: event.timestamp, about: p["about"]?.stringValue ?? "", answered: false, closedAt: nil))
+        case .queryAnswered, .queryClosed:
+            guard let target = p["query"]?.intValue.map(Int64.init), let i = c.queries.firstIndex(where: { $0.seq == target }) else {
+                throw fail("not a query of candidate \"\(id)\"")
+            }
+            if event.type == .queryAnswered { c.queries[i].answered = true } else { c.queries[i].closedAt = event.timestamp }
         default:
             throw fail("unexpected event type")
         }
@@ -251,6 +311,13 @@ extension ReportState {
                                           policy: d.policyName)
             }
             r.withdrawal = c.withdrawal.map { ($0.seq, $0.reason, $0.timestamp) }
+            r.changesSinceDecision = c.changesSinceDecision
+            r.signOff = c.latestSignOff.map {
+                ReportSignOff(seq: $0.seq, timestamp: $0.timestamp, signer: $0.signer, printedName: $0.printedName, meaning: $0.meaning, reason: $0.reason)
+            }
+            r.queries = c.queries.map {
+                ReportQuery(seq: $0.seq, openedAt: $0.openedAt, about: $0.about.rawValue, answered: !$0.answers.isEmpty, closedAt: $0.closed?.timestamp)
+            }
             r.corrections = c.records.flatMap { record in
                 record.corrections.map {
                     ReportCorrection(seq: $0.seq, timestamp: $0.timestamp, actor: $0.actor, corrects: record.seq, record: record.type,

@@ -23,14 +23,11 @@ enum ScreeningReport {
         func includes(_ c: ReportCandidate) -> Bool { includes(site: c.site, registeredAt: c.registeredAt) }
     }
 
-    /// The current status of a candidate: the latest decision's outcome, `withdrawn`, or `pending`.
-    static func status(_ c: CandidateState) -> String {
-        if c.isWithdrawn { return "withdrawn" }
-        return c.decisions.last?.outcome ?? "pending"
-    }
 
     /// The report of `state`; the signatures of the decisions it shows are checked first (on every core).
-    static func build(_ state: ReportState, filter: Filter, asOf: JSONValue) -> JSONValue {
+    /// - Parameter agesAt: the time review queries' ages are counted to (the log head's time, so that the same log
+    ///   gives the same report).
+    static func build(_ state: ReportState, filter: Filter, asOf: JSONValue, agesAt now: UTCTimestamp? = nil) -> JSONValue {
         var state = state
         state.checkSignatures(of: filter.includes)
         let candidates = state.candidates.values.filter(filter.includes).sorted { $0.id < $1.id }
@@ -43,16 +40,32 @@ enum ScreeningReport {
         var scores: [String: [Int]] = [:]
         var corrections: [JSONValue] = []
         var correctionsByActor: [String: Int] = [:]
+        var confirmedCounts: [String: Int] = [:]
+        var awaitingSignOff = 0
+        var queryAges: [String: [Double]] = [:]
         for c in candidates {
-            let st = c.status
+            let st = c.status(state.policies)
+            let causes = c.staleCauses(state.policies)
+            let confirmed = c.confirmed(state.policies)
             statusCounts[st, default: 0] += 1
             sites[c.site, default: [:]][st, default: 0] += 1
             sites[c.site, default: [:]]["assessed", default: 0] += 1
+            if let confirmed {
+                confirmedCounts[confirmed, default: 0] += 1
+                sites[c.site, default: [:]]["confirmed_\(confirmed)", default: 0] += 1
+            } else if c.latest != nil, causes.isEmpty, c.withdrawal == nil {
+                awaitingSignOff += 1
+            }
+            for q in c.queries {
+                sites[c.site, default: [:]]["queries_\(q.status.rawValue)", default: 0] += 1
+                if q.status != .closed, let now { queryAges[c.site, default: []].append(Dispatcher.days(from: q.openedAt, to: now)) }
+            }
             let latest = c.latest
             let failed = (latest?.results.filter { $0.value == "fail" }.map(\.key) ?? []).sorted()
             let unknown = (latest?.results.filter { $0.value == "unknown" }.map(\.key) ?? []).sorted()
             let unattested = (latest?.results.filter { $0.value == "needs_attestation" }.map(\.key) ?? []).sorted()
-            if let latest {
+            // Only a current decision counts as an outcome; a stale one is listed, not counted.
+            if let latest, causes.isEmpty {
                 for (id, result) in latest.results { byCriterion[id, default: [:]][result, default: 0] += 1 }
                 if st == "ineligible" { for id in failed { excludedBy[id, default: 0] += 1 } }
                 if let first = c.firstDecisionAt {
@@ -72,6 +85,13 @@ enum ScreeningReport {
                 "needs_attestation": .array(unattested.map { .string($0) }),
                 "signature": .string(latest.map { $0.verdict == .valid ? "valid" : "invalid" } ?? "none"),
                 "withdrawal_reason": .from(c.withdrawal?.reason),
+                "proposed": .from(latest?.outcome), "standing": latest == nil ? .null : .string(causes.isEmpty ? "current" : "stale"),
+                "stale_causes": .array(causes.map(\.json)), "confirmed": .from(confirmed),
+                "signoff": c.signOff.map { o -> JSONValue in
+                    ["seq": .number(Double(o.seq)), "by": .string(o.signer), "printed_name": .string(o.printedName), "at": .string(o.timestamp.description),
+                     "meaning": .string(o.meaning.rawValue), "reason": .from(o.reason)]
+                } ?? .null,
+                "open_queries": .number(Double(c.queries.filter { $0.status != .closed }.count)),
             ])
             for k in c.corrections {
                 correctionsByActor[k.actor, default: 0] += 1
@@ -94,6 +114,11 @@ enum ScreeningReport {
                 "withdrawn": count("withdrawn"),
             ],
             "eligible": count("eligible"), "needs_review": count("needs_review"), "pending": count("pending"),
+            // A decision proposes; an investigator confirms. Stale decisions are neither.
+            "stale": count("stale"),
+            "proposed": ["eligible": count("eligible"), "ineligible": count("ineligible"), "needs_review": count("needs_review")],
+            "confirmed": ["eligible": .number(Double(confirmedCounts["eligible"] ?? 0)), "ineligible": .number(Double(confirmedCounts["ineligible"] ?? 0))],
+            "awaiting_signoff": .number(Double(awaitingSignOff)),
         ]
         let criteria: [JSONValue] = byCriterion.keys.sorted().map { id in
             let r = byCriterion[id]!
@@ -108,7 +133,13 @@ enum ScreeningReport {
                 "site": .string(site), "assessed": .number(Double(r["assessed"] ?? 0)), "eligible": .number(Double(r["eligible"] ?? 0)),
                 "ineligible": .number(Double(r["ineligible"] ?? 0)), "needs_review": .number(Double(r["needs_review"] ?? 0)),
                 "withdrawn": .number(Double(r["withdrawn"] ?? 0)), "pending": .number(Double(r["pending"] ?? 0)),
+                "stale": .number(Double(r["stale"] ?? 0)),
+                "confirmed_eligible": .number(Double(r["confirmed_eligible"] ?? 0)), "confirmed_ineligible": .number(Double(r["confirmed_ineligible"] ?? 0)),
                 "screen_failure_rate": decidedHere == 0 ? .null : .number(rounded(Double(r["ineligible"] ?? 0) / Double(decidedHere))),
+                "queries": ["open": .number(Double(r["queries_open"] ?? 0)), "answered": .number(Double(r["queries_answered"] ?? 0)),
+                            "closed": .number(Double(r["queries_closed"] ?? 0)),
+                            "median_age_days_not_closed": queryAges[site].map { a in .number(a.sorted()[a.count / 2]) } ?? .null,
+                            "max_age_days_not_closed": queryAges[site].map { .number($0.max()!) } ?? .null],
             ]
         }
         let sorted = daysToDecision.sorted()
@@ -149,13 +180,13 @@ enum ScreeningReport {
         let trial = state.trial?.trialID ?? "unknown"
         let system = "urn:trialgate:\(state.trial?.logOrigin ?? trial):candidate"
         return state.candidates.values.filter(filter.includes).sorted { $0.id < $1.id }.map { c in
+            // Eligible or ineligible only once an investigator confirmed a current decision; a proposal, a stale
+            // decision or one that needs review is still screening.
+            let causes = c.staleCauses(policies: state.policies)
+            let confirmed = ScreeningStatus.confirmed(withdrawn: c.isWithdrawn, stale: !causes.isEmpty, signOff: c.latestSignOff)
             let fhirStatus: String
-            switch status(c) {
-            case "eligible": fhirStatus = "eligible"
-            case "ineligible": fhirStatus = "ineligible"
-            case "withdrawn": fhirStatus = "withdrawn"
-            case "needs_review": fhirStatus = "screening"
-            default: fhirStatus = "candidate"
+            if c.isWithdrawn { fhirStatus = "withdrawn" } else if let confirmed { fhirStatus = confirmed } else {
+                fhirStatus = c.decisions.isEmpty ? "candidate" : "screening"
             }
             let id = String(c.id.map { $0 == "_" ? "-" : $0 })
             var period: [String: JSONValue] = ["start": .string(c.records[0].timestamp.description)]
@@ -170,7 +201,11 @@ enum ScreeningReport {
             ]
             // FHIR arrays are never empty: a candidate without a decision has no extension.
             if let d = c.decisions.last {
-                resource["extension"] = [["url": "urn:trialgate:fhir:screening-policy", "valueString": .string(d.policyName)]]
+                resource["extension"] = [
+                    ["url": "urn:trialgate:fhir:screening-policy", "valueString": .string(d.policyName)],
+                    ["url": "urn:trialgate:fhir:proposed-outcome", "valueCode": .string(d.outcome)],
+                    ["url": "urn:trialgate:fhir:decision-standing", "valueCode": .string(causes.isEmpty ? "current" : "stale")],
+                ]
             }
             return .object(resource)
         }
@@ -194,6 +229,13 @@ enum ScreeningReport {
             case .decisionIssued:
                 rows.append(base + ["outcome", "", text(e.payload["decision"]?["outcome"]), ""])
                 rows.append(base + ["policy", "", Decision.policyName(of: e.payload["decision"] ?? .null), ""])
+            case .decisionSigned:
+                let st = e.payload["statement"] ?? .null
+                let signer = "\(text(st["signer"]?["printed_name"])) (\(text(st["signer"]?["user"])), key \(text(st["signer"]?["key_id"])))"
+                rows.append(base + ["signoff", "", text(st["meaning"]), text(st["reason"])])
+                rows.append(base + ["decision", "", "\(text(st["decision"]?["seq"])) sha256 \(text(st["decision"]?["sha256"]))", ""])
+                rows.append(base + ["signed_by", "", signer, ""])
+                rows.append(base + ["signed_at", "", text(st["signed_at"]), ""])
             case .policyPublished:
                 rows.append(base + ["policy", "", Decision.policyName(id: text(e.payload["policy_id"]), version: text(e.payload["version"])), ""])
             case .trialInitialised:
