@@ -8,7 +8,6 @@ public enum Digest {
         hex(SHA256.hash(data: bytes))
     }
 
-    /// Lower-case hex SHA-256 of a string's UTF-8 bytes.
     /// Whether two strings are equal, in time that depends only on their lengths (for secrets' digests).
     public static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8), y = Array(b.utf8)
@@ -18,6 +17,7 @@ public enum Digest {
         return diff == 0
     }
 
+    /// Lower-case hex SHA-256 of a string's UTF-8 bytes.
     public static func sha256Hex(_ text: String) -> String { sha256Hex(Array(text.utf8)) }
 
     /// Lower-case hex of any byte sequence.

@@ -57,7 +57,8 @@ public struct LogAuditor {
                 continue
             }
             let subject = signatureSubjects[tag] ?? "decision"
-            report(tag, "bad_signature", "the \(subject)'s Ed25519 signature does not verify with the key in force")
+            let key = subject == "sign-off" || subject == "attestation" ? "the key the signer's account registers" : "the key in force"
+            report(tag, "bad_signature", "the \(subject)'s Ed25519 signature does not verify with \(key)")
             if subject == "decision" {
                 decisionsMismatched += 1
                 if reproducedSeqs.contains(tag) { decisionsReproduced -= 1 }
@@ -129,6 +130,9 @@ public struct LogAuditor {
         }
         if event.type == .decisionSigned, event.seq == state.size + 1 {
             checkSignOff(event, before: state)
+        }
+        if event.type == .attestationRecorded, event.schemaVersion >= 3, event.seq == state.size + 1 {
+            checkAttestation(event, before: state)
         }
         if event.type == .userAdded, event.payload["public_key"] != nil {
             checkAccountKey(event)
@@ -213,6 +217,19 @@ public struct LogAuditor {
         signatureSubjects[event.seq] = "sign-off"
         signatures.add(seq: event.seq, signature: event.payload["signature"]?.stringValue.flatMap { Data(base64Encoded: $0) }.map(Array.init) ?? [],
                        message: CanonicalJSON.encode(statement), publicKey: key)
+    }
+
+    /// An investigator's signed attestation (schema 3): the statement rebuilt from the event verifies with the key
+    /// the signer's account registers.
+    private mutating func checkAttestation(_ event: Event, before: LogState) {
+        guard let trial = before.trial, let candidate = event.candidate, let user = event.payload["signer"]?.stringValue,
+              let key = before.users[user]?.publicKey.flatMap({ Data(base64Encoded: $0) }).map(Array.init) else {
+            return  // the fold reports a signer who is not an investigator
+        }
+        signaturesChecked += 1
+        signatureSubjects[event.seq] = "attestation"
+        signatures.add(seq: event.seq, signature: event.payload["signature"]?.stringValue.flatMap { Data(base64Encoded: $0) }.map(Array.init) ?? [],
+                       message: CanonicalJSON.encode(AttestationStatement.of(event.payload, trial: trial, candidate: candidate)), publicKey: key)
     }
 
     /// An account's registered key id names its public key.

@@ -44,20 +44,9 @@ extension KeyGroup {
     }
 }
 
-struct SignOffCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "signoff",
-        abstract: "Sign off a current decision as its investigator: confirm it, or override it with a reason.",
-        discussion: """
-            Asks the store (or the server, with --connect) for the statement to sign, shows what it means, signs it here
-            with --signing-key (the server never sees the private key) and sends it with the signing code. The code is
-            read from --signing-code-file or $TRIALGATE_SIGNING_CODE, never from the command line.
-            """)
+/// What an investigator's signing needs on their side: their account, key and signing code, and where to send it.
+struct SigningOptions: ParsableArguments {
     @OptionGroup var options: StoreOptions
-    @Option(name: .long, help: "The decision event's sequence number.") var decision: Int64
-    @Flag(name: .long, help: "Confirm the decision's outcome.") var confirm = false
-    @Option(name: .long, help: "Override the decision: eligible or ineligible (needs --reason).") var override: String?
-    @Option(name: .long, help: "Why (required to override).") var reason: String?
     @Option(name: .customLong("as"), help: "Your investigator account name.") var user: String
     @Option(name: .long, help: "Your Ed25519 private key (PKCS#8 PEM from `trialgate key new`).") var signingKey: String
     @Option(name: .long, help: "A file holding your signing code (default: $TRIALGATE_SIGNING_CODE).") var signingCodeFile: String?
@@ -66,14 +55,8 @@ struct SignOffCommand: ParsableCommand {
     @Option(name: .long, help: "Use TLS and trust this PEM CA for the server's certificate.") var tlsCa: String?
     @Option(name: .long, help: "Use TLS and require the server's leaf certificate to have this SHA-256.") var tlsPin: String?
 
-    func validate() throws {
-        guard confirm != (override != nil) else { throw ValidationError("give either --confirm or --override eligible|ineligible") }
-        if let override, !["eligible", "ineligible"].contains(override) {
-            throw ValidationError("--override must be eligible or ineligible, got \"\(override)\"")
-        }
-    }
-
-    func run() throws {
+    /// The key, the signing code and a way to run commands (on the store, or on the server when --connect is given).
+    func open() throws -> (key: TrialKey, code: String, call: (Command) throws -> JSONValue) {
         let key: TrialKey
         do { key = try TrialKey.load(path: signingKey) } catch { throw Runner.fail(ServiceError(error)) }
         let code: String
@@ -84,37 +67,20 @@ struct SignOffCommand: ParsableCommand {
         } else {
             throw Runner.fail(ServiceError("missing_field", "give --signing-code-file or set TRIALGATE_SIGNING_CODE: signing needs your signing code"))
         }
-        // The outcome asked for: the decision's own (confirm) or the one named (override).
-        let call: (Command) throws -> JSONValue
-        if let connect {
-            let client = try ClientOptions.parse(["--connect", connect] + (token.map { ["--token", $0] } ?? [])
-                                                 + (tlsCa.map { ["--tls-ca", $0] } ?? []) + (tlsPin.map { ["--tls-pin", $0] } ?? [])).open()
-            call = { command in try ClientOptions.call(client, Self.request(command)) }
-        } else {
-            call = { command in try Runner.run(command, options: options) }
-        }
-        var outcome = override
-        if outcome == nil {
-            let shown = try call(.decisions(candidate: nil, outcome: nil, site: nil, after: decision - 1, limit: 1))
-            guard let d = shown["decisions"]?.arrayValue?.first, d["seq"]?.intValue == Int(decision), let o = d["outcome"]?.stringValue else {
-                throw Runner.fail(ServiceError("unknown_event", "event \(decision) is not a decision"))
-            }
-            outcome = o
-        }
-        let prepared = try call(.signOffPrepare(decision: decision, outcome: outcome ?? "", reason: reason, user: user))
-        guard let statement = prepared["statement"], statement["decision"]?["seq"]?.intValue == Int(decision),
-              statement["signer"]?["user"]?.stringValue == user, statement["signer"]?["key_id"]?.stringValue == key.keyID else {
-            throw Runner.fail(ServiceError("not_signable", "the statement to sign does not name decision \(decision), signer \(user) and your key \(key.keyID); not signed"))
-        }
-        let signature = Data(key.sign(CanonicalJSON.encode(statement))).base64EncodedString()
-        let result = try call(.signOff(statement: statement, signature: signature, user: user, signingCode: code))
-        if options.json { return Runner.printJSON(result) }
-        print("Signed (event \(result["seq"]?.intValue ?? 0)): \(statement["meaning_text"]?.stringValue ?? "")")
-        print("Signed at \(statement["signed_at"]?.stringValue ?? "") by \(statement["signer"]?["printed_name"]?.stringValue ?? "") with key \(key.keyID).")
+        guard let connect else { return (key, code, { try Runner.run($0, options: options) }) }
+        let client = try ClientOptions.parse(["--connect", connect] + (token.map { ["--token", $0] } ?? [])
+                                             + (tlsCa.map { ["--tls-ca", $0] } ?? []) + (tlsPin.map { ["--tls-pin", $0] } ?? [])).open()
+        return (key, code, { try ClientOptions.call(client, Self.request($0)) })
     }
-}
 
-extension SignOffCommand {
+    /// Signs what the store or server prepared, after checking it names this signer and key.
+    func sign(_ statement: JSONValue?, with key: TrialKey, what: String) throws -> (JSONValue, String) {
+        guard let statement, statement["signer"]?["user"]?.stringValue == user, statement["signer"]?["key_id"]?.stringValue == key.keyID else {
+            throw Runner.fail(ServiceError("not_signable", "the statement to sign does not name \(what), signer \(user) and your key \(key.keyID); not signed"))
+        }
+        return (statement, Data(key.sign(CanonicalJSON.encode(statement))).base64EncodedString())
+    }
+
     /// The protocol request of the commands signing sends to a server.
     static func request(_ command: Command) -> JSONValue {
         switch command {
@@ -125,13 +91,88 @@ extension SignOffCommand {
             if let reason { o["reason"] = .string(reason) }
             if let user { o["user"] = .string(user) }
             return .object(o)
-        case .signOff(let statement, let signature, let user, let code):
-            var o: [String: JSONValue] = ["cmd": "signoff", "statement": statement, "signature": .string(signature), "signing_code": .string(code)]
+        case .attestPrepare(let candidate, let fields, let user):
+            var o: [String: JSONValue] = ["cmd": "attest.prepare", "candidate": .string(candidate), "fields": fields]
+            if let user { o["user"] = .string(user) }
+            return .object(o)
+        case .signOff(let statement, let signature, let user, let code), .attest(let statement, let signature, let user, let code):
+            var o: [String: JSONValue] = ["cmd": .string(command.name), "statement": statement, "signature": .string(signature), "signing_code": .string(code)]
             if let user { o["user"] = .string(user) }
             return .object(o)
         default:
             return ["cmd": .string(command.name)]
         }
+    }
+}
+
+struct SignOffCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "signoff",
+        abstract: "Sign off a current decision as its investigator: confirm it, or override it with a reason.",
+        discussion: """
+            Asks the store (or the server, with --connect) for the statement to sign, shows what it means, signs it here
+            with --signing-key (the server never sees the private key) and sends it with the signing code. The code is
+            read from --signing-code-file or $TRIALGATE_SIGNING_CODE, never from the command line.
+            """)
+    @OptionGroup var signing: SigningOptions
+    @Option(name: .long, help: "The decision event's sequence number.") var decision: Int64
+    @Flag(name: .long, help: "Confirm the decision's outcome.") var confirm = false
+    @Option(name: .long, help: "Override the decision: eligible or ineligible (needs --reason).") var override: String?
+    @Option(name: .long, help: "Why (required to override).") var reason: String?
+
+    func validate() throws {
+        guard confirm != (override != nil) else { throw ValidationError("give either --confirm or --override eligible|ineligible") }
+        if let override, !["eligible", "ineligible"].contains(override) {
+            throw ValidationError("--override must be eligible or ineligible, got \"\(override)\"")
+        }
+    }
+
+    func run() throws {
+        let (key, code, call) = try signing.open()
+        // The outcome asked for: the decision's own (confirm) or the one named (override).
+        var outcome = override
+        if outcome == nil {
+            let shown = try call(.decisions(candidate: nil, outcome: nil, site: nil, after: decision - 1, limit: 1))
+            guard let d = shown["decisions"]?.arrayValue?.first, d["seq"]?.intValue == Int(decision), let o = d["outcome"]?.stringValue else {
+                throw Runner.fail(ServiceError("unknown_event", "event \(decision) is not a decision"))
+            }
+            outcome = o
+        }
+        let prepared = try call(.signOffPrepare(decision: decision, outcome: outcome ?? "", reason: reason, user: signing.user))
+        guard prepared["statement"]?["decision"]?["seq"]?.intValue == Int(decision) else {
+            throw Runner.fail(ServiceError("not_signable", "the statement to sign does not name decision \(decision); not signed"))
+        }
+        let (statement, signature) = try signing.sign(prepared["statement"], with: key, what: "decision \(decision)")
+        let result = try call(.signOff(statement: statement, signature: signature, user: signing.user, signingCode: code))
+        if signing.options.json { return Runner.printJSON(result) }
+        print("Signed (event \(result["seq"]?.intValue ?? 0)): \(statement["meaning_text"]?.stringValue ?? "")")
+        print("Signed at \(statement["signed_at"]?.stringValue ?? "") by \(statement["signer"]?["printed_name"]?.stringValue ?? "") with key \(key.keyID).")
+    }
+}
+
+struct AttestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attest",
+        abstract: "Attest a criterion no structured fact decides (consent, history), as the candidate's investigator, signed with your key.")
+    @OptionGroup var signing: SigningOptions
+    @Option(name: .long) var candidate: String
+    @Option(name: .long, help: "The policy criterion attested (its id).") var criterion: String
+    @Option(name: .long, help: "pass (the inclusion holds or the exclusion does not apply) or fail.") var result: String
+    @Option(name: .long, help: "The date the facts were checked (YYYY-MM-DD).") var attestedOn: String
+    @Option(name: .long, help: "What was checked, in words.") var statement: String?
+
+    func run() throws {
+        let (key, code, call) = try signing.open()
+        var fields: [String: JSONValue] = ["criterion": .string(criterion), "result": .string(result), "attested_on": .string(attestedOn)]
+        if let statement { fields["statement"] = .string(statement) }
+        let prepared = try call(.attestPrepare(candidate: candidate, fields: .object(fields), user: signing.user))
+        guard prepared["statement"]?["candidate"]?.stringValue == candidate, prepared["statement"]?["criterion"]?.stringValue == criterion else {
+            throw Runner.fail(ServiceError("not_signable", "the statement to sign does not name \(candidate) and \(criterion); not signed"))
+        }
+        let (signed, signature) = try signing.sign(prepared["statement"], with: key, what: "\(candidate) \(criterion)")
+        let appended = try call(.attest(statement: signed, signature: signature, user: signing.user, signingCode: code))
+        if signing.options.json { return Runner.printJSON(appended) }
+        print("Attested \(criterion) \(result) for \(candidate) (event \(appended["seq"]?.intValue ?? 0)), signed by \(signed["signer"]?["printed_name"]?.stringValue ?? "") with key \(key.keyID).")
     }
 }
 

@@ -79,6 +79,7 @@ extension LogState {
             let publicKey = try r.optionalString("public_key"), keyID = try r.optionalString("key_id")
             let signing = try r.optionalString("signing_sha256")
             if role == .investigator {
+                guard event.schemaVersion >= 3 else { throw bad("investigators do not exist in event schema \(event.schemaVersion)") }
                 guard printed != nil else { throw bad("an investigator needs printed_name: the name their signatures show (21 CFR 11.50)") }
                 guard let publicKey, Self.isRawKeyBase64(publicKey) else {
                     throw bad("an investigator needs public_key: base64 of a raw 32-byte Ed25519 public key, got \(publicKey.map { "\"\($0)\"" } ?? "none")")

@@ -257,15 +257,19 @@ public struct LogState: Sendable {
             guard decision["candidate"]?.stringValue == candidateID else {
                 throw CoreError(.invalidEvent, "\(where_()): the decision names another candidate")
             }
-        case .decisionSigned:
-            try checkSignOff(event, candidate: candidate, state: state)
-        case .queryOpened, .queryAnswered, .queryClosed:
-            try checkQueryEvent(event, candidate: candidate)
+        case .decisionSigned, .queryOpened, .queryAnswered, .queryClosed:
+            guard event.schemaVersion >= 3 else {
+                throw CoreError(.invalidEvent, "\(where_()): \(event.type.rawValue) does not exist in event schema \(event.schemaVersion)")
+            }
+            if event.type == .decisionSigned { try checkSignOff(event, candidate: candidate, state: state) } else {
+                try checkQueryEvent(event, candidate: candidate)
+            }
         default:
             guard let schema = RecordSchema.of(event.type, version: event.schemaVersion) else {
                 throw CoreError(.invalidEvent, "\(where_()): \(event.type.rawValue) does not exist in event schema \(event.schemaVersion)")
             }
             try schema.validate(event.payload, today: today)
+            if event.type == .attestationRecorded, event.schemaVersion >= 3 { try checkAttestationSigner(event, candidate: candidate, state: state) }
         }
     }
 
@@ -283,6 +287,9 @@ public struct LogState: Sendable {
         }
         guard let record = candidate.record(seq: Int64(target)) else {
             throw CoreError(.unknownEvent, "event \(target) is not a record of candidate \"\(candidate.id)\"")
+        }
+        if record.type == .attestationRecorded, record.schemaVersion >= 3 {
+            throw CoreError(.notCorrectable, "event \(target) is an investigator's signed attestation; it is corrected by signing a new one (`trialgate attest`)")
         }
         guard let schema = RecordSchema.of(record.type, version: record.schemaVersion), schema.fields.contains(where: { $0.name == field }) else {
             throw CoreError(.notCorrectable, "\(record.type.rawValue) has no field \"\(field)\"")

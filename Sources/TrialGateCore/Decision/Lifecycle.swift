@@ -405,3 +405,43 @@ extension CandidateState {
         ScreeningStatus.of(withdrawn: isWithdrawn, outcome: decisions.last?.outcome, stale: !staleCauses(policies: policies).isEmpty)
     }
 }
+
+/// What an investigator signs to attest a criterion (event schema 3): the attestation's own fields, bound to the
+/// trial and the candidate, with the signer and the time. The `attestation.recorded` payload carries the same fields
+/// flat (`criterion`, `result`, `attested_on`, `statement`, `signer`, `printed_name`, `key_id`, `signed_at`) and the
+/// signature, so a verifier rebuilds the statement from the event alone.
+public enum AttestationStatement {
+    public static let format = "trialgate.attestation/1"
+    /// The fields the investigator states; the rest of the payload says who signed and when.
+    public static let statedFields = ["criterion", "result", "attested_on", "statement"]
+
+    /// The statement of an attestation payload (with or without its signature) for `candidate` of `trial`.
+    public static func of(_ payload: JSONValue, trial: TrialInfo, candidate: String) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "format": .string(format), "trial_id": .string(trial.trialID), "log_origin": .string(trial.logOrigin), "candidate": .string(candidate),
+            "signer": ["user": payload["signer"] ?? .null, "printed_name": payload["printed_name"] ?? .null, "key_id": payload["key_id"] ?? .null],
+            "signed_at": payload["signed_at"] ?? .null,
+        ]
+        for f in statedFields { if let v = payload[f], v != .null { o[f] = v } }
+        return .object(o)
+    }
+}
+
+extension LogState {
+    /// A signed attestation (schema 3): signed within 5 minutes of the log's time by the acting investigator, in
+    /// force at the candidate's site, with the printed name and key their account registers. The signature is
+    /// checked by the writer and the auditor.
+    static func checkAttestationSigner(_ event: Event, candidate: CandidateState, state: LogState) throws {
+        func bad(_ why: String) -> CoreError { CoreError(.invalidEvent, "event \(event.seq) (attestation.recorded): \(why)") }
+        let p = event.payload
+        guard let signedAt = p["signed_at"]?.stringValue, let at = UTCTimestamp(signedAt) else {
+            throw bad("signed_at must be a UTC time like 2026-11-30T12:00:00.000Z")
+        }
+        if abs(at.millisecondsSinceEpoch - event.timestamp.millisecondsSinceEpoch) > SignOffStatement.clockSkewMilliseconds {
+            throw bad("signed_at \(signedAt) is more than 5 minutes from the log's time \(event.timestamp); sign again")
+        }
+        guard state.trial != nil else { return }
+        try checkSigner(user: p["signer"]?.stringValue ?? "", printedName: p["printed_name"]?.stringValue ?? "",
+                        keyID: p["key_id"]?.stringValue ?? "", site: candidate.site, event: event, state: state, bad)
+    }
+}

@@ -18,7 +18,8 @@ public struct EventDraft: Sendable, Equatable {
 /// An event in the log: immutable, numbered, chained to its predecessor by hash.
 public struct Event: Sendable, Equatable {
     /// The schema version every event is written with today.
-    public static let currentSchemaVersion = 2
+    /// Version 3: attestations are signed by an investigator; sign-offs, review queries and investigators' accounts exist.
+    public static let currentSchemaVersion = 3
     /// The `prev_hash` of the first event: 32 zero bytes in hex.
     public static let genesisHash = String(repeating: "0", count: 64)
 

@@ -54,7 +54,11 @@ public struct RecordSchema: Sendable {
     /// record or registration then. A record keeps the rules of the version it was written under: a
     /// correction of it is held to them too, so old events keep their meaning.
     public static func of(_ type: EventType, version: Int) -> RecordSchema? {
-        version == 1 ? version1[type] : version2[type]
+        switch version {
+        case 1: version1[type]
+        case 2: version2[type]
+        default: version3[type]
+        }
     }
 
     /// Validates a record payload.
@@ -233,6 +237,21 @@ public struct RecordSchema: Sendable {
             FieldSpec("attested_on", .date, required: true, "date the facts were checked"),
             FieldSpec("statement", .text(maxLength: 1000), "what was checked, in words"),
         ])
+        return s
+    }()
+
+    /// Version 3: an attestation is an investigator's signed statement (`AttestationStatement`); the rest is version 2.
+    static let version3: [EventType: RecordSchema] = {
+        var s: [EventType: RecordSchema] = [:]
+        for (t, schema) in version2 { s[t] = RecordSchema(type: t, version: 3, fields: schema.fields, observedOnField: schema.observedOnField) }
+        let attestation = version2[.attestationRecorded]!
+        s[.attestationRecorded] = RecordSchema(type: .attestationRecorded, version: 3, fields: attestation.fields + [
+            FieldSpec("signer", .identifier, required: true, "the investigator's account name"),
+            FieldSpec("printed_name", .text(maxLength: 200), required: true, "the investigator's name as the signature shows it"),
+            FieldSpec("key_id", .identifier, required: true, "the investigator's key id"),
+            FieldSpec("signed_at", .text(maxLength: 24), required: true, "UTC time of signing"),
+            FieldSpec("signature", .text(maxLength: 100), required: true, "base64 Ed25519 signature of the attestation statement"),
+        ], observedOnField: attestation.observedOnField)
         return s
     }()
 }

@@ -26,6 +26,10 @@ public struct PolicyCaseResult: Sendable {
 /// Every case goes through the same validation and fold as real events, so a case table also proves that
 /// its records would be accepted by the log.
 public struct PolicyCaseTable: Sendable {
+    /// Cases describe facts, not who signed them: they are folded under event schema 2, whose attestations carry no
+    /// investigator's signature (the same facts, the same evaluation).
+    static let schemaVersion = 2
+
     public let decisionDate: CivilDate
     public let cases: [PolicyCase]
 
@@ -79,7 +83,7 @@ public struct PolicyCaseTable: Sendable {
                 var seq: Int64 = 1
                 for (kind, fields) in c.records {
                     let type = kind == "register" ? EventType.candidateRegistered : EventType.recordKinds[kind]!
-                    let e = Event(seq: seq, timestamp: at, actor: "policy-test", type: type, candidate: candidateID, schemaVersion: Event.currentSchemaVersion,
+                    let e = Event(seq: seq, timestamp: at, actor: "policy-test", type: type, candidate: candidateID, schemaVersion: PolicyCaseTable.schemaVersion,
                                   payload: fields, prevHash: Event.genesisHash, hash: Event.genesisHash)
                     try state.apply(e, strict: false)
                     seq += 1

@@ -13,10 +13,10 @@ public enum Access {
         case .userAdd, .userDisable, .userEnable, .userRemove, .userRotateToken: return role == .admin
         case .users: return role == .admin || role == .sponsor || role == .regulator
         case .register, .correct, .withdraw, .decide: return role == .coordinator
-        // Attestations are signed statements of an investigator; the rest of the record is the coordinator's.
-        case .record(let kind, _, _): return kind == "attestation" ? role == .investigator : role == .coordinator
+        // Attestations are investigators' signed statements (`attest`), never plain records.
+        case .record: return role == .coordinator
         case .show, .decisions, .queries: return role != .admin
-        case .signOffPrepare, .signOff: return role == .investigator
+        case .signOffPrepare, .signOff, .attestPrepare, .attest: return role == .investigator
         case .queryOpen, .queryClose: return role == .investigator || role == .monitor
         case .queryAnswer: return role == .coordinator
         case .verify, .replay: return role == .sponsor || role == .regulator
@@ -81,15 +81,18 @@ public enum Access {
             try requireSite(try siteOfCandidate(candidate))
         case .queryAnswer(let q, _, _), .queryClose(let q, _), .signOffPrepare(let q, _, _, _):
             if let c = try candidateOf(q) { try requireSite(try siteOfCandidate(c)) }
-        case .signOff(let statement, _, _, _):
+        case .signOff(let statement, _, _, _), .attest(let statement, _, _, _):
             if let c = statement["candidate"]?.stringValue { try requireSite(try siteOfCandidate(c)) }
+        case .attestPrepare(let c, _, _): try requireSite(try siteOfCandidate(c))
         default: break
         }
         // A signer signs as themselves: the account named in a signing request, or in what it signs, is the session's.
         var named: [String] = []
-        if case .signOffPrepare(_, _, _, let user?) = command { named.append(user) }
-        if case .signOff(let statement, _, let user, _) = command {
+        switch command {
+        case .signOffPrepare(_, _, _, let user?), .attestPrepare(_, _, let user?): named.append(user)
+        case .signOff(let statement, _, let user, _), .attest(let statement, _, let user, _):
             named += [user, statement["signer"]?["user"]?.stringValue].compactMap { $0 }
+        default: break
         }
         if let other = named.first(where: { $0 != principal.name }) {
             throw ServiceError("forbidden", "\(principal.name) may only sign as \(principal.name), not \(other)")

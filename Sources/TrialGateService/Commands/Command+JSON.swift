@@ -77,6 +77,11 @@ extension Command {
         case "signoff":
             command = .signOff(statement: try r.value("statement"), signature: try r.string("signature"),
                                user: try r.optionalString("user"), signingCode: try r.string("signing_code"))
+        case "attest.prepare":
+            command = .attestPrepare(candidate: try r.string("candidate"), fields: try r.value("fields"), user: try r.optionalString("user"))
+        case "attest":
+            command = .attest(statement: try r.value("statement"), signature: try r.string("signature"),
+                              user: try r.optionalString("user"), signingCode: try r.string("signing_code"))
         case "queries":
             let status = try r.optionalString("status")
             if let status, !["open", "answered", "closed"].contains(status) {

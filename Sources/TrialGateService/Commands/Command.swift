@@ -26,6 +26,12 @@ public enum Command: Sendable, Equatable {
     /// with their Ed25519 key, and their signature components: the account name (`user`; on the socket required
     /// at the first signing of a session) and the signing code.
     case signOff(statement: JSONValue, signature: String, user: String?, signingCode: String)
+    /// The statement an investigator would sign to attest a criterion of `candidate` (`fields`: criterion, result,
+    /// attested_on, statement).
+    case attestPrepare(candidate: String, fields: JSONValue, user: String?)
+    /// Appends an investigator's signed attestation: the statement `attestPrepare` made, its signature, and the
+    /// signature components as for `signOff`.
+    case attest(statement: JSONValue, signature: String, user: String?, signingCode: String)
     /// Review queries, filtered by candidate, site and status (`open`, `answered`, `closed`; `open` lists every
     /// query not closed).
     case queries(candidate: String?, site: String?, status: String?)
@@ -100,6 +106,8 @@ public enum Command: Sendable, Equatable {
         case .proofConsistency: "proof.consistency"
         case .signOffPrepare: "signoff.prepare"
         case .signOff: "signoff"
+        case .attestPrepare: "attest.prepare"
+        case .attest: "attest"
         case .queries: "queries"
         case .queryOpen: "query.open"
         case .queryAnswer: "query.answer"
@@ -116,7 +124,7 @@ public enum Command: Sendable, Equatable {
     /// Whether the command appends to the log.
     public var writes: Bool {
         switch self {
-        case .initialise, .policyPublish, .register, .record, .correct, .withdraw, .decide, .signOff, .queryOpen, .queryAnswer, .queryClose,
+        case .initialise, .policyPublish, .register, .record, .correct, .withdraw, .decide, .signOff, .attest, .queryOpen, .queryAnswer, .queryClose,
              .userAdd, .userDisable, .userEnable, .userRemove, .userRotateToken: true
         default: false
         }
@@ -127,7 +135,7 @@ public enum Command: Sendable, Equatable {
     public static let maximumPage = 10_000
 
     public static let names = ["init", "policy.publish", "policy.check", "policy.test", "policy.impact", "register", "record", "correct",
-                               "withdraw", "decide", "show", "decisions", "signoff.prepare", "signoff", "queries", "query.open", "query.answer", "query.close", "verify", "replay", "export", "report", "report.snapshot",
+                               "withdraw", "decide", "show", "decisions", "signoff.prepare", "signoff", "attest.prepare", "attest", "queries", "query.open", "query.answer", "query.close", "verify", "replay", "export", "report", "report.snapshot",
                                "export.fhir", "audit-trail", "head", "public-key", "checkpoint", "proof.inclusion", "proof.consistency",
                                "user.add", "user.disable", "user.enable", "user.remove", "user.rotate-token", "users"]
 }

@@ -63,27 +63,41 @@ extension Dispatcher {
                 "meaning_text": statement["meaning_text"] ?? .null, "decision": d.decision]
     }
 
-    func signOff(statement: JSONValue, signature: String, user: String?, signingCode: String) throws -> JSONValue {
+    /// The signer a signed statement names, once the signature components hold: `user` (when given) is the
+    /// signer, the session may give the code alone only after its first signing, and the candidate it names.
+    private func signer(of statement: JSONValue, user: String?, prepared: String) throws -> (signer: String, candidate: String) {
         guard let candidate = statement["candidate"]?.stringValue, let signer = statement["signer"]?["user"]?.stringValue else {
-            throw ServiceError("invalid_field", "statement must be the statement signoff.prepare answered (candidate and signer.user are missing)")
+            throw ServiceError("invalid_field", "statement must be the statement \(prepared) answered (candidate and signer.user are missing)")
         }
         if let user, user != signer { throw ServiceError("forbidden", "the statement is \(signer)'s, not \(user)'s") }
         if user == nil, !signingSessionContinues { throw Self.firstSigningNeedsBoth }
+        return (signer, candidate)
+    }
+
+    /// Checks the signer's signing code, then their Ed25519 signature of `statement` with the key their account
+    /// registers. Nothing is appended when either fails.
+    private static func authenticate(_ signer: String, code: String, statement: JSONValue, signature: String, state: LogState,
+                                     now: UTCTimestamp) throws {
+        let account = try investigator(signer, state, now: now)
+        guard let expected = account.signingSHA256, Digest.constantTimeEqual(Digest.sha256Hex(code), expected) else {
+            throw ServiceError("signing_failed", "the signing code is not \(signer)'s")
+        }
+        guard let raw = account.publicKey.flatMap({ Data(base64Encoded: $0) }), let sig = Data(base64Encoded: signature),
+              SignatureCheck.verify(signature: Array(sig), message: CanonicalJSON.encode(statement), publicKey: Array(raw))
+        else {
+            throw ServiceError("bad_signature", "the signature does not verify with \(signer)'s registered key \(account.keyID ?? "")")
+        }
+    }
+
+    func signOff(statement: JSONValue, signature: String, user: String?, signingCode: String) throws -> JSONValue {
+        let (signer, candidate) = try signer(of: statement, user: user, prepared: "signoff.prepare")
         let events = try append(candidate: candidate, actor: signer) { state, now in
             try requireTrial(state)
-            let account = try Self.investigator(signer, state, now: now)
-            guard let expected = account.signingSHA256, Digest.constantTimeEqual(Digest.sha256Hex(signingCode), expected) else {
-                throw ServiceError("signing_failed", "the signing code is not \(signer)'s")
-            }
+            try Self.authenticate(signer, code: signingCode, statement: statement, signature: signature, state: state, now: now)
             let seq = statement["decision"]?["seq"]?.intValue.map(Int64.init)
             if let d = state.candidates[candidate]?.decisions.first(where: { $0.seq == seq }),
                statement["decision"]?["sha256"]?.stringValue != Self.decisionSHA256(d) {
                 throw ServiceError("not_signable", "the statement's decision.sha256 is not the SHA-256 of decision \(d.seq)'s signed bytes")
-            }
-            guard let raw = account.publicKey.flatMap({ Data(base64Encoded: $0) }), let sig = Data(base64Encoded: signature),
-                  SignatureCheck.verify(signature: Array(sig), message: CanonicalJSON.encode(statement), publicKey: Array(raw))
-            else {
-                throw ServiceError("bad_signature", "the signature does not verify with \(signer)'s registered key \(account.keyID ?? "")")
             }
             try Self.checkSignable(statement, signer: signer, state: state, now: now, candidate: candidate)
             return [EventDraft(timestamp: now, actor: signer, type: .decisionSigned, candidate: candidate,
@@ -95,6 +109,55 @@ extension Dispatcher {
             result = .object(o)
         }
         return result
+    }
+
+    // MARK: Attestations
+
+    func prepareAttestation(candidate: String, fields: JSONValue, user: String) throws -> JSONValue {
+        guard case .object(let members) = fields else { throw ServiceError("invalid_field", "fields must be a JSON object") }
+        let extra = members.keys.filter { !AttestationStatement.statedFields.contains($0) }.sorted()
+        if !extra.isEmpty {
+            throw ServiceError("unknown_field", "attestation: unknown field \(extra.map { "\"\($0)\"" }.joined(separator: ", ")); allowed: \(AttestationStatement.statedFields.joined(separator: ", "))")
+        }
+        let state = try readState(candidate: candidate)
+        let now = clock.now()
+        let account = try Self.investigator(user, state, now: now)
+        guard let trial = state.trial else { throw ServiceError("not_initialised", "the store has no trial yet") }
+        try requireAttestable(fields, state)
+        var payload = members
+        payload["signer"] = .string(user)
+        payload["printed_name"] = .string(account.printedName ?? "")
+        payload["key_id"] = .string(account.keyID ?? "")
+        payload["signed_at"] = .string(now.description)
+        let statement = AttestationStatement.of(.object(payload), trial: trial, candidate: candidate)
+        // The rules the append will check, with the error a signer can act on, before anyone signs.
+        payload["signature"] = .string(String(repeating: "A", count: 86) + "==")
+        let event = Event(seq: state.size + 1, timestamp: now, actor: user, type: .attestationRecorded, candidate: candidate,
+                          schemaVersion: Event.currentSchemaVersion, payload: .object(payload), prevHash: state.headHash, hash: "")
+        do { try LogState.check(event, against: state) } catch let e as CoreError { throw ServiceError(e.code.rawValue, e.message) }
+        return ["statement": statement, "signed_bytes": .string(CanonicalJSON.string(statement))]
+    }
+
+    func attest(statement: JSONValue, signature: String, user: String?, signingCode: String) throws -> JSONValue {
+        let (signer, candidate) = try signer(of: statement, user: user, prepared: "attest.prepare")
+        guard statement["format"]?.stringValue == AttestationStatement.format else {
+            throw ServiceError("invalid_field", "statement must be the statement attest.prepare answered (format \(AttestationStatement.format))")
+        }
+        return appended(try append(candidate: candidate, actor: signer) { state, now in
+            let trial = try requireTrial(state)
+            try Self.authenticate(signer, code: signingCode, statement: statement, signature: signature, state: state, now: now)
+            var payload: [String: JSONValue] = [
+                "signer": .string(signer), "printed_name": statement["signer"]?["printed_name"] ?? .null,
+                "key_id": statement["signer"]?["key_id"] ?? .null, "signed_at": statement["signed_at"] ?? .null, "signature": .string(signature),
+            ]
+            for f in AttestationStatement.statedFields { if let v = statement[f] { payload[f] = v } }
+            // The statement must be exactly what the payload restates: nothing signed is dropped or added.
+            guard AttestationStatement.of(.object(payload), trial: trial, candidate: candidate) == statement else {
+                throw ServiceError("invalid_field", "the statement has fields an attestation does not carry, or names another trial")
+            }
+            try requireAttestable(.object(payload), state)
+            return [EventDraft(timestamp: now, actor: signer, type: .attestationRecorded, candidate: candidate, payload: .object(payload))]
+        })
     }
 
     // MARK: Queries

@@ -99,16 +99,18 @@ extension Dispatcher {
         guard let type = EventType.recordKinds[kind] else {
             throw ServiceError("invalid_field", "unknown record kind \"\(kind)\"; known: \(EventType.recordKinds.keys.sorted().joined(separator: ", "))")
         }
+        if type == .attestationRecorded {
+            throw ServiceError("invalid_field", "an attestation is an investigator's signed statement: use `trialgate attest` (attest.prepare, then attest), not record")
+        }
         return appended(try append(candidate: candidate, actor: actor) { state, now in
             try requireTrial(state)
-            if type == .attestationRecorded { try requireAttestable(fields, state) }
             return [EventDraft(timestamp: now, actor: actor, type: type, candidate: candidate, payload: fields)]
         })
     }
 
     /// An attestation must name a criterion the policy in force attests: a misspelt id would be recorded and
     /// never read.
-    private func requireAttestable(_ fields: JSONValue, _ state: LogState) throws {
+    func requireAttestable(_ fields: JSONValue, _ state: LogState) throws {
         guard let criterion = fields["criterion"]?.stringValue else { return }  // the schema names what is missing
         guard let published = state.policyInForce else {
             throw ServiceError(CoreError.Code.noPolicy.rawValue, "no policy is in force, so no criterion can be attested")

@@ -122,7 +122,11 @@ public final class Dispatcher: @unchecked Sendable {
         } catch {
             throw ServiceError(error)
         }
-        guard case .signOff(_, _, let user, _) = command else { return try body() }
+        let user: String?
+        switch command {
+        case .signOff(_, _, let u, _), .attest(_, _, let u, _): user = u
+        default: return try body()
+        }
         // 21 CFR 11.200(a)(1): the first signing of a session uses every component, later ones the signing code.
         let continuing = principal.session?.hasSigned ?? false
         if user == nil, !continuing { throw Self.firstSigningNeedsBoth }
@@ -189,6 +193,9 @@ public final class Dispatcher: @unchecked Sendable {
                 return try prepareSignOff(decision: decision, outcome: outcome, reason: reason, user: user ?? actor)
             case .signOff(let statement, let signature, let user, let code):
                 return try signOff(statement: statement, signature: signature, user: user, signingCode: code)
+            case .attestPrepare(let candidate, let fields, let user): return try prepareAttestation(candidate: candidate, fields: fields, user: user ?? actor)
+            case .attest(let statement, let signature, let user, let code):
+                return try attest(statement: statement, signature: signature, user: user, signingCode: code)
             case .queries(let candidate, let site, let status): return try listQueries(candidate: candidate, site: site, status: status)
             case .queryOpen(let candidate, let criterion, let text): return try openQuery(candidate: candidate, criterion: criterion, text: text, actor: actor)
             case .queryAnswer(let query, let note, let records): return try answerQuery(query, note: note, records: records, actor: actor)
