@@ -2,7 +2,8 @@
 """Checks the independent verifier's building blocks against the published vectors the Swift tests use
 (Tests/TrialGateTests/Fixtures, origins in ORIGIN.md there): RFC 8785 canonical JSON, ES6 numbers,
 RFC 6962 inclusion proofs and C2SP signed notes. Then, with a trialgate binary, the investigators' sign-off
-checks (`decision.signed`) on a real bundle and on tampered copies of it, one attack per check.
+checks (`decision.signed`) and signed-attestation checks (`attestation.recorded`, event schema 3) on a real bundle
+and on tampered copies of it, one attack per check.
 Run: python3 audit/test_verify_bundle.py   (TRIALGATE_BIN=path/to/trialgate to choose the binary)"""
 
 import base64
@@ -88,7 +89,7 @@ except Exception:
 vectors = f"{n} ES6 numbers, JCS examples, {count} inclusion probes, signed notes"
 
 
-# --- Investigators' sign-offs, on bundles a real trialgate writes ------------------------------------------
+# --- Investigators' sign-offs and attestations, on bundles a real trialgate writes ---------------------------
 #
 # The binary: $TRIALGATE_BIN, else .build/debug/trialgate of this repository. CI (.ci/run) runs this script after
 # `swift test`, which builds .build/debug/trialgate, so CI always runs this part; it is skipped only when no binary
@@ -142,14 +143,16 @@ def read_events(bundle):
         return [vb.parse_json(line) for line in f.read().splitlines()]
 
 
-def reseal(base, events, out, trial_key):
+def reseal(base, events, out, trial_key, keep_decisions=True):
     """A copy of bundle `base` holding `events` (renumbered and re-chained), as the trial key's holder could make
     it: checkpoints, inclusion proofs, policy files and manifest redone. Events up to the last decision must be
-    unchanged (a decision names its log position; re-signing decisions is not needed for any test here)."""
+    unchanged (a decision names its log position; re-signing decisions is not needed for any test here), unless
+    `keep_decisions` is false: then `events` is another log of the same trial and key, without decisions."""
     old = read_events(base)
-    last_decision = max(e["seq"] for e in old if e["type"] == "decision.issued")
+    last_decision = max(e["seq"] for e in old if e["type"] == "decision.issued") if keep_decisions else 0
     assert [vb.jcs_bytes(e) for e in events[:last_decision]] == [vb.jcs_bytes(e) for e in old[:last_decision]], \
         "reseal: an event up to the last decision changed"
+    assert keep_decisions or not any(e["type"] == "decision.issued" for e in events), "reseal: a log of its own has no decisions"
     shutil.copytree(base, out)
     lines, prev = [], vb.GENESIS
     for i, e in enumerate(events, start=1):
@@ -173,7 +176,7 @@ def reseal(base, events, out, trial_key):
         f.write(b"".join(vb.jcs_bytes(c) + b"\n" for c in kept))
     with open(os.path.join(out, "checkpoint.note"), "w", encoding="utf-8") as f:
         f.write(note)
-    decisions = list(map(vb.parse_json, open(os.path.join(base, "decisions.jsonl"), "rb").read().splitlines()))
+    decisions = list(map(vb.parse_json, open(os.path.join(base, "decisions.jsonl"), "rb").read().splitlines())) if keep_decisions else []
     for d in decisions:
         d["inclusion"] = {"proof": [base64.b64encode(h).decode() for h in audit_path(d["seq"] - 1, leaves)], "tree_size": len(lines)}
     with open(os.path.join(out, "decisions.jsonl"), "wb") as f:
@@ -212,7 +215,8 @@ def verify(bundle):
 
 
 class Scenario:
-    """A trial screened with the real binary: three candidates, four decisions, three investigators' sign-offs."""
+    """A trial screened with the real binary: three candidates, four decisions, three investigators' sign-offs, then
+    two signed attestations."""
 
     def __init__(self, binary, tmp):
         self.tmp = tmp
@@ -248,6 +252,9 @@ class Scenario:
         self.sign("jane", self.d1, "--override", "ineligible", "--reason", "Ki-67 alone does not grade this tumour")
         self.sign("bob", self.d2, "--confirm")
         self.sign("jane", self.d3, "--override", "eligible", "--reason", "central pathology confirms a G1 NET")
+        # Signed attestations (event schema 3), after the sign-offs (an attestation makes its candidate's decision stale).
+        self.attest("jane", "NET-001", "I1-informed-consent", "pass", day, "--statement", "consent form seen")
+        self.attest("jane", "NET-003", "E3-registered-exclusions", "pass", day)  # without a statement
         tg("export", "--out", os.path.join(tmp, "bundle"), json_out=False)
         self.bundle = os.path.join(tmp, "bundle")
         with open(os.path.join(tmp, "t.sqlite.key"), "rb") as f:
@@ -257,6 +264,10 @@ class Scenario:
         outcomes = [self.decision(d)["outcome"] for d in (self.d1, self.d2, self.d3)]
         if outcomes != ["needs_review", "ineligible", "needs_review"]:  # the meaning tests rest on these
             raise RuntimeError(f"Policies/sanet-ep.yaml now decides {outcomes}; the sign-off scenario needs new records")
+        attestations = [e for e in self.events if e["type"] == "attestation.recorded"]
+        if [(e["schema_version"], e["actor"], "signature" in e["payload"]) for e in attestations] != [(3, "jane", True)] * 2:
+            raise RuntimeError("trialgate attest no longer writes schema 3 attestations signed by the investigator: "
+                               + "; ".join(json.dumps(e) for e in attestations))
 
     def tg(self, *args, json_out=True):
         cmd = [self.binary] + list(args) + (["--json"] if json_out else [])
@@ -265,11 +276,19 @@ class Scenario:
             raise RuntimeError(f"{' '.join(args)} exited {r.returncode}: {r.stderr.strip() or r.stdout.strip()}")
         return json.loads(r.stdout) if json_out else r.stdout
 
+    def attest(self, who, candidate, criterion, result, day, *more):
+        self.tg("attest", "--candidate", candidate, "--criterion", criterion, "--result", result, "--attested-on", day, *more,
+                "--as", who, "--signing-key", os.path.join(self.tmp, who + ".key"), "--signing-code-file", os.path.join(self.tmp, who + ".code"))
+
     def sign(self, who, decision, *how):
         self.tg("signoff", "--decision", str(decision), *how, "--as", who, "--signing-key", os.path.join(self.tmp, who + ".key"),
                 "--signing-code-file", os.path.join(self.tmp, who + ".code"))
 
     # --- building attacks
+
+    def attested(self, actor, candidate):
+        """The index in `events` of the genuine attestation by `actor` of `candidate`."""
+        return next(i for i, e in enumerate(self.events) if e["type"] == "attestation.recorded" and e["actor"] == actor and e["candidate"] == candidate)
 
     def signoff(self, actor, candidate):
         """The index in `events` of the genuine sign-off by `actor` of `candidate`."""
@@ -295,6 +314,22 @@ class Scenario:
         key = self.keys[sign_as or s["signer"]["user"]]
         return {"signature": base64.b64encode(key.sign(vb.jcs_bytes(s))).decode(), "statement": s}
 
+    def attestation(self, base_index, *, sign_as=None, candidate=None, **changes):
+        """A copy of the attestation.recorded payload of event `base_index` with `changes` (a value of None removes the
+        field), signed with `sign_as`'s key (default: the signer's) over the statement it makes for `candidate` (default:
+        the event's)."""
+        e = self.events[base_index]
+        p = copy.deepcopy(e["payload"])
+        for k, v in changes.items():
+            if v is None:
+                p.pop(k, None)
+            else:
+                p[k] = v
+        trial = self.events[0]["payload"]
+        statement = vb.attestation_statement(p, trial["trial_id"], trial["log_origin"], candidate or e["candidate"])
+        p["signature"] = base64.b64encode(self.keys[sign_as or p["signer"]].sign(vb.jcs_bytes(statement))).decode()
+        return p
+
     def ref(self, seq):
         """What a statement says about decision `seq`: its seq, SHA-256, outcome and policy."""
         d = self.decision(seq)
@@ -307,12 +342,12 @@ class Scenario:
         e.update(fields)
         return e
 
-    def bundle_of(self, events):
+    def bundle_of(self, events, keep_decisions=True):
         self.n += 1
-        return reseal(self.bundle, events, os.path.join(self.tmp, f"attack-{self.n}"), self.trial_key)
+        return reseal(self.bundle, events, os.path.join(self.tmp, f"attack-{self.n}"), self.trial_key, keep_decisions)
 
 
-def run_signoff_tests(binary):
+def run_bundle_tests(binary):
     results = []
     tmp = tempfile.mkdtemp(prefix="tg-signoff-")
     try:
@@ -323,6 +358,7 @@ def run_signoff_tests(binary):
             return results
         ev = sc.events
         J1, B2, J3 = sc.signoff("jane", "NET-001"), sc.signoff("bob", "NET-002"), sc.signoff("jane", "NET-003")
+        A1, A3 = sc.attested("jane", "NET-001"), sc.attested("jane", "NET-003")
 
         def seq(i):
             """The seq of the event at index i of `ev` when nothing is inserted before it."""
@@ -330,9 +366,9 @@ def run_signoff_tests(binary):
 
         jane_added = next(i for i, e in enumerate(ev) if e["type"] == "user.added" and e["payload"]["name"] == "jane")
 
-        def expect(name, events, want):
+        def expect(name, events, want, keep_decisions=True):
             """`want`: the exact set of (event seq, code) problems the verifier must report (empty: it must pass)."""
-            v = verify(sc.bundle_of(events))
+            v = verify(sc.bundle_of(events, keep_decisions))
             got = {(w, c) for w, c, _ in v.problems}
             wanted = {(f"event {s}", c) for s, c in want}
             ok = got == wanted
@@ -348,8 +384,8 @@ def run_signoff_tests(binary):
 
         # The genuine bundle, as the binary exported it, through the command line: exit 0, the sign-offs counted.
         r = subprocess.run([sys.executable, os.path.join(REPO, "audit", "verify_bundle.py"), sc.bundle], capture_output=True, text=True)
-        check(r.returncode == 0 and "3 sign-offs" in r.stdout, f"genuine bundle: exit {r.returncode}: {r.stdout}{r.stderr}")
-        results.append("genuine bundle passes (command line, 3 sign-offs counted)")
+        check(r.returncode == 0 and "3 sign-offs, 2 signed attestations" in r.stdout, f"genuine bundle: exit {r.returncode}: {r.stdout}{r.stderr}")
+        results.append("genuine bundle passes (command line, 3 sign-offs and 2 signed attestations counted)")
         # The reseal helper on unchanged events must give a bundle that passes: the attacks below differ only in them.
         expect("resealed genuine bundle passes", ev, set())
 
@@ -400,8 +436,8 @@ def run_signoff_tests(binary):
         expect("not stale: another candidate's record and a query are no stale causes",
                inserted(J3, dict(other, timestamp=ev[J3]["timestamp"]), dict(query, timestamp=ev[J3]["timestamp"])), set())
 
-        # Rule 4: signed off once.
-        expect("decision signed off twice", ev + [ev[J1]], {(len(ev) + 1, "signoff_duplicate")})
+        # Rule 4: signed off once. (Before Jane's NET-001 attestation, which would make the decision stale too.)
+        expect("decision signed off twice", inserted(A1, ev[J1]), {(seq(A1), "signoff_duplicate")})
 
         # Rule 5: the meaning.
         expect("needs_review confirmed", replaced(J1, payload=sc.statement(J1, meaning="confirmed_ineligible", reason=None)),
@@ -446,13 +482,14 @@ def run_signoff_tests(binary):
         for change in ("user.disabled", "user.removed"):
             expect(f"account {change.split('.')[1]} before the sign-off",
                    inserted(J1, sc.event(J1, type=change, candidate=None, actor="alice", payload={"name": "jane", "reason": "left"})),
-                   {(seq(J1) + 1, "signoff_signer"), (seq(J3) + 1, "signoff_signer")})
+                   {(seq(J1) + 1, "signoff_signer"), (seq(J3) + 1, "signoff_signer"),
+                    (seq(A1) + 1, "attestation_signer"), (seq(A3) + 1, "attestation_signer")})
         expect("account disabled and enabled again before the sign-off: in force",
                inserted(J1, *[sc.event(J1, type=t, candidate=None, actor="alice", payload={"name": "jane", "reason": "r"})
                               for t in ("user.disabled", "user.enabled")]), set())
         expired = dict(ev[jane_added], payload=dict(ev[jane_added]["payload"], expires_at=ev[J1]["timestamp"]))
         expect("account expired at the sign-off", ev[:jane_added] + [expired] + ev[jane_added + 1:],
-               {(seq(J1), "signoff_signer"), (seq(J3), "signoff_signer")})
+               {(seq(J1), "signoff_signer"), (seq(J3), "signoff_signer"), (seq(A1), "attestation_signer"), (seq(A3), "attestation_signer")})
 
         # Rule 7: the time of signing.
         at = vb.utc_ms(ev[J1]["timestamp"])
@@ -470,7 +507,8 @@ def run_signoff_tests(binary):
         raw = Ed25519PrivateKey.generate().public_key().public_bytes(vb.Encoding.Raw, vb.PublicFormat.Raw)
         swapped = dict(ev[jane_added], payload=dict(ev[jane_added]["payload"], public_key=base64.b64encode(raw).decode(), key_id=vb.trialgate_key_id(raw)))
         expect("Jane's registered key swapped for another", ev[:jane_added] + [swapped] + ev[jane_added + 1:],
-               {(seq(J1), "bad_signature"), (seq(J1), "signoff_signer"), (seq(J3), "bad_signature"), (seq(J3), "signoff_signer")})
+               {(seq(J1), "bad_signature"), (seq(J1), "signoff_signer"), (seq(J3), "bad_signature"), (seq(J3), "signoff_signer"),
+                (seq(A1), "bad_signature"), (seq(A1), "attestation_signer"), (seq(A3), "bad_signature"), (seq(A3), "attestation_signer")})
         eve = sc.event(len(ev) - 1, type="user.added", candidate=None, actor="alice",
                        payload=dict(ev[jane_added]["payload"], name="eve", public_key=base64.b64encode(raw).decode(), key_id="0123456789abcdef",
                                    token_sha256="ef" * 32, signing_sha256="fe" * 32))
@@ -481,6 +519,80 @@ def run_signoff_tests(binary):
         expect("statement's signer with a field more", replaced(J1, payload=sc.statement(J1, signer=dict(jane, email="j@x"))),
                {(seq(J1), "signoff_malformed")})
         expect("statement without a signer", replaced(J1, payload=sc.statement(J1, signer=None, resentence=False, sign_as="jane")), {(seq(J1), "signoff_malformed")})
+
+        # --- Signed attestations (event schema 3): the statement rebuilt from the event, signed by the investigator.
+        a1 = ev[A1]["payload"]
+        check("statement" in a1 and "statement" not in ev[A3]["payload"], "the scenario's attestations: one with a statement, one without")
+        expect("genuine attestations re-signed by the test pass (the statement is rebuilt as trialgate signs it)",
+               replaced(A1, payload=sc.attestation(A1))[:A3] + [dict(ev[A3], payload=sc.attestation(A3))] + ev[A3 + 1:], set())
+        expect("attestation edited, her signature kept (result pass -> fail)", replaced(A1, payload=dict(a1, result="fail")),
+               {(seq(A1), "bad_signature")})
+        expect("attestation's statement text edited, her signature kept", replaced(A1, payload=dict(a1, statement="consent form not seen")),
+               {(seq(A1), "bad_signature")})
+        expect("attestation's statement removed, her signature kept", replaced(A1, payload={k: v for k, v in a1.items() if k != "statement"}),
+               {(seq(A1), "bad_signature")})
+        expect("attestation moved to another candidate of her site, her signature kept", replaced(A1, candidate="NET-003"),
+               {(seq(A1), "bad_signature")})
+        other_trial = vb.attestation_statement(a1, "SANET-P-1", ev[0]["payload"]["log_origin"], "NET-001")
+        expect("attestation signed for another trial, replayed here",
+               replaced(A1, payload=dict(a1, signature=base64.b64encode(sc.keys["jane"].sign(vb.jcs_bytes(other_trial))).decode())),
+               {(seq(A1), "bad_signature")})
+        expect("attestation signed with another investigator's key", replaced(A1, payload=sc.attestation(A1, sign_as="bob")),
+               {(seq(A1), "bad_signature")})
+        bob_as = {"signer": "bob", "printed_name": "Dr Bob Poe", "key_id": ev[B2]["payload"]["statement"]["signer"]["key_id"]}
+        expect("attestation by an investigator of another site (bob, SITE-02, attests NET-001)",
+               replaced(A1, actor="bob", payload=sc.attestation(A1, **bob_as)), {(seq(A1), "attestation_signer")})
+        expect("attestation: site after correction (bob attests NET-003, registered at SITE-02, corrected to SITE-01)",
+               replaced(A3, actor="bob", payload=sc.attestation(A3, **bob_as)), {(seq(A3), "attestation_signer")})
+        expect("attestation signer not the event's actor", replaced(A1, actor="bob"), {(seq(A1), "attestation_signer")})
+        expect("attestation by a coordinator (no investigator, no key)",
+               replaced(A1, actor="carla", payload=dict(a1, signer="carla", printed_name="Carla")), {(seq(A1), "attestation_signer")})
+        expect("attestation's printed name not the account's", replaced(A1, payload=sc.attestation(A1, printed_name="Dr J. Roe")),
+               {(seq(A1), "attestation_signer")})
+        expect("attestation's key_id not the account's", replaced(A1, payload=sc.attestation(A1, key_id=bob_as["key_id"])),
+               {(seq(A1), "attestation_signer")})
+        expect("account removed before the attestation",
+               inserted(A1, sc.event(A1, type="user.removed", candidate=None, actor="alice", payload={"name": "jane", "reason": "left"})),
+               {(seq(A1) + 1, "attestation_signer"), (seq(A3) + 1, "attestation_signer")})
+        at = vb.utc_ms(ev[A1]["timestamp"])
+        expect("attestation signed 6 minutes before the log's time", replaced(A1, payload=sc.attestation(A1, signed_at=iso(at - 360_000))),
+               {(seq(A1), "attestation_time")})
+        expect("attestation signed 6 minutes after the log's time", replaced(A1, payload=sc.attestation(A1, signed_at=iso(at + 360_000))),
+               {(seq(A1), "attestation_time")})
+        expect("attestation signed exactly 5 minutes after: in time", replaced(A1, payload=sc.attestation(A1, signed_at=iso(at + 300_000))), set())
+        expect("attestation's signed_at not a UTC time", replaced(A1, payload=sc.attestation(A1, signed_at="2026-11-30T11:07:00+01:00")),
+               {(seq(A1), "attestation_time")})
+        fix = sc.event(A1, type="entry.corrected", candidate="NET-001", actor="carla",
+                       payload={"corrects": seq(A1), "field": "result", "old_value": "pass", "new_value": "fail", "reason": "typo"})
+        expect("correction of a signed attestation", ev + [fix], {(len(ev) + 1, "not_correctable")})
+        expect("correction of a signed attestation's statement (adding one where there was none)",
+               ev + [dict(fix, candidate="NET-003", payload={"corrects": seq(A3), "field": "statement", "old_value": None,
+                                                              "new_value": "exclusions checked", "reason": "omitted"})],
+               {(len(ev) + 1, "not_correctable")})
+        unsigned = {k: a1[k] for k in ("criterion", "result", "attested_on", "statement")}
+        expect("unsigned schema 3 attestation (a coordinator's record)", replaced(A1, actor="carla", payload=unsigned),
+               {(seq(A1), "attestation_malformed")})
+        expect("schema 3 attestation without its signature", replaced(A1, payload={k: v for k, v in a1.items() if k != "signature"}),
+               {(seq(A1), "attestation_malformed")})
+        expect("attestation with a field more, signed", replaced(A1, payload=sc.attestation(A1, witness="carla")),
+               {(seq(A1), "attestation_malformed")})
+        expect("attestation with a result neither pass nor fail, signed", replaced(A1, payload=sc.attestation(A1, result="unknown")),
+               {(seq(A1), "attestation_malformed")})
+        expect("unsigned attestation labelled schema 2 after schema 3 events (a downgrade)",
+               replaced(A1, actor="carla", payload=unsigned, schema_version=2), {(seq(A1), "schema_version")})
+        expect("event of an unknown schema version", replaced(A1, schema_version=4), {(seq(A1), "schema_version")})
+
+        # An older log (schema 2 until an upgrade): its attestations are unsigned and stay valid; investigators, sign-offs
+        # and queries exist only from schema 3. Same trial and key, events taken from the scenario's log; no decisions.
+        reg1 = next(i for i, e in enumerate(ev) if e["type"] == "candidate.registered" and e["candidate"] == "NET-001")
+        old = [dict(ev[0], schema_version=2), dict(ev[reg1], schema_version=2),
+               dict(ev[A1], actor="carla", payload=unsigned, schema_version=2)]
+        new = [ev[jane_added], ev[A1]]
+        expect("older log: a schema 2 attestation unsigned, then an upgrade and a signed one", old + new, set(), keep_decisions=False)
+        expect("older log: an investigator's account in schema 2", old + [dict(new[0], schema_version=2), new[1]],
+               {(len(old) + 1, "schema_version")}, keep_decisions=False)
+        opened = dict(next(e for e in ev if e["type"] == "query.opened" and e["candidate"] == "NET-001"), schema_version=2)
+        expect("older log: a query in schema 2", old + [opened] + new, {(len(old) + 1, "schema_version")}, keep_decisions=False)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return results
@@ -488,11 +600,11 @@ def run_signoff_tests(binary):
 
 binary = find_binary()
 if binary:
-    signoff_tests = run_signoff_tests(binary)
-    summary = f"{vectors}; {len(signoff_tests)} sign-off bundle tests with {binary}"
+    bundle_tests = run_bundle_tests(binary)
+    summary = f"{vectors}; {len(bundle_tests)} sign-off and attestation bundle tests with {binary}"
 else:
-    signoff_tests = []
-    summary = f"{vectors}; sign-off bundle tests SKIPPED: no trialgate binary (set TRIALGATE_BIN or build .build/debug/trialgate)"
+    bundle_tests = []
+    summary = f"{vectors}; sign-off and attestation bundle tests SKIPPED: no trialgate binary (set TRIALGATE_BIN or build .build/debug/trialgate)"
 
 if failures:
     print(f"FAILED: {len(failures)} checks")
@@ -500,6 +612,6 @@ if failures:
         print("  " + f)
     sys.exit(1)
 if "-v" in sys.argv[1:]:
-    for t in signoff_tests:
+    for t in bundle_tests:
         print(f"  ok  {t}")
 print(f"OK: {summary}")

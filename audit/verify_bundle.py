@@ -11,7 +11,11 @@ canonical form, numbered without gaps and chained by SHA-256; the RFC 6962 Merkl
 checkpoint; every checkpoint's C2SP signed-note signature with the key then in force; every key rotation's
 two signatures; every decision's Ed25519 signature, key and log position; every investigator's sign-off
 (`decision.signed`: rules 1-8 of docs/decision-format.md, including its Ed25519 signature with the key the
-investigator's account registers); every decision's inclusion proof (RFC 9162); the key and policy files.
+investigator's account registers); every investigator's signed attestation (`attestation.recorded` of event schema 3:
+the statement rebuilt from the event, signed by the acting investigator at the candidate's site within 5 minutes of
+the log's time, with the key their account registers, and never the target of a correction); that schema versions
+never go down and that sign-offs, queries and investigators appear only from schema 3 (older logs' attestations are
+unsigned and stay valid); every decision's inclusion proof (RFC 9162); the key and policy files.
 Exit status 0 when everything holds, 1 when anything does not (each problem is printed), 2 for bad usage.
 """
 
@@ -32,7 +36,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat,
 GENESIS = "0" * 64
 SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")  # RFC 8410 SubjectPublicKeyInfo for Ed25519
 SIGNOFF_FORMAT = "trialgate.signoff/1"
-SIGNOFF_SKEW_MS = 5 * 60 * 1000  # rule 7: |signed_at - event time| <= 5 minutes
+SIGNOFF_SKEW_MS = 5 * 60 * 1000  # rule 7: |signed_at - event time| <= 5 minutes (sign-offs and attestations)
+ATTESTATION_FORMAT = "trialgate.attestation/1"
+SCHEMA_VERSIONS = (1, 2, 3)  # event schema versions this verifier knows
+SIGNED_ATTESTATIONS_FROM = 3  # schema 3: an attestation is an investigator's signed statement
+# Event types (and investigators' accounts) that exist only from schema 3.
+SCHEMA_3_TYPES = ("decision.signed", "query.opened", "query.answered", "query.closed")
 
 
 # --- RFC 8785 (JCS) -----------------------------------------------------------------------------------------
@@ -282,6 +291,21 @@ def utc_ms(text):
     return int((t - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)).total_seconds()) * 1000 + int(m.group(7) or 0)
 
 
+def is_date(text) -> bool:
+    """Whether `text` is a calendar date `YYYY-MM-DD`."""
+    if not isinstance(text, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        return False
+    try:
+        datetime.date.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
+
+
+def is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 # Unicode White_Space: a reason made only of these is blank.
 _WHITE_SPACE = set("\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
                    "\u2028\u2029\u202f\u205f\u3000")
@@ -307,6 +331,20 @@ def meaning_sentence(meaning, printed_name, user, candidate, decision_seq, propo
         return (f"I, {printed_name} ({user}), find candidate {candidate} {outcome}, overriding decision {decision_seq}, "
                 f"which proposes {proposed}, for the reason given.")
     return f"I, {printed_name} ({user}), confirm that candidate {candidate} is {outcome}, as decision {decision_seq} proposes."
+
+
+def attestation_statement(p, trial_id, origin, candidate):
+    """What an investigator signs to attest a criterion (event schema 3), rebuilt from the attestation.recorded payload
+    `p`: its stated fields bound to this trial, log and the event's candidate, with the signer and the time."""
+    s = {
+        "format": ATTESTATION_FORMAT, "trial_id": trial_id, "log_origin": origin, "candidate": candidate,
+        "signer": {"user": p.get("signer"), "printed_name": p.get("printed_name"), "key_id": p.get("key_id")},
+        "signed_at": p.get("signed_at"),
+    }
+    for field in ("criterion", "result", "attested_on", "statement"):
+        if p.get(field) is not None:
+            s[field] = p[field]
+    return s
 
 
 def changes_candidate_data(etype) -> bool:
@@ -348,7 +386,7 @@ class Verifier:
         self.trusted = trusted or []
         self.saved = saved_checkpoint
         self.problems = []
-        self.stats = {"events": 0, "checkpoints": 0, "decision_signatures": 0, "signoffs": 0, "rotations": 0, "inclusion_proofs": 0}
+        self.stats = {"events": 0, "checkpoints": 0, "decision_signatures": 0, "signoffs": 0, "attestations": 0, "rotations": 0, "inclusion_proofs": 0}
 
     def problem(self, where, code, message):
         self.problems.append((where, code, message))
@@ -406,6 +444,8 @@ class Verifier:
         policies = {}
         candidates = {}  # id -> Candidate
         users = {}  # name -> Account
+        signed_attestations = set()  # seqs of schema 3 attestation.recorded events
+        schema = SCHEMA_VERSIONS[0]  # the highest schema version so far: versions never go down
         root_at_saved = None
         for n, line in enumerate(events, start=1):
             where = f"event {n}"
@@ -425,6 +465,20 @@ class Verifier:
             frontier.append(leaf)
             self.stats["events"] += 1
             etype, p = e.get("type"), e.get("payload") or {}
+            version = e.get("schema_version")
+            if isinstance(version, bool) or version not in SCHEMA_VERSIONS:
+                self.problem(where, "schema_version", f"schema_version {version!r} is not one of "
+                             + ", ".join(map(str, SCHEMA_VERSIONS)))
+                version = None  # the checks that depend on it are skipped; the bundle has failed already
+            elif version < schema:
+                self.problem(where, "schema_version", f"schema version {version} after an event of version {schema}: "
+                                                      "a log's versions never go down")
+            else:
+                schema = version
+            if version is not None and version < 3 and (etype in SCHEMA_3_TYPES or (
+                    etype == "user.added" and (p.get("role") == "investigator" or "public_key" in p))):
+                what = "an investigator's account" if etype == "user.added" else etype
+                self.problem(where, "schema_version", f"{what} does not exist in event schema {version} (only from schema 3)")
             if etype == "trial.initialised":
                 if n != 1:
                     self.problem(where, "invalid_event", "trial.initialised is not the first event")
@@ -445,6 +499,12 @@ class Verifier:
                 decisions[n] = p
             elif etype == "decision.signed":
                 self.check_signoff(n, e, p, trial_id, origin, candidates, users, policies)
+            elif etype == "attestation.recorded" and version is not None and version >= SIGNED_ATTESTATIONS_FROM:
+                self.check_attestation(n, e, p, trial_id, origin, candidates, users)
+                signed_attestations.add(n)
+            elif etype == "entry.corrected" and is_int(p.get("corrects")) and p["corrects"] in signed_attestations:
+                self.problem(where, "not_correctable", f"it corrects event {p.get('corrects')}, an investigator's signed attestation, "
+                                                       "which is corrected only by signing a new one")
             elif isinstance(etype, str) and etype.startswith("user."):
                 self.fold_account(n, etype, p, users)
             self.fold_candidate(n, e, etype, p, candidates)
@@ -683,29 +743,70 @@ class Verifier:
                 self.problem(where, "signoff_meaning", f"meaning_text is not the sentence of {meaning}: {want!r}")
 
         # Rule 6: the acting investigator, in force, at the candidate's site, as the account registers them.
-        user, at = signer.get("user"), utc_ms(e.get("timestamp"))
-        account = users.get(user) if isinstance(user, str) else None
-        if user != e.get("actor"):
-            self.problem(where, "signoff_signer", f"the statement is signed by {user} but the event is {e.get('actor')}'s")
-        if account is None or account.role != "investigator":
-            self.problem(where, "signoff_signer", f"{user} is not an investigator of this trial at event {n}")
-        else:
-            if account.status != "active":
-                self.problem(where, "signoff_signer", f"{user}'s account is {account.status} (event {account.changed_seq})")
-            if account.expires_at is not None and (at is None or utc_ms(account.expires_at) is None or at >= utc_ms(account.expires_at)):
-                self.problem(where, "signoff_signer", f"{user}'s account expired at {account.expires_at}")
-            if c is not None and (not isinstance(account.sites, list) or c.site not in account.sites):
-                self.problem(where, "signoff_signer", f"{user} does not work at site {c.site}, candidate {candidate_id}'s")
-            if signer.get("printed_name") != account.printed_name or signer.get("key_id") != account.key_id:
-                self.problem(where, "signoff_signer", f"the printed name or key id is not the one {user}'s account registers "
-                                                      f"(event {account.added_seq})")
+        account = self.check_signer(n, e, "signoff_signer", signer.get("user"), signer.get("printed_name"), signer.get("key_id"), c, users)
 
         # Rule 7: signed within 5 minutes of the log's time.
-        signed_at = utc_ms(s.get("signed_at"))
-        if signed_at is None or at is None or abs(signed_at - at) > SIGNOFF_SKEW_MS:
-            self.problem(where, "signoff_time", f"signed_at {s.get('signed_at')} is not within 5 minutes of the event's time {e.get('timestamp')}")
+        self.check_signed_at(n, e, "signoff_time", s.get("signed_at"))
 
         # Rule 8: the signature over the statement's RFC 8785 bytes, with the key the signer's account registers.
+        self.check_signature(n, "sign-off", signer.get("user"), account, p.get("signature"), s)
+
+    def check_attestation(self, n, e, p, trial_id, origin, candidates, users):
+        """An investigator's signed attestation (attestation.recorded, event schema 3), against the log so far: the
+        statement rebuilt from the event, signed by the acting investigator as for a sign-off's rules 6-8."""
+        where = f"event {n}"
+        self.stats["attestations"] += 1
+        required = {"criterion", "result", "attested_on", "signer", "printed_name", "key_id", "signed_at", "signature"}
+        missing, extra = sorted(required - set(p)), sorted(set(p) - required - {"statement"})
+        if missing or extra or not all(isinstance(p[k], str) for k in set(p) & (required | {"statement"})):
+            self.problem(where, "attestation_malformed", "a schema 3 attestation is an investigator's signed statement: "
+                         + (f"missing {', '.join(missing)}; " if missing else "") + (f"unknown {', '.join(extra)}; " if extra else "")
+                         + "every field is text")
+            return
+        if p["result"] not in ("pass", "fail") or not is_date(p["attested_on"]):
+            self.problem(where, "attestation_malformed", f"result {p['result']!r} is not pass or fail, "
+                                                         f"or attested_on {p['attested_on']!r} is not a date")
+        candidate_id = e.get("candidate")
+        c = candidates.get(candidate_id) if isinstance(candidate_id, str) else None
+        if c is None:
+            self.problem(where, "attestation_signer", f"candidate {candidate_id} is not registered before this event: "
+                                                      "no site to check the signer against")
+        account = self.check_signer(n, e, "attestation_signer", p["signer"], p["printed_name"], p["key_id"], c, users)
+        self.check_signed_at(n, e, "attestation_time", p["signed_at"])
+        statement = attestation_statement(p, trial_id, origin, candidate_id)
+        self.check_signature(n, "attestation", p["signer"], account, p["signature"], statement)
+
+    def check_signer(self, n, e, code, user, printed_name, key_id, c, users):
+        """A signer (of a sign-off or an attestation) is the event's actor, an investigator account in force at the
+        event's time, working at candidate `c`'s site after corrections, with the printed name and key id the
+        account registers. Returns the account (None if there is none)."""
+        where, at = f"event {n}", utc_ms(e.get("timestamp"))
+        account = users.get(user) if isinstance(user, str) else None
+        if user != e.get("actor"):
+            self.problem(where, code, f"the statement is signed by {user} but the event is {e.get('actor')}'s")
+        if account is None or account.role != "investigator":
+            self.problem(where, code, f"{user} is not an investigator of this trial at event {n}")
+            return account
+        if account.status != "active":
+            self.problem(where, code, f"{user}'s account is {account.status} (event {account.changed_seq})")
+        if account.expires_at is not None and (at is None or utc_ms(account.expires_at) is None or at >= utc_ms(account.expires_at)):
+            self.problem(where, code, f"{user}'s account expired at {account.expires_at}")
+        if c is not None and (not isinstance(account.sites, list) or c.site not in account.sites):
+            self.problem(where, code, f"{user} does not work at site {c.site}, candidate {e.get('candidate')}'s")
+        if printed_name != account.printed_name or key_id != account.key_id:
+            self.problem(where, code, f"the printed name or key id is not the one {user}'s account registers "
+                                      f"(event {account.added_seq})")
+        return account
+
+    def check_signed_at(self, n, e, code, signed_at_text):
+        """Signed within 5 minutes of the log's time."""
+        signed_at, at = utc_ms(signed_at_text), utc_ms(e.get("timestamp"))
+        if signed_at is None or at is None or abs(signed_at - at) > SIGNOFF_SKEW_MS:
+            self.problem(f"event {n}", code, f"signed_at {signed_at_text} is not within 5 minutes of the event's time {e.get('timestamp')}")
+
+    def check_signature(self, n, subject, user, account, signature, statement):
+        """The Ed25519 signature over the statement's RFC 8785 bytes, with the key the signer's account registers.
+        A signer who is no investigator was reported by check_signer; an investigator without a usable key is reported here."""
         key = None
         if account is not None and account.public_key:
             try:
@@ -714,9 +815,9 @@ class Verifier:
                 key = None
         if key is None or len(key) != 32:
             if account is not None and account.role == "investigator":
-                self.problem(where, "bad_signature", f"{user}'s account registers no usable Ed25519 key")
-        elif not isinstance(p.get("signature"), str) or not ed25519_ok(key, p["signature"], jcs_bytes(s)):
-            self.problem(where, "bad_signature", f"the sign-off's Ed25519 signature does not verify with {user}'s key {account.key_id}")
+                self.problem(f"event {n}", "bad_signature", f"{user}'s account registers no usable Ed25519 key")
+        elif not isinstance(signature, str) or not ed25519_ok(key, signature, jcs_bytes(statement)):
+            self.problem(f"event {n}", "bad_signature", f"the {subject}'s Ed25519 signature does not verify with {user}'s key {account.key_id}")
 
     def check_checkpoint(self, size, note, root, origin, keys):
         where = f"checkpoint {size}"
@@ -763,7 +864,7 @@ def main(argv=None):
             print(f"  {where}: {code}: {message}")
         return 1
     print(f"OK: {s['events']} events canonical and chained, {s['checkpoints']} checkpoints signed with matching roots, "
-          f"{s['decision_signatures']} decision signatures, {s['signoffs']} sign-offs, {s['rotations']} key rotations, {s['inclusion_proofs']} inclusion proofs; "
+          f"{s['decision_signatures']} decision signatures, {s['signoffs']} sign-offs, {s['attestations']} signed attestations, {s['rotations']} key rotations, {s['inclusion_proofs']} inclusion proofs; "
           f"size {s['size']}, root {s['root']}")
     return 0
 

@@ -1,3 +1,5 @@
+import Foundation
+import TrialGateAudit
 import TrialGateCore
 
 /// A dozen synthetic candidates that between them reach every outcome, with a correction and a
@@ -10,6 +12,45 @@ public struct DemoScenario: Sendable {
         case command(Command)
         /// Corrects a field of the candidate's latest record of `kind`, whose sequence number is known only when run.
         case correctLatest(kind: String, field: String, value: JSONValue, reason: String)
+        /// The site's investigator attests a criterion (pass), signed with their key.
+        case attest(criterion: String, attestedOn: JSONValue)
+        /// The site's investigator confirms the candidate's newest decision, signed with their key.
+        case confirm
+    }
+
+    /// A demo investigator: their account, key and signing code.
+    public struct Investigator: Sendable {
+        public let name: String
+        public let key: TrialKey
+        public let signingCode: String
+    }
+
+    /// The investigator of `site` (one per site, with a fixed key so the demo's statements are reproducible).
+    public static func investigator(of site: String) -> Investigator {
+        let name = "investigator-" + site.lowercased()
+        let seed = Array(Digest.sha256Hex("demo investigator key of \(site)").utf8.prefix(32))
+        return Investigator(name: name, key: try! TrialKey(seed: seed), signingCode: Digest.sha256Hex("demo signing code of \(site)"))
+    }
+
+    /// The sites the candidates are screened at.
+    public var sites: [String] {
+        Array(Set(candidates.compactMap { c in c.steps.first.flatMap { step -> String? in
+            if case .command(.register(_, let f)) = step { return f["site"]?.stringValue } else { return nil }
+        } })).sorted()
+    }
+
+    /// Adds each site's investigator account that is not there yet (by `admin`), with their printed name, key and
+    /// signing code.
+    public func addInvestigators(dispatcher: Dispatcher, admin: String) throws {
+        let existing = Set((try dispatcher.execute(.users, actor: admin)["users"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
+        for site in sites {
+            let i = Self.investigator(of: site)
+            if existing.contains(i.name) { continue }
+            _ = try dispatcher.execute(.userAdd(name: i.name, role: Role.investigator.rawValue, sites: [site],
+                                                tokenSHA256: Digest.sha256Hex("demo token of \(site)"), expiresAt: nil,
+                                                signer: SignerRegistration(printedName: "Dr \(site) Investigator", publicKey: Data(i.key.publicKey).base64EncodedString(),
+                                                                           signingSHA256: Digest.sha256Hex(i.signingCode))), actor: admin)
+        }
     }
 
     /// One candidate: its steps in order and the outcome its decision should get (nil: withdrawn, no decision).
@@ -28,19 +69,38 @@ public struct DemoScenario: Sendable {
     }
 
     /// Runs every step through `dispatcher` as `actor`.
-    public func run(dispatcher: Dispatcher, actor: String) throws -> [Result] {
-        try candidates.map { c in
+    /// Runs every step through `dispatcher` as `actor`; attestations and sign-offs are signed by the site's
+    /// investigator, whose account `admin` adds first when it is not there.
+    public func run(dispatcher: Dispatcher, actor: String, admin: String = "demo:admin") throws -> [Result] {
+        try addInvestigators(dispatcher: dispatcher, admin: admin)
+        return try candidates.map { c in
             var latest: [String: Int64] = [:]
             var decision: JSONValue?
+            var site = ""
             for step in c.steps {
                 switch step {
                 case .command(let command):
                     let result = try dispatcher.execute(command, actor: actor)
+                    if case .register(_, let f) = command { site = f["site"]?.stringValue ?? "" }
                     if case .record(let kind, _, _) = command, let seq = result["seq"]?.intValue { latest[kind] = Int64(seq) }
                     if case .decide = command { decision = result }
                 case .correctLatest(let kind, let field, let value, let reason):
                     guard let seq = latest[kind] else { throw ServiceError("internal", "demo: no \(kind) record to correct") }
                     _ = try dispatcher.execute(.correct(seq: seq, field: field, value: value, reason: reason), actor: actor)
+                case .attest(let criterion, let on):
+                    let i = Self.investigator(of: site)
+                    let prepared = try dispatcher.execute(.attestPrepare(candidate: c.id, fields: ["criterion": .string(criterion), "result": "pass", "attested_on": on,
+                                                                                                   "statement": "checked against the source documents"], user: i.name), actor: i.name)
+                    let statement = prepared["statement"] ?? .null
+                    _ = try dispatcher.execute(.attest(statement: statement, signature: Data(i.key.sign(CanonicalJSON.encode(statement))).base64EncodedString(),
+                                                       user: i.name, signingCode: i.signingCode), actor: i.name)
+                case .confirm:
+                    guard let seq = decision?["seq"]?.intValue, let outcome = decision?["outcome"]?.stringValue else { continue }
+                    let i = Self.investigator(of: site)
+                    let prepared = try dispatcher.execute(.signOffPrepare(decision: Int64(seq), outcome: outcome, reason: nil, user: i.name), actor: i.name)
+                    let statement = prepared["statement"] ?? .null
+                    _ = try dispatcher.execute(.signOff(statement: statement, signature: Data(i.key.sign(CanonicalJSON.encode(statement))).base64EncodedString(),
+                                                        user: i.name, signingCode: i.signingCode), actor: i.name)
                 }
             }
             return Result(candidate: c, decision: decision)
@@ -48,6 +108,11 @@ public struct DemoScenario: Sendable {
     }
 
     public let candidates: [Candidate]
+
+    private init(candidates: [Candidate]) { self.candidates = candidates }
+
+    /// The scenario with only the candidates `ids` names.
+    public func only(_ ids: [String]) -> DemoScenario { DemoScenario(candidates: candidates.filter { ids.contains($0.id) }) }
 
     /// Which trial's candidates: SANET-ep (extrapancreatic, the default) or SANET-p (pancreatic).
     public enum Trial: String, Sendable { case ep, p }
@@ -87,11 +152,8 @@ public struct DemoScenario: Sendable {
         func build(_ id: String, site: String, story: String, expected: Outcome?, ki67: Double? = 8, mitoses: Int? = nil,
                    pathology p: [String: JSONValue] = pathology(), clinical c: [String: JSONValue] = clinical(),
                    imaging i: [String: JSONValue] = imaging(), score: Double? = 0.81, attest: [String] = attested,
-                   extra: [Step] = []) -> Candidate {
+                   extra: [Step] = [], confirm: Bool = true, after: [Step] = []) -> Candidate {
             var commands: [Command] = [.register(candidate: id, fields: ["site": .string(site), "consent_date": day(20)])]
-            for criterion in attest {
-                commands.append(.record(kind: "attestation", candidate: id, fields: ["criterion": .string(criterion), "result": "pass", "attested_on": day(7)]))
-            }
             commands.append(.record(kind: "pathology", candidate: id, fields: .object(p)))
             commands.append(.record(kind: "clinical", candidate: id, fields: .object(c)))
             commands.append(.record(kind: "imaging", candidate: id, fields: .object(i)))
@@ -107,8 +169,14 @@ public struct DemoScenario: Sendable {
                 m["score"] = .number(score)
                 commands.append(.record(kind: "model-score", candidate: id, fields: .object(m)))
             }
-            var steps = commands.map(Step.command) + extra
-            if expected != nil { steps.append(.command(.decide(candidate: id))) }
+            // The investigator attests what no record decides, then the decision is issued and, when it is not one
+            // that needs review, confirmed by the investigator.
+            var steps = commands.map(Step.command) + attest.map { Step.attest(criterion: $0, attestedOn: day(7)) } + extra
+            if let expected {
+                steps.append(.command(.decide(candidate: id)))
+                if confirm, expected != .needsReview { steps.append(.confirm) }
+            }
+            steps += after
             return Candidate(id: id, story: story, steps: steps, expected: expected)
         }
         if trial == .p {
@@ -151,6 +219,8 @@ public struct DemoScenario: Sendable {
                   ki67: 5, mitoses: 15, pathology: lung),
             build("NET-016", site: "SITE-01", story: "an old specimen's Ki-67 of 25 % entered later is superseded by the current 8 %", expected: .eligible,
                   extra: [.command(.record(kind: "ki67", candidate: "NET-016", fields: ["percent": 25, "specimen_date": day(400), "method": "manual_count"]))]),
+            build("NET-017", site: "SITE-02", story: "decided eligible, then ECOG corrected 1 → 3: stale until decided again", expected: .eligible,
+                  confirm: false, after: [.correctLatest(kind: "clinical", field: "ecog", value: 3, reason: "ECOG re-assessed at the screening visit")]),
         ]
     }
 }

@@ -77,6 +77,16 @@ struct Demo: ParsableCommand {
             print("NET-016: \(first["fact"]?.stringValue ?? "") \(CanonicalJSON.string(first["value"] ?? .null)) (event \(first["seq"]?.intValue ?? 0)) is superseded: \(first["why"]?.stringValue ?? "")")
             print("")
         }
+        let report = try dispatcher.execute(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"), actor: coordinator)
+        let consort = report["consort"] ?? .null
+        print("Investigators confirmed \(consort["confirmed"]?["eligible"]?.intValue ?? 0) eligible and \(consort["confirmed"]?["ineligible"]?.intValue ?? 0) ineligible (signed, current decisions); \(consort["stale"]?.intValue ?? 0) stale, \(consort["awaiting_signoff"]?.intValue ?? 0) awaiting sign-off.")
+        let open = (report["sites"]?.arrayValue ?? []).reduce(0) { $0 + ($1["queries"]?["open"]?.intValue ?? 0) }
+        print("Open review queries: \(open) (see `trialgate queries --open`).")
+        if trial == .ep, let stale = (report["screening_log"]?.arrayValue ?? []).first(where: { $0["candidate"] == "NET-017" }),
+           let cause = stale["stale_causes"]?.arrayValue?.first {
+            print("NET-017 was decided \(stale["proposed"]?.stringValue ?? ""), then event \(cause["seq"]?.intValue ?? 0) (\(cause["detail"]?.stringValue ?? "")) made the decision stale: it counts as no outcome until decided again and signed off.")
+        }
+        print("")
         let verify = try dispatcher.execute(.verify(), actor: coordinator)
         let replay = try dispatcher.execute(.replay, actor: coordinator)
         let counts = Dictionary(grouping: results.compactMap { $0.decision?["outcome"]?.stringValue }, by: { $0 }).mapValues(\.count)

@@ -154,9 +154,15 @@ struct ClinicalInputTests {
     func badInput(_ bad: BadRecord) throws {
         let (kind, fields, code, words) = (bad.kind, bad.fields, bad.code, bad.words)
         let f = try registered()
+        // An attestation is an investigator's signed statement: its fields are checked when it is prepared.
+        if kind == "attestation" { try TestSigner.add(f, "ann", sites: ["S1"], seed: 41) }
         let before = try f.size()
         do {
-            try f.run(.record(kind: kind, candidate: "C-1", fields: fields))
+            if kind == "attestation" {
+                try f.run(.attestPrepare(candidate: "C-1", fields: fields, user: "ann"), as: "ann")
+            } else {
+                try f.run(.record(kind: kind, candidate: "C-1", fields: fields))
+            }
             Issue.record("accepted \(kind) \(CanonicalJSON.string(fields))")
         } catch {
             let e = ServiceError(error)
@@ -320,8 +326,8 @@ struct PolicyImpactTests {
         let before = try f.size()
         let r = try f.run(.policyImpact(text: amended, file: "amended.yaml"), as: "sponsor")
         #expect(try f.size() == before)
-        // 15 candidates are not withdrawn; only NET-005 (ECOG 2) changes.
-        #expect(r["compared"] == 15)
+        // 16 candidates are not withdrawn; only NET-005 (ECOG 2) changes.
+        #expect(r["compared"] == 16)
         let changed = r["changed"]!.arrayValue!
         #expect(changed.count == 1, "\(changed)")
         #expect(changed.first?["candidate"] == "NET-005" && changed.first?["from"] == "ineligible" && changed.first?["to"] == "eligible")
@@ -353,12 +359,13 @@ struct ReportPolicyTests {
         let amended = ShippedPolicies.sanetEP.replacingOccurrences(of: "version: \"2.0.0\"", with: "version: \"2.0.1\"")
         _ = try f.run(.policyPublish(text: amended, file: "amended.yaml"), as: "admin")
         try f.run(.decide(candidate: "NET-001"))
-        // A correction of a pathology and of an attestation record: the report still folds (it once could not).
+        // A correction of a pathology record: the report still folds (it once could not); a signed attestation is
+        // corrected only by signing a new one.
         let events = try f.store.events(candidate: "NET-002")
         let pathology = events.first { $0.type == .pathologyRecorded }!.seq
         let attestation = events.first { $0.type == .attestationRecorded }!.seq
         try f.run(.correct(seq: pathology, field: "necrosis", value: "present", reason: "review of the slides"))
-        try f.run(.correct(seq: attestation, field: "statement", value: "ICF version 3 signed", reason: "detail added"))
+        #expect(f.errorCode(.correct(seq: attestation, field: "statement", value: "ICF version 3 signed", reason: "detail added")) == "not_correctable")
         let r = try f.run(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"))
         let policies = r["policies"]!.arrayValue!
         #expect(policies.count == 2 && policies[0]["version"] == "2.0.0" && policies[1]["version"] == "2.0.1")

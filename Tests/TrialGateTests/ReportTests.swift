@@ -22,7 +22,9 @@ struct ReportTests {
     func knownCounts() throws {
         let r = try report(try demo())
         let c = r["consort"]!
-        #expect(c["assessed"] == 16 && c["eligible"] == 4 && c["needs_review"] == 3 && c["pending"] == 0)
+        #expect(c["assessed"] == 17 && c["eligible"] == 4 && c["needs_review"] == 3 && c["pending"] == 0)
+        // NET-017 was decided eligible, then its ECOG corrected: stale, so no outcome, and no criterion counted.
+        #expect(c["stale"] == 1 && c["confirmed"] == ["eligible": 4, "ineligible": 8] && c["awaiting_signoff"] == 3)
         #expect(c["excluded"]?["not_meeting_criteria"] == 8 && c["excluded"]?["withdrawn"] == 1 && c["excluded"]?["total"] == 9)
         #expect(c["excluded"]?["by_criterion"] == ["E1-nec-or-high-grade": 4, "I3-grade": 3, "I3-well-differentiated-net": 1, "I4-prior-therapy": 1,
                                                    "I5-progression-12-months": 1, "I7-bone-marrow": 1, "PUB-ecog": 1])
@@ -33,11 +35,13 @@ struct ReportTests {
         #expect(consent["pass"] == 14 && consent["needs_attestation"] == 1)
         #expect(r["screening_log"]?.arrayValue?.first { $0["candidate"] == "NET-010" }?["needs_attestation"] == ["I1-informed-consent"])
         let site2 = r["sites"]!.arrayValue!.first { $0["site"] == "SITE-02" }!
-        #expect(site2["assessed"] == 5 && site2["ineligible"] == 4 && site2["screen_failure_rate"] == 0.8)
-        #expect(r["corrections"]?["count"] == 1)
+        #expect(site2["assessed"] == 6 && site2["ineligible"] == 4 && site2["stale"] == 1 && site2["screen_failure_rate"] == 0.8)
+        #expect(r["corrections"]?["count"] == 2)
         #expect(r["corrections"]?["items"]?.arrayValue?.first?["old_value"] == 28)
         let log = r["screening_log"]!.arrayValue!
-        #expect(log.count == 16)
+        #expect(log.count == 17)
+        #expect(log.first { $0["candidate"] == "NET-017" }?["status"] == "stale")
+        #expect(log.first { $0["candidate"] == "NET-001" }?["confirmed"] == "eligible")
         #expect(log.allSatisfy { $0["signature"] == "valid" || $0["status"] == "withdrawn" })
         #expect(log.first { $0["candidate"] == "NET-013" }?["status"] == "withdrawn")
         // Model scores by outcome: NET-010's 0.52 sits in the 0.5–0.6 bin of needs_review.
@@ -213,8 +217,8 @@ struct ReportTests {
         state.candidates["NET-012"]!.latest!.verdict = .invalid
         #expect(!state.candidates["NET-012"]!.corrections.isEmpty)
         // More decisions than bytes left after them, on the candidate encoded last.
-        state.candidates["NET-016"]!.decisionCount = 1_000
-        #expect(state.candidates.keys.max() == "NET-016")
+        state.candidates["NET-017"]!.decisionCount = 1_000
+        #expect(state.candidates.keys.max() == "NET-017")
         let bytes = ReportSnapshot.encode(state)
         #expect(try ReportSnapshot.decode(bytes) == state.candidates)
         for n in 0..<bytes.count {
@@ -315,13 +319,13 @@ struct ReportTests {
         }
         let csv = try report(f, format: "csv")["csv"]!.stringValue!
         #expect(csv.hasPrefix("candidate,site,registered_at,consent_date,status,"))
-        #expect(csv.split(separator: "\r\n").count == 17)
+        #expect(csv.split(separator: "\r\n").count == 18)
     }
 
     @Test("FHIR ResearchSubject resources carry the research-subject-status codes")
     func fhir() throws {
         let resources = try demo().run(.exportFHIR(site: nil))["resources"]!.arrayValue!
-        #expect(resources.count == 16)
+        #expect(resources.count == 17)
         let allowed: Set<String> = ["candidate", "eligible", "follow-up", "ineligible", "not-registered", "off-study", "on-study",
                                     "on-study-intervention", "on-study-observation", "pending-on-study", "potential-candidate",
                                     "screening", "withdrawn"]
@@ -410,7 +414,7 @@ struct ReportHTMLTests {
         let html = try f.run(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "html"))["html"]!.stringValue!
         #expect(html.hasPrefix("<!DOCTYPE html>"))
         #expect(html.contains("aria-label=\"CONSORT enrolment flow\""))
-        #expect(html.contains("Assessed for eligibility (n=17)"))
+        #expect(html.contains("Assessed for eligibility (n=18)"))
         #expect(html.contains("aria-label=\"Screen-failure reasons\""))
         #expect(html.contains("aria-label=\"Model score histogram\""))
         #expect(!html.contains("<script"))

@@ -26,9 +26,10 @@ struct ScreeningTests {
         #expect(Set(results.compactMap { $0.decision?["outcome"]?.stringValue }) == Set(Outcome.allCases.map(\.rawValue)))
         let verify = try f.run(.verify())
         #expect(verify["valid"] == true)
-        #expect(verify["signatures_checked"]?.intValue == 15)
+        // 16 decisions, 12 investigators' sign-offs and 68 signed attestations.
+        #expect(verify["signatures_checked"]?.intValue == 96)
         let replay = try f.run(.replay)
-        #expect(replay["reproduced"]?.intValue == 15)
+        #expect(replay["reproduced"]?.intValue == 16)
         #expect(replay["mismatched"]?.intValue == 0)
     }
 

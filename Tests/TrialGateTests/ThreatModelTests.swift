@@ -79,7 +79,7 @@ struct ThreatModelTests {
         let dir = try s.export("b")
         let r = BundleVerifier.verify(directory: dir, trustedKeys: [try NoteVerifierKey(vkey: s.vkey)], savedCheckpoint: s.savedCheckpoint)
         #expect(r.valid, "\(r.problems)")
-        #expect(r.decisions == 15 && r.inclusionProofs == 15 && r.decisionsReproduced == 15)
+        #expect(r.decisions == 16 && r.inclusionProofs == 16 && r.decisionsReproduced == 16)
         try Data(s.savedCheckpoint.utf8).write(to: URL(fileURLWithPath: s.f.dir.path + "/saved.note"))
         let (status, out) = try pythonVerify(dir, ["--vkey", s.vkey, "--checkpoint", s.f.dir.path + "/saved.note"])
         #expect(status == 0, "\(out)")
