@@ -35,8 +35,20 @@ expect_rc 0 "$B" record sstr --candidate NET-1 status=positive modality=ga68_dot
 expect_rc 0 "$B" record model-score --candidate NET-1 model=net-ct-radiomics version=2.1.0 \
     artifact_sha256=3f1c2b9d8e7a6f5041c3b2a1908f7e6d5c4b3a291807f6e5d4c3b2a190817263 score=0.8 predicts=response study_date="$(d 5)"
 expect_rc 0 "$B" record pathology --candidate NET-1 specimen_date="$(d 60)" primary_organ=C17.2 tumour_type=NET differentiation=well review=central
+# The site's investigator: their own Ed25519 key (the server never holds it), a printed name and a signing code.
+expect_rc 0 "$B" key new --out "$T/ivy.key"
+check test "$(stat -c %a "$T/ivy.key")" = 600
+"$B" users add ivy --role investigator --site SITE-01 --printed-name "Dr Ivy Smoke" --public-key "$T/ivy.key.pub" --json > "$T/ivy.json"
+python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['signing_code'])" "$T/ivy.json" > "$T/ivy.code"
+sign=(--as ivy --signing-key "$T/ivy.key" --signing-code-file "$T/ivy.code")
+# Attestations are the investigator's signed statements; a plain record of one is refused, and so is a wrong code.
+expect_rc 2 "$B" record attestation --candidate NET-1 criterion=I1-informed-consent result=pass attested_on="$(d 1)"
+check grep -q "use \`trialgate attest\`" "$T/out"
+echo wrong > "$T/wrong.code"
+expect_rc 2 "$B" attest --candidate NET-1 --criterion I1-informed-consent --result pass --attested-on "$(d 1)" --as ivy --signing-key "$T/ivy.key" --signing-code-file "$T/wrong.code"
+check grep -q "signing_failed" "$T/out"
 for c in I1-informed-consent I3-advanced I9-liver-function E3-registered-exclusions; do
-  expect_rc 0 "$B" record attestation --candidate NET-1 criterion=$c result=pass attested_on="$(d 1)"
+  expect_rc 0 "$B" attest --candidate NET-1 --criterion $c --result pass --attested-on "$(d 1)" --statement "checked at the site" "${sign[@]}"
 done
 # Clinical input in the wrong unit, out of range or unconfirmed: exit 2, the field, value, unit and limit named, nothing appended.
 size_before=$(sqlite3 "$T/trial.sqlite" "select count(*) from events")
@@ -83,8 +95,39 @@ check grep -q -- "--limit must be between 1 and 10000" "$T/out"
 # openssl verifies the decision with no TrialGate code involved.
 expect_rc 0 "$B" decision export --seq "$seq" --out "$T/d"
 expect_rc 0 openssl pkeyutl -verify -pubin -inkey "$T/d/public.pem" -rawin -in "$T/d/decision.json" -sigfile "$T/d/decision.sig"
+# The investigator confirms the decision, signing on their side; openssl checks who signed what with the exported
+# files alone, and the statement names the decision by the SHA-256 of decision.json.
+expect_rc 0 "$B" signoff --decision "$seq" --confirm "${sign[@]}"
+check grep -q "I, Dr Ivy Smoke (ivy), confirm that candidate NET-1 is eligible" "$T/out"
+expect_rc 2 "$B" signoff --decision "$seq" --confirm "${sign[@]}"
+check grep -q "already signed off" "$T/out"
+expect_rc 0 "$B" decision export --seq "$seq" --out "$T/d"
+expect_rc 0 openssl pkeyutl -verify -pubin -inkey "$T/d/investigator.pem" -rawin -in "$T/d/signoff.json" -sigfile "$T/d/signoff.sig"
+check grep -q "\"sha256\":\"$(sha256sum "$T/d/decision.json" | cut -d' ' -f1)\"" "$T/d/signoff.json"
+check grep -q '"confirmed":"eligible"' <("$B" show NET-1 --json)
 printf 'x' >> "$T/d/decision.json"
 expect_rc 1 openssl pkeyutl -verify -pubin -inkey "$T/d/public.pem" -rawin -in "$T/d/decision.json" -sigfile "$T/d/decision.sig"
+printf 'x' >> "$T/d/signoff.json"
+expect_rc 1 openssl pkeyutl -verify -pubin -inkey "$T/d/investigator.pem" -rawin -in "$T/d/signoff.json" -sigfile "$T/d/signoff.sig"
+# A correction after the decision makes it stale everywhere: show, decisions --stale, the report, FHIR; a review query
+# opens; signing it is refused; deciding again and signing makes it current and confirmed.
+expect_rc 0 "$B" correct --seq 4 --field ecog --value 1 --reason "re-assessed at the visit"
+check grep -q "NET-1 at SITE-01: stale" <("$B" show NET-1)
+check grep -q '"standing":"stale"' <("$B" decisions --stale --json)
+check grep -q ',stale,' <("$B" report --format csv)
+check grep -q '"status":"screening"' <("$B" export --format fhir)
+check grep -q "stale_decision" <("$B" queries --open --json)
+expect_rc 2 "$B" signoff --decision "$seq" --confirm "${sign[@]}"
+check grep -q "stale" "$T/out"
+expect_rc 0 "$B" decide NET-1
+seq=$(sqlite3 "$T/trial.sqlite" "select max(seq) from events where type='decision.issued'")
+expect_rc 0 "$B" signoff --decision "$seq" --confirm "${sign[@]}"
+check grep -q '"standing":"current"' <("$B" show NET-1 --json)
+check grep -q '"status":"eligible"' <("$B" export --format fhir)
+stale_query=$("$B" queries --open --json | python3 -c "import json,sys; print([q['seq'] for q in json.load(sys.stdin)['queries'] if q['about']=='stale_decision'][0])")
+expect_rc 0 "$B" query answer "$stale_query" --note "decided again after the ECOG correction"
+expect_rc 0 "$B" query close "$stale_query" --resolution "new decision signed off"
+check grep -q '"status":"closed"' <("$B" queries --candidate NET-1 --json)
 # exec speaks the protocol.
 out=$(printf '%s\n' '{"id":1,"cmd":"head"}' '{"id":2,"cmd":"show","candidate":"NET-1"}' | "$B" exec)
 check test "$(echo "$out" | wc -l)" = 2
@@ -104,7 +147,7 @@ check cmp -s "$T/report-before.json" <("$B" report --format json)
 sqlite3 "$T/trial.sqlite" "select writefile('$T/snapshot.statement', statement) from report_snapshots" >/dev/null
 sqlite3 "$T/trial.sqlite" "select signature from report_snapshots" | base64 -d > "$T/snapshot.sig"
 expect_rc 0 openssl pkeyutl -verify -pubin -inkey "$T/d/public.pem" -rawin -in "$T/snapshot.statement" -sigfile "$T/snapshot.sig"
-check grep -q '"format":"trialgate.report-snapshot/2"' "$T/snapshot.statement"
+check grep -q '"format":"trialgate.report-snapshot/3"' "$T/snapshot.statement"
 check grep -q "1 saved report snapshot checked" <("$B" verify)
 expect_rc 19 sqlite3 "$T/trial.sqlite" "update report_snapshots set state = x'00'"
 check grep -q "report snapshots are never changed" "$T/out"
