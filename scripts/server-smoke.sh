@@ -44,9 +44,15 @@ token() { "$B" users add "$1" --role "$2" ${3:+--site $3} --json | python3 -c 'i
 "$B" policy publish Policies/sanet-ep.yaml >/dev/null
 COORD=$(token alice coordinator SITE-01)
 SPONSOR=$(token sam sponsor)
+# An investigator with their own key; only the key's public half and the code's SHA-256 reach the log.
+"$B" key new --out "$T/ivy.key" >/dev/null
+"$B" users add ivy --role investigator --site SITE-01 --printed-name "Dr Ivy Socket" --public-key "$T/ivy.key.pub" --json > "$T/ivy.json"
+IVY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$T/ivy.json")
+python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["signing_code"])' "$T/ivy.json" > "$T/ivy.code"
 # Accounts are events in the log, with the token's SHA-256 only: no users file, and the token is nowhere in the store.
 check test ! -e "$T/s.sqlite.users.json"
-check test "$(sqlite3 "$T/s.sqlite" "SELECT count(*) FROM events WHERE type = 'user.added'")" = 2
+check test "$(sqlite3 "$T/s.sqlite" "SELECT count(*) FROM events WHERE type = 'user.added'")" = 3
+check test "$(sqlite3 "$T/s.sqlite" "SELECT count(*) FROM events WHERE instr(body, '$(cat "$T/ivy.code")') > 0")" = 0
 check test "$(sqlite3 "$T/s.sqlite" "SELECT count(*) FROM events WHERE instr(body, '$COORD') > 0")" = 0
 
 # A client session.
@@ -59,6 +65,17 @@ check grep -q '"id":1,"ok":true' <<<"$out"
 check grep -q '"code":"forbidden"' <<<"$out"
 check grep -q '"id":3,"ok":true' <<<"$out"
 check test "$(sqlite3 "$T/s.sqlite" "select actor from events where type='ki67.recorded'")" = alice
+# The investigator signs over the socket: the CLI signs on their side; the first signing of a session needs both
+# components (21 CFR 11.200(a)(1)); a coordinator may not sign.
+out=$(echo '{"id":4,"cmd":"decide","candidate":"NET-1"}' | "$B" client --connect "$ADDR" --token "$COORD" || true)
+DEC=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["result"]["seq"])' "$out")
+out=$(echo '{"id":5,"cmd":"signoff","statement":{"candidate":"NET-1","signer":{"user":"ivy"}},"signature":"","signing_code":"x"}'   | "$B" client --connect "$ADDR" --token "$IVY" || true)
+check grep -q '"code":"signing_components"' <<<"$out"
+out=$(echo "{\"id\":6,\"cmd\":\"signoff.prepare\",\"decision\":$DEC,\"outcome\":\"ineligible\",\"reason\":\"x\"}" | "$B" client --connect "$ADDR" --token "$COORD" || true)
+check grep -q '"code":"forbidden"' <<<"$out"
+check "$B" signoff --decision "$DEC" --override ineligible --reason "no imaging yet; not a candidate now" --as ivy --signing-key "$T/ivy.key" \
+  --signing-code-file "$T/ivy.code" --connect "$ADDR" --token "$IVY"
+check test "$(sqlite3 "$T/s.sqlite" "select actor from events where type='decision.signed'")" = ivy
 # Wrong token: refused and logged with the peer.
 set +e; echo '{"cmd":"head"}' | "$B" client --connect "$ADDR" --token nope >/dev/null 2>&1; rc=$?; set -e
 check test "$rc" != 0
