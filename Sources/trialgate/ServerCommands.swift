@@ -107,6 +107,8 @@ struct UsersGroup: ParsableCommand {
         @Option(name: .long, help: "An investigator's name as their signatures show it (\"Dr Jane Roe\").") var printedName: String?
         @Option(name: .long, help: "An investigator's Ed25519 public key: the PEM file `trialgate key new` wrote, or base64 of the raw key.")
         var publicKey: String?
+        @Option(name: .long, help: "Write an investigator's signing code to this new file (mode 0600) instead of printing it.")
+        var signingCodeFile: String?
 
         func run() throws {
             let expiry = try expires.map { text -> UTCTimestamp in
@@ -124,17 +126,29 @@ struct UsersGroup: ParsableCommand {
                 }
                 let (code, codeDigest) = UserDirectory.newToken()
                 signingCode = code
+                if let signingCodeFile, FileManager.default.fileExists(atPath: signingCodeFile) {
+                    throw Runner.fail(ServiceError("file_exists", "\(signingCodeFile) already exists; choose another --signing-code-file"))
+                }
                 signer = SignerRegistration(printedName: printedName, publicKey: try KeyGroup.New.publicKeyBase64(publicKey), signingSHA256: codeDigest)
             }
             let result = try Runner.run(.userAdd(name: name, role: role, sites: site, tokenSHA256: digest, expiresAt: expiry, signer: signer), options: options)
+            if let signingCode, let signingCodeFile {
+                let fd = open(signingCodeFile, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+                let bytes = Array((signingCode + "\n").utf8)
+                guard fd >= 0, bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count, close(fd) == 0 else {
+                    throw Runner.fail(ServiceError("file_unwritable", "cannot write \(signingCodeFile): \(String(cString: strerror(errno))); the account was added (event \(result["seq"]?.intValue ?? 0)): disable it and add another"))
+                }
+            }
             if options.json {
                 var o: [String: JSONValue] = ["name": .string(name), "seq": result["seq"] ?? .null, "token": .string(token)]
-                if let signingCode { o["signing_code"] = .string(signingCode) }
+                if let signingCode, signingCodeFile == nil { o["signing_code"] = .string(signingCode) }
                 return Runner.printJSON(.object(o))
             }
             print("Added \(name) (\(role)\(site.isEmpty ? "" : ", sites \(site.joined(separator: ","))")\(expiry.map { ", until \($0)" } ?? "")).")
             UsersGroup.showToken(token, for: name, result: result, json: false)
-            if let signingCode {
+            if let signingCodeFile {
+                print("Signing code for \(name) written to \(signingCodeFile) (mode 0600; hand it to \(name) alone; the log keeps only its SHA-256).")
+            } else if let signingCode {
                 print("Signing code for \(name) (shown once; a second signature component, distinct from the token; the log keeps only its SHA-256):")
                 print(signingCode)
             }

@@ -255,10 +255,11 @@ extension Dispatcher {
     static func criterionQueries(_ decision: Decision, seq: Int64, candidate: CandidateState, actor: String, now: UTCTimestamp) -> [EventDraft] {
         decision.criteria.filter { $0.result == "unknown" || $0.result == "needs_attestation" }.compactMap { r in
             if candidate.queries.contains(where: { $0.about == .criterion && $0.criterion == r.id && $0.status != .closed }) { return nil }
-            let what = r.result == "needs_attestation" ? "needs an investigator's attestation" : "could not be decided"
+            let text = r.result == "needs_attestation"
+                ? "\(r.id) needs the investigator's signed attestation (`trialgate attest --criterion \(r.id)`) before decision \(seq) can count"
+                : "\(r.id) could not be decided in decision \(seq): \(r.reason)"
             return EventDraft(timestamp: now, actor: actor, type: .queryOpened, candidate: candidate.id, payload: [
-                "about": "criterion", "criterion": .string(r.id), "decision": .number(Double(seq)),
-                "text": .string("\(r.id) \(what) in decision \(seq): \(r.reason)"),
+                "about": "criterion", "criterion": .string(r.id), "decision": .number(Double(seq)), "text": .string(text),
             ])
         }
     }
