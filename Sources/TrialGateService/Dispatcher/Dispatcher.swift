@@ -258,27 +258,19 @@ public final class Dispatcher: @unchecked Sendable {
     }
 
     private func runBatch(_ items: [() throws -> JSONValue]) throws -> [Result<JSONValue, ServiceError>] {
-        let store = try requireStore()
         do {
-            let results = try store.write { txn in
-                try vouchForHead(txn, store: store)
-                batchTransaction = txn
-                defer { batchTransaction = nil }
-                let results: [Result<JSONValue, ServiceError>] = items.map { item in
+            // One transaction, one checkpoint at its end (decisions inside it already issued their own).
+            return try inOneTransaction {
+                guard let txn = batchTransaction else { throw ServiceError("internal", "no transaction for the batch") }
+                return items.map { item in
                     do {
                         return .success(try txn.savepoint { try item() })
                     } catch {
                         return .failure(ServiceError(error))
                     }
                 }
-                // One checkpoint covers the whole batch (decisions inside it already issued their own).
-                try issueCheckpoint(txn)
-                return results
             }
-            committedCovered(store)
-            return results
         } catch {
-            dropCaches()
             throw ServiceError(error)
         }
     }
