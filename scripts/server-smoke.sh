@@ -76,6 +76,15 @@ check grep -q '"code":"forbidden"' <<<"$out"
 check "$B" signoff --decision "$DEC" --override ineligible --reason "no imaging yet; not a candidate now" --as ivy --signing-key "$T/ivy.key" \
   --signing-code-file "$T/ivy.code" --connect "$ADDR" --token "$IVY"
 check test "$(sqlite3 "$T/s.sqlite" "select actor from events where type='decision.signed'")" = ivy
+# A needs-review decision can only be overridden; a confirmation over the socket needs an eligible or ineligible
+# one: an ECOG of 3 makes NET-1 ineligible, and the investigator confirms it.
+out=$(echo "{\"id\":7,\"cmd\":\"signoff.prepare\",\"decision\":$DEC}" | "$B" client --connect "$ADDR" --token "$IVY" || true)
+check grep -q '"code":"not_signable"' <<<"$out"
+out=$(printf '%s\n' "{\"id\":8,\"cmd\":\"record\",\"kind\":\"clinical\",\"candidate\":\"NET-1\",\"fields\":{\"assessed_on\":\"$(date -u +%F)\",\"ecog\":3}}" \
+  '{"id":9,"cmd":"decide","candidate":"NET-1"}' | "$B" client --connect "$ADDR" --token "$COORD" || true)
+DEC=$(python3 -c 'import json,sys; print([json.loads(l) for l in sys.argv[1].splitlines()][1]["result"]["seq"])' "$out")
+check "$B" signoff --decision "$DEC" --confirm --as ivy --signing-key "$T/ivy.key" --signing-code-file "$T/ivy.code" --connect "$ADDR" --token "$IVY"
+check test "$(sqlite3 "$T/s.sqlite" "select count(*) from events where type='decision.signed'")" = 2
 # Wrong token: refused and logged with the peer.
 set +e; echo '{"cmd":"head"}' | "$B" client --connect "$ADDR" --token nope >/dev/null 2>&1; rc=$?; set -e
 check test "$rc" != 0

@@ -84,10 +84,9 @@ struct SigningOptions: ParsableArguments {
     /// The protocol request of the commands signing sends to a server.
     static func request(_ command: Command) -> JSONValue {
         switch command {
-        case .decisions(_, _, _, let after, let limit, _):
-            return ["cmd": "decisions", "after": .number(Double(after)), "limit": .from(limit)]
         case .signOffPrepare(let decision, let outcome, let reason, let user):
-            var o: [String: JSONValue] = ["cmd": "signoff.prepare", "decision": .number(Double(decision)), "outcome": .string(outcome)]
+            var o: [String: JSONValue] = ["cmd": "signoff.prepare", "decision": .number(Double(decision))]
+            if let outcome { o["outcome"] = .string(outcome) }
             if let reason { o["reason"] = .string(reason) }
             if let user { o["user"] = .string(user) }
             return .object(o)
@@ -129,16 +128,8 @@ struct SignOffCommand: ParsableCommand {
 
     func run() throws {
         let (key, code, call) = try signing.open()
-        // The outcome asked for: the decision's own (confirm) or the one named (override).
-        var outcome = override
-        if outcome == nil {
-            let shown = try call(.decisions(candidate: nil, outcome: nil, site: nil, after: decision - 1, limit: 1))
-            guard let d = shown["decisions"]?.arrayValue?.first, d["seq"]?.intValue == Int(decision), let o = d["outcome"]?.stringValue else {
-                throw Runner.fail(ServiceError("unknown_event", "event \(decision) is not a decision"))
-            }
-            outcome = o
-        }
-        let prepared = try call(.signOffPrepare(decision: decision, outcome: outcome ?? "", reason: reason, user: signing.user))
+        // The outcome asked for: the decision's own (confirm, nil) or the one named (override).
+        let prepared = try call(.signOffPrepare(decision: decision, outcome: override, reason: reason, user: signing.user))
         guard prepared["statement"]?["decision"]?["seq"]?.intValue == Int(decision) else {
             throw Runner.fail(ServiceError("not_signable", "the statement to sign does not name decision \(decision); not signed"))
         }

@@ -72,7 +72,7 @@ extension Command {
             command = .decisions(candidate: try r.optionalString("candidate"), outcome: try r.optionalString("outcome"),
                                  site: try r.optionalString("site"), after: Int64(after), limit: try limit(), standing: standing)
         case "signoff.prepare":
-            command = .signOffPrepare(decision: Int64(try r.integer("decision")), outcome: try r.string("outcome"),
+            command = .signOffPrepare(decision: Int64(try r.integer("decision")), outcome: try r.optionalString("outcome"),
                                       reason: try r.optionalString("reason"), user: try r.optionalString("user"))
         case "signoff":
             command = .signOff(statement: try r.value("statement"), signature: try r.string("signature"),

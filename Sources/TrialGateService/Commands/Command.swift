@@ -18,10 +18,10 @@ public enum Command: Sendable, Equatable {
     /// Decisions in log order, after sequence number `after`, at most `limit` of them (all when nil); with
     /// `standing`, only those that are `current`, `stale` or `superseded`.
     case decisions(candidate: String?, outcome: String?, site: String?, after: Int64 = 0, limit: Int? = nil, standing: String? = nil)
-    /// The statement an investigator would sign to confirm decision `decision` (`outcome` equal to the decision's) or
-    /// override it (`outcome` the other one, with a reason). `user` is the signing account (on the socket: the
+    /// The statement an investigator would sign to confirm decision `decision` (`outcome` nil or equal to the
+    /// decision's) or override it (`outcome` the other one, with a reason). `user` is the signing account (on the socket: the
     /// session's, and only it).
-    case signOffPrepare(decision: Int64, outcome: String, reason: String?, user: String?)
+    case signOffPrepare(decision: Int64, outcome: String?, reason: String?, user: String?)
     /// Appends an investigator's sign-off: the statement `signOffPrepare` made, signed on the investigator's side
     /// with their Ed25519 key, and their signature components: the account name (`user`; on the socket required
     /// at the first signing of a session) and the signing code.

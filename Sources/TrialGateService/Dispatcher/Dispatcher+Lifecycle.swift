@@ -42,20 +42,25 @@ extension Dispatcher {
         return account
     }
 
-    func prepareSignOff(decision seq: Int64, outcome: String, reason: String?, user: String) throws -> JSONValue {
+    /// - Parameter outcome: what the investigator finds the candidate: nil confirms the decision's outcome.
+    func prepareSignOff(decision seq: Int64, outcome: String?, reason: String?, user: String) throws -> JSONValue {
         let store = try requireStore()
         guard let event = try store.event(seq: seq), event.type == .decisionIssued, let candidate = event.candidate else {
             throw ServiceError(CoreError.Code.unknownEvent.rawValue, "event \(seq) is not a decision")
         }
-        guard let target = Outcome(rawValue: outcome), target != .needsReview else {
+        if let outcome, Outcome(rawValue: outcome) == nil || outcome == Outcome.needsReview.rawValue {
             throw ServiceError("invalid_field", "outcome must be eligible or ineligible (what you find the candidate), got \"\(outcome)\"")
         }
         let state = try readState(candidate: candidate)
         let now = clock.now()
         let account = try Self.investigator(user, state, now: now)
         guard let trial = state.trial, let d = state.candidates[candidate]?.decisions.first(where: { $0.seq == seq }),
-              let proposed = Outcome(rawValue: d.outcome), let meaning = SignOffMeaning.of(confirming: proposed, to: target)
+              let proposed = Outcome(rawValue: d.outcome)
         else { throw ServiceError(CoreError.Code.unknownEvent.rawValue, "event \(seq) is not a decision with an outcome") }
+        let target = outcome.flatMap(Outcome.init) ?? proposed
+        guard let meaning = SignOffMeaning.of(confirming: proposed, to: target) else {
+            throw ServiceError("not_signable", "decision \(seq) needs review: it cannot be confirmed; override it with outcome eligible or ineligible and a reason")
+        }
         let statement = SignOffStatement.make(trial: trial, candidate: candidate, decision: d, decisionSHA256: Self.decisionSHA256(d),
                                               meaning: meaning, reason: reason, signer: account, signedAt: now)
         try Self.checkSignable(statement, signer: user, state: state, now: now, candidate: candidate)
