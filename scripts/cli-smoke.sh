@@ -38,8 +38,13 @@ expect_rc 0 "$B" record pathology --candidate NET-1 specimen_date="$(d 60)" prim
 # The site's investigator: their own Ed25519 key (the server never holds it), a printed name and a signing code.
 expect_rc 0 "$B" key new --out "$T/ivy.key"
 check test "$(stat -c %a "$T/ivy.key")" = 600
-"$B" users add ivy --role investigator --site SITE-01 --printed-name "Dr Ivy Smoke" --public-key "$T/ivy.key.pub" --json > "$T/ivy.json"
-python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['signing_code'])" "$T/ivy.json" > "$T/ivy.code"
+check test "$(stat -c %a "$T/ivy.key.code")" = 600
+# The administrator gets the public key and the code's SHA-256 only; the log holds no more.
+expect_rc 0 "$B" users add ivy --role investigator --site SITE-01 --printed-name "Dr Ivy Smoke" --public-key "$T/ivy.key.pub" \
+  --signing-code-sha256 "$T/ivy.key.code.sha256"
+check test "$(sqlite3 "$T/trial.sqlite" "select count(*) from events where instr(body, '$(cat "$T/ivy.key.code")') > 0")" = 0
+check test "$(sqlite3 "$T/trial.sqlite" "select count(*) from events where instr(body, '$(cat "$T/ivy.key.code.sha256")') > 0")" = 1
+cp "$T/ivy.key.code" "$T/ivy.code"
 sign=(--as ivy --signing-key "$T/ivy.key" --signing-code-file "$T/ivy.code")
 # Attestations are the investigator's signed statements; a plain record of one is refused, and so is a wrong code.
 expect_rc 2 "$B" record attestation --candidate NET-1 criterion=I1-informed-consent result=pass attested_on="$(d 1)"

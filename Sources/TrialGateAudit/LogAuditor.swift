@@ -134,7 +134,7 @@ public struct LogAuditor {
         if event.type == .attestationRecorded, event.schemaVersion >= 3, event.seq == state.size + 1 {
             checkAttestation(event, before: state)
         }
-        if event.type == .userAdded, event.payload["public_key"] != nil {
+        if event.type == .userAdded || event.type == .userSignerRotated, event.payload["public_key"] != nil {
             checkAccountKey(event)
         }
         do {

@@ -87,6 +87,11 @@ extension LineServer {
             if e.code == "forbidden" {
                 logger.notice("forbidden", metadata: ["peer": "\(peer)", "principal": .untrusted(principal.name), "cmd": .untrusted(cmd), "reason": .untrusted(e.message)])
             }
+            // A wrong signature component is an attempt to sign as someone (21 CFR 11.300(d)): said loudly, every time.
+            if ["signing_failed", "bad_signature", "signing_components", "signing_locked"].contains(e.code) {
+                logger.warning("signing refused", metadata: ["peer": "\(peer)", "principal": .untrusted(principal.name), "cmd": .untrusted(cmd),
+                                                             "code": .untrusted(e.code), "reason": .untrusted(e.message)])
+            }
             return Self.error(id, e.code, e.message)
         }
     }

@@ -8,8 +8,13 @@ import TrialGateService
 extension KeyGroup {
     struct New: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Make an investigator's own Ed25519 signing key (PKCS#8 PEM, mode 0600) and print its public key.",
-            discussion: "The private key stays with the investigator: `trialgate signoff` signs with it on their side. Give the public key file to the administrator for `users add --public-key`.")
+            abstract: "Make an investigator's own Ed25519 signing key and signing code, and print what the administrator needs.",
+            discussion: """
+                Writes OUT (the private key, PKCS#8 PEM, mode 0600), OUT.pub (its public key), OUT.code (a new signing code,
+                mode 0600) and OUT.code.sha256 (the code's SHA-256). The key and the code stay with the investigator:
+                `trialgate signoff` and `trialgate attest` use them on their side. The administrator gets OUT.pub and
+                OUT.code.sha256 for `users add --public-key --signing-code-sha256`, so nobody else ever sees the code.
+                """)
         @Option(name: .long, help: "Where to write the private key (must not exist); the public key goes to the same name + .pub.") var out: String
         @Flag(name: .long, help: "Print the result as JSON.") var json = false
 
@@ -17,16 +22,47 @@ extension KeyGroup {
             if FileManager.default.fileExists(atPath: out) {
                 throw Runner.fail(ServiceError("key_exists", "\(out) already exists; choose another --out"))
             }
+            for f in [out + ".pub", out + ".code", out + ".code.sha256"] where FileManager.default.fileExists(atPath: f) {
+                throw Runner.fail(ServiceError("key_exists", "\(f) already exists; choose another --out"))
+            }
             let key = TrialKey.generate()
+            let (code, digest) = UserDirectory.newToken()
             do {
                 try key.write(to: out)
                 try Data(key.publicKeyPEM.utf8).write(to: URL(fileURLWithPath: out + ".pub"))
+                try Self.writeSecret(code + "\n", to: out + ".code")
+                try Data((digest + "\n").utf8).write(to: URL(fileURLWithPath: out + ".code.sha256"))
+            } catch let e as ExitCode {
+                throw e
             } catch {
                 throw Runner.fail(ServiceError(error))
             }
             let b64 = Data(key.publicKey).base64EncodedString()
-            if json { return Runner.printJSON(["private_key": .string(out), "public_key_pem": .string(out + ".pub"), "public_key": .string(b64), "key_id": .string(key.keyID)]) }
-            print("Wrote \(out) (private, 0600) and \(out).pub (public). Key id \(key.keyID); public key \(b64)")
+            if json {
+                return Runner.printJSON(["private_key": .string(out), "public_key_pem": .string(out + ".pub"), "public_key": .string(b64), "key_id": .string(key.keyID),
+                                         "signing_code": .string(out + ".code"), "signing_code_sha256": .string(digest)])
+            }
+            print("Wrote \(out) (private key, 0600), \(out).code (your signing code, 0600): keep both to yourself.")
+            print("For the administrator: \(out).pub (key id \(key.keyID)) and \(out).code.sha256 (\(digest)).")
+        }
+
+        /// Writes a new file readable by its owner only, refusing to replace one.
+        static func writeSecret(_ text: String, to path: String) throws {
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            let bytes = Array(text.utf8)
+            guard fd >= 0, bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count, fsync(fd) == 0, close(fd) == 0 else {
+                throw Runner.fail(ServiceError("file_unwritable", "cannot write \(path): \(String(cString: strerror(errno)))"))
+            }
+        }
+
+        /// A SHA-256 given as 64 hex digits or as a file holding them.
+        static func digest(_ given: String) throws -> String {
+            let text = FileManager.default.fileExists(atPath: given) ? try Runner.readFile(given) : given
+            let hex = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard hex.utf8.count == 64, hex.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+                throw Runner.fail(ServiceError("invalid_field", "--signing-code-sha256 must be 64 lowercase hex digits or a file holding them (OUT.code.sha256 of `trialgate key new`)"))
+            }
+            return hex
         }
 
         /// A public key given as a PEM file or as base64 of the raw 32 bytes, as base64.

@@ -273,9 +273,12 @@ struct DecisionGroup: ParsableCommand {
             }
             let user = statement["signer"]?["user"]?.stringValue ?? ""
             let users = try Runner.run(.users, options: options)
+            // The key the statement names, which the account held when it signed (it may have a newer one since).
+            let keyID = statement["signer"]?["key_id"]?.stringValue
             guard let account = (users["users"]?.arrayValue ?? []).first(where: { $0["name"]?.stringValue == user }),
-                  let key = account["public_key"]?.stringValue.flatMap({ Data(base64Encoded: $0) }) else {
-                throw Runner.fail(ServiceError("unknown_user", "the sign-off's signer \(user) has no registered key"))
+                  let key = (account["signer_keys"]?.arrayValue ?? []).first(where: { $0["key_id"]?.stringValue == keyID })?["public_key"]?
+                    .stringValue.flatMap({ Data(base64Encoded: $0) }) else {
+                throw Runner.fail(ServiceError("unknown_user", "the sign-off's signer \(user) has no registered key \(keyID ?? "")"))
             }
             do {
                 try Data(CanonicalJSON.encode(statement)).write(to: URL(fileURLWithPath: out + "/signoff.json"))

@@ -88,7 +88,7 @@ struct Serve: AsyncParsableCommand {
 struct UsersGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "users", abstract: "Manage who may use the socket; every change is an attributed event in the log.",
-        subcommands: [Add.self, List.self, Disable.self, Enable.self, Remove.self, RotateToken.self, Import.self])
+        subcommands: [Add.self, List.self, Disable.self, Enable.self, Remove.self, RotateToken.self, RotateSigner.self, Import.self])
 
     /// Prints a new token once, with how to use it.
     static func showToken(_ token: String, for name: String, result: JSONValue, json: Bool) {
@@ -107,7 +107,9 @@ struct UsersGroup: ParsableCommand {
         @Option(name: .long, help: "An investigator's name as their signatures show it (\"Dr Jane Roe\").") var printedName: String?
         @Option(name: .long, help: "An investigator's Ed25519 public key: the PEM file `trialgate key new` wrote, or base64 of the raw key.")
         var publicKey: String?
-        @Option(name: .long, help: "Write an investigator's signing code to this new file (mode 0600) instead of printing it.")
+        @Option(name: .long, help: "The SHA-256 of the investigator's own signing code (OUT.code.sha256 of `trialgate key new`, or its 64 hex digits).")
+        var signingCodeSha256: String?
+        @Option(name: .long, help: "Without --signing-code-sha256: make a signing code and write it to this new file (mode 0600) instead of printing it.")
         var signingCodeFile: String?
 
         func run() throws {
@@ -124,21 +126,21 @@ struct UsersGroup: ParsableCommand {
                 guard let printedName, let publicKey else {
                     throw Runner.fail(ServiceError("missing_field", "an investigator needs --printed-name and --public-key (from `trialgate key new`)"))
                 }
-                let (code, codeDigest) = UserDirectory.newToken()
-                signingCode = code
-                if let signingCodeFile, FileManager.default.fileExists(atPath: signingCodeFile) {
-                    throw Runner.fail(ServiceError("file_exists", "\(signingCodeFile) already exists; choose another --signing-code-file"))
+                let codeDigest: String
+                if let signingCodeSha256 {
+                    // The investigator made their code; the administrator never sees it.
+                    codeDigest = try KeyGroup.New.digest(signingCodeSha256)
+                } else {
+                    let (code, digest) = UserDirectory.newToken()
+                    (signingCode, codeDigest) = (code, digest)
+                    if let signingCodeFile, FileManager.default.fileExists(atPath: signingCodeFile) {
+                        throw Runner.fail(ServiceError("file_exists", "\(signingCodeFile) already exists; choose another --signing-code-file"))
+                    }
                 }
                 signer = SignerRegistration(printedName: printedName, publicKey: try KeyGroup.New.publicKeyBase64(publicKey), signingSHA256: codeDigest)
             }
             let result = try Runner.run(.userAdd(name: name, role: role, sites: site, tokenSHA256: digest, expiresAt: expiry, signer: signer), options: options)
-            if let signingCode, let signingCodeFile {
-                let fd = open(signingCodeFile, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-                let bytes = Array((signingCode + "\n").utf8)
-                guard fd >= 0, bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count, close(fd) == 0 else {
-                    throw Runner.fail(ServiceError("file_unwritable", "cannot write \(signingCodeFile): \(String(cString: strerror(errno))); the account was added (event \(result["seq"]?.intValue ?? 0)): disable it and add another"))
-                }
-            }
+            if let signingCode, let signingCodeFile { try KeyGroup.New.writeSecret(signingCode + "\n", to: signingCodeFile) }
             if options.json {
                 var o: [String: JSONValue] = ["name": .string(name), "seq": result["seq"] ?? .null, "token": .string(token)]
                 if let signingCode, signingCodeFile == nil { o["signing_code"] = .string(signingCode) }
@@ -146,7 +148,7 @@ struct UsersGroup: ParsableCommand {
             }
             print("Added \(name) (\(role)\(site.isEmpty ? "" : ", sites \(site.joined(separator: ","))")\(expiry.map { ", until \($0)" } ?? "")).")
             UsersGroup.showToken(token, for: name, result: result, json: false)
-            if let signingCodeFile {
+            if signingCode != nil, let signingCodeFile {
                 print("Signing code for \(name) written to \(signingCodeFile) (mode 0600; hand it to \(name) alone; the log keeps only its SHA-256).")
             } else if let signingCode {
                 print("Signing code for \(name) (shown once; a second signature component, distinct from the token; the log keeps only its SHA-256):")
@@ -165,7 +167,8 @@ struct UsersGroup: ParsableCommand {
             for u in result["users"]?.arrayValue ?? [] {
                 let sites = (u["sites"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ",")
                 let status = u["in_force"] == true ? "active" : (u["status"]?.stringValue == "active" ? "expired" : u["status"]?.stringValue ?? "?")
-                print("\(Render.pad(u["name"]?.stringValue ?? "", 24)) \(Render.pad(u["role"]?.stringValue ?? "", 12)) \(Render.pad(status, 9)) \(sites)")
+                let signer = u["key_id"]?.stringValue.map { "  key \($0), \"\(u["printed_name"]?.stringValue ?? "")\"" } ?? ""
+                print("\(Render.pad(u["name"]?.stringValue ?? "", 24)) \(Render.pad(u["role"]?.stringValue ?? "", 12)) \(Render.pad(status, 9)) \(sites)\(signer)")
             }
         }
     }
@@ -199,6 +202,23 @@ struct UsersGroup: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "End an account for good (its history stays in the log).")
         @OptionGroup var change: Change
         func run() throws { try UsersGroup.change(.userRemove(name: change.name, reason: change.reason), change, "removed") }
+    }
+
+    struct RotateSigner: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-signer",
+            abstract: "Bring an investigator's new key and signing code into force (from their `trialgate key new`); earlier signatures keep their key.")
+        @OptionGroup var options: StoreOptions
+        @Argument(help: "The investigator's account name.") var name: String
+        @Option(name: .long, help: "The new public key: OUT.pub of `trialgate key new`, or base64 of the raw key.") var publicKey: String
+        @Option(name: .long, help: "The new signing code's SHA-256: OUT.code.sha256 of `trialgate key new`, or its 64 hex digits.") var signingCodeSha256: String
+
+        func run() throws {
+            let result = try Runner.run(.userRotateSigner(name: name, publicKey: try KeyGroup.New.publicKeyBase64(publicKey),
+                                                          signingSHA256: try KeyGroup.New.digest(signingCodeSha256)), options: options)
+            if options.json { return Runner.printJSON(result) }
+            print("\(name)'s new key and signing code are in force (event \(result["seq"]?.intValue ?? 0)); statements signed before keep their key.")
+        }
     }
 
     struct RotateToken: ParsableCommand {

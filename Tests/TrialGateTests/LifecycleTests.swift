@@ -104,6 +104,18 @@ struct LifecycleTests {
         try signer.signOff(f, decision: redecided, outcome: "ineligible")
         let after = try f.show("NET-017")
         #expect(after["decision"]?["standing"] == "current" && after["decision"]?["confirmed"] == "ineligible")
+        // 21 CFR 11.50: the printed name, the time (UTC) and the meaning, wherever the sign-off is shown.
+        let shownSignOff = after["decision"]?["signoff"]
+        #expect(shownSignOff?["printed_name"] == "Dr SITE-02 Investigator" && shownSignOff?["meaning"] == "confirmed_ineligible")
+        #expect(shownSignOff?["meaning_text"]?.stringValue?.hasPrefix("I, Dr SITE-02 Investigator (investigator-site-02), confirm that candidate NET-017 is ineligible") == true)
+        let signedAt = shownSignOff?["signed_at"]?.stringValue ?? "?"
+        #expect(signedAt.hasSuffix("Z"))
+        let csv2 = try f.report("csv")["csv"]!.stringValue!
+        #expect(csv2.contains(",ineligible,Dr SITE-02 Investigator,") && csv2.contains(",confirmed_ineligible,"))
+        #expect(try f.report("html")["html"]!.stringValue!.contains("confirmed_ineligible by Dr SITE-02 Investigator at "))
+        let audit2 = try f.run(.auditTrail(candidate: "NET-017"))["csv"]!.stringValue!
+        #expect(audit2.contains("decision.signed,signoff,,confirmed_ineligible,") && audit2.contains("decision.signed,signed_by,,\"Dr SITE-02 Investigator (investigator-site-02, key ")
+                && audit2.contains("decision.signed,signed_at,,\(signedAt),"))
         #expect(after["decision"]?["superseded"]?.arrayValue?.map { $0.intValue } == [Int(stale)])
         let all = try f.run(.decisions(candidate: "NET-017", outcome: nil, site: nil))["decisions"]!.arrayValue!
         #expect(all.map { $0["standing"]?.stringValue } == ["superseded", "current"])
@@ -191,6 +203,19 @@ struct LifecycleTests {
         } catch { #expect(ServiceError(error).code == "signing_components") }
         #expect(try sign(decisions[0], outcome: "ineligible", user: "ivy", in: session)["seq"] != nil)
         #expect(try sign(decisions[1], outcome: "ineligible", user: nil, in: session)["seq"] != nil, "later signings: the code alone")
+        // Three refused components lock the session out of signing, the right code included (21 CFR 11.300(d)).
+        let guesser = session.inNewSession()
+        for _ in 0..<SigningSession.failureLimit {
+            #expect(throws: ServiceError.self) {
+                try f.dispatcher.execute(.signOff(statement: ["candidate": "NET-010", "signer": ["user": "ivy"], "decision": ["seq": .number(Double(decisions[0]))]],
+                                                  signature: "", user: "ivy", signingCode: "guess"), principal: guesser)
+            }
+        }
+        do {
+            _ = try f.dispatcher.execute(.signOff(statement: ["candidate": "NET-010", "signer": ["user": "ivy"]], signature: "", user: "ivy", signingCode: ivy.code),
+                                         principal: guesser)
+            Issue.record("a locked session signed")
+        } catch { #expect(ServiceError(error).code == "signing_locked") }
         // A new session asks for both again.
         do {
             _ = try f.dispatcher.execute(.signOff(statement: ["candidate": "NET-001", "signer": ["user": "ivy"]], signature: "", user: nil, signingCode: ivy.code),
@@ -224,6 +249,30 @@ struct LifecycleTests {
                 "a removed account's name is never given to anyone else")
         let users = try f.run(.users, as: "admin")["users"]!.arrayValue!
         #expect(users.first { $0["name"] == "ann" }?["key_id"]?.stringValue == key.keyID)
+    }
+
+    @Test("an investigator's key and signing code are replaced by an attributed event; earlier statements keep verifying with the key they name; old ones sign no more")
+    func signerRotation() throws {
+        let f = try lifecycleScene()
+        let ivy = try TestSigner.add(f, "ivy", sites: ["SITE-01", "SITE-02"], seed: 31)
+        try ivy.signOff(f, decision: try f.latestDecision("NET-010"), outcome: "ineligible", reason: "no consent on file")
+        let newKey = try TrialKey(seed: Array(repeating: 77, count: 32))
+        let renewed = TestSigner(name: "ivy", key: newKey, code: "a-new-signing-code")
+        try f.run(.userRotateSigner(name: "ivy", publicKey: Data(newKey.publicKey).base64EncodedString(), signingSHA256: Digest.sha256Hex(renewed.code)), as: "admin")
+        #expect(f.errorCode(.userRotateSigner(name: "coordinator", publicKey: Data(newKey.publicKey).base64EncodedString(), signingSHA256: Digest.sha256Hex("x"))) == "invalid_field")
+        #expect(f.errorCode(.userRotateSigner(name: "ivy", publicKey: Data(ivy.key.publicKey).base64EncodedString(), signingSHA256: Digest.sha256Hex("y"))) == "invalid_field",
+                "a key the log has held never comes back")
+        _ = try f.run(.decide(candidate: "NET-017"))
+        let decision = try f.latestDecision("NET-017")
+        let statement = try renewed.prepare(f, decision: decision, outcome: "ineligible")
+        #expect(statement["signer"]?["key_id"]?.stringValue == newKey.keyID)
+        #expect(f.errorCode(.signOff(statement: statement, signature: ivy.sign(statement), user: "ivy", signingCode: renewed.code)) == "bad_signature")
+        #expect(f.errorCode(.signOff(statement: statement, signature: renewed.sign(statement), user: "ivy", signingCode: ivy.code)) == "signing_failed")
+        try f.run(.signOff(statement: statement, signature: renewed.sign(statement), user: "ivy", signingCode: renewed.code), as: "ivy")
+        let account = try f.run(.users, as: "admin")["users"]!.arrayValue!.first { $0["name"] == "ivy" }!
+        #expect(account["signer_keys"]?.arrayValue?.compactMap { $0["key_id"]?.stringValue } == [ivy.key.keyID, newKey.keyID])
+        let verified = try f.run(.verify())
+        #expect(verified["valid"] == true, "both sign-offs verify, each with the key it names")
     }
 
     @Test("attestations are investigators' signed statements: refused as plain records, with another key, outside the site, or corrected; a new one supersedes")

@@ -29,9 +29,12 @@ final class ServerFixture: @unchecked Sendable {
         let usersPath = f.storePath + ".users.json"
         for (name, role, sites) in [("alice", "coordinator", ["SITE-A"]), ("bob", "coordinator", ["SITE-B"]),
                                     ("carol", "coordinator", ["SITE-A", "SITE-B"]), ("sam", "sponsor", []), ("rita", "regulator", []),
-                                    ("adam", "admin", [])] {
+                                    ("adam", "admin", []), ("ines", "investigator", ["SITE-A"]), ("mona", "monitor", ["SITE-A"])] {
             let (token, digest) = UserDirectory.newToken()
-            try f.run(.userAdd(name: name, role: role, sites: sites, tokenSHA256: digest, expiresAt: nil), as: "setup")
+            let signer = role == "investigator"
+                ? SignerRegistration(printedName: "Dr Ines", publicKey: Data(try TrialKey(seed: Array(repeating: 21, count: 32)).publicKey).base64EncodedString(),
+                                     signingSHA256: Digest.sha256Hex("ines's code")) : nil
+            try f.run(.userAdd(name: name, role: role, sites: sites, tokenSHA256: digest, expiresAt: nil, signer: signer), as: "setup")
             tokens[name] = token
         }
         base = try f.size()
@@ -183,12 +186,25 @@ struct ServerTests {
             ("init", #"{"cmd":"init","trial_id":"X","log_origin":"x"}"#),
             // Streams every event, as export pages them: the same rule (a sponsor may do neither).
             ("subscribe", #"{"cmd":"subscribe","from":1}"#),
+            ("queries", #"{"cmd":"queries","site":"SITE-A"}"#),
+            ("query.open", #"{"cmd":"query.open","candidate":"M-1","text":"is the consent form filed?"}"#),
+            ("query.answer", #"{"cmd":"query.answer","query":"QUERY","note":"filed"}"#),
+            ("query.close", #"{"cmd":"query.close","query":"QUERY","resolution":"done"}"#),
+            ("signoff.prepare", #"{"cmd":"signoff.prepare","decision":"DECISION","outcome":"ineligible","reason":"no data"}"#),
+            ("audit-trail", #"{"cmd":"audit-trail","candidate":"M-1"}"#),
         ]
         let allowed: [String: Set<String>] = [
-            "alice": ["register", "record", "correct", "decide", "withdraw", "show", "decisions", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
-            "sam": ["show", "decisions", "verify", "replay", "report", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
-            "rita": ["show", "decisions", "verify", "replay", "export", "subscribe", "report", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
+            "alice": ["register", "record", "correct", "decide", "withdraw", "show", "decisions", "queries", "query.answer", "head", "checkpoint",
+                      "proof.inclusion", "proof.consistency"],
+            "sam": ["show", "decisions", "queries", "verify", "replay", "report", "audit-trail", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
+            "rita": ["show", "decisions", "queries", "verify", "replay", "export", "subscribe", "report", "audit-trail", "head", "checkpoint",
+                     "proof.inclusion", "proof.consistency"],
             "adam": ["policy.publish", "report.snapshot", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
+            "ines": ["show", "decisions", "queries", "query.open", "query.close", "signoff.prepare", "head", "checkpoint", "proof.inclusion",
+                     "proof.consistency"],
+            // A monitor reads their site and settles queries; a report without a site is refused (every site).
+            "mona": ["show", "decisions", "queries", "query.open", "query.close", "audit-trail", "head", "checkpoint", "proof.inclusion",
+                     "proof.consistency"],
         ]
         return allowed.keys.sorted().flatMap { user in commands.map { (user, $0.1, allowed[user]!.contains($0.0)) } }
     }()
@@ -198,7 +214,11 @@ struct ServerTests {
         let s = try await ServerFixture()
         try s.fixture.run(.register(candidate: "M-1", fields: ["site": "SITE-A"]), as: "setup")
         let ki67 = try s.fixture.run(.record(kind: "ki67", candidate: "M-1", fields: ScreeningTests.ki67), as: "setup")["seq"]!.intValue!
+        // A decision of M-1, and the review queries it opens.
+        let decided = try s.fixture.run(.decide(candidate: "M-1"), as: "setup")
         let request = request.replacingOccurrences(of: #""KI67""#, with: "\(ki67)")
+            .replacingOccurrences(of: #""DECISION""#, with: "\(decided["seq"]!.intValue!)")
+            .replacingOccurrences(of: #""QUERY""#, with: "\(decided["queries_opened"]!.arrayValue!.first!.intValue!)")
         let r = try await onThread { try reply(s.client(user).request(request)) }
         if allowed {
             #expect(r["error"]?["code"] != "forbidden", "\(user) \(request): \(r)")

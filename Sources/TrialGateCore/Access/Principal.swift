@@ -54,13 +54,23 @@ public struct Principal: Sendable, Equatable {
 /// signing of a session needs every signature component (account name and signing code), later ones the signing
 /// code alone.
 public final class SigningSession: Sendable {
-    private let signed = Mutex(false)
+    /// After this many refused signature components (a wrong signing code, a signature by another key), the session
+    /// may not sign again: whoever holds it must log in anew (21 CFR 11.300(d)).
+    public static let failureLimit = 3
+
+    private let state = Mutex((signed: false, failures: 0))
 
     public init() {}
 
     /// Whether a signing of this session has succeeded.
-    public var hasSigned: Bool { signed.withLock { $0 } }
+    public var hasSigned: Bool { state.withLock { $0.signed } }
+
+    /// Whether the session has used up its refused signings.
+    public var isLocked: Bool { state.withLock { $0.failures >= Self.failureLimit } }
 
     /// Records that a signing of this session succeeded.
-    public func markSigned() { signed.withLock { $0 = true } }
+    public func markSigned() { state.withLock { $0.signed = true } }
+
+    /// Records a refused signature component.
+    public func markFailed() { state.withLock { $0.failures += 1 } }
 }

@@ -13,8 +13,11 @@ public struct UserAccount: Sendable, Equatable {
     public let printedName: String?
     /// An investigator's Ed25519 public key (base64 of the raw 32 bytes) and its key id: the key their CLI signs
     /// sign-offs and attestations with. The server never holds the private key.
-    public let publicKey: String?
-    public let keyID: String?
+    public internal(set) var publicKey: String?
+    public internal(set) var keyID: String?
+    /// Every key the account has signed with, in the order they came into force (`user.added`, then each
+    /// `user.signer_rotated`): a statement names the key id it was signed with.
+    public internal(set) var keyHistory: [SigningKeyRecord] = []
     /// Hex SHA-256 of an investigator's signing code, the second signature component besides the account name:
     /// distinct from the session token (21 CFR 11.200(a)(1)).
     public internal(set) var signingSHA256: String?
@@ -87,8 +90,8 @@ extension LogState {
                 guard let keyID, keyID.utf8.count == 16, keyID.utf8.allSatisfy(Self.isLowerHex) else {
                     throw bad("an investigator needs key_id: 16 lowercase hex digits naming public_key")
                 }
-                if state.users.values.contains(where: { $0.publicKey == publicKey }) {
-                    throw bad("public_key is already registered to another account of this log; each investigator has their own key")
+                if state.signerKeys.contains(publicKey) {
+                    throw bad("public_key was already registered in this log; each investigator has their own key")
                 }
                 guard let signing else { throw bad("an investigator needs signing_sha256: the SHA-256 of their signing code") }
                 try checkTokenDigest(signing, in: state, bad, field: "signing_sha256")
@@ -109,6 +112,16 @@ extension LogState {
         case .userTokenRotated:
             try checkTokenDigest(try r.string("token_sha256"), in: state, bad)
             guard existing != nil else { throw bad("there is no account named \(name)") }
+        case .userSignerRotated:
+            guard event.schemaVersion >= 3 else { throw bad("user.signer_rotated does not exist in event schema \(event.schemaVersion)") }
+            guard let account = existing else { throw bad("there is no account named \(name)") }
+            guard account.role == .investigator else { throw bad("\(name) is a \(account.role.rawValue); only investigators sign") }
+            let publicKey = try r.string("public_key"), keyID = try r.string("key_id"), signing = try r.string("signing_sha256")
+            guard Self.isRawKeyBase64(publicKey) else { throw bad("public_key must be base64 of a raw 32-byte Ed25519 public key") }
+            guard keyID.utf8.count == 16, keyID.utf8.allSatisfy(Self.isLowerHex) else { throw bad("key_id must be 16 lowercase hex digits naming public_key") }
+            if state.signerKeys.contains(publicKey) { throw bad("public_key was already registered in this log; make a new key") }
+            try checkTokenDigest(signing, in: state, bad, field: "signing_sha256")
+            if signing == account.tokenSHA256 { throw bad("the signing code must differ from the session token") }
         default:
             throw CoreError(.invalidEvent, "event \(event.seq): not an account event")
         }
@@ -142,6 +155,7 @@ extension LogState {
             users[name] = UserAccount(
                 name: name, role: Role(rawValue: p["role"]!.stringValue!)!, sites: (p["sites"]?.arrayValue ?? []).compactMap(\.stringValue),
                 printedName: p["printed_name"]?.stringValue, publicKey: p["public_key"]?.stringValue, keyID: p["key_id"]?.stringValue,
+                keyHistory: p["public_key"]?.stringValue.map { [SigningKeyRecord(seq: event.seq, publicKey: $0, keyID: p["key_id"]?.stringValue ?? "")] } ?? [],
                 signingSHA256: p["signing_sha256"]?.stringValue,
                 tokenSHA256: p["token_sha256"]!.stringValue!, expiresAt: p["expires_at"]?.stringValue.flatMap(UTCTimestamp.init),
                 status: .active, addedSeq: event.seq, addedAt: event.timestamp, changedSeq: event.seq)
@@ -149,10 +163,17 @@ extension LogState {
         case .userEnabled: users[name]?.status = .active
         case .userRemoved: users[name]?.status = .removed
         case .userTokenRotated: users[name]?.tokenSHA256 = p["token_sha256"]!.stringValue!
+        case .userSignerRotated:
+            let key = SigningKeyRecord(seq: event.seq, publicKey: p["public_key"]!.stringValue!, keyID: p["key_id"]!.stringValue!)
+            users[name]?.publicKey = key.publicKey
+            users[name]?.keyID = key.keyID
+            users[name]?.keyHistory.append(key)
+            users[name]?.signingSHA256 = p["signing_sha256"]!.stringValue!
         default: return
         }
         if let digest = p["token_sha256"]?.stringValue { tokenDigests.insert(digest) }
         if let digest = p["signing_sha256"]?.stringValue { tokenDigests.insert(digest) }
+        if let key = p["public_key"]?.stringValue { signerKeys.insert(key) }
         users[name]?.changedSeq = event.seq
     }
 }

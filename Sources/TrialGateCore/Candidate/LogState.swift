@@ -64,6 +64,8 @@ public struct LogState: Sendable {
     public internal(set) var users: [String: UserAccount] = [:]
     /// Every token digest an account of this log has held: a token is never given to a second account, nor back.
     public internal(set) var tokenDigests: Set<String> = []
+    /// Every public key an investigator's account has held: a key is never registered to a second account, nor back.
+    public internal(set) var signerKeys: Set<String> = []
     /// Number of events applied.
     public private(set) var size: Int64 = 0
     /// Hash of the newest event applied.
@@ -148,7 +150,7 @@ public struct LogState: Sendable {
             record.corrections.append(CorrectionEntry(seq: event.seq, timestamp: event.timestamp, actor: event.actor, field: field,
                                                       oldValue: p["old_value"]!, newValue: new, reason: p["reason"]!.stringValue!))
             candidates[event.candidate!]!.records[index] = record
-        case .userAdded, .userDisabled, .userEnabled, .userRemoved, .userTokenRotated:
+        case .userAdded, .userDisabled, .userEnabled, .userRemoved, .userTokenRotated, .userSignerRotated:
             applyUserEvent(event)
         case .candidateWithdrawn:
             candidates[event.candidate!]!.withdrawal = (event.seq, event.payload["reason"]!.stringValue!, event.timestamp, event.actor)
@@ -219,7 +221,7 @@ public struct LogState: Sendable {
                 throw CoreError(.invalidEvent, "\(where_()): key \(keyID) was already used by this trial")
             }
             return
-        case .userAdded, .userDisabled, .userEnabled, .userRemoved, .userTokenRotated:
+        case .userAdded, .userDisabled, .userEnabled, .userRemoved, .userTokenRotated, .userSignerRotated:
             try checkUserEvent(event, against: state)
             return
         case .policyPublished:

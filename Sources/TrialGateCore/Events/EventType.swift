@@ -32,9 +32,11 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case userRemoved = "user.removed"
     /// The account's token was replaced; the old one no longer authenticates.
     case userTokenRotated = "user.token_rotated"
+    /// An investigator's new Ed25519 key and signing code replaced the old ones (event schema 3).
+    case userSignerRotated = "user.signer_rotated"
 
     /// The account events, which the server's users are folded from.
-    public static let accountEvents: [EventType] = [.userAdded, .userDisabled, .userEnabled, .userRemoved, .userTokenRotated]
+    public static let accountEvents: [EventType] = [.userAdded, .userDisabled, .userEnabled, .userRemoved, .userTokenRotated, .userSignerRotated]
 
     /// The query events.
     public static let queryEvents: [EventType] = [.queryOpened, .queryAnswered, .queryClosed]

@@ -10,7 +10,7 @@ public enum Access {
         case .policyCheck, .policyTest, .head, .publicKey, .checkpoint, .proofInclusion, .proofConsistency: return true
         case .policyPublish, .reportSnapshot: return role == .admin
         // Accounts are changed by an administrator; who could do what is for auditors to see too.
-        case .userAdd, .userDisable, .userEnable, .userRemove, .userRotateToken: return role == .admin
+        case .userAdd, .userDisable, .userEnable, .userRemove, .userRotateToken, .userRotateSigner: return role == .admin
         case .users: return role == .admin || role == .sponsor || role == .regulator
         case .register, .correct, .withdraw, .decide: return role == .coordinator
         // Attestations are investigators' signed statements (`attest`), never plain records.

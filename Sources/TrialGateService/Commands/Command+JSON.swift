@@ -153,6 +153,8 @@ extension Command {
         case "user.enable": command = .userEnable(name: try r.string("name"), reason: try r.string("reason"))
         case "user.remove": command = .userRemove(name: try r.string("name"), reason: try r.string("reason"))
         case "user.rotate-token": command = .userRotateToken(name: try r.string("name"), tokenSHA256: try r.string("token_sha256"))
+        case "user.rotate-signer":
+            command = .userRotateSigner(name: try r.string("name"), publicKey: try r.string("public_key"), signingSHA256: try r.string("signing_sha256"))
         case "users": command = .users
         default:
             throw ServiceError(ServiceError.badRequest, "unknown command \"\(cmd)\"; known: \(Command.names.joined(separator: ", "))")

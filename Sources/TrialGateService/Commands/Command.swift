@@ -74,6 +74,9 @@ public enum Command: Sendable, Equatable {
     case userRemove(name: String, reason: String)
     /// Replaces an account's token; sessions opened with the old one are refused from their next request.
     case userRotateToken(name: String, tokenSHA256: String)
+    /// Brings an investigator's new Ed25519 public key and signing code (its SHA-256) into force; statements signed
+    /// earlier stay verifiable with the key they name.
+    case userRotateSigner(name: String, publicKey: String, signingSHA256: String)
     /// Every account, with its status and the events that made it so (never a token).
     case users
 
@@ -117,6 +120,7 @@ public enum Command: Sendable, Equatable {
         case .userEnable: "user.enable"
         case .userRemove: "user.remove"
         case .userRotateToken: "user.rotate-token"
+        case .userRotateSigner: "user.rotate-signer"
         case .users: "users"
         }
     }
@@ -125,7 +129,7 @@ public enum Command: Sendable, Equatable {
     public var writes: Bool {
         switch self {
         case .initialise, .policyPublish, .register, .record, .correct, .withdraw, .decide, .signOff, .attest, .queryOpen, .queryAnswer, .queryClose,
-             .userAdd, .userDisable, .userEnable, .userRemove, .userRotateToken: true
+             .userAdd, .userDisable, .userEnable, .userRemove, .userRotateToken, .userRotateSigner: true
         default: false
         }
     }
@@ -137,7 +141,7 @@ public enum Command: Sendable, Equatable {
     public static let names = ["init", "policy.publish", "policy.check", "policy.test", "policy.impact", "register", "record", "correct",
                                "withdraw", "decide", "show", "decisions", "signoff.prepare", "signoff", "attest.prepare", "attest", "queries", "query.open", "query.answer", "query.close", "verify", "replay", "export", "report", "report.snapshot",
                                "export.fhir", "audit-trail", "head", "public-key", "checkpoint", "proof.inclusion", "proof.consistency",
-                               "user.add", "user.disable", "user.enable", "user.remove", "user.rotate-token", "users"]
+                               "user.add", "user.disable", "user.enable", "user.remove", "user.rotate-token", "user.rotate-signer", "users"]
 }
 
 /// What an investigator's account registers besides a token: the name their signatures show, their Ed25519 public

@@ -118,7 +118,7 @@ extension Dispatcher {
         guard format == "csv" else { return report }
         let columns = ["candidate", "site", "registered_at", "consent_date", "status", "decision_seq", "decided_at", "policy", "failed", "unknown",
                        "needs_attestation", "signature", "withdrawal_reason", "proposed", "standing", "stale_causes", "confirmed", "signed_off_by",
-                       "signed_off_at", "open_queries"]
+                       "signed_off_at", "signed_off_meaning", "signed_off_reason", "open_queries"]
         var rows = [columns]
         for r in report["screening_log"]?.arrayValue ?? [] {
             func t(_ k: String) -> String {
@@ -126,6 +126,8 @@ extension Dispatcher {
                 case "stale_causes": return (r[k]?.arrayValue ?? []).map { "event \($0["seq"]?.intValue ?? 0): \($0["detail"]?.stringValue ?? "")" }.joined(separator: ";")
                 case "signed_off_by": return r["signoff"]?["printed_name"]?.stringValue ?? ""
                 case "signed_off_at": return r["signoff"]?["at"]?.stringValue ?? ""
+                case "signed_off_meaning": return r["signoff"]?["meaning"]?.stringValue ?? ""
+                case "signed_off_reason": return r["signoff"]?["reason"]?.stringValue ?? ""
                 default: break
                 }
                 switch r[k] {

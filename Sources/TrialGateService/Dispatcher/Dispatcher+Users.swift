@@ -21,6 +21,7 @@ extension Dispatcher {
                 "expires_at": .from(a.expiresAt?.description), "added_seq": .number(Double(a.addedSeq)),
                 "added_at": .string(a.addedAt.description), "changed_seq": .number(Double(a.changedSeq)),
                 "printed_name": .from(a.printedName), "public_key": .from(a.publicKey), "key_id": .from(a.keyID),
+                "signer_keys": .array(a.keyHistory.map { ["seq": .number(Double($0.seq)), "key_id": .string($0.keyID), "public_key": .string($0.publicKey)] }),
             ]
         })]
     }

@@ -127,14 +127,31 @@ public final class Dispatcher: @unchecked Sendable {
         case .signOff(_, _, let u, _), .attest(_, _, let u, _): user = u
         default: return try body()
         }
+        if principal.session?.isLocked == true {
+            throw ServiceError("signing_locked", "this session gave wrong signature components \(SigningSession.failureLimit) times and may not sign again; authenticate anew")
+        }
         // 21 CFR 11.200(a)(1): the first signing of a session uses every component, later ones the signing code.
         let continuing = principal.session?.hasSigned ?? false
         if user == nil, !continuing { throw Self.firstSigningNeedsBoth }
         signingSessionContinues = continuing
         defer { signingSessionContinues = false }
-        let result = try body()
-        principal.session?.markSigned()
-        return result
+        do {
+            let result = try body()
+            principal.session?.markSigned()
+            return result
+        } catch {
+            let e = ServiceError(error)
+            if e.code == "signing_failed" || e.code == "bad_signature" { principal.session?.markFailed() }
+            throw e
+        }
+    }
+
+    /// An investigator's key and signing-code digest as an account event carries them, with the key id derived here
+    /// so that it always names the key (`verify` checks it too).
+    static func signerFields(publicKey: String, signingSHA256: String) -> [String: JSONValue] {
+        var fields: [String: JSONValue] = ["public_key": .string(publicKey), "signing_sha256": .string(signingSHA256)]
+        if let raw = Data(base64Encoded: publicKey), raw.count == 32 { fields["key_id"] = .string(TrialKey.keyID(publicKey: Array(raw))) }
+        return fields
     }
 
     static let firstSigningNeedsBoth = ServiceError(
@@ -222,12 +239,7 @@ public final class Dispatcher: @unchecked Sendable {
                 if let expiry { payload["expires_at"] = .string(expiry.description) }
                 if let signer {
                     payload["printed_name"] = .string(signer.printedName)
-                    payload["public_key"] = .string(signer.publicKey)
-                    payload["signing_sha256"] = .string(signer.signingSHA256)
-                    // The key id is derived here so it always names the key (verify checks it too).
-                    if let raw = Data(base64Encoded: signer.publicKey), raw.count == 32 {
-                        payload["key_id"] = .string(TrialKey.keyID(publicKey: Array(raw)))
-                    }
+                    payload.merge(Self.signerFields(publicKey: signer.publicKey, signingSHA256: signer.signingSHA256)) { _, b in b }
                 }
                 return try changeAccount(.userAdded, payload: .object(payload), actor: actor)
             case .userDisable(let name, let reason): return try changeAccount(.userDisabled, payload: ["name": .string(name), "reason": .string(reason)], actor: actor)
@@ -235,6 +247,9 @@ public final class Dispatcher: @unchecked Sendable {
             case .userRemove(let name, let reason): return try changeAccount(.userRemoved, payload: ["name": .string(name), "reason": .string(reason)], actor: actor)
             case .userRotateToken(let name, let digest):
                 return try changeAccount(.userTokenRotated, payload: ["name": .string(name), "token_sha256": .string(digest)], actor: actor)
+            case .userRotateSigner(let name, let publicKey, let digest):
+                return try changeAccount(.userSignerRotated, payload: .object(["name": .string(name)]
+                    .merging(Self.signerFields(publicKey: publicKey, signingSHA256: digest)) { _, b in b }), actor: actor)
             case .users: return try listUsers()
             }
         } catch {
