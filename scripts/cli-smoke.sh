@@ -45,6 +45,9 @@ expect_rc 0 "$B" users add ivy --role investigator --site SITE-01 --printed-name
 check test "$(sqlite3 "$T/trial.sqlite" "select count(*) from events where instr(body, '$(cat "$T/ivy.key.code")') > 0")" = 0
 check test "$(sqlite3 "$T/trial.sqlite" "select count(*) from events where instr(body, '$(cat "$T/ivy.key.code.sha256")') > 0")" = 1
 cp "$T/ivy.key.code" "$T/ivy.code"
+# On the command line nobody writes under an account's name: the investigator acts through the socket, or signs.
+expect_rc 2 "$B" candidate register NET-X --site SITE-01 --actor ivy
+check grep -q "forbidden: --actor ivy is the name of an account" "$T/out"
 sign=(--as ivy --signing-key "$T/ivy.key" --signing-code-file "$T/ivy.code")
 # Attestations are the investigator's signed statements; a plain record of one is refused, and so is a wrong code.
 expect_rc 2 "$B" record attestation --candidate NET-1 criterion=I1-informed-consent result=pass attested_on="$(d 1)"

@@ -38,6 +38,7 @@ enum Runner {
         do {
             let store = needsStore ? try EventStore.open(path: options.storePath) : nil
             defer { store?.close() }
+            if let store, command.writes { try requireHostActor(options.actorName, store: store) }
             let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
             let result = try dispatcher.execute(command, actor: options.actorName)
             warnAboutLog(result)
@@ -45,6 +46,15 @@ enum Runner {
         } catch {
             throw fail(ServiceError(error))
         }
+    }
+
+    /// A write on the command line is the host's, never an account's: an actor that names an account of the log
+    /// would attribute the host user's events to that person (an investigator's name above all). Accounts act
+    /// through the socket; an investigator's signing on the command line is authenticated by their signing code
+    /// and key, whatever the actor.
+    static func requireHostActor(_ actor: String, store: EventStore) throws {
+        guard !actor.contains(":"), try UserDirectory.load(store: store).accounts[actor] != nil else { return }
+        throw ServiceError("forbidden", "--actor \(actor) is the name of an account of this log; on the command line act under your own name (default os:<login>), and as \(actor) only through the socket")
     }
 
     nonisolated(unsafe) private static var warned = false
