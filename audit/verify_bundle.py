@@ -13,9 +13,13 @@ two signatures; every decision's Ed25519 signature, key and log position; every 
 (`decision.signed`: rules 1-8 of docs/decision-format.md, including its Ed25519 signature with the key the
 investigator's account registers); every investigator's signed attestation (`attestation.recorded` of event schema 3:
 the statement rebuilt from the event, signed by the acting investigator at the candidate's site within 5 minutes of
-the log's time, with the key their account registers, and never the target of a correction); that schema versions
-never go down and that sign-offs, queries and investigators appear only from schema 3 (older logs' attestations are
-unsigned and stay valid); every decision's inclusion proof (RFC 9162); the key and policy files.
+the log's time, with the key their account registers, and never the target of a correction); every investigator's
+signer rotation (`user.signer_rotated`, schema 3: an investigator's account in force takes a new Ed25519 key whose
+key_id names it and a new signing-code digest; no public key, token digest or signing-code digest is ever held twice
+by a log, `user.added` included), after which their statements must name and verify with the new key (earlier ones
+were checked with the key then in force); that schema versions never go down and that sign-offs, queries, signer
+rotations and investigators appear only from schema 3 (older logs' attestations are unsigned and stay valid); every
+decision's inclusion proof (RFC 9162); the key and policy files.
 Exit status 0 when everything holds, 1 when anything does not (each problem is printed), 2 for bad usage.
 """
 
@@ -41,7 +45,9 @@ ATTESTATION_FORMAT = "trialgate.attestation/1"
 SCHEMA_VERSIONS = (1, 2, 3)  # event schema versions this verifier knows
 SIGNED_ATTESTATIONS_FROM = 3  # schema 3: an attestation is an investigator's signed statement
 # Event types (and investigators' accounts) that exist only from schema 3.
-SCHEMA_3_TYPES = ("decision.signed", "query.opened", "query.answered", "query.closed")
+SCHEMA_3_TYPES = ("decision.signed", "query.opened", "query.answered", "query.closed", "user.signer_rotated")
+SIGNER_ROTATION_FIELDS = {"name", "public_key", "key_id", "signing_sha256"}  # a user.signer_rotated payload, exactly
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 # --- RFC 8785 (JCS) -----------------------------------------------------------------------------------------
@@ -274,6 +280,15 @@ def trialgate_key_id(public_key: bytes) -> str:
     return hashlib.sha256(SPKI_PREFIX + public_key).hexdigest()[:16]
 
 
+def raw_key(text):
+    """The 32 raw bytes of an Ed25519 public key given as base64, or None."""
+    try:
+        raw = base64.b64decode(text, validate=True) if isinstance(text, str) else b""
+    except ValueError:
+        return None
+    return raw if len(raw) == 32 else None
+
+
 # --- investigators' sign-offs (docs/decision-format.md, "Investigator sign-off") -----------------------------
 
 _UTC = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{3}))?Z")
@@ -371,8 +386,11 @@ class Account:
         self.role = p.get("role")
         self.sites = p.get("sites") or []
         self.printed_name = p.get("printed_name")
+        # The investigator's key in force, and the event that brought it (user.added, then each user.signer_rotated).
         self.public_key = p.get("public_key")
         self.key_id = p.get("key_id")
+        self.key_seq = seq
+        self.token_sha256 = p.get("token_sha256")
         self.expires_at = p.get("expires_at")
         self.status = "active"
         self.changed_seq = seq
@@ -386,7 +404,8 @@ class Verifier:
         self.trusted = trusted or []
         self.saved = saved_checkpoint
         self.problems = []
-        self.stats = {"events": 0, "checkpoints": 0, "decision_signatures": 0, "signoffs": 0, "attestations": 0, "rotations": 0, "inclusion_proofs": 0}
+        self.stats = {"events": 0, "checkpoints": 0, "decision_signatures": 0, "signoffs": 0, "attestations": 0, "rotations": 0,
+                      "signer_rotations": 0, "inclusion_proofs": 0}
 
     def problem(self, where, code, message):
         self.problems.append((where, code, message))
@@ -444,6 +463,8 @@ class Verifier:
         policies = {}
         candidates = {}  # id -> Candidate
         users = {}  # name -> Account
+        self.held_keys = set()  # every investigator's public key (raw bytes) the log has registered, to any account
+        self.held_digests = set()  # every token and signing-code digest the log has held
         signed_attestations = set()  # seqs of schema 3 attestation.recorded events
         schema = SCHEMA_VERSIONS[0]  # the highest schema version so far: versions never go down
         root_at_saved = None
@@ -654,23 +675,94 @@ class Verifier:
             c.changes.append(n)
 
     def fold_account(self, n, etype, p, users):
-        """Accounts as the user.* events make them; checks an account's registered key (rule 8)."""
+        """Accounts as the user.* events make them. Every key an account registers must be 32 bytes that its key_id
+        names (`account_key`). A log never holds a public key, a token digest or a signing-code digest twice, to any
+        account, then or since (`account_event`). A signer rotation brings an investigator's new key and signing code
+        into force (`account_event` for the rest of its rules); statements after it must name and verify with it."""
+        where = f"event {n}"
         name = p.get("name")
+        if etype == "user.signer_rotated":
+            self.fold_signer_rotation(n, name, p, users)
+            return
         if not isinstance(name, str):
             return
         if etype == "user.added":
             if "public_key" in p:
-                try:
-                    raw = base64.b64decode(p.get("public_key"), validate=True)
-                except Exception:
-                    raw = b""
-                if len(raw) != 32 or p.get("key_id") != trialgate_key_id(raw):
-                    self.problem(f"event {n}", "account_key",
-                                 f"{name}'s public_key is not a 32-byte Ed25519 key or its key_id does not name it")
+                self.check_account_key(n, name, p)
+                self.check_new_key(n, name, p)
+            self.check_new_digest(n, name, "token_sha256", p.get("token_sha256"))
+            if "signing_sha256" in p:
+                if p.get("signing_sha256") == p.get("token_sha256"):
+                    self.problem(where, "account_event", f"{name}'s signing code is their session token (the same SHA-256)")
+                else:
+                    self.check_new_digest(n, name, "signing_sha256", p.get("signing_sha256"))
             users[name] = Account(n, p)
+            self.hold(p.get("public_key"), p.get("token_sha256"), p.get("signing_sha256"))
+        elif etype == "user.token_rotated":
+            self.check_new_digest(n, name, "token_sha256", p.get("token_sha256"))
+            if name in users:
+                users[name].token_sha256 = p.get("token_sha256")
+                users[name].changed_seq = n
+            self.hold(None, p.get("token_sha256"))
         elif name in users and etype in ("user.disabled", "user.enabled", "user.removed"):
             users[name].status = {"user.disabled": "disabled", "user.enabled": "active", "user.removed": "removed"}[etype]
             users[name].changed_seq = n
+
+    def fold_signer_rotation(self, n, name, p, users):
+        """user.signer_rotated (event schema 3; the schema is checked with the other schema 3 types): an investigator's
+        account, not removed, takes a new public key that its key_id names and the log never held, and a new
+        signing-code digest the log never held, other than the account's token. Later sign-offs and attestations are
+        checked against the new key (check_signer, check_signature); earlier ones were checked against the old one."""
+        where = f"event {n}"
+        self.stats["signer_rotations"] += 1
+        if set(p) != SIGNER_ROTATION_FIELDS or not all(isinstance(v, str) for v in p.values()):
+            self.problem(where, "account_event", "a signer rotation's payload is exactly name, public_key, key_id and signing_sha256, "
+                                                 "each text; it has " + ", ".join(sorted(map(str, p))))
+        account = users.get(name) if isinstance(name, str) else None
+        if account is None:
+            self.problem(where, "account_event", f"there is no account named {name!r} to rotate the signer of")
+        elif account.status == "removed":
+            self.problem(where, "account_event", f"{name}'s account was removed in event {account.changed_seq}")
+            account = None
+        elif account.role != "investigator":
+            self.problem(where, "account_event", f"{name} is a {account.role}; only investigators sign")
+        self.check_account_key(n, name, p)
+        self.check_new_key(n, name, p)
+        signing = p.get("signing_sha256")
+        if account is not None and signing is not None and signing == account.token_sha256:
+            self.problem(where, "account_event", f"{name}'s new signing code is their session token (the same SHA-256)")
+        else:
+            self.check_new_digest(n, name, "signing_sha256", signing)
+        if account is not None:
+            account.public_key, account.key_id, account.key_seq = p.get("public_key"), p.get("key_id"), n
+            account.changed_seq = n
+        self.hold(p.get("public_key"), signing)
+
+    def check_account_key(self, n, name, p):
+        """An investigator's key (user.added or user.signer_rotated): 32 raw bytes in base64, named by its key_id."""
+        raw = raw_key(p.get("public_key"))
+        if raw is None or p.get("key_id") != trialgate_key_id(raw):
+            self.problem(f"event {n}", "account_key", f"{name}'s public_key is not a 32-byte Ed25519 key or its key_id does not name it")
+
+    def check_new_key(self, n, name, p):
+        """No public key is registered twice in a log: not to another account, nor back to the same one."""
+        raw = raw_key(p.get("public_key"))
+        if raw is not None and raw in self.held_keys:
+            self.problem(f"event {n}", "account_event", f"{name}'s public_key {trialgate_key_id(raw)} was already registered in this log; "
+                                                        "each investigator has their own key, and a key never comes back")
+
+    def check_new_digest(self, n, name, field, digest):
+        """A token or signing-code digest: 64 lowercase hex digits, never held before by any account of the log."""
+        if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+            self.problem(f"event {n}", "account_event", f"{name}'s {field} is not 64 lowercase hex digits")
+        elif digest in self.held_digests:
+            self.problem(f"event {n}", "account_event", f"{name}'s {field} was already held in this log (a token or a signing code)")
+
+    def hold(self, public_key, *digests):
+        raw = raw_key(public_key)
+        if raw is not None:
+            self.held_keys.add(raw)
+        self.held_digests.update(d for d in digests if isinstance(d, str))
 
     def check_signoff(self, n, e, p, trial_id, origin, candidates, users, policies):
         """An investigator's sign-off (decision.signed), rules 1-8 of docs/decision-format.md, against the log so far."""
@@ -793,9 +885,11 @@ class Verifier:
             self.problem(where, code, f"{user}'s account expired at {account.expires_at}")
         if c is not None and (not isinstance(account.sites, list) or c.site not in account.sites):
             self.problem(where, code, f"{user} does not work at site {c.site}, candidate {e.get('candidate')}'s")
-        if printed_name != account.printed_name or key_id != account.key_id:
-            self.problem(where, code, f"the printed name or key id is not the one {user}'s account registers "
-                                      f"(event {account.added_seq})")
+        if printed_name != account.printed_name:
+            self.problem(where, code, f"the printed name is not the one {user}'s account registers (event {account.added_seq})")
+        if key_id != account.key_id:
+            self.problem(where, code, f"the statement names key {key_id}, but {user}'s key in force is {account.key_id} "
+                                      f"(event {account.key_seq})")
         return account
 
     def check_signed_at(self, n, e, code, signed_at_text):
@@ -805,7 +899,8 @@ class Verifier:
             self.problem(f"event {n}", code, f"signed_at {signed_at_text} is not within 5 minutes of the event's time {e.get('timestamp')}")
 
     def check_signature(self, n, subject, user, account, signature, statement):
-        """The Ed25519 signature over the statement's RFC 8785 bytes, with the key the signer's account registers.
+        """The Ed25519 signature over the statement's RFC 8785 bytes, with the key the signer's account holds at the
+        event (its user.added key, or the newest user.signer_rotated one before the event).
         A signer who is no investigator was reported by check_signer; an investigator without a usable key is reported here."""
         key = None
         if account is not None and account.public_key:
@@ -864,7 +959,8 @@ def main(argv=None):
             print(f"  {where}: {code}: {message}")
         return 1
     print(f"OK: {s['events']} events canonical and chained, {s['checkpoints']} checkpoints signed with matching roots, "
-          f"{s['decision_signatures']} decision signatures, {s['signoffs']} sign-offs, {s['attestations']} signed attestations, {s['rotations']} key rotations, {s['inclusion_proofs']} inclusion proofs; "
+          f"{s['decision_signatures']} decision signatures, {s['signoffs']} sign-offs, {s['attestations']} signed attestations, {s['rotations']} key rotations, {s['signer_rotations']} signer rotations, "
+          f"{s['inclusion_proofs']} inclusion proofs; "
           f"size {s['size']}, root {s['root']}")
     return 0
 

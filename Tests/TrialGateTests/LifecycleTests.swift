@@ -275,6 +275,22 @@ struct LifecycleTests {
         #expect(verified["valid"] == true, "both sign-offs verify, each with the key it names")
     }
 
+    @Test("a report snapshot an earlier release saved (format 2) is skipped by reports and by verify, not reported as a problem")
+    func olderSnapshotSkipped() throws {
+        let f = try lifecycleScene()
+        let size = try f.size() - 1
+        let head = try f.store.hash(seq: size)!
+        let statement = #"{"format":"trialgate.report-snapshot/2","key_id":"x","log":{"head":"\#(head)","size":\#(size)},"made_at":"2026-07-01T09:00:00.000Z","state_sha256":"x","trial_id":"T-1"}"#
+        try Insider(path: f.storePath).sql("INSERT INTO report_snapshots (size, head, made_at, state, statement, signature) VALUES (\(size), '\(head)', '2026-07-01T09:00:00.000Z', x'5447525332', \(Insider.quoted(statement)), 'c2ln');")
+        let before = try f.report()
+        #expect(before["consort"]?["assessed"] == 3)
+        #expect(try f.run(.verify())["valid"] == true)
+        // A snapshot of the current format that does not check out is still a problem.
+        let bad = statement.replacingOccurrences(of: "report-snapshot/2", with: "report-snapshot/3")
+        try Insider(path: f.storePath).sql("INSERT INTO report_snapshots (size, head, made_at, state, statement, signature) VALUES (\(size - 1), '\(try f.store.hash(seq: size - 1)!)', '2026-07-01T09:00:00.000Z', x'5447525333', \(Insider.quoted(bad.replacingOccurrences(of: "\(size)}", with: "\(size - 1)}").replacingOccurrences(of: head, with: try f.store.hash(seq: size - 1)!))), 'c2ln');")
+        #expect(try SignOffAuditTests.problems(f) == ["report_snapshot"])
+    }
+
     @Test("attestations are investigators' signed statements: refused as plain records, with another key, outside the site, or corrected; a new one supersedes")
     func signedAttestations() throws {
         let f = try Fixture(policy: ShippedPolicies.sanetEP)

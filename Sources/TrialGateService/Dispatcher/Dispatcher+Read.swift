@@ -551,7 +551,9 @@ extension Dispatcher {
                 }
                 return nil
             } catch {
-                return AuditProblem(seq: size, code: "report_snapshot", message: ServiceError(error).message)
+                let e = ServiceError(error)
+                if e.code == ReportSnapshot.olderFormatCode { return nil }
+                return AuditProblem(seq: size, code: "report_snapshot", message: e.message)
             }
         }
     }

@@ -52,7 +52,13 @@ extension Dispatcher {
             try keys.apply(e) { _ in nil }
         }
         let inForce = keys.keys.lastIndex { $0.seq <= size } ?? 0
-        guard statement["format"]?.stringValue == ReportSnapshot.format else { throw bad("unknown format") }
+        guard let format = statement["format"]?.stringValue, format == ReportSnapshot.format else {
+            // Saved by an earlier release: derived data a newer fold cannot read, neither used nor an integrity problem.
+            if let format = statement["format"]?.stringValue, ReportSnapshot.olderFormats.contains(format) {
+                throw ServiceError(ReportSnapshot.olderFormatCode, "report snapshot \(size) is of an earlier format (\(format)); reports fold past it")
+            }
+            throw bad("unknown format")
+        }
         guard let trialID = keys.trialID, statement["trial_id"]?.stringValue == trialID else { throw bad("names another trial") }
         guard statement["log"]?["size"]?.intValue == Int(size), saved.size == size, let head = try store.hash(seq: size),
               statement["log"]?["head"]?.stringValue == head, saved.head == head
