@@ -2,8 +2,9 @@
 """Checks the independent verifier's building blocks against the published vectors the Swift tests use
 (Tests/TrialGateTests/Fixtures, origins in ORIGIN.md there): RFC 8785 canonical JSON, ES6 numbers,
 RFC 6962 inclusion proofs and C2SP signed notes. Then, with a trialgate binary, the investigators' sign-off
-checks (`decision.signed`) and signed-attestation checks (`attestation.recorded`, event schema 3) on a real bundle
-and on tampered copies of it, one attack per check.
+checks (`decision.signed`), signed-attestation checks (`attestation.recorded`, event schema 3) and signer-rotation
+checks (`user.signer_rotated`: `users rotate-signer`) on real bundles and on tampered copies of them, one attack per
+check.
 Run: python3 audit/test_verify_bundle.py   (TRIALGATE_BIN=path/to/trialgate to choose the binary)"""
 
 import base64
@@ -219,11 +220,8 @@ class Scenario:
     two signed attestations."""
 
     def __init__(self, binary, tmp):
-        self.tmp = tmp
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRIALGATE_")}
-        self.env.update(TRIALGATE_STORE=os.path.join(tmp, "t.sqlite"), TRIALGATE_ACTOR="alice")
-        self.binary = binary
-        day = (datetime.datetime.now(datetime.timezone.utc).date() - datetime.timedelta(days=20)).isoformat()
+        self.open(binary, tmp)
+        day = self.day
         tg = self.tg
         tg("init", "--trial", "SANET-EP-1")
         tg("policy", "publish", os.path.join(REPO, "Policies", "sanet-ep.yaml"))
@@ -260,7 +258,6 @@ class Scenario:
         with open(os.path.join(tmp, "t.sqlite.key"), "rb") as f:
             self.trial_key = load_pem_private_key(f.read(), None)
         self.events = read_events(self.bundle)
-        self.n = 0
         outcomes = [self.decision(d)["outcome"] for d in (self.d1, self.d2, self.d3)]
         if outcomes != ["needs_review", "ineligible", "needs_review"]:  # the meaning tests rest on these
             raise RuntimeError(f"Policies/sanet-ep.yaml now decides {outcomes}; the sign-off scenario needs new records")
@@ -269,6 +266,16 @@ class Scenario:
             raise RuntimeError("trialgate attest no longer writes schema 3 attestations signed by the investigator: "
                                + "; ".join(json.dumps(e) for e in attestations))
 
+    def open(self, binary, tmp):
+        """A new store in `tmp`, written with `binary`."""
+        self.tmp = tmp
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("TRIALGATE_")}
+        self.env.update(TRIALGATE_STORE=os.path.join(tmp, "t.sqlite"), TRIALGATE_ACTOR="alice")
+        self.binary = binary
+        self.day = (datetime.datetime.now(datetime.timezone.utc).date() - datetime.timedelta(days=20)).isoformat()
+        self.codes = {}  # signing key file label -> its signing code file (default: tmp/LABEL.code)
+        self.n = 0
+
     def tg(self, *args, json_out=True):
         cmd = [self.binary] + list(args) + (["--json"] if json_out else [])
         r = subprocess.run(cmd, cwd=self.tmp, env=self.env, capture_output=True, text=True, timeout=120)
@@ -276,13 +283,17 @@ class Scenario:
             raise RuntimeError(f"{' '.join(args)} exited {r.returncode}: {r.stderr.strip() or r.stdout.strip()}")
         return json.loads(r.stdout) if json_out else r.stdout
 
-    def attest(self, who, candidate, criterion, result, day, *more):
-        self.tg("attest", "--candidate", candidate, "--criterion", criterion, "--result", result, "--attested-on", day, *more,
-                "--as", who, "--signing-key", os.path.join(self.tmp, who + ".key"), "--signing-code-file", os.path.join(self.tmp, who + ".code"))
+    def signing(self, label):
+        """The signing options of key file tmp/LABEL.key and its signing code."""
+        return ["--signing-key", os.path.join(self.tmp, label + ".key"),
+                "--signing-code-file", self.codes.get(label, os.path.join(self.tmp, label + ".code"))]
 
-    def sign(self, who, decision, *how):
-        self.tg("signoff", "--decision", str(decision), *how, "--as", who, "--signing-key", os.path.join(self.tmp, who + ".key"),
-                "--signing-code-file", os.path.join(self.tmp, who + ".code"))
+    def attest(self, who, candidate, criterion, result, day, *more, key=None):
+        self.tg("attest", "--candidate", candidate, "--criterion", criterion, "--result", result, "--attested-on", day, *more,
+                "--as", who, *self.signing(key or who))
+
+    def sign(self, who, decision, *how, key=None):
+        self.tg("signoff", "--decision", str(decision), *how, "--as", who, *self.signing(key or who))
 
     # --- building attacks
 
@@ -345,6 +356,75 @@ class Scenario:
     def bundle_of(self, events, keep_decisions=True):
         self.n += 1
         return reseal(self.bundle, events, os.path.join(self.tmp, f"attack-{self.n}"), self.trial_key, keep_decisions)
+
+
+class RotationScenario(Scenario):
+    """A second trial, for investigators' signer rotations (`user.signer_rotated`): two decisions, then Jane (SITE-01)
+    registered with her own key and signing code (`key new`, `users add --signing-code-sha256`), Bob (SITE-02) the
+    same way, Carla a coordinator; Jane signs off the first decision with her first key; `users rotate-signer` brings
+    her second key and code into force; she signs off the second decision and attests with them. In `keys`, "jane"
+    is her key in force at the end (the second), "jane-old" her first."""
+
+    def __init__(self, binary, tmp):
+        self.open(binary, tmp)
+        tg, day = self.tg, self.day
+        tg("init", "--trial", "SANET-EP-2")
+        tg("policy", "publish", os.path.join(REPO, "Policies", "sanet-ep.yaml"))
+        tg("candidate", "register", "NET-001", "--site", "SITE-01")
+        tg("record", "ki67", "--candidate", "NET-001", "percent=12", f"specimen_date={day}", "method=manual_count")
+        self.da = tg("decide", "NET-001")["seq"]                     # needs_review
+        tg("candidate", "register", "NET-004", "--site", "SITE-01")
+        tg("record", "ki67", "--candidate", "NET-004", "percent=5", f"specimen_date={day}", "method=manual_count")
+        self.db = tg("decide", "NET-004")["seq"]                     # needs_review; the last decision of the log
+        self.keys = {}
+        for label, name, site, printed in [("jane-1", "jane", "SITE-01", "Dr Jane Roe"), ("bob", "bob", "SITE-02", "Dr Bob Poe")]:
+            self.new_key(label)
+            added = tg("users", "add", name, "--role", "investigator", "--site", site, "--printed-name", printed,
+                       "--public-key", os.path.join(tmp, label + ".key.pub"), "--signing-code-sha256", os.path.join(tmp, label + ".key.code.sha256"))
+            if "signing_code" in added:
+                raise RuntimeError(f"users add --signing-code-sha256 made a signing code of its own: {added}")
+        tg("users", "add", "carla", "--role", "coordinator", "--site", "SITE-01")
+        self.sign("jane", self.da, "--override", "ineligible", "--reason", "Ki-67 alone does not grade this tumour", key="jane-1")
+        self.new_key("jane-2")
+        tg("users", "rotate-signer", "jane", "--public-key", os.path.join(tmp, "jane-2.key.pub"),
+           "--signing-code-sha256", os.path.join(tmp, "jane-2.key.code.sha256"))
+        self.sign("jane", self.db, "--override", "eligible", "--reason", "central pathology confirms a G1 NET", key="jane-2")
+        self.attest("jane", "NET-001", "I1-informed-consent", "pass", day, "--statement", "consent form seen", key="jane-2")
+        tg("export", "--out", os.path.join(tmp, "bundle"), json_out=False)
+        self.bundle = os.path.join(tmp, "bundle")
+        with open(os.path.join(tmp, "t.sqlite.key"), "rb") as f:
+            self.trial_key = load_pem_private_key(f.read(), None)
+        self.events = read_events(self.bundle)
+        self.keys["jane-old"], self.keys["jane"] = self.keys.pop("jane-1"), self.keys.pop("jane-2")
+        self.old_id, self.new_id = (vb.trialgate_key_id(self.raw(k)) for k in ("jane-old", "jane"))
+        # What the tests rest on: the decisions, the rotation as trialgate writes it, and the key each statement names.
+        outcomes = [self.decision(d)["outcome"] for d in (self.da, self.db)]
+        if outcomes != ["needs_review", "needs_review"]:
+            raise RuntimeError(f"Policies/sanet-ep.yaml now decides {outcomes}; the rotation scenario needs new records")
+        rotations = [e for e in self.events if e["type"] == "user.signer_rotated"]
+        if [(e["schema_version"], e["candidate"], set(e["payload"]), e["payload"].get("key_id")) for e in rotations] \
+                != [(3, None, vb.SIGNER_ROTATION_FIELDS, self.new_id)]:
+            raise RuntimeError("users rotate-signer no longer writes one schema 3 user.signer_rotated event naming Jane's new key: "
+                               + "; ".join(json.dumps(e) for e in rotations))
+        named = [e["payload"]["statement"]["signer"]["key_id"] if e["type"] == "decision.signed" else e["payload"]["key_id"]
+                 for e in self.events if e["type"] in ("decision.signed", "attestation.recorded")]
+        if named != [self.old_id, self.new_id, self.new_id]:
+            raise RuntimeError(f"the statements name keys {named}; expected Jane's first, then her second twice")
+
+    def new_key(self, label):
+        """`trialgate key new --out tmp/LABEL.key`: the key, its .pub, its signing code .code and that code's .code.sha256."""
+        self.tg("key", "new", "--out", os.path.join(self.tmp, label + ".key"), json_out=False)
+        self.codes[label] = os.path.join(self.tmp, label + ".key.code")
+        with open(self.codes[label]) as f:
+            code = f.read().strip()
+        with open(self.codes[label] + ".sha256") as f:
+            if f.read().strip() != hashlib.sha256(code.encode()).hexdigest():
+                raise RuntimeError(f"key new: {label}.key.code.sha256 is not the SHA-256 of {label}.key.code")
+        with open(os.path.join(self.tmp, label + ".key"), "rb") as f:
+            self.keys[label] = load_pem_private_key(f.read(), None)
+
+    def raw(self, label):
+        return self.keys[label].public_key().public_bytes(vb.Encoding.Raw, vb.PublicFormat.Raw)
 
 
 def run_bundle_tests(binary):
@@ -598,13 +678,159 @@ def run_bundle_tests(binary):
     return results
 
 
+def run_rotation_tests(binary):
+    """Investigators' signer rotations (`user.signer_rotated`), on RotationScenario's bundle and tampered copies."""
+    results = []
+    tmp = tempfile.mkdtemp(prefix="tg-rotation-")
+    try:
+        try:
+            sc = RotationScenario(binary, tmp)
+        except RuntimeError as err:  # e.g. a binary without `users rotate-signer`: a failure, not a skip
+            check(False, f"the rotation scenario could not be built with {binary}: {err}")
+            return results
+        ev = sc.events
+        index = lambda t, **where: next(i for i, e in enumerate(ev) if e["type"] == t and all(e.get(k) == v for k, v in where.items()))
+        R = index("user.signer_rotated")
+        JA, JB = index("decision.signed", candidate="NET-001"), index("decision.signed", candidate="NET-004")
+        AT = index("attestation.recorded")
+        added = {e["payload"]["name"]: e["payload"] for e in ev if e["type"] == "user.added"}
+        rotation = ev[R]["payload"]
+        fresh = lambda label: hashlib.sha256(label.encode()).hexdigest()  # a digest no account of the log held
+
+        def seq(i):
+            return i + 1
+
+        def expect(name, events, want, keep_decisions=True):
+            """`want`: the exact set of (event seq, code) problems the verifier must report (empty: it must pass)."""
+            v = verify(sc.bundle_of(events, keep_decisions))
+            got = {(w, c) for w, c, _ in v.problems}
+            wanted = {(f"event {s}", c) for s, c in want}
+            results.append(name)
+            check(got == wanted, f"{name}: want {sorted(wanted)}, got " + "; ".join(f"{w}: {c}: {m}" for w, c, m in v.problems))
+            return v
+
+        def replaced(*changes):
+            """`ev` with each (index, fields) change."""
+            out = list(ev)
+            for i, fields in changes:
+                out[i] = dict(out[i], **fields)
+            return out
+
+        def rotated(name="jane", key=None, **payload):
+            """A new user.signer_rotated event (shaped like the genuine one) for `name` to `key` (raw bytes; default: a
+            new key), with a fresh signing digest unless `payload` says otherwise."""
+            raw = key if key is not None else Ed25519PrivateKey.generate().public_key().public_bytes(vb.Encoding.Raw, vb.PublicFormat.Raw)
+            p = {"name": name, "public_key": base64.b64encode(raw).decode(), "key_id": vb.trialgate_key_id(raw), "signing_sha256": fresh(name + "-next")}
+            p.update(payload)
+            return sc.event(R, payload={k: v for k, v in p.items() if v is not None})
+
+        end = len(ev) + 1  # the seq of one event appended to the log
+
+        # The genuine bundle, through the command line: Jane's sign-off with her first key still verifies after the
+        # rotation; her sign-off and attestation after it verify with her second key.
+        r = subprocess.run([sys.executable, os.path.join(REPO, "audit", "verify_bundle.py"), sc.bundle], capture_output=True, text=True)
+        check(r.returncode == 0 and "2 sign-offs, 1 signed attestations" in r.stdout and "1 signer rotations" in r.stdout,
+              f"genuine rotation bundle: exit {r.returncode}: {r.stdout}{r.stderr}")
+        results.append("signer rotation: genuine bundle passes (command line; a sign-off before it with the old key, "
+                       "a sign-off and an attestation after it with the new key)")
+        expect("signer rotation: resealed genuine bundle passes", ev, set())
+
+        # After the rotation, only the new key signs for Jane, and her statements name it.
+        expect("after a rotation: sign-off signed with the old key (naming the new key id)",
+               replaced((JB, {"payload": sc.statement(JB, sign_as="jane-old")})), {(seq(JB), "bad_signature")})
+        jane = ev[JB]["payload"]["statement"]["signer"]
+        expect("after a rotation: sign-off signed with the old key, naming it",
+               replaced((JB, {"payload": sc.statement(JB, signer=dict(jane, key_id=sc.old_id), sign_as="jane-old")})),
+               {(seq(JB), "bad_signature"), (seq(JB), "signoff_signer")})
+        expect("after a rotation: attestation signed with the old key (naming the new key id)",
+               replaced((AT, {"payload": sc.attestation(AT, sign_as="jane-old")})), {(seq(AT), "bad_signature")})
+        expect("after a rotation: attestation signed with the old key, naming it",
+               replaced((AT, {"payload": sc.attestation(AT, key_id=sc.old_id, sign_as="jane-old")})),
+               {(seq(AT), "bad_signature"), (seq(AT), "attestation_signer")})
+        expect("before a rotation: sign-off signed with the key not yet in force, naming it",
+               replaced((JA, {"payload": sc.statement(JA, signer=dict(jane, key_id=sc.new_id), sign_as="jane")})),
+               {(seq(JA), "bad_signature"), (seq(JA), "signoff_signer")})
+        moved = [e for i, e in enumerate(ev) if i != R]
+        moved.insert(moved.index(ev[JB]) + 1, ev[R])
+        expect("the sign-off with the new key logged before the rotation", moved,
+               {(seq(JB) - 1, "bad_signature"), (seq(JB) - 1, "signoff_signer")})
+        expect("rotation of a disabled account (enabled again before she signs): in force",
+               ev[:R] + [sc.event(R, type="user.disabled", payload={"name": "jane", "reason": "on leave"}), ev[R],
+                         sc.event(R, type="user.enabled", payload={"name": "jane", "reason": "back"})] + ev[R + 1:], set())
+
+        # The rotation's own rules.
+        expect("rotation whose key_id names her old key (later statements, signed with the new key, name the old id)",
+               replaced((R, {"payload": dict(rotation, key_id=sc.old_id)}),
+                        (JB, {"payload": sc.statement(JB, signer=dict(jane, key_id=sc.old_id))}),
+                        (AT, {"payload": sc.attestation(AT, key_id=sc.old_id)})),
+               {(seq(R), "account_key")})
+        expect("rotation whose key_id does not name its key", ev + [rotated("bob", key_id="0123456789abcdef")], {(end, "account_key")})
+        expect("rotation whose public_key is not 32 bytes", ev + [rotated("bob", public_key=base64.b64encode(b"k" * 31).decode())],
+               {(end, "account_key")})
+        expect("rotation back to a key the log held (Jane's first)", ev + [rotated(key=sc.raw("jane-old"))], {(end, "account_event")})
+        expect("rotation to a key another account holds (Bob's)", ev + [rotated(key=base64.b64decode(added["bob"]["public_key"]))],
+               {(end, "account_event")})
+        expect("user.added with a key a rotation retired (Jane's first, to a new investigator)",
+               ev + [sc.event(R, type="user.added", payload=dict(added["jane"], name="dana", token_sha256=fresh("dana"),
+                                                                   signing_sha256=fresh("dana-signing")))],
+               {(end, "account_event")})
+        # Another spelling of the same 32 bytes (the unused low bits of the last base64 digit set) is the same key.
+        b64 = base64.b64encode(sc.raw("jane-old")).decode()
+        digits = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+        respelt = b64[:42] + digits[digits.index(b64[42]) ^ 1] + "="
+        check(respelt != b64 and base64.b64decode(respelt) == sc.raw("jane-old"), "the respelt key is another text of the same bytes")
+        expect("rotation back to a key the log held, spelt otherwise in base64", ev + [rotated(key=sc.raw("jane-old"), public_key=respelt)],
+               {(end, "account_event")})
+        expect("rotation for a coordinator", ev + [rotated("carla")], {(end, "account_event")})
+        expect("rotation for no account", ev + [rotated("mallory")], {(end, "account_event")})
+        expect("rotation for a removed account", ev + [sc.event(R, type="user.removed", payload={"name": "bob", "reason": "left"}), rotated("bob")],
+               {(end + 1, "account_event")})
+        expect("rotation reusing a signing-code digest the log held (Jane's first)",
+               ev + [rotated(signing_sha256=added["jane"]["signing_sha256"])], {(end, "account_event")})
+        expect("rotation reusing another account's token digest (Carla's)",
+               ev + [rotated(signing_sha256=added["carla"]["token_sha256"])], {(end, "account_event")})
+        expect("rotation whose signing code is her session token", ev + [rotated(signing_sha256=added["jane"]["token_sha256"])],
+               {(end, "account_event")})
+        expect("rotation whose signing digest is not 64 lowercase hex", ev + [rotated(signing_sha256=fresh("x").upper())],
+               {(end, "account_event")})
+        expect("rotation with a field more", ev + [rotated(printed_name="Dr J. Roe")], {(end, "account_event")})
+        # The log never holds a secret's digest twice, whichever account event brings it.
+        dana = sc.event(R, type="user.added", payload={"name": "dana", "role": "coordinator", "sites": ["SITE-01"],
+                                                       "token_sha256": rotation["signing_sha256"]})
+        expect("user.added whose token digest is a signing-code digest the log held (Jane's second)", ev + [dana], {(end, "account_event")})
+        expect("user.added with a fresh token digest: passes", ev + [dict(dana, payload=dict(dana["payload"], token_sha256=fresh("dana")))], set())
+        dana_key = Ed25519PrivateKey.generate().public_key().public_bytes(vb.Encoding.Raw, vb.PublicFormat.Raw)
+        expect("user.added of an investigator whose signing code is her token",
+               ev + [sc.event(R, type="user.added", payload=dict(added["jane"], name="dana", public_key=base64.b64encode(dana_key).decode(),
+                                                                   key_id=vb.trialgate_key_id(dana_key), token_sha256=fresh("dana"),
+                                                                   signing_sha256=fresh("dana")))],
+               {(end, "account_event")})
+        expect("user.token_rotated to a digest the log held (Jane's first signing code)",
+               ev + [sc.event(R, type="user.token_rotated", payload={"name": "carla", "token_sha256": added["jane"]["signing_sha256"]})],
+               {(end, "account_event")})
+        expect("rotation without a signing digest", ev + [rotated(signing_sha256=None)], {(end, "account_event")})
+
+        # Schema 3 only: an older log (schema 2 throughout; same trial and key; no decisions).
+        jane_added = next(i for i, e in enumerate(ev) if e["type"] == "user.added" and e["payload"]["name"] == "jane")
+        old = [dict(ev[0], schema_version=2), dict(ev[jane_added], schema_version=2)]
+        v = expect("rotation in schema 2", old + [dict(ev[R], schema_version=2)], {(2, "schema_version"), (3, "schema_version")},
+                   keep_decisions=False)
+        check(any(w == "event 3" and "user.signer_rotated does not exist in event schema 2" in m for w, _, m in v.problems),
+              "rotation in schema 2: the problem names user.signer_rotated and schema 2: " + repr(v.problems))
+        expect("rotation labelled schema 2 after schema 3 events (a downgrade)", replaced((R, {"schema_version": 2})),
+               {(seq(R), "schema_version")})
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
 binary = find_binary()
 if binary:
-    bundle_tests = run_bundle_tests(binary)
-    summary = f"{vectors}; {len(bundle_tests)} sign-off and attestation bundle tests with {binary}"
+    bundle_tests = run_bundle_tests(binary) + run_rotation_tests(binary)
+    summary = f"{vectors}; {len(bundle_tests)} sign-off, attestation and signer-rotation bundle tests with {binary}"
 else:
     bundle_tests = []
-    summary = f"{vectors}; sign-off and attestation bundle tests SKIPPED: no trialgate binary (set TRIALGATE_BIN or build .build/debug/trialgate)"
+    summary = f"{vectors}; sign-off, attestation and signer-rotation bundle tests SKIPPED: no trialgate binary (set TRIALGATE_BIN or build .build/debug/trialgate)"
 
 if failures:
     print(f"FAILED: {len(failures)} checks")

@@ -11,10 +11,10 @@ canonical form, numbered without gaps and chained by SHA-256; the RFC 6962 Merkl
 checkpoint; every checkpoint's C2SP signed-note signature with the key then in force; every key rotation's
 two signatures; every decision's Ed25519 signature, key and log position; every investigator's sign-off
 (`decision.signed`: rules 1-8 of docs/decision-format.md, including its Ed25519 signature with the key the
-investigator's account registers); every investigator's signed attestation (`attestation.recorded` of event schema 3:
+investigator's account holds at that event); every investigator's signed attestation (`attestation.recorded` of event schema 3:
 the statement rebuilt from the event, signed by the acting investigator at the candidate's site within 5 minutes of
-the log's time, with the key their account registers, and never the target of a correction); every investigator's
-signer rotation (`user.signer_rotated`, schema 3: an investigator's account in force takes a new Ed25519 key whose
+the log's time, with the key their account holds then, and never the target of a correction); every investigator's
+signer rotation (`user.signer_rotated`, schema 3: an investigator's account, not removed, takes a new Ed25519 key whose
 key_id names it and a new signing-code digest; no public key, token digest or signing-code digest is ever held twice
 by a log, `user.added` included), after which their statements must name and verify with the new key (earlier ones
 were checked with the key then in force); that schema versions never go down and that sign-offs, queries, signer
@@ -959,8 +959,8 @@ def main(argv=None):
             print(f"  {where}: {code}: {message}")
         return 1
     print(f"OK: {s['events']} events canonical and chained, {s['checkpoints']} checkpoints signed with matching roots, "
-          f"{s['decision_signatures']} decision signatures, {s['signoffs']} sign-offs, {s['attestations']} signed attestations, {s['rotations']} key rotations, {s['signer_rotations']} signer rotations, "
-          f"{s['inclusion_proofs']} inclusion proofs; "
+          f"{s['decision_signatures']} decision signatures, {s['signoffs']} sign-offs, {s['attestations']} signed attestations, "
+          f"{s['rotations']} key rotations, {s['signer_rotations']} signer rotations, {s['inclusion_proofs']} inclusion proofs; "
           f"size {s['size']}, root {s['root']}")
     return 0
 

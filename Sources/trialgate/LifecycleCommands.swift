@@ -75,7 +75,7 @@ extension KeyGroup {
             guard let raw = Data(base64Encoded: given), raw.count == 32 else {
                 throw Runner.fail(ServiceError("invalid_field", "--public-key must be a PEM file or base64 of a raw 32-byte Ed25519 key, got \"\(given)\""))
             }
-            return given
+            return raw.base64EncodedString()  // the one canonical spelling the log accepts
         }
     }
 }

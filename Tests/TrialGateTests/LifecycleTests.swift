@@ -242,6 +242,13 @@ struct LifecycleTests {
                 "only investigators sign")
         #expect(add("ann", signer: .init(printedName: "Dr Ann", publicKey: b64, signingSHA256: Digest.sha256Hex("c"))) == nil)
         #expect(add("bob", signer: .init(printedName: "Dr Bob", publicKey: b64, signingSHA256: Digest.sha256Hex("c2"))) == "invalid_field", "Ann's key")
+        // The same key spelt otherwise (a spare bit of the last base64 character set) is not another key.
+        var spelt = Array(b64.utf8)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        spelt[42] = alphabet[alphabet.firstIndex(of: spelt[42])! | 1]
+        #expect(Data(base64Encoded: String(decoding: spelt, as: UTF8.self)) == Data(key.publicKey))
+        #expect(add("bob", signer: .init(printedName: "Dr Bob", publicKey: String(decoding: spelt, as: UTF8.self), signingSHA256: Digest.sha256Hex("c2"))) == "invalid_field",
+                "Ann's key in another spelling")
         #expect(add("mo", role: "monitor", sites: [], signer: nil) == "invalid_field", "a monitor is held to sites")
         try f.run(.userRemove(name: "ann", reason: "left the trial"), as: "admin")
         let k2 = Data(try TrialKey(seed: Array(repeating: 6, count: 32)).publicKey).base64EncodedString()

@@ -120,8 +120,8 @@ extension LogState {
             guard Self.isRawKeyBase64(publicKey) else { throw bad("public_key must be base64 of a raw 32-byte Ed25519 public key") }
             guard keyID.utf8.count == 16, keyID.utf8.allSatisfy(Self.isLowerHex) else { throw bad("key_id must be 16 lowercase hex digits naming public_key") }
             if state.signerKeys.contains(publicKey) { throw bad("public_key was already registered in this log; make a new key") }
+            // A digest the log has held (the account's own token included) is refused.
             try checkTokenDigest(signing, in: state, bad, field: "signing_sha256")
-            if signing == account.tokenSHA256 { throw bad("the signing code must differ from the session token") }
         default:
             throw CoreError(.invalidEvent, "event \(event.seq): not an account event")
         }
@@ -139,11 +139,25 @@ extension LogState {
 
     static func isLowerHex(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || (0x61...0x66).contains(b) }
 
-    /// Whether `text` is standard base64 of exactly 32 bytes (43 characters and one `=`).
+    /// Whether `text` is the canonical standard base64 of exactly 32 bytes: 43 characters and one `=`, the last
+    /// character's two spare bits zero. Only one spelling of a key is accepted, so a key cannot be registered twice
+    /// by writing it another way.
     static func isRawKeyBase64(_ text: String) -> Bool {
         let u = Array(text.utf8)
         guard u.count == 44, u[43] == UInt8(ascii: "=") else { return false }
-        return u[..<43].allSatisfy { (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2B || $0 == 0x2F }
+        func value(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 0x41...0x5A: c - 0x41
+            case 0x61...0x7A: c - 0x61 + 26
+            case 0x30...0x39: c - 0x30 + 52
+            case 0x2B: 62
+            case 0x2F: 63
+            default: nil
+            }
+        }
+        let values = u[..<43].map(value)
+        guard values.allSatisfy({ $0 != nil }), let last = values[42] else { return false }
+        return last & 0b11 == 0
     }
 
     /// Folds a checked `user.*` event.

@@ -8,7 +8,7 @@ extension Dispatcher {
         .object([
             "appended": .array(events.map { ["seq": .number(Double($0.seq)), "type": .string($0.type.rawValue), "hash": .string($0.hash)] }),
             // The command's own event; review queries it opened follow it in `appended`.
-            "seq": .number(Double(events.first?.seq ?? 0)),
+            "seq": .number(Double(events.first?.seq ?? 0)), "hash": .string(events.first?.hash ?? ""),
         ])
     }
 
