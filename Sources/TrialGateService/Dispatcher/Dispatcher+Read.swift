@@ -464,7 +464,12 @@ extension Dispatcher {
         // Stored checkpoints are checked as the fold reaches their size; report snapshots are compared with the
         // fold at theirs.
         var checkpoints = try store.checkpoints()[...]
-        var snapshotSizes = try store.reportSnapshotSizes().sorted()[...]
+        // Snapshots an earlier release saved (an older format) are derived data this build cannot read: not checked.
+        var snapshotSizes = try store.reportSnapshotSizes().sorted().filter { size in
+            guard let saved = try store.reportSnapshot(size: size), let statement = try? JSONParser.parse(saved.statement),
+                  let format = statement["format"]?.stringValue else { return true }
+            return !ReportSnapshot.olderFormats.contains(format)
+        }[...]
         var projected: [(size: Int64, state: ReportState)] = []
         var rootAtRequested: [UInt8]? = requestedSize == 0 ? Merkle.emptyRoot : nil
         var next: Int64 = 1
