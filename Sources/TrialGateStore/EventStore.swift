@@ -297,15 +297,18 @@ public final class EventStore: @unchecked Sendable {
         + "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?4 = 'candidate.registered' THEN ?1 ELSE (\(registrationOf("?5"))) END)"
 
     /// The sequence number and hash of the newest event of the candidate registered by event `registrationSeq`
-    /// (its events are one range of the `registration_seq` index), nil when there is no such candidate.
-    public func newestEvent(registrationSeq: Int64) throws -> (seq: Int64, hash: String)? {
-        var newest: (Int64, String)?
+    /// (its events are one range of the `registration_seq` index), and the newest policy publication's sequence
+    /// number (0: none; a newer policy can make the candidate's decision stale), in one statement; nil when there is
+    /// no such candidate.
+    public func newestEvent(registrationSeq: Int64) throws -> (seq: Int64, hash: String, policySeq: Int64)? {
+        var newest: (Int64, String, Int64)?
         try db.query(Self.newestOfRegistration, [.int(registrationSeq)], "reading a candidate's newest event") { s in
-            newest = (sqlite3_column_int64(s, 0), SQLiteConnection.text(s, 1) ?? "")
+            newest = (sqlite3_column_int64(s, 0), SQLiteConnection.text(s, 1) ?? "", sqlite3_column_int64(s, 2))
         }
         return newest
     }
-    private static let newestOfRegistration = "SELECT seq, hash FROM events WHERE registration_seq = ? ORDER BY seq DESC LIMIT 1"
+    private static let newestOfRegistration = "SELECT seq, hash, (SELECT coalesce(max(seq), 0) FROM events WHERE type = 'policy.published') "
+        + "FROM events WHERE registration_seq = ? ORDER BY seq DESC LIMIT 1"
 
     /// Every event from `from` through `through`, parsed.
     public func events(from: Int64 = 1, through: Int64 = .max) throws -> [Event] {

@@ -180,11 +180,17 @@ extension Dispatcher {
     }
 
     /// Every policy published, without its text (a view names policies; it does not evaluate them).
+    /// Kept while no newer policy is published (policy texts are long, and rarely change).
     func publishedPolicies() throws -> [PublishedPolicy] {
-        try requireStore().events(types: [.policyPublished]).map {
+        let store = try requireStore()
+        let newest = try store.newestSeq(types: [.policyPublished])
+        if let cached = policyHeaders, cached.last?.seq ?? 0 == newest { return cached }
+        let policies = try store.events(types: [.policyPublished]).map {
             PublishedPolicy(seq: $0.seq, publishedAt: $0.timestamp, id: $0.payload["policy_id"]?.stringValue ?? "",
                             version: $0.payload["version"]?.stringValue ?? "", sha256: $0.payload["sha256"]?.stringValue ?? "", text: "")
         }
+        policyHeaders = policies
+        return policies
     }
 
     /// Every event about a registered candidate, in order.

@@ -20,6 +20,8 @@ public final class Dispatcher: @unchecked Sendable {
     var batchTransaction: EventStore.WriteTransaction?
     /// Set while a sign-off of a socket session that has signed before runs: it may give the signing code alone.
     var signingSessionContinues = false
+    /// The policies published, without their texts, as `publishedPolicies()` last read them.
+    var policyHeaders: [PublishedPolicy]?
     /// Events every write needs (the trial event and the policies), read once and then only what is new.
     /// Events are never changed or removed, so the cache only grows; it is dropped after any failed write,
     /// in case what it read was rolled back.
@@ -182,7 +184,7 @@ public final class Dispatcher: @unchecked Sendable {
         }
         guard let shown = markUsed ? candidateViews.get(candidate) : candidateViews.peek(candidate),
               let newest = try requireStore().newestEvent(registrationSeq: shown.registration), newest.seq == shown.seq, newest.hash == shown.hash,
-              try requireStore().newestSeq(types: [.policyPublished]) == shown.policySeq
+              newest.policySeq == shown.policySeq
         else { return nil }
         viewChecks?[candidate] = shown
         return shown
