@@ -47,7 +47,12 @@ check test "$(sqlite3 "$T/trial.sqlite" "select count(*) from events where instr
 cp "$T/ivy.key.code" "$T/ivy.code"
 # On the command line nobody writes under an account's name: the investigator acts through the socket, or signs.
 expect_rc 2 "$B" candidate register NET-X --site SITE-01 --actor ivy
-check grep -q "forbidden: --actor ivy is the name of an account" "$T/out"
+check grep -q "forbidden: --actor ivy is the name of the account ivy" "$T/out"
+expect_rc 2 env TRIALGATE_ACTOR=IVY "$B" candidate register NET-X --site SITE-01
+expect_rc 2 "$B" candidate register NET-X --site SITE-01 --actor "ivy "
+check grep -q "printable ASCII without spaces" "$T/out"
+expect_rc 2 sh -c "echo '{\"cmd\":\"register\",\"candidate\":\"NET-X\",\"site\":\"SITE-01\"}' | \"$B\" exec --actor ivy"
+check test "$(sqlite3 "$T/trial.sqlite" "select count(*) from events where candidate='NET-X'")" = 0
 sign=(--as ivy --signing-key "$T/ivy.key" --signing-code-file "$T/ivy.code")
 # Attestations are the investigator's signed statements; a plain record of one is refused, and so is a wrong code.
 expect_rc 2 "$B" record attestation --candidate NET-1 criterion=I1-informed-consent result=pass attested_on="$(d 1)"
@@ -127,6 +132,10 @@ check grep -q '"status":"screening"' <("$B" export --format fhir)
 check grep -q "stale_decision" <("$B" queries --open --json)
 expect_rc 2 "$B" signoff --decision "$seq" --confirm "${sign[@]}"
 check grep -q "stale" "$T/out"
+# A regulator given the exported files of a decision that no longer stands is told so, in standing.json too.
+expect_rc 0 "$B" decision export --seq "$seq" --out "$T/d-stale"
+check grep -q "WARNING: decision $seq is stale" "$T/out"
+check grep -q '"standing":"stale"' "$T/d-stale/standing.json"
 expect_rc 0 "$B" decide NET-1
 seq=$(sqlite3 "$T/trial.sqlite" "select max(seq) from events where type='decision.issued'")
 expect_rc 0 "$B" signoff --decision "$seq" --confirm "${sign[@]}"

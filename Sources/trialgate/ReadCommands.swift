@@ -157,8 +157,19 @@ struct Exec: ParsableCommand {
         let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
         let actor = options.actorName
         var failures = 0
+        var accountsSeen: Int64 = -1
         while let line = readLine(strippingNewline: true) {
             if line.allSatisfy(\.isWhitespace) { continue }
+            // As for every command-line write: never under an account's name (checked again when accounts change).
+            do {
+                let version = try store.newestSeq(types: EventType.accountEvents)
+                if version != accountsSeen {
+                    try Runner.requireHostActor(actor, store: store)
+                    accountsSeen = version
+                }
+            } catch {
+                throw Runner.fail(ServiceError(error))
+            }
             let reply = dispatcher.handle(line: Array(line.utf8), actor: actor)
             if reply.contains("\"ok\":false") { failures += 1 }
             print(reply)
@@ -241,35 +252,76 @@ struct DecisionGroup: ParsableCommand {
 
         func run() throws {
             let events = try Runner.run(.export(from: seq, through: seq), options: options)
-            let key = try Runner.run(.publicKey, options: options)
+            let keys = try Runner.run(.publicKey, options: options)
             guard let event = events["events"]?.arrayValue?.first, event["type"]?.stringValue == EventType.decisionIssued.rawValue,
                 let decision = event["payload"]?["decision"], let sig = event["payload"]?["signature"]?.stringValue,
                 let sigBytes = Data(base64Encoded: sig)
             else { throw Runner.fail(ServiceError("unknown_event", "event \(seq) is not a decision")) }
+            // The key the decision names, which was in force when it was made (a newer one may be in force now).
+            guard let pem = (keys["keys"]?.arrayValue ?? []).first(where: { $0["key_id"] == decision["key_id"] })?["pem"]?.stringValue else {
+                throw Runner.fail(ServiceError("unknown_event", "decision \(seq) names key \(decision["key_id"]?.stringValue ?? "?"), which is not in the log's key history"))
+            }
+            // Whether it still stands: a regulator holding only these files must not take a stale decision for current.
+            let standing = try self.standing(of: decision)
             do {
                 try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
                 try Data(CanonicalJSON.encode(decision)).write(to: URL(fileURLWithPath: out + "/decision.json"))
                 try sigBytes.write(to: URL(fileURLWithPath: out + "/decision.sig"))
-                try Data((key["pem"]?.stringValue ?? "").utf8).write(to: URL(fileURLWithPath: out + "/public.pem"))
+                try Data(pem.utf8).write(to: URL(fileURLWithPath: out + "/public.pem"))
+                try Data(CanonicalJSON.encode(standing)).write(to: URL(fileURLWithPath: out + "/standing.json"))
             } catch {
                 throw Runner.fail(ServiceError("file_unwritable", "cannot write into \(out): \(error.localizedDescription)"))
             }
+            var files = ["decision.json", "decision.sig", "public.pem", "standing.json"]
+            let signOff = try exportSignOff(of: decision)
+            if signOff != nil { files += ["signoff.json", "signoff.sig", "investigator.pem"] }
+            if options.json {
+                return Runner.printJSON(["directory": .string(out), "files": .array(files.map { .string($0) }), "standing": standing,
+                                         "signoff_seq": signOff.map { .number(Double($0)) } ?? .null])
+            }
             print("Wrote \(out)/decision.json, \(out)/decision.sig and \(out)/public.pem. Verify with:")
             print("  openssl pkeyutl -verify -pubin -inkey \(out)/public.pem -rawin -in \(out)/decision.json -sigfile \(out)/decision.sig")
-            try exportSignOff(of: decision)
+            if let signOff {
+                print("Wrote \(out)/signoff.json, \(out)/signoff.sig and \(out)/investigator.pem (the sign-off, event \(signOff)). Verify with:")
+                print("  openssl pkeyutl -verify -pubin -inkey \(out)/investigator.pem -rawin -in \(out)/signoff.json -sigfile \(out)/signoff.sig")
+                print("  sha256sum \(out)/decision.json    # must equal decision.sha256 in signoff.json")
+            } else {
+                print("Decision \(seq) has no investigator's sign-off.")
+            }
+            let st = standing["standing"]?.stringValue ?? "?"
+            if st == "current" {
+                print("\(out)/standing.json: decision \(seq) is current as of event \(standing["as_of"]?.intValue ?? 0).")
+            } else {
+                let why = (standing["stale_causes"]?.arrayValue ?? []).map { "event \($0["seq"]?.intValue ?? 0) \($0["detail"]?.stringValue ?? "")" }
+                    + [standing["superseded_by"]?.intValue.map { "decision \($0)" }].compactMap { $0 }
+                print("WARNING: decision \(seq) is \(st) as of event \(standing["as_of"]?.intValue ?? 0) (\(why.joined(separator: "; "))): it is no longer the candidate's current decision (\(out)/standing.json).")
+            }
+        }
+
+        /// The decision's standing now: current, stale (and why) or superseded (and by which decision).
+        private func standing(of decision: JSONValue) throws -> JSONValue {
+            guard let candidate = decision["candidate"]?.stringValue else { return .null }
+            let shown = try Runner.run(.show(candidate: candidate, asOfSeq: nil, asOfTime: nil), options: options)
+            let lifecycle = shown["decision"] ?? .null
+            let asOf = shown["as_of"]?["last_seq"] ?? .null
+            if lifecycle["decision_seq"]?.intValue != Int(seq) {
+                return ["decision_seq": .number(Double(seq)), "standing": "superseded", "superseded_by": lifecycle["decision_seq"] ?? .null,
+                        "stale_causes": [], "as_of": asOf, "note": "not signed; from the log at export"]
+            }
+            return ["decision_seq": .number(Double(seq)), "standing": lifecycle["standing"] ?? .null, "stale_causes": lifecycle["stale_causes"] ?? [],
+                    "superseded_by": .null, "confirmed": lifecycle["confirmed"] ?? .null, "as_of": asOf, "note": "not signed; from the log at export"]
         }
 
         /// The investigator's sign-off of the decision, if any: the statement as signed, the signature and the signer's
         /// public key, so that `openssl` alone checks who signed what; the statement names the decision by the
         /// SHA-256 of decision.json.
-        private func exportSignOff(of decision: JSONValue) throws {
-            guard let candidate = decision["candidate"]?.stringValue else { return }
+        private func exportSignOff(of decision: JSONValue) throws -> Int? {
+            guard let candidate = decision["candidate"]?.stringValue else { return nil }
             let shown = try Runner.run(.show(candidate: candidate, asOfSeq: nil, asOfTime: nil), options: options)
             guard let signed = (shown["history"]?.arrayValue ?? []).last(where: {
                 $0["type"]?.stringValue == EventType.decisionSigned.rawValue && $0["statement"]?["decision"]?["seq"]?.intValue == Int(seq)
             }), let statement = signed["statement"], let sig = signed["signature"]?.stringValue.flatMap({ Data(base64Encoded: $0) }) else {
-                print("Decision \(seq) has no investigator's sign-off.")
-                return
+                return nil
             }
             let user = statement["signer"]?["user"]?.stringValue ?? ""
             let users = try Runner.run(.users, options: options)
@@ -287,9 +339,7 @@ struct DecisionGroup: ParsableCommand {
             } catch {
                 throw Runner.fail(ServiceError("file_unwritable", "cannot write into \(out): \(error.localizedDescription)"))
             }
-            print("Wrote \(out)/signoff.json, \(out)/signoff.sig and \(out)/investigator.pem (event \(signed["seq"]?.intValue ?? 0), \(statement["signer"]?["printed_name"]?.stringValue ?? "")). Verify with:")
-            print("  openssl pkeyutl -verify -pubin -inkey \(out)/investigator.pem -rawin -in \(out)/signoff.json -sigfile \(out)/signoff.sig")
-            print("  sha256sum \(out)/decision.json    # must equal decision.sha256 in signoff.json: \(statement["decision"]?["sha256"]?.stringValue ?? "")")
+            return signed["seq"]?.intValue
         }
     }
 }

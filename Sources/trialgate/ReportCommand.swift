@@ -71,13 +71,18 @@ extension Render {
         }
         lines.append("    withdrawn                 \(n(c["excluded"]?["withdrawn"]))")
         lines.append("  Needs review                \(n(c["needs_review"]))")
+        lines.append("  Stale (decide again)        \(n(c["stale"]))")
         lines.append("  Pending (no decision yet)   \(n(c["pending"]))")
-        lines.append("  Eligible                    \(n(c["eligible"]))")
+        lines.append("  Eligible (proposed)         \(n(c["eligible"]))")
+        lines.append("Confirmed by an investigator: \(n(c["confirmed"]?["eligible"])) eligible, \(n(c["confirmed"]?["ineligible"])) ineligible; \(n(c["awaiting_signoff"])) current decisions await sign-off")
         lines.append("")
-        lines.append("\(pad("site", 10)) \(pad("assessed", 9)) \(pad("eligible", 9)) \(pad("inelig.", 8)) \(pad("review", 7)) \(pad("withdr.", 8)) screen-failure rate")
+        lines.append("\(pad("site", 10)) \(pad("assessed", 9)) \(pad("eligible", 9)) \(pad("inelig.", 8)) \(pad("review", 7)) \(pad("stale", 6)) \(pad("withdr.", 8)) \(pad("confirmed", 10)) \(pad("queries", 16)) screen-failure rate")
         for s in r["sites"]?.arrayValue ?? [] {
-            lines.append("\(pad(s["site"]?.stringValue ?? "", 10)) \(pad(n(s["assessed"]), 9)) \(pad(n(s["eligible"]), 9)) \(pad(n(s["ineligible"]), 8)) \(pad(n(s["needs_review"]), 7)) \(pad(n(s["withdrawn"]), 8)) \(n(s["screen_failure_rate"]))")
+            let confirmed = "\(n(s["confirmed_eligible"]))+\(n(s["confirmed_ineligible"]))"
+            let queries = "\(n(s["queries"]?["open"]))/\(n(s["queries"]?["answered"]))/\(n(s["queries"]?["closed"]))"
+            lines.append("\(pad(s["site"]?.stringValue ?? "", 10)) \(pad(n(s["assessed"]), 9)) \(pad(n(s["eligible"]), 9)) \(pad(n(s["ineligible"]), 8)) \(pad(n(s["needs_review"]), 7)) \(pad(n(s["stale"]), 6)) \(pad(n(s["withdrawn"]), 8)) \(pad(confirmed, 10)) \(pad(queries, 16)) \(n(s["screen_failure_rate"]))")
         }
+        lines.append("(confirmed: eligible+ineligible by an investigator; queries: open/answered/closed)")
         lines.append("")
         lines.append("\(pad("criterion", 28)) \(pad("pass", 6)) \(pad("fail", 6)) \(pad("unknown", 8)) \(pad("attest", 7)) skipped")
         for k in r["criteria"]?.arrayValue ?? [] {

@@ -52,9 +52,17 @@ enum Runner {
     /// would attribute the host user's events to that person (an investigator's name above all). Accounts act
     /// through the socket; an investigator's signing on the command line is authenticated by their signing code
     /// and key, whatever the actor.
+    /// The actor must be printable ASCII without spaces, so no spelling (case, spaces, invisible characters) passes
+    /// for an account's name either.
     static func requireHostActor(_ actor: String, store: EventStore) throws {
-        guard !actor.contains(":"), try UserDirectory.load(store: store).accounts[actor] != nil else { return }
-        throw ServiceError("forbidden", "--actor \(actor) is the name of an account of this log; on the command line act under your own name (default os:<login>), and as \(actor) only through the socket")
+        guard !actor.isEmpty, actor.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw ServiceError("invalid_field", "the actor (--actor, $TRIALGATE_ACTOR) must be printable ASCII without spaces, got \"\(actor)\"")
+        }
+        guard !actor.contains(":") else { return }
+        let accounts = try UserDirectory.load(store: store).accounts.keys
+        if let account = accounts.first(where: { $0.lowercased() == actor.lowercased() }) {
+            throw ServiceError("forbidden", "--actor \(actor) is the name of the account \(account) of this log; on the command line act under your own name (default os:<login>), and as \(account) only through the socket")
+        }
     }
 
     nonisolated(unsafe) private static var warned = false

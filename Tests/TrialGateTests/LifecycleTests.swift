@@ -282,6 +282,62 @@ struct LifecycleTests {
         #expect(verified["valid"] == true, "both sign-offs verify, each with the key it names")
     }
 
+    @Test("what a person signs is plain text and recorded once: control and invisible characters, look-alike printed names, a replayed attestation, a second spelling of a signature, an override into eligibility past an unattested criterion are refused")
+    func signedTextAndReplays() throws {
+        let f = try lifecycleScene()
+        let ivy = try TestSigner.add(f, "ivy", sites: ["SITE-01", "SITE-02"], seed: 31)
+        let ten = try f.latestDecision("NET-010")
+        // NET-010's informed consent is unattested: it is attested, not overridden into eligibility.
+        #expect(f.errorCode(.signOffPrepare(decision: ten, outcome: "eligible", reason: "all fine", user: "ivy")) == "not_signable")
+        for reason in ["see notes\n  confirmed: eligible", "\u{1B}[8mhidden", "\u{200B}\u{00A0}", "ok \u{202E}enilbigile", String(repeating: "x", count: 1001)] {
+            #expect(f.errorCode(.signOffPrepare(decision: ten, outcome: "ineligible", reason: reason, user: "ivy")) == "not_signable", "\(reason.prefix(20))")
+        }
+        // A signature in a second base64 spelling (a spare bit set) is not the one canonical form.
+        let statement = try ivy.prepare(f, decision: ten, outcome: "ineligible", reason: "no consent on file")
+        var sig = Array(ivy.sign(statement).utf8)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        sig[85] = alphabet[alphabet.firstIndex(of: sig[85])! ^ 1]
+        #expect(f.errorCode(.signOff(statement: statement, signature: String(decoding: sig, as: UTF8.self), user: "ivy", signingCode: ivy.code)) == "bad_signature")
+        // Printed names: no parentheses (the account is shown in them), no direction overrides, never someone else's.
+        func add(_ name: String, printed: String, seed: UInt8) -> String? {
+            f.errorCode(.userAdd(name: name, role: "investigator", sites: ["SITE-01"], tokenSHA256: Digest.sha256Hex("t-\(name)"), expiresAt: nil,
+                                 signer: SignerRegistration(printedName: printed, publicKey: Data(try! TrialKey(seed: Array(repeating: seed, count: 32)).publicKey).base64EncodedString(),
+                                                            signingSHA256: Digest.sha256Hex("c-\(name)"))))
+        }
+        #expect(add("eve2", printed: "Dr Eve (ivy), as Dr Ivy", seed: 51) == "invalid_field")
+        #expect(add("eve4", printed: "Dr \u{202E}yvI", seed: 52) == "invalid_field")
+        #expect(add("eve3", printed: "dr IVY ", seed: 53) == "invalid_field", "Dr Ivy's printed name, folded")
+        // A signed attestation is recorded once: replayed after a newer one it would bring the old result back.
+        let pass = try f.run(.attestPrepare(candidate: "NET-010", fields: ["criterion": "I3-advanced", "result": "pass", "attested_on": "2026-06-30"], user: "ivy"), as: "ivy")["statement"]!
+        let signed = ivy.sign(pass)
+        try f.run(.attest(statement: pass, signature: signed, user: "ivy", signingCode: ivy.code), as: "ivy")
+        f.clock.advance(seconds: 60)
+        let fail = try f.run(.attestPrepare(candidate: "NET-010", fields: ["criterion": "I3-advanced", "result": "fail", "attested_on": "2026-06-30"], user: "ivy"), as: "ivy")["statement"]!
+        try f.run(.attest(statement: fail, signature: ivy.sign(fail), user: "ivy", signingCode: ivy.code), as: "ivy")
+        #expect(f.errorCode(.attest(statement: pass, signature: signed, user: "ivy", signingCode: ivy.code)) == "invalid_event")
+        #expect(try f.show("NET-010")["facts"]?["attestation.I3-advanced"]?["value"] == "fail")
+        #expect(try f.run(.verify())["valid"] == true)
+    }
+
+    @Test("wrong signature components from any session count against the account: after 5 in 15 minutes it may not sign, whatever the session")
+    func accountSigningLock() throws {
+        let f = try lifecycleScene()
+        let ivy = try TestSigner.add(f, "ivy", sites: ["SITE-01", "SITE-02"], seed: 31)
+        let principal = Principal(name: "ivy", role: .investigator, sites: ["SITE-01", "SITE-02"], tokenSHA256: Digest.sha256Hex("token-of-ivy"))
+        let ten = try f.latestDecision("NET-010")
+        func attempt(code: String, in session: Principal) -> String? {
+            do {
+                let st = try f.dispatcher.execute(.signOffPrepare(decision: ten, outcome: "ineligible", reason: "no consent", user: nil), principal: session)["statement"]!
+                _ = try f.dispatcher.execute(.signOff(statement: st, signature: ivy.sign(st), user: "ivy", signingCode: code), principal: session)
+                return nil
+            } catch { return ServiceError(error).code }
+        }
+        for _ in 0..<5 { #expect(attempt(code: "guess", in: principal.inNewSession()) == "signing_failed", "a new session each time") }
+        #expect(attempt(code: ivy.code, in: principal.inNewSession()) == "signing_locked")
+        f.clock.advance(seconds: 15 * 60)
+        #expect(attempt(code: ivy.code, in: principal.inNewSession()) == nil, "the window has passed")
+    }
+
     @Test("a report snapshot an earlier release saved (format 2) is skipped by reports and by verify, not reported as a problem")
     func olderSnapshotSkipped() throws {
         let f = try lifecycleScene()

@@ -76,8 +76,15 @@ extension LogState {
             let token = try r.string("token_sha256")
             try checkTokenDigest(token, in: state, bad)
             let printed = try r.optionalString("printed_name")
-            if let printed, printed.allSatisfy(\.isWhitespace) || printed.count > 200 || printed.unicodeScalars.contains(where: { $0.value < 0x20 }) {
-                throw bad("printed_name must be the person's name as signatures show it (1 to 200 characters, one line), got \"\(printed)\"")
+            if let printed {
+                if let why = SignedText.problem(printed, maxLength: 200, multiline: false) ?? (printed.contains("(") || printed.contains(")")
+                    ? "no parentheses (a signature shows the account in them)" : nil) {
+                    throw bad("printed_name must be the person's name as signatures show it: \(why)")
+                }
+                // Two signers with one printed name could not be told apart on a signed record (21 CFR 11.50).
+                if let other = state.users.values.first(where: { $0.printedName.map(SignedText.folded) == SignedText.folded(printed) }) {
+                    throw bad("printed_name \"\(printed)\" is already \(other.name)'s; each signer's printed name is their own")
+                }
             }
             let publicKey = try r.optionalString("public_key"), keyID = try r.optionalString("key_id")
             let signing = try r.optionalString("signing_sha256")
@@ -139,26 +146,8 @@ extension LogState {
 
     static func isLowerHex(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || (0x61...0x66).contains(b) }
 
-    /// Whether `text` is the canonical standard base64 of exactly 32 bytes: 43 characters and one `=`, the last
-    /// character's two spare bits zero. Only one spelling of a key is accepted, so a key cannot be registered twice
-    /// by writing it another way.
-    static func isRawKeyBase64(_ text: String) -> Bool {
-        let u = Array(text.utf8)
-        guard u.count == 44, u[43] == UInt8(ascii: "=") else { return false }
-        func value(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 0x41...0x5A: c - 0x41
-            case 0x61...0x7A: c - 0x61 + 26
-            case 0x30...0x39: c - 0x30 + 52
-            case 0x2B: 62
-            case 0x2F: 63
-            default: nil
-            }
-        }
-        let values = u[..<43].map(value)
-        guard values.allSatisfy({ $0 != nil }), let last = values[42] else { return false }
-        return last & 0b11 == 0
-    }
+    /// Whether `text` is the canonical standard base64 of exactly 32 bytes (a raw Ed25519 key).
+    static func isRawKeyBase64(_ text: String) -> Bool { SignedText.isCanonicalBase64(text, bytes: 32) }
 
     /// Folds a checked `user.*` event.
     mutating func applyUserEvent(_ event: Event) {

@@ -2,6 +2,57 @@
 /// changes; an investigator confirms or overrides a current decision with a signed sign-off; review queries track
 /// what needs a person's attention. Everything here is folded from events, like the rest of `LogState`.
 
+/// Rules for the text people sign and the encodings of what they sign with.
+public enum SignedText {
+    /// Characters that change how text is shown without being seen: bidirectional embeddings, overrides and
+    /// isolates, zero-width characters, the word joiner and the byte-order mark.
+    static func isInvisible(_ u: Unicode.Scalar) -> Bool {
+        (0x200B...0x200F).contains(u.value) || (0x202A...0x202E).contains(u.value) || (0x2060...0x2069).contains(u.value) || u.value == 0xFEFF
+    }
+
+    /// Why `text` cannot be signed text, or nil: 1 to `maxLength` characters, not blank once spaces and invisible
+    /// characters are set aside, no control characters (newlines only when `multiline`), no invisible ones.
+    public static func problem(_ text: String, maxLength: Int, multiline: Bool) -> String? {
+        if text.count > maxLength { return "at most \(maxLength) characters, got \(text.count)" }
+        for u in text.unicodeScalars {
+            if u == "\n", multiline { continue }
+            if u.value < 0x20 || (0x7F...0x9F).contains(u.value) || u == "\u{2028}" || u == "\u{2029}" {
+                return multiline ? "no control characters but newlines" : "one line, without control characters"
+            }
+            if isInvisible(u) { return "no invisible or direction-changing characters (U+\(String(u.value, radix: 16, uppercase: true)))" }
+        }
+        if text.unicodeScalars.allSatisfy({ $0.properties.isWhitespace }) { return "not blank" }
+        return nil
+    }
+
+    /// `text` as names are compared: case-folded, with surrounding spaces removed.
+    public static func folded(_ text: String) -> String {
+        String(text.lowercased().unicodeScalars.filter { !$0.properties.isWhitespace || $0 == " " }).trimmingCharacters(in: " ").description
+    }
+
+    /// Whether `text` is the one canonical standard base64 spelling of exactly `bytes` bytes (padded, the spare bits
+    /// of the last character zero), so that one key or signature cannot be written two ways.
+    public static func isCanonicalBase64(_ text: String, bytes: Int) -> Bool {
+        let u = Array(text.utf8)
+        let padding = (3 - bytes % 3) % 3
+        guard u.count == (bytes + 2) / 3 * 4, u.suffix(padding).allSatisfy({ $0 == UInt8(ascii: "=") }) else { return false }
+        func value(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 0x41...0x5A: c - 0x41
+            case 0x61...0x7A: c - 0x61 + 26
+            case 0x30...0x39: c - 0x30 + 52
+            case 0x2B: 62
+            case 0x2F: 63
+            default: nil
+            }
+        }
+        let values = u.dropLast(padding).map(value)
+        guard values.allSatisfy({ $0 != nil }), let last = values.last ?? nil else { return false }
+        let spareBits = padding * 2
+        return last & UInt8((1 << spareBits) - 1) == 0
+    }
+}
+
 /// Something that happened after a decision and makes it stale: a record, a correction, a withdrawal about the
 /// candidate, or a newer policy.
 public struct StaleCause: Sendable, Equatable {
@@ -215,7 +266,9 @@ extension LogState {
         func bad(_ why: String) -> CoreError { CoreError(.invalidEvent, "event \(event.seq) (decision.signed): \(why)") }
         var r = try ObjectReader(event.payload, context: "decision.signed")
         let statement = try r.value("statement")
-        _ = try r.string("signature")
+        guard SignedText.isCanonicalBase64(try r.string("signature"), bytes: 64) else {
+            throw bad("signature must be the canonical base64 of a 64-byte Ed25519 signature")
+        }
         try r.finish()
         var s = try ObjectReader(statement, context: "decision.signed statement")
         guard try s.string("format") == SignOffStatement.format else { throw bad("the statement's format is not \(SignOffStatement.format)") }
@@ -257,8 +310,14 @@ extension LogState {
                       : "decision \(decisionSeq) proposes \(proposed.rawValue): \(meaning.rawValue) would be an override, which needs a reason")
         }
         let reason = try s.optionalString("reason")
-        if meaning.isOverride, reason.map({ $0.allSatisfy(\.isWhitespace) }) ?? true {
-            throw bad("an override needs a reason")
+        if meaning.isOverride, reason == nil { throw bad("an override needs a reason") }
+        if let reason, let why = SignedText.problem(reason, maxLength: 1000, multiline: false) { throw bad("reason must be \(why)") }
+        // What only an investigator's signed attestation settles is attested first, never overridden into eligibility.
+        if meaning == .overriddenEligible {
+            let unattested = latest.results.filter { $0.value == "needs_attestation" }.map(\.key).sorted()
+            if !unattested.isEmpty {
+                throw bad("decision \(decisionSeq) still needs the attestation of \(unattested.joined(separator: ", ")): attest first (`trialgate attest`), decide again, then sign")
+            }
         }
         var g = try ObjectReader(try s.value("signer"), context: "decision.signed statement signer")
         let user = try g.string("user"), printed = try g.string("printed_name"), keyID = try g.string("key_id")
@@ -295,7 +354,7 @@ extension LogState {
         var r = try ObjectReader(event.payload, context: event.type.rawValue)
         func text(_ name: String) throws -> String {
             let t = try r.string(name)
-            if t.allSatisfy(\.isWhitespace) || t.count > 2000 { throw bad("\"\(name)\" must be 1 to 2000 characters of text") }
+            if let why = SignedText.problem(t, maxLength: 2000, multiline: true) { throw bad("\"\(name)\" must be \(why)") }
             return t
         }
         switch event.type {
@@ -434,6 +493,17 @@ extension LogState {
     static func checkAttestationSigner(_ event: Event, candidate: CandidateState, state: LogState) throws {
         func bad(_ why: String) -> CoreError { CoreError(.invalidEvent, "event \(event.seq) (attestation.recorded): \(why)") }
         let p = event.payload
+        guard let signature = p["signature"]?.stringValue, SignedText.isCanonicalBase64(signature, bytes: 64) else {
+            throw bad("signature must be the canonical base64 of a 64-byte Ed25519 signature")
+        }
+        // A signed statement is recorded once: replayed later it would bring back what the investigator has since
+        // attested otherwise.
+        if let earlier = candidate.records.first(where: { $0.type == .attestationRecorded && $0.original["signature"]?.stringValue == signature }) {
+            throw bad("this signed attestation was already recorded as event \(earlier.seq)")
+        }
+        if let text = p["statement"]?.stringValue, let why = SignedText.problem(text, maxLength: 1000, multiline: true) {
+            throw bad("statement must be \(why)")
+        }
         guard let signedAt = p["signed_at"]?.stringValue, let at = UTCTimestamp(signedAt) else {
             throw bad("signed_at must be a UTC time like 2026-11-30T12:00:00.000Z")
         }

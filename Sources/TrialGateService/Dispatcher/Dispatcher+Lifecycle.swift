@@ -20,13 +20,16 @@ extension Dispatcher {
         }
     }
 
+    /// A well-formed signature to check a statement's rules with before it is signed (its value is checked later).
+    static let placeholderSignature = String(repeating: "A", count: 86) + "=="
+
     /// The hex SHA-256 of a decision's signed bytes: what a sign-off names.
     static func decisionSHA256(_ d: DecisionSummary) -> String { Digest.sha256Hex(Decision.signedBytes(of: d.decision)) }
 
     /// Checks a sign-off event as the log's rules will when it is appended, with the error a signer can act on.
     private static func checkSignable(_ statement: JSONValue, signer: String, state: LogState, now: UTCTimestamp, candidate: String) throws {
         let event = Event(seq: state.size + 1, timestamp: now, actor: signer, type: .decisionSigned, candidate: candidate,
-                          schemaVersion: Event.currentSchemaVersion, payload: ["statement": statement, "signature": ""],
+                          schemaVersion: Event.currentSchemaVersion, payload: ["statement": statement, "signature": .string(Self.placeholderSignature)],
                           prevHash: state.headHash, hash: "")
         do { try LogState.check(event, against: state) } catch let e as CoreError {
             throw ServiceError("not_signable", e.message)
@@ -87,6 +90,9 @@ extension Dispatcher {
         guard let expected = account.signingSHA256, Digest.constantTimeEqual(Digest.sha256Hex(code), expected) else {
             throw ServiceError("signing_failed", "the signing code is not \(signer)'s")
         }
+        guard SignedText.isCanonicalBase64(signature, bytes: 64) else {
+            throw ServiceError("bad_signature", "the signature must be the canonical base64 of a 64-byte Ed25519 signature")
+        }
         guard let raw = account.publicKey.flatMap({ Data(base64Encoded: $0) }), let sig = Data(base64Encoded: signature),
               SignatureCheck.verify(signature: Array(sig), message: CanonicalJSON.encode(statement), publicKey: Array(raw))
         else {
@@ -136,7 +142,7 @@ extension Dispatcher {
         payload["signed_at"] = .string(now.description)
         let statement = AttestationStatement.of(.object(payload), trial: trial, candidate: candidate)
         // The rules the append will check, with the error a signer can act on, before anyone signs.
-        payload["signature"] = .string(String(repeating: "A", count: 86) + "==")
+        payload["signature"] = .string(Self.placeholderSignature)
         let event = Event(seq: state.size + 1, timestamp: now, actor: user, type: .attestationRecorded, candidate: candidate,
                           schemaVersion: Event.currentSchemaVersion, payload: .object(payload), prevHash: state.headHash, hash: "")
         do { try LogState.check(event, against: state) } catch let e as CoreError { throw ServiceError(e.code.rawValue, e.message) }

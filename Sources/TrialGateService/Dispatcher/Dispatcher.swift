@@ -22,6 +22,12 @@ public final class Dispatcher: @unchecked Sendable {
     var signingSessionContinues = false
     /// The policies published, without their texts, as `publishedPolicies()` last read them.
     var policyHeaders: [PublishedPolicy]?
+    /// When each account's recent refused signature components happened (the server's one writer sees them all).
+    var signingFailures: [String: [UTCTimestamp]] = [:]
+    /// Refused components an account may give within `accountFailureWindow` before signing is refused to it, from
+    /// any session, until the window has passed.
+    static let accountFailureLimit = 5
+    static let accountFailureWindow: Int64 = 15 * 60_000
     /// Events every write needs (the trial event and the policies), read once and then only what is new.
     /// Events are never changed or removed, so the cache only grows; it is dropped after any failed write,
     /// in case what it read was rolled back.
@@ -132,6 +138,13 @@ public final class Dispatcher: @unchecked Sendable {
         if principal.session?.isLocked == true {
             throw ServiceError("signing_locked", "this session gave wrong signature components \(SigningSession.failureLimit) times and may not sign again; authenticate anew")
         }
+        let now = clock.now().millisecondsSinceEpoch
+        let recent = (signingFailures[principal.name] ?? []).filter { now - $0.millisecondsSinceEpoch < Self.accountFailureWindow }
+        signingFailures[principal.name] = recent.isEmpty ? nil : recent
+        if recent.count >= Self.accountFailureLimit {
+            let until = UTCTimestamp(millisecondsSinceEpoch: recent[0].millisecondsSinceEpoch + Self.accountFailureWindow)
+            throw ServiceError("signing_locked", "\(principal.name) gave wrong signature components \(recent.count) times in 15 minutes, from any session; signing is refused to this account until \(until)")
+        }
         // 21 CFR 11.200(a)(1): the first signing of a session uses every component, later ones the signing code.
         let continuing = principal.session?.hasSigned ?? false
         if user == nil, !continuing { throw Self.firstSigningNeedsBoth }
@@ -143,7 +156,10 @@ public final class Dispatcher: @unchecked Sendable {
             return result
         } catch {
             let e = ServiceError(error)
-            if e.code == "signing_failed" || e.code == "bad_signature" { principal.session?.markFailed() }
+            if e.code == "signing_failed" || e.code == "bad_signature" {
+                principal.session?.markFailed()
+                signingFailures[principal.name, default: []].append(clock.now())
+            }
             throw e
         }
     }
