@@ -3,8 +3,9 @@
 (Tests/TrialGateTests/Fixtures, origins in ORIGIN.md there): RFC 8785 canonical JSON, ES6 numbers,
 RFC 6962 inclusion proofs and C2SP signed notes. Then, with a trialgate binary, the investigators' sign-off
 checks (`decision.signed`), signed-attestation checks (`attestation.recorded`, event schema 3) and signer-rotation
-checks (`user.signer_rotated`: `users rotate-signer`) on real bundles and on tampered copies of them, one attack per
-check.
+checks (`user.signer_rotated`: `users rotate-signer`), and the rules of signed and recorded text (canonical
+signatures, attestations recorded once, overrides into eligibility, reasons, statements, query texts, printed names)
+on real bundles and on tampered copies of them, one attack per check.
 Run: python3 audit/test_verify_bundle.py   (TRIALGATE_BIN=path/to/trialgate to choose the binary)"""
 
 import base64
@@ -249,7 +250,8 @@ class Scenario:
         tg("users", "add", "carla", "--role", "coordinator", "--site", "SITE-01")
         self.sign("jane", self.d1, "--override", "ineligible", "--reason", "Ki-67 alone does not grade this tumour")
         self.sign("bob", self.d2, "--confirm")
-        self.sign("jane", self.d3, "--override", "eligible", "--reason", "central pathology confirms a G1 NET")
+        # (An override into eligibility waits for the decision's attestations, which NET-003's decision still needs.)
+        self.sign("jane", self.d3, "--override", "ineligible", "--reason", "central pathology grades it G3")
         # Signed attestations (event schema 3), after the sign-offs (an attestation makes its candidate's decision stale).
         self.attest("jane", "NET-001", "I1-informed-consent", "pass", day, "--statement", "consent form seen")
         self.attest("jane", "NET-003", "E3-registered-exclusions", "pass", day)  # without a statement
@@ -388,7 +390,7 @@ class RotationScenario(Scenario):
         self.new_key("jane-2")
         tg("users", "rotate-signer", "jane", "--public-key", os.path.join(tmp, "jane-2.key.pub"),
            "--signing-code-sha256", os.path.join(tmp, "jane-2.key.code.sha256"))
-        self.sign("jane", self.db, "--override", "eligible", "--reason", "central pathology confirms a G1 NET", key="jane-2")
+        self.sign("jane", self.db, "--override", "ineligible", "--reason", "central pathology grades it G3", key="jane-2")
         self.attest("jane", "NET-001", "I1-informed-consent", "pass", day, "--statement", "consent form seen", key="jane-2")
         tg("export", "--out", os.path.join(tmp, "bundle"), json_out=False)
         self.bundle = os.path.join(tmp, "bundle")
@@ -590,7 +592,7 @@ def run_bundle_tests(binary):
                {(seq(J1), "bad_signature"), (seq(J1), "signoff_signer"), (seq(J3), "bad_signature"), (seq(J3), "signoff_signer"),
                 (seq(A1), "bad_signature"), (seq(A1), "attestation_signer"), (seq(A3), "bad_signature"), (seq(A3), "attestation_signer")})
         eve = sc.event(len(ev) - 1, type="user.added", candidate=None, actor="alice",
-                       payload=dict(ev[jane_added]["payload"], name="eve", public_key=base64.b64encode(raw).decode(), key_id="0123456789abcdef",
+                       payload=dict(ev[jane_added]["payload"], name="eve", printed_name="Dr Eve Doe", public_key=base64.b64encode(raw).decode(), key_id="0123456789abcdef",
                                    token_sha256="ef" * 32, signing_sha256="fe" * 32))
         expect("account key_id not derived from its key", ev + [eve], {(len(ev) + 1, "account_key")})
 
@@ -661,6 +663,91 @@ def run_bundle_tests(binary):
         expect("unsigned attestation labelled schema 2 after schema 3 events (a downgrade)",
                replaced(A1, actor="carla", payload=unsigned, schema_version=2), {(seq(A1), "schema_version")})
         expect("event of an unknown schema version", replaced(A1, schema_version=4), {(seq(A1), "schema_version")})
+
+        # --- From the attacker's review: plain text, canonical signatures, attestations recorded once, overrides
+        # into eligibility after the attestations, printed names. Statements are signed with the investigators' keys.
+        end = len(ev) + 1  # the seq of one event appended to the log
+        digits = vb._B64_DIGITS
+
+        def respelt(sig):
+            """Another base64 text of the same 64 bytes: a spare bit of the last data digit set."""
+            out = sig[:85] + digits[digits.index(sig[85]) ^ 1] + "=="
+            check(out != sig and base64.b64decode(out) == base64.b64decode(sig), "the respelt signature is another text of the same bytes")
+            return out
+
+        # Signatures: only their canonical base64 spelling (the respelt ones still verify: only the spelling is caught).
+        expect("sign-off signature spelt non-canonically (a spare bit set)",
+               replaced(J1, payload=dict(ev[J1]["payload"], signature=respelt(ev[J1]["payload"]["signature"]))), {(seq(J1), "signoff_malformed")})
+        expect("attestation signature spelt non-canonically (a spare bit set)",
+               replaced(A1, payload=dict(a1, signature=respelt(a1["signature"]))), {(seq(A1), "attestation_malformed")})
+
+        # A signed attestation is recorded once: Jane attests fail later; her earlier pass, replayed, would bring it back.
+        retracted = dict(ev[A1], payload=sc.attestation(A1, result="fail", statement="consent withdrawn on review"))
+        expect("attestation retracted (pass, then fail): passes", ev + [retracted], set())
+        expect("replayed attestation (her signed pass recorded again after her fail)", ev + [retracted, ev[A1]], {(end + 1, "attestation_replayed")})
+        expect("replayed attestation (the same signed statement twice in a row)", inserted(A1 + 1, ev[A1]), {(seq(A1) + 1, "attestation_replayed")})
+        expect("replayed attestation spelt otherwise in base64", ev + [retracted, dict(ev[A1], payload=dict(a1, signature=respelt(a1["signature"])))],
+               {(end + 1, "attestation_replayed"), (end + 1, "attestation_malformed")})
+
+        # An override into eligibility waits for the attestations the decision needs.
+        unattested = [k["id"] for k in sc.decision(sc.d3)["criteria"] if k["result"] == "needs_attestation"]
+        check(unattested, f"decision {sc.d3} (NET-003) has no needs_attestation criterion; the override test needs one")
+        v = expect("overridden_eligible of a decision with needs_attestation criteria (signed by Jane)",
+                   replaced(J3, payload=sc.statement(J3, meaning="overridden_eligible")), {(seq(J3), "signoff_meaning")})
+        check(any("needs the attestation" in m and unattested[0] in m for _, _, m in v.problems), f"the problem names the criteria: {v.problems}")
+        expect("overridden_ineligible of the same decision: passes (only eligibility waits)",
+               replaced(J3, payload=sc.statement(J3, reason="another reason, one line")), set())
+
+        # A reason is one line of plain text, at most 1000 characters.
+        for what, reason in [("a newline", "Ki-67 alone\ndoes not grade this tumour"), ("ESC (a terminal escape)", "ok\x1b[2K\x1b[1Gforged"),
+                             ("U+202E (right-to-left override)", "eligible \u202eelbigilenI"), ("U+200B (zero-width space)", "Ki-67\u200b alone"),
+                             ("U+2028 (line separator)", "one\u2028two"), ("U+0085 (C1 next line)", "one\x85two"), ("U+FEFF", "\ufeffreason"),
+                             ("U+2066 (left-to-right isolate)", "a\u2066b\u2069"), ("DEL", "reason\x7f"), ("1001 characters", "r" * 1001)]:
+            expect(f"override reason with {what} (signed by Jane)", replaced(J1, payload=sc.statement(J1, reason=reason)), {(seq(J1), "signoff_meaning")})
+        expect("override reason of 1000 characters: passes", replaced(J1, payload=sc.statement(J1, reason="r" * 1000)), set())
+        # Characters are Unicode code points, so combining marks count and a reason's size is bounded.
+        expect("override reason of 500 accented letters (1000 code points): passes",
+               replaced(J1, payload=sc.statement(J1, reason="e\u0301" * 500)), set())
+        expect("override reason of 1000 accented letters (2000 code points) (signed by Jane)",
+               replaced(J1, payload=sc.statement(J1, reason="e\u0301" * 1000)), {(seq(J1), "signoff_meaning")})
+        expect("confirmation with a plain reason: passes", replaced(B2, payload=sc.statement(B2, reason="age on the ID card")), set())
+        expect("confirmation with a reason holding ESC (signed by Bob)", replaced(B2, payload=sc.statement(B2, reason="age\x1b[8m hidden")),
+               {(seq(B2), "signoff_meaning")})
+
+        # An attestation's statement: plain text, newlines allowed, at most 1000 characters.
+        expect("attestation statement over two lines: passes", replaced(A1, payload=sc.attestation(A1, statement="consent form seen\nsigned 2 copies")), set())
+        for what, text in [("U+202E", "consent \u202eneesnot"), ("ESC", "seen\x1b[2K"), ("a carriage return", "seen\r\nok"),
+                           ("only spaces and newlines", " \n "), ("1001 characters", "s" * 1001)]:
+            expect(f"attestation statement with {what} (signed by Jane)", replaced(A1, payload=sc.attestation(A1, statement=text)),
+                   {(seq(A1), "attestation_malformed")})
+
+        # Review queries' words: plain text, newlines allowed, at most 2000 characters.
+        Q = next(i for i, e in enumerate(ev) if e["type"] == "query.opened" and e["candidate"] == "NET-003")
+        qtext = ev[Q]["payload"]["text"]
+        expect("query text over two lines: passes", replaced(Q, payload=dict(ev[Q]["payload"], text=qtext + "\nsee the pathology report")), set())
+        for what, text in [("ESC", qtext + "\x1b[2J"), ("U+2066", "\u2066" + qtext), ("blank", " \n\t"), ("2001 characters", "q" * 2001)]:
+            expect(f"query text with {what}", replaced(Q, payload=dict(ev[Q]["payload"], text=text)), {(seq(Q), "query_malformed")})
+        answer = sc.event(Q, type="query.answered", actor="carla", payload={"query": seq(Q), "note": "report attached"})
+        close = sc.event(Q, type="query.closed", actor="alice", payload={"query": seq(Q), "resolution": "decided again"})
+        expect("query answered and closed in plain text: passes", ev + [answer, close], set())
+        expect("query answer with U+202E, resolution with ESC", ev + [dict(answer, payload=dict(answer["payload"], note="ok \u202e")),
+                                                                 dict(close, payload=dict(close["payload"], resolution="done\x1b]0;x\x07"))],
+               {(end, "query_malformed"), (end + 1, "query_malformed")})
+
+        # Printed names: plain text on one line, no parentheses, and each account's own.
+        carla_added = next(e for e in ev if e["type"] == "user.added" and e["payload"]["name"] == "carla")
+        fresh = lambda label: hashlib.sha256(label.encode()).hexdigest()  # a digest no account of the log held
+        dana = lambda printed: dict(carla_added, payload=dict(carla_added["payload"], name="dana", token_sha256=fresh("dana"), printed_name=printed))
+        expect("coordinator with a printed name of her own: passes", ev + [dana("Dana Noe")], set())
+        for what, printed in [("Jane's, case-folded and spaced", "  dR jane ROE "), ("Jane's exactly", "Dr Jane Roe"),
+                              ("Jane's with a no-break space", "Dr\u00a0Jane Roe"), ("Jane's with two spaces", "Dr  Jane Roe"),
+                              ("with parentheses", "Dana Noe (dana)"), ("with a closing parenthesis only", "Dana Noe)"),
+                              ("with a newline", "Dana\nNoe"), ("with U+202E", "Dana \u202eeoN"), ("blank", " \u3000"),
+                              ("of 201 characters", "D" * 201)]:
+            expect(f"printed name {what}", ev + [dana(printed)], {(end, "account_event")})
+        expect("printed name of a removed account (Bob's, after his removal)",
+               ev + [sc.event(len(ev) - 1, type="user.removed", candidate=None, actor="alice", payload={"name": "bob", "reason": "left"}),
+                     dana("dr bob poe")], {(end + 1, "account_event")})
 
         # An older log (schema 2 until an upgrade): its attestations are unsigned and stay valid; investigators, sign-offs
         # and queries exist only from schema 3. Same trial and key, events taken from the scenario's log; no decisions.
@@ -771,7 +858,7 @@ def run_rotation_tests(binary):
         expect("rotation to a key another account holds (Bob's)", ev + [rotated(key=base64.b64decode(added["bob"]["public_key"]))],
                {(end, "account_event")})
         expect("user.added with a key a rotation retired (Jane's first, to a new investigator)",
-               ev + [sc.event(R, type="user.added", payload=dict(added["jane"], name="dana", token_sha256=fresh("dana"),
+               ev + [sc.event(R, type="user.added", payload=dict(added["jane"], name="dana", printed_name="Dr Dana Noe", token_sha256=fresh("dana"),
                                                                    signing_sha256=fresh("dana-signing")))],
                {(end, "account_event")})
         # Another spelling of the same 32 bytes (the unused low bits of the last base64 digit set) is the same key.
@@ -801,7 +888,7 @@ def run_rotation_tests(binary):
         expect("user.added with a fresh token digest: passes", ev + [dict(dana, payload=dict(dana["payload"], token_sha256=fresh("dana")))], set())
         dana_key = Ed25519PrivateKey.generate().public_key().public_bytes(vb.Encoding.Raw, vb.PublicFormat.Raw)
         expect("user.added of an investigator whose signing code is her token",
-               ev + [sc.event(R, type="user.added", payload=dict(added["jane"], name="dana", public_key=base64.b64encode(dana_key).decode(),
+               ev + [sc.event(R, type="user.added", payload=dict(added["jane"], name="dana", printed_name="Dr Dana Noe", public_key=base64.b64encode(dana_key).decode(),
                                                                    key_id=vb.trialgate_key_id(dana_key), token_sha256=fresh("dana"),
                                                                    signing_sha256=fresh("dana")))],
                {(end, "account_event")})

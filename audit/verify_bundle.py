@@ -18,8 +18,12 @@ signer rotation (`user.signer_rotated`, schema 3: an investigator's account, not
 key_id names it and a new signing-code digest; no public key, token digest or signing-code digest is ever held twice
 by a log, `user.added` included), after which their statements must name and verify with the new key (earlier ones
 were checked with the key then in force); that schema versions never go down and that sign-offs, queries, signer
-rotations and investigators appear only from schema 3 (older logs' attestations are unsigned and stay valid); every
-decision's inclusion proof (RFC 9162); the key and policy files.
+rotations and investigators appear only from schema 3 (older logs' attestations are unsigned and stay valid); the
+rules of signed and recorded text: signatures of sign-offs and attestations only in canonical base64, a signed attestation
+recorded once per candidate, no override into eligibility while the decision needs an attestation, reasons,
+attestation statements and query texts plain text (no control, invisible or direction characters; limits), printed
+names plain, without parentheses and never another account's; every decision's inclusion proof (RFC 9162); the key
+and policy files.
 Exit status 0 when everything holds, 1 when anything does not (each problem is printed), 2 for bad usage.
 """
 
@@ -32,6 +36,7 @@ import math
 import os
 import re
 import sys
+import unicodedata
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -330,6 +335,79 @@ def is_blank(text) -> bool:
     return not isinstance(text, str) or all(ch in _WHITE_SPACE for ch in text)
 
 
+# --- the rules for text people sign, and for the encodings they sign with (TrialGate's `SignedText`) -----------
+
+_B64_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def is_canonical_base64(text, nbytes) -> bool:
+    """Whether `text` is the one canonical standard base64 spelling of exactly `nbytes` bytes: padded with `=`, and
+    the spare bits of the last data digit zero, so that one signature (or key) cannot be written two ways."""
+    if not isinstance(text, str):
+        return False
+    padding = (3 - nbytes % 3) % 3
+    if len(text) != (nbytes + 2) // 3 * 4 or not text.endswith("=" * padding):
+        return False
+    body = text[:len(text) - padding]
+    if not body or any(ch not in _B64_DIGITS for ch in body):
+        return False
+    return _B64_DIGITS.index(body[-1]) & ((1 << (padding * 2)) - 1) == 0
+
+
+def is_invisible(c: int) -> bool:
+    """Characters that change how text is shown without being seen: zero-width characters and direction marks,
+    bidirectional embeddings, overrides and isolates, the word joiner and the byte-order mark."""
+    return 0x200B <= c <= 0x200F or 0x202A <= c <= 0x202E or 0x2060 <= c <= 0x2069 or c == 0xFEFF
+
+
+def text_problem(text, max_length, multiline):
+    """Why `text` cannot be text a person signs or writes into the record, or None: 1 to `max_length` characters;
+    no control character (C0, DEL, C1, U+2028, U+2029; a newline is allowed when `multiline`); no invisible or
+    direction-changing character; not blank."""
+    if not isinstance(text, str):
+        return "text"
+    count = len(text)  # Unicode code points, as trialgate counts them (combining marks count: the size is bounded)
+    if count > max_length:
+        return f"at most {max_length} characters, got {count}"
+    for ch in text:
+        c = ord(ch)
+        if ch == "\n" and multiline:
+            continue
+        if c < 0x20 or 0x7F <= c <= 0x9F or c in (0x2028, 0x2029):
+            return (f"no control characters but newlines (U+{c:04X})" if multiline
+                    else f"one line, without control characters (U+{c:04X})")
+        if is_invisible(c):
+            return f"no invisible or direction-changing characters (U+{c:04X})"
+    if is_blank(text):
+        return "not blank"
+    return None
+
+
+def folded(text: str) -> str:
+    """A name as names are compared: lowercased, every run of white space (of any kind) one space, none around it,
+    so that names that print alike compare alike."""
+    words, word = [], []
+    for ch in text.lower():
+        if ch in _WHITE_SPACE:
+            if word:
+                words.append("".join(word))
+                word = []
+        else:
+            word.append(ch)
+    if word:
+        words.append("".join(word))
+    return " ".join(words)
+
+
+REASON_MAX = 1000        # a sign-off's reason: one line
+STATEMENT_MAX = 1000     # a signed attestation's statement: newlines allowed
+QUERY_TEXT_MAX = 2000    # a query's text, note or resolution: newlines allowed
+PRINTED_NAME_MAX = 200   # an account's printed name: one line, no parentheses
+QUERY_TEXT_FIELDS = {"query.opened": "text", "query.answered": "note", "query.closed": "resolution"}
+# From schema 3 these reasons are plain text too: one line (a withdrawal's may have newlines).
+REASON_FIELDS = {"entry.corrected", "user.disabled", "user.enabled", "user.removed", "candidate.withdrawn"}
+
+
 # meaning -> (is it an override, the outcome it establishes)
 MEANINGS = {
     "confirmed_eligible": (False, "eligible"),
@@ -376,6 +454,7 @@ class Candidate:
         self.decisions = {}           # seq -> decision object, in log order
         self.changes = []             # seqs of data-changing events since the newest decision
         self.signed = {}              # decision seq -> seq of the decision.signed event naming it
+        self.attestation_signatures = {}  # raw signature bytes (or text) -> seq of the signed attestation that bears it
 
 
 class Account:
@@ -523,11 +602,19 @@ class Verifier:
             elif etype == "attestation.recorded" and version is not None and version >= SIGNED_ATTESTATIONS_FROM:
                 self.check_attestation(n, e, p, trial_id, origin, candidates, users)
                 signed_attestations.add(n)
+            elif etype in QUERY_TEXT_FIELDS:
+                self.check_query_text(n, etype, p)
             elif etype == "entry.corrected" and is_int(p.get("corrects")) and p["corrects"] in signed_attestations:
                 self.problem(where, "not_correctable", f"it corrects event {p.get('corrects')}, an investigator's signed attestation, "
                                                        "which is corrected only by signing a new one")
             elif isinstance(etype, str) and etype.startswith("user."):
                 self.fold_account(n, etype, p, users)
+            # From schema 3, reasons are plain text.
+            if version is not None and version >= 3 and etype in REASON_FIELDS and isinstance(p, dict) and isinstance(p.get("reason"), str):
+                multiline = etype == "candidate.withdrawn"
+                why = text_problem(p["reason"], REASON_MAX, multiline=multiline)
+                if why:
+                    self.problem(where, "invalid_text", f"{etype}'s reason must be {why}")
             self.fold_candidate(n, e, etype, p, candidates)
             if saved and frontier.size == saved[1]:
                 root_at_saved = frontier.root()
@@ -687,6 +774,8 @@ class Verifier:
         if not isinstance(name, str):
             return
         if etype == "user.added":
+            if "printed_name" in p:
+                self.check_printed_name(n, name, p.get("printed_name"), users)
             if "public_key" in p:
                 self.check_account_key(n, name, p)
                 self.check_new_key(n, name, p)
@@ -779,6 +868,9 @@ class Verifier:
                 or not isinstance(signer, dict) or set(signer) != {"user", "printed_name", "key_id"}):
             self.problem(where, "signoff_malformed", f"the statement is not a {SIGNOFF_FORMAT} statement")
             return
+        if not is_canonical_base64(p.get("signature"), 64):
+            self.problem(where, "signoff_malformed", "signature is not the canonical base64 of a 64-byte Ed25519 signature "
+                                                     "(88 characters, `==`, the spare bits of the last digit zero)")
         candidate_id = e.get("candidate")
 
         # Rule 1: this trial, this log, the event's candidate.
@@ -828,8 +920,17 @@ class Verifier:
                 self.problem(where, "signoff_meaning", f"{meaning} overrides decision {seq}, which already proposes {outcome}")
             if "reason" in s and not isinstance(reason, str):
                 self.problem(where, "signoff_meaning", "reason is not text")
-            elif override and is_blank(reason):
-                self.problem(where, "signoff_meaning", "an override needs a non-blank reason")
+            elif override and "reason" not in s:
+                self.problem(where, "signoff_meaning", "an override needs a reason")
+            elif "reason" in s and text_problem(reason, REASON_MAX, multiline=False):
+                self.problem(where, "signoff_meaning", f"reason must be {text_problem(reason, REASON_MAX, multiline=False)}")
+            # What only an investigator's signed attestation settles is attested first, never overridden into eligibility.
+            if meaning == "overridden_eligible" and decision is not None:
+                unattested = sorted(str(k.get("id")) for k in decision.get("criteria") or []
+                                    if isinstance(k, dict) and k.get("result") == "needs_attestation")
+                if unattested:
+                    self.problem(where, "signoff_meaning", f"decision {seq} still needs the attestation of {', '.join(unattested)}: "
+                                                           "an override into eligibility waits for the investigator's attestations")
             want = meaning_sentence(meaning, signer.get("printed_name"), signer.get("user"), s.get("candidate"), seq, proposed)
             if s.get("meaning_text") != want:
                 self.problem(where, "signoff_meaning", f"meaning_text is not the sentence of {meaning}: {want!r}")
@@ -858,8 +959,25 @@ class Verifier:
         if p["result"] not in ("pass", "fail") or not is_date(p["attested_on"]):
             self.problem(where, "attestation_malformed", f"result {p['result']!r} is not pass or fail, "
                                                          f"or attested_on {p['attested_on']!r} is not a date")
+        if not is_canonical_base64(p["signature"], 64):
+            self.problem(where, "attestation_malformed", "signature is not the canonical base64 of a 64-byte Ed25519 signature "
+                                                         "(88 characters, `==`, the spare bits of the last digit zero)")
+        if "statement" in p and text_problem(p["statement"], STATEMENT_MAX, multiline=True):
+            self.problem(where, "attestation_malformed", f"statement must be {text_problem(p['statement'], STATEMENT_MAX, multiline=True)}")
         candidate_id = e.get("candidate")
         c = candidates.get(candidate_id) if isinstance(candidate_id, str) else None
+        if c is not None:
+            # A signed statement is recorded once: replayed later it would bring back what the investigator has since
+            # attested otherwise. Compared as bytes, whatever the base64 spelling.
+            try:
+                sig_key = base64.b64decode(p["signature"], validate=True)
+            except ValueError:
+                sig_key = p["signature"]
+            if sig_key in c.attestation_signatures:
+                self.problem(where, "attestation_replayed", f"this signed attestation was already recorded as event "
+                                                            f"{c.attestation_signatures[sig_key]}; a signed statement is recorded once")
+            else:
+                c.attestation_signatures[sig_key] = n
         if c is None:
             self.problem(where, "attestation_signer", f"candidate {candidate_id} is not registered before this event: "
                                                       "no site to check the signer against")
@@ -867,6 +985,29 @@ class Verifier:
         self.check_signed_at(n, e, "attestation_time", p["signed_at"])
         statement = attestation_statement(p, trial_id, origin, candidate_id)
         self.check_signature(n, "attestation", p["signer"], account, p["signature"], statement)
+
+    def check_query_text(self, n, etype, p):
+        """A review query's words (query.opened `text`, query.answered `note`, query.closed `resolution`): plain text of
+        1 to 2000 characters, newlines allowed (`query_malformed`). The queries' other rules are trialgate verify's."""
+        field = QUERY_TEXT_FIELDS[etype]
+        why = text_problem(p.get(field), QUERY_TEXT_MAX, multiline=True) if isinstance(p, dict) else "text"
+        if why:
+            self.problem(f"event {n}", "query_malformed", f"{etype}'s {field!r} must be {why}")
+
+    def check_printed_name(self, n, name, printed, users):
+        """An account's printed name (user.added, any role): the person's name as their signatures show it, plain text
+        of 1 to 200 characters on one line, without parentheses (a signature shows the account name in them), and no
+        other account's, ever, once case and surrounding spaces are set aside (`account_event`)."""
+        why = text_problem(printed, PRINTED_NAME_MAX, multiline=False)
+        if why is None and ("(" in printed or ")" in printed):
+            why = "without parentheses (a signature shows the account in them)"
+        if why:
+            self.problem(f"event {n}", "account_event", f"{name}'s printed_name must be the person's name as signatures show it: {why}")
+            return
+        other = next((a for a_name, a in users.items() if isinstance(a.printed_name, str) and folded(a.printed_name) == folded(printed)), None)
+        if other is not None:
+            self.problem(f"event {n}", "account_event", f"{name}'s printed_name {printed!r} is already the account's of event "
+                                                        f"{other.added_seq} (as names are compared); each signer's printed name is their own")
 
     def check_signer(self, n, e, code, user, printed_name, key_id, c, users):
         """A signer (of a sign-off or an attestation) is the event's actor, an investigator account in force at the

@@ -307,6 +307,13 @@ struct LifecycleTests {
         #expect(add("eve2", printed: "Dr Eve (ivy), as Dr Ivy", seed: 51) == "invalid_field")
         #expect(add("eve4", printed: "Dr \u{202E}yvI", seed: 52) == "invalid_field")
         #expect(add("eve3", printed: "dr IVY ", seed: 53) == "invalid_field", "Dr Ivy's printed name, folded")
+        #expect(add("eve5", printed: "Dr\u{00A0}Ivy", seed: 54) == "invalid_field", "Dr Ivy's printed name with a no-break space")
+        #expect(add("eve6", printed: "Dr  Ivy", seed: 55) == "invalid_field", "Dr Ivy's printed name with two spaces")
+        // Reasons of corrections, withdrawals and account changes are plain text too (event schema 3).
+        let ki67 = Int64(try f.store.events(candidate: "NET-001").first { $0.type == .ki67Recorded }!.seq)
+        #expect(f.errorCode(.correct(seq: ki67, field: "percent", value: 9, reason: "typo\u{1B}[2K")) == "invalid_field")
+        #expect(f.errorCode(.withdraw(candidate: "NET-001", reason: "moved \u{202E}away")) == "invalid_field")
+        #expect(f.errorCode(.userDisable(name: "ivy", reason: "left\nthe site")) == "invalid_field")
         // A signed attestation is recorded once: replayed after a newer one it would bring the old result back.
         let pass = try f.run(.attestPrepare(candidate: "NET-010", fields: ["criterion": "I3-advanced", "result": "pass", "attested_on": "2026-06-30"], user: "ivy"), as: "ivy")["statement"]!
         let signed = ivy.sign(pass)

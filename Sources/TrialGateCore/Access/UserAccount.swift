@@ -113,6 +113,7 @@ extension LogState {
         case .userDisabled, .userEnabled, .userRemoved:
             let reason = try r.string("reason")
             if reason.allSatisfy(\.isWhitespace) { throw bad("a reason is required") }
+            if event.schemaVersion >= 3, let why = SignedText.problem(reason, maxLength: 1000, multiline: false) { throw bad("reason must be \(why)") }
             guard let account = existing else { throw bad("there is no account named \(name)") }
             if event.type == .userDisabled, account.status != .active { throw bad("\(name) is already disabled") }
             if event.type == .userEnabled, account.status != .disabled { throw bad("\(name) is not disabled") }

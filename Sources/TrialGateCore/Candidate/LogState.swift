@@ -250,7 +250,7 @@ public struct LogState: Sendable {
         }
         switch event.type {
         case .entryCorrected:
-            try checkCorrection(event.payload, candidate: candidate, today: today)
+            try checkCorrection(event.payload, candidate: candidate, today: today, schemaVersion: event.schemaVersion)
         case .decisionIssued:
             var r = try ObjectReader(event.payload, context: "decision.issued")
             let decision = try r.value("decision")
@@ -275,7 +275,7 @@ public struct LogState: Sendable {
         }
     }
 
-    private static func checkCorrection(_ payload: JSONValue, candidate: CandidateState, today: CivilDate) throws {
+    private static func checkCorrection(_ payload: JSONValue, candidate: CandidateState, today: CivilDate, schemaVersion: Int) throws {
         var r = try ObjectReader(payload, context: "correction")
         let target = try r.integer("corrects")
         let field = try r.string("field")
@@ -286,6 +286,9 @@ public struct LogState: Sendable {
         try r.finish()
         if reason.trimmingCharacters(in: " \t\n") .isEmpty {
             throw CoreError(.missingField, "correction: a reason is required")
+        }
+        if schemaVersion >= 3, let why = SignedText.problem(reason, maxLength: 1000, multiline: false) {
+            throw CoreError(.invalidField, "correction: reason must be \(why)")
         }
         guard let record = candidate.record(seq: Int64(target)) else {
             throw CoreError(.unknownEvent, "event \(target) is not a record of candidate \"\(candidate.id)\"")

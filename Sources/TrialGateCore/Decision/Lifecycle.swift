@@ -10,10 +10,12 @@ public enum SignedText {
         (0x200B...0x200F).contains(u.value) || (0x202A...0x202E).contains(u.value) || (0x2060...0x2069).contains(u.value) || u.value == 0xFEFF
     }
 
-    /// Why `text` cannot be signed text, or nil: 1 to `maxLength` characters, not blank once spaces and invisible
-    /// characters are set aside, no control characters (newlines only when `multiline`), no invisible ones.
+    /// Why `text` cannot be signed text, or nil: 1 to `maxLength` characters (Unicode code points, so combining
+    /// marks count and the size is bounded), not blank, no control characters (newlines only when `multiline`), no
+    /// invisible or direction-changing ones.
     public static func problem(_ text: String, maxLength: Int, multiline: Bool) -> String? {
-        if text.count > maxLength { return "at most \(maxLength) characters, got \(text.count)" }
+        let count = text.unicodeScalars.count
+        if count > maxLength { return "at most \(maxLength) characters, got \(count)" }
         for u in text.unicodeScalars {
             if u == "\n", multiline { continue }
             if u.value < 0x20 || (0x7F...0x9F).contains(u.value) || u == "\u{2028}" || u == "\u{2029}" {
@@ -25,9 +27,17 @@ public enum SignedText {
         return nil
     }
 
-    /// `text` as names are compared: case-folded, with surrounding spaces removed.
+    /// `text` as names are compared: lowercased, every run of white space (of any kind) one space, none around it,
+    /// so that names that print alike compare alike.
     public static func folded(_ text: String) -> String {
-        String(text.lowercased().unicodeScalars.filter { !$0.properties.isWhitespace || $0 == " " }).trimmingCharacters(in: " ").description
+        var out = ""
+        var pendingSpace = false
+        for u in text.lowercased().unicodeScalars {
+            if u.properties.isWhitespace { pendingSpace = !out.isEmpty; continue }
+            if pendingSpace { out.append(" "); pendingSpace = false }
+            out.unicodeScalars.append(u)
+        }
+        return out
     }
 
     /// Whether `text` is the one canonical standard base64 spelling of exactly `bytes` bytes (padded, the spare bits

@@ -81,6 +81,11 @@ public struct RecordSchema: Sendable {
                 continue
             }
             try Self.check(value, spec, context: context, today: today)
+            // From schema 3 free text is plain text: no control characters but newlines, no invisible ones.
+            if version >= 3, case .text(let maxLength) = spec.kind, let text = value.stringValue,
+               let why = SignedText.problem(text, maxLength: maxLength, multiline: true) {
+                throw CoreError(.invalidField, "\(context): \"\(spec.name)\" must be \(why)")
+            }
         }
         if version >= 2 { try ClinicalChecks.check(type, members, context: context, correcting: correcting) }
     }
