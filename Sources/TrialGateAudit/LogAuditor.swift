@@ -143,12 +143,20 @@ public struct LogAuditor {
                                   prevHash: event.prevHash, hash: event.hash))
         } catch let e as CoreError {
             report(event.seq, "invalid_event", e.message)
+            passOver(event)
             return
         } catch {
             report(event.seq, "invalid_event", "\(error)")
+            passOver(event)
             return
         }
         if event.type == .policyPublished { checkPolicy(event) }
+    }
+
+    /// Moves past an event the fold refused, without folding it: the chain, the tree and every later event's own
+    /// checks (signatures above all) go on from there, instead of every later event being reported out of order.
+    private mutating func passOver(_ event: Event) {
+        if event.seq == state.size + 1 { state.setHead(size: event.seq, hash: event.hash) }
     }
 
     /// Checks a signed checkpoint of the first `tree.size` events: call it right after feeding event `size`.

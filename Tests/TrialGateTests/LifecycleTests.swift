@@ -490,6 +490,21 @@ struct SignOffAuditTests {
         #expect(r["problems"]?.arrayValue?.first?["message"]?.stringValue?.contains("stale") == true)
     }
 
+    @Test("after an event the fold refuses, verify goes on: the next events chain on and their signatures are still checked")
+    func verifyGoesOnAfterABadEvent() throws {
+        let f = try lifecycleScene()
+        let ivy = try TestSigner.add(f, "ivy", sites: ["SITE-01", "SITE-02"], seed: 31)
+        let statement = try ivy.prepare(f, decision: try f.latestDecision("NET-010"), outcome: "ineligible", reason: "no consent on file")
+        // A query answer naming no query (refused by the fold), then a sign-off whose signature is forged.
+        try Self.operatorAppends(f, EventDraft(timestamp: f.clock.now(), actor: "coordinator", type: .queryAnswered, candidate: "NET-010",
+                                               payload: ["query": 1, "note": "see file"]))
+        let bad = try f.size()
+        try Self.operatorAppends(f, EventDraft(timestamp: f.clock.now(), actor: "ivy", type: .decisionSigned, candidate: "NET-010",
+                                               payload: ["statement": statement, "signature": .string(Data(repeating: 9, count: 64).base64EncodedString())]))
+        let found = try f.run(.verify())["problems"]!.arrayValue!.map { ($0["seq"]!.intValue!, $0["code"]!.stringValue!) }
+        #expect(found.map(\.0) == [Int(bad), Int(bad) + 1] && found.map(\.1) == ["invalid_event", "bad_signature"], "\(found)")
+    }
+
     @Test("an unsigned or badly signed schema-3 attestation, and an account whose key id does not name its key")
     func forgedAttestationAndAccount() throws {
         let f = try Fixture(policy: ShippedPolicies.sanetEP)
