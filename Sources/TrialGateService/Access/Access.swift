@@ -2,7 +2,7 @@ import TrialGateCore
 
 /// The role × command rules. Evaluated inside the dispatcher, against the log as it is at that moment.
 public enum Access {
-    /// Commands each role may run. Coordinators are further held to their sites.
+    /// Commands each role may run. Coordinators, investigators and monitors are further held to their sites (`check`).
     static func allowed(_ role: Role, _ command: Command) -> Bool {
         switch command {
         case .initialise: return false
