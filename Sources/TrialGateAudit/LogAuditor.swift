@@ -214,30 +214,30 @@ public struct LogAuditor {
         let statement = event.payload["statement"] ?? .null
         let seq = statement["decision"]?["seq"]?.intValue.map(Int64.init)
         if let candidate = event.candidate, let d = before.candidates[candidate]?.decisions.first(where: { $0.seq == seq }),
-           statement["decision"]?["sha256"]?.stringValue != Digest.sha256Hex(Decision.signedBytes(of: d.decision)) {
+           statement["decision"]?["sha256"]?.stringValue != d.signedSHA256 {
             report(event.seq, "signoff_binding", "the sign-off names decision \(d.seq) with a SHA-256 that is not that decision's")
         }
-        guard let user = statement["signer"]?["user"]?.stringValue, let account = before.users[user],
-              let key = account.publicKey.flatMap({ Data(base64Encoded: $0) }).map(Array.init) else {
-            return  // the fold reports a signer who is not an investigator
-        }
+        checkSignerSignature(event, user: statement["signer"]?["user"]?.stringValue, message: CanonicalJSON.encode(statement),
+                             subject: "sign-off", before: before)
+    }
+
+    /// Queues the check of an investigator's signature (`signature` of `event`) over `message`, with the key the
+    /// signer's account holds at this point; the fold reports a signer who is not an investigator.
+    private mutating func checkSignerSignature(_ event: Event, user: String?, message: [UInt8], subject: String, before: LogState) {
+        guard let user, let key = before.users[user]?.publicKey.flatMap({ Data(base64Encoded: $0) }).map(Array.init) else { return }
         signaturesChecked += 1
-        signatureSubjects[event.seq] = "sign-off"
+        signatureSubjects[event.seq] = subject
         signatures.add(seq: event.seq, signature: event.payload["signature"]?.stringValue.flatMap { Data(base64Encoded: $0) }.map(Array.init) ?? [],
-                       message: CanonicalJSON.encode(statement), publicKey: key)
+                       message: message, publicKey: key)
     }
 
     /// An investigator's signed attestation (schema 3): the statement rebuilt from the event verifies with the key
     /// the signer's account registers.
     private mutating func checkAttestation(_ event: Event, before: LogState) {
-        guard let trial = before.trial, let candidate = event.candidate, let user = event.payload["signer"]?.stringValue,
-              let key = before.users[user]?.publicKey.flatMap({ Data(base64Encoded: $0) }).map(Array.init) else {
-            return  // the fold reports a signer who is not an investigator
-        }
-        signaturesChecked += 1
-        signatureSubjects[event.seq] = "attestation"
-        signatures.add(seq: event.seq, signature: event.payload["signature"]?.stringValue.flatMap { Data(base64Encoded: $0) }.map(Array.init) ?? [],
-                       message: CanonicalJSON.encode(AttestationStatement.of(event.payload, trial: trial, candidate: candidate)), publicKey: key)
+        guard let trial = before.trial, let candidate = event.candidate else { return }
+        checkSignerSignature(event, user: event.payload["signer"]?.stringValue,
+                             message: CanonicalJSON.encode(AttestationStatement.of(event.payload, trial: trial, candidate: candidate)),
+                             subject: "attestation", before: before)
     }
 
     /// An account's registered key id names its public key.
@@ -310,4 +310,9 @@ public struct LogAuditor {
                    "re-evaluating the policy gives \(rederived.outcome.rawValue), the log says \(decision["outcome"]?.stringValue ?? "?")")
         }
     }
+}
+
+extension DecisionSummary {
+    /// The hex SHA-256 of the decision's signed bytes: what an investigator's sign-off names it by.
+    public var signedSHA256: String { Digest.sha256Hex(Decision.signedBytes(of: decision)) }
 }

@@ -11,10 +11,7 @@ extension Dispatcher {
         return try store.reading {
             let head = try store.head()
             var state = try Self.baseState(store, head: head)
-            guard let folded = try LogState(partial: store.events(candidate: candidate), head: (0, "")).candidates[candidate] else {
-                throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "no candidate \"\(candidate)\" is registered")
-            }
-            state.insert(folded)
+            state.insert(try foldCandidate(candidate))
             state.setHead(size: head.size, hash: head.hash)
             return state
         }
@@ -23,17 +20,21 @@ extension Dispatcher {
     /// A well-formed signature to check a statement's rules with before it is signed (its value is checked later).
     static let placeholderSignature = String(repeating: "A", count: 86) + "=="
 
-    /// The hex SHA-256 of a decision's signed bytes: what a sign-off names.
-    static func decisionSHA256(_ d: DecisionSummary) -> String { Digest.sha256Hex(Decision.signedBytes(of: d.decision)) }
-
-    /// Checks a sign-off event as the log's rules will when it is appended, with the error a signer can act on.
-    private static func checkSignable(_ statement: JSONValue, signer: String, state: LogState, now: UTCTimestamp, candidate: String) throws {
-        let event = Event(seq: state.size + 1, timestamp: now, actor: signer, type: .decisionSigned, candidate: candidate,
-                          schemaVersion: Event.currentSchemaVersion, payload: ["statement": statement, "signature": .string(Self.placeholderSignature)],
-                          prevHash: state.headHash, hash: "")
+    /// Checks the event a signer is about to sign for, as the log's rules will when it is appended, before anyone
+    /// signs: with `code`, the refusal is reported under it; without, under the rule's own code.
+    private static func checkBeforeSigning(_ type: EventType, payload: JSONValue, signer: String, candidate: String, state: LogState,
+                                           now: UTCTimestamp, code: String? = nil) throws {
+        let event = Event(seq: state.size + 1, timestamp: now, actor: signer, type: type, candidate: candidate,
+                          schemaVersion: Event.currentSchemaVersion, payload: payload, prevHash: state.headHash, hash: "")
         do { try LogState.check(event, against: state) } catch let e as CoreError {
-            throw ServiceError("not_signable", e.message)
+            throw ServiceError(code ?? e.code.rawValue, e.message)
         }
+    }
+
+    /// A sign-off of `statement`, checked before it is signed.
+    private static func checkSignable(_ statement: JSONValue, signer: String, state: LogState, now: UTCTimestamp, candidate: String) throws {
+        try checkBeforeSigning(.decisionSigned, payload: ["statement": statement, "signature": .string(placeholderSignature)], signer: signer,
+                               candidate: candidate, state: state, now: now, code: "not_signable")
     }
 
     /// The investigator `user`'s account, in force now.
@@ -64,7 +65,7 @@ extension Dispatcher {
         guard let meaning = SignOffMeaning.of(confirming: proposed, to: target) else {
             throw ServiceError("not_signable", "decision \(seq) needs review: it cannot be confirmed; override it with outcome eligible or ineligible and a reason")
         }
-        let statement = SignOffStatement.make(trial: trial, candidate: candidate, decision: d, decisionSHA256: Self.decisionSHA256(d),
+        let statement = SignOffStatement.make(trial: trial, candidate: candidate, decision: d, decisionSHA256: d.signedSHA256,
                                               meaning: meaning, reason: reason, signer: account, signedAt: now)
         try Self.checkSignable(statement, signer: user, state: state, now: now, candidate: candidate)
         return ["statement": statement, "signed_bytes": .string(CanonicalJSON.string(statement)),
@@ -107,7 +108,7 @@ extension Dispatcher {
             try Self.authenticate(signer, code: signingCode, statement: statement, signature: signature, state: state, now: now)
             let seq = statement["decision"]?["seq"]?.intValue.map(Int64.init)
             if let d = state.candidates[candidate]?.decisions.first(where: { $0.seq == seq }),
-               statement["decision"]?["sha256"]?.stringValue != Self.decisionSHA256(d) {
+               statement["decision"]?["sha256"]?.stringValue != d.signedSHA256 {
                 throw ServiceError("not_signable", "the statement's decision.sha256 is not the SHA-256 of decision \(d.seq)'s signed bytes")
             }
             try Self.checkSignable(statement, signer: signer, state: state, now: now, candidate: candidate)
@@ -143,9 +144,7 @@ extension Dispatcher {
         let statement = AttestationStatement.of(.object(payload), trial: trial, candidate: candidate)
         // The rules the append will check, with the error a signer can act on, before anyone signs.
         payload["signature"] = .string(Self.placeholderSignature)
-        let event = Event(seq: state.size + 1, timestamp: now, actor: user, type: .attestationRecorded, candidate: candidate,
-                          schemaVersion: Event.currentSchemaVersion, payload: .object(payload), prevHash: state.headHash, hash: "")
-        do { try LogState.check(event, against: state) } catch let e as CoreError { throw ServiceError(e.code.rawValue, e.message) }
+        try Self.checkBeforeSigning(.attestationRecorded, payload: .object(payload), signer: user, candidate: candidate, state: state, now: now)
         return ["statement": statement, "signed_bytes": .string(CanonicalJSON.string(statement))]
     }
 
@@ -187,10 +186,7 @@ extension Dispatcher {
         var rows: [JSONValue] = []
         var counts: [String: Int] = [:]
         for id in ids {
-            let events = try store.events(candidate: id)
-            guard let c = try LogState(partial: events, head: (0, "")).candidates[id] else {
-                throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "no candidate \"\(id)\" is registered")
-            }
+            let c = try foldCandidate(id)
             if let site, c.site != site { continue }
             for q in c.queries {
                 let st = q.status.rawValue

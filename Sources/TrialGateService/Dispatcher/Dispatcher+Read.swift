@@ -194,18 +194,21 @@ extension Dispatcher {
     }
 
     /// Every event about a registered candidate, in order.
-    private func candidateEvents(_ candidate: String) throws -> [Event] {
+    func candidateEvents(_ candidate: String) throws -> [Event] {
         let events = try requireStore().events(candidate: candidate)
         guard !events.isEmpty else { throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "no candidate \"\(candidate)\" is registered") }
         return events
     }
 
     /// The candidate folded from `events`, its own events up to some point.
-    private func foldCandidate(_ candidate: String, _ events: [Event]) throws -> CandidateState {
+    func foldCandidate(_ candidate: String, _ events: [Event]) throws -> CandidateState {
         let state = try LogState(partial: events, head: (events.last!.seq, events.last!.hash))
         guard let c = state.candidates[candidate] else { throw ServiceError("internal", "candidate fold failed") }
         return c
     }
+
+    /// A registered candidate folded from all its events (`unknown_candidate` if there is none).
+    func foldCandidate(_ candidate: String) throws -> CandidateState { try foldCandidate(candidate, candidateEvents(candidate)) }
 
     /// Decisions in log order after `after`, filtered; with a `limit`, one page: `next_after` is where the next
     /// page starts (null on the last page). Events are read one at a time, so memory is bounded by the page.
@@ -222,8 +225,8 @@ extension Dispatcher {
         var folded: [String: CandidateState] = [:]
         func standing(_ e: Event) throws -> (String, JSONValue) {
             guard let id = e.candidate else { return ("current", .null) }
-            if folded[id] == nil { folded[id] = try LogState(partial: store.events(candidate: id), head: (0, "")).candidates[id] }
-            guard let c = folded[id] else { return ("current", .null) }
+            let c = try folded[id] ?? foldCandidate(id)
+            folded[id] = c
             if c.decisions.last?.seq != e.seq {
                 return ("superseded", .from(c.decisions.first { $0.seq > e.seq }.map { Int($0.seq) }))
             }
