@@ -141,7 +141,7 @@ public struct LogAuditor {
             try state.apply(Event(seq: state.size + 1, timestamp: event.timestamp, actor: event.actor, type: event.type,
                                   candidate: event.candidate, schemaVersion: event.schemaVersion, payload: event.payload,
                                   prevHash: event.prevHash, hash: event.hash))
-        } catch let e as CoreError {
+        } catch let e as TrialGateError {
             report(event.seq, "invalid_event", e.message)
             passOver(event)
             return
@@ -265,7 +265,7 @@ public struct LogAuditor {
                 report(event.seq, "policy_mismatch", "policy_id/version do not match the policy text")
             }
             policies[sha] = policy
-        } catch let e as CoreError {
+        } catch let e as TrialGateError {
             report(event.seq, "invalid_policy", e.message)
         } catch {
             report(event.seq, "invalid_policy", "\(error)")

@@ -1,4 +1,5 @@
 @preconcurrency import Crypto
+import TrialGateCore
 import Foundation
 
 /// A C2SP `signed-note` verifier key (Ed25519 only): `<name>+<hex key id>+<base64(0x01 ‖ public key)>`.
@@ -13,7 +14,7 @@ public struct NoteVerifierKey: Sendable, Equatable {
 
     public init(name: String, publicKey: [UInt8]) throws {
         try Self.checkName(name)
-        guard publicKey.count == 32 else { throw AuditError("bad_vkey", "an Ed25519 public key is 32 bytes, got \(publicKey.count)") }
+        guard publicKey.count == 32 else { throw TrialGateError(.badVKey, "an Ed25519 public key is 32 bytes, got \(publicKey.count)") }
         self.name = name
         self.publicKey = publicKey
         self.keyID = Self.keyID(name: name, publicKey: publicKey)
@@ -24,11 +25,11 @@ public struct NoteVerifierKey: Sendable, Equatable {
         let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, let id = Digest.bytes(hex: String(parts[1])), id.count == 4,
               let raw = Data(base64Encoded: String(parts[2])).map(Array.init), raw.count == 33 else {
-            throw AuditError("bad_vkey", "not a signed-note verifier key (name+hex id+base64 key): \(text.prefix(80))")
+            throw TrialGateError(.badVKey, "not a signed-note verifier key (name+hex id+base64 key): \(text.prefix(80))")
         }
-        guard raw[0] == Self.ed25519Type else { throw AuditError("bad_vkey", "verifier key type \(raw[0]) is not Ed25519 (1)") }
+        guard raw[0] == Self.ed25519Type else { throw TrialGateError(.badVKey, "verifier key type \(raw[0]) is not Ed25519 (1)") }
         try self.init(name: String(parts[0]), publicKey: Array(raw[1...]))
-        guard keyID == id else { throw AuditError("bad_vkey", "verifier key id \(parts[1]) does not match its name and key") }
+        guard keyID == id else { throw TrialGateError(.badVKey, "verifier key id \(parts[1]) does not match its name and key") }
     }
 
     /// The vkey line.
@@ -42,7 +43,7 @@ public struct NoteVerifierKey: Sendable, Equatable {
 
     static func checkName(_ name: String) throws {
         guard !name.isEmpty, !name.unicodeScalars.contains(where: { $0 == "+" || $0.properties.isWhitespace }) else {
-            throw AuditError("bad_key_name", "a signed-note key name must be non-empty, without spaces or '+': \"\(name)\"")
+            throw TrialGateError(.badKeyName, "a signed-note key name must be non-empty, without spaces or '+': \"\(name)\"")
         }
     }
 }
@@ -62,10 +63,10 @@ public struct NoteSigner: Sendable {
         let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", maxSplits: 4, omittingEmptySubsequences: false)
         guard parts.count == 5, parts[0] == "PRIVATE", parts[1] == "KEY",
               let raw = Data(base64Encoded: String(parts[4])).map(Array.init), raw.count == 33, raw[0] == NoteVerifierKey.ed25519Type else {
-            throw AuditError("bad_skey", "not an Ed25519 signed-note signing key")
+            throw TrialGateError(.badSKey, "not an Ed25519 signed-note signing key")
         }
         try self.init(name: String(parts[2]), key: try TrialKey(seed: Array(raw[1...])))
-        guard Digest.hex(verifier.keyID) == parts[3] else { throw AuditError("bad_skey", "signing key id \(parts[3]) does not match") }
+        guard Digest.hex(verifier.keyID) == parts[3] else { throw TrialGateError(.badSKey, "signing key id \(parts[3]) does not match") }
     }
 }
 
@@ -91,20 +92,20 @@ public enum SignedNote {
 
     /// Splits a note into its text and signatures, checking the format only.
     public static func parse(_ note: String) throws -> (text: String, signatures: [Signature]) {
-        guard note.hasSuffix("\n") else { throw AuditError("bad_note", "a signed note ends with a newline") }
+        guard note.hasSuffix("\n") else { throw TrialGateError(.badNote, "a signed note ends with a newline") }
         guard let blank = note.range(of: "\n\n", options: .backwards) else {
-            throw AuditError("bad_note", "a signed note needs a blank line before its signatures")
+            throw TrialGateError(.badNote, "a signed note needs a blank line before its signatures")
         }
         let text = String(note[..<blank.lowerBound]) + "\n"
         try checkText(text)
         let sigLines = note[blank.upperBound...].dropLast().split(separator: "\n", omittingEmptySubsequences: false)
-        guard !sigLines.isEmpty else { throw AuditError("bad_note", "a signed note has at least one signature") }
+        guard !sigLines.isEmpty else { throw TrialGateError(.badNote, "a signed note has at least one signature") }
         var signatures: [Signature] = []
         for line in sigLines {
-            guard line.hasPrefix("\u{2014} ") else { throw AuditError("bad_note", "signature lines start with an em dash and a space: \(line.prefix(40))") }
+            guard line.hasPrefix("\u{2014} ") else { throw TrialGateError(.badNote, "signature lines start with an em dash and a space: \(line.prefix(40))") }
             let fields = line.dropFirst(2).split(separator: " ", omittingEmptySubsequences: false)
             guard fields.count == 2, let raw = Data(base64Encoded: String(fields[1])).map(Array.init), raw.count > 4 else {
-                throw AuditError("bad_note", "a signature line is `— <name> <base64>`: \(line.prefix(40))")
+                throw TrialGateError(.badNote, "a signature line is `— <name> <base64>`: \(line.prefix(40))")
             }
             try NoteVerifierKey.checkName(String(fields[0]))
             signatures.append(Signature(name: String(fields[0]), keyID: Array(raw.prefix(4)), signature: Array(raw.dropFirst(4))))
@@ -121,20 +122,20 @@ public enum SignedNote {
         for s in signatures {
             guard let key = keys.first(where: { $0.name == s.name && $0.keyID == s.keyID }) else { continue }
             guard SignatureCheck.verify(signature: s.signature, message: Array(text.utf8), publicKey: key.publicKey) else {
-                throw AuditError("bad_note_signature", "the signature of \(key.name)+\(Digest.hex(key.keyID)) does not verify")
+                throw TrialGateError(.badNoteSignature, "the signature of \(key.name)+\(Digest.hex(key.keyID)) does not verify")
             }
             verified.append(key)
         }
         guard !verified.isEmpty else {
-            throw AuditError("unknown_note_key", "no signature by a known key (signed by: \(signatures.map { "\($0.name)+\(Digest.hex($0.keyID))" }.joined(separator: ", ")))")
+            throw TrialGateError(.unknownNoteKey, "no signature by a known key (signed by: \(signatures.map { "\($0.name)+\(Digest.hex($0.keyID))" }.joined(separator: ", ")))")
         }
         return (text, verified)
     }
 
     static func checkText(_ text: String) throws {
-        guard text.hasSuffix("\n") else { throw AuditError("bad_note", "note text must end with a newline") }
+        guard text.hasSuffix("\n") else { throw TrialGateError(.badNote, "note text must end with a newline") }
         if text.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" }) {
-            throw AuditError("bad_note", "note text may not contain control characters")
+            throw TrialGateError(.badNote, "note text may not contain control characters")
         }
     }
 }
@@ -157,15 +158,15 @@ public struct Checkpoint: Sendable, Equatable {
     /// Reads a checkpoint's note text (extension lines are allowed and ignored).
     public init(text: String) throws {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
-        guard lines.count >= 3, text.hasSuffix("\n") else { throw AuditError("bad_checkpoint", "a checkpoint has an origin, a size and a root hash line") }
+        guard lines.count >= 3, text.hasSuffix("\n") else { throw TrialGateError(.badCheckpoint, "a checkpoint has an origin, a size and a root hash line") }
         let sizeText = String(lines[1])
         guard !lines[0].isEmpty, let size = Int64(sizeText), size >= 0, sizeText == String(size) else {
-            throw AuditError("bad_checkpoint", "checkpoint size \"\(sizeText)\" is not a decimal number without leading zeros")
+            throw TrialGateError(.badCheckpoint, "checkpoint size \"\(sizeText)\" is not a decimal number without leading zeros")
         }
         guard let root = Data(base64Encoded: String(lines[2])).map(Array.init), root.count == 32 else {
-            throw AuditError("bad_checkpoint", "checkpoint root \"\(lines[2])\" is not a base64 SHA-256 hash")
+            throw TrialGateError(.badCheckpoint, "checkpoint root \"\(lines[2])\" is not a base64 SHA-256 hash")
         }
-        if lines.dropFirst(3).contains(where: \.isEmpty) { throw AuditError("bad_checkpoint", "checkpoint extension lines must be non-empty") }
+        if lines.dropFirst(3).contains(where: \.isEmpty) { throw TrialGateError(.badCheckpoint, "checkpoint extension lines must be non-empty") }
         self.init(origin: String(lines[0]), size: size, root: root)
     }
 

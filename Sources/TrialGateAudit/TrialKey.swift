@@ -1,4 +1,5 @@
 @preconcurrency import Crypto
+import TrialGateCore
 import Foundation
 
 /// The trial's Ed25519 signing key (RFC 8032), stored as a PKCS#8 PEM file (RFC 8410) readable by its owner only.
@@ -15,7 +16,7 @@ public struct TrialKey: Sendable {
     /// A key from its 32-byte RFC 8032 seed.
     public init(seed: [UInt8]) throws {
         do { key = try Curve25519.Signing.PrivateKey(rawRepresentation: seed) } catch {
-            throw AuditError("bad_key", "an Ed25519 seed is 32 bytes, got \(seed.count)")
+            throw TrialGateError(.badKey, "an Ed25519 seed is 32 bytes, got \(seed.count)")
         }
     }
 
@@ -64,7 +65,7 @@ public struct TrialKey: Sendable {
         let body = text.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
         guard text.contains("-----BEGIN PUBLIC KEY-----"), let der = Data(base64Encoded: body).map(Array.init),
               der.count == spkiPrefix.count + 32, Array(der.prefix(spkiPrefix.count)) == spkiPrefix else {
-            throw AuditError("bad_key", "not an Ed25519 SubjectPublicKeyInfo PEM")
+            throw TrialGateError(.badKey, "not an Ed25519 SubjectPublicKeyInfo PEM")
         }
         return Array(der.suffix(32))
     }
@@ -74,7 +75,7 @@ public struct TrialKey: Sendable {
         let body = text.split(whereSeparator: \.isNewline).filter { !$0.hasPrefix("-----") }.joined()
         guard text.contains("-----BEGIN PRIVATE KEY-----"), let der = Data(base64Encoded: String(body)).map(Array.init),
             der.count == 48, Array(der.prefix(16)) == Self.pkcs8Prefix
-        else { throw AuditError("bad_key", "not an Ed25519 PKCS#8 PEM private key") }
+        else { throw TrialGateError(.badKey, "not an Ed25519 PKCS#8 PEM private key") }
         try self.init(seed: Array(der.suffix(32)))
     }
 
@@ -82,13 +83,13 @@ public struct TrialKey: Sendable {
     public func write(to path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard fd >= 0 else {
-            throw AuditError("key_unwritable", "cannot create key file \(path): \(String(cString: strerror(errno)))")
+            throw TrialGateError(.keyUnwritable, "cannot create key file \(path): \(String(cString: strerror(errno)))")
         }
         defer { close(fd) }
         let bytes = Array(privateKeyPEM.utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         guard written == bytes.count, fsync(fd) == 0 else {
-            throw AuditError("key_unwritable", "cannot write key file \(path): \(String(cString: strerror(errno)))")
+            throw TrialGateError(.keyUnwritable, "cannot write key file \(path): \(String(cString: strerror(errno)))")
         }
     }
 
@@ -96,17 +97,17 @@ public struct TrialKey: Sendable {
     public static func load(path: String) throws -> TrialKey {
         var st = stat()
         guard stat(path, &st) == 0 else {
-            throw AuditError("key_unreadable", "cannot read key file \(path): \(String(cString: strerror(errno)))")
+            throw TrialGateError(.keyUnreadable, "cannot read key file \(path): \(String(cString: strerror(errno)))")
         }
         if st.st_mode & 0o077 != 0 {
-            throw AuditError("key_insecure",
+            throw TrialGateError(.keyInsecure,
                 "key file \(path) is readable by others (mode \(String(st.st_mode & 0o777, radix: 8))); run: chmod 600 \(path)")
         }
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw AuditError("key_unreadable", "cannot read key file \(path)")
+            throw TrialGateError(.keyUnreadable, "cannot read key file \(path)")
         }
-        do { return try TrialKey(pem: text) } catch let e as AuditError {
-            throw AuditError(e.code, "\(path): \(e.message)")
+        do { return try TrialKey(pem: text) } catch let e as TrialGateError {
+            throw TrialGateError(e.code, "\(path): \(e.message)")
         }
     }
 }

@@ -29,7 +29,7 @@ final class AccountWatcher: @unchecked Sendable {
     /// Folds the accounts once and installs them; throws if the log cannot be read.
     init(storePath: String, state: ServerState, coverage: CoverageMark, logger: Logger, interval: TimeInterval) throws {
         self.store = try EventStore.open(path: storePath)
-        reader = Dispatcher(store: store, clock: SystemClock(), key: { throw ServiceError("internal", "the account watcher signs nothing") })
+        reader = Dispatcher(store: store, clock: SystemClock(), key: { throw TrialGateError(.internal, "the account watcher signs nothing") })
         reader.coverage = coverage
         self.state = state
         self.logger = logger
@@ -82,7 +82,7 @@ final class AccountWatcher: @unchecked Sendable {
             let closed = state.install(users, now: SystemClock().now())
             if !closed.isEmpty { logger.notice("subscriptions of revoked principals closed", metadata: ["principals": "\(closed.count)"]) }
         } catch {
-            logger.error("accounts cannot be read from the log", metadata: ["error": "\(ServiceError(error).code)"])
+            logger.error("accounts cannot be read from the log", metadata: ["error": "\(TrialGateError(error).code)"])
         }
     }
 

@@ -16,7 +16,7 @@ final class CommandQueue: @unchecked Sendable {
         let principal: Principal
         /// The event loop `done` runs on; nil runs it on the worker thread.
         let loop: EventLoop?
-        let done: @Sendable (Result<Answer, ServiceError>) -> Void
+        let done: @Sendable (Result<Answer, TrialGateError>) -> Void
     }
 
     private let condition = NSCondition()
@@ -25,12 +25,12 @@ final class CommandQueue: @unchecked Sendable {
 
     /// Queues a command; `done` is called with its result on `loop`, or on the worker thread when `loop` is nil.
     func submit(_ command: Command, as principal: Principal, on loop: EventLoop? = nil,
-                done: @escaping @Sendable (Result<Answer, ServiceError>) -> Void) {
+                done: @escaping @Sendable (Result<Answer, TrialGateError>) -> Void) {
         condition.lock()
         if stopping {
             condition.unlock()
             Self.deliver([Job(command: command, principal: principal, loop: loop, done: done)],
-                         [.failure(ServiceError("shutting_down", "the server is shutting down; nothing was done"))])
+                         [.failure(TrialGateError(.shuttingDown, "the server is shutting down; nothing was done"))])
             return
         }
         jobs.append(Job(command: command, principal: principal, loop: loop, done: done))
@@ -57,7 +57,7 @@ final class CommandQueue: @unchecked Sendable {
                 Self.deliver([job], [Result {
                     encoding ? .encoded(try dispatcher.executeEncoded(job.command, principal: job.principal))
                         : .value(try dispatcher.execute(job.command, principal: job.principal))
-                }.mapError { ServiceError($0) }])
+                }.mapError { TrialGateError($0) }])
             }
         }
         dispatcher.store?.close()
@@ -65,8 +65,8 @@ final class CommandQueue: @unchecked Sendable {
 
     /// Calls each job's `done` with its result: at once for jobs without a loop, and with one task per event loop
     /// for the others, in order, so a batch of a hundred answers wakes each loop once instead of a hundred times.
-    static func deliver(_ jobs: [Job], _ results: [Result<Answer, ServiceError>]) {
-        typealias Answered = (done: @Sendable (Result<Answer, ServiceError>) -> Void, result: Result<Answer, ServiceError>)
+    static func deliver(_ jobs: [Job], _ results: [Result<Answer, TrialGateError>]) {
+        typealias Answered = (done: @Sendable (Result<Answer, TrialGateError>) -> Void, result: Result<Answer, TrialGateError>)
         // A server has a handful of loops: a list is cheaper than a dictionary here.
         var groups: [(loop: EventLoop, answers: [Answered])] = []
         for (job, result) in zip(jobs, results) {
@@ -108,13 +108,13 @@ final class Workers: @unchecked Sendable {
         let readerDispatchers = try (0..<readers).map { _ in try makeDispatcher() }
         start(name: "tg-writer") { [writes] in
             while let batch = writes.take(max: maxBatch) {
-                let results: [Result<Answer, ServiceError>]
+                let results: [Result<Answer, TrialGateError>]
                 do {
                     results = try writerDispatcher.executeBatch(batch.map { ($0.command, $0.principal) }).map { $0.map(Answer.value) }
                     if let size = writerDispatcher.store?.lastCommittedHead?.size { onCommit(size) }
                 } catch {
                     // The shared commit failed: nothing of the batch was written, and every caller hears so.
-                    results = Array(repeating: .failure(ServiceError(error)), count: batch.count)
+                    results = Array(repeating: .failure(TrialGateError(error)), count: batch.count)
                 }
                 CommandQueue.deliver(batch, results)
             }
@@ -139,7 +139,7 @@ final class Workers: @unchecked Sendable {
     /// Runs `command` on the writer if it appends, on a reader otherwise (which answers it encoded); `done` runs on
     /// `loop`.
     func run(_ command: Command, as principal: Principal, on loop: EventLoop,
-             done: @escaping @Sendable (Result<Answer, ServiceError>) -> Void) {
+             done: @escaping @Sendable (Result<Answer, TrialGateError>) -> Void) {
         (command.writes ? writes : reads).submit(command, as: principal, on: loop, done: done)
     }
 

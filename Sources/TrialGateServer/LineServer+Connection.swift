@@ -26,18 +26,18 @@ extension LineServer {
         let bytes: [UInt8]
         switch frame {
         case .tooLong(let limit):
-            return .reply(Self.error(nil, "line_too_long", "request lines are limited to \(limit) bytes; the line was dropped"), .continue(principal))
+            return .reply(Self.error(nil, .lineTooLong, "request lines are limited to \(limit) bytes; the line was dropped"), .continue(principal))
         case .line(let b):
             bytes = b
         }
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return .reply(nil, .continue(principal)) }
         let request: JSONValue
         do { request = try JSONParser.parse(bytes) } catch {
-            return .reply(Self.error(nil, "invalid_json", ServiceError(error).message), .continue(principal))
+            return .reply(Self.error(nil, .invalidJSON, TrialGateError(error).message), .continue(principal))
         }
         let id = request["id"]
         guard case .object(let members) = request, let cmd = members["cmd"]?.stringValue else {
-            return .reply(Self.error(id, "bad_request", "a request is a JSON object with a \"cmd\""), .continue(principal))
+            return .reply(Self.error(id, .badRequest, "a request is a JSON object with a \"cmd\""), .continue(principal))
         }
         if cmd == "auth" {
             let (reply, next) = authenticate(members, id: id, current: principal, peer: peer)
@@ -45,52 +45,52 @@ extension LineServer {
         }
         guard let principal else {
             logger.notice("request before authentication", metadata: ["peer": "\(peer)", "cmd": .untrusted(cmd)])
-            return .reply(Self.error(id, "unauthenticated", "send {\"cmd\":\"auth\",\"token\":\"…\"} first"), .continue(nil))
+            return .reply(Self.error(id, .unauthenticated, "send {\"cmd\":\"auth\",\"token\":\"…\"} first"), .continue(nil))
         }
         // An account disabled, removed, expired or given a new token since this session authenticated acts no more.
         guard state.allows(principal) else {
             logger.notice("session of a revoked principal refused", metadata: ["peer": "\(peer)"])
             // Answered, then closed: the connection holds no slot as a logged-in one any more.
-            return .reply(Self.error(id, "revoked", "this session's account is no longer in force (disabled, removed, expired or its token replaced); connect and authenticate again"),
+            return .reply(Self.error(id, .revoked, "this session's account is no longer in force (disabled, removed, expired or its token replaced); connect and authenticate again"),
                           .close)
         }
         if cmd == "subscribe" {
             let extra = members.keys.filter { $0 != "id" && $0 != "cmd" && $0 != "from" }
             let from = members["from"].map { $0.intValue } ?? 1
             guard extra.isEmpty, let from, from >= 1 else {
-                return .reply(Self.error(id, "bad_request", "subscribe takes \"from\": a sequence number ≥ 1"), .continue(principal))
+                return .reply(Self.error(id, .badRequest, "subscribe takes \"from\": a sequence number ≥ 1"), .continue(principal))
             }
             guard Access.maySubscribe(principal.role) else {
                 logger.notice("forbidden", metadata: ["peer": "\(peer)", "principal": .untrusted(principal.name), "cmd": "subscribe"])
-                return .reply(Self.error(id, "forbidden", "\(principal.name) (\(principal.role.rawValue)) may not subscribe"), .continue(principal))
+                return .reply(Self.error(id, .forbidden, "\(principal.name) (\(principal.role.rawValue)) may not subscribe"), .continue(principal))
             }
             return .subscribe(id: id, from: Int64(from))
         }
         let command: Command
         do { command = try Command.parse(request) } catch {
-            return .reply(Self.error(id, ServiceError(error).code, ServiceError(error).message), .continue(principal))
+            return .reply(Self.error(id, TrialGateError(error).code, TrialGateError(error).message), .continue(principal))
         }
         if case .initialise = command {
-            return .reply(Self.error(id, "forbidden", "init is done once, from the command line"), .continue(principal))
+            return .reply(Self.error(id, .forbidden, "init is done once, from the command line"), .continue(principal))
         }
         return .run(command, id: id, cmd: cmd)
     }
 
     /// The reply to a command's result, logging refusals with the principal and the peer.
-    func reply(to result: Result<JSONValue, ServiceError>, id: JSONValue?, cmd: String, principal: Principal, peer: Peer) -> JSONValue {
+    func reply(to result: Result<JSONValue, TrialGateError>, id: JSONValue?, cmd: String, principal: Principal, peer: Peer) -> JSONValue {
         switch result {
         case .success(let value):
             var reply: [String: JSONValue] = ["ok": true, "result": value]
             if let id { reply["id"] = id }
             return .object(reply)
         case .failure(let e):
-            if e.code == "forbidden" {
+            if e.code == .forbidden {
                 logger.notice("forbidden", metadata: ["peer": "\(peer)", "principal": .untrusted(principal.name), "cmd": .untrusted(cmd), "reason": .untrusted(e.message)])
             }
             // A wrong signature component is an attempt to sign as someone (21 CFR 11.300(d)): said loudly, every time.
-            if ["signing_failed", "bad_signature", "signing_components", "signing_locked"].contains(e.code) {
+            if [.signingFailed, .badSignature, .signingComponents, .signingLocked].contains(e.code) {
                 logger.warning("signing refused", metadata: ["peer": "\(peer)", "principal": .untrusted(principal.name), "cmd": .untrusted(cmd),
-                                                             "code": .untrusted(e.code), "reason": .untrusted(e.message)])
+                                                             "code": .untrusted(e.code.rawValue), "reason": .untrusted(e.message)])
             }
             return Self.error(id, e.code, e.message)
         }
@@ -98,8 +98,8 @@ extension LineServer {
 
     /// The reply line to a worker's answer. An encoded result is placed as it is into the reply's canonical form,
     /// `{"id":…,"ok":true,"result":…}` (the keys in RFC 8785 order), which is byte for byte the encoding of `reply(to:…)`.
-    func replyLine(to result: Result<Answer, ServiceError>, id: JSONValue?, cmd: String, principal: Principal, peer: Peer) -> ByteBuffer {
-        let value: Result<JSONValue, ServiceError>
+    func replyLine(to result: Result<Answer, TrialGateError>, id: JSONValue?, cmd: String, principal: Principal, peer: Peer) -> ByteBuffer {
+        let value: Result<JSONValue, TrialGateError>
         switch result {
         case .success(.encoded(let encoded)):
             let encodedID = id.map(CanonicalJSON.encode)
@@ -128,16 +128,16 @@ extension LineServer {
     private func authenticate(_ members: [String: JSONValue], id: JSONValue?, current: Principal?, peer: Peer) -> (JSONValue?, Next) {
         let extra = members.keys.filter { $0 != "id" && $0 != "cmd" && $0 != "token" }
         guard extra.isEmpty, let token = members["token"]?.stringValue else {
-            return (Self.error(id, "bad_request", "auth takes exactly \"token\""), .continue(current))
+            return (Self.error(id, .badRequest, "auth takes exactly \"token\""), .continue(current))
         }
         guard let principal = state.users.authenticate(token: token, now: SystemClock().now()) else {
             let wasLimited = state.isLimited(peer.source)
             let limited = state.authFailed(from: peer.source)
             if wasLimited {
-                return (Self.error(id, "rate_limited", "too many failed authentications from \(peer.source); wait and try again"), .close)
+                return (Self.error(id, .rateLimited, "too many failed authentications from \(peer.source); wait and try again"), .close)
             }
             logger.warning("authentication failed", metadata: ["peer": "\(peer)", "source": "\(peer.source)", "rate_limited": "\(limited)"])
-            return (Self.error(id, "auth_failed", "unknown token"), limited ? .close : .continue(current))
+            return (Self.error(id, .authFailed, "unknown token"), limited ? .close : .continue(current))
         }
         logger.info("authenticated", metadata: ["peer": "\(peer)", "principal": .untrusted(principal.name), "role": "\(principal.role.rawValue)"])
         var reply: [String: JSONValue] = ["ok": true, "result": ["principal": .string(principal.name), "role": .string(principal.role.rawValue),
@@ -153,8 +153,8 @@ extension LineServer {
         return .object(ack)
     }
 
-    static func error(_ id: JSONValue?, _ code: String, _ message: String) -> JSONValue {
-        var reply: [String: JSONValue] = ["ok": false, "error": ["code": .string(code), "message": .string(message)]]
+    static func error(_ id: JSONValue?, _ code: ErrorCode, _ message: String) -> JSONValue {
+        var reply: [String: JSONValue] = ["ok": false, "error": ["code": .string(code.rawValue), "message": .string(message)]]
         if let id { reply["id"] = id }
         return .object(reply)
     }

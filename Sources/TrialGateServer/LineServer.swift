@@ -53,21 +53,21 @@ public final class LineServer: Service, @unchecked Sendable {
             do {
                 sslContext = try NIOSSLContext(configuration: TLSPolicy.server(certificatePath: cert, keyPath: key))
             } catch {
-                throw ServiceError("tls_config", "cannot load the TLS certificate \(cert) or key \(key): \(error)")
+                throw TrialGateError(.tlsConfig, "cannot load the TLS certificate \(cert) or key \(key): \(error)")
             }
         } else if config.tlsCertificatePath != nil || config.tlsKeyPath != nil {
-            throw ServiceError("tls_config", "TLS needs both --tls-cert and --tls-key")
+            throw TrialGateError(.tlsConfig, "TLS needs both --tls-cert and --tls-key")
         }
         // Whether the endpoint is local is decided on the address the host resolves to, which is also the address
         // bound, so a name such as 127.example.com or localhost.example.com is not taken for loopback.
         var address: SocketAddress?
         if case .tcp(let host, let port) = config.endpoint {
             do { address = try SocketAddress.makeAddressResolvingHost(host, port: port) } catch {
-                throw ServiceError("listen_failed", "cannot resolve the --listen host \(LogText.quoted(host)): \(error)")
+                throw TrialGateError(.listenFailed, "cannot resolve the --listen host \(LogText.quoted(host)): \(error)")
             }
         }
         if let address, !address.isLoopback, sslContext == nil, !config.allowInsecurePlaintext {
-            throw ServiceError("insecure_listen",
+            throw TrialGateError(.insecureListen,
                 "refusing plain TCP on \(config.endpoint) (\(address.ipAddress ?? "?")), which is reachable beyond this machine: give --tls-cert and --tls-key, or --insecure-plaintext")
         }
         try Self.refuseUnimportedUsersFile(config.usersPath, storePath: config.storePath)
@@ -116,7 +116,7 @@ public final class LineServer: Service, @unchecked Sendable {
         let accounts = try UserDirectory.load(store: store).accounts
         let missing = legacy.filter { accounts[$0.name] == nil }.map(\.name)
         guard missing.isEmpty else {
-            throw ServiceError("users_file", "\(path) lists accounts that are not in the log (\(missing.joined(separator: ", "))): accounts are kept in the log now;"
+            throw TrialGateError(.usersFile, "\(path) lists accounts that are not in the log (\(missing.joined(separator: ", "))): accounts are kept in the log now;"
                                + " run `trialgate users import \(path)` once, then remove the file")
         }
     }
@@ -157,7 +157,7 @@ public final class LineServer: Service, @unchecked Sendable {
         } catch {
             await workers.stop()
             await snapshotter.stop()
-            throw ServiceError("listen_failed", "cannot listen on \(config.endpoint): \(error)")
+            throw TrialGateError(.listenFailed, "cannot listen on \(config.endpoint): \(error)")
         }
         bound.withLockedValue { $0 = server.localAddress }
         logger.info("listening", metadata: ["endpoint": .untrusted(server.localAddress.map { "\($0)" } ?? config.endpoint.description),

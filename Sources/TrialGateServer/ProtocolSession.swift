@@ -51,7 +51,7 @@ public final class ProtocolSession {
             if LineServer.isStrike(step, before: principal) {
                 strikes += 1
                 if strikes > server.config.maxErrorsBeforeAuth {
-                    replies.append(LineServer.error(nil, "too_many_errors", "too many requests failed before authentication"))
+                    replies.append(LineServer.error(nil, .tooManyErrors, "too many requests failed before authentication"))
                     ended = true
                     continue
                 }
@@ -66,9 +66,9 @@ public final class ProtocolSession {
             case .run(let command, let id, let cmd):
                 guard let principal else { continue }
                 // As a reader thread answers: encoded, and spliced into the reply line.
-                let result: Result<Answer, ServiceError>
+                let result: Result<Answer, TrialGateError>
                 do { result = .success(.encoded(try dispatcher.executeEncoded(command, principal: principal))) } catch {
-                    result = .failure(ServiceError(error))
+                    result = .failure(TrialGateError(error))
                 }
                 let line = server.replyLine(to: result, id: id, cmd: cmd, principal: principal, peer: peer)
                 do { replies.append(try JSONParser.parse(Array(line.readableBytesView.dropLast()))) } catch {

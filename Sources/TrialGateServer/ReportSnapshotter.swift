@@ -53,7 +53,7 @@ final class ReportSnapshotter: @unchecked Sendable {
             let dispatcher: Dispatcher
             do { dispatcher = try makeDispatcher() } catch {
                 logger.error("report snapshots are off: cannot open the store", metadata: ["error": .untrusted(error)])
-                while let batch = jobs.take(max: 1) { batch.forEach { $0.done(.failure(ServiceError(error))) } }
+                while let batch = jobs.take(max: 1) { batch.forEach { $0.done(.failure(TrialGateError(error))) } }
                 return
             }
             // Every step of a snapshot stays on this thread, at its priority.

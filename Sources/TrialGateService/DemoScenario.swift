@@ -85,7 +85,7 @@ public struct DemoScenario: Sendable {
                     if case .record(let kind, _, _) = command, let seq = result["seq"]?.intValue { latest[kind] = Int64(seq) }
                     if case .decide = command { decision = result }
                 case .correctLatest(let kind, let field, let value, let reason):
-                    guard let seq = latest[kind] else { throw ServiceError("internal", "demo: no \(kind) record to correct") }
+                    guard let seq = latest[kind] else { throw TrialGateError(.internal, "demo: no \(kind) record to correct") }
                     _ = try dispatcher.execute(.correct(seq: seq, field: field, value: value, reason: reason), actor: actor)
                 case .attest(let criterion, let on):
                     let i = Self.investigator(of: site)

@@ -25,7 +25,7 @@ public struct StoredRow: Sendable {
     /// - Throws: `store_corrupt` when the body is not a well-formed event, or does not hash to the stored hash (it
     ///   was edited outside TrialGate: nothing is built on it; `trialgate verify` says more).
     public func event() throws -> Event {
-        guard bodyMatchesHash else { throw StoreError(StoreError.corruptCode, alteredMessage) }
+        guard bodyMatchesHash else { throw TrialGateError(.storeCorrupt, alteredMessage) }
         return try reading { try Event(json: try JSONParser.parse(body)).withHash(hash) }
     }
 
@@ -54,8 +54,8 @@ public struct StoredRow: Sendable {
     private func reading<T>(_ parse: () throws -> T) throws -> T {
         do {
             return try parse()
-        } catch let e as CoreError {
-            throw StoreError(StoreError.corruptCode, "event \(seq) cannot be read: \(e.message)")
+        } catch let e as TrialGateError {
+            throw TrialGateError(.storeCorrupt, "event \(seq) cannot be read: \(e.message)")
         }
     }
 }
@@ -111,7 +111,7 @@ public final class EventStore: @unchecked Sendable {
     private func checkIdentity() throws {
         let now = Self.fileIdentity(path)
         guard let identity, let now, now == identity else {
-            throw StoreError("store_replaced", "\(path) was deleted or replaced while open; nothing more is written to it (restart against the right file)")
+            throw TrialGateError(.storeReplaced, "\(path) was deleted or replaced while open; nothing more is written to it (restart against the right file)")
         }
     }
 
@@ -123,7 +123,7 @@ public final class EventStore: @unchecked Sendable {
     /// Creates a store with only the first `schemaVersion` migrations: an older build's store, for upgrade tests.
     static func create(path: String, schemaVersion: Int) throws -> EventStore {
         if access(path, F_OK) == 0 {
-            throw StoreError("store_exists", "\(path) already exists; TrialGate never overwrites a store")
+            throw TrialGateError(.storeExists, "\(path) already exists; TrialGate never overwrites a store")
         }
         let db = try SQLiteConnection(path: path, create: true)
         let store = EventStore(db: db)
@@ -137,7 +137,7 @@ public final class EventStore: @unchecked Sendable {
     /// - Throws: `store_missing`, `store_corrupt` (damaged or not a TrialGate store) or `store_io`.
     public static func open(path: String) throws -> EventStore {
         if access(path, F_OK) != 0 {
-            throw StoreError(StoreError.missingCode, "no store at \(path) (run `trialgate init --store \(path)` first)")
+            throw TrialGateError(.storeMissing, "no store at \(path) (run `trialgate init --store \(path)` first)")
         }
         // A file or directory that cannot be written (a read-only filesystem) is opened read-only: reads work,
         // and every write is refused with store_readonly.
@@ -147,16 +147,16 @@ public final class EventStore: @unchecked Sendable {
         let store = EventStore(db: db)
         let app = try db.scalarInt("PRAGMA application_id", "reading the file header")
         guard app == Int64(Schema.applicationID) else {
-            throw StoreError(StoreError.corruptCode, "\(path) is not a TrialGate store (application_id \(app ?? 0))")
+            throw TrialGateError(.storeCorrupt, "\(path) is not a TrialGate store (application_id \(app ?? 0))")
         }
         try store.configure()
         let version = try db.scalarInt("PRAGMA user_version", "reading the schema version") ?? 0
         if version > Int64(Schema.migrations.count) || version < 1 {
-            throw StoreError("store_version", "\(path) has schema version \(version); this build knows \(Schema.migrations.count)")
+            throw TrialGateError(.storeVersion, "\(path) has schema version \(version); this build knows \(Schema.migrations.count)")
         }
         if version < Int64(Schema.migrations.count) {
             guard !db.readOnly else {
-                throw StoreError("store_version", "\(path) has schema version \(version) and is read-only; open it writable once to upgrade it to \(Schema.migrations.count)")
+                throw TrialGateError(.storeVersion, "\(path) has schema version \(version) and is read-only; open it writable once to upgrade it to \(Schema.migrations.count)")
             }
             try store.migrate(from: Int(version))
         }
@@ -181,7 +181,7 @@ public final class EventStore: @unchecked Sendable {
                            [.text(m.name)], "recording migration \(m.name)")
             }
             if let before, try logShape() != before {
-                throw StoreError(StoreError.corruptCode, "\(path): upgrading the schema would change the log (\(before)); nothing was changed")
+                throw TrialGateError(.storeCorrupt, "\(path): upgrading the schema would change the log (\(before)); nothing was changed")
             }
             try db.execute("PRAGMA application_id = \(Schema.applicationID); PRAGMA user_version = \(target); COMMIT",
                            "upgrading the schema")
@@ -208,12 +208,12 @@ public final class EventStore: @unchecked Sendable {
     private func configure() throws {
         if db.readOnly { return }
         let mode = try db.scalarText("PRAGMA journal_mode = WAL", "enabling WAL")
-        guard mode?.lowercased() == "wal" else { throw StoreError("store_io", "\(path): cannot enable WAL (got \(mode ?? "nothing"))") }
+        guard mode?.lowercased() == "wal" else { throw TrialGateError(.storeIO, "\(path): cannot enable WAL (got \(mode ?? "nothing"))") }
         try db.execute("PRAGMA synchronous = FULL", "setting synchronous=FULL")
         try db.execute("PRAGMA wal_autocheckpoint = \(Self.walCheckpointPages)", "setting the WAL checkpoint interval")
         // A durable acknowledgement depends on this; read it back rather than trust the write.
         guard try db.scalarInt("PRAGMA synchronous", "reading synchronous") == 2 else {
-            throw StoreError("store_io", "\(path): synchronous=FULL did not take effect")
+            throw TrialGateError(.storeIO, "\(path): synchronous=FULL did not take effect")
         }
     }
 
@@ -358,20 +358,20 @@ public final class EventStore: @unchecked Sendable {
     /// must hash to its `hash` column and name its predecessor's hash; older leaves come from stored subtrees.
     /// A head rewritten in place (its hash recomputed, the stored subtrees left alone) gives another root.
     /// - Returns: the border, or why the tail does not hold (naming the event).
-    public func frontierCheckingTail(size: Int64, tail: Int64 = vouchedTail) throws -> Result<MerkleFrontier, StoreError> {
+    public func frontierCheckingTail(size: Int64, tail: Int64 = vouchedTail) throws -> Result<MerkleFrontier, TrialGateError> {
         let k = min(size, tail)
         var frontier = try MerkleFrontier(size: size - k, nodes: self)
         var previous = size - k == 0 ? Event.genesisHash : try hash(seq: size - k) ?? ""
-        var problem: StoreError?
+        var problem: TrialGateError?
         try forEachRow(from: size - k + 1, through: size) { row in
             guard problem == nil else { return }
             do {
                 let event = try row.event()
                 guard event.seq == row.seq, event.prevHash == previous, row.prevHash == previous else {
-                    problem = StoreError(StoreError.corruptCode, "event \(row.seq) does not name the hash of event \(row.seq - 1) as its predecessor")
+                    problem = TrialGateError(.storeCorrupt, "event \(row.seq) does not name the hash of event \(row.seq - 1) as its predecessor")
                     return
                 }
-            } catch let e as StoreError {
+            } catch let e as TrialGateError {
                 problem = e
                 return
             }
@@ -380,7 +380,7 @@ public final class EventStore: @unchecked Sendable {
         }
         if let problem { return .failure(problem) }
         guard frontier.size == size else {
-            return .failure(StoreError(StoreError.corruptCode, "events \(size - k + 1)…\(size) are not all stored"))
+            return .failure(TrialGateError(.storeCorrupt, "events \(size - k + 1)…\(size) are not all stored"))
         }
         return .success(frontier)
     }
@@ -441,7 +441,7 @@ public final class EventStore: @unchecked Sendable {
     /// Returns after the commit is durable.
     private func immediateTransaction<T>(_ what: String, _ body: () throws -> T) throws -> T {
         if db.readOnly {
-            throw StoreError("store_readonly", "\(path) cannot be written (read-only file or filesystem); nothing was written")
+            throw TrialGateError(.storeReadonly, "\(path) cannot be written (read-only file or filesystem); nothing was written")
         }
         try checkIdentity()
         try db.execute("BEGIN IMMEDIATE", what)
@@ -510,7 +510,7 @@ public final class EventStore: @unchecked Sendable {
         ///   `HashChain.sealWithBody`); it must be `event.canonicalBody`.
         public func append(_ event: Event, canonicalBody: [UInt8]? = nil) throws {
             guard event.seq == head.size + 1, event.prevHash == head.hash else {
-                throw StoreError("store_chain", "event \(event.seq) does not follow the log head \(head.size)")
+                throw TrialGateError(.storeChain, "event \(event.seq) does not follow the log head \(head.size)")
             }
             let body = canonicalBody ?? event.canonicalBody
             assert(body == event.canonicalBody, "canonicalBody is not the event's canonical body")
@@ -667,7 +667,7 @@ extension EventStore: MerkleNodeSource {
             let first = (index << level) + 1
             try forEachRow(from: first, through: first + (1 << level) - 1) { hashes.append(Merkle.leafHash($0.body)) }
             guard hashes.count == 1 << level else {
-                throw StoreError(StoreError.corruptCode, "the Merkle tree needs events \(first)…\(first + (1 << level) - 1), which are not all stored")
+                throw TrialGateError(.storeCorrupt, "the Merkle tree needs events \(first)…\(first + (1 << level) - 1), which are not all stored")
             }
             while hashes.count > 1 {
                 hashes = stride(from: 0, to: hashes.count, by: 2).map { Merkle.nodeHash(hashes[$0], hashes[$0 + 1]) }
@@ -678,7 +678,7 @@ extension EventStore: MerkleNodeSource {
         try db.query("SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", [.int(Int64(level)), .int(index)],
                      "reading the Merkle tree") { s in out = SQLiteConnection.blob(s, 0) }
         guard let out, out.count == Merkle.hashSize else {
-            throw StoreError(StoreError.corruptCode, "the Merkle tree has no node at level \(level), index \(index)")
+            throw TrialGateError(.storeCorrupt, "the Merkle tree has no node at level \(level), index \(index)")
         }
         return out
     }

@@ -1,3 +1,4 @@
+import TrialGateCore
 import CSQLite
 import Foundation
 
@@ -31,9 +32,9 @@ final class SQLiteConnection {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close(db)
             if rc == SQLITE_CANTOPEN, !create {
-                throw StoreError(StoreError.missingCode, "no store at \(path) (run `trialgate init --store \(path)` first)")
+                throw TrialGateError(.storeMissing, "no store at \(path) (run `trialgate init --store \(path)` first)")
             }
-            throw StoreError("store_io", "cannot open \(path): \(message)")
+            throw TrialGateError(.storeIO, "cannot open \(path): \(message)")
         }
         handle = db
         sqlite3_extended_result_codes(db, 1)
@@ -54,21 +55,21 @@ final class SQLiteConnection {
         handle = nil
     }
 
-    func error(_ rc: Int32, _ what: String) -> StoreError {
+    func error(_ rc: Int32, _ what: String) -> TrialGateError {
         let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "closed"
         switch rc & 0xFF {
         case SQLITE_CORRUPT, SQLITE_NOTADB:
-            return StoreError(StoreError.corruptCode, "\(path) is damaged or not a database (\(message)) while \(what); restore it from a copy and run `trialgate verify`")
+            return TrialGateError(.storeCorrupt, "\(path) is damaged or not a database (\(message)) while \(what); restore it from a copy and run `trialgate verify`")
         case SQLITE_BUSY, SQLITE_LOCKED:
-            return StoreError("store_busy", "\(path) is locked by another writer (\(message)) while \(what)")
+            return TrialGateError(.storeBusy, "\(path) is locked by another writer (\(message)) while \(what)")
         case SQLITE_FULL:
-            return StoreError("store_full", "the disk holding \(path) is full (\(message)) while \(what); nothing was written")
+            return TrialGateError(.storeFull, "the disk holding \(path) is full (\(message)) while \(what); nothing was written")
         case SQLITE_READONLY:
-            return StoreError("store_readonly", "\(path) is read-only (\(message)) while \(what); nothing was written")
+            return TrialGateError(.storeReadonly, "\(path) is read-only (\(message)) while \(what); nothing was written")
         case SQLITE_CONSTRAINT:
-            return StoreError("store_constraint", "the store refused the change (\(message)) while \(what)")
+            return TrialGateError(.storeConstraint, "the store refused the change (\(message)) while \(what)")
         default:
-            return StoreError("store_io", "SQLite error \(rc) (\(message)) while \(what)")
+            return TrialGateError(.storeIO, "SQLite error \(rc) (\(message)) while \(what)")
         }
     }
 

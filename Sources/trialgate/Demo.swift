@@ -23,7 +23,7 @@ struct Demo: ParsableCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            throw Runner.fail(ServiceError(error))
+            throw Runner.fail(TrialGateError(error))
         }
     }
 

@@ -20,10 +20,10 @@ extension KeyGroup {
 
         func run() throws {
             if FileManager.default.fileExists(atPath: out) {
-                throw Runner.fail(ServiceError("key_exists", "\(out) already exists; choose another --out"))
+                throw Runner.fail(TrialGateError(.keyExists, "\(out) already exists; choose another --out"))
             }
             for f in [out + ".pub", out + ".code", out + ".code.sha256"] where FileManager.default.fileExists(atPath: f) {
-                throw Runner.fail(ServiceError("key_exists", "\(f) already exists; choose another --out"))
+                throw Runner.fail(TrialGateError(.keyExists, "\(f) already exists; choose another --out"))
             }
             let key = TrialKey.generate()
             let (code, digest) = UserDirectory.newToken()
@@ -35,7 +35,7 @@ extension KeyGroup {
             } catch let e as ExitCode {
                 throw e
             } catch {
-                throw Runner.fail(ServiceError(error))
+                throw Runner.fail(TrialGateError(error))
             }
             let b64 = Data(key.publicKey).base64EncodedString()
             if json {
@@ -51,7 +51,7 @@ extension KeyGroup {
             let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
             let bytes = Array(text.utf8)
             guard fd >= 0, bytes.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == bytes.count, fsync(fd) == 0, close(fd) == 0 else {
-                throw Runner.fail(ServiceError("file_unwritable", "cannot write \(path): \(String(cString: strerror(errno)))"))
+                throw Runner.fail(TrialGateError(.fileUnwritable, "cannot write \(path): \(String(cString: strerror(errno)))"))
             }
         }
 
@@ -60,7 +60,7 @@ extension KeyGroup {
             let text = FileManager.default.fileExists(atPath: given) ? try Runner.readFile(given) : given
             let hex = text.trimmingCharacters(in: .whitespacesAndNewlines)
             guard hex.utf8.count == 64, hex.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
-                throw Runner.fail(ServiceError("invalid_field", "--signing-code-sha256 must be 64 lowercase hex digits or a file holding them (OUT.code.sha256 of `trialgate key new`)"))
+                throw Runner.fail(TrialGateError(.invalidField, "--signing-code-sha256 must be 64 lowercase hex digits or a file holding them (OUT.code.sha256 of `trialgate key new`)"))
             }
             return hex
         }
@@ -68,12 +68,12 @@ extension KeyGroup {
         /// A public key given as a PEM file or as base64 of the raw 32 bytes, as base64.
         static func publicKeyBase64(_ given: String) throws -> String {
             if FileManager.default.fileExists(atPath: given) {
-                do { return Data(try TrialKey.publicKey(pem: try Runner.readFile(given))).base64EncodedString() } catch let e as AuditError {
-                    throw Runner.fail(ServiceError("invalid_field", "--public-key \(given): \(e.message)"))
+                do { return Data(try TrialKey.publicKey(pem: try Runner.readFile(given))).base64EncodedString() } catch let e as TrialGateError {
+                    throw Runner.fail(TrialGateError(.invalidField, "--public-key \(given): \(e.message)"))
                 }
             }
             guard let raw = Data(base64Encoded: given), raw.count == 32 else {
-                throw Runner.fail(ServiceError("invalid_field", "--public-key must be a PEM file or base64 of a raw 32-byte Ed25519 key, got \"\(given)\""))
+                throw Runner.fail(TrialGateError(.invalidField, "--public-key must be a PEM file or base64 of a raw 32-byte Ed25519 key, got \"\(given)\""))
             }
             return raw.base64EncodedString()  // the one canonical spelling the log accepts
         }
@@ -94,14 +94,14 @@ struct SigningOptions: ParsableArguments {
     /// The key, the signing code and a way to run commands (on the store, or on the server when --connect is given).
     func open() throws -> (key: TrialKey, code: String, call: (Command) throws -> JSONValue) {
         let key: TrialKey
-        do { key = try TrialKey.load(path: signingKey) } catch { throw Runner.fail(ServiceError(error)) }
+        do { key = try TrialKey.load(path: signingKey) } catch { throw Runner.fail(TrialGateError(error)) }
         let code: String
         if let signingCodeFile {
             code = try Runner.readFile(signingCodeFile).trimmingCharacters(in: .whitespacesAndNewlines)
         } else if let env = Environment.get("TRIALGATE_SIGNING_CODE") {
             code = env
         } else {
-            throw Runner.fail(ServiceError("missing_field", "give --signing-code-file or set TRIALGATE_SIGNING_CODE: signing needs your signing code"))
+            throw Runner.fail(TrialGateError(.missingField, "give --signing-code-file or set TRIALGATE_SIGNING_CODE: signing needs your signing code"))
         }
         guard let connect else { return (key, code, { try Runner.run($0, options: options) }) }
         let client = try ClientOptions.parse(["--connect", connect] + (token.map { ["--token", $0] } ?? [])
@@ -112,7 +112,7 @@ struct SigningOptions: ParsableArguments {
     /// Signs what the store or server prepared, after checking it names this signer and key.
     func sign(_ statement: JSONValue?, with key: TrialKey, what: String) throws -> (JSONValue, String) {
         guard let statement, statement["signer"]?["user"]?.stringValue == user, statement["signer"]?["key_id"]?.stringValue == key.keyID else {
-            throw Runner.fail(ServiceError("not_signable", "the statement to sign does not name \(what), signer \(user) and your key \(key.keyID); not signed"))
+            throw Runner.fail(TrialGateError(.notSignable, "the statement to sign does not name \(what), signer \(user) and your key \(key.keyID); not signed"))
         }
         return (statement, Data(key.sign(CanonicalJSON.encode(statement))).base64EncodedString())
     }
@@ -167,7 +167,7 @@ struct SignOffCommand: ParsableCommand {
         // The outcome asked for: the decision's own (confirm, nil) or the one named (override).
         let prepared = try call(.signOffPrepare(decision: decision, outcome: override, reason: reason, user: signing.user))
         guard prepared["statement"]?["decision"]?["seq"]?.intValue == Int(decision) else {
-            throw Runner.fail(ServiceError("not_signable", "the statement to sign does not name decision \(decision); not signed"))
+            throw Runner.fail(TrialGateError(.notSignable, "the statement to sign does not name decision \(decision); not signed"))
         }
         let (statement, signature) = try signing.sign(prepared["statement"], with: key, what: "decision \(decision)")
         let result = try call(.signOff(statement: statement, signature: signature, user: signing.user, signingCode: code))
@@ -194,7 +194,7 @@ struct AttestCommand: ParsableCommand {
         if let statement { fields["statement"] = .string(statement) }
         let prepared = try call(.attestPrepare(candidate: candidate, fields: .object(fields), user: signing.user))
         guard prepared["statement"]?["candidate"]?.stringValue == candidate, prepared["statement"]?["criterion"]?.stringValue == criterion else {
-            throw Runner.fail(ServiceError("not_signable", "the statement to sign does not name \(candidate) and \(criterion); not signed"))
+            throw Runner.fail(TrialGateError(.notSignable, "the statement to sign does not name \(candidate) and \(criterion); not signed"))
         }
         let (signed, signature) = try signing.sign(prepared["statement"], with: key, what: "\(candidate) \(criterion)")
         let appended = try call(.attest(statement: signed, signature: signature, user: signing.user, signingCode: code))

@@ -60,7 +60,7 @@ enum BundleExport {
     /// Writes the audit bundle into `out`, which must not exist yet (nothing is overwritten).
     static func run(options: StoreOptions, out: String) throws {
         if FileManager.default.fileExists(atPath: out) {
-            throw Runner.fail(ServiceError("file_exists", "\(out) already exists; an export never overwrites"))
+            throw Runner.fail(TrialGateError(.fileExists, "\(out) already exists; an export never overwrites"))
         }
         do {
             let store = try EventStore.open(path: options.storePath)
@@ -82,7 +82,7 @@ enum BundleExport {
         } catch let e as ExitCode {
             throw e
         } catch {
-            throw Runner.fail(ServiceError(error))
+            throw Runner.fail(TrialGateError(error))
         }
     }
 }
@@ -92,7 +92,7 @@ enum BundleCheck {
         var trusted: [NoteVerifierKey] = []
         if let vkey {
             let text = FileManager.default.fileExists(atPath: vkey) ? try Runner.readFile(vkey) : vkey
-            do { trusted = [try NoteVerifierKey(vkey: text)] } catch { throw Runner.fail(ServiceError("invalid_field", "--vkey: \(error)")) }
+            do { trusted = [try NoteVerifierKey(vkey: text)] } catch { throw Runner.fail(TrialGateError(.invalidField, "--vkey: \(error)")) }
         }
         let saved = try checkpointFile.map { try Runner.readFile($0) }
         let r = BundleVerifier.verify(directory: directory, trustedKeys: trusted, savedCheckpoint: saved)

@@ -140,7 +140,7 @@ struct Export: ParsableCommand {
                 print(page == 1 ? csv : body, terminator: "")
             }
         default:
-            throw Runner.fail(ServiceError("invalid_field", "--format must be events, fhir or audit-csv, got \"\(format)\""))
+            throw Runner.fail(TrialGateError(.invalidField, "--format must be events, fhir or audit-csv, got \"\(format)\""))
         }
     }
 }
@@ -152,7 +152,7 @@ struct Exec: ParsableCommand {
 
     func run() throws {
         let store: EventStore
-        do { store = try EventStore.open(path: options.storePath) } catch { throw Runner.fail(ServiceError(error)) }
+        do { store = try EventStore.open(path: options.storePath) } catch { throw Runner.fail(TrialGateError(error)) }
         defer { store.close() }
         let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
         let actor = options.actorName
@@ -168,7 +168,7 @@ struct Exec: ParsableCommand {
                     accountsSeen = version
                 }
             } catch {
-                throw Runner.fail(ServiceError(error))
+                throw Runner.fail(TrialGateError(error))
             }
             let reply = dispatcher.handle(line: Array(line.utf8), actor: actor)
             if reply.contains("\"ok\":false") { failures += 1 }
@@ -202,7 +202,7 @@ struct KeyGroup: ParsableCommand {
 
         func run() throws {
             if FileManager.default.fileExists(atPath: newKey) {
-                throw Runner.fail(ServiceError("key_exists", "\(newKey) already exists; choose another --new-key"))
+                throw Runner.fail(TrialGateError(.keyExists, "\(newKey) already exists; choose another --new-key"))
             }
             let key = TrialKey.generate()
             do {
@@ -221,7 +221,7 @@ struct KeyGroup: ParsableCommand {
             } catch let e as ExitCode {
                 throw e
             } catch {
-                throw Runner.fail(ServiceError(error))
+                throw Runner.fail(TrialGateError(error))
             }
         }
     }
@@ -256,10 +256,10 @@ struct DecisionGroup: ParsableCommand {
             guard let event = events["events"]?.arrayValue?.first, event["type"]?.stringValue == EventType.decisionIssued.rawValue,
                 let decision = event["payload"]?["decision"], let sig = event["payload"]?["signature"]?.stringValue,
                 let sigBytes = Data(base64Encoded: sig)
-            else { throw Runner.fail(ServiceError("unknown_event", "event \(seq) is not a decision")) }
+            else { throw Runner.fail(TrialGateError(.unknownEvent, "event \(seq) is not a decision")) }
             // The key the decision names, which was in force when it was made (a newer one may be in force now).
             guard let pem = (keys["keys"]?.arrayValue ?? []).first(where: { $0["key_id"] == decision["key_id"] })?["pem"]?.stringValue else {
-                throw Runner.fail(ServiceError("unknown_event", "decision \(seq) names key \(decision["key_id"]?.stringValue ?? "?"), which is not in the log's key history"))
+                throw Runner.fail(TrialGateError(.unknownEvent, "decision \(seq) names key \(decision["key_id"]?.stringValue ?? "?"), which is not in the log's key history"))
             }
             // Whether it still stands: a regulator holding only these files must not take a stale decision for current.
             let standing = try self.standing(of: decision)
@@ -270,7 +270,7 @@ struct DecisionGroup: ParsableCommand {
                 try Data(pem.utf8).write(to: URL(fileURLWithPath: out + "/public.pem"))
                 try Data(CanonicalJSON.encode(standing)).write(to: URL(fileURLWithPath: out + "/standing.json"))
             } catch {
-                throw Runner.fail(ServiceError("file_unwritable", "cannot write into \(out): \(error.localizedDescription)"))
+                throw Runner.fail(TrialGateError(.fileUnwritable, "cannot write into \(out): \(error.localizedDescription)"))
             }
             var files = ["decision.json", "decision.sig", "public.pem", "standing.json"]
             let signOff = try exportSignOff(of: decision)
@@ -330,14 +330,14 @@ struct DecisionGroup: ParsableCommand {
             guard let account = (users["users"]?.arrayValue ?? []).first(where: { $0["name"]?.stringValue == user }),
                   let key = (account["signer_keys"]?.arrayValue ?? []).first(where: { $0["key_id"]?.stringValue == keyID })?["public_key"]?
                     .stringValue.flatMap({ Data(base64Encoded: $0) }) else {
-                throw Runner.fail(ServiceError("unknown_user", "the sign-off's signer \(user) has no registered key \(keyID ?? "")"))
+                throw Runner.fail(TrialGateError(.unknownUser, "the sign-off's signer \(user) has no registered key \(keyID ?? "")"))
             }
             do {
                 try Data(CanonicalJSON.encode(statement)).write(to: URL(fileURLWithPath: out + "/signoff.json"))
                 try sig.write(to: URL(fileURLWithPath: out + "/signoff.sig"))
                 try Data(TrialKey.publicKeyPEM(Array(key)).utf8).write(to: URL(fileURLWithPath: out + "/investigator.pem"))
             } catch {
-                throw Runner.fail(ServiceError("file_unwritable", "cannot write into \(out): \(error.localizedDescription)"))
+                throw Runner.fail(TrialGateError(.fileUnwritable, "cannot write into \(out): \(error.localizedDescription)"))
             }
             return signed["seq"]?.intValue
         }

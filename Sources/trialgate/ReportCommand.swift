@@ -18,11 +18,11 @@ struct Report: ParsableCommand {
         let (seq, time) = try Runner.asOf(asOf)
         func date(_ text: String?, _ name: String) throws -> CivilDate? {
             guard let text else { return nil }
-            guard let d = CivilDate(text) else { throw Runner.fail(ServiceError("invalid_field", "--\(name) must be YYYY-MM-DD, got \"\(text)\"")) }
+            guard let d = CivilDate(text) else { throw Runner.fail(TrialGateError(.invalidField, "--\(name) must be YYYY-MM-DD, got \"\(text)\"")) }
             return d
         }
         guard ["table", "csv", "json", "html"].contains(format) else {
-            throw Runner.fail(ServiceError("invalid_field", "--format must be table, csv, json or html"))
+            throw Runner.fail(TrialGateError(.invalidField, "--format must be table, csv, json or html"))
         }
         let result = try Runner.run(.report(asOfSeq: seq, asOfTime: time, site: site, from: try date(from, "from"), to: try date(to, "to"),
                                             format: format == "table" ? "json" : format), options: options)

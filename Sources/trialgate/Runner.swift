@@ -21,16 +21,9 @@ enum Environment {
 
 /// Runs commands through the dispatcher and turns failures into messages and exit codes.
 enum Runner {
-    /// Exit codes: 0 done; 1 a check failed (verify, replay, policy test); 2 bad input; 3 store or key trouble; 4 internal.
-    static func exitCode(for code: String) -> Int32 {
-        if code.hasPrefix("store_") || code.hasPrefix("key_") || code.hasPrefix("log_") || code == "no_store" || code == "not_initialised" { return 3 }
-        if code == "internal" { return 4 }
-        return 2
-    }
-
-    static func fail(_ error: ServiceError) -> ExitCode {
-        FileHandle.standardError.write(Data("trialgate: error: \(error.code): \(error.message)\n".utf8))
-        return ExitCode(exitCode(for: error.code))
+    static func fail(_ error: TrialGateError) -> ExitCode {
+        FileHandle.standardError.write(Data("trialgate: error: \(error.code.rawValue): \(error.message)\n".utf8))
+        return ExitCode(error.code.exitStatus)
     }
 
     /// Opens the store, runs one command, and returns its result; on failure prints the error and exits.
@@ -44,7 +37,7 @@ enum Runner {
             warnAboutLog(result)
             return result
         } catch {
-            throw fail(ServiceError(error))
+            throw fail(TrialGateError(error))
         }
     }
 
@@ -56,12 +49,12 @@ enum Runner {
     /// for an account's name either.
     static func requireHostActor(_ actor: String, store: EventStore) throws {
         guard !actor.isEmpty, actor.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-            throw ServiceError("invalid_field", "the actor (--actor, $TRIALGATE_ACTOR) must be printable ASCII without spaces, got \"\(actor)\"")
+            throw TrialGateError(.invalidField, "the actor (--actor, $TRIALGATE_ACTOR) must be printable ASCII without spaces, got \"\(actor)\"")
         }
         guard !actor.contains(":") else { return }
         let accounts = try UserDirectory.load(store: store).accounts.keys
         if let account = accounts.first(where: { $0.lowercased() == actor.lowercased() }) {
-            throw ServiceError("forbidden", "--actor \(actor) is the name of the account \(account) of this log; on the command line act under your own name (default os:<login>), and as \(account) only through the socket")
+            throw TrialGateError(.forbidden, "--actor \(actor) is the name of the account \(account) of this log; on the command line act under your own name (default os:<login>), and as \(account) only through the socket")
         }
     }
 
@@ -89,10 +82,10 @@ enum Runner {
     /// Reads a whole file as UTF-8, or exits with a clear error.
     static func readFile(_ path: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw fail(ServiceError("file_unreadable", "cannot read \(path)"))
+            throw fail(TrialGateError(.fileUnreadable, "cannot read \(path)"))
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw fail(ServiceError("file_unreadable", "\(path) is not UTF-8 text"))
+            throw fail(TrialGateError(.fileUnreadable, "\(path) is not UTF-8 text"))
         }
         return text
     }
@@ -102,7 +95,7 @@ enum Runner {
         guard let text else { return (nil, nil) }
         if let n = Int64(text) { return (n, nil) }
         if let t = UTCTimestamp(text) { return (nil, t) }
-        throw fail(ServiceError("invalid_field", "--as-of takes a sequence number or a UTC time like 2026-01-31T12:00:00Z, got \"\(text)\""))
+        throw fail(TrialGateError(.invalidField, "--as-of takes a sequence number or a UTC time like 2026-01-31T12:00:00Z, got \"\(text)\""))
     }
 
     static func printJSON(_ value: JSONValue) {

@@ -39,13 +39,13 @@ struct Serve: AsyncParsableCommand {
         switch (listen, unix) {
         case (let l?, nil):
             guard let colon = l.lastIndex(of: ":"), let port = Int(l[l.index(after: colon)...]) else {
-                throw Runner.fail(ServiceError("bad_request", "--listen takes HOST:PORT, got \(l)"))
+                throw Runner.fail(TrialGateError(.badRequest, "--listen takes HOST:PORT, got \(l)"))
             }
             var host = String(l[..<colon])
             if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
             endpoint = .tcp(host: host, port: port)
         case (nil, let u?): endpoint = .unix(path: u)
-        default: throw Runner.fail(ServiceError("bad_request", "give exactly one of --listen HOST:PORT or --unix PATH"))
+        default: throw Runner.fail(TrialGateError(.badRequest, "give exactly one of --listen HOST:PORT or --unix PATH"))
         }
         var config = ServerConfiguration(endpoint: endpoint, storePath: options.storePath, keyPath: options.keyPath,
                                          usersPath: users ?? options.storePath + ".users.json")
@@ -54,13 +54,13 @@ struct Serve: AsyncParsableCommand {
         config.allowInsecurePlaintext = insecurePlaintext
         config.maxLineBytes = maxLine
         guard idleTimeout >= 1, (1...600).contains(authTimeout) else {
-            throw Runner.fail(ServiceError("invalid_field", "--idle-timeout must be at least 1 and --auth-timeout 1 to 600 (seconds); got \(idleTimeout) and \(authTimeout)"))
+            throw Runner.fail(TrialGateError(.invalidField, "--idle-timeout must be at least 1 and --auth-timeout 1 to 600 (seconds); got \(idleTimeout) and \(authTimeout)"))
         }
         guard maxConnections >= 1, maxUnauthenticatedPerAddress >= 1, maxErrorsBeforeAuth >= 0 else {
-            throw Runner.fail(ServiceError("invalid_field", "--max-connections and --max-unauthenticated-per-address must be at least 1, --max-errors-before-auth at least 0"))
+            throw Runner.fail(TrialGateError(.invalidField, "--max-connections and --max-unauthenticated-per-address must be at least 1, --max-errors-before-auth at least 0"))
         }
         if let maxUnauthenticated, !(1..<maxConnections).contains(maxUnauthenticated) {
-            throw Runner.fail(ServiceError("invalid_field", "--max-unauthenticated must be 1 to \(maxConnections - 1), below --max-connections, so that logged-in users keep slots; got \(maxUnauthenticated)"))
+            throw Runner.fail(TrialGateError(.invalidField, "--max-unauthenticated must be 1 to \(maxConnections - 1), below --max-connections, so that logged-in users keep slots; got \(maxUnauthenticated)"))
         }
         config.idleTimeout = .seconds(Int64(idleTimeout))
         config.authTimeout = .seconds(Int64(authTimeout))
@@ -68,11 +68,11 @@ struct Serve: AsyncParsableCommand {
         config.maxUnauthenticatedConnections = maxUnauthenticated
         config.maxUnauthenticatedPerSource = maxUnauthenticatedPerAddress
         config.maxErrorsBeforeAuth = maxErrorsBeforeAuth
-        guard reportSnapshotEvery >= 0 else { throw Runner.fail(ServiceError("invalid_field", "--report-snapshot-every must be 0 or more")) }
+        guard reportSnapshotEvery >= 0 else { throw Runner.fail(TrialGateError(.invalidField, "--report-snapshot-every must be 0 or more")) }
         config.reportSnapshotInterval = reportSnapshotEvery
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "trialgate.server")
-        guard eventLoops >= 1 else { throw Runner.fail(ServiceError("invalid_field", "--event-loops must be at least 1")) }
+        guard eventLoops >= 1 else { throw Runner.fail(TrialGateError(.invalidField, "--event-loops must be at least 1")) }
         let group = MultiThreadedEventLoopGroup(numberOfThreads: eventLoops)
         let server = LineServer(configuration: config, logger: logger, eventLoopGroup: group)
         let services = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -80,7 +80,7 @@ struct Serve: AsyncParsableCommand {
             try await services.run()
             try? await group.shutdownGracefully()
         } catch {
-            throw Runner.fail(ServiceError(error))
+            throw Runner.fail(TrialGateError(error))
         }
     }
 }
@@ -115,7 +115,7 @@ struct UsersGroup: ParsableCommand {
         func run() throws {
             let expiry = try expires.map { text -> UTCTimestamp in
                 guard let t = UTCTimestamp(text) else {
-                    throw Runner.fail(ServiceError("invalid_field", "--expires must be a UTC time like 2026-12-31T00:00:00Z, got \"\(text)\""))
+                    throw Runner.fail(TrialGateError(.invalidField, "--expires must be a UTC time like 2026-12-31T00:00:00Z, got \"\(text)\""))
                 }
                 return t
             }
@@ -124,7 +124,7 @@ struct UsersGroup: ParsableCommand {
             var signingCode: String?
             if role == Role.investigator.rawValue || printedName != nil || publicKey != nil {
                 guard let printedName, let publicKey else {
-                    throw Runner.fail(ServiceError("missing_field", "an investigator needs --printed-name and --public-key (from `trialgate key new`)"))
+                    throw Runner.fail(TrialGateError(.missingField, "an investigator needs --printed-name and --public-key (from `trialgate key new`)"))
                 }
                 let codeDigest: String
                 if let signingCodeSha256 {
@@ -134,7 +134,7 @@ struct UsersGroup: ParsableCommand {
                     let (code, digest) = UserDirectory.newToken()
                     (signingCode, codeDigest) = (code, digest)
                     if let signingCodeFile, FileManager.default.fileExists(atPath: signingCodeFile) {
-                        throw Runner.fail(ServiceError("file_exists", "\(signingCodeFile) already exists; choose another --signing-code-file"))
+                        throw Runner.fail(TrialGateError(.fileExists, "\(signingCodeFile) already exists; choose another --signing-code-file"))
                     }
                 }
                 signer = SignerRegistration(printedName: printedName, publicKey: try KeyGroup.New.publicKeyBase64(publicKey), signingSHA256: codeDigest)
@@ -241,7 +241,7 @@ struct UsersGroup: ParsableCommand {
 
         func run() throws {
             let legacy: [UserDirectory.LegacyUser]
-            do { legacy = try UserDirectory.legacyFile(path: file) } catch { throw Runner.fail(ServiceError(error)) }
+            do { legacy = try UserDirectory.legacyFile(path: file) } catch { throw Runner.fail(TrialGateError(error)) }
             let known = try Runner.run(.users, options: options)["users"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
             var imported = 0
             for u in legacy where !known.contains(u.name) {
@@ -265,26 +265,26 @@ struct ClientOptions: ParsableArguments {
     /// A connection that has authenticated with the token.
     func open() throws -> any LineConnection {
         guard let token = token ?? Environment.get("TRIALGATE_TOKEN") else {
-            throw Runner.fail(ServiceError("missing_field", "give --token or set TRIALGATE_TOKEN"))
+            throw Runner.fail(TrialGateError(.missingField, "give --token or set TRIALGATE_TOKEN"))
         }
         let useTLS = tls || tlsCa != nil || tlsPin != nil
         if useTLS, connect.hasPrefix("unix:") {
-            throw Runner.fail(ServiceError("invalid_field", "TLS is for TCP: --connect \(connect) is a Unix socket"))
+            throw Runner.fail(TrialGateError(.invalidField, "TLS is for TCP: --connect \(connect) is a Unix socket"))
         }
         let client: any LineConnection
         do {
             client = useTLS ? try TLSLineClient(connect: connect, trust: .init(caPath: tlsCa, pinnedSHA256: tlsPin)) : try LineClient(connect: connect)
         } catch {
-            throw Runner.fail(ServiceError("connect_failed", error.localizedDescription))
+            throw Runner.fail(TrialGateError(.connectFailed, error.localizedDescription))
         }
         do {
             guard let auth = try client.request(CanonicalJSON.string(["cmd": "auth", "token": .string(token)])), auth.contains("\"ok\":true") else {
-                throw Runner.fail(ServiceError("auth_failed", "the server refused the token"))
+                throw Runner.fail(TrialGateError(.authFailed, "the server refused the token"))
             }
         } catch let e as ExitCode {
             throw e
         } catch {
-            throw Runner.fail(ServiceError("connection_lost", error.localizedDescription))
+            throw Runner.fail(TrialGateError(.connectionLost, error.localizedDescription))
         }
         return client
     }
@@ -293,13 +293,13 @@ struct ClientOptions: ParsableArguments {
     static func call(_ client: any LineConnection, _ request: JSONValue) throws -> JSONValue {
         let line: String?
         do { line = try client.request(CanonicalJSON.string(request)) } catch {
-            throw Runner.fail(ServiceError("connection_lost", error.localizedDescription))
+            throw Runner.fail(TrialGateError(.connectionLost, error.localizedDescription))
         }
         guard let line, let reply = try? JSONParser.parse(Array(line.utf8)) else {
-            throw Runner.fail(ServiceError("connection_lost", "the server closed the connection"))
+            throw Runner.fail(TrialGateError(.connectionLost, "the server closed the connection"))
         }
         guard reply["ok"] == true, let result = reply["result"] else {
-            throw Runner.fail(ServiceError(reply["error"]?["code"]?.stringValue ?? "internal", reply["error"]?["message"]?.stringValue ?? "no reply"))
+            throw Runner.fail(TrialGateError(reply["error"]?["code"]?.stringValue.flatMap(ErrorCode.init(rawValue:)) ?? .internal, reply["error"]?["message"]?.stringValue ?? "no reply"))
         }
         return result
     }
@@ -332,7 +332,7 @@ struct Client: ParsableCommand {
         } catch let e as ExitCode {
             throw e
         } catch {
-            throw Runner.fail(ServiceError("connection_lost", error.localizedDescription))
+            throw Runner.fail(TrialGateError(.connectionLost, error.localizedDescription))
         }
     }
 }

@@ -16,7 +16,7 @@ struct Init: ParsableCommand {
         let keyPath = options.keyPath
         let storePath = options.storePath
         if FileManager.default.fileExists(atPath: keyPath) {
-            throw Runner.fail(ServiceError("key_exists", "\(keyPath) already exists; choose another --key or move it away"))
+            throw Runner.fail(TrialGateError(.keyExists, "\(keyPath) already exists; choose another --key or move it away"))
         }
         var created: [String] = []
         do {
@@ -36,7 +36,7 @@ struct Init: ParsableCommand {
             // Nothing half-made stays behind.
             for path in created { unlink(path) }
             if let exit = error as? ExitCode { throw exit }
-            throw Runner.fail(ServiceError(error))
+            throw Runner.fail(TrialGateError(error))
         }
     }
 }
@@ -154,7 +154,7 @@ struct Record: ParsableCommand {
         var object: [String: JSONValue] = [:]
         for pair in fields {
             guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
-                throw Runner.fail(ServiceError("bad_request", "field \"\(pair)\" must be name=value"))
+                throw Runner.fail(TrialGateError(.badRequest, "field \"\(pair)\" must be name=value"))
             }
             let name = String(pair[..<eq])
             let raw = String(pair[pair.index(after: eq)...])

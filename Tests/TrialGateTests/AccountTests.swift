@@ -37,7 +37,7 @@ struct AccountTests {
                 try f.run(command, as: "os:admin")
                 Issue.record("\(command) was accepted")
             } catch {
-                #expect(ServiceError(error).message.contains(words), "\(command): \(ServiceError(error).message)")
+                #expect(TrialGateError(error).message.contains(words), "\(command): \(TrialGateError(error).message)")
             }
         }
         #expect(try f.size() == size)
@@ -124,7 +124,7 @@ struct AccountTests {
         try Data(#"{"users":[{"name":"old","role":"sponsor","sites":[],"token_sha256":"\#(String(repeating: "a", count: 64))","created_at":"x"}]}"#.utf8)
             .write(to: URL(fileURLWithPath: path))
         #expect { try LineServer.refuseUnimportedUsersFile(path, storePath: f.storePath) } throws: {
-            ($0 as? ServiceError)?.code == "users_file" && "\($0)".contains("users import")
+            ($0 as? TrialGateError)?.code.rawValue == "users_file" && "\($0)".contains("users import")
         }
         for u in try UserDirectory.legacyFile(path: path) {
             try f.run(.userAdd(name: u.name, role: u.role, sites: u.sites, tokenSHA256: u.tokenSHA256, expiresAt: nil), as: "os:admin")

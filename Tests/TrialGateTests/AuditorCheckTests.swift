@@ -47,7 +47,7 @@ struct AuditorCheck: CustomTestStringConvertible, Sendable {
         },
         AuditorCheck(check: "decision signature", code: "bad_signature", seq: 5) { s in
             let e = try stored(s, 5)
-            guard case .object(var p) = e.payload, let sig = p["signature"]?.stringValue else { throw ServiceError("internal", "no decision") }
+            guard case .object(var p) = e.payload, let sig = p["signature"]?.stringValue else { throw TrialGateError(.internal, "no decision") }
             var bytes = Array(Data(base64Encoded: sig)!)
             bytes[0] ^= 1
             p["signature"] = .string(Data(bytes).base64EncodedString())

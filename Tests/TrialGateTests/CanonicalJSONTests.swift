@@ -1,3 +1,4 @@
+import TrialGateCore
 import Foundation
 import Testing
 @testable import TrialGateCore
@@ -68,18 +69,18 @@ struct JSONParserTests {
         "{\"a\":1,\"a\":2}", "[1,]", "{\"a\":1,}", "01", "1.", "-", "\"\\ud800\"", "nul", "[1] 2", "{'a':1}", "\"a\u{01}\"", "NaN",
     ])
     func refuses(text: String) {
-        #expect(throws: CoreError.self) { try JSONParser.parse(text) }
+        #expect(throws: TrialGateError.self) { try JSONParser.parse(text) }
     }
 
     @Test("invalid UTF-8 is refused")
     func invalidUTF8() {
-        #expect(throws: CoreError.self) { try JSONParser.parse([0x22, 0xC3, 0x28, 0x22]) }
+        #expect(throws: TrialGateError.self) { try JSONParser.parse([0x22, 0xC3, 0x28, 0x22]) }
     }
 
     @Test("nesting is bounded")
     func depth() {
         let deep = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
-        #expect(throws: CoreError.self) { try JSONParser.parse(deep) }
+        #expect(throws: TrialGateError.self) { try JSONParser.parse(deep) }
         let ok = String(repeating: "[", count: 10) + String(repeating: "]", count: 10)
         #expect((try? JSONParser.parse(ok)) != nil)
     }

@@ -15,7 +15,7 @@ private func legacyEvents(_ name: String) throws -> [Event] {
 }
 
 private func legacyDirectory(_ name: String) throws -> String {
-    guard let base = Bundle.module.resourceURL else { throw ServiceError("internal", "no test resources") }
+    guard let base = Bundle.module.resourceURL else { throw TrialGateError(.internal, "no test resources") }
     return base.appendingPathComponent("Fixtures/legacy-10d079c/\(name)").path
 }
 
@@ -71,11 +71,11 @@ struct LegacyReplayTests {
         // A bare number corrects a schema 1 haemoglobin (g/L by that schema's definition).
         try state.apply(event(4, .entryCorrected, ["corrects": 3, "field": "haemoglobin", "old_value": 120, "new_value": 118, "reason": "re-run"], schema: 2), strict: false)
         // The same bare number in a new record is refused: schema 2 wants the unit.
-        #expect(throws: CoreError.self) {
+        #expect(throws: TrialGateError.self) {
             try state.apply(event(5, .clinicalRecorded, ["assessed_on": "2026-06-02", "haemoglobin": 118], schema: 2), strict: false)
         }
         // Pathology does not exist in schema 1.
-        #expect(throws: CoreError.self) {
+        #expect(throws: TrialGateError.self) {
             try state.apply(event(5, .pathologyRecorded, ["specimen_date": "2026-06-02", "primary_organ": "C17.2", "tumour_type": "NET",
                                                           "differentiation": "well", "review": "central"], schema: 1), strict: false)
         }
@@ -94,7 +94,7 @@ struct LegacyReplayTests {
         var state = LogState()
         try state.apply(trial)
         try state.apply(register(2, "C-1", schema: 2))
-        #expect { try state.apply(register(3, "C-2", schema: 1)) } throws: { ($0 as? CoreError)?.message.contains("schema version 1 after an event of version 2") == true }
+        #expect { try state.apply(register(3, "C-2", schema: 1)) } throws: { ($0 as? TrialGateError)?.message.contains("schema version 1 after an event of version 2") == true }
         #expect(state.size == 2)
     }
 }
@@ -165,8 +165,8 @@ struct ClinicalInputTests {
             }
             Issue.record("accepted \(kind) \(CanonicalJSON.string(fields))")
         } catch {
-            let e = ServiceError(error)
-            #expect(e.code == code, "\(e.message)")
+            let e = TrialGateError(error)
+            #expect(e.code.rawValue == code, "\(e.message)")
             for w in words { #expect(e.message.contains(w), "\(e.message) lacks \(w)") }
         }
         #expect(try f.size() == before)
@@ -227,7 +227,7 @@ struct ClinicalPolicyTests {
     ])
     func model2Policies(criterion: String, words: String) throws {
         let text = "policy: p\nversion: \"1\"\nclinical_model: 2\ncriteria:\n  - id: a\n    kind: inclusion\n    description: d\n    source: s\n    \(criterion)\n"
-        #expect { try PolicyLoader.load(text, file: "p.yaml") } throws: { ($0 as? CoreError)?.message.contains(words) == true }
+        #expect { try PolicyLoader.load(text, file: "p.yaml") } throws: { ($0 as? TrialGateError)?.message.contains(words) == true }
     }
 
     @Test("model 1 policies load as they always did, and cannot use model 2's attestations")
@@ -235,7 +235,7 @@ struct ClinicalPolicyTests {
         let legacy = try fixtureText("legacy-10d079c/tour/policies/2-sanet-surufatinib-1.0.0.yaml")
         #expect(try PolicyLoader.load(legacy).clinicalModel == .entryOrder)
         let text = "policy: p\nversion: \"1\"\ncriteria:\n  - id: a\n    kind: inclusion\n    description: d\n    source: s\n    attestation: consent\n"
-        #expect { try PolicyLoader.load(text) } throws: { ($0 as? CoreError)?.message.contains("clinical_model: 2") == true }
+        #expect { try PolicyLoader.load(text) } throws: { ($0 as? TrialGateError)?.message.contains("clinical_model: 2") == true }
     }
 
     @Test("thoracic grading", arguments: [(1.0, false, 1), (1.0, true, 2), (1.99, false, 1), (2.0, false, 2), (10.0, false, 2), (10.5, false, 3), (11.0, true, 3)])
@@ -339,9 +339,9 @@ struct PolicyImpactTests {
     func access() throws {
         let f = try Fixture(policy: ShippedPolicies.sanetEP)
         let coordinator = Principal(name: "alice", role: .coordinator, sites: ["SITE-01"])
-        #expect(throws: ServiceError.self) { try f.dispatcher.execute(.policyImpact(text: ShippedPolicies.sanetP, file: "p.yaml"), principal: coordinator) }
+        #expect(throws: TrialGateError.self) { try f.dispatcher.execute(.policyImpact(text: ShippedPolicies.sanetP, file: "p.yaml"), principal: coordinator) }
         do { _ = try f.dispatcher.execute(.policyImpact(text: ShippedPolicies.sanetP, file: "p.yaml"), principal: coordinator) } catch {
-            #expect(ServiceError(error).code == "forbidden")
+            #expect(TrialGateError(error).code.rawValue == "forbidden")
         }
         let sponsor = Principal(name: "sam", role: .sponsor, sites: [])
         #expect(try f.dispatcher.execute(.policyImpact(text: ShippedPolicies.sanetP, file: "p.yaml"), principal: sponsor)["compared"] == 0)

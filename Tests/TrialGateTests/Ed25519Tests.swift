@@ -55,6 +55,6 @@ struct Ed25519Tests {
         try TrialKey.generate().write(to: path)
         #expect((try? TrialKey.load(path: path)) != nil)
         chmod(path, 0o644)
-        #expect { try TrialKey.load(path: path) } throws: { ($0 as? AuditError)?.code == "key_insecure" }
+        #expect { try TrialKey.load(path: path) } throws: { ($0 as? TrialGateError)?.code.rawValue == "key_insecure" }
     }
 }

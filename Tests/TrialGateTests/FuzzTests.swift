@@ -96,12 +96,12 @@ struct FuzzTests {
     @Test("deeply nested or oversized policy text is refused before the YAML library recurses")
     func policyNesting() throws {
         let flow = "policy: p\nversion: \"1\"\ncriteria: " + String(repeating: "[", count: 100_000) + "\n"
-        #expect { try PolicyLoader.load(flow, file: "deep.yaml") } throws: { ($0 as? CoreError)?.message.contains("deep.yaml:3: nested deeper") == true }
+        #expect { try PolicyLoader.load(flow, file: "deep.yaml") } throws: { ($0 as? TrialGateError)?.message.contains("deep.yaml:3: nested deeper") == true }
         var block = "policy: p\nversion: \"1\"\ncriteria:\n"
         for i in 0..<200 { block += String(repeating: " ", count: 2 * i) + "- \n" }
-        #expect { try PolicyLoader.load(block, file: "deep.yaml") } throws: { ($0 as? CoreError)?.message.contains("nested deeper") == true }
+        #expect { try PolicyLoader.load(block, file: "deep.yaml") } throws: { ($0 as? TrialGateError)?.message.contains("nested deeper") == true }
         let huge = "policy: p\n# " + String(repeating: "x", count: 2 << 20) + "\n"
-        #expect { try PolicyLoader.load(huge, file: "big.yaml") } throws: { ($0 as? CoreError)?.message.contains("at most") == true }
+        #expect { try PolicyLoader.load(huge, file: "big.yaml") } throws: { ($0 as? TrialGateError)?.message.contains("at most") == true }
         // The shipped policy is far from the limits.
         _ = try PolicyLoader.load(String(decoding: try corpus("policies")[0], as: UTF8.self))
     }

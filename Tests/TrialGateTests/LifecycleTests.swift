@@ -97,7 +97,7 @@ struct LifecycleTests {
         // Signing the stale decision is refused; deciding again and signing makes it current and confirmed.
         let ivy = DemoScenario.investigator(of: "SITE-02")
         let signer = TestSigner(name: ivy.name, key: ivy.key, code: ivy.signingCode)
-        #expect(throws: ServiceError.self) { try signer.prepare(f, decision: stale, outcome: "eligible") }
+        #expect(throws: TrialGateError.self) { try signer.prepare(f, decision: stale, outcome: "eligible") }
         #expect(f.errorCode(.signOffPrepare(decision: stale, outcome: "eligible", reason: nil, user: ivy.name)) == "not_signable")
         let redecided = Int64(try f.run(.decide(candidate: "NET-017"))["seq"]!.intValue!)
         #expect(try f.show("NET-017")["status"] == "ineligible", "ECOG 3 fails")
@@ -151,7 +151,7 @@ struct LifecycleTests {
             do {
                 _ = try f.run(.signOff(statement: statement, signature: signature ?? both.sign(statement), user: user, signingCode: code ?? both.code), as: actor)
                 return nil
-            } catch { return ServiceError(error).code }
+            } catch { return TrialGateError(error).code.rawValue }
         }
         // NET-010's decision needs review: only an override with a reason.
         #expect(f.errorCode(.signOffPrepare(decision: ten, outcome: "eligible", reason: nil, user: "ivy")) == "not_signable")
@@ -181,7 +181,7 @@ struct LifecycleTests {
         let out = try TestSigner.add(f, "otto", sites: ["SITE-03"], seed: 32)
         #expect(f.errorCode(.signOffPrepare(decision: one, outcome: "eligible", reason: nil, user: "coordinator")) == "forbidden")
         let principal = Principal(name: "otto", role: .investigator, sites: ["SITE-03"]).inNewSession()
-        #expect(throws: ServiceError.self) { try f.dispatcher.execute(.signOffPrepare(decision: one, outcome: "eligible", reason: nil, user: nil), principal: principal) }
+        #expect(throws: TrialGateError.self) { try f.dispatcher.execute(.signOffPrepare(decision: one, outcome: "eligible", reason: nil, user: nil), principal: principal) }
         _ = out
         #expect(try f.run(.verify())["valid"] == true)
     }
@@ -200,13 +200,13 @@ struct LifecycleTests {
         do {
             _ = try sign(decisions[0], outcome: "ineligible", user: nil, in: session)
             Issue.record("the first signing of a session went through with the code alone")
-        } catch { #expect(ServiceError(error).code == "signing_components") }
+        } catch { #expect(TrialGateError(error).code.rawValue == "signing_components") }
         #expect(try sign(decisions[0], outcome: "ineligible", user: "ivy", in: session)["seq"] != nil)
         #expect(try sign(decisions[1], outcome: "ineligible", user: nil, in: session)["seq"] != nil, "later signings: the code alone")
         // Three refused components lock the session out of signing, the right code included (21 CFR 11.300(d)).
         let guesser = session.inNewSession()
         for _ in 0..<SigningSession.failureLimit {
-            #expect(throws: ServiceError.self) {
+            #expect(throws: TrialGateError.self) {
                 try f.dispatcher.execute(.signOff(statement: ["candidate": "NET-010", "signer": ["user": "ivy"], "decision": ["seq": .number(Double(decisions[0]))]],
                                                   signature: "", user: "ivy", signingCode: "guess"), principal: guesser)
             }
@@ -215,13 +215,13 @@ struct LifecycleTests {
             _ = try f.dispatcher.execute(.signOff(statement: ["candidate": "NET-010", "signer": ["user": "ivy"]], signature: "", user: "ivy", signingCode: ivy.code),
                                          principal: guesser)
             Issue.record("a locked session signed")
-        } catch { #expect(ServiceError(error).code == "signing_locked") }
+        } catch { #expect(TrialGateError(error).code.rawValue == "signing_locked") }
         // A new session asks for both again.
         do {
             _ = try f.dispatcher.execute(.signOff(statement: ["candidate": "NET-001", "signer": ["user": "ivy"]], signature: "", user: nil, signingCode: ivy.code),
                                          principal: session.inNewSession())
             Issue.record("a new session signed with the code alone")
-        } catch { #expect(ServiceError(error).code == "signing_components") }
+        } catch { #expect(TrialGateError(error).code.rawValue == "signing_components") }
         // The command line is never a continuous session: it always needs both.
         #expect(f.errorCode(.signOff(statement: ["candidate": "NET-001", "signer": ["user": "ivy"]], signature: "", user: nil, signingCode: ivy.code)) == "signing_components")
     }
@@ -337,7 +337,7 @@ struct LifecycleTests {
                 let st = try f.dispatcher.execute(.signOffPrepare(decision: ten, outcome: "ineligible", reason: "no consent", user: nil), principal: session)["statement"]!
                 _ = try f.dispatcher.execute(.signOff(statement: st, signature: ivy.sign(st), user: "ivy", signingCode: code), principal: session)
                 return nil
-            } catch { return ServiceError(error).code }
+            } catch { return TrialGateError(error).code.rawValue }
         }
         for _ in 0..<5 { #expect(attempt(code: "guess", in: principal.inNewSession()) == "signing_failed", "a new session each time") }
         #expect(attempt(code: ivy.code, in: principal.inNewSession()) == "signing_locked")
@@ -402,7 +402,7 @@ struct LifecycleTests {
         let carl = Principal(name: "carl", role: .coordinator, sites: ["SITE-01"], tokenSHA256: Digest.sha256Hex("t-carl"))
         let cleo = Principal(name: "cleo", role: .coordinator, sites: ["SITE-02"], tokenSHA256: Digest.sha256Hex("t-cleo"))
         func code(_ command: Command, _ p: Principal) -> String? {
-            do { _ = try f.dispatcher.execute(command, principal: p); return nil } catch { return ServiceError(error).code }
+            do { _ = try f.dispatcher.execute(command, principal: p); return nil } catch { return TrialGateError(error).code.rawValue }
         }
         #expect(code(.queryAnswer(query: consent, note: "consent signed on paper", records: []), cleo) == "forbidden", "another site's coordinator")
         #expect(code(.queryClose(query: consent, resolution: "ok"), carl) == "forbidden", "a coordinator answers; closing is for others")

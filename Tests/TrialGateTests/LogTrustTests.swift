@@ -15,7 +15,7 @@ struct Insider {
     /// Runs SQL on the file with the `sqlite3` program, as an attacker would.
     func sql(_ statements: String) throws {
         let (status, output) = try shell(["sqlite3", path, statements])
-        guard status == 0 else { throw ServiceError("internal", "sqlite3 failed: \(output)") }
+        guard status == 0 else { throw TrialGateError(.internal, "sqlite3 failed: \(output)") }
     }
 
     static func quoted(_ text: String) -> String { "'" + text.replacingOccurrences(of: "'", with: "''") + "'" }
@@ -95,14 +95,14 @@ struct LogTrustTests {
                 _ = try s.f.run(command)
                 Issue.record("\(command.name) was accepted over a forged tail")
             } catch {
-                let e = ServiceError(error)
-                #expect(e.code == "log_uncovered")
+                let e = TrialGateError(error)
+                #expect(e.code.rawValue == "log_uncovered")
                 #expect(e.message.contains("event \(forged.seq)") && e.message.contains("trialgate verify"), "\(e.message)")
             }
         }
         #expect(try s.f.store.checkpoints().count == checkpointsBefore)
         #expect(try s.f.store.head().size == forged.seq)
-        #expect(throws: ServiceError.self) { try s.f.run(.reportSnapshot, as: "admin") }
+        #expect(throws: TrialGateError.self) { try s.f.run(.reportSnapshot, as: "admin") }
 
         // Readers say so instead of looking clean.
         let show = try s.f.run(.show(candidate: "NET-1", asOfSeq: nil, asOfTime: nil))
@@ -170,10 +170,10 @@ struct LogTrustTests {
             _ = try withAttackerKey.execute(.decide(candidate: "NET-1"), actor: "coordinator")
             Issue.record("a decision was signed with the attacker's key")
         } catch {
-            let e = ServiceError(error)
-            #expect(e.code == "key_chain_invalid" && e.message.contains("event \(rotation.seq)"), "\(e)")
+            let e = TrialGateError(error)
+            #expect(e.code.rawValue == "key_chain_invalid" && e.message.contains("event \(rotation.seq)"), "\(e)")
         }
-        #expect(throws: ServiceError.self) { try withAttackerKey.checkSigningKey() }
+        #expect(throws: TrialGateError.self) { try withAttackerKey.checkSigningKey() }
         #expect(s.problems(try s.verify()).contains { $0.seq == Int(rotation.seq) && $0.code == "bad_signature" })
     }
 
@@ -214,12 +214,12 @@ struct LogTrustTests {
                 _ = try stale.execute(command, actor: "admin")
                 Issue.record("\(command.name) was accepted with a stale key")
             } catch {
-                let e = ServiceError(error)
-                #expect(e.code == "key_not_in_force", "\(e)")
+                let e = TrialGateError(error)
+                #expect(e.code.rawValue == "key_not_in_force", "\(e)")
                 #expect(e.message.contains(newKey.keyID) && e.message.contains("TRIALGATE_KEY") && e.message.contains("--key"), "\(e.message)")
             }
         }
-        #expect { try stale.checkSigningKey() } throws: { ($0 as? ServiceError)?.code == "key_not_in_force" }
+        #expect { try stale.checkSigningKey() } throws: { ($0 as? TrialGateError)?.code.rawValue == "key_not_in_force" }
         let current = Dispatcher(store: try EventStore.open(path: s.f.storePath), clock: s.f.clock, key: { newKey })
         try current.checkSigningKey()
         _ = try current.execute(.decide(candidate: "NET-1"), actor: "coordinator")
@@ -235,8 +235,8 @@ struct LogTrustTests {
                                          keyPath: s.f.storePath + ".old.key", usersPath: s.f.storePath + ".users.json")
         let server = LineServer(configuration: config, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
         #expect { _ = try server.prepare() } throws: { error in
-            let e = ServiceError(error)
-            return e.code == "key_not_in_force" && e.message.contains(newKey.keyID)
+            let e = TrialGateError(error)
+            return e.code.rawValue == "key_not_in_force" && e.message.contains(newKey.keyID)
         }
     }
 }
@@ -272,9 +272,9 @@ struct RewriteTests {
         let s = try Self.scene(size: 32)
         try Self.rewrite(s, seq: 32)
         let other = Dispatcher(store: try EventStore.open(path: s.f.storePath), clock: s.f.clock, key: { s.f.key })
-        #expect(throws: ServiceError.self) { _ = try other.execute(.decide(candidate: "NET-1"), actor: "coordinator") }
+        #expect(throws: TrialGateError.self) { _ = try other.execute(.decide(candidate: "NET-1"), actor: "coordinator") }
         do { _ = try other.execute(.decide(candidate: "NET-1"), actor: "coordinator") } catch {
-            #expect(ServiceError(error).code == "log_uncovered", "\(error)")
+            #expect(TrialGateError(error).code.rawValue == "log_uncovered", "\(error)")
         }
         #expect(try s.f.store.head().size == 32)
         // The process that wrote the head itself (its fast path) refuses too: the head's hash is no longer its own.
@@ -293,9 +293,9 @@ struct RewriteTests {
                 _ = try other.execute(command, actor: "coordinator")
                 Issue.record("\(command.name) built on an edited body")
             } catch {
-                let e = ServiceError(error)
+                let e = TrialGateError(error)
                 // decide may stop first at the head (the tree no longer matches), show at the edited event itself.
-                #expect((e.code == "store_corrupt" && e.message.contains("event 4")) || e.code == "log_uncovered", "\(e)")
+                #expect((e.code.rawValue == "store_corrupt" && e.message.contains("event 4")) || e.code.rawValue == "log_uncovered", "\(e)")
                 #expect(e.message.contains("trialgate verify"), "\(e)")
             }
         }

@@ -94,10 +94,10 @@ struct MemoryBoundTests {
         // Refusals are the same errors as unencoded: the site rule (the candidate moved to S2) and an unknown candidate.
         let coordinator = Principal(name: "carol", role: .coordinator, sites: ["S1"])
         #expect { _ = try reader.executeEncoded(.show(candidate: "C-1", asOfSeq: nil, asOfTime: nil), principal: coordinator) } throws: {
-            ($0 as? ServiceError)?.code == "forbidden"
+            ($0 as? TrialGateError)?.code.rawValue == "forbidden"
         }
         #expect { _ = try reader.executeEncoded(.show(candidate: "NOBODY", asOfSeq: nil, asOfTime: nil), principal: sponsor) } throws: {
-            ($0 as? ServiceError)?.code == CoreError.Code.unknownCandidate.rawValue
+            ($0 as? TrialGateError)?.code == .unknownCandidate
         }
         #expect(try reader.executeEncoded(.head, principal: sponsor) == CanonicalJSON.encode(try reader.execute(.head, actor: "sponsor")))
         #expect(reader.viewChecks == nil)
@@ -158,8 +158,8 @@ struct MemoryBoundTests {
                 _ = try Command.parse(try JSONParser.parse(line))
                 Issue.record("accepted \(line)")
             } catch {
-                let e = ServiceError(error)
-                #expect(e.code == "invalid_field", "\(line)")
+                let e = TrialGateError(error)
+                #expect(e.code.rawValue == "invalid_field", "\(line)")
                 #expect(e.message.contains(word), "\(line): \(e.message)")
             }
         }

@@ -140,9 +140,9 @@ struct SignedNoteTests {
         #expect(try SignedNote.open(two, keys: [enoch]).signedBy.map(\.name) == ["EnochRoot"])
         // No known key at all is a refusal; so is a known key whose signature fails.
         let other = try NoteVerifierKey(vkey: try fixtureText("notes/sum.golang.org.vkey"))
-        #expect { try SignedNote.open(two, keys: [other]) } throws: { ($0 as? AuditError)?.code == "unknown_note_key" }
+        #expect { try SignedNote.open(two, keys: [other]) } throws: { ($0 as? TrialGateError)?.code.rawValue == "unknown_note_key" }
         let forged = published.replacingOccurrences(of: "answer", with: "ANSWER")
-        #expect { try SignedNote.open(forged, keys: [signer.verifier]) } throws: { ($0 as? AuditError)?.code == "bad_note_signature" }
+        #expect { try SignedNote.open(forged, keys: [signer.verifier]) } throws: { ($0 as? TrialGateError)?.code.rawValue == "bad_note_signature" }
     }
 
     @Test("the sum.golang.org production checkpoint opens and parses")
@@ -167,11 +167,11 @@ struct SignedNoteTests {
 
     @Test("malformed notes, vkeys and checkpoints are refused with a reason")
     func malformed() throws {
-        #expect(throws: AuditError.self) { try SignedNote.parse("no blank line\n— a AAAAAAA=\n") }
-        #expect(throws: AuditError.self) { try SignedNote.parse("text\n\nnot a signature\n") }
-        #expect(throws: AuditError.self) { try NoteVerifierKey(vkey: "name+00000000+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k") }
-        #expect(throws: AuditError.self) { try Checkpoint(text: "Log\n08\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n") }
-        #expect(throws: AuditError.self) { try Checkpoint(text: "Log\n8\nnot-base64\n") }
-        #expect(throws: AuditError.self) { try NoteSigner(name: "has space", key: TrialKey.generate()) }
+        #expect(throws: TrialGateError.self) { try SignedNote.parse("no blank line\n— a AAAAAAA=\n") }
+        #expect(throws: TrialGateError.self) { try SignedNote.parse("text\n\nnot a signature\n") }
+        #expect(throws: TrialGateError.self) { try NoteVerifierKey(vkey: "name+00000000+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k") }
+        #expect(throws: TrialGateError.self) { try Checkpoint(text: "Log\n08\nXcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=\n") }
+        #expect(throws: TrialGateError.self) { try Checkpoint(text: "Log\n8\nnot-base64\n") }
+        #expect(throws: TrialGateError.self) { try NoteSigner(name: "has space", key: TrialKey.generate()) }
     }
 }

@@ -1,3 +1,4 @@
+import TrialGateCore
 import Testing
 import TrialGatePolicies
 @testable import TrialGateCore
@@ -72,7 +73,7 @@ struct PolicyTests {
         do {
             _ = try PolicyLoader.load(text, file: "p.yaml")
             Issue.record("loaded a bad policy")
-        } catch let e as CoreError {
+        } catch let e as TrialGateError {
             #expect(e.code == .invalidPolicy)
             #expect(e.message.hasPrefix(location), "\(e.message)")
             #expect(e.message.contains(message), "\(e.message)")

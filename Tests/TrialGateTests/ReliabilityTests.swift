@@ -22,7 +22,7 @@ struct ReliabilityTests {
         #expect(f.errorCode(.register(candidate: "AFTER-DELETE", fields: ["site": "SITE-01"])) == "store_replaced")
         #expect(f.errorCode(.decide(candidate: "NET-001")) == "store_replaced")
         // A batch (the server's writer) is refused as a whole: nobody gets an acknowledgement.
-        #expect(throws: ServiceError.self) {
+        #expect(throws: TrialGateError.self) {
             try f.dispatcher.executeBatch([(.register(candidate: "B", fields: ["site": "SITE-01"]), "c")])
         }
     }
@@ -38,7 +38,7 @@ struct ReliabilityTests {
         let before = try reopened.head().size
         #expect(rename(copy, f.storePath) == 0)
         #expect { try d.execute(.register(candidate: "X", fields: ["site": "SITE-01"]), actor: "c") } throws: {
-            ServiceError($0).code == "store_replaced"
+            TrialGateError($0).code.rawValue == "store_replaced"
         }
         let other = try EventStore.open(path: f.storePath)
         #expect(try other.head().size == before)
@@ -58,13 +58,13 @@ struct ReliabilityTests {
         try handle.close()
         let damaged: EventStore
         do { damaged = try EventStore.open(path: f.storePath) } catch {
-            #expect(ServiceError(error).code == "store_corrupt")
+            #expect(TrialGateError(error).code.rawValue == "store_corrupt")
             return
         }
         let d = Dispatcher(store: damaged, clock: f.clock, key: { f.key })
         let verify: JSONValue
         do { verify = try d.execute(.verify(), actor: "regulator") } catch {
-            #expect(ServiceError(error).code == "store_corrupt", "\(error)")
+            #expect(TrialGateError(error).code.rawValue == "store_corrupt", "\(error)")
             return
         }
         #expect(verify["valid"] == false, "a damaged page must not verify: \(verify)")
@@ -76,7 +76,7 @@ struct ReliabilityTests {
         let size = try f.size()
         let d = Dispatcher(store: f.store, clock: f.clock, key: { try TrialKey.load(path: f.dir.path + "/absent.key") })
         for c: Command in [.register(candidate: "K-1", fields: ["site": "SITE-01"]), .decide(candidate: "K-1")] {
-            #expect { try d.execute(c, actor: "c") } throws: { ServiceError($0).code.hasPrefix("key_") }
+            #expect { try d.execute(c, actor: "c") } throws: { TrialGateError($0).code.rawValue.hasPrefix("key_") }
         }
         #expect(try f.size() == size)
         // Reads need no key.

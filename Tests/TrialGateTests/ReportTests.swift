@@ -189,7 +189,7 @@ struct ReportTests {
         for (what, bad) in cases {
             try deleteSnapshots(f)
             try f.store.saveReportSnapshot(bad)
-            #expect(throws: ServiceError.self, "\(what)") { try f.dispatcher.loadReportSnapshot(size: size) }
+            #expect(throws: TrialGateError.self, "\(what)") { try f.dispatcher.loadReportSnapshot(size: size) }
             #expect(try f.dispatcher.reportState(through: size).snapshot == nil, "\(what)")
             // Saving a new one says why the old one was passed over.
             #expect(try f.run(.reportSnapshot, as: "admin")["ignored"]?.arrayValue?.first?.stringValue?.contains("report snapshot \(size)") == true, "\(what)")
@@ -202,7 +202,7 @@ struct ReportTests {
         // The store refuses changes in place and snapshots of events that do not exist.
         let (status, output) = try shell(["sqlite3", f.storePath, "UPDATE report_snapshots SET state = x'00'"])
         #expect(status != 0 && output.contains("never changed"), "\(output)")
-        #expect(throws: StoreError.self) {
+        #expect(throws: TrialGateError.self) {
             try f.store.saveReportSnapshot(.init(size: size + 1, head: good.head, madeAt: good.madeAt, state: good.state,
                                                  statement: good.statement, signature: good.signature))
         }
@@ -396,8 +396,8 @@ struct ReportTests {
         }
         for request in [#"{"cmd":"export","limit":0}"#, #"{"cmd":"export","limit":10001}"#, #"{"cmd":"audit-trail","from":0}"#] {
             #expect { try Command.parse(try JSONParser.parse(request)) } throws: { error in
-                let e = error as? ServiceError
-                return e?.code == "invalid_field" && (e?.message.contains("limit") == true || e?.message.contains("from") == true)
+                let e = error as? TrialGateError
+                return e?.code.rawValue == "invalid_field" && (e?.message.contains("limit") == true || e?.message.contains("from") == true)
             }
         }
     }

@@ -16,7 +16,7 @@ struct ScopeTests {
     }
 
     private func code(_ f: Fixture, _ command: Command, as principal: Principal) -> String? {
-        do { _ = try f.dispatcher.execute(command, principal: principal); return nil } catch { return ServiceError(error).code }
+        do { _ = try f.dispatcher.execute(command, principal: principal); return nil } catch { return TrialGateError(error).code.rawValue }
     }
 
     @Test("a coordinator cannot move a candidate to a site they do not hold, or to no site; nothing is written")

@@ -40,7 +40,7 @@ struct ScreeningTests {
         let a = try f.run(.replay)
         // A second process opening the same file must fold to the same state.
         let other = try EventStore.open(path: f.storePath)
-        let b = try Dispatcher(store: other, clock: f.clock, key: { throw ServiceError("no", "no key needed") }).execute(.replay, actor: "regulator")
+        let b = try Dispatcher(store: other, clock: f.clock, key: { throw TrialGateError(.internal, "no key needed") }).execute(.replay, actor: "regulator")
         #expect(a["state_sha256"] == b["state_sha256"])
         #expect(a == b)
     }
@@ -147,7 +147,7 @@ struct ScreeningTests {
     func wrongKey() throws {
         let f = try registered()
         let other = Dispatcher(store: f.store, clock: f.clock, key: { TrialKey.generate() })
-        #expect(throws: ServiceError.self) { try other.execute(.decide(candidate: "C-1"), actor: "x") }
+        #expect(throws: TrialGateError.self) { try other.execute(.decide(candidate: "C-1"), actor: "x") }
         #expect(try f.size() == 3)
     }
 

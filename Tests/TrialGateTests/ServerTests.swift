@@ -56,7 +56,7 @@ final class ServerFixture: @unchecked Sendable {
         guard let bound else {
             runTask.cancel()
             let why = await runTask.result
-            throw ServiceError("test", "server did not start: \(why)")
+            throw TrialGateError(.internal, "server did not start: \(why)")
         }
         address = bound
     }
@@ -67,7 +67,7 @@ final class ServerFixture: @unchecked Sendable {
         c.setReceiveTimeout(seconds: 20)
         if let user {
             let reply = try c.request(#"{"cmd":"auth","token":"\#(tokens[user]!)"}"#)
-            guard reply?.contains("\"ok\":true") == true else { throw ServiceError("test", "auth failed: \(reply ?? "nil")") }
+            guard reply?.contains("\"ok\":true") == true else { throw TrialGateError(.internal, "auth failed: \(reply ?? "nil")") }
         }
         return c
     }
@@ -413,7 +413,7 @@ struct ServerTests {
                 #expect(server.replyLine(to: .success(.value(result)), id: id, cmd: "show", principal: who, peer: p) == whole)
             }
         }
-        let failure = ServiceError("unknown_candidate", "no candidate \"X\" is registered")
+        let failure = TrialGateError(.unknownCandidate, "no candidate \"X\" is registered")
         #expect(server.replyLine(to: .failure(failure), id: 3, cmd: "show", principal: who, peer: p)
                 == LineServer.line(server.reply(to: .failure(failure), id: 3, cmd: "show", principal: who, peer: p)))
     }
@@ -425,7 +425,7 @@ struct ServerTests {
         let config = ServerConfiguration(endpoint: .tcp(host: "0.0.0.0", port: 0), storePath: f.storePath,
                                          keyPath: f.storePath + ".key", usersPath: f.storePath + ".users.json")
         let server = LineServer(configuration: config, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
-        #expect { _ = try server.prepare() } throws: { ($0 as? ServiceError)?.code == "insecure_listen" }
+        #expect { _ = try server.prepare() } throws: { ($0 as? TrialGateError)?.code.rawValue == "insecure_listen" }
     }
 
     @Test("a subscriber gets the catch-up, then live events as they commit")

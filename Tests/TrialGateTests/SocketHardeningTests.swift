@@ -216,7 +216,7 @@ struct SocketHardeningTests {
             let config = ServerConfiguration(endpoint: .tcp(host: host, port: 0), storePath: f.storePath,
                                              keyPath: f.storePath + ".key", usersPath: f.storePath + ".users.json")
             let server = LineServer(configuration: config, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
-            do { _ = try server.prepare(); return nil } catch { return ServiceError(error).code }
+            do { _ = try server.prepare(); return nil } catch { return TrialGateError(error).code.rawValue }
         }
         // Names that merely begin like loopback are not local: they resolve to some other address (insecure_listen)
         // or, here without DNS, to none (listen_failed); either way the server does not start in plain text.
@@ -296,7 +296,7 @@ final class TestCertificate: @unchecked Sendable {
         let (status, output) = try shell(["openssl", "req", "-x509", "-newkey"] + algorithm + [
                                           "-keyout", key, "-out", certificate, "-days", "1", "-nodes", "-subj", "/CN=localhost",
                                           "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        guard status == 0 else { throw ServiceError("test", "openssl req failed: \(output)") }
+        guard status == 0 else { throw TrialGateError(.internal, "openssl req failed: \(output)") }
     }
 }
 

@@ -187,8 +187,8 @@ struct StoreTests {
             let result = try Dispatcher(store: store, clock: f.clock, key: { f.key }).execute(.verify(), actor: "r")
             #expect(result["valid"] == false)
         } catch {
-            let e = ServiceError(error)
-            #expect(e.code == StoreError.corruptCode, "\(e)")
+            let e = TrialGateError(error)
+            #expect(e.code == .storeCorrupt, "\(e)")
             #expect(e.message.contains(path))
         }
     }
@@ -196,18 +196,18 @@ struct StoreTests {
     @Test("opening a missing store says how to create one")
     func missingStore() {
         #expect { try EventStore.open(path: "/nonexistent/x.sqlite") } throws: {
-            ($0 as? StoreError)?.code == StoreError.missingCode && "\($0)".contains("trialgate init")
+            ($0 as? TrialGateError)?.code == .storeMissing && "\($0)".contains("trialgate init")
         }
     }
 
     @Test("a failed write inside a transaction leaves nothing behind")
     func rollback() throws {
         let f = try Fixture()
-        #expect(throws: ServiceError.self) {
+        #expect(throws: TrialGateError.self) {
             try f.store.write { txn in
                 try txn.append(HashChain.seal(EventDraft(timestamp: f.clock.now(), actor: "a", type: .candidateRegistered, candidate: "C-9", payload: ["site": "S"]),
                                               seq: 2, prevHash: txn.head.hash))
-                throw ServiceError("test", "abort after the first append")
+                throw TrialGateError(.internal, "abort after the first append")
             }
         }
         #expect(try f.size() == 1)
@@ -279,7 +279,7 @@ struct MerkleStoreTests {
         let key = try TrialKey(seed: Array(repeating: 3, count: 32))
         let d = Dispatcher(store: store, clock: TestClock(), key: { key })
         for bad in ["has space", "a+b", ""] {
-            #expect { try d.execute(.initialise(trialID: "T", logOrigin: bad), actor: "a") } throws: { ServiceError($0).code == "invalid_field" }
+            #expect { try d.execute(.initialise(trialID: "T", logOrigin: bad), actor: "a") } throws: { TrialGateError($0).code.rawValue == "invalid_field" }
         }
         #expect(try store.head().size == 0)
     }

@@ -6,7 +6,7 @@ import TrialGateService
 
 /// Reads a fixture file shipped with the tests.
 func fixture(_ path: String) throws -> Data {
-    guard let base = Bundle.module.resourceURL else { throw ServiceError("internal", "no test resources") }
+    guard let base = Bundle.module.resourceURL else { throw TrialGateError(.internal, "no test resources") }
     return try Data(contentsOf: base.appendingPathComponent("Fixtures").appendingPathComponent(path))
 }
 
@@ -58,7 +58,7 @@ final class Fixture {
 
     /// The error code a command fails with, or nil if it succeeds.
     func errorCode(_ command: Command) -> String? {
-        do { _ = try run(command); return nil } catch { return ServiceError(error).code }
+        do { _ = try run(command); return nil } catch { return TrialGateError(error).code.rawValue }
     }
 
     func size() throws -> Int64 { try store.head().size }

@@ -44,9 +44,9 @@ public struct UserAccount: Sendable, Equatable {
 extension LogState {
     /// Checks a `user.*` event against the accounts so far.
     static func checkUserEvent(_ event: Event, against state: LogState) throws {
-        func bad(_ why: String) -> CoreError { CoreError(.invalidField, "event \(event.seq) (\(event.type.rawValue)): \(why)") }
+        func bad(_ why: String) -> TrialGateError { TrialGateError(.invalidField, "event \(event.seq) (\(event.type.rawValue)): \(why)") }
         guard event.candidate == nil, state.trial != nil else {
-            throw CoreError(.invalidEvent, "event \(event.seq) (\(event.type.rawValue)): an account change needs an initialised trial and no candidate")
+            throw TrialGateError(.invalidEvent, "event \(event.seq) (\(event.type.rawValue)): an account change needs an initialised trial and no candidate")
         }
         var r = try ObjectReader(event.payload, context: event.type.rawValue)
         let name = try r.string("name")
@@ -131,12 +131,12 @@ extension LogState {
             // A digest the log has held (the account's own token included) is refused.
             try checkTokenDigest(signing, in: state, bad, field: "signing_sha256")
         default:
-            throw CoreError(.invalidEvent, "event \(event.seq): not an account event")
+            throw TrialGateError(.invalidEvent, "event \(event.seq): not an account event")
         }
         try r.finish()
     }
 
-    private static func checkTokenDigest(_ digest: String, in state: LogState, _ bad: (String) -> CoreError,
+    private static func checkTokenDigest(_ digest: String, in state: LogState, _ bad: (String) -> TrialGateError,
                                          field: String = "token_sha256") throws {
         guard digest.utf8.count == 64, digest.utf8.allSatisfy(isLowerHex) else {
             throw bad("\(field) must be 64 lowercase hex digits")

@@ -101,17 +101,17 @@ public struct LogState: Sendable {
 
     /// Applies the next event, enforcing the rules every writer must have followed.
     /// - Parameter strict: require `event` to be exactly the next in the log (false for partial folds).
-    /// - Throws: `CoreError` naming the event and the broken rule; the state is unchanged then.
+    /// - Throws: `TrialGateError` naming the event and the broken rule; the state is unchanged then.
     public mutating func apply(_ event: Event, strict: Bool = true) throws {
         if strict {
             guard event.seq == size + 1 else {
-                throw CoreError(.invalidEvent, "event \(event.seq) out of order: expected \(size + 1)")
+                throw TrialGateError(.invalidEvent, "event \(event.seq) out of order: expected \(size + 1)")
             }
             if event.seq != 1, trial == nil {
-                throw CoreError(.invalidEvent, "event \(event.seq): the log must begin with trial.initialised")
+                throw TrialGateError(.invalidEvent, "event \(event.seq): the log must begin with trial.initialised")
             }
             if event.schemaVersion < schemaVersion {
-                throw CoreError(.invalidEvent, "event \(event.seq): schema version \(event.schemaVersion) after an event of version \(schemaVersion) (written by an older build?)")
+                throw TrialGateError(.invalidEvent, "event \(event.seq): schema version \(event.schemaVersion) after an event of version \(schemaVersion) (written by an older build?)")
             }
         }
         try Self.check(event, against: self)
@@ -187,18 +187,18 @@ public struct LogState: Sendable {
         // Only an error message needs it.
         func where_() -> String { "event \(event.seq) (\(event.type.rawValue))" }
         guard (1...Event.currentSchemaVersion).contains(event.schemaVersion) else {
-            throw CoreError(.invalidEvent, "\(where_()): unsupported schema version \(event.schemaVersion)")
+            throw TrialGateError(.invalidEvent, "\(where_()): unsupported schema version \(event.schemaVersion)")
         }
-        guard !event.actor.isEmpty else { throw CoreError(.invalidEvent, "\(where_()): no actor") }
+        guard !event.actor.isEmpty else { throw TrialGateError(.invalidEvent, "\(where_()): no actor") }
         switch event.type {
         case .trialInitialised:
-            guard state.trial == nil, event.seq == 1 || state.size == 0 else { throw CoreError(.invalidEvent, "\(where_()): the trial is already initialised") }
+            guard state.trial == nil, event.seq == 1 || state.size == 0 else { throw TrialGateError(.invalidEvent, "\(where_()): the trial is already initialised") }
             var r = try ObjectReader(event.payload, context: "trial.initialised")
             try RecordSchema.validateIdentifier(try r.string("trial_id"), what: "trial id")
             let origin = try r.string("log_origin")
             // The origin is also the signed-note key name of every checkpoint: no spaces, no '+'.
             if origin.isEmpty || origin.unicodeScalars.contains(where: { $0 == "+" || $0.properties.isWhitespace || $0.value < 0x20 }) {
-                throw CoreError(.invalidField, "\(where_()): log_origin must be non-empty, without spaces or '+' (it names the checkpoint key), got \"\(origin)\"")
+                throw TrialGateError(.invalidField, "\(where_()): log_origin must be non-empty, without spaces or '+' (it names the checkpoint key), got \"\(origin)\"")
             }
             _ = try r.string("public_key")
             _ = try r.string("key_id")
@@ -206,7 +206,7 @@ public struct LogState: Sendable {
             return
         case .keyRotated:
             guard event.candidate == nil, let current = state.signingKey else {
-                throw CoreError(.invalidEvent, "\(where_()): a key rotation needs an initialised trial and no candidate")
+                throw TrialGateError(.invalidEvent, "\(where_()): a key rotation needs an initialised trial and no candidate")
             }
             var r = try ObjectReader(event.payload, context: "key.rotated")
             let previous = try r.string("previous_key_id")
@@ -215,10 +215,10 @@ public struct LogState: Sendable {
             _ = try r.string("signature"); _ = try r.string("new_key_signature")
             try r.finish()
             guard previous == current.keyID else {
-                throw CoreError(.invalidEvent, "\(where_()): previous_key_id \(previous) is not the key in force (\(current.keyID))")
+                throw TrialGateError(.invalidEvent, "\(where_()): previous_key_id \(previous) is not the key in force (\(current.keyID))")
             }
             if state.keys.contains(where: { $0.keyID == keyID || $0.publicKey == publicKey }) {
-                throw CoreError(.invalidEvent, "\(where_()): key \(keyID) was already used by this trial")
+                throw TrialGateError(.invalidEvent, "\(where_()): key \(keyID) was already used by this trial")
             }
             return
         case .userAdded, .userDisabled, .userEnabled, .userRemoved, .userTokenRotated, .userSignerRotated:
@@ -232,21 +232,21 @@ public struct LogState: Sendable {
         default:
             break
         }
-        guard let candidateID = event.candidate else { throw CoreError(.invalidEvent, "\(where_()): no candidate") }
+        guard let candidateID = event.candidate else { throw TrialGateError(.invalidEvent, "\(where_()): no candidate") }
         if event.type == .candidateRegistered {
             try RecordSchema.validateIdentifier(candidateID, what: "candidate id")
             if state.candidates[candidateID] != nil {
-                throw CoreError(.duplicateCandidate, "candidate \"\(candidateID)\" is already registered")
+                throw TrialGateError(.duplicateCandidate, "candidate \"\(candidateID)\" is already registered")
             }
             try RecordSchema.of(.candidateRegistered, version: event.schemaVersion)!.validate(event.payload, today: today)
             return
         }
         guard let candidate = state.candidates[candidateID] else {
-            throw CoreError(.unknownCandidate, "no candidate \"\(candidateID)\" is registered")
+            throw TrialGateError(.unknownCandidate, "no candidate \"\(candidateID)\" is registered")
         }
         // Queries still open when a candidate leaves screening can be answered and closed.
         if candidate.isWithdrawn, event.type != .queryAnswered, event.type != .queryClosed {
-            throw CoreError(.candidateWithdrawn, "candidate \"\(candidateID)\" was withdrawn (event \(candidate.withdrawal!.seq)); nothing more can be recorded")
+            throw TrialGateError(.candidateWithdrawn, "candidate \"\(candidateID)\" was withdrawn (event \(candidate.withdrawal!.seq)); nothing more can be recorded")
         }
         switch event.type {
         case .entryCorrected:
@@ -257,18 +257,18 @@ public struct LogState: Sendable {
             _ = try r.string("signature")
             try r.finish()
             guard decision["candidate"]?.stringValue == candidateID else {
-                throw CoreError(.invalidEvent, "\(where_()): the decision names another candidate")
+                throw TrialGateError(.invalidEvent, "\(where_()): the decision names another candidate")
             }
         case .decisionSigned, .queryOpened, .queryAnswered, .queryClosed:
             guard event.schemaVersion >= 3 else {
-                throw CoreError(.invalidEvent, "\(where_()): \(event.type.rawValue) does not exist in event schema \(event.schemaVersion)")
+                throw TrialGateError(.invalidEvent, "\(where_()): \(event.type.rawValue) does not exist in event schema \(event.schemaVersion)")
             }
             if event.type == .decisionSigned { try checkSignOff(event, candidate: candidate, state: state) } else {
                 try checkQueryEvent(event, candidate: candidate)
             }
         default:
             guard let schema = RecordSchema.of(event.type, version: event.schemaVersion) else {
-                throw CoreError(.invalidEvent, "\(where_()): \(event.type.rawValue) does not exist in event schema \(event.schemaVersion)")
+                throw TrialGateError(.invalidEvent, "\(where_()): \(event.type.rawValue) does not exist in event schema \(event.schemaVersion)")
             }
             try schema.validate(event.payload, today: today)
             if event.type == .attestationRecorded, event.schemaVersion >= 3 { try checkAttestationSigner(event, candidate: candidate, state: state) }
@@ -285,26 +285,26 @@ public struct LogState: Sendable {
         let reason = try r.string("reason")
         try r.finish()
         if reason.trimmingCharacters(in: " \t\n") .isEmpty {
-            throw CoreError(.missingField, "correction: a reason is required")
+            throw TrialGateError(.missingField, "correction: a reason is required")
         }
         if schemaVersion >= 3, let why = SignedText.problem(reason, maxLength: 1000, multiline: false) {
-            throw CoreError(.invalidField, "correction: reason must be \(why)")
+            throw TrialGateError(.invalidField, "correction: reason must be \(why)")
         }
         guard let record = candidate.record(seq: Int64(target)) else {
-            throw CoreError(.unknownEvent, "event \(target) is not a record of candidate \"\(candidate.id)\"")
+            throw TrialGateError(.unknownEvent, "event \(target) is not a record of candidate \"\(candidate.id)\"")
         }
         if record.type == .attestationRecorded, record.schemaVersion >= 3 {
-            throw CoreError(.notCorrectable, "event \(target) is an investigator's signed attestation; it is corrected by signing a new one (`trialgate attest`)")
+            throw TrialGateError(.notCorrectable, "event \(target) is an investigator's signed attestation; it is corrected by signing a new one (`trialgate attest`)")
         }
         guard let schema = RecordSchema.of(record.type, version: record.schemaVersion), schema.fields.contains(where: { $0.name == field }) else {
-            throw CoreError(.notCorrectable, "\(record.type.rawValue) has no field \"\(field)\"")
+            throw TrialGateError(.notCorrectable, "\(record.type.rawValue) has no field \"\(field)\"")
         }
         guard case .object(var members) = record.current else { return }
         let current = members[field] ?? .null
         guard current == old else {
-            throw CoreError(.invalidField, "correction: old_value \(CanonicalJSON.string(old)) is not the current value \(CanonicalJSON.string(current))")
+            throw TrialGateError(.invalidField, "correction: old_value \(CanonicalJSON.string(old)) is not the current value \(CanonicalJSON.string(current))")
         }
-        guard new != current else { throw CoreError(.invalidField, "correction: the new value equals the current value") }
+        guard new != current else { throw TrialGateError(.invalidField, "correction: the new value equals the current value") }
         members[field] = new
         if new == .null { members.removeValue(forKey: field) }
         try schema.validate(.object(members), today: today, correcting: true)

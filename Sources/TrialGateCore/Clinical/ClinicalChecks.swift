@@ -3,7 +3,7 @@
 enum ClinicalChecks {
     /// A quantity field: `"<number> <unit>"`, a unit of the analyte, within the hard limits.
     static func quantity(_ value: JSONValue, _ a: Analyte, field: String, context: String) throws {
-        func bad(_ why: String) -> CoreError { CoreError(.invalidField, "\(context): \"\(field)\" \(why)") }
+        func bad(_ why: String) -> TrialGateError { TrialGateError(.invalidField, "\(context): \"\(field)\" \(why)") }
         let ulnAllowed = a.judgedAgainstULN && !field.hasSuffix("_upper_limit")
         let allowed = a.unitList(withULN: ulnAllowed)
         guard let text = value.stringValue else {
@@ -41,10 +41,10 @@ enum ClinicalChecks {
         switch type {
         case .mitoticCountRecorded:
             if m["unit"]?.stringValue == "per_10hpf", m["hpf_area_mm2"] == nil {
-                throw CoreError(.missingField, "\(context): \"hpf_area_mm2\" is required when unit is per_10hpf: the area of one high-power field in mm² (0.2 for a field of 0.5 mm diameter, where 10 HPF are 2 mm²)")
+                throw TrialGateError(.missingField, "\(context): \"hpf_area_mm2\" is required when unit is per_10hpf: the area of one high-power field in mm² (0.2 for a field of 0.5 mm diameter, where 10 HPF are 2 mm²)")
             }
             if m["unit"]?.stringValue == "per_2mm2", m["hpf_area_mm2"] != nil {
-                throw CoreError(.invalidField, "\(context): \"hpf_area_mm2\" applies only to a count per_10hpf")
+                throw TrialGateError(.invalidField, "\(context): \"hpf_area_mm2\" applies only to a count per_10hpf")
             }
         case .clinicalRecorded:
             try clinical(m, context: context, correcting: correcting)
@@ -65,7 +65,7 @@ enum ClinicalChecks {
             guard let why else { return }
             unusualFields.insert(field)
             if !confirmed.contains(field) {
-                throw CoreError(.invalidField, "\(context): \"\(field)\" \(why); check it and, if it is right, record it with confirm_unusual=[\"\(field)\"]")
+                throw TrialGateError(.invalidField, "\(context): \"\(field)\" \(why); check it and, if it is right, record it with confirm_unusual=[\"\(field)\"]")
             }
         }
         for a in Analyte.all {
@@ -73,7 +73,7 @@ enum ClinicalChecks {
             let limit = m[limitField]?.stringValue.flatMap(Quantity.init)
             guard let text = m[a.field]?.stringValue, let q = Quantity(text) else {
                 if limit != nil {
-                    throw CoreError(.missingField, "\(context): \"\(limitField)\" goes with a \"\(a.field)\" value in the same record; give both")
+                    throw TrialGateError(.missingField, "\(context): \"\(limitField)\" goes with a \"\(a.field)\" value in the same record; give both")
                 }
                 continue
             }
@@ -87,20 +87,20 @@ enum ClinicalChecks {
             guard let limit, let l = a.convert(limit.value, from: limit.unit, to: a.referenceUnit),
                 let ratio = a.multipleOfUpperLimit(q, limit: limit)
             else {
-                throw CoreError(.missingField, "\(context): \"\(a.field)\" \(q.description) needs the laboratory's upper limit of normal in \"\(limitField)\" (e.g. \"21 umol/L\"), or give it as a multiple, e.g. \"1.2 {ULN}\"")
+                throw TrialGateError(.missingField, "\(context): \"\(a.field)\" \(q.description) needs the laboratory's upper limit of normal in \"\(limitField)\" (e.g. \"21 umol/L\"), or give it as a multiple, e.g. \"1.2 {ULN}\"")
             }
             if let usual = a.upperLimitUsual {
                 try flag(limitField, unusual(a.shownWithReference(limit, l), l, usual, a.referenceUnit))
             }
             if !Analyte.ulnHard.contains(ratio) {
-                throw CoreError(.invalidField, "\(context): \"\(a.field)\" \(q.description) is \(CanonicalJSON.formatNumber(ratio)) × its upper limit \(limit.description), outside what is possible, \(limits(Analyte.ulnHard, "{ULN}"))")
+                throw TrialGateError(.invalidField, "\(context): \"\(a.field)\" \(q.description) is \(CanonicalJSON.formatNumber(ratio)) × its upper limit \(limit.description), outside what is possible, \(limits(Analyte.ulnHard, "{ULN}"))")
             }
             try flag(a.field, unusual("\(q.description) (\(CanonicalJSON.formatNumber(ratio)) × the upper limit \(limit.description))", ratio, Analyte.ulnUsual, "{ULN}"))
         }
         // A confirmation is given for a value that needs one, not in advance; a correction keeps earlier ones.
         if !correcting {
             for field in confirmed.sorted() where !unusualFields.contains(field) {
-                throw CoreError(.invalidField, "\(context): confirm_unusual names \"\(field)\", but this record has no unusual \(field) value to confirm")
+                throw TrialGateError(.invalidField, "\(context): confirm_unusual names \"\(field)\", but this record has no unusual \(field) value to confirm")
             }
         }
     }

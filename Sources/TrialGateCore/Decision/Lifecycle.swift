@@ -273,7 +273,7 @@ extension LogState {
     /// within `SignOffStatement.clockSkewMilliseconds`. The signature and the decision's SHA-256 need
     /// cryptography and are checked by the writer and the auditor.
     static func checkSignOff(_ event: Event, candidate: CandidateState, state: LogState) throws {
-        func bad(_ why: String) -> CoreError { CoreError(.invalidEvent, "event \(event.seq) (decision.signed): \(why)") }
+        func bad(_ why: String) -> TrialGateError { TrialGateError(.invalidEvent, "event \(event.seq) (decision.signed): \(why)") }
         var r = try ObjectReader(event.payload, context: "decision.signed")
         let statement = try r.value("statement")
         guard SignedText.isCanonicalBase64(try r.string("signature"), bytes: 64) else {
@@ -348,7 +348,7 @@ extension LogState {
     /// The signer of a sign-off or attestation is the acting investigator, in force at the event's time, working at
     /// `site`, with the printed name and key their account registers.
     static func checkSigner(user: String, printedName: String, keyID: String, site: String, event: Event, state: LogState,
-                            _ bad: (String) -> CoreError) throws {
+                            _ bad: (String) -> TrialGateError) throws {
         guard user == event.actor else { throw bad("the statement is signed by \(user) but the event is \(event.actor)'s") }
         guard let account = state.users[user], account.role == .investigator else { throw bad("\(user) is not an investigator of this trial") }
         guard account.isInForce(at: event.timestamp) else { throw bad("\(user)'s account is not in force") }
@@ -360,7 +360,7 @@ extension LogState {
 
     /// Checks a `query.*` event against the candidate's queries.
     static func checkQueryEvent(_ event: Event, candidate: CandidateState) throws {
-        func bad(_ why: String) -> CoreError { CoreError(.invalidField, "\(event.type.rawValue): \(why)") }
+        func bad(_ why: String) -> TrialGateError { TrialGateError(.invalidField, "\(event.type.rawValue): \(why)") }
         var r = try ObjectReader(event.payload, context: event.type.rawValue)
         func text(_ name: String) throws -> String {
             let t = try r.string(name)
@@ -399,7 +399,7 @@ extension LogState {
                 _ = try text("resolution")
             }
         default:
-            throw CoreError(.invalidEvent, "event \(event.seq): not a query event")
+            throw TrialGateError(.invalidEvent, "event \(event.seq): not a query event")
         }
         try r.finish()
     }
@@ -501,7 +501,7 @@ extension LogState {
     /// force at the candidate's site, with the printed name and key their account registers. The signature is
     /// checked by the writer and the auditor.
     static func checkAttestationSigner(_ event: Event, candidate: CandidateState, state: LogState) throws {
-        func bad(_ why: String) -> CoreError { CoreError(.invalidEvent, "event \(event.seq) (attestation.recorded): \(why)") }
+        func bad(_ why: String) -> TrialGateError { TrialGateError(.invalidEvent, "event \(event.seq) (attestation.recorded): \(why)") }
         let p = event.payload
         guard let signature = p["signature"]?.stringValue, SignedText.isCanonicalBase64(signature, bytes: 64) else {
             throw bad("signature must be the canonical base64 of a 64-byte Ed25519 signature")

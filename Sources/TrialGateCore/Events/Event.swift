@@ -138,11 +138,11 @@ public struct Event: Sendable, Equatable {
     public init(json: JSONValue) throws {
         var r = try ObjectReader(json, context: "event")
         let seq = try r.integer("seq")
-        guard seq >= 1 else { throw CoreError(.invalidEvent, "event seq must be at least 1") }
+        guard seq >= 1 else { throw TrialGateError(.invalidEvent, "event seq must be at least 1") }
         let tsText = try r.string("timestamp")
-        guard let ts = UTCTimestamp(tsText) else { throw CoreError(.invalidEvent, "event \(seq): bad timestamp \"\(tsText)\"") }
+        guard let ts = UTCTimestamp(tsText) else { throw TrialGateError(.invalidEvent, "event \(seq): bad timestamp \"\(tsText)\"") }
         let typeText = try r.string("type")
-        guard let type = EventType(rawValue: typeText) else { throw CoreError(.invalidEvent, "event \(seq): unknown type \"\(typeText)\"") }
+        guard let type = EventType(rawValue: typeText) else { throw TrialGateError(.invalidEvent, "event \(seq): unknown type \"\(typeText)\"") }
         let actor = try r.string("actor")
         let candidate = try r.optionalString("candidate")
         let schema = try r.integer("schema_version")

@@ -68,30 +68,30 @@ public struct RecordSchema: Sendable {
     public func validate(_ payload: JSONValue, today: CivilDate, correcting: Bool = false) throws {
         let context = "\(type.rawValue)"
         guard case .object(let members) = payload else {
-            throw CoreError(.invalidField, "\(context): fields must be a JSON object, not \(payload.typeName)")
+            throw TrialGateError(.invalidField, "\(context): fields must be a JSON object, not \(payload.typeName)")
         }
         let unknown = members.keys.filter { key in !fields.contains { $0.name == key } }.sorted()
         if !unknown.isEmpty {
-            throw CoreError(.unknownField,
+            throw TrialGateError(.unknownField,
                 "\(context): unknown field\(unknown.count > 1 ? "s" : "") \(unknown.map { "\"\($0)\"" }.joined(separator: ", ")); allowed: \(fields.map(\.name).joined(separator: ", "))")
         }
         for spec in fields {
             guard let value = members[spec.name], value != .null else {
-                if spec.required { throw CoreError(.missingField, "\(context): \"\(spec.name)\" is required (\(spec.meaning))") }
+                if spec.required { throw TrialGateError(.missingField, "\(context): \"\(spec.name)\" is required (\(spec.meaning))") }
                 continue
             }
             try Self.check(value, spec, context: context, today: today)
             // From schema 3 free text is plain text: no control characters but newlines, no invisible ones.
             if version >= 3, case .text(let maxLength) = spec.kind, let text = value.stringValue,
                let why = SignedText.problem(text, maxLength: maxLength, multiline: true) {
-                throw CoreError(.invalidField, "\(context): \"\(spec.name)\" must be \(why)")
+                throw TrialGateError(.invalidField, "\(context): \"\(spec.name)\" must be \(why)")
             }
         }
         if version >= 2 { try ClinicalChecks.check(type, members, context: context, correcting: correcting) }
     }
 
     static func check(_ value: JSONValue, _ spec: FieldSpec, context: String, today: CivilDate) throws {
-        func bad(_ why: String) -> CoreError { CoreError(.invalidField, "\(context): \"\(spec.name)\" \(why)") }
+        func bad(_ why: String) -> TrialGateError { TrialGateError(.invalidField, "\(context): \"\(spec.name)\" \(why)") }
         switch spec.kind {
         case .date:
             guard let s = value.stringValue, let d = CivilDate(s) else { throw bad("must be a date YYYY-MM-DD, got \(CanonicalJSON.string(value))") }
@@ -114,8 +114,8 @@ public struct RecordSchema: Sendable {
             if s.isEmpty || s.count > maxLength { throw bad("must be 1 to \(maxLength) characters") }
         case .identifier:
             guard let s = value.stringValue else { throw bad("must be a string, not \(value.typeName)") }
-            do { try validateIdentifier(s, what: "\"\(spec.name)\"") } catch let e as CoreError {
-                throw CoreError(.invalidField, "\(context): \(e.message)")
+            do { try validateIdentifier(s, what: "\"\(spec.name)\"") } catch let e as TrialGateError {
+                throw TrialGateError(.invalidField, "\(context): \(e.message)")
             }
         case .quantity(let analyte):
             try ClinicalChecks.quantity(value, analyte, field: spec.name, context: context)
@@ -138,7 +138,7 @@ public struct RecordSchema: Sendable {
         let ok = !id.isEmpty && id.utf8.count <= 64 && id.utf8.allSatisfy {
             (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D
         }
-        if !ok { throw CoreError(.invalidField, "\(what) \"\(id)\" must be 1 to 64 letters, digits, '.', '_' or '-' (a pseudonym, never a name)") }
+        if !ok { throw TrialGateError(.invalidField, "\(what) \"\(id)\" must be 1 to 64 letters, digits, '.', '_' or '-' (a pseudonym, never a name)") }
     }
 
     static let version1: [EventType: RecordSchema] = {

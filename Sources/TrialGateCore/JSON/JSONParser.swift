@@ -19,7 +19,7 @@ public struct JSONParser {
     }
 
     /// Parses one complete JSON text.
-    /// - Throws: `CoreError` with code `invalid_json` naming the byte offset and the problem.
+    /// - Throws: `TrialGateError` with code `invalid_json` naming the byte offset and the problem.
     public static func parse(_ text: String) throws -> JSONValue {
         try parse(Array(text.utf8))
     }
@@ -46,8 +46,8 @@ public struct JSONParser {
         return (value, parser.canonical)
     }
 
-    private func error(_ message: String) -> CoreError {
-        CoreError(.invalidJSON, "invalid JSON at byte \(index): \(message)")
+    private func error(_ message: String) -> TrialGateError {
+        TrialGateError(.invalidJSON, "invalid JSON at byte \(index): \(message)")
     }
 
     private mutating func skipWhitespace() {

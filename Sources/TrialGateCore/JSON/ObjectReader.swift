@@ -12,7 +12,7 @@ public struct ObjectReader {
     /// - Throws: `invalid_field` when `value` is not an object.
     public init(_ value: JSONValue, context: String) throws {
         guard case .object(let o) = value else {
-            throw CoreError(.invalidField, "\(context) must be a JSON object, not \(value.typeName)")
+            throw TrialGateError(.invalidField, "\(context) must be a JSON object, not \(value.typeName)")
         }
         members = o
         self.context = context
@@ -27,7 +27,7 @@ public struct ObjectReader {
     /// The raw member, required.
     public mutating func value(_ key: String) throws -> JSONValue {
         if !seen.contains(key) { seen.append(key) }
-        guard let v = members[key], v != .null else { throw CoreError(.missingField, "\(context): \"\(key)\" is required") }
+        guard let v = members[key], v != .null else { throw TrialGateError(.missingField, "\(context): \"\(key)\" is required") }
         return v
     }
 
@@ -74,11 +74,11 @@ public struct ObjectReader {
         let unknown = members.keys.filter { !seen.contains($0) }.sorted()
         if !unknown.isEmpty {
             let list = unknown.map { "\"\($0)\"" }.joined(separator: ", ")
-            throw CoreError(.unknownField, "\(context): unknown field\(unknown.count > 1 ? "s" : "") \(list)")
+            throw TrialGateError(.unknownField, "\(context): unknown field\(unknown.count > 1 ? "s" : "") \(list)")
         }
     }
 
-    private func typeError(_ key: String, _ expected: String, _ got: JSONValue) -> CoreError {
-        CoreError(.invalidField, "\(context): \"\(key)\" must be \(expected), not \(got.typeName)")
+    private func typeError(_ key: String, _ expected: String, _ got: JSONValue) -> TrialGateError {
+        TrialGateError(.invalidField, "\(context): \"\(key)\" must be \(expected), not \(got.typeName)")
     }
 }

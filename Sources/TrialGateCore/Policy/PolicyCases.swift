@@ -88,7 +88,7 @@ public struct PolicyCaseTable: Sendable {
                     try state.apply(e, strict: false)
                     seq += 1
                 }
-            } catch let e as CoreError {
+            } catch let e as TrialGateError {
                 return PolicyCaseResult(name: c.name, expected: c.expect, evaluation: nil, failures: ["records rejected: \(e.message)"])
             } catch {
                 return PolicyCaseResult(name: c.name, expected: c.expect, evaluation: nil, failures: ["records rejected: \(error)"])

@@ -38,7 +38,7 @@ public enum PolicyLoader {
         let root = try YAMLNode.parse(text, file: file)
         var m = try root.mapping("the policy")
         let id = try m.required("policy").text("policy")
-        do { try RecordSchema.validateIdentifier(id, what: "policy id") } catch let e as CoreError {
+        do { try RecordSchema.validateIdentifier(id, what: "policy id") } catch let e as TrialGateError {
             throw root.error(e.message)
         }
         let version = try m.required("version").text("version")
@@ -79,7 +79,7 @@ public enum PolicyLoader {
             let statement = try statementNode.text("attestation")
             guard model == .observationTime else { throw statementNode.error("criterion \(id): attestation criteria need clinical_model: 2") }
             guard !m.keys.contains("when") else { throw statementNode.error("criterion \(id): give either when or attestation, not both") }
-            do { try RecordSchema.validateIdentifier(id, what: "an attested criterion's id") } catch let e as CoreError { throw node.error(e.message) }
+            do { try RecordSchema.validateIdentifier(id, what: "an attested criterion's id") } catch let e as TrialGateError { throw node.error(e.message) }
             try m.finish(allowed: ["id", "kind", "description", "source", "enabled", "attestation"])
             return Criterion(id: id, kind: kind, description: description, source: source, condition: .attested(criterion: id),
                              enabled: enabled, attestation: statement)
@@ -190,7 +190,7 @@ public enum PolicyLoader {
         let known = model == .entryOrder ? knownFacts : knownFactsModel2
         if model == .observationTime, fact.hasPrefix("attestation.") {
             let id = String(fact.dropFirst("attestation.".count))
-            do { try RecordSchema.validateIdentifier(id, what: "attested criterion") } catch let e as CoreError { throw node.error("criterion \(criterion): \(e.message)") }
+            do { try RecordSchema.validateIdentifier(id, what: "attested criterion") } catch let e as TrialGateError { throw node.error("criterion \(criterion): \(e.message)") }
             return
         }
         if !known.contains(fact) {

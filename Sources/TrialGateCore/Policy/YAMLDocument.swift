@@ -7,8 +7,8 @@ struct YAMLNode {
 
     var line: Int { node.mark?.line ?? 0 }
 
-    func error(_ message: String) -> CoreError {
-        CoreError(.invalidPolicy, "\(file):\(line): \(message)")
+    func error(_ message: String) -> TrialGateError {
+        TrialGateError(.invalidPolicy, "\(file):\(line): \(message)")
     }
 
     /// Parses `text` into its root node.
@@ -22,15 +22,15 @@ struct YAMLNode {
         try checkShape(text, file: file)
         do {
             guard let root = try Yams.compose(yaml: text) else {
-                throw CoreError(.invalidPolicy, "\(file):1: the file is empty")
+                throw TrialGateError(.invalidPolicy, "\(file):1: the file is empty")
             }
             return YAMLNode(node: root, file: file)
         } catch let e as YamlError {
             switch e {
             case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-                throw CoreError(.invalidPolicy, "\(file):\(mark.line): YAML syntax error: \(problem)")
+                throw TrialGateError(.invalidPolicy, "\(file):\(mark.line): YAML syntax error: \(problem)")
             default:
-                throw CoreError(.invalidPolicy, "\(file):1: YAML error: \(e)")
+                throw TrialGateError(.invalidPolicy, "\(file):1: YAML error: \(e)")
             }
         }
     }
@@ -144,7 +144,7 @@ extension YAMLNode {
     /// Refuses text too large or nested too deeply (flow brackets, or block indentation) for a policy.
     static func checkShape(_ text: String, file: String) throws {
         guard text.utf8.count <= maxBytes else {
-            throw CoreError(.invalidPolicy, "\(file):1: the policy is \(text.utf8.count) bytes; at most \(maxBytes) are accepted")
+            throw TrialGateError(.invalidPolicy, "\(file):1: the policy is \(text.utf8.count) bytes; at most \(maxBytes) are accepted")
         }
         var line = 1, depth = 0, indent = 0, atLineStart = true
         var quote: UInt8? = nil
@@ -159,7 +159,7 @@ extension YAMLNode {
                 if b == 0x20 || b == UInt8(ascii: "-") {
                     indent += 1
                     if indent / 2 > maxNesting {
-                        throw CoreError(.invalidPolicy, "\(file):\(line): nested deeper than \(maxNesting) levels")
+                        throw TrialGateError(.invalidPolicy, "\(file):\(line): nested deeper than \(maxNesting) levels")
                     }
                     continue
                 }
@@ -174,7 +174,7 @@ extension YAMLNode {
             case UInt8(ascii: "#"): break
             case UInt8(ascii: "["), UInt8(ascii: "{"):
                 depth += 1
-                if depth > maxNesting { throw CoreError(.invalidPolicy, "\(file):\(line): nested deeper than \(maxNesting) levels") }
+                if depth > maxNesting { throw TrialGateError(.invalidPolicy, "\(file):\(line): nested deeper than \(maxNesting) levels") }
             case UInt8(ascii: "]"), UInt8(ascii: "}"): depth = max(0, depth - 1)
             default: break
             }

@@ -71,7 +71,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
         peer = Peer(context.channel.remoteAddress)
         guard server.state.open(context.channel, from: peer.source) else {
             server.logger.warning("connection refused: too many connections or draining", metadata: ["peer": "\(peer)"])
-            finish(context, last: LineServer.error(nil, "too_many_connections",
+            finish(context, last: LineServer.error(nil, .tooManyConnections,
                                                    "the server is at its connection limit or shutting down; try again later"), linger: Self.refusalLinger)
             return
         }
@@ -155,7 +155,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
             case .evicted:
                 registered = false
                 server.logger.debug("connection evicted: unauthenticated connection limit", metadata: ["peer": "\(peer)"])
-                finish(context, last: LineServer.error(nil, "too_many_connections",
+                finish(context, last: LineServer.error(nil, .tooManyConnections,
                     "closed to make room: connections that have not authenticated are limited to \(config.unauthenticatedLimit), and to \(config.maxUnauthenticatedPerSource) from one address"),
                        linger: Self.refusalLinger)
             }
@@ -178,7 +178,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
         while !busy, !closing, subscription == nil, draining || context.channel.isWritable, let frame = framer.next(&inbound) {
             answered = true
             if draining {
-                emit(context, LineServer.line(LineServer.error(Self.requestID(frame), "shutting_down",
+                emit(context, LineServer.line(LineServer.error(Self.requestID(frame), .shuttingDown,
                                                                 "the server is shutting down; this request was not run")))
                 continue
             }
@@ -188,7 +188,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
                 strikes += 1
                 if strikes > config.maxErrorsBeforeAuth {
                     server.logger.debug("connection closed: too many errors before authentication", metadata: ["peer": "\(peer)"])
-                    finish(context, last: LineServer.error(nil, "too_many_errors",
+                    finish(context, last: LineServer.error(nil, .tooManyErrors,
                         "\(config.maxErrorsBeforeAuth) requests failed before authentication; the connection is closed"),
                            linger: Self.refusalLinger, graceful: false)
                     return
@@ -296,11 +296,11 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
         switch deadlines.check(at: .now(), idleExempt: busy || subscription != nil) {
         case .expired(.authentication):
             server.logger.debug("connection closed: not authenticated in time", metadata: ["peer": "\(peer)"])
-            finish(context, last: LineServer.error(nil, "auth_timeout",
+            finish(context, last: LineServer.error(nil, .authTimeout,
                 "no successful auth within \(config.authTimeout.nanoseconds / 1_000_000) ms of connecting; the connection is closed"), linger: Self.refusalLinger)
         case .expired(.idle):
             server.logger.debug("connection closed: idle", metadata: ["peer": "\(peer)"])
-            finish(context, last: LineServer.error(nil, "idle_timeout",
+            finish(context, last: LineServer.error(nil, .idleTimeout,
                 "no complete request for \(config.idleTimeout.nanoseconds / 1_000_000) ms; the connection is closed"), linger: Self.refusalLinger)
         case .wait(let until):
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)

@@ -39,19 +39,19 @@ public enum Access {
     static func check(_ principal: Principal, _ command: Command, siteOfCandidate: (String) throws -> String?,
                       eventAt: (Int64) throws -> Event?) throws {
         guard allowed(principal.role, command) else {
-            throw ServiceError("forbidden", "\(principal.name) (\(principal.role.rawValue)) may not run \(command.name)")
+            throw TrialGateError(.forbidden, "\(principal.name) (\(principal.role.rawValue)) may not run \(command.name)")
         }
         guard principal.role.isSiteScoped else { return }
         func requireSite(_ site: String?) throws {
             if let site, !principal.sites.contains(site) {
-                throw ServiceError("forbidden", "\(principal.name) does not work at site \(site)")
+                throw TrialGateError(.forbidden, "\(principal.name) does not work at site \(site)")
             }
         }
         /// The site filter a site-scoped listing must give (a candidate, or one of the principal's sites).
         func requireScope(candidate: String?, site: String?, what: String) throws {
             if let candidate { try requireSite(try siteOfCandidate(candidate)) }
             guard let site else {
-                if candidate == nil { throw ServiceError("forbidden", "a \(principal.role.rawValue) lists \(what) of one site at a time: give site") }
+                if candidate == nil { throw TrialGateError(.forbidden, "a \(principal.role.rawValue) lists \(what) of one site at a time: give site") }
                 return
             }
             try requireSite(site)
@@ -69,7 +69,7 @@ public enum Access {
             // site they do not work at (or to none), nor take one from a site they do not hold.
             if target.type == .candidateRegistered, field == "site" {
                 guard let site = value.stringValue else {
-                    throw ServiceError("forbidden", "\(principal.name) may only move a candidate to a site they work at; site must be a site id, got \(CanonicalJSON.string(value))")
+                    throw TrialGateError(.forbidden, "\(principal.name) may only move a candidate to a site they work at; site must be a site id, got \(CanonicalJSON.string(value))")
                 }
                 try requireSite(site)
             }
@@ -77,7 +77,7 @@ public enum Access {
         case .queries(let candidate, let site, _): try requireScope(candidate: candidate, site: site, what: "queries")
         case .report(_, _, let site, _, _, _), .exportFHIR(let site): try requireScope(candidate: nil, site: site, what: "reports")
         case .auditTrail(let candidate, _, _):
-            guard let candidate else { throw ServiceError("forbidden", "a \(principal.role.rawValue) reads the audit trail of one candidate at a time: give candidate") }
+            guard let candidate else { throw TrialGateError(.forbidden, "a \(principal.role.rawValue) reads the audit trail of one candidate at a time: give candidate") }
             try requireSite(try siteOfCandidate(candidate))
         case .queryAnswer(let q, _, _), .queryClose(let q, _), .signOffPrepare(let q, _, _, _):
             if let c = try candidateOf(q) { try requireSite(try siteOfCandidate(c)) }
@@ -95,7 +95,7 @@ public enum Access {
         default: break
         }
         if let other = named.first(where: { $0 != principal.name }) {
-            throw ServiceError("forbidden", "\(principal.name) may only sign as \(principal.name), not \(other)")
+            throw TrialGateError(.forbidden, "\(principal.name) may only sign as \(principal.name), not \(other)")
         }
     }
 }

@@ -23,7 +23,7 @@ public struct UserDirectory: Sendable, Equatable {
             let state = try LogState(partial: events, head: (0, ""))
             return UserDirectory(accounts: state.users, version: events.last { $0.type != .trialInitialised }?.seq ?? 0)
         } catch {
-            throw ServiceError(error)
+            throw TrialGateError(error)
         }
     }
 
@@ -73,10 +73,10 @@ public struct UserDirectory: Sendable, Equatable {
     /// Reads a users file of an earlier release.
     /// - Throws: `users_file` naming the file and the problem.
     public static func legacyFile(path: String) throws -> [LegacyUser] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ServiceError("users_file", "cannot read \(path)") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw TrialGateError(.usersFile, "cannot read \(path)") }
         do {
             var r = try ObjectReader(try JSONParser.parse(Array(data)), context: path)
-            guard let list = try r.value("users").arrayValue else { throw ServiceError("users_file", "\(path): users must be a list") }
+            guard let list = try r.value("users").arrayValue else { throw TrialGateError(.usersFile, "\(path): users must be a list") }
             try r.finish()
             return try list.map { item in
                 var u = try ObjectReader(item, context: "\(path): user")
@@ -87,10 +87,10 @@ public struct UserDirectory: Sendable, Equatable {
                 try u.finish()
                 return user
             }
-        } catch let e as ServiceError {
+        } catch let e as TrialGateError {
             throw e
         } catch {
-            throw ServiceError("users_file", "\(path): \(ServiceError(error).message)")
+            throw TrialGateError(.usersFile, "\(path): \(TrialGateError(error).message)")
         }
     }
 }

@@ -5,7 +5,7 @@ extension Command {
     ///
     /// The `id` member is the caller's and is ignored here; any other unknown member is an error, and so is
     /// an `actor`: the actor is always the authenticated caller, never what a request says.
-    /// - Throws: `ServiceError` with code `bad_request`, `unknown_field`, `missing_field` or `invalid_field`.
+    /// - Throws: `TrialGateError` with code `bad_request`, `unknown_field`, `missing_field` or `invalid_field`.
     public static func parse(_ request: JSONValue) throws -> Command {
         var r = try ObjectReader(request, context: "request")
         _ = r.optionalValue("id")
@@ -15,14 +15,14 @@ extension Command {
         func limit() throws -> Int? {
             let limit = try r.optionalInteger("limit")
             if let limit, !(1...Command.maximumPage).contains(limit) {
-                throw ServiceError("invalid_field", "limit must be between 1 and \(Command.maximumPage), got \(limit)")
+                throw TrialGateError(.invalidField, "limit must be between 1 and \(Command.maximumPage), got \(limit)")
             }
             return limit
         }
         /// A page of the log: `from` (≥ 1, default 1) and `limit` (default maximumPage).
         func page() throws -> (from: Int64, limit: Int) {
             let from = try r.optionalInteger("from") ?? 1
-            guard from >= 1 else { throw ServiceError("invalid_field", "from must be a sequence number ≥ 1, got \(from)") }
+            guard from >= 1 else { throw TrialGateError(.invalidField, "from must be a sequence number ≥ 1, got \(from)") }
             return (Int64(from), try limit() ?? Command.maximumPage)
         }
         switch cmd {
@@ -58,16 +58,16 @@ extension Command {
             let time = try r.optionalString("as_of_time")
             var at: UTCTimestamp?
             if let time {
-                guard let t = UTCTimestamp(time) else { throw ServiceError("invalid_field", "as_of_time must look like 2026-01-31T12:00:00Z, got \"\(time)\"") }
+                guard let t = UTCTimestamp(time) else { throw TrialGateError(.invalidField, "as_of_time must look like 2026-01-31T12:00:00Z, got \"\(time)\"") }
                 at = t
             }
             command = .show(candidate: candidate, asOfSeq: seq, asOfTime: at)
         case "decisions":
             let after = try r.optionalInteger("after") ?? 0
-            guard after >= 0 else { throw ServiceError("invalid_field", "after must be a sequence number ≥ 0, got \(after)") }
+            guard after >= 0 else { throw TrialGateError(.invalidField, "after must be a sequence number ≥ 0, got \(after)") }
             let standing = try r.optionalString("standing")
             if let standing, !["current", "stale", "superseded"].contains(standing) {
-                throw ServiceError("invalid_field", "standing must be current, stale or superseded, got \"\(standing)\"")
+                throw TrialGateError(.invalidField, "standing must be current, stale or superseded, got \"\(standing)\"")
             }
             command = .decisions(candidate: try r.optionalString("candidate"), outcome: try r.optionalString("outcome"),
                                  site: try r.optionalString("site"), after: Int64(after), limit: try limit(), standing: standing)
@@ -85,14 +85,14 @@ extension Command {
         case "queries":
             let status = try r.optionalString("status")
             if let status, !["open", "answered", "closed"].contains(status) {
-                throw ServiceError("invalid_field", "status must be open, answered or closed, got \"\(status)\"")
+                throw TrialGateError(.invalidField, "status must be open, answered or closed, got \"\(status)\"")
             }
             command = .queries(candidate: try r.optionalString("candidate"), site: try r.optionalString("site"), status: status)
         case "query.open":
             command = .queryOpen(candidate: try r.string("candidate"), criterion: try r.optionalString("criterion"), text: try r.string("text"))
         case "query.answer":
             let records = try (r.optionalValue("records")?.arrayValue ?? []).map { v -> Int64 in
-                guard let n = v.intValue else { throw ServiceError("invalid_field", "records must be a list of event sequence numbers, got \(CanonicalJSON.string(v))") }
+                guard let n = v.intValue else { throw TrialGateError(.invalidField, "records must be a list of event sequence numbers, got \(CanonicalJSON.string(v))") }
                 return Int64(n)
             }
             command = .queryAnswer(query: Int64(try r.integer("query")), note: try r.string("note"), records: records)
@@ -106,17 +106,17 @@ extension Command {
         case "report":
             let seq = try r.optionalInteger("as_of_seq").map(Int64.init)
             let time = try r.optionalString("as_of_time").map { t -> UTCTimestamp in
-                guard let v = UTCTimestamp(t) else { throw ServiceError("invalid_field", "as_of_time must look like 2026-01-31T12:00:00Z, got \"\(t)\"") }
+                guard let v = UTCTimestamp(t) else { throw TrialGateError(.invalidField, "as_of_time must look like 2026-01-31T12:00:00Z, got \"\(t)\"") }
                 return v
             }
             func date(_ key: String) throws -> CivilDate? {
                 try r.optionalString(key).map { d in
-                    guard let v = CivilDate(d) else { throw ServiceError("invalid_field", "\(key) must be YYYY-MM-DD, got \"\(d)\"") }
+                    guard let v = CivilDate(d) else { throw TrialGateError(.invalidField, "\(key) must be YYYY-MM-DD, got \"\(d)\"") }
                     return v
                 }
             }
             let format = try r.optionalString("format") ?? "json"
-            guard ["json", "csv", "html"].contains(format) else { throw ServiceError("invalid_field", "format must be json, csv or html, got \"\(format)\"") }
+            guard ["json", "csv", "html"].contains(format) else { throw TrialGateError(.invalidField, "format must be json, csv or html, got \"\(format)\"") }
             command = .report(asOfSeq: seq, asOfTime: time, site: try r.optionalString("site"), from: try date("from"), to: try date("to"), format: format)
         case "report.snapshot": command = .reportSnapshot
         case "export.fhir": command = .exportFHIR(site: try r.optionalString("site"))
@@ -132,10 +132,10 @@ extension Command {
             command = .proofConsistency(from: Int64(try r.integer("from")), to: try r.optionalInteger("to").map(Int64.init))
         case "user.add":
             guard let sites = (r.optionalValue("sites") ?? []).arrayValue, sites.allSatisfy({ $0.stringValue != nil }) else {
-                throw ServiceError("invalid_field", "sites must be a list of site ids")
+                throw TrialGateError(.invalidField, "sites must be a list of site ids")
             }
             let expiry = try r.optionalString("expires_at").map { t -> UTCTimestamp in
-                guard let v = UTCTimestamp(t) else { throw ServiceError("invalid_field", "expires_at must look like 2026-12-31T00:00:00Z, got \"\(t)\"") }
+                guard let v = UTCTimestamp(t) else { throw TrialGateError(.invalidField, "expires_at must look like 2026-12-31T00:00:00Z, got \"\(t)\"") }
                 return v
             }
             let printed = try r.optionalString("printed_name"), publicKey = try r.optionalString("public_key")
@@ -143,7 +143,7 @@ extension Command {
             var signer: SignerRegistration?
             if printed != nil || publicKey != nil || signing != nil {
                 guard let printed, let publicKey, let signing else {
-                    throw ServiceError("missing_field", "an investigator's account needs printed_name, public_key and signing_sha256 together")
+                    throw TrialGateError(.missingField, "an investigator's account needs printed_name, public_key and signing_sha256 together")
                 }
                 signer = SignerRegistration(printedName: printed, publicKey: publicKey, signingSHA256: signing)
             }
@@ -157,7 +157,7 @@ extension Command {
             command = .userRotateSigner(name: try r.string("name"), publicKey: try r.string("public_key"), signingSHA256: try r.string("signing_sha256"))
         case "users": command = .users
         default:
-            throw ServiceError(ServiceError.badRequest, "unknown command \"\(cmd)\"; known: \(Command.names.joined(separator: ", "))")
+            throw TrialGateError(ErrorCode.badRequest, "unknown command \"\(cmd)\"; known: \(Command.names.joined(separator: ", "))")
         }
         try r.finish()
         return command

@@ -10,7 +10,7 @@ extension Dispatcher {
         let state = try fold(asOfSeq: nil, asOfTime: nil)
         try requireTrial(state)
         guard let published = state.policyInForce else {
-            throw ServiceError(CoreError.Code.noPolicy.rawValue, "no policy has been published; there is nothing to compare with")
+            throw TrialGateError(.noPolicy, "no policy has been published; there is nothing to compare with")
         }
         let inForce = try policy(for: published)
         let today = clock.now().date

@@ -23,26 +23,26 @@ extension Dispatcher {
     /// Checks the event a signer is about to sign for, as the log's rules will when it is appended, before anyone
     /// signs: with `code`, the refusal is reported under it; without, under the rule's own code.
     private static func checkBeforeSigning(_ type: EventType, payload: JSONValue, signer: String, candidate: String, state: LogState,
-                                           now: UTCTimestamp, code: String? = nil) throws {
+                                           now: UTCTimestamp, code: ErrorCode? = nil) throws {
         let event = Event(seq: state.size + 1, timestamp: now, actor: signer, type: type, candidate: candidate,
                           schemaVersion: Event.currentSchemaVersion, payload: payload, prevHash: state.headHash, hash: "")
-        do { try LogState.check(event, against: state) } catch let e as CoreError {
-            throw ServiceError(code ?? e.code.rawValue, e.message)
+        do { try LogState.check(event, against: state) } catch let e as TrialGateError {
+            throw TrialGateError(code ?? e.code, e.message)
         }
     }
 
     /// A sign-off of `statement`, checked before it is signed.
     private static func checkSignable(_ statement: JSONValue, signer: String, state: LogState, now: UTCTimestamp, candidate: String) throws {
         try checkBeforeSigning(.decisionSigned, payload: ["statement": statement, "signature": .string(placeholderSignature)], signer: signer,
-                               candidate: candidate, state: state, now: now, code: "not_signable")
+                               candidate: candidate, state: state, now: now, code: .notSignable)
     }
 
     /// The investigator `user`'s account, in force now.
     private static func investigator(_ user: String, _ state: LogState, now: UTCTimestamp) throws -> UserAccount {
         guard let account = state.users[user], account.role == .investigator, account.publicKey != nil else {
-            throw ServiceError("forbidden", "\(user) is not an investigator of this trial: only investigators sign off decisions")
+            throw TrialGateError(.forbidden, "\(user) is not an investigator of this trial: only investigators sign off decisions")
         }
-        guard account.isInForce(at: now) else { throw ServiceError("forbidden", "\(user)'s account is not in force") }
+        guard account.isInForce(at: now) else { throw TrialGateError(.forbidden, "\(user)'s account is not in force") }
         return account
     }
 
@@ -50,20 +50,20 @@ extension Dispatcher {
     func prepareSignOff(decision seq: Int64, outcome: String?, reason: String?, user: String) throws -> JSONValue {
         let store = try requireStore()
         guard let event = try store.event(seq: seq), event.type == .decisionIssued, let candidate = event.candidate else {
-            throw ServiceError(CoreError.Code.unknownEvent.rawValue, "event \(seq) is not a decision")
+            throw TrialGateError(.unknownEvent, "event \(seq) is not a decision")
         }
         if let outcome, Outcome(rawValue: outcome) == nil || outcome == Outcome.needsReview.rawValue {
-            throw ServiceError("invalid_field", "outcome must be eligible or ineligible (what you find the candidate), got \"\(outcome)\"")
+            throw TrialGateError(.invalidField, "outcome must be eligible or ineligible (what you find the candidate), got \"\(outcome)\"")
         }
         let state = try readState(candidate: candidate)
         let now = clock.now()
         let account = try Self.investigator(user, state, now: now)
         guard let trial = state.trial, let d = state.candidates[candidate]?.decisions.first(where: { $0.seq == seq }),
               let proposed = Outcome(rawValue: d.outcome)
-        else { throw ServiceError(CoreError.Code.unknownEvent.rawValue, "event \(seq) is not a decision with an outcome") }
+        else { throw TrialGateError(.unknownEvent, "event \(seq) is not a decision with an outcome") }
         let target = outcome.flatMap(Outcome.init) ?? proposed
         guard let meaning = SignOffMeaning.of(confirming: proposed, to: target) else {
-            throw ServiceError("not_signable", "decision \(seq) needs review: it cannot be confirmed; override it with outcome eligible or ineligible and a reason")
+            throw TrialGateError(.notSignable, "decision \(seq) needs review: it cannot be confirmed; override it with outcome eligible or ineligible and a reason")
         }
         let statement = SignOffStatement.make(trial: trial, candidate: candidate, decision: d, decisionSHA256: d.signedSHA256,
                                               meaning: meaning, reason: reason, signer: account, signedAt: now)
@@ -76,9 +76,9 @@ extension Dispatcher {
     /// signer, the session may give the code alone only after its first signing, and the candidate it names.
     private func signer(of statement: JSONValue, user: String?, prepared: String) throws -> (signer: String, candidate: String) {
         guard let candidate = statement["candidate"]?.stringValue, let signer = statement["signer"]?["user"]?.stringValue else {
-            throw ServiceError("invalid_field", "statement must be the statement \(prepared) answered (candidate and signer.user are missing)")
+            throw TrialGateError(.invalidField, "statement must be the statement \(prepared) answered (candidate and signer.user are missing)")
         }
-        if let user, user != signer { throw ServiceError("forbidden", "the statement is \(signer)'s, not \(user)'s") }
+        if let user, user != signer { throw TrialGateError(.forbidden, "the statement is \(signer)'s, not \(user)'s") }
         if user == nil, !signingSessionContinues { throw Self.firstSigningNeedsBoth }
         return (signer, candidate)
     }
@@ -89,15 +89,15 @@ extension Dispatcher {
                                      now: UTCTimestamp) throws {
         let account = try investigator(signer, state, now: now)
         guard let expected = account.signingSHA256, Digest.constantTimeEqual(Digest.sha256Hex(code), expected) else {
-            throw ServiceError("signing_failed", "the signing code is not \(signer)'s")
+            throw TrialGateError(.signingFailed, "the signing code is not \(signer)'s")
         }
         guard SignedText.isCanonicalBase64(signature, bytes: 64) else {
-            throw ServiceError("bad_signature", "the signature must be the canonical base64 of a 64-byte Ed25519 signature")
+            throw TrialGateError(.badSignature, "the signature must be the canonical base64 of a 64-byte Ed25519 signature")
         }
         guard let raw = account.publicKey.flatMap({ Data(base64Encoded: $0) }), let sig = Data(base64Encoded: signature),
               SignatureCheck.verify(signature: Array(sig), message: CanonicalJSON.encode(statement), publicKey: Array(raw))
         else {
-            throw ServiceError("bad_signature", "the signature does not verify with \(signer)'s registered key \(account.keyID ?? "")")
+            throw TrialGateError(.badSignature, "the signature does not verify with \(signer)'s registered key \(account.keyID ?? "")")
         }
     }
 
@@ -109,7 +109,7 @@ extension Dispatcher {
             let seq = statement["decision"]?["seq"]?.intValue.map(Int64.init)
             if let d = state.candidates[candidate]?.decisions.first(where: { $0.seq == seq }),
                statement["decision"]?["sha256"]?.stringValue != d.signedSHA256 {
-                throw ServiceError("not_signable", "the statement's decision.sha256 is not the SHA-256 of decision \(d.seq)'s signed bytes")
+                throw TrialGateError(.notSignable, "the statement's decision.sha256 is not the SHA-256 of decision \(d.seq)'s signed bytes")
             }
             try Self.checkSignable(statement, signer: signer, state: state, now: now, candidate: candidate)
             return [EventDraft(timestamp: now, actor: signer, type: .decisionSigned, candidate: candidate,
@@ -126,15 +126,15 @@ extension Dispatcher {
     // MARK: Attestations
 
     func prepareAttestation(candidate: String, fields: JSONValue, user: String) throws -> JSONValue {
-        guard case .object(let members) = fields else { throw ServiceError("invalid_field", "fields must be a JSON object") }
+        guard case .object(let members) = fields else { throw TrialGateError(.invalidField, "fields must be a JSON object") }
         let extra = members.keys.filter { !AttestationStatement.statedFields.contains($0) }.sorted()
         if !extra.isEmpty {
-            throw ServiceError("unknown_field", "attestation: unknown field \(extra.map { "\"\($0)\"" }.joined(separator: ", ")); allowed: \(AttestationStatement.statedFields.joined(separator: ", "))")
+            throw TrialGateError(.unknownField, "attestation: unknown field \(extra.map { "\"\($0)\"" }.joined(separator: ", ")); allowed: \(AttestationStatement.statedFields.joined(separator: ", "))")
         }
         let state = try readState(candidate: candidate)
         let now = clock.now()
         let account = try Self.investigator(user, state, now: now)
-        guard let trial = state.trial else { throw ServiceError("not_initialised", "the store has no trial yet") }
+        guard let trial = state.trial else { throw TrialGateError(.notInitialised, "the store has no trial yet") }
         try requireAttestable(fields, state)
         var payload = members
         payload["signer"] = .string(user)
@@ -151,7 +151,7 @@ extension Dispatcher {
     func attest(statement: JSONValue, signature: String, user: String?, signingCode: String) throws -> JSONValue {
         let (signer, candidate) = try signer(of: statement, user: user, prepared: "attest.prepare")
         guard statement["format"]?.stringValue == AttestationStatement.format else {
-            throw ServiceError("invalid_field", "statement must be the statement attest.prepare answered (format \(AttestationStatement.format))")
+            throw TrialGateError(.invalidField, "statement must be the statement attest.prepare answered (format \(AttestationStatement.format))")
         }
         return appended(try append(candidate: candidate, actor: signer) { state, now in
             let trial = try requireTrial(state)
@@ -163,7 +163,7 @@ extension Dispatcher {
             for f in AttestationStatement.statedFields { if let v = statement[f] { payload[f] = v } }
             // The statement must be exactly what the payload restates: nothing signed is dropped or added.
             guard AttestationStatement.of(.object(payload), trial: trial, candidate: candidate) == statement else {
-                throw ServiceError("invalid_field", "the statement has fields an attestation does not carry, or names another trial")
+                throw TrialGateError(.invalidField, "the statement has fields an attestation does not carry, or names another trial")
             }
             try requireAttestable(.object(payload), state)
             return [EventDraft(timestamp: now, actor: signer, type: .attestationRecorded, candidate: candidate, payload: .object(payload))]
@@ -213,15 +213,15 @@ extension Dispatcher {
         appended(try append(candidate: candidate, actor: actor) { state, now in
             try requireTrial(state)
             guard let c = state.candidates[candidate] else {
-                throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "no candidate \"\(candidate)\" is registered")
+                throw TrialGateError(.unknownCandidate, "no candidate \"\(candidate)\" is registered")
             }
             if let criterion {
                 guard let published = state.policyInForce else {
-                    throw ServiceError(CoreError.Code.noPolicy.rawValue, "no policy is in force, so no criterion can be queried")
+                    throw TrialGateError(.noPolicy, "no policy is in force, so no criterion can be queried")
                 }
                 let ids = try policy(for: published).criteria.map(\.id)
                 guard ids.contains(criterion) else {
-                    throw ServiceError("invalid_field", "criterion \"\(criterion)\" is not a criterion of policy \(published.id) \(published.version); criteria: \(ids.joined(separator: ", "))")
+                    throw TrialGateError(.invalidField, "criterion \"\(criterion)\" is not a criterion of policy \(published.id) \(published.version); criteria: \(ids.joined(separator: ", "))")
                 }
             }
             var payload: [String: JSONValue] = ["about": .string(criterion == nil ? "question" : "criterion"), "text": .string(text)]
@@ -234,7 +234,7 @@ extension Dispatcher {
     /// The candidate query `seq` is on.
     private func queryCandidate(_ seq: Int64) throws -> String {
         guard let e = try requireStore().event(seq: seq), e.type == .queryOpened, let c = e.candidate else {
-            throw ServiceError(CoreError.Code.unknownEvent.rawValue, "event \(seq) is not a query")
+            throw TrialGateError(.unknownEvent, "event \(seq) is not a query")
         }
         return c
     }

@@ -27,10 +27,10 @@ extension Dispatcher {
     func publicKey() throws -> JSONValue {
         let store = try requireStore()
         let state = try LogState(partial: try store.events(types: [.trialInitialised, .keyRotated]), head: (0, ""))
-        guard let trial = state.trial, let current = state.signingKey else { throw ServiceError("not_initialised", "the store has no trial key yet") }
+        guard let trial = state.trial, let current = state.signingKey else { throw TrialGateError(.notInitialised, "the store has no trial key yet") }
         func describe(_ k: SigningKeyRecord) throws -> JSONValue {
             guard let raw = Data(base64Encoded: k.publicKey).map(Array.init), raw.count == 32 else {
-                throw ServiceError(StoreError.corruptCode, "key \(k.keyID) in event \(k.seq) is not a 32-byte Ed25519 key")
+                throw TrialGateError(.storeCorrupt, "key \(k.keyID) in event \(k.seq) is not a 32-byte Ed25519 key")
             }
             return ["seq": .number(Double(k.seq)), "key_id": .string(k.keyID), "public_key": .string(k.publicKey),
                     "pem": .string(TrialKey.publicKeyPEM(raw)),
@@ -54,7 +54,7 @@ extension Dispatcher {
         let store = try requireStore()
         let found = try size.map { try store.checkpoints(from: $0, through: $0).first } ?? store.latestCheckpoint()
         guard let found else {
-            throw ServiceError("unknown_checkpoint", size.map { "no checkpoint of size \($0) was issued" } ?? "no checkpoint has been issued yet")
+            throw TrialGateError(.unknownCheckpoint, size.map { "no checkpoint of size \($0) was issued" } ?? "no checkpoint has been issued yet")
         }
         return checkpointJSON(found)
     }
@@ -63,14 +63,14 @@ extension Dispatcher {
     private func proofSize(_ size: Int64?, store: EventStore) throws -> Int64 {
         let head = try store.head().size
         let n = try size ?? store.latestCheckpoint()?.size ?? head
-        guard n >= 1, n <= head else { throw ServiceError("invalid_field", "tree size \(n) is not between 1 and the log size \(head)") }
+        guard n >= 1, n <= head else { throw TrialGateError(.invalidField, "tree size \(n) is not between 1 and the log size \(head)") }
         return n
     }
 
     func inclusionProof(seq: Int64, size: Int64?) throws -> JSONValue {
         let store = try requireStore()
         let n = try proofSize(size, store: store)
-        guard seq >= 1, seq <= n else { throw ServiceError("invalid_field", "event \(seq) is not in the tree of size \(n)") }
+        guard seq >= 1, seq <= n else { throw TrialGateError(.invalidField, "event \(seq) is not in the tree of size \(n)") }
         let proof = try Merkle.inclusionProof(index: seq - 1, size: n, store)
         var out: [String: JSONValue] = [
             "seq": .number(Double(seq)), "index": .number(Double(seq - 1)), "size": .number(Double(n)),
@@ -84,7 +84,7 @@ extension Dispatcher {
     func consistencyProof(from: Int64, to: Int64?) throws -> JSONValue {
         let store = try requireStore()
         let n = try proofSize(to, store: store)
-        guard from >= 1, from <= n else { throw ServiceError("invalid_field", "first size \(from) is not between 1 and \(n)") }
+        guard from >= 1, from <= n else { throw TrialGateError(.invalidField, "first size \(from) is not between 1 and \(n)") }
         let proof = try Merkle.consistencyProof(from: from, to: n, store)
         var out: [String: JSONValue] = [
             "from": .number(Double(from)), "to": .number(Double(n)),
@@ -130,7 +130,7 @@ extension Dispatcher {
         if let asOfSeq { events = events.filter { $0.seq <= asOfSeq } }
         if let asOfTime { events = events.filter { $0.timestamp <= asOfTime } }
         guard !events.isEmpty else {
-            throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "candidate \"\(candidate)\" was not registered yet at that point")
+            throw TrialGateError(.unknownCandidate, "candidate \"\(candidate)\" was not registered yet at that point")
         }
         let policies = try publishedPolicies().filter { $0.seq <= min(asOfSeq ?? .max, events.last!.seq) && $0.publishedAt <= (asOfTime ?? $0.publishedAt) }
         return Self.warned(try CandidateView.json(foldCandidate(candidate, events), events: events, policies: policies, asOfSeq: asOfSeq, asOfTime: asOfTime),
@@ -196,14 +196,14 @@ extension Dispatcher {
     /// Every event about a registered candidate, in order.
     func candidateEvents(_ candidate: String) throws -> [Event] {
         let events = try requireStore().events(candidate: candidate)
-        guard !events.isEmpty else { throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "no candidate \"\(candidate)\" is registered") }
+        guard !events.isEmpty else { throw TrialGateError(.unknownCandidate, "no candidate \"\(candidate)\" is registered") }
         return events
     }
 
     /// The candidate folded from `events`, its own events up to some point.
     func foldCandidate(_ candidate: String, _ events: [Event]) throws -> CandidateState {
         let state = try LogState(partial: events, head: (events.last!.seq, events.last!.hash))
-        guard let c = state.candidates[candidate] else { throw ServiceError("internal", "candidate fold failed") }
+        guard let c = state.candidates[candidate] else { throw TrialGateError(.internal, "candidate fold failed") }
         return c
     }
 
@@ -216,7 +216,7 @@ extension Dispatcher {
                        standing wanted: String? = nil) throws -> JSONValue {
         let store = try requireStore()
         if let outcome, Outcome(rawValue: outcome) == nil {
-            throw ServiceError("invalid_field", "outcome must be eligible, ineligible or needs_review, got \"\(outcome)\"")
+            throw TrialGateError(.invalidField, "outcome must be eligible, ineligible or needs_review, got \"\(outcome)\"")
         }
         var rows: [JSONValue] = []
         var nextAfter: Int64?
@@ -374,7 +374,7 @@ extension Dispatcher {
     /// A vkey line, or `invalid_field` naming what is wrong with it.
     static func parseVKey(_ text: String) throws -> NoteVerifierKey {
         do { return try NoteVerifierKey(vkey: text.trimmingCharacters(in: .whitespacesAndNewlines)) } catch {
-            throw ServiceError("invalid_field", "vkey: \"\(text.prefix(80))\" is not a C2SP verifier key (name+keyid+base64 key): \(error)")
+            throw TrialGateError(.invalidField, "vkey: \"\(text.prefix(80))\" is not a C2SP verifier key (name+keyid+base64 key): \(error)")
         }
     }
 
@@ -398,7 +398,7 @@ extension Dispatcher {
         let store = try requireStore()
         let parsedCheckpoint: Checkpoint
         do { parsedCheckpoint = try Checkpoint(text: try SignedNote.parse(note).text) } catch {
-            throw ServiceError("invalid_field", "the checkpoint is not a signed tlog-checkpoint note: \(error)")
+            throw TrialGateError(.invalidField, "the checkpoint is not a signed tlog-checkpoint note: \(error)")
         }
         let pinned = try vkey.map(Self.parseVKey)
         let report = try audit(rootAt: parsedCheckpoint.size)
@@ -565,8 +565,8 @@ extension Dispatcher {
                 }
                 return nil
             } catch {
-                let e = ServiceError(error)
-                if e.code == ReportSnapshot.olderFormatCode { return nil }
+                let e = TrialGateError(error)
+                if e.code == .snapshotOlderFormat { return nil }
                 return AuditProblem(seq: size, code: "report_snapshot", message: e.message)
             }
         }
@@ -581,8 +581,8 @@ final class AuditChunk: @unchecked Sendable {
     /// Prepare on two workers of the global queue; otherwise on the thread that waits for the chunk.
     let parallel: Bool
     // Each half is written by exactly one worker and read only after `group.wait()`.
-    private var firstHalf: [Result<LogAuditor.Prepared, ServiceError>] = []
-    private var secondHalf: [Result<LogAuditor.Prepared, ServiceError>] = []
+    private var firstHalf: [Result<LogAuditor.Prepared, TrialGateError>] = []
+    private var secondHalf: [Result<LogAuditor.Prepared, TrialGateError>] = []
     private let group = DispatchGroup()
 
     init(rows: [StoredRow], checkBytes: Bool = true, parallel: Bool = true) {
@@ -591,7 +591,7 @@ final class AuditChunk: @unchecked Sendable {
         self.parallel = parallel
     }
 
-    private func prepare(_ part: Range<Int>) -> [Result<LogAuditor.Prepared, ServiceError>] {
+    private func prepare(_ part: Range<Int>) -> [Result<LogAuditor.Prepared, TrialGateError>] {
         part.map { i in
             do {
                 guard checkBytes else {
@@ -600,7 +600,7 @@ final class AuditChunk: @unchecked Sendable {
                 let (event, canonical) = try rows[i].eventCheckingCanonical()
                 return .success(LogAuditor.prepare(event, storedBody: rows[i].body, isCanonical: canonical))
             } catch {
-                return .failure(ServiceError(error))
+                return .failure(TrialGateError(error))
             }
         }
     }
@@ -622,7 +622,7 @@ final class AuditChunk: @unchecked Sendable {
     }
 
     /// Waits until the chunk is prepared.
-    func wait() -> [Result<LogAuditor.Prepared, ServiceError>] {
+    func wait() -> [Result<LogAuditor.Prepared, TrialGateError>] {
         guard parallel else { return prepare(0..<rows.count) }
         group.wait()
         return firstHalf + secondHalf

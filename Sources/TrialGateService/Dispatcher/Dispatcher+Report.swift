@@ -7,18 +7,18 @@ extension Dispatcher {
     /// The report state at `last` and where its fold began: from the newest report snapshot at or before `last`
     /// that checks out (`snapshot` is its size), otherwise from the first event (`snapshot` nil).
     /// `ignored` lists the newer snapshots that did not check out, and why.
-    func reportState(through last: Int64) throws -> (state: ReportState, snapshot: Int64?, ignored: [ServiceError]) {
+    func reportState(through last: Int64) throws -> (state: ReportState, snapshot: Int64?, ignored: [TrialGateError]) {
         let store = try requireStore()
         var state = ReportState()
         var snapshot: Int64?
-        var ignored: [ServiceError] = []
+        var ignored: [TrialGateError] = []
         for size in try store.reportSnapshotSizes() where size <= last {
             do {
                 state = try loadReportSnapshot(size: size)
                 snapshot = size
                 break
             } catch {
-                ignored.append(ServiceError(error))
+                ignored.append(TrialGateError(error))
             }
         }
         var lookups: [Int64: EventType] = [:]
@@ -43,7 +43,7 @@ extension Dispatcher {
     /// SHA-256 of the saved state. The trial and keys come from the log, not from the snapshot.
     func loadReportSnapshot(size: Int64) throws -> ReportState {
         let store = try requireStore()
-        func bad(_ why: String) -> ServiceError { ServiceError("bad_snapshot", "report snapshot \(size): \(why)") }
+        func bad(_ why: String) -> TrialGateError { TrialGateError(.badSnapshot, "report snapshot \(size): \(why)") }
         guard let saved = try store.reportSnapshot(size: size) else { throw bad("not saved") }
         let statement: JSONValue
         do { statement = try JSONParser.parse(saved.statement) } catch { throw bad("statement is not JSON") }
@@ -55,7 +55,7 @@ extension Dispatcher {
         guard let format = statement["format"]?.stringValue, format == ReportSnapshot.format else {
             // Saved by an earlier release: derived data a newer fold cannot read, neither used nor an integrity problem.
             if let format = statement["format"]?.stringValue, ReportSnapshot.olderFormats.contains(format) {
-                throw ServiceError(ReportSnapshot.olderFormatCode, "report snapshot \(size) is of an earlier format (\(format)); reports fold past it")
+                throw TrialGateError(.snapshotOlderFormat, "report snapshot \(size) is of an earlier format (\(format)); reports fold past it")
             }
             throw bad("unknown format")
         }
@@ -85,13 +85,13 @@ extension Dispatcher {
         let store = try requireStore()
         let key = try key()
         let head = try store.head()
-        guard head.size >= 1 else { throw ServiceError("empty_log", "the log has no events to snapshot") }
+        guard head.size >= 1 else { throw TrialGateError(.emptyLog, "the log has no events to snapshot") }
         var (state, from, ignored) = try reportState(through: head.size)
         state.checkSignatures()
-        guard let trialID = state.trialID else { throw ServiceError("not_initialised", "the store has no trial yet; run `trialgate init`") }
+        guard let trialID = state.trialID else { throw TrialGateError(.notInitialised, "the store has no trial yet; run `trialgate init`") }
         try Self.requireKeyInForce(key, try Self.baseState(store, head: head))
         if let warning = try headWarning() {
-            throw ServiceError(Self.logUncovered, warning)
+            throw TrialGateError(.logUncovered, warning)
         }
         let encoded = ReportSnapshot.encode(state)
         let madeAt = clock.now()

@@ -13,12 +13,6 @@ import TrialGateStore
 /// checkpoint read, one signature check and the tree's right border, and is skipped while the head is the one
 /// this process itself committed.
 extension Dispatcher {
-    /// Refused writes: the log's head is not covered by a valid signed checkpoint.
-    static let logUncovered = "log_uncovered"
-    /// Refused writes: a `key.rotated` event does not verify, so the key in force is unknown.
-    static let keyChainInvalid = "key_chain_invalid"
-    /// Refused writes and `serve`: the key given is not the trial's key in force.
-    public static let keyNotInForce = "key_not_in_force"
 
     /// The trial, the policies and the key history folded, after checking every key rotation's signatures.
     /// - Throws: `key_chain_invalid` naming the first rotation that does not verify.
@@ -27,7 +21,7 @@ extension Dispatcher {
         let state = try LogState(partial: events, head: (head.size, head.hash))
         if let trial = state.trial,
            let problem = KeyChain.firstProblem(trial: trial, keys: state.keys, rotations: events.filter { $0.type == .keyRotated }) {
-            throw ServiceError(keyChainInvalid, "event \(problem.seq): \(problem.message): the trial's key in force cannot be trusted,"
+            throw TrialGateError(.keyChainInvalid, "event \(problem.seq): \(problem.message): the trial's key in force cannot be trusted,"
                                + " so nothing is written; run `trialgate verify`")
         }
         return state
@@ -39,9 +33,9 @@ extension Dispatcher {
     ///   - frontier: the tree's border at `head.size` with its newest leaves hashed from the stored bytes
     ///     (`EventStore.frontierCheckingTail`), or why those bytes do not hold.
     static func uncoveredHead(_ head: LogHead, base: LogState, latest: EventStore.StoredCheckpoint?,
-                              frontier: () throws -> Result<MerkleFrontier, StoreError>) throws -> ServiceError? {
-        func uncovered(_ seq: Int64, _ why: String) -> ServiceError {
-            ServiceError(logUncovered, "event \(seq): \(why); the log may have been changed outside TrialGate, so nothing is written or"
+                              frontier: () throws -> Result<MerkleFrontier, TrialGateError>) throws -> TrialGateError? {
+        func uncovered(_ seq: Int64, _ why: String) -> TrialGateError {
+            TrialGateError(.logUncovered, "event \(seq): \(why); the log may have been changed outside TrialGate, so nothing is written or"
                          + " signed over it: run `trialgate verify`")
         }
         guard head.size > 0 else { return nil }
@@ -74,7 +68,7 @@ extension Dispatcher {
     /// Throws `key_not_in_force` unless `key` is the key in force in `base`.
     static func requireKeyInForce(_ key: TrialKey, _ base: LogState) throws {
         guard let inForce = base.signingKey, inForce.keyID != key.keyID else { return }
-        throw ServiceError(keyNotInForce, "the signing key given (key id \(key.keyID)) is not the trial's key in force (key id \(inForce.keyID),"
+        throw TrialGateError(.keyNotInForce, "the signing key given (key id \(key.keyID)) is not the trial's key in force (key id \(inForce.keyID),"
                            + " since event \(inForce.seq)); pass the key in force with --key FILE or TRIALGATE_KEY=FILE; nothing was written")
     }
 
@@ -124,7 +118,7 @@ extension Dispatcher {
                     return problem.message
                 }
             } catch {
-                return ServiceError(error).message
+                return TrialGateError(error).message
             }
             coverage.raise(to: head)
             return nil
@@ -139,7 +133,7 @@ extension Dispatcher {
             let base = try Self.baseState(store, head: try store.head())
             try Self.requireKeyInForce(try key(), base)
         } catch {
-            throw ServiceError(error)
+            throw TrialGateError(error)
         }
     }
 }

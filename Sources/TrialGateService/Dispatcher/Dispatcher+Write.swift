@@ -15,7 +15,7 @@ extension Dispatcher {
     /// The trial, or `not_initialised`.
     @discardableResult
     func requireTrial(_ state: LogState) throws -> TrialInfo {
-        guard let trial = state.trial else { throw ServiceError("not_initialised", "the store has no trial yet; run `trialgate init`") }
+        guard let trial = state.trial else { throw TrialGateError(.notInitialised, "the store has no trial yet; run `trialgate init`") }
         return trial
     }
 
@@ -23,7 +23,7 @@ extension Dispatcher {
         let key = try key()
         // The origin's form (it names the checkpoint key) is checked with the event, by LogState.check.
         let events = try append(candidate: nil, actor: actor) { state, now in
-            if state.trial != nil || state.size > 0 { throw ServiceError("already_initialised", "the store already holds a trial") }
+            if state.trial != nil || state.size > 0 { throw TrialGateError(.alreadyInitialised, "the store already holds a trial") }
             return [EventDraft(timestamp: now, actor: actor, type: .trialInitialised, candidate: nil, payload: [
                 "trial_id": .string(trialID), "log_origin": .string(origin),
                 "public_key": .string(Data(key.publicKey).base64EncodedString()), "key_id": .string(key.keyID),
@@ -69,10 +69,10 @@ extension Dispatcher {
         let events = try append(candidate: nil, actor: actor) { state, now in
             try requireTrial(state)
             if let current = state.policyInForce, current.sha256 == sha {
-                throw ServiceError("already_published", "this exact policy is already in force (event \(current.seq))")
+                throw TrialGateError(.alreadyPublished, "this exact policy is already in force (event \(current.seq))")
             }
             if state.policies.contains(where: { $0.id == policy.id && $0.version == policy.version && $0.sha256 != sha }) {
-                throw ServiceError("version_reused", "policy \(policy.id) version \(policy.version) was published with other text; give the change a new version")
+                throw TrialGateError(.versionReused, "policy \(policy.id) version \(policy.version) was published with other text; give the change a new version")
             }
             return [EventDraft(timestamp: now, actor: actor, type: .policyPublished, candidate: nil, payload: [
                 "policy_id": .string(policy.id), "version": .string(policy.version), "sha256": .string(sha), "text": .string(text),
@@ -97,10 +97,10 @@ extension Dispatcher {
 
     func record(kind: String, candidate: String, fields: JSONValue, actor: String) throws -> JSONValue {
         guard let type = EventType.recordKinds[kind] else {
-            throw ServiceError("invalid_field", "unknown record kind \"\(kind)\"; known: \(EventType.recordKinds.keys.sorted().joined(separator: ", "))")
+            throw TrialGateError(.invalidField, "unknown record kind \"\(kind)\"; known: \(EventType.recordKinds.keys.sorted().joined(separator: ", "))")
         }
         if type == .attestationRecorded {
-            throw ServiceError("invalid_field", "an attestation is an investigator's signed statement: use `trialgate attest` (attest.prepare, then attest), not record")
+            throw TrialGateError(.invalidField, "an attestation is an investigator's signed statement: use `trialgate attest` (attest.prepare, then attest), not record")
         }
         return appended(try append(candidate: candidate, actor: actor) { state, now in
             try requireTrial(state)
@@ -113,27 +113,27 @@ extension Dispatcher {
     func requireAttestable(_ fields: JSONValue, _ state: LogState) throws {
         guard let criterion = fields["criterion"]?.stringValue else { return }  // the schema names what is missing
         guard let published = state.policyInForce else {
-            throw ServiceError(CoreError.Code.noPolicy.rawValue, "no policy is in force, so no criterion can be attested")
+            throw TrialGateError(.noPolicy, "no policy is in force, so no criterion can be attested")
         }
         let ids = try policy(for: published).attestationIDs
         guard ids.contains(criterion) else {
-            throw ServiceError("invalid_field", "attestation.recorded: \"criterion\" \"\(criterion)\" is not attested under policy \(published.id) \(published.version); attested criteria: \(ids.sorted().joined(separator: ", "))")
+            throw TrialGateError(.invalidField, "attestation.recorded: \"criterion\" \"\(criterion)\" is not attested under policy \(published.id) \(published.version); attested criteria: \(ids.sorted().joined(separator: ", "))")
         }
     }
 
     func correct(seq: Int64, field: String, value: JSONValue, reason: String, actor: String) throws -> JSONValue {
         let store = try requireStore()
-        guard let target = try store.event(seq: seq) else { throw ServiceError("unknown_event", "there is no event \(seq)") }
+        guard let target = try store.event(seq: seq) else { throw TrialGateError(.unknownEvent, "there is no event \(seq)") }
         guard let candidate = target.candidate, target.type == .candidateRegistered || target.type.factPrefix != nil else {
-            throw ServiceError("not_correctable", "event \(seq) is a \(target.type.rawValue); only registrations and clinical records can be corrected")
+            throw TrialGateError(.notCorrectable, "event \(seq) is a \(target.type.rawValue); only registrations and clinical records can be corrected")
         }
         if reason.allSatisfy(\.isWhitespace) {
-            throw ServiceError("missing_field", "a correction needs a reason (21 CFR 11.10(e): changes must not obscure what was recorded)")
+            throw TrialGateError(.missingField, "a correction needs a reason (21 CFR 11.10(e): changes must not obscure what was recorded)")
         }
         return appended(try append(candidate: candidate, actor: actor) { state, now in
             try requireTrial(state)
             guard let record = state.candidates[candidate]?.record(seq: seq) else {
-                throw ServiceError("unknown_event", "event \(seq) is not a record of candidate \(candidate)")
+                throw TrialGateError(.unknownEvent, "event \(seq) is not a record of candidate \(candidate)")
             }
             let old = record.current[field] ?? .null
             return [EventDraft(timestamp: now, actor: actor, type: .entryCorrected, candidate: candidate, payload: [
@@ -155,7 +155,7 @@ extension Dispatcher {
     /// store's host only (the new private key never travels over the socket).
     public func rotateKey(to newKey: TrialKey, actor: String) throws -> JSONValue {
         let old: TrialKey
-        do { old = try key() } catch { throw ServiceError(error) }
+        do { old = try key() } catch { throw TrialGateError(error) }
         do {
             let events = try append(candidate: nil, actor: actor) { state, now in
                 let trial = try requireTrial(state)
@@ -183,7 +183,7 @@ extension Dispatcher {
         } catch {
             cachedKey = old
             cachedSigner = nil
-            throw ServiceError(error)
+            throw TrialGateError(error)
         }
     }
 
@@ -194,13 +194,13 @@ extension Dispatcher {
             try requireTrial(state)
             try Self.requireKeyInForce(key, state)
             guard let published = state.policyInForce else {
-                throw ServiceError(CoreError.Code.noPolicy.rawValue, "no policy has been published; run `trialgate policy publish FILE` first")
+                throw TrialGateError(.noPolicy, "no policy has been published; run `trialgate policy publish FILE` first")
             }
             guard let c = state.candidates[candidate] else {
-                throw ServiceError(CoreError.Code.unknownCandidate.rawValue, "no candidate \"\(candidate)\" is registered")
+                throw TrialGateError(.unknownCandidate, "no candidate \"\(candidate)\" is registered")
             }
             if let w = c.withdrawal {
-                throw ServiceError(CoreError.Code.candidateWithdrawn.rawValue, "candidate \"\(candidate)\" was withdrawn (event \(w.seq)); no decision can be issued")
+                throw TrialGateError(.candidateWithdrawn, "candidate \"\(candidate)\" was withdrawn (event \(w.seq)); no decision can be issued")
             }
             let decision = Decision(candidate: c, policy: try policy(for: published), policySHA256: published.sha256,
                                     logSize: state.size, logHead: state.headHash, decidedAt: now, decidedBy: actor, keyID: key.keyID)
@@ -214,7 +214,7 @@ extension Dispatcher {
                 + Self.criterionQueries(decision, seq: state.size + 1, candidate: c, actor: actor, now: now)
         }
         guard let (decision, json, signature) = issued, let event = events.first(where: { $0.type == .decisionIssued }) else {
-            throw ServiceError("internal", "no decision was issued")
+            throw TrialGateError(.internal, "no decision was issued")
         }
         // Every decision gets a checkpoint that covers it (a lone command gets one at its commit anyway).
         if let txn = batchTransaction { try issueCheckpoint(txn) }

@@ -6,7 +6,7 @@ import TrialGateStore
 /// The one place every command is carried out, whether it came from the CLI, `exec` or the socket.
 ///
 /// Edges turn their input into `Command` values and hand them here with the authenticated actor; the
-/// dispatcher answers a JSON result or throws a `ServiceError`. One dispatcher serves one owner at a time
+/// dispatcher answers a JSON result or throws a `TrialGateError`. One dispatcher serves one owner at a time
 /// (it caches what it read from the store); a server gives it to a single writer task.
 public final class Dispatcher: @unchecked Sendable {
     /// The event store, or nil for commands that need none (`policy.check`, `policy.test`).
@@ -115,7 +115,7 @@ public final class Dispatcher: @unchecked Sendable {
         }
         return try authorised(command, principal, prepare: prepare) {
             guard case .show(let candidate, nil, nil) = command else { return CanonicalJSON.encode(try execute(command, actor: principal.name)) }
-            do { return try currentShown(candidate: candidate).encoded } catch { throw ServiceError(error) }
+            do { return try currentShown(candidate: candidate).encoded } catch { throw TrialGateError(error) }
         }
     }
 
@@ -128,7 +128,7 @@ public final class Dispatcher: @unchecked Sendable {
         do {
             try Access.check(principal, command, siteOfCandidate: siteOf(candidate:), eventAt: { try self.requireStore().event(seq: $0) })
         } catch {
-            throw ServiceError(error)
+            throw TrialGateError(error)
         }
         let user: String?
         switch command {
@@ -136,14 +136,14 @@ public final class Dispatcher: @unchecked Sendable {
         default: return try body()
         }
         if principal.session?.isLocked == true {
-            throw ServiceError("signing_locked", "this session gave wrong signature components \(SigningSession.failureLimit) times and may not sign again; authenticate anew")
+            throw TrialGateError(.signingLocked, "this session gave wrong signature components \(SigningSession.failureLimit) times and may not sign again; authenticate anew")
         }
         let now = clock.now().millisecondsSinceEpoch
         let recent = (signingFailures[principal.name] ?? []).filter { now - $0.millisecondsSinceEpoch < Self.accountFailureWindow }
         signingFailures[principal.name] = recent.isEmpty ? nil : recent
         if recent.count >= Self.accountFailureLimit {
             let until = UTCTimestamp(millisecondsSinceEpoch: recent[0].millisecondsSinceEpoch + Self.accountFailureWindow)
-            throw ServiceError("signing_locked", "\(principal.name) gave wrong signature components \(recent.count) times in 15 minutes, from any session; signing is refused to this account until \(until)")
+            throw TrialGateError(.signingLocked, "\(principal.name) gave wrong signature components \(recent.count) times in 15 minutes, from any session; signing is refused to this account until \(until)")
         }
         // 21 CFR 11.200(a)(1): the first signing of a session uses every component, later ones the signing code.
         let continuing = principal.session?.hasSigned ?? false
@@ -155,8 +155,8 @@ public final class Dispatcher: @unchecked Sendable {
             principal.session?.markSigned()
             return result
         } catch {
-            let e = ServiceError(error)
-            if e.code == "signing_failed" || e.code == "bad_signature" {
+            let e = TrialGateError(error)
+            if e.code == .signingFailed || e.code == .badSignature {
                 principal.session?.markFailed()
                 signingFailures[principal.name, default: []].append(clock.now())
             }
@@ -172,8 +172,8 @@ public final class Dispatcher: @unchecked Sendable {
         return fields
     }
 
-    static let firstSigningNeedsBoth = ServiceError(
-        "signing_components", "the first signing of a session needs both signature components: user (your account name) and signing_code (21 CFR 11.200(a)(1))")
+    static let firstSigningNeedsBoth = TrialGateError(
+        .signingComponents, "the first signing of a session needs both signature components: user (your account name) and signing_code (21 CFR 11.200(a)(1))")
 
     /// The site a registered candidate belongs to, after corrections.
     func siteOf(candidate: String) throws -> String? {
@@ -207,7 +207,7 @@ public final class Dispatcher: @unchecked Sendable {
     }
 
     /// Carries out `command` on behalf of `actor`, with no role check: for the operating-system user of the CLI.
-    /// - Throws: `ServiceError`; a command that throws has appended nothing.
+    /// - Throws: `TrialGateError`; a command that throws has appended nothing.
     public func execute(_ command: Command, actor: String) throws -> JSONValue {
         do {
             switch command {
@@ -271,7 +271,7 @@ public final class Dispatcher: @unchecked Sendable {
             case .users: return try listUsers()
             }
         } catch {
-            throw ServiceError(error)
+            throw TrialGateError(error)
         }
     }
 
@@ -281,30 +281,30 @@ public final class Dispatcher: @unchecked Sendable {
     /// still land; every result is final only once this returns, after the shared commit.
     /// - Returns: one result per command, in order.
     /// - Throws: only when the shared commit itself fails; then nothing of the batch was written.
-    public func executeBatch(_ items: [(command: Command, actor: String)]) throws -> [Result<JSONValue, ServiceError>] {
+    public func executeBatch(_ items: [(command: Command, actor: String)]) throws -> [Result<JSONValue, TrialGateError>] {
         try runBatch(items.map { item in { try self.execute(item.command, actor: item.actor) } })
     }
 
     /// The same for authenticated principals: each command is checked against its principal's role and sites.
-    public func executeBatch(_ items: [(command: Command, principal: Principal)]) throws -> [Result<JSONValue, ServiceError>] {
+    public func executeBatch(_ items: [(command: Command, principal: Principal)]) throws -> [Result<JSONValue, TrialGateError>] {
         try runBatch(items.map { item in { try self.execute(item.command, principal: item.principal) } })
     }
 
-    private func runBatch(_ items: [() throws -> JSONValue]) throws -> [Result<JSONValue, ServiceError>] {
+    private func runBatch(_ items: [() throws -> JSONValue]) throws -> [Result<JSONValue, TrialGateError>] {
         do {
             // One transaction, one checkpoint at its end (decisions inside it already issued their own).
             return try inOneTransaction {
-                guard let txn = batchTransaction else { throw ServiceError("internal", "no transaction for the batch") }
+                guard let txn = batchTransaction else { throw TrialGateError(.internal, "no transaction for the batch") }
                 return items.map { item in
                     do {
                         return .success(try txn.savepoint { try item() })
                     } catch {
-                        return .failure(ServiceError(error))
+                        return .failure(TrialGateError(error))
                     }
                 }
             }
         } catch {
-            throw ServiceError(error)
+            throw TrialGateError(error)
         }
     }
 
@@ -318,7 +318,7 @@ public final class Dispatcher: @unchecked Sendable {
             reply["ok"] = true
         } catch {
             reply["ok"] = false
-            reply["error"] = ServiceError(error).json
+            reply["error"] = TrialGateError(error).json
         }
         return .object(reply)
     }
@@ -329,13 +329,13 @@ public final class Dispatcher: @unchecked Sendable {
         do {
             reply = handle(request: try JSONParser.parse(line), actor: actor)
         } catch {
-            reply = ["ok": false, "error": ServiceError(error).json]
+            reply = ["ok": false, "error": TrialGateError(error).json]
         }
         return CanonicalJSON.string(reply)
     }
 
     func requireStore() throws -> EventStore {
-        guard let store else { throw ServiceError(ServiceError.noStore, "this command needs a store (--store PATH)") }
+        guard let store else { throw TrialGateError(ErrorCode.noStore, "this command needs a store (--store PATH)") }
         return store
     }
 
@@ -358,7 +358,7 @@ public final class Dispatcher: @unchecked Sendable {
             cacheHead = size
         }
         guard let base = baseState, let trial = base.trial, base.signingKey != nil else {
-            throw ServiceError(StoreError.corruptCode, "the log does not begin with trial.initialised")
+            throw TrialGateError(.storeCorrupt, "the log does not begin with trial.initialised")
         }
         let signer = try noteSigner(origin: trial.logOrigin)
         try Self.requireKeyInForce(signer.key, base)
@@ -442,7 +442,7 @@ public final class Dispatcher: @unchecked Sendable {
         }
         var base = baseState!
         if head.size > 0, base.trial == nil {
-            throw ServiceError(StoreError.corruptCode, "the log does not begin with trial.initialised")
+            throw TrialGateError(.storeCorrupt, "the log does not begin with trial.initialised")
         }
         var state = base
         if let candidate {

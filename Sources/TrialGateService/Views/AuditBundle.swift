@@ -22,7 +22,7 @@ public struct DirectoryBundleSink: BundleSink {
         let url = root.appendingPathComponent(path)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         guard FileManager.default.createFile(atPath: url.path, contents: Data(bytes)) else {
-            throw ServiceError("file_unwritable", "cannot write \(url.path)")
+            throw TrialGateError(.fileUnwritable, "cannot write \(url.path)")
         }
     }
 
@@ -62,14 +62,14 @@ extension Dispatcher {
             o["log_warning"] = .string(warning)
             return .object(o)
         } catch {
-            throw ServiceError(error)
+            throw TrialGateError(error)
         }
     }
 
     private func writeBundle(to sink: BundleSink, exportedAt: UTCTimestamp) throws -> JSONValue {
         let store = try requireStore()
         guard let latest = try store.latestCheckpoint() else {
-            throw ServiceError("unknown_checkpoint", "the log has no checkpoint yet; nothing to export")
+            throw TrialGateError(.unknownCheckpoint, "the log has no checkpoint yet; nothing to export")
         }
         let size = latest.size
         var digests: [String: SHA256] = [:]
@@ -108,11 +108,11 @@ extension Dispatcher {
         }
         try append(AuditBundle.eventsFile, buffer)
         guard tree.size == size else {
-            throw ServiceError(StoreError.corruptCode, "the newest checkpoint covers \(size) events but only \(tree.size) are stored; run `trialgate verify`")
+            throw TrialGateError(.storeCorrupt, "the newest checkpoint covers \(size) events but only \(tree.size) are stored; run `trialgate verify`")
         }
         let root = try Merkle.root(size: size, tree)
         guard let trial = state.trial, let parsed = try? Checkpoint(text: SignedNote.parse(latest.note).text), parsed.root == root else {
-            throw ServiceError(StoreError.corruptCode, "the stored events do not give the root of the newest checkpoint; run `trialgate verify`")
+            throw TrialGateError(.storeCorrupt, "the stored events do not give the root of the newest checkpoint; run `trialgate verify`")
         }
 
         // Checkpoints: every one issued up to the bundle's size, and the newest as a plain note file.
@@ -141,7 +141,7 @@ extension Dispatcher {
         var keys: [JSONValue] = []
         for k in state.keys {
             guard let raw = Data(base64Encoded: k.publicKey).map(Array.init), raw.count == 32 else {
-                throw ServiceError(StoreError.corruptCode, "key \(k.keyID) in event \(k.seq) is not a 32-byte Ed25519 key")
+                throw TrialGateError(.storeCorrupt, "key \(k.keyID) in event \(k.seq) is not a 32-byte Ed25519 key")
             }
             let vkey = try NoteVerifierKey(name: trial.logOrigin, publicKey: raw).vkey
             try write("keys/\(k.keyID).pem", Array(TrialKey.publicKeyPEM(raw).utf8))

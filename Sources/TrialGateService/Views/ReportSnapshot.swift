@@ -14,7 +14,6 @@ enum ReportSnapshot {
     static let format = "trialgate.report-snapshot/3"
     /// Formats earlier releases saved: skipped, never an integrity problem (a snapshot is derived data).
     static let olderFormats: Set<String> = ["trialgate.report-snapshot/1", "trialgate.report-snapshot/2"]
-    static let olderFormatCode = "snapshot_older_format"
     private static let magic: [UInt8] = Array("TGRS3".utf8)
 
     /// What the trial key signs: the snapshot's format, the trial, the log position (size and the hash of the

@@ -143,8 +143,8 @@ struct ReportState: Equatable {
     /// ignored). `recordType` gives the type of a record a correction names that this state has not seen
     /// (a record before a snapshot): corrections are rare, so it may read the log.
     mutating func apply(_ event: Event, recordType: (Int64) throws -> EventType?) throws {
-        func fail(_ why: String) -> ServiceError {
-            ServiceError("invalid_event", "event \(event.seq) (\(event.type.rawValue)): \(why)")
+        func fail(_ why: String) -> TrialGateError {
+            TrialGateError(.invalidEvent, "event \(event.seq) (\(event.type.rawValue)): \(why)")
         }
         defer {
             size = max(size, event.seq)
