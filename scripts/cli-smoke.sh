@@ -4,16 +4,12 @@
 # must notice, and audit/verify_bundle.py (Python + cryptography) checks an exported audit bundle on its own.
 # Usage: scripts/cli-smoke.sh [path/to/trialgate]   (default: builds and uses .build/debug/trialgate)
 set -euo pipefail
+. "$(dirname "$0")/lib/checks.sh"
 cd "$(dirname "$0")/.."
-B=${1:-}
-if [ -z "$B" ]; then swift build --product trialgate >/dev/null; B=.build/debug/trialgate; fi
+use_trialgate "${1:-}"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 export TRIALGATE_STORE=$T/trial.sqlite TRIALGATE_ACTOR=smoke:coordinator
-pass=0; fail=0
-check() { if "$@"; then pass=$((pass+1)); else echo "FAILED: $*"; fail=$((fail+1)); fi; }
-expect_rc() { local want=$1; shift; set +e; "$@" >"$T/out" 2>&1; local rc=$?; set -e
-  if [ "$rc" = "$want" ]; then pass=$((pass+1)); else echo "FAILED (rc $rc, want $want): $*"; cat "$T/out"; fail=$((fail+1)); fi; }
 
 today=$(date -u +%F); d() { date -u -d "$1 days ago" +%F; }
 expect_rc 0 "$B" init --trial SMOKE-1
@@ -253,5 +249,4 @@ sqlite3 "$T/trial.sqlite" "DROP TRIGGER events_no_update; UPDATE events SET body
 expect_rc 1 "$B" verify
 check grep -q "first bad event is 6" "$T/out"
 expect_rc 3 "$B" verify --store "$T/missing.sqlite"
-echo "cli-smoke: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+checks_done cli-smoke

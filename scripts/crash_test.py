@@ -20,13 +20,12 @@ import os
 import random
 import shutil
 import signal
-import socket
 import sys
 import threading
 import time
 
 
-from tglab import add_user, free_port, new_trial, run, start_server
+from tglab import LineClient, add_user, free_port, new_trial, run, start_server
 
 
 class Client(threading.Thread):
@@ -54,32 +53,26 @@ class Client(threading.Thread):
 
     def run(self):
         try:
-            sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+            client = LineClient.connect("127.0.0.1", self.port, timeout=30)
         except OSError:
             return
-        f = sock.makefile("rwb", buffering=0)
         try:
-            f.write((json.dumps({"cmd": "auth", "token": self.token}) + "\n").encode())
-            if not json.loads(f.readline()).get("ok"):
+            if not client.auth(self.token).get("ok"):
                 return
-            reader = threading.Thread(target=self.read_replies, args=(f,), daemon=True)
+            reader = threading.Thread(target=self.read_replies, args=(client,), daemon=True)
             reader.start()
             for r in self.requests():
                 self.sent[r["id"]] = r
-                f.write((json.dumps(r) + "\n").encode())
+                client.send(r)
             reader.join()
         except OSError:
             pass
         finally:
-            try:
-                sock.close()
-            except OSError:
-                pass
+            client.close()
 
-    def read_replies(self, f):
+    def read_replies(self, client):
         try:
-            for line in f:
-                r = json.loads(line)
+            for r in client.replies():
                 if r.get("ok"):
                     self.acked[r["id"]] = r["result"]
         except (OSError, ValueError):

@@ -4,9 +4,9 @@
 # reads, and lose nothing that was acknowledged. Needs root (it mounts a 3 MiB tmpfs); skips otherwise.
 # Usage: scripts/faults.sh [path/to/trialgate]
 set -euo pipefail
+. "$(dirname "$0")/lib/checks.sh"
 cd "$(dirname "$0")/.."
-B=${1:-}
-if [ -z "$B" ]; then swift build --product trialgate >/dev/null; B=.build/debug/trialgate; fi
+use_trialgate "${1:-}"
 B=$(realpath "$B")
 if [ "$(id -u)" != 0 ] || ! command -v mount >/dev/null; then echo "faults: skipped (needs root to mount a small tmpfs)"; exit 0; fi
 M=$(mktemp -d)
@@ -16,8 +16,6 @@ SERVER=
 cleanup() { [ -n "$SERVER" ] && kill -9 "$SERVER" 2>/dev/null; umount "$M" 2>/dev/null || true; rmdir "$M" 2>/dev/null || true; rm -rf "$T"; }
 trap cleanup EXIT
 export TRIALGATE_STORE=$M/s.sqlite TRIALGATE_ACTOR=faults:coordinator
-pass=0; fail=0
-check() { if "$@"; then pass=$((pass+1)); else echo "FAILED: $*"; fail=$((fail+1)); fi; }
 today=$(date -u +%F)
 
 "$B" init --trial FAULTS-1 >/dev/null
@@ -65,18 +63,11 @@ mount -o remount,rw "$M"
 check "$B" verify
 
 # 3. Disk full under a running server: it answers errors, stays up, and keeps what it acknowledged.
-TOKEN=$("$B" users add carla --role coordinator --site SITE-01 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+TOKEN=$(token carla coordinator SITE-01)
 # Leave about 1 MiB free for the server to fill.
 dd if=/dev/zero of="$M/filler" bs=64k 2>/dev/null || true
 truncate -s -1M "$M/filler"
-# A port below the ephemeral range (outgoing connections never take it); another try if it is held anyway.
-for _ in 1 2 3 4 5; do
-  PORT=$(( 20000 + RANDOM % 12000 ))
-  "$B" serve --listen 127.0.0.1:$PORT 2>"$T/server.log" & SERVER=$!
-  for _ in $(seq 100); do grep -q listening "$T/server.log" && break; kill -0 "$SERVER" 2>/dev/null || break; sleep 0.1; done
-  grep -q listening "$T/server.log" && break
-  wait "$SERVER" 2>/dev/null || true; SERVER=
-done
+start_server
 python3 - "$today" > "$T/requests" <<'PY'
 import json, sys
 for i in range(5000):
@@ -99,5 +90,4 @@ print(f"disk full (server): {len(acked)} acknowledged, {full} refused with store
 sys.exit(1 if acked - have or not acked else 0)
 PY
 check "$B" verify
-echo "faults: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+checks_done faults

@@ -34,39 +34,35 @@ import threading
 import time
 
 
-from tglab import add_user, free_port, new_trial, rss_and_fds, start_server
+from tglab import ConnectionClosed, LineClient, add_user, free_port, new_trial, rss_and_fds, start_server
 
 
 def honest(port, token, seconds, today):
     """Sequential request/reply round trips (half appends, half reads); returns latencies in ms."""
     lat = []
     # From an address of its own: the bad-token floods get 127.0.0.1 rate-limited, as they should.
-    sock = socket.create_connection(("127.0.0.1", port), source_address=("127.0.0.3", 0))
-    f = sock.makefile("rwb", buffering=0)
-    f.write((json.dumps({"cmd": "auth", "token": token}) + "\n").encode())
-    f.readline()
-    end = time.time() + seconds
-    i = 0
-    reg = f"H-{time.time_ns()}"
-    f.write((json.dumps({"id": "r", "cmd": "register", "candidate": reg, "site": "SITE-01"}) + "\n").encode())
-    f.readline()
-    while time.time() < end:
-        i += 1
-        if i % 2:
-            req = {"id": i, "cmd": "record", "kind": "ki67", "candidate": reg,
-                   "fields": {"percent": i % 100, "specimen_date": today, "method": "manual_count"}}
-        else:
-            req = {"id": i, "cmd": "show", "candidate": reg}
-        t = time.perf_counter()
-        f.write((json.dumps(req) + "\n").encode())
-        line = f.readline()
-        if not line:
-            raise SystemExit("the server closed the honest client's connection (did it crash? see its log)")
-        r = json.loads(line)
-        lat.append((time.perf_counter() - t) * 1000)
-        if not r.get("ok"):
-            raise SystemExit(f"honest request refused: {r}")
-    sock.close()
+    client = LineClient.connect("127.0.0.1", port, source=("127.0.0.3", 0))
+    try:
+        client.auth(token)
+        end = time.time() + seconds
+        i = 0
+        reg = f"H-{time.time_ns()}"
+        client.request({"id": "r", "cmd": "register", "candidate": reg, "site": "SITE-01"})
+        while time.time() < end:
+            i += 1
+            if i % 2:
+                req = {"id": i, "cmd": "record", "kind": "ki67", "candidate": reg,
+                       "fields": {"percent": i % 100, "specimen_date": today, "method": "manual_count"}}
+            else:
+                req = {"id": i, "cmd": "show", "candidate": reg}
+            t = time.perf_counter()
+            r = client.request(req)
+            lat.append((time.perf_counter() - t) * 1000)
+            if not r.get("ok"):
+                raise SystemExit(f"honest request refused: {r}")
+    except ConnectionClosed:
+        raise SystemExit("the server closed the honest client's connection (did it crash? see its log)") from None
+    client.close()
     return lat
 
 
@@ -119,31 +115,29 @@ def huge_line(a):
 
 
 def bad_utf8_and_nesting(a):
-    s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
-    f = s.makefile("rwb", buffering=0)
-    f.write(b'{"cmd":"auth","token":"\xff\xfe"}\n')
-    f.readline()
-    f.write(b"[" * 60000 + b"\n")
-    f.readline()
-    s.close()
+    client = LineClient.connect("127.0.0.1", a.port, timeout=5)
+    client.send_raw(b'{"cmd":"auth","token":"\xff\xfe"}\n')
+    client.read_line()
+    client.send_raw(b"[" * 60000 + b"\n")
+    client.read_line()
+    client.close()
     a.count += 1
 
 
 def bad_tokens(a):
-    s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
-    f = s.makefile("rwb", buffering=0)
-    f.write(b'{"cmd":"auth","token":"0000000000000000000000000000000000000000000000000000000000000000"}\n')
-    f.readline()
-    s.close()
+    client = LineClient.connect("127.0.0.1", a.port, timeout=5)
+    client.send_raw(b'{"cmd":"auth","token":"0000000000000000000000000000000000000000000000000000000000000000"}\n')
+    client.read_line()
+    client.close()
     a.count += 1
 
 
 def subscribe_and_reset(a):
-    s = socket.create_connection(("127.0.0.1", a.port), timeout=5, source_address=("127.0.0.2", 0))
-    f = s.makefile("rwb", buffering=0)
-    f.write(b'{"cmd":"auth","token":"' + a.token.encode() + b'"}\n')
-    f.readline()
-    f.write(b'{"cmd":"subscribe","from":1}\n')
+    client = LineClient.connect("127.0.0.1", a.port, timeout=5, source=("127.0.0.2", 0))
+    client.send({"cmd": "auth", "token": a.token})
+    client.read_line()
+    client.send({"cmd": "subscribe", "from": 1})
+    s = client.sock
     want, got = random.choice([1, 1000, 60000, 200000]), 0
     while got < want:
         b = s.recv(65536)
@@ -152,7 +146,7 @@ def subscribe_and_reset(a):
         got += len(b)
     # A reset, not a clean close: the connection ends while the server may be reading the next chunk for it.
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    s.close()
+    client.close()
     a.count += 1
 
 
@@ -161,12 +155,11 @@ FORGED = "FORGED-LINE info trialgate.server : principal=adam role=admin [TrialGa
 
 def log_injection(a):
     """Unauthenticated requests whose cmd would end the log line and start a forged one."""
-    s = socket.create_connection(("127.0.0.1", a.port), timeout=5)
-    f = s.makefile("rwb", buffering=0)
+    client = LineClient.connect("127.0.0.1", a.port, timeout=5)
     for sep in ("\n", "\r\n", "\r", "\u2028", "\u0085"):
-        f.write((json.dumps({"cmd": "x" + sep + FORGED}) + "\n").encode())
-        f.readline()
-    s.close()
+        client.send({"cmd": "x" + sep + FORGED})
+        client.read_line()
+    client.close()
     a.count += 1
 
 
@@ -256,14 +249,11 @@ def honest_fresh(port, token, seconds):
     while time.time() < end:
         t = time.perf_counter()
         try:
-            s = socket.create_connection(("127.0.0.1", port), timeout=5, source_address=("127.0.0.5", 0))
-            f = s.makefile("rwb", buffering=0)
-            f.write((json.dumps({"cmd": "auth", "token": token}) + "\n").encode())
-            auth = json.loads(f.readline() or b"null")
-            f.write(b'{"id":1,"cmd":"head"}\n')
-            r = json.loads(f.readline() or b"null")
-            s.close()
-            if not (auth and auth.get("ok") and r and r.get("ok")):
+            client = LineClient.connect("127.0.0.1", port, timeout=5, source=("127.0.0.5", 0))
+            auth = client.auth(token)
+            r = client.request({"id": 1, "cmd": "head"})
+            client.close()
+            if not (auth.get("ok") and r.get("ok")):
                 refused.append((auth, r))
                 continue
         except (OSError, ValueError) as e:

@@ -3,42 +3,16 @@
 # and kill -9 in the middle of writes (every acknowledged event must be in the log afterwards).
 # Loopback only; bounded in time. Usage: scripts/server-smoke.sh [path/to/trialgate] [crash cycles, default 5]
 set -euo pipefail
+. "$(dirname "$0")/lib/checks.sh"
 cd "$(dirname "$0")/.."
-B=${1:-}
+use_trialgate "${1:-}"
 CYCLES=${2:-5}
-if [ -z "$B" ]; then swift build --product trialgate >/dev/null; B=.build/debug/trialgate; fi
 B=$(realpath "$B")
 T=$(mktemp -d)
 SERVER=
 cleanup() { [ -n "$SERVER" ] && kill -9 "$SERVER" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 export TRIALGATE_STORE=$T/s.sqlite TRIALGATE_ACTOR=smoke:admin
-pass=0; fail=0
-check() { if "$@"; then pass=$((pass+1)); else echo "FAILED: $*"; fail=$((fail+1)); fi; }
-refute() { if "$@"; then echo "FAILED (should not hold): $*"; fail=$((fail+1)); else pass=$((pass+1)); fi; }
-# Ports below the kernel's ephemeral range (32768-60999 here), where outgoing connections never take them;
-# a port another process holds anyway means another try.
-port() { echo $(( 20000 + RANDOM % 12000 )); }
-start() { # start [extra args]; sets SERVER and ADDR
-  local attempt before lines
-  for attempt in 1 2 3 4 5; do
-    PORT=$(port); ADDR=127.0.0.1:$PORT
-    before=$(grep -c "listening" "$T/server.log" 2>/dev/null || true)
-    touch "$T/server.log"; lines=$(wc -l < "$T/server.log")
-    "$B" serve --listen "$ADDR" "$@" 2>>"$T/server.log" & SERVER=$!
-    for _ in $(seq 100); do
-      [ "$(grep -c "listening" "$T/server.log" 2>/dev/null || true)" -gt "${before:-0}" ] && return 0
-      kill -0 "$SERVER" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -0 "$SERVER" 2>/dev/null && break
-    wait "$SERVER" 2>/dev/null || true
-    tail -n "+$((lines + 1))" "$T/server.log" | grep -q "Address already in use" || break
-    echo "port $PORT in use; trying another"
-  done
-  echo "server did not start"; cat "$T/server.log"; return 1
-}
-token() { "$B" users add "$1" --role "$2" ${3:+--site $3} --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'; }
 
 "$B" init --trial SMOKE-SRV >/dev/null
 "$B" policy publish Policies/sanet-ep.yaml >/dev/null
@@ -56,7 +30,7 @@ check test "$(sqlite3 "$T/s.sqlite" "SELECT count(*) FROM events WHERE instr(bod
 check test "$(sqlite3 "$T/s.sqlite" "SELECT count(*) FROM events WHERE instr(body, '$COORD') > 0")" = 0
 
 # A client session.
-start
+start_server
 out=$(printf '%s\n' '{"id":1,"cmd":"register","candidate":"NET-1","site":"SITE-01"}' \
   '{"id":2,"cmd":"register","candidate":"NET-2","site":"SITE-02"}' \
   '{"id":3,"cmd":"record","kind":"ki67","candidate":"NET-1","fields":{"percent":8,"specimen_date":"2026-01-05","method":"manual_count"}}' \
@@ -97,7 +71,7 @@ check grep -q "stopped" "$T/server.log"
 # kill -9 in the middle of writes, several times: nothing acknowledged may be lost.
 today=$(date -u +%F)
 for cycle in $(seq "$CYCLES"); do
-  start
+  start_server
   python3 - "$cycle" "$today" > "$T/requests" <<'PY'
 import sys, json
 cycle, today = sys.argv[1], sys.argv[2]
@@ -131,7 +105,7 @@ done
 # TLS with a throwaway certificate, checked by openssl s_client.
 openssl req -x509 -newkey ed25519 -keyout "$T/key.pem" -out "$T/cert.pem" -days 1 -nodes -subj "/CN=localhost" \
   -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
-start --tls-cert "$T/cert.pem" --tls-key "$T/key.pem"
+start_server --tls-cert "$T/cert.pem" --tls-key "$T/key.pem"
 out=$(printf '%s\n' "{\"cmd\":\"auth\",\"token\":\"$SPONSOR\"}" '{"id":9,"cmd":"verify"}' \
   | timeout 10 openssl s_client -quiet -connect "$ADDR" -CAfile "$T/cert.pem" -verify_return_error 2>/dev/null || true)
 check grep -q '"id":9,"ok":true,"result":{.*"valid":true' <<<"$out"
@@ -155,7 +129,7 @@ check test "$rc" != 0
 check grep -q "pinned" "$T/pin.err"
 kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=
 # A newline in an unauthenticated cmd cannot forge a log line.
-start
+start_server
 printf '%s\n' '{"cmd":"x\nFORGED info trialgate.server : principal=adam [TrialGateServer] authenticated"}' \
   | timeout 5 python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(sys.stdin.buffer.read()); s.recv(4096)' "$PORT"
 kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=
@@ -163,7 +137,7 @@ check grep -q 'cmd="x\\nFORGED' "$T/server.log"
 refute grep -q '^FORGED' "$T/server.log"
 # SIGTERM while a client pipelines: every line it gets back is a reply (the rest shutting_down), and the connection
 # ends cleanly, not with a reset.
-start
+start_server
 python3 - "$today" > "$T/requests" <<'PY'
 import sys, json
 print(json.dumps({"id": "r", "cmd": "register", "candidate": "T-1", "site": "SITE-01"}))
@@ -192,5 +166,4 @@ refute grep -q connection_lost "$T/client.err"
 set +e; "$B" serve --listen 0.0.0.0:$(port) 2>"$T/refused"; rc=$?; set -e
 check test "$rc" != 0
 check grep -q insecure_listen "$T/refused"
-echo "server-smoke: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+checks_done server-smoke

@@ -11,30 +11,21 @@ Usage: scripts/soak.py [--trialgate PATH] [--minutes M] [--out DIR]
 """
 
 import argparse
-import json
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
 
 
-from tglab import add_user, free_port, new_trial, rss_and_fds, start_server
+from tglab import LineClient, add_user, free_port, new_trial, rss_and_fds, start_server
 
 
 def connect(port, token):
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
-    f = s.makefile("rwb", buffering=0)
-    f.write((json.dumps({"cmd": "auth", "token": token}) + "\n").encode())
-    if not json.loads(f.readline()).get("ok"):
+    client = LineClient.connect("127.0.0.1", port, timeout=30)
+    if not client.auth(token).get("ok"):
         raise SystemExit("auth failed")
-    return s, f
-
-
-def ask(f, req):
-    f.write((json.dumps(req) + "\n").encode())
-    return json.loads(f.readline())
+    return client
 
 
 def coordinator(port, token, name, stop, today, stats):
@@ -46,21 +37,21 @@ def coordinator(port, token, name, stop, today, stats):
 
 
 def coordinate(port, token, name, stop, today, stats):
-    s, f = connect(port, token)
+    client = connect(port, token)
     n = 0
     while not stop.is_set():
         cand = f"{name}-{n // 12}"
         if n % 12 == 0:
-            r = ask(f, {"id": n, "cmd": "register", "candidate": cand, "site": "SITE-01"})
+            r = client.request({"id": n, "cmd": "register", "candidate": cand, "site": "SITE-01"})
         elif n % 12 == 11:
-            r = ask(f, {"id": n, "cmd": "decide", "candidate": cand})
+            r = client.request({"id": n, "cmd": "decide", "candidate": cand})
         else:
-            r = ask(f, {"id": n, "cmd": "record", "kind": "ki67", "candidate": cand,
-                        "fields": {"percent": n % 100, "specimen_date": today, "method": "manual_count"}})
+            r = client.request({"id": n, "cmd": "record", "kind": "ki67", "candidate": cand,
+                                "fields": {"percent": n % 100, "specimen_date": today, "method": "manual_count"}})
         stats["ok" if r.get("ok") else "refused"] += 1
         n += 1
         time.sleep(0.02)
-    s.close()
+    client.close()
 
 
 def sponsor(port, token, stop, stats):
@@ -72,32 +63,31 @@ def sponsor(port, token, stop, stats):
 
 
 def read(port, token, stop, stats):
-    s, f = connect(port, token)
+    client = connect(port, token)
     i = 0
     while not stop.is_set():
         i += 1
-        head = ask(f, {"id": i, "cmd": "head"})
+        head = client.request({"id": i, "cmd": "head"})
         size = head.get("result", {}).get("size", 1)
         # A dashboard's view: the latest page of decisions (a listing of the whole log grows with it).
         recent = {"cmd": "decisions", "outcome": "eligible", "after": max(0, size - 2000), "limit": 100}
         for req in (recent, {"cmd": "checkpoint"},
                     {"cmd": "proof.inclusion", "seq": max(1, (i * 7919) % max(size - 20, 1))},
                     {"cmd": "show", "candidate": f"c0-{i % 5}"}):
-            ask(f, dict(req, id=i))
+            client.request(dict(req, id=i))
             stats["reads"] += 1
         # Open and close a connection now and then.
-        c, _ = connect(port, token)
-        c.close()
+        connect(port, token).close()
         time.sleep(0.2)
-    s.close()
+    client.close()
 
 
 def subscriber(port, token, stop, stats):
-    s, f = connect(port, token)
-    s.settimeout(None)
-    f.write(b'{"id":"sub","cmd":"subscribe","from":1}\n')
+    client = connect(port, token)
+    client.sock.settimeout(None)
+    client.send({"id": "sub", "cmd": "subscribe", "from": 1})
     try:
-        for _ in f:
+        for _ in client.lines():
             stats["streamed"] += 1
             if stop.is_set():
                 break
