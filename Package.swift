@@ -29,7 +29,8 @@ let package = Package(
         // The append-only SQLite event store.
         .target(name: "TrialGateStore", dependencies: ["TrialGateCore", "TrialGateAudit", "CSQLite"]),
         // The command vocabulary and the one dispatcher behind the CLI, `exec` and the socket.
-        .target(name: "TrialGateService", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "TrialGateService", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", .product(name: "Crypto", package: "swift-crypto"),
+                                                     .product(name: "Logging", package: "swift-log")]),
         // The enrollment policies shipped in Policies/, bundled as resources for the demo and tests.
         .target(name: "TrialGatePolicies", path: "Policies",
                 resources: [.copy("sanet-ep.yaml"), .copy("sanet-ep.cases.yaml"), .copy("sanet-p.yaml"), .copy("sanet-p.cases.yaml"),

@@ -18,7 +18,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case json
     /// A request line → the dispatcher on a real store: every line gets one JSON reply, refusals carry a code.
     case request
-    /// Text → the policy loader: loads, or is refused with a located `CoreError`.
+    /// Text → the policy loader: loads, or is refused with a located `TrialGateError`.
     case policy
     /// A client's byte stream → a served connection's line framing, protocol step (authentication, roles,
     /// subscribe) and dispatcher (`ProtocolSession`): every reply is well formed, no more replies than lines.
@@ -87,7 +87,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     }
 
     static func request(_ input: [UInt8], dispatcher: Dispatcher) -> String? {
-        checkReply(dispatcher.handle(line: input, actor: "fuzz"))
+        // A blank line gets no reply; every other line gets one.
+        guard let reply = dispatcher.handle(line: input, actor: "fuzz") else {
+            return Frame.line(framing: input).isBlank ? nil : "no reply to a line that is not blank"
+        }
+        return checkReply(reply)
     }
 
     /// A reply line is one JSON object with `ok`; a refusal names a code and says what was wrong.
@@ -109,10 +113,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         do {
             _ = try PolicyLoader.load(String(decoding: input, as: UTF8.self), file: "fuzz.yaml")
             return nil
-        } catch let e as CoreError {
+        } catch let e as TrialGateError {
             return e.message.isEmpty ? "a policy error without a message" : nil
         } catch {
-            return "a policy error that is not a CoreError: \(error)"
+            return "a policy error that is not a TrialGateError: \(error)"
         }
     }
 }

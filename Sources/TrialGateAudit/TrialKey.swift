@@ -120,3 +120,8 @@ public enum SignatureCheck {
         return key.isValidSignature(signature, for: message)
     }
 }
+
+extension TrialKey: Equatable {
+    /// Keys are equal when their public keys are (a private key determines its public key).
+    public static func == (a: TrialKey, b: TrialKey) -> Bool { a.publicKey == b.publicKey }
+}

@@ -59,31 +59,11 @@ struct ProofGroup: ParsableCommand {
 enum BundleExport {
     /// Writes the audit bundle into `out`, which must not exist yet (nothing is overwritten).
     static func run(options: StoreOptions, out: String) throws {
-        if FileManager.default.fileExists(atPath: out) {
-            throw Runner.fail(TrialGateError(.fileExists, "\(out) already exists; an export never overwrites"))
-        }
-        do {
-            let store = try EventStore.open(path: options.storePath)
-            defer { store.close() }
-            let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
-            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-            let manifest: JSONValue
-            do {
-                manifest = try dispatcher.exportBundle(to: DirectoryBundleSink(root: URL(fileURLWithPath: out)), exportedAt: SystemClock().now())
-            } catch {
-                try? FileManager.default.removeItem(atPath: out)
-                throw error
-            }
-            Runner.warnAboutLog(manifest)
-            if options.json { return Runner.printJSON(manifest) }
-            print("Wrote the audit bundle of \(manifest["size"]?.intValue ?? 0) events (\(manifest["decisions"]?.intValue ?? 0) decisions) to \(out)/")
-            print("Root \(manifest["root"]?.stringValue ?? ""); \(manifest["files"]?.objectValue?.count ?? 0) files listed in manifest.json.")
-            print("Check it with: trialgate verify --bundle \(out)   or   python3 audit/verify_bundle.py \(out)")
-        } catch let e as ExitCode {
-            throw e
-        } catch {
-            throw Runner.fail(TrialGateError(error))
-        }
+        let manifest = try Runner.run(.exportBundle(directory: out), options: options)
+        if options.json { return Runner.printJSON(manifest) }
+        print("Wrote the audit bundle of \(manifest["size"]?.intValue ?? 0) events (\(manifest["decisions"]?.intValue ?? 0) decisions) to \(out)/")
+        print("Root \(manifest["root"]?.stringValue ?? ""); \(manifest["files"]?.objectValue?.count ?? 0) files listed in manifest.json.")
+        print("Check it with: trialgate verify --bundle \(out)   or   python3 audit/verify_bundle.py \(out)")
     }
 }
 

@@ -32,8 +32,8 @@ struct Decisions: ParsableCommand {
 
     func validate() throws {
         guard after >= 0 else { throw ValidationError("--after must be a sequence number ≥ 0, got \(after)") }
-        if let limit, !(1...Command.maximumPage).contains(limit) {
-            throw ValidationError("--limit must be between 1 and \(Command.maximumPage), got \(limit)")
+        if let limit, let problem = Command.pageLimitProblem(limit) {
+            throw ValidationError("--limit \(problem)")
         }
         if let standing, !["current", "stale", "superseded"].contains(standing) {
             throw ValidationError("--standing must be current, stale or superseded, got \"\(standing)\"")
@@ -156,10 +156,13 @@ struct Exec: ParsableCommand {
         defer { store.close() }
         let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
         let actor = options.actorName
+        // The socket's line protocol, as the host's actor: the same framing, blank lines, parsing and replies.
+        var session = LineProtocol.host(actor: actor)
         var failures = 0
         var accountsSeen: Int64 = -1
         while let line = readLine(strippingNewline: true) {
-            if line.allSatisfy(\.isWhitespace) { continue }
+            let frame = Frame.line(framing: line.utf8)
+            if frame.isBlank { continue }
             // As for every command-line write: never under an account's name (checked again when accounts change).
             do {
                 let version = try store.newestSeq(types: EventType.accountEvents)
@@ -170,9 +173,9 @@ struct Exec: ParsableCommand {
             } catch {
                 throw Runner.fail(TrialGateError(error))
             }
-            let reply = dispatcher.handle(line: Array(line.utf8), actor: actor)
-            if reply.contains("\"ok\":false") { failures += 1 }
-            print(reply)
+            guard let reply = dispatcher.answer(frame, with: &session) else { continue }
+            if !reply.ok { failures += 1 }
+            print(String(decoding: reply.line, as: UTF8.self))
             fflush(nil)
         }
         if failures > 0 { throw ExitCode(2) }
@@ -205,24 +208,15 @@ struct KeyGroup: ParsableCommand {
                 throw Runner.fail(TrialGateError(.keyExists, "\(newKey) already exists; choose another --new-key"))
             }
             let key = TrialKey.generate()
-            do {
-                let store = try EventStore.open(path: options.storePath)
-                defer { store.close() }
-                try key.write(to: newKey)
-                let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
-                let result: JSONValue
-                do { result = try dispatcher.rotateKey(to: key, actor: options.actorName) } catch {
-                    try? FileManager.default.removeItem(atPath: newKey)
-                    throw error
-                }
-                if options.json { return Runner.printJSON(result) }
-                print("Key \(result["previous_key_id"]?.stringValue ?? "") → \(key.keyID) at event \(result["seq"]?.intValue ?? 0); new key in \(newKey) (mode 0600).")
-                print("Use --key \(newKey) (or export TRIALGATE_KEY=\(newKey)) from now on. Public key:\n" + key.publicKeyPEM, terminator: "")
-            } catch let e as ExitCode {
-                throw e
-            } catch {
-                throw Runner.fail(TrialGateError(error))
+            do { try key.write(to: newKey) } catch { throw Runner.fail(TrialGateError(error)) }
+            let result: JSONValue
+            do { result = try Runner.run(.keyRotate(newKey: key), options: options) } catch {
+                try? FileManager.default.removeItem(atPath: newKey)
+                throw error
             }
+            if options.json { return Runner.printJSON(result) }
+            print("Key \(result["previous_key_id"]?.stringValue ?? "") → \(key.keyID) at event \(result["seq"]?.intValue ?? 0); new key in \(newKey) (mode 0600).")
+            print("Use --key \(newKey) (or export TRIALGATE_KEY=\(newKey)) from now on. Public key:\n" + key.publicKeyPEM, terminator: "")
         }
     }
 

@@ -40,16 +40,16 @@ struct ScopeTests {
     @Test("subscribe follows export's rule: a sponsor may do neither, a regulator both")
     func subscribeIsExportsRule() {
         for role in Role.allCases {
-            #expect(Access.maySubscribe(role) == Access.allowed(role, .export(from: 1, through: nil, limit: 1)), "\(role)")
+            #expect(Access.allowed(role, .subscribe(from: 1)) == Access.allowed(role, .export(from: 1, through: nil, limit: 1)), "\(role)")
         }
-        #expect(!Access.maySubscribe(.sponsor) && !Access.maySubscribe(.coordinator) && Access.maySubscribe(.regulator))
+        #expect(!Access.allowed(.sponsor, .subscribe(from: 1)) && !Access.allowed(.coordinator, .subscribe(from: 1)) && Access.allowed(.regulator, .subscribe(from: 1)))
     }
 
     @Test("a non-zero number too small for a double is refused, naming it, not stored as 0", arguments: ["1e-999", "-2.5e-400", "0.000e-999", "1e-310"])
     func underflowRefused(literal: String) throws {
         let (f, _) = try registered()
         let size = try f.size()
-        let reply = f.dispatcher.handle(line: Array(#"{"cmd":"record","kind":"ki67","candidate":"NET-1","fields":{"percent":\#(literal),"specimen_date":"2026-03-02","method":"manual_count"}}"#.utf8), actor: "c")
+        let reply = f.dispatcher.handle(line: Array(#"{"cmd":"record","kind":"ki67","candidate":"NET-1","fields":{"percent":\#(literal),"specimen_date":"2026-03-02","method":"manual_count"}}"#.utf8), actor: "c") ?? ""
         if literal.hasPrefix("0.000") {
             // A literal zero written with an exponent is zero, not an underflow.
             #expect(reply.contains(#""ok":true"#), "\(reply)")

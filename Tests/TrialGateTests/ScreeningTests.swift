@@ -154,13 +154,13 @@ struct ScreeningTests {
     @Test("the protocol answers one JSON line per request line with the request's id")
     func protocolLines() throws {
         let f = try registered()
-        let ok = f.dispatcher.handle(line: Array(#"{"id":7,"cmd":"record","kind":"ki67","candidate":"C-1","fields":{"percent":8,"specimen_date":"2026-03-02","method":"manual_count"}}"#.utf8), actor: "c")
+        let ok = f.dispatcher.handle(line: Array(#"{"id":7,"cmd":"record","kind":"ki67","candidate":"C-1","fields":{"percent":8,"specimen_date":"2026-03-02","method":"manual_count"}}"#.utf8), actor: "c") ?? ""
         #expect(ok.hasPrefix("{\"id\":7,\"ok\":true"))
         let bad = f.dispatcher.handle(line: Array(#"{"id":8,"cmd":"decide","candidate":"C-404"}"#.utf8), actor: "c")
         #expect(bad == #"{"error":{"code":"unknown_candidate","message":"no candidate \"C-404\" is registered"},"id":8,"ok":false}"#)
-        let spoof = f.dispatcher.handle(line: Array(#"{"id":9,"cmd":"withdraw","candidate":"C-1","reason":"r","actor":"someone-else"}"#.utf8), actor: "c")
+        let spoof = f.dispatcher.handle(line: Array(#"{"id":9,"cmd":"withdraw","candidate":"C-1","reason":"r","actor":"someone-else"}"#.utf8), actor: "c") ?? ""
         #expect(spoof.contains("\"code\":\"unknown_field\""))
-        let garbage = f.dispatcher.handle(line: Array("{not json".utf8), actor: "c")
+        let garbage = f.dispatcher.handle(line: Array("{not json".utf8), actor: "c") ?? ""
         #expect(garbage.contains("\"code\":\"invalid_json\""))
         #expect(try f.size() == 4)
     }

@@ -402,20 +402,24 @@ struct ServerTests {
                                          keyPath: f.storePath + ".key", usersPath: f.storePath + ".users.json")
         let server = LineServer(configuration: config, logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
         let who = Principal(name: "rita", role: .regulator, sites: [])
-        let p = Peer(name: "p", source: .local)
+        let session = server.lineProtocol(peer: Peer(name: "p", source: .local))
         let results: [JSONValue] = [["b": 1, "a": ["x", "\u{1F600}\n\"q\""], "é": .null], .array([]), "text", 1.5, [:]]
         let ids: [JSONValue?] = [nil, 7, "req-\"1\"\t", ["nested": [1, 2]], .null, -0.25]
         for result in results {
             for id in ids {
-                let whole = LineServer.line(server.reply(to: .success(result), id: id, cmd: "show", principal: who, peer: p))
-                let spliced = server.replyLine(to: .success(.encoded(CanonicalJSON.encode(result))), id: id, cmd: "show", principal: who, peer: p)
+                var reply: [String: JSONValue] = ["ok": true, "result": result]
+                if let id { reply["id"] = id }
+                let whole = CanonicalJSON.encode(.object(reply))
+                let request = Request(command: .show(candidate: "X", asOfSeq: nil, asOfTime: nil), id: id, caller: .principal(who))
+                let spliced = session.reply(to: .success(CanonicalJSON.encode(result)), for: request)
                 #expect(spliced == whole, "id \(String(describing: id)), result \(result)")
-                #expect(server.replyLine(to: .success(.value(result)), id: id, cmd: "show", principal: who, peer: p) == whole)
+                #expect(Envelope.success(id: id, result: result) == whole)
             }
         }
         let failure = TrialGateError(.unknownCandidate, "no candidate \"X\" is registered")
-        #expect(server.replyLine(to: .failure(failure), id: 3, cmd: "show", principal: who, peer: p)
-                == LineServer.line(server.reply(to: .failure(failure), id: 3, cmd: "show", principal: who, peer: p)))
+        let request = Request(command: .show(candidate: "X", asOfSeq: nil, asOfTime: nil), id: 3, caller: .principal(who))
+        #expect(session.reply(to: .failure(failure), for: request)
+                == CanonicalJSON.encode(["error": ["code": "unknown_candidate", "message": "no candidate \"X\" is registered"], "id": 3, "ok": false]))
     }
 
     @Test("plain TCP beyond loopback is refused unless explicitly allowed")

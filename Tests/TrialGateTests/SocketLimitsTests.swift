@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import Testing
 @testable import TrialGateServer
+import TrialGateService
 
 /// The socket's limits as pure values: sources, the failure limiter, the connection table, the deadlines, log text.
 @Suite("Socket limits")

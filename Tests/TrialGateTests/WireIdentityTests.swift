@@ -103,7 +103,7 @@ import TrialGateStore
         var out = "# exec\n"
         for line in execLines {
             clock.advance(seconds: 1)
-            out += "> \(line)\n< \(dispatcher.handle(line: Array(line.utf8), actor: "wire:admin"))\n"
+            out += "> \(line)\n< \(dispatcher.handle(line: Array(line.utf8), actor: "wire:admin") ?? "(no reply)")\n"
         }
         var config = ServerConfiguration(endpoint: .tcp(host: "127.0.0.1", port: 0), storePath: path,
                                          keyPath: dir.path + "/unused.key", usersPath: dir.path + "/users.json")

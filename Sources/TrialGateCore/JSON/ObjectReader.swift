@@ -69,6 +69,9 @@ public struct ObjectReader {
     }
 
     /// Throws `unknown_field` naming every member that was never read.
+    /// Names of the object not asked for so far.
+    public var remainingKeys: [String] { members.keys.filter { !seen.contains($0) }.sorted() }
+
     public func finish() throws {
         if members.count <= seen.count, members.keys.allSatisfy(seen.contains) { return }
         let unknown = members.keys.filter { !seen.contains($0) }.sorted()

@@ -1,11 +1,5 @@
 import NIOCore
-
-/// One framed request: a line without its newline, or the news that a line was too long.
-public enum Frame: Sendable, Equatable {
-    case line([UInt8])
-    /// A line longer than the limit was dropped; the connection goes on with the next line.
-    case tooLong(limit: Int)
-}
+import TrialGateService
 
 /// Splits a byte stream at `\n` (a trailing `\r` is dropped) and bounds each line.
 ///

@@ -34,10 +34,11 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     private var framer: LineFramer
     /// Received bytes not framed yet.
     private var inbound = ByteBuffer()
-    private var principal: Principal?
-    /// Error replies earned before authenticating.
-    private var strikes = 0
+    /// The client's line protocol: authentication, strikes, parsing and every reply line (`LineProtocol`).
+    private var session: LineProtocol?
     private var busy = false
+    /// The client has authenticated once: it holds a logged-in slot, and the authentication deadline is met.
+    private var authenticated = false
     private var peer = Peer(name: "?", source: .local)
     private var registered = false
     /// The client half-closed: answer what it sent, then close.
@@ -71,11 +72,12 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
         peer = Peer(context.channel.remoteAddress)
         guard server.state.open(context.channel, from: peer.source) else {
             server.logger.warning("connection refused: too many connections or draining", metadata: ["peer": "\(peer)"])
-            finish(context, last: LineServer.error(nil, .tooManyConnections,
-                                                   "the server is at its connection limit or shutting down; try again later"), linger: Self.refusalLinger)
+            finish(context, last: LineServer.line(.tooManyConnections, "the server is at its connection limit or shutting down; try again later"),
+                   linger: Self.refusalLinger)
             return
         }
         registered = true
+        session = server.lineProtocol(peer: peer)
         deadlines = ConnectionDeadlines(opened: .now(), authTimeout: config.authTimeout, idleTimeout: config.idleTimeout)
         checkDeadlines(context: context)
         context.fireChannelActive()
@@ -155,7 +157,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
             case .evicted:
                 registered = false
                 server.logger.debug("connection evicted: unauthenticated connection limit", metadata: ["peer": "\(peer)"])
-                finish(context, last: LineServer.error(nil, .tooManyConnections,
+                finish(context, last: LineServer.line(.tooManyConnections,
                     "closed to make room: connections that have not authenticated are limited to \(config.unauthenticatedLimit), and to \(config.maxUnauthenticatedPerSource) from one address"),
                        linger: Self.refusalLinger)
             }
@@ -178,48 +180,45 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
         while !busy, !closing, subscription == nil, draining || context.channel.isWritable, let frame = framer.next(&inbound) {
             answered = true
             if draining {
-                emit(context, LineServer.line(LineServer.error(Self.requestID(frame), .shuttingDown,
-                                                                "the server is shutting down; this request was not run")))
+                emit(context, LineServer.line(.shuttingDown, "the server is shutting down; this request was not run", id: Self.requestID(frame)))
                 continue
             }
-            let before = principal
-            let step = server.step(frame, principal: principal, peer: peer)
-            if LineServer.isStrike(step, before: before) {
-                strikes += 1
-                if strikes > config.maxErrorsBeforeAuth {
-                    server.logger.debug("connection closed: too many errors before authentication", metadata: ["peer": "\(peer)"])
-                    finish(context, last: LineServer.error(nil, .tooManyErrors,
-                        "\(config.maxErrorsBeforeAuth) requests failed before authentication; the connection is closed"),
-                           linger: Self.refusalLinger, graceful: false)
-                    return
+            guard var protocolState = session else { return }
+            let action = protocolState.receive(frame)
+            session = protocolState
+            switch action {
+            case .none:
+                continue
+            case .welcome(let reply, _):
+                emit(context, LineServer.line(reply))
+                if !authenticated {
+                    authenticated = true
+                    server.state.authenticated(context.channel)
+                    deadlines.authenticated()
                 }
-            }
-            switch step {
-            case .reply(let reply, let next):
-                if let reply { emit(context, LineServer.line(reply)) }
-                switch next {
-                case .continue(let p):
-                    if principal == nil, p != nil {
-                        server.state.authenticated(context.channel)
-                        deadlines.authenticated()
-                    }
-                    principal = p
-                case .close:
-                    finish(context, linger: Self.refusalLinger, graceful: false)
-                    return
-                }
-            case .run(let command, let id, let cmd):
-                guard let principal else { return }
+            case .refuse(let reply, .continue):
+                emit(context, LineServer.line(reply))
+            case .refuse(let reply, .close):
+                finish(context, last: LineServer.line(reply), linger: Self.refusalLinger, graceful: false)
+                return
+            case .run(let request):
+                guard case .principal(let principal) = request.caller else { return }
                 busy = true
-                let loop = context.eventLoop
-                let bound = NIOLoopBound(context, eventLoop: loop)
-                let peer = self.peer
+                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+                let replier = protocolState
                 // The reply is built on the event loop: the writer thread is the one that must not wait.
-                workers.run(command, as: principal, on: loop) { [self] result in
-                    self.finished(self.server.replyLine(to: result, id: id, cmd: cmd, principal: principal, peer: peer), context: bound.value)
+                workers.run(request.command, as: principal, on: context.eventLoop) { [self] result in
+                    let encoded = result.map { answer -> [UInt8] in
+                        switch answer {
+                        case .encoded(let bytes): bytes
+                        case .value(let value): CanonicalJSON.encode(value)
+                        }
+                    }
+                    self.finished(LineServer.line(replier.reply(to: encoded, for: request)), context: bound.value)
                 }
-            case .subscribe(let id, let from):
-                startSubscription(context: context, id: id, from: from)
+            case .subscribe(let from, let ack):
+                guard let principal = protocolState.principal else { return }
+                startSubscription(context: context, principal: principal, ack: ack, from: from)
             }
         }
         if answered { deadlines.active(at: .now()) }
@@ -267,7 +266,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// connection when the client closes its side or after `linger`, reading and dropping what the client still sends;
     /// otherwise (a client flooding bad requests, whose bytes are not worth reading) the connection closes as soon as
     /// `last` is out, or after `linger` if the client does not take it.
-    private func finish(_ context: ChannelHandlerContext, last: JSONValue? = nil, linger: TimeAmount, graceful: Bool = true) {
+    private func finish(_ context: ChannelHandlerContext, last: ByteBuffer? = nil, linger: TimeAmount, graceful: Bool = true) {
         guard !closing else { return }
         closing = true
         discardingInput = graceful
@@ -275,7 +274,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
         inbound = ByteBuffer()
         let channel = context.channel
         let written = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(last.map(LineServer.line) ?? ByteBuffer()), promise: written)
+        context.writeAndFlush(wrapOutboundOut(last ?? ByteBuffer()), promise: written)
         unflushed = 0
         let halfClose = graceful && !inputClosed
         written.futureResult.whenComplete { _ in
@@ -296,11 +295,11 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
         switch deadlines.check(at: .now(), idleExempt: busy || subscription != nil) {
         case .expired(.authentication):
             server.logger.debug("connection closed: not authenticated in time", metadata: ["peer": "\(peer)"])
-            finish(context, last: LineServer.error(nil, .authTimeout,
+            finish(context, last: LineServer.line(.authTimeout,
                 "no successful auth within \(config.authTimeout.nanoseconds / 1_000_000) ms of connecting; the connection is closed"), linger: Self.refusalLinger)
         case .expired(.idle):
             server.logger.debug("connection closed: idle", metadata: ["peer": "\(peer)"])
-            finish(context, last: LineServer.error(nil, .idleTimeout,
+            finish(context, last: LineServer.line(.idleTimeout,
                 "no complete request for \(config.idleTimeout.nanoseconds / 1_000_000) ms; the connection is closed"), linger: Self.refusalLinger)
         case .wait(let until):
             let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
@@ -310,13 +309,13 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     // MARK: Subscriptions
 
-    private func startSubscription(context: ChannelHandlerContext, id: JSONValue?, from: Int64) {
+    private func startSubscription(context: ChannelHandlerContext, principal: Principal, ack: [UInt8], from: Int64) {
         subscription = (nil, from - 1, .now(), false)
         inbound = ByteBuffer()
         // Closed by the account watcher within its interval if the principal is revoked.
-        if let principal { server.state.subscribed(context.channel, principal: principal) }
-        server.logger.info("subscribed", metadata: ["peer": "\(peer)", "principal": .untrusted(principal?.name ?? ""), "from": "\(from)"])
-        context.writeAndFlush(wrapOutboundOut(LineServer.line(LineServer.subscribed(id, from: from))), promise: nil)
+        server.state.subscribed(context.channel, principal: principal)
+        server.logger.info("subscribed", metadata: ["peer": "\(peer)", "principal": .untrusted(principal.name), "from": "\(from)"])
+        context.writeAndFlush(wrapOutboundOut(LineServer.line(ack)), promise: nil)
         let path = server.config.storePath
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { try EventStore.open(path: path) }.whenComplete { [self] result in
@@ -383,7 +382,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
         if NIODeadline.now() - sub.quietSince > server.config.heartbeatInterval {
             sub.quietSince = .now()
             subscription = sub
-            context.writeAndFlush(wrapOutboundOut(LineServer.line(["heartbeat": ["log_size": .number(Double(sub.last))]])), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(LineServer.line(CanonicalJSON.encode(["heartbeat": ["log_size": .number(Double(sub.last))]]))), promise: nil)
         }
         schedulePump(context: context)
     }

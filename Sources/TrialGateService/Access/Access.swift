@@ -5,7 +5,10 @@ public enum Access {
     /// Commands each role may run. Coordinators, investigators and monitors are further held to their sites (`check`).
     static func allowed(_ role: Role, _ command: Command) -> Bool {
         switch command {
-        case .initialise: return false
+        // The command line's alone.
+        case .initialise, .keyRotate, .exportBundle: return false
+        // It streams every event of the log from a point on, as `export` pages them: the same rule.
+        case .subscribe: return role == .regulator
         // Checkpoints and proofs carry only hashes: anyone who may connect may check the log grows honestly.
         case .policyCheck, .policyTest, .head, .publicKey, .checkpoint, .proofInclusion, .proofConsistency: return true
         case .policyPublish, .reportSnapshot: return role == .admin
@@ -28,10 +31,6 @@ public enum Access {
         }
     }
 
-    /// Whether `role` may `subscribe`: it streams every event of the log from a point on, as `export` pages them,
-    /// so it is the same rule.
-    public static func maySubscribe(_ role: Role) -> Bool { allowed(role, .export(from: 1, through: nil, limit: 1)) }
-
     /// Throws `forbidden` unless `principal` may run `command`.
     /// - Parameters:
     ///   - siteOfCandidate: the site a registered candidate belongs to (nil if none is registered).
@@ -39,7 +38,11 @@ public enum Access {
     static func check(_ principal: Principal, _ command: Command, siteOfCandidate: (String) throws -> String?,
                       eventAt: (Int64) throws -> Event?) throws {
         guard allowed(principal.role, command) else {
-            throw TrialGateError(.forbidden, "\(principal.name) (\(principal.role.rawValue)) may not run \(command.name)")
+            switch command {
+            case .initialise: throw TrialGateError(.forbidden, "init is done once, from the command line")
+            case .subscribe: throw TrialGateError(.forbidden, "\(principal.name) (\(principal.role.rawValue)) may not subscribe")
+            default: throw TrialGateError(.forbidden, "\(principal.name) (\(principal.role.rawValue)) may not run \(command.name)")
+            }
         }
         guard principal.role.isSiteScoped else { return }
         func requireSite(_ site: String?) throws {

@@ -14,9 +14,7 @@ extension Command {
         /// The size of a page of a listing, if the request gives one: 1 … maximumPage.
         func limit() throws -> Int? {
             let limit = try r.optionalInteger("limit")
-            if let limit, !(1...Command.maximumPage).contains(limit) {
-                throw TrialGateError(.invalidField, "limit must be between 1 and \(Command.maximumPage), got \(limit)")
-            }
+            if let limit, let problem = Command.pageLimitProblem(limit) { throw TrialGateError(.invalidField, "limit \(problem)") }
             return limit
         }
         /// A page of the log: `from` (≥ 1, default 1) and `limit` (default maximumPage).
@@ -156,6 +154,13 @@ extension Command {
         case "user.rotate-signer":
             command = .userRotateSigner(name: try r.string("name"), publicKey: try r.string("public_key"), signingSHA256: try r.string("signing_sha256"))
         case "users": command = .users
+        case "subscribe":
+            // Its own message, as the socket has always answered it.
+            let from = r.optionalValue("from").map { $0.intValue } ?? 1
+            guard r.remainingKeys.isEmpty, let from, from >= 1 else {
+                throw TrialGateError(.badRequest, "subscribe takes \"from\": a sequence number ≥ 1")
+            }
+            command = .subscribe(from: Int64(from))
         default:
             throw TrialGateError(ErrorCode.badRequest, "unknown command \"\(cmd)\"; known: \(Command.names.joined(separator: ", "))")
         }

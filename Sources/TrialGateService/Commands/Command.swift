@@ -1,3 +1,4 @@
+import TrialGateAudit
 import TrialGateCore
 
 /// Every command TrialGate understands: the one vocabulary of the CLI, `exec` and the socket.
@@ -79,6 +80,14 @@ public enum Command: Sendable, Equatable {
     case userRotateSigner(name: String, publicKey: String, signingSHA256: String)
     /// Every account, with its status and the events that made it so (never a token).
     case users
+    /// Streams the log from event `from` on, over a served connection only (`LineProtocol` answers it).
+    case subscribe(from: Int64)
+    /// Brings `newKey` into force as the trial's signing key (`key.rotated`, signed by the key in force and the new
+    /// one). The command line's only: a private key never crosses the socket.
+    case keyRotate(newKey: TrialKey)
+    /// Writes the audit bundle into `directory`, which must not exist yet; nothing is left half-written. The command
+    /// line's only: a socket client does not write files on the server's host.
+    case exportBundle(directory: String)
 
     /// The protocol name of the command (`"decide"`, `"policy.publish"`, …).
     public var name: String {
@@ -122,6 +131,9 @@ public enum Command: Sendable, Equatable {
         case .userRotateToken: "user.rotate-token"
         case .userRotateSigner: "user.rotate-signer"
         case .users: "users"
+        case .subscribe: "subscribe"
+        case .keyRotate: "key.rotate"
+        case .exportBundle: "export.bundle"
         }
     }
 
@@ -129,14 +141,21 @@ public enum Command: Sendable, Equatable {
     public var writes: Bool {
         switch self {
         case .initialise, .policyPublish, .register, .record, .correct, .withdraw, .decide, .signOff, .attest, .queryOpen, .queryAnswer, .queryClose,
-             .userAdd, .userDisable, .userEnable, .userRemove, .userRotateToken, .userRotateSigner: true
+             .userAdd, .userDisable, .userEnable, .userRemove, .userRotateToken, .userRotateSigner, .keyRotate: true
         default: false
         }
     }
 
-    /// Every protocol command name, for error messages and docs.
     /// The most rows one page of a listing may ask for.
     public static let maximumPage = 10_000
+
+    /// Why `limit` cannot be a page's size, or nil if it can: the one rule for the socket and the command line.
+    public static func pageLimitProblem(_ limit: Int) -> String? {
+        (1...maximumPage).contains(limit) ? nil : "must be between 1 and \(maximumPage), got \(limit)"
+    }
+
+    /// The protocol command names an unknown command's error lists (`key.rotate` and `export.bundle` are the command
+    /// line's, never a request's; `subscribe` is left out, as the socket's reply has always left it out).
 
     public static let names = ["init", "policy.publish", "policy.check", "policy.test", "policy.impact", "register", "record", "correct",
                                "withdraw", "decide", "show", "decisions", "signoff.prepare", "signoff", "attest.prepare", "attest", "queries", "query.open", "query.answer", "query.close", "verify", "replay", "export", "report", "report.snapshot",

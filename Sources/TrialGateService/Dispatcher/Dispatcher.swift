@@ -269,6 +269,10 @@ public final class Dispatcher: @unchecked Sendable {
                 return try changeAccount(.userSignerRotated, payload: .object(["name": .string(name)]
                     .merging(Self.signerFields(publicKey: publicKey, signingSHA256: digest)) { _, b in b }), actor: actor)
             case .users: return try listUsers()
+            case .subscribe:
+                throw TrialGateError(.badRequest, "subscribe streams the log over a served connection (trialgate serve); here, page it with export")
+            case .keyRotate(let newKey): return try rotateKey(to: newKey, actor: actor)
+            case .exportBundle(let directory): return try exportBundle(directory: directory)
             }
         } catch {
             throw TrialGateError(error)
@@ -306,32 +310,6 @@ public final class Dispatcher: @unchecked Sendable {
         } catch {
             throw TrialGateError(error)
         }
-    }
-
-    /// Handles one protocol request object and returns the reply object (`{"id":…,"ok":…}`). Never throws.
-    public func handle(request: JSONValue, actor: String) -> JSONValue {
-        var reply: [String: JSONValue] = [:]
-        if let id = request["id"] { reply["id"] = id }
-        do {
-            let command = try Command.parse(request)
-            reply["result"] = try execute(command, actor: actor)
-            reply["ok"] = true
-        } catch {
-            reply["ok"] = false
-            reply["error"] = TrialGateError(error).json
-        }
-        return .object(reply)
-    }
-
-    /// Handles one request line (UTF-8 JSON) and returns the reply line (canonical JSON, no newline).
-    public func handle(line: [UInt8], actor: String) -> String {
-        let reply: JSONValue
-        do {
-            reply = handle(request: try JSONParser.parse(line), actor: actor)
-        } catch {
-            reply = ["ok": false, "error": TrialGateError(error).json]
-        }
-        return CanonicalJSON.string(reply)
     }
 
     func requireStore() throws -> EventStore {

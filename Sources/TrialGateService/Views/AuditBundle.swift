@@ -53,6 +53,25 @@ extension Dispatcher {
     /// while others write. The tree is rebuilt from the stored bytes and must give the checkpoint's root,
     /// or nothing is exported.
     /// - Returns: the manifest.
+    /// Writes the audit bundle into `directory`, which must not exist yet (an export never overwrites); a bundle
+    /// that cannot be written whole is removed, so none is left half-written.
+    func exportBundle(directory: String) throws -> JSONValue {
+        if FileManager.default.fileExists(atPath: directory) {
+            throw TrialGateError(.fileExists, "\(directory) already exists; an export never overwrites")
+        }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw TrialGateError(.fileUnwritable, "cannot create \(directory): \(error.localizedDescription)")
+        }
+        do {
+            return try exportBundle(to: DirectoryBundleSink(root: URL(fileURLWithPath: directory)), exportedAt: clock.now())
+        } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+    }
+
     public func exportBundle(to sink: BundleSink, exportedAt: UTCTimestamp) throws -> JSONValue {
         do {
             let manifest = try writeBundle(to: sink, exportedAt: exportedAt)

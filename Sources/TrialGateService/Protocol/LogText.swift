@@ -4,21 +4,21 @@ extension Logger.MetadataValue {
     /// A string a client or a file chose, made safe for a line-oriented log: quoted, with every control character,
     /// line or paragraph separator and bidirectional override written as a JSON escape. A value can then never end
     /// the log line it is in, start a forged one, or reorder what a terminal shows.
-    static func untrusted(_ text: String) -> Logger.MetadataValue {
+    public static func untrusted(_ text: String) -> Logger.MetadataValue {
         .string(LogText.quoted(text))
     }
 
     /// An error's description, which may repeat what a client sent.
-    static func untrusted(_ error: any Error) -> Logger.MetadataValue {
+    public static func untrusted(_ error: any Error) -> Logger.MetadataValue {
         .untrusted("\(error)")
     }
 }
 
 /// The escaping behind `Logger.MetadataValue.untrusted`.
-enum LogText {
+public enum LogText {
     /// `text` as a JSON string literal (RFC 8259 §7), with the separators and format characters JSON allows raw
     /// (U+0085, U+2028, U+2029, U+200E–U+200F, U+202A–U+202E, U+2066–U+2069) escaped too.
-    static func quoted(_ text: String) -> String {
+    public static func quoted(_ text: String) -> String {
         var out = "\""
         out.reserveCapacity(text.utf8.count + 2)
         for scalar in text.unicodeScalars {
