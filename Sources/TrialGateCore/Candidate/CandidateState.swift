@@ -65,7 +65,7 @@ public struct CandidateState: Sendable, Equatable {
     }
 
     /// The site the candidate is screened at (after corrections).
-    public var site: String { records.first?.current["site"]?.stringValue ?? "" }
+    public var site: String { Registration.site(records.first?.current ?? .null) }
 
     /// Whether the candidate left screening.
     public var isWithdrawn: Bool { withdrawal != nil }

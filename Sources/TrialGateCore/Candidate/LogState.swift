@@ -138,17 +138,13 @@ public struct LogState: Sendable {
                                     actor: event.actor, original: event.payload, current: event.payload, corrections: [])
             candidates[event.candidate!]!.records.append(entry)
         case .entryCorrected:
-            let p = event.payload
-            let target = Int64(p["corrects"]!.intValue!)
-            let field = p["field"]!.stringValue!
-            let new = p["new_value"]!
-            let index = candidates[event.candidate!]!.records.firstIndex { $0.seq == target }!
+            let c = EntryCorrection(event)!  // checked above
+            let index = candidates[event.candidate!]!.records.firstIndex { $0.seq == c.corrects }!
             var record = candidates[event.candidate!]!.records[index]
-            guard case .object(var members) = record.current else { break }
-            members[field] = new == .null ? nil : new
-            record.current = .object(members)
-            record.corrections.append(CorrectionEntry(seq: event.seq, timestamp: event.timestamp, actor: event.actor, field: field,
-                                                      oldValue: p["old_value"]!, newValue: new, reason: p["reason"]!.stringValue!))
+            guard case .object = record.current else { break }
+            record.current = c.applied(to: record.current)
+            record.corrections.append(CorrectionEntry(seq: event.seq, timestamp: event.timestamp, actor: event.actor, field: c.field,
+                                                      oldValue: c.oldValue, newValue: c.newValue, reason: c.reason))
             candidates[event.candidate!]!.records[index] = record
         case .userAdded, .userDisabled, .userEnabled, .userRemoved, .userTokenRotated, .userSignerRotated:
             applyUserEvent(event)
@@ -299,15 +295,14 @@ public struct LogState: Sendable {
         guard let schema = RecordSchema.of(record.type, version: record.schemaVersion), schema.fields.contains(where: { $0.name == field }) else {
             throw TrialGateError(.notCorrectable, "\(record.type.rawValue) has no field \"\(field)\"")
         }
-        guard case .object(var members) = record.current else { return }
+        guard case .object(let members) = record.current else { return }
         let current = members[field] ?? .null
         guard current == old else {
             throw TrialGateError(.invalidField, "correction: old_value \(CanonicalJSON.string(old)) is not the current value \(CanonicalJSON.string(current))")
         }
         guard new != current else { throw TrialGateError(.invalidField, "correction: the new value equals the current value") }
-        members[field] = new
-        if new == .null { members.removeValue(forKey: field) }
-        try schema.validate(.object(members), today: today, correcting: true)
+        // Read by the reader above, so it decodes.
+        try schema.validate(EntryCorrection(seq: 0, payload: payload)!.applied(to: record.current), today: today, correcting: true)
     }
 }
 

@@ -183,12 +183,7 @@ public final class Dispatcher: @unchecked Sendable {
         // Only the registration and its corrections matter, not the candidate's whole history.
         let events = try requireStore().events(candidate: candidate, types: [.candidateRegistered, .entryCorrected])
         guard let registration = events.first(where: { $0.type == .candidateRegistered }) else { return nil }
-        var site = registration.payload["site"]?.stringValue
-        for e in events where e.type == .entryCorrected && e.payload["corrects"]?.intValue == Int(registration.seq)
-            && e.payload["field"]?.stringValue == "site" {
-            site = e.payload["new_value"]?.stringValue
-        }
-        return site
+        return Registration.site(Registration.corrected(registration, by: events.lazy.compactMap(EntryCorrection.init)))
     }
 
     /// The view of `candidate` shown here last, if it is still current: the candidate's newest event is still

@@ -176,7 +176,7 @@ struct ReportState: Equatable {
         guard let id = event.candidate else { throw fail("no candidate") }
         if event.type == .candidateRegistered {
             candidates[id] = ReportCandidate(id: id, registeredSeq: event.seq, registeredAt: event.timestamp,
-                                             site: p["site"]?.stringValue ?? "", consentDate: p["consent_date"] ?? .null)
+                                             site: Registration.site(p), consentDate: Registration.consentDate(p))
             return
         }
         guard var c = candidates[id] else { throw fail("no candidate \"\(id)\" is registered") }
@@ -189,15 +189,13 @@ struct ReportState: Equatable {
         case .imagingRecorded, .ki67Recorded, .mitoticCountRecorded, .sstrRecorded, .clinicalRecorded, .pathologyRecorded, .attestationRecorded:
             break  // its type is looked up if a correction names it
         case .entryCorrected:
-            guard let target = p["corrects"]?.intValue.map(Int64.init), let field = p["field"]?.stringValue,
-                  let reason = p["reason"]?.stringValue
-            else { throw fail("not a correction") }
-            let new = p["new_value"] ?? .null
+            guard let correction = EntryCorrection(event) else { throw fail("not a correction") }
+            let (target, field, reason, new) = (correction.corrects, correction.field, correction.reason, correction.newValue)
             let type: EventType
             if target == c.registeredSeq {
                 type = .candidateRegistered
-                if field == "site" { c.site = new.stringValue ?? "" }
-                if field == "consent_date" { c.consentDate = new }
+                let fields = correction.applied(to: ["site": .string(c.site), "consent_date": c.consentDate])
+                (c.site, c.consentDate) = (Registration.site(fields), Registration.consentDate(fields))
             } else if let i = c.scores.firstIndex(where: { $0.seq == target }) {
                 type = .modelScoreRecorded
                 if field == "score" { c.scores[i].score = new }
