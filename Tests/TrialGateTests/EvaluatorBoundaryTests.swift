@@ -70,7 +70,7 @@ struct EvaluatorBoundaryTests {
         let observed = row.ageDays.map { CivilDate(daysSinceEpoch: BoundaryCase.decisionDate.daysSinceEpoch - $0) }
         let facts = ["clinical.age": Fact(value: row.value, evidence: [1], observedOn: observed)]
         let result = PolicyEvaluator.evaluate(policy, facts: facts, on: BoundaryCase.decisionDate).criteria[0]
-        #expect(result.result == row.expected.rawValue, "\(row.testDescription): \(result.reason)")
+        #expect(result.result.rawValue == row.expected.rawValue, "\(row.testDescription): \(result.reason)")
     }
 
     @Test("WHO grade bounds: Ki-67 < 3 % is G1, 3–20 % G2, above 20 % G3; mitoses < 2 G1, 2–20 G2, above 20 G3",

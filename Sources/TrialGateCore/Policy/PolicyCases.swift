@@ -103,7 +103,7 @@ public struct PolicyCaseTable: Sendable {
                     failures.append("criterion \(id) is not in the policy")
                     continue
                 }
-                if got.result != want { failures.append("criterion \(id): expected \(want), got \(got.result) (\(got.reason))") }
+                if got.result.rawValue != want { failures.append("criterion \(id): expected \(want), got \(got.result.rawValue) (\(got.reason))") }
             }
             return PolicyCaseResult(name: c.name, expected: c.expect, evaluation: evaluation, failures: failures)
         }

@@ -3,6 +3,17 @@ public enum Verdict: String, Sendable {
     case pass, fail, unknown
 }
 
+extension CriterionStatus {
+    /// A condition's verdict as a criterion's status.
+    public init(_ verdict: Verdict) {
+        switch verdict {
+        case .pass: self = .pass
+        case .fail: self = .fail
+        case .unknown: self = .unknown
+        }
+    }
+}
+
 /// The screening outcome for a candidate.
 public enum Outcome: String, Sendable, CaseIterable {
     /// Every inclusion criterion passes and no exclusion criterion applies.
@@ -13,14 +24,30 @@ public enum Outcome: String, Sendable, CaseIterable {
     case needsReview = "needs_review"
 }
 
+/// What one criterion came to: its verdict as an inclusion or exclusion, or why it has none yet.
+public enum CriterionStatus: String, Sendable, CaseIterable {
+    /// The criterion is met (an exclusion: it does not apply).
+    case pass
+    /// The criterion is not met (an exclusion: it applies).
+    case fail
+    /// It cannot be decided yet: missing or stale data, a value that cannot be compared, a grey-zone score.
+    case unknown
+    /// It waits for an investigator's signed attestation.
+    case needsAttestation = "needs_attestation"
+    /// The policy version disables it.
+    case skipped
+
+    /// Whether the criterion keeps the candidate from being decided (`needs_review`).
+    public var isUndecided: Bool { self == .unknown || self == .needsAttestation }
+}
+
 /// What one criterion came to, and why.
 public struct CriterionResult: Sendable, Equatable {
     public let id: String
     public let kind: CriterionKind
     public let description: String
     public let source: String
-    /// `pass`, `fail`, `unknown`, or `skipped` for a disabled criterion.
-    public let result: String
+    public let result: CriterionStatus
     public let reason: String
     /// The facts looked at, by name.
     public let observed: [String: JSONValue]
@@ -33,7 +60,7 @@ public struct CriterionResult: Sendable, Equatable {
     public var json: JSONValue {
         .object([
             "id": .string(id), "kind": .string(kind.rawValue), "description": .string(description), "source": .string(source),
-            "result": .string(result), "reason": .string(reason), "observed": .object(observed), "threshold": .string(threshold),
+            "result": .string(result.rawValue), "reason": .string(reason), "observed": .object(observed), "threshold": .string(threshold),
             "evidence": .array(evidence.map { .number(Double($0)) }),
         ])
     }
@@ -63,26 +90,27 @@ public enum PolicyEvaluator {
         var results: [CriterionResult] = []
         var anyFail = false, anyUnknown = false
         for c in policy.criteria {
-            let p = evaluate(c.condition, facts: facts, date: date)
-            var result: String
+            // An exclusion's condition describes who is excluded: its requirements read "excluded if", not "needs".
+            let p = evaluate(c.condition, facts: facts, date: date, requirement: c.kind == .exclusion ? "excluded if" : "needs")
+            var result: CriterionStatus
             var reason = p.reason
             if !c.enabled {
-                result = "skipped"
+                result = .skipped
                 reason = "criterion disabled in this policy version"
             } else if case .attested = c.condition {
                 // An attestation says directly whether the criterion is met, for an exclusion too.
-                result = p.awaitsAttestation ? "needs_attestation" : p.verdict.rawValue
+                result = p.awaitsAttestation ? .needsAttestation : CriterionStatus(p.verdict)
             } else if c.kind == .inclusion {
-                result = p.verdict.rawValue
+                result = CriterionStatus(p.verdict)
             } else {
                 switch p.verdict {
-                case .pass: result = "fail"; reason = "exclusion applies: " + exclusionWording(p.reason)
-                case .fail: result = "pass"; reason = "exclusion does not apply: " + exclusionWording(p.reason)
-                case .unknown: result = "unknown"
+                case .pass: result = .fail; reason = "exclusion applies: " + p.reason
+                case .fail: result = .pass; reason = "exclusion does not apply: " + p.reason
+                case .unknown: result = .unknown
                 }
             }
-            if result == "fail" { anyFail = true }
-            if result == "unknown" || result == "needs_attestation" { anyUnknown = true }
+            if result == .fail { anyFail = true }
+            if result.isUndecided { anyUnknown = true }
             results.append(CriterionResult(id: c.id, kind: c.kind, description: c.description, source: c.source, result: result,
                                            reason: reason, observed: p.observed, threshold: p.threshold, evidence: p.evidence.sorted()))
         }
@@ -90,16 +118,12 @@ public enum PolicyEvaluator {
         return Evaluation(outcome: outcome, criteria: results)
     }
 
-    /// For an exclusion the condition describes who is excluded, so "needs" reads as "excluded if".
-    private static func exclusionWording(_ reason: String) -> String {
-        reason.replacing("(needs ", with: "(excluded if ")
-    }
-
-    static func evaluate(_ condition: Condition, facts: [String: Fact], date: CivilDate) -> Partial {
+    /// - Parameter requirement: how a reason words what the condition asks for ("needs", or "excluded if").
+    static func evaluate(_ condition: Condition, facts: [String: Fact], date: CivilDate, requirement: String = "needs") -> Partial {
         switch condition {
         case .all(let items), .any(let items):
             let isAll: Bool = if case .all = condition { true } else { false }
-            let parts = items.map { evaluate($0, facts: facts, date: date) }
+            let parts = items.map { evaluate($0, facts: facts, date: date, requirement: requirement) }
             let verdict: Verdict
             if isAll {
                 verdict = parts.contains { $0.verdict == .fail } ? .fail : (parts.contains { $0.verdict == .unknown } ? .unknown : .pass)
@@ -116,7 +140,7 @@ public enum PolicyEvaluator {
             }
             return p
         case .not(let inner):
-            var p = evaluate(inner, facts: facts, date: date)
+            var p = evaluate(inner, facts: facts, date: date, requirement: requirement)
             p.verdict = p.verdict == .pass ? .fail : (p.verdict == .fail ? .pass : .unknown)
             p.threshold = "not (\(p.threshold))"
             return p
@@ -137,7 +161,7 @@ public enum PolicyEvaluator {
                 }
                 let holds = compare(.number(converted), op, value) ?? false
                 let was = from == unit ? shown : "\(shown) = \(CanonicalJSON.formatNumber(converted)) \(unit)"
-                return (holds ? .pass : .fail, "\(fact) is \(was) (needs \(op.symbol) \(display(value)) \(unit))")
+                return (holds ? .pass : .fail, "\(fact) is \(was) (\(requirement) \(op.symbol) \(display(value)) \(unit))")
             }
         case .compare(let fact, let op, let value, let maxAge, nil):
             let rule = "\(fact) \(op.symbol) \(display(value))"
@@ -145,12 +169,12 @@ public enum PolicyEvaluator {
                 guard let holds = compare(observed, op, value) else {
                     return (.unknown, "\(fact) is \(display(observed)), which cannot be compared with \(display(value))")
                 }
-                return (holds ? .pass : .fail, "\(fact) is \(display(observed)) (needs \(op.symbol) \(display(value)))")
+                return (holds ? .pass : .fail, "\(fact) is \(display(observed)) (\(requirement) \(op.symbol) \(display(value)))")
             }
         case .member(let fact, let values, let maxAge):
             let rule = "\(fact) in [\(values.map(display).joined(separator: ", "))]"
             return withFact(fact, facts, maxAge, date, rule) { observed, _ in
-                (values.contains(observed) ? .pass : .fail, "\(fact) is \(display(observed)) (needs one of \(values.map(display).joined(separator: ", ")))")
+                (values.contains(observed) ? .pass : .fail, "\(fact) is \(display(observed)) (\(requirement) one of \(values.map(display).joined(separator: ", ")))")
             }
         case .withinDays(let fact, let days):
             let rule = "\(fact) within \(days) days before the decision"
@@ -166,7 +190,7 @@ public enum PolicyEvaluator {
                 guard let s = observed.stringValue, let d = CivilDate(s) else { return (.unknown, "\(fact) is not a date") }
                 if d > date { return (.fail, "\(fact) \(s) is after the decision date \(date)") }
                 let earliest = date.months(before: months)
-                return (d >= earliest ? .pass : .fail, "\(fact) \(s) (needs \(earliest) or later: \(months) months before \(date))")
+                return (d >= earliest ? .pass : .fail, "\(fact) \(s) (\(requirement) \(earliest) or later: \(months) months before \(date))")
             }
         case .attested(let criterion):
             let name = "attestation.\(criterion)"

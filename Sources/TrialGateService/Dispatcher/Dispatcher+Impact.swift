@@ -24,11 +24,11 @@ extension Dispatcher {
             let old = Dictionary(before.criteria.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             var criteria: [JSONValue] = []
             for n in after.criteria where old[n.id]?.result != n.result {
-                criteria.append(["id": .string(n.id), "from": .from(old[n.id]?.result), "to": .string(n.result), "reason": .string(n.reason)])
+                criteria.append(["id": .string(n.id), "from": .from(old[n.id]?.result.rawValue), "to": .string(n.result.rawValue), "reason": .string(n.reason)])
             }
             let newIDs = Set(after.criteria.map(\.id))
             for o in before.criteria where !newIDs.contains(o.id) {
-                criteria.append(["id": .string(o.id), "from": .string(o.result), "to": nil, "reason": "not in the amended policy"])
+                criteria.append(["id": .string(o.id), "from": .string(o.result.rawValue), "to": nil, "reason": "not in the amended policy"])
             }
             changed.append([
                 "candidate": .string(c.id), "site": .string(c.site), "from": .string(before.outcome.rawValue), "to": .string(after.outcome.rawValue),

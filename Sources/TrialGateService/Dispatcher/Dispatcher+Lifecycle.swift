@@ -260,9 +260,9 @@ extension Dispatcher {
 
     /// The queries a decision opens: one per criterion it could not decide, unless one is open already.
     static func criterionQueries(_ decision: Decision, seq: Int64, candidate: CandidateState, actor: String, now: UTCTimestamp) -> [EventDraft] {
-        decision.criteria.filter { $0.result == "unknown" || $0.result == "needs_attestation" }.compactMap { r in
+        decision.criteria.filter(\.result.isUndecided).compactMap { r in
             if candidate.queries.contains(where: { $0.about == .criterion && $0.criterion == r.id && $0.status != .closed }) { return nil }
-            let text = r.result == "needs_attestation"
+            let text = r.result == .needsAttestation
                 ? "\(r.id) needs the investigator's signed attestation (`trialgate attest --criterion \(r.id)`) before decision \(seq) can count"
                 : "\(r.id) could not be decided in decision \(seq): \(r.reason)"
             return EventDraft(timestamp: now, actor: actor, type: .queryOpened, candidate: candidate.id, payload: [
