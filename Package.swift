@@ -54,7 +54,7 @@ let package = Package(
                 path: "Fuzz/TrialGateFuzzTargets"),
         .target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"),
         .executableTarget(name: "trialgate-fuzz", dependencies: ["TrialGateFuzzTargets", "CFuzzDriver"], path: "Fuzz/trialgate-fuzz"),
-        .executableTarget(name: "trialgate-bench", dependencies: ["TrialGateService", "TrialGatePolicies", "TrialGateServer", "CSQLite"], path: "Benchmarks/trialgate-bench"),
+        .executableTarget(name: "trialgate-bench", dependencies: ["TrialGateService", "TrialGatePolicies", "TrialGateServer", "CSQLite", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Benchmarks/trialgate-bench"),
         .testTarget(name: "TrialGateTests", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", "TrialGateService", "TrialGatePolicies", "TrialGateServer", "TrialGateFuzzTargets",
                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                    .product(name: "Logging", package: "swift-log")],

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of the TrialGate server and Redis on this machine, both durable on every write:
 # Redis with appendonly yes / appendfsync always, driven by redis-benchmark (SET, GET); TrialGate driven by
-# trialgate-bench --load (durable record appends; reads alone, as GET is; reads among registrations; decisions).
+# trialgate-bench load (durable record appends; reads alone, as GET is; reads among registrations; decisions).
 # Loopback only, bounded in time.
 # Usage: scripts/bench-server.sh [SECONDS_PER_RUN]   (default 5; SERVE_ARGS="…" adds options to trialgate serve)
 set -euo pipefail
@@ -25,12 +25,12 @@ sleep 1
 echo "machine: $(nproc) cores; $(date -u +%FT%TZ)"
 for c in 1 16 64; do
   echo "== $c connection(s)"
-  $L --fsync-only
+  $L fsync
   n=$(( c == 1 ? 5000 : 50000 ))
   redis-benchmark -p $RPORT -t set,get -c $c -n $n --csv | sed 's/^/redis /'
   for op in append read read-mixed decide; do
     echo "$(date -u +%T) $op"
-    $L --load 127.0.0.1:$TPORT "$TOKEN" $op $c "$SECS" | sed 's/^/trialgate /'
+    $L load 127.0.0.1:$TPORT "$TOKEN" $op $c "$SECS" | sed 's/^/trialgate /'
   done
 done
 kill -TERM $SERVER; wait $SERVER || true
