@@ -1,0 +1,155 @@
+import CSQLite
+import TrialGateAudit
+import TrialGateCore
+
+extension EventStore {
+    /// How many of the newest events a writer re-hashes from their stored bytes before it vouches for the head.
+    public static let vouchedTail: Int64 = 16
+
+    /// The tree's right border at `size`, with the newest `tail` leaves hashed from the stored bodies, each of which
+    /// must hash to its `hash` column and name its predecessor's hash; older leaves come from stored subtrees.
+    /// A head rewritten in place (its hash recomputed, the stored subtrees left alone) gives another root.
+    /// - Returns: the border, or why the tail does not hold (naming the event).
+    public func frontierCheckingTail(size: Int64, tail: Int64 = vouchedTail) throws -> Result<MerkleFrontier, TrialGateError> {
+        let k = min(size, tail)
+        var frontier = try MerkleFrontier(size: size - k, nodes: self)
+        var previous = size - k == 0 ? Event.genesisHash : try hash(seq: size - k) ?? ""
+        var problem: TrialGateError?
+        try forEachRow(from: size - k + 1, through: size) { row in
+            guard problem == nil else { return }
+            do {
+                let event = try row.event()
+                guard event.seq == row.seq, event.prevHash == previous, row.prevHash == previous else {
+                    problem = TrialGateError(.storeCorrupt, "event \(row.seq) does not name the hash of event \(row.seq - 1) as its predecessor")
+                    return
+                }
+            } catch let e as TrialGateError {
+                problem = e
+                return
+            }
+            frontier.append(leafHash: Merkle.leafHash(row.body))
+            previous = row.hash
+        }
+        if let problem { return .failure(problem) }
+        guard frontier.size == size else {
+            return .failure(TrialGateError(.storeCorrupt, "events \(size - k + 1)…\(size) are not all stored"))
+        }
+        return .success(frontier)
+    }
+
+    /// A stored checkpoint: the signed note of the tree at `size`.
+    public struct StoredCheckpoint: Sendable, Equatable {
+        public let size: Int64
+        public let issuedAt: String
+        public let note: String
+    }
+
+    /// Stored checkpoints with sizes in `from ... through`, by size.
+    public func checkpoints(from: Int64 = 1, through: Int64 = .max) throws -> [StoredCheckpoint] {
+        var out: [StoredCheckpoint] = []
+        try db.query("SELECT size, issued_at, note FROM checkpoints WHERE size BETWEEN ? AND ? ORDER BY size", [.int(from), .int(through)],
+                     "reading checkpoints") { s in out.append(Self.checkpointRow(s)) }
+        return out
+    }
+
+    /// The newest stored checkpoint, if any.
+    public func latestCheckpoint() throws -> StoredCheckpoint? {
+        var out: StoredCheckpoint?
+        try db.query("SELECT size, issued_at, note FROM checkpoints ORDER BY size DESC LIMIT 1", [], "reading the latest checkpoint") { s in
+            out = Self.checkpointRow(s)
+        }
+        return out
+    }
+
+    private static func checkpointRow(_ s: OpaquePointer) -> StoredCheckpoint {
+        StoredCheckpoint(size: sqlite3_column_int64(s, 0), issuedAt: SQLiteConnection.text(s, 1) ?? "", note: SQLiteConnection.text(s, 2) ?? "")
+    }
+
+    /// A saved report snapshot: the report state at `size` (whose event has hash `head`), the statement the
+    /// trial key signed (canonical JSON) and its signature (base64).
+    public struct StoredReportSnapshot: Sendable, Equatable {
+        public let size: Int64
+        public let head: String
+        public let madeAt: String
+        public let state: [UInt8]
+        public let statement: String
+        public let signature: String
+
+        public init(size: Int64, head: String, madeAt: String, state: [UInt8], statement: String, signature: String) {
+            self.size = size
+            self.head = head
+            self.madeAt = madeAt
+            self.state = state
+            self.statement = statement
+            self.signature = signature
+        }
+    }
+
+    /// How many report snapshots a store keeps: the newest serves the reports of today, older ones the reports
+    /// `--as-of` an earlier point.
+    public static let reportSnapshotsKept = 3
+
+    /// Saves a report snapshot in a transaction of its own (durable on return) and deletes all but the newest
+    /// `reportSnapshotsKept`. A snapshot of a size saved before replaces it (that one may not have checked out).
+    public func saveReportSnapshot(_ snapshot: StoredReportSnapshot) throws {
+        try immediateTransaction("saving a report snapshot") {
+            try db.run("DELETE FROM report_snapshots WHERE size = ?", [.int(snapshot.size)], "replacing the report snapshot of size \(snapshot.size)")
+            try db.run("INSERT INTO report_snapshots (size, head, made_at, state, statement, signature) VALUES (?, ?, ?, ?, ?, ?)",
+                       [.int(snapshot.size), .text(snapshot.head), .text(snapshot.madeAt), .blob(snapshot.state), .text(snapshot.statement),
+                        .text(snapshot.signature)], "saving the report snapshot of size \(snapshot.size)")
+            try db.run("DELETE FROM report_snapshots WHERE size NOT IN (SELECT size FROM report_snapshots ORDER BY size DESC LIMIT ?)",
+                       [.int(Int64(Self.reportSnapshotsKept))], "deleting old report snapshots")
+        }
+    }
+
+    /// The sizes of the saved report snapshots, newest first.
+    public func reportSnapshotSizes() throws -> [Int64] {
+        var sizes: [Int64] = []
+        try db.query("SELECT size FROM report_snapshots ORDER BY size DESC", [], "listing report snapshots") { s in
+            sizes.append(sqlite3_column_int64(s, 0))
+        }
+        return sizes
+    }
+
+    /// The saved report snapshot of exactly `size` events, if any.
+    public func reportSnapshot(size: Int64) throws -> StoredReportSnapshot? {
+        var out: StoredReportSnapshot?
+        try db.query("SELECT size, head, made_at, state, statement, signature FROM report_snapshots WHERE size = ?", [.int(size)],
+                     "reading the report snapshot of size \(size)") { s in
+            out = StoredReportSnapshot(size: sqlite3_column_int64(s, 0), head: SQLiteConnection.text(s, 1) ?? "",
+                                       madeAt: SQLiteConnection.text(s, 2) ?? "", state: SQLiteConnection.blob(s, 3),
+                                       statement: SQLiteConnection.text(s, 4) ?? "", signature: SQLiteConnection.text(s, 5) ?? "")
+        }
+        return out
+    }
+
+    /// The root of the tree over the first `size` events.
+    public func merkleRoot(size: Int64) throws -> [UInt8] { try Merkle.root(size: size, self) }
+}
+
+extension EventStore: MerkleNodeSource {
+    /// A stored perfect-subtree hash.
+    /// - Throws: `store_corrupt` when the node is missing: the tree must cover every event.
+    public func node(level: Int, index: Int64) throws -> [UInt8] {
+        if level < Self.storedLevelFloor {
+            // A small subtree: hash its leaves from the stored bodies.
+            var hashes: [[UInt8]] = []
+            let first = (index << level) + 1
+            try forEachRow(from: first, through: first + (1 << level) - 1) { hashes.append(Merkle.leafHash($0.body)) }
+            guard hashes.count == 1 << level else {
+                throw TrialGateError(.storeCorrupt, "the Merkle tree needs events \(first)…\(first + (1 << level) - 1), which are not all stored")
+            }
+            while hashes.count > 1 {
+                hashes = stride(from: 0, to: hashes.count, by: 2).map { Merkle.nodeHash(hashes[$0], hashes[$0 + 1]) }
+            }
+            return hashes[0]
+        }
+        var out: [UInt8]?
+        try db.query("SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", [.int(Int64(level)), .int(index)],
+                     "reading the Merkle tree") { s in out = SQLiteConnection.blob(s, 0) }
+        guard let out, out.count == Merkle.hashSize else {
+            throw TrialGateError(.storeCorrupt, "the Merkle tree has no node at level \(level), index \(index)")
+        }
+        return out
+    }
+}
