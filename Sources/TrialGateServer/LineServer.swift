@@ -168,9 +168,13 @@ public final class LineServer: Service, @unchecked Sendable {
         // Each connection answers what it has read (the request in progress with its result, the rest with
         // shutting_down), closes its side and waits briefly for the client's; then the queued work is committed.
         state.drain()
-        let deadline = ContinuousClock.now + .seconds(30)
-        while state.openConnections > 0 && ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
+        // Until the last connection has closed, or 30 s at most.
+        let state = self.state
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await state.connectionsClosed() }
+            group.addTask { try? await Task.sleep(for: .seconds(30)) }
+            await group.next()
+            group.cancelAll()
         }
         await workers.stop()
         await snapshotter.stop()
