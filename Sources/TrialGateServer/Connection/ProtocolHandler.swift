@@ -23,42 +23,42 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     /// Replies are flushed at least this often within one burst, so that writability reflects them (a TLS handler
     /// keeps unflushed plaintext of its own, which the channel does not count).
-    private static let flushEvery = 16 * 1024
+    static let flushEvery = 16 * 1024
     /// How long a connection closed for misbehaving (refused, evicted, timed out, too many errors) waits for the
     /// client's side to close: long enough for a client that reads to see why, short enough that a flood is not read for long.
-    private static let refusalLinger: TimeAmount = .milliseconds(200)
+    static let refusalLinger: TimeAmount = .milliseconds(200)
 
-    private let server: LineServer
-    private let workers: Workers
-    private let config: ServerConfiguration
-    private var framer: LineFramer
+    let server: LineServer
+    let workers: Workers
+    let config: ServerConfiguration
+    var framer: LineFramer
     /// Received bytes not framed yet.
-    private var inbound = ByteBuffer()
+    var inbound = ByteBuffer()
     /// The client's line protocol: authentication, strikes, parsing and every reply line (`LineProtocol`).
-    private var session: LineProtocol?
-    private var busy = false
+    var session: LineProtocol?
+    var busy = false
     /// The client has authenticated once: it holds a logged-in slot, and the authentication deadline is met.
-    private var authenticated = false
-    private var peer = Peer(name: "?", source: .local)
-    private var registered = false
+    var authenticated = false
+    var peer = Peer(name: "?", source: .local)
+    var registered = false
     /// The client half-closed: answer what it sent, then close.
-    private var inputClosed = false
+    var inputClosed = false
     /// The server is shutting down: answer what was read, then close.
-    private var draining = false
+    var draining = false
     /// Closing: the last replies are going out, then our side closes.
-    private var closing = false
+    var closing = false
     /// While closing, what still arrives is read and dropped, so that the connection ends with a FIN rather than a reset.
-    private var discardingInput = false
+    var discardingInput = false
     /// The pipeline asked for a read that was held back because enough is buffered.
-    private var readHeld = false
-    private var unflushed = 0
-    private var deadlines: ConnectionDeadlines
-    private var timer: Scheduled<Void>?
+    var readHeld = false
+    var unflushed = 0
+    var deadlines: ConnectionDeadlines
+    var timer: Scheduled<Void>?
     // Subscription state.
-    private var subscription: (store: EventStore?, last: Int64, quietSince: NIODeadline, pumping: Bool)?
+    var subscription: (store: EventStore?, last: Int64, quietSince: NIODeadline, pumping: Bool)?
     /// A subscriber's store whose connection ended while a read on it was running on the thread pool: closed
     /// when that read finishes, never under it.
-    private var storeToClose: EventStore?
+    var storeToClose: EventStore?
 
     init(server: LineServer, workers: Workers) {
         self.server = server
@@ -126,12 +126,12 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
         if wantsInput { context.read() } else { readHeld = true }
     }
 
-    private var wantsInput: Bool {
+    var wantsInput: Bool {
         if closing { return discardingInput }
         return subscription != nil || inbound.readableBytes <= max(config.requestBufferBytes, config.maxLineBytes)
     }
 
-    private func resumeReading(context: ChannelHandlerContext) {
+    func resumeReading(context: ChannelHandlerContext) {
         guard readHeld, wantsInput else { return }
         readHeld = false
         context.read()
@@ -175,7 +175,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     /// Answers buffered requests until one needs a worker, the client stops taking replies, or the connection
     /// changes state; then decides whether to close and whether to read on.
-    private func processPending(context: ChannelHandlerContext) {
+    func processPending(context: ChannelHandlerContext) {
         var answered = false
         while !busy, !closing, subscription == nil, draining || context.channel.isWritable, let frame = framer.next(&inbound) {
             answered = true
@@ -234,7 +234,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
         resumeReading(context: context)
     }
 
-    private func finished(_ reply: ByteBuffer, context: ChannelHandlerContext) {
+    func finished(_ reply: ByteBuffer, context: ChannelHandlerContext) {
         busy = false
         guard context.channel.isActive else { return }
         emit(context, reply)
@@ -244,151 +244,19 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     /// The `id` of a request that will not be run, for its `shutting_down` reply.
-    private static func requestID(_ frame: Frame) -> JSONValue? {
+    static func requestID(_ frame: Frame) -> JSONValue? {
         guard case .line(let bytes) = frame, let request = try? JSONParser.parse(bytes) else { return nil }
         return request["id"]
     }
 
-    private func emit(_ context: ChannelHandlerContext, _ line: ByteBuffer) {
+    func emit(_ context: ChannelHandlerContext, _ line: ByteBuffer) {
         unflushed += line.readableBytes
         context.write(wrapOutboundOut(line), promise: nil)
         if unflushed >= Self.flushEvery { flush(context) }
     }
 
-    private func flush(_ context: ChannelHandlerContext) {
+    func flush(_ context: ChannelHandlerContext) {
         unflushed = 0
         context.flush()
-    }
-
-    // MARK: Closing
-
-    /// Sends `last` after everything already written, then closes. Gracefully, our side closes once that is out and the
-    /// connection when the client closes its side or after `linger`, reading and dropping what the client still sends;
-    /// otherwise (a client flooding bad requests, whose bytes are not worth reading) the connection closes as soon as
-    /// `last` is out, or after `linger` if the client does not take it.
-    private func finish(_ context: ChannelHandlerContext, last: ByteBuffer? = nil, linger: TimeAmount, graceful: Bool = true) {
-        guard !closing else { return }
-        closing = true
-        discardingInput = graceful
-        timer?.cancel()
-        inbound = ByteBuffer()
-        let channel = context.channel
-        let written = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(last ?? ByteBuffer()), promise: written)
-        unflushed = 0
-        let halfClose = graceful && !inputClosed
-        written.futureResult.whenComplete { _ in
-            if !halfClose {
-                channel.close(promise: nil)
-            } else {
-                channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
-            }
-        }
-        timer = context.eventLoop.scheduleTask(in: linger) { channel.close(promise: nil) }
-        resumeReading(context: context)
-    }
-
-    /// Closes the connection if it has overstayed its authentication deadline or idle timeout, else checks again when
-    /// the next one is due.
-    private func checkDeadlines(context: ChannelHandlerContext) {
-        guard !closing else { return }
-        switch deadlines.check(at: .now(), idleExempt: busy || subscription != nil) {
-        case .expired(.authentication):
-            server.logger.debug("connection closed: not authenticated in time", metadata: ["peer": "\(peer)"])
-            finish(context, last: LineServer.line(.authTimeout,
-                "no successful auth within \(config.authTimeout.nanoseconds / 1_000_000) ms of connecting; the connection is closed"), linger: Self.refusalLinger)
-        case .expired(.idle):
-            server.logger.debug("connection closed: idle", metadata: ["peer": "\(peer)"])
-            finish(context, last: LineServer.line(.idleTimeout,
-                "no complete request for \(config.idleTimeout.nanoseconds / 1_000_000) ms; the connection is closed"), linger: Self.refusalLinger)
-        case .wait(let until):
-            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            timer = context.eventLoop.scheduleTask(deadline: until) { [self] in checkDeadlines(context: bound.value) }
-        }
-    }
-
-    // MARK: Subscriptions
-
-    private func startSubscription(context: ChannelHandlerContext, principal: Principal, ack: [UInt8], from: Int64) {
-        subscription = (nil, from - 1, .now(), false)
-        inbound = ByteBuffer()
-        // Closed by the account watcher within its interval if the principal is revoked.
-        server.state.subscribed(context.channel, principal: principal)
-        server.logger.info("subscribed", metadata: ["peer": "\(peer)", "principal": .untrusted(principal.name), "from": "\(from)"])
-        context.writeAndFlush(wrapOutboundOut(LineServer.line(ack)), promise: nil)
-        let path = server.config.storePath
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { try EventStore.open(path: path) }.whenComplete { [self] result in
-            let context = bound.value
-            switch result {
-            case .success(let store):
-                guard context.channel.isActive else { store.close(); return }
-                subscription?.store = store
-                pump(context: context)
-            case .failure(let error):
-                server.logger.error("subscription cannot open the store", metadata: ["error": .untrusted(error)])
-                context.close(promise: nil)
-            }
-        }
-    }
-
-    /// Sends what the subscriber has not seen yet, at the pace its socket takes it; polls when caught up.
-    /// Writers never wait for it: it reads the store on its own connection.
-    private func pump(context: ChannelHandlerContext) {
-        guard var sub = subscription, let store = sub.store, !sub.pumping, !closing, context.channel.isActive else { return }
-        guard context.channel.isWritable else { return }  // resumes on channelWritabilityChanged
-        if server.state.committedSize > sub.last {
-            sub.pumping = true
-            subscription = sub
-            let from = sub.last + 1
-            NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () -> [UInt8] in
-                var out: [UInt8] = []
-                try store.forEachRow(from: from, through: from + 499) { row in
-                    CanonicalJSON.write(["event": try row.event().json], into: &out)
-                    out.append(UInt8(ascii: "\n"))
-                }
-                return out
-            }.and(value: from).whenComplete { [self, bound = NIOLoopBound(context, eventLoop: context.eventLoop)] result in
-                let context = bound.value
-                if let store = storeToClose {
-                    storeToClose = nil
-                    subscription?.pumping = false
-                    store.close()
-                    return
-                }
-                guard var s = subscription else { return }
-                s.pumping = false
-                switch result {
-                case .success(let (bytes, start)):
-                    if !bytes.isEmpty {
-                        let count = Int64(bytes.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 })
-                        s.last = start + count - 1
-                        s.quietSince = .now()
-                        subscription = s
-                        context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: bytes)), promise: nil)
-                        pump(context: context)
-                        return
-                    }
-                    subscription = s
-                case .failure(let error):
-                    server.logger.error("subscription read failed", metadata: ["error": .untrusted(error)])
-                    context.close(promise: nil)
-                    return
-                }
-                schedulePump(context: context)
-            }
-            return
-        }
-        if NIODeadline.now() - sub.quietSince > server.config.heartbeatInterval {
-            sub.quietSince = .now()
-            subscription = sub
-            context.writeAndFlush(wrapOutboundOut(LineServer.line(CanonicalJSON.encode(["heartbeat": ["log_size": .number(Double(sub.last))]]))), promise: nil)
-        }
-        schedulePump(context: context)
-    }
-
-    private func schedulePump(context: ChannelHandlerContext) {
-        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        context.eventLoop.scheduleTask(in: .milliseconds(20)) { [self] in pump(context: bound.value) }
     }
 }
