@@ -13,9 +13,8 @@ extension ProtocolHandler {
     /// otherwise (a client flooding bad requests, whose bytes are not worth reading) the connection closes as soon as
     /// `last` is out, or after `linger` if the client does not take it.
     func finish(_ context: ChannelHandlerContext, last: ByteBuffer? = nil, linger: TimeAmount, graceful: Bool = true) {
-        guard !closing else { return }
-        closing = true
-        discardingInput = graceful
+        guard !phase.isClosing else { return }
+        phase = .closing(discardingInput: graceful, subscription: phase.subscription)
         timer?.cancel()
         inbound = ByteBuffer()
         let channel = context.channel
@@ -37,8 +36,13 @@ extension ProtocolHandler {
     /// Closes the connection if it has overstayed its authentication deadline or idle timeout, else checks again when
     /// the next one is due.
     func checkDeadlines(context: ChannelHandlerContext) {
-        guard !closing else { return }
-        switch deadlines.check(at: .now(), idleExempt: busy || subscription != nil) {
+        let idleExempt: Bool
+        switch phase {
+        case .closing: return
+        case .serving(let inFlight): idleExempt = inFlight
+        case .streaming: idleExempt = true
+        }
+        switch deadlines.check(at: .now(), idleExempt: idleExempt) {
         case .expired(.authentication):
             server.logger.debug("connection closed: not authenticated in time", metadata: ["peer": "\(peer)"])
             finish(context, last: LineServer.line(.authTimeout,

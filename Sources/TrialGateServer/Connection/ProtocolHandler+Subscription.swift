@@ -9,7 +9,8 @@ import TrialGateStore
 /// A subscribed connection: the log streamed from a point on, at the pace the subscriber reads.
 extension ProtocolHandler {
     func startSubscription(context: ChannelHandlerContext, principal: Principal, ack: [UInt8], from: Int64) {
-        subscription = (nil, from - 1, .now(), false)
+        let subscription = Subscription(after: from - 1)
+        phase = .streaming(subscription)
         inbound = ByteBuffer()
         // Closed by the account watcher within its interval if the principal is revoked.
         server.state.subscribed(context.channel, principal: principal)
@@ -21,8 +22,8 @@ extension ProtocolHandler {
             let context = bound.value
             switch result {
             case .success(let store):
-                guard context.channel.isActive else { store.close(); return }
-                subscription?.store = store
+                guard context.channel.isActive, case .streaming(let current) = phase, current === subscription else { store.close(); return }
+                subscription.store = store
                 pump(context: context)
             case .failure(let error):
                 server.logger.error("subscription cannot open the store", metadata: ["error": .untrusted(error)])
@@ -34,11 +35,10 @@ extension ProtocolHandler {
     /// Sends what the subscriber has not seen yet, at the pace its socket takes it; polls when caught up.
     /// Writers never wait for it: it reads the store on its own connection.
     func pump(context: ChannelHandlerContext) {
-        guard var sub = subscription, let store = sub.store, !sub.pumping, !closing, context.channel.isActive else { return }
+        guard case .streaming(let sub) = phase, let store = sub.store, !sub.pumping, context.channel.isActive else { return }
         guard context.channel.isWritable else { return }  // resumes on channelWritabilityChanged
         if server.state.committedSize > sub.last {
             sub.pumping = true
-            subscription = sub
             let from = sub.last + 1
             NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () -> [UInt8] in
                 var out: [UInt8] = []
@@ -49,26 +49,22 @@ extension ProtocolHandler {
                 return out
             }.and(value: from).whenComplete { [self, bound = NIOLoopBound(context, eventLoop: context.eventLoop)] result in
                 let context = bound.value
-                if let store = storeToClose {
-                    storeToClose = nil
-                    subscription?.pumping = false
-                    store.close()
+                sub.pumping = false
+                if sub.closeWhenRead {
+                    sub.closeStore()
                     return
                 }
-                guard var s = subscription else { return }
-                s.pumping = false
+                guard case .streaming(let current) = phase, current === sub else { return }
                 switch result {
                 case .success(let (bytes, start)):
                     if !bytes.isEmpty {
                         let count = Int64(bytes.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 })
-                        s.last = start + count - 1
-                        s.quietSince = .now()
-                        subscription = s
+                        sub.last = start + count - 1
+                        sub.quietSince = .now()
                         context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: bytes)), promise: nil)
                         pump(context: context)
                         return
                     }
-                    subscription = s
                 case .failure(let error):
                     server.logger.error("subscription read failed", metadata: ["error": .untrusted(error)])
                     context.close(promise: nil)
@@ -80,7 +76,6 @@ extension ProtocolHandler {
         }
         if NIODeadline.now() - sub.quietSince > server.config.heartbeatInterval {
             sub.quietSince = .now()
-            subscription = sub
             context.writeAndFlush(wrapOutboundOut(LineServer.line(CanonicalJSON.encode(["heartbeat": ["log_size": .number(Double(sub.last))]]))), promise: nil)
         }
         schedulePump(context: context)

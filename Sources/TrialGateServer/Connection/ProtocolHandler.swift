@@ -36,7 +36,8 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     var inbound = ByteBuffer()
     /// The client's line protocol: authentication, strikes, parsing and every reply line (`LineProtocol`).
     var session: LineProtocol?
-    var busy = false
+    /// Where the connection is in its life (`Phase`): what it does with the bytes that arrive and the replies it owes.
+    var phase = Phase.serving(inFlight: false)
     /// The client has authenticated once: it holds a logged-in slot, and the authentication deadline is met.
     var authenticated = false
     var peer = Peer(name: "?", source: .local)
@@ -45,20 +46,11 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     var inputClosed = false
     /// The server is shutting down: answer what was read, then close.
     var draining = false
-    /// Closing: the last replies are going out, then our side closes.
-    var closing = false
-    /// While closing, what still arrives is read and dropped, so that the connection ends with a FIN rather than a reset.
-    var discardingInput = false
     /// The pipeline asked for a read that was held back because enough is buffered.
     var readHeld = false
     var unflushed = 0
     var deadlines: ConnectionDeadlines
     var timer: Scheduled<Void>?
-    // Subscription state.
-    var subscription: (store: EventStore?, last: Int64, quietSince: NIODeadline, pumping: Bool)?
-    /// A subscriber's store whose connection ended while a read on it was running on the thread pool: closed
-    /// when that read finishes, never under it.
-    var storeToClose: EventStore?
 
     init(server: LineServer, workers: Workers) {
         self.server = server
@@ -87,16 +79,16 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
         timer?.cancel()
         timer = nil
         if registered { server.state.close(context.channel) }
-        if let store = subscription?.store {
-            subscription?.store = nil
-            if subscription?.pumping == true { storeToClose = store } else { store.close() }
+        // A read running on the thread pool closes the store when it finishes, never under it.
+        if let subscription = phase.subscription {
+            if subscription.pumping { subscription.closeWhenRead = true } else { subscription.closeStore() }
         }
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         // A closing connection drops what arrives; a subscribed one only streams.
-        guard registered, !closing, subscription == nil else { return }
+        guard registered, case .serving = phase else { return }
         var bytes = unwrapInboundIn(data)
         if inbound.readableBytes == 0 {
             inbound = bytes
@@ -116,7 +108,11 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
         if context.channel.isWritable {
             // The client took replies: it is not idle, and requests waiting on it can go on.
             deadlines.active(at: .now())
-            if subscription != nil { pump(context: context) } else if !closing { processPending(context: context) }
+            switch phase {
+            case .streaming: pump(context: context)
+            case .serving: processPending(context: context)
+            case .closing: break
+            }
         }
         context.fireChannelWritabilityChanged()
     }
@@ -127,8 +123,11 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     var wantsInput: Bool {
-        if closing { return discardingInput }
-        return subscription != nil || inbound.readableBytes <= max(config.requestBufferBytes, config.maxLineBytes)
+        switch phase {
+        case .closing(let discardingInput, _): discardingInput
+        case .streaming: true
+        case .serving: inbound.readableBytes <= max(config.requestBufferBytes, config.maxLineBytes)
+        }
     }
 
     func resumeReading(context: ChannelHandlerContext) {
@@ -140,7 +139,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let event = event as? ChannelEvent, event == .inputClosed {
             inputClosed = true
-            if closing {
+            if phase.isClosing {
                 context.close(promise: nil)
                 return
             }
@@ -153,7 +152,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
             switch event {
             case .draining:
                 draining = true
-                if subscription != nil { finish(context, linger: config.closeLinger) } else { processPending(context: context) }
+                if case .streaming = phase { finish(context, linger: config.closeLinger) } else { processPending(context: context) }
             case .evicted:
                 registered = false
                 server.logger.debug("connection evicted: unauthenticated connection limit", metadata: ["peer": "\(peer)"])
@@ -177,7 +176,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// changes state; then decides whether to close and whether to read on.
     func processPending(context: ChannelHandlerContext) {
         var answered = false
-        while !busy, !closing, subscription == nil, draining || context.channel.isWritable, let frame = framer.next(&inbound) {
+        while case .serving(inFlight: false) = phase, draining || context.channel.isWritable, let frame = framer.next(&inbound) {
             answered = true
             if draining {
                 emit(context, LineServer.line(.shuttingDown, "the server is shutting down; this request was not run", id: Self.requestID(frame)))
@@ -203,7 +202,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
                 return
             case .run(let request):
                 guard case .principal(let principal) = request.caller else { return }
-                busy = true
+                phase = .serving(inFlight: true)
                 let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
                 let replier = protocolState
                 // The reply is built on the event loop: the writer thread is the one that must not wait.
@@ -223,10 +222,13 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
         }
         if answered { deadlines.active(at: .now()) }
         if inbound.readableBytes == 0 { inbound = ByteBuffer() }
-        guard !closing else { return }
-        if !busy {
+        switch phase {
+        case .closing: return
+        case .streaming: flush(context)
+        case .serving(inFlight: true): break
+        case .serving(inFlight: false):
             flush(context)
-            if draining || (inputClosed && subscription == nil && context.channel.isWritable) {
+            if draining || (inputClosed && context.channel.isWritable) {
                 finish(context, linger: config.closeLinger)
                 return
             }
@@ -235,7 +237,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     func finished(_ reply: ByteBuffer, context: ChannelHandlerContext) {
-        busy = false
+        if case .serving = phase { phase = .serving(inFlight: false) }
         guard context.channel.isActive else { return }
         emit(context, reply)
         deadlines.active(at: .now())
@@ -258,5 +260,56 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     func flush(_ context: ChannelHandlerContext) {
         unflushed = 0
         context.flush()
+    }
+}
+
+extension ProtocolHandler {
+    /// A connection's life, one state at a time. It starts serving; a `subscribe` turns it into a stream; any state
+    /// ends in closing (a refusal, a deadline, the client's half-close once answered, the server's shutdown).
+    enum Phase {
+        /// Reading requests and answering them in order; `inFlight` while one runs on a worker (the next waits).
+        case serving(inFlight: Bool)
+        /// Streaming the log to a subscriber; what the client sends is ignored.
+        case streaming(Subscription)
+        /// The last replies are going out, then the connection closes. `discardingInput`: what still arrives is read
+        /// and dropped, so that the connection ends with a FIN rather than a reset. A subscription's store is kept
+        /// until the connection is gone.
+        case closing(discardingInput: Bool, subscription: Subscription?)
+
+        var isClosing: Bool {
+            if case .closing = self { return true }
+            return false
+        }
+
+        /// The subscription this connection streams or streamed, if any.
+        var subscription: Subscription? {
+            switch self {
+            case .streaming(let s): s
+            case .closing(_, let s): s
+            case .serving: nil
+            }
+        }
+    }
+
+    /// What a subscribed connection streams: from where, on which store connection, and whether a read is running.
+    /// Used on the connection's event loop only.
+    final class Subscription {
+        /// The subscriber's own store connection, once opened.
+        var store: EventStore?
+        /// The newest event sent.
+        var last: Int64
+        /// When the subscriber was last sent anything (events or a heartbeat).
+        var quietSince = NIODeadline.now()
+        /// A read of the next events runs on the thread pool.
+        var pumping = false
+        /// The connection ended during that read: close the store when it finishes.
+        var closeWhenRead = false
+
+        init(after last: Int64) { self.last = last }
+
+        func closeStore() {
+            store?.close()
+            store = nil
+        }
     }
 }
