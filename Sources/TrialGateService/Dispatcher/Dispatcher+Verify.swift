@@ -4,6 +4,12 @@ import TrialGateCore
 import TrialGateStore
 
 extension Dispatcher {
+    /// `verify`: of the whole log, or, with a checkpoint `note`, that the log extends it.
+    func verify(checkpoint note: String?, vkey: String?) throws -> JSONValue {
+        guard let note else { return try verify(vkey: vkey) }
+        return try verify(againstCheckpoint: note, vkey: vkey)
+    }
+
     /// Checks the whole log; with `vkey` (a C2SP verifier key obtained out of band), also that the log's key
     /// history includes that key, so a log rebuilt under another key fails.
     func verify(vkey: String?) throws -> JSONValue {
