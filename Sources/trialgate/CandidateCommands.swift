@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+import TrialGateService
+import TrialGateStore
+
+struct CandidateGroup: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "candidate", abstract: "Register candidates.", subcommands: [Register.self])
+
+    struct Register: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a candidate under a pseudonymous id.")
+        @OptionGroup var options: StoreOptions
+        @Argument(help: "The pseudonymous candidate id (never a name).") var candidate: String
+        @Option(name: .long, help: "The screening site code.") var site: String
+        @Option(name: .long, help: "Date screening consent was signed (YYYY-MM-DD).") var consentDate: String?
+
+        func run() throws {
+            var fields: [String: JSONValue] = ["site": .string(site)]
+            if let consentDate { fields["consent_date"] = .string(consentDate) }
+            let result = try Runner.run(.register(candidate: candidate, fields: .object(fields)), options: options)
+            if options.json { return Runner.printJSON(result) }
+            print("Registered \(candidate) at \(site) as event \(result["seq"]?.intValue ?? 0).")
+        }
+    }
+}
+
+struct Record: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Record a clinical fact: imaging, ki67, mitotic-count, sstr, model-score, clinical, pathology or attestation.",
+        discussion: "Fields are name=value pairs; values are read as JSON when they parse (12.5, true, [\"a\"]) and as text otherwise. Lab values take their UCUM unit: haemoglobin=\"12.4 g/dL\" (docs/events.md).\nExample: trialgate record ki67 --candidate NET-001 percent=8 specimen_date=2026-03-02 method=manual_count")
+
+    @OptionGroup var options: StoreOptions
+    @Argument(help: "What is recorded.") var kind: String
+    @Option(name: .long, help: "The candidate id.") var candidate: String
+    @Argument(help: "name=value pairs.") var fields: [String] = []
+
+    func run() throws {
+        var object: [String: JSONValue] = [:]
+        for pair in fields {
+            guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
+                throw Runner.fail(TrialGateError(.badRequest, "field \"\(pair)\" must be name=value"))
+            }
+            let name = String(pair[..<eq])
+            let raw = String(pair[pair.index(after: eq)...])
+            object[name] = Self.value(raw)
+        }
+        let result = try Runner.run(.record(kind: kind, candidate: candidate, fields: .object(object)), options: options)
+        if options.json { return Runner.printJSON(result) }
+        print("Recorded \(kind) for \(candidate) as event \(result["seq"]?.intValue ?? 0).")
+    }
+
+    /// A command-line value as JSON: numbers, booleans, lists and objects parse; anything else is text.
+    static func value(_ raw: String) -> JSONValue {
+        if let v = try? JSONParser.parse(raw) { return v }
+        return .string(raw)
+    }
+}
+
+struct Correct: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Correct one field of an earlier record; the old value stays in the log.")
+    @OptionGroup var options: StoreOptions
+    @Option(name: .long, help: "The sequence number of the record to correct.") var seq: Int64
+    @Option(name: .long, help: "The field to correct.") var field: String
+    @Option(name: .long, help: "The new value (JSON or text).") var value: String
+    @Option(name: .long, help: "Why the value changes (required).") var reason: String
+
+    func run() throws {
+        let result = try Runner.run(.correct(seq: seq, field: field, value: Record.value(value), reason: reason), options: options)
+        if options.json { return Runner.printJSON(result) }
+        print("Corrected \(field) of event \(seq) as event \(result["seq"]?.intValue ?? 0).")
+    }
+}
+
+struct Withdraw: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Record that a candidate left screening.")
+    @OptionGroup var options: StoreOptions
+    @Argument(help: "The candidate id.") var candidate: String
+    @Option(name: .long, help: "Why (required).") var reason: String
+
+    func run() throws {
+        let result = try Runner.run(.withdraw(candidate: candidate, reason: reason), options: options)
+        if options.json { return Runner.printJSON(result) }
+        print("Withdrew \(candidate) as event \(result["seq"]?.intValue ?? 0).")
+    }
+}

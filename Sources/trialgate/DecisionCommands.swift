@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+import TrialGateService
+
+struct Decide: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Evaluate the policy in force, sign the decision and append it.")
+    @OptionGroup var options: StoreOptions
+    @Argument(help: "The candidate id.") var candidate: String
+
+    func run() throws {
+        let result = try Runner.run(.decide(candidate: candidate), options: options)
+        if options.json { return Runner.printJSON(result) }
+        print(Render.decision(result))
+    }
+}
+
+struct Decisions: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List issued decisions, optionally filtered.")
+    @OptionGroup var options: StoreOptions
+    @Option(name: .long) var candidate: String?
+    @Option(name: .long, help: "eligible, ineligible or needs_review.") var outcome: String?
+    @Option(name: .long) var site: String?
+    @Option(name: .long, help: "Only decisions after this sequence number (the previous page's next_after).") var after: Int64 = 0
+    @Option(name: .long, help: "At most this many decisions (1–\(Command.maximumPage)); the reply says where the next page starts.") var limit: Int?
+    @Flag(name: .long, help: "Only stale decisions: the newest of their candidate, made before the data or the policy changed.") var stale = false
+    @Option(name: .long, help: "Only decisions that are current, stale or superseded.") var standing: String?
+
+    func validate() throws {
+        guard after >= 0 else { throw ValidationError("--after must be a sequence number ≥ 0, got \(after)") }
+        if let limit, let problem = Command.pageLimitProblem(limit) {
+            throw ValidationError("--limit \(problem)")
+        }
+        if let standing, !["current", "stale", "superseded"].contains(standing) {
+            throw ValidationError("--standing must be current, stale or superseded, got \"\(standing)\"")
+        }
+    }
+
+    func run() throws {
+        let result = try Runner.run(.decisions(candidate: candidate, outcome: outcome, site: site, after: after, limit: limit,
+                                               standing: stale ? "stale" : standing), options: options)
+        if options.json { return Runner.printJSON(result) }
+        print(Render.decisionList(result))
+    }
+}
+
+struct DecisionGroup: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "decision", abstract: "Hand a decision to outside tools.",
+                                                    subcommands: [ExportFiles.self])
+
+    struct ExportFiles: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "export",
+            abstract: "Write a decision's signed bytes, signature and public key for `openssl pkeyutl -verify`.")
+        @OptionGroup var options: StoreOptions
+        @Option(name: .long, help: "The decision event's sequence number.") var seq: Int64
+        @Option(name: .long, help: "Directory to write decision.json, decision.sig and public.pem into.") var out: String
+
+        func run() throws {
+            let events = try Runner.run(.export(from: seq, through: seq), options: options)
+            let keys = try Runner.run(.publicKey, options: options)
+            guard let event = events["events"]?.arrayValue?.first, event["type"]?.stringValue == EventType.decisionIssued.rawValue,
+                let decision = event["payload"]?["decision"], let sig = event["payload"]?["signature"]?.stringValue,
+                let sigBytes = Data(base64Encoded: sig)
+            else { throw Runner.fail(TrialGateError(.unknownEvent, "event \(seq) is not a decision")) }
+            // The key the decision names, which was in force when it was made (a newer one may be in force now).
+            guard let pem = (keys["keys"]?.arrayValue ?? []).first(where: { $0["key_id"] == decision["key_id"] })?["pem"]?.stringValue else {
+                throw Runner.fail(TrialGateError(.unknownEvent, "decision \(seq) names key \(decision["key_id"]?.stringValue ?? "?"), which is not in the log's key history"))
+            }
+            // Whether it still stands: a regulator holding only these files must not take a stale decision for current.
+            let standing = try self.standing(of: decision)
+            do {
+                try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+                try Data(CanonicalJSON.encode(decision)).write(to: URL(fileURLWithPath: out + "/decision.json"))
+                try sigBytes.write(to: URL(fileURLWithPath: out + "/decision.sig"))
+                try Data(pem.utf8).write(to: URL(fileURLWithPath: out + "/public.pem"))
+                try Data(CanonicalJSON.encode(standing)).write(to: URL(fileURLWithPath: out + "/standing.json"))
+            } catch {
+                throw Runner.fail(TrialGateError(.fileUnwritable, "cannot write into \(out): \(error.localizedDescription)"))
+            }
+            var files = ["decision.json", "decision.sig", "public.pem", "standing.json"]
+            let signOff = try exportSignOff(of: decision)
+            if signOff != nil { files += ["signoff.json", "signoff.sig", "investigator.pem"] }
+            if options.json {
+                return Runner.printJSON(["directory": .string(out), "files": .array(files.map { .string($0) }), "standing": standing,
+                                         "signoff_seq": signOff.map { .number(Double($0)) } ?? .null])
+            }
+            print("Wrote \(out)/decision.json, \(out)/decision.sig and \(out)/public.pem. Verify with:")
+            print("  openssl pkeyutl -verify -pubin -inkey \(out)/public.pem -rawin -in \(out)/decision.json -sigfile \(out)/decision.sig")
+            if let signOff {
+                print("Wrote \(out)/signoff.json, \(out)/signoff.sig and \(out)/investigator.pem (the sign-off, event \(signOff)). Verify with:")
+                print("  openssl pkeyutl -verify -pubin -inkey \(out)/investigator.pem -rawin -in \(out)/signoff.json -sigfile \(out)/signoff.sig")
+                print("  sha256sum \(out)/decision.json    # must equal decision.sha256 in signoff.json")
+            } else {
+                print("Decision \(seq) has no investigator's sign-off.")
+            }
+            let st = standing["standing"]?.stringValue ?? "?"
+            if st == "current" {
+                print("\(out)/standing.json: decision \(seq) is current as of event \(standing["as_of"]?.intValue ?? 0).")
+            } else {
+                let why = (standing["stale_causes"]?.arrayValue ?? []).map { "event \($0["seq"]?.intValue ?? 0) \($0["detail"]?.stringValue ?? "")" }
+                    + [standing["superseded_by"]?.intValue.map { "decision \($0)" }].compactMap { $0 }
+                print("WARNING: decision \(seq) is \(st) as of event \(standing["as_of"]?.intValue ?? 0) (\(why.joined(separator: "; "))): it is no longer the candidate's current decision (\(out)/standing.json).")
+            }
+        }
+
+        /// The decision's standing now: current, stale (and why) or superseded (and by which decision).
+        private func standing(of decision: JSONValue) throws -> JSONValue {
+            guard let candidate = decision["candidate"]?.stringValue else { return .null }
+            let shown = try Runner.run(.show(candidate: candidate, asOfSeq: nil, asOfTime: nil), options: options)
+            let lifecycle = shown["decision"] ?? .null
+            let asOf = shown["as_of"]?["last_seq"] ?? .null
+            if lifecycle["decision_seq"]?.intValue != Int(seq) {
+                return ["decision_seq": .number(Double(seq)), "standing": "superseded", "superseded_by": lifecycle["decision_seq"] ?? .null,
+                        "stale_causes": [], "as_of": asOf, "note": "not signed; from the log at export"]
+            }
+            return ["decision_seq": .number(Double(seq)), "standing": lifecycle["standing"] ?? .null, "stale_causes": lifecycle["stale_causes"] ?? [],
+                    "superseded_by": .null, "confirmed": lifecycle["confirmed"] ?? .null, "as_of": asOf, "note": "not signed; from the log at export"]
+        }
+
+        /// The investigator's sign-off of the decision, if any: the statement as signed, the signature and the signer's
+        /// public key, so that `openssl` alone checks who signed what; the statement names the decision by the
+        /// SHA-256 of decision.json.
+        private func exportSignOff(of decision: JSONValue) throws -> Int? {
+            guard let candidate = decision["candidate"]?.stringValue else { return nil }
+            let shown = try Runner.run(.show(candidate: candidate, asOfSeq: nil, asOfTime: nil), options: options)
+            guard let signed = (shown["history"]?.arrayValue ?? []).last(where: {
+                $0["type"]?.stringValue == EventType.decisionSigned.rawValue && $0["statement"]?["decision"]?["seq"]?.intValue == Int(seq)
+            }), let statement = signed["statement"], let sig = signed["signature"]?.stringValue.flatMap({ Data(base64Encoded: $0) }) else {
+                return nil
+            }
+            let user = statement["signer"]?["user"]?.stringValue ?? ""
+            let users = try Runner.run(.users, options: options)
+            // The key the statement names, which the account held when it signed (it may have a newer one since).
+            let keyID = statement["signer"]?["key_id"]?.stringValue
+            guard let account = (users["users"]?.arrayValue ?? []).first(where: { $0["name"]?.stringValue == user }),
+                  let key = (account["signer_keys"]?.arrayValue ?? []).first(where: { $0["key_id"]?.stringValue == keyID })?["public_key"]?
+                    .stringValue.flatMap({ Data(base64Encoded: $0) }) else {
+                throw Runner.fail(TrialGateError(.unknownUser, "the sign-off's signer \(user) has no registered key \(keyID ?? "")"))
+            }
+            do {
+                try Data(CanonicalJSON.encode(statement)).write(to: URL(fileURLWithPath: out + "/signoff.json"))
+                try sig.write(to: URL(fileURLWithPath: out + "/signoff.sig"))
+                try Data(TrialKey.publicKeyPEM(Array(key)).utf8).write(to: URL(fileURLWithPath: out + "/investigator.pem"))
+            } catch {
+                throw Runner.fail(TrialGateError(.fileUnwritable, "cannot write into \(out): \(error.localizedDescription)"))
+            }
+            return signed["seq"]?.intValue
+        }
+    }
+}

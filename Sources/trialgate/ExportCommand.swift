@@ -1,0 +1,39 @@
+import ArgumentParser
+import TrialGateCore
+import TrialGateService
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Export the log: an audit bundle (--out DIR), events as canonical JSON lines, FHIR R4 ResearchSubject NDJSON, or the audit trail as CSV.")
+    @OptionGroup var options: StoreOptions
+    @Option(name: .long, help: "Write the audit bundle (events, checkpoints, decisions with proofs, keys, policies, manifest) into this new directory.") var out: String?
+    @Option(name: .long, help: "events (default), fhir or audit-csv.") var format = "events"
+    @Option(name: .long, help: "events: first sequence number.") var from: Int64 = 1
+    @Option(name: .long, help: "events: last sequence number.") var through: Int64?
+    @Option(name: .long, help: "fhir: only this site.") var site: String?
+    @Option(name: .long, help: "audit-csv: only this candidate.") var candidate: String?
+
+    func run() throws {
+        if let out { return try BundleExport.run(options: options, out: out) }
+        switch format {
+        case "events":
+            // Page by page, so memory stays bounded however long the log is, up to the head as it is now.
+            let last = try through ?? Int64(Runner.run(.head, options: options)["size"]?.intValue ?? 0)
+            try Runner.forEachPage(from: from, options: options, { .export(from: $0, through: last) }) { result, _ in
+                for e in result["events"]?.arrayValue ?? [] { print(CanonicalJSON.string(e)) }
+            }
+        case "fhir":
+            let result = try Runner.run(.exportFHIR(site: site), options: options)
+            for r in result["resources"]?.arrayValue ?? [] { print(CanonicalJSON.string(r)) }
+        case "audit-csv":
+            try Runner.forEachPage(from: 1, options: options, { .auditTrail(candidate: candidate, from: $0) }) { result, page in
+                let csv = result["csv"]?.stringValue ?? ""
+                // Every page carries the header; print it once.
+                let body = csv.utf8.firstIndex(of: UInt8(ascii: "\n")).map { String(csv[csv.utf8.index(after: $0)...]) } ?? ""
+                print(page == 1 ? csv : body, terminator: "")
+            }
+        default:
+            throw Runner.fail(TrialGateError(.invalidField, "--format must be events, fhir or audit-csv, got \"\(format)\""))
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+import TrialGateService
+import TrialGateStore
+
+struct Init: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a store and the trial's Ed25519 signing key.")
+
+    @OptionGroup var options: StoreOptions
+    @Option(name: .long, help: "The trial's identifier (letters, digits, '.', '_', '-').") var trial: String
+    @Option(name: .long, help: "The log's origin name (default: trialgate/<trial>).") var origin: String?
+
+    func run() throws {
+        let keyPath = options.keyPath
+        let storePath = options.storePath
+        if FileManager.default.fileExists(atPath: keyPath) {
+            throw Runner.fail(TrialGateError(.keyExists, "\(keyPath) already exists; choose another --key or move it away"))
+        }
+        var created: [String] = []
+        do {
+            let key = TrialKey.generate()
+            let store = try EventStore.create(path: storePath)
+            created = [storePath, storePath + "-wal", storePath + "-shm"]
+            defer { store.close() }
+            try key.write(to: keyPath)
+            created.append(keyPath)
+            let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { key })
+            let result = try dispatcher.execute(.initialise(trialID: trial, logOrigin: origin ?? "trialgate/\(trial)"), actor: options.actorName)
+            if options.json { Runner.printJSON(result); return }
+            print("Created store \(storePath) for trial \(trial).")
+            print("Signing key \(keyPath) (mode 0600), key id \(result["key_id"]?.stringValue ?? "").")
+            print("Public key:\n" + (result["public_key_pem"]?.stringValue ?? ""), terminator: "")
+        } catch {
+            // Nothing half-made stays behind.
+            for path in created { unlink(path) }
+            if let exit = error as? ExitCode { throw exit }
+            throw Runner.fail(TrialGateError(error))
+        }
+    }
+}

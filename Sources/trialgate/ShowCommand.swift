@@ -1,0 +1,16 @@
+import ArgumentParser
+import TrialGateService
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "A candidate's full history, corrections and current facts.")
+    @OptionGroup var options: StoreOptions
+    @Argument(help: "The candidate id.") var candidate: String
+    @Option(name: .long, help: "Show the state as of a sequence number or a UTC time (2026-01-31T12:00:00Z).") var asOf: String?
+
+    func run() throws {
+        let (seq, time) = try Runner.asOf(asOf)
+        let result = try Runner.run(.show(candidate: candidate, asOfSeq: seq, asOfTime: time), options: options)
+        if options.json { return Runner.printJSON(result) }
+        print(Render.candidate(result))
+    }
+}
