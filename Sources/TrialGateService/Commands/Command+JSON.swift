@@ -11,45 +11,74 @@ extension Command {
         _ = r.optionalValue("id")
         let cmd = try r.string("cmd")
         let command: Command
-        /// The size of a page of a listing, if the request gives one: 1 … maximumPage.
-        func limit() throws -> Int? {
-            let limit = try r.optionalInteger("limit")
-            if let limit, let problem = Command.pageLimitProblem(limit) { throw TrialGateError(.invalidField, "limit \(problem)") }
-            return limit
+        if let c = try parseSetup(cmd, &r) {
+            command = c
+        } else if let c = try parseCandidate(cmd, &r) {
+            command = c
+        } else if let c = try parseLifecycle(cmd, &r) {
+            command = c
+        } else if let c = try parseLog(cmd, &r) {
+            command = c
+        } else if let c = try parseAccount(cmd, &r) {
+            command = c
+        } else {
+            throw TrialGateError(ErrorCode.badRequest, "unknown command \"\(cmd)\"; known: \(Command.names.joined(separator: ", "))")
         }
-        /// A page of the log: `from` (≥ 1, default 1) and `limit` (default maximumPage).
-        func page() throws -> (from: Int64, limit: Int) {
-            let from = try r.optionalInteger("from") ?? 1
-            guard from >= 1 else { throw TrialGateError(.invalidField, "from must be a sequence number ≥ 1, got \(from)") }
-            return (Int64(from), try limit() ?? Command.maximumPage)
-        }
+        try r.finish()
+        return command
+    }
+
+    /// The size of a page of a listing, if the request gives one: 1 … maximumPage.
+    private static func pageLimit(_ r: inout ObjectReader) throws -> Int? {
+        let limit = try r.optionalInteger("limit")
+        if let limit, let problem = Command.pageLimitProblem(limit) { throw TrialGateError(.invalidField, "limit \(problem)") }
+        return limit
+    }
+
+    /// A page of the log: `from` (≥ 1, default 1) and `limit` (default maximumPage).
+    private static func page(_ r: inout ObjectReader) throws -> (from: Int64, limit: Int) {
+        let from = try r.optionalInteger("from") ?? 1
+        guard from >= 1 else { throw TrialGateError(.invalidField, "from must be a sequence number ≥ 1, got \(from)") }
+        return (Int64(from), try pageLimit(&r) ?? Command.maximumPage)
+    }
+
+    /// `init` and the `policy.*` commands, or nil for another command.
+    private static func parseSetup(_ cmd: String, _ r: inout ObjectReader) throws -> Command? {
         switch cmd {
         case "init":
-            command = .initialise(trialID: try r.string("trial_id"), logOrigin: try r.string("log_origin"))
+            return .initialise(trialID: try r.string("trial_id"), logOrigin: try r.string("log_origin"))
         case "policy.publish":
-            command = .policyPublish(text: try r.string("text"), file: try r.optionalString("file") ?? "policy")
+            return .policyPublish(text: try r.string("text"), file: try r.optionalString("file") ?? "policy")
         case "policy.check":
-            command = .policyCheck(text: try r.string("text"), file: try r.optionalString("file") ?? "policy")
+            return .policyCheck(text: try r.string("text"), file: try r.optionalString("file") ?? "policy")
         case "policy.impact":
-            command = .policyImpact(text: try r.string("text"), file: try r.optionalString("file") ?? "policy")
+            return .policyImpact(text: try r.string("text"), file: try r.optionalString("file") ?? "policy")
         case "policy.test":
-            command = .policyTest(policyText: try r.string("policy"), policyFile: try r.optionalString("policy_file") ?? "policy",
-                                  casesText: try r.string("cases"), casesFile: try r.optionalString("cases_file") ?? "cases")
+            return .policyTest(policyText: try r.string("policy"), policyFile: try r.optionalString("policy_file") ?? "policy",
+                               casesText: try r.string("cases"), casesFile: try r.optionalString("cases_file") ?? "cases")
+        default:
+            return nil
+        }
+    }
+
+    /// The commands that register, record, correct, withdraw, decide and show a candidate, or nil for another command.
+    private static func parseCandidate(_ cmd: String, _ r: inout ObjectReader) throws -> Command? {
+        switch cmd {
         case "register":
             let candidate = try r.string("candidate")
             var fields: [String: JSONValue] = ["site": .string(try r.string("site"))]
             if let consent = r.optionalValue("consent_date") { fields["consent_date"] = consent }
-            command = .register(candidate: candidate, fields: .object(fields))
+            return .register(candidate: candidate, fields: .object(fields))
         case "record":
-            command = .record(kind: try r.string("kind"), candidate: try r.string("candidate"), fields: try r.value("fields"))
+            return .record(kind: try r.string("kind"), candidate: try r.string("candidate"), fields: try r.value("fields"))
         case "correct":
             let seq = try r.integer("seq")
-            command = .correct(seq: Int64(seq), field: try r.string("field"), value: r.optionalValue("value") ?? .null,
-                               reason: (try r.optionalString("reason")) ?? "")
+            return .correct(seq: Int64(seq), field: try r.string("field"), value: r.optionalValue("value") ?? .null,
+                            reason: (try r.optionalString("reason")) ?? "")
         case "withdraw":
-            command = .withdraw(candidate: try r.string("candidate"), reason: try r.string("reason"))
+            return .withdraw(candidate: try r.string("candidate"), reason: try r.string("reason"))
         case "decide":
-            command = .decide(candidate: try r.string("candidate"))
+            return .decide(candidate: try r.string("candidate"))
         case "show":
             let candidate = try r.string("candidate")
             let seq = try r.optionalInteger("as_of_seq").map(Int64.init)
@@ -59,7 +88,15 @@ extension Command {
                 guard let t = UTCTimestamp(time) else { throw TrialGateError(.invalidField, "as_of_time must look like 2026-01-31T12:00:00Z, got \"\(time)\"") }
                 at = t
             }
-            command = .show(candidate: candidate, asOfSeq: seq, asOfTime: at)
+            return .show(candidate: candidate, asOfSeq: seq, asOfTime: at)
+        default:
+            return nil
+        }
+    }
+
+    /// Decision listings, sign-offs, attestations and review queries, or nil for another command.
+    private static func parseLifecycle(_ cmd: String, _ r: inout ObjectReader) throws -> Command? {
+        switch cmd {
         case "decisions":
             let after = try r.optionalInteger("after") ?? 0
             guard after >= 0 else { throw TrialGateError(.invalidField, "after must be a sequence number ≥ 0, got \(after)") }
@@ -67,40 +104,48 @@ extension Command {
             if let standing, !["current", "stale", "superseded"].contains(standing) {
                 throw TrialGateError(.invalidField, "standing must be current, stale or superseded, got \"\(standing)\"")
             }
-            command = .decisions(candidate: try r.optionalString("candidate"), outcome: try r.optionalString("outcome"),
-                                 site: try r.optionalString("site"), after: Int64(after), limit: try limit(), standing: standing)
+            return .decisions(candidate: try r.optionalString("candidate"), outcome: try r.optionalString("outcome"),
+                              site: try r.optionalString("site"), after: Int64(after), limit: try pageLimit(&r), standing: standing)
         case "signoff.prepare":
-            command = .signOffPrepare(decision: Int64(try r.integer("decision")), outcome: try r.optionalString("outcome"),
-                                      reason: try r.optionalString("reason"), user: try r.optionalString("user"))
+            return .signOffPrepare(decision: Int64(try r.integer("decision")), outcome: try r.optionalString("outcome"),
+                                   reason: try r.optionalString("reason"), user: try r.optionalString("user"))
         case "signoff":
-            command = .signOff(statement: try r.value("statement"), signature: try r.string("signature"),
-                               user: try r.optionalString("user"), signingCode: try r.string("signing_code"))
+            return .signOff(statement: try r.value("statement"), signature: try r.string("signature"),
+                            user: try r.optionalString("user"), signingCode: try r.string("signing_code"))
         case "attest.prepare":
-            command = .attestPrepare(candidate: try r.string("candidate"), fields: try r.value("fields"), user: try r.optionalString("user"))
+            return .attestPrepare(candidate: try r.string("candidate"), fields: try r.value("fields"), user: try r.optionalString("user"))
         case "attest":
-            command = .attest(statement: try r.value("statement"), signature: try r.string("signature"),
-                              user: try r.optionalString("user"), signingCode: try r.string("signing_code"))
+            return .attest(statement: try r.value("statement"), signature: try r.string("signature"),
+                           user: try r.optionalString("user"), signingCode: try r.string("signing_code"))
         case "queries":
             let status = try r.optionalString("status")
             if let status, !["open", "answered", "closed"].contains(status) {
                 throw TrialGateError(.invalidField, "status must be open, answered or closed, got \"\(status)\"")
             }
-            command = .queries(candidate: try r.optionalString("candidate"), site: try r.optionalString("site"), status: status)
+            return .queries(candidate: try r.optionalString("candidate"), site: try r.optionalString("site"), status: status)
         case "query.open":
-            command = .queryOpen(candidate: try r.string("candidate"), criterion: try r.optionalString("criterion"), text: try r.string("text"))
+            return .queryOpen(candidate: try r.string("candidate"), criterion: try r.optionalString("criterion"), text: try r.string("text"))
         case "query.answer":
             let records = try (r.optionalValue("records")?.arrayValue ?? []).map { v -> Int64 in
                 guard let n = v.intValue else { throw TrialGateError(.invalidField, "records must be a list of event sequence numbers, got \(CanonicalJSON.string(v))") }
                 return Int64(n)
             }
-            command = .queryAnswer(query: Int64(try r.integer("query")), note: try r.string("note"), records: records)
+            return .queryAnswer(query: Int64(try r.integer("query")), note: try r.string("note"), records: records)
         case "query.close":
-            command = .queryClose(query: Int64(try r.integer("query")), resolution: try r.string("resolution"))
-        case "verify": command = .verify(checkpoint: try r.optionalString("checkpoint"), vkey: try r.optionalString("vkey"))
-        case "replay": command = .replay
+            return .queryClose(query: Int64(try r.integer("query")), resolution: try r.string("resolution"))
+        default:
+            return nil
+        }
+    }
+
+    /// Verification, exports, reports, the head, keys, checkpoints, proofs and `subscribe`, or nil for another command.
+    private static func parseLog(_ cmd: String, _ r: inout ObjectReader) throws -> Command? {
+        switch cmd {
+        case "verify": return .verify(checkpoint: try r.optionalString("checkpoint"), vkey: try r.optionalString("vkey"))
+        case "replay": return .replay
         case "export":
-            let (from, limit) = try page()
-            command = .export(from: from, through: try r.optionalInteger("through").map(Int64.init), limit: limit)
+            let (from, limit) = try page(&r)
+            return .export(from: from, through: try r.optionalInteger("through").map(Int64.init), limit: limit)
         case "report":
             let seq = try r.optionalInteger("as_of_seq").map(Int64.init)
             let time = try r.optionalString("as_of_time").map { t -> UTCTimestamp in
@@ -115,19 +160,34 @@ extension Command {
             }
             let format = try r.optionalString("format") ?? "json"
             guard ["json", "csv", "html"].contains(format) else { throw TrialGateError(.invalidField, "format must be json, csv or html, got \"\(format)\"") }
-            command = .report(asOfSeq: seq, asOfTime: time, site: try r.optionalString("site"), from: try date("from"), to: try date("to"), format: format)
-        case "report.snapshot": command = .reportSnapshot
-        case "export.fhir": command = .exportFHIR(site: try r.optionalString("site"))
+            return .report(asOfSeq: seq, asOfTime: time, site: try r.optionalString("site"), from: try date("from"), to: try date("to"), format: format)
+        case "report.snapshot": return .reportSnapshot
+        case "export.fhir": return .exportFHIR(site: try r.optionalString("site"))
         case "audit-trail":
-            let (from, limit) = try page()
-            command = .auditTrail(candidate: try r.optionalString("candidate"), from: from, limit: limit)
-        case "head": command = .head
-        case "public-key": command = .publicKey
-        case "checkpoint": command = .checkpoint(size: try r.optionalInteger("size").map(Int64.init))
+            let (from, limit) = try page(&r)
+            return .auditTrail(candidate: try r.optionalString("candidate"), from: from, limit: limit)
+        case "head": return .head
+        case "public-key": return .publicKey
+        case "checkpoint": return .checkpoint(size: try r.optionalInteger("size").map(Int64.init))
         case "proof.inclusion":
-            command = .proofInclusion(seq: Int64(try r.integer("seq")), size: try r.optionalInteger("size").map(Int64.init))
+            return .proofInclusion(seq: Int64(try r.integer("seq")), size: try r.optionalInteger("size").map(Int64.init))
         case "proof.consistency":
-            command = .proofConsistency(from: Int64(try r.integer("from")), to: try r.optionalInteger("to").map(Int64.init))
+            return .proofConsistency(from: Int64(try r.integer("from")), to: try r.optionalInteger("to").map(Int64.init))
+        case "subscribe":
+            // Its own message, as the socket has always answered it.
+            let from = r.optionalValue("from").map { $0.intValue } ?? 1
+            guard r.remainingKeys.isEmpty, let from, from >= 1 else {
+                throw TrialGateError(.badRequest, "subscribe takes \"from\": a sequence number ≥ 1")
+            }
+            return .subscribe(from: Int64(from))
+        default:
+            return nil
+        }
+    }
+
+    /// The `user.*` commands and `users`, or nil for another command.
+    private static func parseAccount(_ cmd: String, _ r: inout ObjectReader) throws -> Command? {
+        switch cmd {
         case "user.add":
             guard let sites = (r.optionalValue("sites") ?? []).arrayValue, sites.allSatisfy({ $0.stringValue != nil }) else {
                 throw TrialGateError(.invalidField, "sites must be a list of site ids")
@@ -145,26 +205,17 @@ extension Command {
                 }
                 signer = SignerRegistration(printedName: printed, publicKey: publicKey, signingSHA256: signing)
             }
-            command = .userAdd(name: try r.string("name"), role: try r.string("role"), sites: sites.compactMap(\.stringValue),
-                               tokenSHA256: try r.string("token_sha256"), expiresAt: expiry, signer: signer)
-        case "user.disable": command = .userDisable(name: try r.string("name"), reason: try r.string("reason"))
-        case "user.enable": command = .userEnable(name: try r.string("name"), reason: try r.string("reason"))
-        case "user.remove": command = .userRemove(name: try r.string("name"), reason: try r.string("reason"))
-        case "user.rotate-token": command = .userRotateToken(name: try r.string("name"), tokenSHA256: try r.string("token_sha256"))
+            return .userAdd(name: try r.string("name"), role: try r.string("role"), sites: sites.compactMap(\.stringValue),
+                            tokenSHA256: try r.string("token_sha256"), expiresAt: expiry, signer: signer)
+        case "user.disable": return .userDisable(name: try r.string("name"), reason: try r.string("reason"))
+        case "user.enable": return .userEnable(name: try r.string("name"), reason: try r.string("reason"))
+        case "user.remove": return .userRemove(name: try r.string("name"), reason: try r.string("reason"))
+        case "user.rotate-token": return .userRotateToken(name: try r.string("name"), tokenSHA256: try r.string("token_sha256"))
         case "user.rotate-signer":
-            command = .userRotateSigner(name: try r.string("name"), publicKey: try r.string("public_key"), signingSHA256: try r.string("signing_sha256"))
-        case "users": command = .users
-        case "subscribe":
-            // Its own message, as the socket has always answered it.
-            let from = r.optionalValue("from").map { $0.intValue } ?? 1
-            guard r.remainingKeys.isEmpty, let from, from >= 1 else {
-                throw TrialGateError(.badRequest, "subscribe takes \"from\": a sequence number ≥ 1")
-            }
-            command = .subscribe(from: Int64(from))
+            return .userRotateSigner(name: try r.string("name"), publicKey: try r.string("public_key"), signingSHA256: try r.string("signing_sha256"))
+        case "users": return .users
         default:
-            throw TrialGateError(ErrorCode.badRequest, "unknown command \"\(cmd)\"; known: \(Command.names.joined(separator: ", "))")
+            return nil
         }
-        try r.finish()
-        return command
     }
 }
