@@ -123,22 +123,7 @@ public enum PolicyEvaluator {
         switch condition {
         case .all(let items), .any(let items):
             let isAll: Bool = if case .all = condition { true } else { false }
-            let parts = items.map { evaluate($0, facts: facts, date: date, requirement: requirement) }
-            let verdict: Verdict
-            if isAll {
-                verdict = parts.contains { $0.verdict == .fail } ? .fail : (parts.contains { $0.verdict == .unknown } ? .unknown : .pass)
-            } else {
-                verdict = parts.contains { $0.verdict == .pass } ? .pass : (parts.contains { $0.verdict == .unknown } ? .unknown : .fail)
-            }
-            // Explain with the parts that decided the verdict.
-            let deciding = parts.filter { $0.verdict == verdict }
-            var p = Partial(verdict: verdict, reason: (deciding.isEmpty ? parts : deciding).map(\.reason).joined(separator: "; "),
-                            threshold: (isAll ? "all of (" : "any of (") + parts.map(\.threshold).joined(separator: "; ") + ")")
-            for part in parts {
-                p.observed.merge(part.observed) { a, _ in a }
-                p.evidence.formUnion(part.evidence)
-            }
-            return p
+            return combine(items.map { evaluate($0, facts: facts, date: date, requirement: requirement) }, isAll: isAll)
         case .not(let inner):
             var p = evaluate(inner, facts: facts, date: date, requirement: requirement)
             p.verdict = p.verdict == .pass ? .fail : (p.verdict == .fail ? .pass : .unknown)
@@ -151,18 +136,7 @@ public enum PolicyEvaluator {
             if let stale = staleness(fact, f, maxAge, date) { p.verdict = .fail; p.reason = stale }
             return p
         case .compare(let fact, let op, let value, let maxAge, let unit?):
-            let rule = "\(fact) \(op.symbol) \(display(value)) \(unit)"
-            return withFact(fact, facts, maxAge, date, rule) { observed, f in
-                let shown = f.display
-                guard let analyte = PolicyLoader.analyte(ofFact: fact), let v = f.value.numberValue, let from = f.unit,
-                    let converted = analyte.convert(v, from: from, to: unit)
-                else {
-                    return (.unknown, "\(fact) is \(shown), which cannot be compared with \(display(value)) \(unit)")
-                }
-                let holds = compare(.number(converted), op, value) ?? false
-                let was = from == unit ? shown : "\(shown) = \(CanonicalJSON.formatNumber(converted)) \(unit)"
-                return (holds ? .pass : .fail, "\(fact) is \(was) (\(requirement) \(op.symbol) \(display(value)) \(unit))")
-            }
+            return compareQuantity(fact, op, value, unit: unit, maxAge: maxAge, facts: facts, date: date, requirement: requirement)
         case .compare(let fact, let op, let value, let maxAge, nil):
             let rule = "\(fact) \(op.symbol) \(display(value))"
             return withFact(fact, facts, maxAge, date, rule) { observed, _ in
@@ -193,26 +167,73 @@ public enum PolicyEvaluator {
                 return (d >= earliest ? .pass : .fail, "\(fact) \(s) (\(requirement) \(earliest) or later: \(months) months before \(date))")
             }
         case .attested(let criterion):
-            let name = "attestation.\(criterion)"
-            let rule = "attested by the site"
-            guard let f = facts[name], let result = f.value.stringValue, let verdict = Verdict(rawValue: result) else {
-                var p = Partial(verdict: .unknown, reason: "no attestation recorded; record one with `record attestation` (criterion=\(criterion))", threshold: rule)
-                p.awaitsAttestation = true
-                return p
-            }
-            return Partial(verdict: verdict, reason: "attested \(result) on \(f.observedOn?.description ?? "?") (event \(f.evidence.first ?? 0))",
-                           observed: [name: f.value], threshold: rule, evidence: Set(f.evidence))
+            return attested(criterion, facts: facts)
         case .scoreGate(let fact, let threshold, let low, let high, let maxAge):
-            let t = CanonicalJSON.formatNumber(threshold)
-            let rule = low < high
-                ? "\(fact) ≥ \(t), grey zone [\(CanonicalJSON.formatNumber(low)), \(CanonicalJSON.formatNumber(high)))"
-                : "\(fact) ≥ \(t)"
-            return withFact(fact, facts, maxAge, date, rule) { observed, _ in
-                guard let v = observed.numberValue else { return (.unknown, "\(fact) is not a number") }
-                let shown = CanonicalJSON.formatNumber(v)
-                if v >= low && v < high { return (.unknown, "\(fact) \(shown) is in the grey zone; needs review") }
-                return (v >= threshold ? .pass : .fail, "\(fact) is \(shown) (threshold \(t))")
+            return scoreGate(fact, threshold: threshold, low: low, high: high, maxAge: maxAge, facts: facts, date: date)
+        }
+    }
+
+    /// An `all` (`isAll`) or `any` of the parts' verdicts, explained by the parts that decided it.
+    private static func combine(_ parts: [Partial], isAll: Bool) -> Partial {
+        let verdict: Verdict
+        if isAll {
+            verdict = parts.contains { $0.verdict == .fail } ? .fail : (parts.contains { $0.verdict == .unknown } ? .unknown : .pass)
+        } else {
+            verdict = parts.contains { $0.verdict == .pass } ? .pass : (parts.contains { $0.verdict == .unknown } ? .unknown : .fail)
+        }
+        // Explain with the parts that decided the verdict.
+        let deciding = parts.filter { $0.verdict == verdict }
+        var p = Partial(verdict: verdict, reason: (deciding.isEmpty ? parts : deciding).map(\.reason).joined(separator: "; "),
+                        threshold: (isAll ? "all of (" : "any of (") + parts.map(\.threshold).joined(separator: "; ") + ")")
+        for part in parts {
+            p.observed.merge(part.observed) { a, _ in a }
+            p.evidence.formUnion(part.evidence)
+        }
+        return p
+    }
+
+    /// A comparison of a quantity with a value in `unit`, converting the fact's own unit.
+    private static func compareQuantity(_ fact: String, _ op: Comparison, _ value: JSONValue, unit: String, maxAge: Int?,
+                                        facts: [String: Fact], date: CivilDate, requirement: String) -> Partial {
+        let rule = "\(fact) \(op.symbol) \(display(value)) \(unit)"
+        return withFact(fact, facts, maxAge, date, rule) { observed, f in
+            let shown = f.display
+            guard let analyte = PolicyLoader.analyte(ofFact: fact), let v = f.value.numberValue, let from = f.unit,
+                let converted = analyte.convert(v, from: from, to: unit)
+            else {
+                return (.unknown, "\(fact) is \(shown), which cannot be compared with \(display(value)) \(unit)")
             }
+            let holds = compare(.number(converted), op, value) ?? false
+            let was = from == unit ? shown : "\(shown) = \(CanonicalJSON.formatNumber(converted)) \(unit)"
+            return (holds ? .pass : .fail, "\(fact) is \(was) (\(requirement) \(op.symbol) \(display(value)) \(unit))")
+        }
+    }
+
+    /// What the site attested for `criterion`, or unknown (awaiting an attestation) when nothing was recorded.
+    private static func attested(_ criterion: String, facts: [String: Fact]) -> Partial {
+        let name = "attestation.\(criterion)"
+        let rule = "attested by the site"
+        guard let f = facts[name], let result = f.value.stringValue, let verdict = Verdict(rawValue: result) else {
+            var p = Partial(verdict: .unknown, reason: "no attestation recorded; record one with `record attestation` (criterion=\(criterion))", threshold: rule)
+            p.awaitsAttestation = true
+            return p
+        }
+        return Partial(verdict: verdict, reason: "attested \(result) on \(f.observedOn?.description ?? "?") (event \(f.evidence.first ?? 0))",
+                       observed: [name: f.value], threshold: rule, evidence: Set(f.evidence))
+    }
+
+    /// A model score against its threshold, unknown inside the grey zone `[low, high)`.
+    private static func scoreGate(_ fact: String, threshold: Double, low: Double, high: Double, maxAge: Int?,
+                                  facts: [String: Fact], date: CivilDate) -> Partial {
+        let t = CanonicalJSON.formatNumber(threshold)
+        let rule = low < high
+            ? "\(fact) ≥ \(t), grey zone [\(CanonicalJSON.formatNumber(low)), \(CanonicalJSON.formatNumber(high)))"
+            : "\(fact) ≥ \(t)"
+        return withFact(fact, facts, maxAge, date, rule) { observed, _ in
+            guard let v = observed.numberValue else { return (.unknown, "\(fact) is not a number") }
+            let shown = CanonicalJSON.formatNumber(v)
+            if v >= low && v < high { return (.unknown, "\(fact) \(shown) is in the grey zone; needs review") }
+            return (v >= threshold ? .pass : .fail, "\(fact) is \(shown) (threshold \(t))")
         }
     }
 
