@@ -123,23 +123,36 @@ public enum PolicyLoader {
         }
         if ops.isEmpty { throw node.error("criterion \(criterion): say what to test about \(fact) (eq, lt, in, within_days, threshold, present…)") }
         if let op = ops.compactMap(Comparison.init(rawValue:)).first, ops.count == 1 {
-            let valueNode = try m.required(op.rawValue)
-            let value = try valueNode.json(op.rawValue)
-            if op != .eq && op != .ne && value.numberValue == nil {
-                throw valueNode.error("criterion \(criterion): \(op.rawValue) needs a number")
-            }
-            if model == .observationTime, let analyte = analyte(ofFact: fact) {
-                guard let unit, let unitNode else {
-                    throw valueNode.error("criterion \(criterion): \(fact) is a quantity; say the unit of \(CanonicalJSON.string(value)) with unit: (one of \(analyte.unitList))")
-                }
-                guard analyte.factor(unit) != nil else {
-                    throw unitNode.error("criterion \(criterion): \(unit) is not a unit of \(fact) (expected \(analyte.units.map(\.code).joined(separator: ", ")))")
-                }
-                return .compare(fact: fact, op: op, value: value, maxAgeDays: maxAge, unit: unit)
-            }
-            if let unitNode { throw unitNode.error("criterion \(criterion): \(fact) has no unit (unit: applies to the lab values of clinical_model 2)") }
-            return .compare(fact: fact, op: op, value: value, maxAgeDays: maxAge)
+            return try comparison(op, &m, fact: fact, maxAge: maxAge, unit: unit, unitNode: unitNode, criterion: criterion, model: model)
         }
+        return try factTest(ops, &m, node, fact: fact, maxAge: maxAge, unitNode: unitNode, criterion: criterion, model: model)
+    }
+
+    /// A comparison (`eq`, `ne`, `lt`, `lte`, `gt`, `gte`) of a fact with a value, in a unit for a quantity of clinical model 2.
+    private static func comparison(_ op: Comparison, _ m: inout YAMLMapping, fact: String, maxAge: Int?, unit: String?, unitNode: YAMLNode?,
+                                   criterion: String, model: ClinicalModel) throws -> Condition {
+        let valueNode = try m.required(op.rawValue)
+        let value = try valueNode.json(op.rawValue)
+        if op != .eq && op != .ne && value.numberValue == nil {
+            throw valueNode.error("criterion \(criterion): \(op.rawValue) needs a number")
+        }
+        if model == .observationTime, let analyte = analyte(ofFact: fact) {
+            guard let unit, let unitNode else {
+                throw valueNode.error("criterion \(criterion): \(fact) is a quantity; say the unit of \(CanonicalJSON.string(value)) with unit: (one of \(analyte.unitList))")
+            }
+            guard analyte.factor(unit) != nil else {
+                throw unitNode.error("criterion \(criterion): \(unit) is not a unit of \(fact) (expected \(analyte.units.map(\.code).joined(separator: ", ")))")
+            }
+            return .compare(fact: fact, op: op, value: value, maxAgeDays: maxAge, unit: unit)
+        }
+        if let unitNode { throw unitNode.error("criterion \(criterion): \(fact) has no unit (unit: applies to the lab values of clinical_model 2)") }
+        return .compare(fact: fact, op: op, value: value, maxAgeDays: maxAge)
+    }
+
+    /// A test of a fact other than a comparison: `in`, `present`, `within_days`, `within_months`, or a score's
+    /// `threshold` (with a `grey_zone`).
+    private static func factTest(_ ops: [String], _ m: inout YAMLMapping, _ node: YAMLNode, fact: String, maxAge: Int?, unitNode: YAMLNode?,
+                                 criterion: String, model: ClinicalModel) throws -> Condition {
         if let unitNode { throw unitNode.error("criterion \(criterion): unit: goes with a comparison (eq, lt, lte, gt, gte)") }
         if model == .observationTime, analyte(ofFact: fact) != nil, ops != ["present"] {
             throw node.error("criterion \(criterion): \(fact) is a quantity with a unit; test it with a comparison (eq, lt, lte, gt, gte) and unit:, not \(ops.joined(separator: ", "))")
