@@ -192,27 +192,32 @@ public struct JSONParser {
             case UInt8(ascii: "r"): out.append(0x0D)
             case UInt8(ascii: "t"): out.append(0x09)
             case UInt8(ascii: "u"):
-                // JCS writes \u only for control characters without a short escape, as \u00xx in lowercase.
-                if canonical, !Self.isCanonicalUnicodeEscape(bytes[(index - 2)..<min(index + 4, bytes.count)]) { canonical = false }
-                let unit = try parseHex4()
-                var scalarValue = UInt32(unit)
-                if (0xD800...0xDBFF).contains(unit) {
-                    guard index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
-                    else { throw error("lone high surrogate") }
-                    index += 2
-                    let low = try parseHex4()
-                    guard (0xDC00...0xDFFF).contains(low) else { throw error("invalid low surrogate") }
-                    scalarValue = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
-                } else if (0xDC00...0xDFFF).contains(unit) {
-                    throw error("lone low surrogate")
-                }
-                guard let scalar = Unicode.Scalar(scalarValue) else { throw error("invalid code point") }
-                out.append(contentsOf: Array(String(Character(scalar)).utf8))
+                out.append(contentsOf: try parseUnicodeEscape())
             default:
                 throw error("invalid escape")
             }
         }
         throw error("unterminated string")
+    }
+
+    /// The UTF-8 bytes of a `\uXXXX` escape, or of a surrogate pair of two, read from just after its `u`.
+    private mutating func parseUnicodeEscape() throws -> [UInt8] {
+        // JCS writes \u only for control characters without a short escape, as \u00xx in lowercase.
+        if canonical, !Self.isCanonicalUnicodeEscape(bytes[(index - 2)..<min(index + 4, bytes.count)]) { canonical = false }
+        let unit = try parseHex4()
+        var scalarValue = UInt32(unit)
+        if (0xD800...0xDBFF).contains(unit) {
+            guard index + 6 <= bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+            else { throw error("lone high surrogate") }
+            index += 2
+            let low = try parseHex4()
+            guard (0xDC00...0xDFFF).contains(low) else { throw error("invalid low surrogate") }
+            scalarValue = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
+        } else if (0xDC00...0xDFFF).contains(unit) {
+            throw error("lone low surrogate")
+        }
+        guard let scalar = Unicode.Scalar(scalarValue) else { throw error("invalid code point") }
+        return Array(String(Character(scalar)).utf8)
     }
 
     /// Whether `\uXXXX` is how RFC 8785 writes its character: a control character other than
