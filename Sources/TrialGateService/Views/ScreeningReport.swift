@@ -31,136 +31,22 @@ enum ScreeningReport {
         var state = state
         state.checkSignatures(of: filter.includes)
         let candidates = state.candidates.values.filter(filter.includes).sorted { $0.id < $1.id }
-        var log: [JSONValue] = []
-        var statusCounts: [String: Int] = [:]
-        var byCriterion: [String: [String: Int]] = [:]
-        var excludedBy: [String: Int] = [:]
-        var sites: [String: [String: Int]] = [:]
-        var daysToDecision: [Double] = []
-        var scores: [String: [Int]] = [:]
-        var corrections: [JSONValue] = []
-        var correctionsByActor: [String: Int] = [:]
-        var confirmedCounts: [String: Int] = [:]
-        var awaitingSignOff = 0
-        var queryAges: [String: [Double]] = [:]
-        for c in candidates {
-            let st = c.status(state.policies)
-            let causes = c.staleCauses(state.policies)
-            let confirmed = c.confirmed(state.policies)
-            statusCounts[st, default: 0] += 1
-            sites[c.site, default: [:]][st, default: 0] += 1
-            sites[c.site, default: [:]]["assessed", default: 0] += 1
-            if let confirmed {
-                confirmedCounts[confirmed, default: 0] += 1
-                sites[c.site, default: [:]]["confirmed_\(confirmed)", default: 0] += 1
-            } else if c.latest != nil, causes.isEmpty, c.withdrawal == nil {
-                awaitingSignOff += 1
-            }
-            for q in c.queries {
-                sites[c.site, default: [:]]["queries_\(q.status.rawValue)", default: 0] += 1
-                if q.status != .closed, let now { queryAges[c.site, default: []].append(Dispatcher.days(from: q.openedAt, to: now)) }
-            }
-            let latest = c.latest
-            let failed = (latest?.results.filter { $0.value == "fail" }.map(\.key) ?? []).sorted()
-            let unknown = (latest?.results.filter { $0.value == "unknown" }.map(\.key) ?? []).sorted()
-            let unattested = (latest?.results.filter { $0.value == "needs_attestation" }.map(\.key) ?? []).sorted()
-            // Only a current decision counts as an outcome; a stale one is listed, not counted.
-            if let latest, causes.isEmpty {
-                for (id, result) in latest.results { byCriterion[id, default: [:]][result, default: 0] += 1 }
-                if st == "ineligible" { for id in failed { excludedBy[id, default: 0] += 1 } }
-                if let first = c.firstDecisionAt {
-                    daysToDecision.append(Double(first.millisecondsSinceEpoch - c.registeredAt.millisecondsSinceEpoch) / 86_400_000)
-                }
-                if let score = c.modelScore?.numberValue {
-                    scores[latest.outcome, default: Array(repeating: 0, count: 10)][min(9, Int(score * 10))] += 1
-                }
-            }
-            log.append([
-                "candidate": .string(c.id), "site": .string(c.site),
-                "registered_at": .string(c.registeredAt.description),
-                "consent_date": c.consentDate,
-                "status": .string(st), "decision_seq": .from(latest.map { Int($0.seq) }), "policy": .from(latest?.policy),
-                "decided_at": .from(latest?.timestamp.description), "decisions": .number(Double(c.decisionCount)),
-                "failed": .array(failed.map { .string($0) }), "unknown": .array(unknown.map { .string($0) }),
-                "needs_attestation": .array(unattested.map { .string($0) }),
-                "signature": .string(latest.map { $0.verdict == .valid ? "valid" : "invalid" } ?? "none"),
-                "withdrawal_reason": .from(c.withdrawal?.reason),
-                "proposed": .from(latest?.outcome), "standing": latest == nil ? .null : .string(causes.isEmpty ? "current" : "stale"),
-                "stale_causes": .array(causes.map(\.json)), "confirmed": .from(confirmed),
-                "signoff": c.signOff.map { o -> JSONValue in
-                    ["seq": .number(Double(o.seq)), "by": .string(o.signer), "printed_name": .string(o.printedName), "at": .string(o.timestamp.description),
-                     "meaning": .string(o.meaning.rawValue), "reason": .from(o.reason)]
-                } ?? .null,
-                "open_queries": .number(Double(c.queries.filter { $0.status != .closed }.count)),
-            ])
-            for k in c.corrections {
-                correctionsByActor[k.actor, default: 0] += 1
-                corrections.append([
-                    "seq": .number(Double(k.seq)), "timestamp": .string(k.timestamp.description), "actor": .string(k.actor),
-                    "candidate": .string(c.id), "corrects": .number(Double(k.corrects)), "record": .string(k.record.rawValue),
-                    "field": .string(k.field), "old_value": k.oldValue, "new_value": k.newValue, "reason": .string(k.reason),
-                ])
-            }
-        }
-        corrections.sort { ($0["seq"]?.intValue ?? 0) < ($1["seq"]?.intValue ?? 0) }
-        func count(_ s: String) -> JSONValue { .number(Double(statusCounts[s] ?? 0)) }
+        var tally = ScreeningTally()
+        for c in candidates { tally.add(c, policies: state.policies, agesAt: now) }
+        tally.corrections.sort { ($0["seq"]?.intValue ?? 0) < ($1["seq"]?.intValue ?? 0) }
         let decided = candidates.filter { $0.latest != nil && $0.withdrawal == nil }.count
-        let consort: JSONValue = [
-            "assessed": .number(Double(candidates.count)),
-            "excluded": [
-                "total": .number(Double((statusCounts["ineligible"] ?? 0) + (statusCounts["withdrawn"] ?? 0))),
-                "not_meeting_criteria": count("ineligible"),
-                "by_criterion": .object(excludedBy.mapValues { .number(Double($0)) }),
-                "withdrawn": count("withdrawn"),
-            ],
-            "eligible": count("eligible"), "needs_review": count("needs_review"), "pending": count("pending"),
-            // A decision proposes; an investigator confirms. Stale decisions are neither.
-            "stale": count("stale"),
-            "proposed": ["eligible": count("eligible"), "ineligible": count("ineligible"), "needs_review": count("needs_review")],
-            "confirmed": ["eligible": .number(Double(confirmedCounts["eligible"] ?? 0)), "ineligible": .number(Double(confirmedCounts["ineligible"] ?? 0))],
-            "awaiting_signoff": .number(Double(awaitingSignOff)),
-        ]
-        let criteria: [JSONValue] = byCriterion.keys.sorted().map { id in
-            let r = byCriterion[id]!
-            return ["id": .string(id), "pass": .number(Double(r["pass"] ?? 0)), "fail": .number(Double(r["fail"] ?? 0)),
-                    "unknown": .number(Double(r["unknown"] ?? 0)), "needs_attestation": .number(Double(r["needs_attestation"] ?? 0)),
-                    "skipped": .number(Double(r["skipped"] ?? 0))]
-        }
-        let siteRows: [JSONValue] = sites.keys.sorted().map { site in
-            let r = sites[site]!
-            let decidedHere = (r["eligible"] ?? 0) + (r["ineligible"] ?? 0) + (r["needs_review"] ?? 0)
-            return [
-                "site": .string(site), "assessed": .number(Double(r["assessed"] ?? 0)), "eligible": .number(Double(r["eligible"] ?? 0)),
-                "ineligible": .number(Double(r["ineligible"] ?? 0)), "needs_review": .number(Double(r["needs_review"] ?? 0)),
-                "withdrawn": .number(Double(r["withdrawn"] ?? 0)), "pending": .number(Double(r["pending"] ?? 0)),
-                "stale": .number(Double(r["stale"] ?? 0)),
-                "confirmed_eligible": .number(Double(r["confirmed_eligible"] ?? 0)), "confirmed_ineligible": .number(Double(r["confirmed_ineligible"] ?? 0)),
-                "screen_failure_rate": decidedHere == 0 ? .null : .number(rounded(Double(r["ineligible"] ?? 0) / Double(decidedHere))),
-                "queries": ["open": .number(Double(r["queries_open"] ?? 0)), "answered": .number(Double(r["queries_answered"] ?? 0)),
-                            "closed": .number(Double(r["queries_closed"] ?? 0)),
-                            "median_age_days_not_closed": queryAges[site].map { a in .number(a.sorted()[a.count / 2]) } ?? .null,
-                            "max_age_days_not_closed": queryAges[site].map { .number($0.max()!) } ?? .null],
-            ]
-        }
-        let sorted = daysToDecision.sorted()
-        let timing: JSONValue = sorted.isEmpty ? ["count": 0] : [
-            "count": .number(Double(sorted.count)), "median_days": .number(rounded(sorted[sorted.count / 2])),
-            "mean_days": .number(rounded(sorted.reduce(0, +) / Double(sorted.count))), "max_days": .number(rounded(sorted.last!)),
-        ]
         return [
             "as_of": asOf, "trial_id": .from(state.trialID), "log_size": .number(Double(state.size)), "log_head": .string(state.headHash),
             "filter": ["site": .from(filter.site), "from": .from(filter.from?.description), "to": .from(filter.to?.description)],
             "policies": .array(policiesInForce(state.policies, filter: filter)),
-            "consort": consort, "decided": .number(Double(decided)), "screening_log": .array(log), "criteria": .array(criteria),
-            "sites": .array(siteRows), "time_to_decision": timing,
+            "consort": tally.consort(assessed: candidates.count), "decided": .number(Double(decided)), "screening_log": .array(tally.log),
+            "criteria": .array(tally.criteriaRows()), "sites": .array(tally.siteRows()), "time_to_decision": tally.timing(),
             "model_score_histogram": ["bins": .array((0..<10).map { .string(String(format: "%.1f-%.1f", Double($0) / 10, Double($0 + 1) / 10)) }),
-                                      "by_outcome": .object(scores.mapValues { .array($0.map { .number(Double($0)) }) })],
-            "corrections": ["count": .number(Double(corrections.count)), "by_actor": .object(correctionsByActor.mapValues { .number(Double($0)) }),
-                            "items": .array(corrections)],
+                                      "by_outcome": .object(tally.scores.mapValues { .array($0.map { .number(Double($0)) }) })],
+            "corrections": ["count": .number(Double(tally.corrections.count)), "by_actor": .object(tally.correctionsByActor.mapValues { .number(Double($0)) }),
+                            "items": .array(tally.corrections)],
         ]
     }
-
-    private static func rounded(_ x: Double) -> Double { (x * 10_000).rounded() / 10_000 }
 
     /// The policies in force at some time of the report's period (all of them without `from`/`to`): each from its
     /// publication until the next one.
