@@ -89,7 +89,11 @@ public enum Access {
         case .attestPrepare(let c, _, _): try requireSite(try siteOfCandidate(c))
         default: break
         }
-        // A signer signs as themselves: the account named in a signing request, or in what it signs, is the session's.
+        try requireSigningAsSelf(principal, command)
+    }
+
+    /// A signer signs as themselves: the account named in a signing request, or in what it signs, is the session's.
+    private static func requireSigningAsSelf(_ principal: Principal, _ command: Command) throws {
         var named: [String] = []
         switch command {
         case .signOffPrepare(_, _, _, let user?), .attestPrepare(_, _, let user?): named.append(user)
