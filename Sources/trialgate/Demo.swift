@@ -48,6 +48,29 @@ struct Demo: ParsableCommand {
 
         let scenario = DemoScenario(today: clock.now().date, trial: trial)
         let results = try scenario.run(dispatcher: dispatcher, actor: coordinator)
+        let unexpected = printOutcomes(results)
+        print("")
+        try printHighlights(results, dispatcher: dispatcher, trial: trial, coordinator: coordinator)
+        print("")
+        let verify = try dispatcher.execute(.verify(), actor: coordinator)
+        let replay = try dispatcher.execute(.replay, actor: coordinator)
+        let counts = Dictionary(grouping: results.compactMap { $0.decision?["outcome"]?.stringValue }, by: { $0 }).mapValues(\.count)
+        print("Outcomes: \(Outcome.allCases.map { "\($0.rawValue) \(counts[$0.rawValue] ?? 0)" }.joined(separator: ", ")), withdrawn \(results.filter { $0.decision == nil }.count)")
+        print("verify: \(verify["valid"]?.boolValue == true ? "OK" : "FAILED"), \(verify["events"]?.intValue ?? 0) events, \(verify["signatures_checked"]?.intValue ?? 0) signatures")
+        print("replay: reproduced \(replay["reproduced"]?.intValue ?? 0), mismatched \(replay["mismatched"]?.intValue ?? 0)")
+        if keep {
+            print("")
+            print("Kept: \(storePath) (key \(keyPath)). Try: trialgate show \(trial == .ep ? "NET-016" : "PNET-001") --store \(storePath)")
+        }
+        if verify["valid"]?.boolValue != true || replay["mismatched"]?.intValue != 0 || unexpected > 0 {
+            FileHandle.standardError.write(Data("trialgate: demo: \(unexpected) unexpected outcome(s) or a failed check\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    /// Prints each candidate's outcome, the criteria that decided it and its story; returns how many outcomes were
+    /// not the expected ones.
+    private func printOutcomes(_ results: [DemoScenario.Result]) -> Int {
         print("\(Render.pad("candidate", 10)) \(Render.pad("site", 8)) \(Render.pad("outcome", 13)) \(Render.pad("event", 6)) \(Render.pad("why", 44)) story")
         var unexpected = 0
         for r in results {
@@ -66,7 +89,12 @@ struct Demo: ParsableCommand {
             let seq = r.decision?["seq"]?.intValue.map(String.init) ?? "-"
             print("\(Render.pad(r.candidate.id, 10)) \(Render.pad(site, 8)) \(Render.pad(outcome, 13)) \(Render.pad(seq, 6)) \(Render.pad(r.decision == nil ? "no decision" : (why.isEmpty ? "all criteria pass" : why), 44)) \(r.candidate.story)")
         }
-        print("")
+        return unexpected
+    }
+
+    /// Prints one decision in full, a superseded fact, the confirmed counts and open queries of the report, and a
+    /// decision made stale.
+    private func printHighlights(_ results: [DemoScenario.Result], dispatcher: Dispatcher, trial: DemoScenario.Trial, coordinator: String) throws {
         if let sample = results.first(where: { $0.candidate.id == "NET-015" })?.decision {
             print("One decision in full (a lung NET graded by the thoracic rule):")
             print(Render.decision(sample))
@@ -85,21 +113,6 @@ struct Demo: ParsableCommand {
         if trial == .ep, let stale = (report["screening_log"]?.arrayValue ?? []).first(where: { $0["candidate"] == "NET-017" }),
            let cause = stale["stale_causes"]?.arrayValue?.first {
             print("NET-017 was decided \(stale["proposed"]?.stringValue ?? ""), then event \(cause["seq"]?.intValue ?? 0) (\(cause["detail"]?.stringValue ?? "")) made the decision stale: it counts as no outcome until decided again and signed off.")
-        }
-        print("")
-        let verify = try dispatcher.execute(.verify(), actor: coordinator)
-        let replay = try dispatcher.execute(.replay, actor: coordinator)
-        let counts = Dictionary(grouping: results.compactMap { $0.decision?["outcome"]?.stringValue }, by: { $0 }).mapValues(\.count)
-        print("Outcomes: \(Outcome.allCases.map { "\($0.rawValue) \(counts[$0.rawValue] ?? 0)" }.joined(separator: ", ")), withdrawn \(results.filter { $0.decision == nil }.count)")
-        print("verify: \(verify["valid"]?.boolValue == true ? "OK" : "FAILED"), \(verify["events"]?.intValue ?? 0) events, \(verify["signatures_checked"]?.intValue ?? 0) signatures")
-        print("replay: reproduced \(replay["reproduced"]?.intValue ?? 0), mismatched \(replay["mismatched"]?.intValue ?? 0)")
-        if keep {
-            print("")
-            print("Kept: \(storePath) (key \(keyPath)). Try: trialgate show \(trial == .ep ? "NET-016" : "PNET-001") --store \(storePath)")
-        }
-        if verify["valid"]?.boolValue != true || replay["mismatched"]?.intValue != 0 || unexpected > 0 {
-            FileHandle.standardError.write(Data("trialgate: demo: \(unexpected) unexpected outcome(s) or a failed check\n".utf8))
-            throw ExitCode(1)
         }
     }
 }
