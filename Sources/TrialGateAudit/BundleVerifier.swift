@@ -81,47 +81,22 @@ public enum BundleVerifier {
         return out
     }
 
-    /// Parses, hashes and checks the canonical form of a chunk of lines on every core.
+    /// Parses, hashes and checks the canonical form of a chunk of lines on every core (8 at most).
     static func prepareInParallel(_ lines: [ArraySlice<UInt8>]) -> [Result<LogAuditor.Prepared, BundleLineError>] {
-        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, 8))
-        let box = ResultBox(count: lines.count)
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
-            var i = w
-            while i < lines.count {
-                let bytes = Array(lines[i])
-                do {
-                    let hash = Digest.sha256Hex(bytes)
-                    let (event, canonical) = try Event.decode(body: bytes, hash: hash)
-                    box.set(i, .success(LogAuditor.Prepared(event: event, bodyHash: hash, canonical: canonical, leafHash: Merkle.leafHash(bytes))))
-                } catch {
-                    box.set(i, .failure(BundleLineError(message: "\(error)")))
-                }
-                i += workers
+        let preparation = ParallelPreparation(count: lines.count, workers: min(ProcessInfo.processInfo.activeProcessorCount, 8)) { i in
+            let bytes = Array(lines[i])
+            do {
+                let hash = Digest.sha256Hex(bytes)
+                let (event, canonical) = try Event.decode(body: bytes, hash: hash)
+                return Result<LogAuditor.Prepared, BundleLineError>.success(
+                    LogAuditor.Prepared(event: event, bodyHash: hash, canonical: canonical, leafHash: Merkle.leafHash(bytes)))
+            } catch {
+                return .failure(BundleLineError(message: "\(error)"))
             }
         }
-        return box.results
+        preparation.start()
+        return preparation.wait()
     }
 }
 
 struct BundleLineError: Error { let message: String }
-
-/// Slots written by exactly one worker each, read after `concurrentPerform` returns. The slots live in memory
-/// allocated once, so workers write distinct elements without a Swift access to a shared array.
-private final class ResultBox: @unchecked Sendable {
-    typealias Item = Result<LogAuditor.Prepared, BundleLineError>
-    private let slots: UnsafeMutableBufferPointer<Item>
-
-    init(count: Int) {
-        slots = .allocate(capacity: count)
-        slots.initialize(repeating: .failure(BundleLineError(message: "not prepared")))
-    }
-
-    deinit {
-        slots.deinitialize()
-        slots.deallocate()
-    }
-
-    func set(_ i: Int, _ r: Item) { slots[i] = r }
-
-    var results: [Item] { Array(slots) }
-}
