@@ -18,9 +18,9 @@ struct CandidateGroup: ParsableCommand {
         func run() throws {
             var fields: [String: JSONValue] = ["site": .string(site)]
             if let consentDate { fields["consent_date"] = .string(consentDate) }
-            let result = try Runner.run(.register(candidate: candidate, fields: .object(fields)), options: options)
-            if options.json { return Runner.printJSON(result) }
-            print("Registered \(candidate) at \(site) as event \(result["seq"]?.intValue ?? 0).")
+            let receipt = try Runner.write(.register(candidate: candidate, fields: .object(fields)), options: options)
+            if options.json { return Runner.printJSON(receipt.json) }
+            print("Registered \(candidate) at \(site) as event \(receipt.seq).")
         }
     }
 }
@@ -45,9 +45,9 @@ struct Record: ParsableCommand {
             let raw = String(pair[pair.index(after: eq)...])
             object[name] = Self.value(raw)
         }
-        let result = try Runner.run(.record(kind: kind, candidate: candidate, fields: .object(object)), options: options)
-        if options.json { return Runner.printJSON(result) }
-        print("Recorded \(kind) for \(candidate) as event \(result["seq"]?.intValue ?? 0).")
+        let receipt = try Runner.write(.record(kind: kind, candidate: candidate, fields: .object(object)), options: options)
+        if options.json { return Runner.printJSON(receipt.json) }
+        print("Recorded \(kind) for \(candidate) as event \(receipt.seq).")
     }
 
     /// A command-line value as JSON: numbers, booleans, lists and objects parse; anything else is text.
@@ -66,9 +66,9 @@ struct Correct: ParsableCommand {
     @Option(name: .long, help: "Why the value changes (required).") var reason: String
 
     func run() throws {
-        let result = try Runner.run(.correct(seq: seq, field: field, value: Record.value(value), reason: reason), options: options)
-        if options.json { return Runner.printJSON(result) }
-        print("Corrected \(field) of event \(seq) as event \(result["seq"]?.intValue ?? 0).")
+        let receipt = try Runner.write(.correct(seq: seq, field: field, value: Record.value(value), reason: reason), options: options)
+        if options.json { return Runner.printJSON(receipt.json) }
+        print("Corrected \(field) of event \(seq) as event \(receipt.seq).")
     }
 }
 
@@ -79,8 +79,8 @@ struct Withdraw: ParsableCommand {
     @Option(name: .long, help: "Why (required).") var reason: String
 
     func run() throws {
-        let result = try Runner.run(.withdraw(candidate: candidate, reason: reason), options: options)
-        if options.json { return Runner.printJSON(result) }
-        print("Withdrew \(candidate) as event \(result["seq"]?.intValue ?? 0).")
+        let receipt = try Runner.write(.withdraw(candidate: candidate, reason: reason), options: options)
+        if options.json { return Runner.printJSON(receipt.json) }
+        print("Withdrew \(candidate) as event \(receipt.seq).")
     }
 }

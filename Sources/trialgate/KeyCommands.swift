@@ -31,13 +31,13 @@ struct KeyGroup: ParsableCommand {
             }
             let key = TrialKey.generate()
             do { try key.write(to: newKey) } catch { throw Runner.fail(TrialGateError(error)) }
-            let result: JSONValue
-            do { result = try Runner.run(.keyRotate(newKey: key), options: options) } catch {
+            let receipt: WriteReceipt
+            do { receipt = try Runner.write(.keyRotate(newKey: key), options: options) } catch {
                 try? FileManager.default.removeItem(atPath: newKey)
                 throw error
             }
-            if options.json { return Runner.printJSON(result) }
-            print("Key \(result["previous_key_id"]?.stringValue ?? "") → \(key.keyID) at event \(result["seq"]?.intValue ?? 0); new key in \(newKey) (mode 0600).")
+            if options.json { return Runner.printJSON(receipt.json) }
+            print("Key \(receipt.extra["previous_key_id"]?.stringValue ?? "") → \(key.keyID) at event \(receipt.seq); new key in \(newKey) (mode 0600).")
             print("Use --key \(newKey) (or export TRIALGATE_KEY=\(newKey)) from now on. Public key:\n" + key.publicKeyPEM, terminator: "")
         }
     }

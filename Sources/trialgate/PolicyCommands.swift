@@ -15,10 +15,10 @@ struct PolicyGroup: ParsableCommand {
         @Argument(help: "The policy file (YAML).") var file: String
 
         func run() throws {
-            let result = try Runner.run(.policyPublish(text: try Runner.readFile(file), file: file), options: options)
-            if options.json { return Runner.printJSON(result) }
-            let p = result["policy"]
-            print("Published \(p?["id"]?.stringValue ?? "") version \(p?["version"]?.stringValue ?? "") as event \(result["seq"]?.intValue ?? 0) (sha256 \(p?["sha256"]?.stringValue ?? "")).")
+            let receipt = try Runner.write(.policyPublish(text: try Runner.readFile(file), file: file), options: options)
+            if options.json { return Runner.printJSON(receipt.json) }
+            let p = receipt.extra["policy"]
+            print("Published \(p?["id"]?.stringValue ?? "") version \(p?["version"]?.stringValue ?? "") as event \(receipt.seq) (sha256 \(p?["sha256"]?.stringValue ?? "")).")
         }
     }
 

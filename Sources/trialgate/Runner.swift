@@ -26,19 +26,32 @@ enum Runner {
         return ExitCode(error.code.exitStatus)
     }
 
-    /// Opens the store, runs one command, and returns its result; on failure prints the error and exits.
-    static func run(_ command: Command, options: StoreOptions, needsStore: Bool = true) throws -> JSONValue {
+    /// Opens the store, runs one command, and returns its typed reply; on failure prints the error and exits.
+    static func perform(_ command: Command, options: StoreOptions, needsStore: Bool = true) throws -> Reply {
         do {
             let store = needsStore ? try EventStore.open(path: options.storePath) : nil
             defer { store?.close() }
             if let store, command.writes { try requireHostActor(options.actorName, store: store) }
             let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
-            let result = try dispatcher.execute(command, actor: options.actorName)
-            warnAboutLog(result)
-            return result
+            let reply = try dispatcher.perform(command, actor: options.actorName)
+            if case .document(let value) = reply { warnAboutLog(value) }
+            return reply
         } catch {
             throw fail(TrialGateError(error))
         }
+    }
+
+    /// Runs one command and returns its reply's encoding (for the commands whose replies are still documents).
+    static func run(_ command: Command, options: StoreOptions, needsStore: Bool = true) throws -> JSONValue {
+        try perform(command, options: options, needsStore: needsStore).json
+    }
+
+    /// Runs one write and returns its receipt.
+    static func write(_ command: Command, options: StoreOptions) throws -> WriteReceipt {
+        guard case .written(let receipt) = try perform(command, options: options) else {
+            throw fail(TrialGateError(.internal, "\(command.name) answered no write receipt"))
+        }
+        return receipt
     }
 
     /// A write on the command line is the host's, never an account's: an actor that names an account of the log

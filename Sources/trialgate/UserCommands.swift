@@ -9,9 +9,9 @@ struct UsersGroup: ParsableCommand {
         subcommands: [Add.self, List.self, Disable.self, Enable.self, Remove.self, RotateToken.self, RotateSigner.self, Import.self])
 
     /// Prints a new token once, with how to use it.
-    static func showToken(_ token: String, for name: String, result: JSONValue, json: Bool) {
-        if json { return Runner.printJSON(["name": .string(name), "seq": result["seq"] ?? .null, "token": .string(token)]) }
-        print("Token for \(name) (shown once; the log keeps only its SHA-256, event \(result["seq"]?.intValue ?? 0)):")
+    static func showToken(_ token: String, for name: String, receipt: WriteReceipt, json: Bool) {
+        if json { return Runner.printJSON(["name": .string(name), "seq": .number(Double(receipt.seq)), "token": .string(token)]) }
+        print("Token for \(name) (shown once; the log keeps only its SHA-256, event \(receipt.seq)):")
         print(token)
     }
 
@@ -57,15 +57,15 @@ struct UsersGroup: ParsableCommand {
                 }
                 signer = SignerRegistration(printedName: printedName, publicKey: try KeyGroup.New.publicKeyBase64(publicKey), signingSHA256: codeDigest)
             }
-            let result = try Runner.run(.userAdd(name: name, role: role, sites: site, tokenSHA256: digest, expiresAt: expiry, signer: signer), options: options)
+            let receipt = try Runner.write(.userAdd(name: name, role: role, sites: site, tokenSHA256: digest, expiresAt: expiry, signer: signer), options: options)
             if let signingCode, let signingCodeFile { try KeyGroup.New.writeSecret(signingCode + "\n", to: signingCodeFile) }
             if options.json {
-                var o: [String: JSONValue] = ["name": .string(name), "seq": result["seq"] ?? .null, "token": .string(token)]
+                var o: [String: JSONValue] = ["name": .string(name), "seq": .number(Double(receipt.seq)), "token": .string(token)]
                 if let signingCode, signingCodeFile == nil { o["signing_code"] = .string(signingCode) }
                 return Runner.printJSON(.object(o))
             }
             print("Added \(name) (\(role)\(site.isEmpty ? "" : ", sites \(site.joined(separator: ","))")\(expiry.map { ", until \($0)" } ?? "")).")
-            UsersGroup.showToken(token, for: name, result: result, json: false)
+            UsersGroup.showToken(token, for: name, receipt: receipt, json: false)
             if signingCode != nil, let signingCodeFile {
                 print("Signing code for \(name) written to \(signingCodeFile) (mode 0600; hand it to \(name) alone; the log keeps only its SHA-256).")
             } else if let signingCode {
@@ -99,9 +99,9 @@ struct UsersGroup: ParsableCommand {
     }
 
     static func change(_ command: Command, _ args: Change, _ done: String) throws {
-        let result = try Runner.run(command, options: args.options)
-        if args.options.json { return Runner.printJSON(result) }
-        print("\(args.name) \(done) (event \(result["seq"]?.intValue ?? 0)); open sessions are refused from their next request.")
+        let receipt = try Runner.write(command, options: args.options)
+        if args.options.json { return Runner.printJSON(receipt.json) }
+        print("\(args.name) \(done) (event \(receipt.seq)); open sessions are refused from their next request.")
     }
 
     struct Disable: ParsableCommand {
@@ -132,10 +132,10 @@ struct UsersGroup: ParsableCommand {
         @Option(name: .long, help: "The new signing code's SHA-256: OUT.code.sha256 of `trialgate key new`, or its 64 hex digits.") var signingCodeSha256: String
 
         func run() throws {
-            let result = try Runner.run(.userRotateSigner(name: name, publicKey: try KeyGroup.New.publicKeyBase64(publicKey),
-                                                          signingSHA256: try KeyGroup.New.digest(signingCodeSha256)), options: options)
-            if options.json { return Runner.printJSON(result) }
-            print("\(name)'s new key and signing code are in force (event \(result["seq"]?.intValue ?? 0)); statements signed before keep their key.")
+            let receipt = try Runner.write(.userRotateSigner(name: name, publicKey: try KeyGroup.New.publicKeyBase64(publicKey),
+                                                             signingSHA256: try KeyGroup.New.digest(signingCodeSha256)), options: options)
+            if options.json { return Runner.printJSON(receipt.json) }
+            print("\(name)'s new key and signing code are in force (event \(receipt.seq)); statements signed before keep their key.")
         }
     }
 
@@ -146,8 +146,8 @@ struct UsersGroup: ParsableCommand {
 
         func run() throws {
             let (token, digest) = UserDirectory.newToken()
-            let result = try Runner.run(.userRotateToken(name: name, tokenSHA256: digest), options: options)
-            UsersGroup.showToken(token, for: name, result: result, json: options.json)
+            let receipt = try Runner.write(.userRotateToken(name: name, tokenSHA256: digest), options: options)
+            UsersGroup.showToken(token, for: name, receipt: receipt, json: options.json)
         }
     }
 

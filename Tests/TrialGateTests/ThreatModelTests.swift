@@ -251,7 +251,7 @@ struct ThreatModelTests {
     func keyRotation() throws {
         let s = try ThreatScene()
         let newKey = try TrialKey(seed: Array(repeating: 11, count: 32))
-        let rotated = try s.f.dispatcher.rotateKey(to: newKey, actor: "admin")
+        let rotated = try s.f.run(.keyRotate(newKey: newKey), as: "admin")
         #expect(rotated["key_id"]?.stringValue == newKey.keyID)
         // The same dispatcher now signs with the new key; a dispatcher with the old key is refused.
         let d = try s.f.run(.decide(candidate: "NET-002"))

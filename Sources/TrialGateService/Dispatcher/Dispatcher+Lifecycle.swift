@@ -101,7 +101,7 @@ extension Dispatcher {
         }
     }
 
-    func signOff(statement: JSONValue, signature: String, user: String?, signingCode: String) throws -> JSONValue {
+    func signOff(statement: JSONValue, signature: String, user: String?, signingCode: String) throws -> WriteReceipt {
         let (signer, candidate) = try signer(of: statement, user: user, prepared: "signoff.prepare")
         let events = try append(candidate: candidate, actor: signer) { state, now in
             try requireTrial(state)
@@ -115,12 +115,9 @@ extension Dispatcher {
             return [EventDraft(timestamp: now, actor: signer, type: .decisionSigned, candidate: candidate,
                                payload: ["statement": statement, "signature": .string(signature)])]
         }
-        var result = appended(events)
-        if case .object(var o) = result {
-            o["meaning_text"] = statement["meaning_text"] ?? .null
-            result = .object(o)
-        }
-        return result
+        var receipt = appended(events)
+        receipt.extra["meaning_text"] = statement["meaning_text"] ?? .null
+        return receipt
     }
 
     // MARK: Attestations
@@ -148,7 +145,7 @@ extension Dispatcher {
         return ["statement": statement, "signed_bytes": .string(CanonicalJSON.string(statement))]
     }
 
-    func attest(statement: JSONValue, signature: String, user: String?, signingCode: String) throws -> JSONValue {
+    func attest(statement: JSONValue, signature: String, user: String?, signingCode: String) throws -> WriteReceipt {
         let (signer, candidate) = try signer(of: statement, user: user, prepared: "attest.prepare")
         guard statement["format"]?.stringValue == AttestationStatement.format else {
             throw TrialGateError(.invalidField, "statement must be the statement attest.prepare answered (format \(AttestationStatement.format))")
@@ -209,7 +206,7 @@ extension Dispatcher {
         (Double(b.millisecondsSinceEpoch - a.millisecondsSinceEpoch) / 86_400_000 * 10).rounded() / 10
     }
 
-    func openQuery(candidate: String, criterion: String?, text: String, actor: String) throws -> JSONValue {
+    func openQuery(candidate: String, criterion: String?, text: String, actor: String) throws -> WriteReceipt {
         appended(try append(candidate: candidate, actor: actor) { state, now in
             try requireTrial(state)
             guard let c = state.candidates[candidate] else {
@@ -239,7 +236,7 @@ extension Dispatcher {
         return c
     }
 
-    func answerQuery(_ seq: Int64, note: String, records: [Int64], actor: String) throws -> JSONValue {
+    func answerQuery(_ seq: Int64, note: String, records: [Int64], actor: String) throws -> WriteReceipt {
         let candidate = try queryCandidate(seq)
         return appended(try append(candidate: candidate, actor: actor) { _, now in
             var payload: [String: JSONValue] = ["query": .number(Double(seq)), "note": .string(note)]
@@ -248,7 +245,7 @@ extension Dispatcher {
         })
     }
 
-    func closeQuery(_ seq: Int64, resolution: String, actor: String) throws -> JSONValue {
+    func closeQuery(_ seq: Int64, resolution: String, actor: String) throws -> WriteReceipt {
         let candidate = try queryCandidate(seq)
         return appended(try append(candidate: candidate, actor: actor) { _, now in
             [EventDraft(timestamp: now, actor: actor, type: .queryClosed, candidate: candidate,

@@ -5,7 +5,7 @@ import TrialGateStore
 
 extension Dispatcher {
     /// Appends one account event (`user.*`), checked against the accounts so far.
-    func changeAccount(_ type: EventType, payload: JSONValue, actor: String) throws -> JSONValue {
+    func changeAccount(_ type: EventType, payload: JSONValue, actor: String) throws -> WriteReceipt {
         appended(try append(candidate: nil, actor: actor) { state, now in
             try requireTrial(state)
             return [EventDraft(timestamp: now, actor: actor, type: type, candidate: nil, payload: payload)]
@@ -15,7 +15,7 @@ extension Dispatcher {
     /// Adds an account (`user.add`): its role, sites, token digest, expiry and, for an investigator, the signer's
     /// printed name, key and signing-code digest.
     func addUser(name: String, role: String, sites: [String], tokenSHA256 digest: String, expiresAt expiry: UTCTimestamp?,
-                 signer: SignerRegistration?, actor: String) throws -> JSONValue {
+                 signer: SignerRegistration?, actor: String) throws -> WriteReceipt {
         var payload: [String: JSONValue] = ["name": .string(name), "role": .string(role), "sites": .array(sites.map { .string($0) }),
                                             "token_sha256": .string(digest)]
         if let expiry { payload["expires_at"] = .string(expiry.description) }
@@ -27,7 +27,7 @@ extension Dispatcher {
     }
 
     /// Gives an investigator's account a new signing key and signing-code digest (`user.rotate-signer`).
-    func rotateSigner(name: String, publicKey: String, signingSHA256 digest: String, actor: String) throws -> JSONValue {
+    func rotateSigner(name: String, publicKey: String, signingSHA256 digest: String, actor: String) throws -> WriteReceipt {
         try changeAccount(.userSignerRotated, payload: .object(["name": .string(name)]
             .merging(Self.signerFields(publicKey: publicKey, signingSHA256: digest)) { _, b in b }), actor: actor)
     }

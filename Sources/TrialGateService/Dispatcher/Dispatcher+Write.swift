@@ -4,13 +4,8 @@ import TrialGateCore
 import TrialGateStore
 
 extension Dispatcher {
-    func appended(_ events: [Event]) -> JSONValue {
-        .object([
-            "appended": .array(events.map { ["seq": .number(Double($0.seq)), "type": .string($0.type.rawValue), "hash": .string($0.hash)] }),
-            // The command's own event; review queries it opened follow it in `appended`.
-            "seq": .number(Double(events.first?.seq ?? 0)), "hash": .string(events.first?.hash ?? ""),
-        ])
-    }
+    /// The receipt of a write: the command's own event first; review queries it opened follow it.
+    func appended(_ events: [Event]) -> WriteReceipt { WriteReceipt(events) }
 
     /// The trial, or `not_initialised`.
     @discardableResult
@@ -19,7 +14,7 @@ extension Dispatcher {
         return trial
     }
 
-    func initialise(trialID: String, origin: String, actor: String) throws -> JSONValue {
+    func initialise(trialID: String, origin: String, actor: String) throws -> WriteReceipt {
         let key = try key()
         // The origin's form (it names the checkpoint key) is checked with the event, by LogState.check.
         let events = try append(candidate: nil, actor: actor) { state, now in
@@ -29,16 +24,13 @@ extension Dispatcher {
                 "public_key": .string(Data(key.publicKey).base64EncodedString()), "key_id": .string(key.keyID),
             ])]
         }
-        var result = appended(events)
-        if case .object(var o) = result {
-            o["key_id"] = .string(key.keyID)
-            o["public_key_pem"] = .string(key.publicKeyPEM)
-            result = .object(o)
-        }
-        return result
+        var receipt = appended(events)
+        receipt.extra["key_id"] = .string(key.keyID)
+        receipt.extra["public_key_pem"] = .string(key.publicKeyPEM)
+        return receipt
     }
 
-    func publishPolicy(text: String, file: String, actor: String) throws -> JSONValue {
+    func publishPolicy(text: String, file: String, actor: String) throws -> WriteReceipt {
         let policy = try PolicyLoader.load(text, file: file)
         let sha = Digest.sha256Hex(text)
         // Decisions made under the policy in force become stale: each opens a review query, in the same commit.
@@ -46,8 +38,8 @@ extension Dispatcher {
         let current = folded.candidates.values.filter { !$0.isWithdrawn && !$0.decisions.isEmpty && $0.staleCauses(policies: folded.policies).isEmpty }
             .sorted { $0.registeredSeq < $1.registeredSeq }
         return try inOneTransaction {
-            let result = try publishPolicy(policy, text: text, sha: sha, actor: actor)
-            let published = StaleCause(seq: result["seq"]?.intValue.map(Int64.init) ?? 0, type: .policyPublished,
+            var receipt = try publishPolicy(policy, text: text, sha: sha, actor: actor)
+            let published = StaleCause(seq: receipt.seq, type: .policyPublished,
                                        detail: "policy \(Decision.policyName(id: policy.id, version: policy.version)) published")
             var opened = 0
             for c in current {
@@ -59,13 +51,12 @@ extension Dispatcher {
                     return [Self.staleQueryDraft(d, cause: published, candidate: c.id, actor: actor, now: now)]
                 }.count
             }
-            guard case .object(var o) = result else { return result }
-            o["queries_opened"] = .number(Double(opened))
-            return .object(o)
+            receipt.extra["queries_opened"] = .number(Double(opened))
+            return receipt
         }
     }
 
-    private func publishPolicy(_ policy: Policy, text: String, sha: String, actor: String) throws -> JSONValue {
+    private func publishPolicy(_ policy: Policy, text: String, sha: String, actor: String) throws -> WriteReceipt {
         let events = try append(candidate: nil, actor: actor) { state, now in
             try requireTrial(state)
             if let current = state.policyInForce, current.sha256 == sha {
@@ -79,23 +70,20 @@ extension Dispatcher {
             ])]
         }
         policyCache[sha] = policy
-        var result = appended(events)
-        if case .object(var o) = result {
-            o["policy"] = ["id": .string(policy.id), "version": .string(policy.version), "sha256": .string(sha),
-                           "criteria": .number(Double(policy.criteria.count))]
-            result = .object(o)
-        }
-        return result
+        var receipt = appended(events)
+        receipt.extra["policy"] = ["id": .string(policy.id), "version": .string(policy.version), "sha256": .string(sha),
+                                   "criteria": .number(Double(policy.criteria.count))]
+        return receipt
     }
 
-    func register(candidate: String, fields: JSONValue, actor: String) throws -> JSONValue {
+    func register(candidate: String, fields: JSONValue, actor: String) throws -> WriteReceipt {
         appended(try append(candidate: candidate, actor: actor) { state, now in
             try requireTrial(state)
             return [EventDraft(timestamp: now, actor: actor, type: .candidateRegistered, candidate: candidate, payload: fields)]
         })
     }
 
-    func record(kind: String, candidate: String, fields: JSONValue, actor: String) throws -> JSONValue {
+    func record(kind: String, candidate: String, fields: JSONValue, actor: String) throws -> WriteReceipt {
         guard let type = EventType.recordKinds[kind] else {
             throw TrialGateError(.invalidField, "unknown record kind \"\(kind)\"; known: \(EventType.recordKinds.keys.sorted().joined(separator: ", "))")
         }
@@ -121,7 +109,7 @@ extension Dispatcher {
         }
     }
 
-    func correct(seq: Int64, field: String, value: JSONValue, reason: String, actor: String) throws -> JSONValue {
+    func correct(seq: Int64, field: String, value: JSONValue, reason: String, actor: String) throws -> WriteReceipt {
         let store = try requireStore()
         guard let target = try store.event(seq: seq) else { throw TrialGateError(.unknownEvent, "there is no event \(seq)") }
         guard let candidate = target.candidate, target.type == .candidateRegistered || target.type.factPrefix != nil else {
@@ -142,7 +130,7 @@ extension Dispatcher {
         })
     }
 
-    func withdraw(candidate: String, reason: String, actor: String) throws -> JSONValue {
+    func withdraw(candidate: String, reason: String, actor: String) throws -> WriteReceipt {
         appended(try append(candidate: candidate, actor: actor) { state, now in
             try requireTrial(state)
             return [EventDraft(timestamp: now, actor: actor, type: .candidateWithdrawn, candidate: candidate, payload: ["reason": .string(reason)])]
@@ -153,7 +141,7 @@ extension Dispatcher {
     /// log position) is signed by the key in force and by the new key. Decisions and checkpoints from then on
     /// are signed with the new key; earlier ones stay verifiable with the key history. For the operator at the
     /// store's host only (the new private key never travels over the socket).
-    public func rotateKey(to newKey: TrialKey, actor: String) throws -> JSONValue {
+    func rotateKey(to newKey: TrialKey, actor: String) throws -> WriteReceipt {
         let old: TrialKey
         do { old = try key() } catch { throw TrialGateError(error) }
         do {
@@ -172,14 +160,11 @@ extension Dispatcher {
                     "new_key_signature": .string(Data(newKey.sign(statement)).base64EncodedString()),
                 ])]
             }
-            var result = appended(events)
-            if case .object(var o) = result {
-                o["previous_key_id"] = .string(old.keyID)
-                o["key_id"] = .string(newKey.keyID)
-                o["public_key_pem"] = .string(newKey.publicKeyPEM)
-                result = .object(o)
-            }
-            return result
+            var receipt = appended(events)
+            receipt.extra["previous_key_id"] = .string(old.keyID)
+            receipt.extra["key_id"] = .string(newKey.keyID)
+            receipt.extra["public_key_pem"] = .string(newKey.publicKeyPEM)
+            return receipt
         } catch {
             cachedKey = old
             cachedSigner = nil
