@@ -130,13 +130,15 @@ def main():
     today = time.strftime("%Y-%m-%d", time.gmtime())
     coord = add_user(tg, env, "carla", "coordinator", "SITE-01")
     spons = add_user(tg, env, "sam", "sponsor")
+    # Only a regulator may subscribe (the stream carries every event of every site, as export does).
+    regul = add_user(tg, env, "rita", "regulator")
     port = free_port()
     server = start_server(tg, env, port, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "server.log"), "w"))
     stats = {"ok": 0, "refused": 0, "reads": 0, "streamed": 0, "errors": 0}
     stop = threading.Event()
     threads = [threading.Thread(target=coordinator, args=(port, coord, f"c{i}", stop, today, stats), daemon=True) for i in range(4)]
     threads += [threading.Thread(target=sponsor, args=(port, spons, stop, stats), daemon=True),
-                threading.Thread(target=subscriber, args=(port, spons, stop, stats), daemon=True)]
+                threading.Thread(target=subscriber, args=(port, regul, stop, stats), daemon=True)]
     for t in threads:
         t.start()
     csv_path = os.path.join(args.out, "soak-samples.csv")

@@ -67,7 +67,8 @@ struct Client: ParsableCommand {
             // Send everything, then read every reply: requests are pipelined and replies come back in order.
             let writer = Thread {
                 while let line = readLine(strippingNewline: true) {
-                    if line.allSatisfy(\.isWhitespace) { continue }
+                    // The protocol's one definition of a blank line (it gets no reply, so it is not sent).
+                    if Frame.line(framing: line.utf8).isBlank { continue }
                     try? client.send(line: line)
                 }
                 client.finishSending()
@@ -75,7 +76,8 @@ struct Client: ParsableCommand {
             writer.start()
             var failures = 0
             while let reply = try client.readLine() {
-                if reply.contains("\"ok\":false") { failures += 1 }
+                // A failed request, as the reply's own `ok` says (a result may contain the text "ok":false).
+                if (try? JSONParser.parse(Array(reply.utf8)))?["ok"] != .bool(true) { failures += 1 }
                 print(reply)
                 fflush(nil)
             }

@@ -37,6 +37,17 @@ struct ScopeTests {
         #expect(code(f, .correct(seq: seq, field: "site", value: "SITE-01", reason: "back"), as: bob) == "forbidden")
     }
 
+    @Test("subscribe takes a sequence number ≥ 1 as from, or none; null, 0, text and extra members are refused", arguments: [
+        #"{"cmd":"subscribe","from":null}"#, #"{"cmd":"subscribe","from":0}"#, #"{"cmd":"subscribe","from":"5"}"#,
+        #"{"cmd":"subscribe","from":1.5}"#, #"{"cmd":"subscribe","from":1,"x":1}"#,
+    ])
+    func subscribeFromRefused(line: String) throws {
+        #expect { try Command.parse(try JSONParser.parse(Array(line.utf8))) } throws: {
+            (($0 as? TrialGateError)?.code.rawValue == "bad_request") && "\($0)".contains("subscribe takes")
+        }
+        #expect(try Command.parse(try JSONParser.parse(Array(#"{"cmd":"subscribe"}"#.utf8))) == .subscribe(from: 1))
+    }
+
     @Test("subscribe follows export's rule: a sponsor may do neither, a regulator both")
     func subscribeIsExportsRule() {
         for role in Role.allCases {

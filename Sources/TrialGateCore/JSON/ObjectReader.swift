@@ -32,6 +32,12 @@ public struct ObjectReader {
     }
 
     /// The raw member, or nil when absent or null.
+    /// A member as given, `null` included (nil only when absent).
+    public mutating func member(_ key: String) -> JSONValue? {
+        if !seen.contains(key) { seen.append(key) }
+        return members[key]
+    }
+
     public mutating func optionalValue(_ key: String) -> JSONValue? {
         if !seen.contains(key) { seen.append(key) }
         guard let v = members[key], v != .null else { return nil }

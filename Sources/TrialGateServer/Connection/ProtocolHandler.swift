@@ -201,7 +201,12 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
                 finish(context, last: LineServer.line(reply), linger: Self.refusalLinger, graceful: false)
                 return
             case .run(let request):
-                guard case .principal(let principal) = request.caller else { return }
+                // A connection's protocol runs requests as the principal that authenticated, never as the host.
+                guard case .principal(let principal) = request.caller else {
+                    assertionFailure("a served connection's request without a principal")
+                    finish(context, linger: Self.refusalLinger, graceful: false)
+                    return
+                }
                 phase = .serving(inFlight: true)
                 let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
                 let replier = protocolState
@@ -216,7 +221,11 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
                     self.finished(LineServer.line(replier.reply(to: encoded, for: request)), context: bound.value)
                 }
             case .subscribe(let from, let ack):
-                guard let principal = protocolState.principal else { return }
+                guard let principal = protocolState.principal else {
+                    assertionFailure("a subscription without a principal")
+                    finish(context, linger: Self.refusalLinger, graceful: false)
+                    return
+                }
                 startSubscription(context: context, principal: principal, ack: ack, from: from)
             }
         }

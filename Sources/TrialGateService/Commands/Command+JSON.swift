@@ -174,8 +174,8 @@ extension Command {
         case "proof.consistency":
             return .proofConsistency(from: Int64(try r.integer("from")), to: try r.optionalInteger("to").map(Int64.init))
         case "subscribe":
-            // Its own message, as the socket has always answered it.
-            let from = r.optionalValue("from").map { $0.intValue } ?? 1
+            // Its own message, as the socket has always answered it; an explicit null is not a sequence number.
+            let from = r.member("from").map { $0.intValue } ?? 1
             guard r.remainingKeys.isEmpty, let from, from >= 1 else {
                 throw TrialGateError(.badRequest, "subscribe takes \"from\": a sequence number ≥ 1")
             }
