@@ -42,6 +42,7 @@ public struct WriteReceipt: Sendable, Equatable {
 
     public var json: JSONValue {
         var members = extra
+        members.reserveCapacity(extra.count + 3)
         members["appended"] = .array(appended.map { ["seq": .number(Double($0.seq)), "type": .string($0.type.rawValue), "hash": .string($0.hash)] })
         members["seq"] = .number(Double(seq))
         members["hash"] = .string(hash)
