@@ -1,7 +1,8 @@
 import NIOCore
 import TrialGateService
 
-/// Splits a byte stream at `\n` (a trailing `\r` is dropped) and bounds each line.
+/// Splits a byte stream at `\n` (a trailing `\r` is dropped, by `Frame.line(framing:)`, as `exec` drops it) and
+/// bounds each line.
 ///
 /// It takes one frame at a time from the connection's buffer, when the connection is ready for the next request, so
 /// bytes wait unparsed rather than as a queue of frames. A line over `maxLength` is not buffered: its bytes are
@@ -35,9 +36,7 @@ struct LineFramer {
                 continue
             }
             if length > maxLength { return .tooLong(limit: maxLength) }
-            var line = Array(view[view.startIndex..<newline])
-            if line.last == UInt8(ascii: "\r") { line.removeLast() }
-            return .line(line)
+            return .line(framing: view[view.startIndex..<newline])
         }
     }
 
@@ -46,9 +45,7 @@ struct LineFramer {
         var frames: [Frame] = []
         while let frame = next(&buffer) { frames.append(frame) }
         if buffer.readableBytes > 0, !discarding {
-            var line = Array(buffer.readableBytesView)
-            if line.last == UInt8(ascii: "\r") { line.removeLast() }
-            frames.append(.line(line))
+            frames.append(.line(framing: buffer.readableBytesView))
         }
         buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
         return frames

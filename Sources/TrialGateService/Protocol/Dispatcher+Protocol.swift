@@ -25,8 +25,7 @@ extension Dispatcher {
         case .subscribe(_, let ack): return (ack, true)
         case .run(let request):
             let result = respond(to: request)
-            if case .success = result { return (session.reply(to: result, for: request), true) }
-            return (session.reply(to: result, for: request), false)
+            return (session.reply(to: result, for: request), (try? result.get()) != nil)
         }
     }
 

@@ -10,14 +10,14 @@ public enum Envelope {
         let encodedID = id.map(CanonicalJSON.encode)
         var out: [UInt8] = []
         out.reserveCapacity(encodedResult.count + (encodedID?.count ?? 0) + 32)
-        out += Array("{".utf8)
+        out.append(UInt8(ascii: "{"))
         if let encodedID {
-            out += Array("\"id\":".utf8)
-            out += encodedID
+            out.append(contentsOf: "\"id\":".utf8)
+            out.append(contentsOf: encodedID)
             out.append(UInt8(ascii: ","))
         }
-        out += Array("\"ok\":true,\"result\":".utf8)
-        out += encodedResult
+        out.append(contentsOf: "\"ok\":true,\"result\":".utf8)
+        out.append(contentsOf: encodedResult)
         out.append(UInt8(ascii: "}"))
         return out
     }
