@@ -47,7 +47,7 @@ public struct CandidateState: Sendable, Equatable {
     public let id: String
     public let registeredSeq: Int64
     public internal(set) var records: [RecordEntry]
-    public internal(set) var withdrawal: (seq: Int64, reason: String, timestamp: UTCTimestamp, actor: String)?
+    public internal(set) var withdrawal: Withdrawal?
     public internal(set) var decisions: [DecisionSummary] = []
     /// The sequence number of the newest event about this candidate.
     public internal(set) var lastSeq: Int64

@@ -14,9 +14,7 @@ extension LogState {
         case .userAdded, .userDisabled, .userEnabled, .userRemoved, .userTokenRotated, .userSignerRotated:
             try checkUserEvent(event, against: state)
         case .policyPublished:
-            var r = try ObjectReader(event.payload, context: "policy.published")
-            _ = try r.string("policy_id"); _ = try r.string("version"); _ = try r.string("sha256"); _ = try r.string("text")
-            try r.finish()
+            _ = try PublishedPolicy(payloadOf: event)
         default:
             try checkCandidateEvent(event, against: state, today: today)
         }
@@ -27,28 +25,21 @@ extension LogState {
 
     private static func checkTrialInitialised(_ event: Event, against state: LogState) throws {
         guard state.trial == nil, event.seq == 1 || state.size == 0 else { throw TrialGateError(.invalidEvent, "\(where_(event)): the trial is already initialised") }
-        var r = try ObjectReader(event.payload, context: "trial.initialised")
-        try RecordSchema.validateIdentifier(try r.string("trial_id"), what: "trial id")
-        let origin = try r.string("log_origin")
+        let trial = try TrialInfo(payloadOf: event)
+        try RecordSchema.validateIdentifier(trial.trialID, what: "trial id")
+        let origin = trial.logOrigin
         // The origin is also the signed-note key name of every checkpoint: no spaces, no '+'.
         if origin.isEmpty || origin.unicodeScalars.contains(where: { $0 == "+" || $0.properties.isWhitespace || $0.value < 0x20 }) {
             throw TrialGateError(.invalidField, "\(where_(event)): log_origin must be non-empty, without spaces or '+' (it names the checkpoint key), got \"\(origin)\"")
         }
-        _ = try r.string("public_key")
-        _ = try r.string("key_id")
-        try r.finish()
     }
 
     private static func checkKeyRotation(_ event: Event, against state: LogState) throws {
         guard event.candidate == nil, let current = state.signingKey else {
             throw TrialGateError(.invalidEvent, "\(where_(event)): a key rotation needs an initialised trial and no candidate")
         }
-        var r = try ObjectReader(event.payload, context: "key.rotated")
-        let previous = try r.string("previous_key_id")
-        let publicKey = try r.string("public_key")
-        let keyID = try r.string("key_id")
-        _ = try r.string("signature"); _ = try r.string("new_key_signature")
-        try r.finish()
+        let rotation = try KeyRotation(payloadOf: event)
+        let (previous, publicKey, keyID) = (rotation.previousKeyID, rotation.publicKey, rotation.keyID)
         guard previous == current.keyID else {
             throw TrialGateError(.invalidEvent, "\(where_(event)): previous_key_id \(previous) is not the key in force (\(current.keyID))")
         }
@@ -79,10 +70,7 @@ extension LogState {
         case .entryCorrected:
             try checkCorrection(event.payload, candidate: candidate, today: today, schemaVersion: event.schemaVersion)
         case .decisionIssued:
-            var r = try ObjectReader(event.payload, context: "decision.issued")
-            let decision = try r.value("decision")
-            _ = try r.string("signature")
-            try r.finish()
+            let decision = try DecisionSummary(payloadOf: event).decision
             guard decision["candidate"]?.stringValue == candidateID else {
                 throw TrialGateError(.invalidEvent, "\(where_(event)): the decision names another candidate")
             }

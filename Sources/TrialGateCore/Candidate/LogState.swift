@@ -60,7 +60,7 @@ public struct LogState: Sendable {
             }
         }
         try Self.check(event, against: self)
-        foldChecked(event)
+        try foldChecked(event)
         if let c = event.candidate {
             candidates[c]?.lastSeq = event.seq
             if event.type != .candidateRegistered, candidates[c]?.decisions.isEmpty == false, let cause = StaleCause.of(event) {
@@ -72,21 +72,17 @@ public struct LogState: Sendable {
         headHash = event.hash
     }
 
-    /// Folds an event that `check` accepted into the trial, the keys, the policies, the accounts or its candidate.
-    private mutating func foldChecked(_ event: Event) {
+    /// Folds an event that `check` accepted into the trial, the keys, the policies, the accounts or its candidate,
+    /// reading its payload through its kind's decoder (`EventPayloads.swift`).
+    private mutating func foldChecked(_ event: Event) throws {
         switch event.type {
         case .trialInitialised:
-            let p = event.payload
-            trial = TrialInfo(trialID: p["trial_id"]?.stringValue ?? "", logOrigin: p["log_origin"]?.stringValue ?? "",
-                              publicKey: p["public_key"]?.stringValue ?? "", keyID: p["key_id"]?.stringValue ?? "")
-            keys = [SigningKeyRecord(seq: event.seq, publicKey: trial!.publicKey, keyID: trial!.keyID)]
+            trial = try TrialInfo(payloadOf: event)
+            keys = [try SigningKeyRecord(payloadOf: event)]
         case .keyRotated:
-            keys.append(SigningKeyRecord(seq: event.seq, publicKey: event.payload["public_key"]!.stringValue!,
-                                         keyID: event.payload["key_id"]!.stringValue!))
+            keys.append(try SigningKeyRecord(payloadOf: event))
         case .policyPublished:
-            let p = event.payload
-            policies.append(PublishedPolicy(seq: event.seq, publishedAt: event.timestamp, id: p["policy_id"]!.stringValue!, version: p["version"]!.stringValue!,
-                                            sha256: p["sha256"]!.stringValue!, text: p["text"]!.stringValue!))
+            policies.append(try PublishedPolicy(payloadOf: event))
         case .candidateRegistered:
             let entry = RecordEntry(seq: event.seq, type: event.type, schemaVersion: event.schemaVersion, timestamp: event.timestamp,
                                     actor: event.actor, original: event.payload, current: event.payload, corrections: [])
@@ -108,22 +104,15 @@ public struct LogState: Sendable {
         case .userAdded, .userDisabled, .userEnabled, .userRemoved, .userTokenRotated, .userSignerRotated:
             applyUserEvent(event)
         case .candidateWithdrawn:
-            candidates[event.candidate!]!.withdrawal = (event.seq, event.payload["reason"]!.stringValue!, event.timestamp, event.actor)
+            candidates[event.candidate!]!.withdrawal = try Withdrawal(payloadOf: event)
         case .decisionIssued:
-            let d = event.payload["decision"]!
-            var results: [String: String] = [:]
-            for c in d["criteria"]?.arrayValue ?? [] {
-                if let id = c["id"]?.stringValue, let r = c["result"]?.stringValue { results[id] = r }
-            }
-            candidates[event.candidate!]!.decisions.append(DecisionSummary(
-                seq: event.seq, outcome: d["outcome"]?.stringValue ?? "", timestamp: event.timestamp, actor: event.actor,
-                policyID: d["policy"]?["id"]?.stringValue ?? "", policyVersion: d["policy"]?["version"]?.stringValue ?? "",
-                results: results, decision: d, signature: event.payload["signature"]?.stringValue ?? ""))
+            candidates[event.candidate!]!.decisions.append(try DecisionSummary(payloadOf: event))
             candidates[event.candidate!]!.changesSinceDecision = []
         case .decisionSigned, .queryOpened, .queryAnswered, .queryClosed:
+            // Taken out while it changes, so its arrays are not copied; put back whether or not the event folds.
             var c = candidates.removeValue(forKey: event.candidate!)!
-            applyLifecycle(event, to: &c)
-            candidates[c.id] = c
+            defer { candidates[c.id] = c }
+            try applyLifecycle(event, to: &c)
         }
     }
 }

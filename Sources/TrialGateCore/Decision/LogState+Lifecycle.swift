@@ -153,31 +153,19 @@ extension LogState {
     }
 
     /// Folds a checked lifecycle event (sign-off or query) into its candidate.
-    mutating func applyLifecycle(_ event: Event, to c: inout CandidateState) {
-        let p = event.payload
+    mutating func applyLifecycle(_ event: Event, to c: inout CandidateState) throws {
         switch event.type {
         case .decisionSigned:
-            let s = p["statement"]!
-            c.signOffs.append(SignOff(
-                seq: event.seq, timestamp: event.timestamp, signer: s["signer"]?["user"]?.stringValue ?? "",
-                printedName: s["signer"]?["printed_name"]?.stringValue ?? "", meaning: SignOffMeaning(rawValue: s["meaning"]!.stringValue!)!,
-                reason: s["reason"]?.stringValue, decisionSeq: Int64(s["decision"]!["seq"]!.intValue!),
-                signedAt: UTCTimestamp(s["signed_at"]!.stringValue!)!, statement: s, signature: p["signature"]!.stringValue!))
+            c.signOffs.append(try SignOff(payloadOf: event))
         case .queryOpened:
-            c.queries.append(ReviewQuery(
-                seq: event.seq, candidate: c.id, openedAt: event.timestamp, openedBy: event.actor,
-                about: ReviewQuery.About(rawValue: p["about"]!.stringValue!)!, criterion: p["criterion"]?.stringValue,
-                decision: p["decision"]?.intValue.map(Int64.init), text: p["text"]!.stringValue!))
+            c.queries.append(try ReviewQuery(payloadOf: event))
         case .queryAnswered:
-            let target = Int64(p["query"]!.intValue!)
-            if let i = c.queries.firstIndex(where: { $0.seq == target }) {
-                c.queries[i].answers.append(.init(seq: event.seq, timestamp: event.timestamp, actor: event.actor, note: p["note"]!.stringValue!,
-                                                  records: (p["records"]?.arrayValue ?? []).compactMap { $0.intValue.map(Int64.init) }))
-            }
+            let target = try ReviewQuery.target(of: event)
+            if let i = c.queries.firstIndex(where: { $0.seq == target }) { c.queries[i].answers.append(try .init(payloadOf: event)) }
         case .queryClosed:
-            let target = Int64(p["query"]!.intValue!)
-            if let i = c.queries.firstIndex(where: { $0.seq == target }) {
-                c.queries[i].closed = (event.seq, event.timestamp, event.actor, p["resolution"]!.stringValue!)
+            let closing = try QueryClosing(payloadOf: event)
+            if let i = c.queries.firstIndex(where: { $0.seq == closing.query }) {
+                c.queries[i].closed = (event.seq, event.timestamp, event.actor, closing.resolution)
             }
         default:
             return

@@ -14,9 +14,8 @@ public struct StaleCause: Sendable, Equatable {
     public static func of(_ event: Event) -> StaleCause? {
         guard event.type.changesCandidateData else { return nil }
         if event.type == .entryCorrected {
-            let target = event.payload["corrects"]?.intValue ?? 0
-            let field = event.payload["field"]?.stringValue ?? ""
-            return StaleCause(seq: event.seq, type: event.type, detail: "entry.corrected of event \(target): \(field)")
+            let c = EntryCorrection(event)
+            return StaleCause(seq: event.seq, type: event.type, detail: "entry.corrected of event \(c?.corrects ?? 0): \(c?.field ?? "")")
         }
         return StaleCause(seq: event.seq, type: event.type, detail: event.type.rawValue)
     }

@@ -35,25 +35,17 @@ struct ReportState: Equatable {
             size = max(size, event.seq)
             if size == event.seq { headHash = event.hash }
         }
-        let p = event.payload
         switch event.type {
         case .trialInitialised:
-            guard let id = p["trial_id"]?.stringValue, let key = p["public_key"]?.stringValue, let keyID = p["key_id"]?.stringValue else {
-                throw fail("no trial id or key")
-            }
-            trialID = id
-            keys = [SigningKeyRecord(seq: event.seq, publicKey: key, keyID: keyID)]
+            trialID = try Self.decoded(fail) { try TrialInfo(payloadOf: event) }.trialID
+            keys = [try Self.decoded(fail) { try SigningKeyRecord(payloadOf: event) }]
             return
         case .keyRotated:
-            guard let key = p["public_key"]?.stringValue, let keyID = p["key_id"]?.stringValue else { throw fail("no key") }
-            keys.append(SigningKeyRecord(seq: event.seq, publicKey: key, keyID: keyID))
+            keys.append(try Self.decoded(fail) { try SigningKeyRecord(payloadOf: event) })
             return
         case .policyPublished:
-            guard let id = p["policy_id"]?.stringValue, let version = p["version"]?.stringValue, let sha = p["sha256"]?.stringValue else {
-                throw fail("no policy id, version or digest")
-            }
             // The text is not kept: a report names policies, it does not evaluate them.
-            policies.append(PublishedPolicy(seq: event.seq, publishedAt: event.timestamp, id: id, version: version, sha256: sha, text: ""))
+            policies.append(try Self.decoded(fail) { try PublishedPolicy(payloadOf: event) }.withoutText)
             return
         default:
             break
@@ -61,7 +53,7 @@ struct ReportState: Equatable {
         guard let id = event.candidate else { throw fail("no candidate") }
         if event.type == .candidateRegistered {
             candidates[id] = ReportCandidate(id: id, registeredSeq: event.seq, registeredAt: event.timestamp,
-                                             site: Registration.site(p), consentDate: Registration.consentDate(p))
+                                             site: Registration.site(event.payload), consentDate: Registration.consentDate(event.payload))
             return
         }
         guard var c = candidates[id] else { throw fail("no candidate \"\(id)\" is registered") }
@@ -74,37 +66,36 @@ struct ReportState: Equatable {
     /// Folds an event about a registered candidate into `c` (its registration aside).
     private func applyToCandidate(_ event: Event, _ c: inout ReportCandidate, candidate id: String, recordType: (Int64) throws -> EventType?,
                                   _ fail: (String) -> TrialGateError) throws {
-        let p = event.payload
         switch event.type {
         case .modelScoreRecorded:
+            // A record's fields, as its `RecordSchema` describes them.
+            let p = event.payload
             c.scores.append((event.seq, p["score"] ?? .null, p["study_date"]?.stringValue ?? ""))
         case .imagingRecorded, .ki67Recorded, .mitoticCountRecorded, .sstrRecorded, .clinicalRecorded, .pathologyRecorded, .attestationRecorded:
             break  // its type is looked up if a correction names it
         case .entryCorrected:
             try Self.applyCorrection(event, to: &c, candidate: id, recordType: recordType, fail)
         case .candidateWithdrawn:
-            c.withdrawal = (event.seq, p["reason"]?.stringValue ?? "", event.timestamp)
+            c.withdrawal = (event.seq, try Self.decoded(fail) { try Withdrawal(payloadOf: event) }.reason, event.timestamp)
         case .decisionIssued:
-            guard let d = p["decision"] else { throw fail("no decision") }
+            let d = try Self.decoded(fail) { try DecisionSummary(payloadOf: event) }
             c.decisionCount += 1
             if c.firstDecisionAt == nil { c.firstDecisionAt = event.timestamp }
-            c.latest = ReportDecision(seq: event.seq, timestamp: event.timestamp, outcome: d["outcome"]?.stringValue ?? "",
-                                      results: Self.results(d), verdict: verdict(d, signature: p["signature"]?.stringValue ?? ""),
-                                      policy: Decision.policyName(of: d))
+            c.latest = ReportDecision(seq: event.seq, timestamp: event.timestamp, outcome: d.outcome, results: d.results,
+                                      verdict: verdict(d.decision, signature: d.signature), policy: d.policyName)
             c.changesSinceDecision = []
             c.signOff = nil
         case .decisionSigned:
-            let s = p["statement"] ?? .null
-            guard let meaning = s["meaning"]?.stringValue.flatMap(SignOffMeaning.init), s["decision"]?["seq"]?.intValue.map(Int64.init) == c.latest?.seq
-            else { throw fail("not a sign-off of the candidate's newest decision") }
-            c.signOff = ReportSignOff(seq: event.seq, timestamp: event.timestamp, signer: event.actor,
-                                      printedName: s["signer"]?["printed_name"]?.stringValue ?? "", meaning: meaning, reason: s["reason"]?.stringValue)
+            let s = try Self.decoded(fail) { try SignOff(payloadOf: event) }
+            guard s.decisionSeq == c.latest?.seq else { throw fail("not a sign-off of the candidate's newest decision") }
+            c.signOff = ReportSignOff(seq: event.seq, timestamp: event.timestamp, signer: event.actor, printedName: s.printedName,
+                                      meaning: s.meaning, reason: s.reason)
         case .queryOpened:
-            c.queries.append(ReportQuery(seq: event.seq, openedAt: event.timestamp, about: p["about"]?.stringValue ?? "", answered: false, closedAt: nil))
+            let q = try Self.decoded(fail) { try ReviewQuery(payloadOf: event) }
+            c.queries.append(ReportQuery(seq: event.seq, openedAt: event.timestamp, about: q.about.rawValue, answered: false, closedAt: nil))
         case .queryAnswered, .queryClosed:
-            guard let target = p["query"]?.intValue.map(Int64.init), let i = c.queries.firstIndex(where: { $0.seq == target }) else {
-                throw fail("not a query of candidate \"\(id)\"")
-            }
+            let target = try Self.decoded(fail) { try ReviewQuery.target(of: event) }
+            guard let i = c.queries.firstIndex(where: { $0.seq == target }) else { throw fail("not a query of candidate \"\(id)\"") }
             if event.type == .queryAnswered { c.queries[i].answered = true } else { c.queries[i].closedAt = event.timestamp }
         default:
             throw fail("unexpected event type")
@@ -115,7 +106,6 @@ struct ReportState: Equatable {
     /// only the type of the record it names, which `recordType` looks up when this state has not seen it.
     private static func applyCorrection(_ event: Event, to c: inout ReportCandidate, candidate id: String,
                                         recordType: (Int64) throws -> EventType?, _ fail: (String) -> TrialGateError) throws {
-        let p = event.payload
         guard let correction = EntryCorrection(event) else { throw fail("not a correction") }
         let (target, field, reason, new) = (correction.corrects, correction.field, correction.reason, correction.newValue)
         let type: EventType
@@ -136,16 +126,12 @@ struct ReportState: Equatable {
             throw fail("event \(target) is not a record of candidate \"\(id)\"")
         }
         c.corrections.append(ReportCorrection(seq: event.seq, timestamp: event.timestamp, actor: event.actor, corrects: target,
-                                              record: type, field: field, oldValue: p["old_value"] ?? .null, newValue: new, reason: reason))
+                                              record: type, field: field, oldValue: correction.oldValue, newValue: new, reason: reason))
     }
 
-    /// Each criterion's result of a decision, by criterion id.
-    private static func results(_ decision: JSONValue) -> [String: String] {
-        var results: [String: String] = [:]
-        for c in decision["criteria"]?.arrayValue ?? [] {
-            if let id = c["id"]?.stringValue, let r = c["result"]?.stringValue { results[id] = r }
-        }
-        return results
+    /// A payload decoded by its kind's decoder; a forged one fails the report's fold, naming the event.
+    private static func decoded<T>(_ fail: (String) -> TrialGateError, _ decode: () throws -> T) throws -> T {
+        do { return try decode() } catch { throw fail(TrialGateError(error).message) }
     }
 
     /// The key a decision is checked with: the key in force where it stands (the newest key folded so far),
