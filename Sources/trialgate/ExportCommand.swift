@@ -18,7 +18,7 @@ struct Export: ParsableCommand {
         switch format {
         case "events":
             // Page by page, so memory stays bounded however long the log is, up to the head as it is now.
-            let last = try through ?? Int64(Runner.run(.head, options: options)["size"]?.intValue ?? 0)
+            let last = try through ?? Runner.view(.head, as: HeadReply.self, options: options).size
             try Runner.forEachPage(from: from, options: options, { .export(from: $0, through: last) }) { result, _ in
                 for e in result["events"]?.arrayValue ?? [] { print(CanonicalJSON.string(e)) }
             }

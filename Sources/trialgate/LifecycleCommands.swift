@@ -137,16 +137,14 @@ struct Queries: ParsableCommand {
     @Option(name: .long, help: "open, answered or closed.") var status: String?
 
     func run() throws {
-        let result = try Runner.run(.queries(candidate: candidate, site: site, status: open ? "open" : status), options: options)
+        let result = try Runner.view(.queries(candidate: candidate, site: site, status: open ? "open" : status), as: QueriesReply.self, options: options)
         if options.json { return Runner.printJSON(result) }
-        let rows = result["queries"]?.arrayValue ?? []
-        if rows.isEmpty { return print("No queries.") }
-        for q in rows {
-            let about = q["criterion"]?.stringValue ?? q["about"]?.stringValue ?? ""
-            print("\(Render.pad("#\(q["seq"]?.intValue ?? 0)", 7)) \(Render.pad(q["candidate"]?.stringValue ?? "", 12)) \(Render.pad(q["site"]?.stringValue ?? "", 8)) \(Render.pad(q["status"]?.stringValue ?? "", 9)) \(Render.pad(about, 22)) \(q["age_days"]?.numberValue.map { "\($0) d" } ?? "")")
-            print("        \(q["text"]?.stringValue ?? "")")
-            for a in q["answers"]?.arrayValue ?? [] { print("        answered by \(a["by"]?.stringValue ?? ""): \(a["note"]?.stringValue ?? "")") }
-            if let c = q["closed"], c != .null { print("        closed by \(c["by"]?.stringValue ?? ""): \(c["resolution"]?.stringValue ?? "")") }
+        if result.queries.isEmpty { return print("No queries.") }
+        for q in result.queries {
+            print("\(Render.pad("#\(q.seq)", 7)) \(Render.pad(q.candidate, 12)) \(Render.pad(q.site ?? "", 8)) \(Render.pad(q.status, 9)) \(Render.pad(q.criterion ?? q.about, 22)) \(q.ageDays.map { "\($0) d" } ?? "")")
+            print("        \(q.text)")
+            for a in q.answers { print("        answered by \(a.by): \(a.note)") }
+            if let c = q.closed { print("        closed by \(c.by): \(c.resolution)") }
         }
     }
 }

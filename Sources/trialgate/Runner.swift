@@ -34,7 +34,11 @@ enum Runner {
             if let store, command.writes { try requireHostActor(options.actorName, store: store) }
             let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
             let reply = try dispatcher.perform(command, actor: options.actorName)
-            if case .document(let value) = reply { warnAboutLog(value) }
+            switch reply {
+            case .document(let value): warnAboutLog(value["log_warning"]?.stringValue)
+            case .view(let view): warnAboutLog(view.logWarning)
+            default: break
+            }
             return reply
         } catch {
             throw fail(TrialGateError(error))
@@ -44,6 +48,18 @@ enum Runner {
     /// Runs one command and returns its reply's encoding (for the commands whose replies are still documents).
     static func run(_ command: Command, options: StoreOptions, needsStore: Bool = true) throws -> JSONValue {
         try perform(command, options: options, needsStore: needsStore).json
+    }
+
+    /// Runs one view or listing and returns its typed reply.
+    static func view<T: ReplyView>(_ command: Command, as type: T.Type, options: StoreOptions, needsStore: Bool = true) throws -> T {
+        try typed(try perform(command, options: options, needsStore: needsStore), as: T.self, command: command)
+    }
+
+    /// `reply` as `T`, or exits with the error that says which member does not fit (a server of another version).
+    static func typed<T: ReplyView>(_ reply: Reply, as type: T.Type, command: Command) throws -> T {
+        do { return try reply.decode(T.self) } catch {
+            throw fail(TrialGateError(.internal, "\(command.name) answered a reply this command line cannot read: \(TrialGateError(error).message)"))
+        }
     }
 
     /// Runs one write and returns its receipt.
@@ -74,8 +90,8 @@ enum Runner {
     nonisolated(unsafe) private static var warned = false
 
     /// Prints, once per run, a reader's warning that the log's head is not covered by a valid signed checkpoint.
-    static func warnAboutLog(_ result: JSONValue) {
-        guard !warned, let warning = result["log_warning"]?.stringValue else { return }
+    static func warnAboutLog(_ warning: String?) {
+        guard !warned, let warning else { return }
         warned = true
         FileHandle.standardError.write(Data("trialgate: warning: the log is not covered by a valid signed checkpoint: \(warning)\n".utf8))
     }
@@ -113,5 +129,10 @@ enum Runner {
 
     static func printJSON(_ value: JSONValue) {
         print(CanonicalJSON.string(value))
+    }
+
+    /// Prints a typed reply as the JSON the wire carries.
+    static func printJSON(_ reply: some ReplyView) {
+        printJSON(reply.json)
     }
 }

@@ -86,17 +86,17 @@ extension Dispatcher {
             switch command {
             case .initialise(let trialID, let origin): return .written(try initialise(trialID: trialID, origin: origin, actor: actor))
             case .policyPublish(let text, let file): return .written(try publishPolicy(text: text, file: file, actor: actor))
-            case .policyCheck(let text, let file): return .document(try checkPolicy(text: text, file: file))
-            case .policyTest(let p, let pf, let c, let cf): return .document(try testPolicy(policyText: p, policyFile: pf, casesText: c, casesFile: cf))
-            case .policyImpact(let text, let file): return .document(try policyImpact(text: text, file: file))
+            case .policyCheck(let text, let file): return .view(try checkPolicy(text: text, file: file))
+            case .policyTest(let p, let pf, let c, let cf): return .view(try testPolicy(policyText: p, policyFile: pf, casesText: c, casesFile: cf))
+            case .policyImpact(let text, let file): return .view(try policyImpact(text: text, file: file))
             case .register(let candidate, let fields): return .written(try register(candidate: candidate, fields: fields, actor: actor))
             case .record(let kind, let candidate, let fields): return .written(try record(kind: kind, candidate: candidate, fields: fields, actor: actor))
             case .correct(let seq, let field, let value, let reason): return .written(try correct(seq: seq, field: field, value: value, reason: reason, actor: actor))
             case .withdraw(let candidate, let reason): return .written(try withdraw(candidate: candidate, reason: reason, actor: actor))
-            case .decide(let candidate): return .document(try decide(candidate: candidate, actor: actor))
-            case .show(let candidate, let seq, let time): return .document(try show(candidate: candidate, asOfSeq: seq, asOfTime: time))
+            case .decide(let candidate): return .view(try decide(candidate: candidate, actor: actor))
+            case .show(let candidate, let seq, let time): return .view(try show(candidate: candidate, asOfSeq: seq, asOfTime: time))
             case .decisions(let candidate, let outcome, let site, let after, let limit, let standing):
-                return .document(try listDecisions(candidate: candidate, outcome: outcome, site: site, after: after, limit: limit, standing: standing))
+                return .view(try listDecisions(candidate: candidate, outcome: outcome, site: site, after: after, limit: limit, standing: standing))
             case .signOffPrepare(let decision, let outcome, let reason, let user):
                 return .document(try prepareSignOff(decision: decision, outcome: outcome, reason: reason, user: user ?? actor))
             case .signOff(let statement, let signature, let user, let code):
@@ -104,12 +104,12 @@ extension Dispatcher {
             case .attestPrepare(let candidate, let fields, let user): return .document(try prepareAttestation(candidate: candidate, fields: fields, user: user ?? actor))
             case .attest(let statement, let signature, let user, let code):
                 return .written(try attest(statement: statement, signature: signature, user: user, signingCode: code))
-            case .queries(let candidate, let site, let status): return .document(try listQueries(candidate: candidate, site: site, status: status))
+            case .queries(let candidate, let site, let status): return .view(try listQueries(candidate: candidate, site: site, status: status))
             case .queryOpen(let candidate, let criterion, let text): return .written(try openQuery(candidate: candidate, criterion: criterion, text: text, actor: actor))
             case .queryAnswer(let query, let note, let records): return .written(try answerQuery(query, note: note, records: records, actor: actor))
             case .queryClose(let query, let resolution): return .written(try closeQuery(query, resolution: resolution, actor: actor))
-            case .verify(let note, let vkey): return .document(try verify(checkpoint: note, vkey: vkey))
-            case .replay: return .document(try audit().replayResult)
+            case .verify(let note, let vkey): return .view(try verify(checkpoint: note, vkey: vkey))
+            case .replay: return .view(try audit().replayResult)
             case .export(let from, let through, let limit): return .document(try export(from: from, through: through, limit: limit))
             case .report(let seq, let time, let site, let from, let to, let format):
                 return .document(try report(asOfSeq: seq, asOfTime: time, filter: .init(site: site, from: from, to: to), format: format))
@@ -117,11 +117,11 @@ extension Dispatcher {
             case .exportFHIR(let site):
                 return .document(["resources": .array(ScreeningReport.fhir(try fold(asOfSeq: nil, asOfTime: nil), filter: .init(site: site)))])
             case .auditTrail(let candidate, let from, let limit): return .document(try auditTrail(candidate: candidate, from: from, limit: limit))
-            case .head: return .document(try headResult())
-            case .publicKey: return .document(try publicKey())
-            case .checkpoint(let size): return .document(try checkpoint(size: size))
-            case .proofInclusion(let seq, let size): return .document(try inclusionProof(seq: seq, size: size))
-            case .proofConsistency(let from, let to): return .document(try consistencyProof(from: from, to: to))
+            case .head: return .view(try headResult())
+            case .publicKey: return .view(try publicKey())
+            case .checkpoint(let size): return .view(try checkpoint(size: size))
+            case .proofInclusion(let seq, let size): return .view(try inclusionProof(seq: seq, size: size))
+            case .proofConsistency(let from, let to): return .view(try consistencyProof(from: from, to: to))
             case .userAdd(let name, let role, let sites, let digest, let expiry, let signer):
                 return .written(try addUser(name: name, role: role, sites: sites, tokenSHA256: digest, expiresAt: expiry, signer: signer, actor: actor))
             case .userDisable(let name, let reason): return .written(try changeAccount(.userDisabled, payload: ["name": .string(name), "reason": .string(reason)], actor: actor))
@@ -130,7 +130,7 @@ extension Dispatcher {
             case .userRotateToken(let name, let digest):
                 return .written(try changeAccount(.userTokenRotated, payload: ["name": .string(name), "token_sha256": .string(digest)], actor: actor))
             case .userRotateSigner(let name, let publicKey, let digest): return .written(try rotateSigner(name: name, publicKey: publicKey, signingSHA256: digest, actor: actor))
-            case .users: return .document(try listUsers())
+            case .users: return .view(try listUsers())
             case .subscribe:
                 throw TrialGateError(.badRequest, "subscribe streams the log over a served connection (trialgate serve); here, page it with export")
             case .keyRotate(let newKey): return .written(try rotateKey(to: newKey, actor: actor))

@@ -169,7 +169,7 @@ extension Dispatcher {
 
     // MARK: Queries
 
-    func listQueries(candidate: String?, site: String?, status: String?) throws -> JSONValue {
+    func listQueries(candidate: String?, site: String?, status: String?) throws -> QueriesReply {
         let store = try requireStore()
         let now = clock.now()
         var ids: [String] = []
@@ -180,7 +180,7 @@ extension Dispatcher {
                 return true
             }
         }
-        var rows: [JSONValue] = []
+        var rows: [QueryView] = []
         var counts: [String: Int] = [:]
         for id in ids {
             let c = try foldCandidate(id)
@@ -189,17 +189,15 @@ extension Dispatcher {
                 let st = q.status.rawValue
                 if let status, status == "open" ? q.status == .closed : st != status { continue }
                 counts[st, default: 0] += 1
-                guard case .object(var o) = q.json else { continue }
-                o["site"] = .string(c.site)
-                let end = q.closed?.timestamp ?? now
-                o["age_days"] = .number(Self.days(from: q.openedAt, to: end))
-                rows.append(.object(o))
+                var row = QueryView(q)
+                row.site = c.site
+                row.ageDays = Self.days(from: q.openedAt, to: q.closed?.timestamp ?? now)
+                rows.append(row)
             }
         }
-        rows.sort { ($0["seq"]?.intValue ?? 0) < ($1["seq"]?.intValue ?? 0) }
-        return ["queries": .array(rows), "count": .number(Double(rows.count)),
-                "by_status": ["open": .number(Double(counts["open"] ?? 0)), "answered": .number(Double(counts["answered"] ?? 0)),
-                              "closed": .number(Double(counts["closed"] ?? 0))]]
+        rows.sort { $0.seq < $1.seq }
+        return QueriesReply(queries: rows, count: rows.count,
+                            byStatus: .init(open: counts["open"] ?? 0, answered: counts["answered"] ?? 0, closed: counts["closed"] ?? 0))
     }
 
     static func days(from a: UTCTimestamp, to b: UTCTimestamp) -> Double {
