@@ -58,9 +58,10 @@ struct DecisionGroup: ParsableCommand {
         @Option(name: .long, help: "Directory to write decision.json, decision.sig and public.pem into.") var out: String
 
         func run() throws {
-            let events = try Runner.run(.export(from: seq, through: seq), options: options)
+            let events = try Runner.view(.export(from: seq, through: seq), as: ExportReply.self, options: options)
             let keys = try Runner.view(.publicKey, as: PublicKeyReply.self, options: options)
-            guard let event = events["events"]?.arrayValue?.first, event["type"]?.stringValue == EventType.decisionIssued.rawValue,
+            // The event as stored (the log's own document, not a reply): its decision is written out byte for byte as signed.
+            guard let event = events.events.first, event["type"]?.stringValue == EventType.decisionIssued.rawValue,
                 let decision = event["payload"]?["decision"], let sig = event["payload"]?["signature"]?.stringValue,
                 let sigBytes = Data(base64Encoded: sig)
             else { throw Runner.fail(TrialGateError(.unknownEvent, "event \(seq) is not a decision")) }

@@ -101,14 +101,13 @@ struct Demo: ParsableCommand {
             print("NET-016: \(first.fact) \(CanonicalJSON.string(first.value)) (event \(first.seq)) is superseded: \(first.why)")
             print("")
         }
-        let report = try dispatcher.execute(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"), actor: coordinator)
-        let consort = report["consort"] ?? .null
-        print("Investigators confirmed \(consort["confirmed"]?["eligible"]?.intValue ?? 0) eligible and \(consort["confirmed"]?["ineligible"]?.intValue ?? 0) ineligible (signed, current decisions); \(consort["stale"]?.intValue ?? 0) stale, \(consort["awaiting_signoff"]?.intValue ?? 0) awaiting sign-off.")
-        let open = (report["sites"]?.arrayValue ?? []).reduce(0) { $0 + ($1["queries"]?["open"]?.intValue ?? 0) }
-        print("Open review queries: \(open) (see `trialgate queries --open`).")
-        if trial == .ep, let stale = (report["screening_log"]?.arrayValue ?? []).first(where: { $0["candidate"] == "NET-017" }),
-           let cause = stale["stale_causes"]?.arrayValue?.first {
-            print("NET-017 was decided \(stale["proposed"]?.stringValue ?? ""), then event \(cause["seq"]?.intValue ?? 0) (\(cause["detail"]?.stringValue ?? "")) made the decision stale: it counts as no outcome until decided again and signed off.")
+        let report = try dispatcher.perform(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"), actor: coordinator)
+            .decode(ReportReply.self)
+        let consort = report.consort
+        print("Investigators confirmed \(consort.confirmed.eligible) eligible and \(consort.confirmed.ineligible) ineligible (signed, current decisions); \(consort.stale) stale, \(consort.awaitingSignoff) awaiting sign-off.")
+        print("Open review queries: \(report.sites.reduce(0) { $0 + $1.queries.open }) (see `trialgate queries --open`).")
+        if trial == .ep, let stale = report.screeningLog.first(where: { $0.candidate == "NET-017" }), let cause = stale.staleCauses.first {
+            print("NET-017 was decided \(stale.proposed ?? ""), then event \(cause.seq) (\(cause.detail)) made the decision stale: it counts as no outcome until decided again and signed off.")
         }
     }
 }

@@ -59,10 +59,10 @@ struct ProofGroup: ParsableCommand {
 enum BundleExport {
     /// Writes the audit bundle into `out`, which must not exist yet (nothing is overwritten).
     static func run(options: StoreOptions, out: String) throws {
-        let manifest = try Runner.run(.exportBundle(directory: out), options: options)
+        let manifest = try Runner.view(.exportBundle(directory: out), as: BundleManifest.self, options: options)
         if options.json { return Runner.printJSON(manifest) }
-        print("Wrote the audit bundle of \(manifest["size"]?.intValue ?? 0) events (\(manifest["decisions"]?.intValue ?? 0) decisions) to \(out)/")
-        print("Root \(manifest["root"]?.stringValue ?? ""); \(manifest["files"]?.objectValue?.count ?? 0) files listed in manifest.json.")
+        print("Wrote the audit bundle of \(manifest.size) events (\(manifest.decisions) decisions) to \(out)/")
+        print("Root \(manifest.root); \(manifest.files.count) files listed in manifest.json.")
         print("Check it with: trialgate verify --bundle \(out)   or   python3 audit/verify_bundle.py \(out)")
     }
 }

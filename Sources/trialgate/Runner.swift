@@ -97,14 +97,12 @@ enum Runner {
     }
 
     /// Runs the paged command `command(from)` from `first` on, handing `body` each reply and where its page began,
-    /// until a reply has no `next_from`.
-    static func forEachPage(from first: Int64, options: StoreOptions, _ command: (Int64) -> Command,
-                            _ body: (JSONValue, Int64) throws -> Void) throws {
+    /// until `body` answers no next page (the reply's `next_from`).
+    static func forEachPage<T: ReplyView>(from first: Int64, as type: T.Type, options: StoreOptions, _ command: (Int64) -> Command,
+                                          _ body: (T, Int64) throws -> Int64?) throws {
         var next: Int64? = first
         while let page = next {
-            let result = try run(command(page), options: options)
-            try body(result, page)
-            next = result["next_from"]?.intValue.map(Int64.init)
+            next = try body(try view(command(page), as: T.self, options: options), page)
         }
     }
 

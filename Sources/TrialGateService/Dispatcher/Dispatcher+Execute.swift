@@ -110,13 +110,13 @@ extension Dispatcher {
             case .queryClose(let query, let resolution): return .written(try closeQuery(query, resolution: resolution, actor: actor))
             case .verify(let note, let vkey): return .view(try verify(checkpoint: note, vkey: vkey))
             case .replay: return .view(try audit().replayResult)
-            case .export(let from, let through, let limit): return .document(try export(from: from, through: through, limit: limit))
+            case .export(let from, let through, let limit): return .view(try export(from: from, through: through, limit: limit))
             case .report(let seq, let time, let site, let from, let to, let format):
-                return .document(try report(asOfSeq: seq, asOfTime: time, filter: .init(site: site, from: from, to: to), format: format))
-            case .reportSnapshot: return .document(try saveReportSnapshot())
+                return .view(try report(asOfSeq: seq, asOfTime: time, filter: .init(site: site, from: from, to: to), format: format))
+            case .reportSnapshot: return .view(try saveReportSnapshot())
             case .exportFHIR(let site):
-                return .document(["resources": .array(ScreeningReport.fhir(try fold(asOfSeq: nil, asOfTime: nil), filter: .init(site: site)))])
-            case .auditTrail(let candidate, let from, let limit): return .document(try auditTrail(candidate: candidate, from: from, limit: limit))
+                return .view(FHIRExportReply(resources: ScreeningReport.fhir(try fold(asOfSeq: nil, asOfTime: nil), filter: .init(site: site))))
+            case .auditTrail(let candidate, let from, let limit): return .view(try auditTrail(candidate: candidate, from: from, limit: limit))
             case .head: return .view(try headResult())
             case .publicKey: return .view(try publicKey())
             case .checkpoint(let size): return .view(try checkpoint(size: size))
@@ -134,7 +134,7 @@ extension Dispatcher {
             case .subscribe:
                 throw TrialGateError(.badRequest, "subscribe streams the log over a served connection (trialgate serve); here, page it with export")
             case .keyRotate(let newKey): return .written(try rotateKey(to: newKey, actor: actor))
-            case .exportBundle(let directory): return .document(try exportBundle(directory: directory))
+            case .exportBundle(let directory): return .view(try exportBundle(directory: directory))
             }
         } catch {
             throw TrialGateError(error)
