@@ -34,20 +34,11 @@ enum Runner {
             if let store, command.writes { try requireHostActor(options.actorName, store: store) }
             let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
             let reply = try dispatcher.perform(command, actor: options.actorName)
-            switch reply {
-            case .document(let value): warnAboutLog(value["log_warning"]?.stringValue)
-            case .view(let view): warnAboutLog(view.logWarning)
-            default: break
-            }
+            if case .view(let view) = reply { warnAboutLog(view.logWarning) }
             return reply
         } catch {
             throw fail(TrialGateError(error))
         }
-    }
-
-    /// Runs one command and returns its reply's encoding (for the commands whose replies are still documents).
-    static func run(_ command: Command, options: StoreOptions, needsStore: Bool = true) throws -> JSONValue {
-        try perform(command, options: options, needsStore: needsStore).json
     }
 
     /// Runs one view or listing and returns its typed reply.

@@ -162,7 +162,7 @@ struct UsersGroup: ParsableCommand {
             let known = try Runner.view(.users, as: UsersReply.self, options: options).users.map(\.name)
             var imported = 0
             for u in legacy where !known.contains(u.name) {
-                _ = try Runner.run(.userAdd(name: u.name, role: u.role, sites: u.sites, tokenSHA256: u.tokenSHA256, expiresAt: nil), options: options)
+                _ = try Runner.write(.userAdd(name: u.name, role: u.role, sites: u.sites, tokenSHA256: u.tokenSHA256, expiresAt: nil), options: options)
                 imported += 1
             }
             print("Imported \(imported) account\(imported == 1 ? "" : "s") from \(file) (\(legacy.count - imported) already in the log). Remove the file now.")

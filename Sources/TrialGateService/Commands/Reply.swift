@@ -33,15 +33,13 @@ public enum Reply: Sendable {
     case view(any ReplyView)
     /// A reply's `result` as read from a reply line (a socket client's), not typed yet.
     case received(JSONValue)
-    /// A view still built as JSON (being typed one command at a time).
-    case document(JSONValue)
 
     /// The reply's one encoding: the `result` of a reply line.
     public var json: JSONValue {
         switch self {
         case .written(let receipt): receipt.json
         case .view(let view): view.json
-        case .received(let value), .document(let value): value
+        case .received(let value): value
         }
     }
 

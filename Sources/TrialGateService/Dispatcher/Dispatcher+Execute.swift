@@ -98,10 +98,10 @@ extension Dispatcher {
             case .decisions(let candidate, let outcome, let site, let after, let limit, let standing):
                 return .view(try listDecisions(candidate: candidate, outcome: outcome, site: site, after: after, limit: limit, standing: standing))
             case .signOffPrepare(let decision, let outcome, let reason, let user):
-                return .document(try prepareSignOff(decision: decision, outcome: outcome, reason: reason, user: user ?? actor))
+                return .view(try prepareSignOff(decision: decision, outcome: outcome, reason: reason, user: user ?? actor))
             case .signOff(let statement, let signature, let user, let code):
                 return .written(try signOff(statement: statement, signature: signature, user: user, signingCode: code))
-            case .attestPrepare(let candidate, let fields, let user): return .document(try prepareAttestation(candidate: candidate, fields: fields, user: user ?? actor))
+            case .attestPrepare(let candidate, let fields, let user): return .view(try prepareAttestation(candidate: candidate, fields: fields, user: user ?? actor))
             case .attest(let statement, let signature, let user, let code):
                 return .written(try attest(statement: statement, signature: signature, user: user, signingCode: code))
             case .queries(let candidate, let site, let status): return .view(try listQueries(candidate: candidate, site: site, status: status))

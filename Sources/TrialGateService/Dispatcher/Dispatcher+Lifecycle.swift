@@ -47,7 +47,7 @@ extension Dispatcher {
     }
 
     /// - Parameter outcome: what the investigator finds the candidate: nil confirms the decision's outcome.
-    func prepareSignOff(decision seq: Int64, outcome: String?, reason: String?, user: String) throws -> JSONValue {
+    func prepareSignOff(decision seq: Int64, outcome: String?, reason: String?, user: String) throws -> SignOffPrepareReply {
         let store = try requireStore()
         guard let event = try store.event(seq: seq), event.type == .decisionIssued, let candidate = event.candidate else {
             throw TrialGateError(.unknownEvent, "event \(seq) is not a decision")
@@ -68,8 +68,8 @@ extension Dispatcher {
         let statement = SignOffStatement.make(trial: trial, candidate: candidate, decision: d, decisionSHA256: d.signedSHA256,
                                               meaning: meaning, reason: reason, signer: account, signedAt: now)
         try Self.checkSignable(statement, signer: user, state: state, now: now, candidate: candidate)
-        return ["statement": statement, "signed_bytes": .string(CanonicalJSON.string(statement)),
-                "meaning_text": statement["meaning_text"] ?? .null, "decision": d.decision]
+        return SignOffPrepareReply(statement: statement, signedBytes: CanonicalJSON.string(statement),
+                                   meaningText: statement["meaning_text"]?.stringValue, decision: d.decision)
     }
 
     /// The signer a signed statement names, once the signature components hold: `user` (when given) is the
@@ -122,7 +122,7 @@ extension Dispatcher {
 
     // MARK: Attestations
 
-    func prepareAttestation(candidate: String, fields: JSONValue, user: String) throws -> JSONValue {
+    func prepareAttestation(candidate: String, fields: JSONValue, user: String) throws -> AttestPrepareReply {
         guard case .object(let members) = fields else { throw TrialGateError(.invalidField, "fields must be a JSON object") }
         let extra = members.keys.filter { !AttestationStatement.statedFields.contains($0) }.sorted()
         if !extra.isEmpty {
@@ -142,7 +142,7 @@ extension Dispatcher {
         // The rules the append will check, with the error a signer can act on, before anyone signs.
         payload["signature"] = .string(Self.placeholderSignature)
         try Self.checkBeforeSigning(.attestationRecorded, payload: .object(payload), signer: user, candidate: candidate, state: state, now: now)
-        return ["statement": statement, "signed_bytes": .string(CanonicalJSON.string(statement))]
+        return AttestPrepareReply(statement: statement, signedBytes: CanonicalJSON.string(statement))
     }
 
     func attest(statement: JSONValue, signature: String, user: String?, signingCode: String) throws -> WriteReceipt {
