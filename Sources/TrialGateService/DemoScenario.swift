@@ -64,8 +64,10 @@ public struct DemoScenario: Sendable {
     /// What running one candidate gave.
     public struct Result: Sendable {
         public let candidate: Candidate
-        /// The decision's reply (`seq`, `outcome`, `decision`, `signature`), if one was issued.
-        public let decision: JSONValue?
+        /// The decision's reply, if one was issued.
+        public let reply: DecisionReply?
+        /// The decision's reply as the wire carries it, if one was issued.
+        public var decision: JSONValue? { reply?.json }
     }
 
     /// Runs every step through `dispatcher` as `actor`.
@@ -75,15 +77,15 @@ public struct DemoScenario: Sendable {
         try addInvestigators(dispatcher: dispatcher, admin: admin)
         return try candidates.map { c in
             var latest: [String: Int64] = [:]
-            var decision: JSONValue?
+            var decision: DecisionReply?
             var site = ""
             for step in c.steps {
                 switch step {
                 case .command(let command):
-                    let result = try dispatcher.execute(command, actor: actor)
+                    let reply = try dispatcher.perform(command, actor: actor)
                     if case .register(_, let f) = command { site = f["site"]?.stringValue ?? "" }
-                    if case .record(let kind, _, _) = command, let seq = result["seq"]?.intValue { latest[kind] = Int64(seq) }
-                    if case .decide = command { decision = result }
+                    if case .record(let kind, _, _) = command, case .written(let receipt) = reply { latest[kind] = receipt.seq }
+                    if case .decide = command { decision = try reply.decode(DecisionReply.self) }
                 case .correctLatest(let kind, let field, let value, let reason):
                     guard let seq = latest[kind] else { throw TrialGateError(.internal, "demo: no \(kind) record to correct") }
                     _ = try dispatcher.execute(.correct(seq: seq, field: field, value: value, reason: reason), actor: actor)
@@ -95,15 +97,15 @@ public struct DemoScenario: Sendable {
                     _ = try dispatcher.execute(.attest(statement: statement, signature: Data(i.key.sign(CanonicalJSON.encode(statement))).base64EncodedString(),
                                                        user: i.name, signingCode: i.signingCode), actor: i.name)
                 case .confirm:
-                    guard let seq = decision?["seq"]?.intValue, let outcome = decision?["outcome"]?.stringValue else { continue }
+                    guard let decision else { continue }
                     let i = Self.investigator(of: site)
-                    let prepared = try dispatcher.execute(.signOffPrepare(decision: Int64(seq), outcome: outcome, reason: nil, user: i.name), actor: i.name)
+                    let prepared = try dispatcher.execute(.signOffPrepare(decision: decision.seq, outcome: decision.outcome, reason: nil, user: i.name), actor: i.name)
                     let statement = prepared["statement"] ?? .null
                     _ = try dispatcher.execute(.signOff(statement: statement, signature: Data(i.key.sign(CanonicalJSON.encode(statement))).base64EncodedString(),
                                                         user: i.name, signingCode: i.signingCode), actor: i.name)
                 }
             }
-            return Result(candidate: c, decision: decision)
+            return Result(candidate: c, reply: decision)
         }
     }
 

@@ -10,7 +10,7 @@ struct Decide: ParsableCommand {
     @Argument(help: "The candidate id.") var candidate: String
 
     func run() throws {
-        let result = try Runner.run(.decide(candidate: candidate), options: options)
+        let result = try Runner.view(.decide(candidate: candidate), as: DecisionReply.self, options: options)
         if options.json { return Runner.printJSON(result) }
         print(Render.decision(result))
     }
@@ -38,8 +38,8 @@ struct Decisions: ParsableCommand {
     }
 
     func run() throws {
-        let result = try Runner.run(.decisions(candidate: candidate, outcome: outcome, site: site, after: after, limit: limit,
-                                               standing: stale ? "stale" : standing), options: options)
+        let result = try Runner.view(.decisions(candidate: candidate, outcome: outcome, site: site, after: after, limit: limit,
+                                                standing: stale ? "stale" : standing), as: DecisionsReply.self, options: options)
         if options.json { return Runner.printJSON(result) }
         print(Render.decisionList(result))
     }
@@ -58,14 +58,15 @@ struct DecisionGroup: ParsableCommand {
         @Option(name: .long, help: "Directory to write decision.json, decision.sig and public.pem into.") var out: String
 
         func run() throws {
-            let events = try Runner.run(.export(from: seq, through: seq), options: options)
-            let keys = try Runner.run(.publicKey, options: options)
-            guard let event = events["events"]?.arrayValue?.first, event["type"]?.stringValue == EventType.decisionIssued.rawValue,
+            let events = try Runner.view(.export(from: seq, through: seq), as: ExportReply.self, options: options)
+            let keys = try Runner.view(.publicKey, as: PublicKeyReply.self, options: options)
+            // The event as stored (the log's own document, not a reply): its decision is written out byte for byte as signed.
+            guard let event = events.events.first, event["type"]?.stringValue == EventType.decisionIssued.rawValue,
                 let decision = event["payload"]?["decision"], let sig = event["payload"]?["signature"]?.stringValue,
                 let sigBytes = Data(base64Encoded: sig)
             else { throw Runner.fail(TrialGateError(.unknownEvent, "event \(seq) is not a decision")) }
             // The key the decision names, which was in force when it was made (a newer one may be in force now).
-            guard let pem = (keys["keys"]?.arrayValue ?? []).first(where: { $0["key_id"] == decision["key_id"] })?["pem"]?.stringValue else {
+            guard let pem = keys.keys.first(where: { .string($0.keyID) == decision["key_id"] })?.pem else {
                 throw Runner.fail(TrialGateError(.unknownEvent, "decision \(seq) names key \(decision["key_id"]?.stringValue ?? "?"), which is not in the log's key history"))
             }
             // Whether it still stands: a regulator holding only these files must not take a stale decision for current.
@@ -75,7 +76,7 @@ struct DecisionGroup: ParsableCommand {
                 try Data(CanonicalJSON.encode(decision)).write(to: URL(fileURLWithPath: out + "/decision.json"))
                 try sigBytes.write(to: URL(fileURLWithPath: out + "/decision.sig"))
                 try Data(pem.utf8).write(to: URL(fileURLWithPath: out + "/public.pem"))
-                try Data(CanonicalJSON.encode(standing)).write(to: URL(fileURLWithPath: out + "/standing.json"))
+                try Data(CanonicalJSON.encode(standing?.json ?? .null)).write(to: URL(fileURLWithPath: out + "/standing.json"))
             } catch {
                 throw Runner.fail(TrialGateError(.fileUnwritable, "cannot write into \(out): \(error.localizedDescription)"))
             }
@@ -83,7 +84,7 @@ struct DecisionGroup: ParsableCommand {
             let signOff = try exportSignOff(of: decision)
             if signOff != nil { files += ["signoff.json", "signoff.sig", "investigator.pem"] }
             if options.json {
-                return Runner.printJSON(["directory": .string(out), "files": .array(files.map { .string($0) }), "standing": standing,
+                return Runner.printJSON(["directory": .string(out), "files": .array(files.map { .string($0) }), "standing": standing?.json ?? .null,
                                          "signoff_seq": signOff.map { .number(Double($0)) } ?? .null])
             }
             print("Wrote \(out)/decision.json, \(out)/decision.sig and \(out)/public.pem. Verify with:")
@@ -95,28 +96,21 @@ struct DecisionGroup: ParsableCommand {
             } else {
                 print("Decision \(seq) has no investigator's sign-off.")
             }
-            let st = standing["standing"]?.stringValue ?? "?"
+            let st = standing?.standing ?? "?"
             if st == "current" {
-                print("\(out)/standing.json: decision \(seq) is current as of event \(standing["as_of"]?.intValue ?? 0).")
+                print("\(out)/standing.json: decision \(seq) is current as of event \(standing?.asOf ?? 0).")
             } else {
-                let why = (standing["stale_causes"]?.arrayValue ?? []).map { "event \($0["seq"]?.intValue ?? 0) \($0["detail"]?.stringValue ?? "")" }
-                    + [standing["superseded_by"]?.intValue.map { "decision \($0)" }].compactMap { $0 }
-                print("WARNING: decision \(seq) is \(st) as of event \(standing["as_of"]?.intValue ?? 0) (\(why.joined(separator: "; "))): it is no longer the candidate's current decision (\(out)/standing.json).")
+                let why = (standing?.staleCauses ?? []).map { "event \($0.seq) \($0.detail)" }
+                    + [standing?.supersededBy.map { "decision \($0)" }].compactMap { $0 }
+                print("WARNING: decision \(seq) is \(st) as of event \(standing?.asOf ?? 0) (\(why.joined(separator: "; "))): it is no longer the candidate's current decision (\(out)/standing.json).")
             }
         }
 
         /// The decision's standing now: current, stale (and why) or superseded (and by which decision).
-        private func standing(of decision: JSONValue) throws -> JSONValue {
-            guard let candidate = decision["candidate"]?.stringValue else { return .null }
-            let shown = try Runner.run(.show(candidate: candidate, asOfSeq: nil, asOfTime: nil), options: options)
-            let lifecycle = shown["decision"] ?? .null
-            let asOf = shown["as_of"]?["last_seq"] ?? .null
-            if lifecycle["decision_seq"]?.intValue != Int(seq) {
-                return ["decision_seq": .number(Double(seq)), "standing": "superseded", "superseded_by": lifecycle["decision_seq"] ?? .null,
-                        "stale_causes": [], "as_of": asOf, "note": "not signed; from the log at export"]
-            }
-            return ["decision_seq": .number(Double(seq)), "standing": lifecycle["standing"] ?? .null, "stale_causes": lifecycle["stale_causes"] ?? [],
-                    "superseded_by": .null, "confirmed": lifecycle["confirmed"] ?? .null, "as_of": asOf, "note": "not signed; from the log at export"]
+        private func standing(of decision: JSONValue) throws -> ExportedStanding? {
+            guard let candidate = decision["candidate"]?.stringValue else { return nil }
+            let shown = try Runner.view(.show(candidate: candidate, asOfSeq: nil, asOfTime: nil), as: CandidateReply.self, options: options)
+            return ExportedStanding(decision: seq, shown: shown)
         }
 
         /// The investigator's sign-off of the decision, if any: the statement as signed, the signature and the signer's
@@ -124,19 +118,19 @@ struct DecisionGroup: ParsableCommand {
         /// SHA-256 of decision.json.
         private func exportSignOff(of decision: JSONValue) throws -> Int? {
             guard let candidate = decision["candidate"]?.stringValue else { return nil }
-            let shown = try Runner.run(.show(candidate: candidate, asOfSeq: nil, asOfTime: nil), options: options)
-            guard let signed = (shown["history"]?.arrayValue ?? []).last(where: {
-                $0["type"]?.stringValue == EventType.decisionSigned.rawValue && $0["statement"]?["decision"]?["seq"]?.intValue == Int(seq)
-            }), let statement = signed["statement"], let sig = signed["signature"]?.stringValue.flatMap({ Data(base64Encoded: $0) }) else {
+            let shown = try Runner.view(.show(candidate: candidate, asOfSeq: nil, asOfTime: nil), as: CandidateReply.self, options: options)
+            // The statement is the investigator's signed document, read as signed (its bytes are written out as they are).
+            guard let signed = shown.history.last(where: {
+                $0.type == EventType.decisionSigned.rawValue && $0.statement?["decision"]?["seq"]?.intValue == Int(seq)
+            }), let statement = signed.statement, let sig = signed.signature?.stringValue.flatMap({ Data(base64Encoded: $0) }) else {
                 return nil
             }
             let user = statement["signer"]?["user"]?.stringValue ?? ""
-            let users = try Runner.run(.users, options: options)
+            let users = try Runner.view(.users, as: UsersReply.self, options: options)
             // The key the statement names, which the account held when it signed (it may have a newer one since).
             let keyID = statement["signer"]?["key_id"]?.stringValue
-            guard let account = (users["users"]?.arrayValue ?? []).first(where: { $0["name"]?.stringValue == user }),
-                  let key = (account["signer_keys"]?.arrayValue ?? []).first(where: { $0["key_id"]?.stringValue == keyID })?["public_key"]?
-                    .stringValue.flatMap({ Data(base64Encoded: $0) }) else {
+            guard let account = users.users.first(where: { $0.name == user }),
+                  let key = account.signerKeys.first(where: { $0.keyID == keyID }).flatMap({ Data(base64Encoded: $0.publicKey) }) else {
                 throw Runner.fail(TrialGateError(.unknownUser, "the sign-off's signer \(user) has no registered key \(keyID ?? "")"))
             }
             do {
@@ -146,7 +140,7 @@ struct DecisionGroup: ParsableCommand {
             } catch {
                 throw Runner.fail(TrialGateError(.fileUnwritable, "cannot write into \(out): \(error.localizedDescription)"))
             }
-            return signed["seq"]?.intValue
+            return Int(signed.seq)
         }
     }
 }

@@ -52,17 +52,17 @@ struct Demo: ParsableCommand {
         print("")
         try printHighlights(results, dispatcher: dispatcher, trial: trial, coordinator: coordinator)
         print("")
-        let verify = try dispatcher.execute(.verify(), actor: coordinator)
-        let replay = try dispatcher.execute(.replay, actor: coordinator)
-        let counts = Dictionary(grouping: results.compactMap { $0.decision?["outcome"]?.stringValue }, by: { $0 }).mapValues(\.count)
-        print("Outcomes: \(Outcome.allCases.map { "\($0.rawValue) \(counts[$0.rawValue] ?? 0)" }.joined(separator: ", ")), withdrawn \(results.filter { $0.decision == nil }.count)")
-        print("verify: \(verify["valid"]?.boolValue == true ? "OK" : "FAILED"), \(verify["events"]?.intValue ?? 0) events, \(verify["signatures_checked"]?.intValue ?? 0) signatures")
-        print("replay: reproduced \(replay["reproduced"]?.intValue ?? 0), mismatched \(replay["mismatched"]?.intValue ?? 0)")
+        let verify = try dispatcher.perform(.verify(), actor: coordinator).decode(VerifyReply.self)
+        let replay = try dispatcher.perform(.replay, actor: coordinator).decode(ReplayReply.self)
+        let counts = Dictionary(grouping: results.compactMap { $0.reply?.outcome }, by: { $0 }).mapValues(\.count)
+        print("Outcomes: \(Outcome.allCases.map { "\($0.rawValue) \(counts[$0.rawValue] ?? 0)" }.joined(separator: ", ")), withdrawn \(results.filter { $0.reply == nil }.count)")
+        print("verify: \(verify.valid ? "OK" : "FAILED"), \(verify.events) events, \(verify.signaturesChecked) signatures")
+        print("replay: reproduced \(replay.reproduced), mismatched \(replay.mismatched)")
         if keep {
             print("")
             print("Kept: \(storePath) (key \(keyPath)). Try: trialgate show \(trial == .ep ? "NET-016" : "PNET-001") --store \(storePath)")
         }
-        if verify["valid"]?.boolValue != true || replay["mismatched"]?.intValue != 0 || unexpected > 0 {
+        if !verify.valid || replay.mismatched != 0 || unexpected > 0 {
             FileHandle.standardError.write(Data("trialgate: demo: \(unexpected) unexpected outcome(s) or a failed check\n".utf8))
             throw ExitCode(1)
         }
@@ -74,20 +74,16 @@ struct Demo: ParsableCommand {
         print("\(Render.pad("candidate", 10)) \(Render.pad("site", 8)) \(Render.pad("outcome", 13)) \(Render.pad("event", 6)) \(Render.pad("why", 44)) story")
         var unexpected = 0
         for r in results {
-            let outcome = r.decision?["outcome"]?.stringValue ?? "withdrawn"
+            let outcome = r.reply?.outcome ?? "withdrawn"
             if outcome != (r.candidate.expected?.rawValue ?? "withdrawn") { unexpected += 1 }
-            let criteria = r.decision?["decision"]?["criteria"]?.arrayValue ?? []
-            let why = criteria.filter { ["fail", "unknown", "needs_attestation"].contains($0["result"]?.stringValue ?? "") }
-                .compactMap { c -> String? in
-                    guard let id = c["id"]?.stringValue else { return nil }
-                    let result = c["result"]?.stringValue
-                    return (result == "fail" ? "✗ " : "? ") + id + (result == "needs_attestation" ? " (attestation)" : "")
-                }.joined(separator: " ")
+            let why = (r.reply?.decision.criteria ?? []).filter { ["fail", "unknown", "needs_attestation"].contains($0.result) }
+                .map { c in (c.result == "fail" ? "✗ " : "? ") + c.id + (c.result == "needs_attestation" ? " (attestation)" : "") }
+                .joined(separator: " ")
             let site = r.candidate.steps.first.flatMap { step -> String? in
                 if case .command(.register(_, let f)) = step { return f["site"]?.stringValue } else { return nil }
             } ?? ""
-            let seq = r.decision?["seq"]?.intValue.map(String.init) ?? "-"
-            print("\(Render.pad(r.candidate.id, 10)) \(Render.pad(site, 8)) \(Render.pad(outcome, 13)) \(Render.pad(seq, 6)) \(Render.pad(r.decision == nil ? "no decision" : (why.isEmpty ? "all criteria pass" : why), 44)) \(r.candidate.story)")
+            let seq = r.reply.map { String($0.seq) } ?? "-"
+            print("\(Render.pad(r.candidate.id, 10)) \(Render.pad(site, 8)) \(Render.pad(outcome, 13)) \(Render.pad(seq, 6)) \(Render.pad(r.reply == nil ? "no decision" : (why.isEmpty ? "all criteria pass" : why), 44)) \(r.candidate.story)")
         }
         return unexpected
     }
@@ -95,24 +91,23 @@ struct Demo: ParsableCommand {
     /// Prints one decision in full, a superseded fact, the confirmed counts and open queries of the report, and a
     /// decision made stale.
     private func printHighlights(_ results: [DemoScenario.Result], dispatcher: Dispatcher, trial: DemoScenario.Trial, coordinator: String) throws {
-        if let sample = results.first(where: { $0.candidate.id == "NET-015" })?.decision {
+        if let sample = results.first(where: { $0.candidate.id == "NET-015" })?.reply {
             print("One decision in full (a lung NET graded by the thoracic rule):")
             print(Render.decision(sample))
             print("")
         }
-        if trial == .ep, let superseded = try dispatcher.execute(.show(candidate: "NET-016", asOfSeq: nil, asOfTime: nil), actor: coordinator)["superseded"]?.arrayValue,
-            let first = superseded.first(where: { $0["fact"] == "ki67.percent" }) {
-            print("NET-016: \(first["fact"]?.stringValue ?? "") \(CanonicalJSON.string(first["value"] ?? .null)) (event \(first["seq"]?.intValue ?? 0)) is superseded: \(first["why"]?.stringValue ?? "")")
+        if trial == .ep, let first = try dispatcher.perform(.show(candidate: "NET-016", asOfSeq: nil, asOfTime: nil), actor: coordinator)
+            .decode(CandidateReply.self).superseded.first(where: { $0.fact == "ki67.percent" }) {
+            print("NET-016: \(first.fact) \(CanonicalJSON.string(first.value)) (event \(first.seq)) is superseded: \(first.why)")
             print("")
         }
-        let report = try dispatcher.execute(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"), actor: coordinator)
-        let consort = report["consort"] ?? .null
-        print("Investigators confirmed \(consort["confirmed"]?["eligible"]?.intValue ?? 0) eligible and \(consort["confirmed"]?["ineligible"]?.intValue ?? 0) ineligible (signed, current decisions); \(consort["stale"]?.intValue ?? 0) stale, \(consort["awaiting_signoff"]?.intValue ?? 0) awaiting sign-off.")
-        let open = (report["sites"]?.arrayValue ?? []).reduce(0) { $0 + ($1["queries"]?["open"]?.intValue ?? 0) }
-        print("Open review queries: \(open) (see `trialgate queries --open`).")
-        if trial == .ep, let stale = (report["screening_log"]?.arrayValue ?? []).first(where: { $0["candidate"] == "NET-017" }),
-           let cause = stale["stale_causes"]?.arrayValue?.first {
-            print("NET-017 was decided \(stale["proposed"]?.stringValue ?? ""), then event \(cause["seq"]?.intValue ?? 0) (\(cause["detail"]?.stringValue ?? "")) made the decision stale: it counts as no outcome until decided again and signed off.")
+        let report = try dispatcher.perform(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"), actor: coordinator)
+            .decode(ReportReply.self)
+        let consort = report.consort
+        print("Investigators confirmed \(consort.confirmed.eligible) eligible and \(consort.confirmed.ineligible) ineligible (signed, current decisions); \(consort.stale) stale, \(consort.awaitingSignoff) awaiting sign-off.")
+        print("Open review queries: \(report.sites.reduce(0) { $0 + $1.queries.open }) (see `trialgate queries --open`).")
+        if trial == .ep, let stale = report.screeningLog.first(where: { $0.candidate == "NET-017" }), let cause = stale.staleCauses.first {
+            print("NET-017 was decided \(stale.proposed ?? ""), then event \(cause.seq) (\(cause.detail)) made the decision stale: it counts as no outcome until decided again and signed off.")
         }
     }
 }

@@ -18,19 +18,21 @@ struct Export: ParsableCommand {
         switch format {
         case "events":
             // Page by page, so memory stays bounded however long the log is, up to the head as it is now.
-            let last = try through ?? Int64(Runner.run(.head, options: options)["size"]?.intValue ?? 0)
-            try Runner.forEachPage(from: from, options: options, { .export(from: $0, through: last) }) { result, _ in
-                for e in result["events"]?.arrayValue ?? [] { print(CanonicalJSON.string(e)) }
+            let last = try through ?? Runner.view(.head, as: HeadReply.self, options: options).size
+            try Runner.forEachPage(from: from, as: ExportReply.self, options: options, { .export(from: $0, through: last) }) { result, _ in
+                for e in result.events { print(CanonicalJSON.string(e)) }
+                return result.nextFrom
             }
         case "fhir":
-            let result = try Runner.run(.exportFHIR(site: site), options: options)
-            for r in result["resources"]?.arrayValue ?? [] { print(CanonicalJSON.string(r)) }
+            let result = try Runner.view(.exportFHIR(site: site), as: FHIRExportReply.self, options: options)
+            for r in result.resources { print(CanonicalJSON.string(try JSONValueEncoder().encode(r))) }
         case "audit-csv":
-            try Runner.forEachPage(from: 1, options: options, { .auditTrail(candidate: candidate, from: $0) }) { result, page in
-                let csv = result["csv"]?.stringValue ?? ""
+            try Runner.forEachPage(from: 1, as: AuditTrailReply.self, options: options, { .auditTrail(candidate: candidate, from: $0) }) { result, page in
+                let csv = result.csv
                 // Every page carries the header; print it once.
                 let body = csv.utf8.firstIndex(of: UInt8(ascii: "\n")).map { String(csv[csv.utf8.index(after: $0)...]) } ?? ""
                 print(page == 1 ? csv : body, terminator: "")
+                return result.nextFrom
             }
         default:
             throw Runner.fail(TrialGateError(.invalidField, "--format must be events, fhir or audit-csv, got \"\(format)\""))

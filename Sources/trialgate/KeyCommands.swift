@@ -12,9 +12,9 @@ struct KeyGroup: ParsableCommand {
         @OptionGroup var options: StoreOptions
 
         func run() throws {
-            let result = try Runner.run(.publicKey, options: options)
+            let result = try Runner.view(.publicKey, as: PublicKeyReply.self, options: options)
             if options.json { return Runner.printJSON(result) }
-            print(result["vkey"]?.stringValue ?? "")
+            print(result.current.vkey)
         }
     }
 
@@ -47,9 +47,9 @@ struct KeyGroup: ParsableCommand {
         @OptionGroup var options: StoreOptions
 
         func run() throws {
-            let result = try Runner.run(.publicKey, options: options)
+            let result = try Runner.view(.publicKey, as: PublicKeyReply.self, options: options)
             if options.json { return Runner.printJSON(result) }
-            print(result["pem"]?.stringValue ?? "", terminator: "")
+            print(result.current.pem, terminator: "")
         }
     }
 }

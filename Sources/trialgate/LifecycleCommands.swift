@@ -17,7 +17,7 @@ struct SigningOptions: ParsableArguments {
     @Option(name: .long, help: "Use TLS and require the server's leaf certificate to have this SHA-256.") var tlsPin: String?
 
     /// The key, the signing code and a way to run commands (on the store, or on the server when --connect is given).
-    func open() throws -> (key: TrialKey, code: String, call: (Command) throws -> JSONValue) {
+    func open() throws -> (key: TrialKey, code: String, call: (Command) throws -> Reply) {
         let key: TrialKey
         do { key = try TrialKey.load(path: signingKey) } catch { throw Runner.fail(TrialGateError(error)) }
         let code: String
@@ -28,18 +28,27 @@ struct SigningOptions: ParsableArguments {
         } else {
             throw Runner.fail(TrialGateError(.missingField, "give --signing-code-file or set TRIALGATE_SIGNING_CODE: signing needs your signing code"))
         }
-        guard let connect else { return (key, code, { try Runner.run($0, options: options) }) }
+        guard let connect else { return (key, code, { try Runner.perform($0, options: options) }) }
         let client = try ClientOptions.parse(["--connect", connect] + (token.map { ["--token", $0] } ?? [])
                                              + (tlsCa.map { ["--tls-ca", $0] } ?? []) + (tlsPin.map { ["--tls-pin", $0] } ?? [])).open()
-        return (key, code, { try ClientOptions.call(client, Self.request($0)) })
+        return (key, code, { .received(try ClientOptions.call(client, Self.request($0))) })
     }
 
-    /// Signs what the store or server prepared, after checking it names this signer and key.
-    func sign(_ statement: JSONValue?, with key: TrialKey, what: String) throws -> (JSONValue, String) {
-        guard let statement, statement["signer"]?["user"]?.stringValue == user, statement["signer"]?["key_id"]?.stringValue == key.keyID else {
+    /// The members of a prepared statement a signer checks; a statement that has none of them names nothing to sign.
+    static func summary(_ statement: JSONValue) throws -> StatementSummary {
+        do { return try StatementSummary(of: statement) } catch {
+            throw Runner.fail(TrialGateError(.notSignable, "the statement to sign is not a statement: \(TrialGateError(error).message); not signed"))
+        }
+    }
+
+    /// Signs what the store or server prepared, after checking it names this signer and key; the statement is
+    /// signed as it came, byte for byte in RFC 8785.
+    func sign(_ statement: JSONValue, with key: TrialKey, what: String) throws -> String {
+        let signer = try Self.summary(statement).signer
+        guard signer?.user == user, signer?.keyID == key.keyID else {
             throw Runner.fail(TrialGateError(.notSignable, "the statement to sign does not name \(what), signer \(user) and your key \(key.keyID); not signed"))
         }
-        return (statement, Data(key.sign(CanonicalJSON.encode(statement))).base64EncodedString())
+        return Data(key.sign(CanonicalJSON.encode(statement))).base64EncodedString()
     }
 
     /// The protocol request of the commands signing sends to a server.
@@ -90,15 +99,18 @@ struct SignOffCommand: ParsableCommand {
     func run() throws {
         let (key, code, call) = try signing.open()
         // The outcome asked for: the decision's own (confirm, nil) or the one named (override).
-        let prepared = try call(.signOffPrepare(decision: decision, outcome: override, reason: reason, user: signing.user))
-        guard prepared["statement"]?["decision"]?["seq"]?.intValue == Int(decision) else {
+        let prepare = Command.signOffPrepare(decision: decision, outcome: override, reason: reason, user: signing.user)
+        let statement = try Runner.typed(try call(prepare), as: SignOffPrepareReply.self, command: prepare).statement
+        let summary = try SigningOptions.summary(statement)
+        guard summary.decision?.seq == decision else {
             throw Runner.fail(TrialGateError(.notSignable, "the statement to sign does not name decision \(decision); not signed"))
         }
-        let (statement, signature) = try signing.sign(prepared["statement"], with: key, what: "decision \(decision)")
-        let result = try call(.signOff(statement: statement, signature: signature, user: signing.user, signingCode: code))
-        if signing.options.json { return Runner.printJSON(result) }
-        print("Signed (event \(result["seq"]?.intValue ?? 0)): \(statement["meaning_text"]?.stringValue ?? "")")
-        print("Signed at \(statement["signed_at"]?.stringValue ?? "") by \(statement["signer"]?["printed_name"]?.stringValue ?? "") with key \(key.keyID).")
+        let signature = try signing.sign(statement, with: key, what: "decision \(decision)")
+        let signOff = Command.signOff(statement: statement, signature: signature, user: signing.user, signingCode: code)
+        let receipt = try Runner.typed(try call(signOff), as: WriteReceipt.self, command: signOff)
+        if signing.options.json { return Runner.printJSON(receipt.json) }
+        print("Signed (event \(receipt.seq)): \(summary.meaningText ?? "")")
+        print("Signed at \(summary.signedAt ?? "") by \(summary.signer?.printedName ?? "") with key \(key.keyID).")
     }
 }
 
@@ -117,14 +129,17 @@ struct AttestCommand: ParsableCommand {
         let (key, code, call) = try signing.open()
         var fields: [String: JSONValue] = ["criterion": .string(criterion), "result": .string(result), "attested_on": .string(attestedOn)]
         if let statement { fields["statement"] = .string(statement) }
-        let prepared = try call(.attestPrepare(candidate: candidate, fields: .object(fields), user: signing.user))
-        guard prepared["statement"]?["candidate"]?.stringValue == candidate, prepared["statement"]?["criterion"]?.stringValue == criterion else {
+        let prepare = Command.attestPrepare(candidate: candidate, fields: .object(fields), user: signing.user)
+        let signed = try Runner.typed(try call(prepare), as: AttestPrepareReply.self, command: prepare).statement
+        let summary = try SigningOptions.summary(signed)
+        guard summary.candidate == candidate, summary.criterion == criterion else {
             throw Runner.fail(TrialGateError(.notSignable, "the statement to sign does not name \(candidate) and \(criterion); not signed"))
         }
-        let (signed, signature) = try signing.sign(prepared["statement"], with: key, what: "\(candidate) \(criterion)")
-        let appended = try call(.attest(statement: signed, signature: signature, user: signing.user, signingCode: code))
-        if signing.options.json { return Runner.printJSON(appended) }
-        print("Attested \(criterion) \(result) for \(candidate) (event \(appended["seq"]?.intValue ?? 0)), signed by \(signed["signer"]?["printed_name"]?.stringValue ?? "") with key \(key.keyID).")
+        let signature = try signing.sign(signed, with: key, what: "\(candidate) \(criterion)")
+        let attest = Command.attest(statement: signed, signature: signature, user: signing.user, signingCode: code)
+        let appended = try Runner.typed(try call(attest), as: WriteReceipt.self, command: attest)
+        if signing.options.json { return Runner.printJSON(appended.json) }
+        print("Attested \(criterion) \(result) for \(candidate) (event \(appended.seq)), signed by \(summary.signer?.printedName ?? "") with key \(key.keyID).")
     }
 }
 
@@ -137,16 +152,14 @@ struct Queries: ParsableCommand {
     @Option(name: .long, help: "open, answered or closed.") var status: String?
 
     func run() throws {
-        let result = try Runner.run(.queries(candidate: candidate, site: site, status: open ? "open" : status), options: options)
+        let result = try Runner.view(.queries(candidate: candidate, site: site, status: open ? "open" : status), as: QueriesReply.self, options: options)
         if options.json { return Runner.printJSON(result) }
-        let rows = result["queries"]?.arrayValue ?? []
-        if rows.isEmpty { return print("No queries.") }
-        for q in rows {
-            let about = q["criterion"]?.stringValue ?? q["about"]?.stringValue ?? ""
-            print("\(Render.pad("#\(q["seq"]?.intValue ?? 0)", 7)) \(Render.pad(q["candidate"]?.stringValue ?? "", 12)) \(Render.pad(q["site"]?.stringValue ?? "", 8)) \(Render.pad(q["status"]?.stringValue ?? "", 9)) \(Render.pad(about, 22)) \(q["age_days"]?.numberValue.map { "\($0) d" } ?? "")")
-            print("        \(q["text"]?.stringValue ?? "")")
-            for a in q["answers"]?.arrayValue ?? [] { print("        answered by \(a["by"]?.stringValue ?? ""): \(a["note"]?.stringValue ?? "")") }
-            if let c = q["closed"], c != .null { print("        closed by \(c["by"]?.stringValue ?? ""): \(c["resolution"]?.stringValue ?? "")") }
+        if result.queries.isEmpty { return print("No queries.") }
+        for q in result.queries {
+            print("\(Render.pad("#\(q.seq)", 7)) \(Render.pad(q.candidate, 12)) \(Render.pad(q.site ?? "", 8)) \(Render.pad(q.status, 9)) \(Render.pad(q.criterion ?? q.about, 22)) \(q.ageDays.map { "\($0) d" } ?? "")")
+            print("        \(q.text)")
+            for a in q.answers { print("        answered by \(a.by): \(a.note)") }
+            if let c = q.closed { print("        closed by \(c.by): \(c.resolution)") }
         }
     }
 }
@@ -155,9 +168,9 @@ struct QueryGroup: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "query", abstract: "Open, answer and close review queries.",
                                                     subcommands: [Open.self, Answer.self, Close.self])
 
-    static func done(_ result: JSONValue, _ options: StoreOptions, _ what: String) {
-        if options.json { return Runner.printJSON(result) }
-        print("\(what) (event \(result["seq"]?.intValue ?? 0)).")
+    static func done(_ receipt: WriteReceipt, _ options: StoreOptions, _ what: String) {
+        if options.json { return Runner.printJSON(receipt.json) }
+        print("\(what) (event \(receipt.seq)).")
     }
 
     struct Open: ParsableCommand {
@@ -166,7 +179,7 @@ struct QueryGroup: ParsableCommand {
         @Argument var candidate: String
         @Option(name: .long, help: "The criterion it is about, if any.") var criterion: String?
         @Option(name: .long, help: "What is missing or unclear.") var text: String
-        func run() throws { QueryGroup.done(try Runner.run(.queryOpen(candidate: candidate, criterion: criterion, text: text), options: options), options, "Query opened") }
+        func run() throws { QueryGroup.done(try Runner.write(.queryOpen(candidate: candidate, criterion: criterion, text: text), options: options), options, "Query opened") }
     }
 
     struct Answer: ParsableCommand {
@@ -175,7 +188,7 @@ struct QueryGroup: ParsableCommand {
         @Argument(help: "The query's sequence number.") var query: Int64
         @Option(name: .long) var note: String
         @Option(name: .long, help: "A record that answers it (repeat for several).") var record: [Int64] = []
-        func run() throws { QueryGroup.done(try Runner.run(.queryAnswer(query: query, note: note, records: record), options: options), options, "Query \(query) answered") }
+        func run() throws { QueryGroup.done(try Runner.write(.queryAnswer(query: query, note: note, records: record), options: options), options, "Query \(query) answered") }
     }
 
     struct Close: ParsableCommand {
@@ -183,6 +196,6 @@ struct QueryGroup: ParsableCommand {
         @OptionGroup var options: StoreOptions
         @Argument(help: "The query's sequence number.") var query: Int64
         @Option(name: .long) var resolution: String
-        func run() throws { QueryGroup.done(try Runner.run(.queryClose(query: query, resolution: resolution), options: options), options, "Query \(query) closed") }
+        func run() throws { QueryGroup.done(try Runner.write(.queryClose(query: query, resolution: resolution), options: options), options, "Query \(query) closed") }
     }
 }

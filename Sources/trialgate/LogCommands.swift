@@ -13,9 +13,9 @@ struct CheckpointCommand: ParsableCommand {
     @Option(name: .long, help: "The checkpoint of exactly this tree size instead of the newest.") var size: Int64?
 
     func run() throws {
-        let result = try Runner.run(.checkpoint(size: size), options: options)
+        let result = try Runner.view(.checkpoint(size: size), as: CheckpointReply.self, options: options)
         if options.json { return Runner.printJSON(result) }
-        print(result["note"]?.stringValue ?? "", terminator: "")
+        print(result.note, terminator: "")
     }
 }
 
@@ -30,12 +30,12 @@ struct ProofGroup: ParsableCommand {
         @Option(name: .long, help: "The tree size (default: the newest checkpoint's).") var size: Int64?
 
         func run() throws {
-            let result = try Runner.run(.proofInclusion(seq: seq, size: size), options: options)
+            let result = try Runner.view(.proofInclusion(seq: seq, size: size), as: InclusionProofReply.self, options: options)
             if options.json { return Runner.printJSON(result) }
-            print("event \(seq) (leaf index \(seq - 1)) in the tree of \(result["size"]?.intValue ?? 0) events")
-            print("leaf hash \(result["leaf_hash"]?.stringValue ?? "")")
-            print("root      \(result["root"]?.stringValue ?? "")")
-            for (i, h) in (result["proof"]?.arrayValue ?? []).enumerated() { print("proof[\(i)] \(h.stringValue ?? "")") }
+            print("event \(seq) (leaf index \(seq - 1)) in the tree of \(result.size) events")
+            print("leaf hash \(result.leafHash)")
+            print("root      \(result.root)")
+            for (i, h) in result.proof.enumerated() { print("proof[\(i)] \(h)") }
         }
     }
 
@@ -46,12 +46,12 @@ struct ProofGroup: ParsableCommand {
         @Option(name: .long, help: "The newer tree size (default: the newest checkpoint's).") var to: Int64?
 
         func run() throws {
-            let result = try Runner.run(.proofConsistency(from: from, to: to), options: options)
+            let result = try Runner.view(.proofConsistency(from: from, to: to), as: ConsistencyProofReply.self, options: options)
             if options.json { return Runner.printJSON(result) }
-            print("tree \(from) → \(result["to"]?.intValue ?? 0)")
-            print("root1 \(result["root1"]?.stringValue ?? "")")
-            print("root2 \(result["root2"]?.stringValue ?? "")")
-            for (i, h) in (result["proof"]?.arrayValue ?? []).enumerated() { print("proof[\(i)] \(h.stringValue ?? "")") }
+            print("tree \(from) → \(result.to)")
+            print("root1 \(result.root1)")
+            print("root2 \(result.root2)")
+            for (i, h) in result.proof.enumerated() { print("proof[\(i)] \(h)") }
         }
     }
 }
@@ -59,10 +59,10 @@ struct ProofGroup: ParsableCommand {
 enum BundleExport {
     /// Writes the audit bundle into `out`, which must not exist yet (nothing is overwritten).
     static func run(options: StoreOptions, out: String) throws {
-        let manifest = try Runner.run(.exportBundle(directory: out), options: options)
+        let manifest = try Runner.view(.exportBundle(directory: out), as: BundleManifest.self, options: options)
         if options.json { return Runner.printJSON(manifest) }
-        print("Wrote the audit bundle of \(manifest["size"]?.intValue ?? 0) events (\(manifest["decisions"]?.intValue ?? 0) decisions) to \(out)/")
-        print("Root \(manifest["root"]?.stringValue ?? ""); \(manifest["files"]?.objectValue?.count ?? 0) files listed in manifest.json.")
+        print("Wrote the audit bundle of \(manifest.size) events (\(manifest.decisions) decisions) to \(out)/")
+        print("Root \(manifest.root); \(manifest.files.count) files listed in manifest.json.")
         print("Check it with: trialgate verify --bundle \(out)   or   python3 audit/verify_bundle.py \(out)")
     }
 }

@@ -28,13 +28,11 @@ struct PolicyGroup: ParsableCommand {
         @Argument(help: "The policy file (YAML).") var file: String
 
         func run() throws {
-            let result = try Runner.run(.policyCheck(text: try Runner.readFile(file), file: file), options: options, needsStore: false)
+            let result = try Runner.view(.policyCheck(text: try Runner.readFile(file), file: file), as: PolicyCheckReply.self, options: options,
+                                         needsStore: false)
             if options.json { return Runner.printJSON(result) }
-            print("\(file): policy \(result["policy"]?.stringValue ?? "") version \(result["version"]?.stringValue ?? "") is valid (sha256 \(result["sha256"]?.stringValue ?? "")).")
-            for c in result["criteria"]?.arrayValue ?? [] {
-                let off = c["enabled"]?.boolValue == false ? " (disabled)" : ""
-                print("  \(c["kind"]?.stringValue ?? "")  \(c["id"]?.stringValue ?? "")\(off): \(c["description"]?.stringValue ?? "")")
-            }
+            print("\(file): policy \(result.policy) version \(result.version) is valid (sha256 \(result.sha256)).")
+            for c in result.criteria { print("  \(c.kind)  \(c.id)\(c.enabled ? "" : " (disabled)"): \(c.description)") }
         }
     }
 
@@ -45,18 +43,15 @@ struct PolicyGroup: ParsableCommand {
         @Argument(help: "The amended policy file (YAML).") var file: String
 
         func run() throws {
-            let result = try Runner.run(.policyImpact(text: try Runner.readFile(file), file: file), options: options)
+            let result = try Runner.view(.policyImpact(text: try Runner.readFile(file), file: file), as: PolicyImpactReply.self, options: options)
             if options.json { return Runner.printJSON(result) }
-            let a = result["amended"], f = result["in_force"]
-            print("\(a?["id"]?.stringValue ?? "") \(a?["version"]?.stringValue ?? "") against \(f?["id"]?.stringValue ?? "") \(f?["version"]?.stringValue ?? "") (in force since event \(f?["seq"]?.intValue ?? 0)), on \(result["date"]?.stringValue ?? ""):")
-            let changed = result["changed"]?.arrayValue ?? []
-            for c in changed {
-                print("  \(Render.pad(c["candidate"]?.stringValue ?? "", 10)) \(Render.pad(c["site"]?.stringValue ?? "", 8)) \(c["from"]?.stringValue ?? "") → \(c["to"]?.stringValue ?? "")")
-                for k in c["criteria"]?.arrayValue ?? [] {
-                    print("      \(k["id"]?.stringValue ?? ""): \(k["from"]?.stringValue ?? "absent") → \(k["to"]?.stringValue ?? "absent") (\(k["reason"]?.stringValue ?? ""))")
-                }
+            let a = result.amended, f = result.inForce
+            print("\(a.id) \(a.version) against \(f.id) \(f.version) (in force since event \(f.seq)), on \(result.date):")
+            for c in result.changed {
+                print("  \(Render.pad(c.candidate, 10)) \(Render.pad(c.site, 8)) \(c.from) → \(c.to)")
+                for k in c.criteria { print("      \(k.id): \(k.from ?? "absent") → \(k.to ?? "absent") (\(k.reason))") }
             }
-            print("\(changed.count) of \(result["compared"]?.intValue ?? 0) candidates would change outcome; nothing was recorded.")
+            print("\(result.changed.count) of \(result.compared) candidates would change outcome; nothing was recorded.")
         }
     }
 
@@ -67,19 +62,17 @@ struct PolicyGroup: ParsableCommand {
         @Argument(help: "The case table (YAML).") var cases: String
 
         func run() throws {
-            let result = try Runner.run(.policyTest(policyText: try Runner.readFile(file), policyFile: file,
-                                                    casesText: try Runner.readFile(cases), casesFile: cases),
-                                        options: options, needsStore: false)
-            let failed = result["failed"]?.intValue ?? 0
+            let result = try Runner.view(.policyTest(policyText: try Runner.readFile(file), policyFile: file,
+                                                     casesText: try Runner.readFile(cases), casesFile: cases),
+                                         as: PolicyTestReply.self, options: options, needsStore: false)
             if options.json { Runner.printJSON(result) } else {
-                for c in result["cases"]?.arrayValue ?? [] {
-                    let ok = c["ok"]?.boolValue == true
-                    print("\(ok ? "ok  " : "FAIL") \(c["name"]?.stringValue ?? "") → \(c["got"]?.stringValue ?? "rejected")")
-                    for f in c["failures"]?.arrayValue ?? [] { print("       \(f.stringValue ?? "")") }
+                for c in result.cases {
+                    print("\(c.ok ? "ok  " : "FAIL") \(c.name) → \(c.got ?? "rejected")")
+                    for f in c.failures { print("       \(f)") }
                 }
-                print("\(result["passed"]?.intValue ?? 0) passed, \(failed) failed")
+                print("\(result.passed) passed, \(result.failed) failed")
             }
-            if failed > 0 { throw ExitCode(1) }
+            if result.failed > 0 { throw ExitCode(1) }
         }
     }
 }

@@ -1,4 +1,5 @@
 import TrialGateCore
+import TrialGateService
 
 /// Text renderings of command results for people at a terminal.
 enum Render {
@@ -6,92 +7,85 @@ enum Render {
         s.count >= width ? s : s + String(repeating: " ", count: width - s.count)
     }
 
-    static func seqs(_ v: JSONValue?) -> String {
-        (v?.arrayValue ?? []).compactMap { $0.intValue.map(String.init) }.joined(separator: ",")
-    }
+    static func seqs(_ v: [Int64]) -> String { v.map(String.init).joined(separator: ",") }
 
-    static func decision(_ result: JSONValue) -> String {
-        let d = result["decision"] ?? .null
-        var lines = [
-            "\(d["candidate"]?.stringValue ?? "") → \(d["outcome"]?.stringValue ?? "")   (event \(result["seq"]?.intValue ?? 0), policy \(d["policy"]?["id"]?.stringValue ?? "") \(d["policy"]?["version"]?.stringValue ?? ""))",
-        ]
-        for c in d["criteria"]?.arrayValue ?? [] {
-            let ev = seqs(c["evidence"])
-            lines.append("  \(pad(c["result"]?.stringValue ?? "", 17)) \(pad(c["id"]?.stringValue ?? "", 26)) \(c["reason"]?.stringValue ?? "")\(ev.isEmpty ? "" : "  [events \(ev)]")")
+    /// A JSON value as it reads in one line (text and numbers as themselves in canonical JSON).
+    static func value(_ v: JSONValue?) -> String { CanonicalJSON.string(v ?? .null) }
+
+    static func decision(_ result: DecisionReply) -> String {
+        let d = result.decision
+        var lines = ["\(d.candidate) → \(d.outcome)   (event \(result.seq), policy \(d.policy.id) \(d.policy.version))"]
+        for c in d.criteria {
+            let ev = seqs(c.evidence)
+            lines.append("  \(pad(c.result, 17)) \(pad(c.id, 26)) \(c.reason)\(ev.isEmpty ? "" : "  [events \(ev)]")")
         }
-        lines.append("  decided \(d["decided_at"]?.stringValue ?? "") by \(d["decided_by"]?.stringValue ?? ""); signed with key \(d["key_id"]?.stringValue ?? "") on log size \(d["log"]?["size"]?.intValue ?? 0)")
-        lines.append("  signature \(result["signature"]?.stringValue ?? "")")
+        lines.append("  decided \(d.decidedAt) by \(d.decidedBy); signed with key \(d.keyID) on log size \(d.log.size)")
+        lines.append("  signature \(result.signature)")
         return lines.joined(separator: "\n")
     }
 
-    static func candidate(_ r: JSONValue) -> String {
-        var lines = ["Candidate \(r["candidate"]?.stringValue ?? "") at \(r["site"]?.stringValue ?? ""): \(r["status"]?.stringValue ?? "")"]
-        if let seq = r["as_of"]?["seq"]?.intValue { lines[0] += "  (as of event \(seq))" }
-        if let t = r["as_of"]?["time"]?.stringValue { lines[0] += "  (as of \(t))" }
-        if let d = r["decision"], d != .null {
-            lines.append("Decision \(d["decision_seq"]?.intValue ?? 0): \(d["proposed"]?.stringValue ?? "") under \(d["policy"]?.stringValue ?? ""), \(d["standing"]?.stringValue ?? "")")
-            for c in d["stale_causes"]?.arrayValue ?? [] {
-                lines.append("  stale: event \(c["seq"]?.intValue ?? 0) \(c["detail"]?.stringValue ?? "") — decide again, then sign off")
-            }
-            if let s = d["signoff"], s != .null {
-                lines.append("  signed off (event \(s["seq"]?.intValue ?? 0)) \(s["signed_at"]?.stringValue ?? ""): \(s["meaning_text"]?.stringValue ?? "")\(s["reason"]?.stringValue.map { " Reason: \($0)" } ?? "")")
-            } else {
-                lines.append("  not signed off by an investigator")
-            }
-            if let confirmed = d["confirmed"]?.stringValue { lines.append("  confirmed: \(confirmed)") }
-        }
-        let queries = (r["queries"]?.arrayValue ?? []).filter { $0["status"]?.stringValue != "closed" }
+    static func candidate(_ r: CandidateReply) -> String {
+        var lines = ["Candidate \(r.candidate) at \(r.site): \(r.status)"]
+        if let seq = r.asOf.seq { lines[0] += "  (as of event \(seq))" }
+        if let t = r.asOf.time { lines[0] += "  (as of \(t))" }
+        if let d = r.decision { lines += decisionStanding(d) }
+        let queries = r.queries.filter { $0.status != "closed" }
         if !queries.isEmpty {
             lines.append("Open queries:")
-            for q in queries { lines.append("  #\(q["seq"]?.intValue ?? 0) \(q["status"]?.stringValue ?? "") \(q["text"]?.stringValue ?? "")") }
+            for q in queries { lines.append("  #\(q.seq) \(q.status) \(q.text)") }
         }
         lines.append("History:")
-        for h in r["history"]?.arrayValue ?? [] {
-            var line = "  #\(h["seq"]?.intValue ?? 0) \(h["timestamp"]?.stringValue ?? "") \(h["actor"]?.stringValue ?? "") \(h["type"]?.stringValue ?? "")"
-            if let outcome = h["outcome"]?.stringValue { line += " → \(outcome)" }
-            if let p = h["payload"], case .object = p { line += " " + CanonicalJSON.string(p) }
-            lines.append(line)
-            for k in h["corrections"]?.arrayValue ?? [] {
-                lines.append("      corrected by #\(k["seq"]?.intValue ?? 0) \(k["timestamp"]?.stringValue ?? "") \(k["actor"]?.stringValue ?? ""): \(k["field"]?.stringValue ?? "") \(CanonicalJSON.string(k["old_value"] ?? .null)) → \(CanonicalJSON.string(k["new_value"] ?? .null)) — \(k["reason"]?.stringValue ?? "")")
-            }
-        }
+        for h in r.history { lines += history(h) }
         lines.append("Current facts:")
-        if let facts = r["facts"]?.objectValue {
-            for name in facts.keys.sorted() {
-                let f = facts[name]!
-                let on = f["observed_on"]?.stringValue.map { " observed \($0)" } ?? ""
-                let value = CanonicalJSON.string(f["value"] ?? .null) + (f["unit"]?.stringValue.map { " \($0)" } ?? "")
-                lines.append("  \(pad(name, 34)) \(pad(value, 24)) [events \(seqs(f["evidence"]))]\(on)")
-            }
+        for name in r.facts.keys.sorted() {
+            let f = r.facts[name]!
+            let on = f.observedOn.map { " observed \($0)" } ?? ""
+            let shown = value(f.value) + (f.unit.map { " \($0)" } ?? "")
+            lines.append("  \(pad(name, 34)) \(pad(shown, 24)) [events \(seqs(f.evidence))]\(on)")
         }
-        let superseded = r["superseded"]?.arrayValue ?? []
-        if !superseded.isEmpty {
+        if !r.superseded.isEmpty {
             lines.append("Superseded:")
-            for s in superseded {
-                let value = CanonicalJSON.string(s["value"] ?? .null) + (s["unit"]?.stringValue.map { " \($0)" } ?? "")
-                lines.append("  \(pad(s["fact"]?.stringValue ?? "", 34)) \(pad(value, 24)) [event \(s["seq"]?.intValue ?? 0)] \(s["why"]?.stringValue ?? "")")
+            for s in r.superseded {
+                let shown = value(s.value) + (s.unit.map { " \($0)" } ?? "")
+                lines.append("  \(pad(s.fact, 34)) \(pad(shown, 24)) [event \(s.seq)] \(s.why)")
             }
         }
         return lines.joined(separator: "\n")
     }
 
-    static func decisionList(_ r: JSONValue) -> String {
+    private static func decisionStanding(_ d: DecisionStanding) -> [String] {
+        var lines = ["Decision \(d.decisionSeq): \(d.proposed) under \(d.policy), \(d.standing)"]
+        for c in d.staleCauses { lines.append("  stale: event \(c.seq) \(c.detail) — decide again, then sign off") }
+        if let s = d.signoff {
+            lines.append("  signed off (event \(s.seq)) \(s.signedAt): \(s.meaningText ?? "")\(s.reason.map { " Reason: \($0)" } ?? "")")
+        } else {
+            lines.append("  not signed off by an investigator")
+        }
+        if let confirmed = d.confirmed { lines.append("  confirmed: \(confirmed)") }
+        return lines
+    }
+
+    private static func history(_ h: HistoryEntry) -> [String] {
+        var line = "  #\(h.seq) \(h.timestamp) \(h.actor) \(h.type)"
+        if let outcome = h.outcome?.stringValue { line += " → \(outcome)" }
+        if let p = h.payload, case .object = p { line += " " + CanonicalJSON.string(p) }
+        var lines = [line]
+        for k in h.corrections ?? [] {
+            lines.append("      corrected by #\(k.seq) \(k.timestamp) \(k.actor): \(k.field) \(value(k.oldValue)) → \(value(k.newValue)) — \(k.reason)")
+        }
+        return lines
+    }
+
+    static func decisionList(_ r: DecisionsReply) -> String {
         var lines = ["\(pad("seq", 6)) \(pad("candidate", 12)) \(pad("site", 9)) \(pad("outcome", 13)) \(pad("standing", 11)) \(pad("decided at", 25)) failed / unknown"]
-        for d in r["decisions"]?.arrayValue ?? [] {
-            let failed = (d["failed"]?.arrayValue ?? []).compactMap(\.stringValue)
-            let unknown = (d["unknown"]?.arrayValue ?? []).compactMap(\.stringValue)
-            let unattested = (d["needs_attestation"]?.arrayValue ?? []).compactMap(\.stringValue)
-            let why = (failed.map { "✗ \($0)" } + unknown.map { "? \($0)" } + unattested.map { "? \($0) (attestation)" }).joined(separator: " ")
-            lines.append("\(pad(String(d["seq"]?.intValue ?? 0), 6)) \(pad(d["candidate"]?.stringValue ?? "", 12)) \(pad(d["site"]?.stringValue ?? "", 9)) \(pad(d["outcome"]?.stringValue ?? "", 13)) \(pad(standing(d), 11)) \(pad(d["decided_at"]?.stringValue ?? "", 25)) \(why)")
+        for d in r.decisions {
+            // `stale`, `superseded`, or `current` / `signed` (current and signed off by an investigator).
+            let standing = d.standing == "current" && d.lifecycle?.signoff != nil ? "signed" : d.standing
+            let why = (d.failed.map { "✗ \($0)" } + d.unknown.map { "? \($0)" } + d.needsAttestation.map { "? \($0) (attestation)" }).joined(separator: " ")
+            lines.append("\(pad(String(d.seq), 6)) \(pad(d.candidate ?? "", 12)) \(pad(d.site ?? "", 9)) \(pad(d.outcome ?? "", 13)) \(pad(standing, 11)) \(pad(d.decidedAt ?? "", 25)) \(why)")
         }
-        lines.append("\(r["count"]?.intValue ?? 0) decision(s)")
-        /// `stale`, `superseded`, or `current` / `signed` (current and signed off by an investigator).
-        func standing(_ d: JSONValue) -> String {
-            let st = d["standing"]?.stringValue ?? ""
-            if st == "current", let s = d["lifecycle"]?["signoff"], s != .null { return "signed" }
-            return st
-        }
-        if let next = r["next_after"]?.intValue { lines.append("more follow: --after \(next)") }
+        lines.append("\(r.count) decision(s)")
+        if let next = r.nextAfter { lines.append("more follow: --after \(next)") }
         return lines.joined(separator: "\n")
     }
 }

@@ -24,13 +24,14 @@ struct Report: ParsableCommand {
         guard ["table", "csv", "json", "html"].contains(format) else {
             throw Runner.fail(TrialGateError(.invalidField, "--format must be table, csv, json or html"))
         }
-        let result = try Runner.run(.report(asOfSeq: seq, asOfTime: time, site: site, from: try date(from, "from"), to: try date(to, "to"),
-                                            format: format == "table" ? "json" : format), options: options)
+        let command = Command.report(asOfSeq: seq, asOfTime: time, site: site, from: try date(from, "from"), to: try date(to, "to"),
+                                     format: format == "table" ? "json" : format)
+        let reply = try Runner.perform(command, options: options)
         switch format {
-        case "csv": print(result["csv"]?.stringValue ?? "", terminator: "")
-        case "html": print(result["html"]?.stringValue ?? "", terminator: "")
-        case "json": Runner.printJSON(result)
-        default: print(Render.report(result))
+        case "csv": print(try Runner.typed(reply, as: ReportCSVReply.self, command: command).csv, terminator: "")
+        case "html": print(try Runner.typed(reply, as: ReportHTMLReply.self, command: command).html, terminator: "")
+        case "json": Runner.printJSON(reply.json)
+        default: print(Render.report(try Runner.typed(reply, as: ReportReply.self, command: command)))
         }
     }
 }
@@ -42,69 +43,80 @@ extension Report {
         @OptionGroup var options: StoreOptions
 
         func run() throws {
-            let result = try Runner.run(.reportSnapshot, options: options)
+            let result = try Runner.view(.reportSnapshot, as: ReportSnapshotReply.self, options: options)
             if options.json { return Runner.printJSON(result) }
-            print("report snapshot at event \(result["size"]?.intValue ?? 0) (\(result["candidates"]?.intValue ?? 0) candidates, "
-                  + "\(result["bytes"]?.intValue ?? 0) bytes), folded from "
-                  + (result["folded_from"]?.intValue.map { "the snapshot at \($0)" } ?? "the first event"))
-            print("kept: " + (result["kept"]?.arrayValue ?? []).compactMap { $0.intValue.map(String.init) }.joined(separator: ", "))
-            for why in result["ignored"]?.arrayValue ?? [] { print("ignored: \(why.stringValue ?? "")") }
+            print("report snapshot at event \(result.size) (\(result.candidates) candidates, \(result.bytes) bytes), folded from "
+                  + (result.foldedFrom.map { "the snapshot at \($0)" } ?? "the first event"))
+            print("kept: " + result.kept.map(String.init).joined(separator: ", "))
+            for why in result.ignored { print("ignored: \(why)") }
         }
     }
 }
 
 extension Render {
-    static func report(_ r: JSONValue) -> String {
-        func n(_ v: JSONValue?) -> String { v?.intValue.map(String.init) ?? (v.map { CanonicalJSON.string($0) } ?? "-") }
-        let c = r["consort"] ?? .null
-        var lines = ["Screening report for \(r["trial_id"]?.stringValue ?? "?") on \(n(r["log_size"])) events"]
-        for p in r["policies"]?.arrayValue ?? [] {
-            lines.append("Policy \(p["id"]?.stringValue ?? "") \(p["version"]?.stringValue ?? "") in force from \(p["in_force_from"]?.stringValue ?? "")"
-                + (p["in_force_until"]?.stringValue.map { " until \($0)" } ?? "") + " (event \(n(p["seq"])))")
+    /// A count or figure as the table shows it: "-" when the report has none (a site's rate with nothing decided is
+    /// shown as the report carries it, null).
+    private static func n(_ v: Int?) -> String { v.map(String.init) ?? "-" }
+    private static func n(_ v: Int64) -> String { String(v) }
+    private static func n(_ v: Double?) -> String {
+        guard let v else { return "-" }
+        return JSONValue.number(v).intValue.map(String.init) ?? CanonicalJSON.string(.number(v))
+    }
+
+    static func report(_ r: ReportReply) -> String {
+        let c = r.consort
+        var lines = ["Screening report for \(r.trialID ?? "?") on \(n(r.logSize)) events"]
+        for p in r.policies {
+            lines.append("Policy \(p.id) \(p.version) in force from \(p.inForceFrom)" + (p.inForceUntil.map { " until \($0)" } ?? "") + " (event \(n(p.seq)))")
         }
         lines.append("")
-        lines.append("Assessed for eligibility      \(n(c["assessed"]))")
-        lines.append("  Excluded                    \(n(c["excluded"]?["total"]))")
-        lines.append("    not meeting criteria      \(n(c["excluded"]?["not_meeting_criteria"]))")
-        for (id, count) in (c["excluded"]?["by_criterion"]?.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) {
-            lines.append("      \(pad(id, 24)) \(n(count))")
-        }
-        lines.append("    withdrawn                 \(n(c["excluded"]?["withdrawn"]))")
-        lines.append("  Needs review                \(n(c["needs_review"]))")
-        lines.append("  Stale (decide again)        \(n(c["stale"]))")
-        lines.append("  Pending (no decision yet)   \(n(c["pending"]))")
-        lines.append("  Eligible (proposed)         \(n(c["eligible"]))")
-        lines.append("Confirmed by an investigator: \(n(c["confirmed"]?["eligible"])) eligible, \(n(c["confirmed"]?["ineligible"])) ineligible; \(n(c["awaiting_signoff"])) current decisions await sign-off")
+        lines.append("Assessed for eligibility      \(n(c.assessed))")
+        lines.append("  Excluded                    \(n(c.excluded.total))")
+        lines.append("    not meeting criteria      \(n(c.excluded.notMeetingCriteria))")
+        for (id, count) in c.excluded.byCriterion.sorted(by: { $0.key < $1.key }) { lines.append("      \(pad(id, 24)) \(n(count))") }
+        lines.append("    withdrawn                 \(n(c.excluded.withdrawn))")
+        lines.append("  Needs review                \(n(c.needsReview))")
+        lines.append("  Stale (decide again)        \(n(c.stale))")
+        lines.append("  Pending (no decision yet)   \(n(c.pending))")
+        lines.append("  Eligible (proposed)         \(n(c.eligible))")
+        lines.append("Confirmed by an investigator: \(n(c.confirmed.eligible)) eligible, \(n(c.confirmed.ineligible)) ineligible; \(n(c.awaitingSignoff)) current decisions await sign-off")
         lines.append("")
-        lines.append("\(pad("site", 10)) \(pad("assessed", 9)) \(pad("eligible", 9)) \(pad("inelig.", 8)) \(pad("review", 7)) \(pad("stale", 6)) \(pad("withdr.", 8)) \(pad("confirmed", 10)) \(pad("queries", 16)) screen-failure rate")
-        for s in r["sites"]?.arrayValue ?? [] {
-            let confirmed = "\(n(s["confirmed_eligible"]))+\(n(s["confirmed_ineligible"]))"
-            let queries = "\(n(s["queries"]?["open"]))/\(n(s["queries"]?["answered"]))/\(n(s["queries"]?["closed"]))"
-            lines.append("\(pad(s["site"]?.stringValue ?? "", 10)) \(pad(n(s["assessed"]), 9)) \(pad(n(s["eligible"]), 9)) \(pad(n(s["ineligible"]), 8)) \(pad(n(s["needs_review"]), 7)) \(pad(n(s["stale"]), 6)) \(pad(n(s["withdrawn"]), 8)) \(pad(confirmed, 10)) \(pad(queries, 16)) \(n(s["screen_failure_rate"]))")
-        }
-        lines.append("(confirmed: eligible+ineligible by an investigator; queries: open/answered/closed)")
+        lines += sitesTable(r.sites)
         lines.append("")
         lines.append("\(pad("criterion", 28)) \(pad("pass", 6)) \(pad("fail", 6)) \(pad("unknown", 8)) \(pad("attest", 7)) skipped")
-        for k in r["criteria"]?.arrayValue ?? [] {
-            lines.append("\(pad(k["id"]?.stringValue ?? "", 28)) \(pad(n(k["pass"]), 6)) \(pad(n(k["fail"]), 6)) \(pad(n(k["unknown"]), 8)) \(pad(n(k["needs_attestation"]), 7)) \(n(k["skipped"]))")
+        for k in r.criteria {
+            lines.append("\(pad(k.id, 28)) \(pad(n(k.pass), 6)) \(pad(n(k.fail), 6)) \(pad(n(k.unknown), 8)) \(pad(n(k.needsAttestation), 7)) \(n(k.skipped))")
         }
-        let t = r["time_to_decision"] ?? .null
+        let t = r.timeToDecision
         lines.append("")
-        lines.append("Time from registration to first decision: median \(n(t["median_days"])) days, mean \(n(t["mean_days"])), max \(n(t["max_days"])) (\(n(t["count"])) candidates)")
-        let k = r["corrections"] ?? .null
-        let byActor = (k["by_actor"]?.objectValue ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) \(n($0.value))" }.joined(separator: ", ")
-        lines.append("Corrections: \(n(k["count"]))" + (byActor.isEmpty ? "" : " (\(byActor))"))
-        for item in k["items"]?.arrayValue ?? [] {
-            lines.append("  #\(n(item["seq"])) \(item["candidate"]?.stringValue ?? "") \(item["field"]?.stringValue ?? ""): \(CanonicalJSON.string(item["old_value"] ?? .null)) → \(CanonicalJSON.string(item["new_value"] ?? .null)) by \(item["actor"]?.stringValue ?? "") — \(item["reason"]?.stringValue ?? "")")
-        }
+        lines.append("Time from registration to first decision: median \(n(t.medianDays)) days, mean \(n(t.meanDays)), max \(n(t.maxDays)) (\(n(t.count)) candidates)")
+        lines += correctionLines(r.corrections)
         lines.append("")
         lines.append("\(pad("candidate", 12)) \(pad("site", 9)) \(pad("status", 13)) \(pad("signature", 10)) failed / unknown")
-        for row in r["screening_log"]?.arrayValue ?? [] {
-            let why = ((row["failed"]?.arrayValue ?? []).compactMap(\.stringValue).map { "✗ \($0)" }
-                + (row["unknown"]?.arrayValue ?? []).compactMap(\.stringValue).map { "? \($0)" }
-                + (row["needs_attestation"]?.arrayValue ?? []).compactMap(\.stringValue).map { "? \($0) (attestation)" }).joined(separator: " ")
-            lines.append("\(pad(row["candidate"]?.stringValue ?? "", 12)) \(pad(row["site"]?.stringValue ?? "", 9)) \(pad(row["status"]?.stringValue ?? "", 13)) \(pad(row["signature"]?.stringValue ?? "", 10)) \(why)")
+        for row in r.screeningLog {
+            let why = (row.failed.map { "✗ \($0)" } + row.unknown.map { "? \($0)" } + row.needsAttestation.map { "? \($0) (attestation)" }).joined(separator: " ")
+            lines.append("\(pad(row.candidate, 12)) \(pad(row.site, 9)) \(pad(row.status, 13)) \(pad(row.signature, 10)) \(why)")
         }
         return lines.joined(separator: "\n")
+    }
+
+    private static func sitesTable(_ sites: [ReportSiteRow]) -> [String] {
+        var lines = ["\(pad("site", 10)) \(pad("assessed", 9)) \(pad("eligible", 9)) \(pad("inelig.", 8)) \(pad("review", 7)) \(pad("stale", 6)) \(pad("withdr.", 8)) \(pad("confirmed", 10)) \(pad("queries", 16)) screen-failure rate"]
+        for s in sites {
+            let confirmed = "\(n(s.confirmedEligible))+\(n(s.confirmedIneligible))"
+            let queries = "\(n(s.queries.open))/\(n(s.queries.answered))/\(n(s.queries.closed))"
+            lines.append("\(pad(s.site, 10)) \(pad(n(s.assessed), 9)) \(pad(n(s.eligible), 9)) \(pad(n(s.ineligible), 8)) \(pad(n(s.needsReview), 7)) \(pad(n(s.stale), 6)) \(pad(n(s.withdrawn), 8)) \(pad(confirmed, 10)) \(pad(queries, 16)) \(s.screenFailureRate.map { n($0) } ?? "null")")
+        }
+        lines.append("(confirmed: eligible+ineligible by an investigator; queries: open/answered/closed)")
+        return lines
+    }
+
+    private static func correctionLines(_ k: ReportReply.Corrections) -> [String] {
+        let byActor = k.byActor.sorted { $0.key < $1.key }.map { "\($0.key) \(n($0.value))" }.joined(separator: ", ")
+        var lines = ["Corrections: \(n(k.count))" + (byActor.isEmpty ? "" : " (\(byActor))")]
+        for item in k.items {
+            lines.append("  #\(n(item.seq)) \(item.candidate) \(item.field): \(value(item.oldValue)) → \(value(item.newValue)) by \(item.actor) — \(item.reason)")
+        }
+        return lines
     }
 }

@@ -34,16 +34,23 @@ enum Runner {
             if let store, command.writes { try requireHostActor(options.actorName, store: store) }
             let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
             let reply = try dispatcher.perform(command, actor: options.actorName)
-            if case .document(let value) = reply { warnAboutLog(value) }
+            if case .view(let view) = reply { warnAboutLog(view.logWarning) }
             return reply
         } catch {
             throw fail(TrialGateError(error))
         }
     }
 
-    /// Runs one command and returns its reply's encoding (for the commands whose replies are still documents).
-    static func run(_ command: Command, options: StoreOptions, needsStore: Bool = true) throws -> JSONValue {
-        try perform(command, options: options, needsStore: needsStore).json
+    /// Runs one view or listing and returns its typed reply.
+    static func view<T: ReplyView>(_ command: Command, as type: T.Type, options: StoreOptions, needsStore: Bool = true) throws -> T {
+        try typed(try perform(command, options: options, needsStore: needsStore), as: T.self, command: command)
+    }
+
+    /// `reply` as `T`, or exits with the error that says which member does not fit (a server of another version).
+    static func typed<T: ReplyView>(_ reply: Reply, as type: T.Type, command: Command) throws -> T {
+        do { return try reply.decode(T.self) } catch {
+            throw fail(TrialGateError(.internal, "\(command.name) answered a reply this command line cannot read: \(TrialGateError(error).message)"))
+        }
     }
 
     /// Runs one write and returns its receipt.
@@ -74,21 +81,19 @@ enum Runner {
     nonisolated(unsafe) private static var warned = false
 
     /// Prints, once per run, a reader's warning that the log's head is not covered by a valid signed checkpoint.
-    static func warnAboutLog(_ result: JSONValue) {
-        guard !warned, let warning = result["log_warning"]?.stringValue else { return }
+    static func warnAboutLog(_ warning: String?) {
+        guard !warned, let warning else { return }
         warned = true
         FileHandle.standardError.write(Data("trialgate: warning: the log is not covered by a valid signed checkpoint: \(warning)\n".utf8))
     }
 
     /// Runs the paged command `command(from)` from `first` on, handing `body` each reply and where its page began,
-    /// until a reply has no `next_from`.
-    static func forEachPage(from first: Int64, options: StoreOptions, _ command: (Int64) -> Command,
-                            _ body: (JSONValue, Int64) throws -> Void) throws {
+    /// until `body` answers no next page (the reply's `next_from`).
+    static func forEachPage<T: ReplyView>(from first: Int64, as type: T.Type, options: StoreOptions, _ command: (Int64) -> Command,
+                                          _ body: (T, Int64) throws -> Int64?) throws {
         var next: Int64? = first
         while let page = next {
-            let result = try run(command(page), options: options)
-            try body(result, page)
-            next = result["next_from"]?.intValue.map(Int64.init)
+            next = try body(try view(command(page), as: T.self, options: options), page)
         }
     }
 
@@ -113,5 +118,10 @@ enum Runner {
 
     static func printJSON(_ value: JSONValue) {
         print(CanonicalJSON.string(value))
+    }
+
+    /// Prints a typed reply as the JSON the wire carries.
+    static func printJSON(_ reply: some ReplyView) {
+        printJSON(reply.json)
     }
 }

@@ -9,7 +9,7 @@ struct Show: ParsableCommand {
 
     func run() throws {
         let (seq, time) = try Runner.asOf(asOf)
-        let result = try Runner.run(.show(candidate: candidate, asOfSeq: seq, asOfTime: time), options: options)
+        let result = try Runner.view(.show(candidate: candidate, asOfSeq: seq, asOfTime: time), as: CandidateReply.self, options: options)
         if options.json { return Runner.printJSON(result) }
         print(Render.candidate(result))
     }

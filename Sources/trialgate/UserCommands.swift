@@ -80,13 +80,12 @@ struct UsersGroup: ParsableCommand {
         @OptionGroup var options: StoreOptions
 
         func run() throws {
-            let result = try Runner.run(.users, options: options)
+            let result = try Runner.view(.users, as: UsersReply.self, options: options)
             if options.json { return Runner.printJSON(result) }
-            for u in result["users"]?.arrayValue ?? [] {
-                let sites = (u["sites"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ",")
-                let status = u["in_force"] == true ? "active" : (u["status"]?.stringValue == "active" ? "expired" : u["status"]?.stringValue ?? "?")
-                let signer = u["key_id"]?.stringValue.map { "  key \($0), \"\(u["printed_name"]?.stringValue ?? "")\"" } ?? ""
-                print("\(Render.pad(u["name"]?.stringValue ?? "", 24)) \(Render.pad(u["role"]?.stringValue ?? "", 12)) \(Render.pad(status, 9)) \(sites)\(signer)")
+            for u in result.users {
+                let status = u.inForce ? "active" : (u.status == "active" ? "expired" : u.status)
+                let signer = u.keyID.map { "  key \($0), \"\(u.printedName ?? "")\"" } ?? ""
+                print("\(Render.pad(u.name, 24)) \(Render.pad(u.role, 12)) \(Render.pad(status, 9)) \(u.sites.joined(separator: ","))\(signer)")
             }
         }
     }
@@ -160,10 +159,10 @@ struct UsersGroup: ParsableCommand {
         func run() throws {
             let legacy: [UserDirectory.LegacyUser]
             do { legacy = try UserDirectory.legacyFile(path: file) } catch { throw Runner.fail(TrialGateError(error)) }
-            let known = try Runner.run(.users, options: options)["users"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+            let known = try Runner.view(.users, as: UsersReply.self, options: options).users.map(\.name)
             var imported = 0
             for u in legacy where !known.contains(u.name) {
-                _ = try Runner.run(.userAdd(name: u.name, role: u.role, sites: u.sites, tokenSHA256: u.tokenSHA256, expiresAt: nil), options: options)
+                _ = try Runner.write(.userAdd(name: u.name, role: u.role, sites: u.sites, tokenSHA256: u.tokenSHA256, expiresAt: nil), options: options)
                 imported += 1
             }
             print("Imported \(imported) account\(imported == 1 ? "" : "s") from \(file) (\(legacy.count - imported) already in the log). Remove the file now.")

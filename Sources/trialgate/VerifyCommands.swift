@@ -20,26 +20,24 @@ struct Verify: ParsableCommand {
         if let bundle { return try BundleCheck.run(directory: bundle, vkey: vkey, checkpointFile: checkpoint, json: options.json) }
         let note = try checkpoint.map { try Runner.readFile($0) }
         let key = try vkey.map { FileManager.default.fileExists(atPath: $0) ? try Runner.readFile($0) : $0 }
-        let result = try Runner.run(.verify(checkpoint: note, vkey: key), options: options)
-        let valid = result["valid"]?.boolValue == true
+        let result = try Runner.view(.verify(checkpoint: note, vkey: key), as: VerifyReply.self, options: options)
         if options.json { Runner.printJSON(result) } else {
-            if valid {
-                print("OK: \(result["events"]?.intValue ?? 0) events, chain intact, \(result["signatures_checked"]?.intValue ?? 0) signatures and \(result["checkpoints_checked"]?.intValue ?? 0) checkpoints valid; head \(result["head"]?.stringValue ?? ""), root \(result["root"]?.stringValue ?? "").")
-                if let n = result["report_snapshots_checked"]?.intValue, n > 0 {
+            if result.valid {
+                print("OK: \(result.events) events, chain intact, \(result.signaturesChecked) signatures and \(result.checkpointsChecked) checkpoints valid; head \(result.head), root \(result.root).")
+                let n = result.reportSnapshotsChecked
+                if n > 0 {
                     print("\(n) saved report snapshot\(n == 1 ? "" : "s") checked: signed, and equal to the fold at \(n == 1 ? "its size" : "their sizes").")
                 }
-                if let c = result["checkpoint"] {
-                    print("The log extends the saved checkpoint of size \(c["size"]?.intValue ?? 0) (signed by \(c["signed_by"]?.stringValue ?? "?"); consistency proof of \(c["consistency_proof"]?.arrayValue?.count ?? 0) hashes).")
+                if let c = result.checkpoint {
+                    print("The log extends the saved checkpoint of size \(c.size) (signed by \(c.signedBy ?? "?"); consistency proof of \(c.consistencyProof.count) hashes).")
                 }
             } else {
-                print("FAILED: first bad event is \(result["first_bad_seq"]?.intValue.map(String.init) ?? "the file itself")")
-                for p in result["problems"]?.arrayValue ?? [] {
-                    print("  event \(p["seq"]?.intValue ?? 0): \(p["code"]?.stringValue ?? ""): \(p["message"]?.stringValue ?? "")")
-                }
-                for s in result["structure"]?.arrayValue ?? [] { print("  file: \(s.stringValue ?? "")") }
+                print("FAILED: first bad event is \(result.firstBadSeq.map(String.init) ?? "the file itself")")
+                for p in result.problems { print("  event \(p.seq): \(p.code): \(p.message)") }
+                for s in result.structure { print("  file: \(s)") }
             }
         }
-        if !valid { throw ExitCode(1) }
+        if !result.valid { throw ExitCode(1) }
     }
 }
 
@@ -48,17 +46,13 @@ struct Replay: ParsableCommand {
     @OptionGroup var options: StoreOptions
 
     func run() throws {
-        let result = try Runner.run(.replay, options: options)
-        let mismatched = result["mismatched"]?.intValue ?? 0
-        let valid = result["valid"]?.boolValue == true
+        let result = try Runner.view(.replay, as: ReplayReply.self, options: options)
         if options.json { Runner.printJSON(result) } else {
-            print("Replayed \(result["events"]?.intValue ?? 0) events: \(result["candidates"]?.intValue ?? 0) candidates, \(result["decisions"]?.intValue ?? 0) decisions.")
-            print("reproduced \(result["reproduced"]?.intValue ?? 0), mismatched \(mismatched)")
-            print("state sha256 \(result["state_sha256"]?.stringValue ?? "")")
-            for p in result["problems"]?.arrayValue ?? [] {
-                print("  event \(p["seq"]?.intValue ?? 0): \(p["code"]?.stringValue ?? ""): \(p["message"]?.stringValue ?? "")")
-            }
+            print("Replayed \(result.events) events: \(result.candidates) candidates, \(result.decisions) decisions.")
+            print("reproduced \(result.reproduced), mismatched \(result.mismatched)")
+            print("state sha256 \(result.stateSHA256)")
+            for p in result.problems { print("  event \(p.seq): \(p.code): \(p.message)") }
         }
-        if mismatched > 0 || !valid { throw ExitCode(1) }
+        if result.mismatched > 0 || !result.valid { throw ExitCode(1) }
     }
 }

@@ -106,7 +106,7 @@ struct ReportTests {
             let at = "as of \(seq.map(String.init) ?? "-") \(time?.description ?? "-")"
             #expect(snapshot == nil)
             #expect(partial == whole, "\(at)")
-            #expect(ScreeningReport.build(partial, filter: filter, asOf: .null) == ScreeningReport.build(whole, filter: filter, asOf: .null), "\(at)")
+            #expect(ScreeningReport.build(partial, filter: filter, asOf: nil) == ScreeningReport.build(whole, filter: filter, asOf: nil), "\(at)")
         }
         for seq in Int64(1)...Int64(all.count) { try same(seq, nil) }
         for e in all {
@@ -148,7 +148,7 @@ struct ReportTests {
             let whole = ReportState(projecting: try reader.fold(asOfSeq: seq, asOfTime: nil))
             let (state, snapshot, _) = try reader.reportState(through: seq)
             #expect(snapshot == (seq >= k2 ? k2 : seq >= k1 ? k1 : nil), "as of \(seq)")
-            let same = ScreeningReport.build(state, filter: .init(), asOf: .null) == ScreeningReport.build(whole, filter: .init(), asOf: .null)
+            let same = ScreeningReport.build(state, filter: .init(), asOf: nil) == ScreeningReport.build(whole, filter: .init(), asOf: nil)
             #expect(same, "as of \(seq)")
         }
         let log = try report(f)["screening_log"]!.arrayValue!

@@ -1,6 +1,6 @@
 /// Something that happened after a decision and makes it stale: a record, a correction, a withdrawal about the
 /// candidate, or a newer policy.
-public struct StaleCause: Sendable, Equatable {
+public struct StaleCause: Sendable, Equatable, Codable {
     public let seq: Int64
     public let type: EventType
     /// What changed, in words (`clinical.recorded`, `entry.corrected of event 12: ecog`, `policy sanet-ep@2.1.0`).

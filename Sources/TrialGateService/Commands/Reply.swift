@@ -1,51 +1,56 @@
 import TrialGateCore
 
+/// A typed reply of a view or a listing: one `Codable` value whose encoding (`JSONValueEncoder`) is the document
+/// `docs/protocol.md` describes, member for member, and which the command line renders from directly.
+public protocol ReplyView: Codable, Sendable {
+    /// The reply's encoding: the `result` of a reply line.
+    var json: JSONValue { get }
+    /// Why what the reply shows is not covered by a valid signed checkpoint, for the replies that can say so.
+    var logWarning: String? { get }
+}
+
+extension ReplyView {
+    public var json: JSONValue {
+        do {
+            return try JSONValueEncoder().encode(self)
+        } catch {
+            // Replies hold strings, integers, finite numbers and JSON values: encoding them cannot fail.
+            preconditionFailure("a reply failed to encode: \(error)")
+        }
+    }
+
+    public var logWarning: String? { nil }
+}
+
 /// What a command answers, as a typed value: the command line renders it, and the wire carries its one encoding,
-/// `json`. Writes answer a typed `WriteReceipt`; the views and listings (`show`, `decisions`, `report`, …) are still
-/// the documents `docs/protocol.md` describes, built as JSON (see `docs/architecture.md`, "What is still to
-/// straighten").
+/// `json` (`Dispatcher.execute` and the socket answer exactly that).
+///
+/// Writes answer a typed `WriteReceipt`; every view and listing (`show`, `decisions`, `report`, `verify`, …) answers
+/// its own `ReplyView`. A reply that came over a socket is `received` JSON until `decode(_:)` types it, so a client
+/// reads a served reply and an in-process one the same way.
 public enum Reply: Sendable {
     case written(WriteReceipt)
-    case document(JSONValue)
+    case view(any ReplyView)
+    /// A reply's `result` as read from a reply line (a socket client's), not typed yet.
+    case received(JSONValue)
 
     /// The reply's one encoding: the `result` of a reply line.
     public var json: JSONValue {
         switch self {
         case .written(let receipt): receipt.json
-        case .document(let value): value
+        case .view(let view): view.json
+        case .received(let value): value
         }
     }
-}
 
-/// What a write answers: its own event, every event it appended (a write that makes a current decision stale also
-/// appends a review query, in the same commit), and what some writes add (a published policy's summary, the keys of
-/// a rotation, an investigator's words).
-public struct WriteReceipt: Sendable, Equatable {
-    /// An event the write appended.
-    public struct Appended: Sendable, Equatable {
-        public let seq: Int64
-        public let type: EventType
-        public let hash: String
-    }
-
-    public let appended: [Appended]
-    /// Members some writes add to the receipt, by name.
-    public var extra: [String: JSONValue] = [:]
-
-    /// The write's own event: the first it appended.
-    public var seq: Int64 { appended.first?.seq ?? 0 }
-    public var hash: String { appended.first?.hash ?? "" }
-
-    public init(_ events: [Event]) {
-        appended = events.map { Appended(seq: $0.seq, type: $0.type, hash: $0.hash) }
-    }
-
-    public var json: JSONValue {
-        var members = extra
-        members.reserveCapacity(extra.count + 3)
-        members["appended"] = .array(appended.map { ["seq": .number(Double($0.seq)), "type": .string($0.type.rawValue), "hash": .string($0.hash)] })
-        members["seq"] = .number(Double(seq))
-        members["hash"] = .string(hash)
-        return .object(members)
+    /// The reply as `T`: the value itself in process, or decoded from its JSON when it came over a socket (or is
+    /// another type's reply, which then fails to decode, naming the member that does not fit).
+    /// - Throws: `TrialGateError` (`invalid_field`, `missing_field`) naming the reply's member that does not fit `T`.
+    public func decode<T: ReplyView>(_ type: T.Type) throws -> T {
+        switch self {
+        case .view(let view as T): return view
+        case .written(let receipt as T): return receipt
+        default: return try JSONValueDecoder(context: "reply").decode(T.self, from: json)
+        }
     }
 }

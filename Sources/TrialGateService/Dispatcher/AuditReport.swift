@@ -16,33 +16,22 @@ struct AuditReport {
 
     var valid: Bool { problems.isEmpty && structural.isEmpty }
 
-    private func problemList() -> JSONValue {
-        .array(problems.prefix(50).map { ["seq": .number(Double($0.seq)), "code": .string($0.code), "message": .string($0.message)] })
+    private func problemList() -> [VerifyReply.Problem] {
+        problems.prefix(50).map { VerifyReply.Problem(seq: $0.seq, code: $0.code, message: $0.message) }
     }
 
-    var verifyResult: JSONValue {
-        var o: [String: JSONValue] = [
-            "valid": .bool(valid), "events": .number(Double(auditor.eventsChecked)),
-            "signatures_checked": .number(Double(auditor.signaturesChecked)), "head": .string(head.hash),
-            "checkpoints_checked": .number(Double(auditor.checkpointsChecked)),
-            "report_snapshots_checked": .number(Double(reportSnapshotsChecked)),
-            "root": .string(Data(auditor.tree.root).base64EncodedString()),
-            "problems": problemList(), "problem_count": .number(Double(problems.count)),
-            "structure": .array(structural.map { .string($0) }),
-        ]
-        if let first = problems.first { o["first_bad_seq"] = .number(Double(first.seq)) }
-        return .object(o)
+    var verifyResult: VerifyReply {
+        VerifyReply(valid: valid, events: Int64(auditor.eventsChecked), signaturesChecked: auditor.signaturesChecked, head: head.hash,
+                    checkpointsChecked: auditor.checkpointsChecked, reportSnapshotsChecked: reportSnapshotsChecked,
+                    root: Data(auditor.tree.root).base64EncodedString(), problems: problemList(), problemCount: problems.count,
+                    structure: structural, firstBadSeq: problems.first?.seq)
     }
 
-    var replayResult: JSONValue {
+    var replayResult: ReplayReply {
         let state = auditor.state
-        let decisions = state.candidates.values.reduce(0) { $0 + $1.decisions.count }
-        return [
-            "events": .number(Double(auditor.eventsChecked)), "candidates": .number(Double(state.candidates.count)),
-            "decisions": .number(Double(decisions)), "reproduced": .number(Double(auditor.decisionsReproduced)),
-            "mismatched": .number(Double(auditor.decisionsMismatched)), "valid": .bool(valid),
-            "state_sha256": .string(Digest.sha256Hex(CanonicalJSON.encode(CandidateView.stateDigestInput(state)))),
-            "problems": problemList(),
-        ]
+        return ReplayReply(events: Int64(auditor.eventsChecked), candidates: state.candidates.count,
+                           decisions: state.candidates.values.reduce(0) { $0 + $1.decisions.count }, reproduced: auditor.decisionsReproduced,
+                           mismatched: auditor.decisionsMismatched, valid: valid,
+                           stateSHA256: Digest.sha256Hex(CanonicalJSON.encode(CandidateView.stateDigestInput(state))), problems: problemList())
     }
 }

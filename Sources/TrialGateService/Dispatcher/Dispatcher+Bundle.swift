@@ -6,7 +6,7 @@ import TrialGateStore
 extension Dispatcher {
     /// Writes the audit bundle into `directory`, which must not exist yet (an export never overwrites); a bundle
     /// that cannot be written whole is removed, so none is left half-written.
-    func exportBundle(directory: String) throws -> JSONValue {
+    func exportBundle(directory: String) throws -> BundleManifest {
         if FileManager.default.fileExists(atPath: directory) {
             throw TrialGateError(.fileExists, "\(directory) already exists; an export never overwrites")
         }
@@ -23,14 +23,13 @@ extension Dispatcher {
         }
     }
 
-    public func exportBundle(to sink: BundleSink, exportedAt: UTCTimestamp) throws -> JSONValue {
+    public func exportBundle(to sink: BundleSink, exportedAt: UTCTimestamp) throws -> BundleManifest {
         do {
-            let manifest = try writeBundle(to: sink, exportedAt: exportedAt)
+            var manifest = try writeBundle(to: sink, exportedAt: exportedAt)
             // The bundle stops at the newest checkpoint; events beyond it (or a checkpoint that does not hold) are
             // said, not silently left out.
-            guard let warning = try headWarning(), case .object(var o) = manifest else { return manifest }
-            o["log_warning"] = .string(warning)
-            return .object(o)
+            manifest.logWarning = try headWarning()
+            return manifest
         } catch {
             throw TrialGateError(error)
         }
@@ -42,7 +41,7 @@ extension Dispatcher {
     /// while others write. The tree is rebuilt from the stored bytes and must give the checkpoint's root,
     /// or nothing is exported.
     /// - Returns: the manifest.
-    private func writeBundle(to sink: BundleSink, exportedAt: UTCTimestamp) throws -> JSONValue {
+    private func writeBundle(to sink: BundleSink, exportedAt: UTCTimestamp) throws -> BundleManifest {
         let store = try requireStore()
         guard let latest = try store.latestCheckpoint() else {
             throw TrialGateError(.unknownCheckpoint, "the log has no checkpoint yet; nothing to export")
@@ -75,12 +74,10 @@ extension Dispatcher {
         // Policies as published (the log's text, not files on disk).
         try Self.writePolicies(state.policies, to: files)
 
-        let manifest: JSONValue = [
-            "format": .string(AuditBundle.format), "trial_id": .string(trial.trialID), "log_origin": .string(trial.logOrigin),
-            "size": .number(Double(size)), "root": .string(Data(root).base64EncodedString()),
-            "decisions": .number(Double(decisionEvents.count)), "exported_at": .string(exportedAt.description), "files": .object(files.manifestFiles),
-        ]
-        try sink.write(AuditBundle.manifestFile, CanonicalJSON.encode(manifest) + [0x0A])
+        let manifest = BundleManifest(format: AuditBundle.format, trialID: trial.trialID, logOrigin: trial.logOrigin, size: size,
+                                      root: Data(root).base64EncodedString(), decisions: decisionEvents.count, exportedAt: exportedAt.description,
+                                      files: files.manifestFiles)
+        try sink.write(AuditBundle.manifestFile, CanonicalJSON.encode(manifest.json) + [0x0A])
         return manifest
     }
 

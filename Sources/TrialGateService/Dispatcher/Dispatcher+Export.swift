@@ -4,7 +4,7 @@ import TrialGateStore
 extension Dispatcher {
     /// One page of events as stored: `from` … `through` (default: the head), at most `limit`. `next_from` is where
     /// the next page starts, null on the last: a reply, and the server's memory for it, stays bounded by the page.
-    func export(from: Int64, through: Int64?, limit: Int) throws -> JSONValue {
+    func export(from: Int64, through: Int64?, limit: Int) throws -> ExportReply {
         let store = try requireStore()
         let page = try logPage(from: from, through: through, limit: limit)
         var lines: [JSONValue] = []
@@ -16,13 +16,13 @@ extension Dispatcher {
             lines.append(try row.eventAsStored().json)
             last = row
         }
-        var result: [String: JSONValue] = ["events": .array(lines), "next_from": .from(page.next.map(Int.init))]
+        var result = ExportReply(events: lines, nextFrom: page.next)
         if let altered {
-            result["log_warning"] = .string(altered.alteredMessage)
-        } else if let last, let warning = try logWarning(through: last.seq, hash: last.hash) {
-            result["log_warning"] = .string(warning)
+            result.logWarning = altered.alteredMessage
+        } else if let last {
+            result.logWarning = try logWarning(through: last.seq, hash: last.hash)
         }
-        return .object(result)
+        return result
     }
 
     /// The last seq of the page of the log from `from`, at most `limit` events up to `through` (default: the head),
@@ -36,7 +36,7 @@ extension Dispatcher {
 
     /// One page of the audit trail as CSV (with its header): the events from `from` on, at most `limit`, of one
     /// candidate or of the whole log. `next_from` is where the next page starts, null on the last.
-    func auditTrail(candidate: String?, from: Int64, limit: Int) throws -> JSONValue {
+    func auditTrail(candidate: String?, from: Int64, limit: Int) throws -> AuditTrailReply {
         let store = try requireStore()
         var events: [Event]
         var nextFrom: Int64?
@@ -51,6 +51,6 @@ extension Dispatcher {
             events = try store.events(from: from, through: page.last)
             nextFrom = page.next
         }
-        return ["csv": .string(ScreeningReport.csv(ScreeningReport.auditTrail(events))), "next_from": .from(nextFrom.map(Int.init))]
+        return AuditTrailReply(csv: ScreeningReport.csv(ScreeningReport.auditTrail(events)), nextFrom: nextFrom)
     }
 }

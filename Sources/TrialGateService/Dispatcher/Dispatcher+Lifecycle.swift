@@ -47,7 +47,7 @@ extension Dispatcher {
     }
 
     /// - Parameter outcome: what the investigator finds the candidate: nil confirms the decision's outcome.
-    func prepareSignOff(decision seq: Int64, outcome: String?, reason: String?, user: String) throws -> JSONValue {
+    func prepareSignOff(decision seq: Int64, outcome: String?, reason: String?, user: String) throws -> SignOffPrepareReply {
         let store = try requireStore()
         guard let event = try store.event(seq: seq), event.type == .decisionIssued, let candidate = event.candidate else {
             throw TrialGateError(.unknownEvent, "event \(seq) is not a decision")
@@ -68,8 +68,8 @@ extension Dispatcher {
         let statement = SignOffStatement.make(trial: trial, candidate: candidate, decision: d, decisionSHA256: d.signedSHA256,
                                               meaning: meaning, reason: reason, signer: account, signedAt: now)
         try Self.checkSignable(statement, signer: user, state: state, now: now, candidate: candidate)
-        return ["statement": statement, "signed_bytes": .string(CanonicalJSON.string(statement)),
-                "meaning_text": statement["meaning_text"] ?? .null, "decision": d.decision]
+        return SignOffPrepareReply(statement: statement, signedBytes: CanonicalJSON.string(statement),
+                                   meaningText: statement["meaning_text"]?.stringValue, decision: d.decision)
     }
 
     /// The signer a signed statement names, once the signature components hold: `user` (when given) is the
@@ -122,7 +122,7 @@ extension Dispatcher {
 
     // MARK: Attestations
 
-    func prepareAttestation(candidate: String, fields: JSONValue, user: String) throws -> JSONValue {
+    func prepareAttestation(candidate: String, fields: JSONValue, user: String) throws -> AttestPrepareReply {
         guard case .object(let members) = fields else { throw TrialGateError(.invalidField, "fields must be a JSON object") }
         let extra = members.keys.filter { !AttestationStatement.statedFields.contains($0) }.sorted()
         if !extra.isEmpty {
@@ -142,7 +142,7 @@ extension Dispatcher {
         // The rules the append will check, with the error a signer can act on, before anyone signs.
         payload["signature"] = .string(Self.placeholderSignature)
         try Self.checkBeforeSigning(.attestationRecorded, payload: .object(payload), signer: user, candidate: candidate, state: state, now: now)
-        return ["statement": statement, "signed_bytes": .string(CanonicalJSON.string(statement))]
+        return AttestPrepareReply(statement: statement, signedBytes: CanonicalJSON.string(statement))
     }
 
     func attest(statement: JSONValue, signature: String, user: String?, signingCode: String) throws -> WriteReceipt {
@@ -169,7 +169,7 @@ extension Dispatcher {
 
     // MARK: Queries
 
-    func listQueries(candidate: String?, site: String?, status: String?) throws -> JSONValue {
+    func listQueries(candidate: String?, site: String?, status: String?) throws -> QueriesReply {
         let store = try requireStore()
         let now = clock.now()
         var ids: [String] = []
@@ -180,7 +180,7 @@ extension Dispatcher {
                 return true
             }
         }
-        var rows: [JSONValue] = []
+        var rows: [QueryView] = []
         var counts: [String: Int] = [:]
         for id in ids {
             let c = try foldCandidate(id)
@@ -189,17 +189,15 @@ extension Dispatcher {
                 let st = q.status.rawValue
                 if let status, status == "open" ? q.status == .closed : st != status { continue }
                 counts[st, default: 0] += 1
-                guard case .object(var o) = q.json else { continue }
-                o["site"] = .string(c.site)
-                let end = q.closed?.timestamp ?? now
-                o["age_days"] = .number(Self.days(from: q.openedAt, to: end))
-                rows.append(.object(o))
+                var row = QueryView(q)
+                row.site = c.site
+                row.ageDays = Self.days(from: q.openedAt, to: q.closed?.timestamp ?? now)
+                rows.append(row)
             }
         }
-        rows.sort { ($0["seq"]?.intValue ?? 0) < ($1["seq"]?.intValue ?? 0) }
-        return ["queries": .array(rows), "count": .number(Double(rows.count)),
-                "by_status": ["open": .number(Double(counts["open"] ?? 0)), "answered": .number(Double(counts["answered"] ?? 0)),
-                              "closed": .number(Double(counts["closed"] ?? 0))]]
+        rows.sort { $0.seq < $1.seq }
+        return QueriesReply(queries: rows, count: rows.count,
+                            byStatus: .init(open: counts["open"] ?? 0, answered: counts["answered"] ?? 0, closed: counts["closed"] ?? 0))
     }
 
     static func days(from a: UTCTimestamp, to b: UTCTimestamp) -> Double {

@@ -2,31 +2,20 @@ import TrialGateAudit
 import TrialGateCore
 
 extension Dispatcher {
-    func checkPolicy(text: String, file: String) throws -> JSONValue {
+    func checkPolicy(text: String, file: String) throws -> PolicyCheckReply {
         let policy = try PolicyLoader.load(text, file: file)
-        return [
-            "policy": .string(policy.id), "version": .string(policy.version), "title": .string(policy.title),
-            "sha256": .string(Digest.sha256Hex(text)),
-            "criteria": .array(policy.criteria.map {
-                ["id": .string($0.id), "kind": .string($0.kind.rawValue), "enabled": .bool($0.enabled), "description": .string($0.description)]
-            }),
-        ]
+        return PolicyCheckReply(policy: policy.id, version: policy.version, title: policy.title, sha256: Digest.sha256Hex(text),
+                                criteria: policy.criteria.map { .init(id: $0.id, kind: $0.kind.rawValue, enabled: $0.enabled, description: $0.description) })
     }
 
-    func testPolicy(policyText: String, policyFile: String, casesText: String, casesFile: String) throws -> JSONValue {
+    func testPolicy(policyText: String, policyFile: String, casesText: String, casesFile: String) throws -> PolicyTestReply {
         let policy = try PolicyLoader.load(policyText, file: policyFile)
         let table = try PolicyCaseTable.load(casesText, file: casesFile)
         let results = table.run(policy)
-        return [
-            "policy": .string(policy.id), "version": .string(policy.version),
-            "passed": .number(Double(results.filter(\.passed).count)), "failed": .number(Double(results.filter { !$0.passed }.count)),
-            "cases": .array(results.map { r in
-                [
-                    "name": .string(r.name), "expected": .string(r.expected.rawValue),
-                    "got": .from(r.evaluation?.outcome.rawValue), "ok": .bool(r.passed),
-                    "failures": .array(r.failures.map { .string($0) }),
-                ]
-            }),
-        ]
+        return PolicyTestReply(policy: policy.id, version: policy.version, passed: results.filter(\.passed).count,
+                               failed: results.filter { !$0.passed }.count,
+                               cases: results.map { r in
+                                   .init(name: r.name, expected: r.expected.rawValue, got: r.evaluation?.outcome.rawValue, ok: r.passed, failures: r.failures)
+                               })
     }
 }

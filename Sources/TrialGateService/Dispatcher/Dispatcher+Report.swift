@@ -81,7 +81,7 @@ extension Dispatcher {
 
     /// Folds the report state up to the log's head (on from the newest snapshot), checks every signature it
     /// shows, signs it with the trial key and saves it, so later reports fold on from here.
-    func saveReportSnapshot() throws -> JSONValue {
+    func saveReportSnapshot() throws -> ReportSnapshotReply {
         let store = try requireStore()
         let key = try key()
         let head = try store.head()
@@ -100,53 +100,45 @@ extension Dispatcher {
         let signature = Data(key.sign(statement)).base64EncodedString()
         try store.saveReportSnapshot(.init(size: head.size, head: head.hash, madeAt: madeAt.description, state: encoded,
                                            statement: String(decoding: statement, as: UTF8.self), signature: signature))
-        return [
-            "size": .number(Double(head.size)), "head": .string(head.hash), "candidates": .number(Double(state.candidates.count)),
-            "bytes": .number(Double(encoded.count)), "folded_from": .from(from.map(Int.init)),
-            "statement": .string(String(decoding: statement, as: UTF8.self)), "signature": .string(signature),
-            "kept": .array(try store.reportSnapshotSizes().map { .number(Double($0)) }),
-            "ignored": .array(ignored.map { .string($0.message) }),
-        ]
+        return ReportSnapshotReply(size: head.size, head: head.hash, candidates: state.candidates.count, bytes: encoded.count, foldedFrom: from,
+                                   statement: String(decoding: statement, as: UTF8.self), signature: signature,
+                                   kept: try store.reportSnapshotSizes(), ignored: ignored.map(\.message))
     }
 
-    func report(asOfSeq: Int64?, asOfTime: UTCTimestamp?, filter: ScreeningReport.Filter, format: String) throws -> JSONValue {
+    /// The report in `format`: `json` (a `ReportReply`), `csv` (its screening log) or `html` (one page).
+    func report(asOfSeq: Int64?, asOfTime: UTCTimestamp?, filter: ScreeningReport.Filter, format: String) throws -> any ReplyView {
         let store = try requireStore()
         var last = min(asOfSeq ?? .max, try store.head().size)
         if let asOfTime { last = min(last, try store.size(at: asOfTime)) }
         var report = ScreeningReport.build(try reportState(through: last).state, filter: filter,
-                                           asOf: ["seq": .from(asOfSeq.map(Int.init)), "time": .from(asOfTime?.description)],
+                                           asOf: .init(seq: asOfSeq, time: asOfTime?.description),
                                            agesAt: try store.event(seq: last)?.timestamp)
-        if let warning = try logWarning(through: last), case .object(var o) = report {
-            o["log_warning"] = .string(warning)
-            report = .object(o)
+        report.logWarning = try logWarning(through: last)
+        switch format {
+        case "html": return ReportHTMLReply(html: ReportHTML.render(report.json))
+        case "csv": return ReportCSVReply(csv: ScreeningReport.csv(Self.screeningLogRows(report.screeningLog)), logWarning: report.logWarning)
+        default: return report
         }
-        if format == "html" { return ["html": .string(ReportHTML.render(report))] }
-        guard format == "csv" else { return report }
+    }
+
+    /// The screening log as CSV rows, with its header.
+    static func screeningLogRows(_ log: [ScreeningLogRow]) -> [[String]] {
         let columns = ["candidate", "site", "registered_at", "consent_date", "status", "decision_seq", "decided_at", "policy", "failed", "unknown",
                        "needs_attestation", "signature", "withdrawal_reason", "proposed", "standing", "stale_causes", "confirmed", "signed_off_by",
                        "signed_off_at", "signed_off_meaning", "signed_off_reason", "open_queries"]
-        var rows = [columns]
-        for r in report["screening_log"]?.arrayValue ?? [] {
-            func t(_ k: String) -> String {
-                switch k {
-                case "stale_causes": return (r[k]?.arrayValue ?? []).map { "event \($0["seq"]?.intValue ?? 0): \($0["detail"]?.stringValue ?? "")" }.joined(separator: ";")
-                case "signed_off_by": return r["signoff"]?["printed_name"]?.stringValue ?? ""
-                case "signed_off_at": return r["signoff"]?["at"]?.stringValue ?? ""
-                case "signed_off_meaning": return r["signoff"]?["meaning"]?.stringValue ?? ""
-                case "signed_off_reason": return r["signoff"]?["reason"]?.stringValue ?? ""
-                default: break
-                }
-                switch r[k] {
-                case .string(let s)?: return s
-                case .number?: return r[k]!.intValue.map(String.init) ?? CanonicalJSON.string(r[k]!)
-                case .array(let a)?: return a.compactMap(\.stringValue).joined(separator: ";")
-                default: return ""
-                }
+        return [columns] + log.map { r in
+            let consent: String
+            switch r.consentDate {
+            case .string(let s): consent = s
+            case .number: consent = r.consentDate.intValue.map(String.init) ?? CanonicalJSON.string(r.consentDate)
+            case .array(let a): consent = a.compactMap(\.stringValue).joined(separator: ";")
+            default: consent = ""
             }
-            rows.append(columns.map(t))
+            return [r.candidate, r.site, r.registeredAt, consent, r.status, r.decisionSeq.map(String.init) ?? "", r.decidedAt ?? "", r.policy ?? "",
+                    r.failed.joined(separator: ";"), r.unknown.joined(separator: ";"), r.needsAttestation.joined(separator: ";"), r.signature,
+                    r.withdrawalReason ?? "", r.proposed ?? "", r.standing ?? "",
+                    r.staleCauses.map { "event \($0.seq): \($0.detail)" }.joined(separator: ";"), r.confirmed ?? "",
+                    r.signoff?.printedName ?? "", r.signoff?.at ?? "", r.signoff?.meaning ?? "", r.signoff?.reason ?? "", String(r.openQueries)]
         }
-        var csv: [String: JSONValue] = ["csv": .string(ScreeningReport.csv(rows))]
-        if let warning = report["log_warning"] { csv["log_warning"] = warning }
-        return .object(csv)
     }
 }

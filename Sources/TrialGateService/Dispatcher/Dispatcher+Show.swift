@@ -2,7 +2,7 @@ import TrialGateCore
 import TrialGateStore
 
 extension Dispatcher {
-    func show(candidate: String, asOfSeq: Int64?, asOfTime: UTCTimestamp?) throws -> JSONValue {
+    func show(candidate: String, asOfSeq: Int64?, asOfTime: UTCTimestamp?) throws -> CandidateReply {
         if asOfSeq == nil && asOfTime == nil { return try currentShown(candidate: candidate).view }
         var events = try candidateEvents(candidate)
         if let asOfSeq { events = events.filter { $0.seq <= asOfSeq } }
@@ -11,15 +11,9 @@ extension Dispatcher {
             throw TrialGateError(.unknownCandidate, "candidate \"\(candidate)\" was not registered yet at that point")
         }
         let policies = try publishedPolicies().filter { $0.seq <= min(asOfSeq ?? .max, events.last!.seq) && $0.publishedAt <= (asOfTime ?? $0.publishedAt) }
-        return Self.warned(try CandidateView.json(foldCandidate(candidate, events), events: events, policies: policies, asOfSeq: asOfSeq, asOfTime: asOfTime),
-                           try logWarning(through: events.last!.seq, hash: events.last!.hash))
-    }
-
-    /// `view` with the log's warning, when there is one.
-    static func warned(_ view: JSONValue, _ warning: String?) -> JSONValue {
-        guard let warning, case .object(var o) = view else { return view }
-        o["log_warning"] = .string(warning)
-        return .object(o)
+        var view = CandidateView.reply(try foldCandidate(candidate, events), events: events, policies: policies, asOfSeq: asOfSeq, asOfTime: asOfTime)
+        view.logWarning = try logWarning(through: events.last!.seq, hash: events.last!.hash)
+        return view
     }
 
     /// Why what a reader is about to show, up to event `seq` (whose hash is `hash`, when known), is not vouched for by
@@ -36,9 +30,10 @@ extension Dispatcher {
         let shown = try currentShownUnchecked(candidate: candidate)
         guard let warning = try logWarning(through: shown.seq, hash: shown.hash) else { return shown }
         // Not kept: the warning is about the log now, not part of the candidate's view.
-        let view = Self.warned(shown.view, warning)
+        var view = shown.view
+        view.logWarning = warning
         return ShownCandidate(registration: shown.registration, seq: shown.seq, hash: shown.hash, site: shown.site, policySeq: shown.policySeq, view: view,
-                              encoded: CanonicalJSON.encode(view))
+                              encoded: CanonicalJSON.encode(view.json))
     }
 
     private func currentShownUnchecked(candidate: String) throws -> ShownCandidate {
@@ -46,11 +41,11 @@ extension Dispatcher {
         let policies = try publishedPolicies()
         let events = try candidateEvents(candidate)
         let c = try foldCandidate(candidate, events)
-        let view = CandidateView.json(c, events: events, policies: policies, asOfSeq: nil, asOfTime: nil)
+        let view = CandidateView.reply(c, events: events, policies: policies, asOfSeq: nil, asOfTime: nil)
         let newest = events.last!
         let shown = ShownCandidate(registration: c.registeredSeq, seq: newest.seq, hash: newest.hash, site: c.site,
                                    policySeq: policies.last?.seq ?? 0, view: view,
-                                   encoded: CanonicalJSON.encode(view))
+                                   encoded: CanonicalJSON.encode(view.json))
         candidateViews.put(shown, for: candidate)
         // Built from the events just read, so current for the rest of this command.
         viewChecks?[candidate] = shown

@@ -41,18 +41,15 @@ extension Dispatcher {
     }
 
     /// Every account, by name: role, sites, status, expiry, and the events that added and last changed it.
-    func listUsers() throws -> JSONValue {
+    func listUsers() throws -> UsersReply {
         let directory = try UserDirectory.load(store: try requireStore())
         let now = clock.now()
-        return ["users": .array(directory.accounts.values.sorted { $0.name < $1.name }.map { a in
-            [
-                "name": .string(a.name), "role": .string(a.role.rawValue), "sites": .array(a.sites.map { .string($0) }),
-                "status": .string(a.status.rawValue), "in_force": .bool(a.isInForce(at: now)),
-                "expires_at": .from(a.expiresAt?.description), "added_seq": .number(Double(a.addedSeq)),
-                "added_at": .string(a.addedAt.description), "changed_seq": .number(Double(a.changedSeq)),
-                "printed_name": .from(a.printedName), "public_key": .from(a.publicKey), "key_id": .from(a.keyID),
-                "signer_keys": .array(a.keyHistory.map { ["seq": .number(Double($0.seq)), "key_id": .string($0.keyID), "public_key": .string($0.publicKey)] }),
-            ]
-        })]
+        return UsersReply(users: directory.accounts.values.sorted { $0.name < $1.name }.map { a in
+            UsersReply.Account(
+                name: a.name, role: a.role.rawValue, sites: a.sites, status: a.status.rawValue, inForce: a.isInForce(at: now),
+                expiresAt: a.expiresAt?.description, addedSeq: a.addedSeq, addedAt: a.addedAt.description, changedSeq: a.changedSeq,
+                printedName: a.printedName, publicKey: a.publicKey, keyID: a.keyID,
+                signerKeys: a.keyHistory.map { .init(seq: $0.seq, keyID: $0.keyID, publicKey: $0.publicKey) })
+        })
     }
 }

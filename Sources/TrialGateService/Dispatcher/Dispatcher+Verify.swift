@@ -5,14 +5,14 @@ import TrialGateStore
 
 extension Dispatcher {
     /// `verify`: of the whole log, or, with a checkpoint `note`, that the log extends it.
-    func verify(checkpoint note: String?, vkey: String?) throws -> JSONValue {
+    func verify(checkpoint note: String?, vkey: String?) throws -> VerifyReply {
         guard let note else { return try verify(vkey: vkey) }
         return try verify(againstCheckpoint: note, vkey: vkey)
     }
 
     /// Checks the whole log; with `vkey` (a C2SP verifier key obtained out of band), also that the log's key
     /// history includes that key, so a log rebuilt under another key fails.
-    func verify(vkey: String?) throws -> JSONValue {
+    func verify(vkey: String?) throws -> VerifyReply {
         let pinned = try vkey.map(Self.parseVKey)
         let report = try audit()
         guard let pinned else { return report.verifyResult }
@@ -20,9 +20,9 @@ extension Dispatcher {
         if let problem = Self.untrustedKeyProblem(pinned, state: report.auditor.state) { problems.insert(problem, at: 0) }
         let checked = AuditReport(auditor: report.auditor, problems: problems, structural: report.structural, head: report.head,
                                   reportSnapshotsChecked: report.reportSnapshotsChecked)
-        guard case .object(var o) = checked.verifyResult else { return checked.verifyResult }
-        o["vkey_in_history"] = .bool(!problems.contains { $0.code == "untrusted_key" })
-        return .object(o)
+        var reply = checked.verifyResult
+        reply.vkeyInHistory = !problems.contains { $0.code == "untrusted_key" }
+        return reply
     }
 
     /// A vkey line, or `invalid_field` naming what is wrong with it.
@@ -48,7 +48,7 @@ extension Dispatcher {
     /// Proves the log extends a checkpoint saved earlier: the checkpoint must be signed by a trusted key (the
     /// given vkey, or a key of the log's own history), name this log, and have the root that the events as
     /// stored give at its size. A shorter log was truncated or rolled back; another root is a fork.
-    func verify(againstCheckpoint note: String, vkey: String?) throws -> JSONValue {
+    func verify(againstCheckpoint note: String, vkey: String?) throws -> VerifyReply {
         let store = try requireStore()
         let parsedCheckpoint: Checkpoint
         do { parsedCheckpoint = try Checkpoint(text: try SignedNote.parse(note).text) } catch {
@@ -77,7 +77,7 @@ extension Dispatcher {
             }
         }
         let size = report.auditor.tree.size
-        var consistency: [JSONValue] = []
+        var consistency: [String] = []
         if parsedCheckpoint.size > size {
             problems.append(AuditProblem(seq: size, code: "log_truncated",
                                          message: "the checkpoint covers \(parsedCheckpoint.size) events but the log has \(size): it was truncated or rolled back to an older copy"))
@@ -98,12 +98,11 @@ extension Dispatcher {
         problems.sort { $0.seq < $1.seq }
         let checked = AuditReport(auditor: report.auditor, problems: problems, structural: report.structural, head: report.head,
                                   reportSnapshotsChecked: report.reportSnapshotsChecked)
-        guard case .object(var o) = checked.verifyResult else { return checked.verifyResult }
-        o["checkpoint"] = [
-            "size": .number(Double(parsedCheckpoint.size)), "root": b64(parsedCheckpoint.root), "signed_by": .from(signedBy),
-            "extends": .bool(!problems.contains { ["log_truncated", "log_forked", "checkpoint_signature", "checkpoint_origin", "untrusted_key"].contains($0.code) }),
-            "consistency_proof": .array(consistency),
-        ]
-        return .object(o)
+        var reply = checked.verifyResult
+        reply.checkpoint = VerifyReply.CheckpointCheck(
+            size: parsedCheckpoint.size, root: b64(parsedCheckpoint.root), signedBy: signedBy,
+            extends: !problems.contains { ["log_truncated", "log_forked", "checkpoint_signature", "checkpoint_origin", "untrusted_key"].contains($0.code) },
+            consistencyProof: consistency)
+        return reply
     }
 }

@@ -172,7 +172,7 @@ extension Dispatcher {
         }
     }
 
-    func decide(candidate: String, actor: String) throws -> JSONValue {
+    func decide(candidate: String, actor: String) throws -> DecisionReply {
         let key = try key()
         var issued: (decision: Decision, json: JSONValue, signature: String)?
         let events = try append(candidate: candidate, actor: actor) { state, now in
@@ -203,11 +203,9 @@ extension Dispatcher {
         }
         // Every decision gets a checkpoint that covers it (a lone command gets one at its commit anyway).
         if let txn = batchTransaction { try issueCheckpoint(txn) }
-        return [
-            "seq": .number(Double(event.seq)), "log_index": .number(Double(event.seq - 1)), "hash": .string(event.hash),
-            "outcome": .string(decision.outcome.rawValue),
-            "decision": json, "signature": .string(signature),
-            "queries_opened": .array(events.filter { $0.type == .queryOpened }.map { .number(Double($0.seq)) }),
-        ]
+        let document = DecisionDocument(decision)
+        assert(try! JSONValueEncoder().encode(document) == json, "the typed decision encodes as the one signed")
+        return DecisionReply(seq: event.seq, logIndex: event.seq - 1, hash: event.hash, outcome: decision.outcome.rawValue, decision: document,
+                             signature: signature, queriesOpened: events.filter { $0.type == .queryOpened }.map(\.seq))
     }
 }

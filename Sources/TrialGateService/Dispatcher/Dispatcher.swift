@@ -59,7 +59,7 @@ public final class Dispatcher: @unchecked Sendable {
         let site: String
         /// The newest policy publication when the view was built: a newer one can make its decision stale.
         let policySeq: Int64
-        let view: JSONValue
+        let view: CandidateReply
         /// `view` in canonical JSON (RFC 8785), as a reply carries it.
         let encoded: [UInt8]
     }

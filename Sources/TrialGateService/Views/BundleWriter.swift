@@ -24,9 +24,9 @@ final class BundleWriter {
     }
 
     /// Each file written, with its SHA-256 in hex: the manifest's `files`.
-    var manifestFiles: [String: JSONValue] {
-        var files: [String: JSONValue] = [:]
-        for (path, h) in digests { files[path] = .string(Digest.hex(h.finalize())) }
+    var manifestFiles: [String: String] {
+        var files: [String: String] = [:]
+        for (path, h) in digests { files[path] = Digest.hex(h.finalize()) }
         return files
     }
 }

@@ -1,61 +1,22 @@
 import TrialGateCore
 
-/// JSON renderings of a candidate's state and history.
+/// A candidate's state and history as `show` answers it, and the digest of a whole fold.
 enum CandidateView {
-    static func json(_ c: CandidateState, events: [Event], policies: [PublishedPolicy], asOfSeq: Int64?, asOfTime: UTCTimestamp?) -> JSONValue {
+    static func reply(_ c: CandidateState, events: [Event], policies: [PublishedPolicy], asOfSeq: Int64?, asOfTime: UTCTimestamp?) -> CandidateReply {
         // Facts as the current clinical model reads them: by observation time, with units.
         let current = c.currentFacts(model: .observationTime)
-        var facts: [String: JSONValue] = [:]
-        for (name, f) in current.facts {
-            var o: [String: JSONValue] = ["value": f.value, "evidence": .array(f.evidence.map { .number(Double($0)) }),
-                                          "observed_on": .from(f.observedOn?.description)]
-            if let unit = f.unit { o["unit"] = .string(unit) }
-            facts[name] = .object(o)
+        let facts = current.facts.mapValues { f in
+            CandidateReply.Fact(value: f.value, evidence: f.evidence, observedOn: f.observedOn?.description, unit: f.unit)
         }
-        let superseded: [JSONValue] = current.superseded.map { s in
-            var o: [String: JSONValue] = ["fact": .string(s.fact), "value": s.value, "seq": .number(Double(s.seq)),
-                                          "observed_on": .from(s.observedOn?.description), "by_seq": .number(Double(s.bySeq)), "why": .string(s.why)]
-            if let unit = s.unit { o["unit"] = .string(unit) }
-            return .object(o)
+        let superseded = current.superseded.map { s in
+            CandidateReply.Superseded(fact: s.fact, value: s.value, seq: s.seq, observedOn: s.observedOn?.description, bySeq: s.bySeq, why: s.why, unit: s.unit)
         }
-        let history: [JSONValue] = events.map { e in
-            var o: [String: JSONValue] = [
-                "seq": .number(Double(e.seq)), "timestamp": .string(e.timestamp.description), "actor": .string(e.actor),
-                "type": .string(e.type.rawValue),
-            ]
-            switch e.type {
-            case .decisionIssued:
-                o["outcome"] = e.payload["decision"]?["outcome"] ?? .null
-                o["policy"] = e.payload["decision"]?["policy"] ?? .null
-            case .decisionSigned:
-                o["statement"] = e.payload["statement"] ?? .null
-                o["signature"] = e.payload["signature"] ?? .null
-            default:
-                o["payload"] = e.payload
-            }
-            if let record = c.record(seq: e.seq) {
-                o["corrections"] = .array(record.corrections.map(correction))
-                o["current"] = record.current
-            }
-            return .object(o)
-        }
-        var out: [String: JSONValue] = [
-            "candidate": .string(c.id), "site": .string(c.site), "registered_seq": .number(Double(c.registeredSeq)),
-            "status": .string(c.status(policies: policies)),
-            "decision": c.lifecycleJSON(policies: policies),
-            "queries": .array(c.queries.map(\.json)),
-            "facts": .object(facts), "superseded": .array(superseded), "history": .array(history),
-            "as_of": ["seq": .from(asOfSeq.map(Int.init)), "time": .from(asOfTime?.description), "last_seq": .number(Double(c.lastSeq))],
-        ]
-        if let w = c.withdrawal {
-            out["withdrawal"] = ["seq": .number(Double(w.seq)), "reason": .string(w.reason), "timestamp": .string(w.timestamp.description), "actor": .string(w.actor)]
-        }
-        return .object(out)
-    }
-
-    static func correction(_ k: CorrectionEntry) -> JSONValue {
-        ["seq": .number(Double(k.seq)), "timestamp": .string(k.timestamp.description), "actor": .string(k.actor), "field": .string(k.field),
-         "old_value": k.oldValue, "new_value": k.newValue, "reason": .string(k.reason)]
+        return CandidateReply(
+            candidate: c.id, site: c.site, registeredSeq: c.registeredSeq, status: c.status(policies: policies),
+            decision: DecisionStanding(c, policies: policies), queries: c.queries.map(QueryView.init), facts: facts, superseded: superseded,
+            history: events.map { HistoryEntry($0, record: c.record(seq: $0.seq)) },
+            asOf: .init(seq: asOfSeq, time: asOfTime?.description, lastSeq: c.lastSeq),
+            withdrawal: c.withdrawal.map { .init(seq: $0.seq, reason: $0.reason, timestamp: $0.timestamp.description, actor: $0.actor) })
     }
 
     /// A canonical summary of the whole folded state; equal summaries mean equal replays.

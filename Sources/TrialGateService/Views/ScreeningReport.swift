@@ -27,42 +27,38 @@ enum ScreeningReport {
     /// The report of `state`; the signatures of the decisions it shows are checked first (on every core).
     /// - Parameter agesAt: the time review queries' ages are counted to (the log head's time, so that the same log
     ///   gives the same report).
-    static func build(_ state: ReportState, filter: Filter, asOf: JSONValue, agesAt now: UTCTimestamp? = nil) -> JSONValue {
+    static func build(_ state: ReportState, filter: Filter, asOf: ReportReply.AsOf?, agesAt now: UTCTimestamp? = nil) -> ReportReply {
         var state = state
         state.checkSignatures(of: filter.includes)
         let candidates = state.candidates.values.filter(filter.includes).sorted { $0.id < $1.id }
         var tally = ScreeningTally()
         for c in candidates { tally.add(c, policies: state.policies, agesAt: now) }
-        tally.corrections.sort { ($0["seq"]?.intValue ?? 0) < ($1["seq"]?.intValue ?? 0) }
-        let decided = candidates.filter { $0.latest != nil && $0.withdrawal == nil }.count
-        return [
-            "as_of": asOf, "trial_id": .from(state.trialID), "log_size": .number(Double(state.size)), "log_head": .string(state.headHash),
-            "filter": ["site": .from(filter.site), "from": .from(filter.from?.description), "to": .from(filter.to?.description)],
-            "policies": .array(policiesInForce(state.policies, filter: filter)),
-            "consort": tally.consort(assessed: candidates.count), "decided": .number(Double(decided)), "screening_log": .array(tally.log),
-            "criteria": .array(tally.criteriaRows()), "sites": .array(tally.siteRows()), "time_to_decision": tally.timing(),
-            "model_score_histogram": ["bins": .array((0..<10).map { .string(String(format: "%.1f-%.1f", Double($0) / 10, Double($0 + 1) / 10)) }),
-                                      "by_outcome": .object(tally.scores.mapValues { .array($0.map { .number(Double($0)) }) })],
-            "corrections": ["count": .number(Double(tally.corrections.count)), "by_actor": .object(tally.correctionsByActor.mapValues { .number(Double($0)) }),
-                            "items": .array(tally.corrections)],
-        ]
+        tally.corrections.sort { $0.seq < $1.seq }
+        return ReportReply(
+            asOf: asOf, trialID: state.trialID, logSize: state.size, logHead: state.headHash,
+            filter: .init(site: filter.site, from: filter.from?.description, to: filter.to?.description),
+            policies: policiesInForce(state.policies, filter: filter), consort: tally.consort(assessed: candidates.count),
+            decided: candidates.filter { $0.latest != nil && $0.withdrawal == nil }.count, screeningLog: tally.log,
+            criteria: tally.criteriaRows(), sites: tally.siteRows(), timeToDecision: tally.timing(),
+            modelScoreHistogram: .init(bins: (0..<10).map { String(format: "%.1f-%.1f", Double($0) / 10, Double($0 + 1) / 10) }, byOutcome: tally.scores),
+            corrections: .init(count: tally.corrections.count, byActor: tally.correctionsByActor, items: tally.corrections))
     }
 
     /// The policies in force at some time of the report's period (all of them without `from`/`to`): each from its
     /// publication until the next one.
-    static func policiesInForce(_ policies: [PublishedPolicy], filter: Filter) -> [JSONValue] {
+    static func policiesInForce(_ policies: [PublishedPolicy], filter: Filter) -> [ReportReply.PolicyPeriod] {
         policies.indices.compactMap { i in
             let p = policies[i]
             let until = i + 1 < policies.count ? policies[i + 1].publishedAt : nil
             if let to = filter.to, p.publishedAt.date > to { return nil }
             if let from = filter.from, let until, until.date < from { return nil }
-            return ["id": .string(p.id), "version": .string(p.version), "sha256": .string(p.sha256), "seq": .number(Double(p.seq)),
-                    "in_force_from": .string(p.publishedAt.description), "in_force_until": .from(until?.description)]
+            return ReportReply.PolicyPeriod(id: p.id, version: p.version, sha256: p.sha256, seq: p.seq, inForceFrom: p.publishedAt.description,
+                                            inForceUntil: until?.description)
         }
     }
 
     /// FHIR R4 `ResearchSubject` resources, one per candidate (status from the research-subject-status value set).
-    static func fhir(_ state: LogState, filter: Filter) -> [JSONValue] {
+    static func fhir(_ state: LogState, filter: Filter) -> [ResearchSubject] {
         let trial = state.trial?.trialID ?? "unknown"
         let system = "urn:trialgate:\(state.trial?.logOrigin ?? trial):candidate"
         return state.candidates.values.filter(filter.includes).sorted { $0.id < $1.id }.map { c in
@@ -75,25 +71,19 @@ enum ScreeningReport {
                 fhirStatus = c.decisions.isEmpty ? "candidate" : "screening"
             }
             let id = String(c.id.map { $0 == "_" ? "-" : $0 })
-            var period: [String: JSONValue] = ["start": .string(c.records[0].timestamp.description)]
-            if let w = c.withdrawal { period["end"] = .string(w.timestamp.description) }
             // The policy of the latest decision, id@version, so a status always says which rules gave it.
-            var resource: [String: JSONValue] = [
-                "resourceType": "ResearchSubject", "id": .string(id),
-                "identifier": [["system": .string(system), "value": .string(c.id)]],
-                "status": .string(fhirStatus), "period": .object(period),
-                "study": ["reference": .string("ResearchStudy/\(trial)")],
-                "individual": ["identifier": ["system": .string(system), "value": .string(c.id)], "display": "pseudonymous screening candidate"],
-            ]
             // FHIR arrays are never empty: a candidate without a decision has no extension.
-            if let d = c.decisions.last {
-                resource["extension"] = [
-                    ["url": "urn:trialgate:fhir:screening-policy", "valueString": .string(d.policyName)],
-                    ["url": "urn:trialgate:fhir:proposed-outcome", "valueCode": .string(d.outcome)],
-                    ["url": "urn:trialgate:fhir:decision-standing", "valueCode": .string(causes.isEmpty ? "current" : "stale")],
-                ]
-            }
-            return .object(resource)
+            let extensions = c.decisions.last.map { d in [
+                ResearchSubject.Extension(url: "urn:trialgate:fhir:screening-policy", valueString: d.policyName),
+                ResearchSubject.Extension(url: "urn:trialgate:fhir:proposed-outcome", valueCode: d.outcome),
+                ResearchSubject.Extension(url: "urn:trialgate:fhir:decision-standing", valueCode: causes.isEmpty ? "current" : "stale"),
+            ] }
+            return ResearchSubject(
+                id: id, identifier: [.init(system: system, value: c.id)], status: fhirStatus,
+                period: .init(start: c.records[0].timestamp.description, end: c.withdrawal?.timestamp.description),
+                study: .init(reference: "ResearchStudy/\(trial)"),
+                individual: .init(identifier: .init(system: system, value: c.id), display: "pseudonymous screening candidate"),
+                extension: extensions)
         }
     }
 

@@ -4,14 +4,14 @@ import TrialGateCore
 /// What a screening report counts over its candidates, one candidate at a time, and the tables it makes of the
 /// counts (`ScreeningReport.build`).
 struct ScreeningTally {
-    var log: [JSONValue] = []
+    var log: [ScreeningLogRow] = []
     var statusCounts: [String: Int] = [:]
     var byCriterion: [String: [String: Int]] = [:]
     var excludedBy: [String: Int] = [:]
     var sites: [String: [String: Int]] = [:]
     var daysToDecision: [Double] = []
     var scores: [String: [Int]] = [:]
-    var corrections: [JSONValue] = []
+    var corrections: [ReportCorrectionItem] = []
     var correctionsByActor: [String: Int] = [:]
     var confirmedCounts: [String: Int] = [:]
     var awaitingSignOff = 0
@@ -54,95 +54,73 @@ struct ScreeningTally {
         log.append(Self.logRow(c, status: st, causes: causes, confirmed: confirmed, failed: failed, unknown: unknown, unattested: unattested))
         for k in c.corrections {
             correctionsByActor[k.actor, default: 0] += 1
-            corrections.append([
-                "seq": .number(Double(k.seq)), "timestamp": .string(k.timestamp.description), "actor": .string(k.actor),
-                "candidate": .string(c.id), "corrects": .number(Double(k.corrects)), "record": .string(k.record.rawValue),
-                "field": .string(k.field), "old_value": k.oldValue, "new_value": k.newValue, "reason": .string(k.reason),
-            ])
+            corrections.append(ReportCorrectionItem(seq: k.seq, timestamp: k.timestamp.description, actor: k.actor, candidate: c.id,
+                                                    corrects: k.corrects, record: k.record.rawValue, field: k.field, oldValue: k.oldValue,
+                                                    newValue: k.newValue, reason: k.reason))
         }
     }
 
     /// The screening-log row of candidate `c`.
     private static func logRow(_ c: ReportCandidate, status st: String, causes: [StaleCause], confirmed: String?, failed: [String],
-                               unknown: [String], unattested: [String]) -> JSONValue {
+                               unknown: [String], unattested: [String]) -> ScreeningLogRow {
         let latest = c.latest
-        return [
-            "candidate": .string(c.id), "site": .string(c.site),
-            "registered_at": .string(c.registeredAt.description),
-            "consent_date": c.consentDate,
-            "status": .string(st), "decision_seq": .from(latest.map { Int($0.seq) }), "policy": .from(latest?.policy),
-            "decided_at": .from(latest?.timestamp.description), "decisions": .number(Double(c.decisionCount)),
-            "failed": .array(failed.map { .string($0) }), "unknown": .array(unknown.map { .string($0) }),
-            "needs_attestation": .array(unattested.map { .string($0) }),
-            "signature": .string(latest.map { $0.verdict == .valid ? "valid" : "invalid" } ?? "none"),
-            "withdrawal_reason": .from(c.withdrawal?.reason),
-            "proposed": .from(latest?.outcome), "standing": latest == nil ? .null : .string(causes.isEmpty ? "current" : "stale"),
-            "stale_causes": .array(causes.map(\.json)), "confirmed": .from(confirmed),
-            "signoff": c.signOff.map { o -> JSONValue in
-                ["seq": .number(Double(o.seq)), "by": .string(o.signer), "printed_name": .string(o.printedName), "at": .string(o.timestamp.description),
-                 "meaning": .string(o.meaning.rawValue), "reason": .from(o.reason)]
-            } ?? .null,
-            "open_queries": .number(Double(c.queries.filter { $0.status != .closed }.count)),
-        ]
+        return ScreeningLogRow(
+            candidate: c.id, site: c.site, registeredAt: c.registeredAt.description, consentDate: c.consentDate, status: st,
+            decisionSeq: latest?.seq, policy: latest?.policy, decidedAt: latest?.timestamp.description, decisions: c.decisionCount,
+            failed: failed, unknown: unknown, needsAttestation: unattested,
+            signature: latest.map { $0.verdict == .valid ? "valid" : "invalid" } ?? "none", withdrawalReason: c.withdrawal?.reason,
+            proposed: latest?.outcome, standing: latest == nil ? nil : causes.isEmpty ? "current" : "stale", staleCauses: causes, confirmed: confirmed,
+            signoff: c.signOff.map { .init(seq: $0.seq, by: $0.signer, printedName: $0.printedName, at: $0.timestamp.description,
+                                           meaning: $0.meaning.rawValue, reason: $0.reason) },
+            openQueries: c.queries.filter { $0.status != .closed }.count)
     }
 
     /// The CONSORT-style counts of the `assessed` candidates.
-    func consort(assessed: Int) -> JSONValue {
-        func count(_ s: String) -> JSONValue { .number(Double(statusCounts[s] ?? 0)) }
-        return [
-            "assessed": .number(Double(assessed)),
-            "excluded": [
-                "total": .number(Double((statusCounts["ineligible"] ?? 0) + (statusCounts["withdrawn"] ?? 0))),
-                "not_meeting_criteria": count("ineligible"),
-                "by_criterion": .object(excludedBy.mapValues { .number(Double($0)) }),
-                "withdrawn": count("withdrawn"),
-            ],
-            "eligible": count("eligible"), "needs_review": count("needs_review"), "pending": count("pending"),
+    func consort(assessed: Int) -> ReportConsort {
+        func count(_ s: String) -> Int { statusCounts[s] ?? 0 }
+        return ReportConsort(
+            assessed: assessed,
+            excluded: .init(total: count("ineligible") + count("withdrawn"), notMeetingCriteria: count("ineligible"), byCriterion: excludedBy,
+                            withdrawn: count("withdrawn")),
+            eligible: count("eligible"), needsReview: count("needs_review"), pending: count("pending"),
             // A decision proposes; an investigator confirms. Stale decisions are neither.
-            "stale": count("stale"),
-            "proposed": ["eligible": count("eligible"), "ineligible": count("ineligible"), "needs_review": count("needs_review")],
-            "confirmed": ["eligible": .number(Double(confirmedCounts["eligible"] ?? 0)), "ineligible": .number(Double(confirmedCounts["ineligible"] ?? 0))],
-            "awaiting_signoff": .number(Double(awaitingSignOff)),
-        ]
+            stale: count("stale"),
+            proposed: .init(eligible: count("eligible"), ineligible: count("ineligible"), needsReview: count("needs_review")),
+            confirmed: .init(eligible: confirmedCounts["eligible"] ?? 0, ineligible: confirmedCounts["ineligible"] ?? 0),
+            awaitingSignoff: awaitingSignOff)
     }
 
     /// Each criterion's results over the current decisions, by criterion id.
-    func criteriaRows() -> [JSONValue] {
+    func criteriaRows() -> [ReportCriterionCounts] {
         byCriterion.keys.sorted().map { id in
             let r = byCriterion[id]!
-            return ["id": .string(id), "pass": .number(Double(r["pass"] ?? 0)), "fail": .number(Double(r["fail"] ?? 0)),
-                    "unknown": .number(Double(r["unknown"] ?? 0)), "needs_attestation": .number(Double(r["needs_attestation"] ?? 0)),
-                    "skipped": .number(Double(r["skipped"] ?? 0))]
+            return ReportCriterionCounts(id: id, pass: r["pass"] ?? 0, fail: r["fail"] ?? 0, unknown: r["unknown"] ?? 0,
+                                         needsAttestation: r["needs_attestation"] ?? 0, skipped: r["skipped"] ?? 0)
         }
     }
 
     /// Each site's counts, screen-failure rate and review queries, by site.
-    func siteRows() -> [JSONValue] {
+    func siteRows() -> [ReportSiteRow] {
         sites.keys.sorted().map { site in
             let r = sites[site]!
             let decidedHere = (r["eligible"] ?? 0) + (r["ineligible"] ?? 0) + (r["needs_review"] ?? 0)
-            return [
-                "site": .string(site), "assessed": .number(Double(r["assessed"] ?? 0)), "eligible": .number(Double(r["eligible"] ?? 0)),
-                "ineligible": .number(Double(r["ineligible"] ?? 0)), "needs_review": .number(Double(r["needs_review"] ?? 0)),
-                "withdrawn": .number(Double(r["withdrawn"] ?? 0)), "pending": .number(Double(r["pending"] ?? 0)),
-                "stale": .number(Double(r["stale"] ?? 0)),
-                "confirmed_eligible": .number(Double(r["confirmed_eligible"] ?? 0)), "confirmed_ineligible": .number(Double(r["confirmed_ineligible"] ?? 0)),
-                "screen_failure_rate": decidedHere == 0 ? .null : .number(Self.rounded(Double(r["ineligible"] ?? 0) / Double(decidedHere))),
-                "queries": ["open": .number(Double(r["queries_open"] ?? 0)), "answered": .number(Double(r["queries_answered"] ?? 0)),
-                            "closed": .number(Double(r["queries_closed"] ?? 0)),
-                            "median_age_days_not_closed": queryAges[site].map { a in .number(a.sorted()[a.count / 2]) } ?? .null,
-                            "max_age_days_not_closed": queryAges[site].map { .number($0.max()!) } ?? .null],
-            ]
+            let ages = queryAges[site]
+            return ReportSiteRow(
+                site: site, assessed: r["assessed"] ?? 0, eligible: r["eligible"] ?? 0, ineligible: r["ineligible"] ?? 0,
+                needsReview: r["needs_review"] ?? 0, withdrawn: r["withdrawn"] ?? 0, pending: r["pending"] ?? 0, stale: r["stale"] ?? 0,
+                confirmedEligible: r["confirmed_eligible"] ?? 0, confirmedIneligible: r["confirmed_ineligible"] ?? 0,
+                screenFailureRate: decidedHere == 0 ? nil : Self.rounded(Double(r["ineligible"] ?? 0) / Double(decidedHere)),
+                queries: .init(open: r["queries_open"] ?? 0, answered: r["queries_answered"] ?? 0, closed: r["queries_closed"] ?? 0,
+                               medianAgeDaysNotClosed: ages.map { $0.sorted()[$0.count / 2] }, maxAgeDaysNotClosed: ages.map { $0.max()! }))
         }
     }
 
     /// The days from registration to the first decision: count, median, mean and longest.
-    func timing() -> JSONValue {
+    func timing() -> ReportReply.Timing {
         let sorted = daysToDecision.sorted()
-        return sorted.isEmpty ? ["count": 0] : [
-            "count": .number(Double(sorted.count)), "median_days": .number(Self.rounded(sorted[sorted.count / 2])),
-            "mean_days": .number(Self.rounded(sorted.reduce(0, +) / Double(sorted.count))), "max_days": .number(Self.rounded(sorted.last!)),
-        ]
+        guard !sorted.isEmpty else { return ReportReply.Timing(count: 0) }
+        return ReportReply.Timing(count: sorted.count, medianDays: Self.rounded(sorted[sorted.count / 2]),
+                                  meanDays: Self.rounded(sorted.reduce(0, +) / Double(sorted.count)), maxDays: Self.rounded(sorted.last!))
     }
 
     private static func rounded(_ x: Double) -> Double { (x * 10_000).rounded() / 10_000 }

@@ -1,0 +1,105 @@
+/// Encodes an `Encodable` value as a `JSONValue`: the one bridge from typed values (replies above all) to the JSON
+/// the wire and the log carry, so that a typed value is encoded once, at the edge, by `CanonicalJSON`.
+///
+/// How values map:
+/// - Numbers of every integer and floating-point type are `.number(Double)`, as `JSONValue` holds every number
+///   (integers beyond 2^53 lose precision, as they would in any RFC 8785 encoder). A number that is not finite cannot
+///   be written as JSON: encoding it throws.
+/// - A `JSONValue` member is written as it is (open documents such as a record's payload or a signed statement).
+/// - **A nil optional is written as `null`**: the keyed container's `encodeIfPresent` writes an explicit `null`
+///   member, which is what most replies carry (`"next_after": null`). A member that must be *absent* when nil is
+///   declared `@OmittedWhenNil` (or the type writes its own `encode(to:)`).
+/// - A value that encodes nothing at all (an `@OmittedWhenNil` that is nil) leaves no member behind.
+/// - A type that asks for no container encodes as `{}`.
+public struct JSONValueEncoder {
+    public init() {}
+
+    /// The JSON form of `value`.
+    /// - Throws: `EncodingError.invalidValue` for a number that is not finite.
+    public func encode<T: Encodable>(_ value: T) throws -> JSONValue {
+        if let json = value as? JSONValue { return json }
+        let node = EncodingNode()
+        try value.encode(to: NodeEncoder(node: node, codingPath: []))
+        return node.resolved ?? .object([:])
+    }
+}
+
+/// One value being built: a leaf, or an object or array whose members are nodes of their own (containers hand out
+/// references to them, as `Encoder` asks). The members are mutated in place, so a long array is built in linear time.
+final class EncodingNode {
+    var leaf: JSONValue?
+    var members: [String: EncodingNode]?
+    var elements: [EncodingNode]?
+
+    /// The value built, or nil when nothing was encoded.
+    var resolved: JSONValue? {
+        if let leaf { return leaf }
+        if let members { return .object(members.compactMapValues(\.resolved)) }
+        if let elements { return .array(elements.map { $0.resolved ?? .null }) }
+        return nil
+    }
+
+    /// Whether nothing was encoded here.
+    var isEmpty: Bool { leaf == nil && members == nil && elements == nil }
+
+    func member(_ key: String) -> EncodingNode {
+        becomeObject()
+        let child = EncodingNode()
+        members![key] = child
+        return child
+    }
+
+    func appended() -> EncodingNode {
+        becomeArray()
+        let child = EncodingNode()
+        elements!.append(child)
+        return child
+    }
+
+    func becomeObject() {
+        guard members == nil else { return }
+        (leaf, elements, members) = (nil, nil, [:])
+    }
+
+    func becomeArray() {
+        guard elements == nil else { return }
+        (leaf, members, elements) = (nil, nil, [])
+    }
+
+    func set(_ value: JSONValue) { (members, elements, leaf) = (nil, nil, value) }
+
+    /// Stores `value` here: a `JSONValue` as it is, any other value through its own `encode(to:)`.
+    func store<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws {
+        if let json = value as? JSONValue {
+            set(json)
+        } else {
+            try value.encode(to: NodeEncoder(node: self, codingPath: codingPath))
+        }
+    }
+
+    static func number<F: BinaryFloatingPoint>(_ value: F, codingPath: [any CodingKey]) throws -> JSONValue {
+        let d = Double(value)
+        guard d.isFinite else {
+            throw EncodingError.invalidValue(value, .init(codingPath: codingPath, debugDescription: "JSON has no representation for \(d)"))
+        }
+        return .number(d)
+    }
+}
+
+struct NodeEncoder: Encoder {
+    let node: EncodingNode
+    let codingPath: [any CodingKey]
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) -> KeyedEncodingContainer<Key> {
+        node.becomeObject()
+        return KeyedEncodingContainer(NodeKeyedContainer<Key>(node: node, codingPath: codingPath))
+    }
+
+    func unkeyedContainer() -> any UnkeyedEncodingContainer {
+        node.becomeArray()
+        return NodeUnkeyedContainer(node: node, codingPath: codingPath)
+    }
+
+    func singleValueContainer() -> any SingleValueEncodingContainer { NodeSingleContainer(node: node, codingPath: codingPath) }
+}

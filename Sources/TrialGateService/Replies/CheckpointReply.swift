@@ -1,0 +1,15 @@
+import TrialGateCore
+
+/// `checkpoint`: a signed checkpoint as issued (`note`, a C2SP signed note), with its size, time, and the origin and
+/// root read from the note (null when the note does not parse).
+public struct CheckpointReply: ReplyView, Equatable {
+    public var size: Int64
+    public var issuedAt: String
+    public var note: String
+    public var origin: String?
+    public var root: String?
+
+    enum CodingKeys: String, CodingKey {
+        case size, note, origin, root, issuedAt = "issued_at"
+    }
+}

@@ -1,0 +1,149 @@
+import TrialGateCore
+
+/// A candidate's row of the screening log.
+public struct ScreeningLogRow: Codable, Sendable, Equatable {
+    /// An investigator's sign-off of the newest decision.
+    public struct SignOff: Codable, Sendable, Equatable {
+        public var seq: Int64
+        public var by: String
+        public var printedName: String
+        public var at: String
+        public var meaning: String
+        public var reason: String?
+
+        enum CodingKeys: String, CodingKey { case seq, by, at, meaning, reason, printedName = "printed_name" }
+    }
+
+    public var candidate: String
+    public var site: String
+    public var registeredAt: String
+    /// The registration's consent date after corrections (null when none was given).
+    public var consentDate: JSONValue
+    /// `ScreeningStatus`: withdrawn, pending, stale or the current decision's outcome.
+    public var status: String
+    public var decisionSeq: Int64?
+    public var policy: String?
+    public var decidedAt: String?
+    public var decisions: Int
+    public var failed: [String]
+    public var unknown: [String]
+    public var needsAttestation: [String]
+    /// The newest decision's signature: `valid`, `invalid` or `none`.
+    public var signature: String
+    public var withdrawalReason: String?
+    public var proposed: String?
+    public var standing: String?
+    public var staleCauses: [StaleCause]
+    public var confirmed: String?
+    public var signoff: SignOff?
+    public var openQueries: Int
+
+    enum CodingKeys: String, CodingKey {
+        case candidate, site, status, policy, decisions, failed, unknown, signature, proposed, standing, confirmed, signoff
+        case registeredAt = "registered_at", consentDate = "consent_date", decisionSeq = "decision_seq", decidedAt = "decided_at"
+        case needsAttestation = "needs_attestation", withdrawalReason = "withdrawal_reason", staleCauses = "stale_causes", openQueries = "open_queries"
+    }
+}
+
+/// The CONSORT-style counts of the candidates a report covers.
+public struct ReportConsort: Codable, Sendable, Equatable {
+    public struct Excluded: Codable, Sendable, Equatable {
+        public var total: Int
+        public var notMeetingCriteria: Int
+        public var byCriterion: [String: Int]
+        public var withdrawn: Int
+
+        enum CodingKeys: String, CodingKey { case total, withdrawn, notMeetingCriteria = "not_meeting_criteria", byCriterion = "by_criterion" }
+    }
+
+    public struct Proposed: Codable, Sendable, Equatable {
+        public var eligible: Int
+        public var ineligible: Int
+        public var needsReview: Int
+
+        enum CodingKeys: String, CodingKey { case eligible, ineligible, needsReview = "needs_review" }
+    }
+
+    public struct Confirmed: Codable, Sendable, Equatable {
+        public var eligible: Int
+        public var ineligible: Int
+    }
+
+    public var assessed: Int
+    public var excluded: Excluded
+    public var eligible: Int
+    public var needsReview: Int
+    public var pending: Int
+    public var stale: Int
+    public var proposed: Proposed
+    public var confirmed: Confirmed
+    public var awaitingSignoff: Int
+
+    enum CodingKeys: String, CodingKey {
+        case assessed, excluded, eligible, pending, stale, proposed, confirmed, needsReview = "needs_review", awaitingSignoff = "awaiting_signoff"
+    }
+}
+
+/// A criterion's results over the current decisions.
+public struct ReportCriterionCounts: Codable, Sendable, Equatable {
+    public var id: String
+    public var pass: Int
+    public var fail: Int
+    public var unknown: Int
+    public var needsAttestation: Int
+    public var skipped: Int
+
+    enum CodingKeys: String, CodingKey { case id, pass, fail, unknown, skipped, needsAttestation = "needs_attestation" }
+}
+
+/// A site's counts, screen-failure rate and review queries.
+public struct ReportSiteRow: Codable, Sendable, Equatable {
+    public struct Queries: Codable, Sendable, Equatable {
+        public var open: Int
+        public var answered: Int
+        public var closed: Int
+        public var medianAgeDaysNotClosed: Double?
+        public var maxAgeDaysNotClosed: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case open, answered, closed, medianAgeDaysNotClosed = "median_age_days_not_closed", maxAgeDaysNotClosed = "max_age_days_not_closed"
+        }
+    }
+
+    public var site: String
+    public var assessed: Int
+    public var eligible: Int
+    public var ineligible: Int
+    public var needsReview: Int
+    public var withdrawn: Int
+    public var pending: Int
+    public var stale: Int
+    public var confirmedEligible: Int
+    public var confirmedIneligible: Int
+    /// Ineligible over decided (null when none was decided), to four places.
+    public var screenFailureRate: Double?
+    public var queries: Queries
+
+    enum CodingKeys: String, CodingKey {
+        case site, assessed, eligible, ineligible, withdrawn, pending, stale, queries, needsReview = "needs_review"
+        case confirmedEligible = "confirmed_eligible", confirmedIneligible = "confirmed_ineligible", screenFailureRate = "screen_failure_rate"
+    }
+}
+
+/// A correction as the report lists it.
+public struct ReportCorrectionItem: Codable, Sendable, Equatable {
+    public var seq: Int64
+    public var timestamp: String
+    public var actor: String
+    public var candidate: String
+    public var corrects: Int64
+    public var record: String
+    public var field: String
+    public var oldValue: JSONValue
+    public var newValue: JSONValue
+    public var reason: String
+
+    enum CodingKeys: String, CodingKey {
+        case seq, timestamp, actor, candidate, corrects, record, field, reason, oldValue = "old_value", newValue = "new_value"
+    }
+}
