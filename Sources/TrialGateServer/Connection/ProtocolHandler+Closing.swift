@@ -39,10 +39,10 @@ extension ProtocolHandler {
         let idleExempt: Bool
         switch phase {
         case .closing: return
-        case .serving(let inFlight): idleExempt = inFlight
+        case .serving(let inFlight), .draining(let inFlight): idleExempt = inFlight
         case .streaming: idleExempt = true
         }
-        switch deadlines.check(at: .now(), idleExempt: idleExempt) {
+        switch deadlines.check(at: context.eventLoop.now, idleExempt: idleExempt) {
         case .expired(.authentication):
             server.logger.debug("connection closed: not authenticated in time", metadata: ["peer": "\(peer)"])
             finish(context, last: LineServer.line(.authTimeout,

@@ -9,7 +9,7 @@ import TrialGateStore
 /// A subscribed connection: the log streamed from a point on, at the pace the subscriber reads.
 extension ProtocolHandler {
     func startSubscription(context: ChannelHandlerContext, principal: Principal, ack: [UInt8], from: Int64) {
-        let subscription = Subscription(after: from - 1)
+        let subscription = Subscription(after: from - 1, at: context.eventLoop.now)
         phase = .streaming(subscription)
         inbound = ByteBuffer()
         // Closed by the account watcher within its interval if the principal is revoked.
@@ -60,7 +60,7 @@ extension ProtocolHandler {
                     if !bytes.isEmpty {
                         let count = Int64(bytes.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 })
                         sub.last = start + count - 1
-                        sub.quietSince = .now()
+                        sub.quietSince = context.eventLoop.now
                         context.writeAndFlush(wrapOutboundOut(ByteBuffer(bytes: bytes)), promise: nil)
                         pump(context: context)
                         return
@@ -74,8 +74,8 @@ extension ProtocolHandler {
             }
             return
         }
-        if NIODeadline.now() - sub.quietSince > server.config.heartbeatInterval {
-            sub.quietSince = .now()
+        if context.eventLoop.now - sub.quietSince > server.config.heartbeatInterval {
+            sub.quietSince = context.eventLoop.now
             context.writeAndFlush(wrapOutboundOut(LineServer.line(CanonicalJSON.encode(["heartbeat": ["log_size": .number(Double(sub.last))]]))), promise: nil)
         }
         schedulePump(context: context)

@@ -38,14 +38,13 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     var session: LineProtocol?
     /// Where the connection is in its life (`Phase`): what it does with the bytes that arrive and the replies it owes.
     var phase = Phase.serving(inFlight: false)
-    /// The client has authenticated once: it holds a logged-in slot, and the authentication deadline is met.
-    var authenticated = false
+    /// Where it stands with the server's connection table.
+    var admission = Admission.outside
     var peer = Peer(name: "?", source: .local)
-    var registered = false
+    // The channel's flow, beside the phase: the client's half-close can come in any phase, and a held read is the
+    // pipeline's bookkeeping.
     /// The client half-closed: answer what it sent, then close.
     var inputClosed = false
-    /// The server is shutting down: answer what was read, then close.
-    var draining = false
     /// The pipeline asked for a read that was held back because enough is buffered.
     var readHeld = false
     var unflushed = 0
@@ -57,7 +56,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
         self.workers = workers
         config = server.config
         framer = LineFramer(maxLength: server.config.maxLineBytes)
-        deadlines = ConnectionDeadlines(opened: .now(), authTimeout: server.config.authTimeout, idleTimeout: server.config.idleTimeout)
+        deadlines = ConnectionDeadlines(opened: .uptimeNanoseconds(0), authTimeout: server.config.authTimeout, idleTimeout: server.config.idleTimeout)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -68,9 +67,9 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
                    linger: Self.refusalLinger)
             return
         }
-        registered = true
+        admission = .unauthenticated
         session = server.lineProtocol(peer: peer)
-        deadlines = ConnectionDeadlines(opened: .now(), authTimeout: config.authTimeout, idleTimeout: config.idleTimeout)
+        deadlines = ConnectionDeadlines(opened: context.eventLoop.now, authTimeout: config.authTimeout, idleTimeout: config.idleTimeout)
         checkDeadlines(context: context)
         context.fireChannelActive()
     }
@@ -78,7 +77,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
         timer = nil
-        if registered { server.state.close(context.channel) }
+        if admission.isCounted { server.state.close(context.channel) }
         // A read running on the thread pool closes the store when it finishes, never under it.
         if let subscription = phase.subscription {
             if subscription.pumping { subscription.closeWhenRead = true } else { subscription.closeStore() }
@@ -88,7 +87,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         // A closing connection drops what arrives; a subscribed one only streams.
-        guard registered, case .serving = phase else { return }
+        guard admission.isCounted, phase.readsRequests else { return }
         var bytes = unwrapInboundIn(data)
         if inbound.readableBytes == 0 {
             inbound = bytes
@@ -107,10 +106,10 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
             // The client took replies: it is not idle, and requests waiting on it can go on.
-            deadlines.active(at: .now())
+            deadlines.active(at: context.eventLoop.now)
             switch phase {
             case .streaming: pump(context: context)
-            case .serving: processPending(context: context)
+            case .serving, .draining: processPending(context: context)
             case .closing: break
             }
         }
@@ -126,7 +125,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
         switch phase {
         case .closing(let discardingInput, _): discardingInput
         case .streaming: true
-        case .serving: inbound.readableBytes <= max(config.requestBufferBytes, config.maxLineBytes)
+        case .serving, .draining: inbound.readableBytes <= max(config.requestBufferBytes, config.maxLineBytes)
         }
     }
 
@@ -151,10 +150,15 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
         if let event = event as? ConnectionEvent {
             switch event {
             case .draining:
-                draining = true
-                if case .streaming = phase { finish(context, linger: config.closeLinger) } else { processPending(context: context) }
+                switch phase {
+                case .streaming: finish(context, linger: config.closeLinger)
+                case .serving(let inFlight):
+                    phase = .draining(inFlight: inFlight)
+                    processPending(context: context)
+                case .draining, .closing: break
+                }
             case .evicted:
-                registered = false
+                admission = .outside
                 server.logger.debug("connection evicted: unauthenticated connection limit", metadata: ["peer": "\(peer)"])
                 finish(context, last: LineServer.line(.tooManyConnections,
                     "closed to make room: connections that have not authenticated are limited to \(config.unauthenticatedLimit), and to \(config.maxUnauthenticatedPerSource) from one address"),
@@ -176,9 +180,9 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     /// changes state; then decides whether to close and whether to read on.
     func processPending(context: ChannelHandlerContext) {
         var answered = false
-        while case .serving(inFlight: false) = phase, draining || context.channel.isWritable, let frame = framer.next(&inbound) {
+        while phase.readsRequests, !phase.inFlight, phase.isDraining || context.channel.isWritable, let frame = framer.next(&inbound) {
             answered = true
-            if draining {
+            if phase.isDraining {
                 emit(context, LineServer.line(.shuttingDown, "the server is shutting down; this request was not run", id: Self.requestID(frame)))
                 continue
             }
@@ -190,8 +194,8 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
                 continue
             case .welcome(let reply, _):
                 emit(context, LineServer.line(reply))
-                if !authenticated {
-                    authenticated = true
+                if case .unauthenticated = admission {
+                    admission = .authenticated
                     server.state.authenticated(context.channel)
                     deadlines.authenticated()
                 }
@@ -229,15 +233,15 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
                 startSubscription(context: context, principal: principal, ack: ack, from: from)
             }
         }
-        if answered { deadlines.active(at: .now()) }
+        if answered { deadlines.active(at: context.eventLoop.now) }
         if inbound.readableBytes == 0 { inbound = ByteBuffer() }
         switch phase {
         case .closing: return
         case .streaming: flush(context)
-        case .serving(inFlight: true): break
-        case .serving(inFlight: false):
+        case .serving(inFlight: true), .draining(inFlight: true): break
+        case .serving(inFlight: false), .draining(inFlight: false):
             flush(context)
-            if draining || (inputClosed && context.channel.isWritable) {
+            if phase.isDraining || (inputClosed && context.channel.isWritable) {
                 finish(context, linger: config.closeLinger)
                 return
             }
@@ -246,10 +250,10 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
     }
 
     func finished(_ reply: ByteBuffer, context: ChannelHandlerContext) {
-        if case .serving = phase { phase = .serving(inFlight: false) }
+        phase = phase.answered
         guard context.channel.isActive else { return }
         emit(context, reply)
-        deadlines.active(at: .now())
+        deadlines.active(at: context.eventLoop.now)
         processPending(context: context)
         flush(context)
     }
