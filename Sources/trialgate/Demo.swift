@@ -41,9 +41,9 @@ struct Demo: ParsableCommand {
         let trialID = trial == .ep ? "SANET-EP-DEMO" : "SANET-P-DEMO"
         print("TrialGate demo: \(trialID), a temporary store in \(storePath)")
         _ = try dispatcher.execute(.initialise(trialID: trialID, logOrigin: "trialgate.demo/\(trialID)"), actor: "demo:admin")
-        let published = try dispatcher.execute(.policyPublish(text: trial == .ep ? ShippedPolicies.sanetEP : ShippedPolicies.sanetP,
-                                                              file: "Policies/sanet-\(trial.rawValue).yaml"), actor: "demo:admin")
-        print("Published policy \(published["policy"]?["id"]?.stringValue ?? "") \(published["policy"]?["version"]?.stringValue ?? "") (sha256 \(String(published["policy"]?["sha256"]?.stringValue?.prefix(16) ?? ""))…), signing key \(key.keyID)")
+        let published = try dispatcher.perform(.policyPublish(text: trial == .ep ? ShippedPolicies.sanetEP : ShippedPolicies.sanetP,
+                                                              file: "Policies/sanet-\(trial.rawValue).yaml"), actor: "demo:admin").decode(WriteReceipt.self).policy
+        print("Published policy \(published?.id ?? "") \(published?.version ?? "") (sha256 \(String(published?.sha256.prefix(16) ?? ""))…), signing key \(key.keyID)")
         print("")
 
         let scenario = DemoScenario(today: clock.now().date, trial: trial)

@@ -27,11 +27,12 @@ struct Init: ParsableCommand {
             try key.write(to: keyPath)
             created.append(keyPath)
             let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { key })
-            let result = try dispatcher.execute(.initialise(trialID: trial, logOrigin: origin ?? "trialgate/\(trial)"), actor: options.actorName)
-            if options.json { Runner.printJSON(result); return }
+            let command = Command.initialise(trialID: trial, logOrigin: origin ?? "trialgate/\(trial)")
+            let receipt = try Runner.typed(try dispatcher.perform(command, actor: options.actorName), as: WriteReceipt.self, command: command)
+            if options.json { Runner.printJSON(receipt); return }
             print("Created store \(storePath) for trial \(trial).")
-            print("Signing key \(keyPath) (mode 0600), key id \(result["key_id"]?.stringValue ?? "").")
-            print("Public key:\n" + (result["public_key_pem"]?.stringValue ?? ""), terminator: "")
+            print("Signing key \(keyPath) (mode 0600), key id \(receipt.keyID ?? "").")
+            print("Public key:\n" + (receipt.publicKeyPEM ?? ""), terminator: "")
         } catch {
             // Nothing half-made stays behind.
             for path in created { unlink(path) }

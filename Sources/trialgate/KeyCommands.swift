@@ -37,7 +37,7 @@ struct KeyGroup: ParsableCommand {
                 throw error
             }
             if options.json { return Runner.printJSON(receipt.json) }
-            print("Key \(receipt.extra["previous_key_id"]?.stringValue ?? "") → \(key.keyID) at event \(receipt.seq); new key in \(newKey) (mode 0600).")
+            print("Key \(receipt.previousKeyID ?? "") → \(key.keyID) at event \(receipt.seq); new key in \(newKey) (mode 0600).")
             print("Use --key \(newKey) (or export TRIALGATE_KEY=\(newKey)) from now on. Public key:\n" + key.publicKeyPEM, terminator: "")
         }
     }

@@ -17,8 +17,8 @@ struct PolicyGroup: ParsableCommand {
         func run() throws {
             let receipt = try Runner.write(.policyPublish(text: try Runner.readFile(file), file: file), options: options)
             if options.json { return Runner.printJSON(receipt.json) }
-            let p = receipt.extra["policy"]
-            print("Published \(p?["id"]?.stringValue ?? "") version \(p?["version"]?.stringValue ?? "") as event \(receipt.seq) (sha256 \(p?["sha256"]?.stringValue ?? "")).")
+            let p = receipt.policy
+            print("Published \(p?.id ?? "") version \(p?.version ?? "") as event \(receipt.seq) (sha256 \(p?.sha256 ?? "")).")
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TrialGateAudit
 import TrialGateCore
 import TrialGatePolicies
 import TrialGateService
@@ -80,5 +81,29 @@ import TrialGateService
         #expect(try proof.decode(InclusionProofReply.self).checkpoint == nil)
         let page = try f.dispatcher.perform(.decisions(candidate: nil, outcome: nil, site: nil, after: 0, limit: nil, standing: nil), actor: "coordinator").json
         #expect(page["next_after"] == .null)
+    }
+
+    @Test func whatAWriteAddsToItsReceiptIsTypedAndComesThroughTheWire() throws {
+        let f = try Fixture()
+        func both(_ command: Command) throws -> WriteReceipt {
+            let reply = try f.dispatcher.perform(command, actor: "admin")
+            let line = CanonicalJSON.encode(reply.json)
+            let received = try Reply.received(try JSONParser.parse(line)).decode(WriteReceipt.self)
+            #expect(try received == reply.decode(WriteReceipt.self), "\(command.name)")
+            #expect(CanonicalJSON.encode(received.json) == line, "\(command.name): the decoded receipt encodes to the bytes received")
+            return received
+        }
+        let policy = try PolicyLoader.load(ShippedPolicies.sanetEP, file: "p.yaml")
+        let published = try both(.policyPublish(text: ShippedPolicies.sanetEP, file: "p.yaml"))
+        #expect(published.policy == .init(id: policy.id, version: policy.version, sha256: Digest.sha256Hex(ShippedPolicies.sanetEP),
+                                          criteria: policy.criteria.count))
+        #expect(published.queriesOpened == 0 && published.keyID == nil && published.meaningText == nil)
+        let old = try f.dispatcher.perform(.head, actor: "admin").decode(HeadReply.self).trial?.keyID
+        let newKey = TrialKey.generate()
+        let rotated = try both(.keyRotate(newKey: newKey))
+        #expect(rotated.previousKeyID == old && rotated.keyID == newKey.keyID && rotated.publicKeyPEM == newKey.publicKeyPEM)
+        #expect(rotated.policy == nil && rotated.queriesOpened == nil)
+        let registered = try both(.register(candidate: "NET-1", fields: ["site": "SITE-01", "consent_date": "2026-06-01"]))
+        #expect(registered.json.objectValue?.keys.sorted() == ["appended", "hash", "seq"])
     }
 }

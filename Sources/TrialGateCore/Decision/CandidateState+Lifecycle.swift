@@ -23,20 +23,6 @@ extension CandidateState {
 }
 
 extension CandidateState {
-    /// The newest decision's standing as every view shows it: current or stale (and why), its sign-off, and the
-    /// outcome that counts toward enrolment.
-    public func lifecycleJSON(policies: [PublishedPolicy]) -> JSONValue {
-        guard let d = decisions.last else { return .null }
-        let causes = staleCauses(policies: policies)
-        return [
-            "decision_seq": .number(Double(d.seq)), "proposed": .string(d.outcome), "policy": .string(d.policyName),
-            "standing": .string(causes.isEmpty ? "current" : "stale"), "stale_causes": .array(causes.map(\.json)),
-            "superseded": .array(decisions.dropLast().map { .number(Double($0.seq)) }),
-            "signoff": latestSignOff?.json ?? .null,
-            "confirmed": .from(ScreeningStatus.confirmed(withdrawn: isWithdrawn, stale: !causes.isEmpty, signOff: latestSignOff)),
-        ]
-    }
-
     /// The candidate's status (`ScreeningStatus`).
     public func status(policies: [PublishedPolicy]) -> String {
         ScreeningStatus.of(withdrawn: isWithdrawn, outcome: decisions.last?.outcome, stale: !staleCauses(policies: policies).isEmpty)

@@ -37,18 +37,4 @@ public struct ReviewQuery: Sendable, Equatable {
     public static func == (a: ReviewQuery, b: ReviewQuery) -> Bool {
         a.seq == b.seq && a.answers == b.answers && a.closed?.seq == b.closed?.seq
     }
-
-    public var json: JSONValue {
-        [
-            "seq": .number(Double(seq)), "candidate": .string(candidate), "status": .string(status.rawValue),
-            "about": .string(about.rawValue), "criterion": .from(criterion), "decision": .from(decision.map(Int.init)),
-            "text": .string(text), "opened_at": .string(openedAt.description), "opened_by": .string(openedBy),
-            "answers": .array(answers.map {
-                ["seq": .number(Double($0.seq)), "at": .string($0.timestamp.description), "by": .string($0.actor), "note": .string($0.note),
-                 "records": .array($0.records.map { .number(Double($0)) })]
-            }),
-            "closed": closed.map { ["seq": .number(Double($0.seq)), "at": .string($0.timestamp.description), "by": .string($0.actor),
-                                    "resolution": .string($0.resolution)] } ?? .null,
-        ]
-    }
 }

@@ -26,6 +26,4 @@ public struct StaleCause: Sendable, Equatable, Codable {
             StaleCause(seq: $0.seq, type: .policyPublished, detail: "policy \(Decision.policyName(id: $0.id, version: $0.version)) published")
         }
     }
-
-    public var json: JSONValue { ["seq": .number(Double(seq)), "type": .string(type.rawValue), "detail": .string(detail)] }
 }

@@ -95,6 +95,11 @@ extension DecisionSummary {
                   policyID: d["policy"]?["id"]?.stringValue ?? "", policyVersion: d["policy"]?["version"]?.stringValue ?? "",
                   results: results, decision: d, signature: signature)
     }
+
+    /// The signed decision's outcome and policy members as stored, for the views that show them as they are (a
+    /// forged decision may hold anything there; null when it holds nothing).
+    public var storedOutcome: JSONValue { decision["outcome"] ?? .null }
+    public var storedPolicy: JSONValue { decision["policy"] ?? .null }
 }
 
 extension SignOff {
@@ -119,6 +124,10 @@ extension SignOff {
                   meaning: meaning, reason: try s.optionalString("reason"), decisionSeq: Int64(try decision.integer("seq")),
                   signedAt: signedAt, statement: statement, signature: signature)
     }
+
+    /// The words the investigator signed, the statement's `meaning_text` (`LogState.check` requires them to be the
+    /// words of the meaning; nil for a statement without them as a string).
+    public var meaningText: String? { statement["meaning_text"]?.stringValue }
 }
 
 extension ReviewQuery {

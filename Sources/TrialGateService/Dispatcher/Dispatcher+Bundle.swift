@@ -118,9 +118,16 @@ extension Dispatcher {
         try files.write(AuditBundle.decisionsFile, [])
         for e in decisionEvents {
             let proof = try Merkle.inclusionProof(index: e.seq - 1, size: size, tree)
+            let decision: JSONValue, signature: JSONValue
+            if let d = try? DecisionSummary(payloadOf: e) {
+                (decision, signature) = (d.decision, .string(d.signature))
+            } else {
+                // A payload the decoder refuses (a forged log's) goes into the bundle as stored, for its verifier to reject.
+                (decision, signature) = (e.payload["decision"] ?? .null, e.payload["signature"] ?? .null)
+            }
             let line: JSONValue = [
                 "seq": .number(Double(e.seq)), "index": .number(Double(e.seq - 1)), "candidate": .from(e.candidate),
-                "decision": e.payload["decision"] ?? .null, "signature": e.payload["signature"] ?? .null,
+                "decision": decision, "signature": signature,
                 "leaf_hash": .string(Data(try tree.node(level: 0, index: e.seq - 1)).base64EncodedString()),
                 "inclusion": ["tree_size": .number(Double(size)), "proof": .array(proof.map { .string(Data($0).base64EncodedString()) })],
             ]

@@ -29,7 +29,7 @@ extension Dispatcher {
                          supersededBy: nil, lifecycle: DecisionStanding(c, policies: policies))
         }
         func visit(_ e: Event) throws -> Bool {
-            guard e.seq > after, let d = e.payload["decision"] else { return true }
+            guard e.seq > after, let d = Self.listedDecision(e) else { return true }
             if let outcome, d["outcome"]?.stringValue != outcome { return true }
             if let site, d["site"]?.stringValue != site { return true }
             let r = try row(e, d)
@@ -48,5 +48,13 @@ extension Dispatcher {
             try store.forEachEvent(types: [.decisionIssued], after: after, visit)
         }
         return DecisionsReply(decisions: rows, count: rows.count, nextAfter: nextAfter)
+    }
+
+    /// The signed decision a `decision.issued` event carries, as the decoder reads it; a payload the decoder refuses
+    /// (a forged log's) is listed by its `decision` member as stored, as before (a listing does not refuse a log;
+    /// `verify` reports it), and one without that member is not listed.
+    static func listedDecision(_ e: Event) -> JSONValue? {
+        if let d = try? DecisionSummary(payloadOf: e) { return d.decision }
+        return e.payload["decision"]
     }
 }

@@ -9,11 +9,18 @@ extension Dispatcher {
         var trial: HeadReply.Trial?
         if head.size > 0, let first = try store.event(seq: 1) {
             let keys = try LogState(partial: try store.events(types: [.trialInitialised, .keyRotated]), head: (0, "")).keys
-            trial = .init(trialID: first.payload["trial_id"]?.stringValue, logOrigin: first.payload["log_origin"]?.stringValue, keyID: keys.last?.keyID)
+            if let info = try? TrialInfo(payloadOf: first) {
+                trial = .init(trialID: info.trialID, logOrigin: info.logOrigin, keyID: keys.last?.keyID)
+            } else {
+                // An event 1 the decoder refuses (a forged log's): what it holds is shown as stored, as before.
+                trial = .init(trialID: first.payload["trial_id"]?.stringValue, logOrigin: first.payload["log_origin"]?.stringValue, keyID: keys.last?.keyID)
+            }
         }
-        let policy = try store.events(types: [.policyPublished]).last.map {
-            HeadReply.Policy(id: $0.payload["policy_id"]?.stringValue, version: $0.payload["version"]?.stringValue,
-                             sha256: $0.payload["sha256"]?.stringValue, seq: $0.seq)
+        let policy = try store.events(types: [.policyPublished]).last.map { e in
+            if let p = try? PublishedPolicy(payloadOf: e) { return HeadReply.Policy(id: p.id, version: p.version, sha256: p.sha256, seq: e.seq) }
+            // A publication the decoder refuses (a forged log's): what it holds is shown as stored, as before.
+            return HeadReply.Policy(id: e.payload["policy_id"]?.stringValue, version: e.payload["version"]?.stringValue,
+                                    sha256: e.payload["sha256"]?.stringValue, seq: e.seq)
         }
         return HeadReply(size: head.size, head: head.hash, trial: trial, policy: policy)
     }

@@ -116,7 +116,8 @@ extension Dispatcher {
                                payload: ["statement": statement, "signature": .string(signature)])]
         }
         var receipt = appended(events)
-        receipt.extra["meaning_text"] = statement["meaning_text"] ?? .null
+        // The event's check requires the statement's words, as a string: what the investigator signed.
+        receipt.meaningText = try SignOff(payloadOf: events[0]).meaningText
         return receipt
     }
 

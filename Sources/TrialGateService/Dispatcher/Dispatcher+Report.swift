@@ -115,7 +115,7 @@ extension Dispatcher {
                                            agesAt: try store.event(seq: last)?.timestamp)
         report.logWarning = try logWarning(through: last)
         switch format {
-        case "html": return ReportHTMLReply(html: ReportHTML.render(report.json))
+        case "html": return ReportHTMLReply(html: ReportHTML.render(report))
         case "csv": return ReportCSVReply(csv: ScreeningReport.csv(Self.screeningLogRows(report.screeningLog)), logWarning: report.logWarning)
         default: return report
         }

@@ -25,8 +25,8 @@ extension Dispatcher {
             ])]
         }
         var receipt = appended(events)
-        receipt.extra["key_id"] = .string(key.keyID)
-        receipt.extra["public_key_pem"] = .string(key.publicKeyPEM)
+        receipt.keyID = key.keyID
+        receipt.publicKeyPEM = key.publicKeyPEM
         return receipt
     }
 
@@ -51,7 +51,7 @@ extension Dispatcher {
                     return [Self.staleQueryDraft(d, cause: published, candidate: c.id, actor: actor, now: now)]
                 }.count
             }
-            receipt.extra["queries_opened"] = .number(Double(opened))
+            receipt.queriesOpened = opened
             return receipt
         }
     }
@@ -71,8 +71,7 @@ extension Dispatcher {
         }
         policyCache[sha] = policy
         var receipt = appended(events)
-        receipt.extra["policy"] = ["id": .string(policy.id), "version": .string(policy.version), "sha256": .string(sha),
-                                   "criteria": .number(Double(policy.criteria.count))]
+        receipt.policy = .init(id: policy.id, version: policy.version, sha256: sha, criteria: policy.criteria.count)
         return receipt
     }
 
@@ -161,9 +160,9 @@ extension Dispatcher {
                 ])]
             }
             var receipt = appended(events)
-            receipt.extra["previous_key_id"] = .string(old.keyID)
-            receipt.extra["key_id"] = .string(newKey.keyID)
-            receipt.extra["public_key_pem"] = .string(newKey.publicKeyPEM)
+            receipt.previousKeyID = old.keyID
+            receipt.keyID = newKey.keyID
+            receipt.publicKeyPEM = newKey.publicKeyPEM
             return receipt
         } catch {
             cachedKey = old

@@ -37,19 +37,23 @@ public struct HistoryEntry: Codable, Sendable, Equatable {
     @OmittedWhenNil public var corrections: [Correction]? = nil
     @OmittedWhenNil public var current: JSONValue? = nil
 
-    public init(_ e: Event, record: RecordEntry?) {
+    /// The entry of `e`, an event of candidate `c`'s fold: a decision and a sign-off as the fold decoded them (it
+    /// decodes each of the candidate's, or refuses the log).
+    public init(_ e: Event, of c: CandidateState) {
         (seq, timestamp, actor, type) = (e.seq, e.timestamp.description, e.actor, e.type.rawValue)
         switch e.type {
         case .decisionIssued:
-            outcome = e.payload["decision"]?["outcome"] ?? .null
-            policy = e.payload["decision"]?["policy"] ?? .null
+            let d = c.decisions.first { $0.seq == e.seq }
+            outcome = d?.storedOutcome ?? .null
+            policy = d?.storedPolicy ?? .null
         case .decisionSigned:
-            statement = e.payload["statement"] ?? .null
-            signature = e.payload["signature"] ?? .null
+            let s = c.signOffs.first { $0.seq == e.seq }
+            statement = s?.statement ?? .null
+            signature = s.map { .string($0.signature) } ?? .null
         default:
             payload = e.payload
         }
-        if let record {
+        if let record = c.record(seq: e.seq) {
             corrections = record.corrections.map(Correction.init)
             current = record.current
         }

@@ -14,7 +14,7 @@ enum CandidateView {
         return CandidateReply(
             candidate: c.id, site: c.site, registeredSeq: c.registeredSeq, status: c.status(policies: policies),
             decision: DecisionStanding(c, policies: policies), queries: c.queries.map(QueryView.init), facts: facts, superseded: superseded,
-            history: events.map { HistoryEntry($0, record: c.record(seq: $0.seq)) },
+            history: events.map { HistoryEntry($0, of: c) },
             asOf: .init(seq: asOfSeq, time: asOfTime?.description, lastSeq: c.lastSeq),
             withdrawal: c.withdrawal.map { .init(seq: $0.seq, reason: $0.reason, timestamp: $0.timestamp.description, actor: $0.actor) })
     }

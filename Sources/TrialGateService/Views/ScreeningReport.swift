@@ -88,39 +88,61 @@ enum ScreeningReport {
     }
 
     /// The audit trail as rows: who, what, when, old value, new value, reason — one row per field recorded or changed.
+    /// Payloads are read through their decoders; one a decoder refuses (a forged log's) is shown by what it holds,
+    /// as stored: the trail lists the log as it is, and `verify` says what is wrong with it.
     static func auditTrail(_ events: [Event]) -> [[String]] {
-        func text(_ v: JSONValue?) -> String {
-            guard let v, v != .null else { return "" }
-            if case .string(let s) = v { return s }
-            return CanonicalJSON.string(v)
-        }
         var rows: [[String]] = [["seq", "timestamp_utc", "actor", "candidate", "action", "field", "old_value", "new_value", "reason"]]
         for e in events {
             let base = [String(e.seq), e.timestamp.description, e.actor, e.candidate ?? "", e.type.rawValue]
-            switch e.type {
-            case .entryCorrected:
-                rows.append(base + [text(e.payload["field"]), text(e.payload["old_value"]), text(e.payload["new_value"]), text(e.payload["reason"])])
-            case .candidateWithdrawn:
-                rows.append(base + ["status", "", "withdrawn", text(e.payload["reason"])])
-            case .decisionIssued:
-                rows.append(base + ["outcome", "", text(e.payload["decision"]?["outcome"]), ""])
-                rows.append(base + ["policy", "", Decision.policyName(of: e.payload["decision"] ?? .null), ""])
-            case .decisionSigned:
-                let st = e.payload["statement"] ?? .null
-                let signer = "\(text(st["signer"]?["printed_name"])) (\(text(st["signer"]?["user"])), key \(text(st["signer"]?["key_id"])))"
-                rows.append(base + ["signoff", "", text(st["meaning"]), text(st["reason"])])
-                rows.append(base + ["decision", "", "\(text(st["decision"]?["seq"])) sha256 \(text(st["decision"]?["sha256"]))", ""])
-                rows.append(base + ["signed_by", "", signer, ""])
-                rows.append(base + ["signed_at", "", text(st["signed_at"]), ""])
-            case .policyPublished:
-                rows.append(base + ["policy", "", Decision.policyName(id: text(e.payload["policy_id"]), version: text(e.payload["version"])), ""])
-            case .trialInitialised:
-                rows.append(base + ["trial", "", text(e.payload["trial_id"]), ""])
-            default:
-                for (k, v) in (e.payload.objectValue ?? [:]).sorted(by: { $0.key < $1.key }) { rows.append(base + [k, "", text(v), ""]) }
-            }
+            rows += auditRows(e).map { base + $0 }
         }
         return rows
+    }
+
+    /// How an audit-trail cell shows a value: a string as it is, nothing for null or none, any other value as JSON.
+    private static func text(_ v: JSONValue?) -> String {
+        guard let v, v != .null else { return "" }
+        if case .string(let s) = v { return s }
+        return CanonicalJSON.string(v)
+    }
+
+    /// The field, old value, new value and reason of each row of `e`.
+    private static func auditRows(_ e: Event) -> [[String]] {
+        switch e.type {
+        case .entryCorrected:
+            guard let c = EntryCorrection(e) else {
+                return [[text(e.payload["field"]), text(e.payload["old_value"]), text(e.payload["new_value"]), text(e.payload["reason"])]]
+            }
+            return [[c.field, text(c.oldValue), text(c.newValue), c.reason]]
+        case .candidateWithdrawn:
+            return [["status", "", "withdrawn", (try? Withdrawal(payloadOf: e))?.reason ?? text(e.payload["reason"])]]
+        case .decisionIssued:
+            guard let d = try? DecisionSummary(payloadOf: e) else {
+                return [["outcome", "", text(e.payload["decision"]?["outcome"]), ""], ["policy", "", Decision.policyName(of: e.payload["decision"] ?? .null), ""]]
+            }
+            return [["outcome", "", text(d.storedOutcome), ""], ["policy", "", d.policyName, ""]]
+        case .decisionSigned:
+            return signOffRows((try? SignOff(payloadOf: e))?.statement ?? e.payload["statement"] ?? .null)
+        case .policyPublished:
+            guard let p = try? PublishedPolicy(payloadOf: e) else {
+                return [["policy", "", Decision.policyName(id: text(e.payload["policy_id"]), version: text(e.payload["version"])), ""]]
+            }
+            return [["policy", "", Decision.policyName(id: p.id, version: p.version), ""]]
+        case .trialInitialised:
+            return [["trial", "", (try? TrialInfo(payloadOf: e))?.trialID ?? text(e.payload["trial_id"]), ""]]
+        default:
+            // A record's fields (or a user event's), each a row: their schema describes them, not a decoder.
+            return (e.payload.objectValue ?? [:]).sorted(by: { $0.key < $1.key }).map { [$0.key, "", text($0.value), ""] }
+        }
+    }
+
+    /// A sign-off's rows, from its statement as signed (members shown as they were signed).
+    private static func signOffRows(_ st: JSONValue) -> [[String]] {
+        let signer = "\(text(st["signer"]?["printed_name"])) (\(text(st["signer"]?["user"])), key \(text(st["signer"]?["key_id"])))"
+        return [["signoff", "", text(st["meaning"]), text(st["reason"])],
+                ["decision", "", "\(text(st["decision"]?["seq"])) sha256 \(text(st["decision"]?["sha256"]))", ""],
+                ["signed_by", "", signer, ""],
+                ["signed_at", "", text(st["signed_at"]), ""]]
     }
 
     /// RFC 4180 CSV.
