@@ -62,6 +62,15 @@ import TrialGateService
         #expect(.string(reply.signature) == stored.payload["signature"])
     }
 
+    @Test func aDecisionReplyBuiltDirectlyEqualsItsCodableEncoding() throws {
+        let f = try Self.scene()
+        for id in ["NET-001", "NET-010", "NET-016", "NET-017", "NET-014"] {
+            let reply = try f.dispatcher.perform(.decide(candidate: id), actor: "coordinator").decode(DecisionReply.self)
+            #expect(reply.json == (try JSONValueEncoder().encode(reply)), "\(id)")
+            #expect(reply.decision.json == (try JSONValueEncoder().encode(reply.decision)), "\(id)")
+        }
+    }
+
     @Test func aReplyOfAnotherCommandDoesNotPassForThisOne() throws {
         let f = try Self.scene()
         let head = Reply.received(try f.dispatcher.perform(.head, actor: "coordinator").json)

@@ -3,7 +3,7 @@ struct NodeKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let node: EncodingNode
     let codingPath: [any CodingKey]
 
-    private func put(_ value: JSONValue, _ key: Key) { node.member(key.stringValue).set(value) }
+    private func put(_ value: JSONValue, _ key: Key) { node.put(value, forKey: key.stringValue) }
 
     mutating func encodeNil(forKey key: Key) throws { put(.null, key) }
     mutating func encode(_ value: Bool, forKey key: Key) throws { put(.bool(value), key) }
@@ -22,6 +22,7 @@ struct NodeKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encode(_ value: UInt64, forKey key: Key) throws { put(.number(Double(value)), key) }
 
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
+        if let json = value as? JSONValue { return put(json, key) }
         let child = node.member(key.stringValue)
         try child.store(value, codingPath: codingPath + [key])
         // A value that encoded nothing (an `@OmittedWhenNil` that is nil) leaves no member.
@@ -70,14 +71,15 @@ struct NodeUnkeyedContainer: UnkeyedEncodingContainer {
 
     private var nextKey: JSONCodingKey { JSONCodingKey(index: count) }
 
-    mutating func encodeNil() throws { node.appended().set(.null) }
-    mutating func encode(_ value: Bool) throws { node.appended().set(.bool(value)) }
-    mutating func encode(_ value: String) throws { node.appended().set(.string(value)) }
-    mutating func encode(_ value: Double) throws { let v = try EncodingNode.number(value, codingPath: codingPath + [nextKey]); node.appended().set(v) }
-    mutating func encode(_ value: Float) throws { let v = try EncodingNode.number(value, codingPath: codingPath + [nextKey]); node.appended().set(v) }
-    mutating func encode(_ value: Int) throws { node.appended().set(.number(Double(value))) }
-    mutating func encode(_ value: Int64) throws { node.appended().set(.number(Double(value))) }
+    mutating func encodeNil() throws { node.append(.null) }
+    mutating func encode(_ value: Bool) throws { node.append(.bool(value)) }
+    mutating func encode(_ value: String) throws { node.append(.string(value)) }
+    mutating func encode(_ value: Double) throws { node.append(try EncodingNode.number(value, codingPath: codingPath + [nextKey])) }
+    mutating func encode(_ value: Float) throws { node.append(try EncodingNode.number(value, codingPath: codingPath + [nextKey])) }
+    mutating func encode(_ value: Int) throws { node.append(.number(Double(value))) }
+    mutating func encode(_ value: Int64) throws { node.append(.number(Double(value))) }
     mutating func encode<T: Encodable>(_ value: T) throws {
+        if let json = value as? JSONValue { return node.append(json) }
         let path = codingPath + [nextKey]
         try node.appended().store(value, codingPath: path)
     }

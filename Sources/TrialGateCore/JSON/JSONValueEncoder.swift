@@ -24,12 +24,27 @@ public struct JSONValueEncoder {
     }
 }
 
-/// One value being built: a leaf, or an object or array whose members are nodes of their own (containers hand out
-/// references to them, as `Encoder` asks). The members are mutated in place, so a long array is built in linear time.
+/// One value being built: a leaf, or an object or array whose members are values already built or nodes of their
+/// own (containers hand out references to nested ones, as `Encoder` asks). A member that is a plain value (a string,
+/// a number, a `JSONValue`) is stored as it is, without a node of its own: replies are mostly such leaves. The members
+/// are mutated in place, so a long array is built in linear time.
 final class EncodingNode {
+    /// A member or element: a value, or a node still being built.
+    enum Slot {
+        case value(JSONValue)
+        case node(EncodingNode)
+
+        var resolved: JSONValue? {
+            switch self {
+            case .value(let v): v
+            case .node(let n): n.resolved
+            }
+        }
+    }
+
     var leaf: JSONValue?
-    var members: [String: EncodingNode]?
-    var elements: [EncodingNode]?
+    var members: [String: Slot]?
+    var elements: [Slot]?
 
     /// The value built, or nil when nothing was encoded.
     var resolved: JSONValue? {
@@ -45,15 +60,27 @@ final class EncodingNode {
     func member(_ key: String) -> EncodingNode {
         becomeObject()
         let child = EncodingNode()
-        members![key] = child
+        members![key] = .node(child)
         return child
     }
 
     func appended() -> EncodingNode {
         becomeArray()
         let child = EncodingNode()
-        elements!.append(child)
+        elements!.append(.node(child))
         return child
+    }
+
+    /// Sets member `key` to a value built already.
+    func put(_ value: JSONValue, forKey key: String) {
+        becomeObject()
+        members![key] = .value(value)
+    }
+
+    /// Appends a value built already.
+    func append(_ value: JSONValue) {
+        becomeArray()
+        elements!.append(.value(value))
     }
 
     func becomeObject() {

@@ -62,3 +62,27 @@ public struct DecisionDocument: Codable, Sendable, Equatable {
         meaning = d.meaning
     }
 }
+
+extension DecisionDocument {
+    /// The document's encoding, built directly: a decision is encoded on every `decide`, where going through
+    /// `JSONValueEncoder` cost a third more CPU per request. `TypedReplyTests` checks it equals the `Codable` encoding.
+    public var json: JSONValue {
+        .object([
+            "format": .string(format), "candidate": .string(candidate), "site": .string(site), "outcome": .string(outcome),
+            "criteria": .array(criteria.map(\.json)),
+            "policy": .object(["id": .string(policy.id), "version": .string(policy.version), "sha256": .string(policy.sha256)]),
+            "log": .object(["size": .number(Double(log.size)), "head": .string(log.head)]),
+            "decided_at": .string(decidedAt), "decided_by": .string(decidedBy), "key_id": .string(keyID), "meaning": .string(meaning),
+        ])
+    }
+}
+
+extension DecisionDocument.Criterion {
+    var json: JSONValue {
+        .object([
+            "id": .string(id), "kind": .string(kind), "description": .string(description), "source": .string(source),
+            "result": .string(result), "reason": .string(reason), "observed": .object(observed), "threshold": .string(threshold),
+            "evidence": .array(evidence.map { .number(Double($0)) }),
+        ])
+    }
+}

@@ -16,3 +16,14 @@ public struct DecisionReply: ReplyView, Equatable {
         case seq, hash, outcome, decision, signature, logIndex = "log_index", queriesOpened = "queries_opened"
     }
 }
+
+extension DecisionReply {
+    /// The reply's encoding, built directly (see `DecisionDocument.json`); equal to the `Codable` encoding.
+    public var json: JSONValue {
+        .object([
+            "seq": .number(Double(seq)), "log_index": .number(Double(logIndex)), "hash": .string(hash), "outcome": .string(outcome),
+            "decision": decision.json, "signature": .string(signature),
+            "queries_opened": .array(queriesOpened.map { .number(Double($0)) }),
+        ])
+    }
+}
