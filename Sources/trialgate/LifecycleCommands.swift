@@ -107,9 +107,11 @@ struct SignOffCommand: ParsableCommand {
         }
         let signature = try signing.sign(statement, with: key, what: "decision \(decision)")
         let signOff = Command.signOff(statement: statement, signature: signature, user: signing.user, signingCode: code)
-        let receipt = try Runner.typed(try call(signOff), as: WriteReceipt.self, command: signOff)
-        if signing.options.json { return Runner.printJSON(receipt.json) }
-        print("Signed (event \(receipt.seq)): \(summary.meaningText ?? "")")
+        let reply = try call(signOff)
+        // The reply as it came: a receipt this command line cannot read is still printed whole.
+        if signing.options.json { return Runner.printJSON(reply.json) }
+        let receipt = Runner.recorded(reply, command: signOff)
+        print("Signed (event \(receipt.map { "\($0.seq)" } ?? "?")): \(summary.meaningText ?? "")")
         print("Signed at \(summary.signedAt ?? "") by \(summary.signer?.printedName ?? "") with key \(key.keyID).")
     }
 }
@@ -137,9 +139,10 @@ struct AttestCommand: ParsableCommand {
         }
         let signature = try signing.sign(signed, with: key, what: "\(candidate) \(criterion)")
         let attest = Command.attest(statement: signed, signature: signature, user: signing.user, signingCode: code)
-        let appended = try Runner.typed(try call(attest), as: WriteReceipt.self, command: attest)
-        if signing.options.json { return Runner.printJSON(appended.json) }
-        print("Attested \(criterion) \(result) for \(candidate) (event \(appended.seq)), signed by \(summary.signer?.printedName ?? "") with key \(key.keyID).")
+        let reply = try call(attest)
+        if signing.options.json { return Runner.printJSON(reply.json) }
+        let appended = Runner.recorded(reply, command: attest)
+        print("Attested \(criterion) \(result) for \(candidate) (event \(appended.map { "\($0.seq)" } ?? "?")), signed by \(summary.signer?.printedName ?? "") with key \(key.keyID).")
     }
 }
 

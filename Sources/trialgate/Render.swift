@@ -76,13 +76,23 @@ enum Render {
         return lines
     }
 
+    /// A stored member as text: a string as it is, nothing for null, anything else (a forged log's) as JSON.
+    static func shown(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let s): s
+        case .null: ""
+        default: CanonicalJSON.string(value)
+        }
+    }
+
     static func decisionList(_ r: DecisionsReply) -> String {
         var lines = ["\(pad("seq", 6)) \(pad("candidate", 12)) \(pad("site", 9)) \(pad("outcome", 13)) \(pad("standing", 11)) \(pad("decided at", 25)) failed / unknown"]
         for d in r.decisions {
             // `stale`, `superseded`, or `current` / `signed` (current and signed off by an investigator).
             let standing = d.standing == "current" && d.lifecycle?.signoff != nil ? "signed" : d.standing
-            let why = (d.failed.map { "✗ \($0)" } + d.unknown.map { "? \($0)" } + d.needsAttestation.map { "? \($0) (attestation)" }).joined(separator: " ")
-            lines.append("\(pad(String(d.seq), 6)) \(pad(d.candidate ?? "", 12)) \(pad(d.site ?? "", 9)) \(pad(d.outcome ?? "", 13)) \(pad(standing, 11)) \(pad(d.decidedAt ?? "", 25)) \(why)")
+            let why = (d.failed.map { "✗ \(shown($0))" } + d.unknown.map { "? \(shown($0))" }
+                       + d.needsAttestation.map { "? \(shown($0)) (attestation)" }).joined(separator: " ")
+            lines.append("\(pad(String(d.seq), 6)) \(pad(d.candidate ?? "", 12)) \(pad(shown(d.site), 9)) \(pad(shown(d.outcome), 13)) \(pad(standing, 11)) \(pad(shown(d.decidedAt), 25)) \(why)")
         }
         lines.append("\(r.count) decision(s)")
         if let next = r.nextAfter { lines.append("more follow: --after \(next)") }

@@ -53,6 +53,16 @@ enum Runner {
         }
     }
 
+    /// What a write that succeeded answered: its typed receipt, or, when the receipt cannot be read (a newer or a
+    /// misbehaving server), nil after a warning: the write is recorded all the same, and must not be reported as failed
+    /// (a retry would be refused, or record it twice).
+    static func recorded(_ reply: Reply, command: Command) -> WriteReceipt? {
+        do { return try reply.decode(WriteReceipt.self) } catch {
+            FileHandle.standardError.write(Data("trialgate: warning: \(command.name) was recorded, but its receipt cannot be read: \(TrialGateError(error).message)\n".utf8))
+            return nil
+        }
+    }
+
     /// Runs one write and returns its receipt.
     static func write(_ command: Command, options: StoreOptions) throws -> WriteReceipt {
         guard case .written(let receipt) = try perform(command, options: options) else {

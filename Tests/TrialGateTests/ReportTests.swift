@@ -425,3 +425,72 @@ struct ReportHTMLTests {
         #expect(html == again)
     }
 }
+
+@Suite("Reports of a forged log")
+struct ForgedLogReportTests {
+    @Test("a forged model score outside 0…1 is reported by verify and left out of the report's histogram, never crashing it",
+          arguments: [-5.0, 1e300, 7.5])
+    func forgedModelScore(score: Double) throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
+        _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
+        let forged = try f.forgedCopy { event, draft in
+            if event.type == .modelScoreRecorded, case .object(var fields) = draft.payload {
+                fields["score"] = .number(score)
+                draft.payload = .object(fields)
+            }
+        }
+        let dispatcher = Dispatcher(store: forged, clock: f.clock, key: { f.key })
+        let report = try dispatcher.perform(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"), actor: "sponsor")
+            .decode(ReportReply.self)
+        #expect(report.logWarning != nil)
+        let verify = try dispatcher.perform(.verify(), actor: "regulator").decode(VerifyReply.self)
+        #expect(!verify.valid)
+        #expect(verify.problems.contains { $0.code == "invalid_event" && $0.message.contains("score") })
+    }
+
+    @Test("a report, like every view, shows a forged log whose payloads a decoder refuses; verify says what is wrong")
+    func forgedPayloadShapes() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
+        _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
+        let forged = try f.forgedCopy { event, draft in
+            guard case .object(var fields) = draft.payload else { return }
+            switch event.type {
+            case .trialInitialised, .decisionIssued: fields["extra"] = "x"
+            case .candidateWithdrawn: fields["reason"] = 5
+            case .decisionSigned:
+                guard case .object(var statement) = fields["statement"] else { return }
+                statement["signed_at"] = "yesterday"
+                fields["statement"] = .object(statement)
+            default: return
+            }
+            draft.payload = .object(fields)
+        }
+        let dispatcher = Dispatcher(store: forged, clock: f.clock, key: { f.key })
+        let report = try dispatcher.perform(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"), actor: "sponsor")
+            .decode(ReportReply.self)
+        #expect(report.logWarning != nil)
+        let verify = try dispatcher.perform(.verify(), actor: "regulator").decode(VerifyReply.self)
+        #expect(verify.problems.first?.code == "invalid_event")
+    }
+
+    @Test("decisions shows a forged decision's members as stored, whatever their type")
+    func forgedDecisionMembers() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
+        _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
+        // Candidates whose decisions nobody signed off: a sign-off repeats its decision's outcome, and the fold checks that.
+        let signed = Set(try f.store.events().filter { $0.type == .decisionSigned }.compactMap(\.candidate))
+        let forged = try f.forgedCopy { event, draft in
+            guard event.type == .decisionIssued, !signed.contains(event.candidate ?? ""), case .object(var fields) = draft.payload,
+                  case .object(var d) = fields["decision"] else { return }
+            (d["outcome"], d["site"]) = (42, ["S1"])
+            fields["decision"] = .object(d)
+            draft.payload = .object(fields)
+        }
+        let dispatcher = Dispatcher(store: forged, clock: f.clock, key: { f.key })
+        let rows = try dispatcher.perform(.decisions(candidate: nil, outcome: nil, site: nil, after: 0, limit: nil, standing: nil), actor: "sponsor")
+            .decode(DecisionsReply.self).decisions
+        let forgedRows = rows.filter { !signed.contains($0.candidate ?? "") }
+        #expect(!forgedRows.isEmpty)
+        #expect(forgedRows.allSatisfy { $0.outcome == 42 && $0.site == ["S1"] })
+    }
+}

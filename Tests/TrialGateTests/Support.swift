@@ -66,12 +66,20 @@ final class Fixture {
     /// A new store holding this log rebuilt by an insider without the signing key: the candidate's Ki-67 lowered
     /// to 5 %, every hash after it recomputed so the chain is whole again.
     func forgedCopyLoweringKi67(of candidate: String) throws -> EventStore {
+        let target = try store.events().first { $0.candidate == candidate && $0.type == .ki67Recorded }!.seq
+        return try forgedCopy { event, draft in
+            if event.seq == target { draft.payload = ["percent": 5, "specimen_date": draft.payload["specimen_date"]!, "method": "manual_count"] }
+        }
+    }
+
+    /// A new store holding this log with `change` made to events' drafts and the chain sealed again, as an insider
+    /// without the signing key could write it (no checkpoint covers it).
+    func forgedCopy(_ change: (Event, inout EventDraft) -> Void) throws -> EventStore {
         var events = try store.events()
-        let target = events.firstIndex { $0.candidate == candidate && $0.type == .ki67Recorded }!
         var prev = Event.genesisHash
         for i in events.indices {
             var draft = events[i].draft
-            if i == target { draft.payload = ["percent": 5, "specimen_date": draft.payload["specimen_date"]!, "method": "manual_count"] }
+            change(events[i], &draft)
             events[i] = HashChain.seal(draft, seq: events[i].seq, prevHash: prev)
             prev = events[i].hash
         }

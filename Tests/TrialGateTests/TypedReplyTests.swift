@@ -66,9 +66,18 @@ import TrialGateService
         let f = try Self.scene()
         for id in ["NET-001", "NET-010", "NET-016", "NET-017", "NET-014"] {
             let reply = try f.dispatcher.perform(.decide(candidate: id), actor: "coordinator").decode(DecisionReply.self)
-            #expect(reply.json == (try JSONValueEncoder().encode(reply)), "\(id)")
-            #expect(reply.decision.json == (try JSONValueEncoder().encode(reply.decision)), "\(id)")
+            #expect(reply.json == (try JSONValueEncoder().encodeByCoding(reply)), "\(id)")
+            #expect(reply.decision.json == (try JSONValueEncoder().encodeByCoding(reply.decision)), "\(id)")
         }
+    }
+
+    @Test func screeningLogRowsBuiltDirectlyEqualTheirCodableEncoding() throws {
+        let f = try Self.scene()
+        let report = try f.dispatcher.perform(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"),
+                                              actor: "coordinator").decode(ReportReply.self)
+        #expect(report.screeningLog.count > 10)
+        #expect(Set(report.screeningLog.map(\.status)).count > 3)
+        for row in report.screeningLog { #expect(row.json == (try JSONValueEncoder().encodeByCoding(row)), "\(row.candidate)") }
     }
 
     @Test func aReplyOfAnotherCommandDoesNotPassForThisOne() throws {

@@ -87,6 +87,17 @@ extension DecisionSummary {
         let d = try r.value("decision")
         let signature = try r.string("signature")
         try r.finish()
+        self.init(event, decision: d, signature: signature)
+    }
+
+    /// The decision as stored, whatever the shape of the rest of its payload (a forged log's, which a view shows and
+    /// `verify` reports); nil without a `decision` member.
+    public init?(storedIn event: Event) {
+        guard let d = event.payload["decision"] else { return nil }
+        self.init(event, decision: d, signature: event.payload["signature"]?.stringValue ?? "")
+    }
+
+    private init(_ event: Event, decision d: JSONValue, signature: String) {
         var results: [String: String] = [:]
         for c in d["criteria"]?.arrayValue ?? [] {
             if let id = c["id"]?.stringValue, let result = c["result"]?.stringValue { results[id] = result }

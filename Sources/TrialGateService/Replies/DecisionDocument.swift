@@ -63,7 +63,7 @@ public struct DecisionDocument: Codable, Sendable, Equatable {
     }
 }
 
-extension DecisionDocument {
+extension DecisionDocument: BuildsOwnJSON {
     /// The document's encoding, built directly: a decision is encoded on every `decide`, where going through
     /// `JSONValueEncoder` cost a third more CPU per request. `TypedReplyTests` checks it equals the `Codable` encoding.
     public var json: JSONValue {

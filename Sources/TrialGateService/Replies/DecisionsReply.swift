@@ -3,19 +3,20 @@ import TrialGateCore
 /// `decisions`: issued decisions in log order, filtered, one page at a time: `next_after` is where the next page
 /// starts (null on the last page).
 public struct DecisionsReply: ReplyView, Equatable {
-    /// One decision. Its candidate, site, outcome, time, author and policy are the stored decision's own members.
+    /// One decision. Its site, outcome, time, author, policy and criterion ids are the stored decision's own members,
+    /// shown as stored (a forged log's are shown as they are, whatever their type; `verify` says what is wrong).
     public struct Row: Codable, Sendable, Equatable {
         public var seq: Int64
         public var candidate: String?
-        public var site: String?
-        public var outcome: String?
-        public var decidedAt: String?
-        public var decidedBy: String?
+        public var site: JSONValue
+        public var outcome: JSONValue
+        public var decidedAt: JSONValue
+        public var decidedBy: JSONValue
         /// The policy as the signed decision names it (`id`, `version`, `sha256`).
         public var policy: JSONValue
-        public var failed: [String]
-        public var unknown: [String]
-        public var needsAttestation: [String]
+        public var failed: [JSONValue]
+        public var unknown: [JSONValue]
+        public var needsAttestation: [JSONValue]
         /// `current`, `stale` or `superseded`.
         public var standing: String
         /// A superseded decision: the candidate's next decision (the reply's `superseded_by`).
@@ -30,9 +31,9 @@ public struct DecisionsReply: ReplyView, Equatable {
 
         public init(seq: Int64, candidate: String?, decision d: JSONValue, standing: String, supersededBy: Int64?, lifecycle: DecisionStanding?) {
             let criteria = d["criteria"]?.arrayValue ?? []
-            func ids(_ result: String) -> [String] { criteria.filter { $0["result"]?.stringValue == result }.compactMap { $0["id"]?.stringValue } }
-            (self.seq, self.candidate, site, outcome) = (seq, candidate, d["site"]?.stringValue, d["outcome"]?.stringValue)
-            (decidedAt, decidedBy, policy) = (d["decided_at"]?.stringValue, d["decided_by"]?.stringValue, d["policy"] ?? .null)
+            func ids(_ result: String) -> [JSONValue] { criteria.filter { $0["result"]?.stringValue == result }.compactMap { $0["id"] } }
+            (self.seq, self.candidate, site, outcome) = (seq, candidate, d["site"] ?? .null, d["outcome"] ?? .null)
+            (decidedAt, decidedBy, policy) = (d["decided_at"] ?? .null, d["decided_by"] ?? .null, d["policy"] ?? .null)
             (failed, unknown, needsAttestation) = (ids("fail"), ids("unknown"), ids("needs_attestation"))
             (self.standing, self.supersededBy, self.lifecycle) = (standing, supersededBy, lifecycle)
         }
@@ -42,10 +43,10 @@ public struct DecisionsReply: ReplyView, Equatable {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(seq, forKey: .seq)
             try c.encodeIfPresent(candidate, forKey: .candidate)
-            try c.encodeIfPresent(site, forKey: .site)
-            try c.encodeIfPresent(outcome, forKey: .outcome)
-            try c.encodeIfPresent(decidedAt, forKey: .decidedAt)
-            try c.encodeIfPresent(decidedBy, forKey: .decidedBy)
+            try c.encode(site, forKey: .site)
+            try c.encode(outcome, forKey: .outcome)
+            try c.encode(decidedAt, forKey: .decidedAt)
+            try c.encode(decidedBy, forKey: .decidedBy)
             try c.encode(policy, forKey: .policy)
             try c.encode(failed, forKey: .failed)
             try c.encode(unknown, forKey: .unknown)

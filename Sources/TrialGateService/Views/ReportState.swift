@@ -36,16 +36,34 @@ struct ReportState: Equatable {
             if size == event.seq { headHash = event.hash }
         }
         switch event.type {
+        // A report is a view, and a view never refuses a log `verify` would report: a payload its decoder refuses (a
+        // forged log's) is read member by member as stored, as far as the report needs it, as reports always have.
         case .trialInitialised:
-            trialID = try Self.decoded(fail) { try TrialInfo(payloadOf: event) }.trialID
-            keys = [try Self.decoded(fail) { try SigningKeyRecord(payloadOf: event) }]
+            let p = event.payload
+            let trial = try? TrialInfo(payloadOf: event)
+            guard let id = trial?.trialID ?? p["trial_id"]?.stringValue, let key = trial?.publicKey ?? p["public_key"]?.stringValue,
+                  let keyID = trial?.keyID ?? p["key_id"]?.stringValue else { throw fail("no trial id or key") }
+            trialID = id
+            keys = [SigningKeyRecord(seq: event.seq, publicKey: key, keyID: keyID)]
             return
         case .keyRotated:
-            keys.append(try Self.decoded(fail) { try SigningKeyRecord(payloadOf: event) })
+            let p = event.payload
+            let rotation = try? KeyRotation(payloadOf: event)
+            guard let key = rotation?.publicKey ?? p["public_key"]?.stringValue, let keyID = rotation?.keyID ?? p["key_id"]?.stringValue
+            else { throw fail("no key") }
+            keys.append(SigningKeyRecord(seq: event.seq, publicKey: key, keyID: keyID))
             return
         case .policyPublished:
             // The text is not kept: a report names policies, it does not evaluate them.
-            policies.append(try Self.decoded(fail) { try PublishedPolicy(payloadOf: event) }.withoutText)
+            if let policy = try? PublishedPolicy(payloadOf: event) {
+                policies.append(policy.withoutText)
+                return
+            }
+            let p = event.payload
+            guard let id = p["policy_id"]?.stringValue, let version = p["version"]?.stringValue, let sha = p["sha256"]?.stringValue else {
+                throw fail("no policy id, version or digest")
+            }
+            policies.append(PublishedPolicy(seq: event.seq, publishedAt: event.timestamp, id: id, version: version, sha256: sha, text: ""))
             return
         default:
             break
@@ -76,9 +94,10 @@ struct ReportState: Equatable {
         case .entryCorrected:
             try Self.applyCorrection(event, to: &c, candidate: id, recordType: recordType, fail)
         case .candidateWithdrawn:
-            c.withdrawal = (event.seq, try Self.decoded(fail) { try Withdrawal(payloadOf: event) }.reason, event.timestamp)
+            let reason = (try? Withdrawal(payloadOf: event))?.reason ?? event.payload["reason"]?.stringValue ?? ""
+            c.withdrawal = (event.seq, reason, event.timestamp)
         case .decisionIssued:
-            let d = try Self.decoded(fail) { try DecisionSummary(payloadOf: event) }
+            let d = try Self.decision(event, fail)
             c.decisionCount += 1
             if c.firstDecisionAt == nil { c.firstDecisionAt = event.timestamp }
             c.latest = ReportDecision(seq: event.seq, timestamp: event.timestamp, outcome: d.outcome, results: d.results,
@@ -86,16 +105,13 @@ struct ReportState: Equatable {
             c.changesSinceDecision = []
             c.signOff = nil
         case .decisionSigned:
-            let s = try Self.decoded(fail) { try SignOff(payloadOf: event) }
-            guard s.decisionSeq == c.latest?.seq else { throw fail("not a sign-off of the candidate's newest decision") }
-            c.signOff = ReportSignOff(seq: event.seq, timestamp: event.timestamp, signer: event.actor, printedName: s.printedName,
-                                      meaning: s.meaning, reason: s.reason)
+            c.signOff = try Self.signOff(event, of: c.latest?.seq, fail)
         case .queryOpened:
-            let q = try Self.decoded(fail) { try ReviewQuery(payloadOf: event) }
-            c.queries.append(ReportQuery(seq: event.seq, openedAt: event.timestamp, about: q.about.rawValue, answered: false, closedAt: nil))
+            let about = (try? ReviewQuery(payloadOf: event))?.about.rawValue ?? event.payload["about"]?.stringValue ?? ""
+            c.queries.append(ReportQuery(seq: event.seq, openedAt: event.timestamp, about: about, answered: false, closedAt: nil))
         case .queryAnswered, .queryClosed:
-            let target = try Self.decoded(fail) { try ReviewQuery.target(of: event) }
-            guard let i = c.queries.firstIndex(where: { $0.seq == target }) else { throw fail("not a query of candidate \"\(id)\"") }
+            let target = (try? ReviewQuery.target(of: event)) ?? event.payload["query"]?.intValue.map(Int64.init)
+            guard let target, let i = c.queries.firstIndex(where: { $0.seq == target }) else { throw fail("not a query of candidate \"\(id)\"") }
             if event.type == .queryAnswered { c.queries[i].answered = true } else { c.queries[i].closedAt = event.timestamp }
         default:
             throw fail("unexpected event type")
@@ -129,9 +145,26 @@ struct ReportState: Equatable {
                                               record: type, field: field, oldValue: correction.oldValue, newValue: new, reason: reason))
     }
 
-    /// A payload decoded by its kind's decoder; a forged one fails the report's fold, naming the event.
-    private static func decoded<T>(_ fail: (String) -> TrialGateError, _ decode: () throws -> T) throws -> T {
-        do { return try decode() } catch { throw fail(TrialGateError(error).message) }
+    /// A decision as the report keeps it: decoded, or (a forged log's) read from the stored members it needs.
+    private static func decision(_ event: Event, _ fail: (String) -> TrialGateError) throws -> DecisionSummary {
+        if let d = try? DecisionSummary(payloadOf: event) { return d }
+        guard let d = DecisionSummary(storedIn: event) else { throw fail("no decision") }
+        return d
+    }
+
+    /// A sign-off of the candidate's newest decision (`latest`) as the report keeps it: decoded, or (a forged log's)
+    /// read from the stored statement's members it needs.
+    private static func signOff(_ event: Event, of latest: Int64?, _ fail: (String) -> TrialGateError) throws -> ReportSignOff {
+        if let s = try? SignOff(payloadOf: event) {
+            guard s.decisionSeq == latest else { throw fail("not a sign-off of the candidate's newest decision") }
+            return ReportSignOff(seq: event.seq, timestamp: event.timestamp, signer: event.actor, printedName: s.printedName,
+                                 meaning: s.meaning, reason: s.reason)
+        }
+        let s = event.payload["statement"] ?? .null
+        guard let meaning = s["meaning"]?.stringValue.flatMap(SignOffMeaning.init), s["decision"]?["seq"]?.intValue.map(Int64.init) == latest
+        else { throw fail("not a sign-off of the candidate's newest decision") }
+        return ReportSignOff(seq: event.seq, timestamp: event.timestamp, signer: event.actor,
+                             printedName: s["signer"]?["printed_name"]?.stringValue ?? "", meaning: meaning, reason: s["reason"]?.stringValue)
     }
 
     /// The key a decision is checked with: the key in force where it stands (the newest key folded so far),

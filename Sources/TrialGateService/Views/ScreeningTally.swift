@@ -47,7 +47,9 @@ struct ScreeningTally {
             if let first = c.firstDecisionAt {
                 daysToDecision.append(Double(first.millisecondsSinceEpoch - c.registeredAt.millisecondsSinceEpoch) / 86_400_000)
             }
-            if let score = c.modelScore?.numberValue {
+            // Binned only within 0…1: a score outside it (a forged log's: the record schema refuses one) is left out,
+            // never used as an index.
+            if let score = c.modelScore?.numberValue, score >= 0, score <= 1 {
                 scores[latest.outcome, default: Array(repeating: 0, count: 10)][min(9, Int(score * 10))] += 1
             }
         }
