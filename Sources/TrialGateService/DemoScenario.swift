@@ -42,7 +42,7 @@ public struct DemoScenario: Sendable {
     /// Adds each site's investigator account that is not there yet (by `admin`), with their printed name, key and
     /// signing code.
     public func addInvestigators(dispatcher: Dispatcher, admin: String) throws {
-        let existing = Set((try dispatcher.execute(.users, actor: admin)["users"]?.arrayValue ?? []).compactMap { $0["name"]?.stringValue })
+        let existing = Set(try dispatcher.perform(.users, actor: admin).decode(UsersReply.self).users.map(\.name))
         for site in sites {
             let i = Self.investigator(of: site)
             if existing.contains(i.name) { continue }
@@ -91,16 +91,16 @@ public struct DemoScenario: Sendable {
                     _ = try dispatcher.execute(.correct(seq: seq, field: field, value: value, reason: reason), actor: actor)
                 case .attest(let criterion, let on):
                     let i = Self.investigator(of: site)
-                    let prepared = try dispatcher.execute(.attestPrepare(candidate: c.id, fields: ["criterion": .string(criterion), "result": "pass", "attested_on": on,
-                                                                                                   "statement": "checked against the source documents"], user: i.name), actor: i.name)
-                    let statement = prepared["statement"] ?? .null
+                    let statement = try dispatcher.perform(.attestPrepare(candidate: c.id, fields: ["criterion": .string(criterion), "result": "pass", "attested_on": on,
+                                                                                                     "statement": "checked against the source documents"], user: i.name), actor: i.name)
+                        .decode(AttestPrepareReply.self).statement
                     _ = try dispatcher.execute(.attest(statement: statement, signature: Data(i.key.sign(CanonicalJSON.encode(statement))).base64EncodedString(),
                                                        user: i.name, signingCode: i.signingCode), actor: i.name)
                 case .confirm:
                     guard let decision else { continue }
                     let i = Self.investigator(of: site)
-                    let prepared = try dispatcher.execute(.signOffPrepare(decision: decision.seq, outcome: decision.outcome, reason: nil, user: i.name), actor: i.name)
-                    let statement = prepared["statement"] ?? .null
+                    let statement = try dispatcher.perform(.signOffPrepare(decision: decision.seq, outcome: decision.outcome, reason: nil, user: i.name), actor: i.name)
+                        .decode(SignOffPrepareReply.self).statement
                     _ = try dispatcher.execute(.signOff(statement: statement, signature: Data(i.key.sign(CanonicalJSON.encode(statement))).base64EncodedString(),
                                                         user: i.name, signingCode: i.signingCode), actor: i.name)
                 }
