@@ -205,25 +205,7 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
                 finish(context, last: LineServer.line(reply), linger: Self.refusalLinger, graceful: false)
                 return
             case .run(let request):
-                // A connection's protocol runs requests as the principal that authenticated, never as the host.
-                guard case .principal(let principal) = request.caller else {
-                    assertionFailure("a served connection's request without a principal")
-                    finish(context, linger: Self.refusalLinger, graceful: false)
-                    return
-                }
-                phase = .serving(inFlight: true)
-                let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
-                let replier = protocolState
-                // The reply is built on the event loop: the writer thread is the one that must not wait.
-                workers.run(request.command, as: principal, on: context.eventLoop) { [self] result in
-                    let encoded = result.map { answer -> [UInt8] in
-                        switch answer {
-                        case .encoded(let bytes): bytes
-                        case .value(let value): CanonicalJSON.encode(value)
-                        }
-                    }
-                    self.finished(LineServer.line(replier.reply(to: encoded, for: request)), context: bound.value)
-                }
+                guard start(request, replier: protocolState, context: context) else { return }
             case .subscribe(let from, let ack):
                 guard let principal = protocolState.principal else {
                     assertionFailure("a subscription without a principal")
@@ -233,6 +215,36 @@ final class ProtocolHandler: ChannelDuplexHandler, @unchecked Sendable {
                 startSubscription(context: context, principal: principal, ack: ack, from: from)
             }
         }
+        settle(context: context, answered: answered)
+    }
+
+    /// Runs a request on a worker; its reply comes back to this event loop (`finished`). False when the connection
+    /// closed instead.
+    private func start(_ request: Request, replier: LineProtocol, context: ChannelHandlerContext) -> Bool {
+        // A connection's protocol runs requests as the principal that authenticated, never as the host.
+        guard case .principal(let principal) = request.caller else {
+            assertionFailure("a served connection's request without a principal")
+            finish(context, linger: Self.refusalLinger, graceful: false)
+            return false
+        }
+        phase = .serving(inFlight: true)
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        // The reply is built on the event loop: the writer thread is the one that must not wait.
+        workers.run(request.command, as: principal, on: context.eventLoop) { [self] result in
+            let encoded = result.map { answer -> [UInt8] in
+                switch answer {
+                case .encoded(let bytes): bytes
+                case .value(let value): CanonicalJSON.encode(value)
+                }
+            }
+            self.finished(LineServer.line(replier.reply(to: encoded, for: request)), context: bound.value)
+        }
+        return true
+    }
+
+    /// After answering what could be answered: the idle clock, flushing, closing once everything owed is answered
+    /// (shutdown, or the client's half-close), and reading on.
+    private func settle(context: ChannelHandlerContext, answered: Bool) {
         if answered { deadlines.active(at: context.eventLoop.now) }
         if inbound.readableBytes == 0 { inbound = ByteBuffer() }
         switch phase {
