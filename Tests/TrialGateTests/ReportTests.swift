@@ -493,4 +493,21 @@ struct ForgedLogReportTests {
         #expect(!forgedRows.isEmpty)
         #expect(forgedRows.allSatisfy { $0.outcome == 42 && $0.site == ["S1"] })
     }
+
+    static let forgedTrailCases: [(EventType, JSONValue, [String])] = [
+        (.candidateWithdrawn, ["reason": 5], ["status", "", "withdrawn", "5"]),
+        (.decisionIssued, ["decision": ["outcome": 42, "policy": ["id": "p", "version": "1"]], "signature": "s", "extra": "x"] as JSONValue,
+         ["outcome", "", "42", ""]),
+        (.policyPublished, ["policy_id": "p", "version": "2"], ["policy", "", "p@2", ""]),
+        (.trialInitialised, ["trial_id": "T-9", "extra": true], ["trial", "", "T-9", ""]),
+        (.entryCorrected, ["corrects": 3, "field": "ecog", "new_value": 2], ["ecog", "", "2", ""]),
+    ]
+
+    @Test("the audit trail lists a forged log's payloads as stored, whatever their shape", arguments: Self.forgedTrailCases)
+    func forgedAuditTrail(type: EventType, payload: JSONValue, row: [String]) throws {
+        let draft = EventDraft(timestamp: UTCTimestamp("2026-07-01T09:00:00.000Z")!, actor: "x", type: type, candidate: "C-1", payload: payload)
+        let rows = ScreeningReport.auditTrail([HashChain.seal(draft, seq: 7, prevHash: Event.genesisHash)])
+        #expect(rows.count >= 2)
+        #expect(Array(rows[1].dropFirst(5)) == row)
+    }
 }
