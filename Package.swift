@@ -57,7 +57,10 @@ let package = Package(
         .executableTarget(name: "trialgate-bench", dependencies: ["TrialGateService", "TrialGatePolicies", "TrialGateServer", "CSQLite", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Benchmarks/trialgate-bench"),
         .testTarget(name: "TrialGateTests", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", "TrialGateService", "TrialGatePolicies", "TrialGateServer", "TrialGateFuzzTargets",
                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                                   .product(name: "Logging", package: "swift-log")],
+                                   .product(name: "Logging", package: "swift-log"),
+                                   // NIOAsyncTestingChannel: a served connection driven without a socket, on a clock moved by hand.
+                                   .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"),
+                                   .product(name: "NIOConcurrencyHelpers", package: "swift-nio")],
                     resources: [.copy("Fixtures")]),
     ]
 )

@@ -12,17 +12,18 @@ import TrialGateStore
 
 /// The line-protocol server: one JSON request per line, one JSON reply line each, in order.
 ///
-/// Each connection is served by a `ProtocolHandler` on its event loop; the SQLite work happens on worker threads
-/// (one writer doing group commit, a few readers), never on an event loop. Graceful shutdown stops
-/// accepting, lets in-flight requests finish, commits what is queued, and closes the store.
-public final class LineServer: Service, @unchecked Sendable {
+/// Each connection is served by a task of its own (`ServedConnection`, on `NIOAsyncChannel`); the SQLite work happens
+/// on worker threads (one writer doing group commit, a few readers), never on an event loop. Graceful shutdown stops
+/// accepting, lets each connection answer what it has read and close, commits what is queued, and closes the store
+/// (`serve(_:)`).
+public final class LineServer: Service, Sendable {
     let config: ServerConfiguration
     let logger: Logger
     let state: ServerState
     /// How far the log is known to be covered by valid checkpoints, shared by the writer, the readers and the accounts.
     let coverage = CoverageMark()
-    private let bound = NIOLockedValueBox<SocketAddress?>(nil)
-    private let eventLoopGroup: MultiThreadedEventLoopGroup
+    let bound = NIOLockedValueBox<SocketAddress?>(nil)
+    let eventLoopGroup: MultiThreadedEventLoopGroup
 
     public init(configuration: ServerConfiguration, logger: Logger, eventLoopGroup: MultiThreadedEventLoopGroup = .singleton) {
         self.config = configuration
@@ -123,7 +124,7 @@ public final class LineServer: Service, @unchecked Sendable {
 
     public func run() async throws {
         let prepared = try prepare()
-        let (workers, snapshotter, sslContext) = (prepared.workers, prepared.snapshotter, prepared.tls)
+        let (workers, snapshotter) = (prepared.workers, prepared.snapshotter)
         let accounts: AccountWatcher
         do {
             accounts = try AccountWatcher(storePath: config.storePath, state: state, coverage: coverage, logger: logger,
@@ -135,46 +136,12 @@ public final class LineServer: Service, @unchecked Sendable {
         }
         accounts.start()
         defer { accounts.stop() }
-        let bootstrap = ServerBootstrap(group: eventLoopGroup)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelOption(.backlog, value: 256)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelOption(.writeBufferWaterMark, value: .init(low: config.replyBufferBytes / 2, high: config.replyBufferBytes))
-            .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    if let sslContext { try sync.addHandler(NIOSSLServerHandler(context: sslContext)) }
-                    try sync.addHandler(ProtocolHandler(server: self, workers: workers))
-                }
-            }
-        let server: Channel
         do {
-            switch config.endpoint {
-            case .tcp: server = try await bootstrap.bind(to: prepared.address!).get()
-            case .unix(let path): server = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
-            }
+            try await serve(prepared)
         } catch {
             await workers.stop()
             await snapshotter.stop()
-            throw TrialGateError(.listenFailed, "cannot listen on \(config.endpoint): \(error)")
-        }
-        bound.withLockedValue { $0 = server.localAddress }
-        logger.info("listening", metadata: ["endpoint": .untrusted(server.localAddress.map { "\($0)" } ?? config.endpoint.description),
-                                             "tls": "\(sslContext != nil)", "store": .untrusted(config.storePath)])
-        // Serve until asked to stop (SIGTERM / SIGINT through the service group, or cancellation).
-        try? await gracefulShutdown()
-        try? await server.close()
-        // Each connection answers what it has read (the request in progress with its result, the rest with
-        // shutting_down), closes its side and waits briefly for the client's; then the queued work is committed.
-        state.drain()
-        // Until the last connection has closed, or 30 s at most.
-        let state = self.state
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await state.connectionsClosed() }
-            group.addTask { try? await Task.sleep(for: .seconds(30)) }
-            await group.next()
-            group.cancelAll()
+            throw error
         }
         await workers.stop()
         await snapshotter.stop()

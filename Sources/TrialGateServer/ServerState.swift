@@ -12,12 +12,9 @@ final class ServerState: @unchecked Sendable {
     private var channels: [ObjectIdentifier: Channel] = [:]
     private var table: ConnectionTable<ObjectIdentifier>
     private var limiter: AuthFailureLimiter
-    private(set) var draining = false
+    private var draining = false
     private var directory = UserDirectory()
     private var subscribers: [ObjectIdentifier: (channel: Channel, principal: Principal)] = [:]
-    /// Who waits for the last connection to close (`connectionsClosed`), by ticket.
-    private var closeWaiters: [Int: CheckedContinuation<Void, Never>] = [:]
-    private var nextTicket = 0
 
     init(limits: ConnectionTable<ObjectIdentifier>.Limits, authFailures: AuthFailureLimiter) {
         table = ConnectionTable(limits: limits)
@@ -73,38 +70,21 @@ final class ServerState: @unchecked Sendable {
     func authenticated(_ channel: Channel) { lock.withLock { table.authenticated(ObjectIdentifier(channel)) } }
 
     func close(_ channel: Channel) {
-        let waiters: [CheckedContinuation<Void, Never>] = lock.withLock {
+        lock.withLock {
             let id = ObjectIdentifier(channel)
             channels[id] = nil
             subscribers[id] = nil
             table.remove(id)
-            guard channels.isEmpty else { return [] }
-            defer { closeWaiters = [:] }
-            return Array(closeWaiters.values)
         }
-        for waiter in waiters { waiter.resume() }
     }
 
-    /// Returns once no connection is open, or when the calling task is cancelled: how shutdown waits for the
-    /// connections `drain` told to finish, without polling.
-    func connectionsClosed() async {
-        let ticket: Int = lock.withLock {
-            nextTicket += 1
-            return nextTicket
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
-                let now: Bool = lock.withLock {
-                    if channels.isEmpty || Task.isCancelled { return true }
-                    closeWaiters[ticket] = waiter
-                    return false
-                }
-                if now { waiter.resume() }
-            }
-        } onCancel: {
-            lock.withLock { closeWaiters.removeValue(forKey: ticket) }?.resume()
-        }
+    /// Closes every connection still open (shutdown, once connections have had their time to finish).
+    func closeAll() {
+        for channel in lock.withLock({ Array(channels.values) }) { channel.close(promise: nil) }
     }
+
+    /// The server is shutting down (`drain`).
+    var isDraining: Bool { lock.withLock { draining } }
 
     var openConnections: Int { lock.withLock { channels.count } }
     var unauthenticatedConnections: Int { lock.withLock { table.unauthenticatedCount } }
@@ -132,7 +112,7 @@ final class ServerState: @unchecked Sendable {
     var limiterSources: Int { lock.withLock { limiter.count } }
 }
 
-/// What the server tells a connection's handler from outside its event loop.
+/// What the server tells a connection (through its `ConnectionKeeper`) from outside its event loop.
 enum ConnectionEvent: Sendable {
     /// The server is shutting down.
     case draining

@@ -40,7 +40,7 @@ public struct Request: Sendable {
 
 /// The line protocol of one client, as a state machine with no IO: it takes frames and says what to do with each
 /// (`Action`), and builds every reply line. One machine serves `exec` (a host caller, no authentication), a served
-/// connection (`ProtocolHandler`) and an in-process session (`ProtocolSession`, which the fuzzer drives).
+/// connection (`ServedConnection`) and an in-process session (`ProtocolSession`, which the fuzzer drives).
 ///
 /// A client connection must authenticate first (`{"cmd":"auth","token":…}`); before that every reply but a
 /// successful `auth` is an error and a strike, and more than `maxErrorsBeforeAuth` strikes close it. An account
