@@ -428,6 +428,13 @@ struct ReportHTMLTests {
 
 @Suite("Reports of a forged log")
 struct ForgedLogReportTests {
+    /// A sponsor's report and a regulator's verify of a forged copy of `f`'s log.
+    static func reportAndVerify(_ forged: EventStore, _ f: Fixture) throws -> (ReportReply, VerifyReply) {
+        let dispatcher = Dispatcher(store: forged, clock: f.clock, key: { f.key })
+        let report = try dispatcher.perform(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"), actor: "sponsor")
+        return (try report.decode(ReportReply.self), try dispatcher.perform(.verify(), actor: "regulator").decode(VerifyReply.self))
+    }
+
     @Test("a forged model score outside 0…1 is reported by verify and left out of the report's histogram, never crashing it",
           arguments: [-5.0, 1e300, 7.5])
     func forgedModelScore(score: Double) throws {
@@ -439,11 +446,8 @@ struct ForgedLogReportTests {
                 draft.payload = .object(fields)
             }
         }
-        let dispatcher = Dispatcher(store: forged, clock: f.clock, key: { f.key })
-        let report = try dispatcher.perform(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"), actor: "sponsor")
-            .decode(ReportReply.self)
+        let (report, verify) = try Self.reportAndVerify(forged, f)
         #expect(report.logWarning != nil)
-        let verify = try dispatcher.perform(.verify(), actor: "regulator").decode(VerifyReply.self)
         #expect(!verify.valid)
         #expect(verify.problems.contains { $0.code == "invalid_event" && $0.message.contains("score") })
     }
@@ -465,11 +469,8 @@ struct ForgedLogReportTests {
             }
             draft.payload = .object(fields)
         }
-        let dispatcher = Dispatcher(store: forged, clock: f.clock, key: { f.key })
-        let report = try dispatcher.perform(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"), actor: "sponsor")
-            .decode(ReportReply.self)
+        let (report, verify) = try Self.reportAndVerify(forged, f)
         #expect(report.logWarning != nil)
-        let verify = try dispatcher.perform(.verify(), actor: "regulator").decode(VerifyReply.self)
         #expect(verify.problems.first?.code == "invalid_event")
     }
 

@@ -22,8 +22,7 @@ struct NodeKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encode(_ value: UInt64, forKey key: Key) throws { put(.number(Double(value)), key) }
 
     mutating func encode<T: Encodable>(_ value: T, forKey key: Key) throws {
-        if let json = value as? JSONValue { return put(json, key) }
-        if let direct = value as? any BuildsOwnJSON { return put(direct.json, key) }
+        if let json = EncodingNode.prebuilt(value) { return put(json, key) }
         let child = node.member(key.stringValue)
         try child.store(value, codingPath: codingPath + [key])
         // A value that encoded nothing (an `@OmittedWhenNil` that is nil) leaves no member.
@@ -80,8 +79,7 @@ struct NodeUnkeyedContainer: UnkeyedEncodingContainer {
     mutating func encode(_ value: Int) throws { node.append(.number(Double(value))) }
     mutating func encode(_ value: Int64) throws { node.append(.number(Double(value))) }
     mutating func encode<T: Encodable>(_ value: T) throws {
-        if let json = value as? JSONValue { return node.append(json) }
-        if let direct = value as? any BuildsOwnJSON { return node.append(direct.json) }
+        if let json = EncodingNode.prebuilt(value) { return node.append(json) }
         let path = codingPath + [nextKey]
         try node.appended().store(value, codingPath: path)
     }

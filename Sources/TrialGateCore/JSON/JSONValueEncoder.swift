@@ -17,8 +17,7 @@ public struct JSONValueEncoder {
     /// The JSON form of `value`.
     /// - Throws: `EncodingError.invalidValue` for a number that is not finite.
     public func encode<T: Encodable>(_ value: T) throws -> JSONValue {
-        if let json = value as? JSONValue { return json }
-        if let direct = value as? any BuildsOwnJSON { return direct.json }
+        if let json = EncodingNode.prebuilt(value) { return json }
         return try encodeByCoding(value)
     }
 
@@ -109,12 +108,16 @@ final class EncodingNode {
 
     func set(_ value: JSONValue) { (members, elements, leaf) = (nil, nil, value) }
 
+    /// The JSON of a value the encoder takes as it is: a `JSONValue`, or a value that builds its own (`BuildsOwnJSON`).
+    static func prebuilt<T: Encodable>(_ value: T) -> JSONValue? {
+        if let json = value as? JSONValue { return json }
+        return (value as? any BuildsOwnJSON)?.json
+    }
+
     /// Stores `value` here: a `JSONValue` as it is, any other value through its own `encode(to:)`.
     func store<T: Encodable>(_ value: T, codingPath: [any CodingKey]) throws {
-        if let json = value as? JSONValue {
+        if let json = Self.prebuilt(value) {
             set(json)
-        } else if let direct = value as? any BuildsOwnJSON {
-            set(direct.json)
         } else {
             try value.encode(to: NodeEncoder(node: self, codingPath: codingPath))
         }

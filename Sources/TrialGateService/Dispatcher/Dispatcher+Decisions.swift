@@ -50,11 +50,7 @@ extension Dispatcher {
         return DecisionsReply(decisions: rows, count: rows.count, nextAfter: nextAfter)
     }
 
-    /// The signed decision a `decision.issued` event carries, as the decoder reads it; a payload the decoder refuses
-    /// (a forged log's) is listed by its `decision` member as stored, as before (a listing does not refuse a log;
-    /// `verify` reports it), and one without that member is not listed.
-    static func listedDecision(_ e: Event) -> JSONValue? {
-        if let d = try? DecisionSummary(payloadOf: e) { return d.decision }
-        return e.payload["decision"]
-    }
+    /// The signed decision a `decision.issued` event carries, as stored, whatever the shape of the rest of its payload
+    /// (a listing does not refuse a forged log; `verify` reports it); one without a `decision` member is not listed.
+    static func listedDecision(_ e: Event) -> JSONValue? { DecisionSummary(storedIn: e)?.decision }
 }

@@ -147,7 +147,6 @@ struct ReportState: Equatable {
 
     /// A decision as the report keeps it: decoded, or (a forged log's) read from the stored members it needs.
     private static func decision(_ event: Event, _ fail: (String) -> TrialGateError) throws -> DecisionSummary {
-        if let d = try? DecisionSummary(payloadOf: event) { return d }
         guard let d = DecisionSummary(storedIn: event) else { throw fail("no decision") }
         return d
     }

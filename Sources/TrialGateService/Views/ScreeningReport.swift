@@ -117,10 +117,8 @@ enum ScreeningReport {
         case .candidateWithdrawn:
             return [["status", "", "withdrawn", (try? Withdrawal(payloadOf: e))?.reason ?? text(e.payload["reason"])]]
         case .decisionIssued:
-            guard let d = try? DecisionSummary(payloadOf: e) else {
-                return [["outcome", "", text(e.payload["decision"]?["outcome"]), ""], ["policy", "", Decision.policyName(of: e.payload["decision"] ?? .null), ""]]
-            }
-            return [["outcome", "", text(d.storedOutcome), ""], ["policy", "", d.policyName, ""]]
+            let d = DecisionSummary(storedIn: e)
+            return [["outcome", "", text(d?.storedOutcome), ""], ["policy", "", d?.policyName ?? Decision.policyName(id: "", version: ""), ""]]
         case .decisionSigned:
             return signOffRows((try? SignOff(payloadOf: e))?.statement ?? e.payload["statement"] ?? .null)
         case .policyPublished:
