@@ -73,10 +73,25 @@ extension LogAuditor {
                 report(event.seq, "policy_mismatch", "policy_id/version do not match the policy text")
             }
             policies[sha] = policy
+            if let why = policy.unregisteredModels(state.models.filter { $0.seq < event.seq }) {
+                report(event.seq, "policy_model_unregistered", "policy \(policy.id) \(policy.version): \(why)")
+            }
         } catch let e as TrialGateError {
             report(event.seq, "invalid_policy", e.message)
         } catch {
             report(event.seq, "invalid_policy", "\(error)")
+        }
+    }
+
+    /// A registered model's artifact and extraction settings must be the texts its card's digests name: a swapped
+    /// artifact is named here even when the log around it was re-hashed.
+    mutating func checkModelDigests(_ event: Event) {
+        for (text, digest, what) in [("artifact", "artifact_sha256", "artifact"), ("settings", "settings_sha256", "extraction settings")] {
+            let holder = text == "artifact" ? event.payload : event.payload["extraction"]
+            guard let t = holder?[text]?.stringValue, let sha = holder?[digest]?.stringValue else { continue }
+            if Digest.sha256Hex(t) != sha {
+                report(event.seq, "model_digest", "the model's \(what) does not hash to its recorded \(digest)")
+            }
         }
     }
 
@@ -107,7 +122,7 @@ extension LogAuditor {
             report(event.seq, "decision_mismatch", "the decision does not name the policy in force and its context")
             return
         }
-        let rederived = Decision(candidate: candidate, policy: policy, policySHA256: sha, logSize: before.size,
+        let rederived = Decision(candidate: candidate, policy: policy, models: ModelEvidence(before, candidate: candidate), policySHA256: sha, logSize: before.size,
                                  logHead: before.headHash, decidedAt: at, decidedBy: by, keyID: keyID)
         if rederived.json == decision {
             decisionsReproduced += 1

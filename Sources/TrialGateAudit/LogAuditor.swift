@@ -135,6 +135,7 @@ public struct LogAuditor {
             return
         }
         if event.type == .policyPublished { checkPolicy(event) }
+        if event.type == .modelRegistered { checkModelDigests(event) }
     }
 
     /// Moves past an event the fold refused, without folding it: the chain, the tree and every later event's own

@@ -27,16 +27,24 @@ struct CandidateGroup: ParsableCommand {
 
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Record a clinical fact: imaging, ki67, mitotic-count, sstr, model-score, clinical, pathology or attestation.",
+        abstract: "Record a clinical fact: imaging, ki67, mitotic-count, sstr, radiomics, model-score, clinical or pathology.",
         discussion: "Fields are name=value pairs; values are read as JSON when they parse (12.5, true, [\"a\"]) and as text otherwise. Lab values take their UCUM unit: haemoglobin=\"12.4 g/dL\" (docs/events.md).\nExample: trialgate record ki67 --candidate NET-001 percent=8 specimen_date=2026-03-02 method=manual_count")
 
     @OptionGroup var options: StoreOptions
     @Argument(help: "What is recorded.") var kind: String
     @Option(name: .long, help: "The candidate id.") var candidate: String
     @Argument(help: "name=value pairs.") var fields: [String] = []
+    @Option(name: .long, help: "A JSON object of fields (a radiomics record from tools/radiomics/extract.py); name=value pairs add to it.") var fieldsFile: String?
 
     func run() throws {
         var object: [String: JSONValue] = [:]
+        if let fieldsFile {
+            let text = try Runner.readFile(fieldsFile)
+            guard case .object(let members)? = try? JSONParser.parse(text) else {
+                throw Runner.fail(TrialGateError(.invalidField, "\(fieldsFile): --fields-file must hold one JSON object of fields"))
+            }
+            object = members
+        }
         for pair in fields {
             guard let eq = pair.firstIndex(of: "="), eq != pair.startIndex else {
                 throw Runner.fail(TrialGateError(.badRequest, "field \"\(pair)\" must be name=value"))

@@ -15,6 +15,8 @@ extension LogState {
             try checkUserEvent(event, against: state)
         case .policyPublished:
             _ = try PublishedPolicy(payloadOf: event)
+        case .modelRegistered:
+            try checkModelRegistration(event, against: state)
         default:
             try checkCandidateEvent(event, against: state, today: today)
         }
@@ -87,6 +89,7 @@ extension LogState {
             }
             try schema.validate(event.payload, today: today)
             if event.type == .attestationRecorded, event.schemaVersion >= 3 { try checkAttestationSigner(event, candidate: candidate, state: state) }
+            if event.type == .modelScoreRecorded { try checkSuppliedScore(event, candidate: candidate, against: state) }
         }
     }
 
@@ -110,6 +113,9 @@ extension LogState {
         }
         if record.type == .attestationRecorded, record.schemaVersion >= 3 {
             throw TrialGateError(.notCorrectable, "event \(target) is an investigator's signed attestation; it is corrected by signing a new one (`trialgate attest`)")
+        }
+        if record.type == .radiomicsRecorded {
+            throw TrialGateError(.notCorrectable, "event \(target) is a radiomics record, evidence as read: record a new reading or a new extraction (`record radiomics`) instead")
         }
         guard let schema = RecordSchema.of(record.type, version: record.schemaVersion), schema.fields.contains(where: { $0.name == field }) else {
             throw TrialGateError(.notCorrectable, "\(record.type.rawValue) has no field \"\(field)\"")

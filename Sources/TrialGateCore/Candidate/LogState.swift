@@ -2,6 +2,8 @@
 public struct LogState: Sendable {
     public private(set) var trial: TrialInfo?
     public private(set) var policies: [PublishedPolicy] = []
+    /// Every model version registered, in log order (`model.registered`).
+    public private(set) var models: [RegisteredModel] = []
     /// Every signing key in the order it came into force; the last one signs decisions and checkpoints now.
     public private(set) var keys: [SigningKeyRecord] = []
     public private(set) var candidates: [String: CandidateState] = [:]
@@ -87,8 +89,10 @@ public struct LogState: Sendable {
             let entry = RecordEntry(seq: event.seq, type: event.type, schemaVersion: event.schemaVersion, timestamp: event.timestamp,
                                     actor: event.actor, original: event.payload, current: event.payload, corrections: [])
             candidates[event.candidate!] = CandidateState(id: event.candidate!, registeredSeq: event.seq, records: [entry], lastSeq: event.seq)
+        case .modelRegistered:
+            models.append(try RegisteredModel(payloadOf: event))
         case .imagingRecorded, .ki67Recorded, .mitoticCountRecorded, .sstrRecorded, .modelScoreRecorded, .clinicalRecorded,
-             .pathologyRecorded, .attestationRecorded:
+             .pathologyRecorded, .attestationRecorded, .radiomicsRecorded:
             let entry = RecordEntry(seq: event.seq, type: event.type, schemaVersion: event.schemaVersion, timestamp: event.timestamp,
                                     actor: event.actor, original: event.payload, current: event.payload, corrections: [])
             candidates[event.candidate!]!.records.append(entry)

@@ -38,6 +38,7 @@ enum ClinicalChecks {
     /// Checks across the fields of one record.
     /// - Parameter correcting: the record is being corrected (a confirmation written earlier stays valid).
     static func check(_ type: EventType, _ m: [String: JSONValue], context: String, correcting: Bool) throws {
+        if type == .radiomicsRecorded { return try radiomics(m, context: context) }
         switch type {
         case .mitoticCountRecorded:
             if m["unit"]?.stringValue == "per_10hpf", m["hpf_area_mm2"] == nil {
@@ -102,6 +103,27 @@ enum ClinicalChecks {
             for field in confirmed.sorted() where !unusualFields.contains(field) {
                 throw TrialGateError(.invalidField, "\(context): confirm_unusual names \"\(field)\", but this record has no unusual \(field) value to confirm")
             }
+        }
+    }
+
+    /// A radiomics record: the second reader is named, and dated, exactly when the mask was read a second time.
+    private static func radiomics(_ m: [String: JSONValue], context: String) throws {
+        let status = m["qc_status"]?.stringValue ?? ""
+        let reader = m["qc_reader"].flatMap { $0 == .null ? nil : $0.stringValue }
+        let date = m["qc_date"].flatMap { $0 == .null ? nil : $0.stringValue }
+        if status == "pending" {
+            if reader != nil || date != nil {
+                throw TrialGateError(.invalidField, "\(context): qc_status is pending, so qc_reader and qc_date are not given yet (record the second reading as a new record when it is done)")
+            }
+            return
+        }
+        guard let reader else { throw TrialGateError(.missingField, "\(context): \"qc_reader\" is required when qc_status is \(status) (the second reader)") }
+        guard let date else { throw TrialGateError(.missingField, "\(context): \"qc_date\" is required when qc_status is \(status) (the date of the second reading)") }
+        if reader == m["segmentation_reader"]?.stringValue {
+            throw TrialGateError(.invalidField, "\(context): \"qc_reader\" \"\(reader)\" is the segmentation reader; quality control needs a second reader")
+        }
+        if let study = m["study_date"]?.stringValue.flatMap(CivilDate.init), let d = CivilDate(date), d < study {
+            throw TrialGateError(.invalidField, "\(context): \"qc_date\" \(date) is before the study date \(study)")
         }
     }
 }

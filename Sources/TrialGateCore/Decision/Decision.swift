@@ -27,9 +27,10 @@ public struct Decision: Sendable, Equatable {
     }
 
     /// Evaluates `policy` on `candidate` and records the context of the decision.
-    public init(candidate: CandidateState, policy: Policy, policySHA256: String, logSize: Int64, logHead: String,
+    /// - Parameter models: the registered models and the candidate's features, for the policy's model gates.
+    public init(candidate: CandidateState, policy: Policy, models: ModelEvidence = .none, policySHA256: String, logSize: Int64, logHead: String,
                 decidedAt: UTCTimestamp, decidedBy: String, keyID: String) {
-        let evaluation = PolicyEvaluator.evaluate(policy, facts: candidate.facts(model: policy.clinicalModel), on: decidedAt.date)
+        let evaluation = PolicyEvaluator.evaluate(policy, facts: candidate.facts(model: policy.clinicalModel), models: models, on: decidedAt.date)
         self.candidate = candidate.id
         self.site = candidate.site
         self.outcome = evaluation.outcome

@@ -8,6 +8,10 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case mitoticCountRecorded = "mitotic_count.recorded"
     case sstrRecorded = "sstr.recorded"
     case modelScoreRecorded = "model_score.recorded"
+    /// The features of one CT lesion, with the image, mask, readers, QC and extraction they come from.
+    case radiomicsRecorded = "radiomics.recorded"
+    /// A model version's card, artifact and extraction settings (`docs/model-evidence.md`).
+    case modelRegistered = "model.registered"
     case clinicalRecorded = "clinical.recorded"
     /// Histopathology: primary organ, tumour type, differentiation, necrosis (event schema 2).
     case pathologyRecorded = "pathology.recorded"
@@ -56,6 +60,7 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
         "mitotic-count": .mitoticCountRecorded,
         "sstr": .sstrRecorded,
         "model-score": .modelScoreRecorded,
+        "radiomics": .radiomicsRecorded,
         "clinical": .clinicalRecorded,
         "pathology": .pathologyRecorded,
         "attestation": .attestationRecorded,
@@ -69,6 +74,7 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
         case .mitoticCountRecorded: "mitotic_count"
         case .sstrRecorded: "sstr"
         case .modelScoreRecorded: "model_score"
+        case .radiomicsRecorded: "radiomics"
         case .clinicalRecorded: "clinical"
         case .pathologyRecorded: "pathology"
         case .attestationRecorded: "attestation"

@@ -21,6 +21,8 @@ public enum FieldKind: Sendable {
     case quantity(Analyte)
     /// An ICD-O-3 topography code TrialGate knows (`PrimaryOrgan`).
     case organ
+    /// Radiomic features: name → `{"value": number, "unit": UCUM}` (`FeatureVector`).
+    case featureVector
 }
 
 /// One field of a record: name, shape, whether it must be given, what it means.
@@ -123,6 +125,8 @@ public struct RecordSchema: Sendable {
             guard let s = value.stringValue, PrimaryOrgan.named(s) != nil else {
                 throw bad("must be an ICD-O-3 topography code TrialGate knows (C25.0–C25.4, C25.7–C25.9 pancreas, C17.2 ileum, C34.0–C34.3, C34.8, C34.9 lung, C37.9 thymus, C80.9 unknown primary, … see docs/clinical-criteria.md), got \(CanonicalJSON.string(value))")
             }
+        case .featureVector:
+            try FeatureVector.validate(value, context: context)
         case .choiceList(let words):
             guard let list = value.arrayValue else { throw bad("must be a list, not \(value.typeName)") }
             var seen = Set<String>()
@@ -257,6 +261,22 @@ public struct RecordSchema: Sendable {
             FieldSpec("signed_at", .text(maxLength: 24), required: true, "UTC time of signing"),
             FieldSpec("signature", .text(maxLength: 100), required: true, "base64 Ed25519 signature of the attestation statement"),
         ], observedOnField: attestation.observedOnField)
+        s[.radiomicsRecorded] = RecordSchema(type: .radiomicsRecorded, version: 3, fields: [
+            FieldSpec("study_date", .date, required: true, "acquisition date of the CT"),
+            FieldSpec("study_uid", .identifier, required: true, "pseudonymous study identifier"),
+            FieldSpec("series_uid", .identifier, required: true, "pseudonymous series identifier"),
+            FieldSpec("contrast_phase", .choice(RegisteredModel.contrastPhases), required: true, "contrast phase of the series"),
+            FieldSpec("slice_thickness_mm", .number(0.1...20), required: true, "slice thickness, mm"),
+            FieldSpec("mask_sha256", .sha256, required: true, "SHA-256 of the lesion mask file"),
+            FieldSpec("segmentation_reader", .identifier, required: true, "who drew the mask"),
+            FieldSpec("segmentation_method", .choice(["manual", "semi_automatic"]), required: true, "how the mask was drawn"),
+            FieldSpec("qc_status", .choice(["pass", "fail", "pending"]), required: true, "the second reader's verdict on the mask"),
+            FieldSpec("qc_reader", .identifier, "the second reader (required unless qc_status is pending)"),
+            FieldSpec("qc_date", .date, "date of the second reading (required unless qc_status is pending)"),
+            FieldSpec("software", .text(maxLength: 128), required: true, "extraction software and version"),
+            FieldSpec("settings_sha256", .sha256, required: true, "SHA-256 of the extraction parameter file"),
+            FieldSpec("features", .featureVector, required: true, "feature name → {value, unit}"),
+        ], observedOnField: "study_date")
         return s
     }()
 }

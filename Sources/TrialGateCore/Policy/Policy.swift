@@ -42,6 +42,8 @@ public indirect enum Condition: Sendable, Equatable {
     case attested(criterion: String)
     /// A model score: at or above `threshold` passes, below fails, inside `[greyLow, greyHigh)` needs review.
     case scoreGate(fact: String, threshold: Double, greyLow: Double, greyHigh: Double, maxAgeDays: Int?)
+    /// A registered model's score, computed from the candidate's recorded features (`ModelGate`).
+    case model(ModelGate)
 }
 
 /// One enrollment criterion: an id, what it means, where it comes from, and its condition.
@@ -100,9 +102,37 @@ extension Policy {
                  .withinMonths(let fact, _), .scoreGate(let fact, _, _, _, _):
                 if fact.hasPrefix("attestation.") { ids.insert(String(fact.dropFirst("attestation.".count))) }
             case .attested(let id): ids.insert(id)
+            case .model: break
             }
         }
         criteria.forEach { walk($0.condition) }
         return ids
+    }
+
+    /// The model gates of the policy's conditions, in order.
+    public var modelGates: [ModelGate] {
+        var gates: [ModelGate] = []
+        func walk(_ c: Condition) {
+            switch c {
+            case .all(let items), .any(let items): items.forEach(walk)
+            case .not(let inner): walk(inner)
+            case .model(let gate): gates.append(gate)
+            default: break
+            }
+        }
+        criteria.forEach { walk($0.condition) }
+        return gates
+    }
+
+    /// Why the policy cannot be published after the models `models` were registered, or nil: every version a model gate
+    /// accepts must be registered before the policy, so that no later registration changes what its gates compute.
+    public func unregisteredModels(_ models: [RegisteredModel]) -> String? {
+        for gate in modelGates {
+            let missing = gate.versions.filter { v in !models.contains { $0.id == gate.model && $0.version == v } }
+            if !missing.isEmpty {
+                return "its model gate names \(missing.map { "\(gate.model)@\($0)" }.joined(separator: ", ")), which \(missing.count == 1 ? "is" : "are") not registered; register \(missing.count == 1 ? "it" : "them") first (`trialgate model register`)"
+            }
+        }
+        return nil
     }
 }

@@ -86,12 +86,13 @@ public enum PolicyEvaluator {
     }
 
     /// Evaluates every criterion of `policy` on `facts` as of `date`.
-    public static func evaluate(_ policy: Policy, facts: [String: Fact], on date: CivilDate) -> Evaluation {
+    /// - Parameter models: what model gates read: the registered models and the candidate's features and scores.
+    public static func evaluate(_ policy: Policy, facts: [String: Fact], models: ModelEvidence = .none, on date: CivilDate) -> Evaluation {
         var results: [CriterionResult] = []
         var anyFail = false, anyUnknown = false
         for c in policy.criteria {
             // An exclusion's condition describes who is excluded: its requirements read "excluded if", not "needs".
-            let p = evaluate(c.condition, facts: facts, date: date, requirement: c.kind == .exclusion ? "excluded if" : "needs")
+            let p = evaluate(c.condition, facts: facts, date: date, requirement: c.kind == .exclusion ? "excluded if" : "needs", models: models)
             var result: CriterionStatus
             var reason = p.reason
             if !c.enabled {
@@ -119,13 +120,14 @@ public enum PolicyEvaluator {
     }
 
     /// - Parameter requirement: how a reason words what the condition asks for ("needs", or "excluded if").
-    static func evaluate(_ condition: Condition, facts: [String: Fact], date: CivilDate, requirement: String = "needs") -> Partial {
+    static func evaluate(_ condition: Condition, facts: [String: Fact], date: CivilDate, requirement: String = "needs",
+                         models: ModelEvidence = .none) -> Partial {
         switch condition {
         case .all(let items), .any(let items):
             let isAll: Bool = if case .all = condition { true } else { false }
-            return combine(items.map { evaluate($0, facts: facts, date: date, requirement: requirement) }, isAll: isAll)
+            return combine(items.map { evaluate($0, facts: facts, date: date, requirement: requirement, models: models) }, isAll: isAll)
         case .not(let inner):
-            var p = evaluate(inner, facts: facts, date: date, requirement: requirement)
+            var p = evaluate(inner, facts: facts, date: date, requirement: requirement, models: models)
             p.verdict = p.verdict == .pass ? .fail : (p.verdict == .fail ? .pass : .unknown)
             p.threshold = "not (\(p.threshold))"
             return p
@@ -170,6 +172,8 @@ public enum PolicyEvaluator {
             return attested(criterion, facts: facts)
         case .scoreGate(let fact, let threshold, let low, let high, let maxAge):
             return scoreGate(fact, threshold: threshold, low: low, high: high, maxAge: maxAge, facts: facts, date: date)
+        case .model(let gate):
+            return modelGate(gate, models, date: date)
         }
     }
 

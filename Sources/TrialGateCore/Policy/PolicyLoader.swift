@@ -102,6 +102,7 @@ public enum PolicyLoader {
             return keys[0] == "all" ? .all(items) : .any(items)
         }
         if keys == ["not"] { return .not(try condition(try m.required("not"), criterion: criterion, model: model)) }
+        if keys.contains("model") { return try modelGate(&m, node, criterion: criterion) }
         if keys == ["present"] {
             let fact = try m.required("present").text("present")
             try checkFact(fact, node, criterion, model)
@@ -197,6 +198,38 @@ public enum PolicyLoader {
             return .scoreGate(fact: fact, threshold: t, greyLow: low, greyHigh: high, maxAgeDays: maxAge)
         }
         throw node.error("criterion \(criterion): cannot combine \(ops.joined(separator: ", ")) in one condition; use all/any")
+    }
+
+    /// A model gate: `{model: ID, versions: [V…], require_qc: true, contrast_phase: P, max_age_days: N}`.
+    private static func modelGate(_ m: inout YAMLMapping, _ node: YAMLNode, criterion: String) throws -> Condition {
+        let allowed = ["model", "versions", "require_qc", "contrast_phase", "max_age_days"]
+        for (k, v) in m.entries where !allowed.contains(k) {
+            throw v.error("criterion \(criterion): unknown key \"\(k)\" in a model gate (allowed: \(allowed.joined(separator: ", ")))")
+        }
+        let idNode = try m.required("model")
+        let id = try idNode.text("model")
+        do { try RecordSchema.validateIdentifier(id, what: "model id") } catch let e as TrialGateError { throw idNode.error("criterion \(criterion): \(e.message)") }
+        let versionsNode = try m.required("versions")
+        let versions = try versionsNode.sequence("versions").map { try $0.text("versions") }
+        if versions.isEmpty || Set(versions).count != versions.count {
+            throw versionsNode.error("criterion \(criterion): versions must list the accepted model versions, each once")
+        }
+        var requireQC = true
+        if let q = m.optional("require_qc") {
+            guard let b = try q.json("require_qc").boolValue else { throw q.error("criterion \(criterion): require_qc is true or false") }
+            requireQC = b
+        }
+        let phaseNode = m.optional("contrast_phase")
+        let phase = try phaseNode?.text("contrast_phase")
+        if let phase, let phaseNode, !RegisteredModel.contrastPhases.contains(phase) {
+            throw phaseNode.error("criterion \(criterion): contrast_phase must be one of \(RegisteredModel.contrastPhases.joined(separator: ", ")), got \"\(phase)\"")
+        }
+        let maxAge = try m.optional("max_age_days").map { n -> Int in
+            let d = try n.integer("max_age_days")
+            if d < 0 { throw n.error("criterion \(criterion): max_age_days must not be negative") }
+            return d
+        }
+        return .model(ModelGate(model: id, versions: versions, requireQC: requireQC, contrastPhase: phase, maxAgeDays: maxAge))
     }
 
     private static func checkFact(_ fact: String, _ node: YAMLNode, _ criterion: String, _ model: ClinicalModel) throws {

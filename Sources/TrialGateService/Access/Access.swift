@@ -11,7 +11,11 @@ public enum Access {
         case .subscribe: return allowed(role, .export(from: 1, through: nil, limit: 1))
         // Checkpoints and proofs carry only hashes: anyone who may connect may check the log grows honestly.
         case .policyCheck, .policyTest, .head, .publicKey, .checkpoint, .proofInclusion, .proofConsistency: return true
-        case .policyPublish, .reportSnapshot: return role == .admin
+        case .policyPublish, .reportSnapshot, .modelRegister: return role == .admin
+        // A model's card is public to everyone who may connect, as a policy's text is to those who check it.
+        case .models, .modelShow: return true
+        // A candidate's score is read like their record.
+        case .modelScore: return role != .admin
         // Accounts are changed by an administrator; who could do what is for auditors to see too.
         case .userAdd, .userDisable, .userEnable, .userRemove, .userRotateToken, .userRotateSigner: return role == .admin
         case .users: return role == .admin || role == .sponsor || role == .regulator
@@ -63,7 +67,7 @@ public enum Access {
         func candidateOf(_ seq: Int64) throws -> String? { try eventAt(seq)?.candidate }
         switch command {
         case .register(_, let fields): try requireSite(fields["site"]?.stringValue ?? "")
-        case .record(_, let c, _), .withdraw(let c, _), .decide(let c), .show(let c, _, _), .queryOpen(let c, _, _):
+        case .record(_, let c, _), .withdraw(let c, _), .decide(let c), .show(let c, _, _), .queryOpen(let c, _, _), .modelScore(let c, _, _):
             try requireSite(try siteOfCandidate(c))
         case .correct(let seq, let field, let value, _):
             guard let target = try eventAt(seq), let c = target.candidate else { break }

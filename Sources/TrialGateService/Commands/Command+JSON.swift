@@ -53,6 +53,12 @@ extension Command {
             return .policyCheck(text: try r.string("text"), file: try r.optionalString("file") ?? "policy")
         case "policy.impact":
             return .policyImpact(text: try r.string("text"), file: try r.optionalString("file") ?? "policy")
+        case "model.register":
+            return .modelRegister(card: try r.value("card"), artifact: try r.string("artifact"), settings: try r.string("settings"))
+        case "models": return .models
+        case "model.show": return .modelShow(id: try r.string("model"), version: try r.string("version"))
+        case "model.score":
+            return .modelScore(candidate: try r.string("candidate"), model: try r.string("model"), version: try r.optionalString("version"))
         case "policy.test":
             return .policyTest(policyText: try r.string("policy"), policyFile: try r.optionalString("policy_file") ?? "policy",
                                casesText: try r.string("cases"), casesFile: try r.optionalString("cases_file") ?? "cases")

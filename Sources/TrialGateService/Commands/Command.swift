@@ -85,6 +85,14 @@ public enum Command: Sendable, Equatable {
     /// Brings `newKey` into force as the trial's signing key (`key.rotated`, signed by the key in force and the new
     /// one). The command line's only: a private key never crosses the socket.
     case keyRotate(newKey: TrialKey)
+    /// Registers a model version: its card, its artifact (`trialgate.model/1`) and the extraction settings it expects.
+    case modelRegister(card: JSONValue, artifact: String, settings: String)
+    /// Every registered model version.
+    case models
+    /// One registered model version's card, artifact and settings.
+    case modelShow(id: String, version: String)
+    /// A candidate's score under a registered model, computed from their recorded features (version nil: the newest).
+    case modelScore(candidate: String, model: String, version: String?)
     /// Writes the audit bundle into `directory`, which must not exist yet; nothing is left half-written. The command
     /// line's only: a socket client does not write files on the server's host.
     case exportBundle(directory: String)
@@ -134,6 +142,10 @@ public enum Command: Sendable, Equatable {
         case .subscribe: "subscribe"
         case .keyRotate: "key.rotate"
         case .exportBundle: "export.bundle"
+        case .modelRegister: "model.register"
+        case .models: "models"
+        case .modelShow: "model.show"
+        case .modelScore: "model.score"
         }
     }
 
@@ -141,7 +153,7 @@ public enum Command: Sendable, Equatable {
     public var writes: Bool {
         switch self {
         case .initialise, .policyPublish, .register, .record, .correct, .withdraw, .decide, .signOff, .attest, .queryOpen, .queryAnswer, .queryClose,
-             .userAdd, .userDisable, .userEnable, .userRemove, .userRotateToken, .userRotateSigner, .keyRotate: true
+             .userAdd, .userDisable, .userEnable, .userRemove, .userRotateToken, .userRotateSigner, .keyRotate, .modelRegister: true
         default: false
         }
     }
@@ -160,7 +172,8 @@ public enum Command: Sendable, Equatable {
     public static let names = ["init", "policy.publish", "policy.check", "policy.test", "policy.impact", "register", "record", "correct",
                                "withdraw", "decide", "show", "decisions", "signoff.prepare", "signoff", "attest.prepare", "attest", "queries", "query.open", "query.answer", "query.close", "verify", "replay", "export", "report", "report.snapshot",
                                "export.fhir", "audit-trail", "head", "public-key", "checkpoint", "proof.inclusion", "proof.consistency",
-                               "user.add", "user.disable", "user.enable", "user.remove", "user.rotate-token", "user.rotate-signer", "users"]
+                               "user.add", "user.disable", "user.enable", "user.remove", "user.rotate-token", "user.rotate-signer", "users",
+                               "model.register", "models", "model.show", "model.score"]
 }
 
 /// What an investigator's account registers besides a token: the name their signatures show, their Ed25519 public

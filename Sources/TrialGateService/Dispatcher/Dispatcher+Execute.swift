@@ -135,6 +135,10 @@ extension Dispatcher {
                 throw TrialGateError(.badRequest, "subscribe streams the log over a served connection (trialgate serve); here, page it with export")
             case .keyRotate(let newKey): return .written(try rotateKey(to: newKey, actor: actor))
             case .exportBundle(let directory): return .view(try exportBundle(directory: directory))
+            case .modelRegister(let card, let artifact, let settings): return .written(try registerModel(card: card, artifact: artifact, settings: settings, actor: actor))
+            case .models: return .view(try listModels())
+            case .modelShow(let id, let version): return .view(try showModel(id: id, version: version))
+            case .modelScore(let candidate, let model, let version): return .view(try modelScore(candidate: candidate, id: model, version: version))
             }
         } catch {
             throw TrialGateError(error)

@@ -18,8 +18,9 @@ extension Dispatcher {
         var compared = 0
         for c in state.candidates.values.sorted(by: { $0.id < $1.id }) where !c.isWithdrawn {
             compared += 1
-            let before = PolicyEvaluator.evaluate(inForce, facts: c.facts(model: inForce.clinicalModel), on: today)
-            let after = PolicyEvaluator.evaluate(amended, facts: c.facts(model: amended.clinicalModel), on: today)
+            let models = ModelEvidence(state, candidate: c)
+            let before = PolicyEvaluator.evaluate(inForce, facts: c.facts(model: inForce.clinicalModel), models: models, on: today)
+            let after = PolicyEvaluator.evaluate(amended, facts: c.facts(model: amended.clinicalModel), models: models, on: today)
             guard before.outcome != after.outcome else { continue }
             let old = Dictionary(before.criteria.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
             var criteria: [PolicyImpactReply.CriterionChange] = []

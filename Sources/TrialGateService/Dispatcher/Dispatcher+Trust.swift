@@ -17,7 +17,7 @@ extension Dispatcher {
     /// The trial, the policies and the key history folded, after checking every key rotation's signatures.
     /// - Throws: `key_chain_invalid` naming the first rotation that does not verify.
     static func baseState(_ store: EventStore, head: LogHead) throws -> LogState {
-        let events = try store.events(types: [.trialInitialised, .policyPublished, .keyRotated] + EventType.accountEvents)
+        let events = try store.events(types: [.trialInitialised, .policyPublished, .keyRotated, .modelRegistered] + EventType.accountEvents)
         let state = try LogState(partial: events, head: (head.size, head.hash))
         if let trial = state.trial,
            let problem = KeyChain.firstProblem(trial: trial, keys: state.keys, rotations: events.filter { $0.type == .keyRotated }) {

@@ -62,6 +62,9 @@ extension Dispatcher {
             if let current = state.policyInForce, current.sha256 == sha {
                 throw TrialGateError(.alreadyPublished, "this exact policy is already in force (event \(current.seq))")
             }
+            if let why = policy.unregisteredModels(state.models) {
+                throw TrialGateError(.invalidPolicy, "policy \(policy.id) \(policy.version): \(why)")
+            }
             if state.policies.contains(where: { $0.id == policy.id && $0.version == policy.version && $0.sha256 != sha }) {
                 throw TrialGateError(.versionReused, "policy \(policy.id) version \(policy.version) was published with other text; give the change a new version")
             }
@@ -186,7 +189,7 @@ extension Dispatcher {
             if let w = c.withdrawal {
                 throw TrialGateError(.candidateWithdrawn, "candidate \"\(candidate)\" was withdrawn (event \(w.seq)); no decision can be issued")
             }
-            let decision = Decision(candidate: c, policy: try policy(for: published), policySHA256: published.sha256,
+            let decision = Decision(candidate: c, policy: try policy(for: published), models: ModelEvidence(state, candidate: c), policySHA256: published.sha256,
                                     logSize: state.size, logHead: state.headHash, decidedAt: now, decidedBy: actor, keyID: key.keyID)
             // Built once for the signature, the event and the reply.
             let json = decision.json
