@@ -50,7 +50,7 @@ extension Dispatcher {
         let files = BundleWriter(sink: sink)
 
         // Events: the stored canonical bytes, one per line. The tree is rebuilt from them as they stream.
-        let (tree, state, decisionEvents) = try Self.writeEvents(store, size: size, to: files)
+        let (tree, state, decisionEvents, modelEvents) = try Self.writeEvents(store, size: size, to: files)
         let root = try Merkle.root(size: size, tree)
         guard let trial = state.trial, let parsed = try? Checkpoint(text: SignedNote.parse(latest.note).text), parsed.root == root else {
             throw TrialGateError(.storeCorrupt, "the stored events do not give the root of the newest checkpoint; run `trialgate verify`")
@@ -74,6 +74,9 @@ extension Dispatcher {
         // Policies as published (the log's text, not files on disk).
         try Self.writePolicies(state.policies, to: files)
 
+        // Model artifacts as registered, for verifiers that recompute every score.
+        try Self.writeModels(modelEvents, to: files)
+
         let manifest = BundleManifest(format: AuditBundle.format, trialID: trial.trialID, logOrigin: trial.logOrigin, size: size,
                                       root: Data(root).base64EncodedString(), decisions: decisionEvents.count, exportedAt: exportedAt.description,
                                       files: files.manifestFiles)
@@ -84,10 +87,10 @@ extension Dispatcher {
     /// Writes the first `size` events as stored, one per line, and rebuilds the tree from them as they stream; keeps
     /// the trial, key and policy events folded and the decisions.
     private static func writeEvents(_ store: EventStore, size: Int64, to files: BundleWriter) throws
-        -> (tree: MerkleMemoryTree, state: LogState, decisions: [Event]) {
+        -> (tree: MerkleMemoryTree, state: LogState, decisions: [Event], models: [Event]) {
         var tree = MerkleMemoryTree()
         var state = LogState()
-        var decisionEvents: [Event] = []
+        var decisionEvents: [Event] = [], modelEvents: [Event] = []
         try files.write(AuditBundle.eventsFile, [])
         var buffer: [UInt8] = []
         buffer.reserveCapacity(1 << 20)
@@ -104,13 +107,15 @@ extension Dispatcher {
                 try state.apply(try row.event(), strict: false)
             } else if type == .decisionIssued {
                 decisionEvents.append(try row.event())
+            } else if type == .modelRegistered {
+                modelEvents.append(try row.event())
             }
         }
         try files.append(AuditBundle.eventsFile, buffer)
         guard tree.size == size else {
             throw TrialGateError(.storeCorrupt, "the newest checkpoint covers \(size) events but only \(tree.size) are stored; run `trialgate verify`")
         }
-        return (tree, state, decisionEvents)
+        return (tree, state, decisionEvents, modelEvents)
     }
 
     /// Writes each decision with its signature and an inclusion proof in the tree of `size` events.
@@ -144,6 +149,25 @@ extension Dispatcher {
                          "vkey": .string(vkey), "pem_file": .string("keys/\(k.keyID).pem")])
         }
         try files.write(AuditBundle.keysFile, CanonicalJSON.encode(.array(keys)) + [0x0A])
+    }
+
+    /// Writes each registered model's artifact as stored (`models/<id>@<version>.json`) and their list (`models.json`).
+    /// Read as stored, not decoded: a forged registration goes into the bundle for its verifiers to reject.
+    private static func writeModels(_ events: [Event], to files: BundleWriter) throws {
+        var models: [JSONValue] = []
+        var used = Set<String>()
+        for e in events {
+            let id = e.payload["model_id"]?.stringValue ?? "", version = e.payload["version"]?.stringValue ?? ""
+            let safe = (try? RecordSchema.validateIdentifier(id, what: "")) != nil && (try? RecordSchema.validateIdentifier(version, what: "")) != nil
+            // A name that could leave the folder, or one used already (a forged second registration), is not used.
+            let named = "models/\(id)@\(version).json"
+            let file = safe && !used.contains(named) ? named : "models/event-\(e.seq).json"
+            used.insert(file)
+            try files.write(file, Array((e.payload["artifact"]?.stringValue ?? "").utf8))
+            models.append(["seq": .number(Double(e.seq)), "model_id": .string(id), "version": .string(version),
+                           "artifact_sha256": e.payload["artifact_sha256"] ?? .null, "file": .string(file)])
+        }
+        try files.write(AuditBundle.modelsFile, CanonicalJSON.encode(.array(models)) + [0x0A])
     }
 
     /// Writes the policies as published (the log's text, not files on disk).

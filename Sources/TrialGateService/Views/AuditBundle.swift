@@ -7,5 +7,7 @@ public enum AuditBundle {
     public static let decisionsFile = "decisions.jsonl"
     public static let keysFile = "keys.json"
     public static let policiesFile = "policies.json"
+    /// The registered models' list; each artifact is in `models/<id>@<version>.json`.
+    public static let modelsFile = "models.json"
     public static let manifestFile = "manifest.json"
 }
