@@ -34,7 +34,11 @@ let package = Package(
         // The enrollment policies shipped in Policies/, bundled as resources for the demo and tests.
         .target(name: "TrialGatePolicies", path: "Policies",
                 resources: [.copy("sanet-ep.yaml"), .copy("sanet-ep.cases.yaml"), .copy("sanet-p.yaml"), .copy("sanet-p.cases.yaml"),
-                            .copy("radiomics-substudy.yaml"), .copy("radiomics-substudy.cases.yaml")]),
+                            .copy("radiomics-substudy.yaml"), .copy("radiomics-substudy.cases.yaml"), .copy("radiomics-substudy-2.yaml")]),
+        // The illustrative radiomics model shipped in Models/ (synthetic data), bundled for the demo and tests.
+        .target(name: "TrialGateModels", path: "Models", exclude: ["README.md"],
+                resources: [.copy("net-radiomics-lr-1.0.0.card.json"), .copy("net-radiomics-lr-1.0.0.model.json"), .copy("pyradiomics-ct.yaml"),
+                            .copy("demo-features.json")]),
         // The line-protocol server: SwiftNIO sockets, authentication, roles, group commit, subscriptions.
         .target(name: "TrialGateServer", dependencies: [
             "TrialGateService", "TrialGateCore", "TrialGateStore", "TrialGateAudit",
@@ -44,7 +48,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "trialgate", dependencies: [
-            "TrialGateService", "TrialGatePolicies", "TrialGateServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TrialGateService", "TrialGatePolicies", "TrialGateModels", "TrialGateServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // What the fuzzers check for each input (shared by libFuzzer and the generator tests), and the fuzzer's
@@ -55,7 +59,7 @@ let package = Package(
         .target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"),
         .executableTarget(name: "trialgate-fuzz", dependencies: ["TrialGateFuzzTargets", "CFuzzDriver"], path: "Fuzz/trialgate-fuzz"),
         .executableTarget(name: "trialgate-bench", dependencies: ["TrialGateService", "TrialGatePolicies", "TrialGateServer", "CSQLite", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Benchmarks/trialgate-bench"),
-        .testTarget(name: "TrialGateTests", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", "TrialGateService", "TrialGatePolicies", "TrialGateServer", "TrialGateFuzzTargets",
+        .testTarget(name: "TrialGateTests", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", "TrialGateService", "TrialGatePolicies", "TrialGateModels", "TrialGateServer", "TrialGateFuzzTargets",
                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                    .product(name: "Logging", package: "swift-log"),
                                    // NIOAsyncTestingChannel: a connection's handler driven without a socket, on a clock moved by hand.

@@ -12,6 +12,8 @@ public enum ShippedPolicies {
     public static var sanetPCases: String { text("sanet-p.cases", "yaml") }
     /// The opt-in radiomics sub-study (`radiomics-substudy.yaml`).
     public static var radiomicsSubstudy: String { text("radiomics-substudy", "yaml") }
+    /// The sub-study's version 2, whose model gate TrialGate computes from recorded features (`radiomics-substudy-2.yaml`).
+    public static var radiomicsSubstudyModelGate: String { text("radiomics-substudy-2", "yaml") }
     /// Its case table (`radiomics-substudy.cases.yaml`).
     public static var radiomicsSubstudyCases: String { text("radiomics-substudy.cases", "yaml") }
 

@@ -111,7 +111,7 @@ public struct DemoScenario: Sendable {
 
     public let candidates: [Candidate]
 
-    private init(candidates: [Candidate]) { self.candidates = candidates }
+    init(candidates: [Candidate]) { self.candidates = candidates }
 
     /// The scenario with only the candidates `ids` names.
     public func only(_ ids: [String]) -> DemoScenario { DemoScenario(candidates: candidates.filter { ids.contains($0.id) }) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TrialGateAudit
 import TrialGateCore
+import TrialGateModels
 import TrialGatePolicies
 import TrialGateService
 import TrialGateStore
@@ -20,6 +21,8 @@ struct Demo: ParsableCommand {
             try runDemo(in: dir, trial: .ep)
             print("")
             try runDemo(in: dir, trial: .p)
+            print("")
+            try runSubstudyDemo(in: dir)
         } catch let exit as ExitCode {
             throw exit
         } catch {
@@ -64,6 +67,50 @@ struct Demo: ParsableCommand {
         }
         if !verify.valid || replay.mismatched != 0 || unexpected > 0 {
             FileHandle.standardError.write(Data("trialgate: demo: \(unexpected) unexpected outcome(s) or a failed check\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    /// The radiomics sub-study: the shipped model registered, the policy whose gate TrialGate computes published, and
+    /// three candidates whose CT features (of synthetic phantom lesions) are scored from the log.
+    private func runSubstudyDemo(in dir: String) throws {
+        let storePath = dir + "/radiomics-substudy.sqlite"
+        let keyPath = storePath + ".key"
+        try TrialKey.generate().write(to: keyPath)
+        let store = try EventStore.create(path: storePath)
+        defer { store.close() }
+        let clock = SystemClock()
+        let dispatcher = Dispatcher(store: store, clock: clock, key: { try TrialKey.load(path: keyPath) })
+        let coordinator = "demo:site-coordinator"
+        let trialID = "RADIOMICS-SUB-DEMO"
+        print("TrialGate demo: \(trialID), the radiomics sub-study, a temporary store in \(storePath)")
+        _ = try dispatcher.execute(.initialise(trialID: trialID, logOrigin: "trialgate.demo/\(trialID)"), actor: "demo:admin")
+        let card = try JSONParser.parse(ShippedModels.card)
+        let registered = try dispatcher.perform(.modelRegister(card: card, artifact: ShippedModels.artifact, settings: ShippedModels.settings), actor: "demo:admin")
+            .decode(WriteReceipt.self)
+        print("Registered model net-radiomics-lr 1.0.0 as event \(registered.seq) (artifact sha256 \(String(card["artifact_sha256"]?.stringValue?.prefix(16) ?? ""))…; illustrative, trained on synthetic data)")
+        let published = try dispatcher.perform(.policyPublish(text: ShippedPolicies.radiomicsSubstudyModelGate, file: "Policies/radiomics-substudy-2.yaml"),
+                                               actor: "demo:admin").decode(WriteReceipt.self).policy
+        print("Published policy \(published?.id ?? "") \(published?.version ?? ""): its model gate is computed by TrialGate from recorded CT features")
+        print("")
+        let lesions = try JSONParser.parse(ShippedModels.demoFeatures)["lesions"]?.arrayValue?.compactMap { $0["fields"] } ?? []
+        let scenario = DemoScenario.substudy(today: clock.now().date, lesions: lesions, expected: [.eligible, .needsReview, .ineligible])
+        let results = try scenario.run(dispatcher: dispatcher, actor: coordinator)
+        let unexpected = printOutcomes(results)
+        print("")
+        let score = try dispatcher.perform(.modelScore(candidate: "RAD-001", model: "net-radiomics-lr", version: "1.0.0"), actor: coordinator)
+            .decode(ModelScoreReply.self)
+        print("RAD-001's score, recomputed from the features recorded in event \(score.featuresEvent ?? 0) with the registered artifact:")
+        print("  linear predictor \(score.linearPredictor.map(CanonicalJSON.formatNumber) ?? "?") (probability \(score.probability.map { String(format: "%.3f", $0) } ?? "?"), for display); \(score.verdict): \(score.reason)")
+        let verify = try dispatcher.perform(.verify(), actor: coordinator).decode(VerifyReply.self)
+        let replay = try dispatcher.perform(.replay, actor: coordinator).decode(ReplayReply.self)
+        print("verify: \(verify.valid ? "OK" : "FAILED"), \(verify.events) events; replay: reproduced \(replay.reproduced), mismatched \(replay.mismatched) (every model score recomputed)")
+        if keep {
+            print("")
+            print("Kept: \(storePath) (key \(keyPath)). Try: trialgate model score --candidate RAD-002 --model net-radiomics-lr --store \(storePath)")
+        }
+        if !verify.valid || replay.mismatched != 0 || unexpected > 0 {
+            FileHandle.standardError.write(Data("trialgate: demo: \(unexpected) unexpected outcome(s) or a failed check in the sub-study\n".utf8))
             throw ExitCode(1)
         }
     }

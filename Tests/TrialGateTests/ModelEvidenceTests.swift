@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TrialGateAudit
 import TrialGateCore
+import TrialGateModels
 import TrialGatePolicies
 import TrialGateService
 import TrialGateStore
@@ -75,6 +76,19 @@ import TrialGateStore
         // Computed by CPython floats in the order docs/model-evidence.md gives: s = 0; s += c·((x − m)/scale); lp = s + intercept.
         #expect(a.linearPredictor([80, 0.65]) == 1.6999999999999995)
         #expect(abs(ModelArtifact.probability(1.6999999999999995) - 0.8455347349164652) < 1e-15)
+    }
+
+    @Test("the shipped model gives the demo lesions the linear predictors scikit-learn gave them, bit for bit")
+    func shippedModelMatchesScikitLearn() throws {
+        let artifact = try ModelArtifact(text: ShippedModels.artifact)
+        let lesions = try #require(try JSONParser.parse(ShippedModels.demoFeatures)["lesions"]?.arrayValue)
+        #expect(lesions.count == 3)
+        for lesion in lesions {
+            let features = try #require(FeatureVector(lesion["fields"]?["features"]))
+            let x = try #require(features.inputs(for: artifact).values)
+            // `expected` was written by tools/radiomics/train_demo_model.py from scikit-learn's decision_function.
+            #expect(.number(artifact.linearPredictor(x)) == lesion["expected"]?["linear_predictor"], "\(lesion["label"] ?? .null)")
+        }
     }
 
     @Test("gradient-boosted trees: ≤ goes left, inputs rounded to binary32 when the artifact says so, steps added in order")

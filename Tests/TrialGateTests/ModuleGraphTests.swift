@@ -60,7 +60,7 @@ private let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent
     /// Layers, from the core out: a target may depend only on targets of its own layer or inner ones.
     @Test func dependenciesPointFromTheEdgesToTheCore() throws {
         let layer: [String: Int] = [
-            "CSQLite": 0, "TrialGateCore": 0, "TrialGateAudit": 1, "TrialGateStore": 2, "TrialGatePolicies": 0,
+            "CSQLite": 0, "TrialGateCore": 0, "TrialGateAudit": 1, "TrialGateStore": 2, "TrialGatePolicies": 0, "TrialGateModels": 0,
             "TrialGateService": 3, "TrialGateServer": 4, "trialgate": 5, "trialgate-bench": 5,
             "TrialGateFuzzTargets": 5, "CFuzzDriver": 0, "trialgate-fuzz": 6, "TrialGateTests": 7,
         ]

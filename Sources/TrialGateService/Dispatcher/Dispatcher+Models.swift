@@ -60,7 +60,8 @@ extension Dispatcher {
     /// gate requiring QC would compute it today.
     func modelScore(candidate: String, id: String, version: String?) throws -> ModelScoreReply {
         let store = try requireStore()
-        let modelEvents = try store.events(types: [.trialInitialised, .modelRegistered])
+        // The trial, its keys, models, policies and accounts (an attestation is checked against its signer's account).
+        let modelEvents = try store.events(types: [.trialInitialised, .keyRotated, .policyPublished, .modelRegistered] + EventType.accountEvents)
         // In log order, so that every event is checked against the log as it stood.
         let events = (modelEvents + (try store.events(candidate: candidate))).sorted { $0.seq < $1.seq }
         let state = try LogState(partial: events, head: (0, ""))
