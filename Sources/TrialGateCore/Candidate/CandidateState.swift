@@ -86,7 +86,7 @@ public struct CandidateState: Sendable, Equatable {
             else { continue }
             let observed = schema.observedOnField.flatMap { members[$0]?.stringValue }.flatMap(CivilDate.init)
             let ev = evidence(of: record)
-            for (field, value) in members where value != .null {
+            for (field, value) in members where value != .null && !(record.type == .radiomicsRecorded && field == "features") {
                 facts["\(prefix).\(field)"] = Fact(value: value, evidence: ev, observedOn: observed)
             }
         }

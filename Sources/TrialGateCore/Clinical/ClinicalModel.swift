@@ -79,7 +79,8 @@ extension CandidateState {
             return [("attestation.\(criterion)", result, nil)]
         }
         var out: [(String, JSONValue, String?)] = []
-        for (field, value) in members where value != .null && field != "confirm_unusual" {
+        // A radiomics record's feature vector is evidence for a model gate, which reads the record itself, not a fact.
+        for (field, value) in members where value != .null && field != "confirm_unusual" && !(record.type == .radiomicsRecorded && field == "features") {
             let name = "\(prefix).\(field)"
             let analyteName = field.hasSuffix("_upper_limit") ? String(field.dropLast("_upper_limit".count)) : field
             if record.type == .clinicalRecorded, let a = Analyte.named(analyteName) {
