@@ -23,7 +23,10 @@ rules of signed and recorded text: signatures of sign-offs and attestations only
 recorded once per candidate, no override into eligibility while the decision needs an attestation, reasons,
 attestation statements and query texts plain text (no control, invisible or direction characters; limits), printed
 names plain, without parentheses and never another account's; every decision's inclusion proof (RFC 9162); the key
-and policy files.
+and policy files; models as evidence (docs/model-evidence.md): every registered model's hashes, artifact structure
+and operating point, every score of a registered model against the probability recomputed from the recorded
+features, and every decision's model gate, its linear predictor recomputed bit for bit from the features and the
+registered artifact, its operating point, verdict and QC; and the model files.
 Exit status 0 when everything holds, 1 when anything does not (each problem is printed), 2 for bad usage.
 """
 
