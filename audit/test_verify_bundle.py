@@ -5,7 +5,8 @@ RFC 6962 inclusion proofs and C2SP signed notes. Then, with a trialgate binary, 
 checks (`decision.signed`), signed-attestation checks (`attestation.recorded`, event schema 3) and signer-rotation
 checks (`user.signer_rotated`: `users rotate-signer`), and the rules of signed and recorded text (canonical
 signatures, attestations recorded once, overrides into eligibility, reasons, statements, query texts, printed names)
-on real bundles and on tampered copies of them, one attack per check.
+on real bundles and on tampered copies of them, one attack per check; and the checks of models as evidence
+(`model.registered`, `model_score.recorded`, a decision's `model.<id>` gates, `models/*.json`) on a third bundle.
 Run: python3 audit/test_verify_bundle.py   (TRIALGATE_BIN=path/to/trialgate to choose the binary)"""
 
 import base64
@@ -14,6 +15,7 @@ import datetime
 import glob
 import hashlib
 import json
+import math
 import os
 import shutil
 import struct
@@ -911,10 +913,335 @@ def run_rotation_tests(binary):
     return results
 
 
+# --- Models as evidence (docs/model-evidence.md), on a bundle a real trialgate writes --------------------------
+#
+# A logistic model and a one-tree model, written here by hand (no scikit-learn), registered; a policy gating on both;
+# a candidate's radiomics record, a score from outside, a decision. The attacker is again whoever holds the trial
+# key: `forge` rewrites any event, re-chains, RE-SIGNS every decision at its new position and rebuilds every
+# derived file, so the chain, the signatures and the manifest all hold and only the model checks can catch the
+# forgery. Each attack asserts the exact set of (event, code) problems.
+
+LR_ARTIFACT = """{
+  "format": "trialgate.model/1",
+  "kind": "logistic_regression",
+  "features": [{"name": "original_firstorder_Mean", "unit": "[hnsf'U]"}, {"name": "original_shape_MeshVolume", "unit": "mm3"}],
+  "means": [80.5, 4000],
+  "scales": [20.25, 1500.5],
+  "coefficients": [1.2, 0.5],
+  "intercept": -0.3
+}
+"""
+TREE_ARTIFACT = """{
+  "format": "trialgate.model/1",
+  "kind": "gradient_boosted_trees",
+  "features": [{"name": "original_firstorder_Mean", "unit": "[hnsf'U]"}, {"name": "original_shape_MeshVolume", "unit": "mm3"}],
+  "base_score": 0.1,
+  "learning_rate": 0.5,
+  "input_rounding": "binary32",
+  "trees": [{"nodes": [{"feature": 0, "threshold": 100.5, "left": 1, "right": 2}, {"value": -1.0}, {"value": 1.5}]}]
+}
+"""
+MODEL_SETTINGS = "imageType:\n  Original: {}\nsetting:\n  binWidth: 25\n  resampledPixelSpacing: [1, 1, 1]\n"
+
+
+def model_card(model_id, artifact):
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    return {
+        "model_id": model_id, "version": "1.0.0", "title": f"{model_id} (test fixture)", "predicts": "a test label",
+        "intended_use": "Testing the verifier only; not a validated instrument.", "population": "None: a test fixture.",
+        "artifact_sha256": hashlib.sha256(artifact.encode()).hexdigest(),
+        "extraction": {"software": "pyradiomics 3.0.1", "image_type": "Original", "resampling_mm": [1, 1, 1], "bin_width": 25,
+                       "contrast_phase": "portal_venous", "settings_sha256": hashlib.sha256(MODEL_SETTINGS.encode()).hexdigest()},
+        "training": {"dataset": "none (hand-written)", "size": 1},
+        "validation": {"dataset": "none (hand-written)", "size": 1, "auc": 0.5, "auc_ci95": [0.4, 0.6], "calibration": "not assessed"},
+        "operating_point": {"threshold": 0.6, "grey_zone": [0.45, 0.65], "threshold_lp": logit(0.6),
+                            "grey_zone_lp": [logit(0.45), logit(0.65)], "source": "test fixture"},
+    }
+
+
+def forge(base, events, out, trial_key):
+    """A bundle of `events` as the trial key's holder could make it from bundle `base`: renumbered and re-chained,
+    every decision re-signed at its new log position, one new checkpoint over the whole log, and decisions.jsonl,
+    policies, models and the manifest rebuilt."""
+    shutil.copytree(base, out)
+    lines, prev, decided = [], vb.GENESIS, []
+    for i, e in enumerate(events, start=1):
+        e = copy.deepcopy(dict(e, seq=i, prev_hash=prev))
+        e.pop("hash", None)
+        if e["type"] == "decision.issued":
+            d = e["payload"]["decision"]
+            d["log"] = dict(d.get("log") or {}, size=i - 1, head=prev)
+            e["payload"]["signature"] = base64.b64encode(trial_key.sign(vb.jcs_bytes(d))).decode()
+            decided.append(e)
+        line = vb.jcs_bytes(e)
+        lines.append(line)
+        prev = hashlib.sha256(line).hexdigest()
+    with open(os.path.join(out, "events.jsonl"), "wb") as f:
+        f.write(b"".join(x + b"\n" for x in lines))
+    leaves = [vb.leaf_hash(x) for x in lines]
+    root = mth(leaves)
+    manifest = vb.parse_json(open(os.path.join(base, "manifest.json"), "rb").read())
+    origin = manifest["log_origin"]
+    note = sign_note(f"{origin}\n{len(lines)}\n{base64.b64encode(root).decode()}\n", origin, trial_key)
+    with open(os.path.join(out, "checkpoints.jsonl"), "wb") as f:
+        f.write(vb.jcs_bytes({"issued_at": events[-1]["timestamp"], "note": note, "size": len(lines)}) + b"\n")
+    with open(os.path.join(out, "checkpoint.note"), "w", encoding="utf-8") as f:
+        f.write(note)
+    with open(os.path.join(out, "decisions.jsonl"), "wb") as f:
+        for e in decided:
+            f.write(vb.jcs_bytes({"candidate": e["candidate"], "decision": e["payload"]["decision"], "index": e["seq"] - 1,
+                                  "inclusion": {"proof": [base64.b64encode(h).decode() for h in audit_path(e["seq"] - 1, leaves)],
+                                                "tree_size": len(lines)},
+                                  "leaf_hash": base64.b64encode(leaves[e["seq"] - 1]).decode(), "seq": e["seq"],
+                                  "signature": e["payload"]["signature"]}) + b"\n")
+    for sub in ("policies", "models"):
+        shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
+        os.mkdir(os.path.join(out, sub))
+    policies, models, seen = [], [], set()
+    for i, line in enumerate(lines, start=1):
+        e = vb.parse_json(line)
+        p = e["payload"]
+        if e["type"] == "policy.published":
+            name = f"policies/{i}-{p['policy_id']}-{p['version']}.yaml"
+            with open(os.path.join(out, name), "wb") as f:
+                f.write(p["text"].encode())
+            policies.append({"file": name, "policy_id": p["policy_id"], "seq": i, "sha256": p["sha256"], "version": p["version"]})
+        elif e["type"] == "model.registered" and (p["model_id"], p["version"]) not in seen:
+            seen.add((p["model_id"], p["version"]))
+            name = f"models/{p['model_id']}@{p['version']}.json"
+            with open(os.path.join(out, name), "wb") as f:
+                f.write(p["artifact"].encode())
+            models.append({"artifact_sha256": p["artifact_sha256"], "file": name, "model_id": p["model_id"], "seq": i, "version": p["version"]})
+    with open(os.path.join(out, "policies.json"), "wb") as f:
+        f.write(vb.jcs_bytes(policies))
+    with open(os.path.join(out, "models.json"), "wb") as f:
+        f.write(vb.jcs_bytes(models))
+    files = {}
+    for dirpath, _, names in os.walk(out):
+        for name in names:
+            rel = os.path.relpath(os.path.join(dirpath, name), out).replace(os.sep, "/")
+            if rel != "manifest.json":
+                files[rel] = hashlib.sha256(open(os.path.join(out, rel), "rb").read()).hexdigest()
+    manifest.update(files=files, size=len(lines), root=base64.b64encode(root).decode())
+    with open(os.path.join(out, "manifest.json"), "wb") as f:
+        f.write(vb.jcs_bytes(manifest))
+    return out
+
+
+class ModelScenario(Scenario):
+    """A third trial: the two hand-written models registered, a policy gating on both, NET-001's radiomics record
+    (features that pass both gates), a score from outside, and NET-001's decision."""
+
+    def __init__(self, binary, tmp):
+        self.open(binary, tmp)
+        tg, day = self.tg, self.day
+        tg("init", "--trial", "RADIOMICS-V1")
+        for model_id, text in (("audit-lr", LR_ARTIFACT), ("audit-tree", TREE_ARTIFACT)):
+            for name, content in ((f"{model_id}.json", text), (f"{model_id}.card.json", json.dumps(model_card(model_id, text))),
+                                  ("settings.yaml", MODEL_SETTINGS)):
+                with open(os.path.join(tmp, name), "w", encoding="utf-8") as f:
+                    f.write(content)
+            tg("model", "register", "--card", os.path.join(tmp, f"{model_id}.card.json"), "--artifact", os.path.join(tmp, f"{model_id}.json"),
+               "--settings", os.path.join(tmp, "settings.yaml"))
+        gate = '    when: {{model: {0}, versions: ["1.0.0"], require_qc: true, contrast_phase: portal_venous, max_age_days: 60}}'
+        policy = ["policy: audit-models", 'version: "1.0.0"', "title: Model gates", "clinical_model: 2", "criteria:"]
+        for cid, model_id in (("R1", "audit-lr"), ("R2", "audit-tree")):
+            policy += [f"  - id: {cid}", "    kind: inclusion", f"    description: {model_id} at or above its threshold",
+                       "    source: test fixture", gate.format(model_id)]
+        with open(os.path.join(tmp, "policy.yaml"), "w") as f:
+            f.write("\n".join(policy) + "\n")
+        tg("policy", "publish", os.path.join(tmp, "policy.yaml"))
+        tg("candidate", "register", "NET-001", "--site", "SITE-01")
+        self.features = {"original_firstorder_Mean": {"value": 120.25, "unit": "[hnsf'U]"},
+                         "original_shape_MeshVolume": {"value": 5000.5, "unit": "mm3"}}
+        fields = {"study_date": day, "study_uid": "ST-1", "series_uid": "SE-1", "contrast_phase": "portal_venous",
+                  "slice_thickness_mm": 2.5, "mask_sha256": "ab" * 32, "segmentation_reader": "reader-a",
+                  "segmentation_method": "manual", "qc_status": "pass", "qc_reader": "reader-b", "qc_date": day,
+                  "software": "pyradiomics 3.0.1", "settings_sha256": hashlib.sha256(MODEL_SETTINGS.encode()).hexdigest(),
+                  "features": self.features}
+        with open(os.path.join(tmp, "fields.json"), "w") as f:
+            json.dump(fields, f)
+        tg("record", "radiomics", "--candidate", "NET-001", "--fields-file", os.path.join(tmp, "fields.json"))
+        lr = vb.parse_json(LR_ARTIFACT.encode())
+        self.lp = vb.model_lp(lr, [120.25, 5000.5])
+        tg("record", "model-score", "--candidate", "NET-001", "model=audit-lr", "version=1.0.0",
+           f"artifact_sha256={hashlib.sha256(LR_ARTIFACT.encode()).hexdigest()}", f"score={vb.logistic(self.lp)!r}",
+           "predicts=a test label", f"study_date={day}")
+        self.decided = tg("decide", "NET-001")["seq"]
+        tg("export", "--out", os.path.join(tmp, "bundle"), json_out=False)
+        self.bundle = os.path.join(tmp, "bundle")
+        with open(os.path.join(tmp, "t.sqlite.key"), "rb") as f:
+            self.trial_key = load_pem_private_key(f.read(), None)
+        self.events = read_events(self.bundle)
+        gates = self.gates(self.events[self.decided - 1])
+        if sorted(gates) != ["audit-lr", "audit-tree"] or any(g.get("verdict") != "pass" for g in gates.values()):
+            raise RuntimeError(f"the decision's model gates are not two passes: {json.dumps(gates)}")
+
+    @staticmethod
+    def gates(decision_event):
+        return {k[len("model."):]: v for c in decision_event["payload"]["decision"]["criteria"]
+                for k, v in (c.get("observed") or {}).items() if k.startswith("model.")}
+
+    def index(self, etype, n=0):
+        return [i for i, e in enumerate(self.events) if e["type"] == etype][n]
+
+    def bundle_of(self, events, keep_decisions=True):
+        self.n += 1
+        return forge(self.bundle, events, os.path.join(self.tmp, f"attack-{self.n}"), self.trial_key)
+
+
+def run_model_tests(binary):
+    results = []
+    tmp = tempfile.mkdtemp(prefix="tg-models-")
+    try:
+        try:
+            sc = ModelScenario(binary, tmp)
+        except RuntimeError as err:
+            check(False, f"the model scenario could not be built with {binary}: {err}")
+            return results
+        ev = sc.events
+        LR, TREE = sc.index("model.registered", 0), sc.index("model.registered", 1)
+        RAD, SCORE, DEC = sc.index("radiomics.recorded"), sc.index("model_score.recorded"), sc.decided - 1
+
+        def expect(name, events, want):
+            v = verify(sc.bundle_of(events))
+            got = {(w, c) for w, c, _ in v.problems}
+            wanted = {(f"event {s}" if isinstance(s, int) else s, c) for s, c in want}
+            results.append(name)
+            check(got == wanted, f"{name}: want {sorted(wanted)}, got " + "; ".join(f"{w}: {c}: {m}" for w, c, m in v.problems))
+
+        def payload(i, **changes):
+            """Event i with its payload changed (a value of None removes the member)."""
+            p = copy.deepcopy(ev[i]["payload"])
+            for k, v in changes.items():
+                if v is None:
+                    p.pop(k, None)
+                else:
+                    p[k] = v
+            return ev[:i] + [dict(ev[i], payload=p)] + ev[i + 1:]
+
+        def gate(model_id, **changes):
+            """The decision with its model.<model_id> gate changed (re-signed by forge)."""
+            d = copy.deepcopy(ev[DEC])
+            for c in d["payload"]["decision"]["criteria"]:
+                g = (c.get("observed") or {}).get(f"model.{model_id}")
+                if g is not None:
+                    g.update(changes)
+            return ev[:DEC] + [d] + ev[DEC + 1:]
+
+        def registered(i, artifact=None, settings=None, **card):
+            """Model event i with another artifact or settings text (its card's hashes updated to them) or card members."""
+            p = copy.deepcopy(ev[i]["payload"])
+            if artifact is not None:
+                p["artifact"], p["artifact_sha256"] = artifact, hashlib.sha256(artifact.encode()).hexdigest()
+            if settings is not None:
+                p["extraction"]["settings"] = settings
+                p["extraction"]["settings_sha256"] = hashlib.sha256(settings.encode()).hexdigest()
+            p.update(card)
+            return ev[:i] + [dict(ev[i], payload=p)] + ev[i + 1:]
+
+        r = subprocess.run([sys.executable, os.path.join(REPO, "audit", "verify_bundle.py"), sc.bundle], capture_output=True, text=True)
+        check(r.returncode == 0 and "2 registered models, 2 model gates and 1 model scores recomputed" in r.stdout,
+              f"genuine model bundle: exit {r.returncode}: {r.stdout}{r.stderr}")
+        results.append("genuine model bundle passes (command line: 2 models, 2 gates, 1 score recomputed)")
+        expect("forged genuine model bundle passes", ev, set())
+        lp = sc.gates(ev[DEC])["audit-lr"]["linear_predictor"]
+        check(lp == sc.lp, f"trialgate's lp {lp!r} is not the verifier's {sc.lp!r}")
+        tree_lp = vb.model_lp(vb.parse_json(TREE_ARTIFACT.encode()), [120.25, 5000.5])
+        check(sc.gates(ev[DEC])["audit-tree"]["linear_predictor"] == tree_lp == 0.1 + 0.5 * 1.5,
+              f"the tree's lp: trialgate {sc.gates(ev[DEC])['audit-tree']['linear_predictor']!r}, verifier {tree_lp!r}")
+        results.append("trialgate's linear predictors (logistic and tree) equal the verifier's, bit for bit")
+
+        # model.registered
+        p = ev[LR]["payload"]
+        expect("artifact edited, card hash kept", payload(LR, artifact=p["artifact"] + " "), {(LR + 1, "model_digest")})
+        expect("settings edited, card hash kept", payload(LR, extraction=dict(p["extraction"], settings=MODEL_SETTINGS + "# x\n")),
+               {(LR + 1, "model_digest")})
+        # (The card's hash follows the malformed artifact, so the score and the decision, which name the genuine
+        # artifact, no longer name the registered one.)
+        lr_named = {(SCORE + 1, "model_artifact_mismatch"), (DEC + 1, "model_artifact_mismatch")}
+        expect("artifact of an unknown kind (hashes updated)", registered(LR, artifact=LR_ARTIFACT.replace("logistic_regression", "svm")),
+               {(LR + 1, "model_malformed")} | lr_named)
+        expect("artifact with a member more", registered(LR, artifact=LR_ARTIFACT.replace('"intercept"', '"bias": 1, "intercept"')),
+               {(LR + 1, "model_malformed")} | lr_named)
+        expect("artifact with one mean too few", registered(LR, artifact=LR_ARTIFACT.replace("[80.5, 4000]", "[80.5]")),
+               {(LR + 1, "model_malformed")} | lr_named)
+        expect("tree whose child comes before its parent", registered(TREE, artifact=TREE_ARTIFACT.replace('"left": 1', '"left": 0')),
+               {(TREE + 1, "model_malformed"), (DEC + 1, "model_artifact_mismatch")})
+        expect("tree whose split names a feature it does not have", registered(TREE, artifact=TREE_ARTIFACT.replace('"feature": 0', '"feature": 2')),
+               {(TREE + 1, "model_malformed"), (DEC + 1, "model_artifact_mismatch")})
+        op = p["operating_point"]
+        expect("operating point lp 1e-6 from the logit", registered(LR, operating_point=dict(op, threshold_lp=op["threshold_lp"] + 1e-6)),
+               {(LR + 1, "model_malformed"), (DEC + 1, "model_operating_point")})
+        expect("the same id@version registered again at the end of the log", ev + [ev[LR]], {(len(ev) + 1, "model_duplicate")})
+        # A model registered with another artifact: the decision's gate then names an artifact that is not the registered one.
+        other = LR_ARTIFACT.replace("-0.3", "-0.25")
+        expect("another artifact registered under the decision's model", registered(LR, artifact=other),
+               {(DEC + 1, "model_artifact_mismatch"), (DEC + 1, "model_lp_mismatch"), (SCORE + 1, "model_artifact_mismatch")})
+
+        # model_score.recorded
+        s = ev[SCORE]["payload"]
+        expect("score 1e-6 from the recomputed probability", payload(SCORE, score=s["score"] + 1e-6), {(SCORE + 1, "model_score_mismatch")})
+        expect("score 1e-10 from the recomputed probability: within 1e-9", payload(SCORE, score=s["score"] + 1e-10), set())
+        expect("score naming an unregistered version", payload(SCORE, version="9.9.9"), {(SCORE + 1, "model_unregistered_version")})
+        expect("score naming another artifact", payload(SCORE, artifact_sha256=ev[TREE]["payload"]["artifact_sha256"]),
+               {(SCORE + 1, "model_artifact_mismatch")})
+        expect("score of a study without features: not recomputed", payload(SCORE, study_date="2000-01-01", score=0.5), set())
+
+        # decision.issued: the gate, re-signed by the key holder
+        g = sc.gates(ev[DEC])["audit-lr"]
+        expect("linear predictor one ulp off", gate("audit-lr", linear_predictor=math.nextafter(g["linear_predictor"], math.inf)),
+               {(DEC + 1, "model_lp_mismatch")})
+        expect("verdict fail where the lp passes", gate("audit-lr", verdict="fail"), {(DEC + 1, "model_verdict")})
+        expect("verdict unknown (allowed: the phase or the age may make it so)", gate("audit-lr", verdict="unknown"), set())
+        expect("threshold not the card's", gate("audit-lr", threshold_lp=10.0), {(DEC + 1, "model_operating_point")})
+        expect("gate naming an unregistered version", gate("audit-tree", version="2.0.0"), {(DEC + 1, "model_unregistered_version")})
+        expect("gate naming another artifact", gate("audit-tree", artifact_sha256=ev[LR]["payload"]["artifact_sha256"]),
+               {(DEC + 1, "model_artifact_mismatch")})
+        expect("gate naming an event that is not a radiomics record", gate("audit-lr", features_event=ev[SCORE]["seq"]),
+               {(DEC + 1, "model_features_event")})
+        without = copy.deepcopy(ev[DEC])
+        for c in without["payload"]["decision"]["criteria"]:
+            (c.get("observed") or {}).get("model.audit-lr", {}).pop("qc_required", None)
+        expect("gate without qc_required", ev[:DEC] + [without] + ev[DEC + 1:], {(DEC + 1, "model_gate_malformed")})
+        # The features, edited after the fact (chain re-hashed, decision re-signed): its stated lp no longer follows.
+        feats = copy.deepcopy(ev[RAD]["payload"]["features"])
+        feats["original_firstorder_Mean"]["value"] = 99.0
+        expect("a feature value edited (the tree's path changes too)", payload(RAD, features=feats),
+               {(DEC + 1, "model_lp_mismatch"), (DEC + 1, "model_verdict"), (SCORE + 1, "model_score_mismatch")})
+        feats = copy.deepcopy(ev[RAD]["payload"]["features"])
+        feats["original_shape_MeshVolume"]["unit"] = "cm3"
+        expect("a feature's unit edited", payload(RAD, features=feats), {(DEC + 1, "model_features_event"), (DEC + 1, "model_features_event")})
+        expect("QC failed, the gate still passes", payload(RAD, qc_status="fail"), {(DEC + 1, "model_qc_not_passed")})
+        expect("features extracted with other settings", payload(RAD, settings_sha256="cd" * 32), {(DEC + 1, "model_features_event")})
+
+        # models/*.json
+        bad = sc.bundle_of(ev)
+        with open(os.path.join(bad, "models", "audit-lr@1.0.0.json"), "a") as f:
+            f.write(" ")
+        manifest = vb.parse_json(open(os.path.join(bad, "manifest.json"), "rb").read())
+        manifest["files"]["models/audit-lr@1.0.0.json"] = hashlib.sha256(open(os.path.join(bad, "models", "audit-lr@1.0.0.json"), "rb").read()).hexdigest()
+        with open(os.path.join(bad, "manifest.json"), "wb") as f:
+            f.write(vb.jcs_bytes(manifest))
+        v = verify(bad)
+        check({(w, c) for w, c, _ in v.problems} == {("models/audit-lr@1.0.0.json", "model_file")},
+              "models file edited: " + repr(v.problems))
+        results.append("a models/*.json file edited (manifest updated)")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
 binary = find_binary()
 if binary:
     bundle_tests = run_bundle_tests(binary) + run_rotation_tests(binary)
+    model_tests = run_model_tests(binary) if "\n  model " in subprocess.run([binary, "--help"], capture_output=True, text=True).stdout else None
     summary = f"{vectors}; {len(bundle_tests)} sign-off, attestation and signer-rotation bundle tests with {binary}"
+    if model_tests is None:
+        summary += "; model tests SKIPPED: the binary has no `model` command"
+    else:
+        summary += f"; {len(model_tests)} model bundle tests"
+        bundle_tests += model_tests
 else:
     bundle_tests = []
     summary = f"{vectors}; sign-off, attestation and signer-rotation bundle tests SKIPPED: no trialgate binary (set TRIALGATE_BIN or build .build/debug/trialgate)"

@@ -23,7 +23,10 @@ rules of signed and recorded text: signatures of sign-offs and attestations only
 recorded once per candidate, no override into eligibility while the decision needs an attestation, reasons,
 attestation statements and query texts plain text (no control, invisible or direction characters; limits), printed
 names plain, without parentheses and never another account's; every decision's inclusion proof (RFC 9162); the key
-and policy files.
+and policy files; models as evidence (docs/model-evidence.md): every registered model's hashes, artifact structure
+and operating point, every score of a registered model against the probability recomputed from the recorded
+features, and every decision's model gate, its linear predictor recomputed bit for bit from the features and the
+registered artifact, its operating point, verdict and QC; and the model files.
 Exit status 0 when everything holds, 1 when anything does not (each problem is printed), 2 for bad usage.
 """
 
@@ -35,6 +38,7 @@ import json
 import math
 import os
 import re
+import struct
 import sys
 import unicodedata
 
@@ -475,6 +479,165 @@ class Account:
         self.changed_seq = seq
 
 
+
+# --- models as evidence (docs/model-evidence.md) ---------------------------------------------------------------
+#
+# A model.registered event carries a model card, the model's artifact (`trialgate.model/1`) as text and the feature
+# extraction settings as text. The verifier reads the artifact itself and recomputes every linear predictor with the
+# arithmetic the format prescribes: binary64 operations in the order written, which is what CPython's floats do.
+
+MODEL_FORMAT = "trialgate.model/1"
+LR_MEMBERS = {"format", "kind", "features", "means", "scales", "coefficients", "intercept"}
+GBT_MEMBERS = {"format", "kind", "features", "base_score", "learning_rate", "input_rounding", "trees"}
+MAX_FEATURES, MAX_TREES, MAX_TREE_NODES, MAX_NODES = 1000, 10_000, 100_000, 1_000_000
+GATE_MEMBERS = {"version", "artifact_sha256", "features_event", "linear_predictor", "threshold_lp", "grey_zone_lp",
+                "qc_required", "qc_status", "verdict"}
+SCORE_TOLERANCE = 1e-9   # a score from outside against the recomputed probability
+LOGIT_TOLERANCE = 1e-9   # an operating point's lp against the logit of its probability
+
+
+def is_number(v) -> bool:
+    """A JSON number that reads as a finite binary64 value."""
+    return (isinstance(v, float) and math.isfinite(v)) or is_int(v)
+
+
+def artifact_problem(a):
+    """Why the parsed artifact `a` is not a well-formed trialgate.model/1 artifact, or None."""
+    if not isinstance(a, dict) or a.get("format") != MODEL_FORMAT:
+        return f"format is not {MODEL_FORMAT}"
+    kind = a.get("kind")
+    members = {"logistic_regression": LR_MEMBERS, "gradient_boosted_trees": GBT_MEMBERS}.get(kind)
+    if members is None:
+        return f"kind {kind!r} is not logistic_regression or gradient_boosted_trees"
+    if set(a) != members:
+        return f"a {kind} artifact has exactly " + ", ".join(sorted(members)) + "; it has " + ", ".join(sorted(map(str, a)))
+    features = a["features"]
+    if not isinstance(features, list) or not 1 <= len(features) <= MAX_FEATURES:
+        return f"features is not a list of 1 to {MAX_FEATURES}"
+    for f in features:
+        if not isinstance(f, dict) or set(f) != {"name", "unit"} or not isinstance(f["name"], str) or not isinstance(f["unit"], str):
+            return "a feature is not {name, unit} texts"
+    if len({f["name"] for f in features}) != len(features):
+        return "feature names repeat"
+    n = len(features)
+    if kind == "logistic_regression":
+        for member in ("means", "scales", "coefficients"):
+            if not isinstance(a[member], list) or len(a[member]) != n or not all(is_number(v) for v in a[member]):
+                return f"{member} is not a list of {n} finite numbers, one per feature"
+        if not all(v > 0 for v in a["scales"]):
+            return "a scale is not > 0"
+        if not is_number(a["intercept"]):
+            return "intercept is not a finite number"
+        return None
+    if not is_number(a["base_score"]):
+        return "base_score is not a finite number"
+    if not is_number(a["learning_rate"]) or not a["learning_rate"] > 0:
+        return "learning_rate is not a number > 0"
+    if a["input_rounding"] not in ("none", "binary32"):
+        return "input_rounding is not none or binary32"
+    trees = a["trees"]
+    if not isinstance(trees, list) or not 1 <= len(trees) <= MAX_TREES:
+        return f"trees is not a list of 1 to {MAX_TREES}"
+    total = 0
+    for t, tree in enumerate(trees):
+        if not isinstance(tree, dict) or set(tree) != {"nodes"} or not isinstance(tree["nodes"], list):
+            return f"tree {t} is not {{nodes}}"
+        nodes = tree["nodes"]
+        total += len(nodes)
+        if not 1 <= len(nodes) <= MAX_TREE_NODES or total > MAX_NODES:
+            return f"tree {t} has {len(nodes)} nodes (1 to {MAX_TREE_NODES}, at most {MAX_NODES} in all)"
+        for i, node in enumerate(nodes):
+            if isinstance(node, dict) and set(node) == {"value"}:
+                if not is_number(node["value"]):
+                    return f"tree {t} node {i}: value is not a finite number"
+            elif isinstance(node, dict) and set(node) == {"feature", "threshold", "left", "right"}:
+                if not is_int(node["feature"]) or not 0 <= node["feature"] < n:
+                    return f"tree {t} node {i}: feature is not an index into the {n} features"
+                if not is_number(node["threshold"]):
+                    return f"tree {t} node {i}: threshold is not a finite number"
+                for side in ("left", "right"):
+                    child = node[side]
+                    if not is_int(child) or not i < child < len(nodes):
+                        return f"tree {t} node {i}: {side} is not the index of a later node of the tree"
+            else:
+                return f"tree {t} node {i} is neither a split {{feature, threshold, left, right}} nor a leaf {{value}}"
+    return None
+
+
+def to_binary32(x: float) -> float:
+    """The nearest IEEE 754 binary32 value, ties to even (beyond the largest binary32, an infinity)."""
+    try:
+        return struct.unpack("<f", struct.pack("<f", x))[0]
+    except OverflowError:
+        return math.copysign(math.inf, x)
+
+
+def model_lp(a, x):
+    """The linear predictor of a well-formed artifact `a` on the feature values `x` (binary64, in feature order)."""
+    if a["kind"] == "logistic_regression":
+        s = 0.0
+        for i in range(len(x)):
+            z = (x[i] - float(a["means"][i])) / float(a["scales"][i])
+            s = s + float(a["coefficients"][i]) * z
+        return s + float(a["intercept"])
+    if a["input_rounding"] == "binary32":
+        x = [to_binary32(v) for v in x]
+    lp, rate = float(a["base_score"]), float(a["learning_rate"])
+    for tree in a["trees"]:
+        nodes, node = tree["nodes"], 0
+        while "value" not in nodes[node]:
+            split = nodes[node]
+            node = split["left"] if x[split["feature"]] <= float(split["threshold"]) else split["right"]
+        lp = lp + rate * float(nodes[node]["value"])
+    return lp
+
+
+def feature_values(a, record):
+    """The values a radiomics.recorded payload gives the artifact's features, in order; or (None, why not)."""
+    given = record.get("features") if isinstance(record, dict) else None
+    if not isinstance(given, dict):
+        return None, "the record has no features"
+    values = []
+    for f in a["features"]:
+        entry = given.get(f["name"])
+        if not isinstance(entry, dict) or not is_number(entry.get("value")):
+            return None, f"the record has no value of {f['name']}"
+        if entry.get("unit") != f["unit"]:
+            return None, f"{f['name']} is recorded in {entry.get('unit')!r}, the model takes {f['unit']!r}"
+        values.append(float(entry["value"]))
+    return values, None
+
+
+def logistic(lp: float) -> float:
+    if lp >= 0:
+        return 1.0 / (1.0 + math.exp(-lp))
+    e = math.exp(lp)
+    return e / (1.0 + e)
+
+
+def logit_of(p):
+    return math.log(p / (1.0 - p)) if is_number(p) and 0 < p < 1 else None
+
+
+def gate_verdict(op, lp):
+    """The verdict a linear predictor gets at an operating point: unknown in the grey zone [low, high), else pass
+    when lp >= threshold_lp, else fail."""
+    low, high = op["grey_zone_lp"]
+    if low <= lp < high:
+        return "unknown"
+    return "pass" if lp >= op["threshold_lp"] else "fail"
+
+
+class Model:
+    """A registered model version: the event, its card, its artifact (text and parsed)."""
+
+    def __init__(self, seq, card, text, artifact):
+        self.seq, self.card, self.text, self.artifact = seq, card, text, artifact
+        self.settings_sha256 = (card.get("extraction") or {}).get("settings_sha256")
+        op = card.get("operating_point") or {}
+        self.op = {"threshold_lp": op.get("threshold_lp"), "grey_zone_lp": op.get("grey_zone_lp")}
+
+
 # --- the bundle ----------------------------------------------------------------------------------------------
 
 class Verifier:
@@ -484,7 +647,10 @@ class Verifier:
         self.saved = saved_checkpoint
         self.problems = []
         self.stats = {"events": 0, "checkpoints": 0, "decision_signatures": 0, "signoffs": 0, "attestations": 0, "rotations": 0,
-                      "signer_rotations": 0, "inclusion_proofs": 0}
+                      "signer_rotations": 0, "inclusion_proofs": 0, "models": 0, "model_gates": 0, "model_scores": 0}
+        self.models = {}        # (model_id, version) -> Model, registered so far
+        self.radiomics = {}     # candidate -> [(seq, radiomics.recorded payload)], in log order
+        self.model_scores = {}  # seq of a model_score.recorded of a registered model -> (event, payload after corrections)
 
     def problem(self, where, code, message):
         self.problems.append((where, code, message))
@@ -595,8 +761,15 @@ class Verifier:
                 policies[n] = p
             elif etype == "decision.issued":
                 self.check_decision(n, e, p, keys, prev_hash_before=e.get("prev_hash"))
+                self.check_model_gates(n, e, p)
                 leaves[n] = leaf
                 decisions[n] = p
+            elif etype == "model.registered":
+                self.check_model_registration(n, p)
+            elif etype == "radiomics.recorded":
+                self.radiomics.setdefault(e.get("candidate"), []).append((n, p))
+            elif etype == "model_score.recorded":
+                self.check_model_score(n, e, p)
             elif etype == "decision.signed":
                 self.check_signoff(n, e, p, trial_id, origin, candidates, users, policies)
             elif etype == "attestation.recorded" and version is not None and version >= SIGNED_ATTESTATIONS_FROM:
@@ -609,6 +782,12 @@ class Verifier:
                                                        "which is corrected only by signing a new one")
             elif isinstance(etype, str) and etype.startswith("user."):
                 self.fold_account(n, etype, p, users)
+            if etype == "entry.corrected" and is_int(p.get("corrects")) and p["corrects"] in self.model_scores:
+                # A corrected score from outside is held to the same rules as when it was recorded.
+                scored, payload = self.model_scores[p["corrects"]]
+                payload = dict(payload, **{str(p.get("field")): p.get("new_value")})
+                self.model_scores[p["corrects"]] = (scored, payload)
+                self.check_model_score(n, scored, payload)
             # From schema 3, reasons are plain text.
             if version is not None and version >= 3 and etype in REASON_FIELDS and isinstance(p, dict) and isinstance(p.get("reason"), str):
                 multiline = etype == "candidate.withdrawn"
@@ -697,8 +876,198 @@ class Verifier:
                     self.problem(p["file"], "policy_file", f"is not the policy text published in event {p['seq']}")
         except Exception as err:
             self.problem("policies.json", "policy_file", f"missing or unreadable: {err!r}")
+        self.check_model_files()
         self.stats["size"] = size
         self.stats["root"] = base64.b64encode(frontier.root()).decode()
+
+    # --- models as evidence ---------------------------------------------------------------------------------------
+
+    def check_model_registration(self, n, p):
+        """model.registered: the artifact's and the settings' SHA-256 are the card's, the artifact is a well-formed
+        trialgate.model/1, the operating point's lp values are the logits of its probabilities (to 1e-9), and the
+        id@version was not registered before."""
+        where = f"event {n}"
+        self.stats["models"] += 1
+        key = (p.get("model_id"), p.get("version"))
+        extraction = p.get("extraction") if isinstance(p.get("extraction"), dict) else {}
+        text, settings = p.get("artifact"), extraction.get("settings")
+        if not isinstance(text, str) or hashlib.sha256(text.encode("utf-8")).hexdigest() != p.get("artifact_sha256"):
+            self.problem(where, "model_digest", "the artifact does not hash to the card's artifact_sha256")
+        if not isinstance(settings, str) or hashlib.sha256(settings.encode("utf-8")).hexdigest() != extraction.get("settings_sha256"):
+            self.problem(where, "model_digest", "the extraction settings do not hash to the card's settings_sha256")
+        try:
+            artifact = parse_json(text.encode("utf-8")) if isinstance(text, str) else None
+        except ValueError as err:
+            artifact, why = None, f"the artifact is not JSON: {err}"
+        else:
+            why = artifact_problem(artifact)
+        if why:
+            self.problem(where, "model_malformed", f"{key[0]}@{key[1]}: {why}")
+            artifact = None
+        op = p.get("operating_point") if isinstance(p.get("operating_point"), dict) else {}
+        t, zone, t_lp, zone_lp = op.get("threshold"), op.get("grey_zone"), op.get("threshold_lp"), op.get("grey_zone_lp")
+        pairs = [(t, t_lp)]
+        if isinstance(zone, list) and isinstance(zone_lp, list) and len(zone) == 2 and len(zone_lp) == 2:
+            pairs += list(zip(zone, zone_lp))
+        else:
+            pairs.append((None, None))
+        for prob, lp in pairs:
+            logit = logit_of(prob)
+            if logit is None or not is_number(lp) or abs(lp - logit) > LOGIT_TOLERANCE:
+                self.problem(where, "model_malformed", f"operating point: {lp!r} is not within {LOGIT_TOLERANCE} of the logit "
+                                                      f"of the probability {prob!r}")
+        if len(pairs) == 3 and all(is_number(v) for v in (t, *zone)) and not zone[0] <= t <= zone[1]:
+            self.problem(where, "model_malformed", f"operating point: the threshold {t} is not inside the grey zone {zone}")
+        if key in self.models:
+            self.problem(where, "model_duplicate", f"{key[0]}@{key[1]} was already registered in event {self.models[key].seq}")
+            return
+        if artifact is not None:
+            self.models[key] = Model(n, p, text, artifact)
+        else:
+            self.models[key] = Model(n, p, text, None)
+
+    def registered_ids(self):
+        return {model_id for model_id, _ in self.models}
+
+    def newest_features(self, candidate, before, study_date, settings_sha256):
+        """The newest radiomics.recorded of `candidate` before event `before` of `study_date` extracted with
+        `settings_sha256`: (seq, payload), or None."""
+        for seq, record in reversed(self.radiomics.get(candidate, [])):
+            if seq < before and record.get("study_date") == study_date and record.get("settings_sha256") == settings_sha256:
+                return seq, record
+        return None
+
+    def check_model_score(self, n, e, p):
+        """model_score.recorded of a registered model: a registered version, its artifact, and (when features of its
+        study, extracted with the model's settings, are recorded before it) the recomputed probability to 1e-9."""
+        model_id = p.get("model")
+        if model_id not in self.registered_ids():
+            return  # a model the log does not hold: a score from outside, as recorded
+        where = f"event {n}"
+        self.stats["model_scores"] += 1
+        if n not in self.model_scores and e.get("type") == "model_score.recorded" and e.get("seq") == n:
+            self.model_scores[n] = (e, p)
+        model = self.models.get((model_id, p.get("version")))
+        if model is None:
+            self.problem(where, "model_unregistered_version", f"{model_id} version {p.get('version')!r} is not registered before this event")
+            return
+        if p.get("artifact_sha256") != model.card.get("artifact_sha256"):
+            self.problem(where, "model_artifact_mismatch", f"artifact_sha256 is not {model_id}@{p.get('version')}'s registered artifact")
+            return
+        if model.artifact is None:
+            return  # reported at its registration
+        found = self.newest_features(e.get("candidate"), e.get("seq") or n, p.get("study_date"), model.settings_sha256)
+        if found is None:
+            return
+        values, _ = feature_values(model.artifact, found[1])
+        if values is None:
+            return
+        probability = logistic(model_lp(model.artifact, values))
+        score = p.get("score")
+        if not is_number(score) or abs(score - probability) > SCORE_TOLERANCE:
+            self.problem(where, "model_score_mismatch", f"score {score!r} is not the probability {probability!r} recomputed from "
+                                                        f"the features of event {found[0]} (to {SCORE_TOLERANCE})")
+
+    def check_model_gates(self, n, e, p):
+        """Every criterion's observed `model.<id>` of a decision: the registered version and artifact, the features
+        event, the linear predictor recomputed exactly, the card's operating point, the verdict that follows, and QC."""
+        decision = p.get("decision") if isinstance(p.get("decision"), dict) else {}
+        for criterion in decision.get("criteria") or []:
+            observed = criterion.get("observed") if isinstance(criterion, dict) else None
+            if not isinstance(observed, dict):
+                continue
+            for key, gate in observed.items():
+                if isinstance(key, str) and key.startswith("model."):
+                    self.check_model_gate(n, e, criterion.get("id"), key[len("model."):], gate)
+
+    def check_model_gate(self, n, e, criterion_id, model_id, gate):
+        where = f"event {n}"
+        what = f"criterion {criterion_id}, model.{model_id}"
+        self.stats["model_gates"] += 1
+        if not isinstance(gate, dict) or set(gate) != GATE_MEMBERS:
+            self.problem(where, "model_gate_malformed", f"{what} is not an object of exactly " + ", ".join(sorted(GATE_MEMBERS)))
+            return
+        model = self.models.get((model_id, gate["version"]))
+        if model is None:
+            self.problem(where, "model_unregistered_version", f"{what}: version {gate['version']!r} is not registered before the decision")
+            return
+        if gate["artifact_sha256"] != model.card.get("artifact_sha256"):
+            self.problem(where, "model_artifact_mismatch", f"{what}: artifact_sha256 is not the registered artifact's")
+        if gate["threshold_lp"] != model.op["threshold_lp"] or gate["grey_zone_lp"] != model.op["grey_zone_lp"]:
+            self.problem(where, "model_operating_point", f"{what}: threshold_lp {gate['threshold_lp']!r} and grey_zone_lp "
+                                                         f"{gate['grey_zone_lp']!r} are not the card's {model.op}")
+        verdict = gate["verdict"]
+        if verdict not in ("pass", "fail", "unknown"):
+            self.problem(where, "model_verdict", f"{what}: verdict {verdict!r} is not pass, fail or unknown")
+            return
+        features_event = gate["features_event"]
+        if features_event is None:
+            # No features to score: nothing to recompute, and nothing may pass or fail on them.
+            if verdict != "unknown" or gate["linear_predictor"] is not None:
+                self.problem(where, "model_verdict", f"{what}: without a features event the verdict is unknown and there is no linear predictor")
+            return
+        record = dict(self.radiomics.get(e.get("candidate"), [])).get(features_event) if is_int(features_event) else None
+        if record is None or features_event >= n:
+            self.problem(where, "model_features_event", f"{what}: event {features_event!r} is not a radiomics.recorded of candidate "
+                                                        f"{e.get('candidate')} before the decision")
+            return
+        if model.artifact is None:
+            return  # reported at its registration
+        if record.get("settings_sha256") != model.settings_sha256:
+            self.problem(where, "model_features_event", f"{what}: the features of event {features_event} were extracted with "
+                                                        "other settings than the card's")
+        values, why = feature_values(model.artifact, record)
+        if values is None:
+            self.problem(where, "model_features_event", f"{what}: event {features_event}: {why}")
+            return
+        lp = model_lp(model.artifact, values)
+        stated = gate["linear_predictor"]
+        if not is_number(stated) or float(stated) != lp:
+            self.problem(where, "model_lp_mismatch", f"{what}: linear_predictor {stated!r}, recomputed {lp!r} from the features of "
+                                                     f"event {features_event} and the registered artifact")
+        if gate["qc_status"] != record.get("qc_status"):
+            self.problem(where, "model_qc_not_passed", f"{what}: qc_status {gate['qc_status']!r} is not the features event's "
+                                                       f"{record.get('qc_status')!r}")
+        if verdict != "unknown":
+            # A pass or a fail follows from the linear predictor; unknown may also come from QC, the phase or the age.
+            follows = gate_verdict(model.op, lp) if all(is_number(v) for v in [model.op["threshold_lp"], *(model.op["grey_zone_lp"] or [None, None])]) else None
+            if verdict != follows:
+                self.problem(where, "model_verdict", f"{what}: verdict {verdict}, but lp {lp!r} at threshold_lp {model.op['threshold_lp']!r} "
+                                                     f"and grey zone {model.op['grey_zone_lp']!r} gives {follows}")
+            if gate["qc_required"] is not False and record.get("qc_status") != "pass":
+                self.problem(where, "model_qc_not_passed", f"{what}: verdict {verdict} on features whose QC is "
+                                                           f"{record.get('qc_status')!r} (event {features_event}), and QC is required")
+
+    def check_model_files(self):
+        """models/<id>@<version>.json: exactly the registered artifacts, byte for byte, one per registered version."""
+        wanted = {f"models/{model_id}@{version}.json": m for (model_id, version), m in self.models.items()}
+        present = set()
+        directory = os.path.join(self.dir, "models")
+        if os.path.isdir(directory):
+            for name in os.listdir(directory):
+                present.add(f"models/{name}")
+        for path in sorted(present - set(wanted)):
+            self.problem(path, "model_file", "is not the artifact of a model registered in the log")
+        for path, m in sorted(wanted.items()):
+            data = self.read(path)
+            if data is None:
+                self.problem(path, "model_file", f"is missing: the bundle carries the artifact of every registered model (event {m.seq})")
+            elif not isinstance(m.text, str) or data != m.text.encode("utf-8"):
+                self.problem(path, "model_file", f"is not the artifact registered in event {m.seq}")
+        # models.json, when the bundle has one, indexes exactly those files.
+        listing = self.read("models.json")
+        if listing is None:
+            return
+        try:
+            entries = parse_json(listing)
+            got = sorted((e["seq"], e["model_id"], e["version"], e["artifact_sha256"], e["file"]) for e in entries)
+        except Exception as err:
+            self.problem("models.json", "model_file", f"unreadable: {err!r}")
+            return
+        want = sorted((m.seq, model_id, version, m.card.get("artifact_sha256"), f"models/{model_id}@{version}.json")
+                      for (model_id, version), m in self.models.items())
+        if got != want:
+            self.problem("models.json", "model_file", "does not list exactly the registered models (seq, id, version, artifact_sha256, file)")
 
     def key_at(self, keys):
         return keys[-1] if keys else None
@@ -1101,7 +1470,8 @@ def main(argv=None):
         return 1
     print(f"OK: {s['events']} events canonical and chained, {s['checkpoints']} checkpoints signed with matching roots, "
           f"{s['decision_signatures']} decision signatures, {s['signoffs']} sign-offs, {s['attestations']} signed attestations, "
-          f"{s['rotations']} key rotations, {s['signer_rotations']} signer rotations, {s['inclusion_proofs']} inclusion proofs; "
+          f"{s['rotations']} key rotations, {s['signer_rotations']} signer rotations, {s['inclusion_proofs']} inclusion proofs, "
+          f"{s['models']} registered models, {s['model_gates']} model gates and {s['model_scores']} model scores recomputed; "
           f"size {s['size']}, root {s['root']}")
     return 0
 

@@ -139,6 +139,8 @@ def load_card(card_text, settings_text=None, artifact_text=None):
         card = json.loads(card_text)
     except ValueError as err:
         raise Refused(f"card: not JSON: {err}")
+    if isinstance(card, dict) and isinstance(card.get("card"), dict) and "extraction" not in card:
+        card = card["card"]  # `trialgate model show --json`: {"card": {...}, "seq", "registered_at", "registered_by"}
     if not isinstance(card, dict) or not isinstance(card.get("extraction"), dict):
         raise Refused("card: expected an object with an `extraction` object (a model card)")
     for what, given, carried in (("settings", settings_text, card["extraction"].get("settings")),
