@@ -216,4 +216,27 @@ struct BundleInspection {
             problem(0, "policy_file", "policies.json is missing or malformed")
         }
     }
+
+    /// Checks that the model files are the registered artifacts, byte for byte (a bundle written before models existed
+    /// has no `models.json`, and needs none when the log registered no model).
+    mutating func checkModelFiles(_ history: LogState) {
+        guard let bytes = read("models.json") else {
+            if !history.models.isEmpty { problem(0, "model_file", "models.json is missing; the log registered \(history.models.count) model version(s)") }
+            return
+        }
+        guard let listed = try? JSONParser.parse(bytes).arrayValue else { return problem(0, "model_file", "models.json is malformed") }
+        if Set(listed.compactMap { $0["seq"]?.intValue.map(Int64.init) }) != Set(history.models.map(\.seq)) || listed.count != history.models.count {
+            problem(0, "model_file", "models.json does not list exactly the model versions the log registered")
+        }
+        for m in listed {
+            let seq = Int64(m["seq"]?.intValue ?? 0)
+            guard let file = m["file"]?.stringValue, let text = read(file), let registered = history.models.first(where: { $0.seq == seq }) else {
+                problem(seq, "model_file", "the artifact file for event \(seq) is missing or names no registered model")
+                continue
+            }
+            if Array(registered.artifactText.utf8) != text {
+                problem(seq, "model_file", "\(file) is not the artifact registered in event \(seq) (\(registered.name))")
+            }
+        }
+    }
 }

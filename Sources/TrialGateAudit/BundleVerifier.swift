@@ -46,9 +46,10 @@ public enum BundleVerifier {
         // 6. Decisions: each is the logged one, with a proof of inclusion under a signed checkpoint; none is left out.
         check.checkDecisions(fold.decisionLeaves, checkpointNotes: checkpointNotes)
 
-        // 7. Key files are the log's key history; policy files are the published texts.
+        // 7. Key files are the log's key history; policy files are the published texts; model files the registered artifacts.
         check.checkKeyFiles(history)
         check.checkPolicyFiles(history)
+        check.checkModelFiles(history)
         check.out.problems.sort { $0.seq < $1.seq }
         return check.out
     }

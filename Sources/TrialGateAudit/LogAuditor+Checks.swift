@@ -73,8 +73,8 @@ extension LogAuditor {
                 report(event.seq, "policy_mismatch", "policy_id/version do not match the policy text")
             }
             policies[sha] = policy
-            if let why = policy.unregisteredModels(state.models.filter { $0.seq < event.seq }) {
-                report(event.seq, "policy_model_unregistered", "policy \(policy.id) \(policy.version): \(why)")
+            if let why = policy.modelGateProblem(state.models.filter { $0.seq < event.seq }) {
+                report(event.seq, "policy_model_gate", "policy \(policy.id) \(policy.version): \(why)")
             }
         } catch let e as TrialGateError {
             report(event.seq, "invalid_policy", e.message)

@@ -70,7 +70,7 @@ extension LogState {
         }
         switch event.type {
         case .entryCorrected:
-            try checkCorrection(event.payload, candidate: candidate, today: today, schemaVersion: event.schemaVersion)
+            try checkCorrection(event.payload, candidate: candidate, today: today, schemaVersion: event.schemaVersion, state: state)
         case .decisionIssued:
             let decision = try DecisionSummary(payloadOf: event).decision
             guard decision["candidate"]?.stringValue == candidateID else {
@@ -89,11 +89,12 @@ extension LogState {
             }
             try schema.validate(event.payload, today: today)
             if event.type == .attestationRecorded, event.schemaVersion >= 3 { try checkAttestationSigner(event, candidate: candidate, state: state) }
-            if event.type == .modelScoreRecorded { try checkSuppliedScore(event, candidate: candidate, against: state) }
+            if event.type == .modelScoreRecorded { try checkSuppliedScore(event.payload, candidate: candidate, against: state) }
+            if event.type == .radiomicsRecorded { try checkFeaturesAgainstSuppliedScores(event.payload, candidate: candidate, against: state) }
         }
     }
 
-    private static func checkCorrection(_ payload: JSONValue, candidate: CandidateState, today: CivilDate, schemaVersion: Int) throws {
+    private static func checkCorrection(_ payload: JSONValue, candidate: CandidateState, today: CivilDate, schemaVersion: Int, state: LogState) throws {
         var r = try ObjectReader(payload, context: "correction")
         let target = try r.integer("corrects")
         let field = try r.string("field")
@@ -127,7 +128,10 @@ extension LogState {
         }
         guard new != current else { throw TrialGateError(.invalidField, "correction: the new value equals the current value") }
         // Read by the reader above, so it decodes.
-        try schema.validate(EntryCorrection(seq: 0, payload: payload)!.applied(to: record.current), today: today, correcting: true)
+        let corrected = EntryCorrection(seq: 0, payload: payload)!.applied(to: record.current)
+        try schema.validate(corrected, today: today, correcting: true)
+        // A corrected score is held to the registered model and the features as a new one is.
+        if record.type == .modelScoreRecorded { try checkSuppliedScore(corrected, candidate: candidate, against: state) }
     }
 }
 

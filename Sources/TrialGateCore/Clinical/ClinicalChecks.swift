@@ -119,7 +119,8 @@ enum ClinicalChecks {
         }
         guard let reader else { throw TrialGateError(.missingField, "\(context): \"qc_reader\" is required when qc_status is \(status) (the second reader)") }
         guard let date else { throw TrialGateError(.missingField, "\(context): \"qc_date\" is required when qc_status is \(status) (the date of the second reading)") }
-        if reader == m["segmentation_reader"]?.stringValue {
+        // Pseudonyms compare without letter case: READER-A is reader-a.
+        if reader.lowercased() == m["segmentation_reader"]?.stringValue?.lowercased() {
             throw TrialGateError(.invalidField, "\(context): \"qc_reader\" \"\(reader)\" is the segmentation reader; quality control needs a second reader")
         }
         if let study = m["study_date"]?.stringValue.flatMap(CivilDate.init), let d = CivilDate(date), d < study {

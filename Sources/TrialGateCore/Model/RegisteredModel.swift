@@ -12,6 +12,8 @@ public struct RegisteredModel: Sendable, Equatable {
     public let artifact: ModelArtifact
     /// The contrast phase the features must come from.
     public let contrastPhase: String
+    /// The extraction software (and version) the model was validated with.
+    public let software: String
     /// The SHA-256 of the extraction settings the features must be extracted with, and the settings' text.
     public let settingsSHA256: String
     public let settingsText: String
@@ -80,7 +82,7 @@ public struct RegisteredModel: Sendable, Equatable {
 
         var x = try object("extraction", &r)
         let at = "\(context) extraction"
-        _ = try text("software", 128, &x, at)
+        software = try text("software", 128, &x, at)
         _ = try text("image_type", 64, &x, at)
         let resampling = try x.value("resampling_mm")
         guard let spacing = resampling.arrayValue, spacing.count == 3, spacing.allSatisfy({ ($0.numberValue ?? 0) > 0 }) else {

@@ -42,6 +42,12 @@ extension PolicyEvaluator {
             return p
         }
         let phase = gate.contrastPhase ?? first.contrastPhase
+        // A version scores only features of the phase it was validated on.
+        let ofItsPhase = accepted.filter { $0.contrastPhase == phase }
+        guard !ofItsPhase.isEmpty else {
+            p.reason = "no accepted version of \(gate.model) was validated on the \(phase) phase (\(accepted.map { "\($0.name): \($0.contrastPhase)" }.joined(separator: ", ")))"
+            return p
+        }
         func studyDate(_ r: RecordEntry) -> CivilDate? { r.current["study_date"]?.stringValue.flatMap(CivilDate.init) }
         let ofPhase = evidence.radiomics.filter { $0.current["contrast_phase"]?.stringValue == phase }
         // The newest observation wins; on the same study date the later entry.
@@ -58,11 +64,16 @@ extension PolicyEvaluator {
         }
         p.evidence = [record.seq]
         let settings = record.current["settings_sha256"]?.stringValue ?? ""
-        guard let model = accepted.first(where: { $0.settingsSHA256 == settings }) else {
-            p.reason = "the features of event \(record.seq) were extracted with settings \(settings.prefix(12))…, which no accepted version expects (\(accepted.map { "\($0.name): \($0.settingsSHA256.prefix(12))…" }.joined(separator: ", ")))"
+        guard let model = ofItsPhase.first(where: { $0.settingsSHA256 == settings }) else {
+            p.reason = "the features of event \(record.seq) were extracted with settings \(settings.prefix(12))…, which no accepted version expects (\(ofItsPhase.map { "\($0.name): \($0.settingsSHA256.prefix(12))…" }.joined(separator: ", ")))"
             return p
         }
         p.evidence.insert(model.seq)
+        let software = record.current["software"]?.stringValue ?? ""
+        guard software == model.software else {
+            p.reason = "the features of event \(record.seq) were extracted with \(software); \(model.name) was validated with \(model.software)"
+            return p
+        }
         let qc = record.current["qc_status"]?.stringValue ?? "?"
         let image = "\(phase) CT of \(studyDate(record)?.description ?? "?"), event \(record.seq)"
         if let maxAge = gate.maxAgeDays, let on = studyDate(record), date.daysSinceEpoch - on.daysSinceEpoch > maxAge {
@@ -79,6 +90,10 @@ extension PolicyEvaluator {
             return p
         }
         let lp = model.artifact.linearPredictor(x)
+        guard lp.isFinite else {
+            p.reason = "\(model.name) on event \(record.seq): the linear predictor is not a finite number (a feature value or the model overflows); needs review"
+            return p
+        }
         var verdict: Verdict
         let shown = "linear predictor \(CanonicalJSON.formatNumber(lp))"
         let t = "\(CanonicalJSON.formatNumber(model.thresholdLP)) (p \(CanonicalJSON.formatNumber(model.threshold)))"

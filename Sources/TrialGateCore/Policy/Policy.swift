@@ -125,12 +125,20 @@ extension Policy {
     }
 
     /// Why the policy cannot be published after the models `models` were registered, or nil: every version a model gate
-    /// accepts must be registered before the policy, so that no later registration changes what its gates compute.
-    public func unregisteredModels(_ models: [RegisteredModel]) -> String? {
+    /// accepts must be registered before the policy, so that no later registration changes what its gates compute, and
+    /// a phase a gate names must be one an accepted version was validated on.
+    public func modelGateProblem(_ models: [RegisteredModel]) -> String? {
         for gate in modelGates {
             let missing = gate.versions.filter { v in !models.contains { $0.id == gate.model && $0.version == v } }
             if !missing.isEmpty {
                 return "its model gate names \(missing.map { "\(gate.model)@\($0)" }.joined(separator: ", ")), which \(missing.count == 1 ? "is" : "are") not registered; register \(missing.count == 1 ? "it" : "them") first (`trialgate model register`)"
+            }
+            // A gate may name the phase only to restate a card's: a model scores features of the phase it was validated on.
+            if let phase = gate.contrastPhase {
+                let cards = models.filter { m in m.id == gate.model && gate.versions.contains(m.version) }
+                if !cards.contains(where: { $0.contrastPhase == phase }) {
+                    return "its model gate asks for the \(phase) phase, but no accepted version of \(gate.model) was validated on it (\(cards.map { "\($0.name): \($0.contrastPhase)" }.joined(separator: ", ")))"
+                }
             }
         }
         return nil

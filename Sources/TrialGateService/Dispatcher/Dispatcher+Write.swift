@@ -62,7 +62,7 @@ extension Dispatcher {
             if let current = state.policyInForce, current.sha256 == sha {
                 throw TrialGateError(.alreadyPublished, "this exact policy is already in force (event \(current.seq))")
             }
-            if let why = policy.unregisteredModels(state.models) {
+            if let why = policy.modelGateProblem(state.models) {
                 throw TrialGateError(.invalidPolicy, "policy \(policy.id) \(policy.version): \(why)")
             }
             if state.policies.contains(where: { $0.id == policy.id && $0.version == policy.version && $0.sha256 != sha }) {
