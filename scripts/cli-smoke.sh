@@ -220,6 +220,37 @@ check grep -q "extends the saved checkpoint" "$T/out"
 "$B" checkpoint > "$T/newest.note"
 expect_rc 1 "$B" verify --store "$T/older.sqlite" --checkpoint "$T/newest.note"
 check grep -q "log_truncated" "$T/out"
+# The radiomics sub-study, in a store of its own: the registered model scores the recorded features, a score that
+# disagrees with them is refused, the decision carries the computation, and both verifiers check it.
+M=Models/net-radiomics-lr-1.0.0
+S=(--store "$T/sub.sqlite")
+expect_rc 0 "$B" init --trial SUB-1 "${S[@]}"
+expect_rc 0 "$B" model register "${S[@]}" --card $M.card.json --artifact $M.model.json --settings Models/pyradiomics-ct.yaml
+expect_rc 2 "$B" model register "${S[@]}" --card $M.card.json --artifact $M.model.json --settings Models/pyradiomics-ct.yaml
+check grep -q "version_reused: model net-radiomics-lr@1.0.0 is already registered" "$T/out"
+expect_rc 2 "$B" model register "${S[@]}" --card $M.card.json --artifact Policies/sanet-ep.yaml --settings Models/pyradiomics-ct.yaml
+check grep -q "is not the SHA-256 of the artifact given" "$T/out"
+expect_rc 0 "$B" policy publish "${S[@]}" Policies/radiomics-substudy-2.yaml
+expect_rc 0 "$B" candidate register RAD-1 --site SITE-01 "${S[@]}"
+python3 - "$(d 10)" "$(d 9)" > "$T/lesion.json" <<'PY'
+import json, sys
+fields = json.load(open("Models/demo-features.json"))["lesions"][0]["fields"]
+fields["study_date"], fields["qc_date"] = sys.argv[1], sys.argv[2]
+print(json.dumps(fields))
+PY
+expect_rc 0 "$B" record radiomics "${S[@]}" --candidate RAD-1 --fields-file "$T/lesion.json"
+expect_rc 0 "$B" model score "${S[@]}" --candidate RAD-1 --model net-radiomics-lr@1.0.0 --json
+check grep -q '"linear_predictor": *3.016794035275544' "$T/out"
+expect_rc 2 "$B" record model-score "${S[@]}" --candidate RAD-1 model=net-radiomics-lr version=1.0.0 \
+    artifact_sha256="$(sha256sum $M.model.json | cut -c1-64)" score=0.99 predicts=response study_date="$(d 10)"
+check grep -q '"score" 0.99 is not what net-radiomics-lr@1.0.0 computes' "$T/out"
+expect_rc 0 "$B" decide RAD-1 "${S[@]}" --json
+check grep -q '"model.net-radiomics-lr"' "$T/out"
+expect_rc 0 "$B" verify "${S[@]}"
+expect_rc 0 "$B" export "${S[@]}" --out "$T/sub-bundle"
+check cmp -s "$T/sub-bundle/models/net-radiomics-lr@1.0.0.json" $M.model.json
+expect_rc 0 python3 audit/verify_bundle.py "$T/sub-bundle"
+
 # A forged tail, correctly chained, inserted with sqlite3 and the triggers in place: verify names it, writes are
 # refused naming it, readers warn, and nothing is signed over it.
 python3 - "$T/trial.sqlite" <<'PY'
