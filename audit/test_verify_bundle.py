@@ -6,7 +6,8 @@ checks (`decision.signed`), signed-attestation checks (`attestation.recorded`, e
 checks (`user.signer_rotated`: `users rotate-signer`), and the rules of signed and recorded text (canonical
 signatures, attestations recorded once, overrides into eligibility, reasons, statements, query texts, printed names)
 on real bundles and on tampered copies of them, one attack per check; and the checks of models as evidence
-(`model.registered`, `model_score.recorded`, a decision's `model.<id>` gates, `models/*.json`) on a third bundle.
+(`model.registered`, `model_score.recorded`, a decision's `model.<id>` gates and the criteria stating them,
+`models/*.json`) on a third bundle.
 Run: python3 audit/test_verify_bundle.py   (TRIALGATE_BIN=path/to/trialgate to choose the binary)"""
 
 import base64
@@ -1129,6 +1130,28 @@ def run_model_tests(binary):
                     g.update(changes)
             return ev[:DEC] + [d] + ev[DEC + 1:]
 
+        def edited(events, i, change):
+            """`events` with a copy of event i that `change` edits in place."""
+            e = copy.deepcopy(events[i])
+            change(e)
+            return events[:i] + [e] + events[i + 1:]
+
+        def criterion(cid, events=None, **changes):
+            """The decision (of `events`, else the bundle's) with criterion `cid`'s members changed (re-signed by forge)."""
+            def change(d):
+                for c in d["payload"]["decision"]["criteria"]:
+                    if c["id"] == cid:
+                        c.update(changes)
+            return edited(events or ev, DEC, change)
+
+        def before_decision(*new):
+            """The bundle's events with `new` events inserted just before the decision (which moves to DEC + 1 + len(new))."""
+            return ev[:DEC] + list(new) + ev[DEC:]
+
+        def radiomics(**changes):
+            """A copy of the radiomics record with its payload changed."""
+            return dict(ev[RAD], payload=dict(ev[RAD]["payload"], **changes))
+
         def registered(i, artifact=None, settings=None, **card):
             """Model event i with another artifact or settings text (its card's hashes updated to them) or card members."""
             p = copy.deepcopy(ev[i]["payload"])
@@ -1192,8 +1215,10 @@ def run_model_tests(binary):
         g = sc.gates(ev[DEC])["audit-lr"]
         expect("linear predictor one ulp off", gate("audit-lr", linear_predictor=math.nextafter(g["linear_predictor"], math.inf)),
                {(DEC + 1, "model_lp_mismatch")})
-        expect("verdict fail where the lp passes", gate("audit-lr", verdict="fail"), {(DEC + 1, "model_verdict")})
-        expect("verdict unknown (allowed: the phase or the age may make it so)", gate("audit-lr", verdict="unknown"), set())
+        expect("verdict fail where the lp passes (the result follows it)", criterion("R1", gate("audit-lr", verdict="fail"), result="fail"),
+               {(DEC + 1, "model_verdict")})
+        expect("verdict unknown and result unknown (allowed: the phase or the age may make it so)",
+               criterion("R1", gate("audit-lr", verdict="unknown"), result="unknown"), set())
         expect("threshold not the card's", gate("audit-lr", threshold_lp=10.0), {(DEC + 1, "model_operating_point")})
         expect("gate naming an unregistered version", gate("audit-tree", version="2.0.0"), {(DEC + 1, "model_unregistered_version")})
         expect("gate naming another artifact", gate("audit-tree", artifact_sha256=ev[LR]["payload"]["artifact_sha256"]),
@@ -1214,6 +1239,60 @@ def run_model_tests(binary):
         expect("a feature's unit edited", payload(RAD, features=feats), {(DEC + 1, "model_features_event"), (DEC + 1, "model_features_event")})
         expect("QC failed, the gate still passes", payload(RAD, qc_status="fail"), {(DEC + 1, "model_qc_not_passed")})
         expect("features extracted with other settings", payload(RAD, settings_sha256="cd" * 32), {(DEC + 1, "model_features_event")})
+
+        # The features a gate cites: the candidate's newest of the gate's contrast phase before the decision.
+        study_date = ev[RAD]["payload"]["study_date"]
+        decided_on = ev[DEC]["payload"]["decision"]["decided_at"][:10]
+        day = lambda n: (datetime.date.fromisoformat(study_date) + datetime.timedelta(days=n)).isoformat()  # noqa: E731
+        expect("a newer image of the gate's phase recorded, the older one cited", before_decision(radiomics(study_date=day(1), qc_date=day(1))),
+               {(DEC + 2, "model_features_not_newest")})
+        expect("a later record of the same study date, the earlier one cited", before_decision(radiomics(qc_reader="reader-c")),
+               {(DEC + 2, "model_features_not_newest")})
+        expect("a later record of an older image: the cited one is still the newest", before_decision(radiomics(study_date=day(-30))), set())
+        expect("a newer image of another phase: not the gate's", before_decision(radiomics(study_date=day(1), contrast_phase="arterial")), set())
+        card_phase = lambda c: c.update(threshold=c["threshold"].replace("portal_venous contrast phase", "the card's contrast phase"))  # noqa: E731
+        def cards_phase(events):
+            return edited(events, DEC, lambda d: [card_phase(c) for c in d["payload"]["decision"]["criteria"]])
+        expect("rule taking the card's phase, features of the card's phase", cards_phase(ev), set())
+        expect("rule taking the card's phase, features of another phase", cards_phase(payload(RAD, contrast_phase="arterial")),
+               {(DEC + 1, "model_features_event")})
+        # The software the card was validated with (TrialGate's gate is unknown on any other).
+        expect("features extracted with other software, the gates pass", payload(RAD, software="pyradiomics 3.1.0"),
+               {(DEC + 1, "model_software")})
+        def all_unknown(d):
+            for c in d["payload"]["decision"]["criteria"]:
+                c["result"] = "unknown"
+                for g in c["observed"].values():
+                    g["verdict"] = "unknown"
+        expect("features extracted with other software, the gates unknown",
+               edited(payload(RAD, software="pyradiomics 3.1.0"), DEC, all_unknown), set())
+        # A criterion that is a gate alone: its result follows the gate's verdict.
+        expect("result fail where the gate passes", criterion("R1", result="fail"), {(DEC + 1, "model_result")})
+        expect("verdict unknown, result still pass", gate("audit-lr", verdict="unknown"), {(DEC + 1, "model_result")})
+        expect("an exclusion that does not apply (result pass) where its gate passes", criterion("R1", kind="exclusion"),
+               {(DEC + 1, "model_result")})
+        expect("an exclusion that applies (result fail) where its gate passes", criterion("R1", kind="exclusion", result="fail"), set())
+        expect("a skipped criterion: exempt", criterion("R1", result="skipped"), set())
+        expect("a gate inside a combination: its result is not checked (only re-deriving the policy can)",
+               criterion("R1", result="fail", threshold="not (" + ev[DEC]["payload"]["decision"]["criteria"][0]["threshold"] + ")"), set())
+        no_member = lambda result: edited(criterion("R1", result=result), DEC, lambda d: d["payload"]["decision"]["criteria"][0]["observed"].clear())  # noqa: E731
+        expect("the gate's member removed, the result still pass", no_member("pass"), {(DEC + 1, "model_gate_missing")})
+        expect("the gate's member removed, the result unknown", no_member("unknown"), set())
+        # The gate the criterion's signed rule text states.
+        rule = ev[DEC]["payload"]["decision"]["criteria"][0]["threshold"]
+        expect("qc_required false where the rule requires mask QC", gate("audit-lr", qc_required=False), {(DEC + 1, "model_rule")})
+        expect("a rule without mask QC where the gate requires it", criterion("R1", threshold=rule.replace("; mask QC passed", "")),
+               {(DEC + 1, "model_rule")})
+        expect("a rule that states no gate on the gate's model", criterion("R1", threshold="tumour_grade in [\"G1\", \"G2\"]"),
+               {(DEC + 1, "model_rule")})
+        version_2 = dict(ev[LR], payload=dict(ev[LR]["payload"], version="2.0.0"))
+        d = copy.deepcopy(ev[DEC])
+        d["payload"]["decision"]["criteria"][0]["observed"]["model.audit-lr"]["version"] = "2.0.0"
+        expect("a version registered but not one the rule accepts", ev[:DEC] + [version_2, d] + ev[DEC + 1:], {(DEC + 2, "model_rule")})
+        age = lambda days: payload(RAD, study_date=(datetime.date.fromisoformat(decided_on) - datetime.timedelta(days=days)).isoformat())  # noqa: E731
+        expect("an image 60 days before the decision: within the rule's 60", age(60), set())
+        expect("an image 61 days before the decision, the gates pass", age(61), {(DEC + 1, "model_rule")})
+        expect("features of another phase than the rule's", payload(RAD, contrast_phase="arterial"), {(DEC + 1, "model_rule")})
 
         # models/*.json
         bad = sc.bundle_of(ev)

@@ -26,7 +26,10 @@ names plain, without parentheses and never another account's; every decision's i
 and policy files; models as evidence (docs/model-evidence.md): every registered model's hashes, artifact structure
 and operating point, every score of a registered model against the probability recomputed from the recorded
 features, and every decision's model gate, its linear predictor recomputed bit for bit from the features and the
-registered artifact, its operating point, verdict and QC; and the model files.
+registered artifact, its operating point, verdict and QC, that it cites the candidate's newest features of its
+contrast phase, extracted with the card's software, that it is the gate its criterion's signed rule text states, and
+that a criterion which is a gate alone has the result the gate gives; and the model files. It re-derives no decision
+from its policy (for any criterion): `trialgate verify` and `trialgate verify --bundle` do.
 Exit status 0 when everything holds, 1 when anything does not (each problem is printed), 2 for bad usage.
 """
 
@@ -492,6 +495,8 @@ GBT_MEMBERS = {"format", "kind", "features", "base_score", "learning_rate", "inp
 MAX_FEATURES, MAX_TREES, MAX_TREE_NODES, MAX_NODES = 1000, 10_000, 100_000, 1_000_000
 GATE_MEMBERS = {"version", "artifact_sha256", "features_event", "linear_predictor", "threshold_lp", "grey_zone_lp",
                 "qc_required", "qc_status", "verdict"}
+MODEL_RULE_MARK = " linear predictor ≥ the card's threshold"  # in a criterion's rule text: a model gate
+COMBINATIONS = ("all of (", "any of (", "not (")  # how the rule text of a combination of conditions begins
 SCORE_TOLERANCE = 1e-9   # a score from outside against the recomputed probability
 LOGIT_TOLERANCE = 1e-9   # an operating point's lp against the logit of its probability
 
@@ -619,6 +624,26 @@ def logit_of(p):
     return math.log(p / (1.0 - p)) if is_number(p) and 0 < p < 1 else None
 
 
+def model_rules(threshold, model_id):
+    """Each statement of a gate on `model_id` in a criterion's rule text, worded as TrialGate words it:
+    `<id> [<versions>] linear predictor ≥ the card's threshold (grey zone needs review)`, then `; mask QC passed` when
+    QC is required, `; <phase> contrast phase` (or `; the card's contrast phase`), then `; image within <N> days` when
+    the image's age is limited. A list of {versions, qc_required, phase (None: the card's), max_age_days (or None)}."""
+    pattern = (r"(?:^|\(|; )" + re.escape(model_id) + r" \[([^\]]*)\]" + re.escape(MODEL_RULE_MARK + " (grey zone needs review)")
+               + r"(; mask QC passed)?; (the card's|[a-z_]+) contrast phase(?:; image within ([0-9]+) days)?(?=;|\)|$)")
+    return [{"versions": m.group(1).split(", "), "qc_required": m.group(2) is not None,
+             "phase": None if m.group(3) == "the card's" else m.group(3),
+             "max_age_days": int(m.group(4)) if m.group(4) else None}
+            for m in re.finditer(pattern, threshold)]
+
+
+def days_between(earlier, later):
+    """Days from date `earlier` to date `later` (YYYY-MM-DD), or None when either is not a date."""
+    if not is_date(earlier) or not is_date(later):
+        return None
+    return (datetime.date.fromisoformat(later) - datetime.date.fromisoformat(earlier)).days
+
+
 def gate_verdict(op, lp):
     """The verdict a linear predictor gets at an operating point: unknown in the grey zone [low, high), else pass
     when lp >= threshold_lp, else fail."""
@@ -633,7 +658,10 @@ class Model:
 
     def __init__(self, seq, card, text, artifact):
         self.seq, self.card, self.text, self.artifact = seq, card, text, artifact
-        self.settings_sha256 = (card.get("extraction") or {}).get("settings_sha256")
+        extraction = card.get("extraction") if isinstance(card.get("extraction"), dict) else {}
+        self.settings_sha256 = extraction.get("settings_sha256")
+        self.software = extraction.get("software")
+        self.contrast_phase = extraction.get("contrast_phase")
         op = card.get("operating_point") or {}
         self.op = {"threshold_lp": op.get("threshold_lp"), "grey_zone_lp": op.get("grey_zone_lp")}
 
@@ -969,20 +997,44 @@ class Verifier:
                                                         f"the features of event {found[0]} (to {SCORE_TOLERANCE})")
 
     def check_model_gates(self, n, e, p):
-        """Every criterion's observed `model.<id>` of a decision: the registered version and artifact, the features
-        event, the linear predictor recomputed exactly, the card's operating point, the verdict that follows, and QC."""
+        """Every criterion of a decision that carries or states a model gate: each observed `model.<id>` member
+        (check_model_gate) and, for a criterion that is a gate alone, its result (check_model_result)."""
         decision = p.get("decision") if isinstance(p.get("decision"), dict) else {}
+        decided_on = decision.get("decided_at")[:10] if isinstance(decision.get("decided_at"), str) else None
         for criterion in decision.get("criteria") or []:
-            observed = criterion.get("observed") if isinstance(criterion, dict) else None
-            if not isinstance(observed, dict):
+            if not isinstance(criterion, dict):
                 continue
+            observed = criterion.get("observed") if isinstance(criterion.get("observed"), dict) else {}
             for key, gate in observed.items():
                 if isinstance(key, str) and key.startswith("model."):
-                    self.check_model_gate(n, e, criterion.get("id"), key[len("model."):], gate)
+                    self.check_model_gate(n, e, criterion, key[len("model."):], gate, decided_on)
+            self.check_model_result(n, criterion, observed)
 
-    def check_model_gate(self, n, e, criterion_id, model_id, gate):
+    def check_model_result(self, n, criterion, observed):
+        """A criterion that is a model gate alone (its rule text is not an `all of`, `any of` or `not` of conditions):
+        with the gate's member as its only observed member, its result is the verdict (an exclusion's the reverse);
+        without it, its result is unknown. A skipped criterion is exempt. A gate inside a combination is not checked
+        here: what the combination makes of it is known only by re-deriving the policy."""
+        where, what = f"event {n}", f"criterion {criterion.get('id')}"
+        result, kind = criterion.get("result"), criterion.get("kind")
+        threshold = criterion.get("threshold") if isinstance(criterion.get("threshold"), str) else ""
+        if result == "skipped" or threshold.startswith(COMBINATIONS):
+            return
+        members = [key for key in observed if isinstance(key, str) and key.startswith("model.")]
+        if len(observed) == 1 and members:
+            verdict = observed[members[0]].get("verdict") if isinstance(observed[members[0]], dict) else None
+            follows = {"inclusion": {"pass": "pass", "fail": "fail", "unknown": "unknown"},
+                       "exclusion": {"pass": "fail", "fail": "pass", "unknown": "unknown"}}.get(kind, {}).get(verdict)
+            if verdict in ("pass", "fail", "unknown") and result != follows:
+                self.problem(where, "model_result", f"{what} ({kind}): result {result!r}, but its {members[0]} verdict {verdict} "
+                                                    f"gives {follows!r}")
+        elif not members and MODEL_RULE_MARK in threshold and result != "unknown":
+            self.problem(where, "model_gate_missing", f"{what}: its rule is a model gate, its result {result!r}, and it carries "
+                                                      "no model.<id> member: without a score the gate is unknown")
+
+    def check_model_gate(self, n, e, criterion, model_id, gate, decided_on):
         where = f"event {n}"
-        what = f"criterion {criterion_id}, model.{model_id}"
+        what = f"criterion {criterion.get('id')}, model.{model_id}"
         self.stats["model_gates"] += 1
         if not isinstance(gate, dict) or set(gate) != GATE_MEMBERS:
             self.problem(where, "model_gate_malformed", f"{what} is not an object of exactly " + ", ".join(sorted(GATE_MEMBERS)))
@@ -1011,6 +1063,11 @@ class Verifier:
             self.problem(where, "model_features_event", f"{what}: event {features_event!r} is not a radiomics.recorded of candidate "
                                                         f"{e.get('candidate')} before the decision")
             return
+        # The gate as the criterion's signed rule text states it: the statement naming the gate's version, else the first.
+        rules = model_rules(criterion.get("threshold") if isinstance(criterion.get("threshold"), str) else "", model_id)
+        rule = next((r for r in rules if gate["version"] in r["versions"]), rules[0] if rules else None)
+        self.check_gate_features(n, e, what, gate, model, record, rule)
+        self.check_gate_rule(n, what, gate, record, rule, decided_on)
         if model.artifact is None:
             return  # reported at its registration
         if record.get("settings_sha256") != model.settings_sha256:
@@ -1037,6 +1094,65 @@ class Verifier:
             if gate["qc_required"] is not False and record.get("qc_status") != "pass":
                 self.problem(where, "model_qc_not_passed", f"{what}: verdict {verdict} on features whose QC is "
                                                            f"{record.get('qc_status')!r} (event {features_event}), and QC is required")
+
+    def check_gate_features(self, n, e, what, gate, model, record, rule):
+        """The features a gate cites are of the gate's contrast phase (the one its rule names, else the card's:
+        model_rule, model_features_event); they are the candidate's newest radiomics.recorded of that phase before
+        the decision, by study_date, then by event (model_features_not_newest); and a pass or a fail rests on features
+        extracted with the software the card names (model_software)."""
+        where, cited = f"event {n}", gate["features_event"]
+        phase = rule["phase"] if rule and rule["phase"] else self.card_phase(model, rule)
+        if record.get("contrast_phase") != phase:
+            code, whose = ("model_rule", "its rule states") if rule and rule["phase"] else ("model_features_event", "the card's")
+            self.problem(where, code, f"{what}: the features of event {cited} are of the {record.get('contrast_phase')!r} phase, "
+                                      f"the gate takes the {phase} phase ({whose})")
+        else:
+            newest = self.newest_features_of_phase(e.get("candidate"), n, phase)
+            if newest != cited:
+                self.problem(where, "model_features_not_newest", f"{what}: cites event {cited}, but the candidate's newest {phase} "
+                                                                 f"features before the decision are event {newest}")
+        if gate["verdict"] != "unknown" and record.get("software") != model.software:
+            self.problem(where, "model_software", f"{what}: verdict {gate['verdict']} on features extracted with "
+                                                  f"{record.get('software')!r}; the card was validated with {model.software!r}")
+
+    def card_phase(self, model, rule):
+        """The card's contrast phase, as a gate whose rule names no phase takes it: the first of the rule's versions
+        registered (the card of the gate's own version when the rule names none)."""
+        for version in rule["versions"] if rule else []:
+            first = self.models.get((model.card.get("model_id"), version))
+            if first is not None:
+                return first.contrast_phase
+        return model.contrast_phase
+
+    def newest_features_of_phase(self, candidate, before, phase):
+        """The seq of `candidate`'s newest radiomics.recorded of `phase` before event `before`: the latest study_date,
+        then the latest event; None when there is none."""
+        found = [(r.get("study_date") if is_date(r.get("study_date")) else "", seq)
+                 for seq, r in self.radiomics.get(candidate, []) if seq < before and r.get("contrast_phase") == phase]
+        return max(found)[1] if found else None
+
+    def check_gate_rule(self, n, what, gate, record, rule, decided_on):
+        """The gate is the one the criterion's signed rule text states (model_rule): its version is one the rule
+        accepts; it requires QC exactly when the rule says "mask QC passed"; and, when the rule limits the image's age
+        to N days, a pass or a fail rests on an image at most N days older than the decision's date. (The phase the
+        rule names is checked with the features, check_gate_features.)"""
+        where = f"event {n}"
+        if rule is None:
+            self.problem(where, "model_rule", f"{what}: the criterion's rule text does not state a gate on this model")
+            return
+        if gate["version"] not in rule["versions"]:
+            self.problem(where, "model_rule", f"{what}: version {gate['version']!r} is not one the rule accepts ({', '.join(rule['versions'])})")
+        if gate["qc_required"] is not rule["qc_required"]:
+            self.problem(where, "model_rule", f"{what}: qc_required is {gate['qc_required']!r}, but the rule "
+                                              + ("requires mask QC" if rule["qc_required"] else "does not require mask QC"))
+        if rule["max_age_days"] is not None and gate["verdict"] != "unknown":
+            age = days_between(record.get("study_date"), decided_on)
+            if age is None:
+                self.problem(where, "model_rule", f"{what}: the image's age cannot be computed from its study_date "
+                                                  f"{record.get('study_date')!r} and the decision's date {decided_on!r}")
+            elif age > rule["max_age_days"]:
+                self.problem(where, "model_rule", f"{what}: verdict {gate['verdict']} on an image of {record['study_date']}, "
+                                                  f"{age} days before the decision; the rule's limit is {rule['max_age_days']} days")
 
     def check_model_files(self):
         """models/<id>@<version>.json: exactly the registered artifacts, byte for byte, one per registered version."""
