@@ -34,7 +34,8 @@ let package = Package(
         // The enrollment policies shipped in Policies/, bundled as resources for the demo and tests.
         .target(name: "TrialGatePolicies", path: "Policies",
                 resources: [.copy("sanet-ep.yaml"), .copy("sanet-ep.cases.yaml"), .copy("sanet-p.yaml"), .copy("sanet-p.cases.yaml"),
-                            .copy("radiomics-substudy.yaml"), .copy("radiomics-substudy.cases.yaml"), .copy("radiomics-substudy-2.yaml")]),
+                            .copy("radiomics-substudy.yaml"), .copy("radiomics-substudy.cases.yaml"), .copy("radiomics-substudy-2.yaml"),
+                            .copy("radiomics-substudy-2.cases.yaml")]),
         // The illustrative radiomics model shipped in Models/ (synthetic data), bundled for the demo and tests.
         .target(name: "TrialGateModels", path: "Models", exclude: ["README.md"],
                 resources: [.copy("net-radiomics-lr-1.0.0.card.json"), .copy("net-radiomics-lr-1.0.0.model.json"), .copy("pyradiomics-ct.yaml"),

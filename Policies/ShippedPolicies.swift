@@ -14,13 +14,17 @@ public enum ShippedPolicies {
     public static var radiomicsSubstudy: String { text("radiomics-substudy", "yaml") }
     /// The sub-study's version 2, whose model gate TrialGate computes from recorded features (`radiomics-substudy-2.yaml`).
     public static var radiomicsSubstudyModelGate: String { text("radiomics-substudy-2", "yaml") }
+    /// Its case table, run with the illustrative model of `Models/` (`radiomics-substudy-2.cases.yaml`).
+    public static var radiomicsSubstudyModelGateCases: String { text("radiomics-substudy-2.cases", "yaml") }
     /// Its case table (`radiomics-substudy.cases.yaml`).
     public static var radiomicsSubstudyCases: String { text("radiomics-substudy.cases", "yaml") }
 
-    /// Every shipped policy with its case table, by file name.
+    /// Every shipped policy with its case table, by file name. `radiomics-substudy-2.yaml`'s cases read the model of
+    /// `Models/` (the `TrialGateModels` target), which the caller gives them.
     public static var all: [(file: String, policy: String, cases: String)] {
         [("sanet-ep.yaml", sanetEP, sanetEPCases), ("sanet-p.yaml", sanetP, sanetPCases),
-         ("radiomics-substudy.yaml", radiomicsSubstudy, radiomicsSubstudyCases)]
+         ("radiomics-substudy.yaml", radiomicsSubstudy, radiomicsSubstudyCases),
+         ("radiomics-substudy-2.yaml", radiomicsSubstudyModelGate, radiomicsSubstudyModelGateCases)]
     }
 
     private static func text(_ name: String, _ ext: String) -> String {

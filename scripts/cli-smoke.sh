@@ -230,6 +230,11 @@ expect_rc 2 "$B" model register "${S[@]}" --card $M.card.json --artifact $M.mode
 check grep -q "version_reused: model net-radiomics-lr@1.0.0 is already registered" "$T/out"
 expect_rc 2 "$B" model register "${S[@]}" --card $M.card.json --artifact Policies/sanet-ep.yaml --settings Models/pyradiomics-ct.yaml
 check grep -q "is not the SHA-256 of the artifact given" "$T/out"
+expect_rc 2 "$B" policy test Policies/radiomics-substudy-2.yaml Policies/radiomics-substudy-2.cases.yaml
+check grep -q "its model gate reads net-radiomics-lr@1.0.0; give the model with the cases" "$T/out"
+expect_rc 0 "$B" policy test Policies/radiomics-substudy-2.yaml Policies/radiomics-substudy-2.cases.yaml \
+    --model-card $M.card.json --model-artifact $M.model.json --model-settings Models/pyradiomics-ct.yaml
+check grep -q "14 passed, 0 failed" "$T/out"
 expect_rc 0 "$B" policy publish "${S[@]}" Policies/radiomics-substudy-2.yaml
 expect_rc 0 "$B" candidate register RAD-1 --site SITE-01 "${S[@]}"
 python3 - "$(d 10)" "$(d 9)" > "$T/lesion.json" <<'PY'

@@ -60,10 +60,23 @@ struct PolicyGroup: ParsableCommand {
         @OptionGroup var options: StoreOptions
         @Argument(help: "The policy file (YAML).") var file: String
         @Argument(help: "The case table (YAML).") var cases: String
+        @Option(name: .long, help: "A model card the policy's model gates read (with --model-artifact and --model-settings; repeat in the same order for several).") var modelCard: [String] = []
+        @Option(name: .long, help: "The artifact of the model card given at the same position.") var modelArtifact: [String] = []
+        @Option(name: .long, help: "The extraction settings of the model card given at the same position.") var modelSettings: [String] = []
 
         func run() throws {
+            guard modelCard.count == modelArtifact.count, modelCard.count == modelSettings.count else {
+                throw Runner.fail(TrialGateError(.badRequest, "give each model as --model-card, --model-artifact and --model-settings together (got \(modelCard.count), \(modelArtifact.count) and \(modelSettings.count))"))
+            }
+            let models = try modelCard.indices.map { i in
+                let card: JSONValue
+                do { card = try JSONParser.parse(try Runner.readFile(modelCard[i])) } catch let e as ExitCode { throw e } catch {
+                    throw Runner.fail(TrialGateError(.invalidField, "\(modelCard[i]): the model card is not JSON: \(TrialGateError(error).message)"))
+                }
+                return ModelSubmission(card: card, artifact: try Runner.readFile(modelArtifact[i]), settings: try Runner.readFile(modelSettings[i]))
+            }
             let result = try Runner.view(.policyTest(policyText: try Runner.readFile(file), policyFile: file,
-                                                     casesText: try Runner.readFile(cases), casesFile: cases),
+                                                     casesText: try Runner.readFile(cases), casesFile: cases, models: models),
                                          as: PolicyTestReply.self, options: options, needsStore: false)
             if options.json { Runner.printJSON(result) } else {
                 for c in result.cases {

@@ -1,5 +1,6 @@
 import TrialGateCore
 import Testing
+import TrialGateModels
 import TrialGatePolicies
 @testable import TrialGateCore
 
@@ -21,7 +22,10 @@ struct PolicyTests {
             let policy = try PolicyLoader.load(shipped.policy, file: shipped.file)
             #expect(policy.clinicalModel == .observationTime, "\(shipped.file)")
             let table = try PolicyCaseTable.load(shipped.cases, file: shipped.file)
-            let results = table.run(policy)
+            let models = policy.modelGates.isEmpty ? [] : [try RegisteredModel(
+                payload: try RegisteredModel.payload(card: try JSONParser.parse(ShippedModels.card), artifact: ShippedModels.artifact,
+                                                     settings: ShippedModels.settings), seq: 1, registeredAt: UTCTimestamp(millisecondsSinceEpoch: 0))]
+            let results = table.run(policy, models: models)
             for r in results where !r.passed { Issue.record("\(shipped.file): \(r.name): \(r.failures)") }
             #expect(Set(results.compactMap { $0.evaluation?.outcome }) == Set(Outcome.allCases), "\(shipped.file)")
             // Every criterion of the policy is named by at least one case's expectations.

@@ -36,8 +36,13 @@ public struct RegisteredModel: Sendable, Equatable {
     /// checked where hashing lives (the writer, and `verify`'s auditor).
     /// - Throws: `invalid_field`, `missing_field` or `unknown_field` naming the member.
     public init(payloadOf event: Event) throws {
+        try self.init(payload: event.payload, seq: event.seq, registeredAt: event.timestamp)
+    }
+
+    /// Reads and checks a card as `init(payloadOf:)` does, for a registration at `seq`.
+    public init(payload: JSONValue, seq: Int64, registeredAt: UTCTimestamp) throws {
         let context = "model.registered"
-        var r = try ObjectReader(event.payload, context: context)
+        var r = try ObjectReader(payload, context: context)
         func text(_ key: String, _ limit: Int, _ reader: inout ObjectReader, _ at: String = context) throws -> String {
             let s = try reader.string(key)
             if s.isEmpty || s.count > limit { throw TrialGateError(.invalidField, "\(at): \"\(key)\" must be 1 to \(limit) characters") }
@@ -133,8 +138,30 @@ public struct RegisteredModel: Sendable, Equatable {
             }
         }
         try r.finish()
-        seq = event.seq
-        registeredAt = event.timestamp
+        self.seq = seq
+        self.registeredAt = registeredAt
+    }
+
+    /// The `model.registered` payload of a card given with its artifact and settings beside it (as `model register`
+    /// takes them): the card must not carry either text itself.
+    /// - Throws: `invalid_field` or `missing_field` naming what is wrong.
+    public static func payload(card: JSONValue, artifact: String, settings: String) throws -> JSONValue {
+        guard case .object(var members) = card else {
+            throw TrialGateError(.invalidField, "model card: must be a JSON object, not \(card.typeName)")
+        }
+        if members["artifact"] != nil {
+            throw TrialGateError(.invalidField, "model card: carries no \"artifact\": the artifact is given on its own (artifact, or --artifact FILE)")
+        }
+        guard case .object(var extraction)? = members["extraction"] else {
+            throw TrialGateError(.missingField, "model card: needs \"extraction\" (the settings the features must be extracted with)")
+        }
+        if extraction["settings"] != nil {
+            throw TrialGateError(.invalidField, "model card: its extraction carries no \"settings\": they are given on their own (settings, or --settings FILE)")
+        }
+        members["artifact"] = .string(artifact)
+        extraction["settings"] = .string(settings)
+        members["extraction"] = .object(extraction)
+        return .object(members)
     }
 
     private static func count(_ key: String, _ reader: inout ObjectReader, _ at: String) throws -> Int {

@@ -73,8 +73,8 @@ public struct PolicyCaseTable: Sendable {
         return PolicyCaseTable(decisionDate: date, cases: cases)
     }
 
-    /// Runs every case against `policy`.
-    public func run(_ policy: Policy) -> [PolicyCaseResult] {
+    /// Runs every case against `policy`, with `models` registered for its model gates.
+    public func run(_ policy: Policy, models: [RegisteredModel] = []) -> [PolicyCaseResult] {
         cases.enumerated().map { index, c in
             let at = UTCTimestamp(millisecondsSinceEpoch: Int64(decisionDate.daysSinceEpoch) * 86_400_000 + 43_200_000)
             let candidateID = "CASE-\(index + 1)"
@@ -83,7 +83,9 @@ public struct PolicyCaseTable: Sendable {
                 var seq: Int64 = 1
                 for (kind, fields) in c.records {
                     let type = kind == "register" ? EventType.candidateRegistered : EventType.recordKinds[kind]!
-                    let e = Event(seq: seq, timestamp: at, actor: "policy-test", type: type, candidate: candidateID, schemaVersion: PolicyCaseTable.schemaVersion,
+                    // Radiomics records exist from event schema 3 on.
+                    let version = type == .radiomicsRecorded ? 3 : PolicyCaseTable.schemaVersion
+                    let e = Event(seq: seq, timestamp: at, actor: "policy-test", type: type, candidate: candidateID, schemaVersion: version,
                                   payload: fields, prevHash: Event.genesisHash, hash: Event.genesisHash)
                     try state.apply(e, strict: false)
                     seq += 1
@@ -93,7 +95,10 @@ public struct PolicyCaseTable: Sendable {
             } catch {
                 return PolicyCaseResult(name: c.name, expected: c.expect, evaluation: nil, failures: ["records rejected: \(error)"])
             }
-            let evaluation = PolicyEvaluator.evaluate(policy, facts: state.candidates[candidateID]!.facts(model: policy.clinicalModel), on: decisionDate)
+            let candidate = state.candidates[candidateID]!
+            let evidence = ModelEvidence(models: models, radiomics: candidate.records.filter { $0.type == .radiomicsRecorded },
+                                         suppliedScores: candidate.records.filter { $0.type == .modelScoreRecorded })
+            let evaluation = PolicyEvaluator.evaluate(policy, facts: candidate.facts(model: policy.clinicalModel), models: evidence, on: decisionDate)
             var failures: [String] = []
             if evaluation.outcome != c.expect {
                 failures.append("expected \(c.expect.rawValue), got \(evaluation.outcome.rawValue)")

@@ -60,8 +60,14 @@ extension Command {
         case "model.score":
             return .modelScore(candidate: try r.string("candidate"), model: try r.string("model"), version: try r.optionalString("version"))
         case "policy.test":
+            let models = try (r.optionalValue("models")?.arrayValue ?? []).map { m -> ModelSubmission in
+                var mr = try ObjectReader(m, context: "policy.test models")
+                let submission = ModelSubmission(card: try mr.value("card"), artifact: try mr.string("artifact"), settings: try mr.string("settings"))
+                try mr.finish()
+                return submission
+            }
             return .policyTest(policyText: try r.string("policy"), policyFile: try r.optionalString("policy_file") ?? "policy",
-                               casesText: try r.string("cases"), casesFile: try r.optionalString("cases_file") ?? "cases")
+                               casesText: try r.string("cases"), casesFile: try r.optionalString("cases_file") ?? "cases", models: models)
         default:
             return nil
         }

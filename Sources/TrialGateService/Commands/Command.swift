@@ -7,7 +7,8 @@ public enum Command: Sendable, Equatable {
     case initialise(trialID: String, logOrigin: String)
     case policyPublish(text: String, file: String)
     case policyCheck(text: String, file: String)
-    case policyTest(policyText: String, policyFile: String, casesText: String, casesFile: String)
+    /// Runs a case table against a policy; `models` are the model versions its model gates read, as `model.register` takes them.
+    case policyTest(policyText: String, policyFile: String, casesText: String, casesFile: String, models: [ModelSubmission] = [])
     /// What publishing an amended policy would change: every candidate whose outcome would differ, and how.
     case policyImpact(text: String, file: String)
     case register(candidate: String, fields: JSONValue)
@@ -174,6 +175,15 @@ public enum Command: Sendable, Equatable {
                                "export.fhir", "audit-trail", "head", "public-key", "checkpoint", "proof.inclusion", "proof.consistency",
                                "user.add", "user.disable", "user.enable", "user.remove", "user.rotate-token", "user.rotate-signer", "users",
                                "model.register", "models", "model.show", "model.score"]
+}
+
+/// A model version as it is submitted: the card, and the artifact and extraction settings texts beside it.
+public struct ModelSubmission: Sendable, Equatable {
+    public let card: JSONValue
+    public let artifact: String
+    public let settings: String
+
+    public init(card: JSONValue, artifact: String, settings: String) { (self.card, self.artifact, self.settings) = (card, artifact, settings) }
 }
 
 /// What an investigator's account registers besides a token: the name their signatures show, their Ed25519 public

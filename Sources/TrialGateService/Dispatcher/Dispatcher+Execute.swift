@@ -87,7 +87,8 @@ extension Dispatcher {
             case .initialise(let trialID, let origin): return .written(try initialise(trialID: trialID, origin: origin, actor: actor))
             case .policyPublish(let text, let file): return .written(try publishPolicy(text: text, file: file, actor: actor))
             case .policyCheck(let text, let file): return .view(try checkPolicy(text: text, file: file))
-            case .policyTest(let p, let pf, let c, let cf): return .view(try testPolicy(policyText: p, policyFile: pf, casesText: c, casesFile: cf))
+            case .policyTest(let p, let pf, let c, let cf, let models):
+                return .view(try testPolicy(policyText: p, policyFile: pf, casesText: c, casesFile: cf, models: models))
             case .policyImpact(let text, let file): return .view(try policyImpact(text: text, file: file))
             case .register(let candidate, let fields): return .written(try register(candidate: candidate, fields: fields, actor: actor))
             case .record(let kind, let candidate, let fields): return .written(try record(kind: kind, candidate: candidate, fields: fields, actor: actor))

@@ -6,32 +6,24 @@ extension Dispatcher {
     /// Registers a model version: the card, with the artifact and the extraction settings given beside it. The
     /// card's digests must be those of the texts given; the log's rules check the rest (`RegisteredModel`).
     func registerModel(card: JSONValue, artifact: String, settings: String, actor: String) throws -> WriteReceipt {
-        guard case .object(var members) = card else {
-            throw TrialGateError(.invalidField, "model.register: card must be a JSON object (the model card), not \(card.typeName)")
-        }
-        if members["artifact"] != nil {
-            throw TrialGateError(.invalidField, "model.register: the card carries no \"artifact\": the artifact is given on its own (artifact, or --artifact FILE)")
-        }
-        guard case .object(var extraction)? = members["extraction"] else {
-            throw TrialGateError(.missingField, "model.register: the card needs \"extraction\" (the settings the features must be extracted with)")
-        }
-        if extraction["settings"] != nil {
-            throw TrialGateError(.invalidField, "model.register: the card's extraction carries no \"settings\": they are given on their own (settings, or --settings FILE)")
-        }
-        for (text, key, what) in [(artifact, members["artifact_sha256"], "artifact_sha256"), (settings, extraction["settings_sha256"], "extraction.settings_sha256")] {
-            let digest = Digest.sha256Hex(text)
-            guard let stated = key?.stringValue else { throw TrialGateError(.missingField, "model.register: the card needs \"\(what)\"") }
-            guard stated == digest else {
-                throw TrialGateError(.invalidField, "model.register: \"\(what)\" \(stated) is not the SHA-256 of the \(what == "artifact_sha256" ? "artifact" : "settings") given (\(digest)); a card must name the exact file registered with it")
-            }
-        }
-        members["artifact"] = .string(artifact)
-        extraction["settings"] = .string(settings)
-        members["extraction"] = .object(extraction)
+        let payload = try Self.modelPayload(ModelSubmission(card: card, artifact: artifact, settings: settings))
         return appended(try append(candidate: nil, actor: actor) { state, now in
             try requireTrial(state)
-            return [EventDraft(timestamp: now, actor: actor, type: .modelRegistered, candidate: nil, payload: .object(members))]
+            return [EventDraft(timestamp: now, actor: actor, type: .modelRegistered, candidate: nil, payload: payload)]
         })
+    }
+
+    /// The `model.registered` payload of a submitted card, whose digests must name the artifact and settings given.
+    static func modelPayload(_ m: ModelSubmission) throws -> JSONValue {
+        let payload = try RegisteredModel.payload(card: m.card, artifact: m.artifact, settings: m.settings)
+        for (text, stated, what) in [(m.artifact, payload["artifact_sha256"], "artifact_sha256"), (m.settings, payload["extraction"]?["settings_sha256"], "extraction.settings_sha256")] {
+            let digest = Digest.sha256Hex(text)
+            guard let stated = stated?.stringValue else { throw TrialGateError(.missingField, "model card: needs \"\(what)\"") }
+            guard stated == digest else {
+                throw TrialGateError(.invalidField, "model card: \"\(what)\" \(stated) is not the SHA-256 of the \(what == "artifact_sha256" ? "artifact" : "settings") given (\(digest)); a card must name the exact file registered with it")
+            }
+        }
+        return payload
     }
 
     /// The registered models, from the model events only.
