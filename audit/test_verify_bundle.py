@@ -148,6 +148,19 @@ def read_events(bundle):
         return [vb.parse_json(line) for line in f.read().splitlines()]
 
 
+def write_manifest(out, manifest, size, root):
+    """The bundle's manifest.json again: every other file with its SHA-256, the log's size and root."""
+    files = {}
+    for dirpath, _, names in os.walk(out):
+        for name in names:
+            rel = os.path.relpath(os.path.join(dirpath, name), out).replace(os.sep, "/")
+            if rel != "manifest.json":
+                files[rel] = hashlib.sha256(open(os.path.join(out, rel), "rb").read()).hexdigest()
+    manifest.update(files=files, size=size, root=base64.b64encode(root).decode())
+    with open(os.path.join(out, "manifest.json"), "wb") as f:
+        f.write(vb.jcs_bytes(manifest))
+
+
 def reseal(base, events, out, trial_key, keep_decisions=True):
     """A copy of bundle `base` holding `events` (renumbered and re-chained), as the trial key's holder could make
     it: checkpoints, inclusion proofs, policy files and manifest redone. Events up to the last decision must be
@@ -198,15 +211,7 @@ def reseal(base, events, out, trial_key, keep_decisions=True):
             listed.append({"file": name, "policy_id": p["policy_id"], "seq": e["seq"], "sha256": p["sha256"], "version": p["version"]})
     with open(os.path.join(out, "policies.json"), "wb") as f:
         f.write(vb.jcs_bytes(listed))
-    files = {}
-    for dirpath, _, names in os.walk(out):
-        for name in names:
-            rel = os.path.relpath(os.path.join(dirpath, name), out).replace(os.sep, "/")
-            if rel != "manifest.json":
-                files[rel] = hashlib.sha256(open(os.path.join(out, rel), "rb").read()).hexdigest()
-    manifest.update(files=files, size=len(lines), root=base64.b64encode(root).decode())
-    with open(os.path.join(out, "manifest.json"), "wb") as f:
-        f.write(vb.jcs_bytes(manifest))
+    write_manifest(out, manifest, len(lines), root)
     return out
 
 
@@ -1017,15 +1022,7 @@ def forge(base, events, out, trial_key):
         f.write(vb.jcs_bytes(policies))
     with open(os.path.join(out, "models.json"), "wb") as f:
         f.write(vb.jcs_bytes(models))
-    files = {}
-    for dirpath, _, names in os.walk(out):
-        for name in names:
-            rel = os.path.relpath(os.path.join(dirpath, name), out).replace(os.sep, "/")
-            if rel != "manifest.json":
-                files[rel] = hashlib.sha256(open(os.path.join(out, rel), "rb").read()).hexdigest()
-    manifest.update(files=files, size=len(lines), root=base64.b64encode(root).decode())
-    with open(os.path.join(out, "manifest.json"), "wb") as f:
-        f.write(vb.jcs_bytes(manifest))
+    write_manifest(out, manifest, len(lines), root)
     return out
 
 
