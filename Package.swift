@@ -48,8 +48,14 @@ let package = Package(
             .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // A witness of other logs' checkpoints (C2SP tlog-witness over HTTP): its own key and state, no trial's store.
+        .target(name: "TrialGateWitness", dependencies: [
+            "TrialGateAudit", "TrialGateCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "trialgate", dependencies: [
-            "TrialGateService", "TrialGatePolicies", "TrialGateModels", "TrialGateServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TrialGateService", "TrialGatePolicies", "TrialGateModels", "TrialGateServer", "TrialGateWitness", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
         // What the fuzzers check for each input (shared by libFuzzer and the generator tests), and the fuzzer's
@@ -60,7 +66,7 @@ let package = Package(
         .target(name: "CFuzzDriver", path: "Fuzz/CFuzzDriver"),
         .executableTarget(name: "trialgate-fuzz", dependencies: ["TrialGateFuzzTargets", "CFuzzDriver"], path: "Fuzz/trialgate-fuzz"),
         .executableTarget(name: "trialgate-bench", dependencies: ["TrialGateService", "TrialGatePolicies", "TrialGateServer", "CSQLite", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Benchmarks/trialgate-bench"),
-        .testTarget(name: "TrialGateTests", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", "TrialGateService", "TrialGatePolicies", "TrialGateModels", "TrialGateServer", "TrialGateFuzzTargets",
+        .testTarget(name: "TrialGateTests", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", "TrialGateService", "TrialGatePolicies", "TrialGateModels", "TrialGateWitness", "TrialGateServer", "TrialGateFuzzTargets",
                                    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                                    .product(name: "Logging", package: "swift-log"),
                                    // NIOAsyncTestingChannel: a connection's handler driven without a socket, on a clock moved by hand.

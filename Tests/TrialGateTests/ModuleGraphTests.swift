@@ -61,7 +61,7 @@ private let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent
     @Test func dependenciesPointFromTheEdgesToTheCore() throws {
         let layer: [String: Int] = [
             "CSQLite": 0, "TrialGateCore": 0, "TrialGateAudit": 1, "TrialGateStore": 2, "TrialGatePolicies": 0, "TrialGateModels": 0,
-            "TrialGateService": 3, "TrialGateServer": 4, "trialgate": 5, "trialgate-bench": 5,
+            "TrialGateService": 3, "TrialGateServer": 4, "TrialGateWitness": 4, "trialgate": 5, "trialgate-bench": 5,
             "TrialGateFuzzTargets": 5, "CFuzzDriver": 0, "trialgate-fuzz": 6, "TrialGateTests": 7,
         ]
         for (name, deps) in try Self.declared() {

@@ -1,0 +1,80 @@
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+
+/// What a witness keeps: its name, the logs it witnesses (origin and the vkeys their checkpoints are signed with), and
+/// the latest checkpoint it cosigned for each. One JSON file beside the witness's key, written atomically (a new file,
+/// fsynced, renamed over the old, the folder fsynced), never any trial's store.
+public struct WitnessState: Codable, Sendable, Equatable {
+    public static let format = "trialgate.witness/1"
+
+    public struct LogEntry: Codable, Sendable, Equatable {
+        public var origin: String
+        public var vkeys: [String]
+    }
+
+    public struct Latest: Codable, Sendable, Equatable {
+        public var size: Int64
+        /// The root hash, base64.
+        public var root: String
+    }
+
+    public var format: String
+    public var name: String
+    public var logs: [LogEntry]
+    public var latest: [String: Latest]
+
+    public init(name: String) {
+        (format, self.name, logs, latest) = (Self.format, name, [], [:])
+    }
+
+    /// The logs as `WitnessRules` takes them.
+    public func witnessedLogs() throws -> [WitnessRules.Log] {
+        try logs.map { WitnessRules.Log(origin: $0.origin, keys: try $0.vkeys.map(NoteVerifierKey.init(vkey:))) }
+    }
+
+    /// The latest cosigned checkpoints as `WitnessRules` takes them.
+    public var cosigned: [String: WitnessRules.Cosigned] {
+        latest.compactMapValues { l in Data(base64Encoded: l.root).map { .init(size: l.size, root: Array($0)) } }
+    }
+
+    /// The state file and the key file of a witness folder.
+    public static func stateFile(_ dir: String) -> String { dir + "/witness.json" }
+    public static func keyFile(_ dir: String) -> String { dir + "/witness.key" }
+
+    /// Reads a witness folder's state.
+    public static func load(dir: String) throws -> WitnessState {
+        let path = stateFile(dir)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw TrialGateError(.fileUnreadable, "no witness state at \(path) (run `trialgate witness init --dir \(dir) --name NAME`)")
+        }
+        do {
+            let state = try JSONDecoder().decode(WitnessState.self, from: data)
+            guard state.format == format else { throw TrialGateError(.fileUnreadable, "\(path) is not a \(format) state file") }
+            return state
+        } catch let e as TrialGateError { throw e } catch {
+            throw TrialGateError(.fileUnreadable, "\(path) cannot be read: \(error)")
+        }
+    }
+
+    /// Writes the state so that a crash leaves either the old file or the new one, durably.
+    public func save(dir: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        let data = try encoder.encode(self)
+        let path = Self.stateFile(dir), temporary = path + ".new"
+        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw TrialGateError(.keyUnwritable, "cannot write \(temporary)")
+        }
+        try Self.fsync(temporary)
+        guard rename(temporary, path) == 0 else { throw TrialGateError(.keyUnwritable, "cannot replace \(path): errno \(errno)") }
+        try Self.fsync(dir)
+    }
+
+    private static func fsync(_ path: String) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw TrialGateError(.keyUnwritable, "cannot open \(path) to sync it: errno \(errno)") }
+        defer { close(fd) }
+        guard Foundation.fsync(fd) == 0 else { throw TrialGateError(.keyUnwritable, "fsync of \(path) failed: errno \(errno)") }
+    }
+}
