@@ -256,6 +256,26 @@ expect_rc 0 "$B" export "${S[@]}" --out "$T/sub-bundle"
 check cmp -s "$T/sub-bundle/models/net-radiomics-lr@1.0.0.json" $M.model.json
 expect_rc 0 python3 audit/verify_bundle.py "$T/sub-bundle"
 
+# A witness of the sub-study's log (C2SP tlog-witness over HTTP): the checkpoint is cosigned, the cosignature kept and
+# printed, and verify counts the quorum; a write not yet submitted has none.
+"$B" key vkey "${S[@]}" > "$T/sub.vkey"
+expect_rc 0 "$B" witness init --dir "$T/w1" --name witness.smoke/w1
+tail -1 "$T/out" > "$T/w1.vkey"
+expect_rc 0 "$B" witness add-log --dir "$T/w1" --vkey "$T/sub.vkey"
+wport=$(port)
+"$B" witness serve --dir "$T/w1" --listen 127.0.0.1:$wport 2>"$T/witness.log" &
+wpid=$!
+for _ in $(seq 50); do grep -q serving "$T/witness.log" && break; sleep 0.1; done
+expect_rc 0 "$B" witness submit "${S[@]}" --witness "http://127.0.0.1:$wport=$(cat "$T/w1.vkey")"
+check grep -q "witness.smoke/w1: cosigned size" "$T/out"
+expect_rc 0 "$B" checkpoint "${S[@]}"
+check grep -q "^— witness.smoke/w1 " "$T/out"
+expect_rc 0 "$B" verify "${S[@]}" --witness "$T/w1.vkey" --quorum 1
+check grep -q "Witnessed: the newest checkpoint" "$T/out"
+expect_rc 0 "$B" withdraw RAD-1 "${S[@]}" --reason "moved away"
+expect_rc 1 "$B" verify "${S[@]}" --witness "$T/w1.vkey" --quorum 1
+kill $wpid 2>/dev/null || true; wait $wpid 2>/dev/null || true
+
 # A forged tail, correctly chained, inserted with sqlite3 and the triggers in place: verify names it, writes are
 # refused naming it, readers warn, and nothing is signed over it.
 python3 - "$T/trial.sqlite" <<'PY'

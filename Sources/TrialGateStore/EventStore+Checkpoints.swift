@@ -152,4 +152,45 @@ extension EventStore: MerkleNodeSource {
         }
         return out
     }
+
+    /// A witness's cosignature of the checkpoint of `size`: its note signature line, as the witness returned it.
+    public struct StoredCosignature: Sendable, Equatable {
+        public let size: Int64
+        public let witness: String
+        public let line: String
+        public let receivedAt: String
+    }
+
+    /// Keeps a witness's cosignature of the stored checkpoint of `size` (a second one by the same witness is not kept).
+    /// - Returns: whether it was new.
+    @discardableResult
+    public func addCosignature(size: Int64, witness: String, line: String, receivedAt: UTCTimestamp) throws -> Bool {
+        try immediateTransaction("storing a cosignature") {
+            var known = false
+            try db.query("SELECT 1 FROM cosignatures WHERE size = ? AND witness = ?", [.int(size), .text(witness)], "reading cosignatures") { _ in known = true }
+            if known { return false }
+            try db.run("INSERT INTO cosignatures (size, witness, line, received_at) VALUES (?, ?, ?, ?)",
+                       [.int(size), .text(witness), .text(line), .text(receivedAt.description)], "storing the cosignature of \(witness) for size \(size)")
+            return true
+        }
+    }
+
+    /// The cosignatures kept for the checkpoint of `size`, by witness name.
+    public func cosignatures(size: Int64) throws -> [StoredCosignature] {
+        var out: [StoredCosignature] = []
+        try db.query("SELECT size, witness, line, received_at FROM cosignatures WHERE size = ? ORDER BY witness", [.int(size)], "reading cosignatures") { s in
+            out.append(StoredCosignature(size: sqlite3_column_int64(s, 0), witness: SQLiteConnection.text(s, 1) ?? "", line: SQLiteConnection.text(s, 2) ?? "",
+                                         receivedAt: SQLiteConnection.text(s, 3) ?? ""))
+        }
+        return out
+    }
+
+    /// The largest checkpoint size each witness cosigned, by witness name.
+    public func cosignedSizes() throws -> [String: Int64] {
+        var out: [String: Int64] = [:]
+        try db.query("SELECT witness, max(size) FROM cosignatures GROUP BY witness", [], "reading cosignatures") { s in
+            out[SQLiteConnection.text(s, 0) ?? ""] = sqlite3_column_int64(s, 1)
+        }
+        return out
+    }
 }

@@ -131,5 +131,20 @@ enum Schema {
             WHEN NEW.head IS NOT (SELECT hash FROM events WHERE seq = NEW.size)
             BEGIN SELECT RAISE(ABORT, 'a report snapshot must name an event and its hash'); END;
         """),
+        // Witnesses' cosignatures of the log's checkpoints (C2SP tlog-cosignature): one note signature line per
+        // witness and checkpoint, as the witness returned it. Never changed or removed.
+        ("0005_cosignatures", """
+        CREATE TABLE cosignatures (
+            size        INTEGER NOT NULL REFERENCES checkpoints(size),
+            witness     TEXT    NOT NULL CHECK (length(witness) > 0),
+            line        TEXT    NOT NULL CHECK (substr(line, 1, 1) = '—' AND substr(line, -1, 1) = char(10)),
+            received_at TEXT    NOT NULL CHECK (length(received_at) = 24 AND substr(received_at, 24, 1) = 'Z'),
+            PRIMARY KEY (size, witness)
+        ) STRICT;
+        CREATE TRIGGER cosignatures_no_update BEFORE UPDATE ON cosignatures
+            BEGIN SELECT RAISE(ABORT, 'cosignatures are never changed: UPDATE is not allowed'); END;
+        CREATE TRIGGER cosignatures_no_delete BEFORE DELETE ON cosignatures
+            BEGIN SELECT RAISE(ABORT, 'cosignatures are never removed: DELETE is not allowed'); END;
+        """),
     ]
 }

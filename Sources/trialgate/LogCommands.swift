@@ -15,7 +15,8 @@ struct CheckpointCommand: ParsableCommand {
     func run() throws {
         let result = try Runner.view(.checkpoint(size: size), as: CheckpointReply.self, options: options)
         if options.json { return Runner.printJSON(result) }
-        print(result.note, terminator: "")
+        // Witnesses' cosignatures are more signature lines of the same note (C2SP tlog-cosignature).
+        print(result.note + (result.cosignatures ?? []).joined(), terminator: "")
     }
 }
 

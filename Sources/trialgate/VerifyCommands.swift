@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
+import TrialGateAudit
+import TrialGateCore
 import TrialGateService
+import TrialGateStore
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,8 +18,16 @@ struct Verify: ParsableCommand {
     @Option(name: .long, help: "A signed checkpoint saved earlier that the log must extend.") var checkpoint: String?
     @Option(name: .long, help: "The verifier key (vkey) checkpoints must be signed by.") var vkey: String?
     @Option(name: .long, help: "Check this audit bundle directory instead of the store.") var bundle: String?
+    @Option(name: .long, help: "A witness's cosigner vkey (or a file holding it); repeat for several.") var witness: [String] = []
+    @Option(name: .long, help: "How many of the --witness keys must have cosigned the newest checkpoint.") var quorum: Int?
 
     func run() throws {
+        if quorum != nil || !witness.isEmpty {
+            guard let quorum, quorum >= 1, quorum <= witness.count, bundle == nil else {
+                throw Runner.fail(TrialGateError(.badRequest, "--quorum K takes 1 ≤ K ≤ the number of --witness keys (and a store, not --bundle)"))
+            }
+            try checkQuorum(quorum)
+        }
         if let bundle { return try BundleCheck.run(directory: bundle, vkey: vkey, checkpointFile: checkpoint, json: options.json) }
         let note = try checkpoint.map { try Runner.readFile($0) }
         let key = try vkey.map { FileManager.default.fileExists(atPath: $0) ? try Runner.readFile($0) : $0 }
@@ -38,6 +49,24 @@ struct Verify: ParsableCommand {
             }
         }
         if !result.valid { throw ExitCode(1) }
+    }
+
+    /// The newest checkpoint must carry valid cosignatures of `quorum` of the given witnesses (C2SP tlog-cosignature).
+    private func checkQuorum(_ quorum: Int) throws {
+        let keys = try witness.map { w in
+            do { return try CosignerKey(vkey: FileManager.default.fileExists(atPath: w) ? try Runner.readFile(w) : w) } catch let e as ExitCode { throw e } catch {
+                throw Runner.fail(TrialGateError(error))
+            }
+        }
+        let store: EventStore
+        do { store = try EventStore.open(path: options.storePath) } catch { throw Runner.fail(TrialGateError(error)) }
+        defer { store.close() }
+        let (size, cosigned) = try WitnessSubmission.quorum(store: store, witnesses: keys)
+        if cosigned.count < quorum {
+            print("FAILED: the newest checkpoint (size \(size)) has \(cosigned.count) of the \(quorum) witness cosignatures required\(cosigned.isEmpty ? "" : " (cosigned by \(cosigned.joined(separator: ", ")))")")
+            throw ExitCode(1)
+        }
+        print("Witnessed: the newest checkpoint (size \(size)) is cosigned by \(cosigned.joined(separator: ", ")) (quorum \(quorum) of \(keys.count)).")
     }
 }
 

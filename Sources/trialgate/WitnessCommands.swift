@@ -3,13 +3,18 @@ import Foundation
 import Logging
 import TrialGateAudit
 import TrialGateCore
+import TrialGateService
+import TrialGateStore
 import TrialGateWitness
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 struct WitnessGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "witness", abstract: "Run a witness of other logs' checkpoints (C2SP tlog-witness): its own key and state, no trial's store.",
         discussion: "docs/transparency-log.md, \"Witness cosignatures\".",
-        subcommands: [Init.self, AddLog.self, VKey.self, Serve.self])
+        subcommands: [Init.self, AddLog.self, VKey.self, Serve.self, Submit.self])
 
     struct DirOption: ParsableArguments {
         @Option(name: .long, help: "The witness's folder: its key (witness.key) and state (witness.json).") var dir: String
@@ -72,5 +77,59 @@ struct WitnessGroup: ParsableCommand {
                 try server.wait()
             } catch { throw Runner.fail(TrialGateError(error)) }
         }
+    }
+}
+
+extension WitnessGroup {
+    /// The log's side: submit the newest checkpoint to witnesses, keep their cosignatures, and show where each stands.
+    struct Submit: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Submit the store's newest checkpoint to witnesses (with consistency proofs from what each last cosigned) and keep their cosignatures.")
+        @OptionGroup var options: StoreOptions
+        @Option(name: .long, help: "A witness as URL=VKEY: its add-checkpoint prefix (http://host:port) and cosigner vkey; repeat for several.") var witness: [String]
+
+        func run() throws {
+            guard !witness.isEmpty else { throw Runner.fail(TrialGateError(.badRequest, "give at least one --witness URL=VKEY")) }
+            let store: EventStore
+            do { store = try EventStore.open(path: options.storePath) } catch { throw Runner.fail(TrialGateError(error)) }
+            defer { store.close() }
+            var failed = 0
+            for w in witness {
+                do {
+                    let (url, key) = try WitnessGroup.target(w)
+                    let outcome = try WitnessSubmission.submit(store: store, key: key, transport: { try WitnessGroup.post(url: url, body: $0) },
+                                                               now: SystemClock().now())
+                    print("\(key.name): cosigned size \(outcome.size) (proof from \(outcome.oldSize))")
+                } catch {
+                    failed += 1
+                    FileHandle.standardError.write(Data("trialgate: \(w.split(separator: "=").first ?? ""): \(TrialGateError(error).code.rawValue): \(TrialGateError(error).message)\n".utf8))
+                }
+            }
+            if failed > 0 { throw ExitCode(2) }
+        }
+    }
+
+    /// `URL=VKEY` as its parts.
+    static func target(_ text: String) throws -> (URL, CosignerKey) {
+        guard let eq = text.firstIndex(of: "="), let url = URL(string: String(text[..<eq]) + "/add-checkpoint"), url.scheme == "http" || url.scheme == "https" else {
+            throw TrialGateError(.badRequest, "a witness is URL=VKEY (http://host:port=name+id+key), got \(text.prefix(80))")
+        }
+        return (url, try CosignerKey(vkey: String(text[text.index(after: eq)...])))
+    }
+
+    /// POSTs `body` and answers the status and body (10 s timeout).
+    static func post(url: URL, body: String) throws -> (status: Int, body: String) {
+        var request = URLRequest(url: url, timeoutInterval: 10)
+        request.httpMethod = "POST"
+        request.httpBody = Data(body.utf8)
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result: Result<(Int, String), Error> = .failure(TrialGateError(.connectFailed, "no answer from \(url)"))
+        URLSession.shared.dataTask(with: request) { data, response, error in
+            if let error { result = .failure(TrialGateError(.connectFailed, "\(url): \(error.localizedDescription)")) }
+            else { result = .success(((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data ?? Data(), as: UTF8.self))) }
+            done.signal()
+        }.resume()
+        done.wait()
+        return try result.get()
     }
 }

@@ -45,6 +45,8 @@ public enum ErrorCode: String, CaseIterable, Sendable {
     case badNoteSignature = "bad_note_signature"
     case unknownNoteKey = "unknown_note_key"
     case badCheckpoint = "bad_checkpoint"
+    /// A witness refused a checkpoint the log submitted (tlog-witness 400, 403, 404, 409, 422).
+    case witnessRefused = "witness_refused"
     case badSnapshot = "bad_snapshot"
     // Signatures of people (21 CFR 11.200)
     case notSignable = "not_signable"
@@ -152,6 +154,7 @@ public enum ErrorCode: String, CaseIterable, Sendable {
         case .badVKey: "a signed-note verifier key is malformed"
         case .badNote: "a signed note is malformed"
         case .badNoteSignature: "a signed note's signature does not verify"
+        case .witnessRefused: "a witness refused the log's checkpoint (its HTTP status and answer are in the message: 422 or a 409 beyond the log means the log is not what the witness saw)"
         case .unknownNoteKey: "a signed note is not signed by any key given"
         case .badCheckpoint: "a checkpoint note is malformed or does not match the log"
         case .badSnapshot: "a report snapshot does not match the log or its signature"

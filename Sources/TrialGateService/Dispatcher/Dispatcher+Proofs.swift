@@ -9,7 +9,9 @@ extension Dispatcher {
     private func checkpointReply(_ c: EventStore.StoredCheckpoint) -> CheckpointReply {
         let parsed = try? SignedNote.parse(c.note)
         let checkpoint = parsed.flatMap { try? Checkpoint(text: $0.text) }
-        return CheckpointReply(size: c.size, issuedAt: c.issuedAt, note: c.note, origin: checkpoint?.origin, root: checkpoint.map { b64($0.root) })
+        let lines = ((try? store?.cosignatures(size: c.size)) ?? []).map(\.line)
+        return CheckpointReply(size: c.size, issuedAt: c.issuedAt, note: c.note, origin: checkpoint?.origin, root: checkpoint.map { b64($0.root) },
+                               cosignatures: lines.isEmpty ? nil : lines)
     }
 
     func checkpoint(size: Int64?) throws -> CheckpointReply {

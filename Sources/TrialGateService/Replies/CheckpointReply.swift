@@ -8,8 +8,10 @@ public struct CheckpointReply: ReplyView, Equatable {
     public var note: String
     public var origin: String?
     public var root: String?
+    /// Witnesses' cosignature lines of this checkpoint (C2SP tlog-cosignature), when any were received.
+    @OmittedWhenNil public var cosignatures: [String]? = nil
 
     enum CodingKeys: String, CodingKey {
-        case size, note, origin, root, issuedAt = "issued_at"
+        case size, note, origin, root, cosignatures, issuedAt = "issued_at"
     }
 }

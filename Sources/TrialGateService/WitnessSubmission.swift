@@ -1,0 +1,65 @@
+import Foundation
+import TrialGateAudit
+import TrialGateCore
+import TrialGateStore
+
+/// The log's side of C2SP tlog-witness: submitting the newest checkpoint to a witness with a consistency proof from the
+/// size it last cosigned, and keeping its cosignature beside the checkpoint; and counting a quorum of cosignatures.
+public enum WitnessSubmission {
+    /// Sends an `add-checkpoint` body to a witness and answers its HTTP status and body.
+    public typealias Transport = (_ body: String) throws -> (status: Int, body: String)
+
+    /// What one submission came to.
+    public struct Outcome: Sendable, Equatable {
+        public let witness: String
+        public let size: Int64
+        /// The size the proof was made from (the witness's latest cosigned size).
+        public let oldSize: Int64
+        /// The cosignature line kept, when the witness cosigned.
+        public let line: String?
+    }
+
+    /// Submits the newest checkpoint of `store` to the witness `key` through `transport`. A 409 names the size the
+    /// witness last cosigned; the checkpoint is sent once more with a proof from there.
+    /// - Throws: `witness_refused` with the witness's status and answer (422: the log is not consistent with what the
+    ///   witness saw; 409 twice: the witness's view is ahead of this log), or `bad_note_signature` when the cosignature
+    ///   returned does not verify with `key`.
+    public static func submit(store: EventStore, key: CosignerKey, transport: Transport, now: UTCTimestamp) throws -> Outcome {
+        guard let latest = try store.latestCheckpoint() else { throw TrialGateError(.unknownCheckpoint, "no checkpoint has been issued yet") }
+        var old = min(try store.cosignedSizes()[key.name] ?? 0, latest.size)
+        for attempt in 0..<2 {
+            let proof = old > 0 && old < latest.size ? try Merkle.consistencyProof(from: old, to: latest.size, store) : []
+            let body = "old \(old)\n" + proof.map { Data($0).base64EncodedString() + "\n" }.joined() + "\n" + latest.note
+            let (status, answer) = try transport(body)
+            switch status {
+            case 200:
+                let lines = answer.split(separator: "\n").map { String($0) + "\n" }
+                guard let line = lines.first(where: { (try? Cosignature.verified(latest.note + $0, cosigners: [key]))?.isEmpty == false }) else {
+                    throw TrialGateError(.badNoteSignature, "\(key.name) answered 200 without a cosignature that verifies with its key")
+                }
+                try store.addCosignature(size: latest.size, witness: key.name, line: line, receivedAt: now)
+                return Outcome(witness: key.name, size: latest.size, oldSize: old, line: line)
+            case 409 where attempt == 0:
+                guard let size = Int64(answer.trimmingCharacters(in: .whitespacesAndNewlines)), size >= 0 else {
+                    throw TrialGateError(.witnessRefused, "\(key.name) answered 409 without a tree size: \(answer.prefix(80))")
+                }
+                guard size <= latest.size else {
+                    throw TrialGateError(.witnessRefused, "\(key.name) has cosigned size \(size), beyond this log's newest checkpoint (\(latest.size)): this store is behind what the witness saw (a rollback?)")
+                }
+                old = size
+            default:
+                throw TrialGateError(.witnessRefused, "\(key.name) refused the checkpoint of size \(latest.size) (HTTP \(status)): \(answer.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200))")
+            }
+        }
+        throw TrialGateError(.witnessRefused, "\(key.name) answered 409 twice")
+    }
+
+    /// Whether the newest checkpoint carries valid cosignatures of at least `quorum` of `witnesses`.
+    /// - Returns: the witnesses whose cosignature verified, and the newest checkpoint's size.
+    public static func quorum(store: EventStore, witnesses: [CosignerKey]) throws -> (size: Int64, cosigned: [String]) {
+        guard let latest = try store.latestCheckpoint() else { throw TrialGateError(.unknownCheckpoint, "no checkpoint has been issued yet") }
+        let lines = try store.cosignatures(size: latest.size).map(\.line).joined()
+        let verified = try Cosignature.verified(latest.note + lines, cosigners: witnesses)
+        return (latest.size, Array(Set(verified.map(\.cosigner.name))).sorted())
+    }
+}
