@@ -20,12 +20,14 @@ public final class Witness: Sendable {
         self.dir = dir
         name = loaded.name
         key = try TrialKey.load(path: WitnessState.keyFile(dir))
+        // A state file edited by hand may name the witness in a way no note allows: refused here, not when signing.
+        cosignerKey = try CosignerKey(name: loaded.name, publicKey: key.publicKey)
         state = NIOLockedValueBox(loaded)
         self.clock = clock
     }
 
     /// The witness's cosigner key.
-    public var cosignerKey: CosignerKey { try! CosignerKey(name: name, publicKey: key.publicKey) }  // the name was checked at init
+    public let cosignerKey: CosignerKey
 
     /// The reply to an `add-checkpoint` request: HTTP status, content type and body.
     public struct Reply: Sendable, Equatable {
