@@ -272,7 +272,11 @@ expect_rc 0 "$B" checkpoint "${S[@]}"
 check grep -q "^— witness.smoke/w1 " "$T/out"
 expect_rc 0 "$B" verify "${S[@]}" --witness "$T/w1.vkey" --quorum 1
 check grep -q "Witnessed: the newest checkpoint" "$T/out"
+expect_rc 0 "$B" witness status "${S[@]}"
+check grep -q "witness.smoke/w1 .* 0 behind" "$T/out"
 expect_rc 0 "$B" withdraw RAD-1 "${S[@]}" --reason "moved away"
+expect_rc 0 "$B" witness status "${S[@]}"
+check grep -q "witness.smoke/w1 .* 1 behind" "$T/out"
 expect_rc 1 "$B" verify "${S[@]}" --witness "$T/w1.vkey" --quorum 1
 kill $wpid 2>/dev/null || true; wait $wpid 2>/dev/null || true
 

@@ -14,7 +14,7 @@ struct WitnessGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "witness", abstract: "Run a witness of other logs' checkpoints (C2SP tlog-witness): its own key and state, no trial's store.",
         discussion: "docs/transparency-log.md, \"Witness cosignatures\".",
-        subcommands: [Init.self, AddLog.self, VKey.self, Serve.self, Submit.self])
+        subcommands: [Init.self, AddLog.self, VKey.self, Serve.self, Submit.self, Status.self])
 
     struct DirOption: ParsableArguments {
         @Option(name: .long, help: "The witness's folder: its key (witness.key) and state (witness.json).") var dir: String
@@ -106,6 +106,31 @@ extension WitnessGroup {
                 }
             }
             if failed > 0 { throw ExitCode(2) }
+        }
+    }
+
+    /// Each witness's last cosigned size, as the store keeps its cosignatures, and how far it lags the newest checkpoint.
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show each witness's last cosigned checkpoint and its lag behind the store's newest.")
+        @OptionGroup var options: StoreOptions
+
+        func run() throws {
+            let store: EventStore
+            do { store = try EventStore.open(path: options.storePath) } catch { throw Runner.fail(TrialGateError(error)) }
+            defer { store.close() }
+            let newest = try store.latestCheckpoint()?.size ?? 0
+            var rows: [JSONValue] = []
+            for (name, size) in try store.cosignedSizes().sorted(by: { $0.key < $1.key }) {
+                let received = try store.cosignatures(size: size).first { $0.witness == name }?.receivedAt ?? ""
+                rows.append(["witness": .string(name), "cosigned_size": .number(Double(size)), "lag": .number(Double(newest - size)),
+                             "received_at": .string(received)])
+            }
+            if options.json { return Runner.printJSON(["newest_checkpoint": .number(Double(newest)), "witnesses": .array(rows)]) }
+            if rows.isEmpty { return print("No witness has cosigned a checkpoint of this store (newest checkpoint: size \(newest)).") }
+            print("Newest checkpoint: size \(newest).")
+            for r in rows {
+                print("  \(Render.pad(r["witness"]?.stringValue ?? "", 32)) cosigned size \(r["cosigned_size"]?.intValue ?? 0), \(r["lag"]?.intValue ?? 0) behind, at \(r["received_at"]?.stringValue ?? "")")
+            }
         }
     }
 
