@@ -1,4 +1,3 @@
-@preconcurrency import Crypto
 import Foundation
 import TrialGateCore
 
@@ -17,23 +16,19 @@ public struct CosignerKey: Sendable, Equatable {
         guard publicKey.count == 32 else { throw TrialGateError(.badVKey, "an Ed25519 public key is 32 bytes, got \(publicKey.count)") }
         self.name = name
         self.publicKey = publicKey
-        keyID = Array(SHA256.hash(data: Array(name.utf8) + [0x0A, Self.cosignatureType] + publicKey).prefix(4))
+        keyID = NoteVerifierKey.keyID(name: name, type: Self.cosignatureType, publicKey: publicKey)
     }
 
     /// Parses a cosigner vkey; the key id must match the name and key.
     public init(vkey text: String) throws {
-        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, let id = Digest.bytes(hex: String(parts[1])), id.count == 4,
-              let raw = Data(base64Encoded: String(parts[2])).map(Array.init), raw.count == 33 else {
-            throw TrialGateError(.badVKey, "not a cosigner verifier key (name+hex id+base64 key): \(text.prefix(80))")
-        }
-        guard raw[0] == Self.cosignatureType else { throw TrialGateError(.badVKey, "verifier key type \(raw[0]) is not an Ed25519 cosigner (4)") }
-        try self.init(name: String(parts[0]), publicKey: Array(raw[1...]))
-        guard keyID == id else { throw TrialGateError(.badVKey, "verifier key id \(parts[1]) does not match its name and key") }
+        let (name, id, key) = try NoteVerifierKey.parse(vkey: text, type: Self.cosignatureType, kind: "a cosigner verifier key",
+                                                        typeName: "an Ed25519 cosigner (4)")
+        try self.init(name: name, publicKey: key)
+        try NoteVerifierKey.checkID(id, of: keyID)
     }
 
     /// The vkey line.
-    public var vkey: String { "\(name)+\(Digest.hex(keyID))+\(Data([Self.cosignatureType] + publicKey).base64EncodedString())" }
+    public var vkey: String { NoteVerifierKey.vkey(name: name, type: Self.cosignatureType, keyID: keyID, publicKey: publicKey) }
 }
 
 /// C2SP tlog-cosignature v1 with Ed25519: a timestamped statement by a witness that, as of the time it gives, the

@@ -22,23 +22,40 @@ public struct NoteVerifierKey: Sendable, Equatable {
 
     /// Parses a vkey line; the key id must match the name and key.
     public init(vkey text: String) throws {
-        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, let id = Digest.bytes(hex: String(parts[1])), id.count == 4,
-              let raw = Data(base64Encoded: String(parts[2])).map(Array.init), raw.count == 33 else {
-            throw TrialGateError(.badVKey, "not a signed-note verifier key (name+hex id+base64 key): \(text.prefix(80))")
-        }
-        guard raw[0] == Self.ed25519Type else { throw TrialGateError(.badVKey, "verifier key type \(raw[0]) is not Ed25519 (1)") }
-        try self.init(name: String(parts[0]), publicKey: Array(raw[1...]))
-        guard keyID == id else { throw TrialGateError(.badVKey, "verifier key id \(parts[1]) does not match its name and key") }
+        let (name, id, key) = try Self.parse(vkey: text, type: Self.ed25519Type, kind: "a signed-note verifier key", typeName: "Ed25519 (1)")
+        try self.init(name: name, publicKey: key)
+        try Self.checkID(id, of: keyID)
     }
 
     /// The vkey line.
-    public var vkey: String {
-        "\(name)+\(Digest.hex(keyID))+\(Data([Self.ed25519Type] + publicKey).base64EncodedString())"
+    public var vkey: String { Self.vkey(name: name, type: Self.ed25519Type, keyID: keyID, publicKey: publicKey) }
+
+    static func keyID(name: String, publicKey: [UInt8]) -> [UInt8] { keyID(name: name, type: ed25519Type, publicKey: publicKey) }
+
+    /// A key id of the signed-note family: SHA-256(name ‖ 0x0A ‖ type ‖ public key)[:4].
+    static func keyID(name: String, type: UInt8, publicKey: [UInt8]) -> [UInt8] {
+        Array(SHA256.hash(data: Array(name.utf8) + [0x0A, type] + publicKey).prefix(4))
     }
 
-    static func keyID(name: String, publicKey: [UInt8]) -> [UInt8] {
-        Array(SHA256.hash(data: Array(name.utf8) + [0x0A, ed25519Type] + publicKey).prefix(4))
+    /// A vkey line of the signed-note family: `<name>+<hex key id>+<base64(type ‖ public key)>`.
+    static func vkey(name: String, type: UInt8, keyID: [UInt8], publicKey: [UInt8]) -> String {
+        "\(name)+\(Digest.hex(keyID))+\(Data([type] + publicKey).base64EncodedString())"
+    }
+
+    /// The name, key id and 32-byte public key of a vkey line whose key type must be `type`.
+    static func parse(vkey text: String, type: UInt8, kind: String, typeName: String) throws -> (name: String, id: [UInt8], key: [UInt8]) {
+        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, let id = Digest.bytes(hex: String(parts[1])), id.count == 4,
+              let raw = Data(base64Encoded: String(parts[2])).map(Array.init), raw.count == 33 else {
+            throw TrialGateError(.badVKey, "not \(kind) (name+hex id+base64 key): \(text.prefix(80))")
+        }
+        guard raw[0] == type else { throw TrialGateError(.badVKey, "verifier key type \(raw[0]) is not \(typeName)") }
+        return (String(parts[0]), id, Array(raw[1...]))
+    }
+
+    /// Refuses a vkey whose stated key id is not the one its name and key give.
+    static func checkID(_ stated: [UInt8], of computed: [UInt8]) throws {
+        guard stated == computed else { throw TrialGateError(.badVKey, "verifier key id \(Digest.hex(stated)) does not match its name and key") }
     }
 
     static func checkName(_ name: String) throws {

@@ -30,20 +30,27 @@ struct Demo: ParsableCommand {
         }
     }
 
-    private func runDemo(in dir: String, trial: DemoScenario.Trial) throws {
-        let storePath = dir + "/sanet-\(trial.rawValue).sqlite"
+    /// A new store in `dir` with a new key beside it, and a dispatcher on it, its trial initialised as `trialID`.
+    private func newDemoStore(in dir: String, file: String, trialID: String, what: String)
+        throws -> (store: EventStore, dispatcher: Dispatcher, key: TrialKey, storePath: String, keyPath: String) {
+        let storePath = dir + "/" + file
         let keyPath = storePath + ".key"
         let key = TrialKey.generate()
         try key.write(to: keyPath)
         let store = try EventStore.create(path: storePath)
+        let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: keyPath) })
+        print("TrialGate demo: \(trialID)\(what), a temporary store in \(storePath)")
+        _ = try dispatcher.execute(.initialise(trialID: trialID, logOrigin: "trialgate.demo/\(trialID)"), actor: "demo:admin")
+        return (store, dispatcher, key, storePath, keyPath)
+    }
+
+    private func runDemo(in dir: String, trial: DemoScenario.Trial) throws {
+        let trialID = trial == .ep ? "SANET-EP-DEMO" : "SANET-P-DEMO"
+        let (store, dispatcher, key, storePath, keyPath) = try newDemoStore(in: dir, file: "sanet-\(trial.rawValue).sqlite", trialID: trialID, what: "")
         defer { store.close() }
         let clock = SystemClock()
-        let dispatcher = Dispatcher(store: store, clock: clock, key: { try TrialKey.load(path: keyPath) })
         let coordinator = "demo:site-coordinator"
 
-        let trialID = trial == .ep ? "SANET-EP-DEMO" : "SANET-P-DEMO"
-        print("TrialGate demo: \(trialID), a temporary store in \(storePath)")
-        _ = try dispatcher.execute(.initialise(trialID: trialID, logOrigin: "trialgate.demo/\(trialID)"), actor: "demo:admin")
         let published = try dispatcher.perform(.policyPublish(text: trial == .ep ? ShippedPolicies.sanetEP : ShippedPolicies.sanetP,
                                                               file: "Policies/sanet-\(trial.rawValue).yaml"), actor: "demo:admin").decode(WriteReceipt.self).policy
         print("Published policy \(published?.id ?? "") \(published?.version ?? "") (sha256 \(String(published?.sha256.prefix(16) ?? ""))…), signing key \(key.keyID)")
@@ -74,17 +81,11 @@ struct Demo: ParsableCommand {
     /// The radiomics sub-study: the shipped model registered, the policy whose gate TrialGate computes published, and
     /// three candidates whose CT features (of synthetic phantom lesions) are scored from the log.
     private func runSubstudyDemo(in dir: String) throws {
-        let storePath = dir + "/radiomics-substudy.sqlite"
-        let keyPath = storePath + ".key"
-        try TrialKey.generate().write(to: keyPath)
-        let store = try EventStore.create(path: storePath)
+        let (store, dispatcher, _, storePath, keyPath) = try newDemoStore(in: dir, file: "radiomics-substudy.sqlite", trialID: "RADIOMICS-SUB-DEMO",
+                                                                         what: ", the radiomics sub-study")
         defer { store.close() }
         let clock = SystemClock()
-        let dispatcher = Dispatcher(store: store, clock: clock, key: { try TrialKey.load(path: keyPath) })
         let coordinator = "demo:site-coordinator"
-        let trialID = "RADIOMICS-SUB-DEMO"
-        print("TrialGate demo: \(trialID), the radiomics sub-study, a temporary store in \(storePath)")
-        _ = try dispatcher.execute(.initialise(trialID: trialID, logOrigin: "trialgate.demo/\(trialID)"), actor: "demo:admin")
         let card = try JSONParser.parse(ShippedModels.card)
         let registered = try dispatcher.perform(.modelRegister(card: card, artifact: ShippedModels.artifact, settings: ShippedModels.settings), actor: "demo:admin")
             .decode(WriteReceipt.self)

@@ -11,8 +11,7 @@ struct Exec: ParsableCommand {
     @OptionGroup var options: StoreOptions
 
     func run() throws {
-        let store: EventStore
-        do { store = try EventStore.open(path: options.storePath) } catch { throw Runner.fail(TrialGateError(error)) }
+        let store = try Runner.openStore(options)
         defer { store.close() }
         let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
         let actor = options.actorName

@@ -107,6 +107,16 @@ enum Runner {
         }
     }
 
+    /// Opens the store the options name, or exits with the error (for commands that read or keep more than a command does).
+    static func openStore(_ options: StoreOptions) throws -> EventStore {
+        do { return try EventStore.open(path: options.storePath) } catch { throw fail(TrialGateError(error)) }
+    }
+
+    /// A value given inline, or the text of the file it names (a vkey on the command line or in a file).
+    static func inlineOrFile(_ value: String) throws -> String {
+        FileManager.default.fileExists(atPath: value) ? try readFile(value) : value
+    }
+
     /// Reads a whole file as UTF-8, or exits with a clear error.
     static func readFile(_ path: String) throws -> String {
         guard let data = FileManager.default.contents(atPath: path) else {

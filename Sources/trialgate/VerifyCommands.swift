@@ -30,7 +30,7 @@ struct Verify: ParsableCommand {
         }
         if let bundle { return try BundleCheck.run(directory: bundle, vkey: vkey, checkpointFile: checkpoint, json: options.json) }
         let note = try checkpoint.map { try Runner.readFile($0) }
-        let key = try vkey.map { FileManager.default.fileExists(atPath: $0) ? try Runner.readFile($0) : $0 }
+        let key = try vkey.map(Runner.inlineOrFile)
         let result = try Runner.view(.verify(checkpoint: note, vkey: key), as: VerifyReply.self, options: options)
         if options.json { Runner.printJSON(result) } else {
             if result.valid {
@@ -54,12 +54,11 @@ struct Verify: ParsableCommand {
     /// The newest checkpoint must carry valid cosignatures of `quorum` of the given witnesses (C2SP tlog-cosignature).
     private func checkQuorum(_ quorum: Int) throws {
         let keys = try witness.map { w in
-            do { return try CosignerKey(vkey: FileManager.default.fileExists(atPath: w) ? try Runner.readFile(w) : w) } catch let e as ExitCode { throw e } catch {
+            do { return try CosignerKey(vkey: try Runner.inlineOrFile(w)) } catch let e as ExitCode { throw e } catch {
                 throw Runner.fail(TrialGateError(error))
             }
         }
-        let store: EventStore
-        do { store = try EventStore.open(path: options.storePath) } catch { throw Runner.fail(TrialGateError(error)) }
+        let store = try Runner.openStore(options)
         defer { store.close() }
         let (size, cosigned) = try WitnessSubmission.quorum(store: store, witnesses: keys)
         if cosigned.count < quorum {

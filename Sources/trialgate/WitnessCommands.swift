@@ -41,14 +41,9 @@ struct WitnessGroup: ParsableCommand {
 
         func run() throws {
             do {
-                let origin = try Witness.addLog(dir: folder.dir, vkey: try Self.vkeyText(vkey))
+                let origin = try Witness.addLog(dir: folder.dir, vkey: try Runner.inlineOrFile(vkey))
                 print("Witnessing \(origin).")
             } catch let e as ExitCode { throw e } catch { throw Runner.fail(TrialGateError(error)) }
-        }
-
-        /// A vkey given inline, or the path of a file holding one.
-        static func vkeyText(_ value: String) throws -> String {
-            FileManager.default.fileExists(atPath: value) ? try Runner.readFile(value) : value
         }
     }
 
@@ -90,8 +85,7 @@ extension WitnessGroup {
 
         func run() throws {
             guard !witness.isEmpty else { throw Runner.fail(TrialGateError(.badRequest, "give at least one --witness URL=VKEY")) }
-            let store: EventStore
-            do { store = try EventStore.open(path: options.storePath) } catch { throw Runner.fail(TrialGateError(error)) }
+            let store = try Runner.openStore(options)
             defer { store.close() }
             var failed = 0
             for w in witness {
@@ -115,8 +109,7 @@ extension WitnessGroup {
         @OptionGroup var options: StoreOptions
 
         func run() throws {
-            let store: EventStore
-            do { store = try EventStore.open(path: options.storePath) } catch { throw Runner.fail(TrialGateError(error)) }
+            let store = try Runner.openStore(options)
             defer { store.close() }
             let newest = try store.latestCheckpoint()?.size ?? 0
             var rows: [JSONValue] = []

@@ -109,8 +109,7 @@ public struct RecordSchema: Sendable {
         case .boolean:
             guard value.boolValue != nil else { throw bad("must be true or false, not \(value.typeName)") }
         case .sha256:
-            guard let s = value.stringValue, s.utf8.count == 64, s.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
-            else { throw bad("must be a lower-case hex SHA-256 (64 characters)") }
+            guard let s = value.stringValue, isSHA256Hex(s) else { throw bad("must be a lower-case hex SHA-256 (64 characters)") }
         case .text(let maxLength):
             guard let s = value.stringValue else { throw bad("must be a string, not \(value.typeName)") }
             if s.isEmpty || s.count > maxLength { throw bad("must be 1 to \(maxLength) characters") }
@@ -139,10 +138,19 @@ public struct RecordSchema: Sendable {
 
     /// Validates a pseudonymous candidate or site identifier: letters, digits, `.`, `_`, `-`, at most 64.
     public static func validateIdentifier(_ id: String, what: String) throws {
-        let ok = !id.isEmpty && id.utf8.count <= 64 && id.utf8.allSatisfy {
+        if !isIdentifier(id) { throw TrialGateError(.invalidField, "\(what) \"\(id)\" must be 1 to 64 letters, digits, '.', '_' or '-' (a pseudonym, never a name)") }
+    }
+
+    /// Whether `text` is 1 to 64 letters, digits, `.`, `_` or `-`: the alphabet of identifiers and feature names.
+    static func isIdentifier(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 64 && text.utf8.allSatisfy {
             (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D
         }
-        if !ok { throw TrialGateError(.invalidField, "\(what) \"\(id)\" must be 1 to 64 letters, digits, '.', '_' or '-' (a pseudonym, never a name)") }
+    }
+
+    /// Whether `text` is a lower-case hex SHA-256 (64 characters).
+    static func isSHA256Hex(_ text: String) -> Bool {
+        text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
     static let version1: [EventType: RecordSchema] = {

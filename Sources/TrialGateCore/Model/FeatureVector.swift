@@ -46,10 +46,7 @@ public struct FeatureVector: Sendable, Equatable {
 
     /// A feature name: 1 to 64 letters, digits, `.`, `_` or `-` (as pyradiomics writes them, `original_firstorder_Mean`).
     static func checkName(_ name: String, context: String) throws {
-        let ok = !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy {
-            (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D
-        }
-        if !ok { throw TrialGateError(.invalidField, "\(context): the name \"\(name)\" must be 1 to 64 letters, digits, '.', '_' or '-'") }
+        if !RecordSchema.isIdentifier(name) { throw TrialGateError(.invalidField, "\(context): the name \"\(name)\" must be 1 to 64 letters, digits, '.', '_' or '-'") }
     }
 
     /// A UCUM unit code: 1 to 32 printable ASCII characters without spaces (`[hnsf'U]`, `mm2`, `1`).

@@ -70,15 +70,21 @@ extension LogState {
 }
 
 extension RegisteredModel {
-    /// The probability the model gives the features of a radiomics record, or why it gives none: a feature missing or
-    /// in another unit, or a linear predictor that is not a finite number (a value or the model overflowing binary64).
-    func probability(from features: JSONValue?) -> Result<Double, ModelInputProblem> {
+    /// The linear predictor the model gives the features of a radiomics record, or why it gives none: features that
+    /// cannot be read, a feature missing or in another unit, or a linear predictor that is not a finite number (a value
+    /// or the model overflowing binary64). The one computation behind the gate and the checks of supplied scores.
+    func linearPredictor(from features: JSONValue?) -> Result<Double, ModelInputProblem> {
         guard let vector = FeatureVector(features) else { return .failure(ModelInputProblem("the features cannot be read")) }
         let (x, problem) = vector.inputs(for: artifact)
         guard let x else { return .failure(ModelInputProblem(problem ?? "")) }
         let lp = artifact.linearPredictor(x)
         guard lp.isFinite else { return .failure(ModelInputProblem("\(name)'s linear predictor is not a finite number (a feature value or the model overflows)")) }
-        return .success(ModelArtifact.probability(lp))
+        return .success(lp)
+    }
+
+    /// The probability `linearPredictor(from:)` stands for (display and supplied scores only).
+    func probability(from features: JSONValue?) -> Result<Double, ModelInputProblem> {
+        linearPredictor(from: features).map(ModelArtifact.probability)
     }
 }
 
@@ -109,7 +115,12 @@ public struct ModelEvidence: Sendable {
 
     /// The evidence of `candidate` in `state`.
     public init(_ state: LogState, candidate: CandidateState) {
-        self.init(models: state.models, radiomics: candidate.records.filter { $0.type == .radiomicsRecorded },
+        self.init(models: state.models, candidate: candidate)
+    }
+
+    /// The evidence of `candidate` with the registered models `models`.
+    public init(models: [RegisteredModel], candidate: CandidateState) {
+        self.init(models: models, radiomics: candidate.records.filter { $0.type == .radiomicsRecorded },
                   suppliedScores: candidate.records.filter { $0.type == .modelScoreRecorded })
     }
 

@@ -65,7 +65,7 @@ public struct RegisteredModel: Sendable, Equatable {
         }
         func sha(_ key: String, _ reader: inout ObjectReader, _ at: String) throws -> String {
             let s = try reader.string(key)
-            guard s.utf8.count == 64, s.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+            guard RecordSchema.isSHA256Hex(s) else {
                 throw TrialGateError(.invalidField, "\(at): \"\(key)\" must be a lower-case hex SHA-256 (64 characters), got \"\(s)\"")
             }
             return s

@@ -80,18 +80,11 @@ extension PolicyEvaluator {
             p.reason = "the \(image) is \(date.daysSinceEpoch - on.daysSinceEpoch) days old (limit \(maxAge)); needs a newer image"
             return p
         }
-        guard let features = FeatureVector(record.current["features"]) else {
-            p.reason = "the features of event \(record.seq) cannot be read"
-            return p
-        }
-        let (x, problem) = features.inputs(for: model.artifact)
-        guard let x else {
-            p.reason = "\(model.name) cannot be computed from event \(record.seq): \(problem ?? "")"
-            return p
-        }
-        let lp = model.artifact.linearPredictor(x)
-        guard lp.isFinite else {
-            p.reason = "\(model.name) on event \(record.seq): the linear predictor is not a finite number (a feature value or the model overflows); needs review"
+        let lp: Double
+        switch model.linearPredictor(from: record.current["features"]) {
+        case .success(let value): lp = value
+        case .failure(let problem):
+            p.reason = "\(model.name) cannot be computed from event \(record.seq): \(problem); needs review"
             return p
         }
         var verdict: Verdict

@@ -109,6 +109,11 @@ extension Policy {
         return ids
     }
 
+    /// The model versions (`id@version`) the policy's gates accept that are not among `models`.
+    public func missingModels(_ models: [RegisteredModel]) -> [String] {
+        modelGates.flatMap { g in g.versions.filter { v in !models.contains { $0.id == g.model && $0.version == v } }.map { "\(g.model)@\($0)" } }
+    }
+
     /// The model gates of the policy's conditions, in order.
     public var modelGates: [ModelGate] {
         var gates: [ModelGate] = []
@@ -128,11 +133,11 @@ extension Policy {
     /// accepts must be registered before the policy, so that no later registration changes what its gates compute, and
     /// a phase a gate names must be one an accepted version was validated on.
     public func modelGateProblem(_ models: [RegisteredModel]) -> String? {
+        let missing = missingModels(models)
+        if !missing.isEmpty {
+            return "its model gate names \(missing.joined(separator: ", ")), which \(missing.count == 1 ? "is" : "are") not registered; register \(missing.count == 1 ? "it" : "them") first (`trialgate model register`)"
+        }
         for gate in modelGates {
-            let missing = gate.versions.filter { v in !models.contains { $0.id == gate.model && $0.version == v } }
-            if !missing.isEmpty {
-                return "its model gate names \(missing.map { "\(gate.model)@\($0)" }.joined(separator: ", ")), which \(missing.count == 1 ? "is" : "are") not registered; register \(missing.count == 1 ? "it" : "them") first (`trialgate model register`)"
-            }
             // A gate may name the phase only to restate a card's: a model scores features of the phase it was validated on.
             if let phase = gate.contrastPhase {
                 let cards = models.filter { m in m.id == gate.model && gate.versions.contains(m.version) }

@@ -96,8 +96,7 @@ public struct PolicyCaseTable: Sendable {
                 return PolicyCaseResult(name: c.name, expected: c.expect, evaluation: nil, failures: ["records rejected: \(error)"])
             }
             let candidate = state.candidates[candidateID]!
-            let evidence = ModelEvidence(models: models, radiomics: candidate.records.filter { $0.type == .radiomicsRecorded },
-                                         suppliedScores: candidate.records.filter { $0.type == .modelScoreRecorded })
+            let evidence = ModelEvidence(models: models, candidate: candidate)
             let evaluation = PolicyEvaluator.evaluate(policy, facts: candidate.facts(model: policy.clinicalModel), models: evidence, on: decisionDate)
             var failures: [String] = []
             if evaluation.outcome != c.expect {

@@ -15,7 +15,7 @@ extension Dispatcher {
         let registered = try models.enumerated().map { i, m in
             try RegisteredModel(payload: try Self.modelPayload(m), seq: Int64(i + 1), registeredAt: UTCTimestamp(millisecondsSinceEpoch: 0))
         }
-        let missing = policy.modelGates.flatMap { g in g.versions.filter { v in !registered.contains { $0.id == g.model && $0.version == v } }.map { "\(g.model)@\($0)" } }
+        let missing = policy.missingModels(registered)
         if !missing.isEmpty {
             throw TrialGateError(.invalidPolicy, "policy \(policy.id) \(policy.version): its model gate reads \(missing.joined(separator: ", ")); give the model with the cases (--model-card, --model-artifact, --model-settings; over the socket, models)")
         }
