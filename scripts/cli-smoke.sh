@@ -278,7 +278,18 @@ expect_rc 0 "$B" withdraw RAD-1 "${S[@]}" --reason "moved away"
 expect_rc 0 "$B" witness status "${S[@]}"
 check grep -q "witness.smoke/w1 .* 1 behind" "$T/out"
 expect_rc 1 "$B" verify "${S[@]}" --witness "$T/w1.vkey" --quorum 1
+# With TRIALGATE_WITNESSES, a command-line write submits the new checkpoint itself once it is committed.
+export TRIALGATE_WITNESSES="http://127.0.0.1:$wport=$(cat "$T/w1.vkey")"
+expect_rc 0 "$B" candidate register RAD-8 --site SITE-01 "${S[@]}"
+expect_rc 0 "$B" witness status "${S[@]}"
+check grep -q "witness.smoke/w1 .* 0 behind" "$T/out"
 kill $wpid 2>/dev/null || true; wait $wpid 2>/dev/null || true
+# A witness that is down costs the write nothing but a warning; the lag shows.
+expect_rc 0 "$B" candidate register RAD-9 --site SITE-01 "${S[@]}"
+check grep -q "the write is recorded, but witness.smoke/w1 did not cosign" "$T/out"
+expect_rc 0 "$B" witness status "${S[@]}"
+check grep -q "witness.smoke/w1 .* 1 behind" "$T/out"
+unset TRIALGATE_WITNESSES
 
 # A forged tail, correctly chained, inserted with sqlite3 and the triggers in place: verify names it, writes are
 # refused naming it, readers warn, and nothing is signed over it.

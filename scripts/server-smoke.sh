@@ -162,6 +162,42 @@ print(f"SIGTERM under pipelining: {ok} answered, {refused} shutting_down")
 sys.exit(0 if ok and refused else 1)
 PY
 refute grep -q connection_lost "$T/client.err"
+# Witnesses behind the writes: the server submits each new checkpoint to its witness; a witness that goes down holds
+# up no write (the lag shows in `witness status` and the server's log), and it catches up when it is back.
+"$B" key vkey > "$T/log.vkey"
+"$B" witness init --dir "$T/w" --name witness.smoke/server | tail -1 > "$T/w.vkey"
+"$B" witness add-log --dir "$T/w" --vkey "$T/log.vkey" >/dev/null
+WPORT=$(port)
+serve_witness() { "$B" witness serve --dir "$T/w" --listen 127.0.0.1:$WPORT 2>>"$T/witness.log" & WITNESS=$!
+  for _ in $(seq 50); do grep -q serving "$T/witness.log" 2>/dev/null && break; sleep 0.1; done; }
+serve_witness
+start_server --witness "http://127.0.0.1:$WPORT=$(cat "$T/w.vkey")" --witness-interval 0.2
+caught_up() { for _ in $(seq 100); do "$B" witness status --json | python3 -c 'import json,sys; w=json.load(sys.stdin)["witnesses"]; sys.exit(0 if w and w[0]["lag"] == 0 else 1)' && return 0; sleep 0.1; done; return 1; }
+echo '{"id":1,"cmd":"register","candidate":"W-1","site":"SITE-01"}' | "$B" client --connect "$ADDR" --token "$COORD" >/dev/null
+check caught_up
+check "$B" verify --witness "$T/w.vkey" --quorum 1
+kill "$WITNESS"; wait "$WITNESS" 2>/dev/null || true
+# In its place a listener that takes connections and never answers: the slowest witness there is.
+python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(64); c=[s.accept() for _ in range(64)]; time.sleep(60)' "$WPORT" &
+WITNESS=$!
+sleep 0.3
+started=$(date +%s%N)
+for i in 2 3 4; do echo "{\"id\":$i,\"cmd\":\"register\",\"candidate\":\"W-$i\",\"site\":\"SITE-01\"}"; done | "$B" client --connect "$ADDR" --token "$COORD" > "$T/w.out"
+elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+check test "$(grep -c '"ok":true' "$T/w.out")" = 3
+echo "three writes with the witness down: ${elapsed_ms} ms"
+check test "$elapsed_ms" -lt 3000
+# A submission that gets no answer gives up after 10 s.
+for _ in $(seq 150); do grep -q "witness did not cosign" "$T/server.log" && break; sleep 0.1; done
+check grep -q "witness did not cosign" "$T/server.log"
+"$B" witness status > "$T/w.status"
+check grep -q "witness.smoke/server .* [1-9][0-9]* behind" "$T/w.status"
+kill "$WITNESS"; wait "$WITNESS" 2>/dev/null || true
+serve_witness
+check caught_up
+kill "$WITNESS"; wait "$WITNESS" 2>/dev/null || true
+kill -TERM "$SERVER"; wait "$SERVER" || true; SERVER=
+
 # Plain TCP beyond loopback is refused.
 set +e; "$B" serve --listen 0.0.0.0:$(port) 2>"$T/refused"; rc=$?; set -e
 check test "$rc" != 0

@@ -42,6 +42,7 @@ public final class LineServer: Service, @unchecked Sendable {
     struct Prepared {
         let workers: Workers
         let snapshotter: ReportSnapshotter
+        let cosigners: WitnessCosigners?
         let tls: NIOSSLContext?
         let address: SocketAddress?
     }
@@ -91,19 +92,24 @@ public final class LineServer: Service, @unchecked Sendable {
                                             logger: logger, makeDispatcher: makeDispatcher)
         state.committed(size: try head.head().size)
         head.close()
+        let cosigners = config.witnesses.isEmpty ? nil
+            : WitnessCosigners(targets: config.witnesses, settings: config.witnessSettings, logger: logger, openStore: { try EventStore.open(path: storePath) })
         let workers: Workers
         do {
             workers = try Workers(readers: max(1, config.readers), maxBatch: config.maxBatch, makeDispatcher: makeDispatcher,
                                   onCommit: { size in
                                       state.committed(size: size)
                                       snapshotter.committed(size: size)
+                                      cosigners?.committed(size: size)
                                   })
         } catch {
             Task { await snapshotter.stop() }
+            cosigners?.stop(waitingAtMost: 0)
             throw error
         }
         snapshotter.committed(size: state.committedSize)
-        return Prepared(workers: workers, snapshotter: snapshotter, tls: sslContext, address: address)
+        cosigners?.committed(size: state.committedSize)
+        return Prepared(workers: workers, snapshotter: snapshotter, cosigners: cosigners, tls: sslContext, address: address)
     }
 
     /// Accounts live in the log now; a users file of an earlier release whose accounts are not all in the log would
@@ -124,6 +130,9 @@ public final class LineServer: Service, @unchecked Sendable {
     public func run() async throws {
         let prepared = try prepare()
         let (workers, snapshotter, sslContext) = (prepared.workers, prepared.snapshotter, prepared.tls)
+        // The witnesses' threads stop with the server; a checkpoint not yet cosigned is submitted at the next start
+        // (its thread compares the newest checkpoint with what each witness last cosigned) or by `witness submit`.
+        defer { prepared.cosigners?.stop(waitingAtMost: 2) }
         let accounts: AccountWatcher
         do {
             accounts = try AccountWatcher(storePath: config.storePath, state: state, coverage: coverage, logger: logger,

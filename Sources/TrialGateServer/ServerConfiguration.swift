@@ -1,4 +1,5 @@
 import NIOCore
+import TrialGateService
 
 /// How a `LineServer` listens and what it serves.
 public struct ServerConfiguration: Sendable {
@@ -60,6 +61,10 @@ public struct ServerConfiguration: Sendable {
     public var accountPollInterval: Double = 0.25
     /// How often an idle subscription gets a heartbeat line.
     public var heartbeatInterval: TimeAmount = .seconds(15)
+
+    /// The witnesses each new checkpoint is submitted to, behind the writes (`WitnessCosigners`).
+    public var witnesses: [WitnessTarget] = []
+    public var witnessSettings = WitnessCosigners.Settings()
 
     public init(endpoint: Endpoint, storePath: String, keyPath: String, usersPath: String) {
         self.endpoint = endpoint

@@ -22,7 +22,7 @@ public enum WitnessSubmission {
     /// Submits the newest checkpoint of `store` to the witness `key` through `transport`. A 409 names the size the
     /// witness last cosigned; the checkpoint is sent once more with a proof from there.
     /// - Throws: `witness_refused` with the witness's status and answer (422: the log is not consistent with what the
-    ///   witness saw; 409 twice: the witness's view is ahead of this log), or `bad_note_signature` when the cosignature
+    ///   witness saw; 409 again after resending from the size it named: it holds another checkpoint of one of the sizes), or `bad_note_signature` when the cosignature
     ///   returned does not verify with `key`.
     public static func submit(store: EventStore, key: CosignerKey, transport: Transport, now: UTCTimestamp) throws -> Outcome {
         guard let latest = try store.latestCheckpoint() else { throw TrialGateError(.unknownCheckpoint, "no checkpoint has been issued yet") }
@@ -41,17 +41,34 @@ public enum WitnessSubmission {
                 return Outcome(witness: key.name, size: latest.size, oldSize: old, line: line)
             case 409 where attempt == 0:
                 guard let size = Int64(answer.trimmingCharacters(in: .whitespacesAndNewlines)), size >= 0 else {
-                    throw TrialGateError(.witnessRefused, "\(key.name) answered 409 without a tree size: \(answer.prefix(80))")
+                    throw try refused(store, latest.size, key, status, answer, now, "\(key.name) answered 409 without a tree size: \(answer.prefix(80))")
                 }
                 guard size <= latest.size else {
-                    throw TrialGateError(.witnessRefused, "\(key.name) has cosigned size \(size), beyond this log's newest checkpoint (\(latest.size)): this store is behind what the witness saw (a rollback?)")
+                    throw try refused(store, latest.size, key, status, answer, now,
+                                      "\(key.name) has cosigned size \(size), beyond this log's newest checkpoint (\(latest.size)): this store is behind what the witness saw (a rollback?)")
                 }
                 old = size
+            case 409:
+                // Sent from the size it named and refused again: at that size, or at this one, the witness holds
+                // another root than this store (a fork), or another client moved it meanwhile.
+                throw try refused(store, latest.size, key, status, answer, now,
+                                  "\(key.name) answered 409 again (its size: \(answer.trimmingCharacters(in: .whitespacesAndNewlines).prefix(20))) to a proof from \(old): it holds another checkpoint of this size or of \(old) than this store (a fork?)")
             default:
-                throw TrialGateError(.witnessRefused, "\(key.name) refused the checkpoint of size \(latest.size) (HTTP \(status)): \(answer.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200))")
+                throw try refused(store, latest.size, key, status, answer, now,
+                                  "\(key.name) refused the checkpoint of size \(latest.size) (HTTP \(status)): \(answer.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200))")
             }
         }
-        throw TrialGateError(.witnessRefused, "\(key.name) answered 409 twice")
+        throw TrialGateError(.internal, "unreachable: two attempts end in a return or a throw")
+    }
+
+    /// Keeps a witness's refusal in the store (`witness_refusals`) and answers the error to throw.
+    private static func refused(_ store: EventStore, _ size: Int64, _ key: CosignerKey, _ status: Int, _ answer: String, _ now: UTCTimestamp,
+                                _ message: String) throws -> TrialGateError {
+        // A 5xx or a proxy's page is the witness being unwell, not a statement about this log: it is not kept.
+        if (400..<500).contains(status) {
+            try store.addWitnessRefusal(size: size, witness: key.name, status: status, answer: answer, receivedAt: now)
+        }
+        return TrialGateError(.witnessRefused, message)
     }
 
     /// Whether the newest checkpoint carries valid cosignatures of at least `quorum` of `witnesses`.

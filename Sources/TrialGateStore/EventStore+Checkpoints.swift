@@ -161,6 +161,15 @@ extension EventStore: MerkleNodeSource {
         public let receivedAt: String
     }
 
+    /// A witness's refusal of the checkpoint of `size`: its HTTP status and answer.
+    public struct StoredWitnessRefusal: Sendable, Equatable {
+        public let size: Int64
+        public let witness: String
+        public let status: Int
+        public let answer: String
+        public let receivedAt: String
+    }
+
     /// Keeps a witness's cosignature of the stored checkpoint of `size` (a second one by the same witness is not kept).
     /// - Returns: whether it was new.
     @discardableResult
@@ -181,6 +190,38 @@ extension EventStore: MerkleNodeSource {
         try db.query("SELECT size, witness, line, received_at FROM cosignatures WHERE size = ? ORDER BY witness", [.int(size)], "reading cosignatures") { s in
             out.append(StoredCosignature(size: sqlite3_column_int64(s, 0), witness: SQLiteConnection.text(s, 1) ?? "", line: SQLiteConnection.text(s, 2) ?? "",
                                          receivedAt: SQLiteConnection.text(s, 3) ?? ""))
+        }
+        return out
+    }
+
+    /// Keeps a witness's refusal of the checkpoint of `size` with its HTTP status and answer (cut to 1,024 bytes), unless
+    /// the newest refusal kept for that witness is the same size and status: a witness that keeps refusing is one record.
+    /// - Returns: whether it was new.
+    @discardableResult
+    public func addWitnessRefusal(size: Int64, witness: String, status: Int, answer: String, receivedAt: UTCTimestamp) throws -> Bool {
+        try immediateTransaction("storing a witness's refusal") {
+            var same = false
+            try db.query("SELECT size, status FROM witness_refusals WHERE witness = ? ORDER BY id DESC LIMIT 1", [.text(witness)], "reading witness refusals") { s in
+                same = sqlite3_column_int64(s, 0) == size && sqlite3_column_int64(s, 1) == Int64(status)
+            }
+            if same { return false }
+            var cut = answer
+            while cut.utf8.count > 1024 { cut.removeLast() }
+            try db.run("INSERT INTO witness_refusals (size, witness, status, answer, received_at) VALUES (?, ?, ?, ?, ?)",
+                       [.int(size), .text(witness), .int(Int64(status)), .text(cut), .text(receivedAt.description)],
+                       "storing the refusal of \(witness) for size \(size)")
+            return true
+        }
+    }
+
+    /// The refusals kept, oldest first; with `size`, those of that checkpoint only.
+    public func witnessRefusals(size: Int64? = nil) throws -> [StoredWitnessRefusal] {
+        var out: [StoredWitnessRefusal] = []
+        let (sql, args): (String, [SQLiteValue]) = size.map { ("SELECT size, witness, status, answer, received_at FROM witness_refusals WHERE size = ? ORDER BY id", [.int($0)]) }
+            ?? ("SELECT size, witness, status, answer, received_at FROM witness_refusals ORDER BY id", [])
+        try db.query(sql, args, "reading witness refusals") { s in
+            out.append(StoredWitnessRefusal(size: sqlite3_column_int64(s, 0), witness: SQLiteConnection.text(s, 1) ?? "", status: Int(sqlite3_column_int64(s, 2)),
+                                            answer: SQLiteConnection.text(s, 3) ?? "", receivedAt: SQLiteConnection.text(s, 4) ?? ""))
         }
         return out
     }

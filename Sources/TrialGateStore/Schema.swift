@@ -146,5 +146,21 @@ enum Schema {
         CREATE TRIGGER cosignatures_no_delete BEFORE DELETE ON cosignatures
             BEGIN SELECT RAISE(ABORT, 'cosignatures are never removed: DELETE is not allowed'); END;
         """),
+        // A witness's refusal of a checkpoint (C2SP tlog-witness 403/404/409/422…), kept with its answer: evidence that
+        // the history a witness saw and this store differ, which `verify --witness` reports.
+        ("0006_witness_refusals", """
+        CREATE TABLE witness_refusals (
+            id          INTEGER PRIMARY KEY,
+            size        INTEGER NOT NULL REFERENCES checkpoints(size),
+            witness     TEXT    NOT NULL CHECK (length(witness) > 0),
+            status      INTEGER NOT NULL CHECK (status BETWEEN 100 AND 599),
+            answer      TEXT    NOT NULL CHECK (length(answer) <= 1024),
+            received_at TEXT    NOT NULL CHECK (length(received_at) = 24 AND substr(received_at, 24, 1) = 'Z')
+        ) STRICT;
+        CREATE TRIGGER witness_refusals_no_update BEFORE UPDATE ON witness_refusals
+            BEGIN SELECT RAISE(ABORT, 'witness refusals are never changed: UPDATE is not allowed'); END;
+        CREATE TRIGGER witness_refusals_no_delete BEFORE DELETE ON witness_refusals
+            BEGIN SELECT RAISE(ABORT, 'witness refusals are never removed: DELETE is not allowed'); END;
+        """),
     ]
 }

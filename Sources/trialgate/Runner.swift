@@ -35,9 +35,33 @@ enum Runner {
             let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
             let reply = try dispatcher.perform(command, actor: options.actorName)
             if case .view(let view) = reply { warnAboutLog(view.logWarning) }
+            if let store, command.writes { submitToWitnesses(store) }
             return reply
         } catch {
             throw fail(TrialGateError(error))
+        }
+    }
+
+    /// After a write, when `TRIALGATE_WITNESSES` names witnesses: submits the newest checkpoint to each (5 s at most
+    /// each). The write is committed already; a witness that is down or refuses is a warning on stderr, never a
+    /// failure of the write, and `witness status` shows the lag.
+    static func submitToWitnesses(_ store: EventStore) {
+        guard let text = Environment.get("TRIALGATE_WITNESSES") else { return }
+        do {
+            let targets = try WitnessTarget.list(text)
+            let cosigned = try store.cosignedSizes()
+            guard let newest = try store.latestCheckpoint()?.size else { return }
+            for target in targets where (cosigned[target.key.name] ?? 0) < newest {
+                do {
+                    _ = try WitnessSubmission.submit(store: store, key: target.key, transport: { try target.post($0, timeout: 5) }, now: SystemClock().now())
+                } catch {
+                    let e = TrialGateError(error)
+                    FileHandle.standardError.write(Data("trialgate: warning: the write is recorded, but \(target.key.name) did not cosign: \(e.code.rawValue): \(e.message)\n".utf8))
+                }
+            }
+        } catch {
+            let e = TrialGateError(error)
+            FileHandle.standardError.write(Data("trialgate: warning: TRIALGATE_WITNESSES: \(e.code.rawValue): \(e.message)\n".utf8))
         }
     }
 

@@ -32,6 +32,10 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Event-loop threads (default: one per core).") var eventLoops = System.coreCount
     @Option(name: .long, help: "Save a signed report snapshot each time the log has grown by this many events (0: never).")
     var reportSnapshotEvery: Int64 = 100_000
+    @Option(name: .long, help: "A witness each new checkpoint is submitted to, behind the writes, as URL=VKEY; repeat for several (default: TRIALGATE_WITNESSES, URL=VKEY entries separated by spaces).")
+    var witness: [String] = []
+    @Option(name: .long, help: "The shortest time between two submissions to one witness, in seconds (failures back off from it, to at most 60 s).")
+    var witnessInterval: Double = 1
 
     func run() async throws {
         let endpoint: ServerConfiguration.Endpoint
@@ -69,6 +73,14 @@ struct Serve: AsyncParsableCommand {
         config.maxErrorsBeforeAuth = maxErrorsBeforeAuth
         guard reportSnapshotEvery >= 0 else { throw Runner.fail(TrialGateError(.invalidField, "--report-snapshot-every must be 0 or more")) }
         config.reportSnapshotInterval = reportSnapshotEvery
+        do {
+            config.witnesses = try witness.isEmpty ? WitnessTarget.list(Environment.get("TRIALGATE_WITNESSES") ?? "") : WitnessTarget.list(witness.joined(separator: " "))
+        } catch { throw Runner.fail(TrialGateError(error)) }
+        guard witnessInterval >= 0.01, witnessInterval <= 3600 else {
+            throw Runner.fail(TrialGateError(.invalidField, "--witness-interval is 0.01 to 3600 seconds, got \(witnessInterval)"))
+        }
+        config.witnessSettings.interval = witnessInterval
+        config.witnessSettings.maximumBackoff = max(60, witnessInterval)
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "trialgate.server")
         guard eventLoops >= 1 else { throw Runner.fail(TrialGateError(.invalidField, "--event-loops must be at least 1")) }

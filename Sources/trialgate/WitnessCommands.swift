@@ -6,9 +6,6 @@ import TrialGateCore
 import TrialGateService
 import TrialGateStore
 import TrialGateWitness
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 struct WitnessGroup: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -90,10 +87,10 @@ extension WitnessGroup {
             var failed = 0
             for w in witness {
                 do {
-                    let (url, key) = try WitnessGroup.target(w)
-                    let outcome = try WitnessSubmission.submit(store: store, key: key, transport: { try WitnessGroup.post(url: url, body: $0) },
+                    let target = try WitnessTarget(w)
+                    let outcome = try WitnessSubmission.submit(store: store, key: target.key, transport: { try target.post($0, timeout: 10) },
                                                                now: SystemClock().now())
-                    print("\(key.name): cosigned size \(outcome.size) (proof from \(outcome.oldSize))")
+                    print("\(target.key.name): cosigned size \(outcome.size) (proof from \(outcome.oldSize))")
                 } catch {
                     failed += 1
                     FileHandle.standardError.write(Data("trialgate: \(w.split(separator: "=").first ?? ""): \(TrialGateError(error).code.rawValue): \(TrialGateError(error).message)\n".utf8))
@@ -112,42 +109,31 @@ extension WitnessGroup {
             let store = try Runner.openStore(options)
             defer { store.close() }
             let newest = try store.latestCheckpoint()?.size ?? 0
+            let cosigned = try store.cosignedSizes()
+            // The newest refusal of each witness, when it is newer than its newest cosignature.
+            var refusals: [String: EventStore.StoredWitnessRefusal] = [:]
+            for r in try store.witnessRefusals() where r.size >= (cosigned[r.witness] ?? 0) { refusals[r.witness] = r }
             var rows: [JSONValue] = []
-            for (name, size) in try store.cosignedSizes().sorted(by: { $0.key < $1.key }) {
-                let received = try store.cosignatures(size: size).first { $0.witness == name }?.receivedAt ?? ""
-                rows.append(["witness": .string(name), "cosigned_size": .number(Double(size)), "lag": .number(Double(newest - size)),
-                             "received_at": .string(received)])
+            for name in Set(cosigned.keys).union(refusals.keys).sorted() {
+                let size = cosigned[name] ?? 0
+                var row: [String: JSONValue] = ["witness": .string(name), "cosigned_size": .number(Double(size)), "lag": .number(Double(newest - size))]
+                if let received = try store.cosignatures(size: size).first(where: { $0.witness == name })?.receivedAt { row["received_at"] = .string(received) }
+                if let r = refusals[name] {
+                    row["refused"] = ["size": .number(Double(r.size)), "status": .number(Double(r.status)), "answer": .string(r.answer), "received_at": .string(r.receivedAt)]
+                }
+                rows.append(.object(row))
             }
             if options.json { return Runner.printJSON(["newest_checkpoint": .number(Double(newest)), "witnesses": .array(rows)]) }
             if rows.isEmpty { return print("No witness has cosigned a checkpoint of this store (newest checkpoint: size \(newest)).") }
             print("Newest checkpoint: size \(newest).")
             for r in rows {
-                print("  \(Render.pad(r["witness"]?.stringValue ?? "", 32)) cosigned size \(r["cosigned_size"]?.intValue ?? 0), \(r["lag"]?.intValue ?? 0) behind, at \(r["received_at"]?.stringValue ?? "")")
+                let at = r["received_at"]?.stringValue.map { ", at \($0)" } ?? ""
+                print("  \(Render.pad(r["witness"]?.stringValue ?? "", 32)) cosigned size \(r["cosigned_size"]?.intValue ?? 0), \(r["lag"]?.intValue ?? 0) behind\(at)")
+                if let refused = r["refused"] {
+                    let answer = (refused["answer"]?.stringValue ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+                    print("    REFUSED size \(refused["size"]?.intValue ?? 0) with HTTP \(refused["status"]?.intValue ?? 0) at \(refused["received_at"]?.stringValue ?? ""): \(answer.prefix(200))")
+                }
             }
         }
-    }
-
-    /// `URL=VKEY` as its parts.
-    static func target(_ text: String) throws -> (URL, CosignerKey) {
-        guard let eq = text.firstIndex(of: "="), let url = URL(string: String(text[..<eq]) + "/add-checkpoint"), url.scheme == "http" || url.scheme == "https" else {
-            throw TrialGateError(.badRequest, "a witness is URL=VKEY (http://host:port=name+id+key), got \(text.prefix(80))")
-        }
-        return (url, try CosignerKey(vkey: String(text[text.index(after: eq)...])))
-    }
-
-    /// POSTs `body` and answers the status and body (10 s timeout).
-    static func post(url: URL, body: String) throws -> (status: Int, body: String) {
-        var request = URLRequest(url: url, timeoutInterval: 10)
-        request.httpMethod = "POST"
-        request.httpBody = Data(body.utf8)
-        let done = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var result: Result<(Int, String), Error> = .failure(TrialGateError(.connectFailed, "no answer from \(url)"))
-        URLSession.shared.dataTask(with: request) { data, response, error in
-            if let error { result = .failure(TrialGateError(.connectFailed, "\(url): \(error.localizedDescription)")) }
-            else { result = .success(((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data ?? Data(), as: UTF8.self))) }
-            done.signal()
-        }.resume()
-        done.wait()
-        return try result.get()
     }
 }
