@@ -128,6 +128,40 @@ struct BundleInspection {
         }
     }
 
+    /// Checks the witness cosignatures on `checkpoint.note` against the verifier's witnesses, or, when it gives none,
+    /// against the witnesses and quorum the manifest names.
+    mutating func checkWitnesses(size: Int64, requirement: BundleVerifier.WitnessRequirement?) {
+        var keys = requirement?.witnesses ?? []
+        var quorum = requirement?.quorum
+        var source = "given"
+        if keys.isEmpty {
+            guard let manifest = read("manifest.json").flatMap({ try? JSONParser.parse($0) }), let named = manifest["witnesses"]?.arrayValue else { return }
+            source = "named by the bundle's own manifest (the operator's statement: pass --witness keys obtained from the witnesses to rely on them)"
+            for v in named {
+                do { keys.append(try CosignerKey(vkey: v.stringValue ?? "")) } catch {
+                    problem(0, "witness_vkey", "manifest.json names a witness vkey that does not read: \(TrialGateError(error).message)")
+                }
+            }
+            if quorum == nil { quorum = manifest["quorum"]?.intValue }
+            guard !keys.isEmpty else { return }
+        }
+        let k = quorum ?? keys.count
+        guard (1...keys.count).contains(k) else {
+            problem(0, "witness_quorum", "a quorum of \(k) cannot be met by \(keys.count) witness\(keys.count == 1 ? "" : "es")")
+            return
+        }
+        guard let note = read("checkpoint.note").map({ String(decoding: $0, as: UTF8.self) }) else { return }
+        do {
+            let verdict = try WitnessQuorum(note: note, witnesses: keys, quorum: k, maxAge: requirement?.maxAge,
+                                            now: requirement?.now ?? UInt64(Date().timeIntervalSince1970))
+            for name in verdict.invalid { problem(size, "cosignature_invalid", "checkpoint.note has a cosignature line of \(name) that does not verify with its key") }
+            if verdict.counted.count < k { problem(size, "witness_quorum", verdict.summary(size: size) + " (witnesses \(source))") }
+            out.witnessed = verdict.summary(size: size) + " (witnesses \(source))"
+        } catch {
+            problem(size, "witness_quorum", "checkpoint.note is not a signed note: \(TrialGateError(error).message)")
+        }
+    }
+
     /// Checks that the bundle extends a checkpoint saved earlier (`note`, read as `saved`).
     mutating func checkSavedCheckpoint(_ saved: Checkpoint, note savedCheckpoint: String, size: Int64, rootAtSaved: [UInt8]?,
                                        historyKeys: [NoteVerifierKey], trustedKeys: [NoteVerifierKey]) {

@@ -12,6 +12,8 @@ public struct BundleVerification: Sendable {
     public var root: [UInt8] = []
     /// The vkey of the key that signed the newest checkpoint.
     public var signedBy: String?
+    /// The witness quorum's verdict on the newest checkpoint, when witnesses were asked for or named by the manifest.
+    public var witnessed: String?
 
     public var valid: Bool { problems.isEmpty }
 

@@ -11,7 +11,23 @@ import TrialGateCore
 /// A bundle is self-consistent by construction; only an outside anchor proves it is the real log: a vkey the
 /// regulator already trusts (`trustedKeys`) or a checkpoint they saved earlier (`savedCheckpoint`).
 public enum BundleVerifier {
-    public static func verify(directory: String, trustedKeys: [NoteVerifierKey] = [], savedCheckpoint: String? = nil) -> BundleVerification {
+    /// The witnesses a verifier requires of a bundle's newest checkpoint: their keys, how many must have cosigned, and
+    /// how recent each cosignature must be (seconds before `now`, by the time the witness states).
+    public struct WitnessRequirement: Sendable {
+        public var witnesses: [CosignerKey]
+        public var quorum: Int?
+        public var maxAge: UInt64?
+        public var now: UInt64
+
+        public init(witnesses: [CosignerKey], quorum: Int?, maxAge: UInt64?, now: UInt64) {
+            (self.witnesses, self.quorum, self.maxAge, self.now) = (witnesses, quorum, maxAge, now)
+        }
+    }
+
+    /// - Parameter witnesses: the verifier's own witness keys and quorum; without keys, those the manifest names are
+    ///   checked (the operator's statement of its plan, said as such).
+    public static func verify(directory: String, trustedKeys: [NoteVerifierKey] = [], savedCheckpoint: String? = nil,
+                              witnesses: WitnessRequirement? = nil) -> BundleVerification {
         var check = BundleInspection(directory: directory)
         // 1. The manifest lists every file with its SHA-256, and nothing else is in the bundle.
         guard check.checkManifest() else { return check.out }
@@ -36,6 +52,9 @@ public enum BundleVerifier {
 
         // 4. The newest checkpoint covers the whole bundle and is signed by the key in force (and a trusted key, if given).
         check.checkNewestCheckpoint(size: size, origin: origin, historyKeys: historyKeys, trustedKeys: trustedKeys)
+
+        // 4b. Witness cosignatures on the newest checkpoint: a quorum of the verifier's witnesses (or the manifest's).
+        check.checkWitnesses(size: size, requirement: witnesses)
 
         // 5. A checkpoint saved earlier: the bundle must extend it.
         if let saved, let savedCheckpoint {

@@ -61,16 +61,73 @@ public enum Cosignature {
     /// The cosignatures on `note` by the given cosigners that verify; a signature line of another key is ignored.
     /// - Throws: `bad_note` when the note is not a signed note.
     public static func verified(_ note: String, cosigners: [CosignerKey]) throws -> [Verified] {
+        try examine(note, cosigners: cosigners).valid
+    }
+
+    /// The cosignatures on `note` by the given cosigners: those that verify, and the names of those whose line has a
+    /// trusted cosigner's name and key id but does not verify (a forged or damaged cosignature, which is not ignored).
+    /// - Throws: `bad_note` when the note is not a signed note.
+    public static func examine(_ note: String, cosigners: [CosignerKey]) throws -> (valid: [Verified], invalid: [String]) {
         let (text, signatures) = try SignedNote.parse(note)
-        var out: [Verified] = []
+        var valid: [Verified] = []
+        var invalid: [String] = []
         for s in signatures {
-            guard let key = cosigners.first(where: { $0.name == s.name && $0.keyID == s.keyID }), s.signature.count == 8 + 64 else { continue }
+            guard let key = cosigners.first(where: { $0.name == s.name && $0.keyID == s.keyID }) else { continue }
+            guard s.signature.count == 8 + 64 else { invalid.append(key.name); continue }
             let timestamp = s.signature.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
             guard timestamp <= UInt64(Int64.max),
                   SignatureCheck.verify(signature: Array(s.signature.dropFirst(8)), message: message(checkpointText: text, timestamp: timestamp),
-                                        publicKey: key.publicKey) else { continue }
-            out.append(Verified(cosigner: key, timestamp: timestamp))
+                                        publicKey: key.publicKey) else { invalid.append(key.name); continue }
+            valid.append(Verified(cosigner: key, timestamp: timestamp))
         }
-        return out
+        return (valid, invalid)
+    }
+}
+
+/// Whether a checkpoint note carries a quorum of witness cosignatures (C2SP tlog-cosignature): at least `quorum`
+/// distinct trusted witnesses whose cosignature verifies and, with a maximum age, states a time no older than that.
+public struct WitnessQuorum: Sendable, Equatable {
+    /// The newest verified cosignature time of each witness counted.
+    public let counted: [String: UInt64]
+    /// Witnesses whose newest cosignature is older than the maximum age, with its time.
+    public let stale: [String: UInt64]
+    /// Witnesses with a cosignature line that does not verify.
+    public let invalid: [String]
+    public let quorum: Int
+
+    public var met: Bool { counted.count >= quorum && invalid.isEmpty }
+
+    public init(note: String, witnesses: [CosignerKey], quorum: Int, maxAge: UInt64? = nil, now: UInt64) throws {
+        let (valid, invalid) = try Cosignature.examine(note, cosigners: witnesses)
+        var newest: [String: UInt64] = [:]
+        for v in valid { newest[v.cosigner.name] = max(newest[v.cosigner.name] ?? 0, v.timestamp) }
+        var counted: [String: UInt64] = [:], stale: [String: UInt64] = [:]
+        for (name, time) in newest {
+            if let maxAge, time < now, now - time > maxAge { stale[name] = time } else { counted[name] = time }
+        }
+        (self.counted, self.stale, self.invalid, self.quorum) = (counted, stale, Array(Set(invalid)).sorted(), quorum)
+    }
+
+    /// One sentence: who cosigned, who is stale or invalid, against the quorum.
+    public func summary(size: Int64) -> String {
+        let who = counted.keys.sorted().joined(separator: ", ")
+        var text = met ? "the newest checkpoint (size \(size)) is cosigned by \(who) (quorum \(quorum))"
+            : "the newest checkpoint (size \(size)) has \(counted.count) of the \(quorum) witness cosignatures required\(who.isEmpty ? "" : " (cosigned by \(who))")"
+        if !stale.isEmpty {
+            text += "; too old: " + stale.sorted { $0.key < $1.key }.map { "\($0.key) at \(UTCTimestamp(millisecondsSinceEpoch: Int64($0.value) * 1000))" }.joined(separator: ", ")
+        }
+        if !invalid.isEmpty { text += "; a cosignature that does not verify: " + invalid.joined(separator: ", ") }
+        return text
+    }
+}
+
+/// A maximum age as given on the command line: a whole number with a unit, `s`, `m`, `h` or `d` (`36h`, `7d`).
+public enum WitnessAge {
+    public static func seconds(_ text: String) throws -> UInt64 {
+        let units: [Character: UInt64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        guard let unit = text.last, let scale = units[unit], let n = UInt64(text.dropLast()), n > 0, n <= 3650 * 86400 / scale else {
+            throw TrialGateError(.badRequest, "--max-age takes a whole number with s, m, h or d (such as 36h or 7d), up to ten years; got \(text.prefix(40))")
+        }
+        return n * scale
     }
 }

@@ -10,7 +10,9 @@ import TrialGateStore
 ///
 /// One thread per witness, each with its own store connection: after a commit the thread is woken, and when the
 /// log's newest checkpoint is beyond what its witness last cosigned it submits that checkpoint (`WitnessSubmission`),
-/// at most once per `interval`. A witness that fails or refuses is retried with exponential backoff (and jitter) up to
+/// at most once per `interval`; a quiet log resubmits its newest checkpoint every `refresh` so that the witnesses'
+/// cosignatures stay recent (a copy rolled back to an older cosigned checkpoint cannot get new ones, and
+/// `verify --max-age` tells). A witness that fails or refuses is retried with exponential backoff (and jitter) up to
 /// `maximumBackoff`. Nothing here is on a write's path: a commit only raises a number and signals a condition, so a
 /// witness that is down or slow delays no write; the lag shows in `trialgate witness status` and in the server's log.
 public final class WitnessCosigners: @unchecked Sendable {
@@ -21,6 +23,9 @@ public final class WitnessCosigners: @unchecked Sendable {
         public var maximumBackoff: Double = 60
         /// How long one submission may take, in seconds.
         public var timeout: Double = 10
+        /// How long a quiet log waits before resubmitting its newest checkpoint, so that its witnesses cosign it again
+        /// with a newer time (what `verify --max-age` asks for), in seconds.
+        public var refresh: Double = 600
 
         public init() {}
     }
@@ -78,6 +83,8 @@ private final class Worker: @unchecked Sendable {
     private var nextAttempt = Date.distantPast
     /// The committed size the witness is known to be up to date with (or refused at, until the backoff ends).
     private var handled: Int64 = 0
+    /// When the newest checkpoint is next resubmitted if the log stays quiet.
+    private var refreshDue = Date.distantFuture
     private var stopping = false
 
     init(target: WitnessTarget, settings: WitnessCosigners.Settings, logger: Logger, openStore: @escaping @Sendable () throws -> EventStore,
@@ -122,17 +129,19 @@ private final class Worker: @unchecked Sendable {
             condition.withLock {
                 state.cosigned = cosigned
                 state.committed = max(state.committed, newest)
+                refreshDue = Date().addingTimeInterval(settings.refresh)
             }
         } catch {
             logger.error("witness cosigning is off: cannot open the store", metadata: ["witness": .untrusted(target.key.name), "error": .untrusted(error)])
             return
         }
         defer { store.close() }
-        while let upTo = waitForWork() {
+        while let (upTo, refreshing) = waitForWork() {
             do {
-                // The checkpoint covering the commits seen so far; nothing to do when the witness already cosigned it.
+                // The checkpoint covering the commits seen so far; nothing to do when the witness already cosigned it,
+                // unless it is time to have it cosigned again.
                 let newest = try store.latestCheckpoint()?.size ?? 0
-                if newest <= progress.cosigned {
+                if newest <= progress.cosigned, !refreshing {
                     condition.withLock { handled = max(handled, upTo) }
                     continue
                 }
@@ -144,6 +153,7 @@ private final class Worker: @unchecked Sendable {
                     (state.failures, state.lastError) = (0, nil)
                     if outcome.size >= newest { handled = max(handled, upTo) }
                     nextAttempt = Date().addingTimeInterval(settings.interval)
+                    refreshDue = Date().addingTimeInterval(settings.refresh)
                     return wasFailing
                 }
                 if recovered { logger.info("witness cosigning again", metadata: ["witness": .untrusted(target.key.name), "size": "\(outcome.size)"]) }
@@ -165,14 +175,18 @@ private final class Worker: @unchecked Sendable {
         }
     }
 
-    /// Waits until the log has grown past what was last handled and the next attempt is due, and answers the size
-    /// committed then; nil when stopping.
-    private func waitForWork() -> Int64? {
+    /// Waits until the log has grown past what was last handled and the next attempt is due, or a resubmission is due,
+    /// and answers the size committed then and whether it is a resubmission; nil when stopping.
+    private func waitForWork() -> (Int64, Bool)? {
         condition.withLock {
             while !stopping {
+                let now = Date()
                 if state.committed > handled {
-                    if Date() >= nextAttempt { return state.committed }
+                    if now >= nextAttempt { return (state.committed, false) }
                     _ = condition.wait(until: nextAttempt)
+                } else if state.committed > 0 {
+                    if now >= refreshDue, now >= nextAttempt { return (state.committed, true) }
+                    _ = condition.wait(until: max(refreshDue, nextAttempt))
                 } else {
                     condition.wait()
                 }

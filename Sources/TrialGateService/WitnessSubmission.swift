@@ -71,12 +71,11 @@ public enum WitnessSubmission {
         return TrialGateError(.witnessRefused, message)
     }
 
-    /// Whether the newest checkpoint carries valid cosignatures of at least `quorum` of `witnesses`.
-    /// - Returns: the witnesses whose cosignature verified, and the newest checkpoint's size.
-    public static func quorum(store: EventStore, witnesses: [CosignerKey]) throws -> (size: Int64, cosigned: [String]) {
+    /// Whether the newest checkpoint, with the newest cosignature of each witness kept for it, carries a quorum.
+    /// - Returns: the quorum's verdict and the newest checkpoint's size.
+    public static func quorum(store: EventStore, witnesses: [CosignerKey], quorum: Int, maxAge: UInt64?, now: UInt64) throws -> (size: Int64, verdict: WitnessQuorum) {
         guard let latest = try store.latestCheckpoint() else { throw TrialGateError(.unknownCheckpoint, "no checkpoint has been issued yet") }
         let lines = try store.cosignatures(size: latest.size).map(\.line).joined()
-        let verified = try Cosignature.verified(latest.note + lines, cosigners: witnesses)
-        return (latest.size, Array(Set(verified.map(\.cosigner.name))).sorted())
+        return (latest.size, try WitnessQuorum(note: latest.note + lines, witnesses: witnesses, quorum: quorum, maxAge: maxAge, now: now))
     }
 }

@@ -170,13 +170,16 @@ extension EventStore: MerkleNodeSource {
         public let receivedAt: String
     }
 
-    /// Keeps a witness's cosignature of the stored checkpoint of `size` (a second one by the same witness is not kept).
+    /// Keeps a witness's cosignature of the stored checkpoint of `size`. A witness cosigns a checkpoint again, with a
+    /// newer time, each time it is resubmitted: each line is kept once.
     /// - Returns: whether it was new.
     @discardableResult
     public func addCosignature(size: Int64, witness: String, line: String, receivedAt: UTCTimestamp) throws -> Bool {
         try immediateTransaction("storing a cosignature") {
             var known = false
-            try db.query("SELECT 1 FROM cosignatures WHERE size = ? AND witness = ?", [.int(size), .text(witness)], "reading cosignatures") { _ in known = true }
+            try db.query("SELECT 1 FROM cosignatures WHERE size = ? AND witness = ? AND line = ?", [.int(size), .text(witness), .text(line)], "reading cosignatures") { _ in
+                known = true
+            }
             if known { return false }
             try db.run("INSERT INTO cosignatures (size, witness, line, received_at) VALUES (?, ?, ?, ?)",
                        [.int(size), .text(witness), .text(line), .text(receivedAt.description)], "storing the cosignature of \(witness) for size \(size)")
@@ -184,10 +187,13 @@ extension EventStore: MerkleNodeSource {
         }
     }
 
-    /// The cosignatures kept for the checkpoint of `size`, by witness name.
+    /// The newest cosignature kept of each witness for the checkpoint of `size`, by witness name.
     public func cosignatures(size: Int64) throws -> [StoredCosignature] {
         var out: [StoredCosignature] = []
-        try db.query("SELECT size, witness, line, received_at FROM cosignatures WHERE size = ? ORDER BY witness", [.int(size)], "reading cosignatures") { s in
+        try db.query("""
+            SELECT size, witness, line, received_at FROM cosignatures
+            WHERE id IN (SELECT max(id) FROM cosignatures WHERE size = ? GROUP BY witness) ORDER BY witness
+            """, [.int(size)], "reading cosignatures") { s in
             out.append(StoredCosignature(size: sqlite3_column_int64(s, 0), witness: SQLiteConnection.text(s, 1) ?? "", line: SQLiteConnection.text(s, 2) ?? "",
                                          receivedAt: SQLiteConnection.text(s, 3) ?? ""))
         }

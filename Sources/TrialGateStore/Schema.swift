@@ -146,9 +146,30 @@ enum Schema {
         CREATE TRIGGER cosignatures_no_delete BEFORE DELETE ON cosignatures
             BEGIN SELECT RAISE(ABORT, 'cosignatures are never removed: DELETE is not allowed'); END;
         """),
-        // A witness's refusal of a checkpoint (C2SP tlog-witness 403/404/409/422…), kept with its answer: evidence that
-        // the history a witness saw and this store differ, which `verify --witness` reports.
+        // And a witness's refusal of a checkpoint (C2SP tlog-witness 403/404/409/422…), kept with its answer: evidence
+        // that the history a witness saw and this store differ, which `witness status` and `verify --witness` report.
+        // A witness cosigns the checkpoint it holds again, with a newer time, when the log resubmits it: every
+        // cosignature is kept (unique by its line), so that a verifier can ask for recent ones (`--max-age`). The
+        // table of 0005 is rebuilt with that key, its rows copied as they were.
         ("0006_witness_refusals", """
+        CREATE TABLE cosignatures_kept (
+            id          INTEGER PRIMARY KEY,
+            size        INTEGER NOT NULL REFERENCES checkpoints(size),
+            witness     TEXT    NOT NULL CHECK (length(witness) > 0),
+            line        TEXT    NOT NULL CHECK (substr(line, 1, 1) = '—' AND substr(line, -1, 1) = char(10)),
+            received_at TEXT    NOT NULL CHECK (length(received_at) = 24 AND substr(received_at, 24, 1) = 'Z'),
+            UNIQUE (size, witness, line)
+        ) STRICT;
+        INSERT INTO cosignatures_kept (size, witness, line, received_at)
+            SELECT size, witness, line, received_at FROM cosignatures ORDER BY received_at, size, witness;
+        DROP TRIGGER cosignatures_no_update;
+        DROP TRIGGER cosignatures_no_delete;
+        DROP TABLE cosignatures;
+        ALTER TABLE cosignatures_kept RENAME TO cosignatures;
+        CREATE TRIGGER cosignatures_no_update BEFORE UPDATE ON cosignatures
+            BEGIN SELECT RAISE(ABORT, 'cosignatures are never changed: UPDATE is not allowed'); END;
+        CREATE TRIGGER cosignatures_no_delete BEFORE DELETE ON cosignatures
+            BEGIN SELECT RAISE(ABORT, 'cosignatures are never removed: DELETE is not allowed'); END;
         CREATE TABLE witness_refusals (
             id          INTEGER PRIMARY KEY,
             size        INTEGER NOT NULL REFERENCES checkpoints(size),

@@ -59,8 +59,16 @@ struct ProofGroup: ParsableCommand {
 
 enum BundleExport {
     /// Writes the audit bundle into `out`, which must not exist yet (nothing is overwritten).
-    static func run(options: StoreOptions, out: String) throws {
-        let manifest = try Runner.view(.exportBundle(directory: out), as: BundleManifest.self, options: options)
+    static func run(options: StoreOptions, out: String, witnesses: [String] = [], quorum: Int? = nil) throws {
+        let vkeys = try witnesses.map { try Runner.inlineOrFile($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        // With TRIALGATE_WITNESSES, the newest checkpoint goes to the witnesses first, so that the bundle carries
+        // cosignatures of the checkpoint it ends at.
+        if Environment.get("TRIALGATE_WITNESSES") != nil {
+            let store = try Runner.openStore(options)
+            Runner.submitToWitnesses(store)
+            store.close()
+        }
+        let manifest = try Runner.view(.exportBundle(directory: out, witnesses: vkeys, quorum: quorum), as: BundleManifest.self, options: options)
         if options.json { return Runner.printJSON(manifest) }
         print("Wrote the audit bundle of \(manifest.size) events (\(manifest.decisions) decisions) to \(out)/")
         print("Root \(manifest.root); \(manifest.files.count) files listed in manifest.json.")
@@ -69,25 +77,26 @@ enum BundleExport {
 }
 
 enum BundleCheck {
-    static func run(directory: String, vkey: String?, checkpointFile: String?, json: Bool) throws {
+    static func run(directory: String, vkey: String?, checkpointFile: String?, json: Bool, witnesses: BundleVerifier.WitnessRequirement? = nil) throws {
         var trusted: [NoteVerifierKey] = []
         if let vkey {
             let text = FileManager.default.fileExists(atPath: vkey) ? try Runner.readFile(vkey) : vkey
             do { trusted = [try NoteVerifierKey(vkey: text)] } catch { throw Runner.fail(TrialGateError(.invalidField, "--vkey: \(error)")) }
         }
         let saved = try checkpointFile.map { try Runner.readFile($0) }
-        let r = BundleVerifier.verify(directory: directory, trustedKeys: trusted, savedCheckpoint: saved)
+        let r = BundleVerifier.verify(directory: directory, trustedKeys: trusted, savedCheckpoint: saved, witnesses: witnesses)
         if json {
             Runner.printJSON([
                 "valid": .bool(r.valid), "events": .number(Double(r.events)), "decisions": .number(Double(r.decisions)),
                 "decisions_reproduced": .number(Double(r.decisionsReproduced)), "checkpoints_checked": .number(Double(r.checkpoints)),
                 "signatures_checked": .number(Double(r.signaturesChecked)), "inclusion_proofs": .number(Double(r.inclusionProofs)),
-                "root": .string(Data(r.root).base64EncodedString()), "signed_by": .from(r.signedBy),
+                "root": .string(Data(r.root).base64EncodedString()), "signed_by": .from(r.signedBy), "witnessed": .from(r.witnessed),
                 "problems": .array(r.problems.prefix(50).map { ["seq": .number(Double($0.seq)), "code": .string($0.code), "message": .string($0.message)] }),
             ])
         } else if r.valid {
             print("OK: bundle \(directory): \(r.events) events, \(r.checkpoints) checkpoints, \(r.signaturesChecked) signatures, \(r.decisionsReproduced)/\(r.decisions) decisions re-derived, \(r.inclusionProofs) inclusion proofs; root \(Data(r.root).base64EncodedString())")
             if let by = r.signedBy { print("Newest checkpoint signed by \(by)\(trusted.isEmpty ? " (no --vkey given: trusted only as far as the bundle's own key history)" : "")") }
+            if let w = r.witnessed { print("Witnessed: \(w).") }
         } else {
             print("FAILED: bundle \(directory)")
             for p in r.problems.prefix(50) { print("  \(p.seq == 0 ? "bundle" : "event \(p.seq)"): \(p.code): \(p.message)") }

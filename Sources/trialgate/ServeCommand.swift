@@ -36,6 +36,8 @@ struct Serve: AsyncParsableCommand {
     var witness: [String] = []
     @Option(name: .long, help: "The shortest time between two submissions to one witness, in seconds (failures back off from it, to at most 60 s).")
     var witnessInterval: Double = 1
+    @Option(name: .long, help: "Resubmit the newest checkpoint after this many seconds without writes, so that the witnesses cosign it again with a newer time (what verify --max-age checks).")
+    var witnessRefresh: Double = 600
 
     func run() async throws {
         let endpoint: ServerConfiguration.Endpoint
@@ -80,6 +82,10 @@ struct Serve: AsyncParsableCommand {
             throw Runner.fail(TrialGateError(.invalidField, "--witness-interval is 0.01 to 3600 seconds, got \(witnessInterval)"))
         }
         config.witnessSettings.interval = witnessInterval
+        guard witnessRefresh >= 1, witnessRefresh <= 7 * 86400 else {
+            throw Runner.fail(TrialGateError(.invalidField, "--witness-refresh is 1 to 604800 seconds (a week), got \(witnessRefresh)"))
+        }
+        config.witnessSettings.refresh = witnessRefresh
         config.witnessSettings.maximumBackoff = max(60, witnessInterval)
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "trialgate.server")

@@ -20,15 +20,27 @@ struct Verify: ParsableCommand {
     @Option(name: .long, help: "Check this audit bundle directory instead of the store.") var bundle: String?
     @Option(name: .long, help: "A witness's cosigner vkey (or a file holding it); repeat for several.") var witness: [String] = []
     @Option(name: .long, help: "How many of the --witness keys must have cosigned the newest checkpoint.") var quorum: Int?
+    @Option(name: .long, help: "How recent each counted cosignature must be, by the time the witness states: e.g. 36h, 90m, 3600s, 7d.") var maxAge: String?
 
     func run() throws {
-        if quorum != nil || !witness.isEmpty {
-            guard let quorum, quorum >= 1, quorum <= witness.count, bundle == nil else {
-                throw Runner.fail(TrialGateError(.badRequest, "--quorum K takes 1 ≤ K ≤ the number of --witness keys (and a store, not --bundle)"))
+        if let bundle {
+            var requirement: BundleVerifier.WitnessRequirement?
+            if quorum != nil || !witness.isEmpty || maxAge != nil {
+                if let quorum, !(1...max(1, witness.count)).contains(quorum) || witness.isEmpty {
+                    throw Runner.fail(TrialGateError(.badRequest, "--quorum K takes 1 ≤ K ≤ the number of --witness keys, got \(quorum)"))
+                }
+                requirement = .init(witnesses: try witnessKeys(), quorum: quorum, maxAge: try age(), now: now())
             }
-            try checkQuorum(quorum)
+            return try BundleCheck.run(directory: bundle, vkey: vkey, checkpointFile: checkpoint, json: options.json, witnesses: requirement)
         }
-        if let bundle { return try BundleCheck.run(directory: bundle, vkey: vkey, checkpointFile: checkpoint, json: options.json) }
+        if quorum != nil || !witness.isEmpty || maxAge != nil {
+            guard !witness.isEmpty else { throw Runner.fail(TrialGateError(.badRequest, "--quorum and --max-age need the --witness keys they count")) }
+            let k = quorum ?? witness.count
+            guard (1...witness.count).contains(k) else {
+                throw Runner.fail(TrialGateError(.badRequest, "--quorum K takes 1 ≤ K ≤ the number of --witness keys (\(witness.count)), got \(k)"))
+            }
+            try checkQuorum(k)
+        }
         let note = try checkpoint.map { try Runner.readFile($0) }
         let key = try vkey.map(Runner.inlineOrFile)
         let result = try Runner.view(.verify(checkpoint: note, vkey: key), as: VerifyReply.self, options: options)
@@ -51,21 +63,39 @@ struct Verify: ParsableCommand {
         if !result.valid { throw ExitCode(1) }
     }
 
-    /// The newest checkpoint must carry valid cosignatures of `quorum` of the given witnesses (C2SP tlog-cosignature).
-    private func checkQuorum(_ quorum: Int) throws {
-        let keys = try witness.map { w in
-            do { return try CosignerKey(vkey: try Runner.inlineOrFile(w)) } catch let e as ExitCode { throw e } catch {
-                throw Runner.fail(TrialGateError(error))
+    /// The newest checkpoint must carry valid cosignatures of `quorum` of the given witnesses (C2SP tlog-cosignature),
+    /// each no older than `--max-age` when given; the refusals kept for it are shown with the witness's answer.
+    private func witnessKeys() throws -> [CosignerKey] {
+        try witness.map { w in
+            do { return try CosignerKey(vkey: try Runner.inlineOrFile(w).trimmingCharacters(in: .whitespacesAndNewlines)) } catch let e as ExitCode { throw e } catch {
+                throw Runner.fail(TrialGateError(.badVKey, "--witness: \(TrialGateError(error).message)"))
             }
         }
+    }
+
+    private func age() throws -> UInt64? {
+        try maxAge.map { text in
+            do { return try WitnessAge.seconds(text) } catch { throw Runner.fail(TrialGateError(error)) }
+        }
+    }
+
+    private func now() -> UInt64 { UInt64(max(0, SystemClock().now().millisecondsSinceEpoch / 1000)) }
+
+    private func checkQuorum(_ quorum: Int) throws {
+        let keys = try witnessKeys()
+        let age = try age()
         let store = try Runner.openStore(options)
         defer { store.close() }
-        let (size, cosigned) = try WitnessSubmission.quorum(store: store, witnesses: keys)
-        if cosigned.count < quorum {
-            print("FAILED: the newest checkpoint (size \(size)) has \(cosigned.count) of the \(quorum) witness cosignatures required\(cosigned.isEmpty ? "" : " (cosigned by \(cosigned.joined(separator: ", ")))")")
+        let (size, verdict) = try WitnessSubmission.quorum(store: store, witnesses: keys, quorum: quorum, maxAge: age, now: now())
+        let names = Set(keys.map(\.name))
+        for r in try store.witnessRefusals(size: size) where names.contains(r.witness) {
+            print("Refused by \(r.witness) at \(r.receivedAt) (HTTP \(r.status)): \(r.answer.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200))")
+        }
+        guard verdict.met else {
+            print("FAILED: " + verdict.summary(size: size))
             throw ExitCode(1)
         }
-        print("Witnessed: the newest checkpoint (size \(size)) is cosigned by \(cosigned.joined(separator: ", ")) (quorum \(quorum) of \(keys.count)).")
+        print("Witnessed: " + verdict.summary(size: size) + ".")
     }
 }
 

@@ -96,7 +96,8 @@ public enum Command: Sendable, Equatable {
     case modelScore(candidate: String, model: String, version: String?)
     /// Writes the audit bundle into `directory`, which must not exist yet; nothing is left half-written. The command
     /// line's only: a socket client does not write files on the server's host.
-    case exportBundle(directory: String)
+    /// The witnesses (cosigner vkeys) and quorum a verifier of the bundle should require, recorded in its manifest.
+    case exportBundle(directory: String, witnesses: [String] = [], quorum: Int? = nil)
 
     /// The protocol name of the command (`"decide"`, `"policy.publish"`, …).
     public var name: String {

@@ -6,7 +6,8 @@ import TrialGateStore
 extension Dispatcher {
     /// Writes the audit bundle into `directory`, which must not exist yet (an export never overwrites); a bundle
     /// that cannot be written whole is removed, so none is left half-written.
-    func exportBundle(directory: String) throws -> BundleManifest {
+    func exportBundle(directory: String, witnesses: [String] = [], quorum: Int? = nil) throws -> BundleManifest {
+        let requirement = try BundleManifest.WitnessRequirement(witnesses: witnesses, quorum: quorum)
         if FileManager.default.fileExists(atPath: directory) {
             throw TrialGateError(.fileExists, "\(directory) already exists; an export never overwrites")
         }
@@ -16,16 +17,16 @@ extension Dispatcher {
             throw TrialGateError(.fileUnwritable, "cannot create \(directory): \(error.localizedDescription)")
         }
         do {
-            return try exportBundle(to: DirectoryBundleSink(root: URL(fileURLWithPath: directory)), exportedAt: clock.now())
+            return try exportBundle(to: DirectoryBundleSink(root: URL(fileURLWithPath: directory)), exportedAt: clock.now(), witnesses: requirement)
         } catch {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
         }
     }
 
-    public func exportBundle(to sink: BundleSink, exportedAt: UTCTimestamp) throws -> BundleManifest {
+    public func exportBundle(to sink: BundleSink, exportedAt: UTCTimestamp, witnesses: BundleManifest.WitnessRequirement? = nil) throws -> BundleManifest {
         do {
-            var manifest = try writeBundle(to: sink, exportedAt: exportedAt)
+            var manifest = try writeBundle(to: sink, exportedAt: exportedAt, witnesses: witnesses)
             // The bundle stops at the newest checkpoint; events beyond it (or a checkpoint that does not hold) are
             // said, not silently left out.
             manifest.logWarning = try headWarning()
@@ -41,7 +42,7 @@ extension Dispatcher {
     /// while others write. The tree is rebuilt from the stored bytes and must give the checkpoint's root,
     /// or nothing is exported.
     /// - Returns: the manifest.
-    private func writeBundle(to sink: BundleSink, exportedAt: UTCTimestamp) throws -> BundleManifest {
+    private func writeBundle(to sink: BundleSink, exportedAt: UTCTimestamp, witnesses: BundleManifest.WitnessRequirement?) throws -> BundleManifest {
         let store = try requireStore()
         guard let latest = try store.latestCheckpoint() else {
             throw TrialGateError(.unknownCheckpoint, "the log has no checkpoint yet; nothing to export")
@@ -63,7 +64,10 @@ extension Dispatcher {
                 "size": .number(Double(c.size)), "issued_at": .string(c.issuedAt), "note": .string(c.note),
             ]) + [0x0A])
         }
-        try files.write(AuditBundle.latestCheckpointFile, Array(latest.note.utf8))
+        // The newest with the newest cosignature of each witness that cosigned it (C2SP tlog-cosignature lines
+        // after the log's own signature line).
+        let cosignatures = try store.cosignatures(size: size).map(\.line).joined()
+        try files.write(AuditBundle.latestCheckpointFile, Array((latest.note + cosignatures).utf8))
 
         // Decisions with their signatures and an inclusion proof against the newest checkpoint.
         try Self.writeDecisions(decisionEvents, tree: tree, size: size, to: files)
@@ -79,7 +83,7 @@ extension Dispatcher {
 
         let manifest = BundleManifest(format: AuditBundle.format, trialID: trial.trialID, logOrigin: trial.logOrigin, size: size,
                                       root: Data(root).base64EncodedString(), decisions: decisionEvents.count, exportedAt: exportedAt.description,
-                                      files: files.manifestFiles)
+                                      files: files.manifestFiles, witnesses: witnesses?.witnesses, quorum: witnesses?.quorum)
         try sink.write(AuditBundle.manifestFile, CanonicalJSON.encode(manifest.json) + [0x0A])
         return manifest
     }

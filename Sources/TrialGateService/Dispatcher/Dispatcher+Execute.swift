@@ -135,7 +135,7 @@ extension Dispatcher {
             case .subscribe:
                 throw TrialGateError(.badRequest, "subscribe streams the log over a served connection (trialgate serve); here, page it with export")
             case .keyRotate(let newKey): return .written(try rotateKey(to: newKey, actor: actor))
-            case .exportBundle(let directory): return .view(try exportBundle(directory: directory))
+            case .exportBundle(let directory, let witnesses, let quorum): return .view(try exportBundle(directory: directory, witnesses: witnesses, quorum: quorum))
             case .modelRegister(let card, let artifact, let settings): return .written(try registerModel(card: card, artifact: artifact, settings: settings, actor: actor))
             case .models: return .view(try listModels())
             case .modelShow(let id, let version): return .view(try showModel(id: id, version: version))
