@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Checks the independent verifier's building blocks against the published vectors the Swift tests use
 (Tests/TrialGateTests/Fixtures, origins in ORIGIN.md there): RFC 8785 canonical JSON, ES6 numbers,
-RFC 6962 inclusion proofs and C2SP signed notes. Then, with a trialgate binary, the investigators' sign-off
+RFC 6962 inclusion proofs and C2SP signed notes; witness cosignatures (C2SP tlog-cosignature, made here by test
+witnesses) on the fixtures and on copies of the committed bundle legacy-10d079c/tour (and, with a binary, of a bundle
+it exports). Then, with a trialgate binary, the investigators' sign-off
 checks (`decision.signed`), signed-attestation checks (`attestation.recorded`, event schema 3) and signer-rotation
 checks (`user.signer_rotated`: `users rotate-signer`), and the rules of signed and recorded text (canonical
 signatures, attestations recorded once, overrides into eligibility, reasons, statements, query texts, printed names)
@@ -91,7 +93,95 @@ try:
 except Exception:
     pass
 
-vectors = f"{n} ES6 numbers, JCS examples, {count} inclusion probes, signed notes"
+
+# --- Witness cosignatures (C2SP tlog-cosignature, Ed25519 cosignature/v1) ----------------------------------------
+#
+# The test makes cosignatures itself, with pyca/cryptography, from the format tlog-cosignature.md states (not with
+# the verifier's functions): key id = SHA-256(name || 0x0A || 0x04 || key)[:4]; the line's bytes are key id ||
+# timestamp (uint64, big-endian) || Ed25519 signature over "cosignature/v1\ntime <timestamp>\n" + the note text.
+# Test witness <label> is witness.example/<label>, its Ed25519 seed SHA-256("tlog-cosignature test witness <label>").
+
+def witness(label):
+    """(name, private key, raw public key, vkey) of test witness `label`."""
+    key = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(f"tlog-cosignature test witness {label}".encode()).digest())
+    name = f"witness.example/{label}"
+    pub = key.public_key().public_bytes(vb.Encoding.Raw, vb.PublicFormat.Raw)
+    kid = hashlib.sha256(name.encode() + b"\n\x04" + pub).digest()[:4]
+    return name, key, pub, name + "+" + kid.hex() + "+" + base64.b64encode(b"\x04" + pub).decode()
+
+
+def cosign(text, label, timestamp=1700000000, key_id=None, name=None):
+    """The cosignature line of test witness `label` over the note text `text` (which ends in its final newline);
+    `key_id` and `name` replace the line's own, to make lines that are not the witness's."""
+    wname, key, pub, _ = witness(label)
+    kid = hashlib.sha256(wname.encode() + b"\n\x04" + pub).digest()[:4] if key_id is None else key_id
+    signature = key.sign(b"cosignature/v1\ntime " + str(timestamp).encode() + b"\n" + text.encode())
+    return f"\u2014 {name or wname} " + base64.b64encode(kid + timestamp.to_bytes(8, "big") + signature).decode() + "\n"
+
+
+def note_text(note):
+    return note[:note.rindex("\n\n") + 1]
+
+
+COS = os.path.join(FIX, "cosignature")
+# The derived fixture: its seed and vkey are test witness w1's; the log's signature still verifies beside the
+# cosignature; the cosignature is w1's at 1679315147, and this test's own cosign() makes the same line (Ed25519 is
+# deterministic).
+with open(os.path.join(COS, "witness-w1.seed")) as f:
+    check(f.read().strip() == hashlib.sha256(b"tlog-cosignature test witness w1").hexdigest(), "witness-w1.seed")
+with open(os.path.join(COS, "witness-w1.vkey")) as f:
+    w1_vkey = f.read().strip()
+check(w1_vkey == witness("w1")[3], "witness-w1.vkey is not test witness w1's")
+w1 = vb.parse_witness_vkey(w1_vkey)
+with open(os.path.join(COS, "tree8-cosigned.note"), encoding="utf-8") as f:
+    tree8 = f.read()
+with open(os.path.join(FIX, "notes", "derived-checkpoint-rfc6962-tree8.keys")) as f:
+    tree8_log = vb.parse_vkey(f.read().splitlines()[0])
+check(vb.parse_checkpoint(vb.open_note(tree8, [tree8_log]))[:2] == ("Log", 8), "tree8-cosigned: the log's signature")
+check(tree8.endswith(cosign(note_text(tree8), "w1", 1679315147)), "tree8-cosigned: not w1's line at 1679315147")
+found = vb.read_cosignatures(tree8, [w1])
+check(found == {"cosigned": {"witness.example/w1": 1679315147}, "invalid": [], "other_key": []}, f"tree8-cosigned: {found}")
+found = vb.read_cosignatures(tree8, [(w1[0], witness("w2")[2])])  # w1's name, another key: not w1's line
+check(found["cosigned"] == {} and found["invalid"] == [] and len(found["other_key"]) == 1, f"tree8-cosigned, other key: {found}")
+# A cosignature is not the log's signature: with w1's key as a log key (a type 0x01 key id), no known signature.
+try:
+    vb.open_note(tree8, [w1])
+    failures.append("tree8-cosigned: opened with the witness's key as a log key")
+except ValueError:
+    pass
+
+# The example of tlog-cosignature.md. Its keys are unpublished, so it cannot be verified; the line is read. The key
+# id and timestamp are decoded here by hand and compared with the parser's (1679315147 is 2023-03-20T12:25:47Z).
+with open(os.path.join(COS, "c2sp-tlog-cosignature-example.note"), encoding="utf-8") as f:
+    example = f.read()
+line = example.splitlines()[-1]
+check(line.startswith("\u2014 witness.example.com/w1 "), "c2sp example: the last line is not the witness's")
+raw = base64.b64decode(line.split(" ")[2], validate=True)
+check((len(raw), raw[:4].hex(), int.from_bytes(raw[4:12], "big")) == (76, "8d66cf3f", 1679315147), "c2sp example: by hand")
+text, lines = vb.split_note(example)
+check(text == "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n", "c2sp example: text")
+check([name for name, _ in lines] == ["example.com/behind-the-sofa", "witness.example.com/w1"], "c2sp example: names")
+kid, timestamp, signature = vb.parse_cosignature(lines[1][1])
+check((kid.hex(), timestamp, len(signature)) == ("8d66cf3f", 1679315147, 64), f"c2sp example: parsed {kid.hex()} {timestamp}")
+check(datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc).isoformat() == "2023-03-20T12:25:47+00:00", "c2sp example: time")
+found = vb.read_cosignatures(example, [("witness.example.com/w1", w1[1])])  # its name, another key
+check(found == {"cosigned": {}, "invalid": [], "other_key": [("witness.example.com/w1", "8d66cf3f")]}, f"c2sp example: {found}")
+
+# Witness vkeys: only type 0x04, with the key id of their name and key; a key under two names is refused.
+for bad in [open(os.path.join(FIX, "notes", "c2sp-signed-note-example.vkey")).read(),  # type 0x01, a log's key
+            w1_vkey.replace("+5557cb17+", "+5557cb18+"), w1_vkey.replace("witness.example/w1", "witness.example/w2"),
+            "witness.example/w1", "witness example/w1+5557cb17+" + w1_vkey.split("+", 2)[2], w1_vkey[:-4]]:
+    try:
+        vb.parse_witness_vkey(bad)
+        failures.append(f"witness vkey accepted: {bad!r}")
+    except ValueError:
+        pass
+renamed = "witness.example/w1bis+" + hashlib.sha256(b"witness.example/w1bis\n\x04" + w1[1]).digest()[:4].hex() + "+" + w1_vkey.split("+", 2)[2]
+check(vb.parse_witness_vkey(renamed) == ("witness.example/w1bis", w1[1]), "a renamed vkey")
+check(len(vb.witness_set([w1_vkey, renamed])[1]) == 1, "one key under two names is not refused")
+check(len(vb.witness_set([w1_vkey, w1_vkey])[1]) == 1, "one witness twice is not refused")
+
+vectors = f"{n} ES6 numbers, JCS examples, {count} inclusion probes, signed notes, cosignatures"
 
 
 # --- Investigators' sign-offs and attestations, on bundles a real trialgate writes ---------------------------
@@ -1308,7 +1398,167 @@ def run_model_tests(binary):
     return results
 
 
+# --- Witness cosignatures on bundles --------------------------------------------------------------------------
+#
+# A bundle's newest checkpoint, checkpoint.note, carries the witnesses' cosignature lines after the log's own
+# signature line; manifest.json may declare `witnesses` (vkeys) and `quorum`. The tests append lines made by
+# cosign() to the checkpoint.note of a copy of the committed bundle legacy-10d079c/tour (and, with a binary, of a
+# bundle it exports now), update its SHA-256 in the manifest, and assert the exact (place, code) problems.
+
+def cosigned_bundle(base, out, lines, declared=None):
+    """A copy of bundle `base` at `out` with `lines` appended to checkpoint.note and `declared` (witnesses, quorum)
+    added to its manifest."""
+    shutil.copytree(base, out)
+    path = os.path.join(out, "checkpoint.note")
+    with open(path, "a", encoding="utf-8") as f:
+        f.write("".join(lines))
+    manifest = vb.parse_json(open(os.path.join(out, "manifest.json"), "rb").read())
+    manifest["files"]["checkpoint.note"] = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    manifest.update(declared or {})
+    with open(os.path.join(out, "manifest.json"), "wb") as f:
+        f.write(vb.jcs_bytes(manifest))
+    return out
+
+
+def run_main(*argv):
+    """verify_bundle's command line: (exit status, what it printed, to stdout and stderr)."""
+    import contextlib
+    import io
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        status = vb.main([str(a) for a in argv])
+    return status, out.getvalue()
+
+
+def run_witness_tests(binary):
+    results = []
+    tmp = tempfile.mkdtemp(prefix="tg-witness-")
+    try:
+        bases = [os.path.join(FIX, "legacy-10d079c", "tour")]
+        if binary:
+            sc = Scenario.__new__(Scenario)
+            sc.open(binary, tmp)
+            sc.tg("init", "--trial", "WITNESS-1")
+            sc.tg("export", "--out", os.path.join(tmp, "fresh"), json_out=False)
+            bases.append(os.path.join(tmp, "fresh"))
+        vk = {label: witness(label)[3] for label in ("w1", "w2", "w3", "w4")}
+        trusted = [vb.parse_witness_vkey(vk[label]) for label in ("w1", "w2", "w3")]
+        for b, base in enumerate(bases):
+            label = "the committed tour bundle" if b == 0 else "a bundle exported now"
+            with open(os.path.join(base, "checkpoint.note"), encoding="utf-8") as f:
+                text = note_text(f.read())
+            count = [0]
+
+            def bundle(lines, declared=None):
+                count[0] += 1
+                return cosigned_bundle(base, os.path.join(tmp, f"b{b}-{count[0]}"), lines, declared)
+
+            def expect(name, lines, want, given=trusted, quorum=None, cosigned=None, declared=None):
+                """`given`: the --witness witnesses; `declared`: what the manifest declares ({witnesses, quorum})."""
+                v = vb.Verifier(bundle(lines, declared), witnesses=given, quorum=quorum)
+                try:
+                    v.run()
+                except Exception as err:
+                    v.problem("bundle", "crashed", repr(err))
+                got = {(where, code) for where, code, _ in v.problems}
+                check(got == want, f"{name} ({label}): want {sorted(want)}, got {v.problems}")
+                if cosigned is not None:
+                    check(v.stats.get("cosigned") == cosigned, f"{name}: {v.stats.get('cosigned')} cosigned, want {cosigned}")
+                results.append(f"{name} ({label})")
+                return v
+
+            QUORUM, INVALID = {("checkpoint.note", "witness_quorum")}, {("checkpoint.note", "cosignature_invalid")}
+            w1, w2, w4 = cosign(text, "w1"), cosign(text, "w2", 1700000001), cosign(text, "w4")
+            expect("a quorum of 2 of 3 met (and an unknown witness's line ignored)", [w1, w4, w2], set(), quorum=2, cosigned=2)
+            v = expect("a quorum of 2 of 3 missed", [w1], QUORUM, quorum=2, cosigned=1)
+            check("(witness.example/w1)" in v.problems[0][2], f"the quorum problem does not name who cosigned: {v.problems}")
+            expect("all 3 witnesses by default, 2 cosigned", [w1, w2], QUORUM, cosigned=2)
+            expect("no cosignature at all", [], QUORUM, quorum=1, cosigned=0)
+            raw = bytearray(base64.b64decode(w2.split(" ")[2]))
+            raw[40] ^= 1
+            forged = w2.split(" ")[0] + " " + w2.split(" ")[1] + " " + base64.b64encode(bytes(raw)).decode() + "\n"
+            expect("a forged cosignature (a flipped signature byte), though the quorum is met", [w1, forged], INVALID, quorum=1)
+            # Another checkpoint of the log: the one before the newest, or (a log of one event) one claiming a size more.
+            listed = [vb.parse_json(c) for c in open(os.path.join(base, "checkpoints.jsonl"), "rb").read().splitlines()]
+            origin, size, root = vb.parse_checkpoint(text)
+            other = [note_text(c["note"]) for c in listed if c["size"] < size][-1:] or [f"{origin}\n{size + 1}\n{base64.b64encode(root).decode()}\n"]
+            expect("a cosignature over another checkpoint", [w1, cosign(other[0], "w2")], INVALID, quorum=1)
+            expect("a cosignature of the checkpoint's text without its final newline", [w1, cosign(text[:-1], "w2")], INVALID, quorum=1)
+            v = expect("a line of w2's name with another key id: not w2's, not counted", [w1, cosign(text, "w2", key_id=b"\x01\x02\x03\x04")],
+                       QUORUM, quorum=2, cosigned=1)
+            check("01020304" in v.problems[0][2], f"the quorum problem does not show the other key id: {v.problems}")
+            expect("w1's line under w2's name (w1's key id kept): ignored", [w1, cosign(text, "w1", name="witness.example/w2")],
+                   QUORUM, quorum=2, cosigned=1)
+            expect("w1's cosignature relabelled with w2's name and key id: fails", [w1, cosign(text, "w1", key_id=bytes.fromhex(
+                vk["w2"].split("+")[1]), name="witness.example/w2")], INVALID | QUORUM, quorum=2, cosigned=1)
+            expect("one witness's two lines count once", [w1, cosign(text, "w1", 1700000100)], QUORUM, quorum=2, cosigned=1)
+            expect("one witness's two lines, quorum 1", [w1, cosign(text, "w1", 1700000100)], set(), quorum=1, cosigned=1)
+            expect("the largest timestamp allowed, 2^63 - 1", [cosign(text, "w1", 2**63 - 1)], set(), quorum=1, cosigned=1)
+            expect("a timestamp of 2^63", [w1, cosign(text, "w2", 2**63)], INVALID, quorum=1, cosigned=1)
+            short = w1.split(" ")[0] + " " + w1.split(" ")[1] + " " + base64.b64encode(base64.b64decode(w1.split(" ")[2])[:72]).decode() + "\n"
+            expect("a cosignature of 72 bytes (no timestamp's worth)", [short, w2], INVALID, quorum=1, cosigned=1)
+            plain = "\u2014 witness.example/w2 " + base64.b64encode(bytes.fromhex(vk["w2"].split("+")[1]) + witness("w2")[1].sign(text.encode())).decode() + "\n"
+            expect("a plain Ed25519 note signature (68 bytes) with w2's cosigner key id", [w1, plain], INVALID, quorum=1, cosigned=1)
+            expect("no witnesses: cosignature lines ignored, the log's signature still checked", [w1, forged], set(), given=None)
+
+            # The witnesses the manifest declares, used when no --witness is given, and said to be the bundle's own.
+            pair = [vk["w1"], vk["w2"]]
+            v = expect("the manifest's witnesses and quorum, met", [w1, w2], set(), given=None, cosigned=2,
+                       declared={"witnesses": pair, "quorum": 2})
+            check(v.witnesses_declared and any("prove nothing against the operator" in note for note in v.notes),
+                  f"declared witnesses not said to be the bundle's own: {v.notes}")
+            expect("the manifest's witnesses, quorum 2, missed", [w1], QUORUM, given=None, cosigned=1,
+                   declared={"witnesses": pair, "quorum": 2})
+            expect("the manifest's witnesses, no quorum: all", [w1], QUORUM, given=None, declared={"witnesses": pair})
+            expect("--witness replaces the manifest's", [w1, w2], QUORUM, given=[trusted[2]], declared={"witnesses": pair})
+            v = expect("the manifest's quorum with --witness", [w1], set(), cosigned=1, declared={"witnesses": pair, "quorum": 1})
+            check(v.quorum == 1 and any("manifest declares" in note for note in v.notes), f"the manifest's quorum: {v.quorum} {v.notes}")
+            expect("the manifest's quorum above the witnesses given", [w1, w2], QUORUM, given=trusted[:2],
+                   declared={"witnesses": [vk["w1"], vk["w2"], vk["w3"]], "quorum": 3})
+            expect("a manifest witness of type 0x01", [w1], {("manifest.json", "witness_vkey")}, given=None,
+                   declared={"witnesses": [open(glob.glob(os.path.join(base, "keys", "*.vkey"))[0]).read().strip(), vk["w1"]], "quorum": 1})
+            expect("a manifest witness with a wrong key id", [w1], {("manifest.json", "witness_vkey")}, given=None,
+                   declared={"witnesses": [vk["w1"], vk["w2"].replace(vk["w2"].split("+")[1], vk["w2"].split("+")[1][:7] + "x")], "quorum": 1})
+            expect("manifest witnesses not a list", [w1], {("manifest.json", "witness_vkey")}, given=[trusted[0]],
+                   declared={"witnesses": vk["w1"]})
+            expect("a manifest quorum of 3 for 2 witnesses", [w1, w2], {("manifest.json", "witness_quorum")}, given=None,
+                   declared={"witnesses": pair, "quorum": 3})
+            expect("a manifest quorum of 0", [w1, w2], {("manifest.json", "witness_quorum")}, given=None,
+                   declared={"witnesses": pair, "quorum": 0})
+
+            # The command line.
+            good = bundle([w1, w2], {"witnesses": pair, "quorum": 2})
+            three = ["--witness", vk["w1"], "--witness", vk["w2"], "--witness", vk["w3"]]
+            status, out = run_main(good, *three, "--quorum", 2)
+            check(status == 0 and "2 of 3 witnesses cosigned the newest checkpoint (quorum 2)" in out, f"main, quorum met: {out}")
+            status, out = run_main(good, *three)
+            check(status == 0 and "(quorum 2)" in out and "the quorum 2 is the one the bundle's manifest declares" in out,
+                  f"main, the manifest's quorum: {out}")
+            status, out = run_main(bundle([w1, w2]), *three)
+            check(status == 1 and "checkpoint.note: witness_quorum: 2 of the 3 witnesses" in out, f"main, quorum missed: {out}")
+            status, out = run_main(good)
+            check(status == 0 and "declared by the bundle itself" in out and "note: " in out, f"main, declared: {out}")
+            listing = os.path.join(tmp, f"witnesses-{b}.txt")
+            with open(listing, "w") as f:
+                f.write(vk["w1"] + "\n\n" + vk["w2"] + "\n")
+            status, out = run_main(good, "--witness", listing)
+            check(status == 0 and "2 of 2 witnesses cosigned" in out, f"main, a file of witnesses: {out}")
+            for argv in (["--witness", vk["w1"], "--quorum", 0], ["--witness", vk["w1"], "--quorum", 2], ["--quorum", 3],
+                         ["--witness", vk["w1"].replace("+5557cb17+", "+5557cb18+")], ["--witness", vk["w1"], "--witness", renamed],
+                         ["--witness", open(os.path.join(FIX, "notes", "c2sp-signed-note-example.vkey")).read().strip()]):
+                status, out = run_main(good, *argv)
+                check(status == 2, f"main {argv}: exit {status}, want 2 (usage): {out}")
+            status, _ = run_main(bundle([w1]), "--quorum", 1)
+            check(status == 2, "main --quorum without any witness: want 2 (usage)")
+            results.append(f"the command line: --witness (keys and a file), --quorum, usage errors ({label})")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
 binary = find_binary()
+witness_tests = run_witness_tests(binary)
+vectors += f", {len(witness_tests)} witness tests on " + ("the committed tour bundle and a fresh export" if binary else "the committed tour bundle")
 if binary:
     bundle_tests = run_bundle_tests(binary) + run_rotation_tests(binary)
     model_tests = run_model_tests(binary) if "\n  model " in subprocess.run([binary, "--help"], capture_output=True, text=True).stdout else None
@@ -1328,6 +1578,6 @@ if failures:
         print("  " + f)
     sys.exit(1)
 if "-v" in sys.argv[1:]:
-    for t in bundle_tests:
+    for t in witness_tests + bundle_tests:
         print(f"  ok  {t}")
 print(f"OK: {summary}")

@@ -5,6 +5,7 @@ Shares no code with TrialGate. Needs Python 3.9+ and the `cryptography` package 
 
     python3 -m pip install cryptography
     python3 audit/verify_bundle.py BUNDLE_DIR [--vkey VKEY_OR_FILE] [--checkpoint SAVED.note]
+                                   [--witness VKEY_OR_FILE ...] [--quorum K]
 
 It checks, from the files alone: the manifest's SHA-256 of every file; that every event is in RFC 8785
 canonical form, numbered without gaps and chained by SHA-256; the RFC 6962 Merkle root against every
@@ -28,8 +29,11 @@ and operating point, every score of a registered model against the probability r
 features, and every decision's model gate, its linear predictor recomputed bit for bit from the features and the
 registered artifact, its operating point, verdict and QC, that it cites the candidate's newest features of its
 contrast phase, extracted with the card's software, that it is the gate its criterion's signed rule text states, and
-that a criterion which is a gate alone has the result the gate gives; and the model files. It re-derives no decision
-from its policy (for any criterion): `trialgate verify` and `trialgate verify --bundle` do.
+that a criterion which is a gate alone has the result the gate gives; and the model files. With witnesses (`--witness`,
+else the ones the manifest declares, which prove nothing against the operator), that at least K of them (`--quorum`,
+else the manifest's `quorum`, else all) cosigned the newest checkpoint, `checkpoint.note`: C2SP tlog-cosignature
+Ed25519 `cosignature/v1` lines after the log's own signature line. It re-derives no decision from its policy (for any
+criterion): `trialgate verify` and `trialgate verify --bundle` do.
 Exit status 0 when everything holds, 1 when anything does not (each problem is printed), 2 for bad usage.
 """
 
@@ -249,18 +253,28 @@ def parse_vkey(text: str):
     return name, raw[1:]
 
 
-def open_note(note: str, keys):
-    """Returns the note text if a known key signed it and no known key's signature fails; else raises."""
+def split_note(note: str):
+    """A signed note's text (up to its last blank line, with the text's final newline) and its signature lines, each
+    as (key name, decoded bytes); raises ValueError when it is not a signed note. A note may carry several signature
+    lines (the log's, then witnesses' cosignatures); each reader picks the ones of the keys it knows."""
     if not note.endswith("\n") or "\n\n" not in note:
         raise ValueError("not a signed note")
     text, _, sigs = note.rpartition("\n\n")
-    text += "\n"
-    verified = 0
+    lines = []
     for line in sigs[:-1].split("\n"):
         if not line.startswith("\u2014 "):
             raise ValueError("bad signature line")
         name, b64sig = line[2:].split(" ")
-        raw = base64.b64decode(b64sig, validate=True)
+        lines.append((name, base64.b64decode(b64sig, validate=True)))
+    return text + "\n", lines
+
+
+def open_note(note: str, keys):
+    """Returns the note text if a known key signed it and no known key's signature fails; else raises.
+    Lines of other keys (a witness's cosignature among them) are ignored, as signed-note.md requires."""
+    text, lines = split_note(note)
+    verified = 0
+    for name, raw in lines:
         for kname, pk in keys:
             if kname == name and note_key_id(kname, pk) == raw[:4]:
                 Ed25519PublicKey.from_public_bytes(pk).verify(raw[4:], text.encode())  # raises InvalidSignature
@@ -278,6 +292,115 @@ def parse_checkpoint(text: str):
     if len(root) != 32:
         raise ValueError("checkpoint root is not 32 bytes")
     return lines[0], int(lines[1]), root
+
+
+# --- witness cosignatures (C2SP tlog-cosignature, Ed25519 "cosignature/v1") -----------------------------------
+#
+# A witness keeps the newest checkpoint it saw of a log and cosigns a new one only when a consistency proof shows it
+# extends that one (C2SP tlog-witness). Its cosignature is one more signature line on the checkpoint's note:
+#     — <witness name> base64(key id (4) || timestamp (uint64, big-endian, 8) || Ed25519 signature (64))
+# signed over "cosignature/v1\ntime <timestamp in decimal>\n" followed by the checkpoint's note text. Its key is a
+# vkey of signature type 0x04: <name>+<8 hex key id>+base64(0x04 || 32-byte Ed25519 key), with
+# key id = SHA-256(name || 0x0A || 0x04 || key)[:4].
+
+COSIGNATURE_TYPE = 0x04
+COSIGNATURE_LENGTH = 4 + 8 + 64
+
+
+def cosigner_key_id(name: str, public_key: bytes) -> bytes:
+    return hashlib.sha256(name.encode() + b"\n" + bytes([COSIGNATURE_TYPE]) + public_key).digest()[:4]
+
+
+def parse_witness_vkey(text: str):
+    """(name, 32-byte Ed25519 key) of a witness's vkey; raises ValueError when it is not a well-formed vkey of type
+    0x04 whose key id matches its name and key."""
+    parts = text.strip().split("+", 2)  # a name holds no '+'; the base64 key may
+    if len(parts) != 3:
+        raise ValueError("a vkey is <name>+<key id>+<base64 key>")
+    name, kid, key = parts
+    if not name or any(ch.isspace() for ch in name):
+        raise ValueError("the key name is empty or holds a space")
+    if not re.fullmatch(r"[0-9a-f]{8}", kid):
+        raise ValueError("the key id is not 8 lowercase hex digits")
+    try:
+        raw = base64.b64decode(key, validate=True)
+    except ValueError:
+        raise ValueError("the key is not base64") from None
+    if len(raw) != 33 or raw[0] != COSIGNATURE_TYPE:
+        raise ValueError("not a cosignature/v1 key (signature type 0x04 and 32 bytes of Ed25519 key)")
+    if cosigner_key_id(name, raw[1:]).hex() != kid:
+        raise ValueError("the key id does not match its name and key")
+    return name, raw[1:]
+
+
+def witness_vkey_of(name: str, public_key: bytes) -> str:
+    encoded = base64.b64encode(bytes([COSIGNATURE_TYPE]) + public_key).decode()
+    return f"{name}+{cosigner_key_id(name, public_key).hex()}+{encoded}"
+
+
+def witness_set(vkeys):
+    """The witnesses ([(name, key)]) of a list of vkey texts, and why each one that cannot be used is not (as
+    "<vkey>: why"). Each witness counts once, so a name or a key given twice is refused: the Ed25519 cosignature does
+    not sign the witness's name, so one key under two names would let one witness count twice."""
+    witnesses, problems = [], []
+    for text in vkeys:
+        try:
+            if not isinstance(text, str):
+                raise ValueError("not a text")
+            name, key = parse_witness_vkey(text)
+        except ValueError as err:
+            problems.append(f"{text!r}: {err}")
+            continue
+        if any(name == n or key == k for n, k in witnesses):
+            problems.append(f"{text!r}: its name or its key is another witness's; each witness is given once")
+            continue
+        witnesses.append((name, key))
+    return witnesses, problems
+
+
+def cosignature_message(text: str, timestamp: int) -> bytes:
+    """What a witness signs: the header line, the time line, then the checkpoint's note text (with its final newline)."""
+    return f"cosignature/v1\ntime {timestamp}\n{text}".encode()
+
+
+def parse_cosignature(raw: bytes):
+    """(key id, timestamp, Ed25519 signature) of the decoded bytes of a cosignature/v1 line; raises ValueError when
+    they are not 76 bytes or the timestamp exceeds 2^63 - 1 (tlog-cosignature.md: it "MUST NOT exceed 2^63 - 1")."""
+    if len(raw) != COSIGNATURE_LENGTH:
+        raise ValueError(f"the cosignature is {len(raw)} bytes, not {COSIGNATURE_LENGTH} (key id, timestamp, Ed25519 signature)")
+    timestamp = int.from_bytes(raw[4:12], "big")
+    if timestamp > 2**63 - 1:
+        raise ValueError(f"the timestamp {timestamp} exceeds 2^63 - 1")
+    return raw[:4], timestamp, raw[12:]
+
+
+def read_cosignatures(note: str, witnesses):
+    """The cosignatures of `witnesses` ([(name, key)]) on the signed note `note`, as a dict:
+    `cosigned`: {name: timestamp} of each witness with a line that verifies (a witness counts once, however many
+    lines it has); `invalid`: why each line that bears a witness's name and key id does not verify (wrong length, a
+    timestamp beyond 2^63 - 1, a bad signature); `other_key`: (name, key id) of the lines that bear a witness's name
+    but another key id, which are not that witness's and are ignored, like every line of an unknown name."""
+    text, lines = split_note(note)
+    found = {"cosigned": {}, "invalid": [], "other_key": []}
+    for name, raw in lines:
+        keys = [key for wname, key in witnesses if wname == name]
+        key = next((k for k in keys if cosigner_key_id(name, k) == raw[:4]), None)
+        if key is None:
+            if keys:
+                found["other_key"].append((name, raw[:4].hex()))
+            continue
+        try:
+            _, timestamp, signature = parse_cosignature(raw)
+        except ValueError as err:
+            found["invalid"].append(f"{name}: {err}")
+            continue
+        try:
+            Ed25519PublicKey.from_public_bytes(key).verify(signature, cosignature_message(text, timestamp))
+        except InvalidSignature:
+            found["invalid"].append(f"{name}: the cosignature of time {timestamp} does not verify with its key over this checkpoint")
+            continue
+        found["cosigned"][name] = max(timestamp, found["cosigned"].get(name, 0))
+    return found
 
 
 def ed25519_ok(public_key: bytes, signature_b64: str, message: bytes) -> bool:
@@ -668,11 +791,19 @@ class Model:
 
 # --- the bundle ----------------------------------------------------------------------------------------------
 
+class UsageError(Exception):
+    """A command-line option the bundle shows to be unusable (--quorum beyond the witnesses the manifest declares)."""
+
+
 class Verifier:
-    def __init__(self, directory, trusted=None, saved_checkpoint=None):
+    def __init__(self, directory, trusted=None, saved_checkpoint=None, witnesses=None, quorum=None):
         self.dir = directory
         self.trusted = trusted or []
         self.saved = saved_checkpoint
+        self.witnesses = witnesses or []  # [(name, key)] from --witness; else the manifest's (setup_witnesses)
+        self.quorum = quorum              # from --quorum; else the manifest's, else every witness
+        self.witnesses_declared = False   # whether the witnesses are the ones the bundle itself declares
+        self.notes = []                   # said with the result, whatever it is
         self.problems = []
         self.stats = {"events": 0, "checkpoints": 0, "decision_signatures": 0, "signoffs": 0, "attestations": 0, "rotations": 0,
                       "signer_rotations": 0, "inclusion_proofs": 0, "models": 0, "model_gates": 0, "model_scores": 0}
@@ -699,6 +830,7 @@ class Verifier:
         except Exception:
             self.problem("bundle", "manifest", "manifest.json is missing or is not a trialgate.audit-bundle/1 manifest")
             return
+        self.setup_witnesses(manifest)
         for path, want in sorted(files.items()):
             data = self.read(path)
             if data is None:
@@ -844,6 +976,7 @@ class Verifier:
                     self.problem("checkpoint.note", "checkpoint_root", f"checkpoint.note (size {s}) does not match the {size} events")
             except Exception as err:
                 self.problem("checkpoint.note", "checkpoint_signature", f"does not verify with the key in force: {err!r}")
+            self.check_witnesses(note)
             # Trust follows the key history: each rotation was checked to be signed by the key before it.
             if self.trusted and not any((origin, k[2]) in self.trusted for k in keys):
                 self.problem("checkpoint.note", "untrusted_key", "no key of the bundle's history is a trusted key; its keys are "
@@ -907,6 +1040,63 @@ class Verifier:
         self.check_model_files()
         self.stats["size"] = size
         self.stats["root"] = base64.b64encode(frontier.root()).decode()
+
+    # --- witnesses ---------------------------------------------------------------------------------------------------
+
+    def setup_witnesses(self, manifest):
+        """The witnesses and the quorum the newest checkpoint is checked against. The witnesses are --witness's, else
+        the ones the manifest declares (`witnesses`: a list of vkeys); the quorum is --quorum, else the manifest's
+        (`quorum`), else all the witnesses. The manifest's are checked even when --witness replaces them."""
+        declared, listed = [], manifest.get("witnesses")
+        if listed is not None:
+            if not isinstance(listed, list):
+                self.problem("manifest.json", "witness_vkey", "witnesses is not a list of vkeys")
+                listed = []
+            declared, problems = witness_set(listed)
+            for why in problems:
+                self.problem("manifest.json", "witness_vkey", why)
+        declared_quorum = manifest.get("quorum")
+        if declared_quorum is not None and (not is_int(declared_quorum) or not 1 <= declared_quorum <= len(listed or [])):
+            self.problem("manifest.json", "witness_quorum", f"quorum {declared_quorum!r} is not 1 to the number of witnesses "
+                                                             f"the manifest declares ({len(listed or [])})")
+            declared_quorum = None
+        if not self.witnesses and declared:
+            self.witnesses, self.witnesses_declared = declared, True
+            self.notes.append("the witnesses are the ones the bundle's own manifest declares, so the operator chose them: "
+                              "their cosignatures prove nothing against the operator. Pass --witness with witness keys "
+                              "obtained independently of the bundle.")
+        if self.quorum is not None:
+            if not 1 <= self.quorum <= len(self.witnesses):
+                raise UsageError(f"--quorum {self.quorum}: there are {len(self.witnesses)} witnesses "
+                                 + ("(the manifest's)" if self.witnesses_declared else "(none given with --witness or declared by the manifest)"))
+        elif declared_quorum is not None and self.witnesses:
+            self.quorum = declared_quorum
+            if not self.witnesses_declared:
+                self.notes.append(f"the quorum {declared_quorum} is the one the bundle's manifest declares; pass --quorum to set your own.")
+        elif self.witnesses:
+            self.quorum = len(self.witnesses)
+
+    def check_witnesses(self, note):
+        """At least `quorum` of the witnesses cosigned the newest checkpoint (cosignature/v1), and no line bearing a
+        witness's name and key id fails (read_cosignatures)."""
+        if not self.witnesses:
+            return
+        n, k = len(self.witnesses), self.quorum
+        try:
+            found = read_cosignatures(note, self.witnesses)
+        except ValueError:  # not a signed note: checkpoint_signature says so
+            found = {"cosigned": {}, "invalid": [], "other_key": []}
+        for why in found["invalid"]:
+            self.problem("checkpoint.note", "cosignature_invalid", why)
+        cosigned = sorted(found["cosigned"])
+        self.stats["cosigned"] = len(cosigned)
+        if k > n:
+            self.problem("checkpoint.note", "witness_quorum", f"the manifest's quorum {k} is more than the {n} witnesses "
+                                                              "checked; pass --quorum")
+        elif len(cosigned) < k:
+            others = "".join(f"; a line of {name} bears key id {kid}, not a trusted key's" for name, kid in found["other_key"])
+            self.problem("checkpoint.note", "witness_quorum", f"{len(cosigned)} of the {n} witnesses cosigned the newest checkpoint "
+                         + (f"({', '.join(cosigned)})" if cosigned else "(none)") + f", fewer than the quorum of {k}{others}")
 
     # --- models as evidence ---------------------------------------------------------------------------------------
 
@@ -1560,6 +1750,11 @@ def main(argv=None):
     ap.add_argument("bundle", help="the directory written by `trialgate export --out`")
     ap.add_argument("--vkey", help="a C2SP vkey (or a file holding one) the newest checkpoint must be signed by")
     ap.add_argument("--checkpoint", help="a signed checkpoint saved earlier that the bundle must extend")
+    ap.add_argument("--witness", action="append", default=[], metavar="VKEY_OR_FILE",
+                    help="a witness's cosignature/v1 vkey (or a file of them, one a line) whose cosignature of the newest "
+                         "checkpoint counts; repeatable")
+    ap.add_argument("--quorum", type=int, metavar="K", help="how many witnesses must cosign the newest checkpoint "
+                                                            "(default: the manifest's, else all of them)")
     args = ap.parse_args(argv)
     if not os.path.isdir(args.bundle):
         print(f"verify_bundle: {args.bundle} is not a directory", file=sys.stderr)
@@ -1572,10 +1767,24 @@ def main(argv=None):
         except Exception as err:
             print(f"verify_bundle: --vkey: {err}", file=sys.stderr)
             return 2
+    vkeys = []
+    for given in args.witness:
+        text = open(given).read() if os.path.isfile(given) else given
+        vkeys += [line for line in text.splitlines() if line.strip()]
+    witnesses, problems = witness_set(vkeys)
+    if problems:
+        print("verify_bundle: --witness " + "; ".join(problems), file=sys.stderr)
+        return 2
+    if args.quorum is not None and witnesses and not 1 <= args.quorum <= len(witnesses):
+        print(f"verify_bundle: --quorum {args.quorum} is not 1 to the {len(witnesses)} witnesses given", file=sys.stderr)
+        return 2
     saved = open(args.checkpoint, encoding="utf-8").read() if args.checkpoint else None
-    v = Verifier(args.bundle, trusted, saved)
+    v = Verifier(args.bundle, trusted, saved, witnesses, args.quorum)
     try:
         v.run()
+    except UsageError as err:
+        print(f"verify_bundle: {err}", file=sys.stderr)
+        return 2
     except Exception as err:  # a malformed file anywhere is a failed check, not a crash
         v.problem("bundle", "malformed", repr(err))
     s = v.stats
@@ -1583,12 +1792,21 @@ def main(argv=None):
         print(f"FAILED: {args.bundle}")
         for where, code, message in v.problems:
             print(f"  {where}: {code}: {message}")
+        for note in v.notes:
+            print(f"  note: {note}")
         return 1
+    if v.witnesses:
+        witnessed = (f"{s.get('cosigned', 0)} of {len(v.witnesses)} witnesses cosigned the newest checkpoint (quorum {v.quorum}"
+                     + (", witnesses declared by the bundle itself)" if v.witnesses_declared else ")"))
+    else:
+        witnessed = "no witnesses given or declared, cosignatures not checked"
     print(f"OK: {s['events']} events canonical and chained, {s['checkpoints']} checkpoints signed with matching roots, "
           f"{s['decision_signatures']} decision signatures, {s['signoffs']} sign-offs, {s['attestations']} signed attestations, "
           f"{s['rotations']} key rotations, {s['signer_rotations']} signer rotations, {s['inclusion_proofs']} inclusion proofs, "
           f"{s['models']} registered models, {s['model_gates']} model gates and {s['model_scores']} model scores recomputed; "
-          f"size {s['size']}, root {s['root']}")
+          f"{witnessed}; size {s['size']}, root {s['root']}")
+    for note in v.notes:
+        print(f"  note: {note}")
     return 0
 
 
