@@ -1453,9 +1453,10 @@ def run_witness_tests(binary):
                 count[0] += 1
                 return cosigned_bundle(base, os.path.join(tmp, f"b{b}-{count[0]}"), lines, declared)
 
-            def expect(name, lines, want, given=trusted, quorum=None, cosigned=None, declared=None):
-                """`given`: the --witness witnesses; `declared`: what the manifest declares ({witnesses, quorum})."""
-                v = vb.Verifier(bundle(lines, declared), witnesses=given, quorum=quorum)
+            def expect(name, lines, want, given=trusted, quorum=None, cosigned=None, declared=None, max_age=None, now=None):
+                """`given`: the --witness witnesses; `declared`: what the manifest declares ({witnesses, quorum});
+                `max_age`, `now`: --max-age in seconds, measured at POSIX time `now`."""
+                v = vb.Verifier(bundle(lines, declared), witnesses=given, quorum=quorum, max_age=max_age, now=now)
                 try:
                     v.run()
                 except Exception as err:
@@ -1493,6 +1494,13 @@ def run_witness_tests(binary):
                 vk["w2"].split("+")[1]), name="witness.example/w2")], INVALID | QUORUM, quorum=2, cosigned=1)
             expect("one witness's two lines count once", [w1, cosign(text, "w1", 1700000100)], QUORUM, quorum=2, cosigned=1)
             expect("one witness's two lines, quorum 1", [w1, cosign(text, "w1", 1700000100)], set(), quorum=1, cosigned=1)
+            # --max-age: a cosignature older than it does not count (a copy rolled back to a once-cosigned checkpoint).
+            v = expect("--max-age: cosignatures an hour old, 30 minutes allowed", [w1, w2], QUORUM, quorum=2, cosigned=0,
+                       max_age=1800, now=1700003600)
+            check("too old: witness.example/w1, witness.example/w2" in v.problems[0][2], f"stale witnesses not named: {v.problems}")
+            expect("--max-age: cosignatures an hour old, 2 hours allowed", [w1, w2], set(), quorum=2, cosigned=2, max_age=7200, now=1700003600)
+            expect("--max-age: a witness's newest line counts", [w1, cosign(text, "w1", 1700003000), w2], QUORUM, quorum=2, cosigned=1,
+                   max_age=1800, now=1700003600)
             expect("the largest timestamp allowed, 2^63 - 1", [cosign(text, "w1", 2**63 - 1)], set(), quorum=1, cosigned=1)
             expect("a timestamp of 2^63", [w1, cosign(text, "w2", 2**63)], INVALID, quorum=1, cosigned=1)
             short = w1.split(" ")[0] + " " + w1.split(" ")[1] + " " + base64.b64encode(base64.b64decode(w1.split(" ")[2])[:72]).decode() + "\n"

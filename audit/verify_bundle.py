@@ -5,7 +5,7 @@ Shares no code with TrialGate. Needs Python 3.9+ and the `cryptography` package 
 
     python3 -m pip install cryptography
     python3 audit/verify_bundle.py BUNDLE_DIR [--vkey VKEY_OR_FILE] [--checkpoint SAVED.note]
-                                   [--witness VKEY_OR_FILE ...] [--quorum K]
+                                   [--witness VKEY_OR_FILE ...] [--quorum K] [--max-age AGE]
 
 It checks, from the files alone: the manifest's SHA-256 of every file; that every event is in RFC 8785
 canonical form, numbered without gaps and chained by SHA-256; the RFC 6962 Merkle root against every
@@ -32,7 +32,7 @@ contrast phase, extracted with the card's software, that it is the gate its crit
 that a criterion which is a gate alone has the result the gate gives; and the model files. With witnesses (`--witness`,
 else the ones the manifest declares, which prove nothing against the operator), that at least K of them (`--quorum`,
 else the manifest's `quorum`, else all) cosigned the newest checkpoint, `checkpoint.note`: C2SP tlog-cosignature
-Ed25519 `cosignature/v1` lines after the log's own signature line. It re-derives no decision from its policy (for any
+Ed25519 `cosignature/v1` lines after the log's own signature line, each at most `--max-age` old when given. It re-derives no decision from its policy (for any
 criterion): `trialgate verify` and `trialgate verify --bundle` do.
 Exit status 0 when everything holds, 1 when anything does not (each problem is printed), 2 for bad usage.
 """
@@ -47,6 +47,7 @@ import os
 import re
 import struct
 import sys
+import time
 import unicodedata
 
 from cryptography.exceptions import InvalidSignature
@@ -796,13 +797,15 @@ class UsageError(Exception):
 
 
 class Verifier:
-    def __init__(self, directory, trusted=None, saved_checkpoint=None, witnesses=None, quorum=None):
+    def __init__(self, directory, trusted=None, saved_checkpoint=None, witnesses=None, quorum=None, max_age=None, now=None):
         self.dir = directory
         self.trusted = trusted or []
         self.saved = saved_checkpoint
         self.witnesses = witnesses or []  # [(name, key)] from --witness; else the manifest's (setup_witnesses)
         self.quorum = quorum              # from --quorum; else the manifest's, else every witness
         self.witnesses_declared = False   # whether the witnesses are the ones the bundle itself declares
+        self.max_age = max_age            # seconds: how recent a counted cosignature must be (--max-age)
+        self.now = now                    # POSIX seconds the age is measured at (the clock, unless a test fixes it)
         self.notes = []                   # said with the result, whatever it is
         self.problems = []
         self.stats = {"events": 0, "checkpoints": 0, "decision_signatures": 0, "signoffs": 0, "attestations": 0, "rotations": 0,
@@ -1088,6 +1091,16 @@ class Verifier:
             found = {"cosigned": {}, "invalid": [], "other_key": []}
         for why in found["invalid"]:
             self.problem("checkpoint.note", "cosignature_invalid", why)
+        stale = []
+        if self.max_age is not None:
+            # A cosignature states when the witness made it; one older than --max-age does not count. A copy of the log
+            # rolled back to a checkpoint the witnesses once cosigned carries only old ones, and cannot get new ones.
+            now = int(time.time()) if self.now is None else self.now
+            stale = sorted(name for name, t in found["cosigned"].items() if t < now and now - t > self.max_age)
+            for name in stale:
+                t = found["cosigned"].pop(name)
+                when = datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                self.notes.append(f"{name} cosigned at {when}, more than {self.max_age} s ago: not counted (--max-age)")
         cosigned = sorted(found["cosigned"])
         self.stats["cosigned"] = len(cosigned)
         if k > n:
@@ -1095,8 +1108,9 @@ class Verifier:
                                                               "checked; pass --quorum")
         elif len(cosigned) < k:
             others = "".join(f"; a line of {name} bears key id {kid}, not a trusted key's" for name, kid in found["other_key"])
+            old = f"; too old: {', '.join(stale)}" if stale else ""
             self.problem("checkpoint.note", "witness_quorum", f"{len(cosigned)} of the {n} witnesses cosigned the newest checkpoint "
-                         + (f"({', '.join(cosigned)})" if cosigned else "(none)") + f", fewer than the quorum of {k}{others}")
+                         + (f"({', '.join(cosigned)})" if cosigned else "(none)") + f", fewer than the quorum of {k}{others}{old}")
 
     # --- models as evidence ---------------------------------------------------------------------------------------
 
@@ -1755,7 +1769,17 @@ def main(argv=None):
                          "checkpoint counts; repeatable")
     ap.add_argument("--quorum", type=int, metavar="K", help="how many witnesses must cosign the newest checkpoint "
                                                             "(default: the manifest's, else all of them)")
+    ap.add_argument("--max-age", metavar="AGE", help="count only cosignatures made at most this long ago, by the time each "
+                                                      "witness states: a whole number with s, m, h or d, e.g. 36h")
     args = ap.parse_args(argv)
+    max_age = None
+    if args.max_age is not None:
+        units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+        number, unit = args.max_age[:-1], args.max_age[-1:]
+        if unit not in units or not number.isdigit() or int(number) == 0:
+            print(f"verify_bundle: --max-age takes a whole number with s, m, h or d (such as 36h), got {args.max_age!r}", file=sys.stderr)
+            return 2
+        max_age = int(number) * units[unit]
     if not os.path.isdir(args.bundle):
         print(f"verify_bundle: {args.bundle} is not a directory", file=sys.stderr)
         return 2
@@ -1779,7 +1803,7 @@ def main(argv=None):
         print(f"verify_bundle: --quorum {args.quorum} is not 1 to the {len(witnesses)} witnesses given", file=sys.stderr)
         return 2
     saved = open(args.checkpoint, encoding="utf-8").read() if args.checkpoint else None
-    v = Verifier(args.bundle, trusted, saved, witnesses, args.quorum)
+    v = Verifier(args.bundle, trusted, saved, witnesses, args.quorum, max_age)
     try:
         v.run()
     except UsageError as err:

@@ -283,6 +283,21 @@ export TRIALGATE_WITNESSES="http://127.0.0.1:$wport=$(cat "$T/w1.vkey")"
 expect_rc 0 "$B" candidate register RAD-8 --site SITE-01 "${S[@]}"
 expect_rc 0 "$B" witness status "${S[@]}"
 check grep -q "witness.smoke/w1 .* 0 behind" "$T/out"
+# The bundle carries the cosignature; both verifiers count it against the witness's key, and --max-age against its time.
+expect_rc 0 "$B" export "${S[@]}" --out "$T/wit-bundle" --witness "$T/w1.vkey" --quorum 1
+check grep -q "^— witness.smoke/w1 " "$T/wit-bundle/checkpoint.note"
+check grep -q '"quorum":1' "$T/wit-bundle/manifest.json"
+expect_rc 0 "$B" verify --bundle "$T/wit-bundle" --witness "$T/w1.vkey" --quorum 1 --max-age 1h
+check grep -q "Witnessed: the newest checkpoint .* cosigned by witness.smoke/w1" "$T/out"
+expect_rc 0 python3 audit/verify_bundle.py "$T/wit-bundle" --witness "$T/w1.vkey" --quorum 1 --max-age 1h
+check grep -q "1 of 1 witnesses cosigned" "$T/out"
+expect_rc 0 python3 audit/verify_bundle.py "$T/wit-bundle"
+check grep -q "declared by the bundle itself" "$T/out"
+"$B" witness init --dir "$T/w9" --name witness.smoke/w9 | tail -1 > "$T/w9.vkey"
+expect_rc 1 "$B" verify --bundle "$T/wit-bundle" --witness "$T/w9.vkey" --quorum 1
+check grep -q "witness_quorum" "$T/out"
+expect_rc 1 python3 audit/verify_bundle.py "$T/wit-bundle" --witness "$T/w9.vkey" --quorum 1
+check grep -q "witness_quorum" "$T/out"
 kill $wpid 2>/dev/null || true; wait $wpid 2>/dev/null || true
 # A witness that is down costs the write nothing but a warning; the lag shows.
 expect_rc 0 "$B" candidate register RAD-9 --site SITE-01 "${S[@]}"
