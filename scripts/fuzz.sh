@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing under libFuzzer (Swift's -sanitize=fuzzer, with AddressSanitizer).
 #
-#   scripts/fuzz.sh TARGET SECONDS     TARGET: json | request | session | policy | all (each target gets SECONDS)
+#   scripts/fuzz.sh TARGET SECONDS     TARGET: json | request | session | policy | witness | all (each target gets SECONDS)
 #
 # Builds `trialgate-fuzz` with libFuzzer into .build/fuzz, starts from the committed seed corpus
 # (Tests/TrialGateTests/Fixtures/corpus), keeps the grown corpus in .fuzz/TARGET/corpus and writes any
@@ -11,10 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage="usage: scripts/fuzz.sh json|request|session|policy|all SECONDS"
+usage="usage: scripts/fuzz.sh json|request|session|policy|witness|all SECONDS"
 target=${1:?$usage}
 seconds=${2:?$usage}
-case "$target" in json|request|session|policy|all) ;; *) echo "fuzz.sh: unknown target $target (json, request, session, policy, all)" >&2; exit 2 ;; esac
+case "$target" in json|request|session|policy|witness|all) ;; *) echo "fuzz.sh: unknown target $target (json, request, session, policy, witness, all)" >&2; exit 2 ;; esac
 [[ "$seconds" =~ ^[0-9]+$ ]] || { echo "fuzz.sh: SECONDS must be a whole number, got $seconds" >&2; exit 2; }
 
 swift build --product trialgate-fuzz --build-path .build/fuzz \
@@ -28,11 +28,12 @@ seeds() {
         request) echo Tests/TrialGateTests/Fixtures/corpus/requests ;;
         session) echo Tests/TrialGateTests/Fixtures/corpus/sessions ;;
         policy) echo Tests/TrialGateTests/Fixtures/corpus/policies ;;
+        witness) echo Tests/TrialGateTests/Fixtures/corpus/witness ;;
     esac
 }
 
 status=0
-for t in $([[ "$target" == all ]] && echo json request session policy || echo "$target"); do
+for t in $([[ "$target" == all ]] && echo json request session policy witness || echo "$target"); do
     work=.fuzz/$t
     mkdir -p "$work/corpus"
     log=$work/fuzz.log

@@ -23,6 +23,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// A client's byte stream → a served connection's line framing, protocol step (authentication, roles,
     /// subscribe) and dispatcher (`ProtocolSession`): every reply is well formed, no more replies than lines.
     case session
+    /// An `add-checkpoint` body → the witness's decision (`WitnessRules`): never a crash, the same answer twice, and a
+    /// cosignature only for a checkpoint signed by the log's key that extends the one held, by a proof that verifies.
+    case witness
 
     /// Which seed corpus directory (under `Tests/TrialGateTests/Fixtures/corpus`) a target starts from.
     public var corpus: [String] {
@@ -31,6 +34,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .request: ["requests"]
         case .policy: ["policies"]
         case .session: ["sessions"]
+        case .witness: ["witness"]
         }
     }
 
@@ -40,6 +44,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .request: return Self.request(input, dispatcher: context.dispatcher)
         case .policy: return Self.policy(input)
         case .session: return Self.session(input, context: context)
+        case .witness: return Self.witness(input)
         }
     }
 
@@ -66,6 +71,35 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         if replies.count > lines { return "\(replies.count) replies to \(lines) lines" }
         for reply in replies {
             if let problem = checkReply(CanonicalJSON.string(reply)) { return problem }
+        }
+        return nil
+    }
+
+    /// The log the witness target's witness holds at size 4 (scripts/witness_fuzz_seeds.py made its seeds).
+    static let witnessLog = try! WitnessRules.Log(origin: "fuzz.test/witness-log",
+                                                  keys: [NoteVerifierKey(vkey: "fuzz.test/witness-log+d73b27ce+Af0XJDhaoMdbZPt4zWAvodmR/ev3axPFjtcC6sg16fYY")])
+    static let witnessHeld = WitnessRules.Cosigned(size: 4, root: Array(Data(base64Encoded: "m81RJAr0AFFo8DMSG6hb5abtTw5qX6wmIGZym4+/3ss=")!))
+
+    static func witness(_ input: [UInt8]) -> String? {
+        let body = String(decoding: input, as: UTF8.self)
+        let latest = [witnessLog.origin: witnessHeld]
+        let outcome = WitnessRules.decide(body, logs: [witnessLog], latest: latest)
+        guard WitnessRules.decide(body, logs: [witnessLog], latest: latest) == outcome else { return "two decisions of one body differ" }
+        guard case .cosign(let checkpoint, let text) = outcome else { return nil }
+        // A cosignature: the body parses, its note is signed by the log's key, and it extends what is held.
+        guard let request = try? WitnessRules.parse(body) else { return "cosigned a body that does not parse" }
+        guard let opened = try? SignedNote.open(request.note, keys: witnessLog.keys), opened.text == text,
+              (try? Checkpoint(text: text)) == checkpoint, checkpoint.origin == witnessLog.origin else {
+            return "cosigned a checkpoint the log's key did not sign"
+        }
+        guard request.oldSize == witnessHeld.size, checkpoint.size >= witnessHeld.size else { return "cosigned from another size than the one held" }
+        if checkpoint.size == witnessHeld.size {
+            return checkpoint.root == witnessHeld.root ? nil : "cosigned another root at the size held"
+        }
+        do {
+            try Merkle.verifyConsistency(size1: witnessHeld.size, size2: checkpoint.size, root1: witnessHeld.root, root2: checkpoint.root, proof: request.proof)
+        } catch {
+            return "cosigned a checkpoint whose proof does not verify"
         }
         return nil
     }

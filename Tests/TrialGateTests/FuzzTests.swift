@@ -111,6 +111,21 @@ struct FuzzTests {
         try drive(.policy, seed: 3, count: iterations / 10, context: try FuzzContext())
     }
 
+    @Test("add-checkpoint bodies: the witness's decision never crashes, and cosigns only what extends the checkpoint it holds")
+    func witnessBodies() throws {
+        // The seeds get the statuses C2SP tlog-witness gives them, so mutations start from every branch.
+        let want = ["grow-4-to-7.txt": 200, "same-size-4.txt": 200, "stale-old-0.txt": 409, "bad-proof.txt": 422, "other-key.txt": 403,
+                    "unknown-origin.txt": 404, "old-above-size.txt": 400, "64-proof-lines.txt": 400]
+        let base = try #require(Bundle.module.resourceURL?.appendingPathComponent("Fixtures/corpus/witness"))
+        for (file, status) in want {
+            let body = try String(contentsOf: base.appendingPathComponent(file), encoding: .utf8)
+            let outcome = WitnessRules.decide(body, logs: [FuzzTarget.witnessLog], latest: [FuzzTarget.witnessLog.origin: FuzzTarget.witnessHeld])
+            #expect(outcome.status == status, "\(file): \(outcome)")
+            #expect(FuzzTarget.witness(Array(body.utf8)) == nil, "\(file)")
+        }
+        try drive(.witness, seed: 5, count: iterations, context: try FuzzContext())
+    }
+
     @Test("client byte streams through the server's framing, protocol step and dispatcher: well-formed replies only")
     func sessions() throws {
         let context = try FuzzContext()
