@@ -52,11 +52,11 @@ let package = Package(
         .target(name: "TrialGateWitness", dependencies: [
             "TrialGateAudit", "TrialGateCore", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "trialgate", dependencies: [
             "TrialGateService", "TrialGatePolicies", "TrialGateModels", "TrialGateServer", "TrialGateWitness", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
         // What the fuzzers check for each input (shared by libFuzzer and the generator tests), and the fuzzer's
         // entry point (scripts/fuzz.sh builds it with -sanitize=fuzzer; a plain build replays saved inputs).

@@ -305,6 +305,26 @@ check grep -q "the write is recorded, but witness.smoke/w1 did not cosign" "$T/o
 expect_rc 0 "$B" witness status "${S[@]}"
 check grep -q "witness.smoke/w1 .* 1 behind" "$T/out"
 unset TRIALGATE_WITNESSES
+# A witness over TLS (serve's versions and suites): the log trusts it through TRIALGATE_WITNESS_CA, not without it;
+# plain HTTP beyond loopback is refused.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/wtls.key" -out "$T/wtls.pem" -days 2 \
+  -subj /CN=witness.smoke -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
+expect_rc 0 "$B" witness init --dir "$T/wtls" --name witness.smoke/tls
+tail -1 "$T/out" > "$T/wtls.vkey"
+expect_rc 0 "$B" witness add-log --dir "$T/wtls" --vkey "$T/sub.vkey"
+expect_rc 2 "$B" witness serve --dir "$T/wtls" --listen 0.0.0.0:$(port)
+check grep -q insecure_listen "$T/out"
+tport=$(port)
+"$B" witness serve --dir "$T/wtls" --listen 127.0.0.1:$tport --tls-cert "$T/wtls.pem" --tls-key "$T/wtls.key" 2>"$T/wtls.log" &
+tpid=$!
+for _ in $(seq 50); do grep -q serving "$T/wtls.log" && break; sleep 0.1; done
+check grep -q "(TLS)" "$T/wtls.log"
+expect_rc 2 "$B" witness submit "${S[@]}" --witness "https://127.0.0.1:$tport=$(cat "$T/wtls.vkey")"
+check grep -q CERTIFICATE_VERIFY_FAILED "$T/out"
+TRIALGATE_WITNESS_CA="$T/wtls.pem" expect_rc 0 "$B" witness submit "${S[@]}" --witness "https://127.0.0.1:$tport=$(cat "$T/wtls.vkey")"
+check grep -q "witness.smoke/tls: cosigned size" "$T/out"
+expect_rc 0 "$B" verify "${S[@]}" --witness "$T/wtls.vkey" --quorum 1
+kill $tpid 2>/dev/null || true; wait $tpid 2>/dev/null || true
 
 # A forged tail, correctly chained, inserted with sqlite3 and the triggers in place: verify names it, writes are
 # refused naming it, readers warn, and nothing is signed over it.

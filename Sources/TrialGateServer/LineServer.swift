@@ -92,8 +92,12 @@ public final class LineServer: Service, @unchecked Sendable {
                                             logger: logger, makeDispatcher: makeDispatcher)
         state.committed(size: try head.head().size)
         head.close()
-        let cosigners = config.witnesses.isEmpty ? nil
-            : WitnessCosigners(targets: config.witnesses, settings: config.witnessSettings, logger: logger, openStore: { try EventStore.open(path: storePath) })
+        if !config.witnesses.isEmpty, config.witnessTransport == nil { throw TrialGateError(.internal, "witnesses are configured without a transport") }
+        let cosigners = config.witnessTransport.flatMap { transport in
+            config.witnesses.isEmpty ? nil
+                : WitnessCosigners(targets: config.witnesses, settings: config.witnessSettings, logger: logger,
+                                   openStore: { try EventStore.open(path: storePath) }, transport: transport)
+        }
         let workers: Workers
         do {
             workers = try Workers(readers: max(1, config.readers), maxBatch: config.maxBatch, makeDispatcher: makeDispatcher,

@@ -65,6 +65,8 @@ public struct ServerConfiguration: Sendable {
     /// The witnesses each new checkpoint is submitted to, behind the writes (`WitnessCosigners`).
     public var witnesses: [WitnessTarget] = []
     public var witnessSettings = WitnessCosigners.Settings()
+    /// How a checkpoint reaches a witness (`serve` gives HTTP; without it no witness is submitted to).
+    public var witnessTransport: WitnessCosigners.Transport?
 
     public init(endpoint: Endpoint, storePath: String, keyPath: String, usersPath: String) {
         self.endpoint = endpoint

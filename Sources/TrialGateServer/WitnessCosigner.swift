@@ -30,16 +30,15 @@ public final class WitnessCosigners: @unchecked Sendable {
         public init() {}
     }
 
-    /// Sends a body to a witness and answers its status and body (HTTP by default; tests give their own).
+    /// Sends a body to a witness and answers its status and body (`trialgate serve` gives `WitnessClient`'s HTTP).
     public typealias Transport = @Sendable (WitnessTarget, String) throws -> (status: Int, body: String)
 
     private let workers: [Worker]
 
     /// Starts one thread per target. `openStore` opens the thread's own connection to the log's store.
     public init(targets: [WitnessTarget], settings: Settings = .init(), logger: Logger, openStore: @escaping @Sendable () throws -> EventStore,
-                transport: Transport? = nil) {
-        let send: Transport = transport ?? { target, body in try target.post(body, timeout: settings.timeout) }
-        workers = targets.map { Worker(target: $0, settings: settings, logger: logger, openStore: openStore, transport: send) }
+                transport: @escaping Transport) {
+        workers = targets.map { Worker(target: $0, settings: settings, logger: logger, openStore: openStore, transport: transport) }
         workers.forEach { $0.start() }
     }
 

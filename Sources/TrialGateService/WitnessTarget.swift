@@ -1,12 +1,10 @@
 import Foundation
 import TrialGateAudit
 import TrialGateCore
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// A witness a log submits its checkpoints to: where its `add-checkpoint` endpoint is and the key its cosignatures
-/// must verify with. Written `URL=VKEY` on the command line and in `TRIALGATE_WITNESSES`.
+/// must verify with. Written `URL=VKEY` on the command line and in `TRIALGATE_WITNESSES`. (The HTTP client is
+/// `WitnessClient`, in TrialGateWitness.)
 public struct WitnessTarget: Sendable, Equatable {
     /// The `add-checkpoint` endpoint (the prefix given, with `/add-checkpoint` appended).
     public let url: URL
@@ -32,37 +30,6 @@ public struct WitnessTarget: Sendable, Equatable {
         }
         return targets
     }
-
-    /// POSTs an `add-checkpoint` body and answers the witness's HTTP status and body. `timeout` bounds the whole
-    /// exchange; an answer larger than 64 KiB is cut (a cosignature line is under 200 bytes).
-    public func post(_ body: String, timeout: TimeInterval) throws -> (status: Int, body: String) {
-        var request = URLRequest(url: url, timeoutInterval: timeout)
-        request.httpMethod = "POST"
-        request.httpBody = Data(body.utf8)
-        request.setValue("text/plain; charset=utf-8", forHTTPHeaderField: "Content-Type")
-        let done = DispatchSemaphore(value: 0)
-        let result = LockedResult()
-        let url = self.url
-        let task = URLSession.shared.dataTask(with: request) { data, response, error in
-            if let error { result.set(.failure(TrialGateError(.connectFailed, "\(url): \(error.localizedDescription)"))) }
-            else { result.set(.success(((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: (data ?? Data()).prefix(64 * 1024), as: UTF8.self)))) }
-            done.signal()
-        }
-        task.resume()
-        if done.wait(timeout: .now() + timeout + 1) == .timedOut {
-            task.cancel()
-            throw TrialGateError(.connectFailed, "\(url): no answer within \(Int(timeout)) s")
-        }
-        return try result.get()
-    }
-}
-
-/// The result a URLSession callback hands to the waiting thread.
-private final class LockedResult: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: Result<(Int, String), Error> = .failure(TrialGateError(.connectFailed, "no answer"))
-    func set(_ v: Result<(Int, String), Error>) { lock.lock(); value = v; lock.unlock() }
-    func get() throws -> (status: Int, body: String) { lock.lock(); defer { lock.unlock() }; return try value.get() }
 }
 
 private extension String {

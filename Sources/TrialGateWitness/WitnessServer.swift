@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import TrialGateCore
 
 /// The witness's HTTP service: `POST <prefix>/add-checkpoint` (C2SP tlog-witness). Bodies are bounded, idle
@@ -27,8 +28,8 @@ public final class WitnessServer: @unchecked Sendable {
         pool = NIOThreadPool(numberOfThreads: 1)
     }
 
-    /// Binds `host:port` and serves until `close()`; returns the bound address.
-    public func start(host: String, port: Int) throws -> SocketAddress {
+    /// Binds `host:port` and serves until `close()`, over TLS when `tls` is given; returns the bound address.
+    public func start(host: String, port: Int, tls: NIOSSLContext? = nil) throws -> SocketAddress {
         pool.start()
         let witness = self.witness, pool = self.pool, logger = self.logger
         let bootstrap = ServerBootstrap(group: group)
@@ -36,6 +37,7 @@ public final class WitnessServer: @unchecked Sendable {
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: Self.idleTimeout))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(WitnessHTTPHandler(witness: witness, pool: pool, logger: logger))

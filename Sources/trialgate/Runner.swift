@@ -4,6 +4,7 @@ import TrialGateAudit
 import TrialGateCore
 import TrialGateService
 import TrialGateStore
+import TrialGateWitness
 
 /// Environment lookups for defaults.
 enum Environment {
@@ -53,7 +54,7 @@ enum Runner {
             guard let newest = try store.latestCheckpoint()?.size else { return }
             for target in targets where (cosigned[target.key.name] ?? 0) < newest {
                 do {
-                    _ = try WitnessSubmission.submit(store: store, key: target.key, transport: { try target.post($0, timeout: 5) }, now: SystemClock().now())
+                    _ = try WitnessSubmission.submit(store: store, key: target.key, transport: { try WitnessClient.post(url: target.url, body: $0, timeout: 5) }, now: SystemClock().now())
                 } catch {
                     let e = TrialGateError(error)
                     FileHandle.standardError.write(Data("trialgate: warning: the write is recorded, but \(target.key.name) did not cosign: \(e.code.rawValue): \(e.message)\n".utf8))

@@ -6,6 +6,7 @@ import ServiceLifecycle
 import TrialGateCore
 import TrialGateServer
 import TrialGateService
+import TrialGateWitness
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -87,6 +88,8 @@ struct Serve: AsyncParsableCommand {
         }
         config.witnessSettings.refresh = witnessRefresh
         config.witnessSettings.maximumBackoff = max(60, witnessInterval)
+        let timeout = config.witnessSettings.timeout
+        config.witnessTransport = { target, body in try WitnessClient.post(url: target.url, body: body, timeout: timeout) }
         LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
         let logger = Logger(label: "trialgate.server")
         guard eventLoops >= 1 else { throw Runner.fail(TrialGateError(.invalidField, "--event-loops must be at least 1")) }

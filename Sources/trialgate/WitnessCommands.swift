@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
+import NIOSSL
+import TrialGateServer
 import TrialGateAudit
 import TrialGateCore
 import TrialGateService
@@ -56,16 +59,38 @@ struct WitnessGroup: ParsableCommand {
     struct Serve: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Serve POST /add-checkpoint over HTTP until stopped.")
         @OptionGroup var folder: DirOption
-        @Option(name: .long, help: "HOST:PORT to listen on.") var listen: String
+        @Option(name: .long, help: "HOST:PORT to listen on (loopback unless TLS is configured).") var listen: String
+        @Option(name: .long, help: "TLS certificate chain, PEM.") var tlsCert: String?
+        @Option(name: .long, help: "TLS private key, PEM.") var tlsKey: String?
+        @Flag(name: .long, help: "Allow plain HTTP on an address reachable beyond this machine.") var insecurePlaintext = false
 
         func run() throws {
             guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
                 throw Runner.fail(TrialGateError(.badRequest, "--listen takes HOST:PORT, got \(listen)"))
             }
+            var host = String(listen[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
             do {
+                // As for `serve`: TLS with the same versions and suites, and plain HTTP only on loopback unless asked.
+                var tls: NIOSSLContext?
+                switch (tlsCert, tlsKey) {
+                case (let cert?, let key?):
+                    do { tls = try NIOSSLContext(configuration: TLSPolicy.server(certificatePath: cert, keyPath: key)) } catch {
+                        throw TrialGateError(.tlsConfig, "cannot load the TLS certificate \(cert) or key \(key): \(error)")
+                    }
+                case (nil, nil): break
+                default: throw TrialGateError(.tlsConfig, "TLS needs both --tls-cert and --tls-key")
+                }
+                let address: SocketAddress
+                do { address = try SocketAddress.makeAddressResolvingHost(host, port: port) } catch {
+                    throw TrialGateError(.listenFailed, "cannot resolve the --listen host \(host): \(error)")
+                }
+                if !address.isLoopback, tls == nil, !insecurePlaintext {
+                    throw TrialGateError(.insecureListen, "refusing plain HTTP on \(listen) (\(address.ipAddress ?? "?")), which is reachable beyond this machine: give --tls-cert and --tls-key, or --insecure-plaintext")
+                }
                 let server = WitnessServer(witness: try Witness(dir: folder.dir), logger: Logger(label: "trialgate.witness"))
-                let address = try server.start(host: String(listen[..<colon]), port: port)
-                FileHandle.standardError.write(Data("trialgate witness: serving add-checkpoint on \(address)\n".utf8))
+                let bound = try server.start(host: host, port: port, tls: tls)
+                FileHandle.standardError.write(Data("trialgate witness: serving add-checkpoint on \(bound)\(tls == nil ? "" : " (TLS)")\n".utf8))
                 try server.wait()
             } catch { throw Runner.fail(TrialGateError(error)) }
         }
@@ -88,7 +113,7 @@ extension WitnessGroup {
             for w in witness {
                 do {
                     let target = try WitnessTarget(w)
-                    let outcome = try WitnessSubmission.submit(store: store, key: target.key, transport: { try target.post($0, timeout: 10) },
+                    let outcome = try WitnessSubmission.submit(store: store, key: target.key, transport: { try WitnessClient.post(url: target.url, body: $0, timeout: 10) },
                                                                now: SystemClock().now())
                     print("\(target.key.name): cosigned size \(outcome.size) (proof from \(outcome.oldSize))")
                 } catch {

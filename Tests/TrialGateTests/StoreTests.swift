@@ -153,7 +153,7 @@ struct StoreTests {
             SELECT group_concat(name) FROM migrations;
             SELECT count(*) FROM events WHERE (candidate IS NULL) <> (registration_seq IS NULL);
             """])
-        #expect(upgradedSchema.split(separator: "\n") == ["5", "0", "0001_events,0002_merkle,0003_events_by_registration,0004_report_snapshots,0005_cosignatures", "0"])
+        #expect(upgradedSchema.split(separator: "\n") == ["6", "0", "0001_events,0002_merkle,0003_events_by_registration,0004_report_snapshots,0005_cosignatures,0006_witness_refusals", "0"])
         // An event filed under another candidate's registration is refused by the schema.
         let (sr, or) = try shell(["sqlite3", path, """
             INSERT INTO events SELECT (SELECT max(seq) FROM events) + 1, ts, actor, 'ki67.recorded', 'NET-003',

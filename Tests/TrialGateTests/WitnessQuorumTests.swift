@@ -178,4 +178,36 @@ import TrialGateWitness
         let forged = verify(keys, quorum: 1)
         #expect(Set(forged.problems.map(\.code)) == ["cosignature_invalid"], "\(forged.problems)")
     }
+
+    @Test("a store of schema 5 keeps its cosignatures through 0006, which keeps every later one and refuses to change or remove any")
+    func migrationKeepsCosignatures() throws {
+        let dir = TempDir()
+        let f = try Fixture(schemaVersion: 5)
+        try f.run(.register(candidate: "C-1", fields: ["site": "SITE-01"]))
+        let clock = WitnessClock()
+        let witnesses = try Self.witnesses(dir, log: f, clock: clock)
+        #expect(Self.submit(f, to: witnesses).cosigned == 3)
+        // Read as schema 5 has them (this build's reader expects 0006's columns).
+        let size = try f.size()
+        let (_, before) = try shell(["sqlite3", f.storePath, "SELECT size, witness, hex(line), received_at FROM cosignatures ORDER BY witness"])
+        #expect(before.split(separator: "\n").count == 3)
+        f.store.close()
+        let upgraded = try EventStore.open(path: f.storePath)
+        let after = try upgraded.cosignatures(size: size).map { "\($0.size)|\($0.witness)|\(Digest.hex(Array($0.line.utf8)).uppercased())|\($0.receivedAt)" }
+        #expect(after.joined(separator: "\n") + "\n" == before)
+        // The same checkpoint cosigned again later: both kept, the newest shown.
+        clock.advance(60)
+        let again = try WitnessSubmission.submit(store: upgraded, key: witnesses[0].cosignerKey, transport: { body in
+            let r = witnesses[0].addCheckpoint(body)
+            return (r.status, r.body)
+        }, now: f.clock.now())
+        #expect(try upgraded.cosignatures(size: size).first { $0.witness == "witness.test/w1" }?.line == again.line)
+        upgraded.close()
+        let (_, rows) = try shell(["sqlite3", f.storePath, "PRAGMA user_version; SELECT count(*) FROM cosignatures;"])
+        #expect(rows.split(separator: "\n") == ["6", "4"])
+        for sql in ["UPDATE cosignatures SET witness = 'x'", "DELETE FROM cosignatures", "INSERT INTO witness_refusals (size, witness, status, answer, received_at) VALUES (1, 'w', 409, '1', '2026-01-01T00:00:00.000Z'); DELETE FROM witness_refusals"] {
+            let (status, out) = try shell(["sqlite3", f.storePath, sql])
+            #expect(status != 0 && out.contains("not allowed"), "\(sql): \(out)")
+        }
+    }
 }

@@ -27,7 +27,7 @@ public enum TLSPolicy {
     }
 
     /// The server's configuration for a PEM certificate chain and private key.
-    static func server(certificatePath: String, keyPath: String) throws -> TLSConfiguration {
+    public static func server(certificatePath: String, keyPath: String) throws -> TLSConfiguration {
         let chain = try NIOSSLCertificate.fromPEMFile(certificatePath).map { NIOSSLCertificateSource.certificate($0) }
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem)))
         harden(&tls)
