@@ -54,8 +54,9 @@ run() {  # run NAME SERVE_ARGS…: one round of appends against a fresh server p
   local sport; sport=$(port)
   local bin=$B store=$TRIALGATE_STORE token=$TOKEN
   if [ "$name" = previous ]; then bin=$PREV store=$PREV_STORE token=$PREV_TOKEN; fi
-  TRIALGATE_STORE=$store $bin serve --listen 127.0.0.1:$sport "$@" 2>>"$T/server-$name.log" & local pid=$!
-  for _ in $(seq 100); do grep -q listening "$T/server-$name.log" 2>/dev/null && break; sleep 0.1; done
+  local log=$T/server-$name-$r.log
+  TRIALGATE_STORE=$store $bin serve --listen 127.0.0.1:$sport "$@" 2>"$log" & local pid=$!
+  for _ in $(seq 100); do grep -q listening "$log" 2>/dev/null && break; sleep 0.1; done
   local out; out=$($L load 127.0.0.1:$sport "$token" append "$CONNS" "$SECS")
   kill -TERM $pid; wait $pid 2>/dev/null || true
   echo "$name $out" | tee -a "$T/results"
@@ -86,5 +87,5 @@ PY
 # The lag the down runs left, then caught up by one submission, and the quorum on the newest checkpoint.
 $B witness status
 $B witness submit "${UP[@]}"
-grep -c "witness did not cosign" "$T/server-down.log" | sed 's/^/warnings logged in the down runs: /'
+cat "$T"/server-down-*.log | grep -c "witness did not cosign" | sed 's/^/warnings logged in the down runs: /'
 $B verify --witness "$T/w1.vkey" --witness "$T/w2.vkey" --witness "$T/w3.vkey" --quorum 3
