@@ -8,8 +8,9 @@ Each cycle starts `trialgate witness serve` on one loopback port over the same f
     in the store; exit 2: refused or unreachable, both expected here);
   - a raw client posts add-checkpoint requests of its own, from either branch (old 0 first, then from the size the
     409 names, with a proof from `trialgate proof consistency`), and keeps every cosignature it is given;
-and then kills the witness with SIGKILL: at a random moment, or (every other cycle) a moment after the killer itself
-has sent a complete, valid request, so that the kill lands between the request and the reply.
+and then kills the witness with SIGKILL: at a random moment, or (every other cycle, the clients stopped) just after
+the killer itself has sent a request the witness will cosign, so that the kill lands between the request and the
+reply: in turn, as soon as the new witness.json is renamed into place, or 0-4 ms after the request.
 After each kill, before the restart, and at the end:
   - witness.json is valid JSON in the witness's format, and the witness starts again over it;
   - the witness's latest (size, root) for the origin is a checkpoint of A or B, never goes backwards, never moves
@@ -276,9 +277,9 @@ class Lab:
                 self.count("unreachable")
             time.sleep(random.uniform(0, 0.02))
 
-    def aimed_kill(self):
+    def aimed_kill(self, on_save):
         """With the other clients stopped: sends a request the witness will cosign (a new checkpoint of the branch it
-        holds), and kills it the moment its new state is renamed into place, or after a random 0-4 ms; counts what
+        holds), and kills it the moment its new state is renamed into place (ON_SAVE), or after a random 0-4 ms; counts what
         the kill landed on. False if no such request could be made."""
         with open(os.path.join(self.wdir, "witness.json")) as fh:
             held = json.load(fh)["latest"][self.origin]
@@ -308,7 +309,6 @@ class Lab:
                 result["error"] = e
         state = os.path.join(self.wdir, "witness.json")
         before = os.stat(state).st_ino
-        on_save = random.random() < 0.5
         t = threading.Thread(target=send)
         t.start()
         if on_save:
@@ -360,7 +360,7 @@ class Lab:
                 stop.set()
                 for w in workers:
                     w.join(timeout=60)
-                if not self.aimed_kill():
+                if not self.aimed_kill(on_save=(done // 2) % 2 == 0):  # the two kinds of aimed kill in turn
                     self.stop()
             self.count("kills")
             self.check_state(f"cycle {done}")
