@@ -111,7 +111,9 @@ class Cases:
             print(f"{name:<22} expected {expected:<46} got {got:<46} {verdict}", flush=True)
 
     def failed(self):
-        return [n for n, v in self.rows if v not in ("ok", "KNOWN")]
+        """Cases that failed, passed while listed as known, or were listed as known but do not exist."""
+        names = {n for n, _ in self.rows}
+        return [n for n, v in self.rows if v not in ("ok", "KNOWN")] + [f"{k} (no such case)" for k in sorted(self.known - names)]
 
 
 def main():
@@ -321,7 +323,7 @@ def main():
         witness.wait()
     failed = cases.failed()
     known = [n for n, v in cases.rows if v == "KNOWN"]
-    print(f"witness hostile: {len(cases.rows)} cases in {time.time() - t0:.0f} s, {len(cases.rows) - len(failed) - len(known)} as expected, "
+    print(f"witness hostile: {len(cases.rows)} cases in {time.time() - t0:.0f} s, {sum(1 for _, v in cases.rows if v == 'ok')} as expected, "
           f"{len(known)} known failures{' (' + ', '.join(known) + ')' if known else ''}, {len(failed)} unexpected"
           f"{' (' + ', '.join(failed) + ')' if failed else ''}; {'FAILED' if failed else 'OK'}")
     if failed:
