@@ -266,6 +266,9 @@ wport=$(port)
 "$B" witness serve --dir "$T/w1" --listen 127.0.0.1:$wport 2>"$T/witness.log" &
 wpid=$!
 for _ in $(seq 50); do grep -q serving "$T/witness.log" && break; sleep 0.1; done
+# While it serves, no other process changes its state (an add-log would be lost at its next cosignature).
+expect_rc 2 "$B" witness add-log --dir "$T/w1" --vkey "$T/sub.vkey"
+check grep -q "in use by another trialgate witness process" "$T/out"
 expect_rc 0 "$B" witness submit "${S[@]}" --witness "http://127.0.0.1:$wport=$(cat "$T/w1.vkey")"
 check grep -q "witness.smoke/w1: cosigned size" "$T/out"
 expect_rc 0 "$B" checkpoint "${S[@]}"

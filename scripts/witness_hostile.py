@@ -276,29 +276,39 @@ def main():
         cases.report("unread-rss", f"RSS +{args.rss_bound:.0f} MiB at most",
                      f"+{peak - before:.1f} MiB ({sent / 2**20:.1f} MiB of requests sent)", peak - before <= args.rss_bound)
 
-        # Many connections at once, each with a request, then every answer read.
-        socks, answers = [], 0
+        # Many connections at once, each with a request, then every answer read: the witness serves 256 at a time and
+        # closes the others at once, unanswered; it stays up for the next good request.
+        socks, answers, closed = [], 0, 0
         try:
             for _ in range(400):
                 socks.append(socket.create_connection(("127.0.0.1", port), timeout=10))
             stale = http_request("POST", "/add-checkpoint", proof_body(s1 - 1, []).encode(), {"Connection": "close"})
             for c in socks:
-                c.sendall(stale)
+                try:
+                    c.sendall(stale)
+                except OSError:
+                    pass
             for c in socks:
                 got = b""
-                while True:
-                    b = c.recv(65536)
-                    if not b:
-                        break
-                    got += b
+                try:
+                    while True:
+                        b = c.recv(65536)
+                        if not b:
+                            break
+                        got += b
+                except OSError:
+                    pass
                 answers += got.startswith(b"HTTP/1.1 409")
-            got_text = f"{answers} of {len(socks)} answered 409"
+                closed += got == b""
+            got_text = f"{answers} answered 409, {closed} closed unanswered"
         except OSError as e:
             got_text = f"{answers} answered, then {e!r}"[:46]
         finally:
             for c in socks:
                 c.close()
-        cases.report("many-connections", "400 of 400 answered 409", got_text, answers == 400)
+        # (How many are answered depends on how soon the first ones finish and free their places: at least the 256 the
+        # witness holds at once, less those the slow clients above still hold; every other one closed unanswered.)
+        cases.report("many-connections", "each answered 409 or closed unanswered, 200+ answered", got_text, answers + closed == 400 and answers >= 200)
 
         for t in slow_threads:
             t.join()

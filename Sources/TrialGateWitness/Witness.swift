@@ -83,6 +83,8 @@ public final class Witness: Sendable {
     /// Adds a log to a witness folder's state (the witness must not be serving).
     public static func addLog(dir: String, vkey: String) throws -> String {
         let key = try NoteVerifierKey(vkey: vkey)
+        let lock = try WitnessState.FolderLock(dir: dir, purpose: "add a log")
+        defer { withExtendedLifetime(lock) {} }
         var state = try WitnessState.load(dir: dir)
         if let i = state.logs.firstIndex(where: { $0.origin == key.name }) {
             guard !state.logs[i].vkeys.contains(key.vkey) else { throw TrialGateError(.alreadyPublished, "\(key.name) is already witnessed with this key") }

@@ -12,8 +12,13 @@ import TrialGateCore
 public final class WitnessServer: @unchecked Sendable {
     /// The largest request body taken (a checkpoint, its signatures and 63 proof lines fit many times over).
     public static let maximumBody = 64 * 1024
-    /// How long a connection may send nothing before it is closed.
-    public static let idleTimeout: TimeAmount = .seconds(10)
+    /// How long a connection has to send a whole request (from connecting, or from the previous answer): a client
+    /// that trickles bytes is closed as one that sends nothing.
+    public static let requestTimeout: TimeAmount = .seconds(10)
+    /// The most connections open at once; beyond, a new connection is closed at once.
+    public static let maximumConnections = 256
+    /// Answers not yet read by a client that pipelines requests: past this the connection stops reading requests.
+    static let writeBuffer = ChannelOptions.Types.WriteBufferWaterMark(low: 16 * 1024, high: 64 * 1024)
 
     let witness: Witness
     let logger: Logger
@@ -32,13 +37,21 @@ public final class WitnessServer: @unchecked Sendable {
     public func start(host: String, port: Int, tls: NIOSSLContext? = nil) throws -> SocketAddress {
         pool.start()
         let witness = self.witness, pool = self.pool, logger = self.logger
+        let open = NIOLockedValueBox(0)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(ChannelOptions.writeBufferWaterMark, value: Self.writeBuffer)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+                let admitted = open.withLockedValue { n -> Bool in
+                    guard n < Self.maximumConnections else { return false }
+                    n += 1
+                    return true
+                }
+                guard admitted else { return channel.close() }
+                channel.closeFuture.whenComplete { _ in open.withLockedValue { $0 -= 1 } }
+                return channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: Self.idleTimeout))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
                     try channel.pipeline.syncOperations.addHandler(WitnessHTTPHandler(witness: witness, pool: pool, logger: logger))
                 }
@@ -69,9 +82,35 @@ final class WitnessHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var head: HTTPRequestHead?
     private var body = ByteBuffer()
     private var refused: (status: HTTPResponseStatus, why: String)?
+    /// Closes the connection unless the next request is complete in time.
+    private var deadline: Scheduled<Void>?
+    /// A request whose answer is being prepared or has been sent with `Connection: close`: nothing more is read.
+    private var busy = false
+    /// Set when bytes that are not HTTP follow a request still being answered.
+    private var closeAfterAnswer = false
 
     init(witness: Witness, pool: NIOThreadPool, logger: Logger) {
         (self.witness, self.pool, self.logger) = (witness, pool, logger)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { armDeadline(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        armDeadline(context: context)
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = nil
+        context.fireChannelInactive()
+    }
+
+    private func armDeadline(context: ChannelHandlerContext) {
+        deadline?.cancel()
+        deadline = context.eventLoop.scheduleTask(in: WitnessServer.requestTimeout) { context.close(promise: nil) }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -82,8 +121,14 @@ final class WitnessHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             refused = nil
             if h.method != .POST { refused = (.methodNotAllowed, "add-checkpoint takes POST") }
             else if h.uri.split(separator: "?").first.map(String.init) != "/add-checkpoint" { refused = (.notFound, "not found: \(h.uri.prefix(80))") }
+            else if let declared = h.headers.first(name: "Content-Length").flatMap(Int.init), declared > WitnessServer.maximumBody {
+                // Said up front: answered at once, and the connection closed without reading the body.
+                respond(context: context, status: .payloadTooLarge, contentType: "text/plain; charset=utf-8",
+                        body: "a request body is at most \(WitnessServer.maximumBody) bytes\n", keepAlive: false)
+                busy = true
+            }
         case .body(var chunk):
-            guard refused == nil else { return }
+            guard refused == nil, !busy else { return }
             if body.readableBytes + chunk.readableBytes > WitnessServer.maximumBody {
                 refused = (.payloadTooLarge, "a request body is at most \(WitnessServer.maximumBody) bytes")
                 body.clear()
@@ -91,7 +136,7 @@ final class WitnessHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             }
             body.writeBuffer(&chunk)
         case .end:
-            guard let head else { return }
+            guard let head, !busy else { return }
             let keepAlive = head.isKeepAlive
             if let refused {
                 respond(context: context, status: refused.status, contentType: "text/plain; charset=utf-8", body: refused.why + "\n", keepAlive: keepAlive)
@@ -101,21 +146,37 @@ final class WitnessHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
             let witness = self.witness
             let loop = context.eventLoop
             let bound = NIOLoopBound((self, context), eventLoop: loop)
+            busy = true
+            deadline?.cancel()
             pool.runIfActive(eventLoop: loop) { witness.addCheckpoint(text) }.whenComplete { result in
                 let (handler, context) = bound.value
+                handler.busy = false
                 switch result {
                 case .success(let reply):
                     handler.respond(context: context, status: HTTPResponseStatus(statusCode: reply.status), contentType: reply.contentType,
                                     body: reply.body, keepAlive: keepAlive)
                 case .failure:
-                    handler.respond(context: context, status: .serviceUnavailable, contentType: "text/plain", body: "shutting down\n", keepAlive: false)
+                    handler.respond(context: context, status: .serviceUnavailable, contentType: "text/plain; charset=utf-8", body: "shutting down\n", keepAlive: false)
                 }
             }
         }
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) } else { context.fireUserInboundEventTriggered(event) }
+    /// Bytes that are not HTTP: the error handler before this one has answered 400; the connection is closed, once the
+    /// answer to a request before them is out.
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if busy {
+            closeAfterAnswer = true
+            context.channel.setOption(ChannelOptions.autoRead, value: false).whenFailure { _ in context.close(promise: nil) }
+        } else {
+            context.close(promise: nil)
+        }
+    }
+
+    /// A client that does not read its answers: stop reading its requests until it does.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        context.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenFailure { _ in context.close(promise: nil) }
+        context.fireChannelWritabilityChanged()
     }
 
     private func respond(context: ChannelHandlerContext, status: HTTPResponseStatus, contentType: String, body: String, keepAlive: Bool) {
@@ -126,6 +187,6 @@ final class WitnessHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive { done.whenComplete { _ in context.close(promise: nil) } }
+        if keepAlive && !closeAfterAnswer { armDeadline(context: context) } else { done.whenComplete { _ in context.close(promise: nil) } }
     }
 }

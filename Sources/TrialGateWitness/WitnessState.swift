@@ -38,6 +38,26 @@ public struct WitnessState: Codable, Sendable, Equatable {
         latest.compactMapValues { l in Data(base64Encoded: l.root).map { .init(size: l.size, root: Array($0)) } }
     }
 
+    /// The one process that may change a witness folder's state: `witness serve` holds this lock while it serves, and
+    /// `witness add-log` takes it for its change, so neither writes over the other's state (an `add-log` beside a
+    /// running witness would be lost at its next cosignature, or step its state back).
+    public final class FolderLock: @unchecked Sendable {
+        private let fd: Int32
+
+        /// Takes the lock of `dir`, or throws naming who holds it.
+        public init(dir: String, purpose: String) throws {
+            let path = dir + "/witness.lock"
+            fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard fd >= 0 else { throw TrialGateError(.fileUnreadable, "cannot open \(path): errno \(errno)") }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+                close(fd)
+                throw TrialGateError(.alreadyInitialised, "\(dir) is in use by another trialgate witness process (a running `witness serve`?); stop it to \(purpose)")
+            }
+        }
+
+        deinit { close(fd) }
+    }
+
     /// The state file and the key file of a witness folder.
     public static func stateFile(_ dir: String) -> String { dir + "/witness.json" }
     public static func keyFile(_ dir: String) -> String { dir + "/witness.key" }
@@ -62,7 +82,7 @@ public struct WitnessState: Codable, Sendable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         let data = try encoder.encode(self)
-        let path = Self.stateFile(dir), temporary = path + ".new"
+        let path = Self.stateFile(dir), temporary = path + ".new.\(getpid())"
         guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
             throw TrialGateError(.keyUnwritable, "cannot write \(temporary)")
         }

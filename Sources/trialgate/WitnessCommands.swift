@@ -88,6 +88,9 @@ struct WitnessGroup: ParsableCommand {
                 if !address.isLoopback, tls == nil, !insecurePlaintext {
                     throw TrialGateError(.insecureListen, "refusing plain HTTP on \(listen) (\(address.ipAddress ?? "?")), which is reachable beyond this machine: give --tls-cert and --tls-key, or --insecure-plaintext")
                 }
+                // Held while serving: no other process changes this witness's state meanwhile.
+                let lock = try WitnessState.FolderLock(dir: folder.dir, purpose: "serve it again")
+                defer { withExtendedLifetime(lock) {} }
                 let server = WitnessServer(witness: try Witness(dir: folder.dir), logger: Logger(label: "trialgate.witness"))
                 let bound = try server.start(host: host, port: port, tls: tls)
                 FileHandle.standardError.write(Data("trialgate witness: serving add-checkpoint on \(bound)\(tls == nil ? "" : " (TLS)")\n".utf8))
