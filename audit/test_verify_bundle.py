@@ -1499,6 +1499,11 @@ def run_witness_tests(binary):
                        max_age=1800, now=1700003600)
             check("too old: witness.example/w1, witness.example/w2" in v.problems[0][2], f"stale witnesses not named: {v.problems}")
             expect("--max-age: cosignatures an hour old, 2 hours allowed", [w1, w2], set(), quorum=2, cosigned=2, max_age=7200, now=1700003600)
+            v = expect("--max-age: a cosignature dated an hour ahead of the clock does not count", [w1, cosign(text, "w2", 1700003600 + 3600)],
+                       QUORUM, quorum=2, cosigned=1, max_age=7200, now=1700003600)
+            check("ahead of this clock" in " ".join(v.notes), f"the future cosignature is not said: {v.notes}")
+            expect("--max-age: 5 minutes ahead is a clock's skew, and counts", [w1, cosign(text, "w2", 1700003600 + 300)], set(), quorum=2,
+                   cosigned=2, max_age=7200, now=1700003600)
             expect("--max-age: a witness's newest line counts", [w1, cosign(text, "w1", 1700003000), w2], QUORUM, quorum=2, cosigned=1,
                    max_age=1800, now=1700003600)
             expect("the largest timestamp allowed, 2^63 - 1", [cosign(text, "w1", 2**63 - 1)], set(), quorum=1, cosigned=1)

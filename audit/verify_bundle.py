@@ -266,7 +266,11 @@ def split_note(note: str):
         if not line.startswith("\u2014 "):
             raise ValueError("bad signature line")
         name, b64sig = line[2:].split(" ")
-        lines.append((name, base64.b64decode(b64sig, validate=True)))
+        raw = base64.b64decode(b64sig, validate=True)
+        # signed-note.md: a key name holds no Unicode space and no '+'; a signature is a 4-byte key id and more.
+        if not name or "+" in name or any(ch.isspace() for ch in name) or len(raw) < 5:
+            raise ValueError("bad signature line")
+        lines.append((name, raw))
     return text + "\n", lines
 
 
@@ -305,6 +309,7 @@ def parse_checkpoint(text: str):
 # key id = SHA-256(name || 0x0A || 0x04 || key)[:4].
 
 COSIGNATURE_TYPE = 0x04
+CLOCK_SKEW = 600  # seconds a cosignature's time may be ahead of the verifier's clock and still count under --max-age
 COSIGNATURE_LENGTH = 4 + 8 + 64
 
 
@@ -321,15 +326,15 @@ def parse_witness_vkey(text: str):
     name, kid, key = parts
     if not name or any(ch.isspace() for ch in name):
         raise ValueError("the key name is empty or holds a space")
-    if not re.fullmatch(r"[0-9a-f]{8}", kid):
-        raise ValueError("the key id is not 8 lowercase hex digits")
+    if not re.fullmatch(r"[0-9a-fA-F]{8}", kid):
+        raise ValueError("the key id is not 8 hex digits")
     try:
         raw = base64.b64decode(key, validate=True)
     except ValueError:
         raise ValueError("the key is not base64") from None
     if len(raw) != 33 or raw[0] != COSIGNATURE_TYPE:
         raise ValueError("not a cosignature/v1 key (signature type 0x04 and 32 bytes of Ed25519 key)")
-    if cosigner_key_id(name, raw[1:]).hex() != kid:
+    if cosigner_key_id(name, raw[1:]).hex() != kid.lower():
         raise ValueError("the key id does not match its name and key")
     return name, raw[1:]
 
@@ -1096,11 +1101,17 @@ class Verifier:
             # A cosignature states when the witness made it; one older than --max-age does not count. A copy of the log
             # rolled back to a checkpoint the witnesses once cosigned carries only old ones, and cannot get new ones.
             now = int(time.time()) if self.now is None else self.now
+            # A time more than 10 minutes ahead of this clock is a wrong clock (or one chosen to stay "recent" for ever).
+            ahead = sorted(name for name, t in found["cosigned"].items() if t > now + CLOCK_SKEW)
+            for name in ahead:
+                t = found["cosigned"].pop(name)
+                self.notes.append(f"{name} cosigned at POSIX time {t}, more than {CLOCK_SKEW} s ahead of this clock: not counted (--max-age)")
             stale = sorted(name for name, t in found["cosigned"].items() if t < now and now - t > self.max_age)
             for name in stale:
                 t = found["cosigned"].pop(name)
                 when = datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
                 self.notes.append(f"{name} cosigned at {when}, more than {self.max_age} s ago: not counted (--max-age)")
+            stale += ahead
         cosigned = sorted(found["cosigned"])
         self.stats["cosigned"] = len(cosigned)
         if k > n:

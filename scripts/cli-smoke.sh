@@ -269,6 +269,9 @@ for _ in $(seq 50); do grep -q serving "$T/witness.log" && break; sleep 0.1; don
 # While it serves, no other process changes its state (an add-log would be lost at its next cosignature).
 expect_rc 2 "$B" witness add-log --dir "$T/w1" --vkey "$T/sub.vkey"
 check grep -q "in use by another trialgate witness process" "$T/out"
+# Nor does a second witness process on the same folder (it would hold its own copy of the state, and cosign a fork).
+expect_rc 2 "$B" witness serve --dir "$T/w1" --listen 127.0.0.1:$(port)
+check grep -q "in use by another trialgate witness process" "$T/out"
 expect_rc 0 "$B" witness submit "${S[@]}" --witness "http://127.0.0.1:$wport=$(cat "$T/w1.vkey")"
 check grep -q "witness.smoke/w1: cosigned size" "$T/out"
 expect_rc 0 "$B" checkpoint "${S[@]}"

@@ -134,18 +134,37 @@ struct BundleInspection {
         var keys = requirement?.witnesses ?? []
         var quorum = requirement?.quorum
         var source = "given"
-        if keys.isEmpty {
-            guard let manifest = read("manifest.json").flatMap({ try? JSONParser.parse($0) }), let named = manifest["witnesses"]?.arrayValue else { return }
-            source = "named by the bundle's own manifest (the operator's statement: pass --witness keys obtained from the witnesses to rely on them)"
-            for v in named {
-                do { keys.append(try CosignerKey(vkey: v.stringValue ?? "")) } catch {
-                    problem(0, "witness_vkey", "manifest.json names a witness vkey that does not read: \(TrialGateError(error).message)")
+        // The manifest's statement is checked whether or not the verifier brings its own keys.
+        let manifest = read("manifest.json").flatMap { try? JSONParser.parse($0) }
+        var declared: [CosignerKey] = []
+        if let listed = manifest?["witnesses"] {
+            if let named = listed.arrayValue {
+                for v in named {
+                    do { declared.append(try CosignerKey(vkey: v.stringValue ?? "")) } catch {
+                        problem(0, "witness_vkey", "manifest.json names a witness vkey that does not read: \(TrialGateError(error).message)")
+                    }
                 }
+                do { _ = try CosignerKey.distinct(declared) } catch { problem(0, "witness_vkey", "manifest.json: \(TrialGateError(error).message)") }
+            } else {
+                problem(0, "witness_vkey", "manifest.json: witnesses is not a list of vkeys")
             }
-            if quorum == nil { quorum = manifest["quorum"]?.intValue }
-            guard !keys.isEmpty else { return }
         }
-        let k = quorum ?? keys.count
+        var declaredQuorum: Int?
+        if let q = manifest?["quorum"] {
+            if let n = q.intValue, (1...max(1, declared.count)).contains(n), !declared.isEmpty { declaredQuorum = n } else {
+                problem(0, "witness_quorum", "manifest.json: quorum \(CanonicalJSON.string(q)) is not 1 to the number of witnesses it names (\(declared.count))")
+            }
+        }
+        if keys.isEmpty {
+            keys = declared
+            source = "named by the bundle's own manifest (the operator's statement: pass --witness keys obtained from the witnesses to rely on them)"
+            guard !keys.isEmpty else {
+                if requirement != nil { problem(0, "witness_quorum", "a quorum or a maximum age was asked for, but no witness is given or named by the manifest") }
+                return
+            }
+        }
+        // Without --quorum, the manifest's quorum applies to whichever witnesses are counted.
+        let k = quorum ?? declaredQuorum ?? keys.count
         guard (1...keys.count).contains(k) else {
             problem(0, "witness_quorum", "a quorum of \(k) cannot be met by \(keys.count) witness\(keys.count == 1 ? "" : "es")")
             return

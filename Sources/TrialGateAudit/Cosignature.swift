@@ -29,6 +29,17 @@ public struct CosignerKey: Sendable, Equatable {
 
     /// The vkey line.
     public var vkey: String { NoteVerifierKey.vkey(name: name, type: Self.cosignatureType, keyID: keyID, publicKey: publicKey) }
+
+    /// `keys`, each witness once: the signed message does not include the witness's name, so one key under two names
+    /// would count one witness twice towards a quorum. Two keys of one name, or one key under two names, are refused.
+    public static func distinct(_ keys: [CosignerKey]) throws -> [CosignerKey] {
+        for (i, k) in keys.enumerated() {
+            if let other = keys[..<i].first(where: { $0.name == k.name || $0.publicKey == k.publicKey }) {
+                throw TrialGateError(.badVKey, other.name == k.name ? "the witness \(k.name) is given twice" : "\(k.name) and \(other.name) are one key: one witness, given twice")
+            }
+        }
+        return keys
+    }
 }
 
 /// C2SP tlog-cosignature v1 with Ed25519: a timestamped statement by a witness that, as of the time it gives, the
@@ -40,6 +51,15 @@ public enum Cosignature {
         public let timestamp: UInt64
 
         public init(cosigner: CosignerKey, timestamp: UInt64) { (self.cosigner, self.timestamp) = (cosigner, timestamp) }
+    }
+
+    /// How far ahead of a verifier's clock a cosignature's time may be and still count as recent: beyond, it is a clock
+    /// that is wrong (or a time chosen to stay "fresh"), and `--max-age` does not count it.
+    public static let allowedClockSkew: UInt64 = 600
+
+    /// A cosignature's time as UTC, or as POSIX seconds past the year 9999 (a time may be up to 2^63 − 1 seconds).
+    public static func timeText(_ seconds: UInt64) -> String {
+        seconds <= 253_402_300_799 ? UTCTimestamp(millisecondsSinceEpoch: Int64(seconds) * 1000).description : "POSIX time \(seconds)"
     }
 
     /// The signed message: `cosignature/v1`, `time <timestamp>`, then the checkpoint's note text (its final newline
@@ -91,6 +111,8 @@ public struct WitnessQuorum: Sendable, Equatable {
     public let counted: [String: UInt64]
     /// Witnesses whose newest cosignature is older than the maximum age, with its time.
     public let stale: [String: UInt64]
+    /// Witnesses whose newest cosignature states a time more than `Cosignature.allowedClockSkew` ahead of `now`.
+    public let future: [String: UInt64]
     /// Witnesses with a cosignature line that does not verify.
     public let invalid: [String]
     public let quorum: Int
@@ -101,11 +123,13 @@ public struct WitnessQuorum: Sendable, Equatable {
         let (valid, invalid) = try Cosignature.examine(note, cosigners: witnesses)
         var newest: [String: UInt64] = [:]
         for v in valid { newest[v.cosigner.name] = max(newest[v.cosigner.name] ?? 0, v.timestamp) }
-        var counted: [String: UInt64] = [:], stale: [String: UInt64] = [:]
+        var counted: [String: UInt64] = [:], stale: [String: UInt64] = [:], future: [String: UInt64] = [:]
         for (name, time) in newest {
-            if let maxAge, time < now, now - time > maxAge { stale[name] = time } else { counted[name] = time }
+            if maxAge != nil, time > now, time - now > Cosignature.allowedClockSkew { future[name] = time }
+            else if let maxAge, time < now, now - time > maxAge { stale[name] = time }
+            else { counted[name] = time }
         }
-        (self.counted, self.stale, self.invalid, self.quorum) = (counted, stale, Array(Set(invalid)).sorted(), quorum)
+        (self.counted, self.stale, self.future, self.invalid, self.quorum) = (counted, stale, future, Array(Set(invalid)).sorted(), quorum)
     }
 
     /// One sentence: who cosigned, who is stale or invalid, against the quorum.
@@ -114,7 +138,10 @@ public struct WitnessQuorum: Sendable, Equatable {
         var text = met ? "the newest checkpoint (size \(size)) is cosigned by \(who) (quorum \(quorum))"
             : "the newest checkpoint (size \(size)) has \(counted.count) of the \(quorum) witness cosignatures required\(who.isEmpty ? "" : " (cosigned by \(who))")"
         if !stale.isEmpty {
-            text += "; too old: " + stale.sorted { $0.key < $1.key }.map { "\($0.key) at \(UTCTimestamp(millisecondsSinceEpoch: Int64($0.value) * 1000))" }.joined(separator: ", ")
+            text += "; too old: " + stale.sorted { $0.key < $1.key }.map { "\($0.key) at \(Cosignature.timeText($0.value))" }.joined(separator: ", ")
+        }
+        if !future.isEmpty {
+            text += "; dated ahead of this clock: " + future.sorted { $0.key < $1.key }.map { "\($0.key) at \(Cosignature.timeText($0.value))" }.joined(separator: ", ")
         }
         if !invalid.isEmpty { text += "; a cosignature that does not verify: " + invalid.joined(separator: ", ") }
         return text

@@ -25,7 +25,7 @@ public final class WitnessCosigners: @unchecked Sendable {
         public var timeout: Double = 10
         /// How long a quiet log waits before resubmitting its newest checkpoint, so that its witnesses cosign it again
         /// with a newer time (what `verify --max-age` asks for), in seconds.
-        public var refresh: Double = 600
+        public var refresh: Double = 3600
 
         public init() {}
     }

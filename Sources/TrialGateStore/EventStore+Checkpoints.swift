@@ -201,18 +201,19 @@ extension EventStore: MerkleNodeSource {
     }
 
     /// Keeps a witness's refusal of the checkpoint of `size` with its HTTP status and answer (cut to 1,024 bytes), unless
-    /// the newest refusal kept for that witness is the same size and status: a witness that keeps refusing is one record.
+    /// the newest refusal kept for that witness is the same size, status and answer: a witness that keeps refusing in
+    /// the same words is one record.
     /// - Returns: whether it was new.
     @discardableResult
     public func addWitnessRefusal(size: Int64, witness: String, status: Int, answer: String, receivedAt: UTCTimestamp) throws -> Bool {
         try immediateTransaction("storing a witness's refusal") {
             var same = false
-            try db.query("SELECT size, status FROM witness_refusals WHERE witness = ? ORDER BY id DESC LIMIT 1", [.text(witness)], "reading witness refusals") { s in
-                same = sqlite3_column_int64(s, 0) == size && sqlite3_column_int64(s, 1) == Int64(status)
-            }
-            if same { return false }
             var cut = answer
             while cut.utf8.count > 1024 { cut.removeLast() }
+            try db.query("SELECT size, status, answer FROM witness_refusals WHERE witness = ? ORDER BY id DESC LIMIT 1", [.text(witness)], "reading witness refusals") { s in
+                same = sqlite3_column_int64(s, 0) == size && sqlite3_column_int64(s, 1) == Int64(status) && SQLiteConnection.text(s, 2) == cut
+            }
+            if same { return false }
             try db.run("INSERT INTO witness_refusals (size, witness, status, answer, received_at) VALUES (?, ?, ?, ?, ?)",
                        [.int(size), .text(witness), .int(Int64(status)), .text(cut), .text(receivedAt.description)],
                        "storing the refusal of \(witness) for size \(size)")

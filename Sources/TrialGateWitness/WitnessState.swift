@@ -33,9 +33,9 @@ public struct WitnessState: Codable, Sendable, Equatable {
         try logs.map { WitnessRules.Log(origin: $0.origin, keys: try $0.vkeys.map(NoteVerifierKey.init(vkey:))) }
     }
 
-    /// The latest cosigned checkpoints as `WitnessRules` takes them.
+    /// The latest cosigned checkpoints as `WitnessRules` takes them (`load` refuses a state with a root that does not read).
     public var cosigned: [String: WitnessRules.Cosigned] {
-        latest.compactMapValues { l in Data(base64Encoded: l.root).map { .init(size: l.size, root: Array($0)) } }
+        latest.mapValues { l in .init(size: l.size, root: Array(Data(base64Encoded: l.root) ?? Data())) }
     }
 
     /// The one process that may change a witness folder's state: `witness serve` holds this lock while it serves, and
@@ -71,6 +71,13 @@ public struct WitnessState: Codable, Sendable, Equatable {
         do {
             let state = try JSONDecoder().decode(WitnessState.self, from: data)
             guard state.format == format else { throw TrialGateError(.fileUnreadable, "\(path) is not a \(format) state file") }
+            // A checkpoint held must read whole: one dropped would make the witness take the log as never seen, and
+            // cosign a rolled-back copy of it.
+            for (origin, held) in state.latest.sorted(by: { $0.key < $1.key }) {
+                guard held.size >= 0, let root = Data(base64Encoded: held.root), root.count == 32 else {
+                    throw TrialGateError(.fileUnreadable, "\(path): the checkpoint held for \(origin) (size \(held.size), root \(held.root.prefix(60))) is not a size and a 32-byte base64 root; the witness will not start on it")
+                }
+            }
             return state
         } catch let e as TrialGateError { throw e } catch {
             throw TrialGateError(.fileUnreadable, "\(path) cannot be read: \(error)")

@@ -38,7 +38,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "The shortest time between two submissions to one witness, in seconds (failures back off from it, to at most 60 s).")
     var witnessInterval: Double = 1
     @Option(name: .long, help: "Resubmit the newest checkpoint after this many seconds without writes, so that the witnesses cosign it again with a newer time (what verify --max-age checks).")
-    var witnessRefresh: Double = 600
+    var witnessRefresh: Double = 3600
 
     func run() async throws {
         let endpoint: ServerConfiguration.Endpoint

@@ -23,23 +23,21 @@ struct Verify: ParsableCommand {
     @Option(name: .long, help: "How recent each counted cosignature must be, by the time the witness states: e.g. 36h, 90m, 3600s, 7d.") var maxAge: String?
 
     func run() throws {
+        let keys = try witnessKeys()
+        if let quorum, !keys.isEmpty, !(1...keys.count).contains(quorum) {
+            throw Runner.fail(TrialGateError(.badRequest, "--quorum K takes 1 ≤ K ≤ the number of --witness keys (\(keys.count)), got \(quorum)"))
+        }
         if let bundle {
             var requirement: BundleVerifier.WitnessRequirement?
-            if quorum != nil || !witness.isEmpty || maxAge != nil {
-                if let quorum, !(1...max(1, witness.count)).contains(quorum) || witness.isEmpty {
-                    throw Runner.fail(TrialGateError(.badRequest, "--quorum K takes 1 ≤ K ≤ the number of --witness keys, got \(quorum)"))
-                }
-                requirement = .init(witnesses: try witnessKeys(), quorum: quorum, maxAge: try age(), now: now())
+            if quorum != nil || !keys.isEmpty || maxAge != nil {
+                // Without --witness, --quorum and --max-age apply to the witnesses the manifest names (and fail without any).
+                requirement = .init(witnesses: keys, quorum: quorum, maxAge: try age(), now: now())
             }
             return try BundleCheck.run(directory: bundle, vkey: vkey, checkpointFile: checkpoint, json: options.json, witnesses: requirement)
         }
-        if quorum != nil || !witness.isEmpty || maxAge != nil {
-            guard !witness.isEmpty else { throw Runner.fail(TrialGateError(.badRequest, "--quorum and --max-age need the --witness keys they count")) }
-            let k = quorum ?? witness.count
-            guard (1...witness.count).contains(k) else {
-                throw Runner.fail(TrialGateError(.badRequest, "--quorum K takes 1 ≤ K ≤ the number of --witness keys (\(witness.count)), got \(k)"))
-            }
-            try checkQuorum(k)
+        if quorum != nil || !keys.isEmpty || maxAge != nil {
+            guard !keys.isEmpty else { throw Runner.fail(TrialGateError(.badRequest, "--quorum and --max-age need the --witness keys they count")) }
+            try checkQuorum(keys, quorum ?? keys.count)
         }
         let note = try checkpoint.map { try Runner.readFile($0) }
         let key = try vkey.map(Runner.inlineOrFile)
@@ -65,11 +63,15 @@ struct Verify: ParsableCommand {
 
     /// The newest checkpoint must carry valid cosignatures of `quorum` of the given witnesses (C2SP tlog-cosignature),
     /// each no older than `--max-age` when given; the refusals kept for it are shown with the witness's answer.
+    /// The --witness keys: each a vkey, or a file of vkeys one a line; each witness once.
     private func witnessKeys() throws -> [CosignerKey] {
-        try witness.map { w in
-            do { return try CosignerKey(vkey: try Runner.inlineOrFile(w).trimmingCharacters(in: .whitespacesAndNewlines)) } catch let e as ExitCode { throw e } catch {
-                throw Runner.fail(TrialGateError(.badVKey, "--witness: \(TrialGateError(error).message)"))
+        do {
+            let lines = try witness.flatMap { w in
+                try Runner.inlineOrFile(w).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             }
+            return try CosignerKey.distinct(try lines.map(CosignerKey.init(vkey:)))
+        } catch let e as ExitCode { throw e } catch {
+            throw Runner.fail(TrialGateError(.badVKey, "--witness: \(TrialGateError(error).message)"))
         }
     }
 
@@ -81,15 +83,17 @@ struct Verify: ParsableCommand {
 
     private func now() -> UInt64 { UInt64(max(0, SystemClock().now().millisecondsSinceEpoch / 1000)) }
 
-    private func checkQuorum(_ quorum: Int) throws {
-        let keys = try witnessKeys()
+    private func checkQuorum(_ keys: [CosignerKey], _ quorum: Int) throws {
         let age = try age()
         let store = try Runner.openStore(options)
         defer { store.close() }
         let (size, verdict) = try WitnessSubmission.quorum(store: store, witnesses: keys, quorum: quorum, maxAge: age, now: now())
+        // The refusals of this checkpoint that came after the witness's newest cosignature of it (a refusal it later
+        // cosigned over is history, not news).
         let names = Set(keys.map(\.name))
-        for r in try store.witnessRefusals(size: size) where names.contains(r.witness) {
-            print("Refused by \(r.witness) at \(r.receivedAt) (HTTP \(r.status)): \(r.answer.trimmingCharacters(in: .whitespacesAndNewlines).prefix(200))")
+        let cosignedAt = Dictionary(try store.cosignatures(size: size).map { ($0.witness, $0.receivedAt) }, uniquingKeysWith: max)
+        for r in try store.witnessRefusals(size: size) where names.contains(r.witness) && r.receivedAt > (cosignedAt[r.witness] ?? "") {
+            print("Refused by \(r.witness) at \(r.receivedAt) (HTTP \(r.status)): \(WitnessSubmission.shown(r.answer, 200))")
         }
         guard verdict.met else {
             print("FAILED: " + verdict.summary(size: size))

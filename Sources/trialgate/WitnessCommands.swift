@@ -138,9 +138,13 @@ extension WitnessGroup {
             defer { store.close() }
             let newest = try store.latestCheckpoint()?.size ?? 0
             let cosigned = try store.cosignedSizes()
-            // The newest refusal of each witness, when it is newer than its newest cosignature.
+            // The newest refusal of each witness, when it came after its newest cosignature.
+            var newestCosignature: [String: String] = [:]
+            for (name, size) in cosigned {
+                newestCosignature[name] = try store.cosignatures(size: size).first { $0.witness == name }?.receivedAt
+            }
             var refusals: [String: EventStore.StoredWitnessRefusal] = [:]
-            for r in try store.witnessRefusals() where r.size >= (cosigned[r.witness] ?? 0) { refusals[r.witness] = r }
+            for r in try store.witnessRefusals() where r.receivedAt > (newestCosignature[r.witness] ?? "") { refusals[r.witness] = r }
             var rows: [JSONValue] = []
             for name in Set(cosigned.keys).union(refusals.keys).sorted() {
                 let size = cosigned[name] ?? 0
@@ -158,8 +162,8 @@ extension WitnessGroup {
                 let at = r["received_at"]?.stringValue.map { ", at \($0)" } ?? ""
                 print("  \(Render.pad(r["witness"]?.stringValue ?? "", 32)) cosigned size \(r["cosigned_size"]?.intValue ?? 0), \(r["lag"]?.intValue ?? 0) behind\(at)")
                 if let refused = r["refused"] {
-                    let answer = (refused["answer"]?.stringValue ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
-                    print("    REFUSED size \(refused["size"]?.intValue ?? 0) with HTTP \(refused["status"]?.intValue ?? 0) at \(refused["received_at"]?.stringValue ?? ""): \(answer.prefix(200))")
+                    let answer = WitnessSubmission.shown(refused["answer"]?.stringValue ?? "", 200)
+                    print("    REFUSED size \(refused["size"]?.intValue ?? 0) with HTTP \(refused["status"]?.intValue ?? 0) at \(refused["received_at"]?.stringValue ?? ""): \(answer)")
                 }
             }
         }

@@ -23,7 +23,8 @@ import TrialGateWitness
     /// The witnesses' clock, moved by hand.
     final class WitnessClock: @unchecked Sendable {
         private let lock = NSLock()
-        private var time: UInt64 = 1_790_000_000
+        /// Starts at the fixtures' clock (2026-07-01T09:00Z): a log refuses a cosignature dated ahead of its own clock.
+        private var time: UInt64 = 1_782_896_400
         var now: UInt64 { lock.withLock { time } }
         func advance(_ seconds: UInt64) { lock.withLock { time += seconds } }
     }
@@ -45,7 +46,7 @@ import TrialGateWitness
         return (cosigned, refused)
     }
 
-    static func quorum(_ f: Fixture, _ witnesses: [Witness], maxAge: UInt64? = nil, now: UInt64 = 1_790_000_000) throws -> Int {
+    static func quorum(_ f: Fixture, _ witnesses: [Witness], maxAge: UInt64? = nil, now: UInt64 = 1_782_896_400) throws -> Int {
         try WitnessSubmission.quorum(store: f.store, witnesses: witnesses.map(\.cosignerKey), quorum: 2, maxAge: maxAge, now: now).verdict.counted.count
     }
 
@@ -121,6 +122,7 @@ import TrialGateWitness
         #expect(Self.submit(honest, to: witnesses).cosigned == 3, "the same checkpoint, cosigned again")
         let then = clock.now
         clock.advance(3600)
+        honest.clock.advance(seconds: 3600)
         try Self.ki67(honest, 8)
         #expect(Self.submit(honest, to: witnesses).cosigned == 3)
         // Both carry a quorum; only the honest one's is recent.
@@ -132,6 +134,8 @@ import TrialGateWitness
         #expect(verdict.summary(size: 2).contains("too old"), "\(verdict.summary(size: 2))")
         // A quiet honest log resubmits and is cosigned again with a newer time; the copy is refused.
         clock.advance(3600)
+        honest.clock.advance(seconds: 7200)
+        copy.clock.advance(seconds: 7200)
         #expect(Self.submit(honest, to: witnesses).cosigned == 3)
         #expect(try Self.quorum(honest, witnesses, maxAge: 1800, now: clock.now) == 3)
         let copyAgain = Self.submit(copy, to: witnesses)
@@ -149,7 +153,7 @@ import TrialGateWitness
         let keys = witnesses.map(\.cosignerKey)
         let bundle = dir.path + "/bundle"
         _ = try f.run(.exportBundle(directory: bundle, witnesses: keys.map(\.vkey), quorum: 2), as: "admin")
-        let now: UInt64 = 1_790_000_100
+        let now: UInt64 = 1_782_896_500
         func verify(_ keys: [CosignerKey], quorum: Int?, maxAge: UInt64? = nil) -> BundleVerification {
             BundleVerifier.verify(directory: bundle, witnesses: .init(witnesses: keys, quorum: quorum, maxAge: maxAge, now: now))
         }

@@ -66,7 +66,7 @@ extension Dispatcher {
         }
         // The newest with the newest cosignature of each witness that cosigned it (C2SP tlog-cosignature lines
         // after the log's own signature line).
-        let cosignatures = try store.cosignatures(size: size).map(\.line).joined()
+        let cosignatures = WitnessSubmission.readableLines(latest.note, try store.cosignatures(size: size).map(\.line)).joined()
         try files.write(AuditBundle.latestCheckpointFile, Array((latest.note + cosignatures).utf8))
 
         // Decisions with their signatures and an inclusion proof against the newest checkpoint.

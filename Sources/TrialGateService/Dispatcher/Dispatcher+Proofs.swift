@@ -9,7 +9,7 @@ extension Dispatcher {
     private func checkpointReply(_ c: EventStore.StoredCheckpoint) -> CheckpointReply {
         let parsed = try? SignedNote.parse(c.note)
         let checkpoint = parsed.flatMap { try? Checkpoint(text: $0.text) }
-        let lines = ((try? store?.cosignatures(size: c.size)) ?? []).map(\.line)
+        let lines = WitnessSubmission.readableLines(c.note, ((try? store?.cosignatures(size: c.size)) ?? []).map(\.line))
         return CheckpointReply(size: c.size, issuedAt: c.issuedAt, note: c.note, origin: checkpoint?.origin, root: checkpoint.map { b64($0.root) },
                                cosignatures: lines.isEmpty ? nil : lines)
     }

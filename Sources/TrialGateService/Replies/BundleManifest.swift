@@ -37,8 +37,7 @@ public struct BundleManifest: ReplyView, Equatable {
                 if quorum != nil { throw TrialGateError(.badRequest, "--quorum needs the --witness keys it counts") }
                 return nil
             }
-            let keys = try witnesses.map { try CosignerKey(vkey: $0) }
-            guard Set(keys.map(\.name)).count == keys.count else { throw TrialGateError(.badRequest, "a witness is named twice") }
+            let keys = try CosignerKey.distinct(try witnesses.map { try CosignerKey(vkey: $0) })
             let k = quorum ?? keys.count
             guard (1...keys.count).contains(k) else { throw TrialGateError(.badRequest, "--quorum K takes 1 ≤ K ≤ \(keys.count), the number of --witness keys; got \(k)") }
             (self.witnesses, self.quorum) = (keys.map(\.vkey), k)
