@@ -130,4 +130,23 @@ import TrialGateWitness
         #expect(try withManifest(["witnesses": .array([.string(keys[0].vkey), .string(keys[0].vkey)])]) == ["witness_vkey"])
         #expect(try withManifest(["witnesses": "not a list"]) == ["witness_vkey"])
     }
+
+    @Test("a witness's answer with terminal escapes is shown quoted, and a refusal repeated in the same words is one row")
+    func hostileAnswers() throws {
+        let f = try Fixture()
+        let key = try CosignerKey(name: "witness.test/evil", publicKey: try TrialKey(seed: Array(repeating: 4, count: 32)).publicKey)
+        let evil = "no\u{1b}[2J\u{1b}]0;pwned\u{07}\nOK: forged line"
+        for _ in 0..<3 {
+            do {
+                _ = try WitnessSubmission.submit(store: f.store, key: key, transport: { _ in (422, evil) }, now: f.clock.now())
+                Issue.record("a 422 was taken")
+            } catch {
+                let message = TrialGateError(error).message
+                #expect(!message.contains("\u{1b}") && !message.contains("\n") && message.contains("\\u001b[2J"), "\(message)")
+            }
+        }
+        #expect(try f.store.witnessRefusals().count == 1)
+        _ = try? WitnessSubmission.submit(store: f.store, key: key, transport: { _ in (422, "another answer") }, now: f.clock.now())
+        #expect(try f.store.witnessRefusals().count == 2)
+    }
 }
