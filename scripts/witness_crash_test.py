@@ -47,22 +47,23 @@ from tglab import cosignature_valid, free_port, new_trial, note_size_root, post_
 FORK_EVENTS = 6  # events registered before the fork (after init and the policy)
 
 
-def checkpoints(store):
-    """The store's checkpoints: {size: note}, read with SQLite (read-only), not through TrialGate."""
+def read_only(store, sql):
+    """The rows of `sql` on the store, read with SQLite (read-only), not through TrialGate."""
     db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30)
     try:
-        return dict(db.execute("SELECT size, note FROM checkpoints"))
+        return list(db.execute(sql))
     finally:
         db.close()
+
+
+def checkpoints(store):
+    """The store's checkpoints: {size: note}."""
+    return dict(read_only(store, "SELECT size, note FROM checkpoints"))
 
 
 def kept_cosignatures(store):
     """The cosignatures the store keeps: [(size, witness, line)]."""
-    db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30)
-    try:
-        return list(db.execute("SELECT size, witness, line FROM cosignatures"))
-    finally:
-        db.close()
+    return read_only(store, "SELECT size, witness, line FROM cosignatures")
 
 
 class Lab:
