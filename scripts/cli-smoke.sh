@@ -146,6 +146,16 @@ out=$(printf '%s\n' '{"id":1,"cmd":"head"}' '{"id":2,"cmd":"show","candidate":"N
 check test "$(echo "$out" | wc -l)" = 2
 check grep -q '"id":2,"ok":true' <<<"$out"
 expect_rc 0 "$B" verify
+# On a terminal, long work shows one progress line on stderr, cleared at the end; not with --quiet, not in a pipe.
+if command -v script >/dev/null; then
+  script -qec "\"$B\" verify" /dev/null > "$T/tty.out" 2>&1 || true
+  check grep -q $'\e\\[Kverify: [0-9,]* of [0-9,]* events (100 %)' "$T/tty.out"
+  check grep -q "^OK: " <(tr '\r' '\n' < "$T/tty.out" | sed 's/\x1b\[K//g')
+  script -qec "\"$B\" verify --quiet" /dev/null > "$T/tty.out" 2>&1 || true
+  refute grep -q "verify: " "$T/tty.out"
+fi
+"$B" verify > /dev/null 2> "$T/err"
+check test ! -s "$T/err"
 expect_rc 0 "$B" replay
 # Reports: table, CSV, FHIR, audit trail; the HTML page opens in headless Chromium when it is installed.
 expect_rc 0 "$B" report

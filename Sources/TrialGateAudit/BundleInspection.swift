@@ -74,7 +74,7 @@ struct BundleInspection {
     /// Parses and hashes the events on all cores and folds them in order through a `LogAuditor`, checking each
     /// checkpoint as the fold reaches its size.
     /// - Returns: nil when events.jsonl is missing or a line cannot be read (the check ends there).
-    mutating func foldEvents(checkpointNotes: [Int64: String], savedSize: Int64) -> Fold? {
+    mutating func foldEvents(checkpointNotes: [Int64: String], savedSize: Int64, progress: ((Int64, Int64) -> Void)? = nil) -> Fold? {
         var rootAtSaved: [UInt8]? = nil
         guard let eventBytes = read("events.jsonl") else { problem(0, "manifest", "events.jsonl is missing"); return nil }
         let lines = BundleVerifier.lines(eventBytes)
@@ -102,6 +102,7 @@ struct BundleInspection {
                 if let note = checkpointNotes[auditor.tree.size] { auditor.checkCheckpoint(note) }
             }
             start = end
+            progress?(Int64(end), Int64(lines.count))
         }
         return Fold(auditor: auditor, decisionLeaves: decisionLeaves, rootAtSaved: rootAtSaved)
     }

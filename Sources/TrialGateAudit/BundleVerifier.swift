@@ -26,8 +26,9 @@ public enum BundleVerifier {
 
     /// - Parameter witnesses: the verifier's own witness keys and quorum; without keys, those the manifest names are
     ///   checked (the operator's statement of its plan, said as such).
+    /// - Parameter progress: told how many events of how many have been checked, every few thousand.
     public static func verify(directory: String, trustedKeys: [NoteVerifierKey] = [], savedCheckpoint: String? = nil,
-                              witnesses: WitnessRequirement? = nil) -> BundleVerification {
+                              witnesses: WitnessRequirement? = nil, progress: ((_ done: Int64, _ total: Int64) -> Void)? = nil) -> BundleVerification {
         var check = BundleInspection(directory: directory)
         // 1. The manifest lists every file with its SHA-256, and nothing else is in the bundle.
         guard check.checkManifest() else { return check.out }
@@ -37,7 +38,7 @@ public enum BundleVerifier {
         let saved = check.savedCheckpoint(savedCheckpoint)
 
         // 3. Events: parsed and hashed on all cores, folded in order by the auditor.
-        guard let fold = check.foldEvents(checkpointNotes: checkpointNotes, savedSize: saved?.size ?? -1) else { return check.out }
+        guard let fold = check.foldEvents(checkpointNotes: checkpointNotes, savedSize: saved?.size ?? -1, progress: progress) else { return check.out }
         let auditor = fold.auditor
         let history = auditor.state
         finish(&check.out, auditor)

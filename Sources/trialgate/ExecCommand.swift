@@ -19,7 +19,13 @@ struct Exec: ParsableCommand {
         var session = LineProtocol.host(actor: actor)
         var failures = 0
         var accountsSeen: Int64 = -1
+        // Requests done, on a terminal's stderr (the replies go to stdout, one line each, as ever).
+        let progress = ProgressLine("exec", unit: "lines", quiet: options.quiet)
+        defer { progress.finish() }
+        var done: Int64 = 0
         while let line = readLine(strippingNewline: true) {
+            done += 1
+            progress.update(done, of: nil)
             let frame = Frame.line(framing: line.utf8)
             if frame.isBlank { continue }
             // As for every command-line write: never under an account's name (checked again when accounts change).

@@ -22,7 +22,7 @@ struct Export: ParsableCommand {
         case "events":
             // Page by page, so memory stays bounded however long the log is, up to the head as it is now.
             let last = try through ?? Runner.view(.head, as: HeadReply.self, options: options).size
-            try Runner.forEachPage(from: from, as: ExportReply.self, options: options, { .export(from: $0, through: last) }) { result, _ in
+            try Runner.forEachPage(from: from, as: ExportReply.self, options: options, total: last, { .export(from: $0, through: last) }) { result, _ in
                 for e in result.events { print(CanonicalJSON.string(e)) }
                 return result.nextFrom
             }

@@ -77,21 +77,25 @@ enum BundleExport {
 }
 
 enum BundleCheck {
-    static func run(directory: String, vkey: String?, checkpointFile: String?, json: Bool, witnesses: BundleVerifier.WitnessRequirement? = nil) throws {
+    static func run(directory: String, vkey: String?, checkpointFile: String?, json: Bool, quiet: Bool = false, all: Bool = false,
+                    witnesses: BundleVerifier.WitnessRequirement? = nil) throws {
         var trusted: [NoteVerifierKey] = []
         if let vkey {
             let text = FileManager.default.fileExists(atPath: vkey) ? try Runner.readFile(vkey) : vkey
             do { trusted = [try NoteVerifierKey(vkey: text)] } catch { throw Runner.fail(TrialGateError(.invalidField, "--vkey: \(error)")) }
         }
         let saved = try checkpointFile.map { try Runner.readFile($0) }
-        let r = BundleVerifier.verify(directory: directory, trustedKeys: trusted, savedCheckpoint: saved, witnesses: witnesses)
+        let line = ProgressLine("verify --bundle", quiet: quiet)
+        let r = BundleVerifier.verify(directory: directory, trustedKeys: trusted, savedCheckpoint: saved, witnesses: witnesses,
+                                      progress: { line.update($0, of: $1) })
+        line.finish()
         if json {
             Runner.printJSON([
                 "valid": .bool(r.valid), "events": .number(Double(r.events)), "decisions": .number(Double(r.decisions)),
                 "decisions_reproduced": .number(Double(r.decisionsReproduced)), "checkpoints_checked": .number(Double(r.checkpoints)),
                 "signatures_checked": .number(Double(r.signaturesChecked)), "inclusion_proofs": .number(Double(r.inclusionProofs)),
                 "root": .string(Data(r.root).base64EncodedString()), "signed_by": .from(r.signedBy), "witnessed": .from(r.witnessed),
-                "problems": .array(r.problems.prefix(50).map { ["seq": .number(Double($0.seq)), "code": .string($0.code), "message": .string($0.message)] }),
+                "problems": .array(r.problems.map { ["seq": .number(Double($0.seq)), "code": .string($0.code), "message": .string($0.message)] }),
             ])
         } else if r.valid {
             print("OK: bundle \(directory): \(r.events) events, \(r.checkpoints) checkpoints, \(r.signaturesChecked) signatures, \(r.decisionsReproduced)/\(r.decisions) decisions re-derived, \(r.inclusionProofs) inclusion proofs; root \(Data(r.root).base64EncodedString())")
@@ -99,7 +103,7 @@ enum BundleCheck {
             if let w = r.witnessed { print("Witnessed: \(w).") }
         } else {
             print("FAILED: bundle \(directory)")
-            for p in r.problems.prefix(50) { print("  \(p.seq == 0 ? "bundle" : "event \(p.seq)"): \(p.code): \(p.message)") }
+            Verify.summarise(r.problems.map { ($0.seq == 0 ? "bundle" : "event \($0.seq)", $0.code, $0.message) }, all: all)
         }
         if !r.valid { throw ExitCode(1) }
     }

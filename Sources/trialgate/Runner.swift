@@ -34,6 +34,10 @@ enum Runner {
             defer { store?.close() }
             if let store, command.writes { try requireHostActor(options.actorName, store: store) }
             let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
+            // Long passes over the log (verify, replay, a report folded from the start) report how far they are.
+            let line = ProgressLine(command.name, quiet: options.quiet)
+            if ProgressLine.wanted(quiet: options.quiet) { dispatcher.progress = { line.update($0, of: $1) } }
+            defer { line.finish() }
             let reply = try dispatcher.perform(command, actor: options.actorName)
             if case .view(let view) = reply { warnAboutLog(view.logWarning) }
             if let store, command.writes { submitToWitnesses(store) }
@@ -124,11 +128,15 @@ enum Runner {
 
     /// Runs the paged command `command(from)` from `first` on, handing `body` each reply and where its page began,
     /// until `body` answers no next page (the reply's `next_from`).
-    static func forEachPage<T: ReplyView>(from first: Int64, as type: T.Type, options: StoreOptions, _ command: (Int64) -> Command,
-                                          _ body: (T, Int64) throws -> Int64?) throws {
+    /// With `total` (the last seq the pages reach), shows how far they are on a terminal (`ProgressLine`).
+    static func forEachPage<T: ReplyView>(from first: Int64, as type: T.Type, options: StoreOptions, total: Int64? = nil, label: String = "export",
+                                          _ command: (Int64) -> Command, _ body: (T, Int64) throws -> Int64?) throws {
+        let line = ProgressLine(label, quiet: options.quiet)
+        defer { line.finish() }
         var next: Int64? = first
         while let page = next {
             next = try body(try view(command(page), as: T.self, options: options), page)
+            line.update((next ?? total ?? page) - 1, of: total)
         }
     }
 

@@ -31,6 +31,9 @@ struct StoreOptions: ParsableArguments {
     @Flag(name: .long, help: "Print the result as JSON instead of text.")
     var json = false
 
+    @Flag(name: .long, help: "No progress line on stderr during long work (it is shown only on a terminal anyway).")
+    var quiet = false
+
     var storePath: String { store ?? Environment.get("TRIALGATE_STORE") ?? "trialgate.sqlite" }
     var keyPath: String { key ?? Environment.get("TRIALGATE_KEY") ?? storePath + ".key" }
     var actorName: String { actor ?? Environment.get("TRIALGATE_ACTOR") ?? Environment.osActor }

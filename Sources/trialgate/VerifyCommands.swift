@@ -20,6 +20,7 @@ struct Verify: ParsableCommand {
     @Option(name: .long, help: "Check this audit bundle directory instead of the store.") var bundle: String?
     @Option(name: .long, help: "A witness's cosigner vkey (or a file holding it); repeat for several.") var witness: [String] = []
     @Option(name: .long, help: "How many of the --witness keys must have cosigned the newest checkpoint.") var quorum: Int?
+    @Flag(name: .long, help: "List every problem found (by default: how many of each kind, and the first few).") var all = false
     @Option(name: .long, help: "How recent each counted cosignature must be, by the time the witness states: e.g. 36h, 90m, 3600s, 7d.") var maxAge: String?
 
     func run() throws {
@@ -33,7 +34,8 @@ struct Verify: ParsableCommand {
                 // Without --witness, --quorum and --max-age apply to the witnesses the manifest names (and fail without any).
                 requirement = .init(witnesses: keys, quorum: quorum, maxAge: try age(), now: now())
             }
-            return try BundleCheck.run(directory: bundle, vkey: vkey, checkpointFile: checkpoint, json: options.json, witnesses: requirement)
+            return try BundleCheck.run(directory: bundle, vkey: vkey, checkpointFile: checkpoint, json: options.json, quiet: options.quiet, all: all,
+                                       witnesses: requirement)
         }
         if quorum != nil || !keys.isEmpty || maxAge != nil {
             guard !keys.isEmpty else { throw Runner.fail(TrialGateError(.badRequest, "--quorum and --max-age need the --witness keys they count")) }
@@ -54,8 +56,8 @@ struct Verify: ParsableCommand {
                 }
             } else {
                 print("FAILED: first bad event is \(result.firstBadSeq.map(String.init) ?? "the file itself")")
-                for p in result.problems { print("  event \(p.seq): \(p.code): \(p.message)") }
                 for s in result.structure { print("  file: \(s)") }
+                Self.summarise(result.problems.map { ("event \($0.seq)", $0.code, $0.message) }, all: all)
             }
         }
         if !result.valid { throw ExitCode(1) }
@@ -63,6 +65,19 @@ struct Verify: ParsableCommand {
 
     /// The newest checkpoint must carry valid cosignatures of `quorum` of the given witnesses (C2SP tlog-cosignature),
     /// each no older than `--max-age` when given; the refusals kept for it are shown with the witness's answer.
+    /// How many problems of each kind, then the first five of them, or all with `all`: a log with a broken tree has a
+    /// problem at every checkpoint, and a screen of them hides the one that matters.
+    static func summarise(_ problems: [(place: String, code: String, message: String)], all: Bool) {
+        guard !problems.isEmpty else { return }
+        var counts: [String: Int] = [:]
+        for p in problems { counts[p.code, default: 0] += 1 }
+        let kinds = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        print("  \(problems.count) problem\(problems.count == 1 ? "" : "s"): \(kinds.joined(separator: ", "))")
+        let shown = all ? problems[...] : problems.prefix(5)
+        for p in shown { print("  \(p.place): \(p.code): \(p.message)") }
+        if shown.count < problems.count { print("  … and \(problems.count - shown.count) more (--all lists them, --json gives them all)") }
+    }
+
     /// The --witness keys: each a vkey, or a file of vkeys one a line; each witness once.
     private func witnessKeys() throws -> [CosignerKey] {
         do {

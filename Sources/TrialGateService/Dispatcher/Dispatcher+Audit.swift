@@ -36,6 +36,7 @@ extension Dispatcher {
                 upcoming?.start()
             }
             for (row, item) in zip(current.rows, done) { pass.take(row, item) }
+            if let last = current.rows.last { progress?(last.seq, size) }
             guard let u = upcoming else { break }
             prepared = u
         }

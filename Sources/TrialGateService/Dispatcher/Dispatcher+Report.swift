@@ -22,6 +22,7 @@ extension Dispatcher {
             }
         }
         var lookups: [Int64: EventType] = [:]
+        var told = state.size
         try forEachEvent(from: state.size + 1, through: last, read: { from, through, body in
             try store.forEachRow(from: from, through: through, typesAndCorrected: ReportState.eventTypes, body)
         }) { event in
@@ -30,6 +31,10 @@ extension Dispatcher {
                 let type = try store.event(seq: seq)?.type
                 lookups[seq] = type
                 return type
+            }
+            if event.seq - told >= 4096, let progress {
+                told = event.seq
+                progress(event.seq, last)
             }
             return true
         }

@@ -47,6 +47,10 @@ public final class Dispatcher: @unchecked Sendable {
     /// those threads run at the normal one and would take the cores from the writer.
     public var parallelFolds = true
 
+    /// Told how far a long pass over the log has come (events done, events in all): `verify`, `replay` and a report
+    /// folded without a snapshot call it every few thousand events. The command line shows it on a terminal.
+    public var progress: (@Sendable (_ done: Int64, _ total: Int64) -> Void)?
+
     /// Views found current during the one command being carried out for a principal (nil outside one): the
     /// site check of the access rules and `show` then ask the store once for the candidate's newest event.
     var viewChecks: [String: ShownCandidate]?
