@@ -9,14 +9,17 @@ checks (`user.signer_rotated`: `users rotate-signer`), and the rules of signed a
 signatures, attestations recorded once, overrides into eligibility, reasons, statements, query texts, printed names)
 on real bundles and on tampered copies of them, one attack per check; and the checks of models as evidence
 (`model.registered`, `model_score.recorded`, a decision's `model.<id>` gates and the criteria stating them,
-`models/*.json`) on a third bundle.
+`models/*.json`) on a third bundle. And the progress line: on a terminal's stderr only, not with --quiet, cleared at
+the end, stdout the same in every case.
 Run: python3 audit/test_verify_bundle.py   (TRIALGATE_BIN=path/to/trialgate to choose the binary)"""
 
 import base64
+import contextlib
 import copy
 import datetime
 import glob
 import hashlib
+import io
 import json
 import math
 import os
@@ -1569,6 +1572,134 @@ def run_witness_tests(binary):
     return results
 
 
+# --- Progress on a terminal ------------------------------------------------------------------------------------
+#
+# verify_bundle writes its progress line to stderr only when stderr is a terminal and --quiet is not given, and stdout
+# is the same whatever stderr is. A fake terminal keeps what is written to it; one run has a real pseudo-terminal
+# (POSIX only) as stderr. The bundles are small, so most runs lower Progress.every and Progress.interval to show a line
+# for every event.
+
+class FakeTerminal:
+    """A stderr that says it is a terminal and keeps every write."""
+
+    def __init__(self):
+        self.writes = []
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.writes.append(text)
+        return len(text)
+
+    def flush(self):
+        pass
+
+
+class GoneTerminal(FakeTerminal):
+    """A terminal that went away: every write fails."""
+
+    def write(self, text):
+        raise OSError(5, "Input/output error")
+
+
+def run_main_beside(stderr, *argv):
+    """verify_bundle's command line with `stderr` as sys.stderr: (exit status, stdout)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(stderr):
+        status = vb.main([str(a) for a in argv])
+    return status, out.getvalue()
+
+
+def read_pty(command):
+    """Runs `command` with a new pseudo-terminal as its stderr and stdout a pipe: (exit status, stdout, terminal bytes)."""
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=slave)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # Linux: EIO once no process holds the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    out = proc.stdout.read().decode()
+    proc.stdout.close()
+    return proc.wait(), out, shown
+
+
+def run_progress_tests():
+    results = []
+    tmp = tempfile.mkdtemp(prefix="tg-progress-")
+    every, interval = vb.Progress.every, vb.Progress.interval
+    try:
+        good = os.path.join(FIX, "legacy-10d079c", "tour")
+        events = len(open(os.path.join(good, "events.jsonl"), "rb").read().splitlines())
+        bad = os.path.join(tmp, "bad")
+        shutil.copytree(good, bad)
+        with open(os.path.join(bad, "keys.json"), "ab") as f:
+            f.write(b" ")
+        for bundle, want_status in ((good, 0), (bad, 1)):
+            label = "a good bundle" if want_status == 0 else "a failing bundle"
+            vb.Progress.every, vb.Progress.interval = every, interval
+            pipe = io.StringIO()
+            status, stdout = run_main_beside(pipe, bundle)
+            check(status == want_status and stdout.startswith("OK: " if want_status == 0 else "FAILED: "), f"progress, {label}: {status} {stdout}")
+            check(pipe.getvalue() == "", f"progress, {label}: written to a stderr that is not a terminal: {pipe.getvalue()!r}")
+            terminal = FakeTerminal()
+            got = run_main_beside(terminal, bundle)
+            check(got == (status, stdout) and terminal.writes == [],
+                  f"progress, {label}: a check quicker than Progress.interval wrote {terminal.writes} or changed stdout")
+            results.append(f"progress: nothing on stderr, not a terminal or a quick check ({label})")
+
+            vb.Progress.every, vb.Progress.interval = 1, 0
+            pipe = io.StringIO()
+            check(run_main_beside(pipe, bundle) == (status, stdout) and pipe.getvalue() == "",
+                  f"progress, {label}, a line per event: written to a stderr that is not a terminal: {pipe.getvalue()!r}")
+            terminal = FakeTerminal()
+            got = run_main_beside(terminal, bundle)
+            check(got == (status, stdout), f"progress, {label}: stdout beside a terminal differs: {got}")
+            lines, last = terminal.writes[:-1], terminal.writes[-1:]
+            check(len(lines) == events + 1 and last == ["\r\x1b[K"], f"progress, {label}: {len(lines)} lines, last write {last}")
+            check(all(w.startswith("\r\x1b[Kverify_bundle: ") and " events/s, ETA " in w and "\n" not in w for w in lines),
+                  f"progress, {label}: a line not in the form: {lines[:3]}")
+            check(lines and lines[-1].startswith(f"\r\x1b[Kverify_bundle: {events} of {events} events, "),
+                  f"progress, {label}: the last line is not {events} of {events}: {lines[-1:]}")
+            results.append(f"progress: a line per event on a terminal, cleared at the end, stdout unchanged ({label})")
+            terminal = FakeTerminal()
+            got = run_main_beside(terminal, bundle, "--quiet")
+            check(got == (status, stdout) and terminal.writes == [], f"progress, {label}, --quiet: {got} {terminal.writes}")
+            results.append(f"progress: --quiet shows nothing on a terminal, stdout unchanged ({label})")
+            got = run_main_beside(GoneTerminal(), bundle)
+            check(got == (status, stdout), f"progress, {label}: a terminal gone away changed the result: {got}")
+            results.append(f"progress: a terminal gone away changes nothing ({label})")
+
+        if os.name == "posix":
+            code = ("import sys; sys.path.insert(0, sys.argv[1]); import verify_bundle as vb; "
+                    "vb.Progress.every, vb.Progress.interval = 1, 0; sys.exit(vb.main(sys.argv[2:]))")
+            audit = os.path.dirname(os.path.abspath(__file__))
+            status, stdout, shown = read_pty([sys.executable, "-c", code, audit, good])
+            _, want = run_main_beside(io.StringIO(), good)
+            check(status == 0 and stdout == want, f"progress, a pseudo-terminal: stdout {stdout!r}")
+            parts = shown.split(b"\r\x1b[K")  # "", then a line per event, then "" after the clearing at the end
+            check(len(parts) == events + 3 and parts[0] == parts[-1] == b"" and b"\n" not in shown
+                  and parts[-2].startswith(f"verify_bundle: {events} of {events} events, ".encode()),
+                  f"progress, a pseudo-terminal showed {shown[:80]!r}...{shown[-80:]!r}")
+            status, stdout, shown = read_pty([sys.executable, "-c", code, audit, good, "--quiet"])
+            check(status == 0 and stdout == want and shown == b"", f"progress, a pseudo-terminal, --quiet: {stdout!r} {shown!r}")
+            results.append("progress: a real pseudo-terminal, with and without --quiet")
+    finally:
+        vb.Progress.every, vb.Progress.interval = every, interval
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+progress_tests = run_progress_tests()
+vectors += f", {len(progress_tests)} progress tests"
 binary = find_binary()
 witness_tests = run_witness_tests(binary)
 vectors += f", {len(witness_tests)} witness tests on " + ("the committed tour bundle and a fresh export" if binary else "the committed tour bundle")
@@ -1591,6 +1722,6 @@ if failures:
         print("  " + f)
     sys.exit(1)
 if "-v" in sys.argv[1:]:
-    for t in witness_tests + bundle_tests:
+    for t in progress_tests + witness_tests + bundle_tests:
         print(f"  ok  {t}")
 print(f"OK: {summary}")

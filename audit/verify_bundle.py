@@ -5,7 +5,7 @@ Shares no code with TrialGate. Needs Python 3.9+ and the `cryptography` package 
 
     python3 -m pip install cryptography
     python3 audit/verify_bundle.py BUNDLE_DIR [--vkey VKEY_OR_FILE] [--checkpoint SAVED.note]
-                                   [--witness VKEY_OR_FILE ...] [--quorum K] [--max-age AGE]
+                                   [--witness VKEY_OR_FILE ...] [--quorum K] [--max-age AGE] [--quiet]
 
 It checks, from the files alone: the manifest's SHA-256 of every file; that every event is in RFC 8785
 canonical form, numbered without gaps and chained by SHA-256; the RFC 6962 Merkle root against every
@@ -35,6 +35,7 @@ else the manifest's `quorum`, else all) cosigned the newest checkpoint, `checkpo
 Ed25519 `cosignature/v1` lines after the log's own signature line, each at most `--max-age` old when given. It re-derives no decision from its policy (for any
 criterion): `trialgate verify` and `trialgate verify --bundle` do.
 Exit status 0 when everything holds, 1 when anything does not (each problem is printed), 2 for bad usage.
+While it checks the events, a terminal's stderr shows how many are done, the rate and the time left (not with --quiet).
 """
 
 import argparse
@@ -802,7 +803,8 @@ class UsageError(Exception):
 
 
 class Verifier:
-    def __init__(self, directory, trusted=None, saved_checkpoint=None, witnesses=None, quorum=None, max_age=None, now=None):
+    def __init__(self, directory, trusted=None, saved_checkpoint=None, witnesses=None, quorum=None, max_age=None, now=None,
+                 progress=None):
         self.dir = directory
         self.trusted = trusted or []
         self.saved = saved_checkpoint
@@ -811,6 +813,7 @@ class Verifier:
         self.witnesses_declared = False   # whether the witnesses are the ones the bundle itself declares
         self.max_age = max_age            # seconds: how recent a counted cosignature must be (--max-age)
         self.now = now                    # POSIX seconds the age is measured at (the clock, unless a test fixes it)
+        self.progress = progress          # a Progress, told of the events checked, or None; it checks nothing
         self.notes = []                   # said with the result, whatever it is
         self.problems = []
         self.stats = {"events": 0, "checkpoints": 0, "decision_signatures": 0, "signoffs": 0, "attestations": 0, "rotations": 0,
@@ -881,6 +884,9 @@ class Verifier:
         signed_attestations = set()  # seqs of schema 3 attestation.recorded events
         schema = SCHEMA_VERSIONS[0]  # the highest schema version so far: versions never go down
         root_at_saved = None
+        progress = self.progress
+        if progress:
+            progress(0, len(events))
         for n, line in enumerate(events, start=1):
             where = f"event {n}"
             try:
@@ -967,6 +973,8 @@ class Verifier:
                 root_at_saved = frontier.root()
             if frontier.size in checkpoints:
                 self.check_checkpoint(frontier.size, checkpoints[frontier.size], frontier.root(), origin, keys)
+            if progress and n % progress.every == 0:
+                progress(n, len(events))
         size = frontier.size
         for s in checkpoints:
             if s > size:
@@ -1770,6 +1778,49 @@ class Verifier:
             self.problem(where, "checkpoint_root", "its root is not the root of the bundle's events at that size")
 
 
+class Progress:
+    """The events checked, the rate and the time left, on one line of a terminal (main gives it stderr, and only when
+    stderr is a terminal). The verifier calls it every `every` events, the first time with 0 done, which starts the
+    clock; it writes at most once per `interval` seconds, each time over the line before. clear() removes the line."""
+
+    every = 128      # events between calls: a look at the clock is all a call costs, until it writes
+    interval = 0.2   # seconds between writes
+    ERASE = "\r\x1b[K"  # to the start of the line, then clear it (ANSI "erase in line")
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.began = self.written = None  # when the first call came, when the line was last written
+        self.shown = False
+
+    def __call__(self, done, total):
+        now = time.monotonic()
+        if self.began is None:
+            self.began = self.written = now
+        if now - self.written < self.interval:
+            return
+        self.written = now
+        elapsed = now - self.began
+        rate = done / elapsed if elapsed > 0 else 0.0
+        left = round((total - done) / rate) if rate > 0 else None
+        eta = f"{left // 60}:{left % 60:02d}" if left is not None else "?"
+        self.write(f"{self.ERASE}verify_bundle: {done:,} of {total:,} events, {rate:,.0f} events/s, ETA {eta}")
+        self.shown = True
+
+    def clear(self):
+        if self.shown:
+            self.write(self.ERASE)
+            self.shown = False
+
+    def write(self, text):
+        if self.stream is None:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except OSError:  # a terminal gone away must not change the verdict: show nothing more
+            self.stream = None
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Verify a TrialGate audit bundle without TrialGate.")
     ap.add_argument("bundle", help="the directory written by `trialgate export --out`")
@@ -1782,6 +1833,7 @@ def main(argv=None):
                                                             "(default: the manifest's, else all of them)")
     ap.add_argument("--max-age", metavar="AGE", help="count only cosignatures made at most this long ago, by the time each "
                                                       "witness states: a whole number with s, m, h or d, e.g. 36h")
+    ap.add_argument("--quiet", action="store_true", help="show no progress on stderr (it is shown only on a terminal)")
     args = ap.parse_args(argv)
     max_age = None
     if args.max_age is not None:
@@ -1814,9 +1866,14 @@ def main(argv=None):
         print(f"verify_bundle: --quorum {args.quorum} is not 1 to the {len(witnesses)} witnesses given", file=sys.stderr)
         return 2
     saved = open(args.checkpoint, encoding="utf-8").read() if args.checkpoint else None
-    v = Verifier(args.bundle, trusted, saved, witnesses, args.quorum, max_age)
+    progress = Progress(sys.stderr) if sys.stderr.isatty() and not args.quiet else None
+    v = Verifier(args.bundle, trusted, saved, witnesses, args.quorum, max_age, progress=progress)
     try:
-        v.run()
+        try:
+            v.run()
+        finally:
+            if progress:
+                progress.clear()  # however the run ends, before anything else is printed
     except UsageError as err:
         print(f"verify_bundle: {err}", file=sys.stderr)
         return 2
