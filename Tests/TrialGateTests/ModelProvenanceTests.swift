@@ -84,4 +84,19 @@ import TrialGateStore
         #expect(!r.valid)
         #expect(r.problems.contains { $0.code == "model_file" }, "\(r.problems)")
     }
+
+    @Test("a radiomics record after a decision makes it stale in the report too, and a report snapshot saved then verifies")
+    func radiomicsAfterDecisionInReports() throws {
+        let f = try E.fixture()
+        try f.run(.record(kind: "radiomics", candidate: "C-1", fields: E.radiomics(Self.ok, date: today)))
+        _ = try decide(f)
+        try f.run(.record(kind: "radiomics", candidate: "C-1", fields: E.radiomics(Self.ok, date: today)))
+        // The report read only some record kinds, radiomics not among them: it showed the decision as current, and its
+        // signed snapshot was not the fold `verify` makes.
+        let report = CanonicalJSON.string(try f.run(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"), as: "regulator"))
+        #expect(report.contains("\"stale\""), "\(report.prefix(600))")
+        _ = try f.run(.reportSnapshot, as: "admin")
+        let verified = try f.run(.verify(), as: "regulator")
+        #expect(verified["valid"] == true && verified["report_snapshots_checked"] == 1, "\(verified)")
+    }
 }

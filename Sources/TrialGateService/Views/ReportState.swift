@@ -9,11 +9,14 @@ struct ReportState: Equatable {
     /// The events a report reads. Clinical, imaging, Ki-67, mitotic and SSTR records enter a report only
     /// through decisions and corrections, and policies only by their id, version and date, so most of a large
     /// log is neither parsed nor kept.
-    static let eventTypes: [EventType] = [.trialInitialised, .keyRotated, .policyPublished, .candidateRegistered, .modelScoreRecorded,
-                                          .entryCorrected, .candidateWithdrawn, .decisionIssued, .decisionSigned]
-        + EventType.queryEvents
-        // Every other record only says that a decision before it is stale.
-        + [.imagingRecorded, .ki67Recorded, .mitoticCountRecorded, .sstrRecorded, .clinicalRecorded, .pathologyRecorded, .attestationRecorded]
+    static let eventTypes: [EventType] = {
+        let read: [EventType] = [.trialInitialised, .keyRotated, .policyPublished, .candidateRegistered, .modelScoreRecorded,
+                                 .entryCorrected, .candidateWithdrawn, .decisionIssued, .decisionSigned] + EventType.queryEvents
+        // Every other event that changes what a decision rests on only says that a decision before it is stale. Taken
+        // from `changesCandidateData`, so that a new record kind (radiomics.recorded was missed) is never left out:
+        // a report that skipped one showed a stale decision as current, and its signed snapshot failed `verify`.
+        return read + EventType.allCases.filter { $0.changesCandidateData && !read.contains($0) }
+    }()
 
     var trialID: String?
     var keys: [SigningKeyRecord] = []
@@ -114,7 +117,8 @@ struct ReportState: Equatable {
             guard let target, let i = c.queries.firstIndex(where: { $0.seq == target }) else { throw fail("not a query of candidate \"\(id)\"") }
             if event.type == .queryAnswered { c.queries[i].answered = true } else { c.queries[i].closedAt = event.timestamp }
         default:
-            throw fail("unexpected event type")
+            // A record that changes what a decision rests on (its staleness noted above) and that no report counts.
+            guard event.type.changesCandidateData else { throw fail("unexpected event type") }
         }
     }
 
