@@ -105,5 +105,27 @@ struct RunCommand: ParsableCommand {
         var verifyResult: JSONValue = .null
         let verifyTime = try seconds { verifyResult = try d4.execute(.verify(), actor: "bench") }
         print("verify + replay of \(size) events (hashes, chain, rules, \(verifyResult["signatures_checked"]?.intValue ?? 0) signatures, every decision re-derived): \(String(format: "%.2f", verifyTime)) s, \(rate(Int(size), verifyTime)); valid=\(verifyResult["valid"]?.boolValue == true)")
+        try printFloor(store: s4, signatures: (verifyResult["signatures_checked"]?.intValue ?? 0) + (verifyResult["checkpoints_checked"]?.intValue ?? 0),
+                       size: size, measured: verifyTime)
+    }
+
+    /// The floor of a verification on this machine, measured in the same run (docs/performance.md, issue 22): the
+    /// signatures it must check (decisions, sign-offs, checkpoints…) × one Ed25519 verification here ÷ the cores, plus
+    /// SHA-256 over the log's bytes, plus reading the bodies from SQLite.
+    static func printFloor(store: EventStore, signatures: Int, size: Int64, measured: Double) throws {
+        var bodies: [[UInt8]] = []
+        bodies.reserveCapacity(Int(size))
+        let read = try seconds { try store.forEachRow(from: 1, through: size) { bodies.append($0.body) } }
+        let bytes = bodies.reduce(0) { $0 + $1.count }
+        let hash = seconds { for b in bodies { _ = Merkle.leafHash(b) } }
+        let key = try benchKey()
+        let message = Array(repeating: UInt8(7), count: 300)
+        let signature = key.sign(message)
+        let reps = 2000
+        let one = seconds { for _ in 0..<reps { _ = SignatureCheck.verify(signature: signature, message: message, publicKey: key.publicKey) } } / Double(reps)
+        let cores = Double(ProcessInfo.processInfo.activeProcessorCount)
+        let sigs = Double(signatures) * one / cores
+        let floor = sigs + hash + read
+        print("floor: \(signatures) signatures × \(us(one)) ÷ \(Int(cores)) cores = \(String(format: "%.2f", sigs)) s; SHA-256 of \(bytes / 1_000_000) MB: \(String(format: "%.2f", hash)) s; reading the bodies: \(String(format: "%.2f", read)) s; floor \(String(format: "%.2f", floor)) s, \(rate(Int(size), floor)); verify is \(String(format: "%.1f", measured / floor))× the floor")
     }
 }
