@@ -13,6 +13,10 @@ export TRIALGATE_STORE=$T/trial.sqlite TRIALGATE_ACTOR=smoke:coordinator
 
 today=$(date -u +%F); d() { date -u -d "$1 days ago" +%F; }
 expect_rc 0 "$B" init --trial SMOKE-1
+# --version names this build and the formats it writes: the store's schema as sqlite3 reads it from the new store.
+expect_rc 0 "$B" --version
+check grep -q "^store schema $(sqlite3 "$T/trial.sqlite" 'PRAGMA user_version') " "$T/out"
+check grep -q "event schema $(sqlite3 "$T/trial.sqlite" "SELECT max(json_extract(body, '$.schema_version')) FROM events") *$" "$T/out"
 check test "$(stat -c %a "$T/trial.sqlite.key")" = 600
 expect_rc 0 "$B" policy test Policies/sanet-ep.yaml Policies/sanet-ep.cases.yaml
 expect_rc 0 "$B" policy test Policies/sanet-p.yaml Policies/sanet-p.cases.yaml

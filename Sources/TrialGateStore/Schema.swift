@@ -2,7 +2,11 @@
 ///
 /// The schema itself enforces what the log promises: events are only ever inserted (triggers abort
 /// every UPDATE and DELETE), every column is NOT NULL where it must be, and CHECKs pin shapes.
-enum Schema {
+public enum Schema {
+    /// The schema version a store of this build has (`PRAGMA user_version`) and its newest migration.
+    public static var version: Int { migrations.count }
+    public static var newestMigration: String { migrations.last?.name ?? "" }
+
     /// `PRAGMA application_id`: "TGLG", marks a file as a TrialGate store.
     static let applicationID: Int32 = 0x5447_4C47
 

@@ -7,11 +7,11 @@ import TrialGateCore
 ///
 /// The trial and its keys are not saved: they are read from the log itself when a snapshot is loaded, so a
 /// snapshot cannot bring a key of its own.
-enum ReportSnapshot {
+public enum ReportSnapshot {
     /// Version 3 keeps what makes the newest decision stale, its sign-off and the review queries; version 2 added
     /// each model score's study date and each latest decision's policy (older snapshots are not used: a report
     /// folds past them).
-    static let format = "trialgate.report-snapshot/3"
+    public static let format = "trialgate.report-snapshot/3"
     /// Formats earlier releases saved: skipped, never an integrity problem (a snapshot is derived data).
     static let olderFormats: Set<String> = ["trialgate.report-snapshot/1", "trialgate.report-snapshot/2"]
     private static let magic: [UInt8] = Array("TGRS3".utf8)
