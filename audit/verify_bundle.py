@@ -165,7 +165,52 @@ def jcs(v) -> str:
 
 
 def jcs_bytes(v) -> bytes:
-    return jcs(v).encode("utf-8")
+    """The RFC 8785 bytes of `v`: json.dumps's when they are provably the same (jcs_fast), else jcs's."""
+    text = jcs_fast(v)
+    return (jcs(v) if text is None else text).encode("utf-8")
+
+
+# A fast path. json.dumps(v, ensure_ascii=False, separators=(",", ":"), sort_keys=True) writes exactly what jcs(v)
+# writes when three conditions hold, and jcs_fast checks all three:
+#   1. numbers: `v` holds no float and no int of magnitude 2^53 or more. Below 2^53 both write str(int); floats (and
+#      NaN, Infinity) are where ECMAScript's number form and Python's repr differ (1.0, 1e+16, ...).
+#   2. key order: no key holds a character above U+FFFF. RFC 8785 sorts keys by UTF-16 code units, Python by code
+#      points; the two orders are the same for keys of the Basic Multilingual Plane and differ only for an astral
+#      character (a surrogate pair, D800-DFFF) against U+E000-U+FFFF. The output is checked rather than the keys:
+#      with ensure_ascii=False json.dumps writes every character above U+FFFF as itself, so none in the output
+#      means none in any key (nor any string: a value with one takes the slow path, which is rare and still right).
+#   3. strings: both escape '"' and '\\' with a backslash, U+0008, U+0009, U+000A, U+000C and U+000D as \b \t \n \f
+#      \r, every other character below U+0020 as \u00xx in lowercase hex, and write every other character as itself
+#      (DEL, U+2028 and U+2029 included). A lone surrogate (D800-DFFF) cannot be written as UTF-8 by either; the output
+#      is checked for one too, so that the slow path raises the error it always raised.
+# test_verify_bundle.py compares the two paths character by character and on generated values.
+_NOT_BMP_TEXT = re.compile("[\ud800-\udfff\U00010000-\U0010ffff]")
+_INT_LIMIT = 2**53
+
+
+def _json_writes_jcs(v) -> bool:
+    """Condition 1 of jcs_fast: only str, bool, None, int below 2^53 in magnitude, lists and dicts (exactly those
+    types, as json.loads makes them; a subclass takes the slow path)."""
+    t = type(v)
+    if t is str or t is bool or v is None:
+        return True
+    if t is int:
+        return -_INT_LIMIT < v < _INT_LIMIT
+    if t is dict:
+        return all(map(_json_writes_jcs, v.values()))  # keys are str: json.loads makes no other
+    if t is list:
+        return all(map(_json_writes_jcs, v))
+    return False
+
+
+def jcs_fast(v):
+    """The RFC 8785 text of `v` by json.dumps, or None when jcs_fast's conditions do not hold (then use jcs)."""
+    if not _json_writes_jcs(v):
+        return None
+    text = json.dumps(v, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    if _NOT_BMP_TEXT.search(text):
+        return None
+    return text
 
 
 # --- RFC 6962 / RFC 9162 Merkle tree ----------------------------------------------------------------------
