@@ -542,6 +542,13 @@ def is_invisible(c: int) -> bool:
     return 0x200B <= c <= 0x200F or 0x202A <= c <= 0x202E or 0x2060 <= c <= 0x2069 or c == 0xFEFF
 
 
+# The characters text_problem refuses: controls (C0, DEL, C1, U+2028, U+2029) and those is_invisible names; a newline
+# is allowed in multiline text.
+_UNSEEN = r"\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
+_NOT_ONE_LINE = re.compile(r"[\x00-\x1f" + _UNSEEN + "]")
+_NOT_TEXT = re.compile(r"[\x00-\x09\x0b-\x1f" + _UNSEEN + "]")
+
+
 def text_problem(text, max_length, multiline):
     """Why `text` cannot be text a person signs or writes into the record, or None: 1 to `max_length` characters;
     no control character (C0, DEL, C1, U+2028, U+2029; a newline is allowed when `multiline`); no invisible or
@@ -551,15 +558,13 @@ def text_problem(text, max_length, multiline):
     count = len(text)  # Unicode code points, as trialgate counts them (combining marks count: the size is bounded)
     if count > max_length:
         return f"at most {max_length} characters, got {count}"
-    for ch in text:
-        c = ord(ch)
-        if ch == "\n" and multiline:
-            continue
-        if c < 0x20 or 0x7F <= c <= 0x9F or c in (0x2028, 0x2029):
-            return (f"no control characters but newlines (U+{c:04X})" if multiline
-                    else f"one line, without control characters (U+{c:04X})")
+    found = (_NOT_TEXT if multiline else _NOT_ONE_LINE).search(text)  # the first character not allowed, if any
+    if found:
+        c = ord(found.group())
         if is_invisible(c):
             return f"no invisible or direction-changing characters (U+{c:04X})"
+        return (f"no control characters but newlines (U+{c:04X})" if multiline
+                else f"one line, without control characters (U+{c:04X})")
     if is_blank(text):
         return "not blank"
     return None
