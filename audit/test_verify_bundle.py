@@ -1830,6 +1830,57 @@ def run_progress_tests():
     return results
 
 
+def run_jobs_tests():
+    """--jobs: worker processes (in chunks of 3 lines here) print what one process prints, on the committed tour bundle
+    and on tampered copies of it, among them checkpoints whose signatures fail and a keys.json the workers cannot use."""
+    results = []
+    tmp = tempfile.mkdtemp(prefix="tg-jobs-")
+    chunk = vb.CHUNK
+    try:
+        vb.CHUNK = 3
+        good = os.path.join(FIX, "legacy-10d079c", "tour")
+
+        def tampered(name, path, change):
+            out = os.path.join(tmp, name)
+            shutil.copytree(good, out)
+            with open(os.path.join(out, path), "rb") as f:
+                data = f.read()
+            with open(os.path.join(out, path), "wb") as f:
+                f.write(change(data))
+            return out
+
+        def lines(change):
+            return lambda data: b"\n".join(change(i, line) for i, line in enumerate(data.split(b"\n")))
+
+        def flip_signature(i, line):  # a checkpoint's signature, one base64 digit changed
+            c = json.loads(line) if line else None
+            if c and i % 2:
+                sig = c["note"].rstrip("\n").rsplit(" ", 1)[1]
+                c["note"] = c["note"].replace(sig, ("A" if sig[10] != "A" else "B").join((sig[:10], sig[11:])))
+                return vb.jcs_bytes(c)
+            return line
+
+        bundles = [("the tour bundle", good),
+                   ("an event changed", tampered("event", "events.jsonl", lines(lambda i, l: l.replace(b'"seq":', b'"seq": ') if i == 4 else l))),
+                   ("an event not JSON", tampered("json", "events.jsonl", lines(lambda i, l: l[:-1] if i == 7 else l))),
+                   ("checkpoint signatures changed", tampered("notes", "checkpoints.jsonl", lines(flip_signature))),
+                   ("keys.json unreadable", tampered("keys", "keys.json", lambda data: b"[{]"))]
+        for label, bundle in bundles:
+            one = run_main(bundle, "--jobs", 1)
+            for jobs in (2, 3):
+                got = run_main(bundle, "--jobs", jobs)
+                check(got == one, f"--jobs {jobs}, {label}: {got[1][:300]!r}, --jobs 1: {one[1][:300]!r}")
+            check(one[0] == (0 if bundle == good else 1), f"--jobs 1, {label}: exit status {one[0]}")
+            results.append(f"--jobs 2 and 3 print what --jobs 1 prints: {label}")
+        check(run_main(good, "--jobs", 0)[0] == 2, "--jobs 0 is not refused")
+    finally:
+        vb.CHUNK = chunk
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+jobs_tests = run_jobs_tests()
+vectors += f", {len(jobs_tests)} --jobs tests"
 progress_tests = run_progress_tests()
 vectors += f", {len(progress_tests)} progress tests"
 binary = find_binary()
@@ -1854,6 +1905,6 @@ if failures:
         print("  " + f)
     sys.exit(1)
 if "-v" in sys.argv[1:]:
-    for t in progress_tests + witness_tests + bundle_tests:
+    for t in jobs_tests + progress_tests + witness_tests + bundle_tests:
         print(f"  ok  {t}")
 print(f"OK: {summary}")

@@ -40,6 +40,8 @@ While it checks the events, a terminal's stderr shows how many are done, the rat
 
 import argparse
 import base64
+import collections
+import concurrent.futures
 import datetime
 import hashlib
 import json
@@ -320,15 +322,17 @@ def split_note(note: str):
     return text + "\n", lines
 
 
-def open_note(note: str, keys):
+def open_note(note: str, keys, verified_ahead=frozenset()):
     """Returns the note text if a known key signed it and no known key's signature fails; else raises.
-    Lines of other keys (a witness's cosignature among them) are ignored, as signed-note.md requires."""
+    Lines of other keys (a witness's cosignature among them) are ignored, as signed-note.md requires.
+    `verified_ahead`: (key, signature, message) that another process has verified already (see check_chunk)."""
     text, lines = split_note(note)
     verified = 0
     for name, raw in lines:
         for kname, pk in keys:
             if kname == name and note_key_id(kname, pk) == raw[:4]:
-                Ed25519PublicKey.from_public_bytes(pk).verify(raw[4:], text.encode())  # raises InvalidSignature
+                if (pk, raw[4:], text.encode()) not in verified_ahead:
+                    Ed25519PublicKey.from_public_bytes(pk).verify(raw[4:], text.encode())  # raises InvalidSignature
                 verified += 1
     if not verified:
         raise ValueError("no signature by a known key")
@@ -848,14 +852,56 @@ class Model:
 
 # --- the bundle ----------------------------------------------------------------------------------------------
 
+# --- the work each event line needs alone, which other processes may do (--jobs) ----------------------------------
+
+CHUNK = 2000  # event lines a worker process takes at a time
+
+
+def check_line(line: bytes):
+    """Parses an event line and checks its RFC 8785 form: (parse error, event, canonical, SHA-256 hex, leaf hash).
+    An exception jcs raises is returned as `canonical`, for the verifier to raise where it always did."""
+    try:
+        e = parse_json(line)
+    except Exception as err:
+        return err, None, None, None, None
+    try:
+        canonical = jcs_bytes(e) == line
+    except Exception as err:
+        canonical = err
+    return None, e, canonical, hashlib.sha256(line).hexdigest(), leaf_hash(line)
+
+
+def check_chunk(lines, notes, keys):
+    """A worker process's task: check_line for each of `lines`, and the log signatures of `notes` (the checkpoints of
+    sizes within these lines) by each of `keys` (keys.json's) whose key id a signature line names. Returns the results
+    and the set of (key, signature, message) that verified. That set only saves work: the verifier still decides
+    which key must have signed each checkpoint, and verifies itself whatever is not in the set."""
+    verified = set()
+    for note in notes:
+        try:
+            text, signatures = split_note(note)
+        except Exception:
+            continue  # the verifier will say what is wrong with it
+        for name, raw in signatures:
+            for key in keys:
+                if note_key_id(name, key) == raw[:4]:
+                    try:
+                        Ed25519PublicKey.from_public_bytes(key).verify(raw[4:], text.encode())
+                        verified.add((key, raw[4:], text.encode()))
+                    except InvalidSignature:
+                        pass
+    return [check_line(line) for line in lines], verified
+
+
 class UsageError(Exception):
     """A command-line option the bundle shows to be unusable (--quorum beyond the witnesses the manifest declares)."""
 
 
 class Verifier:
     def __init__(self, directory, trusted=None, saved_checkpoint=None, witnesses=None, quorum=None, max_age=None, now=None,
-                 progress=None):
+                 progress=None, jobs=1):
         self.dir = directory
+        self.jobs = jobs                  # processes for the work of each line (check_chunk); 1: all in this one
         self.trusted = trusted or []
         self.saved = saved_checkpoint
         self.witnesses = witnesses or []  # [(name, key)] from --witness; else the manifest's (setup_witnesses)
@@ -871,6 +917,7 @@ class Verifier:
         self.models = {}        # (model_id, version) -> Model, registered so far
         self.radiomics = {}     # candidate -> [(seq, radiomics.recorded payload)], in log order
         self.model_scores = {}  # seq of a model_score.recorded of a registered model -> (event, payload after corrections)
+        self.verified_ahead = set()  # checkpoint signatures worker processes verified: (key, signature, message)
 
     def problem(self, where, code, message):
         self.problems.append((where, code, message))
@@ -937,21 +984,20 @@ class Verifier:
         progress = self.progress
         if progress:
             progress(0, len(events))
-        for n, line in enumerate(events, start=1):
+        for n, (parse_error, e, canonical, line_hash, leaf) in enumerate(self.checked_lines(events, checkpoints), start=1):
             where = f"event {n}"
-            try:
-                e = parse_json(line)
-            except Exception as err:
-                self.problem(where, "invalid_event", f"not JSON: {err}")
+            if parse_error is not None:
+                self.problem(where, "invalid_event", f"not JSON: {parse_error}")
                 return
-            if jcs_bytes(e) != line:
+            if isinstance(canonical, Exception):
+                raise canonical
+            if not canonical:
                 self.problem(where, "not_canonical", "the bytes are not the RFC 8785 form of the event")
             if e.get("seq") != n:
                 self.problem(where, "chain_broken", f"seq is {e.get('seq')}, expected {n}")
             if e.get("prev_hash") != prev_hash:
                 self.problem(where, "chain_broken", "prev_hash is not the SHA-256 of the previous event")
-            prev_hash = hashlib.sha256(line).hexdigest()
-            leaf = leaf_hash(line)
+            prev_hash = line_hash
             frontier.append(leaf)
             self.stats["events"] += 1
             etype, p = e.get("type"), e.get("payload") or {}
@@ -1108,6 +1154,33 @@ class Verifier:
         self.stats["root"] = base64.b64encode(frontier.root()).decode()
 
     # --- witnesses ---------------------------------------------------------------------------------------------------
+
+    def checked_lines(self, events, checkpoints):
+        """check_line's result for each event line, in order: computed here with --jobs 1; else by `self.jobs` worker
+        processes, CHUNK lines a task, a few tasks ahead of the events checked, which also verify the checkpoints of
+        their chunk (check_chunk) with keys.json's keys."""
+        if self.jobs <= 1:
+            yield from map(check_line, events)
+            return
+        try:
+            keys = [k for k in (raw_key(item.get("public_key")) for item in parse_json(self.read("keys.json"))) if k]
+        except Exception:
+            keys = []  # keys.json is checked later; without it every checkpoint is verified here
+        with concurrent.futures.ProcessPoolExecutor(self.jobs) as pool:
+            pending = collections.deque()
+            for start in range(0, len(events), CHUNK):
+                sizes = range(start + 1, min(start + CHUNK, len(events)) + 1)
+                notes = [checkpoints[size] for size in sizes if size in checkpoints]
+                pending.append(pool.submit(check_chunk, events[start:start + CHUNK], notes, keys))
+                if len(pending) > 2 * self.jobs:
+                    yield from self.results_of(pending.popleft())
+            while pending:
+                yield from self.results_of(pending.popleft())
+
+    def results_of(self, task):
+        results, verified = task.result()
+        self.verified_ahead |= verified
+        return results
 
     def setup_witnesses(self, manifest):
         """The witnesses and the quorum the newest checkpoint is checked against. The witnesses are --witness's, else
@@ -1818,7 +1891,7 @@ class Verifier:
         self.stats["checkpoints"] += 1
         key = self.key_at(keys)
         try:
-            o, s, r = parse_checkpoint(open_note(note, [(origin, key[2])]))
+            o, s, r = parse_checkpoint(open_note(note, [(origin, key[2])], self.verified_ahead))
         except Exception as err:
             self.problem(where, "checkpoint_signature", f"not signed by the key in force at size {size}: {err!r}")
             return
@@ -1884,6 +1957,9 @@ def main(argv=None):
     ap.add_argument("--max-age", metavar="AGE", help="count only cosignatures made at most this long ago, by the time each "
                                                       "witness states: a whole number with s, m, h or d, e.g. 36h")
     ap.add_argument("--quiet", action="store_true", help="show no progress on stderr (it is shown only on a terminal)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                    help="processes that parse, check and hash the event lines and verify checkpoint signatures ahead "
+                         "(default: one per core; 1: all in this process)")
     args = ap.parse_args(argv)
     max_age = None
     if args.max_age is not None:
@@ -1917,7 +1993,10 @@ def main(argv=None):
         return 2
     saved = open(args.checkpoint, encoding="utf-8").read() if args.checkpoint else None
     progress = Progress(sys.stderr) if sys.stderr.isatty() and not args.quiet else None
-    v = Verifier(args.bundle, trusted, saved, witnesses, args.quorum, max_age, progress=progress)
+    if args.jobs < 1:
+        print(f"verify_bundle: --jobs takes a number of processes, 1 or more, got {args.jobs}", file=sys.stderr)
+        return 2
+    v = Verifier(args.bundle, trusted, saved, witnesses, args.quorum, max_age, progress=progress, jobs=args.jobs)
     try:
         try:
             v.run()
