@@ -6,6 +6,7 @@ Shares no code with TrialGate. Needs Python 3.9+ and the `cryptography` package 
     python3 -m pip install cryptography
     python3 audit/verify_bundle.py BUNDLE_DIR [--vkey VKEY_OR_FILE] [--checkpoint SAVED.note]
                                    [--witness VKEY_OR_FILE ...] [--quorum K] [--max-age AGE] [--quiet]
+                                   [--jobs N]
 
 It checks, from the files alone: the manifest's SHA-256 of every file; that every event is in RFC 8785
 canonical form, numbered without gaps and chained by SHA-256; the RFC 6962 Merkle root against every
