@@ -63,6 +63,138 @@ for path in sorted(glob.glob(os.path.join(FIX, "jcs", "input", "*.json"))):
     with open(path.replace(os.sep + "input" + os.sep, os.sep + "output" + os.sep), "rb") as f:
         check(got == f.read(), f"jcs {os.path.basename(path)}")
 
+# The fast path of RFC 8785 (jcs_fast, json.dumps under three conditions) against the full implementation (jcs).
+# What must never happen is the verifier's check `jcs_bytes(parse(line)) == line` passing a line jcs would refuse;
+# jcs_fast returning the text jcs writes, or None, whenever it is asked, is what makes that so.
+import random  # noqa: E402
+
+
+def full_jcs(v):
+    return vb.jcs(v).encode("utf-8")
+
+
+def fast_agrees(v, what):
+    """jcs_fast(v) is None or jcs(v)'s text; returns whether the fast path was taken."""
+    fast = vb.jcs_fast(v)
+    if fast is not None:
+        try:
+            full = vb.jcs(v)
+        except (ValueError, OverflowError, UnicodeEncodeError) as err:
+            full = repr(err)
+        check(fast == full, f"jcs fast path: {what}: {fast!r} is not {full!r}")
+    return fast is not None
+
+
+fast_cases = 0
+for path in sorted(glob.glob(os.path.join(FIX, "jcs", "input", "*.json"))):  # the RFC 8785 examples, by both paths
+    with open(path, "rb") as f:
+        v = vb.parse_json(f.read())
+    with open(path.replace(os.sep + "input" + os.sep, os.sep + "output" + os.sep), "rb") as f:
+        check(full_jcs(v) == f.read(), f"jcs (full) {os.path.basename(path)}")
+    fast_agrees(v, os.path.basename(path))
+    fast_cases += 1
+with open(os.path.join(FIX, "jcs", "es6numbers_first10000.txt")) as f:  # every float takes the full path
+    for line in f:
+        x = struct.unpack(">d", bytes.fromhex(line.split(",")[0].rjust(16, "0")))[0]
+        check(vb.jcs_fast([x]) is None and vb.jcs_fast({"k": x}) is None, f"jcs fast path taken for the float {x!r}")
+        if x == x and abs(x) < 2**53 and x == int(x):
+            fast_agrees([int(x)], f"the int {int(x)}")
+        fast_cases += 1
+for i in [0, 1, -1, 2**53 - 1, -(2**53 - 1), 2**53, -(2**53), 2**53 + 1, 10**21, 10**400]:  # ints at and past 2^53
+    check(fast_agrees([i], f"int {i}") == (abs(i) < 2**53), f"jcs fast path for the int {i}")
+for c in [1.0, 0.0, -0.0, 1e21, 5e-324, float("nan"), float("inf")]:
+    check(vb.jcs_fast(c) is None, f"jcs fast path taken for {c!r}")
+# Every character, as a string and as a key: BMP characters agree (controls, '"', '\\', DEL, U+2028, U+2029 and
+# U+E000-U+FFFF among them); lone surrogates and characters above U+FFFF take the full path.
+for c in range(0x110000):
+    ch = chr(c)
+    taken = fast_agrees([ch, {ch: ch}], f"U+{c:04X}")
+    check(taken == (c < 0xD800 or 0xE000 <= c <= 0xFFFF), f"jcs fast path {'taken' if taken else 'not taken'} for U+{c:04X}")
+    fast_cases += 1
+# Key order: astral keys against U+E000-U+FFFF keys sort apart in UTF-16 and in code points; the full path decides.
+check(vb.jcs({"\U0001F600": 1, "\uE000": 2}) == '{"\U0001F600":1,"\uE000":2}', "jcs: UTF-16 key order")
+check(vb.jcs_fast({"\U0001F600": 1, "\uE000": 2}) is None, "jcs fast path taken for an astral key")
+check(vb.jcs_bytes({"\U0001F600": 1, "\uE000": 2}) == full_jcs({"\U0001F600": 1, "\uE000": 2}), "jcs_bytes: astral key")
+
+# Generated values, and lines written many ways: whenever the verifier's check passes a line, jcs passes it too.
+rng = random.Random(8785)
+TRICKY = ["", "a", "\x00", "\x1f", "\b\t\n\f\r", '"', "\\", "/", "\x7f", "\x80", "\x9f", "\u2028", "\u2029", "\u200b",
+          "\ufeff", "\ud7ff", "\ue000", "\uffff", "\U0001F600", "\U00010000", "\U0010FFFF", "\ud800", "é", "≥", "Ω"]
+NUMBERS = [0, 7, -3, 2**53 - 1, 2**53, -(2**53), 10**30, 0.5, 1.0, -0.0, 1e21, 1e-7, 123456789.125, 2.0**60]
+
+
+def tricky_text():
+    return "".join(rng.choice(TRICKY) for _ in range(rng.randint(0, 4)))
+
+
+def generated(depth=0):
+    kind = rng.randrange(9 if depth < 4 else 5)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind in (1, 2):
+        return rng.choice(NUMBERS) if rng.random() < 0.3 else rng.randint(-10**6, 10**6)
+    if kind in (3, 4):
+        return tricky_text()
+    if kind in (5, 6):
+        return [generated(depth + 1) for _ in range(rng.randint(0, 4))]
+    return {tricky_text() + rng.choice(["", "k", "\ue000", "\U0001F600"]): generated(depth + 1) for _ in range(rng.randint(0, 5))}
+
+
+def writings(v):
+    """Lines that parse to v (or not), canonical or not."""
+    lines = []
+    try:
+        lines.append(full_jcs(v))
+    except UnicodeEncodeError:  # a lone surrogate: no UTF-8 line holds one
+        pass
+    for ensure_ascii in (False, True):
+        for sort_keys in (False, True):
+            for separators in ((",", ":"), (", ", ": ")):
+                try:
+                    lines.append(json.dumps(v, ensure_ascii=ensure_ascii, sort_keys=sort_keys, separators=separators).encode("utf-8"))
+                except UnicodeEncodeError:
+                    pass
+    return lines
+
+
+taken = lines_checked = 0
+for i in range(3000):
+    v = generated()
+    taken += fast_agrees(v, f"generated value {i}")
+    for line in writings(v):
+        try:
+            e = vb.parse_json(line)
+        except ValueError:
+            continue
+        try:
+            passes = vb.jcs_bytes(e) == line
+        except (ValueError, UnicodeEncodeError):
+            passes = False
+        try:
+            canonical = full_jcs(e) == line
+        except (ValueError, UnicodeEncodeError):
+            canonical = False
+        check(passes == canonical, f"generated value {i}: the check says {passes}, jcs says {canonical}: {line!r}")
+        lines_checked += 1
+check(300 < taken < 2900, f"jcs fast path taken for {taken} of 3000 generated values")
+# The shapes of events TrialGate writes take the fast path, all but those that hold a float (model scores, radiomics).
+def holds_float(v):
+    return type(v) is float or (isinstance(v, (list, dict)) and any(map(holds_float, v.values() if isinstance(v, dict) else v)))
+
+
+event_types, slow_types = set(), set()
+for bundle in ("tour", "demo"):
+    with open(os.path.join(FIX, "legacy-10d079c", bundle, "events.jsonl"), "rb") as f:
+        for line in f.read().splitlines():
+            e = vb.parse_json(line)
+            check(vb.jcs_bytes(e) == line == full_jcs(e), f"{bundle} event {e.get('seq')}: not canonical by both paths")
+            event_types.add(e["type"])
+            if not fast_agrees(e, f"{bundle} event {e.get('seq')}"):
+                slow_types.add(e["type"])
+                check(holds_float(e), f"{bundle} event {e.get('seq')} ({e['type']}) holds no float and took the full path")
+check(len(event_types - slow_types) >= 8, f"the fast path took only {sorted(event_types - slow_types)}")
+fast_cases += lines_checked
+
 # RFC 6962 inclusion probes, positive and negative.
 count = 0
 for path in glob.glob(os.path.join(FIX, "merkle", "inclusion", "**", "*.json"), recursive=True):
@@ -184,7 +316,7 @@ check(vb.parse_witness_vkey(renamed) == ("witness.example/w1bis", w1[1]), "a ren
 check(len(vb.witness_set([w1_vkey, renamed])[1]) == 1, "one key under two names is not refused")
 check(len(vb.witness_set([w1_vkey, w1_vkey])[1]) == 1, "one witness twice is not refused")
 
-vectors = f"{n} ES6 numbers, JCS examples, {count} inclusion probes, signed notes, cosignatures"
+vectors = f"{n} ES6 numbers, JCS examples, {fast_cases} fast-path cases, {count} inclusion probes, signed notes, cosignatures"
 
 
 # --- Investigators' sign-offs and attestations, on bundles a real trialgate writes ---------------------------
@@ -1698,6 +1830,57 @@ def run_progress_tests():
     return results
 
 
+def run_jobs_tests():
+    """--jobs: worker processes (in chunks of 3 lines here) print what one process prints, on the committed tour bundle
+    and on tampered copies of it, among them checkpoints whose signatures fail and a keys.json the workers cannot use."""
+    results = []
+    tmp = tempfile.mkdtemp(prefix="tg-jobs-")
+    chunk = vb.CHUNK
+    try:
+        vb.CHUNK = 3
+        good = os.path.join(FIX, "legacy-10d079c", "tour")
+
+        def tampered(name, path, change):
+            out = os.path.join(tmp, name)
+            shutil.copytree(good, out)
+            with open(os.path.join(out, path), "rb") as f:
+                data = f.read()
+            with open(os.path.join(out, path), "wb") as f:
+                f.write(change(data))
+            return out
+
+        def lines(change):
+            return lambda data: b"\n".join(change(i, line) for i, line in enumerate(data.split(b"\n")))
+
+        def flip_signature(i, line):  # a checkpoint's signature, one base64 digit changed
+            c = json.loads(line) if line else None
+            if c and i % 2:
+                sig = c["note"].rstrip("\n").rsplit(" ", 1)[1]
+                c["note"] = c["note"].replace(sig, ("A" if sig[10] != "A" else "B").join((sig[:10], sig[11:])))
+                return vb.jcs_bytes(c)
+            return line
+
+        bundles = [("the tour bundle", good),
+                   ("an event changed", tampered("event", "events.jsonl", lines(lambda i, l: l.replace(b'"seq":', b'"seq": ') if i == 4 else l))),
+                   ("an event not JSON", tampered("json", "events.jsonl", lines(lambda i, l: l[:-1] if i == 7 else l))),
+                   ("checkpoint signatures changed", tampered("notes", "checkpoints.jsonl", lines(flip_signature))),
+                   ("keys.json unreadable", tampered("keys", "keys.json", lambda data: b"[{]"))]
+        for label, bundle in bundles:
+            one = run_main(bundle, "--jobs", 1)
+            for jobs in (2, 3):
+                got = run_main(bundle, "--jobs", jobs)
+                check(got == one, f"--jobs {jobs}, {label}: {got[1][:300]!r}, --jobs 1: {one[1][:300]!r}")
+            check(one[0] == (0 if bundle == good else 1), f"--jobs 1, {label}: exit status {one[0]}")
+            results.append(f"--jobs 2 and 3 print what --jobs 1 prints: {label}")
+        check(run_main(good, "--jobs", 0)[0] == 2, "--jobs 0 is not refused")
+    finally:
+        vb.CHUNK = chunk
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+jobs_tests = run_jobs_tests()
+vectors += f", {len(jobs_tests)} --jobs tests"
 progress_tests = run_progress_tests()
 vectors += f", {len(progress_tests)} progress tests"
 binary = find_binary()
@@ -1722,6 +1905,6 @@ if failures:
         print("  " + f)
     sys.exit(1)
 if "-v" in sys.argv[1:]:
-    for t in progress_tests + witness_tests + bundle_tests:
+    for t in jobs_tests + progress_tests + witness_tests + bundle_tests:
         print(f"  ok  {t}")
 print(f"OK: {summary}")

@@ -6,6 +6,7 @@ Shares no code with TrialGate. Needs Python 3.9+ and the `cryptography` package 
     python3 -m pip install cryptography
     python3 audit/verify_bundle.py BUNDLE_DIR [--vkey VKEY_OR_FILE] [--checkpoint SAVED.note]
                                    [--witness VKEY_OR_FILE ...] [--quorum K] [--max-age AGE] [--quiet]
+                                   [--jobs N]
 
 It checks, from the files alone: the manifest's SHA-256 of every file; that every event is in RFC 8785
 canonical form, numbered without gaps and chained by SHA-256; the RFC 6962 Merkle root against every
@@ -40,6 +41,8 @@ While it checks the events, a terminal's stderr shows how many are done, the rat
 
 import argparse
 import base64
+import collections
+import concurrent.futures
 import datetime
 import hashlib
 import json
@@ -165,7 +168,52 @@ def jcs(v) -> str:
 
 
 def jcs_bytes(v) -> bytes:
-    return jcs(v).encode("utf-8")
+    """The RFC 8785 bytes of `v`: json.dumps's when they are provably the same (jcs_fast), else jcs's."""
+    text = jcs_fast(v)
+    return (jcs(v) if text is None else text).encode("utf-8")
+
+
+# A fast path. json.dumps(v, ensure_ascii=False, separators=(",", ":"), sort_keys=True) writes exactly what jcs(v)
+# writes when three conditions hold, and jcs_fast checks all three:
+#   1. numbers: `v` holds no float and no int of magnitude 2^53 or more. Below 2^53 both write str(int); floats (and
+#      NaN, Infinity) are where ECMAScript's number form and Python's repr differ (1.0, 1e+16, ...).
+#   2. key order: no key holds a character above U+FFFF. RFC 8785 sorts keys by UTF-16 code units, Python by code
+#      points; the two orders are the same for keys of the Basic Multilingual Plane and differ only for an astral
+#      character (a surrogate pair, D800-DFFF) against U+E000-U+FFFF. The output is checked rather than the keys:
+#      with ensure_ascii=False json.dumps writes every character above U+FFFF as itself, so none in the output
+#      means none in any key (nor any string: a value with one takes the slow path, which is rare and still right).
+#   3. strings: both escape '"' and '\\' with a backslash, U+0008, U+0009, U+000A, U+000C and U+000D as \b \t \n \f
+#      \r, every other character below U+0020 as \u00xx in lowercase hex, and write every other character as itself
+#      (DEL, U+2028 and U+2029 included). A lone surrogate (D800-DFFF) cannot be written as UTF-8 by either; the output
+#      is checked for one too, so that the slow path raises the error it always raised.
+# test_verify_bundle.py compares the two paths character by character and on generated values.
+_NOT_BMP_TEXT = re.compile("[\ud800-\udfff\U00010000-\U0010ffff]")
+_INT_LIMIT = 2**53
+
+
+def _json_writes_jcs(v) -> bool:
+    """Condition 1 of jcs_fast: only str, bool, None, int below 2^53 in magnitude, lists and dicts (exactly those
+    types, as json.loads makes them; a subclass takes the slow path)."""
+    t = type(v)
+    if t is str or t is bool or v is None:
+        return True
+    if t is int:
+        return -_INT_LIMIT < v < _INT_LIMIT
+    if t is dict:
+        return all(map(_json_writes_jcs, v.values()))  # keys are str: json.loads makes no other
+    if t is list:
+        return all(map(_json_writes_jcs, v))
+    return False
+
+
+def jcs_fast(v):
+    """The RFC 8785 text of `v` by json.dumps, or None when jcs_fast's conditions do not hold (then use jcs)."""
+    if not _json_writes_jcs(v):
+        return None
+    text = json.dumps(v, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    if _NOT_BMP_TEXT.search(text):
+        return None
+    return text
 
 
 # --- RFC 6962 / RFC 9162 Merkle tree ----------------------------------------------------------------------
@@ -275,15 +323,17 @@ def split_note(note: str):
     return text + "\n", lines
 
 
-def open_note(note: str, keys):
+def open_note(note: str, keys, verified_ahead=frozenset()):
     """Returns the note text if a known key signed it and no known key's signature fails; else raises.
-    Lines of other keys (a witness's cosignature among them) are ignored, as signed-note.md requires."""
+    Lines of other keys (a witness's cosignature among them) are ignored, as signed-note.md requires.
+    `verified_ahead`: (key, signature, message) that another process has verified already (see check_chunk)."""
     text, lines = split_note(note)
     verified = 0
     for name, raw in lines:
         for kname, pk in keys:
             if kname == name and note_key_id(kname, pk) == raw[:4]:
-                Ed25519PublicKey.from_public_bytes(pk).verify(raw[4:], text.encode())  # raises InvalidSignature
+                if (pk, raw[4:], text.encode()) not in verified_ahead:
+                    Ed25519PublicKey.from_public_bytes(pk).verify(raw[4:], text.encode())  # raises InvalidSignature
                 verified += 1
     if not verified:
         raise ValueError("no signature by a known key")
@@ -497,6 +547,13 @@ def is_invisible(c: int) -> bool:
     return 0x200B <= c <= 0x200F or 0x202A <= c <= 0x202E or 0x2060 <= c <= 0x2069 or c == 0xFEFF
 
 
+# The characters text_problem refuses: controls (C0, DEL, C1, U+2028, U+2029) and those is_invisible names; a newline
+# is allowed in multiline text.
+_UNSEEN = r"\x7f-\x9f\u2028\u2029\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
+_NOT_ONE_LINE = re.compile(r"[\x00-\x1f" + _UNSEEN + "]")
+_NOT_TEXT = re.compile(r"[\x00-\x09\x0b-\x1f" + _UNSEEN + "]")
+
+
 def text_problem(text, max_length, multiline):
     """Why `text` cannot be text a person signs or writes into the record, or None: 1 to `max_length` characters;
     no control character (C0, DEL, C1, U+2028, U+2029; a newline is allowed when `multiline`); no invisible or
@@ -506,15 +563,13 @@ def text_problem(text, max_length, multiline):
     count = len(text)  # Unicode code points, as trialgate counts them (combining marks count: the size is bounded)
     if count > max_length:
         return f"at most {max_length} characters, got {count}"
-    for ch in text:
-        c = ord(ch)
-        if ch == "\n" and multiline:
-            continue
-        if c < 0x20 or 0x7F <= c <= 0x9F or c in (0x2028, 0x2029):
-            return (f"no control characters but newlines (U+{c:04X})" if multiline
-                    else f"one line, without control characters (U+{c:04X})")
+    found = (_NOT_TEXT if multiline else _NOT_ONE_LINE).search(text)  # the first character not allowed, if any
+    if found:
+        c = ord(found.group())
         if is_invisible(c):
             return f"no invisible or direction-changing characters (U+{c:04X})"
+        return (f"no control characters but newlines (U+{c:04X})" if multiline
+                else f"one line, without control characters (U+{c:04X})")
     if is_blank(text):
         return "not blank"
     return None
@@ -798,14 +853,56 @@ class Model:
 
 # --- the bundle ----------------------------------------------------------------------------------------------
 
+# --- the work each event line needs alone, which other processes may do (--jobs) ----------------------------------
+
+CHUNK = 2000  # event lines a worker process takes at a time
+
+
+def check_line(line: bytes):
+    """Parses an event line and checks its RFC 8785 form: (parse error, event, canonical, SHA-256 hex, leaf hash).
+    An exception jcs raises is returned as `canonical`, for the verifier to raise where it always did."""
+    try:
+        e = parse_json(line)
+    except Exception as err:
+        return err, None, None, None, None
+    try:
+        canonical = jcs_bytes(e) == line
+    except Exception as err:
+        canonical = err
+    return None, e, canonical, hashlib.sha256(line).hexdigest(), leaf_hash(line)
+
+
+def check_chunk(lines, notes, keys):
+    """A worker process's task: check_line for each of `lines`, and the log signatures of `notes` (the checkpoints of
+    sizes within these lines) by each of `keys` (keys.json's) whose key id a signature line names. Returns the results
+    and the set of (key, signature, message) that verified. That set only saves work: the verifier still decides
+    which key must have signed each checkpoint, and verifies itself whatever is not in the set."""
+    verified = set()
+    for note in notes:
+        try:
+            text, signatures = split_note(note)
+        except Exception:
+            continue  # the verifier will say what is wrong with it
+        for name, raw in signatures:
+            for key in keys:
+                if note_key_id(name, key) == raw[:4]:
+                    try:
+                        Ed25519PublicKey.from_public_bytes(key).verify(raw[4:], text.encode())
+                        verified.add((key, raw[4:], text.encode()))
+                    except InvalidSignature:
+                        pass
+    return [check_line(line) for line in lines], verified
+
+
 class UsageError(Exception):
     """A command-line option the bundle shows to be unusable (--quorum beyond the witnesses the manifest declares)."""
 
 
 class Verifier:
     def __init__(self, directory, trusted=None, saved_checkpoint=None, witnesses=None, quorum=None, max_age=None, now=None,
-                 progress=None):
+                 progress=None, jobs=1):
         self.dir = directory
+        self.jobs = jobs                  # processes for the work of each line (check_chunk); 1: all in this one
         self.trusted = trusted or []
         self.saved = saved_checkpoint
         self.witnesses = witnesses or []  # [(name, key)] from --witness; else the manifest's (setup_witnesses)
@@ -821,6 +918,7 @@ class Verifier:
         self.models = {}        # (model_id, version) -> Model, registered so far
         self.radiomics = {}     # candidate -> [(seq, radiomics.recorded payload)], in log order
         self.model_scores = {}  # seq of a model_score.recorded of a registered model -> (event, payload after corrections)
+        self.verified_ahead = set()  # checkpoint signatures worker processes verified: (key, signature, message)
 
     def problem(self, where, code, message):
         self.problems.append((where, code, message))
@@ -887,21 +985,20 @@ class Verifier:
         progress = self.progress
         if progress:
             progress(0, len(events))
-        for n, line in enumerate(events, start=1):
+        for n, (parse_error, e, canonical, line_hash, leaf) in enumerate(self.checked_lines(events, checkpoints), start=1):
             where = f"event {n}"
-            try:
-                e = parse_json(line)
-            except Exception as err:
-                self.problem(where, "invalid_event", f"not JSON: {err}")
+            if parse_error is not None:
+                self.problem(where, "invalid_event", f"not JSON: {parse_error}")
                 return
-            if jcs_bytes(e) != line:
+            if isinstance(canonical, Exception):
+                raise canonical
+            if not canonical:
                 self.problem(where, "not_canonical", "the bytes are not the RFC 8785 form of the event")
             if e.get("seq") != n:
                 self.problem(where, "chain_broken", f"seq is {e.get('seq')}, expected {n}")
             if e.get("prev_hash") != prev_hash:
                 self.problem(where, "chain_broken", "prev_hash is not the SHA-256 of the previous event")
-            prev_hash = hashlib.sha256(line).hexdigest()
-            leaf = leaf_hash(line)
+            prev_hash = line_hash
             frontier.append(leaf)
             self.stats["events"] += 1
             etype, p = e.get("type"), e.get("payload") or {}
@@ -1058,6 +1155,33 @@ class Verifier:
         self.stats["root"] = base64.b64encode(frontier.root()).decode()
 
     # --- witnesses ---------------------------------------------------------------------------------------------------
+
+    def checked_lines(self, events, checkpoints):
+        """check_line's result for each event line, in order: computed here with --jobs 1; else by `self.jobs` worker
+        processes, CHUNK lines a task, a few tasks ahead of the events checked, which also verify the checkpoints of
+        their chunk (check_chunk) with keys.json's keys."""
+        if self.jobs <= 1:
+            yield from map(check_line, events)
+            return
+        try:
+            keys = [k for k in (raw_key(item.get("public_key")) for item in parse_json(self.read("keys.json"))) if k]
+        except Exception:
+            keys = []  # keys.json is checked later; without it every checkpoint is verified here
+        with concurrent.futures.ProcessPoolExecutor(self.jobs) as pool:
+            pending = collections.deque()
+            for start in range(0, len(events), CHUNK):
+                sizes = range(start + 1, min(start + CHUNK, len(events)) + 1)
+                notes = [checkpoints[size] for size in sizes if size in checkpoints]
+                pending.append(pool.submit(check_chunk, events[start:start + CHUNK], notes, keys))
+                if len(pending) > 2 * self.jobs:
+                    yield from self.results_of(pending.popleft())
+            while pending:
+                yield from self.results_of(pending.popleft())
+
+    def results_of(self, task):
+        results, verified = task.result()
+        self.verified_ahead |= verified
+        return results
 
     def setup_witnesses(self, manifest):
         """The witnesses and the quorum the newest checkpoint is checked against. The witnesses are --witness's, else
@@ -1768,7 +1892,7 @@ class Verifier:
         self.stats["checkpoints"] += 1
         key = self.key_at(keys)
         try:
-            o, s, r = parse_checkpoint(open_note(note, [(origin, key[2])]))
+            o, s, r = parse_checkpoint(open_note(note, [(origin, key[2])], self.verified_ahead))
         except Exception as err:
             self.problem(where, "checkpoint_signature", f"not signed by the key in force at size {size}: {err!r}")
             return
@@ -1834,6 +1958,9 @@ def main(argv=None):
     ap.add_argument("--max-age", metavar="AGE", help="count only cosignatures made at most this long ago, by the time each "
                                                       "witness states: a whole number with s, m, h or d, e.g. 36h")
     ap.add_argument("--quiet", action="store_true", help="show no progress on stderr (it is shown only on a terminal)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                    help="processes that parse, check and hash the event lines and verify checkpoint signatures ahead "
+                         "(default: one per core; 1: all in this process)")
     args = ap.parse_args(argv)
     max_age = None
     if args.max_age is not None:
@@ -1867,7 +1994,10 @@ def main(argv=None):
         return 2
     saved = open(args.checkpoint, encoding="utf-8").read() if args.checkpoint else None
     progress = Progress(sys.stderr) if sys.stderr.isatty() and not args.quiet else None
-    v = Verifier(args.bundle, trusted, saved, witnesses, args.quorum, max_age, progress=progress)
+    if args.jobs < 1:
+        print(f"verify_bundle: --jobs takes a number of processes, 1 or more, got {args.jobs}", file=sys.stderr)
+        return 2
+    v = Verifier(args.bundle, trusted, saved, witnesses, args.quorum, max_age, progress=progress, jobs=args.jobs)
     try:
         try:
             v.run()
