@@ -133,7 +133,7 @@ struct BundleInspection {
     /// against the witnesses and quorum the manifest names.
     mutating func checkWitnesses(size: Int64, requirement: BundleVerifier.WitnessRequirement?) {
         var keys = requirement?.witnesses ?? []
-        var quorum = requirement?.quorum
+        let quorum = requirement?.quorum
         var source = "given"
         // The manifest's statement is checked whether or not the verifier brings its own keys.
         let manifest = read("manifest.json").flatMap { try? JSONParser.parse($0) }
