@@ -105,6 +105,14 @@ check test "$(sqlite3 "$T/trial.sqlite" "select count(*) from events")" = "$size
 check grep -q '"count":1,.*"next_after":null' <("$B" decisions --limit 1 --json)
 expect_rc 64 "$B" decisions --limit 0
 check grep -q -- "--limit must be between 1 and 10000" "$T/out"
+# Candidates by site and status, as show gives the status, a page at a time; a status that does not exist is refused.
+expect_rc 0 "$B" candidate list --json
+check test "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["candidates"]))' < "$T/out")" = "$(sqlite3 "$T/trial.sqlite" "SELECT count(*) FROM events WHERE type = 'candidate.registered'")"
+first=$(python3 -c 'import json,sys; c=json.load(sys.stdin)["candidates"][0]; print(c["candidate"], c["status"])' < "$T/out")
+check grep -q "\"status\":\"${first#* }\"" <("$B" show "${first% *}" --json)
+expect_rc 0 "$B" candidate list --limit 1
+check grep -q "^1 candidate(s)$" "$T/out"
+expect_rc 64 "$B" candidate list --status enrolled
 # openssl verifies the decision with no TrialGate code involved.
 expect_rc 0 "$B" decision export --seq "$seq" --out "$T/d"
 expect_rc 0 openssl pkeyutl -verify -pubin -inkey "$T/d/public.pem" -rawin -in "$T/d/decision.json" -sigfile "$T/d/decision.sig"

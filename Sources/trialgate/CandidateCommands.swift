@@ -6,7 +6,30 @@ import TrialGateService
 import TrialGateStore
 
 struct CandidateGroup: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "candidate", abstract: "Register candidates.", subcommands: [Register.self])
+    static let configuration = CommandConfiguration(commandName: "candidate", abstract: "Register and list candidates.", subcommands: [Register.self, List.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List registered candidates, in registration order, by site and status, a page at a time.")
+        @OptionGroup var options: StoreOptions
+        @Option(name: .long, help: "Only this site's candidates (a coordinator gives one of their sites).") var site: String?
+        @Option(name: .long, help: "Only candidates with this status: \(Dispatcher.candidateStatuses.joined(separator: ", ")).") var status: String?
+        @Option(name: .long, help: "Only candidates registered after this sequence number (the previous page's next_after).") var after: Int64 = 0
+        @Option(name: .long, help: "At most this many candidates (1–\(Command.maximumPage)); the reply says where the next page starts.") var limit: Int?
+
+        func validate() throws {
+            guard after >= 0 else { throw ValidationError("--after must be a sequence number ≥ 0, got \(after)") }
+            if let limit, let problem = Command.pageLimitProblem(limit) { throw ValidationError("--limit \(problem)") }
+            if let status, !Dispatcher.candidateStatuses.contains(status) {
+                throw ValidationError("--status must be one of \(Dispatcher.candidateStatuses.joined(separator: ", ")), got \"\(status)\"")
+            }
+        }
+
+        func run() throws {
+            let result = try Runner.view(.candidates(site: site, status: status, after: after, limit: limit), as: CandidatesReply.self, options: options)
+            if options.json { return Runner.printJSON(result) }
+            print(Render.candidateList(result))
+        }
+    }
 
     struct Register: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a candidate under a pseudonymous id.")

@@ -85,6 +85,16 @@ enum Render {
         }
     }
 
+    static func candidateList(_ r: CandidatesReply) -> String {
+        var lines = ["\(pad("candidate", 14)) \(pad("site", 9)) \(pad("status", 13)) \(pad("confirmed", 11)) \(pad("registered", 11)) decision"]
+        for c in r.candidates {
+            lines.append("\(pad(c.candidate, 14)) \(pad(c.site, 9)) \(pad(c.status, 13)) \(pad(c.confirmed ?? "-", 11)) \(pad(String(c.registeredSeq), 11)) \(c.decisionSeq.map(String.init) ?? "-")")
+        }
+        lines.append("\(r.candidates.count) candidate(s)")
+        if let next = r.nextAfter { lines.append("more follow: --after \(next)") }
+        return lines.joined(separator: "\n")
+    }
+
     static func decisionList(_ r: DecisionsReply) -> String {
         var lines = ["\(pad("seq", 6)) \(pad("candidate", 12)) \(pad("site", 9)) \(pad("outcome", 13)) \(pad("standing", 11)) \(pad("decided at", 25)) failed / unknown"]
         for d in r.decisions {

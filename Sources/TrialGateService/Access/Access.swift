@@ -22,7 +22,7 @@ public enum Access {
         case .register, .correct, .withdraw, .decide: return role == .coordinator
         // Attestations are investigators' signed statements (`attest`), never plain records.
         case .record: return role == .coordinator
-        case .show, .decisions, .queries: return role != .admin
+        case .show, .decisions, .queries, .candidates: return role != .admin
         case .signOffPrepare, .signOff, .attestPrepare, .attest: return role == .investigator
         case .queryOpen, .queryClose: return role == .investigator || role == .monitor
         case .queryAnswer: return role == .coordinator
@@ -81,6 +81,7 @@ public enum Access {
                 try requireSite(site)
             }
         case .decisions(let candidate, _, let site, _, _, _): try requireScope(candidate: candidate, site: site, what: "decisions")
+        case .candidates(let site, _, _, _): try requireScope(candidate: nil, site: site, what: "candidates")
         case .queries(let candidate, let site, _): try requireScope(candidate: candidate, site: site, what: "queries")
         case .report(_, _, let site, _, _, _), .exportFHIR(let site): try requireScope(candidate: nil, site: site, what: "reports")
         case .auditTrail(let candidate, _, _):

@@ -118,6 +118,10 @@ extension Command {
             }
             return .decisions(candidate: try r.optionalString("candidate"), outcome: try r.optionalString("outcome"),
                               site: try r.optionalString("site"), after: Int64(after), limit: try pageLimit(&r), standing: standing)
+        case "candidates":
+            let after = try r.optionalInteger("after") ?? 0
+            guard after >= 0 else { throw TrialGateError(.invalidField, "after must be a registration seq ≥ 0, got \(after)") }
+            return .candidates(site: try r.optionalString("site"), status: try r.optionalString("status"), after: Int64(after), limit: try pageLimit(&r))
         case "signoff.prepare":
             return .signOffPrepare(decision: Int64(try r.integer("decision")), outcome: try r.optionalString("outcome"),
                                    reason: try r.optionalString("reason"), user: try r.optionalString("user"))

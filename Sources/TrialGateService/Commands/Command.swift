@@ -20,6 +20,8 @@ public enum Command: Sendable, Equatable {
     /// Decisions in log order, after sequence number `after`, at most `limit` of them (all when nil); with
     /// `standing`, only those that are `current`, `stale` or `superseded`.
     case decisions(candidate: String?, outcome: String?, site: String?, after: Int64 = 0, limit: Int? = nil, standing: String? = nil)
+    /// Registered candidates by site and status, a page at a time (after a registration seq).
+    case candidates(site: String?, status: String?, after: Int64 = 0, limit: Int? = nil)
     /// The statement an investigator would sign to confirm decision `decision` (`outcome` nil or equal to the
     /// decision's) or override it (`outcome` the other one, with a reason). `user` is the signing account (on the socket: the
     /// session's, and only it).
@@ -114,6 +116,7 @@ public enum Command: Sendable, Equatable {
         case .decide: "decide"
         case .show: "show"
         case .decisions: "decisions"
+        case .candidates: "candidates"
         case .verify: "verify"
         case .replay: "replay"
         case .export: "export"
@@ -172,7 +175,7 @@ public enum Command: Sendable, Equatable {
     /// line's, never a request's; `subscribe` is left out, as the socket's reply has always left it out).
 
     public static let names = ["init", "policy.publish", "policy.check", "policy.test", "policy.impact", "register", "record", "correct",
-                               "withdraw", "decide", "show", "decisions", "signoff.prepare", "signoff", "attest.prepare", "attest", "queries", "query.open", "query.answer", "query.close", "verify", "replay", "export", "report", "report.snapshot",
+                               "withdraw", "decide", "show", "decisions", "candidates", "signoff.prepare", "signoff", "attest.prepare", "attest", "queries", "query.open", "query.answer", "query.close", "verify", "replay", "export", "report", "report.snapshot",
                                "export.fhir", "audit-trail", "head", "public-key", "checkpoint", "proof.inclusion", "proof.consistency",
                                "user.add", "user.disable", "user.enable", "user.remove", "user.rotate-token", "user.rotate-signer", "users",
                                "model.register", "models", "model.show", "model.score"]

@@ -96,6 +96,8 @@ extension Dispatcher {
             case .withdraw(let candidate, let reason): return .written(try withdraw(candidate: candidate, reason: reason, actor: actor))
             case .decide(let candidate): return .view(try decide(candidate: candidate, actor: actor))
             case .show(let candidate, let seq, let time): return .view(try show(candidate: candidate, asOfSeq: seq, asOfTime: time))
+            case .candidates(let site, let status, let after, let limit):
+                return .view(try listCandidates(site: site, status: status, after: after, limit: limit))
             case .decisions(let candidate, let outcome, let site, let after, let limit, let standing):
                 return .view(try listDecisions(candidate: candidate, outcome: outcome, site: site, after: after, limit: limit, standing: standing))
             case .signOffPrepare(let decision, let outcome, let reason, let user):
