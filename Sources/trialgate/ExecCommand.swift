@@ -20,7 +20,7 @@ struct Exec: ParsableCommand {
         var failures = 0
         var accountsSeen: Int64 = -1
         // Requests done, on a terminal's stderr (the replies go to stdout, one line each, as ever).
-        let progress = ProgressLine("exec", unit: "lines", quiet: options.quiet)
+        let progress = ProgressLine("exec", unit: "lines", quiet: options.quiet || isatty(STDIN_FILENO) == 1, streaming: true)
         defer { progress.finish() }
         var done: Int64 = 0
         while let line = readLine(strippingNewline: true) {

@@ -18,10 +18,13 @@ final class ProgressLine: @unchecked Sendable {
     /// Whether progress is shown at all: stderr is a terminal, and `--quiet` was not given.
     static func wanted(quiet: Bool) -> Bool { !quiet && isatty(STDERR_FILENO) == 1 }
 
-    init(_ label: String, unit: String = "events", quiet: Bool) {
+    /// - Parameter streaming: the command prints its results on stdout as it goes (`export`, `exec`): the line is then
+    ///   shown only when stdout is not the same terminal (a file or a pipe), so that it never cuts into those results;
+    ///   `exec` also shows none for requests typed at a terminal.
+    init(_ label: String, unit: String = "events", quiet: Bool, streaming: Bool = false) {
         self.label = label
         self.unit = unit
-        enabled = Self.wanted(quiet: quiet)
+        enabled = Self.wanted(quiet: quiet) && (!streaming || isatty(STDOUT_FILENO) == 0)
     }
 
     /// `done` of `total` (nil: not known, as for `exec`'s input).

@@ -131,7 +131,7 @@ enum Runner {
     /// With `total` (the last seq the pages reach), shows how far they are on a terminal (`ProgressLine`).
     static func forEachPage<T: ReplyView>(from first: Int64, as type: T.Type, options: StoreOptions, total: Int64? = nil, label: String = "export",
                                           _ command: (Int64) -> Command, _ body: (T, Int64) throws -> Int64?) throws {
-        let line = ProgressLine(label, quiet: options.quiet)
+        let line = ProgressLine(label, quiet: options.quiet, streaming: true)
         defer { line.finish() }
         var next: Int64? = first
         while let page = next {

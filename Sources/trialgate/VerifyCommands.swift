@@ -18,7 +18,7 @@ struct Verify: ParsableCommand {
     @Option(name: .long, help: "A signed checkpoint saved earlier that the log must extend.") var checkpoint: String?
     @Option(name: .long, help: "The verifier key (vkey) checkpoints must be signed by.") var vkey: String?
     @Option(name: .long, help: "Check this audit bundle directory instead of the store.") var bundle: String?
-    @Option(name: .long, help: "A witness's cosigner vkey (or a file holding it); repeat for several.") var witness: [String] = []
+    @Option(name: .long, help: "A witness's cosigner vkey (or a file holding vkeys, one a line); repeat for several.") var witness: [String] = []
     @Option(name: .long, help: "How many of the --witness keys must have cosigned the newest checkpoint.") var quorum: Int?
     @Flag(name: .long, help: "List every problem found (by default: how many of each kind, and the first few).") var all = false
     @Option(name: .long, help: "How recent each counted cosignature must be, by the time the witness states: e.g. 36h, 90m, 3600s, 7d.") var maxAge: String?
@@ -63,8 +63,6 @@ struct Verify: ParsableCommand {
         if !result.valid { throw ExitCode(1) }
     }
 
-    /// The newest checkpoint must carry valid cosignatures of `quorum` of the given witnesses (C2SP tlog-cosignature),
-    /// each no older than `--max-age` when given; the refusals kept for it are shown with the witness's answer.
     /// How many problems of each kind, then the first five of them, or all with `all`: a log with a broken tree has a
     /// problem at every checkpoint, and a screen of them hides the one that matters.
     static func summarise(_ problems: [(place: String, code: String, message: String)], all: Bool) {
@@ -98,6 +96,8 @@ struct Verify: ParsableCommand {
 
     private func now() -> UInt64 { UInt64(max(0, SystemClock().now().millisecondsSinceEpoch / 1000)) }
 
+    /// The newest checkpoint must carry valid cosignatures of `quorum` of the given witnesses (C2SP tlog-cosignature),
+    /// each no older than `--max-age` when given; the refusals kept for it are shown with the witness's answer.
     private func checkQuorum(_ keys: [CosignerKey], _ quorum: Int) throws {
         let age = try age()
         let store = try Runner.openStore(options)
