@@ -30,7 +30,10 @@ struct Export: ParsableCommand {
             let result = try Runner.view(.exportFHIR(site: site), as: FHIRExportReply.self, options: options)
             for r in result.resources { print(CanonicalJSON.string(try JSONValueEncoder().encode(r))) }
         case "audit-csv":
-            try Runner.forEachPage(from: 1, as: AuditTrailReply.self, options: options, { .auditTrail(candidate: candidate, from: $0) }) { result, page in
+            // Pages go by event seq up to the head (for one candidate too: the pages skip the other events).
+            let last = try Runner.view(.head, as: HeadReply.self, options: options).size
+            try Runner.forEachPage(from: 1, as: AuditTrailReply.self, options: options, total: last, label: "export audit-csv",
+                                   { .auditTrail(candidate: candidate, from: $0) }) { result, page in
                 let csv = result.csv
                 // Every page carries the header; print it once.
                 let body = csv.utf8.firstIndex(of: UInt8(ascii: "\n")).map { String(csv[csv.utf8.index(after: $0)...]) } ?? ""

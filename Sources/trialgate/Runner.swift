@@ -136,7 +136,8 @@ enum Runner {
         var next: Int64? = first
         while let page = next {
             next = try body(try view(command(page), as: T.self, options: options), page)
-            line.update((next ?? total ?? page) - 1, of: total)
+            // Events done: up to the next page's first, or all of them after the last page.
+            line.update(next.map { $0 - 1 } ?? total ?? page, of: total)
         }
     }
 

@@ -4,8 +4,8 @@ import TrialGateService
 import TrialGateStore
 import TrialGateWitness
 
-/// What `trialgate --version` prints: this build, and the version of each format it writes and reads, so that a
-/// store, a bundle or a signed record can be matched with the build that made it.
+/// What `trialgate --version` prints: this release, and the version of each format it writes and reads, so that a
+/// store, a bundle or a signed record can be matched with the releases that read it.
 enum BuildVersion {
     /// This release (its minor number counts the project's resolved issues).
     static let release = "0.21.0"
