@@ -56,7 +56,7 @@ let package = Package(
         ]),
         .executableTarget(name: "trialgate", dependencies: [
             "TrialGateService", "TrialGatePolicies", "TrialGateModels", "TrialGateServer", "TrialGateWitness", .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOCore", package: "swift-nio"),
         ]),
         // What the fuzzers check for each input (shared by libFuzzer and the generator tests), and the fuzzer's
         // entry point (scripts/fuzz.sh builds it with -sanitize=fuzzer; a plain build replays saved inputs).

@@ -49,27 +49,11 @@ public final class LineServer: Service, @unchecked Sendable {
 
     /// Checks the configuration and opens everything the server needs, or throws saying what is wrong.
     func prepare() throws -> Prepared {
-        var sslContext: NIOSSLContext?
-        if let cert = config.tlsCertificatePath, let key = config.tlsKeyPath {
-            do {
-                sslContext = try NIOSSLContext(configuration: TLSPolicy.server(certificatePath: cert, keyPath: key))
-            } catch {
-                throw TrialGateError(.tlsConfig, "cannot load the TLS certificate \(cert) or key \(key): \(error)")
-            }
-        } else if config.tlsCertificatePath != nil || config.tlsKeyPath != nil {
-            throw TrialGateError(.tlsConfig, "TLS needs both --tls-cert and --tls-key")
-        }
-        // Whether the endpoint is local is decided on the address the host resolves to, which is also the address
-        // bound, so a name such as 127.example.com or localhost.example.com is not taken for loopback.
+        let sslContext = try TLSPolicy.serverContext(certificatePath: config.tlsCertificatePath, keyPath: config.tlsKeyPath)
         var address: SocketAddress?
         if case .tcp(let host, let port) = config.endpoint {
-            do { address = try SocketAddress.makeAddressResolvingHost(host, port: port) } catch {
-                throw TrialGateError(.listenFailed, "cannot resolve the --listen host \(LogText.quoted(host)): \(error)")
-            }
-        }
-        if let address, !address.isLoopback, sslContext == nil, !config.allowInsecurePlaintext {
-            throw TrialGateError(.insecureListen,
-                "refusing plain TCP on \(config.endpoint) (\(address.ipAddress ?? "?")), which is reachable beyond this machine: give --tls-cert and --tls-key, or --insecure-plaintext")
+            address = try TLSPolicy.listenAddress(host: host, port: port, shownAs: config.endpoint.description, encrypted: sslContext != nil,
+                                                  allowPlaintext: config.allowInsecurePlaintext, what: "plain TCP")
         }
         try Self.refuseUnimportedUsersFile(config.usersPath, storePath: config.storePath)
         let key = try TrialKey.load(path: config.keyPath)

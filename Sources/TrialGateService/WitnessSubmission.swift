@@ -34,9 +34,11 @@ public enum WitnessSubmission {
             let (status, answer) = try transport(body)
             switch status {
             case 200:
-                let lines = answer.split(separator: "\n").map { String($0) + "\n" }
-                guard let line = lines.first(where: { (try? Cosignature.verified(latest.note + $0, cosigners: [key]))?.isEmpty == false }),
-                      let time = try Cosignature.verified(latest.note + line, cosigners: [key]).first?.timestamp else {
+                // The first answer line that is a cosignature verifying with the witness's key, and the time it states.
+                let cosigned = answer.split(separator: "\n").lazy.map { String($0) + "\n" }.compactMap { line in
+                    (try? Cosignature.verified(latest.note + line, cosigners: [key]))?.first.map { (line, $0.timestamp) }
+                }.first
+                guard let (line, time) = cosigned else {
                     throw TrialGateError(.badNoteSignature, "\(key.name) answered 200 without a cosignature that verifies with its key")
                 }
                 // A time ahead of this log's clock would stay "recent" for `--max-age` long after it was made.

@@ -24,10 +24,8 @@ public struct WitnessTarget: Sendable, Equatable {
     /// The witnesses named in `TRIALGATE_WITNESSES`-style text: `URL=VKEY` entries separated by spaces or newlines.
     public static func list(_ text: String) throws -> [WitnessTarget] {
         let targets = try text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" }).map { try WitnessTarget(String($0)) }
-        var names = Set<String>()
-        for t in targets where !names.insert(t.key.name).inserted {
-            throw TrialGateError(.badRequest, "the witness \(t.key.name) is named twice")
-        }
+        // Each witness once, by name and by key, as every witness list is (`CosignerKey.distinct`).
+        _ = try CosignerKey.distinct(targets.map(\.key))
         return targets
     }
 }

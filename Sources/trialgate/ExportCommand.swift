@@ -12,7 +12,7 @@ struct Export: ParsableCommand {
     @Option(name: .long, help: "events: last sequence number.") var through: Int64?
     @Option(name: .long, help: "fhir: only this site.") var site: String?
     @Option(name: .long, help: "audit-csv: only this candidate.") var candidate: String?
-    @Option(name: .long, help: "--out: a witness's cosigner vkey (or a file holding it) the bundle's verifiers should require; repeat for several.") var witness: [String] = []
+    @Option(name: .long, help: "--out: a witness's cosigner vkey (or a file holding vkeys, one a line) the bundle's verifiers should require; repeat for several.") var witness: [String] = []
     @Option(name: .long, help: "--out: how many of the --witness keys must have cosigned the bundle's newest checkpoint (default: all).") var quorum: Int?
 
     func run() throws {

@@ -60,7 +60,7 @@ struct ProofGroup: ParsableCommand {
 enum BundleExport {
     /// Writes the audit bundle into `out`, which must not exist yet (nothing is overwritten).
     static func run(options: StoreOptions, out: String, witnesses: [String] = [], quorum: Int? = nil) throws {
-        let vkeys = try witnesses.map { try Runner.inlineOrFile($0).trimmingCharacters(in: .whitespacesAndNewlines) }
+        let vkeys = try Runner.vkeys(witnesses)
         // With TRIALGATE_WITNESSES, the newest checkpoint goes to the witnesses first, so that the bundle carries
         // cosignatures of the checkpoint it ends at.
         if Environment.get("TRIALGATE_WITNESSES") != nil {

@@ -9,7 +9,8 @@ import Glibc
 final class ProgressLine: @unchecked Sendable {
     private let label: String
     private let unit: String
-    private let enabled: Bool
+    /// Whether the line is shown at all (a terminal's stderr, no `--quiet`, and for streaming commands stdout elsewhere).
+    let enabled: Bool
     private let started = DispatchTime.now().uptimeNanoseconds
     private let lock = NSLock()
     private var lastDrawn: UInt64 = 0

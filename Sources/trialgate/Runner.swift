@@ -36,7 +36,7 @@ enum Runner {
             let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
             // Long passes over the log (verify, replay, a report folded from the start) report how far they are.
             let line = ProgressLine(command.name, quiet: options.quiet)
-            if ProgressLine.wanted(quiet: options.quiet) { dispatcher.progress = { line.update($0, of: $1) } }
+            if line.enabled { dispatcher.progress = { line.update($0, of: $1) } }
             defer { line.finish() }
             let reply = try dispatcher.perform(command, actor: options.actorName)
             if case .view(let view) = reply { warnAboutLog(view.logWarning) }
@@ -58,7 +58,7 @@ enum Runner {
             guard let newest = try store.latestCheckpoint()?.size else { return }
             for target in targets where (cosigned[target.key.name] ?? 0) < newest {
                 do {
-                    _ = try WitnessSubmission.submit(store: store, key: target.key, transport: { try WitnessClient.post(url: target.url, body: $0, timeout: 5) }, now: SystemClock().now())
+                    _ = try submit(to: target, store: store, timeout: 5)
                 } catch {
                     let e = TrialGateError(error)
                     FileHandle.standardError.write(Data("trialgate: warning: the write is recorded, but \(target.key.name) did not cosign: \(e.code.rawValue): \(e.message)\n".utf8))
@@ -67,6 +67,19 @@ enum Runner {
         } catch {
             let e = TrialGateError(error)
             FileHandle.standardError.write(Data("trialgate: warning: TRIALGATE_WITNESSES: \(e.code.rawValue): \(e.message)\n".utf8))
+        }
+    }
+
+    /// Submits the store's newest checkpoint to `target` over HTTP(S) (`WitnessClient`) and keeps its cosignature.
+    static func submit(to target: WitnessTarget, store: EventStore, timeout: TimeInterval) throws -> WitnessSubmission.Outcome {
+        try WitnessSubmission.submit(store: store, key: target.key, transport: { try WitnessClient.post(url: target.url, body: $0, timeout: timeout) },
+                                     now: SystemClock().now())
+    }
+
+    /// Vkeys given on the command line: each inline, or a file of them, one a line.
+    static func vkeys(_ values: [String]) throws -> [String] {
+        try values.flatMap { value in
+            try inlineOrFile(value).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
     }
 

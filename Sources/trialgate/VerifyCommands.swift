@@ -79,10 +79,7 @@ struct Verify: ParsableCommand {
     /// The --witness keys: each a vkey, or a file of vkeys one a line; each witness once.
     private func witnessKeys() throws -> [CosignerKey] {
         do {
-            let lines = try witness.flatMap { w in
-                try Runner.inlineOrFile(w).split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-            }
-            return try CosignerKey.distinct(try lines.map(CosignerKey.init(vkey:)))
+            return try CosignerKey.distinct(try Runner.vkeys(witness).map(CosignerKey.init(vkey:)))
         } catch let e as ExitCode { throw e } catch {
             throw Runner.fail(TrialGateError(.badVKey, "--witness: \(TrialGateError(error).message)"))
         }

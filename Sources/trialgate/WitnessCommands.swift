@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
 import Logging
-import NIOCore
-import NIOSSL
 import TrialGateServer
 import TrialGateAudit
 import TrialGateCore
@@ -72,22 +70,9 @@ struct WitnessGroup: ParsableCommand {
             if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
             do {
                 // As for `serve`: TLS with the same versions and suites, and plain HTTP only on loopback unless asked.
-                var tls: NIOSSLContext?
-                switch (tlsCert, tlsKey) {
-                case (let cert?, let key?):
-                    do { tls = try NIOSSLContext(configuration: TLSPolicy.server(certificatePath: cert, keyPath: key)) } catch {
-                        throw TrialGateError(.tlsConfig, "cannot load the TLS certificate \(cert) or key \(key): \(error)")
-                    }
-                case (nil, nil): break
-                default: throw TrialGateError(.tlsConfig, "TLS needs both --tls-cert and --tls-key")
-                }
-                let address: SocketAddress
-                do { address = try SocketAddress.makeAddressResolvingHost(host, port: port) } catch {
-                    throw TrialGateError(.listenFailed, "cannot resolve the --listen host \(host): \(error)")
-                }
-                if !address.isLoopback, tls == nil, !insecurePlaintext {
-                    throw TrialGateError(.insecureListen, "refusing plain HTTP on \(listen) (\(address.ipAddress ?? "?")), which is reachable beyond this machine: give --tls-cert and --tls-key, or --insecure-plaintext")
-                }
+                let tls = try TLSPolicy.serverContext(certificatePath: tlsCert, keyPath: tlsKey)
+                _ = try TLSPolicy.listenAddress(host: host, port: port, shownAs: listen, encrypted: tls != nil, allowPlaintext: insecurePlaintext,
+                                                what: "plain HTTP")
                 // Held while serving: no other process changes this witness's state meanwhile.
                 let lock = try WitnessState.FolderLock(dir: folder.dir, purpose: "serve it again")
                 defer { withExtendedLifetime(lock) {} }
@@ -116,8 +101,7 @@ extension WitnessGroup {
             for w in witness {
                 do {
                     let target = try WitnessTarget(w)
-                    let outcome = try WitnessSubmission.submit(store: store, key: target.key, transport: { try WitnessClient.post(url: target.url, body: $0, timeout: 10) },
-                                                               now: SystemClock().now())
+                    let outcome = try Runner.submit(to: target, store: store, timeout: 10)
                     print("\(target.key.name): cosigned size \(outcome.size) (proof from \(outcome.oldSize))")
                 } catch {
                     failed += 1

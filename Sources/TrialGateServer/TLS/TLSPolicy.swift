@@ -1,4 +1,7 @@
+import NIOCore
 import NIOSSL
+import TrialGateCore
+import TrialGateService
 
 /// The TLS the server accepts and the client offers: TLS 1.2 or 1.3, and in TLS 1.2 only ECDHE key exchange with
 /// AEAD ciphers (AES-GCM, ChaCha20-Poly1305).
@@ -32,5 +35,35 @@ public enum TLSPolicy {
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem)))
         harden(&tls)
         return tls
+    }
+
+    /// The server's TLS context for `--tls-cert` and `--tls-key`: nil with neither, refused with only one, or with files
+    /// that do not load.
+    public static func serverContext(certificatePath: String?, keyPath: String?) throws -> NIOSSLContext? {
+        switch (certificatePath, keyPath) {
+        case (let cert?, let key?):
+            do { return try NIOSSLContext(configuration: server(certificatePath: cert, keyPath: key)) } catch {
+                throw TrialGateError(.tlsConfig, "cannot load the TLS certificate \(cert) or key \(key): \(error)")
+            }
+        case (nil, nil): return nil
+        default: throw TrialGateError(.tlsConfig, "TLS needs both --tls-cert and --tls-key")
+        }
+    }
+
+    /// The address to bind for `--listen HOST:PORT`, refused when it is reachable beyond this machine and `what` (plain
+    /// TCP, plain HTTP) would go unencrypted without `--insecure-plaintext`. Whether it is local is decided on the
+    /// address the host resolves to, which is also the address bound, so a name such as 127.example.com or
+    /// localhost.example.com is not taken for loopback.
+    public static func listenAddress(host: String, port: Int, shownAs listen: String, encrypted: Bool, allowPlaintext: Bool,
+                                     what: String) throws -> SocketAddress {
+        let address: SocketAddress
+        do { address = try SocketAddress.makeAddressResolvingHost(host, port: port) } catch {
+            throw TrialGateError(.listenFailed, "cannot resolve the --listen host \(LogText.quoted(host)): \(error)")
+        }
+        if !address.isLoopback, !encrypted, !allowPlaintext {
+            throw TrialGateError(.insecureListen,
+                "refusing \(what) on \(listen) (\(address.ipAddress ?? "?")), which is reachable beyond this machine: give --tls-cert and --tls-key, or --insecure-plaintext")
+        }
+        return address
     }
 }
