@@ -323,16 +323,17 @@ def split_note(note: str):
     return text + "\n", lines
 
 
-def open_note(note: str, keys, verified_ahead=frozenset()):
+def open_note(note: str, keys, verified_ahead=frozenset(), verify=True):
     """Returns the note text if a known key signed it and no known key's signature fails; else raises.
     Lines of other keys (a witness's cosignature among them) are ignored, as signed-note.md requires.
-    `verified_ahead`: (key, signature, message) that another process has verified already (see check_chunk)."""
+    `verified_ahead`: (key, signature, message) that another process has verified already (see check_chunk).
+    `verify=False` only requires a signature line of a known key (its name and key id), without checking it."""
     text, lines = split_note(note)
     verified = 0
     for name, raw in lines:
         for kname, pk in keys:
             if kname == name and note_key_id(kname, pk) == raw[:4]:
-                if (pk, raw[4:], text.encode()) not in verified_ahead:
+                if verify and (pk, raw[4:], text.encode()) not in verified_ahead:
                     Ed25519PublicKey.from_public_bytes(pk).verify(raw[4:], text.encode())  # raises InvalidSignature
                 verified += 1
     if not verified:
@@ -900,8 +901,14 @@ class UsageError(Exception):
 
 class Verifier:
     def __init__(self, directory, trusted=None, saved_checkpoint=None, witnesses=None, quorum=None, max_age=None, now=None,
-                 progress=None, jobs=1):
+                 progress=None, jobs=1, every_checkpoint=False):
         self.dir = directory
+        # Every checkpoint's root is checked against the tree recomputed from the events; its signature only for the
+        # newest checkpoint the events reach, unless every_checkpoint. The newest signature covers every event before
+        # it, and each older root is a prefix of its tree, so an older signature adds nothing to the bundle's integrity
+        # (docs/transparency-log.md, "Which checkpoint signatures a verifier checks").
+        self.every_checkpoint = every_checkpoint
+        self.signed_sizes = set()         # the checkpoint sizes whose signatures are verified (run sets them)
         self.jobs = jobs                  # processes for the work of each line (check_chunk); 1: all in this one
         self.trusted = trusted or []
         self.saved = saved_checkpoint
@@ -913,7 +920,7 @@ class Verifier:
         self.progress = progress          # a Progress, told of the events checked, or None; it checks nothing
         self.notes = []                   # said with the result, whatever it is
         self.problems = []
-        self.stats = {"events": 0, "checkpoints": 0, "decision_signatures": 0, "signoffs": 0, "attestations": 0, "rotations": 0,
+        self.stats = {"events": 0, "checkpoints": 0, "checkpoint_signatures": 0, "decision_signatures": 0, "signoffs": 0, "attestations": 0, "rotations": 0,
                       "signer_rotations": 0, "inclusion_proofs": 0, "models": 0, "model_gates": 0, "model_scores": 0}
         self.models = {}        # (model_id, version) -> Model, registered so far
         self.radiomics = {}     # candidate -> [(seq, radiomics.recorded payload)], in log order
@@ -956,7 +963,6 @@ class Verifier:
         for line in (self.read("checkpoints.jsonl") or b"").splitlines():
             c = parse_json(line)
             checkpoints[c["size"]] = c["note"]
-
         saved = None
         if self.saved is not None:
             try:
@@ -967,6 +973,11 @@ class Verifier:
         events = (self.read("events.jsonl") or b"").split(b"\n")
         if events and events[-1] == b"":
             events.pop()
+        reached = [s for s in checkpoints if isinstance(s, int) and s <= len(events)]
+        if self.every_checkpoint:
+            self.signed_sizes = set(reached)
+        elif reached:
+            self.signed_sizes = {max(reached)}
         frontier = Frontier()
         prev_hash = GENESIS
         origin = None
@@ -1171,7 +1182,7 @@ class Verifier:
             pending = collections.deque()
             for start in range(0, len(events), CHUNK):
                 sizes = range(start + 1, min(start + CHUNK, len(events)) + 1)
-                notes = [checkpoints[size] for size in sizes if size in checkpoints]
+                notes = [checkpoints[size] for size in sizes if size in self.signed_sizes]
                 pending.append(pool.submit(check_chunk, events[start:start + CHUNK], notes, keys))
                 if len(pending) > 2 * self.jobs:
                     yield from self.results_of(pending.popleft())
@@ -1891,8 +1902,12 @@ class Verifier:
         where = f"checkpoint {size}"
         self.stats["checkpoints"] += 1
         key = self.key_at(keys)
+        verify = size in self.signed_sizes
         try:
-            o, s, r = parse_checkpoint(open_note(note, [(origin, key[2])], self.verified_ahead))
+            if key is None:
+                raise ValueError("no trial key is in force")
+            o, s, r = parse_checkpoint(open_note(note, [(origin, key[2])], self.verified_ahead, verify=verify))
+            self.stats["checkpoint_signatures"] += verify
         except Exception as err:
             self.problem(where, "checkpoint_signature", f"not signed by the key in force at size {size}: {err!r}")
             return
@@ -1957,6 +1972,8 @@ def main(argv=None):
                                                             "(default: the manifest's, else all of them)")
     ap.add_argument("--max-age", metavar="AGE", help="count only cosignatures made at most this long ago, by the time each "
                                                       "witness states: a whole number with s, m, h or d, e.g. 36h")
+    ap.add_argument("--every-checkpoint", action="store_true", help="verify every checkpoint's signature, not only the "
+                                                                     "newest's (every checkpoint's root is checked either way)")
     ap.add_argument("--quiet", action="store_true", help="show no progress on stderr (it is shown only on a terminal)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
                     help="processes that parse, check and hash the event lines and verify checkpoint signatures ahead "
@@ -1997,7 +2014,8 @@ def main(argv=None):
     if args.jobs < 1:
         print(f"verify_bundle: --jobs takes a number of processes, 1 or more, got {args.jobs}", file=sys.stderr)
         return 2
-    v = Verifier(args.bundle, trusted, saved, witnesses, args.quorum, max_age, progress=progress, jobs=args.jobs)
+    v = Verifier(args.bundle, trusted, saved, witnesses, args.quorum, max_age, progress=progress, jobs=args.jobs,
+                 every_checkpoint=args.every_checkpoint)
     try:
         try:
             v.run()
@@ -2022,7 +2040,14 @@ def main(argv=None):
                      + (", witnesses declared by the bundle itself)" if v.witnesses_declared else ")"))
     else:
         witnessed = "no witnesses given or declared, cosignatures not checked"
-    print(f"OK: {s['events']} events canonical and chained, {s['checkpoints']} checkpoints signed with matching roots, "
+    if s["checkpoint_signatures"] == s["checkpoints"]:
+        signed = "every one's signature"
+    elif s["checkpoint_signatures"] == 1:
+        signed = "the newest's signature"
+    else:
+        signed = f"{s['checkpoint_signatures']} signatures"
+    print(f"OK: {s['events']} events canonical and chained, {s['checkpoints']} checkpoints with matching roots "
+          f"({signed} verified), "
           f"{s['decision_signatures']} decision signatures, {s['signoffs']} sign-offs, {s['attestations']} signed attestations, "
           f"{s['rotations']} key rotations, {s['signer_rotations']} signer rotations, {s['inclusion_proofs']} inclusion proofs, "
           f"{s['models']} registered models, {s['model_gates']} model gates and {s['model_scores']} model scores recomputed; "

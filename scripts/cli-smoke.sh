@@ -158,6 +158,10 @@ out=$(printf '%s\n' '{"id":1,"cmd":"head"}' '{"id":2,"cmd":"show","candidate":"N
 check test "$(echo "$out" | wc -l)" = 2
 check grep -q '"id":2,"ok":true' <<<"$out"
 expect_rc 0 "$B" verify
+# Every checkpoint's root is checked; its signature for the newest, or for every one with --every-checkpoint.
+check grep -q "checkpoints match the tree (the newest's signature verified)" "$T/out"
+expect_rc 0 "$B" verify --every-checkpoint
+check grep -q "checkpoints match the tree (every one's signature verified)" "$T/out"
 # On a terminal, long work shows one progress line on stderr, cleared at the end; not with --quiet, not in a pipe.
 if command -v script >/dev/null; then
   script -qec "\"$B\" verify" /dev/null > "$T/tty.out" 2>&1 || true
@@ -220,6 +224,11 @@ expect_rc 0 "$B" export --out "$T/bundle"
 expect_rc 2 "$B" export --out "$T/bundle"
 expect_rc 0 "$B" verify --bundle "$T/bundle" --vkey "$T/trial.vkey" --checkpoint "$T/saved.note"
 expect_rc 0 python3 audit/verify_bundle.py "$T/bundle" --vkey "$T/trial.vkey" --checkpoint "$T/saved.note"
+check grep -q "checkpoints with matching roots (the newest's signature verified)" "$T/out"
+expect_rc 0 python3 audit/verify_bundle.py "$T/bundle" --every-checkpoint
+check grep -q "checkpoints with matching roots (every one's signature verified)" "$T/out"
+expect_rc 0 "$B" verify --bundle "$T/bundle" --every-checkpoint
+check grep -q "checkpoints (every one's signature verified)" "$T/out"
 # Key rotation: the old key refuses to sign, the new one does, the saved checkpoint and old vkey still verify the log.
 expect_rc 0 "$B" key rotate --new-key "$T/new.key"
 check test "$(stat -c %a "$T/new.key")" = 600

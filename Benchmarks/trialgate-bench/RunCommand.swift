@@ -105,7 +105,7 @@ struct RunCommand: ParsableCommand {
         var verifyResult: JSONValue = .null
         let verifyTime = try seconds { verifyResult = try d4.execute(.verify(), actor: "bench") }
         print("verify + replay of \(size) events (hashes, chain, rules, \(verifyResult["signatures_checked"]?.intValue ?? 0) signatures, every decision re-derived): \(String(format: "%.2f", verifyTime)) s, \(rate(Int(size), verifyTime)); valid=\(verifyResult["valid"]?.boolValue == true)")
-        try printFloor(store: s4, signatures: (verifyResult["signatures_checked"]?.intValue ?? 0) + (verifyResult["checkpoints_checked"]?.intValue ?? 0),
+        try printFloor(store: s4, signatures: (verifyResult["signatures_checked"]?.intValue ?? 0) + (verifyResult["checkpoint_signatures_checked"]?.intValue ?? 0),
                        size: size, measured: verifyTime)
     }
 

@@ -74,12 +74,13 @@ struct BundleInspection {
     /// Parses and hashes the events on all cores and folds them in order through a `LogAuditor`, checking each
     /// checkpoint as the fold reaches its size.
     /// - Returns: nil when events.jsonl is missing or a line cannot be read (the check ends there).
-    mutating func foldEvents(checkpointNotes: [Int64: String], savedSize: Int64, progress: ((Int64, Int64) -> Void)? = nil) -> Fold? {
+    mutating func foldEvents(checkpointNotes: [Int64: String], savedSize: Int64, checkpointSignatures: LogAuditor.CheckpointSignatures,
+                             progress: ((Int64, Int64) -> Void)? = nil) -> Fold? {
         var rootAtSaved: [UInt8]? = nil
         guard let eventBytes = read("events.jsonl") else { problem(0, "manifest", "events.jsonl is missing"); return nil }
         let lines = BundleVerifier.lines(eventBytes)
         if let last = eventBytes.last, last != 0x0A { problem(Int64(lines.count + 1), "invalid_event", "events.jsonl does not end with a newline: its last line is cut off") }
-        var auditor = LogAuditor()
+        var auditor = LogAuditor(checkpointSignatures: checkpointSignatures)
         var decisionLeaves: [Int64: ([UInt8], JSONValue)] = [:]
         let chunk = 4096
         var start = lines.startIndex

@@ -7,6 +7,8 @@ public struct BundleVerification: Sendable {
     public var decisions = 0
     public var decisionsReproduced = 0
     public var checkpoints = 0
+    /// Checkpoint signatures verified in checkpoints.jsonl: the newest's, or every one's (`LogAuditor.CheckpointSignatures`).
+    public var checkpointSignaturesChecked = 0
     public var signaturesChecked = 0
     public var inclusionProofs = 0
     public var root: [UInt8] = []

@@ -28,7 +28,8 @@ public enum BundleVerifier {
     ///   checked (the operator's statement of its plan, said as such).
     /// - Parameter progress: told how many events of how many have been checked, every few thousand.
     public static func verify(directory: String, trustedKeys: [NoteVerifierKey] = [], savedCheckpoint: String? = nil,
-                              witnesses: WitnessRequirement? = nil, progress: ((_ done: Int64, _ total: Int64) -> Void)? = nil) -> BundleVerification {
+                              witnesses: WitnessRequirement? = nil, checkpointSignatures: LogAuditor.CheckpointSignatures = .newest,
+                              progress: ((_ done: Int64, _ total: Int64) -> Void)? = nil) -> BundleVerification {
         var check = BundleInspection(directory: directory)
         // 1. The manifest lists every file with its SHA-256, and nothing else is in the bundle.
         guard check.checkManifest() else { return check.out }
@@ -38,7 +39,8 @@ public enum BundleVerifier {
         let saved = check.savedCheckpoint(savedCheckpoint)
 
         // 3. Events: parsed and hashed on all cores, folded in order by the auditor.
-        guard let fold = check.foldEvents(checkpointNotes: checkpointNotes, savedSize: saved?.size ?? -1, progress: progress) else { return check.out }
+        guard let fold = check.foldEvents(checkpointNotes: checkpointNotes, savedSize: saved?.size ?? -1, checkpointSignatures: checkpointSignatures,
+                                          progress: progress) else { return check.out }
         let auditor = fold.auditor
         let history = auditor.state
         finish(&check.out, auditor)
@@ -82,7 +84,8 @@ public enum BundleVerifier {
         out.decisions = auditor.state.candidates.values.reduce(0) { $0 + $1.decisions.count }
         out.decisionsReproduced = auditor.decisionsReproduced
         out.checkpoints = auditor.checkpointsChecked
-        out.signaturesChecked = auditor.signaturesChecked + auditor.checkpointsChecked
+        out.checkpointSignaturesChecked = auditor.checkpointSignaturesChecked
+        out.signaturesChecked = auditor.signaturesChecked + auditor.checkpointSignaturesChecked
         out.root = auditor.tree.root
     }
 

@@ -21,15 +21,41 @@ public struct LogAuditor {
     /// The RFC 6962 tree recomputed from the stored bytes.
     public private(set) var tree = MerkleFrontier()
     public private(set) var checkpointsChecked = 0
+    /// Which stored checkpoints' signatures are checked; every checkpoint's root is checked against the recomputed tree.
+    public var checkpointSignatures = CheckpointSignatures.newest
+    /// How many checkpoint signatures were checked (queued; `finish` reports the ones that fail).
+    public private(set) var checkpointSignaturesChecked = 0
+    /// The newest checkpoint's signature check, held back until a newer checkpoint replaces it or `finish` runs.
+    private var newestCheckpointSignature: (size: Int64, signature: [UInt8], message: [UInt8], publicKey: [UInt8])?
     /// The size of the newest checkpoint checked (0: none). Every event TrialGate appends is covered by a
     /// checkpoint signed in its own transaction, so events beyond it were written by someone else.
     public private(set) var coveredSize: Int64 = 0
 
-    public init() {}
+    /// Which stored checkpoints' signatures an audit checks.
+    ///
+    /// Once the tree is recomputed from the stored bytes, an older checkpoint's root is checked by hashing alone, and
+    /// the newest checkpoint's signature covers every event before it: a checkpoint commits to its root, and each
+    /// older root is a prefix of the newest tree. An older signature proves only that the key in force then signed
+    /// that same root, which the newest signature and the verified key history already establish. So an audit checks
+    /// the newest checkpoint's signature, every checkpoint's origin, size and root, and that each names the key in
+    /// force; `.every` also verifies every older signature, for a reviewer who will hand an older checkpoint note on.
+    public enum CheckpointSignatures: Sendable {
+        case newest
+        case every
+    }
+
+    public init(checkpointSignatures: CheckpointSignatures = .newest) {
+        self.checkpointSignatures = checkpointSignatures
+    }
 
     /// Waits for the signature checks still running and reports their failures. Call once, after the last `feed`.
     /// - Parameter requireCoveredHead: report the first event no checkpoint covers (`head_uncovered`).
     public mutating func finish(requireCoveredHead: Bool = true) {
+        if let c = newestCheckpointSignature {
+            signatures.add(seq: -c.size, signature: c.signature, message: c.message, publicKey: c.publicKey)
+            checkpointSignaturesChecked += 1
+            newestCheckpointSignature = nil
+        }
         if requireCoveredHead, eventsChecked > coveredSize {
             report(coveredSize + 1, "head_uncovered", coveredSize == 0
                    ? "the log has \(eventsChecked) events and no signed checkpoint"
@@ -144,11 +170,14 @@ public struct LogAuditor {
         if event.seq == state.size + 1 { state.setHead(size: event.seq, hash: event.hash) }
     }
     /// Checks a signed checkpoint of the first `tree.size` events: call it right after feeding event `size`.
-    /// Its root must be the recomputed one and it must be signed by the trial's key in force at that size.
+    /// Its root must be the recomputed one and it must carry a signature line of the trial's key in force at that size;
+    /// that signature is verified if this is the newest checkpoint the audit reaches, or for every checkpoint with
+    /// `checkpointSignatures` `.every`.
     public mutating func checkCheckpoint(_ note: String) {
         let size = tree.size
         checkpointsChecked += 1
         coveredSize = size
+        newestCheckpointSignature = nil
         guard let trial = state.trial, let key = state.signingKey, let raw = Data(base64Encoded: key.publicKey).map(Array.init),
               let verifier = try? NoteVerifierKey(name: trial.logOrigin, publicKey: raw) else {
             report(size, "checkpoint_signature", "no trial key is in force at size \(size)")
@@ -173,7 +202,12 @@ public struct LogAuditor {
             report(size, "checkpoint_signature", "the checkpoint of size \(size) has no signature by the key in force (\(key.keyID))")
             return
         }
-        signatures.add(seq: -size, signature: sig.signature, message: Array(parsed.text.utf8), publicKey: raw)
+        if checkpointSignatures == .every {
+            signatures.add(seq: -size, signature: sig.signature, message: Array(parsed.text.utf8), publicKey: raw)
+            checkpointSignaturesChecked += 1
+        } else {
+            newestCheckpointSignature = (size, sig.signature, Array(parsed.text.utf8), raw)
+        }
     }
 
     mutating func report(_ seq: Int64, _ code: String, _ message: String) {

@@ -78,7 +78,7 @@ enum BundleExport {
 
 enum BundleCheck {
     static func run(directory: String, vkey: String?, checkpointFile: String?, json: Bool, quiet: Bool = false, all: Bool = false,
-                    witnesses: BundleVerifier.WitnessRequirement? = nil) throws {
+                    witnesses: BundleVerifier.WitnessRequirement? = nil, everyCheckpoint: Bool = false) throws {
         var trusted: [NoteVerifierKey] = []
         if let vkey {
             let text = FileManager.default.fileExists(atPath: vkey) ? try Runner.readFile(vkey) : vkey
@@ -87,18 +87,19 @@ enum BundleCheck {
         let saved = try checkpointFile.map { try Runner.readFile($0) }
         let line = ProgressLine("verify --bundle", quiet: quiet)
         let r = BundleVerifier.verify(directory: directory, trustedKeys: trusted, savedCheckpoint: saved, witnesses: witnesses,
-                                      progress: { line.update($0, of: $1) })
+                                      checkpointSignatures: everyCheckpoint ? .every : .newest, progress: { line.update($0, of: $1) })
         line.finish()
         if json {
             Runner.printJSON([
                 "valid": .bool(r.valid), "events": .number(Double(r.events)), "decisions": .number(Double(r.decisions)),
                 "decisions_reproduced": .number(Double(r.decisionsReproduced)), "checkpoints_checked": .number(Double(r.checkpoints)),
+                "checkpoint_signatures_checked": .number(Double(r.checkpointSignaturesChecked)),
                 "signatures_checked": .number(Double(r.signaturesChecked)), "inclusion_proofs": .number(Double(r.inclusionProofs)),
                 "root": .string(Data(r.root).base64EncodedString()), "signed_by": .from(r.signedBy), "witnessed": .from(r.witnessed),
                 "problems": .array(r.problems.map { ["seq": .number(Double($0.seq)), "code": .string($0.code), "message": .string($0.message)] }),
             ])
         } else if r.valid {
-            print("OK: bundle \(directory): \(r.events) events, \(r.checkpoints) checkpoints, \(r.signaturesChecked) signatures, \(r.decisionsReproduced)/\(r.decisions) decisions re-derived, \(r.inclusionProofs) inclusion proofs; root \(Data(r.root).base64EncodedString())")
+            print("OK: bundle \(directory): \(r.events) events, \(r.checkpoints) checkpoints (\(r.checkpointSignaturesChecked == r.checkpoints ? "every one's signature" : "roots; the newest's signature") verified), \(r.signaturesChecked) signatures, \(r.decisionsReproduced)/\(r.decisions) decisions re-derived, \(r.inclusionProofs) inclusion proofs; root \(Data(r.root).base64EncodedString())")
             if let by = r.signedBy { print("Newest checkpoint signed by \(by)\(trusted.isEmpty ? " (no --vkey given: trusted only as far as the bundle's own key history)" : "")") }
             if let w = r.witnessed { print("Witnessed: \(w).") }
         } else {

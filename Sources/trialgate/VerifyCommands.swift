@@ -21,6 +21,8 @@ struct Verify: ParsableCommand {
     @Option(name: .long, help: "A witness's cosigner vkey (or a file holding vkeys, one a line); repeat for several.") var witness: [String] = []
     @Option(name: .long, help: "How many of the --witness keys must have cosigned the newest checkpoint.") var quorum: Int?
     @Flag(name: .long, help: "List every problem found (by default: how many of each kind, and the first few).") var all = false
+    @Flag(name: .long, help: "Verify every stored checkpoint's signature, not only the newest's (every checkpoint's root is checked either way).")
+    var everyCheckpoint = false
     @Option(name: .long, help: "How recent each counted cosignature must be, by the time the witness states: e.g. 36h, 90m, 3600s, 7d.") var maxAge: String?
 
     func run() throws {
@@ -35,7 +37,7 @@ struct Verify: ParsableCommand {
                 requirement = .init(witnesses: keys, quorum: quorum, maxAge: try age(), now: now())
             }
             return try BundleCheck.run(directory: bundle, vkey: vkey, checkpointFile: checkpoint, json: options.json, quiet: options.quiet, all: all,
-                                       witnesses: requirement)
+                                       witnesses: requirement, everyCheckpoint: everyCheckpoint)
         }
         if quorum != nil || !keys.isEmpty || maxAge != nil {
             guard !keys.isEmpty else { throw Runner.fail(TrialGateError(.badRequest, "--quorum and --max-age need the --witness keys they count")) }
@@ -43,10 +45,12 @@ struct Verify: ParsableCommand {
         }
         let note = try checkpoint.map { try Runner.readFile($0) }
         let key = try vkey.map(Runner.inlineOrFile)
-        let result = try Runner.view(.verify(checkpoint: note, vkey: key), as: VerifyReply.self, options: options)
+        let result = try Runner.view(.verify(checkpoint: note, vkey: key, everyCheckpoint: everyCheckpoint), as: VerifyReply.self, options: options)
         if options.json { Runner.printJSON(result) } else {
             if result.valid {
-                print("OK: \(result.events) events, chain intact, \(result.signaturesChecked) signatures and \(result.checkpointsChecked) checkpoints valid; head \(result.head), root \(result.root).")
+                let signed = result.checkpointSignaturesChecked == result.checkpointsChecked ? "every one's signature"
+                    : result.checkpointSignaturesChecked == 1 ? "the newest's signature" : "\(result.checkpointSignaturesChecked) signatures"
+                print("OK: \(result.events) events, chain intact, \(result.signaturesChecked) signatures valid, \(result.checkpointsChecked) checkpoints match the tree (\(signed) verified); head \(result.head), root \(result.root).")
                 let n = result.reportSnapshotsChecked
                 if n > 0 {
                     print("\(n) saved report snapshot\(n == 1 ? "" : "s") checked: signed, and equal to the fold at \(n == 1 ? "its size" : "their sizes").")

@@ -214,6 +214,37 @@ struct ThreatModelTests {
         #expect(v["problems"]?.arrayValue?.contains { $0["code"] == "log_forked" } == true, "\(v)")
     }
 
+    @Test("an older checkpoint's signature spoiled with sqlite3: its root still matches, so verify passes on the newest signature; --every-checkpoint names it, in the store and in both bundle verifiers")
+    func olderCheckpointSignatureSpoiled() throws {
+        let s = try ThreatScene()
+        let stored = try s.f.store.checkpoints()
+        let older = stored[stored.count / 2]
+        #expect(older.size < stored.last!.size)
+        // Keep the signature line's key name and key id (so it still names the key in force) and flip one bit of the
+        // Ed25519 signature: a file-level attacker's edit that leaves the root, and so the tree, untouched.
+        let (text, lines) = try SignedNote.parse(older.note)
+        var raw = lines[0].keyID + lines[0].signature
+        raw[raw.count - 1] ^= 1
+        let spoiled = text + "\n— \(lines[0].name) \(Data(raw).base64EncodedString())\n"
+        try Insider(path: s.f.storePath).sql("DROP TRIGGER checkpoints_no_update; UPDATE checkpoints SET note = \(Insider.quoted(spoiled)) WHERE size = \(older.size);")
+
+        let byDefault = try s.f.run(.verify())
+        #expect(byDefault["valid"] == true, "\(byDefault)")
+        #expect(byDefault["checkpoint_signatures_checked"]?.intValue == 1 && byDefault["checkpoints_checked"]?.intValue == stored.count)
+        let every = try s.f.run(.verify(everyCheckpoint: true))
+        #expect(every["valid"] == false && every["checkpoint_signatures_checked"]?.intValue == stored.count)
+        #expect((every["problems"]?.arrayValue ?? []).contains { $0["code"] == "checkpoint_signature" && $0["seq"]?.intValue == Int(older.size) }, "\(every)")
+
+        let dir = try s.export("spoiled")
+        #expect(try BundleEditor(dir: dir).lines("checkpoints.jsonl").contains { $0.contains(Data(raw).base64EncodedString()) })
+        #expect(BundleVerifier.verify(directory: dir).valid)
+        let r = BundleVerifier.verify(directory: dir, checkpointSignatures: .every)
+        #expect(r.problems.contains { $0.code == "checkpoint_signature" && $0.seq == older.size }, "\(r.problems)")
+        #expect(try pythonVerify(dir).0 == 0)
+        let (status, out) = try pythonVerify(dir, ["--every-checkpoint"])
+        #expect(status == 1 && out.contains("checkpoint \(older.size): checkpoint_signature"), "\(out)")
+    }
+
     @Test("swap the public key: a log re-signed end to end with another key fails against the trusted vkey and the saved checkpoint")
     func swappedKey() throws {
         let real = try ThreatScene()

@@ -157,7 +157,8 @@ extension Command {
     /// Verification, exports, reports, the head, keys, checkpoints, proofs and `subscribe`, or nil for another command.
     private static func parseLog(_ cmd: String, _ r: inout ObjectReader) throws -> Command? {
         switch cmd {
-        case "verify": return .verify(checkpoint: try r.optionalString("checkpoint"), vkey: try r.optionalString("vkey"))
+        case "verify": return .verify(checkpoint: try r.optionalString("checkpoint"), vkey: try r.optionalString("vkey"),
+                                      everyCheckpoint: try r.optionalBool("every_checkpoint") ?? false)
         case "replay": return .replay
         case "export":
             let (from, limit) = try page(&r)

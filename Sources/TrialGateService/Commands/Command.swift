@@ -46,7 +46,7 @@ public enum Command: Sendable, Equatable {
     case queryClose(query: Int64, resolution: String)
     /// Check the whole log; with `checkpoint` (a signed note saved earlier), also prove the log extends it.
     /// `vkey` pins the key the checkpoint must be signed by (otherwise: any key in the log's key history).
-    case verify(checkpoint: String? = nil, vkey: String? = nil)
+    case verify(checkpoint: String? = nil, vkey: String? = nil, everyCheckpoint: Bool = false)
     case replay
     /// Events `from` … `through` as stored, at most `limit` of them (one page; the reply says where the next starts).
     case export(from: Int64, through: Int64?, limit: Int = Command.maximumPage)

@@ -22,7 +22,8 @@ struct AuditReport {
 
     var verifyResult: VerifyReply {
         VerifyReply(valid: valid, events: Int64(auditor.eventsChecked), signaturesChecked: auditor.signaturesChecked, head: head.hash,
-                    checkpointsChecked: auditor.checkpointsChecked, reportSnapshotsChecked: reportSnapshotsChecked,
+                    checkpointsChecked: auditor.checkpointsChecked,
+                    checkpointSignaturesChecked: auditor.checkpointSignaturesChecked, reportSnapshotsChecked: reportSnapshotsChecked,
                     root: Data(auditor.tree.root).base64EncodedString(), problems: problemList(), problemCount: problems.count,
                     structure: structural, firstBadSeq: problems.first?.seq)
     }

@@ -7,8 +7,9 @@ extension Dispatcher {
     ///
     /// Rows are read in chunks; each chunk is parsed, hashed and checked for canonical form on all cores
     /// while the previous one is folded in order on this thread.
-    /// With `rootAt`, also keeps the recomputed root at that size.
-    func audit(rootAt requestedSize: Int64? = nil) throws -> AuditReport {
+    /// With `rootAt`, also keeps the recomputed root at that size. `checkpointSignatures`: which stored checkpoints'
+    /// signatures to verify (every checkpoint's root is checked).
+    func audit(rootAt requestedSize: Int64? = nil, checkpointSignatures: LogAuditor.CheckpointSignatures = .newest) throws -> AuditReport {
         let store = try requireStore()
         let structural = try store.structuralProblems()
         let chunkSize: Int64 = 4096
@@ -22,6 +23,7 @@ extension Dispatcher {
         // fold at theirs.
         var pass = AuditPass(checkpoints: try store.checkpoints()[...], snapshotSizes: try Self.checkedSnapshotSizes(store),
                              requestedSize: requestedSize)
+        pass.auditor.checkpointSignatures = checkpointSignatures
         var next: Int64 = 1
         var prepared = AuditChunk(rows: try readChunk(next), parallel: parallelFolds)
         next += chunkSize

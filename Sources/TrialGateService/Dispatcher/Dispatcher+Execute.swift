@@ -111,7 +111,7 @@ extension Dispatcher {
             case .queryOpen(let candidate, let criterion, let text): return .written(try openQuery(candidate: candidate, criterion: criterion, text: text, actor: actor))
             case .queryAnswer(let query, let note, let records): return .written(try answerQuery(query, note: note, records: records, actor: actor))
             case .queryClose(let query, let resolution): return .written(try closeQuery(query, resolution: resolution, actor: actor))
-            case .verify(let note, let vkey): return .view(try verify(checkpoint: note, vkey: vkey))
+            case .verify(let note, let vkey, let every): return .view(try verify(checkpoint: note, vkey: vkey, everyCheckpoint: every))
             case .replay: return .view(try audit().replayResult)
             case .export(let from, let through, let limit): return .view(try export(from: from, through: through, limit: limit))
             case .report(let seq, let time, let site, let from, let to, let format):

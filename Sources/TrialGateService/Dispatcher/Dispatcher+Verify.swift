@@ -5,16 +5,19 @@ import TrialGateStore
 
 extension Dispatcher {
     /// `verify`: of the whole log, or, with a checkpoint `note`, that the log extends it.
-    func verify(checkpoint note: String?, vkey: String?) throws -> VerifyReply {
-        guard let note else { return try verify(vkey: vkey) }
-        return try verify(againstCheckpoint: note, vkey: vkey)
+    /// - Parameter everyCheckpoint: verify every stored checkpoint's signature, not only the newest's
+    ///   (`LogAuditor.CheckpointSignatures`).
+    func verify(checkpoint note: String?, vkey: String?, everyCheckpoint: Bool = false) throws -> VerifyReply {
+        let signatures: LogAuditor.CheckpointSignatures = everyCheckpoint ? .every : .newest
+        guard let note else { return try verify(vkey: vkey, checkpointSignatures: signatures) }
+        return try verify(againstCheckpoint: note, vkey: vkey, checkpointSignatures: signatures)
     }
 
     /// Checks the whole log; with `vkey` (a C2SP verifier key obtained out of band), also that the log's key
     /// history includes that key, so a log rebuilt under another key fails.
-    func verify(vkey: String?) throws -> VerifyReply {
+    func verify(vkey: String?, checkpointSignatures: LogAuditor.CheckpointSignatures = .newest) throws -> VerifyReply {
         let pinned = try vkey.map(Self.parseVKey)
-        let report = try audit()
+        let report = try audit(checkpointSignatures: checkpointSignatures)
         guard let pinned else { return report.verifyResult }
         var problems = report.problems
         if let problem = Self.untrustedKeyProblem(pinned, state: report.auditor.state) { problems.insert(problem, at: 0) }
@@ -48,14 +51,14 @@ extension Dispatcher {
     /// Proves the log extends a checkpoint saved earlier: the checkpoint must be signed by a trusted key (the
     /// given vkey, or a key of the log's own history), name this log, and have the root that the events as
     /// stored give at its size. A shorter log was truncated or rolled back; another root is a fork.
-    func verify(againstCheckpoint note: String, vkey: String?) throws -> VerifyReply {
+    func verify(againstCheckpoint note: String, vkey: String?, checkpointSignatures: LogAuditor.CheckpointSignatures = .newest) throws -> VerifyReply {
         let store = try requireStore()
         let parsedCheckpoint: Checkpoint
         do { parsedCheckpoint = try Checkpoint(text: try SignedNote.parse(note).text) } catch {
             throw TrialGateError(.invalidField, "the checkpoint is not a signed tlog-checkpoint note: \(error)")
         }
         let pinned = try vkey.map(Self.parseVKey)
-        let report = try audit(rootAt: parsedCheckpoint.size)
+        let report = try audit(rootAt: parsedCheckpoint.size, checkpointSignatures: checkpointSignatures)
         var problems = report.problems
         let state = report.auditor.state
         var signedBy: String?

@@ -28,7 +28,10 @@ public struct VerifyReply: ReplyView, Equatable {
     public var events: Int64
     public var signaturesChecked: Int
     public var head: String
+    /// Checkpoints whose origin, size and root were checked against the recomputed tree.
     public var checkpointsChecked: Int
+    /// Checkpoint signatures verified: the newest checkpoint's, or every one with `every_checkpoint`.
+    public var checkpointSignaturesChecked: Int
     public var reportSnapshotsChecked: Int
     public var root: String
     /// The first 50 problems.
@@ -45,6 +48,7 @@ public struct VerifyReply: ReplyView, Equatable {
     enum CodingKeys: String, CodingKey {
         case valid, events, head, root, problems, structure, checkpoint
         case signaturesChecked = "signatures_checked", checkpointsChecked = "checkpoints_checked"
+        case checkpointSignaturesChecked = "checkpoint_signatures_checked"
         case reportSnapshotsChecked = "report_snapshots_checked", problemCount = "problem_count", firstBadSeq = "first_bad_seq"
         case vkeyInHistory = "vkey_in_history"
     }
