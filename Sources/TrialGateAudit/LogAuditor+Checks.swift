@@ -95,23 +95,22 @@ extension LogAuditor {
         }
     }
 
+    /// Checks what a decision says of its context here, and queues its signature check and its re-derivation from
+    /// the state just before it (`DecisionChecks`, on the other cores); `finish` reports their verdicts.
     mutating func checkDecision(_ event: Event, before: LogState) {
         guard let decision = event.payload["decision"], let sigText = event.payload["signature"]?.stringValue else { return }
-        let signed = Decision.signedBytes(of: decision)
         guard let key = before.signingKey, let publicKey = Data(base64Encoded: key.publicKey).map(Array.init) else {
             report(event.seq, "bad_signature", "no trial public key precedes this decision")
             return
         }
         signaturesChecked += 1
-        // Signatures are checked on the other cores while the fold goes on; `finish` collects the verdicts.
-        signatures.add(seq: event.seq, signature: Data(base64Encoded: sigText).map(Array.init) ?? [], message: signed, publicKey: publicKey)
+        let signature = Data(base64Encoded: sigText).map(Array.init) ?? []
         if decision["key_id"]?.stringValue != key.keyID {
             report(event.seq, "bad_signature", "the decision names key \(decision["key_id"]?.stringValue ?? "none"), not the trial's key in force \(key.keyID)")
         }
         if decision["log"]?["size"]?.intValue.map(Int64.init) != event.seq - 1 || decision["log"]?["head"]?.stringValue != event.prevHash {
             report(event.seq, "decision_context", "the decision does not name the log state it was appended to")
         }
-        // Re-derive: same candidate state, same policy, same time and signer, must give the same bytes.
         guard let candidateID = event.candidate, let candidate = before.candidates[candidateID],
             let sha = decision["policy"]?["sha256"]?.stringValue, let policy = policies[sha],
             let policyEvent = before.policies.last(where: { $0.sha256 == sha }), policyEvent.seq == before.policyInForce?.seq,
@@ -120,17 +119,28 @@ extension LogAuditor {
         else {
             decisionsMismatched += 1
             report(event.seq, "decision_mismatch", "the decision does not name the policy in force and its context")
+            decisionChecks.add(.init(seq: event.seq, decision: decision, signature: signature, publicKey: publicKey, context: nil))
             return
         }
-        let rederived = Decision(candidate: candidate, policy: policy, models: ModelEvidence(before, candidate: candidate), policySHA256: sha, logSize: before.size,
-                                 logHead: before.headHash, decidedAt: at, decidedBy: by, keyID: keyID)
-        if rederived.json == decision {
-            decisionsReproduced += 1
-            reproducedSeqs.insert(event.seq)
-        } else {
-            decisionsMismatched += 1
-            report(event.seq, "decision_mismatch",
-                   "re-evaluating the policy gives \(rederived.outcome.rawValue), the log says \(decision["outcome"]?.stringValue ?? "?")")
+        // Re-derive: same candidate state, same policy, same time and signer, must give the same bytes.
+        let context = DecisionChecks.Context(candidate: candidate, policy: policy, models: ModelEvidence(before, candidate: candidate),
+                                             policySHA256: sha, logSize: before.size, logHead: before.headHash, decidedAt: at,
+                                             decidedBy: by, keyID: keyID)
+        decisionChecks.add(.init(seq: event.seq, decision: decision, signature: signature, publicKey: publicKey, context: context))
+    }
+
+    /// Reports the verdicts of the decision checks queued by `checkDecision`, in log order.
+    mutating func reportDecisionChecks() {
+        for v in decisionChecks.finish() {
+            if v.reproduced == true && v.signatureValid { decisionsReproduced += 1 }
+            if v.reproduced == false {
+                decisionsMismatched += 1
+                report(v.seq, "decision_mismatch", "re-evaluating the policy gives \(v.rederivedOutcome ?? "?"), the log says \(v.loggedOutcome ?? "?")")
+            }
+            if !v.signatureValid {
+                report(v.seq, "bad_signature", "the decision's Ed25519 signature does not verify with the key in force")
+                decisionsMismatched += 1
+            }
         }
     }
 }

@@ -14,8 +14,9 @@ public struct LogAuditor {
     public internal(set) var decisionsReproduced = 0
     public internal(set) var decisionsMismatched = 0
     var policies: [String: Policy] = [:]
-    var reproducedSeqs: Set<Int64> = []
     let signatures = SignatureBatch()
+    /// Decisions' signatures and re-derivations, checked on the other cores.
+    let decisionChecks = DecisionChecks()
     /// What each queued signature check is about, by its tag (an event's seq; minus a checkpoint's size).
     var signatureSubjects: [Int64: String] = [:]
     /// The RFC 6962 tree recomputed from the stored bytes.
@@ -61,18 +62,15 @@ public struct LogAuditor {
                    ? "the log has \(eventsChecked) events and no signed checkpoint"
                    : "events \(coveredSize + 1)…\(eventsChecked) are not covered by a signed checkpoint (the newest covers \(coveredSize)): written outside TrialGate")
         }
+        reportDecisionChecks()
         for tag in Set(signatures.finish()).sorted() {
             if tag < 0 {
                 report(-tag, "checkpoint_signature", "the checkpoint of size \(-tag) is not signed by the trial key then in force")
                 continue
             }
-            let subject = signatureSubjects[tag] ?? "decision"
+            let subject = signatureSubjects[tag] ?? "record"
             let key = subject == "sign-off" || subject == "attestation" ? "the key the signer's account registers" : "the key in force"
             report(tag, "bad_signature", "the \(subject)'s Ed25519 signature does not verify with \(key)")
-            if subject == "decision" {
-                decisionsMismatched += 1
-                if reproducedSeqs.contains(tag) { decisionsReproduced -= 1 }
-            }
         }
         problems.sort { $0.seq < $1.seq }
     }

@@ -1,0 +1,95 @@
+import Dispatch
+import Foundation
+import TrialGateCore
+
+/// Checks decisions on other cores while one thread folds the log: each decision's Ed25519 signature over its
+/// canonical bytes, and its re-derivation (the policy evaluated again on the candidate as it stood just before the
+/// decision, which must give the same JSON).
+///
+/// Everything a check needs is captured when the fold reaches the decision (the candidate's state is a value, so
+/// later events do not change the copy), and the checks run in batches on a concurrent queue; `finish` waits for them
+/// and gives the verdicts in log order. The fold itself only applies events.
+final class DecisionChecks: @unchecked Sendable {
+    /// What re-deriving a decision needs: the state and context the decision names.
+    struct Context: Sendable {
+        let candidate: CandidateState
+        let policy: Policy
+        let models: ModelEvidence
+        let policySHA256: String
+        let logSize: Int64
+        let logHead: String
+        let decidedAt: UTCTimestamp
+        let decidedBy: String
+        let keyID: String
+    }
+
+    struct Item: Sendable {
+        let seq: Int64
+        let decision: JSONValue
+        let signature: [UInt8]
+        let publicKey: [UInt8]
+        /// Nil when the decision does not name its context (the fold has reported it): only the signature is checked.
+        let context: Context?
+    }
+
+    struct Verdict: Sendable {
+        let seq: Int64
+        let signatureValid: Bool
+        /// Whether re-deriving gave the same JSON; nil when not re-derived.
+        let reproduced: Bool?
+        /// The re-derived outcome, when it differs.
+        let rederivedOutcome: String?
+        /// The outcome the log states.
+        let loggedOutcome: String?
+    }
+
+    private var pending: [Item] = []
+    private let queue = DispatchQueue(label: "trialgate.decisions", attributes: .concurrent)
+    private let group = DispatchGroup()
+    private let lock = NSLock()
+    private var verdicts: [Verdict] = []
+    private static let batchSize = 32
+
+    /// Queues one decision; batches start on other threads as they fill.
+    func add(_ item: Item) {
+        pending.append(item)
+        if pending.count >= Self.batchSize { flush() }
+    }
+
+    private func flush() {
+        guard !pending.isEmpty else { return }
+        let batch = pending
+        pending = []
+        group.enter()
+        queue.async { [self] in
+            let done = batch.map(Self.check)
+            lock.lock()
+            verdicts += done
+            lock.unlock()
+            group.leave()
+        }
+    }
+
+    /// Waits for every batch; the verdicts in log order.
+    func finish() -> [Verdict] {
+        flush()
+        group.wait()
+        lock.lock()
+        defer { lock.unlock() }
+        return verdicts.sorted { $0.seq < $1.seq }
+    }
+
+    /// The checks of one decision. Pure; runs on any thread.
+    static func check(_ item: Item) -> Verdict {
+        let valid = SignatureCheck.verify(signature: item.signature, message: Decision.signedBytes(of: item.decision), publicKey: item.publicKey)
+        let logged = item.decision["outcome"]?.stringValue
+        guard let c = item.context else {
+            return Verdict(seq: item.seq, signatureValid: valid, reproduced: nil, rederivedOutcome: nil, loggedOutcome: logged)
+        }
+        let rederived = Decision(candidate: c.candidate, policy: c.policy, models: c.models, policySHA256: c.policySHA256, logSize: c.logSize,
+                                 logHead: c.logHead, decidedAt: c.decidedAt, decidedBy: c.decidedBy, keyID: c.keyID)
+        let same = rederived.json == item.decision
+        return Verdict(seq: item.seq, signatureValid: valid, reproduced: same, rederivedOutcome: same ? nil : rederived.outcome.rawValue,
+                       loggedOutcome: logged)
+    }
+}
