@@ -69,8 +69,19 @@ for path in sorted(glob.glob(os.path.join(FIX, "jcs", "input", "*.json"))):
 import random  # noqa: E402
 
 
+def reference_jcs(v):
+    """jcs with its string writer (json.dumps) swapped for the character-by-character rule, _jcs_string_reference: the
+    full path as the fast path's reference, independent of json.dumps."""
+    saved = vb._jcs_string
+    vb._jcs_string = vb._jcs_string_reference
+    try:
+        return vb.jcs(v)
+    finally:
+        vb._jcs_string = saved
+
+
 def full_jcs(v):
-    return vb.jcs(v).encode("utf-8")
+    return reference_jcs(v).encode("utf-8")
 
 
 def fast_agrees(v, what):
@@ -78,7 +89,7 @@ def fast_agrees(v, what):
     fast = vb.jcs_fast(v)
     if fast is not None:
         try:
-            full = vb.jcs(v)
+            full = reference_jcs(v)
         except (ValueError, OverflowError, UnicodeEncodeError) as err:
             full = repr(err)
         check(fast == full, f"jcs fast path: {what}: {fast!r} is not {full!r}")
@@ -111,6 +122,15 @@ for c in range(0x110000):
     taken = fast_agrees([ch, {ch: ch}], f"U+{c:04X}")
     check(taken == (c < 0xD800 or 0xE000 <= c <= 0xFFFF), f"jcs fast path {'taken' if taken else 'not taken'} for U+{c:04X}")
     fast_cases += 1
+# jcs's string writer (json.dumps) against the rule written out, on every code point (lone surrogates included, which
+# both write as themselves and UTF-8 then refuses) and on generated strings mixing escapes, controls and astral text.
+for c in range(0x110000):
+    check(vb._jcs_string(chr(c)) == vb._jcs_string_reference(chr(c)), f"jcs string writer for U+{c:04X}")
+string_rng = random.Random(3222)
+alphabet = ['"', "\\", "\b", "\f", "\n", "\r", "\t", "\x00", "\x1f", "\x7f", "a", "é", "\u2028", "\ud800", "\uffff", "\U0001F600"]
+for _ in range(20000):
+    text = "".join(string_rng.choice(alphabet) for _ in range(string_rng.randrange(12)))
+    check(vb._jcs_string(text) == vb._jcs_string_reference(text), f"jcs string writer for {text!r}")
 # Key order: astral keys against U+E000-U+FFFF keys sort apart in UTF-16 and in code points; the full path decides.
 check(vb.jcs({"\U0001F600": 1, "\uE000": 2}) == '{"\U0001F600":1,"\uE000":2}', "jcs: UTF-16 key order")
 check(vb.jcs_fast({"\U0001F600": 1, "\uE000": 2}) is None, "jcs fast path taken for an astral key")

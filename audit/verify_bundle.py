@@ -123,6 +123,14 @@ def es6_number(x) -> str:
 
 
 def _jcs_string(s: str) -> str:
+    """A string as RFC 8785 writes it (section 3.2.2.2, ECMAScript's JSON.stringify): json.dumps with ensure_ascii=False
+    writes exactly this (condition 3 of jcs_fast below), in C; _jcs_string_reference is the same rule written out,
+    and test_verify_bundle.py checks the two agree on every code point and on generated strings. (json.encoder's
+    encode_basestring is the string writer json.dumps calls with ensure_ascii=False.)"""
+    return json.encoder.encode_basestring(s)
+
+
+def _jcs_string_reference(s: str) -> str:
     out = ['"']
     for ch in s:
         c = ord(ch)
@@ -162,7 +170,11 @@ def jcs(v) -> str:
     if isinstance(v, list):
         return "[" + ",".join(jcs(x) for x in v) + "]"
     if isinstance(v, dict):
-        keys = sorted(v.keys(), key=lambda k: k.encode("utf-16-be"))
+        # RFC 8785 sorts keys by UTF-16 code units: the same order as code points unless a key holds a surrogate or
+        # a character above U+FFFF (jcs_fast, condition 2).
+        keys = sorted(v)
+        if _NOT_BMP_TEXT.search("".join(keys)):
+            keys.sort(key=lambda k: k.encode("utf-16-be"))
         return "{" + ",".join(_jcs_string(k) + ":" + jcs(v[k]) for k in keys) + "}"
     raise ValueError(f"not JSON: {type(v)}")
 
@@ -874,11 +886,27 @@ def check_line(line: bytes):
 
 
 def check_chunk(lines, notes, keys):
-    """A worker process's task: check_line for each of `lines`, and the log signatures of `notes` (the checkpoints of
-    sizes within these lines) by each of `keys` (keys.json's) whose key id a signature line names. Returns the results
-    and the set of (key, signature, message) that verified. That set only saves work: the verifier still decides
-    which key must have signed each checkpoint, and verifies itself whatever is not in the set."""
+    """A worker process's task: check_line for each of `lines`; the log signatures of `notes` (the checkpoints of
+    sizes within these lines) by each of `keys` (keys.json's) whose key id a signature line names; and the signature of
+    each decision among the lines by the key of keys.json its key_id names. Returns the results and the set of what
+    verified: (key, signature, message) for a note, (key, signature, SHA-256 of the event line) for a decision. That
+    set only saves work: the verifier still decides which key must have signed each checkpoint and decision, and
+    verifies itself whatever is not in the set."""
     verified = set()
+    results = [check_line(line) for line in lines]
+    by_id = {trialgate_key_id(key): key for key in keys}
+    for _, e, _, line_hash, _ in results:
+        p = e.get("payload") if isinstance(e, dict) and e.get("type") == "decision.issued" else None
+        d = p.get("decision") if isinstance(p, dict) else None
+        key = by_id.get(d.get("key_id")) if isinstance(d, dict) else None
+        if key is None or not isinstance(p.get("signature"), str):
+            continue  # the verifier will say what is wrong with it
+        try:
+            message = jcs_bytes(d)
+        except Exception:
+            continue
+        if ed25519_ok(key, p["signature"], message):
+            verified.add((key, p["signature"], line_hash))
     for note in notes:
         try:
             text, signatures = split_note(note)
@@ -892,7 +920,7 @@ def check_chunk(lines, notes, keys):
                         verified.add((key, raw[4:], text.encode()))
                     except InvalidSignature:
                         pass
-    return [check_line(line) for line in lines], verified
+    return results, verified
 
 
 class UsageError(Exception):
@@ -925,7 +953,7 @@ class Verifier:
         self.models = {}        # (model_id, version) -> Model, registered so far
         self.radiomics = {}     # candidate -> [(seq, radiomics.recorded payload)], in log order
         self.model_scores = {}  # seq of a model_score.recorded of a registered model -> (event, payload after corrections)
-        self.verified_ahead = set()  # checkpoint signatures worker processes verified: (key, signature, message)
+        self.verified_ahead = set()  # signatures worker processes verified (check_chunk): of checkpoints and decisions
 
     def problem(self, where, code, message):
         self.problems.append((where, code, message))
@@ -1042,7 +1070,7 @@ class Verifier:
                     self.problem(where, "policy_digest", "the policy text does not hash to its recorded sha256")
                 policies[n] = p
             elif etype == "decision.issued":
-                self.check_decision(n, e, p, keys, prev_hash_before=e.get("prev_hash"))
+                self.check_decision(n, e, p, keys, prev_hash_before=e.get("prev_hash"), line_hash=line_hash)
                 self.check_model_gates(n, e, p)
                 leaves[n] = leaf
                 decisions[n] = p
@@ -1567,13 +1595,14 @@ class Verifier:
         keys.append((n, p.get("key_id"), new_raw))
         self.stats["rotations"] += 1
 
-    def check_decision(self, n, e, p, keys, prev_hash_before):
+    def check_decision(self, n, e, p, keys, prev_hash_before, line_hash):
         where = f"event {n}"
         d = p.get("decision") or {}
         key = self.key_at(keys)
         if key is None or d.get("key_id") != key[1]:
             self.problem(where, "bad_signature", "the decision does not name the key in force")
-        elif not ed25519_ok(key[2], p.get("signature", ""), jcs_bytes(d)):
+        elif ((key[2], p.get("signature"), line_hash) not in self.verified_ahead
+              and not ed25519_ok(key[2], p.get("signature", ""), jcs_bytes(d))):
             self.problem(where, "bad_signature", "the decision's Ed25519 signature does not verify with the key in force")
         else:
             self.stats["decision_signatures"] += 1
