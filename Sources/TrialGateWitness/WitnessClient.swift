@@ -14,6 +14,16 @@ public enum WitnessClient {
     /// The longest answer read.
     public static let maximumAnswer = 64 * 1024
 
+    /// A TLS client context trusting `caFile`, or the system's roots without one.
+    private static func clientContext(caFile: String?) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        if let caFile { configuration.trustRoots = .file(caFile) }
+        do { return try NIOSSLContext(configuration: configuration) } catch {
+            throw TrialGateError(.connectFailed, "cannot set up TLS with \(caFile ?? "the system's roots"): \(error)")
+        }
+    }
+
     /// POSTs `body` to `url` and answers the HTTP status and body. Blocks the calling thread, which must not be an
     /// event loop's.
     public static func post(url: URL, body: String, timeout: TimeInterval, caFile: String? = Environment.witnessCA,
@@ -23,17 +33,8 @@ public enum WitnessClient {
         }
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         let port = url.port ?? (scheme == "https" ? 443 : 80)
-        var path = url.path.isEmpty ? "/" : url.path
-        if let query = url.query { path += "?" + query }
-        var tls: NIOSSLContext?
-        if scheme == "https" {
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.minimumTLSVersion = .tlsv12
-            if let caFile { configuration.trustRoots = .file(caFile) }
-            do { tls = try NIOSSLContext(configuration: configuration) } catch {
-                throw TrialGateError(.connectFailed, "cannot set up TLS with \(caFile ?? "the system's roots"): \(error)")
-            }
-        }
+        let path = (url.path.isEmpty ? "/" : url.path) + (url.query.map { "?" + $0 } ?? "")
+        let tls = try scheme == "https" ? clientContext(caFile: caFile) : nil
         // SNI and the name check take a name; for an IP address NIOSSL checks the certificate against the peer's address.
         let serverName = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
         let answer = group.next().makePromise(of: (Int, String).self)
@@ -55,12 +56,13 @@ public enum WitnessClient {
             answer.fail(TrialGateError(.connectFailed, "\(url): no answer within \(timeout) s"))
             channel.close(promise: nil)
         }
-        var headers = HTTPHeaders()
         let hostHeader = host.contains(":") ? "[\(host)]" : host  // an IPv6 address in brackets (RFC 9110 §7.2)
-        headers.add(name: "Host", value: url.port.map { "\(hostHeader):\($0)" } ?? hostHeader)
-        headers.add(name: "Content-Type", value: "text/plain; charset=utf-8")
-        headers.add(name: "Content-Length", value: String(body.utf8.count))
-        headers.add(name: "Connection", value: "close")
+        let headers = HTTPHeaders([
+            ("Host", url.port.map { "\(hostHeader):\($0)" } ?? hostHeader),
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", String(body.utf8.count)),
+            ("Connection", "close"),
+        ])
         let bytes = channel.allocator.buffer(string: body)
         channel.eventLoop.execute {
             channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)), promise: nil)
