@@ -83,11 +83,16 @@ struct BundleInspection {
         var auditor = LogAuditor(checkpointSignatures: checkpointSignatures)
         var decisionLeaves: [Int64: ([UInt8], JSONValue)] = [:]
         let chunk = 4096
+        // Each chunk is prepared on the worker threads while the one before it is folded here.
+        func startChunk(_ from: Int) -> ParallelPreparation<Result<LogAuditor.Prepared, BundleLineError>>? {
+            from < lines.endIndex ? BundleVerifier.startPreparing(Array(lines[from..<min(from + chunk, lines.endIndex)])) : nil
+        }
         var start = lines.startIndex
-        while start < lines.endIndex {
+        var next = startChunk(start)
+        while let current = next {
             let end = min(start + chunk, lines.endIndex)
-            let slice = Array(lines[start..<end])
-            let prepared = BundleVerifier.prepareInParallel(slice)
+            let prepared = current.wait()
+            next = startChunk(end)
             for (offset, item) in prepared.enumerated() {
                 let seq = Int64(start + offset + 1)
                 switch item {
@@ -200,36 +205,62 @@ struct BundleInspection {
     /// Checks that each decision listed is the logged one, with a proof of inclusion under a signed checkpoint, and
     /// that none is left out.
     mutating func checkDecisions(_ decisionLeaves: [Int64: ([UInt8], JSONValue)], checkpointNotes: [Int64: String]) {
+        // Each line is parsed, compared with the logged decision and its proof checked on the worker threads; the
+        // verdicts are gathered here, in file order.
+        let lines = (read("decisions.jsonl") ?? []).split(separator: 0x0A)
+        let checks = ParallelPreparation(count: lines.count, workers: min(ProcessInfo.processInfo.activeProcessorCount, 8)) { i in
+            Self.checkDecisionLine(lines[i], decisionLeaves: decisionLeaves, checkpointNotes: checkpointNotes)
+        }
+        checks.start()
         var listed: Set<Int64> = []
-        for line in (read("decisions.jsonl") ?? []).split(separator: 0x0A) {
-            guard let d = try? JSONParser.parse(Array(line)), let seq = d["seq"]?.intValue.map(Int64.init),
-                  let treeSize = d["inclusion"]?["tree_size"]?.intValue.map(Int64.init) else {
-                problem(0, "decision_malformed", "a line of decisions.jsonl has no seq or inclusion")
-                continue
-            }
-            listed.insert(seq)
-            guard let (leaf, payload) = decisionLeaves[seq] else {
-                problem(seq, "decision_not_in_log", "decisions.jsonl lists event \(seq), which is not a decision in events.jsonl")
-                continue
-            }
-            if d["decision"] != payload["decision"] || d["signature"] != payload["signature"] {
-                problem(seq, "decision_mismatch", "decisions.jsonl differs from the decision logged at event \(seq)")
-            }
-            guard let note = checkpointNotes[treeSize], let cp = try? Checkpoint(text: SignedNote.parse(note).text) else {
-                problem(seq, "inclusion", "decision \(seq) is proved against size \(treeSize), which has no checkpoint")
-                continue
-            }
-            let proof = (d["inclusion"]?["proof"]?.arrayValue ?? []).map { Data(base64Encoded: $0.stringValue ?? "").map(Array.init) ?? [] }
-            do {
-                try Merkle.verifyInclusion(index: seq - 1, size: treeSize, leafHash: leaf, proof: proof, root: cp.root)
-                out.inclusionProofs += 1
-            } catch {
-                problem(seq, "inclusion", "decision \(seq): \(error)")
-            }
+        for verdict in checks.wait() {
+            if let seq = verdict.seq { listed.insert(seq) }
+            if verdict.proved { out.inclusionProofs += 1 }
+            out.problems += verdict.problems
         }
         for seq in decisionLeaves.keys.sorted() where !listed.contains(seq) {
             problem(seq, "decision_missing", "the decision at event \(seq) is not in decisions.jsonl")
         }
+    }
+
+    /// What one line of decisions.jsonl shows: the event it lists, whether its inclusion proof verified, its problems.
+    private struct DecisionLineVerdict: Sendable {
+        var seq: Int64?
+        var proved = false
+        var problems: [AuditProblem] = []
+    }
+
+    /// One line of decisions.jsonl: the decision logged at its `seq`, with a proof of inclusion under the checkpoint of
+    /// its `tree_size`. Pure; runs on any thread.
+    private static func checkDecisionLine(_ line: ArraySlice<UInt8>, decisionLeaves: [Int64: ([UInt8], JSONValue)],
+                                          checkpointNotes: [Int64: String]) -> DecisionLineVerdict {
+        var v = DecisionLineVerdict()
+        func problem(_ seq: Int64, _ code: String, _ message: String) { v.problems.append(AuditProblem(seq: seq, code: code, message: message)) }
+        guard let d = try? JSONParser.parse(Array(line)), let seq = d["seq"]?.intValue.map(Int64.init),
+              let treeSize = d["inclusion"]?["tree_size"]?.intValue.map(Int64.init) else {
+            problem(0, "decision_malformed", "a line of decisions.jsonl has no seq or inclusion")
+            return v
+        }
+        v.seq = seq
+        guard let (leaf, payload) = decisionLeaves[seq] else {
+            problem(seq, "decision_not_in_log", "decisions.jsonl lists event \(seq), which is not a decision in events.jsonl")
+            return v
+        }
+        if d["decision"] != payload["decision"] || d["signature"] != payload["signature"] {
+            problem(seq, "decision_mismatch", "decisions.jsonl differs from the decision logged at event \(seq)")
+        }
+        guard let note = checkpointNotes[treeSize], let cp = try? Checkpoint(text: SignedNote.parse(note).text) else {
+            problem(seq, "inclusion", "decision \(seq) is proved against size \(treeSize), which has no checkpoint")
+            return v
+        }
+        let proof = (d["inclusion"]?["proof"]?.arrayValue ?? []).map { Data(base64Encoded: $0.stringValue ?? "").map(Array.init) ?? [] }
+        do {
+            try Merkle.verifyInclusion(index: seq - 1, size: treeSize, leafHash: leaf, proof: proof, root: cp.root)
+            v.proved = true
+        } catch {
+            problem(seq, "inclusion", "decision \(seq): \(error)")
+        }
+        return v
     }
 
     /// Checks that the key files are the log's key history.

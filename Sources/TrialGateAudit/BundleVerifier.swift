@@ -106,7 +106,9 @@ public enum BundleVerifier {
     }
 
     /// Parses, hashes and checks the canonical form of a chunk of lines on every core (8 at most).
-    static func prepareInParallel(_ lines: [ArraySlice<UInt8>]) -> [Result<LogAuditor.Prepared, BundleLineError>] {
+    /// Starts parsing, hashing and checking the canonical form of `lines` on worker threads, and returns at once; the
+    /// caller folds the chunk before meanwhile, and waits for these when it needs them.
+    static func startPreparing(_ lines: [ArraySlice<UInt8>]) -> ParallelPreparation<Result<LogAuditor.Prepared, BundleLineError>> {
         let preparation = ParallelPreparation(count: lines.count, workers: min(ProcessInfo.processInfo.activeProcessorCount, 8)) { i in
             let bytes = Array(lines[i])
             do {
@@ -119,7 +121,7 @@ public enum BundleVerifier {
             }
         }
         preparation.start()
-        return preparation.wait()
+        return preparation
     }
 }
 
