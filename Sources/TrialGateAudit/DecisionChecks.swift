@@ -26,6 +26,8 @@ final class DecisionChecks: @unchecked Sendable {
     struct Item: Sendable {
         let seq: Int64
         let decision: JSONValue
+        /// The decision's canonical bytes as stored, if known; else encoded from `decision`.
+        let signed: ArraySlice<UInt8>?
         let signature: [UInt8]
         let publicKey: [UInt8]
         /// Nil when the decision does not name its context (the fold has reported it): only the signature is checked.
@@ -81,7 +83,8 @@ final class DecisionChecks: @unchecked Sendable {
 
     /// The checks of one decision. Pure; runs on any thread.
     static func check(_ item: Item) -> Verdict {
-        let valid = SignatureCheck.verify(signature: item.signature, message: Decision.signedBytes(of: item.decision), publicKey: item.publicKey)
+        let message = item.signed.map(Array.init) ?? Decision.signedBytes(of: item.decision)
+        let valid = SignatureCheck.verify(signature: item.signature, message: message, publicKey: item.publicKey)
         let logged = item.decision["outcome"]?.stringValue
         guard let c = item.context else {
             return Verdict(seq: item.seq, signatureValid: valid, reproduced: nil, rederivedOutcome: nil, loggedOutcome: logged)

@@ -97,7 +97,9 @@ extension LogAuditor {
 
     /// Checks what a decision says of its context here, and queues its signature check and its re-derivation from
     /// the state just before it (`DecisionChecks`, on the other cores); `finish` reports their verdicts.
-    mutating func checkDecision(_ event: Event, before: LogState) {
+    /// - Parameter signed: the decision's signed bytes as stored, when the body was found canonical; else they are
+    ///   encoded from the parsed decision.
+    mutating func checkDecision(_ event: Event, before: LogState, signed: ArraySlice<UInt8>?) {
         guard let decision = event.payload["decision"], let sigText = event.payload["signature"]?.stringValue else { return }
         guard let key = before.signingKey, let publicKey = Data(base64Encoded: key.publicKey).map(Array.init) else {
             report(event.seq, "bad_signature", "no trial public key precedes this decision")
@@ -119,14 +121,14 @@ extension LogAuditor {
         else {
             decisionsMismatched += 1
             report(event.seq, "decision_mismatch", "the decision does not name the policy in force and its context")
-            decisionChecks.add(.init(seq: event.seq, decision: decision, signature: signature, publicKey: publicKey, context: nil))
+            decisionChecks.add(.init(seq: event.seq, decision: decision, signed: signed, signature: signature, publicKey: publicKey, context: nil))
             return
         }
         // Re-derive: same candidate state, same policy, same time and signer, must give the same bytes.
         let context = DecisionChecks.Context(candidate: candidate, policy: policy, models: ModelEvidence(before, candidate: candidate),
                                              policySHA256: sha, logSize: before.size, logHead: before.headHash, decidedAt: at,
                                              decidedBy: by, keyID: keyID)
-        decisionChecks.add(.init(seq: event.seq, decision: decision, signature: signature, publicKey: publicKey, context: context))
+        decisionChecks.add(.init(seq: event.seq, decision: decision, signed: signed, signature: signature, publicKey: publicKey, context: context))
     }
 
     /// Reports the verdicts of the decision checks queued by `checkDecision`, in log order.

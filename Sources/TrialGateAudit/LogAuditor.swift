@@ -92,12 +92,15 @@ public struct LogAuditor {
         public let canonical: Bool
         /// RFC 6962 leaf hash of the stored bytes.
         public let leafHash: [UInt8]
+        /// A decision's signed bytes, taken from a canonical stored body (`CanonicalSlice`); nil otherwise.
+        public let signedDecision: ArraySlice<UInt8>?
 
-        public init(event: Event, bodyHash: String, canonical: Bool, leafHash: [UInt8]) {
+        public init(event: Event, bodyHash: String, canonical: Bool, leafHash: [UInt8], signedDecision: ArraySlice<UInt8>? = nil) {
             self.event = event
             self.bodyHash = bodyHash
             self.canonical = canonical
             self.leafHash = leafHash
+            self.signedDecision = signedDecision
         }
     }
 
@@ -107,8 +110,12 @@ public struct LogAuditor {
     }
 
     /// Hashes the stored bytes of an event whose canonical form was checked while parsing (`Event.decode`).
+    /// A canonical decision event's signed bytes are the bytes of its `payload.decision` as stored.
     public static func prepare(_ event: Event, storedBody: [UInt8], isCanonical: Bool) -> Prepared {
-        Prepared(event: event, bodyHash: Digest.sha256Hex(storedBody), canonical: isCanonical, leafHash: Merkle.leafHash(storedBody))
+        let signed = isCanonical && event.type == .decisionIssued
+            ? CanonicalSlice.range(of: ["payload", "decision"], in: storedBody).map { storedBody[$0] } : nil
+        return Prepared(event: event, bodyHash: Digest.sha256Hex(storedBody), canonical: isCanonical, leafHash: Merkle.leafHash(storedBody),
+                        signedDecision: signed)
     }
 
     /// Checks the next event, prepared by `prepare`.
@@ -131,7 +138,7 @@ public struct LogAuditor {
         // A decision is re-derived from the state just before it; check it before folding it in
         // (copying the whole state per event would make the audit quadratic).
         if event.type == .decisionIssued, event.seq == state.size + 1 {
-            checkDecision(event, before: state)
+            checkDecision(event, before: state, signed: prepared.signedDecision)
         }
         if event.type == .keyRotated, event.seq == state.size + 1 {
             checkRotation(event, before: state)
