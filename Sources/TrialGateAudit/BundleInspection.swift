@@ -67,7 +67,7 @@ struct BundleInspection {
     /// the root at the saved checkpoint's size.
     struct Fold {
         let auditor: LogAuditor
-        let decisionLeaves: [Int64: ([UInt8], JSONValue)]
+        let decisionLeaves: [Int64: DecisionLeaf]
         let rootAtSaved: [UInt8]?
     }
 
@@ -81,7 +81,7 @@ struct BundleInspection {
         let lines = BundleVerifier.lines(eventBytes)
         if let last = eventBytes.last, last != 0x0A { problem(Int64(lines.count + 1), "invalid_event", "events.jsonl does not end with a newline: its last line is cut off") }
         var auditor = LogAuditor(checkpointSignatures: checkpointSignatures)
-        var decisionLeaves: [Int64: ([UInt8], JSONValue)] = [:]
+        var decisionLeaves: [Int64: DecisionLeaf] = [:]
         let chunk = 4096
         // Each chunk is prepared on the worker threads while the one before it is folded here.
         func startChunk(_ from: Int) -> ParallelPreparation<Result<LogAuditor.Prepared, BundleLineError>>? {
@@ -102,7 +102,10 @@ struct BundleInspection {
                     return nil
                 case .success(let p):
                     auditor.feed(p)
-                    if p.event.type == .decisionIssued { decisionLeaves[seq] = (p.leafHash, p.event.payload) }
+                    if p.event.type == .decisionIssued {
+                        decisionLeaves[seq] = DecisionLeaf(leaf: p.leafHash, signature: p.event.payload["signature"],
+                                                           signedSHA256: auditor.decisionDigests[seq] ?? DecisionSummary.signedSHA256(of: p.event))
+                    }
                 }
                 if auditor.tree.size == savedSize { rootAtSaved = auditor.tree.root }
                 if let note = checkpointNotes[auditor.tree.size] { auditor.checkCheckpoint(note) }
@@ -204,7 +207,7 @@ struct BundleInspection {
 
     /// Checks that each decision listed is the logged one, with a proof of inclusion under a signed checkpoint, and
     /// that none is left out.
-    mutating func checkDecisions(_ decisionLeaves: [Int64: ([UInt8], JSONValue)], checkpointNotes: [Int64: String]) {
+    mutating func checkDecisions(_ decisionLeaves: [Int64: DecisionLeaf], checkpointNotes: [Int64: String]) {
         // Each line is parsed, compared with the logged decision and its proof checked on the worker threads; the
         // verdicts are gathered here, in file order.
         let lines = (read("decisions.jsonl") ?? []).split(separator: 0x0A)
@@ -223,6 +226,14 @@ struct BundleInspection {
         }
     }
 
+    /// A decision of events.jsonl as decisions.jsonl is checked against it: its leaf hash, its signature, and the
+    /// SHA-256 of its signed bytes.
+    struct DecisionLeaf: Sendable {
+        let leaf: [UInt8]
+        let signature: JSONValue?
+        let signedSHA256: String
+    }
+
     /// What one line of decisions.jsonl shows: the event it lists, whether its inclusion proof verified, its problems.
     private struct DecisionLineVerdict: Sendable {
         var seq: Int64?
@@ -232,7 +243,7 @@ struct BundleInspection {
 
     /// One line of decisions.jsonl: the decision logged at its `seq`, with a proof of inclusion under the checkpoint of
     /// its `tree_size`. Pure; runs on any thread.
-    private static func checkDecisionLine(_ line: ArraySlice<UInt8>, decisionLeaves: [Int64: ([UInt8], JSONValue)],
+    private static func checkDecisionLine(_ line: ArraySlice<UInt8>, decisionLeaves: [Int64: DecisionLeaf],
                                           checkpointNotes: [Int64: String]) -> DecisionLineVerdict {
         var v = DecisionLineVerdict()
         func problem(_ seq: Int64, _ code: String, _ message: String) { v.problems.append(AuditProblem(seq: seq, code: code, message: message)) }
@@ -242,11 +253,12 @@ struct BundleInspection {
             return v
         }
         v.seq = seq
-        guard let (leaf, payload) = decisionLeaves[seq] else {
+        guard let logged = decisionLeaves[seq] else {
             problem(seq, "decision_not_in_log", "decisions.jsonl lists event \(seq), which is not a decision in events.jsonl")
             return v
         }
-        if d["decision"] != payload["decision"] || d["signature"] != payload["signature"] {
+        // The same decision has the same canonical bytes: compared by their SHA-256, so the fold keeps no decision body.
+        if Digest.sha256Hex(Decision.signedBytes(of: d["decision"] ?? .null)) != logged.signedSHA256 || d["signature"] != logged.signature {
             problem(seq, "decision_mismatch", "decisions.jsonl differs from the decision logged at event \(seq)")
         }
         guard let note = checkpointNotes[treeSize], let cp = try? Checkpoint(text: SignedNote.parse(note).text) else {
@@ -255,7 +267,7 @@ struct BundleInspection {
         }
         let proof = (d["inclusion"]?["proof"]?.arrayValue ?? []).map { Data(base64Encoded: $0.stringValue ?? "").map(Array.init) ?? [] }
         do {
-            try Merkle.verifyInclusion(index: seq - 1, size: treeSize, leafHash: leaf, proof: proof, root: cp.root)
+            try Merkle.verifyInclusion(index: seq - 1, size: treeSize, leafHash: logged.leaf, proof: proof, root: cp.root)
             v.proved = true
         } catch {
             problem(seq, "inclusion", "decision \(seq): \(error)")

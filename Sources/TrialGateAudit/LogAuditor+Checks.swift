@@ -26,7 +26,7 @@ extension LogAuditor {
         let statement = event.payload["statement"] ?? .null
         let seq = statement["decision"]?["seq"]?.intValue.map(Int64.init)
         if let candidate = event.candidate, let d = before.candidates[candidate]?.decisions.first(where: { $0.seq == seq }),
-           statement["decision"]?["sha256"]?.stringValue != d.signedSHA256 {
+           statement["decision"]?["sha256"]?.stringValue != decisionDigests[d.seq] {
             report(event.seq, "signoff_binding", "the sign-off names decision \(d.seq) with a SHA-256 that is not that decision's")
         }
         checkSignerSignature(event, user: statement["signer"]?["user"]?.stringValue, message: CanonicalJSON.encode(statement),

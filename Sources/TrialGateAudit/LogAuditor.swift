@@ -17,6 +17,8 @@ public struct LogAuditor {
     let signatures = SignatureBatch()
     /// Decisions' signatures and re-derivations, checked on the other cores.
     let decisionChecks = DecisionChecks()
+    /// The hex SHA-256 of each decision's signed bytes, by seq: what a sign-off must name (the state keeps no bodies).
+    var decisionDigests: [Int64: String] = [:]
     /// What each queued signature check is about, by its tag (an event's seq; minus a checkpoint's size).
     var signatureSubjects: [Int64: String] = [:]
     /// The RFC 6962 tree recomputed from the stored bytes.
@@ -138,6 +140,7 @@ public struct LogAuditor {
         // A decision is re-derived from the state just before it; check it before folding it in
         // (copying the whole state per event would make the audit quadratic).
         if event.type == .decisionIssued, event.seq == state.size + 1 {
+            decisionDigests[event.seq] = prepared.signedDecision.map { Digest.sha256Hex(Array($0)) } ?? DecisionSummary.signedSHA256(of: event)
             checkDecision(event, before: state, signed: prepared.signedDecision)
         }
         if event.type == .keyRotated, event.seq == state.size + 1 {

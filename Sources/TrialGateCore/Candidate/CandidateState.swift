@@ -34,9 +34,14 @@ public struct DecisionSummary: Sendable, Equatable {
     public let policyVersion: String
     /// Each criterion's result (`pass`, `fail`, `unknown`, `skipped`), by criterion id.
     public let results: [String: String]
-    /// The decision as signed, and its signature (base64), for reports that re-check signatures.
-    public let decision: JSONValue
+    /// The signature (base64) of the decision as signed; the decision itself stays in the log (event `seq`).
     public let signature: String
+    /// The key the decision names.
+    public let keyID: String
+    /// The signed decision's outcome and policy members as stored, for the views that show them as they are (a
+    /// forged decision may hold anything there; null when it holds nothing).
+    public let storedOutcome: JSONValue
+    public let storedPolicy: JSONValue
 
     /// `id@version` of the policy the decision was made under.
     public var policyName: String { Decision.policyName(id: policyID, version: policyVersion) }

@@ -72,8 +72,8 @@ extension LogState {
         case .entryCorrected:
             try checkCorrection(event.payload, candidate: candidate, today: today, schemaVersion: event.schemaVersion, state: state)
         case .decisionIssued:
-            let decision = try DecisionSummary(payloadOf: event).decision
-            guard decision["candidate"]?.stringValue == candidateID else {
+            _ = try DecisionSummary(payloadOf: event)
+            guard event.payload["decision"]?["candidate"]?.stringValue == candidateID else {
                 throw TrialGateError(.invalidEvent, "\(where_(event)): the decision names another candidate")
             }
         case .decisionSigned, .queryOpened, .queryAnswered, .queryClosed:

@@ -104,13 +104,9 @@ extension DecisionSummary {
         }
         self.init(seq: event.seq, outcome: d["outcome"]?.stringValue ?? "", timestamp: event.timestamp, actor: event.actor,
                   policyID: d["policy"]?["id"]?.stringValue ?? "", policyVersion: d["policy"]?["version"]?.stringValue ?? "",
-                  results: results, decision: d, signature: signature)
+                  results: results, signature: signature, keyID: d["key_id"]?.stringValue ?? "",
+                  storedOutcome: d["outcome"] ?? .null, storedPolicy: d["policy"] ?? .null)
     }
-
-    /// The signed decision's outcome and policy members as stored, for the views that show them as they are (a
-    /// forged decision may hold anything there; null when it holds nothing).
-    public var storedOutcome: JSONValue { decision["outcome"] ?? .null }
-    public var storedPolicy: JSONValue { decision["policy"] ?? .null }
 }
 
 extension SignOff {

@@ -52,5 +52,5 @@ extension Dispatcher {
 
     /// The signed decision a `decision.issued` event carries, as stored, whatever the shape of the rest of its payload
     /// (a listing does not refuse a forged log; `verify` reports it); one without a `decision` member is not listed.
-    static func listedDecision(_ e: Event) -> JSONValue? { DecisionSummary(storedIn: e)?.decision }
+    static func listedDecision(_ e: Event) -> JSONValue? { e.payload["decision"] }
 }

@@ -65,11 +65,11 @@ extension Dispatcher {
         guard let meaning = SignOffMeaning.of(confirming: proposed, to: target) else {
             throw TrialGateError(.notSignable, "decision \(seq) needs review: it cannot be confirmed; override it with outcome eligible or ineligible and a reason")
         }
-        let statement = SignOffStatement.make(trial: trial, candidate: candidate, decision: d, decisionSHA256: d.signedSHA256,
+        let statement = SignOffStatement.make(trial: trial, candidate: candidate, decision: d, decisionSHA256: DecisionSummary.signedSHA256(of: event),
                                               meaning: meaning, reason: reason, signer: account, signedAt: now)
         try Self.checkSignable(statement, signer: user, state: state, now: now, candidate: candidate)
         return SignOffPrepareReply(statement: statement, signedBytes: CanonicalJSON.string(statement),
-                                   meaningText: statement["meaning_text"]?.stringValue, decision: d.decision)
+                                   meaningText: statement["meaning_text"]?.stringValue, decision: event.payload["decision"] ?? .null)
     }
 
     /// The signer a signed statement names, once the signature components hold: `user` (when given) is the
@@ -107,8 +107,8 @@ extension Dispatcher {
             try requireTrial(state)
             try Self.authenticate(signer, code: signingCode, statement: statement, signature: signature, state: state, now: now)
             let seq = statement["decision"]?["seq"]?.intValue.map(Int64.init)
-            if let d = state.candidates[candidate]?.decisions.first(where: { $0.seq == seq }),
-               statement["decision"]?["sha256"]?.stringValue != d.signedSHA256 {
+            if let d = state.candidates[candidate]?.decisions.first(where: { $0.seq == seq }), let logged = try requireStore().event(seq: d.seq),
+               statement["decision"]?["sha256"]?.stringValue != DecisionSummary.signedSHA256(of: logged) {
                 throw TrialGateError(.notSignable, "the statement's decision.sha256 is not the SHA-256 of decision \(d.seq)'s signed bytes")
             }
             try Self.checkSignable(statement, signer: signer, state: state, now: now, candidate: candidate)

@@ -104,7 +104,7 @@ struct ReportState: Equatable {
             c.decisionCount += 1
             if c.firstDecisionAt == nil { c.firstDecisionAt = event.timestamp }
             c.latest = ReportDecision(seq: event.seq, timestamp: event.timestamp, outcome: d.outcome, results: d.results,
-                                      verdict: verdict(d.decision, signature: d.signature), policy: d.policyName)
+                                      verdict: verdict(event.payload["decision"] ?? .null, signature: d.signature), policy: d.policyName)
             c.changesSinceDecision = []
             c.signOff = nil
         case .decisionSigned:
@@ -172,13 +172,14 @@ struct ReportState: Equatable {
 
     /// The key a decision is checked with: the key in force where it stands (the newest key folded so far),
     /// which the decision must name.
-    private func signingKey(of decision: JSONValue) -> [UInt8]? {
-        guard let key = keys.last, decision["key_id"]?.stringValue == key.keyID else { return nil }
+    /// The public key in force, if it is the one named `keyID`.
+    private func signingKey(named keyID: String?) -> [UInt8]? {
+        guard let key = keys.last, keyID == key.keyID else { return nil }
         return Data(base64Encoded: key.publicKey).map(Array.init)
     }
 
     private func verdict(_ decision: JSONValue, signature: String) -> SignatureVerdict {
-        guard let publicKey = signingKey(of: decision) else { return .invalid }
+        guard let publicKey = signingKey(named: decision["key_id"]?.stringValue) else { return .invalid }
         return .pending(message: Decision.signedBytes(of: decision), signature: Data(base64Encoded: signature).map(Array.init) ?? [],
                         publicKey: publicKey)
     }
@@ -203,8 +204,9 @@ extension ReportState {
     /// The report state of a whole fold: an independent derivation the report's own fold is tested against,
     /// and `verify` compares saved snapshots with. With `signaturesCheckedElsewhere`, a signature that needs
     /// checking is left pending without its message (the caller settles it from its own checks): encoding every
-    /// decision again would cost seconds on a large log.
-    init(projecting state: LogState, signaturesCheckedElsewhere: Bool = false) {
+    /// decision again would cost seconds on a large log. Otherwise `decisionBody` gives the signed decision of a
+    /// `decision.issued` seq (the state keeps no decision bodies: they stay in the log).
+    init(projecting state: LogState, signaturesCheckedElsewhere: Bool = false, decisionBody: (Int64) -> JSONValue? = { _ in nil }) {
         trialID = state.trial?.trialID
         keys = state.keys
         policies = state.policies.map(\.withoutText)
@@ -225,8 +227,8 @@ extension ReportState {
             r.firstDecisionAt = c.decisions.first?.timestamp
             if let d = c.decisions.last {
                 let inForce = ReportState(trialID: nil, keys: state.keys.filter { $0.seq < d.seq })
-                let verdict = signaturesCheckedElsewhere && inForce.signingKey(of: d.decision) != nil
-                    ? .pending(message: [], signature: [], publicKey: []) : inForce.verdict(d.decision, signature: d.signature)
+                let verdict = signaturesCheckedElsewhere && inForce.signingKey(named: d.keyID) != nil
+                    ? .pending(message: [], signature: [], publicKey: []) : inForce.verdict(decisionBody(d.seq) ?? .null, signature: d.signature)
                 r.latest = ReportDecision(seq: d.seq, timestamp: d.timestamp, outcome: d.outcome, results: d.results, verdict: verdict,
                                           policy: d.policyName)
             }
