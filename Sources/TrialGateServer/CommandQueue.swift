@@ -1,7 +1,9 @@
 import Foundation
+import Logging
 import NIOCore
 import TrialGateCore
 import TrialGateService
+import TrialGateStore
 
 /// A worker's answer to one command: its result, or the result already in canonical JSON (RFC 8785).
 enum Answer: Sendable {
@@ -96,16 +98,29 @@ final class CommandQueue: @unchecked Sendable {
 final class Workers: @unchecked Sendable {
     let writes = CommandQueue()
     let reads = CommandQueue()
+    /// Copies the WAL into the database file beside the writer (nil: SQLite does, inside commits).
+    let walCheckpointer: WALCheckpointer?
     private var threads: [Thread] = []
     private let finished = DispatchGroup()
 
     /// - Parameters:
     ///   - makeDispatcher: opens a dispatcher on its own store connection (called once per thread, on it).
     ///   - onCommit: called on the writer thread after each batch that committed, with the new log size.
-    init(readers: Int, maxBatch: Int, makeDispatcher: @escaping @Sendable () throws -> Dispatcher,
+    ///   - walCheckpoints: how WAL checkpoints are kept off the writes' path (`WALCheckpointer`); nil leaves them to
+    ///     SQLite, inside the commit that crosses its mark.
+    init(readers: Int, maxBatch: Int, walCheckpoints: WALCheckpointer.Settings? = nil, logger: Logger = Logger(label: "trialgate.workers"),
+         makeDispatcher: @escaping @Sendable () throws -> Dispatcher,
          onCommit: @escaping @Sendable (Int64) -> Void) throws {
         let writerDispatcher = try makeDispatcher()
         let readerDispatchers = try (0..<readers).map { _ in try makeDispatcher() }
+        let checkpointer = walCheckpoints.map { settings in
+            writerDispatcher.store?.deferWALCheckpoints()
+            return WALCheckpointer(settings: settings, logger: logger) {
+                guard let store = try makeDispatcher().store else { throw TrialGateError(.internal, "a dispatcher without a store") }
+                return store
+            }
+        }
+        walCheckpointer = checkpointer
         start(name: "tg-writer") { [writes] in
             while let batch = writes.take(max: maxBatch) {
                 let results: [Result<Answer, TrialGateError>]
@@ -117,6 +132,8 @@ final class Workers: @unchecked Sendable {
                     results = Array(repeating: .failure(TrialGateError(error)), count: batch.count)
                 }
                 CommandQueue.deliver(batch, results)
+                // After the answers: a checkpoint the writer must finish holds only the commands queued meanwhile.
+                if let checkpointer, let store = writerDispatcher.store { checkpointer.committed(store) }
             }
             writerDispatcher.store?.close()
         }
@@ -148,6 +165,7 @@ final class Workers: @unchecked Sendable {
         writes.stop()
         reads.stop()
         await finished.done()
+        await walCheckpointer?.stop()
     }
 }
 

@@ -84,7 +84,8 @@ public final class LineServer: Service, @unchecked Sendable {
         }
         let workers: Workers
         do {
-            workers = try Workers(readers: max(1, config.readers), maxBatch: config.maxBatch, makeDispatcher: makeDispatcher,
+            workers = try Workers(readers: max(1, config.readers), maxBatch: config.maxBatch, walCheckpoints: config.walCheckpoints,
+                                  logger: logger, makeDispatcher: makeDispatcher,
                                   onCommit: { size in
                                       state.committed(size: size)
                                       snapshotter.committed(size: size)

@@ -50,6 +50,8 @@ public struct ServerConfiguration: Sendable {
     public var readers = 2
     /// The most commands one group commit takes.
     public var maxBatch = 512
+    /// WAL checkpoints beside the writer instead of inside its commits (`WALCheckpointer`); nil leaves them to SQLite.
+    var walCheckpoints: WALCheckpointer.Settings? = WALCheckpointer.Settings()
     /// Failed authentications from one source within `authFailureWindow` seconds before it is limited.
     public var authFailureLimit = 5
     public var authFailureWindow: Double = 60

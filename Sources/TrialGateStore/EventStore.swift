@@ -153,6 +153,35 @@ public final class EventStore: @unchecked Sendable {
         }
     }
 
+    /// Frames in the WAL after this connection's newest commit, once `deferWALCheckpoints()` is on (-1 before).
+    public private(set) var walFrames = -1
+
+    /// Stops this connection's commits from checkpointing the WAL. SQLite's automatic checkpoint runs inside the commit
+    /// that crosses its mark (`walCheckpointPages`) and holds that commit's caller while it copies the WAL into the
+    /// database file and syncs it. From now on a commit only notes how many frames the WAL holds (`walFrames`), and
+    /// whoever turned this on calls `checkpointWAL()`, on this connection or another, to copy them. Commits stay as
+    /// durable as before: the WAL is synced at each one (`synchronous=FULL`); a checkpoint only moves committed pages.
+    public func deferWALCheckpoints() {
+        guard !db.readOnly, let handle = db.handle else { return }
+        // Replaces the automatic checkpoint, which is SQLite's own WAL hook. The store outlives its handle (`close`).
+        sqlite3_wal_hook(handle, { context, _, _, frames in
+            if let context { Unmanaged<EventStore>.fromOpaque(context).takeUnretainedValue().walFrames = Int(frames) }
+            return SQLITE_OK
+        }, Unmanaged.passUnretained(self).toOpaque())
+    }
+
+    /// One passive WAL checkpoint: copies into the database file the committed frames that no reader still needs,
+    /// and syncs it, waiting for no lock; `busy` when another connection's checkpoint is running.
+    /// - Returns: the frames in the WAL and how many of them are now in the database file.
+    public func checkpointWAL() throws -> (walFrames: Int, copied: Int, busy: Bool) {
+        var frames: Int32 = 0
+        var copied: Int32 = 0
+        let rc = sqlite3_wal_checkpoint_v2(db.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied)
+        if rc & 0xFF == SQLITE_BUSY { return (Int(frames), Int(copied), true) }
+        guard rc == SQLITE_OK else { throw db.error(rc, "checkpointing the WAL") }
+        return (Int(frames), Int(copied), false)
+    }
+
     /// The `PRAGMA synchronous` value in force on the writer connection (2 = FULL).
     public func synchronousSetting() throws -> Int64 { try db.scalarInt("PRAGMA synchronous", "reading synchronous") ?? -1 }
 

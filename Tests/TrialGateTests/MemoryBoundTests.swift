@@ -49,6 +49,22 @@ struct MemoryBoundTests {
         #expect(cache.count == 0)
     }
 
+    @Test("a full cache drops one entry per entry it takes in, the least recently used, never a batch of them at once")
+    func cacheEvictsOneAtATime() {
+        var cache = CandidateCache(capacity: 16)
+        for i in 0..<200 {
+            cache.put(Self.state("C-\(i)"), for: "C-\(i)")
+            if i % 3 == 0 { _ = cache.get("C-0") }  // C-0 stays in use
+            if i % 7 == 0, let kept = cache.take("C-\(i)") { cache.put(kept, for: "C-\(i)") }
+            // Full from the 16th entry on, and never emptier: freeing many folded candidates at once held the writer.
+            #expect(cache.count == min(i + 1, 16), "after \(i + 1) entries: \(cache.count)")
+        }
+        #expect(cache.peek("C-0") != nil)
+        // The other 15 are the 15 newest.
+        #expect((185..<200).allSatisfy { cache.peek("C-\($0)") != nil })
+        #expect(cache.peek("C-184") == nil)
+    }
+
     @Test("show reuses a candidate's view only while it is current, also when another connection writes")
     func shownViewsStayCurrent() throws {
         let f = try Fixture(policy: ShippedPolicies.sanetEP, candidateCacheCapacity: 2)

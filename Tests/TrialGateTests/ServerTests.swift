@@ -254,6 +254,47 @@ struct ServerTests {
         try await s.stop()
     }
 
+    @Test("WAL checkpoints run beside the writer: its commits copy nothing, a thread copies the WAL in steps, and the WAL stays bounded")
+    func walCheckpointsBesideTheWriter() async throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
+        let (path, key) = (f.storePath, f.key)
+        let base = try f.size()
+        let settings = WALCheckpointer.Settings(step: 20, limit: 200)
+        let workers = try Workers(readers: 1, maxBatch: 16, walCheckpoints: settings,
+                                  makeDispatcher: { Dispatcher(store: try EventStore.open(path: path), clock: SystemClock(), key: { key }) },
+                                  onCommit: { _ in })
+        let alice = Principal(name: "alice", role: .coordinator, sites: ["SITE-A"])
+        let walPath = path + "-wal"
+        var walBytes: [Int] = []
+        for i in 0..<300 {
+            try await withCheckedThrowingContinuation { (written: CheckedContinuation<Void, Error>) in
+                workers.writes.submit(.register(candidate: "W-\(i)", fields: ["site": "SITE-A"]), as: alice) { result in
+                    written.resume(with: result.map { _ in () }.mapError { $0 as Error })
+                }
+            }
+            walBytes.append(((try? FileManager.default.attributesOfItem(atPath: walPath))?[.size] as? Int) ?? 0)
+        }
+        var counts = workers.walCheckpointer?.copiedSoFar
+        for _ in 0..<500 where (counts?.threadCheckpoints ?? 0) == 0 {
+            try await Task.sleep(for: .milliseconds(10))
+            counts = workers.walCheckpointer?.copiedSoFar
+        }
+        await workers.stop()
+        // The thread copied the WAL in steps; the writer's own commits did not (SQLite's automatic checkpoint is off on
+        // its connection: at 10,000 frames it would not have run at all here, and the WAL would hold every commit).
+        #expect((counts?.threadCheckpoints ?? 0) > 0 && (counts?.threadFrames ?? 0) > 0, "\(String(describing: counts))")
+        // 300 commits write far more than 200 frames; the WAL started over instead of growing (a frame is a 4 KiB page
+        // and a 24-byte header; one batch may be committed past the limit before the WAL starts over).
+        let frameBytes = 4096 + 24
+        #expect(walBytes.max()! <= 32 + 2 * settings.limit * frameBytes, "WAL up to \(walBytes.max()!) bytes")
+        // Every write is there, in one chain.
+        let store = try EventStore.open(path: path)
+        defer { store.close() }
+        #expect(try store.head().size == base + 300)
+        #expect(try store.structuralProblems().isEmpty)
+        #expect(try store.synchronousSetting() == 2)
+    }
+
     #if os(Linux)
     @Test("the server's worker threads carry their names for the operating system (top -H, /proc, perf)")
     func threadNames() async throws {
