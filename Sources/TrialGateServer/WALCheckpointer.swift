@@ -20,8 +20,9 @@ final class WALCheckpointer: @unchecked Sendable {
     struct Settings: Sendable {
         /// Frames the thread copies at a time (at least: it copies every frame committed when it starts).
         var step = 2_000
-        /// Frames at which the writer copies the rest itself, so that the WAL starts over.
-        var limit = 10_000
+        /// Frames at which the writer copies the rest itself, so that the WAL starts over: the WAL's size as SQLite
+        /// would checkpoint it.
+        var limit = EventStore.walCheckpointPages
     }
 
     /// Who copied how much, for tests and figures.

@@ -139,7 +139,7 @@ public final class EventStore: @unchecked Sendable {
     /// it, in the commit that crosses the mark; a page changed by many commits is copied once. SQLite's 1,000
     /// (4 MB) stalls a busy writer every ~70 commits and copies the hot pages at the end of each index again
     /// and again; 10,000 (a WAL of up to ~40 MB) makes the stalls ten times rarer and the copying cheaper.
-    static let walCheckpointPages = 10_000
+    public static let walCheckpointPages = 10_000
 
     private func configure() throws {
         if db.readOnly { return }
