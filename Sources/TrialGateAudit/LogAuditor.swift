@@ -28,6 +28,8 @@ public struct LogAuditor {
     public var checkpointSignatures = CheckpointSignatures.newest
     /// How many checkpoint signatures were checked (queued; `finish` reports the ones that fail).
     public private(set) var checkpointSignaturesChecked = 0
+    /// The key the last checkpoint was checked with (`noteKey`).
+    private var checkpointKey: (origin: String, publicKey: String, raw: [UInt8], verifier: NoteVerifierKey)?
     /// The newest checkpoint's signature check, held back until a newer checkpoint replaces it or `finish` runs.
     private var newestCheckpointSignature: (size: Int64, signature: [UInt8], message: [UInt8], publicKey: [UInt8])?
     /// The size of the newest checkpoint checked (0: none). Every event TrialGate appends is covered by a
@@ -186,8 +188,7 @@ public struct LogAuditor {
         checkpointsChecked += 1
         coveredSize = size
         newestCheckpointSignature = nil
-        guard let trial = state.trial, let key = state.signingKey, let raw = Data(base64Encoded: key.publicKey).map(Array.init),
-              let verifier = try? NoteVerifierKey(name: trial.logOrigin, publicKey: raw) else {
+        guard let trial = state.trial, let key = state.signingKey, let (raw, verifier) = noteKey(origin: trial.logOrigin, publicKey: key.publicKey) else {
             report(size, "checkpoint_signature", "no trial key is in force at size \(size)")
             return
         }
@@ -216,6 +217,17 @@ public struct LogAuditor {
         } else {
             newestCheckpointSignature = (size, sig.signature, Array(parsed.text.utf8), raw)
         }
+    }
+
+    /// The note verifier key of the trial key in force (base64 `publicKey`), kept from one checkpoint to the next: a
+    /// log written one command per transaction has a checkpoint per event, and the key changes only at a rotation.
+    private mutating func noteKey(origin: String, publicKey: String) -> (raw: [UInt8], verifier: NoteVerifierKey)? {
+        if let k = checkpointKey, k.origin == origin, k.publicKey == publicKey { return (k.raw, k.verifier) }
+        guard let raw = Data(base64Encoded: publicKey).map(Array.init), let verifier = try? NoteVerifierKey(name: origin, publicKey: raw) else {
+            return nil
+        }
+        checkpointKey = (origin, publicKey, raw, verifier)
+        return (raw, verifier)
     }
 
     mutating func report(_ seq: Int64, _ code: String, _ message: String) {

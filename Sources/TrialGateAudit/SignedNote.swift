@@ -110,12 +110,15 @@ public enum SignedNote {
     /// Splits a note into its text and signatures, checking the format only.
     public static func parse(_ note: String) throws -> (text: String, signatures: [Signature]) {
         guard note.hasSuffix("\n") else { throw TrialGateError(.badNote, "a signed note ends with a newline") }
-        guard let blank = note.range(of: "\n\n", options: .backwards) else {
-            throw TrialGateError(.badNote, "a signed note needs a blank line before its signatures")
-        }
-        let text = String(note[..<blank.lowerBound]) + "\n"
+        // The last blank line, found in the UTF-8 bytes (a newline byte is never part of another character's).
+        let bytes = Array(note.utf8)
+        var blank = bytes.count - 2
+        while blank >= 0, !(bytes[blank] == 0x0A && bytes[blank + 1] == 0x0A) { blank -= 1 }
+        guard blank >= 0 else { throw TrialGateError(.badNote, "a signed note needs a blank line before its signatures") }
+        let text = String(decoding: bytes[..<blank], as: UTF8.self) + "\n"
         try checkText(text)
-        let sigLines = note[blank.upperBound...].dropLast().split(separator: "\n", omittingEmptySubsequences: false)
+        let sigBytes = blank + 2 < bytes.count ? bytes[(blank + 2)..<(bytes.count - 1)] : []
+        let sigLines = sigBytes.split(separator: 0x0A, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         guard !sigLines.isEmpty else { throw TrialGateError(.badNote, "a signed note has at least one signature") }
         var signatures: [Signature] = []
         for line in sigLines {
@@ -174,7 +177,7 @@ public struct Checkpoint: Sendable, Equatable {
 
     /// Reads a checkpoint's note text (extension lines are allowed and ignored).
     public init(text: String) throws {
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
+        let lines = text.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).dropLast().map { Substring($0) }
         guard lines.count >= 3, text.hasSuffix("\n") else { throw TrialGateError(.badCheckpoint, "a checkpoint has an origin, a size and a root hash line") }
         let sizeText = String(lines[1])
         guard !lines[0].isEmpty, let size = Int64(sizeText), size >= 0, sizeText == String(size) else {
