@@ -85,6 +85,9 @@ def main():
     ap.add_argument("--cycles", type=int, default=200)
     ap.add_argument("--seconds", type=float, default=600)
     ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--max-load", type=float, default=0.8,
+                    help="the longest load before a kill, in seconds (a few seconds let the WAL grow past a checkpoint step, "
+                         "so that kills also land while the tg-wal thread copies it)")
     args = ap.parse_args()
     tg = os.path.realpath(args.trialgate)
     tmp, env = new_trial(tg, "CRASH")
@@ -104,7 +107,7 @@ def main():
             clients = [Client(port, tokens[i], f"c{i}", cycle, today) for i in range(args.clients)]
             for c in clients:
                 c.start()
-            time.sleep(random.uniform(0.05, 0.8))
+            time.sleep(random.uniform(0.05, args.max_load))
             server.send_signal(signal.SIGKILL)
             server.wait()
             server = None
