@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import TrialGateCore
 
@@ -9,7 +8,7 @@ import TrialGateCore
 /// Everything a check needs is captured when the fold reaches the decision (the candidate's state is a value, so
 /// later events do not change the copy), and the checks run in batches on a concurrent queue; `finish` waits for them
 /// and gives the verdicts in log order. The fold itself only applies events.
-final class DecisionChecks: @unchecked Sendable {
+final class DecisionChecks: Sendable {
     /// What re-deriving a decision needs: the state and context the decision names.
     struct Context: Sendable {
         let candidate: CandidateState
@@ -45,41 +44,13 @@ final class DecisionChecks: @unchecked Sendable {
         let loggedOutcome: String?
     }
 
-    private var pending: [Item] = []
-    private let queue = DispatchQueue(label: "trialgate.decisions", attributes: .concurrent)
-    private let group = DispatchGroup()
-    private let lock = NSLock()
-    private var verdicts: [Verdict] = []
-    private static let batchSize = 32
+    private let batches = ConcurrentBatches<Item, Verdict>(label: "trialgate.decisions", batchSize: 32) { $0.map(DecisionChecks.check) }
 
     /// Queues one decision; batches start on other threads as they fill.
-    func add(_ item: Item) {
-        pending.append(item)
-        if pending.count >= Self.batchSize { flush() }
-    }
-
-    private func flush() {
-        guard !pending.isEmpty else { return }
-        let batch = pending
-        pending = []
-        group.enter()
-        queue.async { [self] in
-            let done = batch.map(Self.check)
-            lock.lock()
-            verdicts += done
-            lock.unlock()
-            group.leave()
-        }
-    }
+    func add(_ item: Item) { batches.add(item) }
 
     /// Waits for every batch; the verdicts in log order.
-    func finish() -> [Verdict] {
-        flush()
-        group.wait()
-        lock.lock()
-        defer { lock.unlock() }
-        return verdicts.sorted { $0.seq < $1.seq }
-    }
+    func finish() -> [Verdict] { batches.finish().sorted { $0.seq < $1.seq } }
 
     /// The checks of one decision. Pure; runs on any thread.
     static func check(_ item: Item) -> Verdict {
