@@ -101,7 +101,7 @@ struct ReportTests {
         let d = f.dispatcher
         let filter = ScreeningReport.Filter()
         func same(_ seq: Int64?, _ time: UTCTimestamp?) throws {
-            let whole = ReportState(projecting: try d.fold(asOfSeq: seq, asOfTime: time), decisionBody: { try? f.store.event(seq: $0)?.payload["decision"] })
+            let whole = ReportState(projecting: try d.fold(asOfSeq: seq, asOfTime: time), signatures: .pending(decisionBody: { try? f.store.event(seq: $0)?.payload["decision"] }))
             let (partial, snapshot, _) = try d.reportState(through: try last(f, seq, time))
             let at = "as of \(seq.map(String.init) ?? "-") \(time?.description ?? "-")"
             #expect(snapshot == nil)
@@ -145,7 +145,7 @@ struct ReportTests {
         let reader = Dispatcher(store: try EventStore.open(path: f.storePath), clock: f.clock, key: { newKey })
         let all = try f.store.head().size
         for seq in Int64(1)...all {
-            let whole = ReportState(projecting: try reader.fold(asOfSeq: seq, asOfTime: nil), decisionBody: { try? f.store.event(seq: $0)?.payload["decision"] })
+            let whole = ReportState(projecting: try reader.fold(asOfSeq: seq, asOfTime: nil), signatures: .pending(decisionBody: { try? f.store.event(seq: $0)?.payload["decision"] }))
             let (state, snapshot, _) = try reader.reportState(through: seq)
             #expect(snapshot == (seq >= k2 ? k2 : seq >= k1 ? k1 : nil), "as of \(seq)")
             let same = ScreeningReport.build(state, filter: .init(), asOf: nil) == ScreeningReport.build(whole, filter: .init(), asOf: nil)

@@ -142,7 +142,7 @@ private struct AuditPass {
             auditor.feed(p)
             if auditor.tree.size == requestedSize { rootAtRequested = auditor.tree.root }
             while let n = snapshotSizes.first, n <= auditor.state.size {
-                if n == auditor.state.size { projected.append((n, ReportState(projecting: auditor.state, signaturesCheckedElsewhere: true))) }
+                if n == auditor.state.size { projected.append((n, ReportState(projecting: auditor.state, signatures: .checkedElsewhere))) }
                 snapshotSizes.removeFirst()
             }
             while let c = checkpoints.first, c.size <= auditor.tree.size {

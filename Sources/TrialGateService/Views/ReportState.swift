@@ -201,12 +201,19 @@ struct ReportState: Equatable {
 }
 
 extension ReportState {
+    /// How a projection settles the signature verdicts of the candidates' latest decisions.
+    enum ProjectedSignatures {
+        /// Left pending without their message: the caller settles them from its own checks (encoding every decision
+        /// again would cost seconds on a large log).
+        case checkedElsewhere
+        /// Pending with their message, from the signed decision of a `decision.issued` seq (the state keeps no decision
+        /// bodies: they stay in the log).
+        case pending(decisionBody: (Int64) -> JSONValue?)
+    }
+
     /// The report state of a whole fold: an independent derivation the report's own fold is tested against,
-    /// and `verify` compares saved snapshots with. With `signaturesCheckedElsewhere`, a signature that needs
-    /// checking is left pending without its message (the caller settles it from its own checks): encoding every
-    /// decision again would cost seconds on a large log. Otherwise `decisionBody` gives the signed decision of a
-    /// `decision.issued` seq (the state keeps no decision bodies: they stay in the log).
-    init(projecting state: LogState, signaturesCheckedElsewhere: Bool = false, decisionBody: (Int64) -> JSONValue? = { _ in nil }) {
+    /// and `verify` compares saved snapshots with.
+    init(projecting state: LogState, signatures: ProjectedSignatures) {
         trialID = state.trial?.trialID
         keys = state.keys
         policies = state.policies.map(\.withoutText)
@@ -227,8 +234,13 @@ extension ReportState {
             r.firstDecisionAt = c.decisions.first?.timestamp
             if let d = c.decisions.last {
                 let inForce = ReportState(trialID: nil, keys: state.keys.filter { $0.seq < d.seq })
-                let verdict = signaturesCheckedElsewhere && inForce.signingKey(named: d.keyID) != nil
-                    ? .pending(message: [], signature: [], publicKey: []) : inForce.verdict(decisionBody(d.seq) ?? .null, signature: d.signature)
+                let verdict: SignatureVerdict
+                switch signatures {
+                case .checkedElsewhere:
+                    verdict = inForce.signingKey(named: d.keyID) != nil ? .pending(message: [], signature: [], publicKey: []) : .invalid
+                case .pending(let decisionBody):
+                    verdict = inForce.verdict(decisionBody(d.seq) ?? .null, signature: d.signature)
+                }
                 r.latest = ReportDecision(seq: d.seq, timestamp: d.timestamp, outcome: d.outcome, results: d.results, verdict: verdict,
                                           policy: d.policyName)
             }
