@@ -26,6 +26,14 @@ sed 's/{I8-bilirubin: fail}/{I8-bilirubin: pass}/' Policies/sanet-p.cases.yaml >
 expect_rc 1 "$B" policy test Policies/sanet-p.yaml "$T/wrong.cases.yaml"
 check grep -q "FAIL bilirubin 1.5 {ULN}" "$T/out"
 expect_rc 0 "$B" policy publish Policies/sanet-ep.yaml
+# record KIND --help lists the kind's fields with their units and allowed values; other help is unchanged.
+expect_rc 0 "$B" record ki67 --help
+check grep -q "^FIELDS OF ki67 (ki67.recorded, event schema" "$T/out"
+check grep -q "one of manual_count, digital_image_analysis, eyeball_estimate" "$T/out"
+expect_rc 0 "$B" record --candidate NET-1 clinical -h
+check grep -q "g/L, g/dL or mmol/L; possible values" "$T/out"
+expect_rc 0 "$B" record --help
+refute grep -q "^FIELDS OF" "$T/out"
 expect_rc 0 "$B" candidate register NET-1 --site SITE-01
 expect_rc 0 "$B" record clinical --candidate NET-1 assessed_on="$(d 3)" age=60 ecog=0 'prior_systemic_therapies=["somatostatin_analogue"]' \
     anc="2.5 10*9/L" platelets="180 10*9/L" haemoglobin="12 g/dL" bilirubin="0.9 {ULN}" systolic_bp="128 mm[Hg]" diastolic_bp="80 mm[Hg]"

@@ -51,7 +51,7 @@ struct CandidateGroup: ParsableCommand {
 struct Record: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Record a clinical fact: imaging, ki67, mitotic-count, sstr, radiomics, model-score, clinical or pathology.",
-        discussion: "Fields are name=value pairs; values are read as JSON when they parse (12.5, true, [\"a\"]) and as text otherwise. Lab values take their UCUM unit: haemoglobin=\"12.4 g/dL\" (docs/events.md).\nExample: trialgate record ki67 --candidate NET-001 percent=8 specimen_date=2026-03-02 method=manual_count")
+        discussion: "Fields are name=value pairs; values are read as JSON when they parse (12.5, true, [\"a\"]) and as text otherwise. Lab values take their UCUM unit: haemoglobin=\"12.4 g/dL\" (docs/events.md).\nExample: trialgate record ki67 --candidate NET-001 percent=8 specimen_date=2026-03-02 method=manual_count\n`trialgate record KIND --help` lists KIND's fields, with their units and allowed values.")
 
     @OptionGroup var options: StoreOptions
     @Argument(help: "What is recorded.") var kind: String
@@ -79,6 +79,32 @@ struct Record: ParsableCommand {
         let receipt = try Runner.write(.record(kind: kind, candidate: candidate, fields: .object(object)), options: options)
         if options.json { return Runner.printJSON(receipt.json) }
         print("Recorded \(kind) for \(candidate) as event \(receipt.seq).")
+    }
+
+    /// With `record KIND … --help` (or `-h`) for a kind TrialGate records: the usual help, then the fields of that kind
+    /// as the current event schema holds them (required first, then optional), each with what its value must be (units,
+    /// allowed values, ranges) and what it means. Nil for anything else, which the argument parser answers.
+    static func fieldsHelp(arguments: [String]) -> String? {
+        guard arguments.first == "record", arguments.contains("--help") || arguments.contains("-h") else { return nil }
+        let takesValue: Set<String> = ["--store", "--key", "--actor", "--candidate", "--fields-file"]
+        var kind: String?
+        var i = 1
+        while i < arguments.count, kind == nil {
+            let a = arguments[i]
+            if takesValue.contains(a) { i += 2; continue }
+            if !a.hasPrefix("-") { kind = a }
+            i += 1
+        }
+        guard let kind, let type = EventType.recordKinds[kind],
+              let schema = RecordSchema.of(type, version: Event.currentSchemaVersion) else { return nil }
+        var lines = [helpMessage(), "FIELDS OF \(kind) (\(type.rawValue), event schema \(schema.version)):"]
+        for spec in schema.fields.filter(\.required) + schema.fields.filter({ !$0.required }) {
+            lines.append("  \(spec.name)\(spec.required ? " (required)" : "")")
+            lines.append("      \(spec.meaning)")
+            lines.append("      \(spec.kind.summary)")
+        }
+        if let observed = schema.observedOnField { lines.append("\nThe date in \(observed) is when the fact was observed: policies judge how recent it is.") }
+        return lines.joined(separator: "\n")
     }
 
     /// A command-line value as JSON: numbers, booleans, lists and objects parse; anything else is text.

@@ -1,6 +1,18 @@
 import ArgumentParser
 
+/// The program's entry: `record KIND --help` lists that kind's fields before the usual help, which the argument
+/// parser cannot vary with an argument's value; everything else is `TrialGateCommand`.
 @main
+enum Entry {
+    static func main() async {
+        if let help = Record.fieldsHelp(arguments: Array(CommandLine.arguments.dropFirst())) {
+            print(help)
+            return
+        }
+        await TrialGateCommand.main()
+    }
+}
+
 struct TrialGateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "trialgate",

@@ -288,3 +288,25 @@ public struct RecordSchema: Sendable {
         return s
     }()
 }
+
+extension FieldKind {
+    /// What a value of this kind must be, in words, with its units and allowed values: `record KIND --help`.
+    public var summary: String {
+        func number(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x) }
+        switch self {
+        case .date: return "date YYYY-MM-DD, not after the day it is recorded"
+        case .number(let r): return "number from \(number(r.lowerBound)) to \(number(r.upperBound))"
+        case .integer(let r): return "whole number from \(r.lowerBound) to \(r.upperBound)"
+        case .choice(let words): return "one of " + words.joined(separator: ", ")
+        case .boolean: return "true or false"
+        case .sha256: return "SHA-256, 64 lower-case hex digits"
+        case .text(let maxLength): return "text, at most \(maxLength) characters"
+        case .choiceList(let words): return "a list of distinct values from " + words.joined(separator: ", ")
+        case .identifier: return "a code of 1 to 64 letters, digits, '.', '_' or '-'"
+        case .quantity(let a):
+            return "number with its unit (UCUM), e.g. \"\(a.example)\": \(a.unitList); possible values \(number(a.hard.lowerBound))–\(number(a.hard.upperBound)) \(a.referenceUnit), outside \(number(a.usual.lowerBound))–\(number(a.usual.upperBound)) \(a.referenceUnit) only with confirm_unusual"
+        case .organ: return "ICD-O-3 topography code, one of " + PrimaryOrgan.all.map(\.code).joined(separator: ", ")
+        case .featureVector: return "radiomic features: {\"<name>\": {\"value\": number, \"unit\": UCUM}, …}"
+        }
+    }
+}
