@@ -104,7 +104,7 @@ struct BundleInspection {
                     auditor.feed(p)
                     if p.event.type == .decisionIssued {
                         decisionLeaves[seq] = DecisionLeaf(leaf: p.leafHash, signature: p.event.payload["signature"],
-                                                           signedSHA256: auditor.decisionDigests[seq] ?? DecisionSummary.signedSHA256(of: p.event))
+                                                           signedSHA256: auditor.decisionDigests[seq] ?? p.decisionDigest)
                     }
                 }
                 if auditor.tree.size == savedSize { rootAtSaved = auditor.tree.root }

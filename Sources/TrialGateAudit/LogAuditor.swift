@@ -96,8 +96,10 @@ public struct LogAuditor {
         public let canonical: Bool
         /// RFC 6962 leaf hash of the stored bytes.
         public let leafHash: [UInt8]
-        /// A decision's signed bytes, taken from a canonical stored body (`CanonicalSlice`); nil otherwise.
+        /// A decision's signed bytes, taken from a canonical stored body (`CanonicalSlice`), and their hex SHA-256
+        /// (what a sign-off names it by), both worked out where the event is prepared; nil otherwise.
         public let signedDecision: ArraySlice<UInt8>?
+        let signedDecisionSHA256: String?
 
         public init(event: Event, bodyHash: String, canonical: Bool, leafHash: [UInt8], signedDecision: ArraySlice<UInt8>? = nil) {
             self.event = event
@@ -105,7 +107,12 @@ public struct LogAuditor {
             self.canonical = canonical
             self.leafHash = leafHash
             self.signedDecision = signedDecision
+            signedDecisionSHA256 = signedDecision.map(Digest.sha256Hex)
         }
+
+        /// The hex SHA-256 of a decision event's signed bytes: from the stored bytes, or encoded from the parsed
+        /// decision when the body was not canonical.
+        var decisionDigest: String { signedDecisionSHA256 ?? DecisionSummary.signedSHA256(of: event) }
     }
 
     /// Hashes the stored bytes and checks they are canonical. Pure; safe to run on any thread.
@@ -142,7 +149,7 @@ public struct LogAuditor {
         // A decision is re-derived from the state just before it; check it before folding it in
         // (copying the whole state per event would make the audit quadratic).
         if event.type == .decisionIssued, event.seq == state.size + 1 {
-            decisionDigests[event.seq] = prepared.signedDecision.map { Digest.sha256Hex(Array($0)) } ?? DecisionSummary.signedSHA256(of: event)
+            decisionDigests[event.seq] = prepared.decisionDigest
             checkDecision(event, before: state, signed: prepared.signedDecision)
         }
         if event.type == .keyRotated, event.seq == state.size + 1 {
