@@ -17,9 +17,11 @@ struct Export: ParsableCommand {
     @Option(name: .long, help: "--out: how many of the --witness keys must have cosigned the bundle's newest checkpoint (default: all).") var quorum: Int?
 
     func run() throws {
+        guard !bom || (out == nil && format == "audit-csv") else {
+            throw Runner.fail(TrialGateError(.badRequest, "--bom goes with --format audit-csv, got \(out == nil ? "--format \(format)" : "--out")"))
+        }
         if let out { return try BundleExport.run(options: options, out: out, witnesses: witness, quorum: quorum) }
         guard witness.isEmpty, quorum == nil else { throw Runner.fail(TrialGateError(.badRequest, "--witness and --quorum go with --out (an audit bundle)")) }
-        guard !bom || format == "audit-csv" else { throw Runner.fail(TrialGateError(.badRequest, "--bom goes with --format audit-csv, got --format \(format)")) }
         switch format {
         case "events":
             // Page by page, so memory stays bounded however long the log is, up to the head as it is now.
