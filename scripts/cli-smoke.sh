@@ -198,21 +198,22 @@ check grep -q '"format":"trialgate.report-snapshot/3"' "$T/snapshot.statement"
 check grep -q "1 saved report snapshot checked" <("$B" verify)
 expect_rc 19 sqlite3 "$T/trial.sqlite" "update report_snapshots set state = x'00'"
 check grep -q "report snapshots are never changed" "$T/out"
-check test "$("$B" export --format fhir | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["resourceType"])')" = ResearchSubject
+check test "$("$B" export --format fhir | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["resourceType"])')" = ResearchStudy
 check grep -q "transcription error" <("$B" export --format audit-csv)
+# The audit CSV read back with Python's csv module: twelve columns, the correction of event 6 names it in corrects_seq,
+# each decision names its policy; --bom puts a UTF-8 byte order mark first, and only goes with audit-csv.
+"$B" export --format audit-csv --bom > "$T/audit.csv"
+expect_rc 0 python3 scripts/check_audit_csv.py "$T/audit.csv" --bom --whole --corrects 6
+check test "$(head -c 3 "$T/audit.csv" | od -An -tx1 | tr -d ' ')" = efbbbf
+check test "$("$B" export --format audit-csv | head -n 1 | cut -c 1-4)" = "seq,"
+expect_rc 2 "$B" export --format fhir --bom
+check grep -q -- "--bom goes with --format audit-csv" "$T/out"
 # Event export comes in pages of at most 10,000; the CLI prints every page: one line per event.
 check test "$("$B" export | wc -l)" = "$(sqlite3 "$T/trial.sqlite" "select count(*) from events")"
-# The FHIR export against the FHIR models of fhir.resources (R4B; pip install fhir.resources), when installed.
-if python3 -c 'import fhir.resources.R4B.researchsubject' 2>/dev/null; then
-  "$B" export --format fhir > "$T/subjects.ndjson"
-  check python3 -c '
-import sys, json
-from fhir.resources.R4B.researchsubject import ResearchSubject
-n = 0
-for line in open(sys.argv[1]):
-    ResearchSubject.model_validate(json.loads(line)); n += 1
-sys.exit(0 if n else 1)' "$T/subjects.ndjson"
-fi
+# The FHIR export against the FHIR models of fhir.resources (R4B; CI installs it, and a missing one fails here):
+# the ResearchStudy first, every subject valid and referring to it.
+"$B" export --format fhir > "$T/subjects.ndjson"
+expect_rc 0 python3 scripts/validate_fhir.py "$T/subjects.ndjson" --subjects "$(sqlite3 "$T/trial.sqlite" "SELECT count(*) FROM events WHERE type = 'candidate.registered'")"
 "$B" report --format html > "$T/report.html"
 if command -v chromium >/dev/null; then
   check grep -q "CONSORT enrolment flow" <(timeout 60 chromium --headless --no-sandbox --disable-gpu --dump-dom "file://$T/report.html" 2>/dev/null)

@@ -4,7 +4,7 @@ import TrialGateService
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Export the log: an audit bundle (--out DIR), events as canonical JSON lines, FHIR R4 ResearchSubject NDJSON, or the audit trail as CSV.")
+        abstract: "Export the log: an audit bundle (--out DIR), events as canonical JSON lines, FHIR R4 ResearchStudy and ResearchSubject NDJSON, or the audit trail as CSV.")
     @OptionGroup var options: StoreOptions
     @Option(name: .long, help: "Write the audit bundle (events, checkpoints, decisions with proofs, keys, policies, manifest) into this new directory.") var out: String?
     @Option(name: .long, help: "events (default), fhir or audit-csv.") var format = "events"
@@ -12,10 +12,14 @@ struct Export: ParsableCommand {
     @Option(name: .long, help: "events: last sequence number.") var through: Int64?
     @Option(name: .long, help: "fhir: only this site.") var site: String?
     @Option(name: .long, help: "audit-csv: only this candidate.") var candidate: String?
+    @Flag(name: .long, help: "audit-csv: write a UTF-8 byte order mark first, so that spreadsheets read the file as UTF-8.") var bom = false
     @Option(name: .long, help: "--out: a witness's cosigner vkey (or a file holding vkeys, one a line) the bundle's verifiers should require; repeat for several.") var witness: [String] = []
     @Option(name: .long, help: "--out: how many of the --witness keys must have cosigned the bundle's newest checkpoint (default: all).") var quorum: Int?
 
     func run() throws {
+        guard !bom || (out == nil && format == "audit-csv") else {
+            throw Runner.fail(TrialGateError(.badRequest, "--bom goes with --format audit-csv, got \(out == nil ? "--format \(format)" : "--out")"))
+        }
         if let out { return try BundleExport.run(options: options, out: out, witnesses: witness, quorum: quorum) }
         guard witness.isEmpty, quorum == nil else { throw Runner.fail(TrialGateError(.badRequest, "--witness and --quorum go with --out (an audit bundle)")) }
         switch format {
@@ -27,11 +31,15 @@ struct Export: ParsableCommand {
                 return result.nextFrom
             }
         case "fhir":
+            // NDJSON: the study first, then the subjects that refer to it.
             let result = try Runner.view(.exportFHIR(site: site), as: FHIRExportReply.self, options: options)
+            print(CanonicalJSON.string(try JSONValueEncoder().encode(result.study)))
             for r in result.resources { print(CanonicalJSON.string(try JSONValueEncoder().encode(r))) }
         case "audit-csv":
             // Pages go by event seq up to the head (for one candidate too: the pages skip the other events).
             let last = try Runner.view(.head, as: HeadReply.self, options: options).size
+            // The byte order mark belongs to the file, not to the socket's reply: written here, once.
+            if bom { print("\u{FEFF}", terminator: "") }
             try Runner.forEachPage(from: 1, as: AuditTrailReply.self, options: options, total: last, label: "export audit-csv",
                                    { .auditTrail(candidate: candidate, from: $0) }) { result, page in
                 let csv = result.csv

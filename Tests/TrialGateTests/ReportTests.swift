@@ -343,7 +343,7 @@ struct ReportTests {
     func auditTrail() throws {
         let csv = try demo().run(.auditTrail(candidate: "NET-012"))["csv"]!.stringValue!
         let lines = csv.components(separatedBy: "\r\n")
-        #expect(lines[0] == "seq,timestamp_utc,actor,candidate,action,field,old_value,new_value,reason")
+        #expect(lines[0] == "seq,timestamp_utc,actor,candidate,action,field,old_value,new_value,reason,site,corrects_seq,policy")
         #expect(lines.contains { $0.contains(",entry.corrected,percent,28,18,transcription error: pathology report says 18 %") })
         #expect(lines.contains { $0.contains(",contrast_phases,,\"[\"\"arterial\"\",\"\"portal_venous\"\"]\",") })
     }
@@ -496,12 +496,12 @@ struct ForgedLogReportTests {
     }
 
     static let forgedTrailCases: [(EventType, JSONValue, [String])] = [
-        (.candidateWithdrawn, ["reason": 5], ["status", "", "withdrawn", "5"]),
+        (.candidateWithdrawn, ["reason": 5], ["status", "", "withdrawn", "5", "", "", ""]),
         (.decisionIssued, ["decision": ["outcome": 42, "policy": ["id": "p", "version": "1"]], "signature": "s", "extra": "x"] as JSONValue,
-         ["outcome", "", "42", ""]),
-        (.policyPublished, ["policy_id": "p", "version": "2"], ["policy", "", "p@2", ""]),
-        (.trialInitialised, ["trial_id": "T-9", "extra": true], ["trial", "", "T-9", ""]),
-        (.entryCorrected, ["corrects": 3, "field": "ecog", "new_value": 2], ["ecog", "", "2", ""]),
+         ["outcome", "", "42", "", "", "", "p@1"]),
+        (.policyPublished, ["policy_id": "p", "version": "2"], ["policy", "", "p@2", "", "", "", "p@2"]),
+        (.trialInitialised, ["trial_id": "T-9", "extra": true], ["trial", "", "T-9", "", "", "", ""]),
+        (.entryCorrected, ["corrects": 3, "field": "ecog", "new_value": 2], ["ecog", "", "2", "", "", "3", ""]),
     ]
 
     @Test("the audit trail lists a forged log's payloads as stored, whatever their shape", arguments: Self.forgedTrailCases)

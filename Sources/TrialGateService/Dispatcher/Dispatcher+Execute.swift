@@ -118,7 +118,7 @@ extension Dispatcher {
                 return .view(try report(asOfSeq: seq, asOfTime: time, filter: .init(site: site, from: from, to: to), format: format))
             case .reportSnapshot: return .view(try saveReportSnapshot())
             case .exportFHIR(let site):
-                return .view(FHIRExportReply(resources: ScreeningReport.fhir(try fold(asOfSeq: nil, asOfTime: nil), filter: .init(site: site))))
+                return .view(try ScreeningReport.fhir(try fold(asOfSeq: nil, asOfTime: nil), filter: .init(site: site)))
             case .auditTrail(let candidate, let from, let limit): return .view(try auditTrail(candidate: candidate, from: from, limit: limit))
             case .head: return .view(try headResult())
             case .publicKey: return .view(try publicKey())

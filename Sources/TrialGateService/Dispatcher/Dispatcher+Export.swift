@@ -35,13 +35,17 @@ extension Dispatcher {
     }
 
     /// One page of the audit trail as CSV (with its header): the events from `from` on, at most `limit`, of one
-    /// candidate or of the whole log. `next_from` is where the next page starts, null on the last.
+    /// candidate or of the whole log. `next_from` is where the next page starts, null on the last. Cells a spreadsheet
+    /// would run as formulas are neutralised (`SpreadsheetCell`).
     func auditTrail(candidate: String?, from: Int64, limit: Int) throws -> AuditTrailReply {
         let store = try requireStore()
         var events: [Event]
         var nextFrom: Int64?
+        var sites = CandidateSites()
         if let candidate {
-            events = try store.events(candidate: candidate).filter { $0.seq >= from }
+            events = try store.events(candidate: candidate)
+            for e in events { sites.add(e) }
+            events.removeAll { $0.seq < from }
             if events.count > limit {
                 nextFrom = events[limit].seq
                 events.removeLast(events.count - limit)
@@ -50,7 +54,15 @@ extension Dispatcher {
             let page = try logPage(from: from, through: nil, limit: limit)
             events = try store.events(from: from, through: page.last)
             nextFrom = page.next
+            // A candidate registered on this page has its site moves on it too (they come later); the others' are read
+            // from the registration_seq index: their registration and corrections only.
+            let registeredHere = Set(events.lazy.filter { $0.type == .candidateRegistered }.compactMap(\.candidate))
+            for e in events where e.candidate.map(registeredHere.contains) == true { sites.add(e) }
+            for c in Set(events.compactMap(\.candidate)).subtracting(registeredHere).sorted() {
+                for e in try store.events(candidate: c, types: [.candidateRegistered, .entryCorrected]) { sites.add(e) }
+            }
         }
-        return AuditTrailReply(csv: ScreeningReport.csv(ScreeningReport.auditTrail(events)), nextFrom: nextFrom)
+        let rows = ScreeningReport.auditTrail(events, sites: sites).map { $0.map(SpreadsheetCell.neutralised) }
+        return AuditTrailReply(csv: ScreeningReport.csv(rows), nextFrom: nextFrom)
     }
 }

@@ -57,46 +57,37 @@ enum ScreeningReport {
         }
     }
 
-    /// FHIR R4 `ResearchSubject` resources, one per candidate (status from the research-subject-status value set).
-    static func fhir(_ state: LogState, filter: Filter) -> [ResearchSubject] {
-        let trial = state.trial?.trialID ?? "unknown"
-        let system = "urn:trialgate:\(state.trial?.logOrigin ?? trial):candidate"
-        return state.candidates.values.filter(filter.includes).sorted { $0.id < $1.id }.map { c in
-            // Eligible or ineligible only once an investigator confirmed a current decision; a proposal, a stale
-            // decision or one that needs review is still screening.
-            let causes = c.staleCauses(policies: state.policies)
-            let confirmed = ScreeningStatus.confirmed(withdrawn: c.isWithdrawn, stale: !causes.isEmpty, signOff: c.latestSignOff)
-            let fhirStatus: String
-            if c.isWithdrawn { fhirStatus = "withdrawn" } else if let confirmed { fhirStatus = confirmed } else {
-                fhirStatus = c.decisions.isEmpty ? "candidate" : "screening"
-            }
-            let id = String(c.id.map { $0 == "_" ? "-" : $0 })
-            // The policy of the latest decision, id@version, so a status always says which rules gave it.
-            // FHIR arrays are never empty: a candidate without a decision has no extension.
-            let extensions = c.decisions.last.map { d in [
-                ResearchSubject.Extension(url: "urn:trialgate:fhir:screening-policy", valueString: d.policyName),
-                ResearchSubject.Extension(url: "urn:trialgate:fhir:proposed-outcome", valueCode: d.outcome),
-                ResearchSubject.Extension(url: "urn:trialgate:fhir:decision-standing", valueCode: causes.isEmpty ? "current" : "stale"),
-            ] }
-            return ResearchSubject(
-                id: id, identifier: [.init(system: system, value: c.id)], status: fhirStatus,
-                period: .init(start: c.records[0].timestamp.description, end: c.withdrawal?.timestamp.description),
-                study: .init(reference: "ResearchStudy/\(trial)"),
-                individual: .init(identifier: .init(system: system, value: c.id), display: "pseudonymous screening candidate"),
-                extension: extensions)
-        }
-    }
-
-    /// The audit trail as rows: who, what, when, old value, new value, reason — one row per field recorded or changed.
-    /// Payloads are read through their decoders; one a decoder refuses (a forged log's) is shown by what it holds,
-    /// as stored: the trail lists the log as it is, and `verify` says what is wrong with it.
-    static func auditTrail(_ events: [Event]) -> [[String]] {
-        var rows: [[String]] = [["seq", "timestamp_utc", "actor", "candidate", "action", "field", "old_value", "new_value", "reason"]]
+    /// The audit trail as rows: who, what, when, old value, new value, reason — one row per field recorded or changed —
+    /// then the candidate's site at that event (`sites`), the seq of the event a correction corrects, and the policy
+    /// (`id@version`) a decision applied or a publication published. Payloads are read through their decoders; one a
+    /// decoder refuses (a forged log's) is shown by what it holds, as stored: the trail lists the log as it is, and
+    /// `verify` says what is wrong with it.
+    static func auditTrail(_ events: [Event], sites: CandidateSites = CandidateSites()) -> [[String]] {
+        var rows: [[String]] = [["seq", "timestamp_utc", "actor", "candidate", "action", "field", "old_value", "new_value", "reason",
+                                 "site", "corrects_seq", "policy"]]
         for e in events {
             let base = [String(e.seq), e.timestamp.description, e.actor, e.candidate ?? "", e.type.rawValue]
-            rows += auditRows(e).map { base + $0 }
+            let context = [sites.site(of: e.candidate, at: e.seq), correctedSeq(e), policyOf(e)]
+            rows += auditRows(e).map { base + $0 + context }
         }
         return rows
+    }
+
+    /// The seq a correction corrects, as stored ("" for any other event).
+    private static func correctedSeq(_ e: Event) -> String {
+        guard e.type == .entryCorrected else { return "" }
+        return EntryCorrection(e).map { String($0.corrects) } ?? text(e.payload["corrects"])
+    }
+
+    /// The policy a decision applied or a publication published, `id@version` ("" for any other event).
+    private static func policyOf(_ e: Event) -> String {
+        switch e.type {
+        case .decisionIssued: DecisionSummary(storedIn: e)?.policyName ?? ""
+        case .policyPublished:
+            (try? PublishedPolicy(payloadOf: e)).map { Decision.policyName(id: $0.id, version: $0.version) }
+                ?? Decision.policyName(id: text(e.payload["policy_id"]), version: text(e.payload["version"]))
+        default: ""
+        }
     }
 
     /// How an audit-trail cell shows a value: a string as it is, nothing for null or none, any other value as JSON.
