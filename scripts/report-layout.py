@@ -78,8 +78,7 @@ MEASURE = r"""
   const hist = document.querySelector('svg[aria-label="Model score histogram"]');
   if (!hist) bad('no model score histogram');
   else {
-    const ticks = [...hist.querySelectorAll('text.tick')].map(t => t.getBBox());
-    const xTicks = ticks.filter(b => b.y > 200).length, yTicks = ticks.filter(b => b.y <= 200).length;
+    const xTicks = hist.querySelectorAll('text.tick-x').length, yTicks = hist.querySelectorAll('text.tick-y').length;
     if (xTicks < 2 || yTicks < 2) bad(`the histogram has ${xTicks} x-axis and ${yTicks} y-axis tick values`);
     const bars = hist.querySelectorAll('rect.bar').length, counts = hist.querySelectorAll('text.count').length;
     if (bars !== counts) bad(`the histogram has ${bars} bars and ${counts} counts`);

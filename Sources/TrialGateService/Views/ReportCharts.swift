@@ -51,7 +51,7 @@ enum ReportCharts {
         for t in ticks {
             let y = zero - plotHeight * t / top
             s += "<line x1=\"\(left - 4)\" y1=\"\(y)\" x2=\"\(left + 10 * binWidth)\" y2=\"\(y)\" stroke=\"\(t == 0 ? "#4a5a6c" : "#e3e8ee")\"/>"
-            s += "<text class=\"tick\" x=\"\(left - 8)\" y=\"\(y + 4)\" font-size=\"11\" text-anchor=\"end\">\(t)</text>"
+            s += "<text class=\"tick tick-y\" x=\"\(left - 8)\" y=\"\(y + 4)\" font-size=\"11\" text-anchor=\"end\">\(t)</text>"
         }
         s += "<line x1=\"\(left)\" y1=\"\(zero - plotHeight)\" x2=\"\(left)\" y2=\"\(zero)\" stroke=\"#4a5a6c\"/>"
         for bin in 0..<10 {
@@ -66,7 +66,7 @@ enum ReportCharts {
         for edge in 0...10 {
             let x = left + edge * binWidth
             s += "<line x1=\"\(x)\" y1=\"\(zero)\" x2=\"\(x)\" y2=\"\(zero + 4)\" stroke=\"#4a5a6c\"/>"
-            s += "<text class=\"tick\" x=\"\(x)\" y=\"\(zero + 16)\" font-size=\"11\" text-anchor=\"middle\">\(String(format: "%.1f", Double(edge) / 10))</text>"
+            s += "<text class=\"tick tick-x\" x=\"\(x)\" y=\"\(zero + 16)\" font-size=\"11\" text-anchor=\"middle\">\(String(format: "%.1f", Double(edge) / 10))</text>"
         }
         s += "<text x=\"\(left + 5 * binWidth)\" y=\"\(zero + 34)\" font-size=\"12\" text-anchor=\"middle\">model score (current score, bins of 0.1)</text>"
         s += "<text x=\"14\" y=\"\(zero - plotHeight / 2)\" font-size=\"12\" text-anchor=\"middle\" transform=\"rotate(-90 14 \(zero - plotHeight / 2))\">candidates</text>"

@@ -42,7 +42,8 @@ enum ReportHTML {
         svg{max-width:100%;height:auto}svg text{font-family:inherit;fill:#1d2733}
         .warning{background:#fdecea;border:1px solid #b3261e;padding:.5rem .8rem;color:#6b1510}.note{font-size:.8rem;color:#3d4a59}
         @page{size:A4 landscape;margin:10mm}
-        @media print{body{margin:0;max-width:none;padding:0}h2{break-after:avoid}tr,svg{break-inside:avoid}table{font-size:.68rem}}
+        @media print{body{margin:0;max-width:none;padding:0;print-color-adjust:exact;-webkit-print-color-adjust:exact}h2{break-after:avoid}
+        tr,svg{break-inside:avoid}table{font-size:.68rem}svg.flow{max-height:132mm;width:auto;height:auto}}
         """
 
     /// A timestamp, kept on one line.
