@@ -88,7 +88,7 @@ struct LifecycleTests {
         let csv = try f.report("csv")["csv"]!.stringValue!
         #expect(csv.contains("NET-017,SITE-02,") && csv.contains(",stale,") && csv.contains("entry.corrected of event"))
         let html = try f.report("html")["html"]!.stringValue!
-        #expect(html.contains("stale (proposed eligible): event") && html.contains("Stale: decide again (n=1)"))
+        #expect(html.contains("stale (proposed eligible): event") && html.contains("stale, to decide again: 1"))
         let audit = try f.run(.auditTrail(candidate: "NET-017"))["csv"]!.stringValue!
         #expect(audit.contains("query.opened,about,,stale_decision,"))
         #expect(try f.fhirStatus("NET-017") == ("screening", "stale"))
