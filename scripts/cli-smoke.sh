@@ -223,6 +223,8 @@ expect_rc 2 "$B" withdraw NET-W --category other
 check grep -q '"reason" is required when category is other' "$T/out"
 expect_rc 0 "$B" withdraw NET-W --category lost_to_follow_up --reason "moved abroad"
 check test "$(sqlite3 "$T/trial.sqlite" "SELECT json_extract(body, '$.payload.category') FROM events WHERE type = 'candidate.withdrawn' AND candidate = 'NET-W'")" = lost_to_follow_up
+expect_rc 0 "$B" show NET-W
+check grep -q "^Withdrawn at event [0-9]* by smoke:coordinator: Lost to follow-up — moved abroad" "$T/out"
 "$B" report --format html > "$T/report.html"
 check grep -q "• Lost to follow-up: 1" "$T/report.html"
 if command -v chromium >/dev/null; then
