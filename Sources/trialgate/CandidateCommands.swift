@@ -142,6 +142,6 @@ struct Withdraw: ParsableCommand {
         do { parsed = try WithdrawalCategory.parse(category, field: "--category") } catch { throw Runner.fail(TrialGateError(error)) }
         let receipt = try Runner.write(.withdraw(candidate: candidate, category: parsed, reason: reason), options: options)
         if options.json { return Runner.printJSON(receipt.json) }
-        print("Withdrew \(candidate) as event \(receipt.seq).")
+        print("Withdrew \(candidate) (\(parsed.rawValue)) as event \(receipt.seq).")
     }
 }
