@@ -755,9 +755,15 @@ def run_bundle_tests(binary):
             "a correction": sc.event(J1, type="entry.corrected", candidate="NET-001", actor="carla",
                                      payload={"corrects": ki67["seq"], "field": "percent", "old_value": 12, "new_value": 21, "reason": "typo"}),
             "a withdrawal": sc.event(J1, type="candidate.withdrawn", candidate="NET-001", actor="carla", payload={"reason": "consent withdrawn"}),
+            "a withdrawal with its CONSORT category": sc.event(J1, type="candidate.withdrawn", candidate="NET-001", actor="carla",
+                                                               payload={"category": "adverse_event"}),
         }
         for what, cause in stale_causes.items():
             expect(f"stale decision signed ({what} after it)", inserted(J1, cause), {(seq(J1) + 1, "signoff_stale")})
+        for what, payload in {"an unknown category": {"category": "bored"}, "neither category nor reason": {},
+                              "category other without a reason": {"category": "other"}}.items():
+            bad = sc.event(J1, type="candidate.withdrawn", candidate="NET-001", actor="carla", payload=payload)
+            expect(f"withdrawal with {what}", inserted(J1, bad), {(seq(J1), "withdrawal_malformed"), (seq(J1) + 1, "signoff_stale")})
         policy = next(e for e in ev if e["type"] == "policy.published")
         text = policy["payload"]["text"].replace('version: "2.0.0"', 'version: "2.0.1"')
         check(text != policy["payload"]["text"], "the policy text has no `version: \"2.0.0\"` line to bump")

@@ -611,6 +611,29 @@ PRINTED_NAME_MAX = 200   # an account's printed name: one line, no parentheses
 QUERY_TEXT_FIELDS = {"query.opened": "text", "query.answered": "note", "query.closed": "resolution"}
 # From schema 3 these reasons are plain text too: one line (a withdrawal's may have newlines).
 REASON_FIELDS = {"entry.corrected", "user.disabled", "user.enabled", "user.removed", "candidate.withdrawn"}
+# A withdrawal's category: the CONSORT 2010 flow diagram's (Schulz et al., BMJ 2010;340:c332, figure 1) reasons for leaving,
+# as TrialGate writes them from event schema 3 (docs/events.md). A withdrawal written before categories has a reason alone.
+WITHDRAWAL_CATEGORIES = {"not_meeting_inclusion_criteria", "declined_to_participate", "withdrew_consent", "lost_to_follow_up",
+                         "adverse_event", "physician_decision", "death", "other"}
+
+
+def withdrawal_problem(p):
+    """Why a schema-3 withdrawal's payload is not one TrialGate writes, or None."""
+    if not isinstance(p, dict):
+        return "its payload is not an object"
+    extra = sorted(set(p) - {"category", "reason"})
+    if extra:
+        return f"unknown fields {extra}"
+    category, reason = p.get("category"), p.get("reason")
+    if category is None and reason is None:
+        return "it has neither a category nor a reason"
+    if category is not None and category not in WITHDRAWAL_CATEGORIES:
+        return f"category {json.dumps(category)} is not one of {', '.join(sorted(WITHDRAWAL_CATEGORIES))}"
+    if reason is not None and not isinstance(reason, str):
+        return "its reason is not text"
+    if category == "other" and reason is None:
+        return "category other needs a reason"
+    return None
 
 
 # meaning -> (is it an override, the outcome it establishes)
@@ -1098,6 +1121,10 @@ class Verifier:
                 payload = dict(payload, **{str(p.get("field")): p.get("new_value")})
                 self.model_scores[p["corrects"]] = (scored, payload)
                 self.check_model_score(n, scored, payload)
+            if version is not None and version >= 3 and etype == "candidate.withdrawn":
+                why = withdrawal_problem(p)
+                if why:
+                    self.problem(where, "withdrawal_malformed", f"a withdrawal: {why}")
             # From schema 3, reasons are plain text.
             if version is not None and version >= 3 and etype in REASON_FIELDS and isinstance(p, dict) and isinstance(p.get("reason"), str):
                 multiline = etype == "candidate.withdrawn"

@@ -194,7 +194,7 @@ check cmp -s "$T/report-before.json" <("$B" report --format json)
 sqlite3 "$T/trial.sqlite" "select writefile('$T/snapshot.statement', statement) from report_snapshots" >/dev/null
 sqlite3 "$T/trial.sqlite" "select signature from report_snapshots" | base64 -d > "$T/snapshot.sig"
 expect_rc 0 openssl pkeyutl -verify -pubin -inkey "$T/d/public.pem" -rawin -in "$T/snapshot.statement" -sigfile "$T/snapshot.sig"
-check grep -q '"format":"trialgate.report-snapshot/3"' "$T/snapshot.statement"
+check grep -q '"format":"trialgate.report-snapshot/4"' "$T/snapshot.statement"
 check grep -q "1 saved report snapshot checked" <("$B" verify)
 expect_rc 19 sqlite3 "$T/trial.sqlite" "update report_snapshots set state = x'00'"
 check grep -q "report snapshots are never changed" "$T/out"
@@ -214,10 +214,31 @@ check test "$("$B" export | wc -l)" = "$(sqlite3 "$T/trial.sqlite" "select count
 # the ResearchStudy first, every subject valid and referring to it.
 "$B" export --format fhir > "$T/subjects.ndjson"
 expect_rc 0 python3 scripts/validate_fhir.py "$T/subjects.ndjson" --subjects "$(sqlite3 "$T/trial.sqlite" "SELECT count(*) FROM events WHERE type = 'candidate.registered'")"
+# A withdrawal names its CONSORT 2010 category; the reason is free text beside it, required with `other`.
+expect_rc 0 "$B" candidate register NET-W --site SITE-01
+expect_rc 64 "$B" withdraw NET-W --reason "moved abroad"
+check grep -q "Missing expected argument '--category <category>'" "$T/out"
+expect_rc 2 "$B" withdraw NET-W --category moved
+check grep -q 'category must be one of not_meeting_inclusion_criteria, declined_to_participate, .*, other, got "moved"' "$T/out"
+expect_rc 2 "$B" withdraw NET-W --category other
+check grep -q '"reason" is required when category is other' "$T/out"
+expect_rc 0 "$B" withdraw NET-W --category lost_to_follow_up --reason "moved abroad"
+check test "$(sqlite3 "$T/trial.sqlite" "SELECT json_extract(body, '$.payload.category') FROM events WHERE type = 'candidate.withdrawn' AND candidate = 'NET-W'")" = lost_to_follow_up
+expect_rc 0 "$B" show NET-W
+check grep -q "^Withdrawn at event [0-9]* by smoke:coordinator: Lost to follow-up — moved abroad" "$T/out"
 "$B" report --format html > "$T/report.html"
+check grep -q "• Lost to follow-up: 1" "$T/report.html"
 if command -v chromium >/dev/null; then
   check grep -q "CONSORT enrolment flow" <(timeout 60 chromium --headless --no-sandbox --disable-gpu --dump-dom "file://$T/report.html" 2>/dev/null)
+  # The PDF, printed by headless Chromium; the layout at 1280 px and the PDF's text checked (pdftotext, poppler-utils).
+  expect_rc 0 "$B" report --format pdf --out "$T/report.pdf"
+  check test "$(head -c 5 "$T/report.pdf")" = "%PDF-"
+  check python3 scripts/report-layout.py "$T/report.html" --pdf "$T/report.pdf" --screenshot "$T/report.png"
+  expect_rc 2 "$B" report --format pdf --out "$T/report.pdf"
+  check grep -q "file_exists" "$T/out"
 fi
+expect_rc 2 env -u TRIALGATE_CHROMIUM PATH=/nonexistent "$B" report --format pdf --out "$T/nowhere.pdf"
+check grep -q "pdf_renderer: --format pdf prints the HTML report with headless Chromium, and none was found" "$T/out"
 # Checkpoints: save one and the vkey as a regulator would; openssl checks the checkpoint's Ed25519 signature.
 "$B" checkpoint > "$T/saved.note"
 "$B" key vkey > "$T/trial.vkey"
@@ -320,7 +341,7 @@ expect_rc 0 "$B" verify "${S[@]}" --witness "$T/w1.vkey" --quorum 1
 check grep -q "Witnessed: the newest checkpoint" "$T/out"
 expect_rc 0 "$B" witness status "${S[@]}"
 check grep -q "witness.smoke/w1 .* 0 behind" "$T/out"
-expect_rc 0 "$B" withdraw RAD-1 "${S[@]}" --reason "moved away"
+expect_rc 0 "$B" withdraw RAD-1 "${S[@]}" --category lost_to_follow_up --reason "moved away"
 expect_rc 0 "$B" witness status "${S[@]}"
 check grep -q "witness.smoke/w1 .* 1 behind" "$T/out"
 expect_rc 1 "$B" verify "${S[@]}" --witness "$T/w1.vkey" --quorum 1

@@ -128,7 +128,7 @@ extension DemoRecords {
             build("NET-012", site: "SITE-03", story: "Ki-67 typed as 28, corrected to 18 with a reason", expected: .eligible, ki67: 28,
                   extra: [.correctLatest(kind: "ki67", field: "percent", value: 18, reason: "transcription error: pathology report says 18 %")]),
             build("NET-013", site: "SITE-01", story: "withdrew consent before a decision", expected: nil,
-                  extra: [.command(.withdraw(candidate: "NET-013", reason: "participant withdrew consent for screening"))]),
+                  extra: [.command(.withdraw(candidate: "NET-013", category: .withdrewConsent, reason: "participant withdrew consent for screening"))]),
             build("NET-014", site: "SITE-02", story: "poorly differentiated NEC, Ki-67 18 %: excluded though G2 by the count", expected: .ineligible,
                   ki67: 18, pathology: pathology(type: "NEC", differentiation: "poorly")),
             build("NET-015", site: "SITE-03", story: "lung NET, 15 mitoses: G2 by the GI rule, above G2 by the thoracic rule", expected: .ineligible,

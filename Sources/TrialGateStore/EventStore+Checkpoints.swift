@@ -52,6 +52,14 @@ extension EventStore {
         return out
     }
 
+    /// The stored checkpoint of the largest size at or below `size`, if any.
+    public func checkpointAtOrBefore(size: Int64) throws -> StoredCheckpoint? {
+        var out: StoredCheckpoint?
+        try db.query("SELECT size, issued_at, note FROM checkpoints WHERE size <= ? ORDER BY size DESC LIMIT 1", [.int(size)],
+                     "reading a checkpoint") { s in out = Self.checkpointRow(s) }
+        return out
+    }
+
     /// The newest stored checkpoint, if any.
     public func latestCheckpoint() throws -> StoredCheckpoint? {
         var out: StoredCheckpoint?

@@ -133,11 +133,15 @@ struct Withdraw: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Record that a candidate left screening.")
     @OptionGroup var options: StoreOptions
     @Argument(help: "The candidate id.") var candidate: String
-    @Option(name: .long, help: "Why (required).") var reason: String
+    @Option(name: .long, help: ArgumentHelp("Why, as the CONSORT 2010 flow diagram counts it (required): \(WithdrawalCategory.codes.joined(separator: ", ")).",
+                                            valueName: "category")) var category: String
+    @Option(name: .long, help: "Why, in words (required when --category is other).") var reason: String?
 
     func run() throws {
-        let receipt = try Runner.write(.withdraw(candidate: candidate, reason: reason), options: options)
+        let parsed: WithdrawalCategory
+        do { parsed = try WithdrawalCategory.parse(category, field: "--category") } catch { throw Runner.fail(TrialGateError(error)) }
+        let receipt = try Runner.write(.withdraw(candidate: candidate, category: parsed, reason: reason), options: options)
         if options.json { return Runner.printJSON(receipt.json) }
-        print("Withdrew \(candidate) as event \(receipt.seq).")
+        print("Withdrew \(candidate) (\(parsed.rawValue)) as event \(receipt.seq).")
     }
 }

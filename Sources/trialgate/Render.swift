@@ -28,6 +28,11 @@ enum Render {
         var lines = ["Candidate \(r.candidate) at \(r.site): \(r.status)"]
         if let seq = r.asOf.seq { lines[0] += "  (as of event \(seq))" }
         if let t = r.asOf.time { lines[0] += "  (as of \(t))" }
+        if let w = r.withdrawal {
+            // The CONSORT category (none for a withdrawal recorded before categories existed) and the reason beside it.
+            let category = w.category.map { WithdrawalCategory(rawValue: $0)?.label ?? $0 } ?? "category not recorded"
+            lines.append("Withdrawn at event \(w.seq) by \(w.actor): \(category)" + (w.reason.map { " — \($0)" } ?? ""))
+        }
         if let d = r.decision { lines += decisionStanding(d) }
         let queries = r.queries.filter { $0.status != "closed" }
         if !queries.isEmpty {

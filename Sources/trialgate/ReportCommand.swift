@@ -12,7 +12,8 @@ struct Report: ParsableCommand {
     @Option(name: .long, help: "Only candidates of this site.") var site: String?
     @Option(name: .long, help: "Only candidates registered on or after this date (YYYY-MM-DD).") var from: String?
     @Option(name: .long, help: "Only candidates registered on or before this date (YYYY-MM-DD).") var to: String?
-    @Option(name: .long, help: "table, csv (the screening log), json or html (self-contained page with SVG charts).") var format = "table"
+    @Option(name: .long, help: "table, csv (the screening log), json, html (self-contained page with SVG charts) or pdf (the page printed by headless Chromium; needs --out).") var format = "table"
+    @Option(name: .long, help: "With --format pdf: the PDF file to write (must not exist).") var out: String?
 
     func run() throws {
         let (seq, time) = try Runner.asOf(asOf)
@@ -21,15 +22,24 @@ struct Report: ParsableCommand {
             guard let d = CivilDate(text) else { throw Runner.fail(TrialGateError(.invalidField, "--\(name) must be YYYY-MM-DD, got \"\(text)\"")) }
             return d
         }
-        guard ["table", "csv", "json", "html"].contains(format) else {
-            throw Runner.fail(TrialGateError(.invalidField, "--format must be table, csv, json or html"))
+        guard ["table", "csv", "json", "html", "pdf"].contains(format) else {
+            throw Runner.fail(TrialGateError(.invalidField, "--format must be table, csv, json, html or pdf, got \"\(format)\""))
         }
+        guard (format == "pdf") == (out != nil) else {
+            throw Runner.fail(TrialGateError(.invalidField, format == "pdf" ? "--format pdf needs --out FILE.pdf" : "--out goes with --format pdf"))
+        }
+        // Found before the report is computed, so a machine without Chromium says so at once.
+        if format == "pdf" { do { _ = try ReportPDF.chromium() } catch { throw Runner.fail(TrialGateError(error)) } }
         let command = Command.report(asOfSeq: seq, asOfTime: time, site: site, from: try date(from, "from"), to: try date(to, "to"),
-                                     format: format == "table" ? "json" : format)
+                                     format: format == "table" ? "json" : format == "pdf" ? "html" : format)
         let reply = try Runner.perform(command, options: options)
         switch format {
         case "csv": print(try Runner.typed(reply, as: ReportCSVReply.self, command: command).csv, terminator: "")
         case "html": print(try Runner.typed(reply, as: ReportHTMLReply.self, command: command).html, terminator: "")
+        case "pdf":
+            let html = try Runner.typed(reply, as: ReportHTMLReply.self, command: command).html
+            do { try ReportPDF.write(html: html, to: out!) } catch { throw Runner.fail(TrialGateError(error)) }
+            FileHandle.standardError.write(Data("wrote \(out!)\n".utf8))
         case "json": Runner.printJSON(reply.json)
         default: print(Render.report(try Runner.typed(reply, as: ReportReply.self, command: command)))
         }
@@ -80,6 +90,7 @@ extension Render {
         lines.append("  Pending (no decision yet)   \(n(c.pending))")
         lines.append("  Eligible (proposed)         \(n(c.eligible))")
         lines.append("Confirmed by an investigator: \(n(c.confirmed.eligible)) eligible, \(n(c.confirmed.ineligible)) ineligible; \(n(c.awaitingSignoff)) current decisions await sign-off")
+        lines += flowLines(c.flow)
         lines.append("")
         lines += sitesTable(r.sites)
         lines.append("")
@@ -98,6 +109,20 @@ extension Render {
             lines.append("\(pad(row.candidate, 12)) \(pad(row.site, 9)) \(pad(row.status, 13)) \(pad(row.signature, 10)) \(why)")
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The CONSORT flow: each terminal box and its count, withdrawals by category where they happened.
+    private static func flowLines(_ f: ReportFlow) -> [String] {
+        func withdrawn(_ w: ReportFlow.Withdrawn) -> String {
+            w.byCategory.sorted { $0.key < $1.key }.map { "\($0.key) \(n($0.value))" }.joined(separator: ", ")
+        }
+        return ["", "CONSORT flow: assessed \(n(f.assessed))",
+                "  excluded (not meeting criteria) \(n(f.excluded.total)); \(n(f.excluded.failedMoreThanOne)) failed more than one criterion",
+                "  not yet decided \(n(f.undecided.total)) (no decision \(n(f.undecided.noDecision)), needs review \(n(f.undecided.needsReview)), stale \(n(f.undecided.stale)))",
+                "  withdrawn during assessment \(n(f.withdrawnBeforeEligible.total))" + (f.withdrawnBeforeEligible.total > 0 ? " (\(withdrawn(f.withdrawnBeforeEligible)))" : ""),
+                "  found eligible \(n(f.eligible)): withdrawn after \(n(f.withdrawnAfterEligible.total))"
+                    + (f.withdrawnAfterEligible.total > 0 ? " (\(withdrawn(f.withdrawnAfterEligible)))" : "")
+                    + ", awaiting sign-off \(n(f.awaitingSignoff)), overridden to ineligible \(n(f.overriddenIneligible)), confirmed eligible \(n(f.confirmedEligible))"]
     }
 
     private static func sitesTable(_ sites: [ReportSiteRow]) -> [String] {

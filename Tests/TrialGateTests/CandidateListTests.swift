@@ -17,7 +17,7 @@ import TrialGateStore
         for (id, site) in [("A-1", "SITE-01"), ("B-1", "SITE-02"), ("A-2", "SITE-01"), ("A-3", "SITE-01"), ("B-2", "SITE-02")] {
             try f.run(.register(candidate: id, fields: ["site": .string(site)]))
         }
-        try f.run(.withdraw(candidate: "A-2", reason: "moved away"))
+        try f.run(.withdraw(candidate: "A-2", category: .other, reason: "moved away"))
         return f
     }
 

@@ -378,7 +378,7 @@ struct ReportPolicyTests {
         #expect(csv.hasPrefix("candidate,site,registered_at,consent_date,status,decision_seq,decided_at,policy,"))
         #expect(csv.contains(",sanet-ep@2.0.1,"))
         let html = try f.run(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "html"))["html"]!.stringValue!
-        #expect(html.contains("sanet-ep 2.0.1, in force from") && html.contains("<td>sanet-ep@2.0.0</td>"))
+        #expect(html.contains("sanet-ep 2.0.1</strong>, in force from") && html.contains("<span class=\"id\">sanet-ep@2.0.0</span>"))
         let audit = try f.run(.auditTrail(candidate: "NET-001"))["csv"]!.stringValue!
         #expect(audit.contains("decision.issued,policy,,sanet-ep@2.0.1,"))
         let fhir = try f.run(.exportFHIR(site: nil))["resources"]!.arrayValue!

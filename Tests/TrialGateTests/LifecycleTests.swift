@@ -88,7 +88,7 @@ struct LifecycleTests {
         let csv = try f.report("csv")["csv"]!.stringValue!
         #expect(csv.contains("NET-017,SITE-02,") && csv.contains(",stale,") && csv.contains("entry.corrected of event"))
         let html = try f.report("html")["html"]!.stringValue!
-        #expect(html.contains("stale (proposed eligible): event") && html.contains("Stale: decide again (n=1)"))
+        #expect(html.contains("stale (proposed eligible): event") && html.contains("stale, to decide again: 1"))
         let audit = try f.run(.auditTrail(candidate: "NET-017"))["csv"]!.stringValue!
         #expect(audit.contains("query.opened,about,,stale_decision,"))
         #expect(try f.fhirStatus("NET-017") == ("screening", "stale"))
@@ -312,7 +312,7 @@ struct LifecycleTests {
         // Reasons of corrections, withdrawals and account changes are plain text too (event schema 3).
         let ki67 = Int64(try f.store.events(candidate: "NET-001").first { $0.type == .ki67Recorded }!.seq)
         #expect(f.errorCode(.correct(seq: ki67, field: "percent", value: 9, reason: "typo\u{1B}[2K")) == "invalid_field")
-        #expect(f.errorCode(.withdraw(candidate: "NET-001", reason: "moved \u{202E}away")) == "invalid_field")
+        #expect(f.errorCode(.withdraw(candidate: "NET-001", category: .other, reason: "moved \u{202E}away")) == "invalid_field")
         #expect(f.errorCode(.userDisable(name: "ivy", reason: "left\nthe site")) == "invalid_field")
         // A signed attestation is recorded once: replayed after a newer one it would bring the old result back.
         let pass = try f.run(.attestPrepare(candidate: "NET-010", fields: ["criterion": "I3-advanced", "result": "pass", "attested_on": "2026-06-30"], user: "ivy"), as: "ivy")["statement"]!
@@ -356,8 +356,8 @@ struct LifecycleTests {
         #expect(before["consort"]?["assessed"] == 3)
         #expect(try f.run(.verify())["valid"] == true)
         // A snapshot of the current format that does not check out is still a problem.
-        let bad = statement.replacingOccurrences(of: "report-snapshot/2", with: "report-snapshot/3")
-        try Insider(path: f.storePath).sql("INSERT INTO report_snapshots (size, head, made_at, state, statement, signature) VALUES (\(size - 1), '\(try f.store.hash(seq: size - 1)!)', '2026-07-01T09:00:00.000Z', x'5447525333', \(Insider.quoted(bad.replacingOccurrences(of: "\(size)}", with: "\(size - 1)}").replacingOccurrences(of: head, with: try f.store.hash(seq: size - 1)!))), 'c2ln');")
+        let bad = statement.replacingOccurrences(of: "report-snapshot/2", with: "report-snapshot/4")
+        try Insider(path: f.storePath).sql("INSERT INTO report_snapshots (size, head, made_at, state, statement, signature) VALUES (\(size - 1), '\(try f.store.hash(seq: size - 1)!)', '2026-07-01T09:00:00.000Z', x'5447525334', \(Insider.quoted(bad.replacingOccurrences(of: "\(size)}", with: "\(size - 1)}").replacingOccurrences(of: head, with: try f.store.hash(seq: size - 1)!))), 'c2ln');")
         #expect(try SignOffAuditTests.problems(f) == ["report_snapshot"])
     }
 

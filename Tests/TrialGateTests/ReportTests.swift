@@ -140,7 +140,7 @@ struct ReportTests {
         #expect(second["folded_from"]?.intValue == Int(k1))
         let k2 = try f.store.head().size
         try f.run(.decide(candidate: "NET-002"))
-        try f.run(.withdraw(candidate: "NET-003", reason: "moved away"))
+        try f.run(.withdraw(candidate: "NET-003", category: .other, reason: "moved away"))
         #expect(try f.store.reportSnapshotSizes() == [k2, k1])
         let reader = Dispatcher(store: try EventStore.open(path: f.storePath), clock: f.clock, key: { newKey })
         let all = try f.store.head().size
@@ -290,7 +290,7 @@ struct ReportTests {
                       (.record(kind: "ki67", candidate: id, fields: ki67), "coordinator"),
                       (.record(kind: "ki67", candidate: id, fields: ki67), "coordinator")]
             if i % 4 == 0 { batch.append((.decide(candidate: id), "coordinator")) }
-            if i % 50 == 0 { batch.append((.withdraw(candidate: id, reason: "consent withdrawn"), "coordinator")) }
+            if i % 50 == 0 { batch.append((.withdraw(candidate: id, category: .other, reason: "consent withdrawn"), "coordinator")) }
         }
         for part in stride(from: 0, to: batch.count, by: 500) {
             for r in try f.dispatcher.executeBatch(Array(batch[part..<min(part + 500, batch.count)])) { _ = try r.get() }
@@ -410,7 +410,7 @@ struct ReportHTMLTests {
         let f = try Fixture(policy: ShippedPolicies.sanetEP)
         _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
         try f.run(.register(candidate: "X-1", fields: ["site": "SITE-01"]))
-        try f.run(.withdraw(candidate: "X-1", reason: "<script>alert(1)</script> & more"))
+        try f.run(.withdraw(candidate: "X-1", category: .other, reason: "<script>alert(1)</script> & more"))
         let html = try f.run(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "html"))["html"]!.stringValue!
         #expect(html.hasPrefix("<!DOCTYPE html>"))
         #expect(html.contains("aria-label=\"CONSORT enrolment flow\""))

@@ -114,7 +114,7 @@ struct ScreeningTests {
     @Test("nothing more is recorded or decided for a withdrawn candidate")
     func withdrawn() throws {
         let f = try registered()
-        try f.run(.withdraw(candidate: "C-1", reason: "consent withdrawn"))
+        try f.run(.withdraw(candidate: "C-1", category: .other, reason: "consent withdrawn"))
         #expect(f.errorCode(.record(kind: "ki67", candidate: "C-1", fields: Self.ki67)) == "candidate_withdrawn")
         #expect(f.errorCode(.decide(candidate: "C-1")) == "candidate_withdrawn")
     }
@@ -158,7 +158,7 @@ struct ScreeningTests {
         #expect(ok.hasPrefix("{\"id\":7,\"ok\":true"))
         let bad = f.dispatcher.handle(line: Array(#"{"id":8,"cmd":"decide","candidate":"C-404"}"#.utf8), actor: "c")
         #expect(bad == #"{"error":{"code":"unknown_candidate","message":"no candidate \"C-404\" is registered"},"id":8,"ok":false}"#)
-        let spoof = f.dispatcher.handle(line: Array(#"{"id":9,"cmd":"withdraw","candidate":"C-1","reason":"r","actor":"someone-else"}"#.utf8), actor: "c") ?? ""
+        let spoof = f.dispatcher.handle(line: Array(#"{"id":9,"cmd":"withdraw","candidate":"C-1","category":"withdrew_consent","reason":"r","actor":"someone-else"}"#.utf8), actor: "c") ?? ""
         #expect(spoof.contains("\"code\":\"unknown_field\""))
         let garbage = f.dispatcher.handle(line: Array("{not json".utf8), actor: "c") ?? ""
         #expect(garbage.contains("\"code\":\"invalid_json\""))
@@ -196,7 +196,7 @@ struct TwoWriterTests {
         try f.run(.register(candidate: "X", fields: ["site": "S1"]))
         try f.run(.record(kind: "ki67", candidate: "X", fields: ScreeningTests.ki67))
         let other = Dispatcher(store: try EventStore.open(path: f.storePath), clock: f.clock, key: { f.key })
-        _ = try other.execute(.withdraw(candidate: "X", reason: "moved away"), actor: "other")
+        _ = try other.execute(.withdraw(candidate: "X", category: .other, reason: "moved away"), actor: "other")
         #expect(f.errorCode(.record(kind: "ki67", candidate: "X", fields: ScreeningTests.ki67)) == "candidate_withdrawn")
         #expect(f.errorCode(.register(candidate: "Y", fields: ["site": "S1"])) == nil)
         _ = try other.execute(.record(kind: "ki67", candidate: "Y", fields: ScreeningTests.ki67), actor: "other")

@@ -170,7 +170,7 @@ struct ServerTests {
             ("record", #"{"cmd":"record","kind":"ki67","candidate":"M-1","fields":{"percent":5,"specimen_date":"2026-03-02","method":"manual_count"}}"#),
             ("correct", #"{"cmd":"correct","seq":"KI67","field":"percent","value":6,"reason":"typo"}"#),
             ("decide", #"{"cmd":"decide","candidate":"M-1"}"#),
-            ("withdraw", #"{"cmd":"withdraw","candidate":"M-1","reason":"moved"}"#),
+            ("withdraw", #"{"cmd":"withdraw","candidate":"M-1","category":"withdrew_consent","reason":"moved"}"#),
             ("show", #"{"cmd":"show","candidate":"M-1"}"#),
             ("decisions", #"{"cmd":"decisions","site":"SITE-A"}"#),
             ("verify", #"{"cmd":"verify"}"#),

@@ -161,7 +161,7 @@ struct ThreatModelTests {
         let s = try ThreatScene()
         let older = try s.export("older")
         // More happens after the older copy; the regulator saves the newer checkpoint.
-        _ = try s.f.run(.withdraw(candidate: "NET-001", reason: "moved away"))
+        _ = try s.f.run(.withdraw(candidate: "NET-001", category: .other, reason: "moved away"))
         _ = try s.f.run(.decide(candidate: "NET-002"))
         let saved = try s.f.run(.checkpoint(size: nil))["note"]!.stringValue!
         try Data(saved.utf8).write(to: URL(fileURLWithPath: s.f.dir.path + "/saved.note"))

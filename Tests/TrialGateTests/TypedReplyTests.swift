@@ -84,7 +84,7 @@ import TrialGateService
         let f = try Self.scene()
         let head = Reply.received(try f.dispatcher.perform(.head, actor: "coordinator").json)
         #expect { _ = try head.decode(CandidateReply.self) } throws: { ($0 as? TrialGateError)?.code == .missingField }
-        let receipt = try f.dispatcher.perform(.withdraw(candidate: "NET-002", reason: "moved away"), actor: "coordinator")
+        let receipt = try f.dispatcher.perform(.withdraw(candidate: "NET-002", category: .other, reason: "moved away"), actor: "coordinator")
         let received = Reply.received(try JSONParser.parse(CanonicalJSON.encode(receipt.json)))
         #expect(try received.decode(WriteReceipt.self) == receipt.decode(WriteReceipt.self))
     }

@@ -42,7 +42,7 @@ import TrialGateStore
         #"{"id":"w1","cmd":"register","candidate":"WIRE-1","site":"SITE-01","consent_date":"2026-06-20"}"#,
         #"{"cmd":"record","kind":"ki67","candidate":"WIRE-1","fields":{"percent":4,"specimen_date":"2026-06-01","method":"manual_count"}}"#,
         #"{"cmd":"decide","candidate":"WIRE-1"}"#,
-        #"{"cmd":"withdraw","candidate":"WIRE-1","reason":"consent withdrawn"}"#,
+        #"{"cmd":"withdraw","candidate":"WIRE-1","category":"withdrew_consent","reason":"consent withdrawn"}"#,
         #"{"cmd":"query.open","candidate":"NET-001","text":"please confirm the specimen date"}"#,
         // Refusals.
         "", "   ", "{", "[]", "42", #"{"id":7}"#, #"{"cmd":"nope"}"#, #"{"cmd":"show"}"#, #"{"cmd":"show","candidate":"NOPE"}"#,

@@ -89,6 +89,7 @@ extension LogState {
             }
             try schema.validate(event.payload, today: today)
             if event.type == .attestationRecorded, event.schemaVersion >= 3 { try checkAttestationSigner(event, candidate: candidate, state: state) }
+            if event.type == .candidateWithdrawn, event.schemaVersion >= 3 { try WithdrawalCategory.check(event.payload) }
             if event.type == .modelScoreRecorded { try checkSuppliedScore(event.payload, candidate: candidate, against: state) }
             if event.type == .radiomicsRecorded { try checkFeaturesAgainstSuppliedScores(event.payload, candidate: candidate, against: state) }
         }

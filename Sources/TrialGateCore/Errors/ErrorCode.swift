@@ -78,6 +78,8 @@ public enum ErrorCode: String, CaseIterable, Sendable {
     case fileUnreadable = "file_unreadable"
     case fileUnwritable = "file_unwritable"
     case fileExists = "file_exists"
+    /// The command line cannot make a report's PDF: headless Chromium is not installed, or it failed.
+    case pdfRenderer = "pdf_renderer"
     // The store
     case noStore = "no_store"
     case storeMissing = "store_missing"
@@ -183,6 +185,7 @@ public enum ErrorCode: String, CaseIterable, Sendable {
         case .tlsConfig: "`serve` cannot load the TLS certificate or key"
         case .fileUnreadable: "an input file cannot be read or is not UTF-8 text"
         case .fileUnwritable: "an output file cannot be written"
+        case .pdfRenderer: "`report --format pdf` finds no headless Chromium to print the page with, or Chromium fails"
         case .fileExists: "an output file is there already and is never overwritten"
         case .noStore: "the command needs a store (`--store PATH`)"
         case .storeMissing: "no store at the path given"

@@ -61,20 +61,36 @@ extension PublishedPolicy {
     }
 }
 
-/// A candidate's withdrawal from screening (`candidate.withdrawn`).
+/// A candidate's withdrawal from screening (`candidate.withdrawn`): its CONSORT category and the reason in words.
 public struct Withdrawal: Sendable, Equatable {
     public let seq: Int64
-    public let reason: String
+    /// The controlled category; nil for a withdrawal recorded before categories existed (a reason alone).
+    public let category: WithdrawalCategory?
+    /// The free text beside the category (required with `other`, and the whole record of an older withdrawal).
+    public let reason: String?
     public let timestamp: UTCTimestamp
     public let actor: String
 
-    public init(seq: Int64, reason: String, timestamp: UTCTimestamp, actor: String) {
-        (self.seq, self.reason, self.timestamp, self.actor) = (seq, reason, timestamp, actor)
+    public init(seq: Int64, category: WithdrawalCategory?, reason: String?, timestamp: UTCTimestamp, actor: String) {
+        (self.seq, self.category, self.reason, self.timestamp, self.actor) = (seq, category, reason, timestamp, actor)
     }
 
     public init(payloadOf event: Event) throws {
         var r = try ObjectReader(event.payload, context: "candidate.withdrawn")
-        self.init(seq: event.seq, reason: try r.string("reason"), timestamp: event.timestamp, actor: event.actor)
+        let code = try r.optionalString("category")
+        let reason = try r.optionalString("reason")
+        guard code != nil || reason != nil else {
+            throw TrialGateError(.missingField, "candidate.withdrawn: \"category\" is required (one of \(WithdrawalCategory.codes.joined(separator: ", ")))")
+        }
+        let category = try code.map { try WithdrawalCategory.parse($0, field: "candidate.withdrawn: \"category\"") }
+        self.init(seq: event.seq, category: category, reason: reason, timestamp: event.timestamp, actor: event.actor)
+    }
+
+    /// The payload of a new withdrawal: its category, and its reason when one is given.
+    public static func payload(category: WithdrawalCategory, reason: String?) -> JSONValue {
+        var members: [String: JSONValue] = ["category": .string(category.rawValue)]
+        if let reason { members["reason"] = .string(reason) }
+        return .object(members)
     }
 }
 

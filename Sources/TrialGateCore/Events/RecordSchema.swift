@@ -257,7 +257,8 @@ public struct RecordSchema: Sendable {
         return s
     }()
 
-    /// Version 3: an attestation is an investigator's signed statement (`AttestationStatement`); the rest is version 2.
+    /// Version 3: an attestation is an investigator's signed statement (`AttestationStatement`), a withdrawal names its
+    /// category; the rest is version 2.
     static let version3: [EventType: RecordSchema] = {
         var s: [EventType: RecordSchema] = [:]
         for (t, schema) in version2 { s[t] = RecordSchema(type: t, version: 3, fields: schema.fields, observedOnField: schema.observedOnField) }
@@ -269,6 +270,13 @@ public struct RecordSchema: Sendable {
             FieldSpec("signed_at", .text(maxLength: 24), required: true, "UTC time of signing"),
             FieldSpec("signature", .text(maxLength: 100), required: true, "base64 Ed25519 signature of the attestation statement"),
         ], observedOnField: attestation.observedOnField)
+        // A withdrawal names its CONSORT category (`WithdrawalCategory`); the reason is free text beside it, required with
+        // `other`. Both are optional here so that a schema-3 withdrawal written before categories existed (a reason
+        // alone) still verifies; `WithdrawalCategory.check` holds the rest, and new withdrawals must name a category.
+        s[.candidateWithdrawn] = RecordSchema(type: .candidateWithdrawn, version: 3, fields: [
+            FieldSpec("category", .choice(WithdrawalCategory.codes), "why the candidate left screening, as the CONSORT 2010 flow diagram counts it"),
+            FieldSpec("reason", .text(maxLength: 1000), "why, in words (required when category is other)"),
+        ], observedOnField: nil)
         s[.radiomicsRecorded] = RecordSchema(type: .radiomicsRecorded, version: 3, fields: [
             FieldSpec("study_date", .date, required: true, "acquisition date of the CT"),
             FieldSpec("study_uid", .identifier, required: true, "pseudonymous study identifier"),

@@ -67,7 +67,7 @@ public enum Access {
         func candidateOf(_ seq: Int64) throws -> String? { try eventAt(seq)?.candidate }
         switch command {
         case .register(_, let fields): try requireSite(fields["site"]?.stringValue ?? "")
-        case .record(_, let c, _), .withdraw(let c, _), .decide(let c), .show(let c, _, _), .queryOpen(let c, _, _), .modelScore(let c, _, _):
+        case .record(_, let c, _), .withdraw(let c, _, _), .decide(let c), .show(let c, _, _), .queryOpen(let c, _, _), .modelScore(let c, _, _):
             try requireSite(try siteOfCandidate(c))
         case .correct(let seq, let field, let value, _):
             guard let target = try eventAt(seq), let c = target.candidate else { break }

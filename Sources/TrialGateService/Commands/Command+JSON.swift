@@ -88,7 +88,11 @@ extension Command {
             return .correct(seq: Int64(seq), field: try r.string("field"), value: r.optionalValue("value") ?? .null,
                             reason: (try r.optionalString("reason")) ?? "")
         case "withdraw":
-            return .withdraw(candidate: try r.string("candidate"), reason: try r.string("reason"))
+            let candidate = try r.string("candidate")
+            guard let code = try r.optionalString("category") else {
+                throw TrialGateError(.missingField, "withdraw: \"category\" is required: one of \(WithdrawalCategory.codes.joined(separator: ", "))")
+            }
+            return .withdraw(candidate: candidate, category: try WithdrawalCategory.parse(code), reason: try r.optionalString("reason"))
         case "decide":
             return .decide(candidate: try r.string("candidate"))
         case "show":

@@ -14,7 +14,8 @@ public enum Command: Sendable, Equatable {
     case register(candidate: String, fields: JSONValue)
     case record(kind: String, candidate: String, fields: JSONValue)
     case correct(seq: Int64, field: String, value: JSONValue, reason: String)
-    case withdraw(candidate: String, reason: String)
+    /// Records that a candidate left screening: the CONSORT category, with the reason in words (required with `other`).
+    case withdraw(candidate: String, category: WithdrawalCategory, reason: String?)
     case decide(candidate: String)
     case show(candidate: String, asOfSeq: Int64?, asOfTime: UTCTimestamp?)
     /// Decisions in log order, after sequence number `after`, at most `limit` of them (all when nil); with

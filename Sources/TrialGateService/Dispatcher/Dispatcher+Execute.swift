@@ -93,7 +93,8 @@ extension Dispatcher {
             case .register(let candidate, let fields): return .written(try register(candidate: candidate, fields: fields, actor: actor))
             case .record(let kind, let candidate, let fields): return .written(try record(kind: kind, candidate: candidate, fields: fields, actor: actor))
             case .correct(let seq, let field, let value, let reason): return .written(try correct(seq: seq, field: field, value: value, reason: reason, actor: actor))
-            case .withdraw(let candidate, let reason): return .written(try withdraw(candidate: candidate, reason: reason, actor: actor))
+            case .withdraw(let candidate, let category, let reason):
+                return .written(try withdraw(candidate: candidate, category: category, reason: reason, actor: actor))
             case .decide(let candidate): return .view(try decide(candidate: candidate, actor: actor))
             case .show(let candidate, let seq, let time): return .view(try show(candidate: candidate, asOfSeq: seq, asOfTime: time))
             case .candidates(let site, let status, let after, let limit):

@@ -119,6 +119,7 @@ extension Dispatcher {
                                            asOf: .init(seq: asOfSeq, time: asOfTime?.description),
                                            agesAt: try store.event(seq: last)?.timestamp)
         report.logWarning = try logWarning(through: last)
+        report.checkpoint = try reportCheckpoint(through: last)
         switch format {
         case "html": return ReportHTMLReply(html: ReportHTML.render(report))
         case "csv": return ReportCSVReply(csv: ScreeningReport.csv(Self.screeningLogRows(report.screeningLog)), logWarning: report.logWarning)
@@ -129,7 +130,7 @@ extension Dispatcher {
     /// The screening log as CSV rows, with its header.
     static func screeningLogRows(_ log: [ScreeningLogRow]) -> [[String]] {
         let columns = ["candidate", "site", "registered_at", "consent_date", "status", "decision_seq", "decided_at", "policy", "failed", "unknown",
-                       "needs_attestation", "signature", "withdrawal_reason", "proposed", "standing", "stale_causes", "confirmed", "signed_off_by",
+                       "needs_attestation", "signature", "withdrawal_category", "withdrawal_reason", "proposed", "standing", "stale_causes", "confirmed", "signed_off_by",
                        "signed_off_at", "signed_off_meaning", "signed_off_reason", "open_queries"]
         return [columns] + log.map { r in
             let consent: String
@@ -141,7 +142,7 @@ extension Dispatcher {
             }
             return [r.candidate, r.site, r.registeredAt, consent, r.status, r.decisionSeq.map(String.init) ?? "", r.decidedAt ?? "", r.policy ?? "",
                     r.failed.joined(separator: ";"), r.unknown.joined(separator: ";"), r.needsAttestation.joined(separator: ";"), r.signature,
-                    r.withdrawalReason ?? "", r.proposed ?? "", r.standing ?? "",
+                    r.withdrawalCategory ?? "", r.withdrawalReason ?? "", r.proposed ?? "", r.standing ?? "",
                     r.staleCauses.map { "event \($0.seq): \($0.detail)" }.joined(separator: ";"), r.confirmed ?? "",
                     r.signoff?.printedName ?? "", r.signoff?.at ?? "", r.signoff?.meaning ?? "", r.signoff?.reason ?? "", String(r.openQueries)]
         }

@@ -132,10 +132,16 @@ extension Dispatcher {
         })
     }
 
-    func withdraw(candidate: String, reason: String, actor: String) throws -> WriteReceipt {
-        appended(try append(candidate: candidate, actor: actor) { state, now in
+    /// Appends `candidate.withdrawn` with its CONSORT category and the reason beside it.
+    /// - Throws: `missing_field` when the category is `other` and no reason is given.
+    func withdraw(candidate: String, category: WithdrawalCategory, reason: String?, actor: String) throws -> WriteReceipt {
+        if category == .other, (reason ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw TrialGateError(.missingField, "withdraw: \"reason\" is required when category is other (say why in words)")
+        }
+        return appended(try append(candidate: candidate, actor: actor) { state, now in
             try requireTrial(state)
-            return [EventDraft(timestamp: now, actor: actor, type: .candidateWithdrawn, candidate: candidate, payload: ["reason": .string(reason)])]
+            return [EventDraft(timestamp: now, actor: actor, type: .candidateWithdrawn, candidate: candidate,
+                               payload: Withdrawal.payload(category: category, reason: reason))]
         })
     }
 

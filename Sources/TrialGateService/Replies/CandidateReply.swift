@@ -37,9 +37,12 @@ public struct CandidateReply: ReplyView, Equatable {
         enum CodingKeys: String, CodingKey { case seq, time, lastSeq = "last_seq" }
     }
 
+    /// The withdrawal: its CONSORT category (`WithdrawalCategory`; absent for one recorded before categories existed)
+    /// and the reason in words, if given.
     public struct Withdrawal: Codable, Sendable, Equatable {
         public var seq: Int64
-        public var reason: String
+        @OmittedWhenNil public var category: String? = nil
+        @OmittedWhenNil public var reason: String? = nil
         public var timestamp: String
         public var actor: String
     }

@@ -53,6 +53,21 @@ public struct ReportReply: ReplyView, Equatable {
         enum CodingKeys: String, CodingKey { case count, items, byActor = "by_actor" }
     }
 
+    /// The signed checkpoint a report stands on: the newest at or before the report's point, and whether it checked out.
+    public struct CheckpointStatus: Codable, Sendable, Equatable {
+        public var size: Int64
+        /// The Merkle root it signs (RFC 6962), lower-case hex.
+        public var root: String
+        public var issuedAt: String
+        /// Whether its signature verifies with the trial key in force at its size (from the log's own key history) and
+        /// its root is the root of the stored events at its size.
+        public var verified: Bool
+        /// What was checked, or what did not check out.
+        public var detail: String
+
+        enum CodingKeys: String, CodingKey { case size, root, verified, detail, issuedAt = "issued_at" }
+    }
+
     public var asOf: AsOf?
     public var trialID: String?
     public var logSize: Int64
@@ -69,9 +84,11 @@ public struct ReportReply: ReplyView, Equatable {
     public var modelScoreHistogram: Histogram
     public var corrections: Corrections
     @OmittedWhenNil public var logWarning: String? = nil
+    /// The checkpoint (null: none was issued at or before the report's point).
+    public var checkpoint: CheckpointStatus? = nil
 
     enum CodingKeys: String, CodingKey {
-        case filter, policies, consort, decided, criteria, sites, corrections
+        case filter, policies, consort, decided, criteria, sites, corrections, checkpoint
         case asOf = "as_of", trialID = "trial_id", logSize = "log_size", logHead = "log_head", screeningLog = "screening_log"
         case timeToDecision = "time_to_decision", modelScoreHistogram = "model_score_histogram", logWarning = "log_warning"
     }

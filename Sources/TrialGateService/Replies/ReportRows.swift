@@ -30,6 +30,9 @@ public struct ScreeningLogRow: Codable, Sendable, Equatable {
     public var needsAttestation: [String]
     /// The newest decision's signature: `valid`, `invalid` or `none`.
     public var signature: String
+    /// A withdrawn candidate's CONSORT category (`WithdrawalCategory`), `not_recorded` for a withdrawal recorded before
+    /// categories existed; null for a candidate not withdrawn.
+    public var withdrawalCategory: String?
     public var withdrawalReason: String?
     public var proposed: String?
     public var standing: String?
@@ -41,7 +44,8 @@ public struct ScreeningLogRow: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case candidate, site, status, policy, decisions, failed, unknown, signature, proposed, standing, confirmed, signoff
         case registeredAt = "registered_at", consentDate = "consent_date", decisionSeq = "decision_seq", decidedAt = "decided_at"
-        case needsAttestation = "needs_attestation", withdrawalReason = "withdrawal_reason", staleCauses = "stale_causes", openQueries = "open_queries"
+        case needsAttestation = "needs_attestation", withdrawalCategory = "withdrawal_category", withdrawalReason = "withdrawal_reason"
+        case staleCauses = "stale_causes", openQueries = "open_queries"
     }
 }
 
@@ -78,9 +82,11 @@ public struct ReportConsort: Codable, Sendable, Equatable {
     public var proposed: Proposed
     public var confirmed: Confirmed
     public var awaitingSignoff: Int
+    /// The flow diagram: every candidate in exactly one of its terminal boxes.
+    public var flow: ReportFlow
 
     enum CodingKeys: String, CodingKey {
-        case assessed, excluded, eligible, pending, stale, proposed, confirmed, needsReview = "needs_review", awaitingSignoff = "awaiting_signoff"
+        case assessed, excluded, eligible, pending, stale, proposed, confirmed, flow, needsReview = "needs_review", awaitingSignoff = "awaiting_signoff"
     }
 }
 
@@ -164,7 +170,8 @@ extension ScreeningLogRow: BuildsOwnJSON {
             "candidate": .string(candidate), "site": .string(site), "registered_at": .string(registeredAt), "consent_date": consentDate,
             "status": .string(status), "decision_seq": number(decisionSeq), "policy": text(policy), "decided_at": text(decidedAt),
             "decisions": .number(Double(decisions)), "failed": texts(failed), "unknown": texts(unknown),
-            "needs_attestation": texts(needsAttestation), "signature": .string(signature), "withdrawal_reason": text(withdrawalReason),
+            "needs_attestation": texts(needsAttestation), "signature": .string(signature),
+            "withdrawal_category": text(withdrawalCategory), "withdrawal_reason": text(withdrawalReason),
             "proposed": text(proposed), "standing": text(standing),
             "stale_causes": .array(staleCauses.map { .object(["seq": .number(Double($0.seq)), "type": .string($0.type.rawValue), "detail": .string($0.detail)]) }),
             "confirmed": text(confirmed), "signoff": signoff, "open_queries": .number(Double(openQueries)),

@@ -16,7 +16,7 @@ enum CandidateView {
             decision: DecisionStanding(c, policies: policies), queries: c.queries.map(QueryView.init), facts: facts, superseded: superseded,
             history: events.map { HistoryEntry($0, of: c) },
             asOf: .init(seq: asOfSeq, time: asOfTime?.description, lastSeq: c.lastSeq),
-            withdrawal: c.withdrawal.map { .init(seq: $0.seq, reason: $0.reason, timestamp: $0.timestamp.description, actor: $0.actor) })
+            withdrawal: c.withdrawal.map { .init(seq: $0.seq, category: $0.category?.rawValue, reason: $0.reason, timestamp: $0.timestamp.description, actor: $0.actor) })
     }
 
     /// A canonical summary of the whole folded state; equal summaries mean equal replays.

@@ -71,7 +71,8 @@ struct ReportCandidate: Equatable {
     var decisionCount = 0
     var firstDecisionAt: UTCTimestamp?
     var latest: ReportDecision?
-    var withdrawal: (seq: Int64, reason: String, timestamp: UTCTimestamp)?
+    /// The withdrawal: its CONSORT category (nil: recorded before categories existed) and its reason, if given.
+    var withdrawal: (seq: Int64, category: WithdrawalCategory?, reason: String?, timestamp: UTCTimestamp)?
     var corrections: [ReportCorrection] = []
     /// The type of each other record a correction named (clinical, imaging, Ki-67, …), by seq.
     var correctedRecords: [Int64: EventType] = [:]
@@ -86,7 +87,7 @@ struct ReportCandidate: Equatable {
             && a.consentDate == b.consentDate && a.scores.map(\.seq) == b.scores.map(\.seq) && a.scores.map(\.score) == b.scores.map(\.score)
             && a.scores.map(\.observed) == b.scores.map(\.observed)
             && a.decisionCount == b.decisionCount && a.firstDecisionAt == b.firstDecisionAt && a.latest == b.latest
-            && a.withdrawal?.seq == b.withdrawal?.seq && a.withdrawal?.reason == b.withdrawal?.reason
+            && a.withdrawal?.seq == b.withdrawal?.seq && a.withdrawal?.category == b.withdrawal?.category && a.withdrawal?.reason == b.withdrawal?.reason
             && a.withdrawal?.timestamp == b.withdrawal?.timestamp && a.corrections == b.corrections
             && a.correctedRecords == b.correctedRecords && a.changesSinceDecision == b.changesSinceDecision && a.signOff == b.signOff
             && a.queries == b.queries

@@ -8,13 +8,13 @@ import TrialGateCore
 /// The trial and its keys are not saved: they are read from the log itself when a snapshot is loaded, so a
 /// snapshot cannot bring a key of its own.
 public enum ReportSnapshot {
-    /// Version 3 keeps what makes the newest decision stale, its sign-off and the review queries; version 2 added
+    /// Version 4 keeps each withdrawal's CONSORT category (and its reason only when one was given). Version 3 keeps what makes the newest decision stale, its sign-off and the review queries; version 2 added
     /// each model score's study date and each latest decision's policy (older snapshots are not used: a report
     /// folds past them).
-    public static let format = "trialgate.report-snapshot/3"
+    public static let format = "trialgate.report-snapshot/4"
     /// Formats earlier releases saved: skipped, never an integrity problem (a snapshot is derived data).
-    static let olderFormats: Set<String> = ["trialgate.report-snapshot/1", "trialgate.report-snapshot/2"]
-    private static let magic: [UInt8] = Array("TGRS3".utf8)
+    static let olderFormats: Set<String> = ["trialgate.report-snapshot/1", "trialgate.report-snapshot/2", "trialgate.report-snapshot/3"]
+    private static let magic: [UInt8] = Array("TGRS4".utf8)
 
     /// What the trial key signs: the snapshot's format, the trial, the log position (size and the hash of the
     /// event there), the SHA-256 of the encoded state, the signing key and when it was made.
@@ -58,7 +58,13 @@ public enum ReportSnapshot {
                 w.string(d.policy)
             }
             w.flag(c.withdrawal != nil)
-            if let x = c.withdrawal { w.int(x.seq); w.string(x.reason); w.time(x.timestamp) }
+            if let x = c.withdrawal {
+                w.int(x.seq)
+                w.word(x.category?.rawValue ?? "")
+                w.flag(x.reason != nil)
+                if let reason = x.reason { w.string(reason) }
+                w.time(x.timestamp)
+            }
             w.int(Int64(c.corrections.count))
             for k in c.corrections {
                 w.int(k.seq); w.time(k.timestamp); w.word(k.actor); w.int(k.corrects); w.word(k.record.rawValue)
@@ -104,7 +110,12 @@ public enum ReportSnapshot {
                 c.latest = ReportDecision(seq: seq, timestamp: timestamp, outcome: outcome, results: results,
                                           verdict: try r.flag() ? .valid : .invalid, policy: try r.string())
             }
-            if try r.flag() { c.withdrawal = (try r.int(), try r.string(), try r.time()) }
+            if try r.flag() {
+                let seq = try r.int(), code = try r.word()
+                guard code.isEmpty || WithdrawalCategory(rawValue: code) != nil else { throw Reader.Malformed(why: "unknown withdrawal category") }
+                let reason = try r.flag() ? try r.string() : nil
+                c.withdrawal = (seq, WithdrawalCategory(rawValue: code), reason, try r.time())
+            }
             for _ in 0..<(try r.count()) {
                 let seq = try r.int(), timestamp = try r.time(), actor = try r.word(), corrects = try r.int()
                 c.corrections.append(ReportCorrection(seq: seq, timestamp: timestamp, actor: actor, corrects: corrects, record: try r.type(),

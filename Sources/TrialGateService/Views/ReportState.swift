@@ -97,8 +97,13 @@ struct ReportState: Equatable {
         case .entryCorrected:
             try Self.applyCorrection(event, to: &c, candidate: id, recordType: recordType, fail)
         case .candidateWithdrawn:
-            let reason = (try? Withdrawal(payloadOf: event))?.reason ?? event.payload["reason"]?.stringValue ?? ""
-            c.withdrawal = (event.seq, reason, event.timestamp)
+            if let w = try? Withdrawal(payloadOf: event) {
+                c.withdrawal = (event.seq, w.category, w.reason, event.timestamp)
+            } else {
+                // A forged log's: its members as stored, as far as they make sense (`verify` reports it).
+                let p = event.payload
+                c.withdrawal = (event.seq, p["category"]?.stringValue.flatMap(WithdrawalCategory.init), p["reason"]?.stringValue, event.timestamp)
+            }
         case .decisionIssued:
             let d = try Self.decision(event, fail)
             c.decisionCount += 1
@@ -244,7 +249,7 @@ extension ReportState {
                 r.latest = ReportDecision(seq: d.seq, timestamp: d.timestamp, outcome: d.outcome, results: d.results, verdict: verdict,
                                           policy: d.policyName)
             }
-            r.withdrawal = c.withdrawal.map { ($0.seq, $0.reason, $0.timestamp) }
+            r.withdrawal = c.withdrawal.map { ($0.seq, $0.category, $0.reason, $0.timestamp) }
             r.changesSinceDecision = c.changesSinceDecision
             r.signOff = c.latestSignOff.map {
                 ReportSignOff(seq: $0.seq, timestamp: $0.timestamp, signer: $0.signer, printedName: $0.printedName, meaning: $0.meaning, reason: $0.reason)

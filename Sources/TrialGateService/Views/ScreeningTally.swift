@@ -16,6 +16,10 @@ struct ScreeningTally {
     var confirmedCounts: [String: Int] = [:]
     var awaitingSignOff = 0
     var queryAges: [String: [Double]] = [:]
+    var flow = ReportFlow(assessed: 0, excluded: .init(total: 0, byCriterion: [:], failedMoreThanOne: 0, confirmed: 0, overriddenEligible: 0),
+                          undecided: .init(total: 0, noDecision: 0, needsReview: 0, stale: 0),
+                          withdrawnBeforeEligible: .init(total: 0, byCategory: [:]), eligible: 0,
+                          withdrawnAfterEligible: .init(total: 0, byCategory: [:]), awaitingSignoff: 0, overriddenIneligible: 0, confirmedEligible: 0)
 
     /// Counts candidate `c` (its status, sign-off, queries, criteria, exclusions, time to decision and model score)
     /// and adds its screening-log row and its corrections.
@@ -53,12 +57,61 @@ struct ScreeningTally {
                 scores[latest.outcome, default: Array(repeating: 0, count: 10)][min(9, Int(score * 10))] += 1
             }
         }
+        addToFlow(Self.box(c, status: st, confirmed: confirmed, policies: policies), failed: failed, confirmed: confirmed)
         log.append(Self.logRow(c, status: st, causes: causes, confirmed: confirmed, failed: failed, unknown: unknown, unattested: unattested))
         for k in c.corrections {
             correctionsByActor[k.actor, default: 0] += 1
             corrections.append(ReportCorrectionItem(seq: k.seq, timestamp: k.timestamp.description, actor: k.actor, candidate: c.id,
                                                     corrects: k.corrects, record: k.record.rawValue, field: k.field, oldValue: k.oldValue,
                                                     newValue: k.newValue, reason: k.reason))
+        }
+    }
+
+    /// What a withdrawal recorded before categories existed is counted under.
+    static let notRecorded = "not_recorded"
+
+    /// The terminal box of the flow diagram candidate `c` (of status `st`) lands in.
+    static func box(_ c: ReportCandidate, status st: String, confirmed: String?, policies: [PublishedPolicy]) -> FlowBox {
+        if let w = c.withdrawal {
+            let code = w.category?.rawValue ?? notRecorded
+            // After eligible only if the eligible decision was still current when the candidate left: nothing but the
+            // withdrawal itself (or a later policy) stands between them.
+            let wasCurrent = c.staleCauses(policies).allSatisfy { $0.seq >= w.seq }
+            return c.latest?.outcome == "eligible" && wasCurrent ? .withdrawnAfterEligible(code) : .withdrawnBeforeEligible(code)
+        }
+        switch st {
+        case "pending": return .noDecision
+        case "stale": return .stale
+        case "ineligible": return .excluded
+        case "eligible": return confirmed == "eligible" ? .confirmedEligible : confirmed == "ineligible" ? .overriddenIneligible : .awaitingSignoff
+        // needs_review, and an outcome a forged log made up: someone has to look at it.
+        default: return .needsReview
+        }
+    }
+
+    /// Counts candidate's `box` in the flow diagram.
+    private mutating func addToFlow(_ box: FlowBox, failed: [String], confirmed: String?) {
+        flow.assessed += 1
+        switch box {
+        case .excluded:
+            flow.excluded.total += 1
+            for id in failed { flow.excluded.byCriterion[id, default: 0] += 1 }
+            if failed.count > 1 { flow.excluded.failedMoreThanOne += 1 }
+            if confirmed == "ineligible" { flow.excluded.confirmed += 1 }
+            if confirmed == "eligible" { flow.excluded.overriddenEligible += 1 }
+        case .noDecision: flow.undecided.noDecision += 1; flow.undecided.total += 1
+        case .needsReview: flow.undecided.needsReview += 1; flow.undecided.total += 1
+        case .stale: flow.undecided.stale += 1; flow.undecided.total += 1
+        case .withdrawnBeforeEligible(let code):
+            flow.withdrawnBeforeEligible.total += 1
+            flow.withdrawnBeforeEligible.byCategory[code, default: 0] += 1
+        case .withdrawnAfterEligible(let code):
+            flow.eligible += 1
+            flow.withdrawnAfterEligible.total += 1
+            flow.withdrawnAfterEligible.byCategory[code, default: 0] += 1
+        case .awaitingSignoff: flow.eligible += 1; flow.awaitingSignoff += 1
+        case .overriddenIneligible: flow.eligible += 1; flow.overriddenIneligible += 1
+        case .confirmedEligible: flow.eligible += 1; flow.confirmedEligible += 1
         }
     }
 
@@ -70,7 +123,8 @@ struct ScreeningTally {
             candidate: c.id, site: c.site, registeredAt: c.registeredAt.description, consentDate: c.consentDate, status: st,
             decisionSeq: latest?.seq, policy: latest?.policy, decidedAt: latest?.timestamp.description, decisions: c.decisionCount,
             failed: failed, unknown: unknown, needsAttestation: unattested,
-            signature: latest.map { $0.verdict == .valid ? "valid" : "invalid" } ?? "none", withdrawalReason: c.withdrawal?.reason,
+            signature: latest.map { $0.verdict == .valid ? "valid" : "invalid" } ?? "none",
+            withdrawalCategory: c.withdrawal.map { $0.category?.rawValue ?? Self.notRecorded }, withdrawalReason: c.withdrawal?.reason,
             proposed: latest?.outcome, standing: latest == nil ? nil : causes.isEmpty ? "current" : "stale", staleCauses: causes, confirmed: confirmed,
             signoff: c.signOff.map { .init(seq: $0.seq, by: $0.signer, printedName: $0.printedName, at: $0.timestamp.description,
                                            meaning: $0.meaning.rawValue, reason: $0.reason) },
@@ -89,7 +143,7 @@ struct ScreeningTally {
             stale: count("stale"),
             proposed: .init(eligible: count("eligible"), ineligible: count("ineligible"), needsReview: count("needs_review")),
             confirmed: .init(eligible: confirmedCounts["eligible"] ?? 0, ineligible: confirmedCounts["ineligible"] ?? 0),
-            awaitingSignoff: awaitingSignOff)
+            awaitingSignoff: awaitingSignOff, flow: flow)
     }
 
     /// Each criterion's results over the current decisions, by criterion id.
