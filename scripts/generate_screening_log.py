@@ -138,7 +138,9 @@ def main():
             later.append({"cmd": "query.open", "candidate": cid, "text": "Please check the Ki-67 slide,\nthen \"confirm\" the count."})
             counts["queries"] += 1
         if i % 23 == 0:
-            later.append({"cmd": "withdraw", "candidate": cid, "reason": "consent withdrawn, by phone"})
+            # CONSORT 2010 categories in turn, the free text beside them (required with `other`).
+            category = ["withdrew_consent", "lost_to_follow_up", "physician_decision", "other"][(i // 23) % 4]
+            later.append({"cmd": "withdraw", "candidate": cid, "category": category, "reason": "consent withdrawn, by phone"})
             counts["withdrawals"] += 1
     execute(tg, env, later)
 
