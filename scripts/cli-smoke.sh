@@ -213,6 +213,26 @@ for line in open(sys.argv[1]):
     ResearchSubject.model_validate(json.loads(line)); n += 1
 sys.exit(0 if n else 1)' "$T/subjects.ndjson"
 fi
+# CDISC ODM 1.3.2 and the SDTM IE domain, checked with libraries made for them (docs/interop.md): the ODM XML schema and
+# odmlib's model, and the SAS transport file read back by pyreadstat and compared with the CSV; each validator's
+# self-check proves it catches damaged copies. .ci/run installs odmlib and pyreadstat; elsewhere they are optional.
+if python3 -c 'import odmlib, pyreadstat' 2>/dev/null; then
+  expect_rc 0 "$B" export --format odm --out "$T/trial.odm.xml"
+  expect_rc 0 python3 scripts/validate_odm.py "$T/trial.odm.xml"
+  check grep -q "valid ODM 1.3.2" "$T/out"
+  check grep -q 'TransactionType="Update"' "$T/trial.odm.xml"
+  check grep -q "<ReasonForChange>transcription error" "$T/trial.odm.xml"
+  expect_rc 0 "$B" export --format sdtm-ie --out "$T/ie.csv"
+  expect_rc 0 "$B" export --format sdtm-ie --out "$T/ie.xpt"
+  check cmp -s "$T/ie.csv" <("$B" export --format sdtm-ie)
+  expect_rc 0 python3 scripts/validate_sdtm_ie.py "$T/ie.xpt" "$T/ie.csv"
+  expect_rc 0 python3 scripts/validate_sdtm_ie.py --self-check "$T/ie.xpt" "$T/ie.csv"
+  printf 'broken' >> "$T/trial.odm.xml"
+  expect_rc 1 python3 scripts/validate_odm.py "$T/trial.odm.xml"
+  expect_rc 2 "$B" export --format sdtm-ie-xpt
+else
+  echo "odmlib or pyreadstat not installed: the ODM and SDTM IE validators are skipped" >&2
+fi
 "$B" report --format html > "$T/report.html"
 if command -v chromium >/dev/null; then
   check grep -q "CONSORT enrolment flow" <(timeout 60 chromium --headless --no-sandbox --disable-gpu --dump-dom "file://$T/report.html" 2>/dev/null)
