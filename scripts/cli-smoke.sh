@@ -226,10 +226,20 @@ if python3 -c 'import odmlib, pyreadstat' 2>/dev/null; then
   expect_rc 0 "$B" export --format sdtm-ie --out "$T/ie.xpt"
   check cmp -s "$T/ie.csv" <("$B" export --format sdtm-ie)
   expect_rc 0 python3 scripts/validate_sdtm_ie.py "$T/ie.xpt" "$T/ie.csv"
-  expect_rc 0 python3 scripts/validate_sdtm_ie.py --self-check "$T/ie.xpt" "$T/ie.csv"
   printf 'broken' >> "$T/trial.odm.xml"
   expect_rc 1 python3 scripts/validate_odm.py "$T/trial.odm.xml"
   expect_rc 2 "$B" export --format sdtm-ie-xpt
+  # The demo's SANET-ep log: 17 candidates, 12 criteria not met; the IE validator's self-check damages copies of its files.
+  TMPDIR="$T" "$B" demo --keep > "$T/demo.out"
+  demo=$(grep -o "Kept: [^ ]*/sanet-ep.sqlite" "$T/demo.out" | cut -d' ' -f2)
+  expect_rc 0 "$B" export --store "$demo" --format odm --out "$T/demo.odm.xml"
+  expect_rc 0 python3 scripts/validate_odm.py "$T/demo.odm.xml"
+  check grep -q "valid ODM 1.3.2: 17 SubjectData" "$T/out"
+  expect_rc 0 "$B" export --store "$demo" --format sdtm-ie --out "$T/demo-ie.csv"
+  expect_rc 0 "$B" export --store "$demo" --format sdtm-ie-xpt --out "$T/demo-ie.bin"
+  expect_rc 0 python3 scripts/validate_sdtm_ie.py "$T/demo-ie.bin" "$T/demo-ie.csv"
+  check grep -q "12 records" "$T/out"
+  expect_rc 0 python3 scripts/validate_sdtm_ie.py --self-check "$T/demo-ie.bin" "$T/demo-ie.csv"
 else
   echo "odmlib or pyreadstat not installed: the ODM and SDTM IE validators are skipped" >&2
 fi
