@@ -128,6 +128,10 @@ def structure_problems(path):
                         if unit is not None and unit.get("MeasurementUnitOID") not in units:
                             problems.append(f"structure: {where}: unit {unit.get('MeasurementUnitOID')} is not a MeasurementUnitRef of its ItemDef")
             # AuditRecords of one entity in time order (ODM 1.3.2, "Clinical Data Element Ordering"), none after the file.
+            for signature in subject.iter(NS + "Signature"):
+                stamp = parse_datetime(signature.findtext(NS + "DateTimeStamp"))
+                if stamp > created:
+                    problems.append(f"structure: SubjectData {key}: a Signature at {stamp} is after the file's CreationDateTime {created}")
             for element in subject.iter():
                 audit = element.find(NS + "AuditRecord")
                 if audit is None:

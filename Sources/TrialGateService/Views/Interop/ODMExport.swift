@@ -42,10 +42,13 @@ enum ODMExport {
     /// data names) and the opening of `ClinicalData`.
     static func prologue(_ ctx: Context, candidates: [CandidateState]) -> String {
         var x = XMLBuilder()
+        // The file's time: its newest event's, or a later time stamp of an earlier event (the log's clock is the writer's,
+        // and is not required to increase), so that every DateTimeStamp in the file is at or before it.
+        let created = candidates.reduce(ctx.head) { latest, c in max(latest, newestTime(of: c)) }
         let text = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         x.start("ODM", ["xmlns": "http://www.cdisc.org/ns/odm/v1.3", "ODMVersion": "1.3.2", "FileType": "Transactional",
-                        "FileOID": "TRIALGATE.\(ctx.trialID).\(ctx.state.size)", "CreationDateTime": ctx.head.description,
-                        "AsOfDateTime": ctx.head.description, "Originator": "TrialGate", "SourceSystem": "TrialGate",
+                        "FileOID": "TRIALGATE.\(ctx.trialID).\(ctx.state.size)", "CreationDateTime": created.description,
+                        "AsOfDateTime": created.description, "Originator": "TrialGate", "SourceSystem": "TrialGate",
                         "SourceSystemVersion": "log \(ctx.state.trial?.logOrigin ?? "") size \(ctx.state.size) head \(ctx.state.headHash)"])
         ctx.metadata.write(into: &x, studyOID: ctx.studyOID, trialID: ctx.trialID, logOrigin: ctx.state.trial?.logOrigin ?? "")
         var users = Set<String>(), sites = Set<String>()
@@ -83,6 +86,13 @@ enum ODMExport {
 
     /// What closes the document after the last page's subjects.
     static let epilogue = "  </ClinicalData>\n</ODM>\n"
+
+    /// The latest time stamp among the events `c`'s subject data shows.
+    static func newestTime(of c: CandidateState) -> UTCTimestamp {
+        var times = c.records.flatMap { [$0.timestamp] + $0.corrections.map(\.timestamp) }
+        times += c.decisions.map(\.timestamp) + c.signOffs.map(\.timestamp) + (c.withdrawal.map { [$0.timestamp] } ?? [])
+        return times.max()!
+    }
 
     /// Everyone who wrote something `c`'s subject data shows.
     static func actors(of c: CandidateState) -> Set<String> {
@@ -194,7 +204,9 @@ enum ODMExport {
                 x.empty("UserRef", ["UserOID": userOID(s.signer)])
                 x.empty("LocationRef", ["LocationOID": locationOID(site(at: s.seq))])
                 x.empty("SignatureRef", ["SignatureOID": "SD.\(s.meaning.rawValue)"])
-                x.leaf("DateTimeStamp", text: s.signedAt.description)
+                // When the log recorded the signature (the signer's own `signed_at` is an item below, and may be up to
+                // five minutes later than the log's time, so past the file's creation time).
+                x.leaf("DateTimeStamp", text: s.timestamp.description)
                 x.end()
                 x.start("ItemGroupData", ["ItemGroupOID": ODMMetadata.signOffGroup, "TransactionType": "Insert"])
                 var values: [(String, String)] = [("IT.signoff.meaning", s.meaning.rawValue)]
