@@ -2,39 +2,58 @@ import TrialGateCore
 import TrialGateStore
 
 extension Dispatcher {
-    /// The log folded up to `through` (default: the head), the time of its first and newest events, and its
-    /// candidates registered after `after` (of `site`, if given) in registration order: one page of at most `limit`,
-    /// and the registration seq the next page starts after (nil on the last).
-    private func interopPage(through: Int64?, site: String?, after: Int64, limit: Int)
-        throws -> (state: LogState, started: UTCTimestamp, head: UTCTimestamp, all: [CandidateState], page: [CandidateState], nextAfter: Int64?) {
+    /// The size of the log an export folds up to: `through`, or the head.
+    private func interopSize(_ through: Int64?, limit: Int) throws -> Int64 {
         if let problem = Command.pageLimitProblem(limit) { throw TrialGateError(.invalidField, "limit \(problem)") }
-        let store = try requireStore()
-        let size = try store.head().size
+        let size = try requireStore().head().size
+        guard size > 0 else { throw TrialGateError(.notInitialised, "the store holds no trial yet") }
         if let through, through > size { throw TrialGateError(.invalidField, "through must be at most the log's size, \(size), got \(through)") }
-        let state = try fold(asOfSeq: through ?? size, asOfTime: nil)
-        guard state.size > 0 else { throw TrialGateError(.notInitialised, "the store holds no trial yet") }
-        let started = try store.events(from: 1, through: 1).first!.timestamp
-        let head = try store.events(from: state.size, through: state.size).first!.timestamp
-        let all = state.candidates.values.filter { site == nil || $0.site == site }.sorted { $0.registeredSeq < $1.registeredSeq }
-        let rest = all.drop(while: { $0.registeredSeq <= after })
-        let page = Array(rest.prefix(limit))
-        return (state, started, head, all, page, rest.count > limit ? page.last?.registeredSeq : nil)
+        return through ?? size
     }
 
-    /// One page of the ODM 1.3.2 document (`ODMExport`).
+    /// One page of candidates: those registered after registration seq `after` up to event `size` (of `site`, if
+    /// given), in registration order, at most `limit`, each folded from its own events up to `size` (so a page costs
+    /// its candidates, not the log); and the registration seq the next page starts after (nil on the last).
+    private func interopPage(size: Int64, site: String?, after: Int64, limit: Int) throws -> (page: [CandidateState], nextAfter: Int64?) {
+        let store = try requireStore()
+        var page: [CandidateState] = []
+        for registration in try store.events(types: [.candidateRegistered], after: after) where registration.seq <= size {
+            guard let id = registration.candidate else { continue }
+            let c = try foldCandidate(id, try store.events(candidate: id).filter { $0.seq <= size })
+            guard site == nil || c.site == site else { continue }
+            if page.count == limit { return (page, page.last?.registeredSeq) }
+            page.append(c)
+        }
+        return (page, nil)
+    }
+
+    /// One page of the ODM 1.3.2 document (`ODMExport`): the first page (after 0) folds the whole log for the
+    /// document's opening (metadata, users, sites); every page folds only its own candidates.
     func exportODM(through: Int64?, site: String?, after: Int64, limit: Int) throws -> ODMExportReply {
-        let p = try interopPage(through: through, site: site, after: after, limit: limit)
-        let ctx = ODMExport.Context(state: p.state, trialStarted: p.started, head: p.head)
-        var xml = after == 0 ? ODMExport.prologue(ctx, candidates: p.all) : ""
-        for c in p.page { xml += ODMExport.subject(c, ctx) }
+        let store = try requireStore()
+        let size = try interopSize(through, limit: limit)
+        var xml = ""
+        if after == 0 {
+            let state = try fold(asOfSeq: size, asOfTime: nil)
+            let all = state.candidates.values.filter { site == nil || $0.site == site }.sorted { $0.registeredSeq < $1.registeredSeq }
+            let ctx = ODMExport.Context(state: state, trialStarted: try store.event(seq: 1)!.timestamp, head: try store.event(seq: size)!.timestamp)
+            xml = ODMExport.prologue(ctx, candidates: all)
+        }
+        let p = try interopPage(size: size, site: site, after: after, limit: limit)
+        for c in p.page { xml += ODMExport.subject(c) }
         if p.nextAfter == nil { xml += ODMExport.epilogue }
-        return ODMExportReply(logSize: p.state.size, xml: xml, nextAfter: p.nextAfter)
+        return ODMExportReply(logSize: size, xml: xml, nextAfter: p.nextAfter)
     }
 
-    /// One page of the SDTM IE domain (`SDTMIE`).
+    /// One page of the SDTM IE domain (`SDTMIE`), with the policies published up to the size exported.
     func exportSDTMIE(through: Int64?, site: String?, after: Int64, limit: Int) throws -> SDTMIEReply {
-        let p = try interopPage(through: through, site: site, after: after, limit: limit)
-        let rows = SDTMIE.rows(p.page, trialID: p.state.trial?.trialID ?? "", policies: p.state.policies)
-        return SDTMIEReply(logSize: p.state.size, logTime: p.head.description, records: rows, nextAfter: p.nextAfter)
+        let store = try requireStore()
+        let size = try interopSize(through, limit: limit)
+        let trial = try store.event(seq: 1).flatMap { try? TrialInfo(payloadOf: $0) }
+        // A publication the decoder refuses (a forged log's) has no criteria to read: its decisions give no records.
+        let policies = try store.events(types: [.policyPublished]).filter { $0.seq <= size }.compactMap { try? PublishedPolicy(payloadOf: $0) }
+        let p = try interopPage(size: size, site: site, after: after, limit: limit)
+        let rows = SDTMIE.rows(p.page, trialID: trial?.trialID ?? "", policies: policies)
+        return SDTMIEReply(logSize: size, logTime: try store.event(seq: size)!.timestamp.description, records: rows, nextAfter: p.nextAfter)
     }
 }

@@ -12,28 +12,19 @@ import TrialGateCore
 /// joined in order are the document. Everything is derived from the log folded up to one size, and the creation
 /// time is the newest event's time, so the same log gives the same bytes.
 enum ODMExport {
-    /// What every page of one export shares.
+    /// What the document's opening needs: the log folded up to the size exported, and the times of its first and newest
+    /// events (the trial's start, the metadata's effective date; and the file's time).
     struct Context {
         let state: LogState
-        /// The time of event 1 (the trial's start: the metadata's effective date) and of the newest event exported.
         let trialStarted: UTCTimestamp
         let head: UTCTimestamp
-        let metadata: ODMMetadata
-        let units: Set<String>
-
-        init(state: LogState, trialStarted: UTCTimestamp, head: UTCTimestamp) {
-            self.state = state
-            self.trialStarted = trialStarted
-            self.head = head
-            var criteria: [String: Set<String>] = [:]
-            for c in state.candidates.values { for d in c.decisions { criteria[d.policyID, default: []].formUnion(d.results.keys) } }
-            metadata = ODMMetadata(policies: state.policies, decisionCriteria: criteria)
-            units = Set(metadata.units)
-        }
 
         var trialID: String { state.trial?.trialID ?? "unknown" }
-        var studyOID: String { "ST.\(trialID)" }
+        var studyOID: String { ODMExport.studyOID(trialID) }
     }
+
+    static func studyOID(_ trialID: String) -> String { "ST.\(trialID)" }
+    static let units = Set(ODMMetadata.units)
 
     static func userOID(_ name: String) -> String { "USR.\(name)" }
     static func locationOID(_ site: String) -> String { "LOC.\(site)" }
@@ -50,7 +41,10 @@ enum ODMExport {
                         "FileOID": "TRIALGATE.\(ctx.trialID).\(ctx.state.size)", "CreationDateTime": created.description,
                         "AsOfDateTime": created.description, "Originator": "TrialGate", "SourceSystem": "TrialGate",
                         "SourceSystemVersion": "log \(ctx.state.trial?.logOrigin ?? "") size \(ctx.state.size) head \(ctx.state.headHash)"])
-        ctx.metadata.write(into: &x, studyOID: ctx.studyOID, trialID: ctx.trialID, logOrigin: ctx.state.trial?.logOrigin ?? "")
+        var criteria: [String: Set<String>] = [:]
+        for c in ctx.state.candidates.values { for d in c.decisions { criteria[d.policyID, default: []].formUnion(d.results.keys) } }
+        ODMMetadata(policies: ctx.state.policies, decisionCriteria: criteria)
+            .write(into: &x, studyOID: ctx.studyOID, trialID: ctx.trialID, logOrigin: ctx.state.trial?.logOrigin ?? "")
         var users = Set<String>(), sites = Set<String>()
         for c in candidates {
             users.formUnion(actors(of: c))
@@ -105,7 +99,7 @@ enum ODMExport {
     }
 
     /// The `SubjectData` of one candidate (and, after a correction of its site, a `SubjectData` update moving it).
-    static func subject(_ c: CandidateState, _ ctx: Context) -> String {
+    static func subject(_ c: CandidateState) -> String {
         var x = XMLBuilder(depth: 2)
         let registration = c.records[0]
         let siteMoves = registration.corrections.filter { $0.field == "site" }
@@ -123,7 +117,7 @@ enum ODMExport {
             x.end()
         }
         func itemData(_ oid: String, _ value: JSONValue, spec: FieldSpec?, transaction: String?, audit write: () -> Void) {
-            let (text, unit) = split(value, spec: spec, units: ctx.units)
+            let (text, unit) = split(value, spec: spec, units: units)
             x.start("ItemData", ["ItemOID": oid, "TransactionType": transaction, "Value": text])
             write()
             if let unit { x.empty("MeasurementUnitRef", ["MeasurementUnitOID": ODMMetadata.unitOID(unit)]) }

@@ -106,15 +106,24 @@ struct ODMMetadata {
 
     var groups: [(form: String, formName: String, repeating: Bool, groups: [Group])] = []
     var codeLists: [CodeList] = []
-    var units: [String] = []
+
+    /// Every UCUM unit a field of any record kind may be recorded in, in any event schema version: the
+    /// `MeasurementUnit`s. Derived from the schemas alone, so every page of an export knows them.
+    static let units: [String] = {
+        var set = Set<String>()
+        for type in recordTypes + [.candidateWithdrawn] {
+            for spec in fields(type) { set.formUnion(item(for: spec, type: type).units) }
+            // A record keeps its schema version's unit for a plain number (schema 1's clinical values): those too.
+            for version in 1...3 { for f in RecordSchema.of(type, version: version)?.fields ?? [] { if let u = f.unit { set.insert(u) } } }
+        }
+        return set.sorted()
+    }()
 
     /// The metadata of a log whose published policies are `policies` and whose decisions name the criteria
     /// `decisionCriteria` (policy id → criterion ids; a forged decision may name one no policy has).
     init(policies: [PublishedPolicy], decisionCriteria: [String: Set<String>]) {
-        var unitSet = Set<String>()
         for type in Self.recordTypes + [.candidateWithdrawn] {
             let items = Self.fields(type).map { Self.item(for: $0, type: type) }
-            items.forEach { unitSet.formUnion($0.units) }
             for spec in Self.fields(type) {
                 if case .choice(let words) = spec.kind { codeLists.append(CodeList(oid: "CL.\(Self.prefix(type)).\(spec.name)", name: "\(Self.prefix(type)).\(spec.name)", values: words)) }
             }
@@ -165,11 +174,6 @@ struct ODMMetadata {
             CodeList(oid: "CL.criterion.result", name: "criterion.result", values: CriterionStatus.allCases.map(\.rawValue)),
             CodeList(oid: "CL.signoff.meaning", name: "signoff.meaning", values: SignOffMeaning.allCases.map(\.rawValue)),
         ]
-        // A record keeps its schema version's unit for a plain number (schema 1's clinical values): those too.
-        for version in 1...3 {
-            for type in Self.recordTypes { for f in RecordSchema.of(type, version: version)?.fields ?? [] { if let u = f.unit { unitSet.insert(u) } } }
-        }
-        units = unitSet.sorted()
         // The withdrawal's form goes last, as a withdrawal ends screening.
         if let i = groups.firstIndex(where: { $0.form == Self.withdrawalForm }) { groups.append(groups.remove(at: i)) }
     }
@@ -183,7 +187,7 @@ struct ODMMetadata {
         x.leaf("ProtocolName", text: trialID)
         x.end()
         x.start("BasicDefinitions")
-        for u in units {
+        for u in Self.units {
             x.start("MeasurementUnit", ["OID": Self.unitOID(u), "Name": u])
             x.translated("Symbol", u)
             x.end()
