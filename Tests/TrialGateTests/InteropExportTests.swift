@@ -218,3 +218,24 @@ extension InteropExportTests {
         #expect(throws: TrialGateError.self) { try f.dispatcher.execute(.exportODM(site: "SITE-02"), principal: coordinator) }
     }
 }
+
+extension InteropExportTests {
+    @Test("every page folds the log up to the size the first page answered, however the log grows meanwhile")
+    func pagesKeepTheirSize() throws {
+        let f = try demo()
+        let before = try odm(f).xml
+        let first = try f.dispatcher.perform(.exportODM(limit: 5), actor: "coordinator").decode(ODMExportReply.self)
+        _ = try f.run(.register(candidate: "NET-901", fields: ["site": "SITE-01"]))
+        _ = try f.run(.withdraw(candidate: "NET-001", reason: "moved away"))
+        var xml = first.xml, after = first.nextAfter
+        while let a = after {
+            let page = try f.dispatcher.perform(.exportODM(through: first.logSize, after: a, limit: 5), actor: "coordinator").decode(ODMExportReply.self)
+            #expect(page.logSize == first.logSize)
+            xml += page.xml
+            after = page.nextAfter
+        }
+        #expect(xml == before)
+        let now = try odm(f).xml
+        #expect(now != before && now.contains("SubjectKey=\"NET-901\"") && !before.contains("SubjectKey=\"NET-901\""))
+    }
+}
