@@ -239,6 +239,10 @@ if python3 -c 'import odmlib, pyreadstat' 2>/dev/null; then
   expect_rc 0 "$B" export --store "$demo" --format sdtm-ie-xpt --out "$T/demo-ie.bin"
   expect_rc 0 python3 scripts/validate_sdtm_ie.py "$T/demo-ie.bin" "$T/demo-ie.csv"
   check grep -q "12 records" "$T/out"
+  # As the log stood after 100 events: fewer subjects, still valid.
+  expect_rc 0 "$B" export --store "$demo" --format odm --through 100 --out "$T/demo-100.odm.xml"
+  expect_rc 0 python3 scripts/validate_odm.py "$T/demo-100.odm.xml"
+  check grep -q "valid ODM 1.3.2: 8 SubjectData" "$T/out"
   expect_rc 0 python3 scripts/validate_sdtm_ie.py --self-check "$T/demo-ie.bin" "$T/demo-ie.csv"
 else
   echo "odmlib or pyreadstat not installed: the ODM and SDTM IE validators are skipped" >&2

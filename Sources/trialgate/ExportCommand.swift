@@ -6,10 +6,10 @@ struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Export the log: an audit bundle (--out DIR), events as canonical JSON lines, FHIR R4 ResearchSubject NDJSON, the audit trail as CSV, CDISC ODM 1.3.2 XML, or the SDTM IE domain as CSV or SAS transport (docs/interop.md).")
     @OptionGroup var options: StoreOptions
-    @Option(name: .long, help: "Write the audit bundle (events, checkpoints, decisions with proofs, keys, policies, manifest) into this new directory.") var out: String?
+    @Option(name: .long, help: "Write the audit bundle (events, checkpoints, decisions with proofs, keys, policies, manifest) into this new directory; with --format odm or sdtm-ie, write that file (sdtm-ie: SAS transport when it ends in .xpt).") var out: String?
     @Option(name: .long, help: "events (default), fhir, audit-csv, odm, sdtm-ie (CSV; SAS transport v5 when --out ends in .xpt) or sdtm-ie-xpt.") var format = "events"
     @Option(name: .long, help: "events: first sequence number.") var from: Int64 = 1
-    @Option(name: .long, help: "events: last sequence number.") var through: Int64?
+    @Option(name: .long, help: "events: last sequence number; odm, sdtm-ie: the log as of this many events.") var through: Int64?
     @Option(name: .long, help: "fhir, odm, sdtm-ie: only this site.") var site: String?
     @Option(name: .long, help: "audit-csv: only this candidate.") var candidate: String?
     @Option(name: .long, help: "--out: a witness's cosigner vkey (or a file holding vkeys, one a line) the bundle's verifiers should require; repeat for several.") var witness: [String] = []
@@ -44,8 +44,8 @@ struct Export: ParsableCommand {
                 print(page == 1 ? csv : body, terminator: "")
                 return result.nextFrom
             }
-        case "odm": try InteropExport.odm(options: options, site: site, out: out)
-        case "sdtm-ie", "sdtm-ie-xpt": try InteropExport.sdtmIE(options: options, site: site, out: out, xpt: format == "sdtm-ie-xpt")
+        case "odm": try InteropExport.odm(options: options, site: site, out: out, asOf: through)
+        case "sdtm-ie", "sdtm-ie-xpt": try InteropExport.sdtmIE(options: options, site: site, out: out, xpt: format == "sdtm-ie-xpt", asOf: through)
         default:
             throw Runner.fail(TrialGateError(.invalidField, "--format must be events, fhir, audit-csv, odm, sdtm-ie or sdtm-ie-xpt, got \"\(format)\""))
         }

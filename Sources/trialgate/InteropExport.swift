@@ -6,13 +6,20 @@ import TrialGateService
 /// page from the store or the server, every page of the log folded up to the size the first page answered.
 enum InteropExport {
     /// The ODM 1.3.2 document, to standard output or into `out`.
-    static func odm(options: StoreOptions, site: String?, out: String?) throws {
-        var through: Int64?
+    /// `asOf`: the log size to export (default: the head).
+    static func odm(options: StoreOptions, site: String?, out: String?, asOf: Int64?) throws {
+        var through = asOf
         let sink = try out.map(openOutput)
         try Runner.forEachPage(from: 0, as: ODMExportReply.self, options: options, label: "export odm",
                                { .exportODM(through: through, site: site, after: $0) }) { page, _ in
             through = page.logSize
-            if let sink { sink.write(Data(page.xml.utf8)) } else { print(page.xml, terminator: "") }
+            if let sink {
+                do { try sink.write(contentsOf: Data(page.xml.utf8)) } catch {
+                    throw Runner.fail(TrialGateError(.fileUnwritable, "cannot write \(out ?? ""): \(error.localizedDescription)"))
+                }
+            } else {
+                print(page.xml, terminator: "")
+            }
             return page.nextAfter
         }
         try sink?.close()
@@ -20,10 +27,10 @@ enum InteropExport {
 
     /// The IE domain as CSV (standard output, or `out`) or, when `xpt` is set or `out` ends in `.xpt`, as a SAS
     /// version 5 transport file.
-    static func sdtmIE(options: StoreOptions, site: String?, out: String?, xpt: Bool) throws {
+    static func sdtmIE(options: StoreOptions, site: String?, out: String?, xpt: Bool, asOf: Int64?) throws {
         let asXPT = xpt || out?.lowercased().hasSuffix(".xpt") == true
         if asXPT, out == nil { throw Runner.fail(TrialGateError(.badRequest, "--format sdtm-ie-xpt writes a file: give --out FILE.xpt")) }
-        var through: Int64?
+        var through = asOf
         var records: [IERecord] = []
         var created = UTCTimestamp(millisecondsSinceEpoch: 0)
         try Runner.forEachPage(from: 0, as: SDTMIEReply.self, options: options, label: "export sdtm-ie",
