@@ -10,7 +10,7 @@ import TrialGateCore
 /// order, each with who, where, when, why and the event's seq (`SourceID`). The document is split into pages of
 /// candidates so that a reply stays bounded: the first page opens the document, the last closes it, and the pages
 /// joined in order are the document. Everything is derived from the log folded up to one size, and the creation
-/// time is the newest event's time, so the same log gives the same bytes.
+/// time is the latest time stamp the file shows, so the same log gives the same bytes.
 enum ODMExport {
     /// What the document's opening needs: the log folded up to the size exported, and the times of its first and newest
     /// events (the trial's start, the metadata's effective date; and the file's time).
@@ -74,8 +74,8 @@ enum ODMExport {
         }
         x.end()
         x.start("ClinicalData", ["StudyOID": ctx.studyOID, "MetaDataVersionOID": ODMMetadata.metaDataVersionOID])
-        // The builder closes what it opened; the document's end is `epilogue`.
-        return text + String(x.text)
+        // `ODM` and `ClinicalData` stay open: `epilogue` closes them after the last page's subjects.
+        return text + x.text
     }
 
     /// What closes the document after the last page's subjects.
