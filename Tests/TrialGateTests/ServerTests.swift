@@ -192,19 +192,22 @@ struct ServerTests {
             ("query.close", #"{"cmd":"query.close","query":"QUERY","resolution":"done"}"#),
             ("signoff.prepare", #"{"cmd":"signoff.prepare","decision":"DECISION","outcome":"ineligible","reason":"no data"}"#),
             ("audit-trail", #"{"cmd":"audit-trail","candidate":"M-1"}"#),
+            ("export.odm", #"{"cmd":"export.odm","site":"SITE-A"}"#),
+            ("export.sdtm-ie", #"{"cmd":"export.sdtm-ie","site":"SITE-A"}"#),
         ]
         let allowed: [String: Set<String>] = [
             "alice": ["register", "record", "correct", "decide", "withdraw", "show", "decisions", "queries", "query.answer", "head", "checkpoint",
                       "proof.inclusion", "proof.consistency"],
-            "sam": ["show", "decisions", "queries", "verify", "replay", "report", "audit-trail", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
-            "rita": ["show", "decisions", "queries", "verify", "replay", "export", "subscribe", "report", "audit-trail", "head", "checkpoint",
-                     "proof.inclusion", "proof.consistency"],
+            "sam": ["show", "decisions", "queries", "verify", "replay", "report", "audit-trail", "export.odm", "export.sdtm-ie", "head", "checkpoint",
+                    "proof.inclusion", "proof.consistency"],
+            "rita": ["show", "decisions", "queries", "verify", "replay", "export", "subscribe", "report", "audit-trail", "export.odm", "export.sdtm-ie",
+                     "head", "checkpoint", "proof.inclusion", "proof.consistency"],
             "adam": ["policy.publish", "report.snapshot", "head", "checkpoint", "proof.inclusion", "proof.consistency"],
             "ines": ["show", "decisions", "queries", "query.open", "query.close", "signoff.prepare", "head", "checkpoint", "proof.inclusion",
                      "proof.consistency"],
             // A monitor reads their site and settles queries; a report without a site is refused (every site).
-            "mona": ["show", "decisions", "queries", "query.open", "query.close", "audit-trail", "head", "checkpoint", "proof.inclusion",
-                     "proof.consistency"],
+            "mona": ["show", "decisions", "queries", "query.open", "query.close", "audit-trail", "export.odm", "export.sdtm-ie", "head", "checkpoint",
+                     "proof.inclusion", "proof.consistency"],
         ]
         return allowed.keys.sorted().flatMap { user in commands.map { (user, $0.1, allowed[user]!.contains($0.0)) } }
     }()

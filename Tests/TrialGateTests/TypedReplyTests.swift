@@ -45,6 +45,8 @@ import TrialGateService
         try check(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "json"), ReportReply.self)
         try check(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "csv"), ReportCSVReply.self)
         try check(.exportFHIR(site: nil), FHIRExportReply.self)
+        try check(.exportODM(through: nil, site: nil, after: 0, limit: 5), ODMExportReply.self)
+        try check(.exportSDTMIE(through: nil, site: nil, after: 0, limit: 1000), SDTMIEReply.self)
         try check(.export(from: 1, through: 30, limit: 1000), ExportReply.self)
         try check(.auditTrail(candidate: "NET-017", from: 1, limit: 1000), AuditTrailReply.self)
         try check(.verify(), VerifyReply.self)

@@ -31,11 +31,14 @@ public struct FieldSpec: Sendable {
     public let kind: FieldKind
     public let required: Bool
     public let meaning: String
+    /// The UCUM unit a plain number of this field is in (a quantity carries its own unit; nil: none, or not a number).
+    public let unit: String?
 
-    init(_ name: String, _ kind: FieldKind, required: Bool = false, _ meaning: String) {
+    init(_ name: String, _ kind: FieldKind, required: Bool = false, unit: String? = nil, _ meaning: String) {
         self.name = name
         self.kind = kind
         self.required = required
+        self.unit = unit
         self.meaning = meaning
     }
 }
@@ -165,12 +168,12 @@ public struct RecordSchema: Sendable {
             FieldSpec("modality", .choice(["CT", "MRI", "PET-CT", "PET-MRI"]), required: true, "imaging modality"),
             FieldSpec("contrast_phases", .choiceList(["non_contrast", "arterial", "portal_venous", "delayed"]), "contrast phases acquired"),
             FieldSpec("recist_measurable", .boolean, required: true, "at least one RECIST 1.1 measurable lesion"),
-            FieldSpec("target_lesion_sum_mm", .number(0...5000), "sum of target-lesion diameters (RECIST 1.1), mm"),
+            FieldSpec("target_lesion_sum_mm", .number(0...5000), unit: "mm", "sum of target-lesion diameters (RECIST 1.1), mm"),
             FieldSpec("progression_date", .date, "date of documented radiological progression"),
             FieldSpec("radiomics_digest", .sha256, "SHA-256 of the radiomic feature vector"),
         ])
         add(.ki67Recorded, observedOn: "specimen_date", [
-            FieldSpec("percent", .number(0...100), required: true, "Ki-67 labelling index, %"),
+            FieldSpec("percent", .number(0...100), required: true, unit: "%", "Ki-67 labelling index, %"),
             FieldSpec("specimen_date", .date, required: true, "date the specimen was taken"),
             FieldSpec("method", .choice(["manual_count", "digital_image_analysis", "eyeball_estimate"]), required: true, "how the index was counted"),
         ])
@@ -198,12 +201,12 @@ public struct RecordSchema: Sendable {
             FieldSpec("primary_site", .choice(["pancreatic", "extrapancreatic"]), "primary tumour site"),
             FieldSpec("organ", .text(maxLength: 64), "organ of the primary"),
             FieldSpec("ecog", .integer(0...5), "ECOG performance status"),
-            FieldSpec("age", .integer(0...120), "age in whole years"),
+            FieldSpec("age", .integer(0...120), unit: "a", "age in whole years"),
             FieldSpec("prior_systemic_therapies", .choiceList(["somatostatin_analogue", "chemotherapy", "targeted_therapy", "mtor_inhibitor", "prrt", "interferon", "immunotherapy", "other"]), "types of prior systemic antitumour therapy"),
-            FieldSpec("anc", .number(0...100), "absolute neutrophil count, ×10^9/L"),
-            FieldSpec("platelets", .number(0...5000), "platelets, ×10^9/L"),
-            FieldSpec("haemoglobin", .number(0...300), "haemoglobin, g/L"),
-            FieldSpec("bilirubin_uln", .number(0...100), "total bilirubin, × upper limit of normal"),
+            FieldSpec("anc", .number(0...100), unit: "10*9/L", "absolute neutrophil count, ×10^9/L"),
+            FieldSpec("platelets", .number(0...5000), unit: "10*9/L", "platelets, ×10^9/L"),
+            FieldSpec("haemoglobin", .number(0...300), unit: "g/L", "haemoglobin, g/L"),
+            FieldSpec("bilirubin_uln", .number(0...100), unit: "{ULN}", "total bilirubin, × upper limit of normal"),
         ])
         add(.candidateWithdrawn, observedOn: nil, [
             FieldSpec("reason", .text(maxLength: 1000), required: true, "why the candidate left screening"),
@@ -220,7 +223,7 @@ public struct RecordSchema: Sendable {
         add(.mitoticCountRecorded, observedOn: "specimen_date", [
             FieldSpec("count", .integer(0...1000), required: true, "mitoses counted (a whole number)"),
             FieldSpec("unit", .choice(["per_2mm2", "per_10hpf"]), required: true, "the area counted over"),
-            FieldSpec("hpf_area_mm2", .number(0.1...0.4), "area of one high-power field, mm² (required with per_10hpf; 0.2 for a 0.5 mm field diameter; a 40× objective gives 0.12–0.35)"),
+            FieldSpec("hpf_area_mm2", .number(0.1...0.4), unit: "mm2", "area of one high-power field, mm² (required with per_10hpf; 0.2 for a 0.5 mm field diameter; a 40× objective gives 0.12–0.35)"),
             FieldSpec("specimen_date", .date, required: true, "date the specimen was taken"),
         ])
         add(.pathologyRecorded, observedOn: "specimen_date", [
@@ -234,7 +237,7 @@ public struct RecordSchema: Sendable {
         var clinical: [FieldSpec] = [
             FieldSpec("assessed_on", .date, required: true, "date of the assessment and of the samples"),
             FieldSpec("ecog", .integer(0...5), "ECOG performance status"),
-            FieldSpec("age", .integer(0...120), "age in whole years"),
+            FieldSpec("age", .integer(0...120), unit: "a", "age in whole years"),
             FieldSpec("prior_systemic_therapies", .choiceList(["somatostatin_analogue", "chemotherapy", "targeted_therapy", "mtor_inhibitor", "prrt", "interferon", "immunotherapy", "other"]), "types of prior systemic antitumour therapy the disease progressed on (all chemotherapy is one type)"),
             FieldSpec("antihypertensive_treatment", .boolean, "whether the candidate takes antihypertensive medication"),
             FieldSpec("urine_protein_dipstick", .choice(["negative", "trace", "1+", "2+", "3+", "4+"]), "urine dipstick protein"),
@@ -282,7 +285,7 @@ public struct RecordSchema: Sendable {
             FieldSpec("study_uid", .identifier, required: true, "pseudonymous study identifier"),
             FieldSpec("series_uid", .identifier, required: true, "pseudonymous series identifier"),
             FieldSpec("contrast_phase", .choice(RegisteredModel.contrastPhases), required: true, "contrast phase of the series"),
-            FieldSpec("slice_thickness_mm", .number(0.1...20), required: true, "slice thickness, mm"),
+            FieldSpec("slice_thickness_mm", .number(0.1...20), required: true, unit: "mm", "slice thickness, mm"),
             FieldSpec("mask_sha256", .sha256, required: true, "SHA-256 of the lesion mask file"),
             FieldSpec("segmentation_reader", .identifier, required: true, "who drew the mask"),
             FieldSpec("segmentation_method", .choice(["manual", "semi_automatic"]), required: true, "how the mask was drawn"),

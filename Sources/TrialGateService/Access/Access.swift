@@ -29,7 +29,7 @@ public enum Access {
         case .verify, .replay: return role == .sponsor || role == .regulator
         case .export: return role == .regulator
         // A monitor reads the report, the FHIR export and the audit trail of their own sites.
-        case .report, .exportFHIR, .auditTrail: return role == .sponsor || role == .regulator || role == .monitor
+        case .report, .exportFHIR, .exportODM, .exportSDTMIE, .auditTrail: return role == .sponsor || role == .regulator || role == .monitor
         // It reads every candidate of every site, so it is for those who see all sites.
         case .policyImpact: return role == .admin || role == .sponsor || role == .regulator
         }
@@ -83,7 +83,8 @@ public enum Access {
         case .decisions(let candidate, _, let site, _, _, _): try requireScope(candidate: candidate, site: site, what: "decisions")
         case .candidates(let site, _, _, _): try requireScope(candidate: nil, site: site, what: "candidates")
         case .queries(let candidate, let site, _): try requireScope(candidate: candidate, site: site, what: "queries")
-        case .report(_, _, let site, _, _, _), .exportFHIR(let site): try requireScope(candidate: nil, site: site, what: "reports")
+        case .report(_, _, let site, _, _, _), .exportFHIR(let site), .exportODM(_, let site, _, _), .exportSDTMIE(_, let site, _, _):
+            try requireScope(candidate: nil, site: site, what: "reports")
         case .auditTrail(let candidate, _, _):
             guard let candidate else { throw TrialGateError(.forbidden, "a \(principal.role.rawValue) reads the audit trail of one candidate at a time: give candidate") }
             try requireSite(try siteOfCandidate(candidate))

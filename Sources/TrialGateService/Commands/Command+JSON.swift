@@ -184,6 +184,16 @@ extension Command {
             return .report(asOfSeq: seq, asOfTime: time, site: try r.optionalString("site"), from: try date("from"), to: try date("to"), format: format)
         case "report.snapshot": return .reportSnapshot
         case "export.fhir": return .exportFHIR(site: try r.optionalString("site"))
+        case "export.odm", "export.sdtm-ie":
+            let through = try r.optionalInteger("through").map(Int64.init)
+            if let through, through < 1 { throw TrialGateError(.invalidField, "through must be a log size ≥ 1, got \(through)") }
+            let after = try r.optionalInteger("after") ?? 0
+            guard after >= 0 else { throw TrialGateError(.invalidField, "after must be 0 or a registration seq, got \(after)") }
+            let site = try r.optionalString("site")
+            if cmd == "export.odm" {
+                return .exportODM(through: through, site: site, after: Int64(after), limit: try pageLimit(&r) ?? Command.odmPage)
+            }
+            return .exportSDTMIE(through: through, site: site, after: Int64(after), limit: try pageLimit(&r) ?? Command.maximumPage)
         case "audit-trail":
             let (from, limit) = try page(&r)
             return .auditTrail(candidate: try r.optionalString("candidate"), from: from, limit: limit)

@@ -57,6 +57,11 @@ public enum Command: Sendable, Equatable {
     case reportSnapshot
     /// FHIR R4 ResearchSubject resources, one per candidate.
     case exportFHIR(site: String?)
+    /// One page of the CDISC ODM 1.3.2 document of the log folded up to `through` (default: the head): the candidates
+    /// registered after registration seq `after` (of `site`, if given), at most `limit` of them.
+    case exportODM(through: Int64? = nil, site: String? = nil, after: Int64 = 0, limit: Int = Command.odmPage)
+    /// One page of the SDTM IE domain (criteria not met) of the log folded up to `through`, paged as `exportODM`.
+    case exportSDTMIE(through: Int64? = nil, site: String? = nil, after: Int64 = 0, limit: Int = Command.maximumPage)
     /// The audit trail as CSV: who, what, when, old value, new value, reason; one page of at most `limit`
     /// events from `from` (the reply says where the next starts).
     case auditTrail(candidate: String?, from: Int64 = 1, limit: Int = Command.maximumPage)
@@ -124,6 +129,8 @@ public enum Command: Sendable, Equatable {
         case .report: "report"
         case .reportSnapshot: "report.snapshot"
         case .exportFHIR: "export.fhir"
+        case .exportODM: "export.odm"
+        case .exportSDTMIE: "export.sdtm-ie"
         case .auditTrail: "audit-trail"
         case .head: "head"
         case .publicKey: "public-key"
@@ -167,6 +174,9 @@ public enum Command: Sendable, Equatable {
     /// The most rows one page of a listing may ask for.
     public static let maximumPage = 10_000
 
+    /// The candidates one page of the ODM export holds unless asked otherwise (each brings all its records).
+    public static let odmPage = 200
+
     /// Why `limit` cannot be a page's size, or nil if it can: the one rule for the socket and the command line.
     public static func pageLimitProblem(_ limit: Int) -> String? {
         (1...maximumPage).contains(limit) ? nil : "must be between 1 and \(maximumPage), got \(limit)"
@@ -177,7 +187,7 @@ public enum Command: Sendable, Equatable {
 
     public static let names = ["init", "policy.publish", "policy.check", "policy.test", "policy.impact", "register", "record", "correct",
                                "withdraw", "decide", "show", "decisions", "candidates", "signoff.prepare", "signoff", "attest.prepare", "attest", "queries", "query.open", "query.answer", "query.close", "verify", "replay", "export", "report", "report.snapshot",
-                               "export.fhir", "audit-trail", "head", "public-key", "checkpoint", "proof.inclusion", "proof.consistency",
+                               "export.fhir", "export.odm", "export.sdtm-ie", "audit-trail", "head", "public-key", "checkpoint", "proof.inclusion", "proof.consistency",
                                "user.add", "user.disable", "user.enable", "user.remove", "user.rotate-token", "user.rotate-signer", "users",
                                "model.register", "models", "model.show", "model.score"]
 }

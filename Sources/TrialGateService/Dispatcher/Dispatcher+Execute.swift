@@ -121,6 +121,9 @@ extension Dispatcher {
             case .exportFHIR(let site):
                 return .view(try ScreeningReport.fhir(try fold(asOfSeq: nil, asOfTime: nil), filter: .init(site: site)))
             case .auditTrail(let candidate, let from, let limit): return .view(try auditTrail(candidate: candidate, from: from, limit: limit))
+            case .exportODM(let through, let site, let after, let limit): return .view(try exportODM(through: through, site: site, after: after, limit: limit))
+            case .exportSDTMIE(let through, let site, let after, let limit):
+                return .view(try exportSDTMIE(through: through, site: site, after: after, limit: limit))
             case .head: return .view(try headResult())
             case .publicKey: return .view(try publicKey())
             case .checkpoint(let size): return .view(try checkpoint(size: size))
