@@ -1,7 +1,7 @@
 /// One thing wrong with an import file: where (its spreadsheet row, 1 being the header, and its column), the value
 /// found there, and what was expected instead.
 public struct ImportProblem: Sendable, Equatable, Hashable, Codable {
-    /// The spreadsheet row (the header is row 1).
+    /// The spreadsheet row (the header is row 1; 0 for the file as a whole).
     public let row: Int
     /// The column's name from the header ("" for the whole row or the whole file).
     public let column: String
@@ -16,7 +16,7 @@ public struct ImportProblem: Sendable, Equatable, Hashable, Codable {
 
     /// `row 12, column anc: "2 x" — expected …`, the line the command line prints.
     public var line: String {
-        let place = column.isEmpty ? "row \(row)" : "row \(row), column \(column)"
+        let place = row == 0 ? "file" : column.isEmpty ? "row \(row)" : "row \(row), column \(column)"
         return "\(place): \(value.isEmpty ? "(empty)" : "\"\(value)\"") — \(expected)"
     }
 }

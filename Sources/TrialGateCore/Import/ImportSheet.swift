@@ -69,9 +69,14 @@ public struct ImportSheet: Sendable {
             if !RecordSchema.isIdentifier(candidate) { problem("candidate", candidate, "a pseudonymous id of 1 to 64 letters, digits, '.', '_' or '-'") }
             let schema = ImportKind.schema(type)
             // A kind's required field with no column at all: said once, on the header, for the first row that needs it.
-            for spec in schema.fields where spec.required && index[spec.name] == nil && missingReported.insert("\(kind) \(spec.name)").inserted {
-                problems.append(ImportProblem(row: 1, column: spec.name, value: "",
-                                              expected: "a column \(spec.name): every \(kind) row needs it (\(spec.meaning)); first needed by row \(row.number)"))
+            // The rows that need it are not imported, and not listed again one by one.
+            var columnMissing = false
+            for spec in schema.fields where spec.required && index[spec.name] == nil {
+                columnMissing = true
+                if missingReported.insert("\(kind) \(spec.name)").inserted {
+                    problems.append(ImportProblem(row: 1, column: spec.name, value: "",
+                                                  expected: "a column \(spec.name): every \(kind) row needs it (\(spec.meaning)); first needed by row \(row.number)"))
+                }
             }
             var fields: [String: JSONValue] = [:]
             for (name, i) in index where !ImportKind.fixedColumns.contains(name) || (name == "site" && type == .candidateRegistered) {
@@ -91,7 +96,7 @@ public struct ImportSheet: Sendable {
             if let site, type != .candidateRegistered, !RecordSchema.isIdentifier(site) {
                 problem("site", site, "a site code of 1 to 64 letters, digits, '.', '_' or '-'")
             }
-            if problems.count == before {
+            if problems.count == before, !columnMissing {
                 rows.append(Row(number: row.number, kind: kind, type: type, candidate: candidate, site: site, fields: .object(fields)))
             }
         }

@@ -23,10 +23,15 @@ extension Dispatcher {
         }
         var reply = ImportReply(file: file, sha256: Digest.sha256Hex(content), dryRun: dryRun, rows: 0, kinds: [:], problems: [], written: false)
         var problems: [ImportProblem] = []
+        // The same bytes twice would record every row twice: a file is imported once.
+        if let earlier = try requireStore().events(types: [.recordsImported]).first(where: { $0.payload["sha256"]?.stringValue == reply.sha256 }) {
+            problems.append(ImportProblem(row: 0, column: "", value: "sha256 \(reply.sha256)",
+                                          expected: "a file not imported before: these bytes were imported as event \(earlier.seq) by \(earlier.actor) at \(earlier.timestamp)"))
+        }
         do {
             let sheet = ImportSheet(try CSVTable.read(content), today: clock.now().date)
             reply.rows = sheet.rowCount
-            problems = sheet.problems
+            problems += sheet.problems
             for row in sheet.rows { reply.kinds[row.kind, default: 0] += 1 }
             if sheet.rowCount == 0 {
                 problems.append(ImportProblem(row: 2, column: "", value: "", expected: "at least one row under the header"))
@@ -34,7 +39,7 @@ extension Dispatcher {
             let scope = site.map { s in sites.map { $0.intersection([s]) } ?? [s] } ?? sites
             try appendRows(sheet, file: file, sha256: reply.sha256, dryRun: dryRun, actor: actor, scope: scope, problems: &problems, reply: &reply)
         } catch let e as ImportProblems {
-            problems = e.problems
+            problems += e.problems
         }
         reply.problems = problems.sorted { ($0.row, $0.column) < ($1.row, $1.column) }
         if !dryRun, !reply.problems.isEmpty { throw Self.refusal(file, reply.problems) }
@@ -112,7 +117,8 @@ extension Dispatcher {
         let prefix = "\(row.type.rawValue): "
         if message.hasPrefix(prefix) { message.removeFirst(prefix.count) }
         let fields = row.fields.objectValue ?? [:]
-        if let name = fields.keys.sorted().first(where: { message.contains("\"\($0)\"") }) {
+        let names = fields.keys.sorted() + (RecordSchema.of(row.type, version: Event.currentSchemaVersion)?.fields.map(\.name) ?? [])
+        if let name = names.first(where: { message.contains("\"\($0)\"") }) {
             let cell = fields[name].map { $0.stringValue ?? CanonicalJSON.string($0) } ?? ""
             return ImportProblem(row: row.number, column: name, value: cell, expected: message)
         }
