@@ -20,6 +20,8 @@ public struct ImportSheet: Sendable {
     public let problems: [ImportProblem]
     /// Data rows in the file (blank lines left out), whether or not they passed.
     public let rowCount: Int
+    /// How many rows name each kind, whether or not they passed.
+    public let kinds: [String: Int]
 
     /// Reads `table`'s rows against the current event schema; dates after `today` are refused, as `record` refuses them.
     public init(_ table: CSVTable, today: CivilDate) {
@@ -42,6 +44,7 @@ public struct ImportSheet: Sendable {
             problems.append(ImportProblem(row: 1, column: name, value: "", expected: "a column \(name) (every file has kind and candidate)"))
         }
         var rows: [Row] = []
+        var kinds: [String: Int] = [:]
         var seen: [[String]: Int] = [:]
         var missingReported = Set<String>()
         for row in table.rows {
@@ -62,6 +65,7 @@ public struct ImportSheet: Sendable {
                 problems.append(ImportProblem(row: row.number, column: column, value: value, expected: expected))
             }
             let kind = cells[k], candidate = cells[c]
+            if ImportKind.all[kind] != nil { kinds[kind, default: 0] += 1 }
             guard let type = ImportKind.all[kind] else {
                 problem("kind", kind, "one of \(ImportKind.all.keys.sorted().joined(separator: ", "))")
                 continue
@@ -103,6 +107,7 @@ public struct ImportSheet: Sendable {
         self.rows = rows
         self.problems = problems.sorted { ($0.row, $0.column) < ($1.row, $1.column) }
         rowCount = table.rows.count
+        self.kinds = kinds
     }
 
     /// A cell as the event holds it: as `FieldText` reads it; a list field also takes `a;b` (how a spreadsheet would

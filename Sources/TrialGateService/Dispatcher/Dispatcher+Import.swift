@@ -32,7 +32,7 @@ extension Dispatcher {
             let sheet = ImportSheet(try CSVTable.read(content), today: clock.now().date)
             reply.rows = sheet.rowCount
             problems += sheet.problems
-            for row in sheet.rows { reply.kinds[row.kind, default: 0] += 1 }
+            reply.kinds = sheet.kinds
             if sheet.rowCount == 0 {
                 problems.append(ImportProblem(row: 2, column: "", value: "", expected: "at least one row under the header"))
             }
