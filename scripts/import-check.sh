@@ -57,11 +57,17 @@ check grep -q "pass  *I7-bone-marrow" "$T/out"
 tok=$(token carla coordinator SITE-01)
 start_server
 python3 scripts/gen_site_csv.py --candidates 20 --site SITE-09 --out "$T/site-09.csv" 2>/dev/null
+served=$(events)
 expect_rc 1 "$B" import "$T/site-09.csv" --dry-run --connect "$ADDR" --token "$tok"
 check grep -qF 'row 2, column site: "SITE-09" — a site of this import (SITE-01)' "$T/out"
+expect_rc 2 "$B" import "$T/site-09.csv" --connect "$ADDR" --token "$tok"
+check grep -q "import_refused: site-09.csv: 120 problems; nothing was written" "$T/out"
+check grep -qF "row 3, column candidate: \"SITE-09-00001\" — a registered candidate: SITE-09-00001's registration, row 2, is refused" "$T/out"
+check test "$(events)" = "$served"
 sed 's/SITE-09/SITE-01/g; s/SITE-01-000/SOCK-000/g' "$T/site-09.csv" > "$T/sock.csv"
 expect_rc 0 "$B" import "$T/sock.csv" --connect "$ADDR" --token "$tok"
 check grep -q "^Imported sock.csv: 120 rows" "$T/out"
+check test "$(events)" = "$((served + 121))"
 check test "$(sqlite3 "$TRIALGATE_STORE" "select json_extract(body, '$.actor') from events order by seq desc limit 1")" = carla
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
 expect_rc 0 "$B" verify

@@ -157,6 +157,24 @@ struct ImportTests {
         #expect(throws: TrialGateError(.forbidden, "")) { try f.dispatcher.execute(importing(Self.good, dryRun: true, site: "SITE-02"), principal: carla) }
     }
 
+    @Test("inside the server's group commit a dry run and a refused file leave the batch as they found it; a good file lands with it")
+    func insideABatch() throws {
+        let f = try fixture()
+        let before = try f.store.head().size
+        let refused = Self.good.replacingOccurrences(of: "12.4 g/dL", with: "12.4 %")
+        let results = try f.dispatcher.executeBatch([
+            (command: .register(candidate: "NET-200", fields: ["site": "SITE-01"]), actor: "carla"),
+            (command: importing(Self.good, dryRun: true), actor: "carla"),
+            (command: importing(refused, dryRun: false), actor: "carla"),
+            (command: .register(candidate: "NET-201", fields: ["site": "SITE-01"]), actor: "carla"),
+        ])
+        #expect(results.map { if case .success = $0 { true } else { false } } == [true, true, false, true])
+        let events = try f.store.events().filter { $0.seq > before }
+        #expect(events.map(\.candidate) == ["NET-200", "NET-201"])
+        let batch = try f.dispatcher.executeBatch([(command: importing(Self.good, dryRun: false), actor: "carla")])
+        #expect(try batch[0].get()["written"] == true && f.store.head().size == before + 2 + 8)
+    }
+
     @Test("the socket's import request carries the file in base64 and reads as the command line's command")
     func request() throws {
         let bytes: [UInt8] = Array(Self.good.utf8)

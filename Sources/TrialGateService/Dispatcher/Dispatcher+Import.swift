@@ -60,29 +60,41 @@ extension Dispatcher {
                             problems: inout [ImportProblem], reply: inout ImportReply) throws {
         let ordered = sheet.rows.filter { $0.type == .candidateRegistered } + sheet.rows.filter { $0.type != .candidateRegistered }
         var found = problems
+        var refusedRegistrations: [String: Int] = [:]
         do {
             try inOneTransaction {
                 guard let txn = batchTransaction else { throw TrialGateError(.internal, "no transaction for the import") }
-                let first = txn.head.size + 1
-                for (i, row) in ordered.enumerated() {
-                    do {
-                        _ = try txn.savepoint { try append(candidate: row.candidate, actor: actor) { state, now in try self.draft(row, state, now, actor, scope) } }
-                    } catch {
-                        found.append(Self.problem(error, row))
+                // Under a savepoint of its own: inside a batch (the server's group commit) the transaction is the
+                // batch's, and a dry run or a refused file must leave it as it found it.
+                let events = try txn.savepoint {
+                    let first = txn.head.size + 1
+                    for (i, row) in ordered.enumerated() {
+                        do {
+                            _ = try txn.savepoint { try append(candidate: row.candidate, actor: actor) { state, now in try self.draft(row, state, now, actor, scope) } }
+                        } catch {
+                            var problem = Self.problem(error, row)
+                            if let refused = refusedRegistrations[row.candidate], TrialGateError(error).code == .unknownCandidate {
+                                problem = ImportProblem(row: row.number, column: "candidate", value: row.candidate,
+                                                        expected: "a registered candidate: \(row.candidate)'s registration, row \(refused), is refused")
+                            }
+                            if row.type == .candidateRegistered { refusedRegistrations[row.candidate] = row.number }
+                            found.append(problem)
+                        }
+                        if (i + 1) % 256 == 0 || i + 1 == ordered.count { progress?(Int64(i + 1), Int64(ordered.count)) }
                     }
-                    if (i + 1) % 256 == 0 || i + 1 == ordered.count { progress?(Int64(i + 1), Int64(ordered.count)) }
+                    if dryRun || !found.isEmpty { throw RollBack() }
+                    let receipt = RecordsImported(file: file, sha256: sha256, rows: sheet.rowCount, firstSeq: first, lastSeq: txn.head.size)
+                    return (receipt, try append(candidate: nil, actor: actor) { state, now in
+                        try requireTrial(state)
+                        return [EventDraft(timestamp: now, actor: actor, type: .recordsImported, candidate: nil, payload: receipt.payload)]
+                    })
                 }
-                if dryRun || !found.isEmpty { throw RollBack() }
-                let last = txn.head.size
-                let receipt = RecordsImported(file: file, sha256: sha256, rows: sheet.rowCount, firstSeq: first, lastSeq: last)
-                let events = try append(candidate: nil, actor: actor) { state, now in
-                    try requireTrial(state)
-                    return [EventDraft(timestamp: now, actor: actor, type: .recordsImported, candidate: nil, payload: receipt.payload)]
-                }
-                (reply.firstSeq, reply.lastSeq, reply.seq, reply.hash) = (first, last, events[0].seq, events[0].hash)
+                (reply.firstSeq, reply.lastSeq, reply.seq, reply.hash) = (events.0.firstSeq, events.0.lastSeq, events.1[0].seq, events.1[0].hash)
             }
             reply.written = true
         } catch is RollBack {
+            // What the rolled-back rows left in the writer's caches is not the log.
+            dropCaches()
             reply.written = false
         }
         problems = found
