@@ -175,6 +175,22 @@ struct ImportTests {
         #expect(try batch[0].get()["written"] == true && f.store.head().size == before + 2 + 8)
     }
 
+    @Test("a field that holds text takes a cell that looks like a number as text; a number field keeps its number")
+    func textFieldsTakeText() throws {
+        let f = try fixture()
+        let file = """
+            kind,candidate,site,model,version,artifact_sha256,score,predicts,study_date
+            register,7,7,,,,,,
+            model-score,7,,net-ct-radiomics,2.1,\(String(repeating: "ab", count: 32)),0.81,true,2026-06-20
+
+            """
+        let reply = try f.dispatcher.perform(importing(file, dryRun: false), actor: "carla").decode(ImportReply.self)
+        #expect(reply.written, "\(reply.problems.map(\.line))")
+        let events = try f.store.events(candidate: "7")
+        #expect(events[0].payload == ["site": "7"])
+        #expect(events[1].payload["version"] == "2.1" && events[1].payload["predicts"] == "true" && events[1].payload["score"] == 0.81)
+    }
+
     @Test("the socket's import request carries the file in base64 and reads as the command line's command")
     func request() throws {
         let bytes: [UInt8] = Array(Self.good.utf8)

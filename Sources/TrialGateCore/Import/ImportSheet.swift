@@ -67,7 +67,8 @@ public struct ImportSheet: Sendable {
             let kind = cells[k], candidate = cells[c]
             if ImportKind.all[kind] != nil { kinds[kind, default: 0] += 1 }
             guard let type = ImportKind.all[kind] else {
-                problem("kind", kind, "one of \(ImportKind.all.keys.sorted().joined(separator: ", "))")
+                problem("kind", kind, kind == "attestation" ? "a kind of record a coordinator enters: an attestation is the investigator's signed statement (`trialgate attest`)"
+                                                            : "one of \(ImportKind.all.keys.sorted().joined(separator: ", "))")
                 continue
             }
             if !RecordSchema.isIdentifier(candidate) { problem("candidate", candidate, "a pseudonymous id of 1 to 64 letters, digits, '.', '_' or '-'") }
@@ -93,7 +94,7 @@ public struct ImportSheet: Sendable {
                     if spec.required { problem(name, "", "a value: \(name) is required for \(kind) (\(spec.meaning); \(spec.kind.summary))") }
                     continue
                 }
-                let value = Self.value(cell, spec)
+                let value = Self.value(cell, spec, registration: type == .candidateRegistered)
                 if let why = schema.problem(value, spec, today: today) { problem(name, cell, why) } else { fields[name] = value }
             }
             let site = index["site"].map { cells[$0] }.flatMap { $0.isEmpty ? nil : $0 }
@@ -112,12 +113,22 @@ public struct ImportSheet: Sendable {
 
     /// A cell as the event holds it: as `FieldText` reads it; a list field also takes `a;b` (how a spreadsheet would
     /// hold the JSON list `["a","b"]`, which it takes too).
-    static func value(_ cell: String, _ spec: FieldSpec) -> JSONValue {
+    /// A field that holds text takes a cell that reads as a number or a boolean as its text (a study id `12345`, a
+    /// model version `2.1`), as `candidate register` takes its site and consent date; wherever `record` accepts the
+    /// text, the value is the one it writes.
+    static func value(_ cell: String, _ spec: FieldSpec, registration: Bool) -> JSONValue {
+        if registration { return .string(cell) }
         let value = FieldText.value(cell)
-        if case .choiceList = spec.kind, value.arrayValue == nil {
+        switch spec.kind {
+        case .choiceList where value.arrayValue == nil:
             return .array(cell.split(separator: ";").map { .string(trimmed(String($0))) })
+        case .date, .choice, .sha256, .text, .identifier, .organ:
+            if case .number = value { return .string(cell) }
+            if case .bool = value { return .string(cell) }
+            return value
+        default:
+            return value
         }
-        return value
     }
 
     /// Spaces and tabs around a cell are the spreadsheet's, never the value's.
