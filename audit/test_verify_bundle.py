@@ -777,6 +777,16 @@ def run_bundle_tests(binary):
         expect("not stale: another candidate's record and a query are no stale causes",
                inserted(J3, dict(other, timestamp=ev[J3]["timestamp"]), dict(query, timestamp=ev[J3]["timestamp"])), set())
 
+        # An import's receipt (docs/import.md): the events its rows became end right before it; it is no stale cause.
+        def receipt(first, last, **extra):
+            return sc.event(J3, type="records.imported", candidate=None, actor="carla",
+                            payload=dict({"file": "site-01.csv", "sha256": "ab" * 32, "rows": 2, "first_seq": first, "last_seq": last}, **extra))
+        expect("an import receipt of the two events before it (no stale cause)", inserted(J3, receipt(seq(J3) - 2, seq(J3) - 1)), set())
+        expect("an import receipt naming events that do not end right before it", inserted(J3, receipt(seq(J3) - 3, seq(J3) - 2)),
+               {(seq(J3), "invalid_event")})
+        expect("an import receipt with a member more", inserted(J3, receipt(seq(J3) - 2, seq(J3) - 1, site="SITE-01")),
+               {(seq(J3), "invalid_event")})
+
         # Rule 4: signed off once. (Before Jane's NET-001 attestation, which would make the decision stale too.)
         expect("decision signed off twice", inserted(A1, ev[J1]), {(seq(A1), "signoff_duplicate")})
 

@@ -66,7 +66,7 @@ ATTESTATION_FORMAT = "trialgate.attestation/1"
 SCHEMA_VERSIONS = (1, 2, 3)  # event schema versions this verifier knows
 SIGNED_ATTESTATIONS_FROM = 3  # schema 3: an attestation is an investigator's signed statement
 # Event types (and investigators' accounts) that exist only from schema 3.
-SCHEMA_3_TYPES = ("decision.signed", "query.opened", "query.answered", "query.closed", "user.signer_rotated")
+SCHEMA_3_TYPES = ("decision.signed", "query.opened", "query.answered", "query.closed", "user.signer_rotated", "records.imported")
 SIGNER_ROTATION_FIELDS = {"name", "public_key", "key_id", "signing_sha256"}  # a user.signer_rotated payload, exactly
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -1099,6 +1099,8 @@ class Verifier:
                 decisions[n] = p
             elif etype == "model.registered":
                 self.check_model_registration(n, p)
+            elif etype == "records.imported":
+                self.check_import_receipt(n, e, p)
             elif etype == "radiomics.recorded":
                 self.radiomics.setdefault(e.get("candidate"), []).append((n, p))
             elif etype == "model_score.recorded":
@@ -1638,6 +1640,20 @@ class Verifier:
         log = d.get("log") or {}
         if log.get("size") != n - 1 or log.get("head") != prev_hash_before:
             self.problem(where, "decision_context", "the decision does not name the log position it was appended at")
+
+    def check_import_receipt(self, n, e, p):
+        """records.imported (`trialgate import`, docs/import.md): about no candidate; exactly file, sha256, rows,
+        first_seq and last_seq; the events its rows became end right before it, at least one per row."""
+        where = f"event {n}"
+        self.stats["imports"] = self.stats.get("imports", 0) + 1
+        ok = (e.get("candidate") is None and set(p) == {"file", "sha256", "rows", "first_seq", "last_seq"}
+              and isinstance(p.get("file"), str) and isinstance(p.get("sha256"), str) and _HEX64.fullmatch(p["sha256"])
+              and all(is_int(p.get(k)) for k in ("rows", "first_seq", "last_seq")))
+        if not ok:
+            self.problem(where, "invalid_event", "an import receipt is about no candidate, with exactly file, sha256 (64 hex), rows, first_seq and last_seq")
+        elif not (p["rows"] >= 1 and 1 <= p["first_seq"] and p["last_seq"] == n - 1 and p["last_seq"] - p["first_seq"] + 1 >= p["rows"]):
+            self.problem(where, "invalid_event", f"an import receipt's events {p['first_seq']}..{p['last_seq']} must end right before it "
+                                                 f"and hold at least its {p['rows']} rows")
 
     def fold_candidate(self, n, e, etype, p, candidates):
         """Keeps, per candidate, what rules 2 and 6 need: its site, its decisions, what changed since the newest."""

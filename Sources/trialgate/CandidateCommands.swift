@@ -107,11 +107,8 @@ struct Record: ParsableCommand {
         return lines.joined(separator: "\n")
     }
 
-    /// A command-line value as JSON: numbers, booleans, lists and objects parse; anything else is text.
-    static func value(_ raw: String) -> JSONValue {
-        if let v = try? JSONParser.parse(raw) { return v }
-        return .string(raw)
-    }
+    /// A command-line value as JSON: numbers, booleans, lists and objects parse; anything else is text (as an import's cells).
+    static func value(_ raw: String) -> JSONValue { FieldText.value(raw) }
 }
 
 struct Correct: ParsableCommand {

@@ -35,7 +35,7 @@ enum Runner {
             if let store, command.writes { try requireHostActor(options.actorName, store: store) }
             let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { try TrialKey.load(path: options.keyPath) })
             // Long passes over the log (verify, replay, a report folded from the start) report how far they are.
-            let line = ProgressLine(command.name, quiet: options.quiet)
+            let line = ProgressLine(command.name, unit: command.name == "import" ? "rows" : "events", quiet: options.quiet)
             if line.enabled { dispatcher.progress = { line.update($0, of: $1) } }
             defer { line.finish() }
             let reply = try dispatcher.perform(command, actor: options.actorName)

@@ -24,7 +24,7 @@ struct TrialGateCommand: AsyncParsableCommand {
             """,
         version: BuildVersion.text,
         subcommands: [
-            Demo.self, Init.self, PolicyGroup.self, CandidateGroup.self, Record.self, ModelGroup.self, Correct.self, Withdraw.self, Decide.self,
+            Demo.self, Init.self, PolicyGroup.self, CandidateGroup.self, Record.self, ImportCommand.self, ModelGroup.self, Correct.self, Withdraw.self, Decide.self,
             Show.self, Decisions.self, SignOffCommand.self, AttestCommand.self, Queries.self, QueryGroup.self, Report.self, Verify.self, Replay.self, Export.self, CheckpointCommand.self, ProofGroup.self, Exec.self, KeyGroup.self, DecisionGroup.self, Serve.self, UsersGroup.self, Client.self, WitnessGroup.self,
         ]
     )

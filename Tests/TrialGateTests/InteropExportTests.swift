@@ -182,7 +182,7 @@ struct InteropExportTests {
         let c = try f.run(.register(candidate: "NET-900", fields: ["site": "SITE-01"]))
         let seq = try #require(c["seq"]?.intValue)
         _ = try f.run(.correct(seq: Int64(seq), field: "site", value: "SITE-02", reason: "moved: <\"a&b\"> \u{1F600} 'quoted' ]]>"))
-        _ = try f.run(.withdraw(candidate: "NET-900", reason: "withdrew < & > \" ' consent"))
+        _ = try f.run(.withdraw(candidate: "NET-900", category: .other, reason: "withdrew < & > \" ' consent"))
         let xml = try odm(f).xml
         let parser = XMLParser(data: Data(xml.utf8))
         #expect(parser.parse(), "\(parser.parserError.map { "\($0)" } ?? "")")
@@ -226,7 +226,7 @@ extension InteropExportTests {
         let before = try odm(f).xml
         let first = try f.dispatcher.perform(.exportODM(limit: 5), actor: "coordinator").decode(ODMExportReply.self)
         _ = try f.run(.register(candidate: "NET-901", fields: ["site": "SITE-01"]))
-        _ = try f.run(.withdraw(candidate: "NET-001", reason: "moved away"))
+        _ = try f.run(.withdraw(candidate: "NET-001", category: .lostToFollowUp, reason: "moved away"))
         var xml = first.xml, after = first.nextAfter
         while let a = after {
             let page = try f.dispatcher.perform(.exportODM(through: first.logSize, after: a, limit: 5), actor: "coordinator").decode(ODMExportReply.self)

@@ -17,6 +17,8 @@ extension LogState {
             _ = try PublishedPolicy(payloadOf: event)
         case .modelRegistered:
             try checkModelRegistration(event, against: state)
+        case .recordsImported:
+            try checkImport(event, against: state)
         default:
             try checkCandidateEvent(event, against: state, today: today)
         }

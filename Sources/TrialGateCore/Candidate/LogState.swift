@@ -91,6 +91,8 @@ public struct LogState: Sendable {
             candidates[event.candidate!] = CandidateState(id: event.candidate!, registeredSeq: event.seq, records: [entry], lastSeq: event.seq)
         case .modelRegistered:
             models.append(try RegisteredModel(payloadOf: event))
+        case .recordsImported:
+            break  // a receipt of the rows before it: nothing of the trial or of a candidate changes
         case .imagingRecorded, .ki67Recorded, .mitoticCountRecorded, .sstrRecorded, .modelScoreRecorded, .clinicalRecorded,
              .pathologyRecorded, .attestationRecorded, .radiomicsRecorded:
             let entry = RecordEntry(seq: event.seq, type: event.type, schemaVersion: event.schemaVersion, timestamp: event.timestamp,

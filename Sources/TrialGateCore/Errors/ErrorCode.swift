@@ -18,6 +18,7 @@ public enum ErrorCode: String, CaseIterable, Sendable {
     case unknownEvent = "unknown_event"
     case notCorrectable = "not_correctable"
     case invalidEvent = "invalid_event"
+    case importRefused = "import_refused"
     // Policies
     case noPolicy = "no_policy"
     case invalidPolicy = "invalid_policy"
@@ -134,6 +135,7 @@ public enum ErrorCode: String, CaseIterable, Sendable {
         case .unknownEvent: "a sequence number names no event of the kind the command needs (a record, a decision, a query)"
         case .notCorrectable: "a correction names an event or a field that cannot be corrected"
         case .invalidEvent: "the event breaks a rule of the log (the message names the rule)"
+        case .importRefused: "an import file has problems, each listed by row and column with the value and what was expected; nothing of it was written"
         case .noPolicy: "no policy is in force"
         case .invalidPolicy: "a policy or its test cases do not load (the message gives `file:line`)"
         case .alreadyPublished: "this exact policy text is published already"

@@ -38,6 +38,9 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case userTokenRotated = "user.token_rotated"
     /// An investigator's new Ed25519 key and signing code replaced the old ones (event schema 3).
     case userSignerRotated = "user.signer_rotated"
+    /// A file of records was imported (`trialgate import`): its name, SHA-256, rows and the events they became, which
+    /// it follows in the same commit (event schema 3).
+    case recordsImported = "records.imported"
 
     /// The account events, which the server's users are folded from.
     public static let accountEvents: [EventType] = [.userAdded, .userDisabled, .userEnabled, .userRemoved, .userTokenRotated, .userSignerRotated]

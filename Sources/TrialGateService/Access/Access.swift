@@ -22,6 +22,8 @@ public enum Access {
         case .register, .correct, .withdraw, .decide: return role == .coordinator
         // Attestations are investigators' signed statements (`attest`), never plain records.
         case .record: return role == .coordinator
+        // Each row is then held to the coordinator's sites, as a single register or record would be.
+        case .importRecords: return role == .coordinator
         case .show, .decisions, .queries, .candidates: return role != .admin
         case .signOffPrepare, .signOff, .attestPrepare, .attest: return role == .investigator
         case .queryOpen, .queryClose: return role == .investigator || role == .monitor
@@ -67,6 +69,7 @@ public enum Access {
         func candidateOf(_ seq: Int64) throws -> String? { try eventAt(seq)?.candidate }
         switch command {
         case .register(_, let fields): try requireSite(fields["site"]?.stringValue ?? "")
+        case .importRecords(_, _, let site?, _): try requireSite(site)
         case .record(_, let c, _), .withdraw(let c, _, _), .decide(let c), .show(let c, _, _), .queryOpen(let c, _, _), .modelScore(let c, _, _):
             try requireSite(try siteOfCandidate(c))
         case .correct(let seq, let field, let value, _):

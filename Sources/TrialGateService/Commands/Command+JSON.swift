@@ -1,3 +1,4 @@
+import Foundation
 import TrialGateCore
 
 extension Command {
@@ -93,6 +94,16 @@ extension Command {
                 throw TrialGateError(.missingField, "withdraw: \"category\" is required: one of \(WithdrawalCategory.codes.joined(separator: ", "))")
             }
             return .withdraw(candidate: candidate, category: try WithdrawalCategory.parse(code), reason: try r.optionalString("reason"))
+        case "import":
+            let encoded = try r.string("content_base64")
+            guard let bytes = Data(base64Encoded: encoded).map({ [UInt8]($0) }) else {
+                throw TrialGateError(.invalidField, "content_base64 must be the file's bytes in base64 (RFC 4648), got \(encoded.utf8.count) characters that are not")
+            }
+            guard bytes.count <= Command.maximumImportBytes else {
+                throw TrialGateError(.invalidField, "content_base64 holds \(bytes.count) bytes; an import file is at most \(Command.maximumImportBytes) bytes")
+            }
+            return .importRecords(file: try r.optionalString("file") ?? "import.csv", content: bytes, site: try r.optionalString("site"),
+                                  dryRun: try r.optionalBool("dry_run") ?? false)
         case "decide":
             return .decide(candidate: try r.string("candidate"))
         case "show":

@@ -16,6 +16,10 @@ public enum Command: Sendable, Equatable {
     case correct(seq: Int64, field: String, value: JSONValue, reason: String)
     /// Records that a candidate left screening: the CONSORT category, with the reason in words (required with `other`).
     case withdraw(candidate: String, category: WithdrawalCategory, reason: String?)
+    /// Imports a CSV file of registrations and records (`docs/import.md`): every row checked first, every problem
+    /// listed by row and column; then all rows in one commit with a `records.imported` receipt, or nothing. With
+    /// `dryRun`, only the checks. `site`: the one site the file's candidates must belong to (nil: any the caller may).
+    case importRecords(file: String, content: [UInt8], site: String?, dryRun: Bool)
     case decide(candidate: String)
     case show(candidate: String, asOfSeq: Int64?, asOfTime: UTCTimestamp?)
     /// Decisions in log order, after sequence number `after`, at most `limit` of them (all when nil); with
@@ -119,6 +123,7 @@ public enum Command: Sendable, Equatable {
         case .record: "record"
         case .correct: "correct"
         case .withdraw: "withdraw"
+        case .importRecords: "import"
         case .decide: "decide"
         case .show: "show"
         case .decisions: "decisions"
@@ -165,11 +170,15 @@ public enum Command: Sendable, Equatable {
     /// Whether the command appends to the log.
     public var writes: Bool {
         switch self {
-        case .initialise, .policyPublish, .register, .record, .correct, .withdraw, .decide, .signOff, .attest, .queryOpen, .queryAnswer, .queryClose,
+        case .initialise, .policyPublish, .register, .record, .correct, .withdraw, .importRecords, .decide, .signOff, .attest, .queryOpen, .queryAnswer, .queryClose,
              .userAdd, .userDisable, .userEnable, .userRemove, .userRotateToken, .userRotateSigner, .keyRotate, .modelRegister: true
         default: false
         }
     }
+
+    /// The largest import file, in bytes (32 MiB). Over the socket the request line's limit (`serve --max-line`) is
+    /// the tighter one: the file travels in it as base64.
+    public static let maximumImportBytes = 32 * 1024 * 1024
 
     /// The most rows one page of a listing may ask for.
     public static let maximumPage = 10_000
@@ -186,7 +195,7 @@ public enum Command: Sendable, Equatable {
     /// line's, never a request's; `subscribe` is left out, as the socket's reply has always left it out).
 
     public static let names = ["init", "policy.publish", "policy.check", "policy.test", "policy.impact", "register", "record", "correct",
-                               "withdraw", "decide", "show", "decisions", "candidates", "signoff.prepare", "signoff", "attest.prepare", "attest", "queries", "query.open", "query.answer", "query.close", "verify", "replay", "export", "report", "report.snapshot",
+                               "withdraw", "import", "decide", "show", "decisions", "candidates", "signoff.prepare", "signoff", "attest.prepare", "attest", "queries", "query.open", "query.answer", "query.close", "verify", "replay", "export", "report", "report.snapshot",
                                "export.fhir", "export.odm", "export.sdtm-ie", "audit-trail", "head", "public-key", "checkpoint", "proof.inclusion", "proof.consistency",
                                "user.add", "user.disable", "user.enable", "user.remove", "user.rotate-token", "user.rotate-signer", "users",
                                "model.register", "models", "model.show", "model.score"]

@@ -5,7 +5,7 @@ extension Dispatcher {
     /// Carries out `command` for an authenticated principal, after checking their role and sites.
     /// The principal's name is the actor of every event the command appends.
     public func execute(_ command: Command, principal: Principal) throws -> JSONValue {
-        try authorised(command, principal) { try execute(command, actor: principal.name) }
+        try authorised(command, principal) { try perform(command, actor: principal.name, sites: Self.scope(principal)).json }
     }
 
     /// Carries out `command` as `execute(_:principal:)` does and answers its result in canonical JSON (RFC 8785),
@@ -19,7 +19,9 @@ extension Dispatcher {
             prepare = { _ = try? self.currentShown(candidate: candidate) }
         }
         return try authorised(command, principal, prepare: prepare) {
-            guard case .show(let candidate, nil, nil) = command else { return CanonicalJSON.encode(try execute(command, actor: principal.name)) }
+            guard case .show(let candidate, nil, nil) = command else {
+                return CanonicalJSON.encode(try perform(command, actor: principal.name, sites: Self.scope(principal)).json)
+            }
             do { return try currentShown(candidate: candidate).encoded } catch { throw TrialGateError(error) }
         }
     }
@@ -79,9 +81,13 @@ extension Dispatcher {
         try perform(command, actor: actor).json
     }
 
+    /// The sites a principal's rows of an import must belong to (nil: any, for roles not held to sites).
+    static func scope(_ principal: Principal) -> Set<String>? { principal.role.isSiteScoped ? Set(principal.sites) : nil }
+
     /// Carries out `command` on behalf of `actor`, with no role check, and answers its typed reply.
+    /// - Parameter sites: the sites the rows of an import must belong to (nil: any); `Access` checks every other command.
     /// - Throws: `TrialGateError`; a command that throws has appended nothing.
-    public func perform(_ command: Command, actor: String) throws -> Reply {
+    public func perform(_ command: Command, actor: String, sites: Set<String>? = nil) throws -> Reply {
         do {
             switch command {
             case .initialise(let trialID, let origin): return .written(try initialise(trialID: trialID, origin: origin, actor: actor))
@@ -95,6 +101,8 @@ extension Dispatcher {
             case .correct(let seq, let field, let value, let reason): return .written(try correct(seq: seq, field: field, value: value, reason: reason, actor: actor))
             case .withdraw(let candidate, let category, let reason):
                 return .written(try withdraw(candidate: candidate, category: category, reason: reason, actor: actor))
+            case .importRecords(let file, let content, let site, let dryRun):
+                return .view(try importRecords(file: file, content: content, site: site, dryRun: dryRun, actor: actor, sites: sites))
             case .decide(let candidate): return .view(try decide(candidate: candidate, actor: actor))
             case .show(let candidate, let seq, let time): return .view(try show(candidate: candidate, asOfSeq: seq, asOfTime: time))
             case .candidates(let site, let status, let after, let limit):

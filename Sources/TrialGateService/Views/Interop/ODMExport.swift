@@ -217,8 +217,12 @@ enum ODMExport {
             forms.append((w.seq, {
                 x.start("FormData", ["FormOID": ODMMetadata.withdrawalForm])
                 x.start("ItemGroupData", ["ItemGroupOID": ODMMetadata.withdrawalGroup])
-                itemData(ODMMetadata.item(.candidateWithdrawn, "reason"), .string(w.reason), spec: nil, transaction: nil) {
-                    audit(actor: w.actor, at: w.timestamp, seq: w.seq)
+                // The CONSORT category (absent on a withdrawal recorded before categories existed) and the words beside it.
+                let values = [("category", w.category?.rawValue), ("reason", w.reason)].compactMap { name, value in value.map { (name, $0) } }
+                for (name, value) in values {
+                    itemData(ODMMetadata.item(.candidateWithdrawn, name), .string(value), spec: nil, transaction: nil) {
+                        audit(actor: w.actor, at: w.timestamp, seq: w.seq)
+                    }
                 }
                 x.end()
                 x.end()
