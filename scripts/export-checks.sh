@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The FHIR export and the audit CSV of the demo log and of a generated log of 2,000 candidates, read back with
-# libraries made for the formats, not with TrialGate's code: fhir.resources' R4B models (scripts/validate_fhir.py)
-# and Python's csv module (scripts/check_audit_csv.py). The generated log (scripts/generate_screening_log.py) has the
+# Every export format on the demo log and on a generated log of 2,000 candidates, read back with libraries made for
+# the formats, not with TrialGate's code: the FHIR export with fhir.resources' R4B models (scripts/validate_fhir.py),
+# the audit CSV with Python's csv module (scripts/check_audit_csv.py), CDISC ODM 1.3.2 with its XML schema and odmlib
+# (scripts/validate_odm.py), the SDTM IE domain's SAS transport file with pyreadstat against its CSV
+# (scripts/validate_sdtm_ie.py), and the HTML report and its PDF in Chromium and pdftotext (scripts/report-layout.py). The generated log (scripts/generate_screening_log.py) has the
 # hard cases: ids that are not FHIR ids and twins differing only by `_` and `-`, a trial id with `_`, site moves,
 # corrections whose reasons hold commas, quotes and spreadsheet formulas, withdrawals and signed decisions.
-# Usage: scripts/export-checks.sh [path/to/trialgate]   (default: builds and uses .build/debug/trialgate)
-#        CANDIDATES=N for another size of generated log.
+# Usage: scripts/export-checks.sh [path/to/trialgate] [IMPORTED_STORE]   (default: builds .build/debug/trialgate)
+#        CANDIDATES=N for another size of generated log. IMPORTED_STORE: a store scripts/import-check.sh left (a
+#        site's 2,000 candidates imported from CSV), whose ODM and FHIR exports are checked too.
 set -euo pipefail
 . "$(dirname "$0")/lib/checks.sh"
 cd "$(dirname "$0")/.."
@@ -14,6 +17,22 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 N=${CANDIDATES:-2000}
 registered() { sqlite3 "$1" "SELECT count(*) FROM events WHERE type = 'candidate.registered'"; }
+# ODM, SDTM IE (CSV and SAS transport) and the PDF report of a store, each checked by its validator.
+formats() {
+  local store=$1 name=$2 subjects
+  subjects=$(registered "$store")
+  expect_rc 0 "$B" export --store "$store" --format odm --out "$T/$name.odm.xml"
+  expect_rc 0 python3 scripts/validate_odm.py "$T/$name.odm.xml"
+  check grep -q "valid ODM 1.3.2: $subjects SubjectData" "$T/out"
+  expect_rc 0 "$B" export --store "$store" --format sdtm-ie --out "$T/$name-ie.csv"
+  expect_rc 0 "$B" export --store "$store" --format sdtm-ie --out "$T/$name-ie.xpt"
+  expect_rc 0 python3 scripts/validate_sdtm_ie.py "$T/$name-ie.xpt" "$T/$name-ie.csv"
+  if [ "${3:-}" = report ]; then
+    "$B" report --store "$store" --format html > "$T/$name.html"
+    expect_rc 0 "$B" report --store "$store" --format pdf --out "$T/$name.pdf"
+    expect_rc 0 python3 scripts/report-layout.py "$T/$name.html" --pdf "$T/$name.pdf"
+  fi
+}
 
 # The demo log (SANET-ep's), kept by `demo --keep`.
 TMPDIR=$T expect_rc 0 "$B" demo --keep
@@ -24,6 +43,7 @@ expect_rc 0 python3 scripts/validate_fhir.py "$T/demo.ndjson" --subjects "$(regi
 "$B" export --store "$demo" --format audit-csv --bom > "$T/demo.csv"
 expect_rc 0 python3 scripts/check_audit_csv.py "$T/demo.csv" --bom --whole --candidates "$(registered "$demo")" \
   --corrects "$(sqlite3 "$demo" "SELECT json_extract(body, '$.payload.corrects') FROM events WHERE type = 'entry.corrected' LIMIT 1")"
+formats "$demo" demo report
 
 # The generated log.
 expect_rc 0 python3 scripts/generate_screening_log.py --trialgate "$B" --dir "$T" --candidates "$N"
@@ -75,4 +95,16 @@ PY
 "$B" export --store "$gen" --format audit-csv --candidate G_00000 > "$T/one.csv"
 expect_rc 0 python3 scripts/check_audit_csv.py "$T/one.csv" --candidates 1
 check test "$(grep -c ',G_00000,' "$T/one.csv")" = "$(grep -c ',G_00000,' "$T/gen.csv")"
+# ODM, IE and the report with its PDF at 2,000 candidates: the IE domain has a record for every criterion an
+# ineligible candidate's current decision failed.
+formats "$gen" gen report
+check test "$(($(wc -l < "$T/gen-ie.csv") - 1))" -gt 0
+
+# A site's 2,000 candidates imported from its CSV (scripts/import-check.sh), exported as ODM, IE and FHIR.
+if [ -n "${2:-}" ]; then
+  imported=$2
+  formats "$imported" imported
+  "$B" export --store "$imported" --format fhir > "$T/imported.ndjson"
+  expect_rc 0 python3 scripts/validate_fhir.py "$T/imported.ndjson" --subjects "$(registered "$imported")"
+fi
 checks_done export-checks
