@@ -38,7 +38,7 @@ enum ReportHTML {
         table.log{width:100%}table.log td:nth-child(4){white-space:nowrap}table.log td:nth-child(8),table.log td:nth-child(9){overflow-wrap:anywhere}
         td.num{text-align:right;font-variant-numeric:tabular-nums}.eligible{color:#1b7a3e}.ineligible{color:#b3261e}
         .needs_review,.stale{color:#9a6700}.withdrawn,.pending{color:#5a6878}.row{display:flex;gap:2rem;flex-wrap:wrap;align-items:flex-start}
-        .ts,.site,.id{white-space:nowrap}.verified{color:#1b7a3e;font-weight:600}.not-verified{color:#b3261e;font-weight:600}
+        .ts,.site,.id{white-space:nowrap}.id.long{white-space:normal;overflow-wrap:anywhere}.verified{color:#1b7a3e;font-weight:600}.not-verified{color:#b3261e;font-weight:600}
         svg{max-width:100%;height:auto}svg text{font-family:inherit;fill:#1d2733}
         .warning{background:#fdecea;border:1px solid #b3261e;padding:.5rem .8rem;color:#6b1510}.note{font-size:.8rem;color:#3d4a59}
         @page{size:A4 landscape;margin:10mm}
@@ -51,6 +51,13 @@ enum ReportHTML {
 
     /// A site name, kept on one line.
     static func site(_ s: String?) -> String { "<span class=\"site\">\(escape(n(s)))</span>" }
+    /// An identifier on one line; one longer than `longID` characters (ids may have 64) may break anywhere, or a
+    /// column of them would push the page past 1280 px.
+    static func id(_ s: String?) -> String {
+        let text = n(s)
+        return "<span class=\"id\(text.count > longID ? " long" : "")\">\(escape(text))</span>"
+    }
+    static let longID = 24
 
     /// The page of `r`, the typed report.
     static func render(_ r: ReportReply) -> String {
@@ -127,8 +134,8 @@ enum ReportHTML {
         for row in log {
             let status = n(row.status)
             let criteria = row.failed.map { "✗ \(escape($0))" } + row.unknown.map { "? \(escape($0))" } + row.needsAttestation.map { "✎ \(escape($0))" }
-            let decision = row.decisionSeq.map { "event \($0)<br><span class=\"id\">\(escape(n(row.policy)))</span>" } ?? "–"
-            html += "<tr><td><span class=\"id\">\(escape(n(row.candidate)))</span></td><td>\(site(row.site))</td><td>\(ts(row.registeredAt))</td>"
+            let decision = row.decisionSeq.map { "event \($0)<br>\(id(row.policy))" } ?? "–"
+            html += "<tr><td>\(id(row.candidate))</td><td>\(site(row.site))</td><td>\(ts(row.registeredAt))</td>"
                 + "<td class=\"\(escape(status))\">\(escape(status))</td><td>\(decision)</td>"
                 + "<td>\(criteria.joined(separator: "<br>"))</td><td>\(escape(n(row.signature)))</td>"
                 + "<td>\(confirmation(row))</td><td>\(note(row))</td></tr>"
@@ -141,7 +148,7 @@ enum ReportHTML {
         var html = "</table><h2>Corrections (\(escape(n(k.count))))</h2><table><tr><th>event</th><th>when (UTC)</th><th>who</th><th>candidate</th><th>field</th><th>old value</th><th>new value</th><th>reason</th></tr>"
         for item in k.items {
             html += "<tr><td class=\"num\">\(escape(n(item.seq)))</td><td>\(ts(item.timestamp))</td><td>\(escape(n(item.actor)))</td>"
-                + "<td><span class=\"id\">\(escape(n(item.candidate)))</span></td><td>\(escape(n(item.field)))</td><td>\(escape(CanonicalJSON.string(item.oldValue)))</td>"
+                + "<td>\(id(item.candidate))</td><td>\(escape(n(item.field)))</td><td>\(escape(CanonicalJSON.string(item.oldValue)))</td>"
                 + "<td>\(escape(CanonicalJSON.string(item.newValue)))</td><td>\(escape(n(item.reason)))</td></tr>"
         }
         return html
