@@ -104,16 +104,33 @@ for path in sorted(glob.glob(os.path.join(FIX, "jcs", "input", "*.json"))):  # t
         check(full_jcs(v) == f.read(), f"jcs (full) {os.path.basename(path)}")
     fast_agrees(v, os.path.basename(path))
     fast_cases += 1
-with open(os.path.join(FIX, "jcs", "es6numbers_first10000.txt")) as f:  # every float takes the full path
+def float_fast(x):
+    """Where jcs_fast may write a float: non-integral, of magnitude 1e-4 up to 1e16 (the fixed notation of both)."""
+    return x == x and 1e-4 <= abs(x) < 1e16 and x != int(x)
+
+
+floats_fast = 0
+with open(os.path.join(FIX, "jcs", "es6numbers_first10000.txt")) as f:  # floats in that range by both paths, the rest full
     for line in f:
         x = struct.unpack(">d", bytes.fromhex(line.split(",")[0].rjust(16, "0")))[0]
-        check(vb.jcs_fast([x]) is None and vb.jcs_fast({"k": x}) is None, f"jcs fast path taken for the float {x!r}")
+        taken = fast_agrees([x], f"the float {x!r}") and fast_agrees({"k": x}, f"the float {x!r} in an object")
+        check(taken == float_fast(x), f"jcs fast path {'taken' if taken else 'not taken'} for the float {x!r}")
+        floats_fast += taken
         if x == x and abs(x) < 2**53 and x == int(x):
             fast_agrees([int(x)], f"the int {int(x)}")
         fast_cases += 1
+check(floats_fast >= 300, f"only {floats_fast} of the published floats took the fast path (321 lie in its range)")
+float_rng = random.Random(1e-4)
+for _ in range(200000):  # random doubles by their bits, and decimals near the range's ends
+    x = struct.unpack(">d", float_rng.getrandbits(64).to_bytes(8, "big"))[0]
+    y = float_rng.choice([1e-4, 1e16, 1.0, 2**52]) * float_rng.uniform(0.5, 2.0) * float_rng.choice([1, -1])
+    for z in (x, y):
+        check(fast_agrees([z], f"the float {z!r}") == float_fast(z), f"jcs fast path for the float {z!r}")
+for z in [1e-4, -1e-4, 0.00009999999999999999, 9999999999999998.5 - 0.5, 4503599627370495.5, 1.5, 0.1, 123.456]:
+    check(fast_agrees([z], f"the float {z!r}") == float_fast(z), f"jcs fast path at the boundary {z!r}")
 for i in [0, 1, -1, 2**53 - 1, -(2**53 - 1), 2**53, -(2**53), 2**53 + 1, 10**21, 10**400]:  # ints at and past 2^53
     check(fast_agrees([i], f"int {i}") == (abs(i) < 2**53), f"jcs fast path for the int {i}")
-for c in [1.0, 0.0, -0.0, 1e21, 5e-324, float("nan"), float("inf")]:
+for c in [1.0, 0.0, -0.0, 1e16, 1e21, 5e-324, 0.00001, float("nan"), float("inf")]:
     check(vb.jcs_fast(c) is None, f"jcs fast path taken for {c!r}")
 # Every character, as a string and as a key: BMP characters agree (controls, '"', '\\', DEL, U+2028, U+2029 and
 # U+E000-U+FFFF among them); lone surrogates and characters above U+FFFF take the full path.

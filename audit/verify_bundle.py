@@ -44,6 +44,7 @@ import base64
 import collections
 import concurrent.futures
 import datetime
+import gc
 import hashlib
 import json
 import math
@@ -187,8 +188,12 @@ def jcs_bytes(v) -> bytes:
 
 # A fast path. json.dumps(v, ensure_ascii=False, separators=(",", ":"), sort_keys=True) writes exactly what jcs(v)
 # writes when three conditions hold, and jcs_fast checks all three:
-#   1. numbers: `v` holds no float and no int of magnitude 2^53 or more. Below 2^53 both write str(int); floats (and
-#      NaN, Infinity) are where ECMAScript's number form and Python's repr differ (1.0, 1e+16, ...).
+#   1. numbers: `v` holds no int of magnitude 2^53 or more, and no float but a non-integral one of magnitude 1e-4 up
+#      to 1e16. Below 2^53 both write str(int). For a float, both write the shortest digits that read back as the
+#      same double (ECMAScript Number::toString, step 5; Python's repr since 3.1), and both write them in fixed
+#      notation without an exponent inside that range (Python leaves it below 1e-4 or from 1e16, ECMAScript below 1e-6
+#      or from 1e21); an integral float is where they differ (1.0 against 1), and outside the range the exponent's
+#      form (1e-05 against 0.00001, 1e+16 against 10000000000000000). NaN and Infinity are outside it.
 #   2. key order: no key holds a character above U+FFFF. RFC 8785 sorts keys by UTF-16 code units, Python by code
 #      points; the two orders are the same for keys of the Basic Multilingual Plane and differ only for an astral
 #      character (a surrogate pair, D800-DFFF) against U+E000-U+FFFF. The output is checked rather than the keys:
@@ -204,13 +209,16 @@ _INT_LIMIT = 2**53
 
 
 def _json_writes_jcs(v) -> bool:
-    """Condition 1 of jcs_fast: only str, bool, None, int below 2^53 in magnitude, lists and dicts (exactly those
-    types, as json.loads makes them; a subclass takes the slow path)."""
+    """Condition 1 of jcs_fast: only str, bool, None, int below 2^53 in magnitude, non-integral floats of magnitude
+    1e-4 up to 1e16, lists and dicts (exactly those types, as json.loads makes them; a subclass takes the slow
+    path)."""
     t = type(v)
     if t is str or t is bool or v is None:
         return True
     if t is int:
         return -_INT_LIMIT < v < _INT_LIMIT
+    if t is float:
+        return 1e-4 <= abs(v) < 1e16 and not v.is_integer()
     if t is dict:
         return all(map(_json_writes_jcs, v.values()))  # keys are str: json.loads makes no other
     if t is list:
@@ -943,7 +951,9 @@ def check_chunk(lines, notes, keys):
                         verified.add((key, raw[4:], text.encode()))
                     except InvalidSignature:
                         pass
-    return results, verified
+    # The parsed events stay here: the verifier parses each line again, which costs less than sending the trees
+    # back (pickling them here and unpickling them there).
+    return [(err, None, canonical, line_hash, leaf) for err, _, canonical, line_hash, leaf in results], verified
 
 
 class UsageError(Exception):
@@ -1047,7 +1057,7 @@ class Verifier:
         progress = self.progress
         if progress:
             progress(0, len(events))
-        for n, (parse_error, e, canonical, line_hash, leaf) in enumerate(self.checked_lines(events, checkpoints), start=1):
+        for n, (parse_error, e, canonical, line_hash, leaf) in enumerate(self.parsed_lines(events, checkpoints), start=1):
             where = f"event {n}"
             if parse_error is not None:
                 self.problem(where, "invalid_event", f"not JSON: {parse_error}")
@@ -1250,6 +1260,12 @@ class Verifier:
         results, verified = task.result()
         self.verified_ahead |= verified
         return results
+
+    def parsed_lines(self, events, checkpoints):
+        """checked_lines with each event parsed in this process where a worker checked it (a line the worker could not
+        parse keeps its error)."""
+        for line, (err, e, canonical, line_hash, leaf) in zip(events, self.checked_lines(events, checkpoints)):
+            yield err, (e if e is not None or err is not None else parse_json(line)), canonical, line_hash, leaf
 
     def setup_witnesses(self, manifest):
         """The witnesses and the quorum the newest checkpoint is checked against. The witnesses are --witness's, else
@@ -2033,6 +2049,18 @@ class Progress:
 
 
 def main(argv=None):
+    # Python's cycle collector walks every live container each time it runs a full collection; the verifier holds
+    # millions of them (every event's parsed tree) and makes few that form cycles, so reference counting frees nearly
+    # all it drops and the collector only costs time (about a fifth of the CPU on a large bundle). Worker processes
+    # inherit it; it is on again when the verifier returns (the tests call main many times).
+    gc.disable()
+    try:
+        return verify_main(argv)
+    finally:
+        gc.enable()
+
+
+def verify_main(argv):
     ap = argparse.ArgumentParser(description="Verify a TrialGate audit bundle without TrialGate.")
     ap.add_argument("bundle", help="the directory written by `trialgate export --out`")
     ap.add_argument("--vkey", help="a C2SP vkey (or a file holding one) the newest checkpoint must be signed by")
