@@ -1265,7 +1265,11 @@ class Verifier:
         """checked_lines with each event parsed in this process where a worker checked it (a line the worker could not
         parse keeps its error)."""
         for line, (err, e, canonical, line_hash, leaf) in zip(events, self.checked_lines(events, checkpoints)):
-            yield err, (e if e is not None or err is not None else parse_json(line)), canonical, line_hash, leaf
+            if e is None and err is None:
+                # A line the worker found canonical was parsed there without a duplicate key (parse_json refuses one),
+                # so json's plain reader gives the same tree, faster; any other line is parsed as strictly as there.
+                e = json.loads(line.decode("utf-8")) if canonical is True else parse_json(line)
+            yield err, e, canonical, line_hash, leaf
 
     def setup_witnesses(self, manifest):
         """The witnesses and the quorum the newest checkpoint is checked against. The witnesses are --witness's, else
@@ -1446,12 +1450,14 @@ class Verifier:
         with the gate's member as its only observed member, its result is the verdict (an exclusion's the reverse);
         without it, its result is unknown. A skipped criterion is exempt. A gate inside a combination is not checked
         here: what the combination makes of it is known only by re-deriving the policy."""
-        where, what = f"event {n}", f"criterion {criterion.get('id')}"
         result, kind = criterion.get("result"), criterion.get("kind")
         threshold = criterion.get("threshold") if isinstance(criterion.get("threshold"), str) else ""
         if result == "skipped" or threshold.startswith(COMBINATIONS):
             return
         members = [key for key in observed if isinstance(key, str) and key.startswith("model.")]
+        if not members and MODEL_RULE_MARK not in threshold:
+            return  # no gate here (most criteria): nothing to check
+        where, what = f"event {n}", f"criterion {criterion.get('id')}"
         if len(observed) == 1 and members:
             verdict = observed[members[0]].get("verdict") if isinstance(observed[members[0]], dict) else None
             follows = {"inclusion": {"pass": "pass", "fail": "fail", "unknown": "unknown"},
