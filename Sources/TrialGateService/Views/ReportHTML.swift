@@ -46,6 +46,11 @@ enum ReportHTML {
         tr,svg{break-inside:avoid}table{font-size:.68rem}svg.flow{max-height:132mm;width:auto;height:auto}}
         """
 
+    /// What the page may load: nothing but its own inline style. Every text is escaped; this is the second wall, so
+    /// that a text that ever slipped through could not run a script or fetch a file or a URL, in a browser or in the
+    /// headless Chromium that prints the PDF (`report --format pdf`). SVG `url(#arrow)` is a reference within the page.
+    static let contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+
     /// A timestamp, kept on one line.
     static func ts(_ s: String?) -> String { "<span class=\"ts\">\(escape(n(s)))</span>" }
 
@@ -57,6 +62,7 @@ enum ReportHTML {
         var html = """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+        <meta http-equiv="Content-Security-Policy" content="\(contentSecurityPolicy)">
         <title>Screening report \(escape(n(r.trialID)))</title>
         <style>
         \(style)
