@@ -253,6 +253,23 @@ struct ImportTests {
         #expect(reply.problems.count == 4, "\(reply.problems.map(\.line))")
     }
 
+    @Test("a cell of a megabyte, or a header of 5,000 unknown names, gives a short list: values cut at 200 characters, the first 1,000 names")
+    func hugeCellsAndHeaders() throws {
+        let f = try fixture()
+        let long = String(repeating: "A", count: 1_000_000)
+        let cells = "kind,candidate,site\nregister,\(long),SITE-01\nregister,B\(long),\(long)\n"
+        let reply = try f.dispatcher.perform(.importRecords(file: "long.csv", content: Array(cells.utf8), site: nil, dryRun: true), actor: "carla")
+            .decode(ImportReply.self)
+        #expect(!reply.problems.isEmpty && reply.problems.allSatisfy { $0.value.count < 240 && $0.column.count < 240 && $0.expected.count < 2100 },
+                "\(reply.problems.map { $0.line.count })")
+        #expect(reply.problems.contains { $0.value.hasSuffix("… (1000000 characters)") })
+        let wide = (0..<5000).map { "c\($0)" }.joined(separator: ",") + "\n"
+        let header = try f.dispatcher.perform(.importRecords(file: "wide.csv", content: Array(wide.utf8), site: nil, dryRun: true), actor: "carla")
+            .decode(ImportReply.self)
+        #expect(header.problems.filter { $0.row == 1 && $0.column.hasPrefix("c") && $0.column != "candidate" }.count == 1000)
+        #expect(header.problems.contains { $0.value == "5000 unknown column names" })
+    }
+
     /// A log with two imports by carla: the good file, then (after a decision of NET-101) a Ki-67 that makes it
     /// stale, so that the second import's range holds the review query its record opened.
     private func importedTwice() throws -> Fixture {
