@@ -270,6 +270,25 @@ struct ImportTests {
         #expect(header.problems.contains { $0.value == "5000 unknown column names" })
     }
 
+    @Test("a problem line shows control, bidi and separator characters of the file escaped, so a hostile file cannot drive the terminal")
+    func problemLinesAreInert() throws {
+        let f = try fixture()
+        let file = "kind,candidate,site\nregister,X\u{1B}[2J\u{1B}]0;pwned\u{07}\u{202E},SITE-01\u{2028}row 9: fine\n"
+        let reply = try f.dispatcher.perform(.importRecords(file: "esc.csv", content: Array(file.utf8), site: nil, dryRun: true), actor: "carla")
+            .decode(ImportReply.self)
+        #expect(reply.problems.contains { $0.value.contains("\u{1B}") }, "the reply keeps the value as found")
+        for line in reply.problems.map(\.line) {
+            #expect(!line.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || $0 == "\u{202E}" || $0 == "\u{2028}" }, "\(line)")
+        }
+        #expect(reply.problems.map(\.line).joined().contains("X\\u{1B}[2J\\u{1B}]0;pwned\\u{7}\\u{202E}"))
+        do {
+            _ = try f.dispatcher.perform(.importRecords(file: "esc.csv", content: Array(file.utf8), site: nil, dryRun: false), actor: "carla")
+            Issue.record("imported")
+        } catch {
+            #expect(!TrialGateError(error).message.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 })
+        }
+    }
+
     /// A log with two imports by carla: the good file, then (after a decision of NET-101) a Ki-67 that makes it
     /// stale, so that the second import's range holds the review query its record opened.
     private func importedTwice() throws -> Fixture {

@@ -28,10 +28,24 @@ public struct ImportProblem: Sendable, Equatable, Hashable, Codable {
         return count <= limit ? text : String(text.prefix(limit)) + "… (\(count) characters)"
     }
 
-    /// `row 12, column anc: "2 x" — expected …`, the line the command line prints.
+    /// `row 12, column anc: "2 x" — expected …`, the line the command line prints. What the file holds is shown with
+    /// control, format (direction-changing, invisible) and line-separating characters as `\u{1B}`: a hostile file
+    /// must not drive the terminal that prints its problems, nor make one problem look like several.
     public var line: String {
-        let place = row == 0 ? "file" : column.isEmpty ? "row \(row)" : "row \(row), column \(column)"
-        return "\(place): \(value.isEmpty ? "(empty)" : "\"\(value)\"") — \(expected)"
+        let place = row == 0 ? "file" : column.isEmpty ? "row \(row)" : "row \(row), column \(Self.shown(column))"
+        return "\(place): \(value.isEmpty ? "(empty)" : "\"\(Self.shown(value))\"") — \(Self.shown(expected))"
+    }
+
+    /// `text` with every control, format and line or paragraph separator character written as `\u{XXXX}`.
+    static func shown(_ text: String) -> String {
+        var out = ""
+        for s in text.unicodeScalars {
+            switch s.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator: out += "\\u{" + String(s.value, radix: 16, uppercase: true) + "}"
+            default: out.unicodeScalars.append(s)
+            }
+        }
+        return out
     }
 }
 
