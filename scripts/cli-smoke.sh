@@ -276,7 +276,7 @@ check grep -q "pdf_renderer: --format pdf prints the HTML report with headless C
 # A Chromium that hangs is stopped after TRIALGATE_PDF_TIMEOUT seconds; it was handed a page in a folder only the user
 # can enter (the page holds participant data), a fresh profile there, and no flag that opens file access.
 printf '%s\n' '#!/bin/sh' "printf '%s\\n' \"\$@\" > '$T/pdf-args'" \
-  "for a; do case \"\$a\" in file://*) stat -c %a \"\$(dirname \"\${a#file://}\")\" > '$T/pdf-dir-mode';; esac; done" \
+  "for a; do case \"\$a\" in file://*) stat -c %a \"\$(dirname \"\${a#file://}\")\" > '$T/pdf-dir-mode'; cp \"\${a#file://}\" '$T/pdf-page.html';; esac; done" \
   'exec sleep 300' > "$T/hung-chromium"
 chmod +x "$T/hung-chromium"
 expect_rc 2 env TRIALGATE_CHROMIUM="$T/hung-chromium" TRIALGATE_PDF_TIMEOUT=2 "$B" report --format pdf --out "$T/hung.pdf"
@@ -286,6 +286,8 @@ check test ! -e "$T/hung.pdf"
 check grep -qx -- "--disable-background-networking" "$T/pdf-args"
 check grep -qx -- "--user-data-dir=$(dirname "$(sed -n 's|^file://||p' "$T/pdf-args")")/profile" "$T/pdf-args"
 refute grep -q -- "--allow-file-access" "$T/pdf-args"
+# The page Chromium opens forbids every fetch and script before anything else.
+check test "$(sed -n 2p "$T/pdf-page.html" | cut -c1-64)" = '<meta http-equiv="Content-Security-Policy" content="default-src '
 # Checkpoints: save one and the vkey as a regulator would; openssl checks the checkpoint's Ed25519 signature.
 "$B" checkpoint > "$T/saved.note"
 "$B" key vkey > "$T/trial.vkey"

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 #endif
 import TrialGateCore
+import TrialGateService
 
 /// The PDF of a report: its HTML page printed by headless Chromium (`--print-to-pdf`), so the PDF holds the same
 /// content as the page. The page has no scripts and no external resources, and Chromium runs without network access
@@ -48,7 +49,8 @@ enum ReportPDF {
          "--user-data-dir=\(profile)", "--no-pdf-header-footer", "--print-to-pdf=\(pdf)", page]
     }
 
-    /// Writes `html` as a PDF to `out` (which must not exist).
+    /// Writes `html` as a PDF to `out` (which must not exist). The page handed to Chromium is `ReportHTML.guarded(html)`,
+    /// since Chromium runs without a sandbox.
     ///
     /// The page and the PDF hold participant data: they are written in a new folder only the user can enter (0700,
     /// created by `mkdtemp`-like exclusive creation under a random name, so nobody can plant a link there first).
@@ -68,7 +70,7 @@ enum ReportPDF {
         let page = work.appendingPathComponent("report.html"), pdf = work.appendingPathComponent("report.pdf")
         let log = work.appendingPathComponent("chromium.log")
         do {
-            try Data(html.utf8).write(to: page, options: .withoutOverwriting)
+            try Data(ReportHTML.guarded(html).utf8).write(to: page, options: .withoutOverwriting)
             try Data().write(to: log, options: .withoutOverwriting)
         } catch {
             throw TrialGateError(.fileUnwritable, "cannot write \(page.path): \(error.localizedDescription)")

@@ -426,6 +426,18 @@ struct ReportHTMLTests {
         #expect(html.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:;"))
     }
 
+    @Test("the page the PDF's Chromium opens carries the policy first, whatever HTML it is given")
+    func guardedPage() throws {
+        let meta = "<meta http-equiv=\"Content-Security-Policy\" content=\"\(ReportHTML.contentSecurityPolicy)\">"
+        for hostile in ["<!DOCTYPE html><script>fetch('http://203.0.113.9/')</script><img src=file:///etc/passwd>",
+                        "<script>1</script><html><head></head></html>", ""] {
+            let page = ReportHTML.guarded(hostile)
+            let at = try #require(page.range(of: meta)).lowerBound
+            #expect(page[..<at] == "" || page[..<at] == "<!DOCTYPE html>\n", "\(page)")
+            #expect(page.hasSuffix(hostile.hasPrefix("<!DOCTYPE html>") ? String(hostile.dropFirst(15)) : hostile))
+        }
+    }
+
     @Test("a forged log's texts (a withdrawal category and reason, an actor) reach the page, and the PDF's Chromium, escaped: no tag, no fetch")
     func forgedTextsEscaped() throws {
         let f = try Fixture(policy: ShippedPolicies.sanetEP)
