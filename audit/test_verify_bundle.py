@@ -795,10 +795,24 @@ def run_bundle_tests(binary):
                inserted(J3, dict(other, timestamp=ev[J3]["timestamp"]), dict(query, timestamp=ev[J3]["timestamp"])), set())
 
         # An import's receipt (docs/import.md): the events its rows became end right before it; it is no stale cause.
-        def receipt(first, last, **extra):
-            return sc.event(J3, type="records.imported", candidate=None, actor="carla",
-                            payload=dict({"file": "site-01.csv", "sha256": "ab" * 32, "rows": 2, "first_seq": first, "last_seq": last}, **extra))
-        expect("an import receipt of the two events before it (no stale cause)", inserted(J3, receipt(seq(J3) - 2, seq(J3) - 1)), set())
+        def receipt(first, last, actor="carla", rows=2, sha256="ab" * 32, **extra):
+            return sc.event(J3, type="records.imported", candidate=None, actor=actor,
+                            payload=dict({"file": "site-01.csv", "sha256": sha256, "rows": rows, "first_seq": first, "last_seq": last}, **extra))
+        rows = [dict(e, timestamp=ev[J3]["timestamp"]) for e in ev if e["type"] in vb.IMPORTABLE_TYPES - {"candidate.registered"} and e["candidate"] == "NET-002"][:1] * 2
+        check(len(rows) == 2, "the scenario has no record of NET-002")  # the same record twice: two rows of one file
+        by = rows[0]["actor"]
+        expect("an import receipt of the two records before it, by its actor (no stale cause)",
+               inserted(J3, *rows, receipt(seq(J3), seq(J3) + 1, actor=by)), set())
+        # A receipt that lies about where the log's content came from: the trial's own events, another actor's, a count.
+        expect("an import receipt claiming every event before it (the trial, decisions, sign-offs) as imported rows",
+               inserted(J3, receipt(1, seq(J3) - 1, rows=seq(J3) - 1)), {(seq(J3), "import_receipt")})
+        expect("an import receipt naming records by another actor than its own",
+               inserted(J3, *rows, receipt(seq(J3), seq(J3) + 1, actor="mallory")), {(seq(J3) + 2, "import_receipt")})
+        expect("an import receipt counting fewer rows than its events",
+               inserted(J3, *rows, receipt(seq(J3), seq(J3) + 1, actor=by, rows=1)), {(seq(J3) + 2, "import_receipt")})
+        expect("the same file's SHA-256 in two receipts",
+               inserted(J3, rows[0], receipt(seq(J3), seq(J3), actor=by, rows=1), rows[1], receipt(seq(J3) + 2, seq(J3) + 2, actor=by, rows=1)),
+               {(seq(J3) + 3, "import_receipt")})
         expect("an import receipt naming events that do not end right before it", inserted(J3, receipt(seq(J3) - 3, seq(J3) - 2)),
                {(seq(J3), "invalid_event")})
         expect("an import receipt with a member more", inserted(J3, receipt(seq(J3) - 2, seq(J3) - 1, site="SITE-01")),

@@ -67,6 +67,10 @@ ATTESTATION_FORMAT = "trialgate.attestation/1"
 SCHEMA_VERSIONS = (1, 2, 3)  # event schema versions this verifier knows
 SIGNED_ATTESTATIONS_FROM = 3  # schema 3: an attestation is an investigator's signed statement
 # Event types (and investigators' accounts) that exist only from schema 3.
+# The events a row of an import file can become (`ImportKind` in the Swift sources): a registration, or a record of
+# any kind but an attestation, which is an investigator's own statement.
+IMPORTABLE_TYPES = frozenset({"candidate.registered", "imaging.recorded", "ki67.recorded", "mitotic_count.recorded", "sstr.recorded",
+                              "model_score.recorded", "radiomics.recorded", "clinical.recorded", "pathology.recorded"})
 SCHEMA_3_TYPES = ("decision.signed", "query.opened", "query.answered", "query.closed", "user.signer_rotated", "records.imported")
 SIGNER_ROTATION_FIELDS = {"name", "public_key", "key_id", "signing_sha256"}  # a user.signer_rotated payload, exactly
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -1052,6 +1056,8 @@ class Verifier:
         self.held_keys = set()  # every investigator's public key (raw bytes) the log has registered, to any account
         self.held_digests = set()  # every token and signing-code digest the log has held
         signed_attestations = set()  # seqs of schema 3 attestation.recorded events
+        self.import_run = None  # (first seq, actor, seqs of rows) of an import's events by one actor just before this event
+        self.imported_files = {}  # sha256 -> seq of the receipt that named it
         schema = SCHEMA_VERSIONS[0]  # the highest schema version so far: versions never go down
         root_at_saved = None
         progress = self.progress
@@ -1144,6 +1150,15 @@ class Verifier:
                 if why:
                     self.problem(where, "invalid_text", f"{etype}'s reason must be {why}")
             self.fold_candidate(n, e, etype, p, candidates)
+            # An import's rows: registrations and records, with the stale-decision queries records open, by one actor.
+            row = etype in IMPORTABLE_TYPES
+            if isinstance(e.get("candidate"), str) and (row or (etype == "query.opened" and p.get("about") == "stale_decision")):
+                if self.import_run is None or self.import_run[1] != e.get("actor"):
+                    self.import_run = (n, e.get("actor"), [])
+                if row:
+                    self.import_run[2].append(n)
+            else:
+                self.import_run = None
             if saved and frontier.size == saved[1]:
                 root_at_saved = frontier.root()
             if frontier.size in checkpoints:
@@ -1676,6 +1691,20 @@ class Verifier:
         elif not (p["rows"] >= 1 and 1 <= p["first_seq"] and p["last_seq"] == n - 1 and p["last_seq"] - p["first_seq"] + 1 >= p["rows"]):
             self.problem(where, "invalid_event", f"an import receipt's events {p['first_seq']}..{p['last_seq']} must end right before it "
                                                  f"and hold at least its {p['rows']} rows")
+        else:
+            # Each row became one registration or record, appended by the importer right before the receipt in the same
+            # commit, with the stale-decision queries records open: the range must be such events by the receipt's
+            # actor, rows of them registrations and records, and a file is imported once.
+            if p["sha256"] in self.imported_files:
+                self.problem(where, "import_receipt", f"the file was already imported as event {self.imported_files[p['sha256']]}")
+            self.imported_files.setdefault(p["sha256"], n)
+            run = self.import_run
+            if run is None or run[1] != e.get("actor") or p["first_seq"] < run[0]:
+                self.problem(where, "import_receipt", f"events {p['first_seq']}..{p['last_seq']} must all be registrations or records "
+                                                      f"by {e.get('actor')!r}, the importer")
+            elif sum(1 for s in run[2] if s >= p["first_seq"]) != p["rows"]:
+                self.problem(where, "import_receipt", f"rows {p['rows']} but events {p['first_seq']}..{p['last_seq']} hold another number "
+                                                      "of registrations and records: each row is one")
 
     def fold_candidate(self, n, e, etype, p, candidates):
         """Keeps, per candidate, what rules 2 and 6 need: its site, its decisions, what changed since the newest."""

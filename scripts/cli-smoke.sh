@@ -273,6 +273,21 @@ if command -v chromium >/dev/null; then
 fi
 expect_rc 2 env -u TRIALGATE_CHROMIUM PATH=/nonexistent "$B" report --format pdf --out "$T/nowhere.pdf"
 check grep -q "pdf_renderer: --format pdf prints the HTML report with headless Chromium, and none was found" "$T/out"
+# A Chromium that hangs is stopped after TRIALGATE_PDF_TIMEOUT seconds; it was handed a page in a folder only the user
+# can enter (the page holds participant data), a fresh profile there, and no flag that opens file access.
+printf '%s\n' '#!/bin/sh' "printf '%s\\n' \"\$@\" > '$T/pdf-args'" \
+  "for a; do case \"\$a\" in file://*) stat -c %a \"\$(dirname \"\${a#file://}\")\" > '$T/pdf-dir-mode'; cp \"\${a#file://}\" '$T/pdf-page.html';; esac; done" \
+  'exec sleep 300' > "$T/hung-chromium"
+chmod +x "$T/hung-chromium"
+expect_rc 2 env TRIALGATE_CHROMIUM="$T/hung-chromium" TRIALGATE_PDF_TIMEOUT=2 "$B" report --format pdf --out "$T/hung.pdf"
+check grep -q "pdf_renderer: .*hung-chromium did not finish printing the report within 2 s and was stopped" "$T/out"
+check test "$(cat "$T/pdf-dir-mode")" = 700
+check test ! -e "$T/hung.pdf"
+check grep -qx -- "--disable-background-networking" "$T/pdf-args"
+check grep -qx -- "--user-data-dir=$(dirname "$(sed -n 's|^file://||p' "$T/pdf-args")")/profile" "$T/pdf-args"
+refute grep -q -- "--allow-file-access" "$T/pdf-args"
+# The page Chromium opens forbids every fetch and script before anything else.
+check test "$(sed -n 2p "$T/pdf-page.html" | cut -c1-64)" = '<meta http-equiv="Content-Security-Policy" content="default-src '
 # Checkpoints: save one and the vkey as a regulator would; openssl checks the checkpoint's Ed25519 signature.
 "$B" checkpoint > "$T/saved.note"
 "$B" key vkey > "$T/trial.vkey"

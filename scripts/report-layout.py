@@ -3,7 +3,7 @@
 
 Usage: scripts/report-layout.py REPORT.html [--screenshot OUT.png] [--pdf REPORT.pdf] [--chromium PATH]
 
-Chromium loads a copy of the page with a small measuring script added at the end (the report itself has no scripts),
+Chromium loads a copy of the page with a small measuring script added at the end (the report itself has no scripts and forbids them by its Content-Security-Policy, which the copy drops),
 and dumps the DOM with the measurements in it. The check fails (exit 1, naming each problem) when:
   - the page is wider than the 1280 px window (a horizontal scroll bar);
   - a timestamp, site name or candidate id wraps onto a second line (an id longer than 24 characters, class `long`,
@@ -127,7 +127,8 @@ def main():
     with tempfile.TemporaryDirectory() as work:
         measured = os.path.join(work, "measured.html")
         with open(measured, "w", encoding="utf-8") as f:
-            f.write(page.replace("</body>", MEASURE + "</body>"))
+            # The page forbids scripts (its Content-Security-Policy); this copy lifts that to run the measuring one.
+            f.write(re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page).replace("</body>", MEASURE + "</body>"))
         run = chromium(browser, os.path.join(work, "p1"), f"--window-size={WIDTH},900", "--virtual-time-budget=3000",
                        "--dump-dom", "file://" + measured)
         m = re.search(r'<pre id="layout-result">(.*?)</pre>', run.stdout, re.S)

@@ -35,6 +35,12 @@ public struct LogAuditor {
     /// The size of the newest checkpoint checked (0: none). Every event TrialGate appends is covered by a
     /// checkpoint signed in its own transaction, so events beyond it were written by someone else.
     public private(set) var coveredSize: Int64 = 0
+    /// The events an import could have written just before the current one: a run of registrations, records and the
+    /// stale-decision queries records open, by one actor; `rows` are the seqs of its registrations and records
+    /// (`checkImportReceipt`).
+    var importRun: (from: Int64, actor: String, rows: [Int64])?
+    /// The SHA-256 of every file an import receipt names: the writer imports a file once.
+    var importedFiles: [String: Int64] = [:]
 
     /// Which stored checkpoints' signatures an audit checks.
     ///
@@ -164,6 +170,8 @@ public struct LogAuditor {
         if event.type == .userAdded || event.type == .userSignerRotated, event.payload["public_key"] != nil {
             checkAccountKey(event)
         }
+        if event.type == .recordsImported { checkImportReceipt(event) }
+        followImportRun(event)
         do {
             try state.apply(Event(seq: state.size + 1, timestamp: event.timestamp, actor: event.actor, type: event.type,
                                   candidate: event.candidate, schemaVersion: event.schemaVersion, payload: event.payload,

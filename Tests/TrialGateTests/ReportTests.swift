@@ -419,10 +419,39 @@ struct ReportHTMLTests {
         #expect(html.contains("aria-label=\"Model score histogram\""))
         #expect(!html.contains("<script"))
         #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"))
-        let external = html.components(separatedBy: "http").dropFirst().filter { !$0.hasPrefix("://www.w3.org/2000/svg") }
+        let external = html.components(separatedBy: "http").dropFirst().filter { !$0.hasPrefix("://www.w3.org/2000/svg") && !$0.hasPrefix("-equiv=\"Content-Security-Policy\"") }
         #expect(external.isEmpty)
         let again = try f.run(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "html"))["html"]!.stringValue!
         #expect(html == again)
+        #expect(html.contains("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:;"))
+    }
+
+    @Test("the page the PDF's Chromium opens carries the policy first, whatever HTML it is given")
+    func guardedPage() throws {
+        let meta = "<meta http-equiv=\"Content-Security-Policy\" content=\"\(ReportHTML.contentSecurityPolicy)\">"
+        for hostile in ["<!DOCTYPE html><script>fetch('http://203.0.113.9/')</script><img src=file:///etc/passwd>",
+                        "<script>1</script><html><head></head></html>", ""] {
+            let page = ReportHTML.guarded(hostile)
+            let at = try #require(page.range(of: meta)).lowerBound
+            #expect(page[..<at] == "" || page[..<at] == "<!DOCTYPE html>\n", "\(page)")
+            #expect(page.hasSuffix(hostile.hasPrefix("<!DOCTYPE html>") ? String(hostile.dropFirst(15)) : hostile))
+        }
+    }
+
+    @Test("a forged log's texts (a withdrawal category and reason, an actor) reach the page, and the PDF's Chromium, escaped: no tag, no fetch")
+    func forgedTextsEscaped() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
+        try f.run(.register(candidate: "X-1", fields: ["site": "SITE-01"]))
+        try f.run(.withdraw(candidate: "X-1", category: .other, reason: "moved"))
+        let hostile = "<img src=file:///etc/passwd><iframe src=\"http://203.0.113.9/\"></iframe><link rel=stylesheet href=x><style>*{background:url(http://203.0.113.9/)}</style>"
+        let forged = try f.forgedCopy { event, draft in
+            if event.type == .candidateWithdrawn { draft.payload = ["category": .string(hostile), "reason": .string(hostile)] }
+            if event.type == .candidateRegistered { draft.actor = hostile }
+        }
+        let html = try Dispatcher(store: forged, clock: f.clock, key: { f.key })
+            .perform(.report(asOfSeq: nil, asOfTime: nil, site: nil, from: nil, to: nil, format: "html"), actor: "sponsor").decode(ReportHTMLReply.self).html
+        for tag in ["<img", "<iframe", "<link", "<style>*"] { #expect(!html.contains(tag), "\(tag)") }
+        #expect(html.contains("&lt;img src=file:///etc/passwd&gt;"))
     }
 }
 

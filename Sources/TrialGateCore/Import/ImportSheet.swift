@@ -28,17 +28,26 @@ public struct ImportSheet: Sendable {
         var problems: [ImportProblem] = []
         let header = table.header.map(Self.trimmed)
         var index: [String: Int] = [:]
+        var unknown = 0
         for (i, name) in header.enumerated() {
             if name.isEmpty {
                 problems.append(ImportProblem(row: 1, column: "", value: "", expected: "a name for column \(i + 1) (\(Self.columnLetters(i)))"))
             } else if index[name] != nil {
                 problems.append(ImportProblem(row: 1, column: name, value: name, expected: "each column once (it is column \(index[name]! + 1) too)"))
             } else if !ImportKind.columns.contains(name) {
-                problems.append(ImportProblem(row: 1, column: name, value: name,
-                                              expected: "kind, candidate, site or a field `trialgate record KIND --help` lists (names are exact, lower case)"))
+                unknown += 1
+                // A header of thousands of unknown names is one mistake (the wrong file): list the first ones only.
+                if unknown <= ImportProblems.listed {
+                    problems.append(ImportProblem(row: 1, column: name, value: name,
+                                                  expected: "kind, candidate, site or a field `trialgate record KIND --help` lists (names are exact, lower case)"))
+                }
             } else {
                 index[name] = i
             }
+        }
+        if unknown > ImportProblems.listed {
+            problems.append(ImportProblem(row: 1, column: "", value: "\(unknown) unknown column names",
+                                          expected: "the columns of an import file (the first \(ImportProblems.listed) unknown ones are listed)"))
         }
         for name in ["kind", "candidate"] where index[name] == nil {
             problems.append(ImportProblem(row: 1, column: name, value: "", expected: "a column \(name) (every file has kind and candidate)"))

@@ -117,6 +117,12 @@ extension Dispatcher {
             if let given = row.site, given != candidate.site {
                 throw RowProblem(column: "site", value: given, expected: "\(candidate.site), the site \(row.candidate) is registered at (or empty)")
             }
+            // The file's SHA-256 stops the same bytes twice; this stops the same rows in other bytes (the file saved
+            // again with other line ends, a byte order mark, another column order), which would record each twice.
+            if let same = candidate.records.first(where: { $0.type == row.type && $0.original == row.fields }) {
+                throw RowProblem(column: "", value: row.kind, expected: "a record not in the log yet: \(row.candidate) has this same \(row.kind) record as event "
+                                 + "\(same.seq) (by \(same.actor) at \(same.timestamp)); was this file imported before?")
+            }
         }
         return [EventDraft(timestamp: now, actor: actor, type: row.type, candidate: row.candidate, payload: row.fields)]
     }

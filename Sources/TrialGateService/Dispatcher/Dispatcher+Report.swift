@@ -122,7 +122,11 @@ extension Dispatcher {
         report.checkpoint = try reportCheckpoint(through: last)
         switch format {
         case "html": return ReportHTMLReply(html: ReportHTML.render(report))
-        case "csv": return ReportCSVReply(csv: ScreeningReport.csv(Self.screeningLogRows(report.screeningLog)), logWarning: report.logWarning)
+        case "csv":
+            // Users' texts (a withdrawal's reason, a printed name, what made a decision stale) reach whoever opens
+            // the file in a spreadsheet: neutralised as the audit CSV's are (`SpreadsheetCell`).
+            let rows = Self.screeningLogRows(report.screeningLog).map { $0.map(SpreadsheetCell.neutralised) }
+            return ReportCSVReply(csv: ScreeningReport.csv(rows), logWarning: report.logWarning)
         default: return report
         }
     }

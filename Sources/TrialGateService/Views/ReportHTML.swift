@@ -2,7 +2,7 @@ import Foundation
 import TrialGateCore
 
 /// The screening report as one self-contained HTML page: inline CSS and SVG, no scripts, no external assets.
-enum ReportHTML {
+public enum ReportHTML {
     static func escape(_ s: String) -> String {
         var out = ""
         for ch in s {
@@ -46,6 +46,21 @@ enum ReportHTML {
         tr,svg{break-inside:avoid}table{font-size:.68rem}svg.flow{max-height:132mm;width:auto;height:auto}}
         """
 
+    /// What the page may load: nothing but its own inline style. Every text is escaped; this is the second wall, so
+    /// that a text that ever slipped through could not run a script or fetch a file or a URL, in a browser or in the
+    /// headless Chromium that prints the PDF (`report --format pdf`). SVG `url(#arrow)` is a reference within the page.
+    public static let contentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+
+    /// `html` with `contentSecurityPolicy` as its first element (after a leading doctype, which keeps the layout out of
+    /// quirks mode), whatever else it carries. The PDF's Chromium runs without a sandbox, so the page it opens is
+    /// guarded where it is written, not only where it is made: should a page ever come from elsewhere (a server, a file),
+    /// no script runs and no file or URL is fetched. A second policy can only narrow the page's own (CSP 3).
+    public static func guarded(_ html: String) -> String {
+        let meta = "<meta http-equiv=\"Content-Security-Policy\" content=\"\(contentSecurityPolicy)\">"
+        let doctype = "<!DOCTYPE html>"
+        return html.hasPrefix(doctype) ? doctype + "\n" + meta + html.dropFirst(doctype.count) : meta + html
+    }
+
     /// A timestamp, kept on one line.
     static func ts(_ s: String?) -> String { "<span class=\"ts\">\(escape(n(s)))</span>" }
 
@@ -64,6 +79,7 @@ enum ReportHTML {
         var html = """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+        <meta http-equiv="Content-Security-Policy" content="\(contentSecurityPolicy)">
         <title>Screening report \(escape(n(r.trialID)))</title>
         <style>
         \(style)
