@@ -685,13 +685,31 @@ def changes_candidate_data(etype) -> bool:
     return isinstance(etype, str) and (etype.endswith(".recorded") or etype in ("candidate.registered", "entry.corrected", "candidate.withdrawn"))
 
 
+def decision_digest(d):
+    """The SHA-256 (hex) of a decision's RFC 8785 bytes, or None when it has none (not JSON text jcs can write)."""
+    try:
+        return hashlib.sha256(jcs_bytes(d)).hexdigest()
+    except (ValueError, TypeError, OverflowError, UnicodeEncodeError):
+        return None
+
+
+def decision_summary(d, digest):
+    """What a later sign-off checks of a decision (rules 2-5 of check_signoff): its digest, outcome, policy and the
+    criteria still waiting for an attestation. The decision itself is not kept: on a large bundle the decisions'
+    trees were most of the verifier's memory."""
+    policy = d.get("policy") if isinstance(d.get("policy"), dict) else {}
+    return {"sha256": digest, "outcome": d.get("outcome"), "policy": f"{policy.get('id')}@{policy.get('version')}",
+            "unattested": sorted(str(k.get("id")) for k in d.get("criteria") or []
+                                 if isinstance(k, dict) and k.get("result") == "needs_attestation")}
+
+
 class Candidate:
     """What the sign-off rules need to know about a candidate, folded from the events so far."""
 
     def __init__(self, registered_seq, site):
         self.registered_seq = registered_seq
         self.site = site              # after corrections of the registration
-        self.decisions = {}           # seq -> decision object, in log order
+        self.decisions = {}           # seq -> decision_summary of the decision, in log order
         self.changes = []             # seqs of data-changing events since the newest decision
         self.signed = {}              # decision seq -> seq of the decision.signed event naming it
         self.attestation_signatures = {}  # raw signature bytes (or text) -> seq of the signed attestation that bears it
@@ -923,11 +941,12 @@ def check_line(line: bytes):
 def check_chunk(lines, notes, keys):
     """A worker process's task: check_line for each of `lines`; the log signatures of `notes` (the checkpoints of
     sizes within these lines) by each of `keys` (keys.json's) whose key id a signature line names; and the signature of
-    each decision among the lines by the key of keys.json its key_id names. Returns the results and the set of what
-    verified: (key, signature, message) for a note, (key, signature, SHA-256 of the event line) for a decision. That
-    set only saves work: the verifier still decides which key must have signed each checkpoint and decision, and
-    verifies itself whatever is not in the set."""
-    verified = set()
+    each decision among the lines by the key of keys.json its key_id names. Returns the results; the set of what
+    verified: (key, signature, message) for a note, (key, signature, SHA-256 of the event line) for a decision; and
+    each decision's digest (decision_digest) by the SHA-256 of its line. The set and the digests only save work: the
+    verifier still decides which key must have signed each checkpoint and decision, verifies itself whatever is not in
+    the set, and works out a digest itself when none came."""
+    verified, digests = set(), {}
     results = [check_line(line) for line in lines]
     by_id = {trialgate_key_id(key): key for key in keys}
     for _, e, _, line_hash, _ in results:
@@ -940,6 +959,7 @@ def check_chunk(lines, notes, keys):
             message = jcs_bytes(d)
         except Exception:
             continue
+        digests[line_hash] = hashlib.sha256(message).hexdigest()
         if ed25519_ok(key, p["signature"], message):
             verified.add((key, p["signature"], line_hash))
     for note in notes:
@@ -957,7 +977,7 @@ def check_chunk(lines, notes, keys):
                         pass
     # The parsed events stay here: the verifier parses each line again, which costs less than sending the trees
     # back (pickling them here and unpickling them there).
-    return [(err, None, canonical, line_hash, leaf) for err, _, canonical, line_hash, leaf in results], verified
+    return [(err, None, canonical, line_hash, leaf) for err, _, canonical, line_hash, leaf in results], verified, digests
 
 
 class UsageError(Exception):
@@ -991,6 +1011,8 @@ class Verifier:
         self.radiomics = {}     # candidate -> [(seq, radiomics.recorded payload)], in log order
         self.model_scores = {}  # seq of a model_score.recorded of a registered model -> (event, payload after corrections)
         self.verified_ahead = set()  # signatures worker processes verified (check_chunk): of checkpoints and decisions
+        self.digests_ahead = {}  # SHA-256 of an event line -> its decision's digest, worked out by a worker (check_chunk)
+        self.digests = {}        # seq of a decision.issued -> decision_digest of its decision
 
     def problem(self, where, code, message):
         self.problems.append((where, code, message))
@@ -1112,7 +1134,10 @@ class Verifier:
                 self.check_decision(n, e, p, keys, prev_hash_before=e.get("prev_hash"), line_hash=line_hash)
                 self.check_model_gates(n, e, p)
                 leaves[n] = leaf
-                decisions[n] = p
+                # The digest a worker worked out from the same line, when it verified the signature ahead.
+                digest = self.digests_ahead.pop(line_hash, None) or decision_digest(p.get("decision"))
+                self.digests[n] = digest
+                decisions[n] = (digest, p.get("signature"))
             elif etype == "model.registered":
                 self.check_model_registration(n, p)
             elif etype == "records.imported":
@@ -1206,7 +1231,8 @@ class Verifier:
             if seq not in decisions:
                 self.problem(where, "decision_not_in_log", "decisions.jsonl lists it but it is not a decision in events.jsonl")
                 continue
-            if d.get("decision") != decisions[seq].get("decision") or d.get("signature") != decisions[seq].get("signature"):
+            digest, signature = decisions[seq]
+            if d.get("signature") != signature or digest is None or decision_digest(d.get("decision")) != digest:
                 self.problem(where, "decision_mismatch", "decisions.jsonl differs from the logged decision")
             inc = d.get("inclusion") or {}
             tree_size = inc.get("tree_size")
@@ -1272,8 +1298,9 @@ class Verifier:
                 yield from self.results_of(pending.popleft())
 
     def results_of(self, task):
-        results, verified = task.result()
+        results, verified, digests = task.result()
         self.verified_ahead |= verified
+        self.digests_ahead.update(digests)
         return results
 
     def parsed_lines(self, events, checkpoints):
@@ -1719,7 +1746,8 @@ class Verifier:
         if c is None:
             return
         if etype == "decision.issued":
-            c.decisions[n] = p.get("decision") if isinstance(p.get("decision"), dict) else {}
+            d = p.get("decision") if isinstance(p.get("decision"), dict) else {}
+            c.decisions[n] = decision_summary(d, self.digests.get(n) if d is p.get("decision") else decision_digest(d))
             c.changes = []
             return
         if etype == "entry.corrected" and p.get("corrects") == c.registered_seq and p.get("field") == "site":
@@ -1855,10 +1883,9 @@ class Verifier:
         elif decision is None:
             self.problem(where, "signoff_binding", f"event {seq} is not a decision of candidate {candidate_id}")
         else:
-            if hashlib.sha256(jcs_bytes(decision)).hexdigest() != ref.get("sha256"):
+            if decision["sha256"] is None or decision["sha256"] != ref.get("sha256"):
                 self.problem(where, "signoff_binding", f"decision.sha256 is not the SHA-256 of decision {seq}'s RFC 8785 bytes")
-            policy = decision.get("policy") if isinstance(decision.get("policy"), dict) else {}
-            if ref.get("outcome") != decision.get("outcome") or ref.get("policy") != f"{policy.get('id')}@{policy.get('version')}":
+            if ref.get("outcome") != decision["outcome"] or ref.get("policy") != decision["policy"]:
                 self.problem(where, "signoff_binding", f"the statement's outcome or policy is not decision {seq}'s")
             newest = list(c.decisions)[-1]
             if seq != newest:
@@ -1892,8 +1919,7 @@ class Verifier:
                 self.problem(where, "signoff_meaning", f"reason must be {text_problem(reason, REASON_MAX, multiline=False)}")
             # What only an investigator's signed attestation settles is attested first, never overridden into eligibility.
             if meaning == "overridden_eligible" and decision is not None:
-                unattested = sorted(str(k.get("id")) for k in decision.get("criteria") or []
-                                    if isinstance(k, dict) and k.get("result") == "needs_attestation")
+                unattested = decision["unattested"]
                 if unattested:
                     self.problem(where, "signoff_meaning", f"decision {seq} still needs the attestation of {', '.join(unattested)}: "
                                                            "an override into eligibility waits for the investigator's attestations")
