@@ -10,18 +10,6 @@ import TrialGateStore
 /// from the stored body instead of encoding it again, so the slice must be exactly what encoding gives.
 @Suite("CanonicalSlice: a member's bytes in a canonical text")
 struct CanonicalSliceTests {
-    /// A small deterministic generator (SplitMix64), so a failure names a seed that reproduces it.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Strings that stress a scanner: quotes, backslashes, braces and brackets, commas and colons, controls, non-ASCII.
     static let pieces = ["\"", "\\", "{", "}", "[", "]", ",", ":", "\u{0}", "\n", "é", "≤", "😀", "a", "decision", "payload", " "]
 
@@ -43,7 +31,7 @@ struct CanonicalSliceTests {
 
     @Test("every member path of generated values: the slice is the member's canonical encoding")
     func generated() {
-        var g = SplitMix(state: 6962)
+        var g = SeededGenerator(state: 6962)
         var checked = 0
         for _ in 0..<3000 {
             var members: [String: JSONValue] = ["payload": ["decision": Self.value(&g, depth: 1), "signature": "x"]]

@@ -5,18 +5,6 @@ import TrialGatePolicies
 @testable import TrialGateService
 import TrialGateStore
 
-/// SplitMix64: a seeded generator, so that the generated ids are the same on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("FHIR export: ids that cannot collide, the ResearchStudy the subjects refer to, statuses from confirmed decisions")
 struct FHIRExportTests {
     /// The FHIR R4 id rule: `[A-Za-z0-9\-\.]{1,64}`.
