@@ -212,6 +212,13 @@ extension InteropExportTests {
             do { _ = try f.dispatcher.execute(c, principal: monitor); return nil } catch { return TrialGateError(error).code.rawValue }
         }
         #expect(code(.exportODM()) == "forbidden" && code(.exportSDTMIE()) == "forbidden")
+        // The refusal says what to give, in the export's own words.
+        do {
+            _ = try f.dispatcher.execute(.exportODM(), principal: monitor)
+            Issue.record("a monitor's ODM export of every site was not refused")
+        } catch {
+            #expect(TrialGateError(error).message == "a monitor lists exports (export.odm) of one site at a time: give site")
+        }
         #expect(code(.exportODM(site: "SITE-01")) == "forbidden" && code(.exportSDTMIE(site: "SITE-01")) == "forbidden")
         #expect(code(.exportODM(site: "SITE-02")) == nil && code(.exportSDTMIE(site: "SITE-02")) == nil)
         // The FHIR export and the audit trail keep to the same sites: FHIR per site, the audit CSV one own candidate at a time.

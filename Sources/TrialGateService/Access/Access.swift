@@ -86,8 +86,9 @@ public enum Access {
         case .decisions(let candidate, _, let site, _, _, _): try requireScope(candidate: candidate, site: site, what: "decisions")
         case .candidates(let site, _, _, _): try requireScope(candidate: nil, site: site, what: "candidates")
         case .queries(let candidate, let site, _): try requireScope(candidate: candidate, site: site, what: "queries")
-        case .report(_, _, let site, _, _, _), .exportFHIR(let site), .exportODM(_, let site, _, _), .exportSDTMIE(_, let site, _, _):
-            try requireScope(candidate: nil, site: site, what: "reports")
+        case .report(_, _, let site, _, _, _): try requireScope(candidate: nil, site: site, what: "reports")
+        case .exportFHIR(let site), .exportODM(_, let site, _, _), .exportSDTMIE(_, let site, _, _):
+            try requireScope(candidate: nil, site: site, what: "exports (\(command.name))")
         case .auditTrail(let candidate, _, _):
             guard let candidate else { throw TrialGateError(.forbidden, "a \(principal.role.rawValue) reads the audit trail of one candidate at a time: give candidate") }
             try requireSite(try siteOfCandidate(candidate))
