@@ -1012,7 +1012,6 @@ class Verifier:
         self.model_scores = {}  # seq of a model_score.recorded of a registered model -> (event, payload after corrections)
         self.verified_ahead = set()  # signatures worker processes verified (check_chunk): of checkpoints and decisions
         self.digests_ahead = {}  # SHA-256 of an event line -> its decision's digest, worked out by a worker (check_chunk)
-        self.digests = {}        # seq of a decision.issued -> decision_digest of its decision
 
     def problem(self, where, code, message):
         self.problems.append((where, code, message))
@@ -1136,7 +1135,6 @@ class Verifier:
                 leaves[n] = leaf
                 # The digest a worker worked out from the same line, when it verified the signature ahead.
                 digest = self.digests_ahead.pop(line_hash, None) or decision_digest(p.get("decision"))
-                self.digests[n] = digest
                 decisions[n] = (digest, p.get("signature"))
             elif etype == "model.registered":
                 self.check_model_registration(n, p)
@@ -1174,7 +1172,7 @@ class Verifier:
                 why = text_problem(p["reason"], REASON_MAX, multiline=multiline)
                 if why:
                     self.problem(where, "invalid_text", f"{etype}'s reason must be {why}")
-            self.fold_candidate(n, e, etype, p, candidates)
+            self.fold_candidate(n, e, etype, p, candidates, decisions)
             # An import's rows: registrations and records, with the stale-decision queries records open, by one actor.
             row = etype in IMPORTABLE_TYPES
             if isinstance(e.get("candidate"), str) and (row or (etype == "query.opened" and p.get("about") == "stale_decision")):
@@ -1733,8 +1731,9 @@ class Verifier:
                 self.problem(where, "import_receipt", f"rows {p['rows']} but events {p['first_seq']}..{p['last_seq']} hold another number "
                                                       "of registrations and records: each row is one")
 
-    def fold_candidate(self, n, e, etype, p, candidates):
-        """Keeps, per candidate, what rules 2 and 6 need: its site, its decisions, what changed since the newest."""
+    def fold_candidate(self, n, e, etype, p, candidates, decisions):
+        """Keeps, per candidate, what rules 2 and 6 need: its site, its decisions, what changed since the newest.
+        `decisions`: each decision.issued so far, by seq, as (digest, signature)."""
         cid = e.get("candidate")
         if not isinstance(cid, str):
             return
@@ -1747,7 +1746,7 @@ class Verifier:
             return
         if etype == "decision.issued":
             d = p.get("decision") if isinstance(p.get("decision"), dict) else {}
-            c.decisions[n] = decision_summary(d, self.digests.get(n) if d is p.get("decision") else decision_digest(d))
+            c.decisions[n] = decision_summary(d, decisions[n][0] if d is p.get("decision") else decision_digest(d))
             c.changes = []
             return
         if etype == "entry.corrected" and p.get("corrects") == c.registered_seq and p.get("field") == "site":
