@@ -259,6 +259,8 @@ GRANT CONNECT ON DATABASE $DATABASE TO tg_writer, tg_reader;
 -- nothing by default: \`trialgate init\` grants it SELECT and INSERT on the append-only tables it creates.
 ALTER DEFAULT PRIVILEGES FOR ROLE tg_owner GRANT USAGE ON SCHEMAS TO tg_reader;
 ALTER DEFAULT PRIVILEGES FOR ROLE tg_owner GRANT SELECT ON TABLES TO tg_reader;
+-- pg_dump run as the reader also reads the sequences' values.
+ALTER DEFAULT PRIVILEGES FOR ROLE tg_owner GRANT SELECT ON SEQUENCES TO tg_reader;
 SELECT pg_create_physical_replication_slot('$SLOT');
 EOF
 }
