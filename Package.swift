@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // The system SQLite (Debian: libsqlite3-dev).
@@ -26,8 +27,12 @@ let package = Package(
         .target(name: "TrialGateAudit", dependencies: [
             "TrialGateCore", .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        // The append-only SQLite event store.
-        .target(name: "TrialGateStore", dependencies: ["TrialGateCore", "TrialGateAudit", "CSQLite"]),
+        // The append-only event store: its rules over one protocol (LogDatabase), on SQLite (the embedded default) or
+        // PostgreSQL (postgres-nio).
+        .target(name: "TrialGateStore", dependencies: ["TrialGateCore", "TrialGateAudit", "CSQLite",
+                                                      .product(name: "PostgresNIO", package: "postgres-nio"),
+                                                      .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                                                      .product(name: "Logging", package: "swift-log")]),
         // The command vocabulary and the one dispatcher behind the CLI, `exec` and the socket.
         .target(name: "TrialGateService", dependencies: ["TrialGateCore", "TrialGateAudit", "TrialGateStore", .product(name: "Crypto", package: "swift-crypto"),
                                                      .product(name: "Logging", package: "swift-log")]),

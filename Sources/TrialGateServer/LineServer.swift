@@ -67,8 +67,11 @@ public final class LineServer: Service, @unchecked Sendable {
         }
         // The writer raises it after each checkpointed commit; readers then check what they show with one comparison.
         let coverage = self.coverage
+        let lease = config.lease
         let makeDispatcher: @Sendable () throws -> Dispatcher = {
-            let dispatcher = Dispatcher(store: try EventStore.open(path: storePath), clock: SystemClock(), key: { key })
+            let store = try EventStore.open(path: storePath)
+            (store.database as? PostgresLogDatabase)?.lease = lease
+            let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { key })
             dispatcher.coverage = coverage
             return dispatcher
         }

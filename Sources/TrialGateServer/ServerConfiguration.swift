@@ -1,4 +1,5 @@
 import NIOCore
+import TrialGateStore
 import TrialGateService
 
 /// How a `LineServer` listens and what it serves.
@@ -18,6 +19,8 @@ public struct ServerConfiguration: Sendable {
 
     public var endpoint: Endpoint
     public var storePath: String
+    /// On a PostgreSQL store served by several nodes: this node's writer lease (nil: no lease, as on SQLite).
+    public var lease: WriterLease?
     public var keyPath: String
     public var usersPath: String
     /// PEM certificate chain and private key; required to listen beyond loopback.

@@ -1,4 +1,3 @@
-import CSQLite
 import TrialGateAudit
 import TrialGateCore
 
@@ -42,35 +41,27 @@ extension EventStore {
         public let size: Int64
         public let issuedAt: String
         public let note: String
+
+        public init(size: Int64, issuedAt: String, note: String) {
+            self.size = size
+            self.issuedAt = issuedAt
+            self.note = note
+        }
     }
 
     /// Stored checkpoints with sizes in `from ... through`, by size.
     public func checkpoints(from: Int64 = 1, through: Int64 = .max) throws -> [StoredCheckpoint] {
-        var out: [StoredCheckpoint] = []
-        try db.query("SELECT size, issued_at, note FROM checkpoints WHERE size BETWEEN ? AND ? ORDER BY size", [.int(from), .int(through)],
-                     "reading checkpoints") { s in out.append(Self.checkpointRow(s)) }
-        return out
+        try database.checkpoints(from: from, through: through)
     }
 
     /// The stored checkpoint of the largest size at or below `size`, if any.
     public func checkpointAtOrBefore(size: Int64) throws -> StoredCheckpoint? {
-        var out: StoredCheckpoint?
-        try db.query("SELECT size, issued_at, note FROM checkpoints WHERE size <= ? ORDER BY size DESC LIMIT 1", [.int(size)],
-                     "reading a checkpoint") { s in out = Self.checkpointRow(s) }
-        return out
+        try database.checkpointAtOrBefore(size: size)
     }
 
     /// The newest stored checkpoint, if any.
     public func latestCheckpoint() throws -> StoredCheckpoint? {
-        var out: StoredCheckpoint?
-        try db.query("SELECT size, issued_at, note FROM checkpoints ORDER BY size DESC LIMIT 1", [], "reading the latest checkpoint") { s in
-            out = Self.checkpointRow(s)
-        }
-        return out
-    }
-
-    private static func checkpointRow(_ s: OpaquePointer) -> StoredCheckpoint {
-        StoredCheckpoint(size: sqlite3_column_int64(s, 0), issuedAt: SQLiteConnection.text(s, 1) ?? "", note: SQLiteConnection.text(s, 2) ?? "")
+        try database.checkpointAtOrBefore(size: .max)
     }
 
     /// A saved report snapshot: the report state at `size` (whose event has hash `head`), the statement the
@@ -101,34 +92,18 @@ extension EventStore {
     /// `reportSnapshotsKept`. A snapshot of a size saved before replaces it (that one may not have checked out).
     public func saveReportSnapshot(_ snapshot: StoredReportSnapshot) throws {
         try immediateTransaction("saving a report snapshot") {
-            try db.run("DELETE FROM report_snapshots WHERE size = ?", [.int(snapshot.size)], "replacing the report snapshot of size \(snapshot.size)")
-            try db.run("INSERT INTO report_snapshots (size, head, made_at, state, statement, signature) VALUES (?, ?, ?, ?, ?, ?)",
-                       [.int(snapshot.size), .text(snapshot.head), .text(snapshot.madeAt), .blob(snapshot.state), .text(snapshot.statement),
-                        .text(snapshot.signature)], "saving the report snapshot of size \(snapshot.size)")
-            try db.run("DELETE FROM report_snapshots WHERE size NOT IN (SELECT size FROM report_snapshots ORDER BY size DESC LIMIT ?)",
-                       [.int(Int64(Self.reportSnapshotsKept))], "deleting old report snapshots")
+            try database.replaceReportSnapshot(snapshot, keep: Self.reportSnapshotsKept)
         }
     }
 
     /// The sizes of the saved report snapshots, newest first.
     public func reportSnapshotSizes() throws -> [Int64] {
-        var sizes: [Int64] = []
-        try db.query("SELECT size FROM report_snapshots ORDER BY size DESC", [], "listing report snapshots") { s in
-            sizes.append(sqlite3_column_int64(s, 0))
-        }
-        return sizes
+        try database.reportSnapshotSizes()
     }
 
     /// The saved report snapshot of exactly `size` events, if any.
     public func reportSnapshot(size: Int64) throws -> StoredReportSnapshot? {
-        var out: StoredReportSnapshot?
-        try db.query("SELECT size, head, made_at, state, statement, signature FROM report_snapshots WHERE size = ?", [.int(size)],
-                     "reading the report snapshot of size \(size)") { s in
-            out = StoredReportSnapshot(size: sqlite3_column_int64(s, 0), head: SQLiteConnection.text(s, 1) ?? "",
-                                       madeAt: SQLiteConnection.text(s, 2) ?? "", state: SQLiteConnection.blob(s, 3),
-                                       statement: SQLiteConnection.text(s, 4) ?? "", signature: SQLiteConnection.text(s, 5) ?? "")
-        }
-        return out
+        try database.reportSnapshot(size: size)
     }
 
     /// The root of the tree over the first `size` events.
@@ -152,9 +127,7 @@ extension EventStore: MerkleNodeSource {
             }
             return hashes[0]
         }
-        var out: [UInt8]?
-        try db.query("SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?", [.int(Int64(level)), .int(index)],
-                     "reading the Merkle tree") { s in out = SQLiteConnection.blob(s, 0) }
+        let out = try database.storedNode(level: level, index: index)
         guard let out, out.count == Merkle.hashSize else {
             throw TrialGateError(.storeCorrupt, "the Merkle tree has no node at level \(level), index \(index)")
         }
@@ -167,6 +140,13 @@ extension EventStore: MerkleNodeSource {
         public let witness: String
         public let line: String
         public let receivedAt: String
+
+        public init(size: Int64, witness: String, line: String, receivedAt: String) {
+            self.size = size
+            self.witness = witness
+            self.line = line
+            self.receivedAt = receivedAt
+        }
     }
 
     /// A witness's refusal of the checkpoint of `size`: its HTTP status and answer.
@@ -176,6 +156,14 @@ extension EventStore: MerkleNodeSource {
         public let status: Int
         public let answer: String
         public let receivedAt: String
+
+        public init(size: Int64, witness: String, status: Int, answer: String, receivedAt: String) {
+            self.size = size
+            self.witness = witness
+            self.status = status
+            self.answer = answer
+            self.receivedAt = receivedAt
+        }
     }
 
     /// Keeps a witness's cosignature of the stored checkpoint of `size`. A witness cosigns a checkpoint again, with a
@@ -184,29 +172,14 @@ extension EventStore: MerkleNodeSource {
     @discardableResult
     public func addCosignature(size: Int64, witness: String, line: String, receivedAt: UTCTimestamp) throws -> Bool {
         try immediateTransaction("storing a cosignature") {
-            var known = false
-            try db.query("SELECT 1 FROM cosignatures WHERE size = ? AND witness = ? AND line = ?", [.int(size), .text(witness), .text(line)], "reading cosignatures") { _ in
-                known = true
-            }
-            if known { return false }
-            try db.run("INSERT INTO cosignatures (size, witness, line, received_at) VALUES (?, ?, ?, ?)",
-                       [.int(size), .text(witness), .text(line), .text(receivedAt.description)], "storing the cosignature of \(witness) for size \(size)")
+            if try database.hasCosignature(size: size, witness: witness, line: line) { return false }
+            try database.insertCosignature(size: size, witness: witness, line: line, receivedAt: receivedAt.description)
             return true
         }
     }
 
     /// The newest cosignature kept of each witness for the checkpoint of `size`, by witness name.
-    public func cosignatures(size: Int64) throws -> [StoredCosignature] {
-        var out: [StoredCosignature] = []
-        try db.query("""
-            SELECT size, witness, line, received_at FROM cosignatures
-            WHERE id IN (SELECT max(id) FROM cosignatures WHERE size = ? GROUP BY witness) ORDER BY witness
-            """, [.int(size)], "reading cosignatures") { s in
-            out.append(StoredCosignature(size: sqlite3_column_int64(s, 0), witness: SQLiteConnection.text(s, 1) ?? "", line: SQLiteConnection.text(s, 2) ?? "",
-                                         receivedAt: SQLiteConnection.text(s, 3) ?? ""))
-        }
-        return out
-    }
+    public func cosignatures(size: Int64) throws -> [StoredCosignature] { try database.cosignatures(size: size) }
 
     /// Keeps a witness's refusal of the checkpoint of `size` with its HTTP status and answer (cut to 1,024 bytes), unless
     /// the newest refusal kept for that witness is the same size, status and answer: a witness that keeps refusing in
@@ -215,38 +188,19 @@ extension EventStore: MerkleNodeSource {
     @discardableResult
     public func addWitnessRefusal(size: Int64, witness: String, status: Int, answer: String, receivedAt: UTCTimestamp) throws -> Bool {
         try immediateTransaction("storing a witness's refusal") {
-            var same = false
             var cut = answer
             while cut.utf8.count > 1024 { cut.removeLast() }
-            try db.query("SELECT size, status, answer FROM witness_refusals WHERE witness = ? ORDER BY id DESC LIMIT 1", [.text(witness)], "reading witness refusals") { s in
-                same = sqlite3_column_int64(s, 0) == size && sqlite3_column_int64(s, 1) == Int64(status) && SQLiteConnection.text(s, 2) == cut
+            if let newest = try database.newestRefusal(witness: witness), newest.size == size, newest.status == status, newest.answer == cut {
+                return false
             }
-            if same { return false }
-            try db.run("INSERT INTO witness_refusals (size, witness, status, answer, received_at) VALUES (?, ?, ?, ?, ?)",
-                       [.int(size), .text(witness), .int(Int64(status)), .text(cut), .text(receivedAt.description)],
-                       "storing the refusal of \(witness) for size \(size)")
+            try database.insertRefusal(StoredWitnessRefusal(size: size, witness: witness, status: status, answer: cut, receivedAt: receivedAt.description))
             return true
         }
     }
 
     /// The refusals kept, oldest first; with `size`, those of that checkpoint only.
-    public func witnessRefusals(size: Int64? = nil) throws -> [StoredWitnessRefusal] {
-        var out: [StoredWitnessRefusal] = []
-        let (sql, args): (String, [SQLiteValue]) = size.map { ("SELECT size, witness, status, answer, received_at FROM witness_refusals WHERE size = ? ORDER BY id", [.int($0)]) }
-            ?? ("SELECT size, witness, status, answer, received_at FROM witness_refusals ORDER BY id", [])
-        try db.query(sql, args, "reading witness refusals") { s in
-            out.append(StoredWitnessRefusal(size: sqlite3_column_int64(s, 0), witness: SQLiteConnection.text(s, 1) ?? "", status: Int(sqlite3_column_int64(s, 2)),
-                                            answer: SQLiteConnection.text(s, 3) ?? "", receivedAt: SQLiteConnection.text(s, 4) ?? ""))
-        }
-        return out
-    }
+    public func witnessRefusals(size: Int64? = nil) throws -> [StoredWitnessRefusal] { try database.refusals(size: size) }
 
     /// The largest checkpoint size each witness cosigned, by witness name.
-    public func cosignedSizes() throws -> [String: Int64] {
-        var out: [String: Int64] = [:]
-        try db.query("SELECT witness, max(size) FROM cosignatures GROUP BY witness", [], "reading cosignatures") { s in
-            out[SQLiteConnection.text(s, 0) ?? ""] = sqlite3_column_int64(s, 1)
-        }
-        return out
-    }
+    public func cosignedSizes() throws -> [String: Int64] { try database.cosignedSizes() }
 }

@@ -2,11 +2,7 @@ import TrialGateAudit
 import TrialGateCore
 
 extension EventStore {
-    /// Built once: the statement cache is keyed by the SQL text.
-    static let insertEvent = "INSERT INTO events (seq, ts, actor, type, candidate, prev_hash, hash, body, registration_seq) "
-        + "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, CASE WHEN ?4 = 'candidate.registered' THEN ?1 ELSE (\(registrationOf("?5"))) END)"
-
-    /// Runs `body` inside one write transaction (`BEGIN IMMEDIATE … COMMIT`).
+    /// Runs `body` inside one write transaction (SQLite: `BEGIN IMMEDIATE … COMMIT`).
     ///
     /// Returns after the commit is durable; if `body` throws or the commit fails, everything it appended is
     /// rolled back and the error is rethrown.
@@ -28,24 +24,24 @@ extension EventStore {
         }
     }
 
-    /// Runs `body` in one `BEGIN IMMEDIATE … COMMIT` transaction, so writers across processes take turns. Refused
-    /// on a read-only store or one deleted or replaced under it; rolled back when `body` or the commit fails.
-    /// Returns after the commit is durable.
+    /// Runs `body` in one write transaction that excludes every other writer, so writers across processes take
+    /// turns. Refused on a read-only store or one deleted or replaced under it; rolled back when `body` or the commit
+    /// fails. Returns after the commit is durable.
     func immediateTransaction<T>(_ what: String, _ body: () throws -> T) throws -> T {
-        if db.readOnly {
-            throw TrialGateError(.storeReadonly, "\(path) cannot be written (read-only file or filesystem); nothing was written")
+        if database.isReadOnly {
+            throw TrialGateError(.storeReadonly, "\(path) cannot be written (read-only file, filesystem or database); nothing was written")
         }
-        try checkIdentity()
-        try db.execute("BEGIN IMMEDIATE", what)
+        try database.checkWritable()
+        try database.beginWrite(what)
         do {
             let result = try body()
-            try db.execute("COMMIT", "committing")
+            try database.commit()
             // Deleted or replaced during the commit: what was written is not in the store others will open,
             // so it must not be acknowledged.
-            try checkIdentity()
+            try database.checkWritable()
             return result
         } catch {
-            try? db.execute("ROLLBACK", "rolling back")
+            database.rollback()
             throw error
         }
     }
@@ -77,16 +73,14 @@ extension EventStore {
             savepoints += 1
             let name = "sp\(savepoints)"
             let (savedHead, savedCount, savedCheckpoint, savedFrontier, savedNote) = (head, appended.count, checkpointedSize, frontier, checkpointNote)
-            // Prepared once and reused: a batch opens one savepoint per command.
-            try store.db.run("SAVEPOINT \(name)", [], "opening a savepoint")
+            try store.database.savepoint(name)
             do {
                 let result = try body()
-                try store.db.run("RELEASE \(name)", [], "releasing a savepoint")
+                try store.database.release(name)
                 savepoints -= 1
                 return result
             } catch {
-                try? store.db.run("ROLLBACK TO \(name)", [], "rolling back a savepoint")
-                try? store.db.run("RELEASE \(name)", [], "rolling back a savepoint")
+                store.database.rollback(to: name)
                 savepoints -= 1
                 head = savedHead
                 checkpointedSize = savedCheckpoint
@@ -106,17 +100,13 @@ extension EventStore {
             }
             let body = canonicalBody ?? event.canonicalBody
             assert(body == event.canonicalBody, "canonicalBody is not the event's canonical body")
-            try store.db.run(EventStore.insertEvent,
-                [.int(event.seq), .text(event.timestamp.description), .text(event.actor), .text(event.type.rawValue),
-                 event.candidate.map { .text($0) } ?? .null, .text(event.prevHash), .text(event.hash), .utf8(body)],
-                "appending event \(event.seq)")
+            try store.database.insertEvent(event, body: body)
             if store.maintainsMerkleTree {
                 // Leaf index = seq - 1. Only the leaf and the parents it completes are new; of those, subtrees of
                 // 16 leaves or more are stored. The right border of the tree (one hash per level) is kept in memory.
                 try loadFrontier()
                 for n in frontier!.appendReturningNodes(leafHash: Merkle.leafHash(body)) where n.level >= EventStore.storedLevelFloor {
-                    try store.db.run("INSERT INTO merkle_nodes (level, idx, hash) VALUES (?, ?, ?)",
-                                     [.int(Int64(n.level)), .int(n.index), .blob(n.hash)], "extending the Merkle tree")
+                    try store.database.insertNode(level: n.level, index: n.index, hash: n.hash)
                 }
             }
             head = LogHead(size: event.seq, hash: event.hash)
@@ -149,8 +139,7 @@ extension EventStore {
 
         /// Stores a signed checkpoint of the first `size` events.
         public func addCheckpoint(size: Int64, issuedAt: UTCTimestamp, note: String) throws {
-            try store.db.run("INSERT INTO checkpoints (size, issued_at, note) VALUES (?, ?, ?)",
-                             [.int(size), .text(issuedAt.description), .text(note)], "storing the checkpoint of size \(size)")
+            try store.database.insertCheckpoint(size: size, issuedAt: issuedAt.description, note: note)
             checkpointedSize = size
             checkpointNote = note
         }

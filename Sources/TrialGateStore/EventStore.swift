@@ -1,4 +1,3 @@
-import CSQLite
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -7,14 +6,17 @@ import Darwin
 import TrialGateAudit
 import TrialGateCore
 
-/// The append-only event log in one SQLite file (WAL mode, `synchronous=FULL`).
+/// The append-only event log: the rules every log follows, over the database it lives in (`LogDatabase`).
 ///
-/// An append returns only after its transaction has committed durably. Writers take SQLite's write lock
-/// with `BEGIN IMMEDIATE`, so the hash chain has one order even across processes.
+/// An append returns only after its transaction has committed durably, and must follow the head it read under the
+/// database's write lock, so the hash chain has one order even across processes. The store keeps the RFC 6962 tree
+/// of the events and the signed checkpoints in the same transactions. SQLite is the embedded default
+/// (`create(path:)`, `open(path:)`); any other database comes in through `init(database:)`.
 public final class EventStore: @unchecked Sendable {
-    let db: SQLiteConnection
-    /// The file this store lives in.
-    public let path: String
+    /// The database the log lives in.
+    public let database: any LogDatabase
+    /// Where the log lives, for messages (a path, or a URL without its password).
+    public var path: String { database.location }
     /// Whether appends extend the Merkle tree. Always on, except in the benchmark that measures the tree's
     /// cost on a throwaway store: a log written without it has no proofs and fails `verify`.
     public var maintainsMerkleTree = true
@@ -27,186 +29,75 @@ public final class EventStore: @unchecked Sendable {
     /// The newest checkpoint note this connection's last successful `write` stored (nil if it stored none).
     public internal(set) var lastCommittedCheckpoint: String?
 
-    /// The file's identity (device, inode) when it was opened: a write checks the path still names this file.
-    private var identity: (dev: UInt64, ino: UInt64)?
-
-    private init(db: SQLiteConnection) {
-        self.db = db
-        self.path = db.path
-        self.identity = Self.fileIdentity(db.path)
+    /// A store over an opened database.
+    public init(database: any LogDatabase) {
+        self.database = database
     }
 
-    private static func fileIdentity(_ path: String) -> (dev: UInt64, ino: UInt64)? {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        return (UInt64(st.st_dev), UInt64(st.st_ino))
-    }
+    /// The SQLite file under this store, when it is one (its WAL and pragmas are SQLite's own).
+    public var sqlite: SQLiteLogDatabase? { database as? SQLiteLogDatabase }
 
-    /// Refuses to write when the store file was deleted or replaced under this process: SQLite would go on
-    /// writing to the orphaned file, and every acknowledgement would be lost at the next start.
-    func checkIdentity() throws {
-        let now = Self.fileIdentity(path)
-        guard let identity, let now, now == identity else {
-            throw TrialGateError(.storeReplaced, "\(path) was deleted or replaced while open; nothing more is written to it (restart against the right file)")
+    /// Creates a new store: an SQLite file at `path`, or a trial's schema when `path` is a PostgreSQL URL
+    /// (`PostgresLocation`), granting `writerRole`, when named, only reads and appends. Refuses to touch an existing
+    /// store.
+    public static func create(path: String, writerRole: String? = nil) throws -> EventStore {
+        if PostgresLocation.names(path) {
+            return EventStore(database: try PostgresLogDatabase.create(try PostgresLocation(path, environment: environment()), writerRole: writerRole))
         }
-    }
-
-    /// Creates a new store at `path`; refuses to touch an existing file.
-    public static func create(path: String) throws -> EventStore {
-        try create(path: path, schemaVersion: Schema.migrations.count)
+        return EventStore(database: try SQLiteLogDatabase.create(path: path))
     }
 
     /// Creates a store with only the first `schemaVersion` migrations: an older build's store, for upgrade tests.
     static func create(path: String, schemaVersion: Int) throws -> EventStore {
-        if access(path, F_OK) == 0 {
-            throw TrialGateError(.storeExists, "\(path) already exists; TrialGate never overwrites a store")
-        }
-        let db = try SQLiteConnection(path: path, create: true)
-        let store = EventStore(db: db)
-        try store.configure()
-        try store.migrate(from: 0, to: schemaVersion)
-        store.identity = fileIdentity(path)
-        return store
+        EventStore(database: try SQLiteLogDatabase.create(path: path, schemaVersion: schemaVersion))
     }
 
-    /// Opens an existing store.
-    /// - Throws: `store_missing`, `store_corrupt` (damaged or not a TrialGate store) or `store_io`.
+    /// Opens an existing store: an SQLite file, or a trial on PostgreSQL when `path` is a `postgres://` URL.
+    /// - Throws: `store_missing`, `store_corrupt` (damaged or not a TrialGate store), `store_version` or `store_io`.
     public static func open(path: String) throws -> EventStore {
-        if access(path, F_OK) != 0 {
-            throw TrialGateError(.storeMissing, "no store at \(path) (run `trialgate init --store \(path)` first)")
+        if PostgresLocation.names(path) {
+            return EventStore(database: try PostgresLogDatabase.open(try PostgresLocation(path, environment: environment())))
         }
-        // A file or directory that cannot be written (a read-only filesystem) is opened read-only: reads work,
-        // and every write is refused with store_readonly.
-        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        let writable = access(path, W_OK) == 0 && access(directory.isEmpty ? "/" : directory, W_OK) == 0
-        let db = try SQLiteConnection(path: path, create: false, readOnly: !writable)
-        let store = EventStore(db: db)
-        let app = try db.scalarInt("PRAGMA application_id", "reading the file header")
-        guard app == Int64(Schema.applicationID) else {
-            throw TrialGateError(.storeCorrupt, "\(path) is not a TrialGate store (application_id \(app ?? 0))")
-        }
-        try store.configure()
-        let version = try db.scalarInt("PRAGMA user_version", "reading the schema version") ?? 0
-        if version > Int64(Schema.migrations.count) || version < 1 {
-            throw TrialGateError(.storeVersion, "\(path) has schema version \(version); this build knows \(Schema.migrations.count)")
-        }
-        if version < Int64(Schema.migrations.count) {
-            guard !db.readOnly else {
-                throw TrialGateError(.storeVersion, "\(path) has schema version \(version) and is read-only; open it writable once to upgrade it to \(Schema.migrations.count)")
-            }
-            try store.migrate(from: Int(version))
-        }
-        return store
+        return EventStore(database: try SQLiteLogDatabase.open(path: path))
     }
 
-    /// Applies the migrations after the first `version`, up to `target`, in one transaction, and checks the log
-    /// came through whole: same size, same head hash, same number of checkpoints.
-    private func migrate(from version: Int, to target: Int = Schema.migrations.count) throws {
-        try db.execute("BEGIN IMMEDIATE", "upgrading the schema")
-        do {
-            // Another process may have upgraded the store while this one waited for the write lock.
-            let applied = max(version, Int(try db.scalarInt("PRAGMA user_version", "reading the schema version") ?? 0))
-            if applied >= target {
-                try db.execute("COMMIT", "upgrading the schema")
-                return
-            }
-            let before = applied == 0 ? nil : try logShape()
-            for m in Schema.migrations[applied..<target] {
-                try db.execute(m.sql, "applying migration \(m.name)")
-                try db.run("INSERT INTO migrations (name, applied_at) VALUES (?, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
-                           [.text(m.name)], "recording migration \(m.name)")
-            }
-            if let before, try logShape() != before {
-                throw TrialGateError(.storeCorrupt, "\(path): upgrading the schema would change the log (\(before)); nothing was changed")
-            }
-            try db.execute("PRAGMA application_id = \(Schema.applicationID); PRAGMA user_version = \(target); COMMIT",
-                           "upgrading the schema")
-        } catch {
-            try? db.execute("ROLLBACK", "rolling back")
-            throw error
-        }
+    /// `PGPASSWORD`, the one variable a PostgreSQL URL takes from the environment.
+    private static func environment() -> [String: String] {
+        getenv("PGPASSWORD").map { ["PGPASSWORD": String(cString: $0)] } ?? [:]
     }
 
-    /// What an upgrade must leave as it found: the number of events, the head hash, the number of checkpoints.
-    private func logShape() throws -> String {
-        let head = try head()
-        let checkpoints = try db.scalarInt("SELECT count(*) FROM checkpoints", "counting checkpoints") ?? 0
-        let events = try db.scalarInt("SELECT count(*) FROM events", "counting events") ?? 0
-        return "\(events) events, head \(head.size) \(head.hash.prefix(16)), \(checkpoints) checkpoints"
-    }
+    /// WAL frames between SQLite checkpoints (`SQLiteLogDatabase.walCheckpointPages`).
+    public static var walCheckpointPages: Int { SQLiteLogDatabase.walCheckpointPages }
 
-    /// WAL frames between checkpoints. Each checkpoint copies the changed pages into the database file and syncs
-    /// it, in the commit that crosses the mark; a page changed by many commits is copied once. SQLite's 1,000
-    /// (4 MB) stalls a busy writer every ~70 commits and copies the hot pages at the end of each index again
-    /// and again; 10,000 (a WAL of up to ~40 MB) makes the stalls ten times rarer and the copying cheaper.
-    public static let walCheckpointPages = 10_000
+    /// Frames in the SQLite WAL after this connection's newest commit (-1 before `deferWALCheckpoints()`, and on
+    /// a database without a WAL).
+    public var walFrames: Int { sqlite?.walFrames ?? -1 }
 
-    private func configure() throws {
-        if db.readOnly { return }
-        let mode = try db.scalarText("PRAGMA journal_mode = WAL", "enabling WAL")
-        guard mode?.lowercased() == "wal" else { throw TrialGateError(.storeIO, "\(path): cannot enable WAL (got \(mode ?? "nothing"))") }
-        try db.execute("PRAGMA synchronous = FULL", "setting synchronous=FULL")
-        try db.execute("PRAGMA wal_autocheckpoint = \(Self.walCheckpointPages)", "setting the WAL checkpoint interval")
-        // A durable acknowledgement depends on this; read it back rather than trust the write.
-        guard try db.scalarInt("PRAGMA synchronous", "reading synchronous") == 2 else {
-            throw TrialGateError(.storeIO, "\(path): synchronous=FULL did not take effect")
-        }
-    }
+    /// Hands SQLite's WAL checkpoints to the caller (`SQLiteLogDatabase.deferWALCheckpoints`); nothing on another
+    /// database, which checkpoints its own log.
+    public func deferWALCheckpoints() { sqlite?.deferWALCheckpoints() }
 
-    /// Frames in the WAL after this connection's newest commit, once `deferWALCheckpoints()` is on (-1 before).
-    public private(set) var walFrames = -1
-
-    /// Stops this connection's commits from checkpointing the WAL. SQLite's automatic checkpoint runs inside the commit
-    /// that crosses its mark (`walCheckpointPages`) and holds that commit's caller while it copies the WAL into the
-    /// database file and syncs it. From now on a commit only notes how many frames the WAL holds (`walFrames`), and
-    /// whoever turned this on calls `checkpointWAL()`, on this connection or another, to copy them. Commits stay as
-    /// durable as before: the WAL is synced at each one (`synchronous=FULL`); a checkpoint only moves committed pages.
-    public func deferWALCheckpoints() {
-        guard !db.readOnly, let handle = db.handle else { return }
-        // Replaces the automatic checkpoint, which is SQLite's own WAL hook. The store outlives its handle (`close`).
-        sqlite3_wal_hook(handle, { context, _, _, frames in
-            if let context { Unmanaged<EventStore>.fromOpaque(context).takeUnretainedValue().walFrames = Int(frames) }
-            return SQLITE_OK
-        }, Unmanaged.passUnretained(self).toOpaque())
-    }
-
-    /// One passive WAL checkpoint: copies into the database file the committed frames that no reader still needs,
-    /// and syncs it, waiting for no lock; `busy` when another connection's checkpoint is running.
-    /// - Returns: the frames in the WAL and how many of them are now in the database file.
+    /// One passive SQLite WAL checkpoint (`SQLiteLogDatabase.checkpointWAL`); on another database, nothing to copy.
     public func checkpointWAL() throws -> (walFrames: Int, copied: Int, busy: Bool) {
-        var frames: Int32 = 0
-        var copied: Int32 = 0
-        let rc = sqlite3_wal_checkpoint_v2(db.handle, nil, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied)
-        if rc & 0xFF == SQLITE_BUSY { return (Int(frames), Int(copied), true) }
-        guard rc == SQLITE_OK else { throw db.error(rc, "checkpointing the WAL") }
-        return (Int(frames), Int(copied), false)
+        try sqlite?.checkpointWAL() ?? (0, 0, false)
     }
 
-    /// The `PRAGMA synchronous` value in force on the writer connection (2 = FULL).
-    public func synchronousSetting() throws -> Int64 { try db.scalarInt("PRAGMA synchronous", "reading synchronous") ?? -1 }
+    /// The `PRAGMA synchronous` value in force on an SQLite writer connection (2 = FULL; -1 on another database).
+    public func synchronousSetting() throws -> Int64 { try sqlite?.synchronousSetting() ?? -1 }
 
-    /// The journal mode in force (`wal`).
-    public func journalMode() throws -> String { try db.scalarText("PRAGMA journal_mode", "reading journal_mode") ?? "" }
+    /// The SQLite journal mode in force (`wal`; empty on another database).
+    public func journalMode() throws -> String { try sqlite?.journalMode() ?? "" }
 
     /// The log's size and newest hash.
-    public func head() throws -> LogHead {
-        var head = LogHead(size: 0, hash: Event.genesisHash)
-        try db.query("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1", [], "reading the log head") { s in
-            head = LogHead(size: sqlite3_column_int64(s, 0), hash: SQLiteConnection.text(s, 1) ?? "")
-        }
-        return head
-    }
+    public func head() throws -> LogHead { try database.head() }
 
-    /// SQLite's own structural check of the file (`PRAGMA quick_check`); empty when sound.
-    public func structuralProblems() throws -> [String] {
-        var problems: [String] = []
-        try db.query("PRAGMA quick_check", [], "checking the file") { s in
-            let line = SQLiteConnection.text(s, 0) ?? ""
-            if line != "ok" { problems.append(line) }
-        }
-        return problems
-    }
+    /// The database's own structural check; empty when sound.
+    public func structuralProblems() throws -> [String] { try database.structuralProblems() }
 
-    /// Closes the file; further use throws.
-    public func close() { db.close() }
+    /// Removes a PostgreSQL trial created a moment ago whose log is still empty (an `init` that failed half-way); does
+    /// nothing to a log with events, or to an SQLite file (its creator unlinks it).
+    public func removeIfEmpty() throws { try (database as? PostgresLogDatabase)?.dropIfEmpty() }
+
+    /// Closes the database; further use throws.
+    public func close() { database.close() }
 }

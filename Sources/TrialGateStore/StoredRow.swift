@@ -15,6 +15,19 @@ public struct StoredRow: Sendable {
     /// The `registration_seq` column: the seq of the candidate's registration, which reads by candidate go by.
     public var registrationSeq: Int64? = nil
 
+    public init(seq: Int64, timestamp: String, actor: String, type: String, candidate: String?, prevHash: String, hash: String,
+                body: [UInt8], registrationSeq: Int64? = nil) {
+        self.seq = seq
+        self.timestamp = timestamp
+        self.actor = actor
+        self.type = type
+        self.candidate = candidate
+        self.prevHash = prevHash
+        self.hash = hash
+        self.body = body
+        self.registrationSeq = registrationSeq
+    }
+
     /// Parses the body into an event carrying the stored hash.
     /// - Throws: `store_corrupt` when the body is not a well-formed event, or does not hash to the stored hash (it
     ///   was edited outside TrialGate: nothing is built on it; `trialgate verify` says more).

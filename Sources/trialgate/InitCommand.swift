@@ -11,6 +11,8 @@ struct Init: ParsableCommand {
     @OptionGroup var options: StoreOptions
     @Option(name: .long, help: "The trial's identifier (letters, digits, '.', '_', '-').") var trial: String
     @Option(name: .long, help: "The log's origin name (default: trialgate/<trial>).") var origin: String?
+    @Option(name: .long, help: "On PostgreSQL: the role TrialGate will write with, granted only SELECT and INSERT on the log's tables (run init as the role that owns them).")
+    var writerRole: String?
 
     func run() throws {
         let keyPath = options.keyPath
@@ -18,11 +20,16 @@ struct Init: ParsableCommand {
         if FileManager.default.fileExists(atPath: keyPath) {
             throw Runner.fail(TrialGateError(.keyExists, "\(keyPath) already exists; choose another --key or move it away"))
         }
+        let onPostgres = PostgresLocation.names(storePath)
+        if writerRole != nil, !onPostgres {
+            throw Runner.fail(TrialGateError(.badRequest, "--writer-role: only a PostgreSQL store has roles; \(storePath) is an SQLite file"))
+        }
         var created: [String] = []
+        var store: EventStore?
         do {
             let key = TrialKey.generate()
-            let store = try EventStore.create(path: storePath)
-            created = [storePath, storePath + "-wal", storePath + "-shm"]
+            let store = try { store = try EventStore.create(path: storePath, writerRole: writerRole); return store! }()
+            if !onPostgres { created = [storePath, storePath + "-wal", storePath + "-shm"] }
             defer { store.close() }
             try key.write(to: keyPath)
             created.append(keyPath)
@@ -36,6 +43,7 @@ struct Init: ParsableCommand {
         } catch {
             // Nothing half-made stays behind.
             for path in created { unlink(path) }
+            if onPostgres, let store { try? store.removeIfEmpty() }
             if let exit = error as? ExitCode { throw exit }
             throw Runner.fail(TrialGateError(error))
         }

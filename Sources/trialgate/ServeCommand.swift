@@ -1,4 +1,5 @@
 import ArgumentParser
+import TrialGateStore
 import Logging
 import NIOCore
 import NIOPosix
@@ -39,6 +40,12 @@ struct Serve: AsyncParsableCommand {
     var witnessInterval: Double = 1
     @Option(name: .long, help: "Resubmit the newest checkpoint after this many seconds without writes, so that the witnesses cosign it again with a newer time (what verify --max-age checks).")
     var witnessRefresh: Double = 3600
+    @Option(name: .long, help: "On a PostgreSQL store served by several nodes: this node's name. The node writes only while it holds the trial's writer lease; the others refuse writes with not_leader, naming it.")
+    var node: String?
+    @Option(name: .long, help: "With --node: where clients reach this node, HOST:PORT, told to clients the other nodes refuse (default: the --listen address).")
+    var advertise: String?
+    @Option(name: .long, help: "With --node: how long the writer lease lasts after each write, in seconds; when it runs out another node may take over.")
+    var leaseSeconds: Double = 5
 
     func run() async throws {
         let endpoint: ServerConfiguration.Endpoint
@@ -54,7 +61,16 @@ struct Serve: AsyncParsableCommand {
         default: throw Runner.fail(TrialGateError(.badRequest, "give exactly one of --listen HOST:PORT or --unix PATH"))
         }
         var config = ServerConfiguration(endpoint: endpoint, storePath: options.storePath, keyPath: options.keyPath,
-                                         usersPath: users ?? options.storePath + ".users.json")
+                                         usersPath: users ?? options.besideStore(".users.json"))
+        if let node {
+            guard PostgresLocation.names(options.storePath) else {
+                throw Runner.fail(TrialGateError(.badRequest, "--node: a writer lease needs a PostgreSQL store (postgres://…); \(options.storePath) is an SQLite file, which one host writes"))
+            }
+            guard !node.isEmpty, (0.5...600).contains(leaseSeconds) else {
+                throw Runner.fail(TrialGateError(.invalidField, "--node must be a name and --lease-seconds 0.5 to 600; got \(node.isEmpty ? "an empty name" : node) and \(leaseSeconds)"))
+            }
+            config.lease = WriterLease(node: node, address: advertise ?? listen ?? unix.map { "unix:" + $0 } ?? "", milliseconds: Int(leaseSeconds * 1000))
+        }
         config.tlsCertificatePath = tlsCert
         config.tlsKeyPath = tlsKey
         config.allowInsecurePlaintext = insecurePlaintext

@@ -1,4 +1,5 @@
 import ArgumentParser
+import TrialGateStore
 
 /// The program's entry: `record KIND --help` lists that kind's fields before the usual help, which the argument
 /// parser cannot vary with an argument's value; everything else is `TrialGateCommand`.
@@ -25,17 +26,17 @@ struct TrialGateCommand: AsyncParsableCommand {
         version: BuildVersion.text,
         subcommands: [
             Demo.self, Init.self, PolicyGroup.self, CandidateGroup.self, Record.self, ImportCommand.self, ModelGroup.self, Correct.self, Withdraw.self, Decide.self,
-            Show.self, Decisions.self, SignOffCommand.self, AttestCommand.self, Queries.self, QueryGroup.self, Report.self, Verify.self, Replay.self, Export.self, CheckpointCommand.self, ProofGroup.self, Exec.self, KeyGroup.self, DecisionGroup.self, Serve.self, UsersGroup.self, Client.self, WitnessGroup.self,
+            Show.self, Decisions.self, SignOffCommand.self, AttestCommand.self, Queries.self, QueryGroup.self, Report.self, Verify.self, Replay.self, Export.self, CheckpointCommand.self, ProofGroup.self, Exec.self, KeyGroup.self, DecisionGroup.self, Serve.self, Trials.self, UsersGroup.self, Client.self, WitnessGroup.self,
         ]
     )
 }
 
 /// Options every store command shares.
 struct StoreOptions: ParsableArguments {
-    @Option(name: .long, help: "The store file (default: $TRIALGATE_STORE or ./trialgate.sqlite).")
+    @Option(name: .long, help: "The store: an SQLite file, or a trial on PostgreSQL as postgres://USER@HOST[:PORT]/DATABASE?trial=NAME (docs/operations.md) (default: $TRIALGATE_STORE or ./trialgate.sqlite).")
     var store: String?
 
-    @Option(name: .long, help: "The trial's Ed25519 key in force, PKCS#8 PEM (default: $TRIALGATE_KEY or STORE.key).")
+    @Option(name: .long, help: "The trial's Ed25519 key in force, PKCS#8 PEM (default: $TRIALGATE_KEY, or STORE.key; ./NAME.key for a PostgreSQL trial NAME).")
     var key: String?
 
     @Option(name: .long, help: "Who is acting (default: $TRIALGATE_ACTOR or os:<login name>).")
@@ -48,6 +49,14 @@ struct StoreOptions: ParsableArguments {
     var quiet = false
 
     var storePath: String { store ?? Environment.get("TRIALGATE_STORE") ?? "trialgate.sqlite" }
-    var keyPath: String { key ?? Environment.get("TRIALGATE_KEY") ?? storePath + ".key" }
+    var keyPath: String { key ?? Environment.get("TRIALGATE_KEY") ?? besideStore(".key") }
+
+    /// A file that goes with the store: beside an SQLite file, or named after a PostgreSQL trial in the working directory.
+    func besideStore(_ suffix: String) -> String {
+        if PostgresLocation.names(storePath) {
+            return ((try? PostgresLocation(storePath))?.trial ?? "trialgate") + suffix
+        }
+        return storePath + suffix
+    }
     var actorName: String { actor ?? Environment.get("TRIALGATE_ACTOR") ?? Environment.osActor }
 }

@@ -270,7 +270,7 @@ struct ReportTests {
     func reportReadIsARangeScan() throws {
         let f = try demo()
         f.store.close()
-        let sql = EventStore.rowsSQL(typesAndCorrected: ReportState.eventTypes)
+        let sql = SQLiteLogDatabase.rowsSQL(typesAndCorrected: ReportState.eventTypes)
             .replacingOccurrences(of: "?1", with: "1").replacingOccurrences(of: "?2", with: "4096")
         let (status, plan) = try shell(["sqlite3", f.storePath, "EXPLAIN QUERY PLAN " + sql])
         #expect(status == 0, "\(plan)")

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 import TrialGateAudit
 import TrialGateCore
 import TrialGateService
@@ -30,6 +31,53 @@ final class TempDir {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
+/// The database a test's store lives in. The store tests run on each (`TestPostgres.engines`).
+enum StoreEngine: String, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+    var testDescription: String { rawValue }
+}
+
+/// The PostgreSQL that `scripts/postgres.sh start` runs for the tests (`.ci/run` starts it and exports its URLs).
+enum TestPostgres {
+    /// The owner role's URL (creates trials' schemas), without a trial.
+    static var ownerURL: String? { ProcessInfo.processInfo.environment["TRIALGATE_PG_PRIMARY"] }
+    /// The writer role's URL: only reads and appends.
+    static var writerURL: String? { ProcessInfo.processInfo.environment["TRIALGATE_PG_WRITER"] }
+    /// The streaming replica's URL (read-only).
+    static var replicaURL: String? { ProcessInfo.processInfo.environment["TRIALGATE_PG_REPLICA"] }
+    /// Whether a missing server is a failure (CI) rather than a reason to test SQLite alone (a laptop without one).
+    static var required: Bool { ProcessInfo.processInfo.environment["TRIALGATE_REQUIRE_POSTGRES"] == "1" }
+    /// The engines the store tests run on: SQLite always, PostgreSQL when a server is there.
+    static var engines: [StoreEngine] { ownerURL == nil ? [.sqlite] : [.sqlite, .postgres] }
+
+    /// A new trial name no other test uses.
+    static func newTrial() -> String { "t" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20) }
+
+    static func url(_ base: String, trial: String) -> String { base + "?trial=" + trial }
+
+    /// Runs `sql` as the owner (`as: .owner`) or the writer, in the trial's schema; returns the server's error message, or
+    /// nil when it succeeded.
+    static func run(_ sql: String, trial: String, asOwner: Bool = true) throws -> String? {
+        let location = try PostgresLocation(url((asOwner ? ownerURL : writerURL)!, trial: trial))
+        let box = try PostgresConnectionBox(location)
+        defer { box.close() }
+        try box.rows("SET search_path = \(location.schema)", [], "entering")
+        do {
+            try box.script(sql, "a test's SQL")
+            return nil
+        } catch let e as TrialGateError {
+            return e.message
+        }
+    }
+
+    /// Drops a test's trial (the owner may; the writer may not).
+    static func drop(trial: String) {
+        guard let ownerURL, let location = try? PostgresLocation(url(ownerURL, trial: trial)), let box = try? PostgresConnectionBox(location) else { return }
+        _ = try? box.rows("DROP SCHEMA IF EXISTS \(location.schema) CASCADE", [], "dropping a test trial")
+        box.close()
+    }
+}
+
 /// A fresh initialised store with the shipped policy published, and a dispatcher on it.
 final class Fixture {
     let dir = TempDir()
@@ -37,18 +85,40 @@ final class Fixture {
     let key: TrialKey
     let clock = TestClock()
     let dispatcher: Dispatcher
-    var storePath: String { dir.path + "/t.sqlite" }
+    let engine: StoreEngine
+    /// The PostgreSQL trial's name (nil on SQLite).
+    let trial: String?
+    /// Where the store is: the SQLite file, or the writer's URL of the PostgreSQL trial.
+    var storePath: String { trial.map { TestPostgres.url(TestPostgres.writerURL!, trial: $0) } ?? dir.path + "/t.sqlite" }
 
     /// - Parameter schemaVersion: build the store as an older release would have (its first migrations only).
+    /// - Parameter engine: on PostgreSQL, the owner creates the trial and grants the writer role; the store is then
+    ///   opened as the writer, whose rights are only to read and append.
     init(policy: String? = nil, keySeed: UInt8 = 7, candidateCacheCapacity: Int = Dispatcher.defaultCandidateCacheCapacity,
-         schemaVersion: Int? = nil) throws {
+         schemaVersion: Int? = nil, engine: StoreEngine = .sqlite) throws {
         key = try TrialKey(seed: Array(repeating: keySeed, count: 32))
+        self.engine = engine
         let path = dir.path + "/t.sqlite"
-        store = try schemaVersion.map { try EventStore.create(path: path, schemaVersion: $0) } ?? EventStore.create(path: path)
+        if engine == .postgres {
+            let trial = TestPostgres.newTrial()
+            self.trial = trial
+            try EventStore.create(path: TestPostgres.url(TestPostgres.ownerURL!, trial: trial), writerRole: "tg_writer").close()
+            store = try EventStore.open(path: TestPostgres.url(TestPostgres.writerURL!, trial: trial))
+        } else {
+            trial = nil
+            store = try schemaVersion.map { try EventStore.create(path: path, schemaVersion: $0) } ?? EventStore.create(path: path)
+        }
         let key = self.key
         dispatcher = Dispatcher(store: store, clock: clock, key: { key }, candidateCacheCapacity: candidateCacheCapacity)
         _ = try dispatcher.execute(.initialise(trialID: "T-1", logOrigin: "trialgate.test/T-1"), actor: "admin")
         if let policy { _ = try dispatcher.execute(.policyPublish(text: policy, file: "p.yaml"), actor: "admin") }
+    }
+
+    deinit {
+        if let trial {
+            store.close()
+            TestPostgres.drop(trial: trial)
+        }
     }
 
     @discardableResult

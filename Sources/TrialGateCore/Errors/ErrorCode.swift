@@ -93,6 +93,7 @@ public enum ErrorCode: String, CaseIterable, Sendable {
     case storeBusy = "store_busy"
     case storeFull = "store_full"
     case storeReadonly = "store_readonly"
+    case notLeader = "not_leader"
     case storeIO = "store_io"
     // Bugs
     case `internal` = "internal"
@@ -102,7 +103,7 @@ public enum ErrorCode: String, CaseIterable, Sendable {
         switch self {
         case .notInitialised, .logUncovered, .keyNotInForce, .keyChainInvalid, .keyInsecure, .keyUnreadable, .keyUnwritable,
              .keyExists, .noStore, .storeMissing, .storeExists, .storeCorrupt, .storeVersion, .storeReplaced, .storeChain,
-             .storeConstraint, .storeBusy, .storeFull, .storeReadonly, .storeIO:
+             .storeConstraint, .storeBusy, .storeFull, .storeReadonly, .notLeader, .storeIO:
             3
         case .internal: 4
         default: 2
@@ -200,6 +201,7 @@ public enum ErrorCode: String, CaseIterable, Sendable {
         case .storeBusy: "another process holds the store's write lock too long"
         case .storeFull: "the disk holding the store is full; nothing was written"
         case .storeReadonly: "the store is read-only; nothing was written"
+        case .notLeader: "another node holds the trial's writer lease; write there (the message names it); nothing was written"
         case .storeIO: "the disk failed while reading or writing the store"
         case .internal: "a bug: please report it"
         }

@@ -1,0 +1,234 @@
+import Foundation
+import Testing
+import TrialGateAudit
+import TrialGateCore
+import TrialGatePolicies
+@testable import TrialGateService
+@testable import TrialGateStore
+
+/// The store's promises on each database it runs on: the same tests on SQLite and on PostgreSQL (when
+/// `scripts/postgres.sh` runs one; CI requires it).
+@Suite("One store protocol, two databases")
+struct StoreEngineTests {
+    @Test("CI has a PostgreSQL primary and its streaming replica for the store tests")
+    func postgresIsThereWhenRequired() throws {
+        guard TestPostgres.required else { return }
+        #expect(TestPostgres.engines.contains(.postgres))
+        #expect(TestPostgres.writerURL != nil && TestPostgres.replicaURL != nil)
+    }
+
+    @Test("the database itself refuses UPDATE, DELETE and TRUNCATE of the log, gaps, broken chains and checkpoints of nothing",
+          arguments: TestPostgres.engines)
+    func appendOnlyEnforcedByTheDatabase(engine: StoreEngine) throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetEP, engine: engine)
+        _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
+        let size = try f.size()
+        let zero = String(repeating: "0", count: 64)
+        let attempts: [(sql: String, refusal: String)] = [
+            ("UPDATE events SET actor = 'mallory' WHERE seq = 1", "append-only"),
+            ("DELETE FROM events WHERE seq = \(size)", "append-only"),
+            ("UPDATE checkpoints SET note = 'x' WHERE size = 1", "append-only"),
+            ("DELETE FROM merkle_nodes", "append-only"),
+            ("INSERT INTO events (seq, ts, actor, type, candidate, prev_hash, hash, body) VALUES (\(size + 5), '2026-07-01T09:00:00.000Z', 'x', 't', NULL, '\(zero)', '\(zero)', '{}')", "gap"),
+            ("INSERT INTO events (seq, ts, actor, type, candidate, prev_hash, hash, body) VALUES (\(size + 1), '2026-07-01T09:00:00.000Z', 'x', 't', NULL, '\(zero)', '\(zero)', '{}')", "prev_hash"),
+            ("INSERT INTO checkpoints VALUES (\(size + 9), '2026-07-01T09:00:00.000Z', 'x')", "cannot cover"),
+        ] + (engine == .postgres ? [("TRUNCATE events CASCADE", "append-only"), ("TRUNCATE checkpoints CASCADE", "append-only")] : [])
+        f.store.close()
+        for attempt in attempts {
+            let refusal: String?
+            switch engine {
+            case .sqlite:
+                let (status, output) = try shell(["sqlite3", f.dir.path + "/t.sqlite", attempt.sql + ";"])
+                refusal = status == 0 ? nil : output
+            case .postgres:
+                // As the owner, who may write the tables: the triggers refuse.
+                refusal = try TestPostgres.run(attempt.sql, trial: f.trial!)
+            }
+            #expect(refusal?.contains(attempt.refusal) == true || (attempt.refusal == "gap" && refusal?.contains("without gaps") == true),
+                    "\(engine): \(attempt.sql.prefix(40)) → \(refusal ?? "accepted")")
+        }
+        let reopened = try EventStore.open(path: f.storePath)
+        #expect(try reopened.head().size == size)
+        #expect(try Dispatcher(store: reopened, clock: f.clock, key: { f.key }).execute(.verify(), actor: "regulator")["valid"] == true)
+    }
+
+    @Test("on PostgreSQL the writer role cannot change a row even with the triggers gone: it may not disable them, nor UPDATE or DELETE")
+    func writerRoleOnlyAppends() throws {
+        guard TestPostgres.engines.contains(.postgres) else { return }
+        let f = try Fixture(policy: ShippedPolicies.sanetEP, engine: .postgres)
+        for sql in ["ALTER TABLE events DISABLE TRIGGER ALL", "DROP TRIGGER events_no_change ON events", "UPDATE events SET actor = 'mallory' WHERE seq = 1",
+                    "DELETE FROM checkpoints", "UPDATE merkle_nodes SET hash = hash", "TRUNCATE events", "CREATE TABLE events_copy (x int)"] {
+            let refusal = try TestPostgres.run(sql, trial: f.trial!, asOwner: false)
+            #expect(refusal != nil && (refusal!.contains("permission denied") || refusal!.contains("must be owner")), "\(sql) → \(refusal ?? "accepted")")
+        }
+        #expect(try f.store.structuralProblems() == [])
+    }
+
+    @Test("an edit made by the database's owner after disabling the triggers is caught by verify, and the disabled trigger by the structural check")
+    func ownerTamperingCaught() throws {
+        guard TestPostgres.engines.contains(.postgres) else { return }
+        let f = try Fixture(policy: ShippedPolicies.sanetEP, engine: .postgres)
+        _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
+        let target = try f.store.events().first { $0.type == .ki67Recorded }!.seq
+        #expect(try TestPostgres.run("""
+            ALTER TABLE events DISABLE TRIGGER events_no_change;
+            UPDATE events SET body = replace(body, '"percent":', '"percent":1') WHERE seq = \(target)
+            """, trial: f.trial!) == nil)
+        let verify = try Dispatcher(store: try EventStore.open(path: f.storePath), clock: f.clock, key: { f.key }).execute(.verify(), actor: "regulator")
+        #expect(verify["valid"] == false)
+        #expect("\(verify)".contains("\(target)"))
+        #expect(try f.store.structuralProblems().contains { $0.contains("events_no_change") })
+    }
+
+    @Test("the same commands leave the same bytes on SQLite and on PostgreSQL: events, tree, checkpoints, signatures, the export bundle")
+    func sameBytesOnBothDatabases() throws {
+        guard TestPostgres.engines.contains(.postgres) else { return }
+        let stores = try [StoreEngine.sqlite, .postgres].map { engine -> Fixture in
+            let f = try Fixture(policy: ShippedPolicies.sanetEP, engine: engine)
+            _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
+            f.clock.advance(seconds: 60)
+            _ = try f.run(.register(candidate: "Z-1", fields: ["site": "S1"]))
+            return f
+        }
+        let (a, b) = (stores[0].store, stores[1].store)
+        func rows(_ s: EventStore) throws -> [String] {
+            var out: [String] = []
+            try s.forEachRow { r in out.append("\(r.seq) \(r.timestamp) \(r.actor) \(r.type) \(r.candidate ?? "-") \(r.prevHash) \(r.hash) \(r.registrationSeq ?? 0) \(Digest.sha256Hex(r.body))") }
+            return out
+        }
+        let (rowsA, rowsB) = (try rows(a), try rows(b))
+        #expect(rowsA.count > 50)
+        #expect(rowsA == rowsB)
+        #expect(try a.checkpoints() == b.checkpoints())
+        let n = try a.head().size
+        #expect(try (1...n).map { try a.merkleRoot(size: $0) } == (1...n).map { try b.merkleRoot(size: $0) })
+        // The bundle a regulator is handed, file for file.
+        var files: [[String: [UInt8]]] = []
+        for f in stores {
+            let out = f.dir.path + "/bundle"
+            _ = try f.run(.exportBundle(directory: out), as: "regulator")
+            var contents: [String: [UInt8]] = [:]
+            for name in try FileManager.default.subpathsOfDirectory(atPath: out) {
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: out + "/" + name, isDirectory: &isDir), !isDir.boolValue {
+                    contents[name] = Array(try Data(contentsOf: URL(fileURLWithPath: out + "/" + name)))
+                }
+            }
+            files.append(contents)
+        }
+        #expect(files[0].count > 2)
+        #expect(files[0].keys.sorted() == files[1].keys.sorted())
+        for name in files[0].keys.sorted() { #expect(files[0][name] == files[1][name], "\(name) differs") }
+    }
+
+    @Test("two stores writing one log at once, from two threads, take turns: one chain, no two events share a seq", arguments: TestPostgres.engines)
+    func concurrentWritersOneChain(engine: StoreEngine) throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetEP, engine: engine)
+        let start = try f.size()
+        let perWriter = 60
+        let errors = NSLock()
+        nonisolated(unsafe) var failures: [String] = []
+        let (path, clock, key) = (f.storePath, f.clock, f.key)
+        DispatchQueue.concurrentPerform(iterations: 2) { w in
+            do {
+                let d = Dispatcher(store: try EventStore.open(path: path), clock: clock, key: { key })
+                for i in 0..<perWriter { _ = try d.execute(.register(candidate: "W\(w)-\(i)", fields: ["site": "S1"]), actor: "coordinator") }
+            } catch {
+                errors.lock(); failures.append("\(error)"); errors.unlock()
+            }
+        }
+        #expect(failures == [])
+        #expect(try f.size() == start + Int64(2 * perWriter))
+        let seqs = try f.store.events().map(\.seq)
+        #expect(seqs == Array(1...Int64(seqs.count)))
+        #expect(try f.run(.verify(), as: "regulator")["valid"] == true)
+    }
+
+    @Test("a PostgreSQL store URL that is wrong says which part and what was expected, and never echoes the password",
+          arguments: [("postgres://u:secret@h/db", "trial"), ("postgres://h/db?trial=x", "user"), ("postgres://u@h:99999/db?trial=x", "port"),
+                      ("postgres://u@h/db?trial=X-1", "lower-case"), ("postgres://u@h?trial=x", "database"), ("postgres://u@h/db?trial=x&ssl=1", "only")])
+    func badURLs(url: String, part: String) {
+        #expect { try EventStore.open(path: url) } throws: { e in
+            let m = "\(e)"
+            return (e as? TrialGateError)?.code == .badRequest && m.contains(part) && !m.contains("secret")
+        }
+    }
+
+    @Test("a replica serves reads and refuses writes with store_readonly")
+    func replicaIsReadOnly() throws {
+        guard TestPostgres.engines.contains(.postgres), let replica = TestPostgres.replicaURL else { return }
+        let f = try Fixture(policy: ShippedPolicies.sanetEP, engine: .postgres)
+        let size = try f.size()
+        // Streaming replication is asynchronous: wait (briefly) for the replica to replay the trial.
+        var store: EventStore?
+        for _ in 0..<100 {
+            if let s = try? EventStore.open(path: TestPostgres.url(replica, trial: f.trial!)), try s.head().size == size { store = s; break }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let onReplica = try #require(store)
+        #expect(onReplica.database.isReadOnly)
+        #expect(try onReplica.checkpoints() == f.store.checkpoints())
+        let d = Dispatcher(store: onReplica, clock: f.clock, key: { f.key })
+        #expect(try d.execute(.verify(), actor: "regulator")["valid"] == true)
+        #expect { try d.execute(.register(candidate: "R-1", fields: ["site": "S1"]), actor: "coordinator") } throws: {
+            ($0 as? TrialGateError)?.code == .storeReadonly
+        }
+    }
+}
+
+/// Several nodes on one PostgreSQL trial: the writer lease, and the fence the database keeps.
+@Suite("Nodes sharing a PostgreSQL trial")
+struct WriterLeaseTests {
+    /// A dispatcher on the fixture's trial as node `name`, with a lease of `ms` milliseconds.
+    private func node(_ f: Fixture, _ name: String, ms: Int = 600) throws -> Dispatcher {
+        let store = try EventStore.open(path: f.storePath)
+        (store.database as? PostgresLogDatabase)?.lease = WriterLease(node: name, address: "\(name).example:7400", milliseconds: ms)
+        return Dispatcher(store: store, clock: f.clock, key: { f.key })
+    }
+
+    @Test("one node writes at a time; another is refused with not_leader naming the holder, and takes over once the lease runs out")
+    func leaseHandsOver() throws {
+        guard TestPostgres.engines.contains(.postgres) else { return }
+        let f = try Fixture(policy: ShippedPolicies.sanetEP, engine: .postgres)
+        let (a, b) = (try node(f, "a"), try node(f, "b"))
+        _ = try a.execute(.register(candidate: "L-1", fields: ["site": "S1"]), actor: "coordinator")
+        #expect { try b.execute(.register(candidate: "L-2", fields: ["site": "S1"]), actor: "coordinator") } throws: {
+            ($0 as? TrialGateError)?.code == .notLeader && "\($0)".contains("a.example:7400")
+        }
+        _ = try a.execute(.register(candidate: "L-3", fields: ["site": "S1"]), actor: "coordinator")
+        Thread.sleep(forTimeInterval: 0.8)
+        _ = try b.execute(.register(candidate: "L-2", fields: ["site": "S1"]), actor: "coordinator")
+        // The node that lost the lease cannot append or sign, whatever its own clock says.
+        #expect { try a.execute(.register(candidate: "L-4", fields: ["site": "S1"]), actor: "coordinator") } throws: {
+            ($0 as? TrialGateError)?.code == .notLeader && "\($0)".contains("b.example:7400")
+        }
+        let holder = try #require(try (b.store!.database as! PostgresLogDatabase).leaseHolder())
+        #expect(holder.node == "b" && holder.epoch == 2 && holder.live)
+        #expect(try f.store.events(candidate: "L-4").isEmpty)
+        #expect(try f.run(.verify(), as: "regulator")["valid"] == true)
+    }
+
+    @Test("a node that stalls inside its write transaction is cut off by the database: the others go on, and its commit never lands")
+    func stalledWriterIsFenced() throws {
+        guard TestPostgres.engines.contains(.postgres) else { return }
+        let f = try Fixture(policy: ShippedPolicies.sanetEP, engine: .postgres)
+        let stalled = try EventStore.open(path: f.storePath)
+        let before = try f.size()
+        let started = Date()
+        #expect(throws: TrialGateError.self) {
+            try stalled.write { txn in
+                try txn.append(HashChain.seal(EventDraft(timestamp: f.clock.now(), actor: "a", type: .candidateRegistered, candidate: "S-9", payload: ["site": "S1"]),
+                                              seq: txn.head.size + 1, prevHash: txn.head.hash))
+                // As a process stopped with SIGSTOP would: the lock held, nothing sent, past the database's limit.
+                Thread.sleep(forTimeInterval: Double(PostgresLogDatabase.stalledTransactionLimit) / 1000 + 1)
+            }
+        }
+        #expect(Date().timeIntervalSince(started) >= Double(PostgresLogDatabase.stalledTransactionLimit) / 1000)
+        #expect(try f.size() == before)
+        _ = try f.run(.register(candidate: "S-10", fields: ["site": "S1"]))
+        // The stalled store reconnects on its next write and follows the head that moved on meanwhile.
+        _ = try Dispatcher(store: stalled, clock: f.clock, key: { f.key }).execute(.register(candidate: "S-11", fields: ["site": "S1"]), actor: "coordinator")
+        #expect(try f.size() == before + 2)
+        #expect(try f.run(.verify(), as: "regulator")["valid"] == true)
+    }
+}
