@@ -90,6 +90,8 @@ public protocol LogDatabase: AnyObject {
     func insertCosignature(size: Int64, witness: String, line: String, receivedAt: String) throws
     /// The newest cosignature kept of each witness for `size`, by witness name.
     func cosignatures(size: Int64) throws -> [EventStore.StoredCosignature]
+    /// Every cosignature kept, in the order kept.
+    func allCosignatures() throws -> [EventStore.StoredCosignature]
     /// The largest size each witness cosigned.
     func cosignedSizes() throws -> [String: Int64]
     /// The newest refusal kept of `witness`.

@@ -232,3 +232,49 @@ struct WriterLeaseTests {
         #expect(try f.run(.verify(), as: "regulator")["valid"] == true)
     }
 }
+
+/// `trialgate migrate`'s copy: a log moved between databases keeps every byte.
+@Suite("Moving a log between databases")
+struct LogCopyTests {
+    @Test("a log copied SQLite → PostgreSQL → SQLite keeps every row, checkpoint, cosignature and snapshot, and verifies")
+    func roundTrip() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
+        _ = try DemoScenario(today: f.clock.now().date).run(dispatcher: f.dispatcher, actor: "coordinator")
+        let size = try f.size()
+        // A witness's cosignature and refusal, kept as a real witness would leave them.
+        _ = try f.store.addCosignature(size: size, witness: "w.example", line: "— w.example AAAA\n", receivedAt: f.clock.now())
+        _ = try f.store.addWitnessRefusal(size: size, witness: "w2.example", status: 409, answer: "size 3", receivedAt: f.clock.now())
+        var hops = [f.store]
+        let engines: [StoreEngine] = TestPostgres.engines.contains(.postgres) ? [.postgres, .sqlite] : [.sqlite]
+        var trials: [String] = []
+        defer { trials.forEach(TestPostgres.drop) }
+        for (i, engine) in engines.enumerated() {
+            let target: EventStore
+            if engine == .postgres {
+                let trial = TestPostgres.newTrial()
+                trials.append(trial)
+                target = try EventStore.create(path: TestPostgres.url(TestPostgres.ownerURL!, trial: trial), writerRole: "tg_writer")
+            } else {
+                target = try EventStore.create(path: f.dir.path + "/copy\(i).sqlite")
+            }
+            let summary = try hops.last!.copyLog(to: target)
+            #expect(summary.events == size && summary.cosignatures == 1 && summary.refusals == 1)
+            hops.append(target)
+        }
+        for store in hops.dropFirst() {
+            var a: [String] = [], b: [String] = []
+            try f.store.forEachRow { a.append("\($0.seq) \($0.hash) \($0.registrationSeq ?? 0) \(Digest.sha256Hex($0.body))") }
+            try store.forEachRow { b.append("\($0.seq) \($0.hash) \($0.registrationSeq ?? 0) \(Digest.sha256Hex($0.body))") }
+            #expect(a == b)
+            #expect(try store.checkpoints() == f.store.checkpoints())
+            #expect(try store.cosignatures(size: size) == f.store.cosignatures(size: size))
+            #expect(try store.witnessRefusals() == f.store.witnessRefusals())
+            #expect(try store.merkleRoot(size: size) == f.store.merkleRoot(size: size))
+            #expect(try Dispatcher(store: store, clock: f.clock, key: { f.key }).execute(.verify(), actor: "regulator")["valid"] == true)
+        }
+        // Into a store that already holds a log: refused, and that log is untouched.
+        let other = try Fixture()
+        #expect { try f.store.copyLog(to: other.store) } throws: { ($0 as? TrialGateError)?.code == .storeExists }
+        #expect(try other.size() == 1)
+    }
+}

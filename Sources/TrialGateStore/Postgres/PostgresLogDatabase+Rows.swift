@@ -186,6 +186,14 @@ extension PostgresLogDatabase {
         }
     }
 
+    public func allCosignatures() throws -> [EventStore.StoredCosignature] {
+        try pg.rows("SELECT size, witness, line, received_at FROM cosignatures ORDER BY id", [], "reading cosignatures").map { r in
+            let c = r.makeRandomAccess()
+            return EventStore.StoredCosignature(size: try c[0].decode(Int64.self), witness: try c[1].decode(String.self),
+                                                line: try c[2].decode(String.self), receivedAt: try c[3].decode(String.self))
+        }
+    }
+
     public func cosignedSizes() throws -> [String: Int64] {
         var out: [String: Int64] = [:]
         for r in try pg.rows("SELECT witness, max(size) FROM cosignatures GROUP BY witness", [], "reading cosignatures") {

@@ -196,6 +196,15 @@ extension SQLiteLogDatabase {
         return out
     }
 
+    public func allCosignatures() throws -> [EventStore.StoredCosignature] {
+        var out: [EventStore.StoredCosignature] = []
+        try db.query("SELECT size, witness, line, received_at FROM cosignatures ORDER BY id", [], "reading cosignatures") { s in
+            out.append(EventStore.StoredCosignature(size: sqlite3_column_int64(s, 0), witness: SQLiteConnection.text(s, 1) ?? "",
+                                                    line: SQLiteConnection.text(s, 2) ?? "", receivedAt: SQLiteConnection.text(s, 3) ?? ""))
+        }
+        return out
+    }
+
     public func cosignedSizes() throws -> [String: Int64] {
         var out: [String: Int64] = [:]
         try db.query("SELECT witness, max(size) FROM cosignatures GROUP BY witness", [], "reading cosignatures") { s in
