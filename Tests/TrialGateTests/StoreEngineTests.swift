@@ -154,6 +154,19 @@ struct StoreEngineTests {
         }
     }
 
+    @Test("a PostgreSQL server whose acknowledged commits would not survive a crash, or whose text is not UTF-8, is refused",
+          arguments: [("off", "on", "UTF8", "fsync=off"), ("on", "off", "UTF8", "synchronous_commit=off"), ("on", "on", "LATIN1", "LATIN1"),
+                      ("on", "on", "UTF8", nil), ("on", "remote_apply", "UTF8", nil), ("on", "local", "UTF8", nil)] as [(String, String, String, String?)])
+    func serverSettings(fsync: String, sync: String, encoding: String, refusal: String?) throws {
+        let problem = PostgresLogDatabase.serverProblem(fsync: fsync, synchronousCommit: sync, encoding: encoding)
+        #expect(problem.map { refusal != nil && $0.contains(refusal!) } ?? (refusal == nil), "\(problem ?? "accepted")")
+        // And the server the tests run on passes the same check when a store opens.
+        if TestPostgres.engines.contains(.postgres), refusal == nil, sync == "on" {
+            let f = try Fixture(engine: .postgres)
+            #expect(try (f.store.database as! PostgresLogDatabase).synchronousCommit() == "on")
+        }
+    }
+
     @Test("a replica serves reads and refuses writes with store_readonly")
     func replicaIsReadOnly() throws {
         guard TestPostgres.engines.contains(.postgres), let replica = TestPostgres.replicaURL else { return }

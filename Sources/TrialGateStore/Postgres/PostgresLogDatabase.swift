@@ -111,11 +111,19 @@ public final class PostgresLogDatabase: LogDatabase {
                                    [], "reading the server's durability settings")
         guard let row = settings.first?.makeRandomAccess() else { throw TrialGateError(.storeIO, "\(place): no server settings") }
         let (fsync, sync, encoding) = (try row[0].decode(String.self), try row[1].decode(String.self), try row[2].decode(String.self))
-        guard fsync == "on" else { throw TrialGateError(.storeIO, "\(place): the server runs with fsync=off; an acknowledged event could be lost in a crash") }
-        guard sync != "off" else {
-            throw TrialGateError(.storeIO, "\(place): the server runs with synchronous_commit=off; an acknowledged event could be lost in a crash")
+        if let problem = Self.serverProblem(fsync: fsync, synchronousCommit: sync, encoding: encoding) {
+            throw TrialGateError(.storeIO, "\(place): \(problem)")
         }
-        guard encoding == "UTF8" else { throw TrialGateError(.storeIO, "\(place): the database's encoding is \(encoding); a TrialGate store needs UTF8") }
+    }
+
+    /// Why a server with these settings cannot hold a log (nil: it can): an acknowledged commit must survive a crash
+    /// of the server (`fsync`, `synchronous_commit` other than `off`; PG 15, 20.5 "Write Ahead Log"), and text must
+    /// come back byte for byte (a UTF-8 database).
+    static func serverProblem(fsync: String, synchronousCommit: String, encoding: String) -> String? {
+        if fsync != "on" { return "the server runs with fsync=\(fsync); an acknowledged event could be lost in a crash" }
+        if synchronousCommit == "off" { return "the server runs with synchronous_commit=off; an acknowledged event could be lost in a crash" }
+        if encoding != "UTF8" { return "the database's encoding is \(encoding); a TrialGate store needs UTF8" }
+        return nil
     }
 
     /// The server's `synchronous_commit` (`on` for a durable local commit; `remote_apply` and the like with a
