@@ -67,7 +67,8 @@ final class AccountWatcher: @unchecked Sendable {
         thread.start()
     }
 
-    /// One look at the log: refold when an account event was added, then close what is no longer allowed.
+    /// One look at the log: refold when an account event was added, then close what is no longer allowed, and note
+    /// the log's size for the subscribers.
     func tick() {
         do {
             var users = state.users
@@ -80,6 +81,9 @@ final class AccountWatcher: @unchecked Sendable {
                 lastSeen = newest
             }
             let closed = state.install(users, now: SystemClock().now())
+            // What other processes appended (the command line; on PostgreSQL, the node that holds the writer lease)
+            // reaches this server's subscribers too, within one look.
+            state.committed(size: try store.head().size)
             if !closed.isEmpty { logger.notice("subscriptions of revoked principals closed", metadata: ["principals": "\(closed.count)"]) }
         } catch {
             logger.error("accounts cannot be read from the log", metadata: ["error": "\(TrialGateError(error).code)"])

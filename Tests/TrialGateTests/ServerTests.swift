@@ -495,6 +495,20 @@ struct ServerTests {
         try await s.stop()
     }
 
+    @Test("a subscriber also gets what another process or node appended, within a look of the account watcher")
+    func subscribeSeesOtherWriters() async throws {
+        let s = try await ServerFixture()
+        let line: JSONValue = try await onThread {
+            let sub = try s.client("rita")
+            _ = try reply(sub.request(#"{"id":"s","cmd":"subscribe","from":\#(s.base + 1)}"#))
+            // Written by another dispatcher on its own connection, as the command line or the leading node would.
+            _ = try s.fixture.run(.register(candidate: "O-1", fields: ["site": "SITE-A"]), as: "elsewhere")
+            return try reply(sub.readLine())
+        }
+        #expect(line["event"]?["seq"]?.intValue == Int(s.base) + 1 && line["event"]?["actor"] == "elsewhere")
+        try await s.stop()
+    }
+
     @Test("a subscriber that never reads and a byte-at-a-time client do not hold up other clients' writes")
     func slowClientsDoNotStallOthers() async throws {
         let s = try await ServerFixture()
