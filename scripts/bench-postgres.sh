@@ -41,11 +41,11 @@ runs() {  # runs LABEL ADDR TOKEN [READ_ADDR]: the three operations at 1/16/64 c
     for op in append read decide; do
       if [ -n "$raddr" ] && [ "$op" != read ]; then
         # Two nodes: the write load at the leader, a read load of as many connections at the other node meanwhile.
-        $L load "$raddr" "$token" read $c "$SECS" > "$T/side" & side=$!
+        $L load "$raddr" "$token" read $c "$SECS" --setup-at "$addr" > "$T/side" & side=$!
         $L load "$addr" "$token" $op $c "$SECS" | sed "s/^/$label /"
         wait $side; sed "s/^/$label (other node, meanwhile) /" "$T/side"
       else
-        $L load "$addr" "$token" $op $c "$SECS" | sed "s/^/$label /"
+        $L load "$addr" "$token" $op $c "$SECS" ${raddr:+--setup-at "$addr"} | sed "s/^/$label /"
       fi
     done
   done
@@ -75,6 +75,8 @@ serve "$B" "$W" 7482
 echo "== postgres, one node"; runs "pg-1node" 127.0.0.1:7482 "$token"
 stop_all
 serve "$B" "$W" 7483 --node a --lease-seconds 5
+# Node a takes the lease before node b starts (both would serve; the first writer leads).
+$L load 127.0.0.1:7483 "$token" append 1 1 >/dev/null
 serve "$B" "$W" 7484 --node b --lease-seconds 5
 echo "== postgres, two nodes (a writes, b serves reads meanwhile)"; runs "pg-2nodes" 127.0.0.1:7483 "$token" 127.0.0.1:7484
 stop_all

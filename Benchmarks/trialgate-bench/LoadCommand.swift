@@ -41,8 +41,12 @@ struct LoadCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("How long to send requests, in seconds.", valueName: "seconds"))
     var duration: Double
 
+    @Option(name: .long, help: "A read run's candidates are registered through this server (HOST:PORT) before the run: the node that writes, when the one measured does not.")
+    var setupAt: String?
+
     func run() throws {
         let generator = LoadGenerator(operation: operation, duration: duration, today: SystemClock().now().date.description)
+        if let setupAt, operation == .read { try generator.registerReadSet(at: setupAt, token: token, count: connections) }
         generator.connect(to: address, token: token, count: connections)
         generator.drive()
         generator.printSummary(connections: connections)
@@ -72,7 +76,8 @@ final class LoadGenerator {
     let operation: LoadOperation
     let today: String
     let runID = UInt32.random(in: 0...UInt32.max)
-    let deadline: UInt64
+    var deadline: UInt64
+    let duration: Double
     var connections: [LoadConnection] = []
     var setupErrors = 0
     /// When the first request was sent, after every connection's set-up.
@@ -90,6 +95,7 @@ final class LoadGenerator {
     init(operation: LoadOperation, duration: Double, today: String) {
         self.operation = operation
         self.today = today
+        self.duration = duration
         deadline = DispatchTime.now().uptimeNanoseconds + UInt64(duration * 1e9)
     }
 
@@ -108,7 +114,29 @@ final class LoadGenerator {
         }
     }
 
-    private func candidate(_ k: LoadConnection, _ round: Int) -> String { "LOAD-\(runID)-\(k.index)-\(round)" }
+    private func candidate(_ k: LoadConnection, _ round: Int) -> String { candidate(k.index, round) }
+    private func candidate(_ index: Int, _ round: Int) -> String { "LOAD-\(runID)-\(index)-\(round)" }
+
+    /// Whether a read run's candidates were registered elsewhere before it (`--setup-at`).
+    private var readSetRegistered = false
+
+    /// Registers every connection's read set through the server at `address`, one request at a time, before the run.
+    func registerReadSet(at address: String, token: String, count: Int) throws {
+        let client = try LineClient(connect: address)
+        guard try client.request(#"{"cmd":"auth","token":"\#(token)"}"#)?.contains("\"ok\":true") == true else {
+            throw ValidationError("--setup-at \(address) refused the token")
+        }
+        for c in 0..<count {
+            for r in 0..<Self.readSet {
+                for line in opening(candidate(c, r)) where try client.request(line)?.hasPrefix(#"{"ok":true"#) != true {
+                    throw ValidationError("--setup-at \(address) did not register the read set")
+                }
+            }
+        }
+        readSetRegistered = true
+        // The run's time starts after the set-up.
+        deadline = DispatchTime.now().uptimeNanoseconds + UInt64(duration * 1e9)
+    }
 
     private func record(_ candidate: String) -> String {
         #"{"cmd":"record","kind":"ki67","candidate":"\#(candidate)","fields":{"percent":8,"specimen_date":"\#(today)","method":"manual_count"}}"#
@@ -124,7 +152,7 @@ final class LoadGenerator {
     private func queueRequest(_ k: LoadConnection) {
         if operation == .read {
             if k.round == 0 {
-                for r in 0..<Self.readSet { k.script += opening(candidate(k, r)) }
+                if !readSetRegistered { for r in 0..<Self.readSet { k.script += opening(candidate(k, r)) } }
                 k.round = Self.readSet
             }
             k.script.append(#"{"cmd":"show","candidate":"\#(candidate(k, k.sent % Self.readSet))"}"#)

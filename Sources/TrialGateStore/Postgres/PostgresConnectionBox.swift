@@ -7,8 +7,10 @@ import TrialGateCore
 /// One blocking PostgreSQL connection: the store's calls are synchronous (they run on the writer's thread or a
 /// thread pool, never on an event loop), so each query waits for its answer from postgres-nio's event loop.
 final class PostgresConnectionBox {
-    /// postgres-nio's own loop: a store call waits on it, so it must never be the caller's loop.
-    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    /// postgres-nio's own loops: a store call waits on one, so it must never be the caller's loop. One per core: a
+    /// server's reader threads each wait on their own connection's loop, and one loop for all of them was the
+    /// bottleneck of reads at 16 and 64 connections.
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
     /// The longest a query may go unanswered: far beyond any statement TrialGate sends (a page of rows, a write lock
     /// that a stalled writer holds until the server ends its session), so only a dead session reaches it.
     static let queryLimit: TimeAmount = .seconds(120)
