@@ -15,7 +15,7 @@ Driven by scripts/failover.sh; plain Python 3, standard library only. Two scenar
            its lease and past PostgreSQL's idle_in_transaction_session_timeout (3 s): the database must end its
            session, node b must take over and acknowledge writes. Then a is continued: what it had in flight must
            not be acknowledged after b took over, and its next writes must be refused with `not_leader` naming b.
-           The same log checks follow.
+           Last, b is killed: a must lead again and append after b's writes. The same log checks follow.
 
 Each check prints one line, "PASS ..." or "FAIL ..."; informational lines start with "  ". The exit status is 1
 when any check failed.
@@ -660,9 +660,12 @@ def scenario_fence(args, trial, nodes, checks):
                             "id": op["id"]})
         else:
             code = reply["error"]["code"]
-            late_err[code] = late_err.get(code, 0) + 1
-    checks.info(f"requests a had in flight at the stop, answered after SIGCONT: {len(parked)} "
-                f"(errors {late_err or 'none'}, acknowledged {len(late_ok)}, no answer {late_none})")
+            late_err.setdefault(code, []).append(reply["error"]["message"])
+    checks.info(f"requests a had in flight at the stop, answered after SIGCONT: {len(parked)} ("
+                + ", ".join(f"{code} {len(m)}" for code, m in sorted(late_err.items()))
+                + f", acknowledged {len(late_ok)}, no answer {late_none})")
+    for code, messages in sorted(late_err.items()):
+        checks.info(f"  {code}: {messages[0]}")
     after_takeover = [x for x in late_ok if x["seq"] >= first_b_seq]
     checks.check(not after_takeover,
                  "none of a's in-flight writes was acknowledged at or after b's first seq "
@@ -687,20 +690,30 @@ def scenario_fence(args, trial, nodes, checks):
                  f"after SIGCONT, a's next writes are refused with not_leader naming b ({len(named_b)} of 5): "
                  + (named_b[0]["error"]["message"] if named_b else ""),
                  "\n".join(json.dumps(r) for r in refusals if r not in named_b))
-    acked_probes = [r for r in refusals if r.get("ok")]
-
-    time.sleep(0.5)
-    stop.set()
-    for w in writers:
-        w.join(timeout=REQUEST_TIMEOUT + 5)
-    checks.check(not any(w.is_alive() for w in writers), "every client stopped")
-    checks.check(not acked_probes, "no write acknowledged by a after it was continued")
+    checks.check(not any(r.get("ok") for r in refusals), "no write acknowledged by a after it was continued")
     # Fencing, by the seqs the replies gave: every write a acknowledged, before the stop or late, comes before b's
     # first write after the takeover.
     from_a = recorder.acks_from("a") + late_ok
     past = [x for x in from_a if x["seq"] >= first_b_seq]
     checks.check(not past, f"every write a acknowledged ({len(from_a)}) has a seq below b's first after the takeover "
                            f"({first_b_seq})", f"{past[:10]}")
+
+    # The fenced node leads again once b is gone: it must append after everything b wrote, not after the head it
+    # knew when it was stopped.
+    t_kill = time.monotonic()
+    b.kill9()
+    back = wait_for(lambda: recorder.acks_from("a", after=t_kill), 15)
+    last_b = max((x["seq"] for x in recorder.acks_from("b")), default=0)
+    checks.check(back is not None and min(x["seq"] for x in back) > last_b,
+                 "after kill -9 of b, a takes the lease again and appends after b's last acknowledged write "
+                 + (f"(seq {min(x['seq'] for x in back)} > {last_b}, {back[0]['t'] - t_kill:.2f} s after the kill)"
+                    if back else "(a acknowledged nothing)"))
+
+    time.sleep(0.5)
+    stop.set()
+    for w in writers:
+        w.join(timeout=REQUEST_TIMEOUT + 5)
+    checks.check(not any(w.is_alive() for w in writers), "every client stopped")
     checks.info(f"acknowledged writes: {len(recorder.acks)} (a {len(recorder.acks_from('a'))}, "
                 f"b {len(recorder.acks_from('b'))}) plus {len(late_ok)} late; "
                 f"a stopped {t_cont - t_stop:.1f} s; b's first write {t_took:.2f} s after the stop")

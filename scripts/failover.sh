@@ -6,7 +6,8 @@
 #          psql must see seq 1..N once each, chained; the handover of each kill is printed.
 #   fence  the leader is stopped (SIGSTOP) inside its write transaction, past its lease and PostgreSQL's 3 s limit on
 #          a session idle in a transaction: the database ends its session, the other node takes over; continued, the
-#          stalled node acknowledges nothing more and its writes are refused with not_leader naming the new leader.
+#          stalled node acknowledges nothing more and its writes are refused with not_leader naming the new leader;
+#          once that one is killed, the stalled node leads again and appends after its writes.
 # Needs the servers of scripts/postgres.sh (its TRIALGATE_PG_* variables in the environment), psql and python3.
 # With a release build of trialgate-bench (.build/release/trialgate-bench, or $TRIALGATE_BENCH) its `load` adds
 # load at the first leader through the first kill.
