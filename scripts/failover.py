@@ -456,6 +456,12 @@ def check_log(checks, trial, recorder, extra_acks=()):
     checks.check(not recorder.error_then_landed,
                  "no registration answered with an error turned out to be in the log",
                  f"{recorder.error_then_landed}")
+    registered = {}
+    for e in events.values():
+        if e["type"] == "candidate.registered":
+            registered[e["candidate"]] = registered.get(e["candidate"], 0) + 1
+    twice = sorted(c for c, k in registered.items() if k > 1)
+    checks.check(not twice, f"every candidate is registered once ({len(registered)} candidates)", f"twice: {twice[:20]}")
     p = trial.cli("verify", check=False)
     checks.check(p.returncode == 0, f"trialgate verify passes: {p.stdout.strip()[:120]}", p.stdout + p.stderr)
     row = trial.sql("SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM events").split("|")
@@ -746,6 +752,8 @@ def main():
     args = ap.parse_args()
     args.pg_port = urllib.parse.urlsplit(args.writer).port or 5432
 
+    # A timeout (or ^C) ends the run through the `finally` below, which stops the nodes and drops the trial.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("failover: terminated"))
     checks = Checks(f"failover-{args.scenario}")
     trial = Trial(args.trialgate, args.owner, args.writer, args.trial, args.workdir, args.repo)
     ports = set()
@@ -771,6 +779,8 @@ def main():
         check_log(checks, trial, recorder, late)
     except Exception as e:
         checks.check(False, f"the scenario ran to its end: {type(e).__name__}: {e}")
+    except (SystemExit, KeyboardInterrupt) as e:
+        checks.check(False, f"the scenario ran to its end: stopped ({e or type(e).__name__})")
     finally:
         for n in nodes.values():
             try:

@@ -21,10 +21,11 @@ B=$(realpath "$B")
 BENCH=${TRIALGATE_BENCH:-.build/release/trialgate-bench}
 if [ -x "$BENCH" ]; then BENCH=$(realpath "$BENCH"); else echo "note: no trialgate-bench at $BENCH; running without it"; BENCH=; fi
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+status=0
+# The nodes' logs are kept when a check failed.
+trap '[ $status = 0 ] && rm -rf "$T" || echo "logs kept in $T"' EXIT
 started=$(date +%s%N)
 stamp=$(date +%s%N | tail -c 9)
-status=0
 for scenario in load fence; do
   # Each scenario is bounded: a hang in TrialGate ends it here, as a failure.
   timeout -k 10 150 python3 scripts/failover.py "$scenario" --trialgate "$B" \
