@@ -359,7 +359,7 @@ class Writer(threading.Thread):
                 self.drop_connection(node)
 
     def write(self, op):
-        uncertain = None    # why an earlier attempt may have landed: "lost" or an error code
+        unanswered = set()  # why earlier attempts are not acknowledged: "lost" (no reply) and/or error codes
         while not self.stop.is_set():
             node = self.target
             conn = self.conns.get(node)
@@ -378,7 +378,7 @@ class Writer(threading.Thread):
             except Lost as e:
                 self.rec.count("timeout" if str(e) == "timeout" else "connection lost")
                 self.drop_connection(node, request if str(e) == "timeout" else None)
-                uncertain = uncertain or "lost"
+                unanswered.add("lost")
                 self.target = self.other(node)
                 time.sleep(BACKOFF)
                 continue
@@ -403,16 +403,16 @@ class Writer(threading.Thread):
                 self.target = holder.name
                 time.sleep(BACKOFF)
                 continue
-            if code == "duplicate_candidate" and op["cmd"] == "register" and uncertain:
+            if code == "duplicate_candidate" and op["cmd"] == "register" and unanswered:
                 with self.rec.lock:
                     self.rec.landed.append(op["candidate"])
-                    if uncertain != "lost":
-                        self.rec.error_then_landed.append((op["candidate"], uncertain))
+                    if "lost" not in unanswered:
+                        self.rec.error_then_landed.append((op["candidate"], sorted(unanswered)))
                 return
             if code in ("store_io", "store_busy", "shutting_down"):
                 # Documented as "nothing was written"; retried at the other node, and checked: a registration so
                 # refused must not turn out to be in the log.
-                uncertain = uncertain or code
+                unanswered.add(code)
                 self.target = self.other(node)
                 time.sleep(BACKOFF)
                 continue
