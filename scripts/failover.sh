@@ -13,13 +13,13 @@
 # load at the first leader through the first kill.
 # Usage: scripts/failover.sh TRIALGATE_BINARY
 set -euo pipefail
+B=$(realpath "${1:?usage: scripts/failover.sh TRIALGATE_BINARY}")
+BENCH=${TRIALGATE_BENCH:+$(realpath -m "$TRIALGATE_BENCH")}
 cd "$(dirname "$0")/.."
-B=${1:?usage: scripts/failover.sh TRIALGATE_BINARY}
-B=$(realpath "$B")
 : "${TRIALGATE_PG_PRIMARY:?start scripts/postgres.sh and export its TRIALGATE_PG_* lines first}"
 : "${TRIALGATE_PG_WRITER:?start scripts/postgres.sh and export its TRIALGATE_PG_* lines first}"
-BENCH=${TRIALGATE_BENCH:-.build/release/trialgate-bench}
-if [ -x "$BENCH" ]; then BENCH=$(realpath "$BENCH"); else echo "note: no trialgate-bench at $BENCH; running without it"; BENCH=; fi
+BENCH=${BENCH:-$PWD/.build/release/trialgate-bench}
+if [ ! -x "$BENCH" ]; then echo "note: no trialgate-bench at $BENCH; the clients of scripts/failover.py alone make the load"; BENCH=; fi
 T=$(mktemp -d)
 status=0
 # The nodes' logs are kept when a check failed.
