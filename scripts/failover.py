@@ -463,7 +463,7 @@ def check_log(checks, trial, recorder, extra_acks=()):
     twice = sorted(c for c, k in registered.items() if k > 1)
     checks.check(not twice, f"every candidate is registered once ({len(registered)} candidates)", f"twice: {twice[:20]}")
     p = trial.cli("verify", check=False)
-    checks.check(p.returncode == 0, f"trialgate verify passes: {p.stdout.strip()[:120]}", p.stdout + p.stderr)
+    checks.check(p.returncode == 0, f"trialgate verify passes: {p.stdout.strip().split('; head')[0]}", p.stdout + p.stderr)
     row = trial.sql("SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM events").split("|")
     count, distinct, low, high = (int(x) for x in row)
     checks.check(count == distinct and low == 1 and high == count and count == len(events),
