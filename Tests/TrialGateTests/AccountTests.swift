@@ -92,7 +92,10 @@ struct AccountTests {
             let relogin = try reply(again.request(#"{"cmd":"auth","token":"\#(s.tokens["alice"]!)"}"#))
             return (closedAfter, refused, relogin)
         }
-        #expect(closedAfter < 1.0, "the subscription closed after \(closedAfter) s")
+        // The watcher looks every 0.25 s; alone this closes in about 0.1 s. With the whole suite (and PostgreSQL's
+        // backends) on two cores its thread waits its turn: 1.8-1.9 s was seen. Below 2.5 s it is still the watcher that
+        // closed it, not the subscriber's 5 s receive timeout.
+        #expect(closedAfter < 2.5, "the subscription closed after \(closedAfter) s")
         #expect(refused["ok"] == false && refused["error"]?["code"] == "revoked" && refused["id"] == 7, "\(refused)")
         #expect(relogin["ok"] == false && relogin["error"]?["code"] == "auth_failed", "\(relogin)")
         try await s.stop()
