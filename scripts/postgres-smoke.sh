@@ -24,6 +24,9 @@ expect_rc 0 "$B" init --store "$OWNER" --trial PG-SMOKE --writer-role tg_writer
 check grep -q "Created store postgres://tg_owner@" "$T/out"
 expect_rc 3 "$B" init --store "$OWNER" --trial PG-SMOKE --key "$T/other.key"
 check grep -q "store_exists" "$T/out"
+# An init that fails after making the schema (here: the key cannot be written) leaves no trial behind.
+expect_rc 3 "$B" init --store "$TRIALGATE_PG_PRIMARY?trial=${trial}_c" --trial PG-SMOKE-C --writer-role tg_writer --key "$T/no/such/dir/c.key"
+refute sh -c "\"$B\" trials --store \"$TRIALGATE_PG_PRIMARY\" | grep -q '^${trial}_c'"
 expect_rc 2 "$B" init --store "$T/x.sqlite" --trial X --writer-role tg_writer --key "$T/x.key"
 check grep -q "only a PostgreSQL store has roles" "$T/out"
 refute test -e "$T/x.sqlite"

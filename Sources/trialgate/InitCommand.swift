@@ -25,12 +25,13 @@ struct Init: ParsableCommand {
             throw Runner.fail(TrialGateError(.badRequest, "--writer-role: only a PostgreSQL store has roles; \(storePath) is an SQLite file"))
         }
         var created: [String] = []
-        var store: EventStore?
+        var made: EventStore?
+        defer { made?.close() }
         do {
             let key = TrialKey.generate()
-            let store = try { store = try EventStore.create(path: storePath, writerRole: writerRole); return store! }()
+            let store = try EventStore.create(path: storePath, writerRole: writerRole)
+            made = store
             if !onPostgres { created = [storePath, storePath + "-wal", storePath + "-shm"] }
-            defer { store.close() }
             try key.write(to: keyPath)
             created.append(keyPath)
             let dispatcher = Dispatcher(store: store, clock: SystemClock(), key: { key })
@@ -41,9 +42,11 @@ struct Init: ParsableCommand {
             print("Signing key \(keyPath) (mode 0600), key id \(receipt.keyID ?? "").")
             print("Public key:\n" + (receipt.publicKeyPEM ?? ""), terminator: "")
         } catch {
-            // Nothing half-made stays behind.
+            // Nothing half-made stays behind: a PostgreSQL trial whose log is still empty is dropped (on its own
+            // connection, still open here), an SQLite file unlinked.
+            if onPostgres { try? made?.removeIfEmpty() }
+            made?.close()
             for path in created { unlink(path) }
-            if onPostgres, let store { try? store.removeIfEmpty() }
             if let exit = error as? ExitCode { throw exit }
             throw Runner.fail(TrialGateError(error))
         }
