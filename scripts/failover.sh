@@ -11,7 +11,7 @@
 # Needs the servers of scripts/postgres.sh (its TRIALGATE_PG_* variables in the environment), psql and python3.
 # With a release build of trialgate-bench (.build/release/trialgate-bench, or $TRIALGATE_BENCH) its `load` adds
 # load at the first leader through the first kill.
-# Usage: scripts/failover.sh TRIALGATE_BINARY
+# Usage: scripts/failover.sh TRIALGATE_BINARY   (FAILOVER_SCENARIOS="load" runs one scenario; default "load fence")
 set -euo pipefail
 B=$(realpath "${1:?usage: scripts/failover.sh TRIALGATE_BINARY}")
 BENCH=${TRIALGATE_BENCH:+$(realpath -m "$TRIALGATE_BENCH")}
@@ -26,7 +26,7 @@ status=0
 trap '[ $status = 0 ] && rm -rf "$T" || echo "logs kept in $T"' EXIT
 started=$(date +%s%N)
 stamp=$(date +%s%N | tail -c 9)
-for scenario in load fence; do
+for scenario in ${FAILOVER_SCENARIOS:-load fence}; do
   # Each scenario is bounded: a hang in TrialGate ends it here, as a failure.
   timeout -k 10 150 python3 scripts/failover.py "$scenario" --trialgate "$B" \
       --owner "$TRIALGATE_PG_PRIMARY" --writer "$TRIALGATE_PG_WRITER" \
