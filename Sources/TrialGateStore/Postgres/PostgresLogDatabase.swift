@@ -157,11 +157,7 @@ public final class PostgresLogDatabase: LogDatabase {
 
     /// The writer lease this node holds when several nodes serve the trial (nil: this process writes without one,
     /// taking turns on the write lock only, as a command-line write does).
-    public var lease: WriterLease? {
-        didSet { leaseEpoch = nil }
-    }
-    /// The term of the lease this node held at this connection's last write (nil until then).
-    public private(set) var leaseEpoch: Int64?
+    public var lease: WriterLease?
 
     /// Takes or renews the writer lease inside the write transaction, under the trial's write lock: the check and the
     /// appends commit together or not at all, so a node whose lease another node has taken cannot append or sign,
@@ -169,29 +165,23 @@ public final class PostgresLogDatabase: LogDatabase {
     /// - Throws: `not_leader`, naming the node that holds the lease and where to reach it.
     private func holdLease(_ lease: WriterLease) throws {
         let interval = "\(lease.milliseconds) milliseconds"
-        let rows = try pg.rows("SELECT node, address, epoch, expires_at > clock_timestamp() FROM writer_lease", [], "reading the writer lease")
-        guard let row = rows.first?.makeRandomAccess() else {
+        guard let (holder, address, epoch, live) = try leaseHolder() else {
             try pg.rows("INSERT INTO writer_lease (node, address, epoch, expires_at) VALUES ($1, $2, 1, clock_timestamp() + $3::interval)",
                         [.text(lease.node), .text(lease.address), .text(interval)], "taking the writer lease")
-            leaseEpoch = 1
             return
         }
-        let (holder, address, epoch, live) = (try row[0].decode(String.self), try row[1].decode(String.self), try row[2].decode(Int64.self), try row[3].decode(Bool.self))
         if holder == lease.node {
             // This node's lease (taken by this connection, another of this node's connections, or before a restart).
-            leaseEpoch = epoch
             try pg.rows("UPDATE writer_lease SET expires_at = clock_timestamp() + $1::interval, address = $2", [.text(interval), .text(lease.address)],
                         "renewing the writer lease")
             return
         }
-        if holder != lease.node, live {
-            leaseEpoch = nil
+        if live {
             throw TrialGateError(.notLeader, "trial \(place.trial) is written by node \(holder) at \(address) (lease term \(epoch)); send writes there; nothing was written")
         }
         // The lease ran out: a new term.
         try pg.rows("UPDATE writer_lease SET node = $1, address = $2, epoch = epoch + 1, expires_at = clock_timestamp() + $3::interval",
                     [.text(lease.node), .text(lease.address), .text(interval)], "taking over the writer lease")
-        leaseEpoch = epoch + 1
     }
 
     /// Who holds the writer lease, if anyone: node, address, term, and whether it is still live.
