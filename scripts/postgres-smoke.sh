@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The PostgreSQL store as a user drives it, with psql as the outside witness: a trial created by the owner role and
 # written by a role that may only append, verified on the streaming replica, exported and checked by
-# audit/verify_bundle.py, moved to SQLite and back with `migrate`, and an owner's edit behind TrialGate's back caught.
+# audit/verify_bundle.py, moved to SQLite and back with `migrate`, and an owner's edit behind TrialGate's back caught;
+# `status` reports the replica's lag, and (with TRIALGATE_PG_DIR) that it is not streaming while the primary is killed.
 # Needs the servers of scripts/postgres.sh (its TRIALGATE_PG_* variables in the environment).
 # Usage: scripts/postgres-smoke.sh [path/to/trialgate]
 set -euo pipefail
@@ -49,6 +50,13 @@ expect_rc 0 "$B" verify --store "$READER"
 check grep -q "^OK: $size events" "$T/out"
 expect_rc 3 "$B" candidate register NET-2 --site SITE-01 --store "$READER" --actor smoke:coordinator
 check grep -q "store_readonly" "$T/out"
+# TrialGate reports the replica's lag itself; the primary is no replica.
+expect_rc 0 "$B" status --store "$READER" --max-lag-ms 60000
+check grep -q "read-only; replica of .*, lag [0-9]* ms" "$T/out"
+expect_rc 0 "$B" status --store "$READER" --json
+check python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["store"]; sys.exit(not (s["replica"]["streaming"] and s["replica"]["lag_ms"] >= 0 and s["read_only"]))' "$T/out"
+expect_rc 0 "$B" status --store "$WRITER"
+check grep -q "^Store: postgresql trial $trial$" "$T/out"
 
 # A regulator's bundle from PostgreSQL, checked without TrialGate.
 expect_rc 0 "$B" export --out "$T/bundle" --store "$READER"
@@ -79,5 +87,17 @@ refute sh -c "\"$B\" trials --store \"$TRIALGATE_PG_PRIMARY\" | grep -q '^${tria
 expect_rc 2 "$B" verify --store "postgres://tg_writer:s3cret@127.0.0.1/trialgate"
 check grep -q "trial=NAME" "$T/out"
 refute grep -q "s3cret" "$T/out"
+
+# With its primary gone the replica still serves reads, but its lag cannot be known: status says so and fails.
+if [ -n "${TRIALGATE_PG_DIR:-}" ]; then
+  scripts/postgres.sh kill "$TRIALGATE_PG_DIR" primary >/dev/null 2>&1
+  for _ in $(seq 100); do "$B" status --store "$READER" >/dev/null 2>&1 || break; sleep 0.1; done
+  expect_rc 1 "$B" status --store "$READER"
+  check grep -q "NOT streaming" "$T/out"
+  check grep -q "not streaming from its primary" "$T/out"
+  scripts/postgres.sh start "$TRIALGATE_PG_DIR" >/dev/null
+  for _ in $(seq 100); do "$B" status --store "$READER" >/dev/null 2>&1 && break; sleep 0.1; done
+  expect_rc 0 "$B" status --store "$READER"
+fi
 
 checks_done "postgres-smoke"

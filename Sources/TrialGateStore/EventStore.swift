@@ -90,6 +90,8 @@ public final class EventStore: @unchecked Sendable {
 
     /// The log's size and newest hash.
     public func head() throws -> LogHead { try database.head() }
+    /// The engine, whether it takes writes, and (PostgreSQL) the replica's lag and the writer lease.
+    public func status() throws -> StoreStatus { try database.status() }
 
     /// The database's own structural check; empty when sound.
     public func structuralProblems() throws -> [String] { try database.structuralProblems() }

@@ -101,6 +101,8 @@ public protocol LogDatabase: AnyObject {
     /// The refusals kept, oldest first; with `size`, those of that checkpoint only.
     func refusals(size: Int64?) throws -> [EventStore.StoredWitnessRefusal]
 
+    /// The engine, whether it takes writes, and (PostgreSQL) the replica's lag and the writer lease.
+    func status() throws -> StoreStatus
     /// The database's own structural check of what it holds; empty when sound.
     func structuralProblems() throws -> [String]
     /// Closes the connection; further use throws.

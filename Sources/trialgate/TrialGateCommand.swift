@@ -26,7 +26,7 @@ struct TrialGateCommand: AsyncParsableCommand {
         version: BuildVersion.text,
         subcommands: [
             Demo.self, Init.self, PolicyGroup.self, CandidateGroup.self, Record.self, ImportCommand.self, ModelGroup.self, Correct.self, Withdraw.self, Decide.self,
-            Show.self, Decisions.self, SignOffCommand.self, AttestCommand.self, Queries.self, QueryGroup.self, Report.self, Verify.self, Replay.self, Export.self, CheckpointCommand.self, ProofGroup.self, Exec.self, KeyGroup.self, DecisionGroup.self, Serve.self, Trials.self, Migrate.self, UsersGroup.self, Client.self, WitnessGroup.self,
+            Show.self, Decisions.self, SignOffCommand.self, AttestCommand.self, Queries.self, QueryGroup.self, Report.self, Verify.self, Replay.self, Export.self, CheckpointCommand.self, ProofGroup.self, Exec.self, KeyGroup.self, DecisionGroup.self, Serve.self, Status.self, Trials.self, Migrate.self, UsersGroup.self, Client.self, WitnessGroup.self,
         ]
     )
 }

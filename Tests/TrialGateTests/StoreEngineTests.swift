@@ -186,6 +186,35 @@ struct StoreEngineTests {
         #expect { try d.execute(.register(candidate: "R-1", fields: ["site": "S1"]), actor: "coordinator") } throws: {
             ($0 as? TrialGateError)?.code == .storeReadonly
         }
+        // The replica's lag, as `head` reports it (and `trialgate status` prints it); the primary has none.
+        let head = try d.execute(.head, actor: "regulator")
+        #expect(head["store"]?["engine"] == "postgresql" && head["store"]?["read_only"] == true && head["store"]?["trial"] == .string(f.trial!))
+        let replicaStatus = try #require(try onReplica.status().replica)
+        #expect(replicaStatus.streaming)
+        #expect((replicaStatus.lagMilliseconds ?? -1) >= 0 && (replicaStatus.bytesBehind ?? -1) >= 0)
+        #expect(replicaStatus.lastReplayedCommitAt?.hasSuffix("Z") == true)
+        #expect(head["store"]?["replica"]?["streaming"] == true)
+        #expect(try onReplica.status().lagProblem(limit: 600_000) == nil)
+        let primary = try f.store.status()
+        #expect(primary.engine == "postgresql" && primary.replica == nil && !primary.readOnly)
+    }
+
+    @Test("head reports the store: SQLite's engine; a replica not streaming has an unknown lag, which status refuses")
+    func storeStatus() throws {
+        let f = try Fixture(policy: ShippedPolicies.sanetEP)
+        let d = Dispatcher(store: f.store, clock: f.clock, key: { f.key })
+        let head = try d.execute(.head, actor: "regulator")
+        #expect(head["store"] == ["engine": "sqlite", "read_only": false])
+        let cut = StoreStatus(engine: "postgresql", trial: "t", readOnly: true,
+                              replica: .init(streaming: false, bytesBehind: nil, lagMilliseconds: nil, lastReplayedCommitAt: "2026-12-01T10:00:00.000Z",
+                                             sinceLastMessageMilliseconds: nil, primary: nil))
+        #expect(cut.lagProblem(limit: nil)?.contains("not streaming") == true)
+        #expect(cut.summary.contains("NOT streaming"))
+        var behind = cut
+        behind.replica = .init(streaming: true, bytesBehind: 8192, lagMilliseconds: 2_500, lastReplayedCommitAt: nil, sinceLastMessageMilliseconds: 10, primary: "db:5432")
+        #expect(behind.lagProblem(limit: 1_000)?.contains("2500 ms behind") == true)
+        #expect(behind.lagProblem(limit: 5_000) == nil)
+        #expect(StoreStatus(engine: "sqlite", readOnly: false).lagProblem(limit: 0) == nil)
     }
 }
 
@@ -243,6 +272,40 @@ struct WriterLeaseTests {
         _ = try Dispatcher(store: stalled, clock: f.clock, key: { f.key }).execute(.register(candidate: "S-11", fields: ["site": "S1"]), actor: "coordinator")
         #expect(try f.size() == before + 2)
         #expect(try f.run(.verify(), as: "regulator")["valid"] == true)
+    }
+}
+
+/// A PostgreSQL session the server ends under TrialGate: every query on it fails at once, none waits for ever.
+@Suite("Sessions the server ends")
+struct EndedSessionTests {
+    @Test("a query sent as the server ends the session fails (store_io) instead of waiting for an answer that never comes",
+          .timeLimit(.minutes(1)))
+    func queryOnEndedSessionFails() throws {
+        guard let owner = TestPostgres.ownerURL else { return }
+        let location = try PostgresLocation(owner, trialOptional: true)
+        let killer = try PostgresConnectionBox(location)
+        defer { killer.close() }
+        for round in 0..<6 {
+            let victim = try PostgresConnectionBox(location)
+            defer { victim.close() }
+            let pid = try #require(try victim.rows("SELECT pg_backend_pid()", [], "reading the pid").first?.makeRandomAccess()[0].decode(Int32.self))
+            // The server ends the session: between the box's check and its send (the race a node resumed after SIGSTOP
+            // runs: its event loop reads the session's end as its writer sends), or before the check.
+            let end = {
+                // Returns once the backend is gone (PG 15, 9.27.2 "Server Signaling Functions", with a timeout).
+                _ = try? killer.rows("SELECT pg_terminate_backend($1::int, 5000)", [.int(Int64(pid))], "ending the victim's session")
+                // And once this side has read the end and closed the channel.
+                for _ in 0..<500 where !victim.isClosed { Thread.sleep(forTimeInterval: 0.01) }
+            }
+            if round % 2 == 0 {
+                victim.beforeSend = { victim.beforeSend = nil; end() }
+            } else {
+                end()
+            }
+            #expect(throws: TrialGateError.self) { try victim.rows("SELECT 1", [], "querying after the end") }
+            #expect(victim.isClosed)
+            #expect(throws: TrialGateError.self) { try victim.rows("SELECT 1", [], "querying again") }
+        }
     }
 }
 

@@ -22,7 +22,7 @@ extension Dispatcher {
             return HeadReply.Policy(id: e.payload["policy_id"]?.stringValue, version: e.payload["version"]?.stringValue,
                                     sha256: e.payload["sha256"]?.stringValue, seq: e.seq)
         }
-        return HeadReply(size: head.size, head: head.hash, trial: trial, policy: policy)
+        return HeadReply(size: head.size, head: head.hash, trial: trial, policy: policy, store: try store.status())
     }
 
     /// The trial's signing keys from the log: the one in force and its whole history, each as raw base64,

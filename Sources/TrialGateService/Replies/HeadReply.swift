@@ -1,7 +1,8 @@
 import TrialGateCore
+import TrialGateStore
 
 /// `head`: the log's size and head hash; once the log has a first event, the trial it names and the key in force;
-/// and the policy in force, when one was published.
+/// the policy in force, when one was published; and the store (engine, a replica's lag, the writer lease).
 public struct HeadReply: ReplyView, Equatable {
     public var size: Int64
     public var head: String
@@ -9,6 +10,8 @@ public struct HeadReply: ReplyView, Equatable {
     public var trial: Trial?
     /// The newest published policy: absent from the reply when none was published.
     public var policy: Policy?
+    /// The store: its engine, whether it takes writes, a replica's lag behind its primary, the writer lease.
+    public var store: StoreStatus?
 
     public struct Trial: Sendable, Equatable {
         public var trialID: String?
@@ -24,11 +27,11 @@ public struct HeadReply: ReplyView, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case size, head, policy, trialID = "trial_id", logOrigin = "log_origin", keyID = "key_id"
+        case size, head, policy, store, trialID = "trial_id", logOrigin = "log_origin", keyID = "key_id"
     }
 
-    public init(size: Int64, head: String, trial: Trial?, policy: Policy?) {
-        (self.size, self.head, self.trial, self.policy) = (size, head, trial, policy)
+    public init(size: Int64, head: String, trial: Trial?, policy: Policy?, store: StoreStatus? = nil) {
+        (self.size, self.head, self.trial, self.policy, self.store) = (size, head, trial, policy, store)
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -41,6 +44,7 @@ public struct HeadReply: ReplyView, Equatable {
             try c.encodeIfPresent(trial.keyID, forKey: .keyID)
         }
         if let policy { try c.encode(policy, forKey: .policy) }
+        if let store { try c.encode(store, forKey: .store) }
     }
 
     public init(from decoder: any Decoder) throws {
@@ -52,5 +56,6 @@ public struct HeadReply: ReplyView, Equatable {
                     keyID: try c.decodeIfPresent(String.self, forKey: .keyID))
             : nil
         policy = try c.decodeIfPresent(Policy.self, forKey: .policy)
+        store = try c.decodeIfPresent(StoreStatus.self, forKey: .store)
     }
 }

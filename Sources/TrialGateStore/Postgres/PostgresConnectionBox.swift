@@ -1,4 +1,5 @@
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import PostgresNIO
@@ -18,6 +19,13 @@ final class PostgresConnectionBox {
     let location: PostgresLocation
     private var connection: PostgresConnection
     private let logger: Logger
+    /// The session's end and the one query waiting on it. postgres-nio hands a query to its channel without a
+    /// promise for the write, so a query written to a channel that has just closed is never answered nor failed (seen
+    /// on a node resumed after SIGSTOP, whose session the server had ended meanwhile): the box fails it itself.
+    private var watch = SessionWatch()
+    /// Runs just before each query is handed to postgres-nio, after the box checked the session is open: a test ends
+    /// the session here, as a node resumed after SIGSTOP sees it end between its check and its send.
+    var beforeSend: (() -> Void)?
 
     init(_ location: PostgresLocation) throws {
         self.location = location
@@ -26,6 +34,7 @@ final class PostgresConnectionBox {
         logger.logLevel = .critical
         self.logger = logger
         connection = try Self.connect(location, logger: logger)
+        watch = SessionWatch(connection)
     }
 
     private static func connect(_ location: PostgresLocation, logger: Logger) throws -> PostgresConnection {
@@ -47,6 +56,7 @@ final class PostgresConnectionBox {
     func reconnect() throws {
         try? connection.close().wait()
         connection = try Self.connect(location, logger: logger)
+        watch = SessionWatch(connection)
     }
 
     /// A value bound to a query parameter.
@@ -69,20 +79,22 @@ final class PostgresConnectionBox {
             case .null: binds.appendNull()
             }
         }
-        // A query sent on a session the server has ended can wait for ever: refuse it here instead.
-        guard !connection.isClosed else {
-            throw TrialGateError(.storeIO, "\(location): the server ended this session (restart, or a transaction stalled past its limit) while \(what()); nothing of its open transaction was kept")
-        }
         do {
-            let answer = connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
-            // And a session that dies under a query that was already sent is given up after `queryLimit`.
-            let limited = answer.eventLoop.makePromise(of: PostgresQueryResult.self)
-            let timer = answer.eventLoop.scheduleTask(in: Self.queryLimit) {
-                limited.fail(TrialGateError(.storeIO, "no answer within \(Self.queryLimit.nanoseconds / 1_000_000_000) s"))
+            // A query sent on a session that has ended would wait for ever: refused here, or failed by the watch when
+            // the session ends before its answer comes.
+            guard !connection.isClosed, let answer = watch.send(on: connection.eventLoop, {
+                beforeSend?()
+                return connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+            }) else {
+                throw TrialGateError(.storeIO, "the server ended this session (restart, or a transaction stalled past its limit); nothing of its open transaction was kept")
             }
-            answer.whenComplete { _ in timer.cancel() }
-            answer.cascade(to: limited)
-            return try limited.futureResult.wait().rows
+            defer { watch.done() }
+            // And a session that goes silent without ending is given up after `queryLimit`.
+            let timer = answer.futureResult.eventLoop.scheduleTask(in: Self.queryLimit) {
+                answer.fail(TrialGateError(.storeIO, "no answer within \(Self.queryLimit.nanoseconds / 1_000_000_000) s"))
+            }
+            answer.futureResult.whenComplete { _ in timer.cancel() }
+            return try answer.futureResult.wait().rows
         } catch let e as TrialGateError {
             try? connection.close().wait()
             throw TrialGateError(e.code, "\(location): \(e.message) while \(what())")
@@ -168,6 +180,53 @@ final class PostgresConnectionBox {
         }
         return "\(error)"
     }
+}
+
+/// The one query in flight on a session, failed when the session ends before it is answered.
+///
+/// Every completion (the answer, the session's end, the time limit) runs on the connection's event loop and completes
+/// the same promise; a promise completes once, and the later ones are no-ops.
+private final class SessionWatch: Sendable {
+    private struct State {
+        var ended = false
+        var waiting: EventLoopPromise<PostgresQueryResult>?
+    }
+    private let state = NIOLockedValueBox(State())
+
+    /// A watch with no session: every `send` is refused.
+    init() { state.withLockedValue { $0.ended = true } }
+
+    init(_ connection: PostgresConnection) {
+        connection.closeFuture.whenComplete { [state] _ in
+            let waiting = state.withLockedValue { s -> EventLoopPromise<PostgresQueryResult>? in
+                s.ended = true
+                defer { s.waiting = nil }
+                return s.waiting
+            }
+            waiting?.fail(TrialGateError(.storeIO, "the server ended this session before answering (restart, or a transaction stalled past its limit); nothing of its open transaction was kept"))
+        }
+    }
+
+    /// Sends a query through `query` unless the session has ended (nil); the promise it returns is completed by the
+    /// answer, or failed when the session ends first.
+    func send(on loop: any EventLoop, _ query: () -> EventLoopFuture<PostgresQueryResult>) -> EventLoopPromise<PostgresQueryResult>? {
+        // Registered before it is sent: a session that ends from here on fails it.
+        let promise = loop.makePromise(of: PostgresQueryResult.self)
+        let registered = state.withLockedValue { s -> Bool in
+            guard !s.ended else { return false }
+            s.waiting = promise
+            return true
+        }
+        guard registered else {
+            promise.fail(TrialGateError(.storeIO, "the session ended"))
+            return nil
+        }
+        query().cascade(to: promise)
+        return promise
+    }
+
+    /// The query has its answer (or gave up).
+    func done() { state.withLockedValue { $0.waiting = nil } }
 }
 
 extension StringProtocol {

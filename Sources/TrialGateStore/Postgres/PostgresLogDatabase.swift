@@ -191,6 +191,35 @@ public final class PostgresLogDatabase: LogDatabase {
         return (try r[0].decode(String.self), try r[1].decode(String.self), try r[2].decode(Int64.self), try r[3].decode(Bool.self))
     }
 
+    public func status() throws -> StoreStatus {
+        var status = StoreStatus(engine: "postgresql", trial: place.trial, readOnly: isReadOnly, node: lease?.node)
+        if let w = try leaseHolder() { status.writer = .init(node: w.node, address: w.address, epoch: w.epoch, live: w.live) }
+        if isReadOnly { status.replica = try replicaStatus() }
+        return status
+    }
+
+    /// The standby's replication state, read on the standby. Without `pg_read_all_stats` a role sees whether a WAL
+    /// receiver runs but not its details (PG 15, 28.2.5 `pg_stat_wal_receiver`): `primary` and
+    /// `sinceLastMessageMilliseconds` are then nil, and the lag is still measured.
+    private func replicaStatus() throws -> StoreStatus.Replica? {
+        guard let r = try pg.rows("""
+            SELECT pg_is_in_recovery(),
+                   coalesce((SELECT pid IS NOT NULL AND coalesce(status, 'streaming') = 'streaming' FROM pg_stat_wal_receiver), false),
+                   greatest(pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn()), 0)::bigint,
+                   CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+                        ELSE greatest(extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000, 0)::bigint END,
+                   to_char(pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                   (SELECT greatest(extract(epoch FROM clock_timestamp() - last_msg_receipt_time) * 1000, 0)::bigint FROM pg_stat_wal_receiver),
+                   (SELECT sender_host || ':' || sender_port FROM pg_stat_wal_receiver)
+            """, [], "reading the replica's lag").first?.makeRandomAccess(), try r[0].decode(Bool.self) else { return nil }
+        let streaming = try r[1].decode(Bool.self)
+        // Without a stream the received position may even fall behind the replayed one (after the primary died):
+        // neither difference means anything then.
+        return StoreStatus.Replica(streaming: streaming, bytesBehind: streaming ? try r[2].decode(Int64?.self) : nil,
+                                   lagMilliseconds: streaming ? try r[3].decode(Int64?.self) : nil, lastReplayedCommitAt: try r[4].decode(String?.self),
+                                   sinceLastMessageMilliseconds: try r[5].decode(Int64?.self), primary: try r[6].decode(String?.self))
+    }
+
     public func commit() throws {
         defer { inTransaction = false }
         try pg.rows("COMMIT", [], "committing")

@@ -18,6 +18,8 @@ public final class SQLiteLogDatabase: LogDatabase {
     public var isReadOnly: Bool { db.readOnly }
     public var inTransaction: Bool { sqlite3_get_autocommit(db.handle) == 0 }
 
+    public func status() throws -> StoreStatus { StoreStatus(engine: "sqlite", readOnly: isReadOnly) }
+
     /// The file's identity (device, inode) when it was opened: a write checks the path still names this file.
     private var identity: (dev: UInt64, ino: UInt64)?
 
